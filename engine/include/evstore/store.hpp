@@ -1,0 +1,220 @@
+// evstore::store — the public facade of the embedded event store.
+//
+// Threading contract:
+//   * append() and close() may be called from any thread. Appends run on a
+//     strand of the executor given to open(); every append issued during one
+//     turn of that executor is written by one flush (per-tick batching). With
+//     fsync_on_flush the writes and the fdatasync run on the store's own I/O
+//     thread, so the executor's threads never wait on a disk flush.
+//     Completion handlers run on their associated executor (for plain callbacks:
+//     the store's strand).
+//   * read(), events(), aggregate(), stream_version(), list_streams() and
+//     event_count() may be called from any thread, concurrently with appends, and
+//     never block on the writer. A read sees every append whose handler has run
+//     (read-your-writes) and never a partly written append.
+//   * A store object is movable, not copyable. Destroying it is safe while
+//     appends are pending: they still complete (the engine keeps itself alive).
+#pragma once
+
+#include <evstore/error.hpp>
+#include <evstore/file_system.hpp>
+#include <evstore/types.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace evstore {
+
+namespace detail {
+class store_impl;
+class cursor;
+}  // namespace detail
+
+struct store_options {
+  std::string directory;
+  // Acknowledge appends only after fdatasync of data and indexes (survives power
+  // loss). Off: acknowledged once written to the OS (survives a process crash).
+  bool fsync_on_flush = false;
+  // Open without the writer lock, never write; for reading a store another
+  // process writes. Call store::refresh() to see its new events.
+  bool read_only = false;
+  // Where the files live; default: the real file system.
+  std::shared_ptr<evstore::file_system> file_system;
+  // Bound on open partition/index files kept by the file cache.
+  std::size_t max_open_files = 512;
+  // A flush starts early once this many bytes are buffered in one tick.
+  std::size_t flush_threshold_bytes = std::size_t{8} << 20;
+  // Largest event (type + data + metadata), bytes.
+  std::size_t max_event_bytes = std::size_t{1} << 20;
+  // Longest event type, bytes.
+  std::size_t max_type_bytes = 256;
+  // Largest number of events in one append.
+  std::size_t max_append_events = 65536;
+  // How many of a stream's most recent events a retried append's ids are compared with.
+  std::size_t idempotency_window = 128;
+  // Events between recovery checkpoints: bounds the work of opening after a crash.
+  std::uint64_t checkpoint_interval = 65536;
+};
+
+// One page of a read. Owns the bytes its events point into.
+struct read_page {
+  std::vector<recorded_event> events;
+  // `from` of the next page in the same direction; meaningful when !end.
+  std::uint64_t next = 0;
+  // Forward: no more events at the time of the read. Backward: reached version 0.
+  bool end = true;
+  std::shared_ptr<const void> storage;
+};
+
+// A lazy, single-pass range over a stream's events, read page by page.
+// If a read fails (e.g. corruption), iteration stops and error() says why:
+//   for (const auto& e : range) { ... }
+//   if (range.error()) { ... }
+class event_range {
+ public:
+  class iterator {
+   public:
+    using value_type = recorded_event;
+    using difference_type = std::ptrdiff_t;
+    using reference = const recorded_event&;
+    using pointer = const recorded_event*;
+    using iterator_concept = std::input_iterator_tag;
+
+    iterator() = default;
+    reference operator*() const;
+    pointer operator->() const { return &**this; }
+    iterator& operator++();
+    void operator++(int) { ++*this; }
+    friend bool operator==(const iterator& it, std::default_sentinel_t) { return it.done(); }
+
+   private:
+    friend class event_range;
+    explicit iterator(event_range* r) : range_(r) {}
+    bool done() const;
+    event_range* range_ = nullptr;
+  };
+
+  event_range(event_range&&) noexcept;
+  event_range& operator=(event_range&&) noexcept;
+  ~event_range();
+
+  iterator begin();
+  std::default_sentinel_t end() const { return {}; }
+  const std::optional<evstore::error>& error() const;
+
+ private:
+  friend class store;
+  explicit event_range(std::unique_ptr<detail::cursor> c);
+  std::unique_ptr<detail::cursor> cursor_;
+};
+
+struct store_statistics {
+  std::uint64_t appends = 0;        // acknowledged appends
+  std::uint64_t events = 0;         // events written by this process
+  std::uint64_t bytes = 0;          // partition bytes written by this process
+  std::uint64_t flushes = 0;
+  std::uint64_t fsyncs = 0;         // fdatasync calls
+  std::uint64_t flush_nanoseconds = 0;  // sum of flush durations
+};
+
+class store {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using append_signature = void(boost::system::error_code, append_result);
+
+  // Opens (creating if missing) the store in options.directory and recovers
+  // from a crash if needed. Cost depends on the files touched, never on the
+  // number of events. Errors: store_locked, format_mismatch, corrupt_data, I/O.
+  static result<store> open(executor_type executor, store_options options);
+
+  store(store&&) noexcept;
+  store& operator=(store&&) noexcept;
+  ~store();
+
+  // Appends events atomically to `stream` if its version matches `expected`.
+  // Completes with (error_code, append_result) once the events are written (and
+  // fsynced with fsync_on_flush). Errors: wrong_expected_version (see
+  // append_result::expected/actual), invalid_stream_name, invalid_event,
+  // read_only, store_failed (an earlier I/O error), store_closed, or the OS error
+  // of a failed write. A failed append leaves no trace.
+  template <class CompletionToken>
+  auto append(std::string_view stream, std::vector<event_data> events, expected_version expected,
+              CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, append_signature>(
+        [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
+          async_append(std::move(s), std::move(ev), ex, std::move(handler));
+        },
+        token, std::string(stream), std::move(events), expected);
+  }
+
+  template <class CompletionToken>
+  auto append(std::string_view stream, event_data event, expected_version expected, CompletionToken&& token) {
+    std::vector<event_data> events;
+    events.push_back(std::move(event));
+    return append(stream, std::move(events), expected, std::forward<CompletionToken>(token));
+  }
+
+  // Flushes what is buffered, writes a recovery checkpoint and stops accepting
+  // appends (they fail with store_closed). Completes with the flush's error.
+  template <class CompletionToken>
+  auto close(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler) { async_close(std::move(handler)); }, token);
+  }
+
+  // One page of a stream (write stream or "$all"). Errors: stream_not_found
+  // (a write stream with no events), invalid_stream_name, corrupt_data.
+  result<read_page> read(std::string_view stream, read_options options = {}) const;
+  // The same, lazily, page by page.
+  event_range events(std::string_view stream, read_options options = {}) const;
+
+  // Folds a stream's events into a state: evolve(state, event) returns the new
+  // state, or evolve(state&, event) updates it in place.
+  template <class State, class Evolve>
+  result<State> aggregate(std::string_view stream, State state, Evolve evolve) const {
+    auto range = events(stream);
+    for (const recorded_event& e : range) {
+      if constexpr (std::is_invocable_r_v<State, Evolve&, State&&, const recorded_event&>) {
+        state = evolve(std::move(state), e);
+      } else {
+        evolve(state, e);
+      }
+    }
+    if (range.error()) return *range.error();
+    return state;
+  }
+
+  // The version of the stream's last event; nullopt when it has none.
+  result<std::optional<std::uint64_t>> stream_version(std::string_view stream) const;
+  // Streams in creation order, starting at index `offset`.
+  std::vector<stream_info> list_streams(std::size_t offset = 0, std::size_t limit = 1000) const;
+  std::size_t stream_count() const;
+  // Number of events in $all (= last position + 1).
+  std::uint64_t event_count() const;
+
+  // Read-only stores: picks up events and streams the writer has added since.
+  result<std::uint64_t> refresh();
+
+  bool is_read_only() const;
+  const store_options& options() const;
+  store_statistics statistics() const;
+
+ private:
+  explicit store(std::shared_ptr<detail::store_impl> impl);
+  void async_append(std::string stream, std::vector<event_data> events, expected_version expected,
+                    boost::asio::any_completion_handler<append_signature> handler);
+  void async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+
+  std::shared_ptr<detail::store_impl> impl_;
+};
+
+}  // namespace evstore

@@ -1,0 +1,98 @@
+// Value types of the public API: events as appended and as recorded, expected
+// versions, read options and append results.
+#pragma once
+
+#include <boost/uuid/uuid.hpp>
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace evstore {
+
+// An event as the application appends it.
+struct event_data {
+  std::string type;      // required, 1..max_type_bytes bytes
+  std::string data;      // JSON text; empty means `null`
+  std::string metadata;  // JSON text, or empty for none
+  // Client-chosen id; a retried append whose ids match a recent append of the
+  // same stream returns that append's result instead of writing again.
+  std::optional<boost::uuids::uuid> id;
+};
+
+// An event as stored. The string views point into storage owned by the page or
+// range that produced it (and, for `stream`, by the store): valid as long as
+// that page/iterator position is.
+struct recorded_event {
+  std::string_view stream;
+  std::string_view type;
+  std::string_view data;      // JSON text ("null" if appended empty)
+  std::string_view metadata;  // JSON text, empty if none
+  std::optional<boost::uuids::uuid> id;
+  std::uint64_t version = 0;     // 0-based position in its write stream
+  std::uint64_t position = 0;    // 0-based position in $all
+  std::int64_t committed_at = 0; // unix time, milliseconds
+};
+
+// The concurrency check of an append.
+class expected_version {
+ public:
+  enum class kind : std::uint8_t { any, no_stream, stream_exists, exact };
+
+  constexpr kind which() const noexcept { return kind_; }
+  // REQUIRES: which() == kind::exact. The version of the stream's last event.
+  constexpr std::uint64_t version() const noexcept { return version_; }
+
+  static constexpr expected_version make(kind k, std::uint64_t v = 0) noexcept { return {k, v}; }
+  friend constexpr bool operator==(expected_version, expected_version) = default;
+
+ private:
+  constexpr expected_version(kind k, std::uint64_t v) : kind_(k), version_(v) {}
+  kind kind_;
+  std::uint64_t version_;
+};
+
+namespace expect {
+inline constexpr expected_version any = expected_version::make(expected_version::kind::any);
+inline constexpr expected_version no_stream = expected_version::make(expected_version::kind::no_stream);
+inline constexpr expected_version stream_exists = expected_version::make(expected_version::kind::stream_exists);
+constexpr expected_version exactly(std::uint64_t version) noexcept {
+  return expected_version::make(expected_version::kind::exact, version);
+}
+}  // namespace expect
+
+std::string to_string(expected_version e);
+
+// What an append did. On errc::wrong_expected_version only `expected` and
+// `actual` are meaningful.
+struct append_result {
+  std::uint64_t first_version = 0;   // version of the first appended event
+  std::uint64_t version = 0;         // version of the last appended event
+  std::uint64_t first_position = 0;  // position of the first appended event
+  std::uint64_t position = 0;        // position of the last appended event
+  bool created_stream = false;
+  bool duplicate = false;            // a retry: nothing was written, this is the first result
+  expected_version expected = expect::any;
+  std::optional<std::uint64_t> actual;  // the stream's last version when checked (none: no stream)
+};
+
+enum class direction : std::uint8_t { forward, backward };
+
+inline constexpr std::uint64_t from_end = std::numeric_limits<std::uint64_t>::max();
+
+struct read_options {
+  // First version (position for $all) to read. from_end with backward means
+  // "from the last event"; with forward it yields nothing.
+  std::uint64_t from = 0;
+  std::uint64_t max_count = std::numeric_limits<std::uint64_t>::max();
+  evstore::direction direction = direction::forward;
+};
+
+struct stream_info {
+  std::string name;
+  std::uint64_t event_count = 0;  // last version + 1
+};
+
+}  // namespace evstore

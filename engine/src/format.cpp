@@ -1,0 +1,205 @@
+#include "format.hpp"
+
+#include "crc32c.hpp"
+
+#include <cstring>
+
+namespace evstore::detail::format {
+namespace {
+
+constexpr std::array<char, 8> magic_of(file_kind k) {
+  switch (k) {
+    case file_kind::partition: return {'E', 'V', 'S', 'P', 'A', 'R', 'T', '\n'};
+    case file_kind::stream_index: return {'E', 'V', 'S', 'S', 'I', 'D', 'X', '\n'};
+    case file_kind::all_index: return {'E', 'V', 'S', 'A', 'L', 'L', 'X', '\n'};
+    case file_kind::catalog: return {'E', 'V', 'S', 'C', 'A', 'T', 'L', '\n'};
+  }
+  return {};
+}
+
+constexpr std::array<char, 8> checkpoint_magic = {'E', 'V', 'S', 'C', 'K', 'P', 'T', '\n'};
+
+std::uint32_t masked_crc(const std::byte* p, std::size_t n) { return crc32c::mask(crc32c::value(p, n)); }
+
+std::string_view view(const std::byte* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
+
+}  // namespace
+
+void encode_file_header(const file_header& h, mutable_bytes out) {
+  std::memset(out.data(), 0, file_header_size);
+  const auto magic = magic_of(h.kind);
+  std::memcpy(out.data(), magic.data(), magic.size());
+  put_u32(out.data() + 8, format_version);
+  put_u32(out.data() + 12, static_cast<std::uint32_t>(file_header_size));
+  put_u32(out.data() + 16, h.entry_size);
+  put_u32(out.data() + 20, h.stream_id);
+  put_u32(out.data() + 24, static_cast<std::uint32_t>(h.name.size()));
+  std::memcpy(out.data() + 28, h.name.data(), h.name.size());
+  put_u32(out.data() + 252, masked_crc(out.data(), 252));
+}
+
+std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind) {
+  if (in.size() < file_header_size) return std::nullopt;
+  const auto magic = magic_of(expected_kind);
+  if (std::memcmp(in.data(), magic.data(), magic.size()) != 0) return std::nullopt;
+  if (get_u32(in.data() + 252) != masked_crc(in.data(), 252)) return std::nullopt;
+  if (get_u32(in.data() + 8) != format_version || get_u32(in.data() + 12) != file_header_size) return std::nullopt;
+  const std::uint32_t name_len = get_u32(in.data() + 24);
+  if (name_len > header_name_capacity) return std::nullopt;
+  return file_header{expected_kind, get_u32(in.data() + 16), get_u32(in.data() + 20), view(in.data() + 28, name_len)};
+}
+
+std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
+  const std::size_t size = record_size(r.type.size(), r.data.size(), r.metadata.size());
+  std::byte* p = out.data();
+  put_u32(p, static_cast<std::uint32_t>(size));
+  put_u16(p + 8, record_kind_event);
+  std::uint16_t flags = 0;
+  if (r.id) flags |= record_flag_has_id;
+  if (r.commit_end) flags |= record_flag_commit_end;
+  put_u16(p + 10, flags);
+  put_u32(p + 12, static_cast<std::uint32_t>(r.type.size()));
+  put_u64(p + 16, r.position);
+  put_u64(p + 24, r.version);
+  put_u64(p + 32, static_cast<std::uint64_t>(r.committed_at));
+  put_u64(p + 40, r.commit_first_position);
+  put_u32(p + 48, r.commit_count);
+  put_u32(p + 52, static_cast<std::uint32_t>(r.data.size()));
+  put_u32(p + 56, static_cast<std::uint32_t>(r.metadata.size()));
+  put_u32(p + 60, 0);
+  if (r.id) {
+    std::memcpy(p + 64, r.id->data(), 16);
+  } else {
+    std::memset(p + 64, 0, 16);
+  }
+  std::byte* q = p + record_header_size;
+  std::memcpy(q, r.type.data(), r.type.size());
+  q += r.type.size();
+  std::memcpy(q, r.data.data(), r.data.size());
+  q += r.data.size();
+  std::memcpy(q, r.metadata.data(), r.metadata.size());
+  q += r.metadata.size();
+  put_u32(q, static_cast<std::uint32_t>(size));
+  const std::uint32_t crc = masked_crc(p + 8, size - 8);
+  put_u32(p + 4, crc);
+  return crc;
+}
+
+decode_status decode_record(bytes in, decoded_record& out) {
+  if (in.size() < 4) return decode_status::truncated;
+  const std::uint32_t size = get_u32(in.data());
+  if (size == 0) return decode_status::end;
+  if (size < record_overhead || size > max_record_size) return decode_status::corrupt;
+  if (in.size() < size) return decode_status::truncated;
+  const std::byte* p = in.data();
+  const std::uint32_t stored = get_u32(p + 4);
+  if (stored != masked_crc(p + 8, size - 8)) return decode_status::corrupt;
+  if (get_u32(p + size - 4) != size) return decode_status::corrupt;
+  const std::uint32_t type_len = get_u32(p + 12);
+  const std::uint32_t data_len = get_u32(p + 52);
+  const std::uint32_t meta_len = get_u32(p + 56);
+  if (std::uint64_t{type_len} + data_len + meta_len + record_overhead != size) return decode_status::corrupt;
+  const std::uint16_t flags = get_u16(p + 10);
+  out.kind = get_u16(p + 8);
+  out.size = size;
+  out.stored_crc = stored;
+  record_fields& f = out.fields;
+  f.position = get_u64(p + 16);
+  f.version = get_u64(p + 24);
+  f.committed_at = static_cast<std::int64_t>(get_u64(p + 32));
+  f.commit_first_position = get_u64(p + 40);
+  f.commit_count = get_u32(p + 48);
+  f.commit_end = (flags & record_flag_commit_end) != 0;
+  if (flags & record_flag_has_id) {
+    std::array<std::byte, 16> id;
+    std::memcpy(id.data(), p + 64, 16);
+    f.id = id;
+  } else {
+    f.id.reset();
+  }
+  const std::byte* q = p + record_header_size;
+  f.type = view(q, type_len);
+  f.data = view(q + type_len, data_len);
+  f.metadata = view(q + type_len + data_len, meta_len);
+  return decode_status::ok;
+}
+
+void encode_all_entry(const all_entry& e, mutable_bytes out) {
+  std::byte* p = out.data();
+  put_u64(p, e.offset);
+  put_u32(p + 8, e.stream_id);
+  put_u32(p + 12, e.size | (e.commit_end ? all_entry_commit_end_bit : 0u));
+  put_u64(p + 16, e.version);
+  put_u32(p + 24, e.record_crc);
+  put_u32(p + 28, masked_crc(p, 28));
+}
+
+std::optional<all_entry> decode_all_entry(bytes in) {
+  const std::byte* p = in.data();
+  if (get_u32(p + 28) != masked_crc(p, 28)) return std::nullopt;
+  const std::uint32_t size_bits = get_u32(p + 12);
+  all_entry e{get_u64(p), get_u32(p + 8), size_bits & ~all_entry_commit_end_bit,
+              (size_bits & all_entry_commit_end_bit) != 0, get_u64(p + 16), get_u32(p + 24)};
+  if (e.size < record_overhead || e.size > max_record_size) return std::nullopt;
+  return e;
+}
+
+void encode_stream_entry(const stream_entry& e, mutable_bytes out) {
+  std::byte* p = out.data();
+  put_u64(p, e.offset);
+  put_u64(p + 8, e.position);
+  put_u32(p + 16, e.size);
+  put_u32(p + 20, masked_crc(p, 20));
+}
+
+std::optional<stream_entry> decode_stream_entry(bytes in) {
+  const std::byte* p = in.data();
+  if (get_u32(p + 20) != masked_crc(p, 20)) return std::nullopt;
+  stream_entry e{get_u64(p), get_u64(p + 8), get_u32(p + 16)};
+  if (e.size < record_overhead || e.size > max_record_size) return std::nullopt;
+  return e;
+}
+
+std::size_t catalog_record_size(std::size_t name_len) { return catalog_record_header_size + name_len; }
+
+void encode_catalog_record(const catalog_record& r, mutable_bytes out) {
+  std::byte* p = out.data();
+  const std::size_t size = catalog_record_size(r.name.size());
+  put_u32(p, static_cast<std::uint32_t>(size));
+  put_u32(p + 8, r.stream_id);
+  put_u32(p + 12, r.kind);
+  std::memcpy(p + 16, r.name.data(), r.name.size());
+  put_u32(p + 4, masked_crc(p + 8, size - 8));
+}
+
+decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t& size) {
+  if (in.size() < 4) return decode_status::truncated;
+  size = get_u32(in.data());
+  if (size == 0) return decode_status::end;
+  if (size < catalog_record_header_size || size > catalog_record_header_size + 4096) return decode_status::corrupt;
+  if (in.size() < size) return decode_status::truncated;
+  const std::byte* p = in.data();
+  if (get_u32(p + 4) != masked_crc(p + 8, size - 8)) return decode_status::corrupt;
+  out.stream_id = get_u32(p + 8);
+  out.kind = get_u32(p + 12);
+  out.name = view(p + 16, size - catalog_record_header_size);
+  return decode_status::ok;
+}
+
+void encode_checkpoint(const checkpoint& c, mutable_bytes out) {
+  std::byte* p = out.data();
+  std::memcpy(p, checkpoint_magic.data(), 8);
+  put_u64(p + 8, c.sequence);
+  put_u64(p + 16, c.all_count);
+  put_u32(p + 24, c.stream_count);
+  put_u32(p + 28, masked_crc(p, 28));
+}
+
+std::optional<checkpoint> decode_checkpoint(bytes in) {
+  const std::byte* p = in.data();
+  if (in.size() < checkpoint_slot_size || std::memcmp(p, checkpoint_magic.data(), 8) != 0) return std::nullopt;
+  if (get_u32(p + 28) != masked_crc(p, 28)) return std::nullopt;
+  return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24)};
+}
+
+}  // namespace evstore::detail::format

@@ -1,0 +1,240 @@
+// Every on-disk byte of an evstore directory. docs/format.md is the prose
+// companion (grammar and reasons); keep the two in step.
+//
+// All integers are little-endian. Every CRC is a *masked* CRC-32C (see
+// crc32c.hpp), so a region of zeros never checksums correctly: preallocated
+// space is told from data by its framing alone.
+//
+// Layout of a store directory:
+//   LOCK                    flock()ed by the single writer
+//   store.json              {"format":"evstore","version":1,...}
+//   streams/<enc>.evs       partition: file header, then records of one stream
+//   index/<enc>.idx         stream index: file header, then stream_entry[version]
+//   index/$all.idx          global index: file header, then all_entry[position]
+//   index/catalog           file header, then catalog records (stream id -> name)
+//   index/checkpoint        two checkpoint slots
+// <enc> is stream_name.hpp's file-name encoding of the stream name.
+#pragma once
+
+#include <boost/endian/conversion.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace evstore::detail::format {
+
+inline constexpr std::uint32_t format_version = 1;
+
+using bytes = std::span<const std::byte>;
+using mutable_bytes = std::span<std::byte>;
+
+// ---------------------------------------------------------------------------
+// File header: the first 256 bytes of every partition, index and catalog file.
+//   0   u8[8]  magic (one per file kind, below)
+//   8   u32    format_version
+//   12  u32    header_size (256)
+//   16  u32    entry_size (index files), 0 otherwise
+//   20  u32    stream_id (partition and stream index), 0 otherwise
+//   24  u32    name_len
+//   28  u8[200] stream name (partition and stream index), zero padded
+//   228 u8[24] reserved, zero
+//   252 u32    masked crc32c of bytes [0, 252)
+// The stream name in partition headers lets repair rebuild every index from the
+// partitions alone.
+inline constexpr std::size_t file_header_size = 256;
+inline constexpr std::size_t header_name_capacity = 200;
+
+enum class file_kind : std::uint8_t { partition, stream_index, all_index, catalog };
+
+struct file_header {
+  file_kind kind = file_kind::partition;
+  std::uint32_t entry_size = 0;
+  std::uint32_t stream_id = 0;
+  std::string_view name;  // decode: points into the decoded buffer
+};
+
+// REQUIRES: out.size() >= file_header_size, h.name.size() <= header_name_capacity.
+void encode_file_header(const file_header& h, mutable_bytes out);
+// nullopt if the magic, version, size or checksum is wrong.
+std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind);
+
+// ---------------------------------------------------------------------------
+// Event record, in partitions. Records of one stream follow each other in
+// version order; a commit (one append) is a run of records with the same
+// commit_first_position, the last of which has flag_commit_end.
+//   0   u32   length: total bytes of the record, header + payload + trailer; 0 = no record
+//   4   u32   masked crc32c of bytes [8, length)
+//   8   u16   kind: 1 = event. Kinds with bit 0x8000 set may be skipped by readers
+//             that do not know them; others are corruption to an old reader.
+//   10  u16   flags: bit 0 has id, bit 1 last record of its commit
+//   12  u32   type_len
+//   16  u64   position (in $all)
+//   24  u64   version (in its stream)
+//   32  i64   committed_at, unix ms
+//   40  u64   commit_first_position: position of the commit's first record
+//   48  u32   commit_count: records in the commit
+//   52  u32   data_len
+//   56  u32   metadata_len
+//   60  u32   reserved, zero
+//   64  u8[16] event id (zero if none)
+//   80  type bytes, data bytes, metadata bytes
+//   length-4  u32 length again, so a reader can walk backwards
+inline constexpr std::size_t record_header_size = 80;
+inline constexpr std::size_t record_trailer_size = 4;
+inline constexpr std::size_t record_overhead = record_header_size + record_trailer_size;
+inline constexpr std::uint16_t record_kind_event = 1;
+inline constexpr std::uint16_t record_kind_skippable_bit = 0x8000;
+inline constexpr std::uint16_t record_flag_has_id = 1;
+inline constexpr std::uint16_t record_flag_commit_end = 2;
+// Upper bound on one record; anything larger is corruption.
+inline constexpr std::uint32_t max_record_size = 64u << 20;
+
+struct record_fields {
+  std::uint64_t position = 0;
+  std::uint64_t version = 0;
+  std::int64_t committed_at = 0;
+  std::uint64_t commit_first_position = 0;
+  std::uint32_t commit_count = 0;
+  bool commit_end = false;
+  std::optional<std::array<std::byte, 16>> id;
+  std::string_view type;
+  std::string_view data;
+  std::string_view metadata;
+};
+
+inline std::size_t record_size(std::size_t type_len, std::size_t data_len, std::size_t metadata_len) {
+  return record_overhead + type_len + data_len + metadata_len;
+}
+
+// Encodes the record into `out` (exactly record_size(...) bytes) and returns its
+// stored (masked) CRC.
+std::uint32_t encode_record(const record_fields& r, mutable_bytes out);
+
+enum class decode_status : std::uint8_t {
+  ok,
+  end,         // length field is 0: preallocated space, no record here
+  truncated,   // the record runs past the bytes given
+  corrupt,     // impossible length, checksum mismatch, bad structure
+};
+
+struct decoded_record {
+  record_fields fields;
+  std::uint32_t size = 0;
+  std::uint32_t stored_crc = 0;
+  std::uint16_t kind = 0;
+};
+
+// Decodes the record at the start of `in`; views in the result point into `in`.
+decode_status decode_record(bytes in, decoded_record& out);
+
+// ---------------------------------------------------------------------------
+// $all index entry (index/$all.idx): entry N describes position N.
+//   0   u64  offset of the record in its partition
+//   8   u32  stream_id
+//   12  u32  record size; bit 31 set on the last record of a commit
+//   16  u64  version of the event in its stream
+//   24  u32  the record's stored crc (lets recovery check the record cheaply)
+//   28  u32  masked crc32c of bytes [0, 28)
+inline constexpr std::size_t all_entry_size = 32;
+inline constexpr std::uint32_t all_entry_commit_end_bit = 0x80000000u;
+
+struct all_entry {
+  std::uint64_t offset = 0;
+  std::uint32_t stream_id = 0;
+  std::uint32_t size = 0;
+  bool commit_end = false;
+  std::uint64_t version = 0;
+  std::uint32_t record_crc = 0;
+  friend bool operator==(const all_entry&, const all_entry&) = default;
+};
+
+void encode_all_entry(const all_entry& e, mutable_bytes out);
+std::optional<all_entry> decode_all_entry(bytes in);
+
+// ---------------------------------------------------------------------------
+// Stream index entry (index/<enc>.idx): entry N describes version N.
+//   0   u64  offset of the record in the partition
+//   8   u64  position of the event in $all
+//   16  u32  record size
+//   20  u32  masked crc32c of bytes [0, 20)
+inline constexpr std::size_t stream_entry_size = 24;
+
+struct stream_entry {
+  std::uint64_t offset = 0;
+  std::uint64_t position = 0;
+  std::uint32_t size = 0;
+  friend bool operator==(const stream_entry&, const stream_entry&) = default;
+};
+
+void encode_stream_entry(const stream_entry& e, mutable_bytes out);
+std::optional<stream_entry> decode_stream_entry(bytes in);
+
+// ---------------------------------------------------------------------------
+// Catalog record (index/catalog): stream ids are dense, in creation order.
+//   0   u32  length of the record (16 + name_len); 0 = end
+//   4   u32  masked crc32c of bytes [8, length)
+//   8   u32  stream_id
+//   12  u32  kind: 1 = write stream (other values reserved for read streams)
+//   16  name bytes
+inline constexpr std::size_t catalog_record_header_size = 16;
+inline constexpr std::uint32_t catalog_kind_write_stream = 1;
+
+struct catalog_record {
+  std::uint32_t stream_id = 0;
+  std::uint32_t kind = catalog_kind_write_stream;
+  std::string_view name;
+};
+
+std::size_t catalog_record_size(std::size_t name_len);
+void encode_catalog_record(const catalog_record& r, mutable_bytes out);
+// Returns the record and its size; decode_status::end/truncated/corrupt as for records.
+decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t& size);
+
+// ---------------------------------------------------------------------------
+// Checkpoint (index/checkpoint): two 32-byte slots, written alternately, the
+// valid one with the higher sequence wins. A checkpoint promises that $all
+// entries [0, all_count) and everything they point to were completely written
+// (and synced, with fsync_on_flush): recovery verifies only what lies after it.
+//   0   u8[8] magic "EVSCKPT\n"
+//   8   u64   sequence
+//   16  u64   all_count
+//   24  u32   stream_count: catalog records at that point (a shorter catalog is damage)
+//   28  u32   masked crc32c of bytes [0, 28)
+inline constexpr std::size_t checkpoint_slot_size = 32;
+inline constexpr std::size_t checkpoint_file_size = 2 * checkpoint_slot_size;
+
+struct checkpoint {
+  std::uint64_t sequence = 0;
+  std::uint64_t all_count = 0;
+  std::uint32_t stream_count = 0;
+};
+
+void encode_checkpoint(const checkpoint& c, mutable_bytes out);
+std::optional<checkpoint> decode_checkpoint(bytes in);
+
+// ---------------------------------------------------------------------------
+// Little-endian helpers shared by the encoders.
+inline void put_u16(std::byte* p, std::uint16_t v) {
+  boost::endian::store_little_u16(reinterpret_cast<unsigned char*>(p), v);
+}
+inline void put_u32(std::byte* p, std::uint32_t v) {
+  boost::endian::store_little_u32(reinterpret_cast<unsigned char*>(p), v);
+}
+inline void put_u64(std::byte* p, std::uint64_t v) {
+  boost::endian::store_little_u64(reinterpret_cast<unsigned char*>(p), v);
+}
+inline std::uint16_t get_u16(const std::byte* p) {
+  return boost::endian::load_little_u16(reinterpret_cast<const unsigned char*>(p));
+}
+inline std::uint32_t get_u32(const std::byte* p) {
+  return boost::endian::load_little_u32(reinterpret_cast<const unsigned char*>(p));
+}
+inline std::uint64_t get_u64(const std::byte* p) {
+  return boost::endian::load_little_u64(reinterpret_cast<const unsigned char*>(p));
+}
+
+}  // namespace evstore::detail::format

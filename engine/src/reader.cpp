@@ -1,0 +1,274 @@
+// The read path: pages of a stream or of $all, and lazy ranges over them.
+//
+// Any thread, no locks on the data path: a read takes a snapshot of the
+// published counts, reads the fixed-size index entries of the range with one
+// pread, the records they point to with one pread per contiguous run, and
+// checks every record's checksum and identity against its index entry. A
+// mismatch is corruption: the range is refused, with the file and offset.
+#include "reader.hpp"
+
+#include "layout.hpp"
+#include "store_impl.hpp"
+#include "stream_name.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace evstore::detail {
+namespace {
+
+constexpr std::uint64_t chunk_events = 4096;
+
+struct page_storage {
+  std::vector<std::shared_ptr<std::vector<std::byte>>> buffers;
+};
+
+recorded_event to_recorded(const format::decoded_record& r, std::string_view stream) {
+  recorded_event e;
+  e.stream = stream;
+  e.type = r.fields.type;
+  e.data = r.fields.data;
+  e.metadata = r.fields.metadata;
+  if (r.fields.id) {
+    boost::uuids::uuid id;
+    std::memcpy(id.data, r.fields.id->data(), 16);
+    e.id = id;
+  }
+  e.version = r.fields.version;
+  e.position = r.fields.position;
+  e.committed_at = r.fields.committed_at;
+  return e;
+}
+
+// [first, first + count) clipped to a snapshot of `committed`, walked in `dir`.
+struct range {
+  std::uint64_t first = 0;
+  std::uint64_t count = 0;
+};
+
+range clip(const read_options& o, std::uint64_t committed) {
+  if (o.max_count == 0 || committed == 0) return {};
+  if (o.direction == direction::forward) {
+    if (o.from >= committed) return {o.from, 0};
+    return {o.from, std::min(o.max_count, committed - o.from)};
+  }
+  const std::uint64_t last = std::min(o.from, committed - 1);
+  const std::uint64_t n = std::min(o.max_count, last + 1);
+  return {last + 1 - n, n};
+}
+
+// Calls load(first, count) for chunks covering `r`, in reading order.
+template <class Load>
+result<void> for_each_chunk(const range& r, direction dir, Load&& load) {
+  if (dir == direction::forward) {
+    for (std::uint64_t at = r.first; at < r.first + r.count; at += chunk_events) {
+      if (auto res = load(at, std::min(chunk_events, r.first + r.count - at)); !res) return res;
+    }
+  } else {
+    for (std::uint64_t hi = r.first + r.count; hi > r.first;) {
+      const std::uint64_t k = std::min(chunk_events, hi - r.first);
+      if (auto res = load(hi - k, k); !res) return res;
+      hi -= k;
+    }
+  }
+  return {};
+}
+
+void finish_page(read_page& page, const range& r, const read_options& o, std::uint64_t committed,
+                 std::shared_ptr<page_storage> storage) {
+  page.storage = std::move(storage);
+  if (o.direction == direction::forward) {
+    page.next = r.first + r.count;
+    page.end = page.next >= committed;
+  } else {
+    page.end = r.first == 0 || r.count == 0;
+    page.next = page.end ? 0 : r.first - 1;
+  }
+}
+
+}  // namespace
+
+result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state& s, std::uint64_t first,
+                                                              std::uint64_t count) const {
+  raw_chunk chunk;
+  if (count == 0) return chunk;
+  auto index = files_.get(s.index_path);
+  if (!index) return error(index.error(), relative(s.index_path));
+  std::vector<std::byte> entries(count * format::stream_entry_size);
+  const std::uint64_t entries_at = format::file_header_size + first * format::stream_entry_size;
+  auto n = (*index)->file->read_at(entries_at, entries);
+  if (!n) return error(n.error(), relative(s.index_path));
+  if (*n != entries.size()) return corruption("stream index shorter than its stream", relative(s.index_path), entries_at + *n);
+
+  std::vector<format::stream_entry> decoded(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    auto e = format::decode_stream_entry(std::span(entries).subspan(i * format::stream_entry_size, format::stream_entry_size));
+    const bool follows = i == 0 || (e && e->offset == decoded[i - 1].offset + decoded[i - 1].size);
+    if (!e || !follows) {
+      return corruption("bad stream index entry", relative(s.index_path), entries_at + i * format::stream_entry_size);
+    }
+    decoded[i] = *e;
+  }
+  const std::uint64_t base = decoded.front().offset;
+  const std::uint64_t end = decoded.back().offset + decoded.back().size;
+  auto part = files_.get(s.partition_path);
+  if (!part) return error(part.error(), relative(s.partition_path));
+  chunk.buffer = std::make_shared<std::vector<std::byte>>(end - base);
+  auto got = (*part)->file->read_at(base, *chunk.buffer);
+  if (!got) return error(got.error(), relative(s.partition_path));
+  if (*got != chunk.buffer->size()) {
+    return corruption("partition shorter than its index", relative(s.partition_path), base + *got);
+  }
+  chunk.records.resize(count);
+  for (std::uint64_t i = 0; i < count; ++i) {
+    const format::stream_entry& e = decoded[i];
+    format::decoded_record& r = chunk.records[i];
+    const auto status = format::decode_record(std::span(*chunk.buffer).subspan(e.offset - base, e.size), r);
+    if (status != format::decode_status::ok) {
+      return corruption("damaged record (checksum or framing)", relative(s.partition_path), e.offset);
+    }
+    if (r.size != e.size || r.fields.version != first + i || r.fields.position != e.position ||
+        r.kind != format::record_kind_event) {
+      return corruption("record does not match its index entry", relative(s.partition_path), e.offset);
+    }
+  }
+  return chunk;
+}
+
+result<read_page> store_impl::read_stream_page(stream_state& s, const read_options& o) const {
+  const std::uint64_t committed = s.committed_count.load(std::memory_order_acquire);
+  const range r = clip(o, committed);
+  read_page page;
+  auto storage = std::make_shared<page_storage>();
+  page.events.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(r.count, 1u << 20)));
+  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
+    auto chunk = read_stream_records(s, first, count);
+    if (!chunk) return chunk.error();
+    storage->buffers.push_back(chunk->buffer);
+    if (o.direction == direction::forward) {
+      for (const auto& rec : chunk->records) page.events.push_back(to_recorded(rec, s.name));
+    } else {
+      for (auto it = chunk->records.rbegin(); it != chunk->records.rend(); ++it) {
+        page.events.push_back(to_recorded(*it, s.name));
+      }
+    }
+    return {};
+  });
+  if (!res) return res.error();
+  finish_page(page, r, o, committed, std::move(storage));
+  return page;
+}
+
+result<read_page> store_impl::read_all_page(const read_options& o) const {
+  const std::uint64_t committed = all_count();
+  const range r = clip(o, committed);
+  read_page page;
+  auto storage = std::make_shared<page_storage>();
+  const std::string all_path = layout::all_index(options_.directory);
+  auto all = files_.get(all_path);
+  if (!all) return error(all.error(), relative(all_path));
+  std::vector<std::byte> entries;
+  std::vector<format::all_entry> decoded;
+  std::vector<format::decoded_record> records;
+  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
+    entries.resize(count * format::all_entry_size);
+    const std::uint64_t entries_at = format::file_header_size + first * format::all_entry_size;
+    auto n = (*all)->file->read_at(entries_at, entries);
+    if (!n) return error(n.error(), relative(all_path));
+    if (*n != entries.size()) return corruption("$all index shorter than its count", relative(all_path), entries_at + *n);
+    decoded.resize(count);
+    std::uint64_t total = 0;
+    for (std::uint64_t i = 0; i < count; ++i) {
+      auto e = format::decode_all_entry(std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
+      if (!e || registry_.by_id(e->stream_id) == nullptr) {
+        return corruption("bad $all index entry", relative(all_path), entries_at + i * format::all_entry_size);
+      }
+      decoded[i] = *e;
+      total += e->size;
+    }
+    auto buffer = std::make_shared<std::vector<std::byte>>(total);
+    storage->buffers.push_back(buffer);
+    records.resize(count);
+    // One pread per run of records that lie back to back in one partition.
+    std::uint64_t at = 0;
+    for (std::uint64_t i = 0; i < count;) {
+      std::uint64_t j = i + 1;
+      std::uint64_t run = decoded[i].size;
+      while (j < count && decoded[j].stream_id == decoded[i].stream_id &&
+             decoded[j].offset == decoded[j - 1].offset + decoded[j - 1].size) {
+        run += decoded[j].size;
+        ++j;
+      }
+      const stream_state& s = *registry_.by_id(decoded[i].stream_id);
+      auto part = files_.get(s.partition_path);
+      if (!part) return error(part.error(), relative(s.partition_path));
+      auto got = (*part)->file->read_at(decoded[i].offset, std::span(*buffer).subspan(at, run));
+      if (!got) return error(got.error(), relative(s.partition_path));
+      if (*got != run) return corruption("partition shorter than $all", relative(s.partition_path), decoded[i].offset + *got);
+      for (std::uint64_t k = i; k < j; ++k) {
+        const format::all_entry& e = decoded[k];
+        format::decoded_record& rec = records[k];
+        const auto status = format::decode_record(std::span(*buffer).subspan(at, e.size), rec);
+        if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
+            rec.fields.position != first + k || rec.fields.version != e.version) {
+          return corruption("damaged record or mismatch with $all", relative(s.partition_path), e.offset);
+        }
+        at += e.size;
+      }
+      i = j;
+    }
+    auto push = [&](std::uint64_t k) {
+      page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name));
+    };
+    if (o.direction == direction::forward) {
+      for (std::uint64_t k = 0; k < count; ++k) push(k);
+    } else {
+      for (std::uint64_t k = count; k-- > 0;) push(k);
+    }
+    return {};
+  });
+  if (!res) return res.error();
+  finish_page(page, r, o, committed, std::move(storage));
+  return page;
+}
+
+result<read_page> store_impl::read(std::string_view stream, const read_options& o) const {
+  if (stream == "$all") return read_all_page(o);
+  if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+  stream_state* s = registry_.find(stream);
+  if (s == nullptr) return error(errc::stream_not_found, std::string(stream));
+  if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
+  if (s->committed_count.load(std::memory_order_acquire) == 0) return error(errc::stream_not_found, std::string(stream));
+  return read_stream_page(*s, o);
+}
+
+// --- cursor: the state behind event_range.
+
+cursor::cursor(std::shared_ptr<const store_impl> impl, std::string stream, read_options o)
+    : impl_(std::move(impl)), stream_(std::move(stream)), options_(o), remaining_(o.max_count) {}
+
+void cursor::fill() {
+  while (index_ >= page_.events.size() && !done_) {
+    if (remaining_ == 0 || (started_ && page_.end)) {
+      done_ = true;
+      return;
+    }
+    read_options o = options_;
+    if (started_) o.from = page_.next;
+    o.max_count = std::min<std::uint64_t>(remaining_, page_events);
+    auto page = impl_->read(stream_, o);
+    if (!page) {
+      // An empty stream is an empty range, not an error.
+      if (page.error().code != errc::stream_not_found) error_ = page.error();
+      done_ = true;
+      return;
+    }
+    page_ = std::move(*page);
+    index_ = 0;
+    started_ = true;
+    remaining_ -= page_.events.size();
+    if (page_.events.empty()) done_ = true;
+  }
+}
+
+}  // namespace evstore::detail

@@ -1,0 +1,443 @@
+// Opening and recovery. Cost: the catalog, the checkpoint and the $all
+// entries written after the last checkpoint (bounded by
+// store_options::checkpoint_interval) — never the number of events. Streams
+// load lazily, with a binary search over their index checked against $all.
+//
+// Recovery policy (the explicit choice ARCHITECTURE.md asks for):
+//   * $all is the commit log. Entries after the checkpoint are accepted while
+//     each decodes, names a known stream and matches a complete, checksummed
+//     record at the position it claims; the first that does not ends the log.
+//   * The end is then moved back to the last complete commit, so an append is
+//     all or nothing.
+//   * A writer then repairs: cuts the $all tail, rewrites the tail's stream
+//     index entries (which may have been lost), cuts partitions and indexes of
+//     streams the lost tail touched, syncs, and writes a new checkpoint.
+//   * Damage before the checkpoint is not a torn write: it is reported as
+//     corrupt_data (file and offset) when read, and by `evstore verify`.
+#include "io_util.hpp"
+#include "layout.hpp"
+#include "store_impl.hpp"
+#include "stream_name.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace evstore::detail {
+namespace {
+
+constexpr std::size_t scan_chunk_entries = 4096;
+
+bool all_zero(std::span<const std::byte> b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+}
+
+}  // namespace
+
+result<void> store_impl::prepare_directory() {
+  const std::string& dir = options_.directory;
+  if (dir.empty()) return error(errc::invalid_argument, "store_options::directory is empty");
+  if (options_.read_only) {
+    if (!fs_->exists(layout::store_json(dir))) return error(errc::invalid_argument, "no evstore store in " + dir);
+  } else {
+    for (const auto& d : {dir, layout::streams_dir(dir), layout::index_dir(dir)}) {
+      if (auto ec = fs_->create_directories(d)) return error(ec, "cannot create " + d);
+    }
+    auto lock = fs_->lock(layout::lock_file(dir));
+    if (!lock) {
+      return error(lock.error(), lock.error() == errc::store_locked ? "another process writes " + dir
+                                                                     : "cannot lock " + layout::lock_file(dir));
+    }
+    lock_ = std::move(*lock);
+  }
+
+  const std::string meta_path = layout::store_json(dir);
+  if (!fs_->exists(meta_path)) {
+    // A new store: the index files first, store.json last, so that a store.json
+    // always means a complete skeleton.
+    std::array<std::byte, format::file_header_size> header{};
+    const std::pair<std::string, format::file_kind> files[] = {
+        {layout::all_index(dir), format::file_kind::all_index}, {layout::catalog(dir), format::file_kind::catalog}};
+    for (const auto& [path, kind] : files) {
+      format::encode_file_header({kind, kind == format::file_kind::all_index ? std::uint32_t{format::all_entry_size} : 0u,
+                                  0, {}},
+                                 header);
+      auto f = fs_->open(path, open_mode::read_write_create);
+      if (!f) return error(f.error(), "cannot create " + path);
+      if (auto ec = (*f)->truncate(0)) return error(ec, path);
+      if (auto ec = (*f)->write_at(0, header)) return error(ec, path);
+      if (auto ec = (*f)->sync()) return error(ec, path);
+    }
+    if (auto ec = fs_->sync_directory(layout::index_dir(dir))) return error(ec, layout::index_dir(dir));
+    boost::json::object meta{{"format", "evstore"}, {"version", format::format_version}};
+    const std::string text = boost::json::serialize(meta) + "\n";
+    auto f = fs_->open(meta_path, open_mode::read_write_create);
+    if (!f) return error(f.error(), "cannot create " + meta_path);
+    if (auto ec = (*f)->write_at(0, std::as_bytes(std::span(text)))) return error(ec, meta_path);
+    if (auto ec = (*f)->sync()) return error(ec, meta_path);
+    if (auto ec = fs_->sync_directory(dir)) return error(ec, dir);
+    return {};
+  }
+  auto f = fs_->open(meta_path, open_mode::read_only);
+  if (!f) return error(f.error(), "cannot open " + meta_path);
+  auto text = read_all(**f);
+  if (!text) return error(text.error(), meta_path);
+  boost::system::error_code ec;
+  const boost::json::value meta = boost::json::parse(to_string_view(*text), ec);
+  const auto* obj = meta.if_object();
+  if (ec || obj == nullptr || !obj->contains("version") || !(*obj).at("version").is_int64() ||
+      (*obj).at("version").as_int64() != format::format_version) {
+    return error(errc::format_mismatch, meta_path + " does not describe an evstore store of format version 1");
+  }
+  return {};
+}
+
+result<void> store_impl::read_catalog() {
+  const std::string path = layout::catalog(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), "cannot open " + path);
+  auto bytes = read_all(*(*f)->file);
+  if (!bytes) return error(bytes.error(), path);
+  if (!format::decode_file_header(*bytes, format::file_kind::catalog)) {
+    return corruption("bad file header", relative(path), 0);
+  }
+  std::uint64_t at = format::file_header_size;
+  const std::uint32_t known = registry_.size();
+  std::uint32_t index = 0;
+  while (at < bytes->size()) {
+    format::catalog_record r;
+    std::uint32_t size = 0;
+    const auto status = format::decode_catalog_record(std::span(*bytes).subspan(at), r, size);
+    if (status != format::decode_status::ok) break;
+    if (r.stream_id != index || validate_stream_name(r.name, name_use::read)) break;
+    if (index >= known) {  // refresh() re-reads the catalog; only new streams are added
+      const std::string encoded = encode_stream_file_name(r.name);
+      registry_.add(std::string(r.name), layout::partition(options_.directory, encoded),
+                    layout::stream_index(options_.directory, encoded));
+    }
+    ++index;
+    at += size;
+  }
+  catalog_end_ = at;
+  // Garbage after the last record is an unacknowledged flush's torn write.
+  if (!options_.read_only && at < bytes->size() && !all_zero(std::span(*bytes).subspan(at))) {
+    if (auto ec = (*f)->file->truncate(at)) return error(ec, path);
+    if (auto ec = (*f)->file->sync()) return error(ec, path);
+    (*f)->allocated = at;
+  }
+  return {};
+}
+
+result<std::uint64_t> store_impl::read_checkpoint() {
+  const std::string path = layout::checkpoint(options_.directory);
+  if (!fs_->exists(path)) return std::uint64_t{0};
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f) return error(f.error(), path);
+  auto bytes = read_all(**f);
+  if (!bytes) return error(bytes.error(), path);
+  std::optional<format::checkpoint> best;
+  for (std::size_t slot = 0; slot < 2; ++slot) {
+    if (bytes->size() < (slot + 1) * format::checkpoint_slot_size) break;
+    auto c = format::decode_checkpoint(std::span(*bytes).subspan(slot * format::checkpoint_slot_size));
+    if (c && (!best || c->sequence > best->sequence)) best = c;
+  }
+  if (!best) return std::uint64_t{0};
+  checkpoint_sequence_ = best->sequence;
+  checkpoint_count_ = best->all_count;
+  if (best->stream_count > registry_.size()) {
+    return corruption("catalog has " + std::to_string(registry_.size()) + " streams, the checkpoint promises " +
+                          std::to_string(best->stream_count),
+                      relative(layout::catalog(options_.directory)), catalog_end_);
+  }
+  return best->all_count;
+}
+
+boost::system::error_code store_impl::write_checkpoint(std::uint64_t count) {
+  const std::string path = layout::checkpoint(options_.directory);
+  const bool created = !fs_->exists(path);
+  auto f = fs_->open(path, open_mode::read_write_create);
+  if (!f) return f.error();
+  const format::checkpoint c{++checkpoint_sequence_, count, registry_.size()};
+  std::array<std::byte, format::checkpoint_slot_size> slot{};
+  format::encode_checkpoint(c, slot);
+  if (auto ec = (*f)->write_at((c.sequence % 2) * format::checkpoint_slot_size, slot)) return ec;
+  // Losing a checkpoint only lengthens the next recovery, but it must never
+  // promise more than is on disk, so it is written after the data it covers
+  // and synced in durable mode.
+  if (options_.fsync_on_flush) {
+    if (auto ec = (*f)->sync()) return ec;
+    if (created) {
+      if (auto ec = fs_->sync_directory(layout::index_dir(options_.directory))) return ec;
+    }
+  }
+  checkpoint_count_ = count;
+  return {};
+}
+
+result<std::optional<format::all_entry>> store_impl::read_all_entry(std::uint64_t position) const {
+  const std::string path = layout::all_index(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), path);
+  std::array<std::byte, format::all_entry_size> buf{};
+  auto n = (*f)->file->read_at(format::file_header_size + position * format::all_entry_size, buf);
+  if (!n) return error(n.error(), path);
+  if (*n < buf.size()) return std::optional<format::all_entry>{};
+  return format::decode_all_entry(buf);
+}
+
+// Reads and checks $all entries from `from` on, appending the valid ones to
+// `tail`; stops at the first entry that is missing, damaged or whose record is
+// not complete. Returns the first position not accepted.
+result<std::uint64_t> store_impl::scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail) {
+  const std::string path = layout::all_index(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), path);
+  std::vector<std::byte> chunk(scan_chunk_entries * format::all_entry_size);
+  std::vector<std::byte> record;
+  std::uint64_t position = from;
+  for (;;) {
+    auto n = (*f)->file->read_at(format::file_header_size + position * format::all_entry_size, chunk);
+    if (!n) return error(n.error(), path);
+    const std::size_t entries = *n / format::all_entry_size;
+    for (std::size_t i = 0; i < entries; ++i, ++position) {
+      auto e = format::decode_all_entry(std::span(chunk).subspan(i * format::all_entry_size, format::all_entry_size));
+      if (!e) return position;
+      const stream_state* s = registry_.by_id(e->stream_id);
+      if (s == nullptr) return position;
+      auto part = files_.get(s->partition_path);
+      if (!part) return position;
+      record.resize(e->size);
+      auto got = (*part)->file->read_at(e->offset, record);
+      if (!got || *got != e->size) return position;
+      format::decoded_record r;
+      if (format::decode_record(record, r) != format::decode_status::ok || r.size != e->size ||
+          r.stored_crc != e->record_crc || r.fields.position != position || r.fields.version != e->version ||
+          r.fields.commit_end != e->commit_end) {
+        return position;
+      }
+      tail.push_back(*e);
+    }
+    if (entries < scan_chunk_entries) return position;
+  }
+}
+
+result<bool> store_impl::entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t count) const {
+  auto f = files_.get(s.index_path);
+  if (!f) return error(f.error(), s.index_path);
+  std::array<std::byte, format::stream_entry_size> buf{};
+  auto n = (*f)->file->read_at(format::file_header_size + version * format::stream_entry_size, buf);
+  if (!n) return error(n.error(), s.index_path);
+  if (*n < buf.size()) return false;
+  const auto se = format::decode_stream_entry(buf);
+  if (!se || se->position >= count) return false;
+  auto ae = read_all_entry(se->position);
+  if (!ae) return ae.error();
+  return *ae && (*ae)->stream_id == s.id && (*ae)->version == version && (*ae)->offset == se->offset &&
+         (*ae)->size == se->size;
+}
+
+result<void> store_impl::ensure_loaded(stream_state& s) const {
+  if (s.loaded.load(std::memory_order_acquire)) return {};
+  std::lock_guard lock(s.load_mutex);
+  if (s.loaded.load(std::memory_order_relaxed)) return {};
+  const std::uint64_t count_all = all_count();
+  auto f = files_.get(s.index_path);
+  if (!f) {
+    if (f.error() != boost::system::errc::no_such_file_or_directory) return error(f.error(), s.index_path);
+    // Created in the catalog by a flush that never finished: no events. Unless
+    // the partition holds records, which means the index was lost.
+    if (fs_->exists(s.partition_path)) {
+      auto part = files_.get(s.partition_path);
+      if (part && (*part)->allocated > format::file_header_size + format::record_overhead) {
+        std::array<std::byte, 4> len{};
+        auto got = (*part)->file->read_at(format::file_header_size, len);
+        if (got && *got == 4 && format::get_u32(len.data()) != 0) {
+          return corruption("stream index missing for a partition with records", relative(s.index_path), 0);
+        }
+      }
+    }
+    s.committed_end = format::file_header_size;
+    s.loaded.store(true, std::memory_order_release);
+    return {};
+  }
+  std::array<std::byte, format::file_header_size> header{};
+  auto n = (*f)->file->read_at(0, header);
+  if (!n) return error(n.error(), s.index_path);
+  const auto h = format::decode_file_header(header, format::file_kind::stream_index);
+  if (!h || h->stream_id != s.id || h->name != s.name) {
+    return corruption("bad stream index header", relative(s.index_path), 0);
+  }
+  const std::uint64_t size = (*f)->allocated;
+  const std::uint64_t capacity =
+      size > format::file_header_size ? (size - format::file_header_size) / format::stream_entry_size : 0;
+  // Committed versions are a prefix of the index (recovery rewrote any entry
+  // that could be missing), so binary search for its end.
+  std::uint64_t lo = 0, hi = capacity;
+  while (lo < hi) {
+    const std::uint64_t mid = lo + (hi - lo) / 2;
+    auto committed = entry_is_committed(s, mid, count_all);
+    if (!committed) return committed.error();
+    if (*committed) {
+      lo = mid + 1;
+    } else {
+      hi = mid;
+    }
+  }
+  std::uint64_t end = format::file_header_size;
+  if (lo > 0) {
+    std::array<std::byte, format::stream_entry_size> buf{};
+    auto got = (*f)->file->read_at(format::file_header_size + (lo - 1) * format::stream_entry_size, buf);
+    if (!got) return error(got.error(), s.index_path);
+    const auto se = format::decode_stream_entry(buf);
+    if (!se) return corruption("bad stream index entry", relative(s.index_path), format::file_header_size);
+    end = se->offset + se->size;
+  }
+  s.committed_end = end;
+  s.committed_count.store(lo, std::memory_order_release);
+  s.loaded.store(true, std::memory_order_release);
+  return {};
+}
+
+result<void> store_impl::recover() {
+  if (auto r = read_catalog(); !r) return r;
+  auto cp = read_checkpoint();
+  if (!cp) return cp.error();
+  std::vector<format::all_entry> tail;
+  auto scanned = scan_all_tail(*cp, tail);
+  if (!scanned) return scanned.error();
+  std::uint64_t end = *scanned;
+  while (end > *cp && !tail[end - *cp - 1].commit_end) --end;  // all or nothing per append
+  tail.resize(end - *cp);
+  all_count_.store(end, std::memory_order_release);
+  next_position_ = end;
+  if (options_.read_only) return {};
+  return repair_tail(end, tail, *cp);
+}
+
+result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<format::all_entry>& tail,
+                                     std::uint64_t checkpoint_count) {
+  const std::string all_path = layout::all_index(options_.directory);
+  auto all = files_.get(all_path);
+  if (!all) return error(all.error(), all_path);
+
+  // 1. Streams touched by whatever lies after the committed end of $all, then cut it.
+  std::set<std::uint32_t> dirty;
+  const std::uint64_t cut_at = format::file_header_size + committed * format::all_entry_size;
+  if ((*all)->allocated > cut_at) {
+    std::vector<std::byte> rest((*all)->allocated - cut_at);
+    auto n = (*all)->file->read_at(cut_at, rest);
+    if (!n) return error(n.error(), all_path);
+    rest.resize(*n);
+    if (!all_zero(rest)) {
+      for (std::size_t i = 0; i + format::all_entry_size <= rest.size(); i += format::all_entry_size) {
+        if (auto e = format::decode_all_entry(std::span(rest).subspan(i, format::all_entry_size))) {
+          if (e->stream_id < registry_.size()) dirty.insert(e->stream_id);
+        }
+      }
+      if (auto ec = (*all)->file->truncate(cut_at)) return error(ec, all_path);
+      if (auto ec = (*all)->file->sync()) return error(ec, all_path);
+      (*all)->allocated = cut_at;
+    }
+  }
+
+  // 2. Rewrite the stream index entries of the verified tail: a flush writes
+  //    them last, so they are the part of a committed append most likely lost.
+  std::set<std::uint32_t> touched;
+  for (std::size_t i = 0; i < tail.size(); ++i) {
+    const format::all_entry& e = tail[i];
+    stream_state* s = registry_.by_id(e.stream_id);
+    auto f = files_.get(s->index_path);
+    std::array<std::byte, format::file_header_size> header{};
+    bool header_ok = false;
+    if (f) {
+      auto n = (*f)->file->read_at(0, header);
+      header_ok = n && *n == header.size() && format::decode_file_header(header, format::file_kind::stream_index);
+    }
+    if (!header_ok) {
+      // Only a stream created within the tail may lack its index file.
+      if (touched.count(e.stream_id) == 0 && e.version != 0) {
+        return corruption("stream index missing or damaged", relative(s->index_path), 0);
+      }
+      if (touched.count(e.stream_id) == 0) {
+        f = files_.create(s->index_path);
+        if (!f) return error(f.error(), s->index_path);
+        format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s->id, s->name},
+                                   header);
+        if (auto ec = (*f)->file->write_at(0, header)) return error(ec, s->index_path);
+      }
+    }
+    std::array<std::byte, format::stream_entry_size> entry{};
+    format::encode_stream_entry({e.offset, checkpoint_count + i, e.size}, entry);
+    if (auto ec = (*f)->file->write_at(format::file_header_size + e.version * format::stream_entry_size, entry)) {
+      return error(ec, s->index_path);
+    }
+    touched.insert(e.stream_id);
+  }
+
+  // 3. Cut partitions and indexes of streams the lost tail touched back to their
+  //    committed ends, so no stale record outlives recovery there.
+  for (std::uint32_t id : dirty) touched.insert(id);
+  for (std::uint32_t id : touched) {
+    stream_state& s = *registry_.by_id(id);
+    if (auto r = ensure_loaded(s); !r) return r;
+    const std::uint64_t count = s.committed_count.load();
+    for (const auto& [path, size] : {std::pair{s.partition_path, s.committed_end},
+                                     std::pair{s.index_path, format::file_header_size +
+                                                                 count * format::stream_entry_size}}) {
+      auto f = files_.get(path);
+      if (!f) continue;  // never created
+      if ((*f)->allocated > size && dirty.count(id)) {
+        if (auto ec = (*f)->file->truncate(size)) return error(ec, path);
+        (*f)->allocated = size;
+      }
+      if (auto ec = (*f)->file->sync()) return error(ec, path);
+    }
+  }
+
+  // 4. Everything up to `committed` is now complete on disk.
+  if (committed != checkpoint_count || !dirty.empty()) {
+    if (auto ec = write_checkpoint(committed)) return error(ec, layout::checkpoint(options_.directory));
+  }
+  return {};
+}
+
+result<std::uint64_t> store_impl::refresh() {
+  if (!options_.read_only) return all_count();
+  if (auto r = read_catalog(); !r) return r.error();
+  const std::uint64_t from = all_count();
+  std::vector<format::all_entry> tail;
+  auto scanned = scan_all_tail(from, tail);
+  if (!scanned) return scanned.error();
+  std::uint64_t end = *scanned;
+  while (end > from && !tail[end - from - 1].commit_end) --end;
+  // A writer's flush writes a stream's index entries after its $all entries:
+  // publish only the prefix whose index entries are already there.
+  std::uint64_t usable = from;
+  for (std::uint64_t p = from; p < end; ++p) {
+    const format::all_entry& e = tail[p - from];
+    stream_state* s = registry_.by_id(e.stream_id);
+    auto f = files_.get(s->index_path);
+    if (!f) break;
+    std::array<std::byte, format::stream_entry_size> buf{};
+    auto n = (*f)->file->read_at(format::file_header_size + e.version * format::stream_entry_size, buf);
+    const auto se = n && *n == buf.size() ? format::decode_stream_entry(buf) : std::nullopt;
+    if (!se || se->position != p || se->offset != e.offset) break;
+    if (e.commit_end) usable = p + 1;
+  }
+  for (std::uint64_t p = from; p < usable; ++p) {
+    const format::all_entry& e = tail[p - from];
+    stream_state* s = registry_.by_id(e.stream_id);
+    if (s->loaded.load(std::memory_order_acquire)) {
+      std::lock_guard lock(s->load_mutex);
+      s->committed_end = e.offset + e.size;
+      s->committed_count.store(e.version + 1, std::memory_order_release);
+    }
+  }
+  all_count_.store(usable, std::memory_order_release);
+  return usable;
+}
+
+}  // namespace evstore::detail

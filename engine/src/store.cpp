@@ -1,0 +1,72 @@
+// evstore::store and evstore::event_range: thin forwarding to store_impl.
+#include <evstore/store.hpp>
+
+#include "reader.hpp"
+#include "store_impl.hpp"
+
+namespace evstore {
+
+result<store> store::open(executor_type executor, store_options options) {
+  auto impl = std::make_shared<detail::store_impl>(std::move(executor), std::move(options));
+  if (auto r = impl->open(); !r) return r.error();
+  return store(std::move(impl));
+}
+
+store::store(std::shared_ptr<detail::store_impl> impl) : impl_(std::move(impl)) {}
+store::store(store&&) noexcept = default;
+store& store::operator=(store&&) noexcept = default;
+store::~store() = default;
+
+void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
+                         boost::asio::any_completion_handler<append_signature> handler) {
+  impl_->append(std::move(stream), std::move(events), expected, std::move(handler));
+}
+
+void store::async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
+  impl_->async_close(std::move(handler));
+}
+
+result<read_page> store::read(std::string_view stream, read_options options) const {
+  return impl_->read(stream, options);
+}
+
+event_range store::events(std::string_view stream, read_options options) const {
+  return event_range(impl_->make_cursor(stream, options));
+}
+
+result<std::optional<std::uint64_t>> store::stream_version(std::string_view stream) const {
+  auto page = impl_->read(stream, read_options{from_end, 1, direction::backward});
+  if (!page) {
+    if (page.error().code == errc::stream_not_found) return std::optional<std::uint64_t>{};
+    return page.error();
+  }
+  if (page->events.empty()) return std::optional<std::uint64_t>{};
+  return std::optional<std::uint64_t>{stream == "$all" ? page->events.front().position : page->events.front().version};
+}
+
+std::vector<stream_info> store::list_streams(std::size_t offset, std::size_t limit) const {
+  return impl_->list_streams(offset, limit);
+}
+std::size_t store::stream_count() const { return impl_->streams().size(); }
+std::uint64_t store::event_count() const { return impl_->all_count(); }
+result<std::uint64_t> store::refresh() { return impl_->refresh(); }
+bool store::is_read_only() const { return impl_->read_only(); }
+const store_options& store::options() const { return impl_->options(); }
+store_statistics store::statistics() const { return impl_->statistics(); }
+
+event_range::event_range(std::unique_ptr<detail::cursor> c) : cursor_(std::move(c)) {}
+event_range::event_range(event_range&&) noexcept = default;
+event_range& event_range::operator=(event_range&&) noexcept = default;
+event_range::~event_range() = default;
+
+event_range::iterator event_range::begin() { return iterator(this); }
+const std::optional<evstore::error>& event_range::error() const { return cursor_->error(); }
+
+event_range::iterator::reference event_range::iterator::operator*() const { return *range_->cursor_->current(); }
+event_range::iterator& event_range::iterator::operator++() {
+  range_->cursor_->advance();
+  return *this;
+}
+bool event_range::iterator::done() const { return range_ == nullptr || range_->cursor_->current() == nullptr; }
+
+}  // namespace evstore

@@ -1,0 +1,98 @@
+// Lifecycle of a store: construction, open, the I/O thread, destruction; and
+// the queries that are neither reads nor writes.
+#include "store_impl.hpp"
+
+#include "reader.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+
+namespace evstore::detail {
+
+store_impl::store_impl(store::executor_type executor, store_options options)
+    : options_(std::move(options)),
+      fs_(options_.file_system ? options_.file_system : posix_file_system()),
+      executor_(std::move(executor)),
+      strand_(boost::asio::make_strand(executor_)),
+      files_(fs_, !options_.read_only, options_.max_open_files),
+      batch_(std::make_unique<batch>()) {
+  options_.file_system = fs_;
+  while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
+}
+
+store_impl::~store_impl() {
+  if (io_context_) {
+    io_context_->stop();
+    if (io_thread_.joinable()) {
+      if (io_thread_.get_id() == std::this_thread::get_id()) {
+        io_thread_.detach();  // the last reference died on the I/O thread itself
+      } else {
+        io_thread_.join();
+      }
+    }
+  }
+  // Nothing else can run now: leave a checkpoint so the next open scans nothing.
+  if (!options_.read_only && lock_ && !failed_ && !flush_in_flight_) {
+    if (all_count() != checkpoint_count_) (void)write_checkpoint(all_count());
+  }
+}
+
+result<void> store_impl::open() {
+  if (options_.max_open_files < 8 || options_.flush_threshold_bytes == 0 || options_.max_event_bytes == 0 ||
+      options_.max_append_events == 0 || options_.checkpoint_interval == 0) {
+    return error(errc::invalid_argument, "store_options out of range");
+  }
+  if (auto r = prepare_directory(); !r) return r;
+  if (auto r = recover(); !r) return r;
+  batch_->first_position = next_position_;
+  batch_->catalog_offset = catalog_end_;
+  if (options_.fsync_on_flush && !options_.read_only) {
+    io_context_ = std::make_unique<boost::asio::io_context>(1);
+    io_thread_ = std::thread([ctx = io_context_.get()] {
+      auto guard = boost::asio::make_work_guard(*ctx);
+      ctx->run();
+    });
+  }
+  return {};
+}
+
+std::vector<stream_info> store_impl::list_streams(std::size_t offset, std::size_t limit) const {
+  std::vector<stream_info> out;
+  const std::uint32_t n = registry_.size();
+  for (std::uint32_t id = static_cast<std::uint32_t>(std::min<std::size_t>(offset, n)); id < n && out.size() < limit;
+       ++id) {
+    stream_state& s = *registry_.by_id(id);
+    if (!ensure_loaded(s)) continue;
+    const std::uint64_t count = s.committed_count.load(std::memory_order_acquire);
+    if (count > 0) out.push_back({s.name, count});
+  }
+  return out;
+}
+
+store_statistics store_impl::statistics() const {
+  store_statistics st;
+  st.appends = stat_appends_.load(std::memory_order_relaxed);
+  st.events = stat_events_.load(std::memory_order_relaxed);
+  st.bytes = stat_bytes_.load(std::memory_order_relaxed);
+  st.flushes = stat_flushes_.load(std::memory_order_relaxed);
+  st.fsyncs = stat_fsyncs_.load(std::memory_order_relaxed);
+  st.flush_nanoseconds = stat_flush_ns_.load(std::memory_order_relaxed);
+  return st;
+}
+
+std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const read_options& options) const {
+  return std::make_unique<cursor>(shared_from_this(), std::string(stream), options);
+}
+
+error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {
+  return error(errc::corrupt_data, std::string(what) + " in " + path + " at offset " + std::to_string(offset));
+}
+
+std::string store_impl::relative(const std::string& path) const {
+  const std::string& dir = options_.directory;
+  if (path.size() > dir.size() + 1 && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/') {
+    return path.substr(dir.size() + 1);
+  }
+  return path;
+}
+
+}  // namespace evstore::detail

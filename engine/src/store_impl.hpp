@@ -1,0 +1,184 @@
+// The engine behind evstore::store. One object per open store directory.
+//
+// Parts, each in its own .cpp:
+//   store_impl.cpp  open/close, the facade's queries
+//   recovery.cpp    open-time checks of the file tails, lazy loading of streams
+//   writer.cpp      append validation, per-tick batches, flush, group commit
+//   reader.cpp      stream, $all and lazy range reads
+//
+// Threading:
+//   * Writer state (marked "strand") is touched only on strand_. The flush of a
+//     batch runs on the strand (buffered mode) or on io_thread_ (fsync mode);
+//     at most one flush is in flight, and the batch it flushes is owned by it.
+//   * Reader state is atomics published by the writer after a flush
+//     (all_count_, stream_state::committed_count) plus the registry and the
+//     file cache, both safe from any thread.
+#pragma once
+
+#include "file_cache.hpp"
+#include "format.hpp"
+#include "stream_registry.hpp"
+
+#include <evstore/store.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/strand.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace evstore::detail {
+
+using append_handler = boost::asio::any_completion_handler<store::append_signature>;
+using close_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+// The writes one flush makes for one stream.
+struct stream_batch {
+  stream_state* stream = nullptr;
+  bool create_files = false;          // write the partition and index headers first
+  std::uint64_t partition_offset = 0; // where `records` go
+  std::uint64_t first_version = 0;    // index entry of the first record
+  std::vector<std::byte> records;
+  std::vector<std::byte> index_entries;
+  std::uint64_t event_count = 0;
+};
+
+struct pending_append {
+  append_handler handler;
+  append_result result;
+};
+
+// Everything appended during one tick (or until the buffer filled).
+struct batch {
+  std::uint64_t first_position = 0;
+  std::uint64_t event_count = 0;
+  std::vector<std::byte> all_entries;
+  std::uint64_t catalog_offset = 0;
+  std::vector<std::byte> catalog_records;
+  std::vector<stream_batch> streams;
+  std::vector<pending_append> appends;
+  std::size_t bytes = 0;
+  bool empty() const { return appends.empty(); }
+};
+
+class store_impl : public std::enable_shared_from_this<store_impl> {
+ public:
+  store_impl(store::executor_type executor, store_options options);
+  ~store_impl();
+  store_impl(const store_impl&) = delete;
+  store_impl& operator=(const store_impl&) = delete;
+
+  // --- store_impl.cpp
+  result<void> open();
+  void async_close(close_handler handler);
+  std::vector<stream_info> list_streams(std::size_t offset, std::size_t limit) const;
+  store_statistics statistics() const;
+
+  // --- recovery.cpp
+  // Brings the writer's or reader's view of the files up to date: the catalog,
+  // the $all tail (verified and, for a writer, repaired), the checkpoint.
+  result<void> recover();
+  // Loads a stream's committed state from its index, once. Any thread.
+  result<void> ensure_loaded(stream_state& s) const;
+  // Read-only stores: follow new events of the writer.
+  result<std::uint64_t> refresh();
+
+  // --- writer.cpp (append() posts to the strand)
+  void append(std::string stream, std::vector<event_data> events, expected_version expected,
+              append_handler handler);
+
+  // --- reader.cpp (any thread)
+  result<read_page> read(std::string_view stream, const read_options& options) const;
+  std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
+  result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
+  result<read_page> read_all_page(const read_options& options) const;
+  // Entry `position` of $all, committed or not; nullopt if it does not decode.
+  result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
+  // Versions [first, first + count) of a stream, decoded and checked against
+  // its index. REQUIRES: first + count <= committed count.
+  struct raw_chunk {
+    std::shared_ptr<std::vector<std::byte>> buffer;
+    std::vector<format::decoded_record> records;
+  };
+  result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first, std::uint64_t count) const;
+
+  const store_options& options() const { return options_; }
+  bool read_only() const { return options_.read_only; }
+  std::uint64_t all_count() const { return all_count_.load(std::memory_order_acquire); }
+  const stream_registry& streams() const { return registry_; }
+
+  // "corrupt_data: <what> in <path> at offset <offset>"
+  static error corruption(std::string_view what, const std::string& path, std::uint64_t offset);
+  std::string relative(const std::string& path) const;
+
+ private:
+  // writer.cpp
+  void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
+                 append_handler& handler);
+  boost::system::error_code validate(const std::vector<event_data>& events) const;
+  const recent_event* find_retry(stream_state& s, const std::vector<event_data>& events);
+  void load_recent(stream_state& s);
+  stream_batch& batch_for(stream_state& s);
+  void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);
+  void schedule_flush();
+  void start_flush();
+  boost::system::error_code write_batch(batch& b);
+  boost::system::error_code write_stream_batch(stream_batch& sb, std::vector<std::string>& synced_dirs,
+                                               std::vector<std::shared_ptr<cached_file>>& to_sync);
+  boost::system::error_code ensure_allocated(cached_file& f, std::uint64_t end);
+  void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
+  void fail_batch(batch& b, boost::system::error_code ec);
+  void complete(pending_append& p, boost::system::error_code ec);
+  void maybe_checkpoint(bool force);
+  void finish_close_if_idle();
+
+  // recovery.cpp
+  result<void> prepare_directory();
+  result<void> read_catalog();
+  result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
+  result<void> repair_tail(std::uint64_t committed, const std::vector<format::all_entry>& tail,
+                           std::uint64_t checkpoint_count);
+  result<std::uint64_t> read_checkpoint();
+  boost::system::error_code write_checkpoint(std::uint64_t count);
+  result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
+  stream_state& register_stream(std::string name);
+
+  store_options options_;
+  std::shared_ptr<file_system> fs_;
+  store::executor_type executor_;
+  boost::asio::strand<store::executor_type> strand_;
+  std::unique_ptr<file_lock> lock_;
+  mutable stream_registry registry_;
+  mutable file_cache files_;
+
+  // Published state.
+  std::atomic<std::uint64_t> all_count_{0};
+
+  // Writer state (strand).
+  std::uint64_t next_position_ = 0;
+  std::uint64_t catalog_end_ = format::file_header_size;
+  std::uint64_t checkpoint_sequence_ = 0;
+  std::uint64_t checkpoint_count_ = 0;
+  std::uint64_t batch_epoch_ = 1;
+  std::unique_ptr<batch> batch_;
+  bool flush_posted_ = false;
+  bool flush_in_flight_ = false;
+  bool closed_ = false;
+  boost::system::error_code failed_;  // sticky: the first write/fsync error
+  std::vector<close_handler> close_handlers_;
+
+  // Statistics (written by the writer, read from any thread).
+  std::atomic<std::uint64_t> stat_appends_{0}, stat_events_{0}, stat_bytes_{0}, stat_flushes_{0},
+      stat_fsyncs_{0}, stat_flush_ns_{0};
+
+  // fsync mode: the thread that runs flushes, so the caller's executor never waits on a disk.
+  std::unique_ptr<boost::asio::io_context> io_context_;
+  std::thread io_thread_;
+};
+
+}  // namespace evstore::detail

@@ -1,0 +1,89 @@
+// The streams of a store: id <-> name, and each stream's state.
+//
+// Threading: find() and by_id() may be called from any thread; add() only by
+// the writer (or by recovery before the store is shared). Stream states live as
+// long as the registry, so readers may keep raw pointers and name views.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include <boost/uuid/uuid.hpp>
+
+namespace evstore::detail {
+
+// One recent event, for recognising retried appends.
+struct recent_event {
+  boost::uuids::uuid id;
+  std::uint64_t version;
+  std::uint64_t position;
+  bool commit_start;
+  bool commit_end;
+};
+
+struct stream_state {
+  std::uint32_t id = 0;
+  std::string name;
+  std::string partition_path;
+  std::string index_path;
+
+  // --- Published to readers (written by the loader or the writer after a flush).
+  std::atomic<std::uint64_t> committed_count{0};  // events; the last version is count - 1
+  std::atomic<bool> loaded{false};
+  std::mutex load_mutex;
+
+  // --- Writer only (the store's strand; recovery before that).
+  bool writer_ready = false;
+  bool files_created = false;      // header of partition and index written by a flush
+  std::uint64_t pending_count = 0; // events including buffered, unflushed appends
+  std::uint64_t pending_end = 0;   // partition byte end including buffered appends
+  std::uint64_t committed_end = 0; // partition byte end of committed events
+  std::size_t batch_slot = 0;      // index into the current batch's streams, valid if batch_epoch matches
+  std::uint64_t batch_epoch = 0;
+  std::deque<recent_event> recent;  // bounded by store_options::idempotency_window
+  bool recent_loaded = false;
+};
+
+class stream_registry {
+ public:
+  stream_registry();
+  ~stream_registry();
+  stream_registry(const stream_registry&) = delete;
+  stream_registry& operator=(const stream_registry&) = delete;
+
+  stream_state* find(std::string_view name) const;
+  stream_state* by_id(std::uint32_t id) const;
+  std::uint32_t size() const noexcept { return count_.load(std::memory_order_acquire); }
+
+  // REQUIRES: no stream named `name`; ids are dense, in order of add().
+  stream_state* add(std::string name, std::string partition_path, std::string index_path);
+
+ private:
+  static constexpr std::size_t chunk_bits = 12;
+  static constexpr std::size_t chunk_size = std::size_t{1} << chunk_bits;
+  static constexpr std::size_t max_chunks = 4096;  // up to 16M streams
+
+  struct string_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
+  // id -> state: fixed chunks that never move, so by_id() needs no lock.
+  std::array<std::atomic<stream_state**>, max_chunks> chunks_{};
+  std::atomic<std::uint32_t> count_{0};
+  // name -> state: a reader-writer lock held only for the lookup.
+  mutable std::shared_mutex names_mutex_;
+  std::unordered_map<std::string, stream_state*, string_hash, std::equal_to<>> names_;
+};
+
+}  // namespace evstore::detail

@@ -1,0 +1,472 @@
+// The write path: validation, optimistic concurrency, per-tick batching,
+// flush and group commit. See store_impl.hpp for the threading contract.
+//
+// A flush writes, in this order: catalog records of new streams, the $all
+// entries, then each stream's records and its index entries; with
+// fsync_on_flush it then fdatasyncs every file it wrote (and the directories
+// of new files), and only then completes the appends. $all goes first because
+// it is what recovery trusts: a record without its $all entry was never
+// acknowledged, and recovery knows every partition a lost $all entry touched.
+#include "json_check.hpp"
+#include "layout.hpp"
+#include "store_impl.hpp"
+#include "stream_name.hpp"
+#include "test_hooks.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace evstore::detail {
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::array<std::byte, 16>> to_bytes(const std::optional<boost::uuids::uuid>& id) {
+  if (!id) return std::nullopt;
+  std::array<std::byte, 16> out;
+  std::memcpy(out.data(), id->data, 16);
+  return out;
+}
+
+bool expected_matches(expected_version expected, std::uint64_t count) {
+  switch (expected.which()) {
+    case expected_version::kind::any: return true;
+    case expected_version::kind::no_stream: return count == 0;
+    case expected_version::kind::stream_exists: return count > 0;
+    case expected_version::kind::exact: return count > 0 && count - 1 == expected.version();
+  }
+  return false;
+}
+
+void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() + n); }
+
+}  // namespace
+
+void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
+                        append_handler handler) {
+  boost::asio::post(strand_, [self = shared_from_this(), stream = std::move(stream), events = std::move(events),
+                              expected, handler = std::move(handler)]() mutable {
+    self->do_append(stream, events, expected, handler);
+  });
+}
+
+void store_impl::complete(pending_append& p, boost::system::error_code ec) {
+  auto ex = boost::asio::get_associated_executor(p.handler, strand_);
+  boost::asio::dispatch(ex, [h = std::move(p.handler), ec, r = p.result]() mutable { std::move(h)(ec, r); });
+}
+
+boost::system::error_code store_impl::validate(const std::vector<event_data>& events) const {
+  if (events.empty() || events.size() > options_.max_append_events) return errc::invalid_event;
+  for (const event_data& e : events) {
+    if (e.type.empty() || e.type.size() > options_.max_type_bytes || !is_printable_utf8(e.type)) {
+      return errc::invalid_event;
+    }
+    if (e.type.size() + e.data.size() + e.metadata.size() > options_.max_event_bytes) return errc::invalid_event;
+    if (!e.data.empty() && !is_valid_json(e.data)) return errc::invalid_event;
+    if (!e.metadata.empty() && !is_valid_json(e.metadata)) return errc::invalid_event;
+  }
+  return {};
+}
+
+void store_impl::do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
+                           append_handler& handler) {
+  pending_append p{std::move(handler), {}};
+  p.result.expected = expected;
+  auto fail = [&](boost::system::error_code ec) { complete(p, ec); };
+  if (options_.read_only) return fail(errc::read_only);
+  if (closed_) return fail(errc::store_closed);
+  if (failed_) return fail(errc::store_failed);
+  if (auto ec = validate_stream_name(stream, name_use::append)) return fail(ec);
+  if (auto ec = validate(events)) return fail(ec);
+
+  stream_state* s = registry_.find(stream);
+  if (s != nullptr && !s->writer_ready) {
+    if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error().code);
+    s->pending_count = s->committed_count.load(std::memory_order_acquire);
+    s->pending_end = s->committed_end;
+    s->files_created = s->pending_count > 0;
+    s->writer_ready = true;
+  }
+  const std::uint64_t count = s ? s->pending_count : 0;
+
+  // A retry of a recent append (same ids) gets the first result; it is queued
+  // with this tick's batch so that it never completes before the original.
+  if (s != nullptr && events.front().id) {
+    if (const recent_event* first = find_retry(*s, events)) {
+      const recent_event& last = *(first + (events.size() - 1));
+      p.result.first_version = first->version;
+      p.result.version = last.version;
+      p.result.first_position = first->position;
+      p.result.position = last.position;
+      p.result.created_stream = first->version == 0;
+      p.result.duplicate = true;
+      p.result.actual = count - 1;
+      batch_->appends.push_back(std::move(p));
+      schedule_flush();
+      return;
+    }
+  }
+
+  if (!expected_matches(expected, count)) {
+    if (count > 0) p.result.actual = count - 1;
+    return fail(errc::wrong_expected_version);
+  }
+  if (s == nullptr) s = &register_stream(stream);
+  encode_append(*s, events, p.result);
+  batch_->appends.push_back(std::move(p));
+  stat_appends_.fetch_add(1, std::memory_order_relaxed);
+  if (batch_->bytes >= options_.flush_threshold_bytes) {
+    start_flush();
+  } else {
+    schedule_flush();
+  }
+}
+
+// The first event of a recent commit whose ids are exactly `events`' ids, or
+// null. Recent events are kept contiguous in the deque, so the commit's events
+// follow the returned one.
+const recent_event* store_impl::find_retry(stream_state& s, const std::vector<event_data>& events) {
+  load_recent(s);
+  const auto& recent = s.recent;
+  for (std::size_t i = 0; i + events.size() <= recent.size(); ++i) {
+    if (!recent[i].commit_start || recent[i].id != *events.front().id) continue;
+    bool match = recent[i + events.size() - 1].commit_end;
+    for (std::size_t k = 1; k < events.size() && match; ++k) {
+      match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k;
+    }
+    if (match) return &recent[i];
+  }
+  return nullptr;
+}
+
+// Fills the idempotency window of a stream from disk the first time it is
+// needed after open, so that a retry after a restart is still recognised.
+void store_impl::load_recent(stream_state& s) {
+  if (s.recent_loaded) return;
+  s.recent_loaded = true;
+  const std::uint64_t committed = s.committed_count.load(std::memory_order_acquire);
+  if (committed == 0 || options_.idempotency_window == 0) return;
+  const std::uint64_t n = std::min<std::uint64_t>(committed, options_.idempotency_window);
+  auto chunk = read_stream_records(s, committed - n, n);
+  if (!chunk) return;  // an unreadable tail only weakens retry detection; reads report it
+  std::deque<recent_event> loaded;
+  for (const format::decoded_record& r : chunk->records) {
+    const auto& f = r.fields;
+    if (!f.id) continue;
+    recent_event e{{}, f.version, f.position, f.position == f.commit_first_position, f.commit_end};
+    std::memcpy(e.id.data, f.id->data(), 16);
+    loaded.push_back(e);
+  }
+  // Events appended since open (already in s.recent) are newer.
+  for (const recent_event& r : s.recent) loaded.push_back(r);
+  s.recent = std::move(loaded);
+  while (s.recent.size() > options_.idempotency_window) s.recent.pop_front();
+}
+
+stream_state& store_impl::register_stream(std::string name) {
+  const std::string encoded = encode_stream_file_name(name);
+  stream_state* s = registry_.add(std::move(name), layout::partition(options_.directory, encoded),
+                                  layout::stream_index(options_.directory, encoded));
+  s->loaded.store(true, std::memory_order_release);
+  s->writer_ready = true;
+  s->recent_loaded = true;
+  s->pending_end = format::file_header_size;
+  s->committed_end = format::file_header_size;
+  const std::size_t size = format::catalog_record_size(s->name.size());
+  const std::size_t at = batch_->catalog_records.size();
+  append_bytes(batch_->catalog_records, size);
+  format::encode_catalog_record({s->id, format::catalog_kind_write_stream, s->name},
+                                std::span(batch_->catalog_records).subspan(at, size));
+  catalog_end_ += size;
+  return *s;
+}
+
+stream_batch& store_impl::batch_for(stream_state& s) {
+  if (s.batch_epoch == batch_epoch_) return batch_->streams[s.batch_slot];
+  s.batch_epoch = batch_epoch_;
+  s.batch_slot = batch_->streams.size();
+  stream_batch& sb = batch_->streams.emplace_back();
+  sb.stream = &s;
+  sb.create_files = !s.files_created;
+  s.files_created = true;
+  sb.partition_offset = s.pending_end;
+  sb.first_version = s.pending_count;
+  return sb;
+}
+
+void store_impl::encode_append(stream_state& s, std::vector<event_data>& events, append_result& r) {
+  stream_batch& sb = batch_for(s);
+  const std::int64_t committed_at = now_ms();
+  const std::uint64_t first_position = next_position_;
+  const auto n = static_cast<std::uint32_t>(events.size());
+  r.first_version = s.pending_count;
+  r.first_position = first_position;
+  r.created_stream = s.pending_count == 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    event_data& e = events[i];
+    format::record_fields f;
+    f.position = first_position + i;
+    f.version = s.pending_count;
+    f.committed_at = committed_at;
+    f.commit_first_position = first_position;
+    f.commit_count = n;
+    f.commit_end = i + 1 == n;
+    f.id = to_bytes(e.id);
+    f.type = e.type;
+    f.data = e.data.empty() ? std::string_view("null") : std::string_view(e.data);
+    f.metadata = e.metadata;
+    const std::size_t size = format::record_size(f.type.size(), f.data.size(), f.metadata.size());
+    const std::size_t at = sb.records.size();
+    append_bytes(sb.records, size);
+    const std::uint32_t crc = format::encode_record(f, std::span(sb.records).subspan(at, size));
+
+    const std::size_t all_at = batch_->all_entries.size();
+    append_bytes(batch_->all_entries, format::all_entry_size);
+    format::encode_all_entry({s.pending_end, s.id, static_cast<std::uint32_t>(size), f.commit_end, f.version, crc},
+                             std::span(batch_->all_entries).subspan(all_at, format::all_entry_size));
+    const std::size_t idx_at = sb.index_entries.size();
+    append_bytes(sb.index_entries, format::stream_entry_size);
+    format::encode_stream_entry({s.pending_end, f.position, static_cast<std::uint32_t>(size)},
+                                std::span(sb.index_entries).subspan(idx_at, format::stream_entry_size));
+
+    if (e.id && options_.idempotency_window > 0) {
+      s.recent.push_back({*e.id, f.version, f.position, i == 0, f.commit_end});
+      if (s.recent.size() > options_.idempotency_window) s.recent.pop_front();
+    }
+    s.pending_end += size;
+    s.pending_count += 1;
+    sb.event_count += 1;
+    batch_->bytes += size + format::all_entry_size + format::stream_entry_size;
+  }
+  next_position_ += n;
+  batch_->event_count += n;
+  r.version = s.pending_count - 1;
+  r.position = next_position_ - 1;
+  r.actual = r.version;
+}
+
+void store_impl::schedule_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->start_flush();
+  });
+}
+
+void store_impl::start_flush() {
+  if (flush_in_flight_) return;  // finish_flush starts the next one
+  if (batch_->empty()) return finish_close_if_idle();
+  if (failed_) {
+    fail_batch(*batch_, failed_);
+    batch_ = std::make_unique<batch>();
+    batch_->first_position = next_position_;
+    batch_->catalog_offset = catalog_end_;
+    return finish_close_if_idle();
+  }
+  std::unique_ptr<batch> b = std::move(batch_);
+  batch_ = std::make_unique<batch>();
+  batch_->first_position = next_position_;
+  batch_->catalog_offset = catalog_end_;
+  ++batch_epoch_;
+  flush_in_flight_ = true;
+
+  if (!io_context_) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto ec = write_batch(*b);
+    finish_flush(std::move(b), ec, std::chrono::steady_clock::now() - t0);
+    return;
+  }
+  boost::asio::post(*io_context_, [self = shared_from_this(), b = std::move(b)]() mutable {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto ec = self->write_batch(*b);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    boost::asio::post(self->strand_, [self, b = std::move(b), ec, took]() mutable {
+      self->finish_flush(std::move(b), ec, took);
+    });
+  });
+}
+
+boost::system::error_code store_impl::ensure_allocated(cached_file& f, std::uint64_t end) {
+  // Only durable mode preallocates: overwriting allocated blocks makes fdatasync
+  // a data-only flush, while growing the file each time costs a metadata commit.
+  if (!options_.fsync_on_flush || end <= f.allocated) return {};
+  constexpr std::uint64_t min_step = 64 * 1024;
+  constexpr std::uint64_t max_step = 16 * 1024 * 1024;
+  const std::uint64_t step = std::clamp<std::uint64_t>(f.allocated, min_step, max_step);
+  std::uint64_t target = std::max(end, f.allocated + step);
+  target = (target + min_step - 1) / min_step * min_step;
+  if (auto ec = f.file->allocate(target)) return ec;
+  f.allocated = target;
+  return {};
+}
+
+boost::system::error_code store_impl::write_batch(batch& b) {
+  std::vector<std::shared_ptr<cached_file>> to_sync;
+  std::vector<std::string> dirs;
+  EVSTORE_KILL_POINT("flush_begin");
+  if (!b.catalog_records.empty()) {
+    auto f = files_.get(layout::catalog(options_.directory));
+    if (!f) return f.error();
+    const std::uint64_t end = b.catalog_offset + b.catalog_records.size();
+    if (auto ec = ensure_allocated(**f, end)) return ec;
+    if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
+    to_sync.push_back(*f);
+  }
+  if (b.event_count > 0) {
+    auto f = files_.get(layout::all_index(options_.directory));
+    if (!f) return f.error();
+    const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
+    if (auto ec = ensure_allocated(**f, at + b.all_entries.size())) return ec;
+    if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
+    to_sync.push_back(*f);
+  }
+  EVSTORE_KILL_POINT("after_all_index");
+  for (stream_batch& sb : b.streams) {
+    if (auto ec = write_stream_batch(sb, dirs, to_sync)) return ec;
+    EVSTORE_KILL_POINT("after_stream");
+  }
+  if (options_.fsync_on_flush) {
+    for (auto& f : to_sync) {
+      if (auto ec = f->file->sync()) return ec;
+      stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    std::sort(dirs.begin(), dirs.end());
+    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
+    for (const auto& d : dirs) {
+      if (auto ec = fs_->sync_directory(d)) return ec;
+      stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
+    }
+    EVSTORE_KILL_POINT("after_fsync");
+  }
+  return {};
+}
+
+boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::vector<std::string>& dirs,
+                                                         std::vector<std::shared_ptr<cached_file>>& to_sync) {
+  stream_state& s = *sb.stream;
+  std::shared_ptr<cached_file> part, index;
+  std::array<std::byte, format::file_header_size> part_header{}, index_header{};
+  if (sb.create_files) {
+    for (const std::string* path : {&s.partition_path, &s.index_path}) {
+      // Long names live in nested segment directories; each new directory entry
+      // up to streams/ or index/ must be made durable.
+      const std::string top = path == &s.partition_path ? layout::streams_dir(options_.directory)
+                                                         : layout::index_dir(options_.directory);
+      std::string dir = layout::parent(*path);
+      if (dir != top) {
+        if (auto ec = fs_->create_directories(dir)) return ec;
+      }
+      for (; dir.size() >= top.size(); dir = layout::parent(dir)) {
+        dirs.push_back(dir);
+        if (dir == top) break;
+      }
+    }
+    auto p = files_.create(s.partition_path);
+    if (!p) return p.error();
+    auto i = files_.create(s.index_path);
+    if (!i) return i.error();
+    part = *p;
+    index = *i;
+    part->allocated = 0;
+    index->allocated = 0;
+    format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, part_header);
+    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
+                               index_header);
+  } else {
+    auto p = files_.get(s.partition_path);
+    if (!p) return p.error();
+    auto i = files_.get(s.index_path);
+    if (!i) return i.error();
+    part = *p;
+    index = *i;
+  }
+  const std::uint64_t index_at = format::file_header_size + sb.first_version * format::stream_entry_size;
+  if (auto ec = ensure_allocated(*part, sb.partition_offset + sb.records.size())) return ec;
+  if (auto ec = ensure_allocated(*index, index_at + sb.index_entries.size())) return ec;
+  if (sb.create_files) {
+    const const_buffer_span part_bufs[] = {part_header, sb.records};
+    if (auto ec = part->file->write_gather(0, part_bufs)) return ec;
+    const const_buffer_span index_bufs[] = {index_header, sb.index_entries};
+    if (auto ec = index->file->write_gather(0, index_bufs)) return ec;
+  } else {
+    if (auto ec = part->file->write_at(sb.partition_offset, sb.records)) return ec;
+    if (auto ec = index->file->write_at(index_at, sb.index_entries)) return ec;
+  }
+  stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
+  to_sync.push_back(std::move(part));
+  to_sync.push_back(std::move(index));
+  return {};
+}
+
+void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took) {
+  flush_in_flight_ = false;
+  stat_flushes_.fetch_add(1, std::memory_order_relaxed);
+  stat_flush_ns_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
+  if (ec) {
+    // Sticky: after a failed write or fsync nothing more is acknowledged; the
+    // state on disk is unknown until the store is reopened and recovered.
+    if (!failed_) failed_ = ec;
+    fail_batch(*b, ec);
+  } else {
+    for (stream_batch& sb : b->streams) {
+      sb.stream->committed_end = sb.partition_offset + sb.records.size();
+      sb.stream->committed_count.store(sb.first_version + sb.event_count, std::memory_order_release);
+    }
+    all_count_.store(b->first_position + b->event_count, std::memory_order_release);
+    stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
+    maybe_checkpoint(false);
+    for (pending_append& p : b->appends) complete(p, {});
+  }
+  if (!batch_->empty()) {
+    start_flush();
+  } else {
+    finish_close_if_idle();
+  }
+}
+
+void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
+  for (pending_append& p : b.appends) complete(p, ec);
+  b.appends.clear();
+}
+
+void store_impl::maybe_checkpoint(bool force) {
+  const std::uint64_t count = all_count();
+  if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval)) return;
+  if (auto ec = write_checkpoint(count)) {
+    if (!failed_) failed_ = ec;
+  }
+}
+
+void store_impl::async_close(close_handler handler) {
+  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
+    self->closed_ = true;
+    self->close_handlers_.push_back(std::move(handler));
+    if (!self->flush_in_flight_ && !self->batch_->empty()) {
+      self->start_flush();
+    } else {
+      self->finish_close_if_idle();
+    }
+  });
+}
+
+void store_impl::finish_close_if_idle() {
+  if (close_handlers_.empty() || flush_in_flight_ || !batch_->empty()) return;
+  if (!options_.read_only && !failed_) maybe_checkpoint(true);
+  // Once close completes the directory may be reopened, even while this object
+  // lingers until its last handler has run.
+  lock_.reset();
+  for (auto& h : close_handlers_) {
+    auto ex = boost::asio::get_associated_executor(h, strand_);
+    boost::asio::dispatch(ex, [h = std::move(h), ec = failed_]() mutable { std::move(h)(ec); });
+  }
+  close_handlers_.clear();
+}
+
+}  // namespace evstore::detail

@@ -1,0 +1,72 @@
+#include "support/store_fixture.hpp"
+
+#include <boost/uuid/random_generator.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <future>
+#include <stdexcept>
+
+namespace evstore::test {
+
+temp_dir::temp_dir() {
+  const char* base = std::getenv("TMPDIR");
+  std::string tmpl = std::string(base ? base : "/tmp") + "/evstore-test-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+temp_dir::~temp_dir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+io_thread::io_thread() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
+
+io_thread::~io_thread() {
+  guard_.reset();
+  io_.stop();
+  thread_.join();
+}
+
+event_data make_event(std::string type, std::string data, std::optional<boost::uuids::uuid> id) {
+  return event_data{std::move(type), std::move(data), {}, id};
+}
+
+std::vector<event_data> make_events(std::size_t n, const std::string& type) {
+  std::vector<event_data> out;
+  for (std::size_t i = 0; i < n; ++i) out.push_back(make_event(type, "{\"i\":" + std::to_string(i) + "}"));
+  return out;
+}
+
+boost::uuids::uuid random_id() {
+  thread_local boost::uuids::random_generator gen;
+  return gen();
+}
+
+append_outcome append_wait(store& s, const std::string& stream, std::vector<event_data> events,
+                           expected_version expected) {
+  std::promise<append_outcome> done;
+  auto f = done.get_future();
+  s.append(stream, std::move(events), expected,
+           [&done](boost::system::error_code ec, append_result r) { done.set_value({ec, r}); });
+  return f.get();
+}
+
+boost::system::error_code close_wait(store& s) {
+  std::promise<boost::system::error_code> done;
+  auto f = done.get_future();
+  s.close([&done](boost::system::error_code ec) { done.set_value(ec); });
+  return f.get();
+}
+
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline) {
+  const auto end = std::chrono::steady_clock::now() + deadline;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() > end) return pred();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+}  // namespace evstore::test

@@ -1,0 +1,65 @@
+// Shared test helpers: temporary directories, an io_context on its own thread,
+// and blocking wrappers over the asynchronous append.
+#pragma once
+
+#include <evstore/store.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace evstore::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with its contents.
+class temp_dir {
+ public:
+  temp_dir();
+  ~temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// An io_context running on a background thread until destroyed.
+class io_thread {
+ public:
+  io_thread();
+  ~io_thread();
+  boost::asio::io_context& context() { return io_; }
+  boost::asio::any_io_executor executor() { return io_.get_executor(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+event_data make_event(std::string type, std::string data = "{}", std::optional<boost::uuids::uuid> id = {});
+std::vector<event_data> make_events(std::size_t n, const std::string& type = "Tested");
+boost::uuids::uuid random_id();
+
+struct append_outcome {
+  boost::system::error_code ec;
+  append_result result;
+};
+
+// Appends and waits (the store's executor must be running on another thread).
+append_outcome append_wait(store& s, const std::string& stream, std::vector<event_data> events,
+                           expected_version expected = expect::any);
+boost::system::error_code close_wait(store& s);
+
+// Waits until pred() is true or the deadline passes; returns pred().
+bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline = std::chrono::seconds(10));
+
+}  // namespace evstore::test

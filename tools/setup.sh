@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# Installs the build dependencies (Debian 12 packages), configures, builds and tests evstore.
+#
+#   tools/setup.sh [build] [cmake args...]  deps + configure/build in build/ (the default)
+#   tools/setup.sh deps                     install missing Debian packages only
+#   tools/setup.sh test [cmake args...]     deps + build with -DEVSTORE_WERROR=ON + ctest;
+#                                           last line: "N passed, N failed"
+#   tools/setup.sh asan [cmake args...]     deps + ASan/UBSan Debug build in build-asan/ + ctest
+#   tools/setup.sh run [cmake args...]      deps + build, then `build/tools/evstore demo ./data`
+#
+# Idempotent: apt-get runs only when a package is missing, and then `apt-get update` runs once.
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+
+export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
+  libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  curl ca-certificates python3
+)
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+}
+
+install_deps() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    log "dpkg-query not found (not a Debian system?): skipping package installation"
+    return 0
+  fi
+  local missing=() pkg status
+  for pkg in "${packages[@]}"; do
+    status="$(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null || true)"
+    if [[ "$status" != "install ok installed" ]]; then
+      missing+=("$pkg")
+    fi
+  done
+  if ((${#missing[@]} == 0)); then
+    log "all ${#packages[@]} Debian packages present"
+    return 0
+  fi
+
+  local sudo=()
+  if [[ "$(id -u)" -ne 0 ]]; then
+    command -v sudo >/dev/null 2>&1 || die "not root and sudo not found; install: ${missing[*]}"
+    sudo=(sudo)
+  fi
+  log "installing missing packages: ${missing[*]}"
+  "${sudo[@]}" apt-get update
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive \
+    apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+# configure_and_build BUILD_DIR [cmake args...]
+configure_and_build() {
+  local dir="$1"
+  shift
+  log "configuring $dir"
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@"
+  log "building $dir (parallel level $CMAKE_BUILD_PARALLEL_LEVEL)"
+  cmake --build "$dir"
+}
+
+# run_ctest BUILD_DIR: runs the tests, prints "N passed, N failed" as the last line,
+# returns non-zero if any test failed (or no summary could be found).
+run_ctest() {
+  local dir="$1" out rc=0
+  out="$dir/ctest-output.log"
+  log "running tests in $dir"
+  ctest --test-dir "$dir" --output-on-failure --no-tests=error -j2 2>&1 | tee "$out" || rc=$?
+
+  # "100% tests passed, 0 tests failed out of 42" (colour codes stripped if any).
+  local summary failed total
+  summary="$(sed -e 's/\x1b\[[0-9;]*m//g' "$out" |
+    grep -E '^[0-9]+% tests passed, [0-9]+ tests? failed out of [0-9]+' | tail -n 1 || true)"
+  if [[ -z "$summary" ]]; then
+    log "no ctest summary line found (ctest exit code $rc)"
+    echo "0 passed, 0 failed"
+    return 1
+  fi
+  failed="$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\1/' <<<"$summary")"
+  total="$(sed -E 's/^[0-9]+% tests passed, ([0-9]+) tests? failed out of ([0-9]+).*/\2/' <<<"$summary")"
+  echo "$((total - failed)) passed, ${failed} failed"
+  if ((failed > 0 || rc != 0)); then
+    return 1
+  fi
+  return 0
+}
+
+cmd="build"
+if (($# > 0)); then
+  case "$1" in
+    -*) ;;  # cmake args for the default `build`
+    *) cmd="$1"; shift ;;
+  esac
+fi
+
+case "$cmd" in
+  deps)
+    (($# == 0)) || die "deps takes no arguments"
+    install_deps
+    ;;
+  build)
+    install_deps
+    configure_and_build build "$@"
+    ;;
+  test)
+    install_deps
+    configure_and_build build -DEVSTORE_WERROR=ON "$@"
+    run_ctest build
+    ;;
+  asan)
+    install_deps
+    export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
+    export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+    configure_and_build build-asan -DEVSTORE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug -DEVSTORE_BUILD_BENCH=OFF "$@"
+    run_ctest build-asan
+    ;;
+  run)
+    install_deps
+    configure_and_build build "$@"
+    log "running build/tools/evstore demo ./data"
+    build/tools/evstore demo ./data
+    ;;
+  -h | --help | help)
+    usage
+    ;;
+  *)
+    usage >&2
+    die "unknown subcommand: $cmd"
+    ;;
+esac
