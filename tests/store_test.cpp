@@ -1,0 +1,379 @@
+// Behaviour of the public store API: expected versions, idempotent retries,
+// validation, reads in every direction, batching, concurrency.
+#include "support/store_fixture.hpp"
+
+#include <evstore/memory_file_system.hpp>
+
+#include <boost/asio/post.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <map>
+#include <set>
+
+using namespace evstore;
+using namespace evstore::test;
+
+namespace {
+
+class store_test : public ::testing::TestWithParam<bool> {
+ protected:
+  store open(store_options extra = {}) {
+    extra.directory = dir_.sub("store");
+    extra.fsync_on_flush = GetParam();
+    auto s = store::open(io_.executor(), extra);
+    EXPECT_TRUE(s) << s.error().message();
+    return std::move(*s);
+  }
+  temp_dir dir_;
+  io_thread io_;
+};
+
+std::string data_of(const read_page& p, std::size_t i) { return std::string(p.events.at(i).data); }
+
+}  // namespace
+
+TEST_P(store_test, no_stream_succeeds_once_then_conflicts_with_actual_version) {
+  auto s = open();
+  auto first = append_wait(s, "order-1", make_events(2), expect::no_stream);
+  ASSERT_FALSE(first.ec);
+  EXPECT_TRUE(first.result.created_stream);
+  auto second = append_wait(s, "order-1", make_events(1), expect::no_stream);
+  EXPECT_EQ(second.ec, errc::wrong_expected_version);
+  ASSERT_TRUE(second.result.actual.has_value());
+  EXPECT_EQ(*second.result.actual, 1u);
+  EXPECT_EQ(second.result.expected, expect::no_stream);
+}
+
+TEST_P(store_test, stream_exists_fails_on_missing_stream_and_succeeds_after_creation) {
+  auto s = open();
+  auto missing = append_wait(s, "a-1", make_events(1), expect::stream_exists);
+  EXPECT_EQ(missing.ec, errc::wrong_expected_version);
+  EXPECT_FALSE(missing.result.actual.has_value());
+  ASSERT_FALSE(append_wait(s, "a-1", make_events(1), expect::any).ec);
+  auto ok = append_wait(s, "a-1", make_events(1), expect::stream_exists);
+  ASSERT_FALSE(ok.ec);
+  EXPECT_EQ(ok.result.version, 1u);
+  EXPECT_FALSE(ok.result.created_stream);
+}
+
+TEST_P(store_test, exact_version_must_match_last_version) {
+  auto s = open();
+  EXPECT_EQ(append_wait(s, "x", make_events(1), expect::exactly(0)).ec, errc::wrong_expected_version);
+  ASSERT_FALSE(append_wait(s, "x", make_events(3), expect::no_stream).ec);
+  auto stale = append_wait(s, "x", make_events(1), expect::exactly(1));
+  EXPECT_EQ(stale.ec, errc::wrong_expected_version);
+  EXPECT_EQ(stale.result.actual, 2u);
+  auto ok = append_wait(s, "x", make_events(1), expect::exactly(2));
+  ASSERT_FALSE(ok.ec);
+  EXPECT_EQ(ok.result.version, 3u);
+}
+
+TEST_P(store_test, rejected_append_leaves_no_trace) {
+  // Emmett's pitfall: a stale append bumped the version and poisoned the stream.
+  auto s = open();
+  ASSERT_FALSE(append_wait(s, "cart", make_events(1), expect::no_stream).ec);
+  EXPECT_EQ(append_wait(s, "cart", make_events(2), expect::exactly(5)).ec, errc::wrong_expected_version);
+  EXPECT_EQ(append_wait(s, "cart", {make_event("")}, expect::any).ec, errc::invalid_event);
+  auto ok = append_wait(s, "cart", make_events(1), expect::exactly(0));
+  ASSERT_FALSE(ok.ec);
+  EXPECT_EQ(ok.result.version, 1u);
+  EXPECT_EQ(s.event_count(), 2u);
+  auto page = s.read("cart");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->events.size(), 2u);
+}
+
+TEST_P(store_test, concurrent_appenders_on_one_expected_version_exactly_one_wins) {
+  auto s = open();
+  ASSERT_FALSE(append_wait(s, "race", make_events(1), expect::no_stream).ec);
+  constexpr int racers = 16;
+  std::atomic<int> wins{0}, conflicts{0}, done{0};
+  for (int i = 0; i < racers; ++i) {
+    s.append("race", make_events(1), expect::exactly(0), [&](boost::system::error_code ec, append_result r) {
+      if (!ec) ++wins;
+      if (ec == errc::wrong_expected_version && r.actual == 1u) ++conflicts;
+      ++done;
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return done == racers; }));
+  EXPECT_EQ(wins, 1);
+  EXPECT_EQ(conflicts, racers - 1);
+}
+
+TEST_P(store_test, retry_with_same_ids_returns_first_result_without_duplicates) {
+  auto s = open();
+  const auto a = random_id(), b = random_id();
+  std::vector<event_data> batch = {make_event("A", "{}", a), make_event("B", "{}", b)};
+  auto first = append_wait(s, "pay-1", batch, expect::no_stream);
+  ASSERT_FALSE(first.ec);
+  ASSERT_FALSE(append_wait(s, "pay-1", make_events(1), expect::any).ec);
+  auto retry = append_wait(s, "pay-1", batch, expect::no_stream);
+  ASSERT_FALSE(retry.ec) << retry.ec.message();
+  EXPECT_TRUE(retry.result.duplicate);
+  EXPECT_EQ(retry.result.version, first.result.version);
+  EXPECT_EQ(retry.result.position, first.result.position);
+  EXPECT_TRUE(retry.result.created_stream);
+  EXPECT_EQ(s.event_count(), 3u);
+  // Only a retry of the whole append counts: one of its ids alone is a new append.
+  auto partial = append_wait(s, "pay-1", {make_event("A", "{}", a)}, expect::any);
+  ASSERT_FALSE(partial.ec);
+  EXPECT_FALSE(partial.result.duplicate);
+}
+
+TEST_P(store_test, retry_is_recognised_after_reopen) {
+  const auto id = random_id();
+  append_result first;
+  {
+    auto s = open();
+    auto r = append_wait(s, "inv-9", {make_event("Issued", "{\"n\":1}", id)}, expect::no_stream);
+    ASSERT_FALSE(r.ec);
+    first = r.result;
+    ASSERT_FALSE(close_wait(s));
+  }
+  auto s = open();
+  auto retry = append_wait(s, "inv-9", {make_event("Issued", "{\"n\":1}", id)}, expect::no_stream);
+  ASSERT_FALSE(retry.ec) << retry.ec.message();
+  EXPECT_TRUE(retry.result.duplicate);
+  EXPECT_EQ(retry.result.position, first.position);
+  EXPECT_EQ(s.event_count(), 1u);
+}
+
+TEST_P(store_test, invalid_stream_names_are_rejected_and_create_no_files) {
+  auto s = open();
+  for (std::string name : {std::string(), std::string("../x"), std::string("a/b"), std::string("a\\b"),
+                           std::string("."), std::string(".."), std::string("$all"), std::string("$ce-x"),
+                           std::string("bad\x01name"), std::string(201, 'n'), std::string("nul\0x", 5),
+                           std::string("\xff\xfe")}) {
+    EXPECT_EQ(append_wait(s, name, make_events(1)).ec, errc::invalid_stream_name) << name;
+  }
+  EXPECT_EQ(s.event_count(), 0u);
+  EXPECT_EQ(s.stream_count(), 0u);
+  EXPECT_EQ(s.read("../x").error().code, errc::invalid_stream_name);
+}
+
+TEST_P(store_test, invalid_events_are_rejected) {
+  auto s = open({.max_event_bytes = 1024});
+  EXPECT_EQ(append_wait(s, "e", {}).ec, errc::invalid_event);
+  EXPECT_EQ(append_wait(s, "e", {make_event("")}).ec, errc::invalid_event);
+  EXPECT_EQ(append_wait(s, "e", {make_event("T", "{not json")}).ec, errc::invalid_event);
+  EXPECT_EQ(append_wait(s, "e", {make_event("T", "{} {}")}).ec, errc::invalid_event);
+  EXPECT_EQ(append_wait(s, "e", {make_event("T\n", "{}")}).ec, errc::invalid_event);
+  EXPECT_EQ(append_wait(s, "e", {make_event("T", "\"" + std::string(2000, 'x') + "\"")}).ec, errc::invalid_event);
+  event_data bad_meta = make_event("T");
+  bad_meta.metadata = "[1,";
+  EXPECT_EQ(append_wait(s, "e", {bad_meta}).ec, errc::invalid_event);
+  // One bad event rejects the whole append.
+  auto mixed = make_events(3);
+  mixed[2].data = "nope";
+  EXPECT_EQ(append_wait(s, "e", mixed).ec, errc::invalid_event);
+  EXPECT_EQ(s.event_count(), 0u);
+  // Empty data is stored as null; metadata round-trips.
+  event_data ok = make_event("T", "");
+  ok.metadata = "{\"by\":\"test\"}";
+  ASSERT_FALSE(append_wait(s, "e", {ok}).ec);
+  auto page = s.read("e");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->events[0].data, "null");
+  EXPECT_EQ(page->events[0].metadata, "{\"by\":\"test\"}");
+}
+
+TEST_P(store_test, reads_forward_backward_from_any_position) {
+  auto s = open();
+  ASSERT_FALSE(append_wait(s, "r", make_events(10)).ec);
+  auto mid = s.read("r", {.from = 3, .max_count = 4});
+  ASSERT_TRUE(mid);
+  ASSERT_EQ(mid->events.size(), 4u);
+  EXPECT_EQ(mid->events[0].version, 3u);
+  EXPECT_EQ(mid->next, 7u);
+  EXPECT_FALSE(mid->end);
+  auto tail = s.read("r", {.from = 7, .max_count = 100});
+  ASSERT_TRUE(tail);
+  EXPECT_EQ(tail->events.size(), 3u);
+  EXPECT_TRUE(tail->end);
+  auto beyond = s.read("r", {.from = 50});
+  ASSERT_TRUE(beyond);
+  EXPECT_TRUE(beyond->events.empty());
+  auto back = s.read("r", {.from = 5, .max_count = 3, .direction = direction::backward});
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->events.size(), 3u);
+  EXPECT_EQ(back->events[0].version, 5u);
+  EXPECT_EQ(back->events[2].version, 3u);
+  EXPECT_EQ(back->next, 2u);
+  auto back_all = s.read("r", {.from = from_end, .direction = direction::backward});
+  ASSERT_TRUE(back_all);
+  ASSERT_EQ(back_all->events.size(), 10u);
+  EXPECT_EQ(back_all->events.front().version, 9u);
+  EXPECT_TRUE(back_all->end);
+  EXPECT_EQ(s.read("missing").error().code, errc::stream_not_found);
+}
+
+TEST_P(store_test, all_is_in_global_order_across_streams) {
+  auto s = open();
+  for (int i = 0; i < 30; ++i) {
+    ASSERT_FALSE(append_wait(s, "s-" + std::to_string(i % 4), make_events(1 + i % 3)).ec);
+  }
+  auto all = s.read("$all");
+  ASSERT_TRUE(all);
+  ASSERT_EQ(all->events.size(), s.event_count());
+  std::map<std::string, std::uint64_t> next_version;
+  for (std::size_t i = 0; i < all->events.size(); ++i) {
+    const auto& e = all->events[i];
+    EXPECT_EQ(e.position, i);
+    EXPECT_EQ(e.version, next_version[std::string(e.stream)]++);
+  }
+  auto back = s.read("$all", {.from = from_end, .max_count = 5, .direction = direction::backward});
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->events.size(), 5u);
+  EXPECT_EQ(back->events[0].position, s.event_count() - 1);
+}
+
+TEST_P(store_test, lazy_range_and_aggregate_visit_every_event_in_order) {
+  auto s = open();
+  for (int i = 0; i < 5; ++i) ASSERT_FALSE(append_wait(s, "big", make_events(1000)).ec);
+  std::uint64_t expected = 0;
+  auto range = s.events("big");
+  for (const recorded_event& e : range) EXPECT_EQ(e.version, expected++);
+  EXPECT_FALSE(range.error());
+  EXPECT_EQ(expected, 5000u);
+  std::uint64_t back = 4999;
+  for (const recorded_event& e : s.events("big", {.from = from_end, .direction = direction::backward})) {
+    ASSERT_EQ(e.version, back);
+    if (back > 0) --back;
+  }
+  auto count = s.aggregate("big", std::uint64_t{0}, [](std::uint64_t n, const recorded_event&) { return n + 1; });
+  ASSERT_TRUE(count);
+  EXPECT_EQ(*count, 5000u);
+  auto none = s.aggregate("nothing", 7, [](int& n, const recorded_event&) { ++n; });
+  ASSERT_TRUE(none);
+  EXPECT_EQ(*none, 7);
+}
+
+TEST_P(store_test, appends_issued_in_one_tick_share_one_flush) {
+  auto s = open();
+  std::atomic<int> done{0};
+  constexpr int appends = 200;
+  const auto before = s.statistics().flushes;
+  // Issue every append from one handler on the store's executor: one tick.
+  boost::asio::post(io_.context(), [&] {
+    for (int i = 0; i < appends; ++i) {
+      s.append("tick-" + std::to_string(i % 7), make_events(1), expect::any,
+               [&](boost::system::error_code ec, append_result) {
+                 EXPECT_FALSE(ec);
+                 ++done;
+               });
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return done == appends; }));
+  EXPECT_EQ(s.statistics().flushes - before, 1u);
+  if (GetParam()) {
+    // Group commit: one fdatasync round for 7 streams (partition + index each), $all, catalog, 2 directories.
+    EXPECT_EQ(s.statistics().fsyncs, 7u * 2 + 2 + 2);
+  }
+}
+
+TEST_P(store_test, second_writer_is_refused_and_read_only_opener_sees_data) {
+  auto s = open();
+  ASSERT_FALSE(append_wait(s, "ro", make_events(3)).ec);
+  auto second = store::open(io_.executor(), {.directory = dir_.sub("store")});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, errc::store_locked);
+  auto reader = store::open(io_.executor(), {.directory = dir_.sub("store"), .read_only = true});
+  ASSERT_TRUE(reader) << reader.error().message();
+  auto page = reader->read("ro");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->events.size(), 3u);
+  EXPECT_EQ(append_wait(*reader, "ro", make_events(1)).ec, errc::read_only);
+  ASSERT_FALSE(append_wait(s, "ro", make_events(2)).ec);
+  auto refreshed = reader->refresh();
+  ASSERT_TRUE(refreshed);
+  EXPECT_EQ(*refreshed, 5u);
+  EXPECT_EQ(reader->read("ro")->events.size(), 5u);
+}
+
+TEST_P(store_test, closed_store_refuses_appends_and_keeps_reads) {
+  auto s = open();
+  ASSERT_FALSE(append_wait(s, "c", make_events(1)).ec);
+  ASSERT_FALSE(close_wait(s));
+  EXPECT_EQ(append_wait(s, "c", make_events(1)).ec, errc::store_closed);
+  EXPECT_EQ(s.read("c")->events.size(), 1u);
+}
+
+TEST_P(store_test, readers_on_many_threads_see_complete_appends_only) {
+  auto s = open();
+  std::atomic<bool> stop{false};
+  std::atomic<std::uint64_t> reads{0}, bad{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 3; ++t) {
+    readers.emplace_back([&] {
+      while (!stop) {
+        auto page = s.read("$all");
+        if (!page) {
+          ++bad;
+          continue;
+        }
+        // Appends are 3 events each: a reader may never see a partial one.
+        if (page->events.size() % 3 != 0) ++bad;
+        for (std::size_t i = 0; i < page->events.size(); ++i) {
+          if (page->events[i].position != i) ++bad;
+        }
+        auto mine = s.read("w-1");
+        if (mine && mine->events.size() % 3 != 0) ++bad;
+        ++reads;
+      }
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto r = append_wait(s, "w-" + std::to_string(i % 3), make_events(3));
+    ASSERT_FALSE(r.ec);
+    // Read-your-writes: the appended events are visible once the append completed.
+    auto own = s.read("w-" + std::to_string(i % 3), {.from = r.result.first_version});
+    ASSERT_TRUE(own);
+    ASSERT_EQ(own->events.size(), 3u);
+  }
+  stop = true;
+  for (auto& t : readers) t.join();
+  EXPECT_EQ(bad, 0u);
+  EXPECT_GT(reads, 0u);
+}
+
+TEST_P(store_test, list_streams_and_stream_version) {
+  auto s = open();
+  ASSERT_FALSE(append_wait(s, "b-1", make_events(2)).ec);
+  ASSERT_FALSE(append_wait(s, "a-1", make_events(1)).ec);
+  auto list = s.list_streams();
+  ASSERT_EQ(list.size(), 2u);
+  EXPECT_EQ(list[0].name, "b-1");
+  EXPECT_EQ(list[0].event_count, 2u);
+  EXPECT_EQ(s.stream_version("b-1")->value(), 1u);
+  EXPECT_FALSE(s.stream_version("zzz")->has_value());
+  EXPECT_EQ(s.stream_version("$all")->value(), 2u);
+}
+
+TEST_P(store_test, unusual_but_valid_names_round_trip_through_files) {
+  auto s = open();
+  const std::vector<std::string> names = {"Cart-1", "cart-1", "käse", "订单-7", "CON", "a.b", "%41", std::string(200, 'Z')};
+  for (const auto& n : names) ASSERT_FALSE(append_wait(s, n, {make_event("T", "\"" + std::to_string(n.size()) + "\"")}).ec) << n;
+  ASSERT_FALSE(close_wait(s));
+  auto again = open();
+  for (const auto& n : names) {
+    auto page = again.read(n);
+    ASSERT_TRUE(page) << n << ": " << page.error().message();
+    ASSERT_EQ(page->events.size(), 1u) << n;
+    EXPECT_EQ(page->events[0].stream, n);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(modes, store_test, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "durable" : "buffered"; });
+
+TEST(store_options_test, out_of_range_options_are_refused) {
+  io_thread io;
+  auto fs = std::make_shared<memory_file_system>();
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = fs, .max_open_files = 0});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, errc::invalid_argument);
+  auto none = store::open(io.executor(), {.directory = "", .file_system = fs});
+  EXPECT_EQ(none.error().code, errc::invalid_argument);
+}
