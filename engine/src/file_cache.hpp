@@ -21,6 +21,8 @@ struct cached_file {
   std::unique_ptr<evstore::file> file;
   // Bytes known to be allocated (file size); maintained by the single writer only.
   std::uint64_t allocated = 0;
+  // Writer: a write ending at `end` may have grown the file.
+  void note_written(std::uint64_t end) { allocated = end > allocated ? end : allocated; }
 };
 
 class file_cache {

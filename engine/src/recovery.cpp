@@ -270,7 +270,10 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
   if (!h || h->stream_id != s.id || h->name != s.name) {
     return corruption("bad stream index header", relative(s.index_path), 0);
   }
-  const std::uint64_t size = (*f)->allocated;
+  // The file's real size: a writer in another process may have grown it.
+  auto file_size = (*f)->file->size();
+  if (!file_size) return error(file_size.error(), s.index_path);
+  const std::uint64_t size = *file_size;
   const std::uint64_t capacity =
       size > format::file_header_size ? (size - format::file_header_size) / format::stream_entry_size : 0;
   // Committed versions are a prefix of the index (recovery rewrote any entry
@@ -367,13 +370,14 @@ result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<
         format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s->id, s->name},
                                    header);
         if (auto ec = (*f)->file->write_at(0, header)) return error(ec, s->index_path);
+        (*f)->note_written(header.size());
       }
     }
     std::array<std::byte, format::stream_entry_size> entry{};
     format::encode_stream_entry({e.offset, checkpoint_count + i, e.size}, entry);
-    if (auto ec = (*f)->file->write_at(format::file_header_size + e.version * format::stream_entry_size, entry)) {
-      return error(ec, s->index_path);
-    }
+    const std::uint64_t entry_at = format::file_header_size + e.version * format::stream_entry_size;
+    if (auto ec = (*f)->file->write_at(entry_at, entry)) return error(ec, s->index_path);
+    (*f)->note_written(entry_at + entry.size());
     touched.insert(e.stream_id);
   }
 

@@ -317,6 +317,7 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     const std::uint64_t end = b.catalog_offset + b.catalog_records.size();
     if (auto ec = ensure_allocated(**f, end)) return ec;
     if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
+    (*f)->note_written(end);
     to_sync.push_back(*f);
   }
   if (b.event_count > 0) {
@@ -325,6 +326,7 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
     if (auto ec = ensure_allocated(**f, at + b.all_entries.size())) return ec;
     if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
+    (*f)->note_written(at + b.all_entries.size());
     to_sync.push_back(*f);
   }
   EVSTORE_KILL_POINT("after_all_index");
@@ -399,6 +401,8 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::
     if (auto ec = part->file->write_at(sb.partition_offset, sb.records)) return ec;
     if (auto ec = index->file->write_at(index_at, sb.index_entries)) return ec;
   }
+  part->note_written(sb.partition_offset + sb.records.size());
+  index->note_written(index_at + sb.index_entries.size());
   stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
   to_sync.push_back(std::move(part));
   to_sync.push_back(std::move(index));

@@ -1,0 +1,170 @@
+// Encoders and decoders of every on-disk structure, and the checksum.
+#include "crc32c.hpp"
+#include "format.hpp"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+using namespace evstore::detail;
+using namespace evstore::detail::format;
+
+namespace {
+
+record_fields sample() {
+  record_fields f;
+  f.position = 123456789012ull;
+  f.version = 42;
+  f.committed_at = 1764000000000;
+  f.commit_first_position = 123456789010ull;
+  f.commit_count = 3;
+  f.commit_end = true;
+  std::array<std::byte, 16> id{};
+  for (std::size_t i = 0; i < id.size(); ++i) id[i] = static_cast<std::byte>(i + 1);
+  f.id = id;
+  f.type = "OrderPlaced";
+  f.data = R"({"total":12.5})";
+  f.metadata = R"({"user":"u-1"})";
+  return f;
+}
+
+}  // namespace
+
+TEST(crc32c, matches_known_vectors) {
+  // RFC 3720 B.4 test vectors.
+  std::vector<unsigned char> zeros(32, 0), ones(32, 0xff), inc(32);
+  for (int i = 0; i < 32; ++i) inc[i] = static_cast<unsigned char>(i);
+  EXPECT_EQ(crc32c::value(zeros.data(), 32), 0x8a9136aau);
+  EXPECT_EQ(crc32c::value(ones.data(), 32), 0x62a8ab43u);
+  EXPECT_EQ(crc32c::value(inc.data(), 32), 0x46dd794eu);
+  EXPECT_EQ(crc32c::value("123456789", 9), 0xe3069283u);
+  // Extending in pieces equals one pass.
+  EXPECT_EQ(crc32c::extend(crc32c::value(inc.data(), 5), inc.data() + 5, 27), crc32c::value(inc.data(), 32));
+}
+
+TEST(crc32c, mask_round_trips_and_zero_is_not_a_valid_masked_crc_of_zeros) {
+  for (std::uint32_t v : {0u, 1u, 0xdeadbeefu, 0xffffffffu}) EXPECT_EQ(crc32c::unmask(crc32c::mask(v)), v);
+  std::vector<unsigned char> zeros(28, 0);
+  EXPECT_NE(crc32c::mask(crc32c::value(zeros.data(), zeros.size())), 0u);
+}
+
+TEST(format_record, round_trips_every_field) {
+  const record_fields f = sample();
+  std::vector<std::byte> buf(record_size(f.type.size(), f.data.size(), f.metadata.size()));
+  const std::uint32_t crc = encode_record(f, buf);
+  decoded_record d;
+  ASSERT_EQ(decode_record(buf, d), decode_status::ok);
+  EXPECT_EQ(d.size, buf.size());
+  EXPECT_EQ(d.stored_crc, crc);
+  EXPECT_EQ(d.kind, record_kind_event);
+  EXPECT_EQ(d.fields.position, f.position);
+  EXPECT_EQ(d.fields.version, f.version);
+  EXPECT_EQ(d.fields.committed_at, f.committed_at);
+  EXPECT_EQ(d.fields.commit_first_position, f.commit_first_position);
+  EXPECT_EQ(d.fields.commit_count, f.commit_count);
+  EXPECT_TRUE(d.fields.commit_end);
+  EXPECT_EQ(d.fields.id, f.id);
+  EXPECT_EQ(d.fields.type, f.type);
+  EXPECT_EQ(d.fields.data, f.data);
+  EXPECT_EQ(d.fields.metadata, f.metadata);
+}
+
+TEST(format_record, zero_length_means_end_and_short_buffer_is_truncated) {
+  std::vector<std::byte> zeros(200);
+  decoded_record d;
+  EXPECT_EQ(decode_record(zeros, d), decode_status::end);
+  const record_fields f = sample();
+  std::vector<std::byte> buf(record_size(f.type.size(), f.data.size(), f.metadata.size()));
+  encode_record(f, buf);
+  for (std::size_t n = 0; n < buf.size(); ++n) {
+    EXPECT_EQ(decode_record(std::span(buf).first(n), d), decode_status::truncated) << n;
+  }
+}
+
+TEST(format_record, every_single_bit_flip_is_detected) {
+  const record_fields f = sample();
+  std::vector<std::byte> buf(record_size(f.type.size(), f.data.size(), f.metadata.size()));
+  encode_record(f, buf);
+  decoded_record d;
+  for (std::size_t byte = 0; byte < buf.size(); ++byte) {
+    for (int bit = 0; bit < 8; ++bit) {
+      auto copy = buf;
+      copy[byte] ^= static_cast<std::byte>(1 << bit);
+      const auto status = decode_record(copy, d);
+      EXPECT_NE(status, decode_status::ok) << "byte " << byte << " bit " << bit;
+    }
+  }
+}
+
+TEST(format_index, entries_round_trip_and_reject_damage) {
+  const all_entry a{1ull << 40, 7, 300, true, 99, 0xabcdef01u};
+  std::array<std::byte, all_entry_size> abuf{};
+  encode_all_entry(a, abuf);
+  ASSERT_EQ(decode_all_entry(abuf), a);
+  const stream_entry s{5ull << 33, 1ull << 35, 180};
+  std::array<std::byte, stream_entry_size> sbuf{};
+  encode_stream_entry(s, sbuf);
+  ASSERT_EQ(decode_stream_entry(sbuf), s);
+  for (std::size_t i = 0; i < all_entry_size; ++i) {
+    auto copy = abuf;
+    copy[i] ^= std::byte{0x10};
+    EXPECT_FALSE(decode_all_entry(copy)) << i;
+  }
+  for (std::size_t i = 0; i < stream_entry_size; ++i) {
+    auto copy = sbuf;
+    copy[i] ^= std::byte{0x01};
+    EXPECT_FALSE(decode_stream_entry(copy)) << i;
+  }
+  std::array<std::byte, all_entry_size> zeros{};
+  EXPECT_FALSE(decode_all_entry(zeros));
+  EXPECT_FALSE(decode_stream_entry(std::span(zeros).first(stream_entry_size)));
+}
+
+TEST(format_header, round_trips_and_checks_kind) {
+  std::array<std::byte, file_header_size> buf{};
+  encode_file_header({file_kind::stream_index, stream_entry_size, 17, "cart-1"}, buf);
+  auto h = decode_file_header(buf, file_kind::stream_index);
+  ASSERT_TRUE(h);
+  EXPECT_EQ(h->entry_size, stream_entry_size);
+  EXPECT_EQ(h->stream_id, 17u);
+  EXPECT_EQ(h->name, "cart-1");
+  EXPECT_FALSE(decode_file_header(buf, file_kind::partition));
+  buf[40] ^= std::byte{1};
+  EXPECT_FALSE(decode_file_header(buf, file_kind::stream_index));
+}
+
+TEST(format_catalog_and_checkpoint, round_trip) {
+  std::vector<std::byte> buf(catalog_record_size(5));
+  encode_catalog_record({3, catalog_kind_write_stream, "hello"}, buf);
+  catalog_record r;
+  std::uint32_t size = 0;
+  ASSERT_EQ(decode_catalog_record(buf, r, size), decode_status::ok);
+  EXPECT_EQ(size, buf.size());
+  EXPECT_EQ(r.stream_id, 3u);
+  EXPECT_EQ(r.name, "hello");
+  buf.back() ^= std::byte{1};
+  EXPECT_EQ(decode_catalog_record(buf, r, size), decode_status::corrupt);
+
+  std::array<std::byte, checkpoint_slot_size> slot{};
+  encode_checkpoint({9, 1000, 4}, slot);
+  auto c = decode_checkpoint(slot);
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->sequence, 9u);
+  EXPECT_EQ(c->all_count, 1000u);
+  EXPECT_EQ(c->stream_count, 4u);
+  slot[20] ^= std::byte{4};
+  EXPECT_FALSE(decode_checkpoint(slot));
+}
+
+TEST(format_record, random_bytes_never_decode_as_a_valid_record) {
+  std::mt19937_64 rng(7);
+  std::vector<std::byte> buf(512);
+  decoded_record d;
+  for (int i = 0; i < 20000; ++i) {
+    for (auto& b : buf) b = static_cast<std::byte>(rng());
+    // Make the length plausible so the checksum is what has to catch it.
+    put_u32(buf.data(), 100 + static_cast<std::uint32_t>(rng() % 400));
+    EXPECT_NE(decode_record(buf, d), decode_status::ok);
+  }
+}
