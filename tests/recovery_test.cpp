@@ -5,6 +5,7 @@
 #include "format.hpp"
 
 #include <evstore/memory_file_system.hpp>
+#include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
 
@@ -223,4 +224,33 @@ TEST_F(memory_store_test, open_reads_no_events) {
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(s->event_count(), 1000u);
   EXPECT_FALSE(s->read("m"));
+}
+
+TEST_F(memory_store_test, verify_reports_exactly_the_damaged_record_and_a_clean_store_is_clean) {
+  build();
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    auto report = verify_store(*s);
+    EXPECT_TRUE(report.clean()) << report.damage.front().message();
+    EXPECT_EQ(report.events_checked, 8u);
+    EXPECT_EQ(report.streams_checked, 2u);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  const std::string part = fs->contents("/store/streams/s.evs");
+  const std::size_t first_size = format::get_u32(reinterpret_cast<const std::byte*>(part.data()) + format::file_header_size);
+  flip_bit("/store/streams/s.evs", format::file_header_size + first_size + 85);
+  auto s = open();
+  ASSERT_TRUE(s);
+  auto report = verify_store(*s);
+  ASSERT_FALSE(report.clean());
+  // Found through $all and through the stream: the same record, one report.
+  ASSERT_EQ(report.damage.size(), 2u);
+  for (const auto& d : report.damage) {
+    EXPECT_EQ(d.code, errc::corrupt_data);
+    EXPECT_NE(d.detail.find("streams/s.evs at offset " + std::to_string(format::file_header_size + first_size)),
+              std::string::npos)
+        << d.detail;
+  }
+  EXPECT_EQ(report.events_checked, 7u);
 }

@@ -138,6 +138,10 @@ namespace {
 using namespace evstore;
 
 struct child {
+  child(store& st, std::uint64_t sd, std::uint64_t max,
+        boost::asio::executor_work_guard<boost::asio::io_context::executor_type>& g)
+      : s(st), seed(sd), max_appends(max), guard(&g) {}
+
   store& s;
   std::uint64_t seed;
   std::uint64_t max_appends;
@@ -221,14 +225,16 @@ int main(int argc, char** argv) {
   }
   boost::asio::io_context io(1);
   auto guard = boost::asio::make_work_guard(io);
-  auto opened = store::open(io.get_executor(), {.directory = argv[1], .fsync_on_flush = fsync == 1});
+  store_options options;
+  options.directory = argv[1];
+  options.fsync_on_flush = fsync == 1;
+  auto opened = store::open(io.get_executor(), options);
   if (!opened) {
     std::fprintf(stderr, "crash_child: cannot open %s: %s\n", argv[1], opened.error().message().c_str());
     return 2;
   }
   store& s = *opened;
-  child c{s, seed, max_appends};
-  c.guard = &guard;
+  child c(s, seed, max_appends, guard);
   for (std::uint32_t k = 0; k < crash::stream_count; ++k) {
     const std::string name = crash::stream_name(k);
     auto v = s.stream_version(name);
