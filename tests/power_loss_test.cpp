@@ -206,7 +206,7 @@ bool parse_marker(std::string_view data, std::size_t& number, std::size_t& i, st
   return true;
 }
 
-std::string quoted(std::string_view s) {
+std::string show(std::string_view s) {
   std::string out = "\"";
   for (char c : s.substr(0, 60)) out += (c >= 32 && c < 127) ? c : '?';
   if (s.size() > 60) out += "...";
@@ -218,10 +218,10 @@ std::string diff_event(const recorded_event& e, const acked_append& a, std::size
   const event_data& want = a.events[i];
   const std::string want_data = want.data.empty() ? "null" : want.data;
   std::string d;
-  if (e.stream != a.stream) d += " stream " + quoted(e.stream) + " != " + quoted(a.stream) + ";";
-  if (e.type != want.type) d += " type " + quoted(e.type) + " != " + quoted(want.type) + ";";
-  if (e.data != want_data) d += " data " + quoted(e.data) + " != " + quoted(want_data) + ";";
-  if (e.metadata != want.metadata) d += " metadata " + quoted(e.metadata) + " != " + quoted(want.metadata) + ";";
+  if (e.stream != a.stream) d += " stream " + show(e.stream) + " != " + show(a.stream) + ";";
+  if (e.type != want.type) d += " type " + show(e.type) + " != " + show(want.type) + ";";
+  if (e.data != want_data) d += " data " + show(e.data) + " != " + show(want_data) + ";";
+  if (e.metadata != want.metadata) d += " metadata " + show(e.metadata) + " != " + show(want.metadata) + ";";
   if (e.id != want.id) d += " id differs;";
   return d;
 }
@@ -273,7 +273,7 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
     }
     std::size_t number = 0, i = 0, of = 0;
     if (!parse_marker(ev[p].data, number, i, of) || by_number.count(number) == 0) {
-      fail("(a) " + at + "an event nobody appended: data " + quoted(ev[p].data));
+      fail("(a) " + at + "an event nobody appended: data " + show(ev[p].data));
       break;
     }
     const acked_append& a = *by_number[number];

@@ -103,7 +103,8 @@ result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state
   std::vector<format::stream_entry> decoded(count);
   for (std::uint64_t i = 0; i < count; ++i) {
     auto e = format::decode_stream_entry(std::span(entries).subspan(i * format::stream_entry_size, format::stream_entry_size));
-    const bool follows = i == 0 || (e && e->offset == decoded[i - 1].offset + decoded[i - 1].size);
+    // Entries only need to increase: a future skippable record kind may sit between events.
+    const bool follows = i == 0 || (e && e->offset >= decoded[i - 1].offset + decoded[i - 1].size);
     if (!e || !follows) {
       return corruption("bad stream index entry", relative(s.index_path), entries_at + i * format::stream_entry_size);
     }
