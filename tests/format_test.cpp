@@ -136,23 +136,25 @@ TEST(format_header, round_trips_and_checks_kind) {
 
 TEST(format_catalog_and_checkpoint, round_trip) {
   std::vector<std::byte> buf(catalog_record_size(5));
-  encode_catalog_record({3, catalog_kind_write_stream, "hello"}, buf);
+  encode_catalog_record({3, catalog_kind_write_stream, 77, "hello"}, buf);
   catalog_record r;
   std::uint32_t size = 0;
   ASSERT_EQ(decode_catalog_record(buf, r, size), decode_status::ok);
   EXPECT_EQ(size, buf.size());
   EXPECT_EQ(r.stream_id, 3u);
   EXPECT_EQ(r.name, "hello");
+  EXPECT_EQ(r.first_position, 77u);
   buf.back() ^= std::byte{1};
   EXPECT_EQ(decode_catalog_record(buf, r, size), decode_status::corrupt);
 
   std::array<std::byte, checkpoint_slot_size> slot{};
-  encode_checkpoint({9, 1000, 4}, slot);
+  encode_checkpoint({9, 1000, 4, 4096}, slot);
   auto c = decode_checkpoint(slot);
   ASSERT_TRUE(c);
   EXPECT_EQ(c->sequence, 9u);
   EXPECT_EQ(c->all_count, 1000u);
   EXPECT_EQ(c->stream_count, 4u);
+  EXPECT_EQ(c->journal_offset, 4096u);
   slot[20] ^= std::byte{4};
   EXPECT_FALSE(decode_checkpoint(slot));
 }

@@ -13,6 +13,7 @@ constexpr std::array<char, 8> magic_of(file_kind k) {
     case file_kind::stream_index: return {'E', 'V', 'S', 'S', 'I', 'D', 'X', '\n'};
     case file_kind::all_index: return {'E', 'V', 'S', 'A', 'L', 'L', 'X', '\n'};
     case file_kind::catalog: return {'E', 'V', 'S', 'C', 'A', 'T', 'L', '\n'};
+    case file_kind::journal: return {'E', 'V', 'S', 'J', 'R', 'N', 'L', '\n'};
   }
   return {};
 }
@@ -168,7 +169,8 @@ void encode_catalog_record(const catalog_record& r, mutable_bytes out) {
   put_u32(p, static_cast<std::uint32_t>(size));
   put_u32(p + 8, r.stream_id);
   put_u32(p + 12, r.kind);
-  std::memcpy(p + 16, r.name.data(), r.name.size());
+  put_u64(p + 16, r.first_position);
+  std::memcpy(p + catalog_record_header_size, r.name.data(), r.name.size());
   put_u32(p + 4, masked_crc(p + 8, size - 8));
 }
 
@@ -182,24 +184,83 @@ decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t
   if (get_u32(p + 4) != masked_crc(p + 8, size - 8)) return decode_status::corrupt;
   out.stream_id = get_u32(p + 8);
   out.kind = get_u32(p + 12);
-  out.name = view(p + 16, size - catalog_record_header_size);
+  out.first_position = get_u64(p + 16);
+  out.name = view(p + catalog_record_header_size, size - catalog_record_header_size);
   return decode_status::ok;
 }
 
 void encode_checkpoint(const checkpoint& c, mutable_bytes out) {
   std::byte* p = out.data();
+  std::memset(p, 0, checkpoint_slot_size);
   std::memcpy(p, checkpoint_magic.data(), 8);
   put_u64(p + 8, c.sequence);
   put_u64(p + 16, c.all_count);
   put_u32(p + 24, c.stream_count);
-  put_u32(p + 28, masked_crc(p, 28));
+  put_u64(p + 32, c.journal_offset);
+  put_u32(p + 60, masked_crc(p, 60));
 }
 
 std::optional<checkpoint> decode_checkpoint(bytes in) {
   const std::byte* p = in.data();
   if (in.size() < checkpoint_slot_size || std::memcmp(p, checkpoint_magic.data(), 8) != 0) return std::nullopt;
-  if (get_u32(p + 28) != masked_crc(p, 28)) return std::nullopt;
-  return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24)};
+  if (get_u32(p + 60) != masked_crc(p, 60)) return std::nullopt;
+  return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24), get_u64(p + 32)};
+}
+
+void append_journal_op(std::vector<std::byte>& frame, const journal_op& op) {
+  if (frame.size() < journal_frame_header_size) frame.resize(journal_frame_header_size);
+  const std::size_t at = frame.size();
+  frame.resize(at + journal_op_header_size + op.path.size() + op.data.size());
+  std::byte* p = frame.data() + at;
+  put_u64(p, op.offset);
+  put_u32(p + 8, static_cast<std::uint32_t>(op.data.size()));
+  put_u16(p + 12, static_cast<std::uint16_t>(op.path.size()));
+  put_u16(p + 14, op.new_file ? journal_op_new_file : 0);
+  std::memcpy(p + journal_op_header_size, op.path.data(), op.path.size());
+  if (!op.data.empty()) std::memcpy(p + journal_op_header_size + op.path.size(), op.data.data(), op.data.size());
+}
+
+void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_position, std::uint64_t event_count,
+                        std::uint32_t op_count) {
+  if (frame.size() < journal_frame_header_size) frame.resize(journal_frame_header_size);
+  std::byte* p = frame.data();
+  put_u32(p, static_cast<std::uint32_t>(frame.size()));
+  put_u64(p + 8, first_position);
+  put_u64(p + 16, event_count);
+  put_u32(p + 24, op_count);
+  put_u32(p + 28, 0);
+  put_u32(p + 4, masked_crc(p + 8, frame.size() - 8));
+}
+
+decode_status decode_journal_frame(bytes in, journal_frame& out) {
+  if (in.size() < 4) return decode_status::truncated;
+  const std::uint32_t size = get_u32(in.data());
+  if (size == 0) return decode_status::end;
+  if (size < journal_frame_header_size) return decode_status::corrupt;
+  if (in.size() < size) return decode_status::truncated;
+  const std::byte* p = in.data();
+  if (get_u32(p + 4) != masked_crc(p + 8, size - 8)) return decode_status::corrupt;
+  out.size = size;
+  out.first_position = get_u64(p + 8);
+  out.event_count = get_u64(p + 16);
+  const std::uint32_t op_count = get_u32(p + 24);
+  out.ops.clear();
+  std::size_t at = journal_frame_header_size;
+  for (std::uint32_t i = 0; i < op_count; ++i) {
+    if (size - at < journal_op_header_size) return decode_status::corrupt;
+    const std::byte* q = p + at;
+    journal_op op;
+    op.offset = get_u64(q);
+    const std::uint32_t len = get_u32(q + 8);
+    const std::uint16_t path_len = get_u16(q + 12);
+    op.new_file = (get_u16(q + 14) & journal_op_new_file) != 0;
+    if (size - at - journal_op_header_size < std::uint64_t{path_len} + len) return decode_status::corrupt;
+    op.path = view(q + journal_op_header_size, path_len);
+    op.data = bytes(q + journal_op_header_size + path_len, len);
+    out.ops.push_back(op);
+    at += journal_op_header_size + path_len + len;
+  }
+  return at == size ? decode_status::ok : decode_status::corrupt;
 }
 
 }  // namespace evstore::detail::format

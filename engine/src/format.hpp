@@ -13,6 +13,7 @@
 //   index/$all.idx          global index: file header, then all_entry[position]
 //   index/catalog           file header, then catalog records (stream id -> name)
 //   index/checkpoint        two checkpoint slots
+//   journal.wal             durable mode: frames of recent flushes (write-ahead)
 // <enc> is stream_name.hpp's file-name encoding of the stream name.
 #pragma once
 
@@ -24,6 +25,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 namespace evstore::detail::format {
 
@@ -34,7 +36,7 @@ using mutable_bytes = std::span<std::byte>;
 
 // ---------------------------------------------------------------------------
 // File header: the first 256 bytes of every partition, index and catalog file.
-//   0   u8[8]  magic (one per file kind, below)
+//   0   u8[8]  magic (one per file kind, in format.cpp)
 //   8   u32    format_version
 //   12  u32    header_size (256)
 //   16  u32    entry_size (index files), 0 otherwise
@@ -48,7 +50,7 @@ using mutable_bytes = std::span<std::byte>;
 inline constexpr std::size_t file_header_size = 256;
 inline constexpr std::size_t header_name_capacity = 200;
 
-enum class file_kind : std::uint8_t { partition, stream_index, all_index, catalog };
+enum class file_kind : std::uint8_t { partition, stream_index, all_index, catalog, journal };
 
 struct file_header {
   file_kind kind = file_kind::partition;
@@ -175,17 +177,21 @@ std::optional<stream_entry> decode_stream_entry(bytes in);
 
 // ---------------------------------------------------------------------------
 // Catalog record (index/catalog): stream ids are dense, in creation order.
-//   0   u32  length of the record (16 + name_len); 0 = end
+//   0   u32  length of the record (24 + name_len); 0 = end
 //   4   u32  masked crc32c of bytes [8, length)
 //   8   u32  stream_id
 //   12  u32  kind: 1 = write stream (other values reserved for read streams)
-//   16  name bytes
-inline constexpr std::size_t catalog_record_header_size = 16;
+//   16  u64  first_position: $all position of the stream's first event. A record
+//            whose first_position is not below the committed end of $all
+//            belongs to a flush that never completed: recovery cuts it.
+//   24  name bytes
+inline constexpr std::size_t catalog_record_header_size = 24;
 inline constexpr std::uint32_t catalog_kind_write_stream = 1;
 
 struct catalog_record {
   std::uint32_t stream_id = 0;
   std::uint32_t kind = catalog_kind_write_stream;
+  std::uint64_t first_position = 0;
   std::string_view name;
 };
 
@@ -195,26 +201,83 @@ void encode_catalog_record(const catalog_record& r, mutable_bytes out);
 decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t& size);
 
 // ---------------------------------------------------------------------------
-// Checkpoint (index/checkpoint): two 32-byte slots, written alternately, the
+// Checkpoint (index/checkpoint): two 64-byte slots, written alternately, the
 // valid one with the higher sequence wins. A checkpoint promises that $all
 // entries [0, all_count) and everything they point to were completely written
-// (and synced, with fsync_on_flush): recovery verifies only what lies after it.
+// (and synced, with fsync_on_flush), that the catalog held stream_count
+// streams, and that journal replay starts at journal_offset.
 //   0   u8[8] magic "EVSCKPT\n"
 //   8   u64   sequence
 //   16  u64   all_count
 //   24  u32   stream_count: catalog records at that point (a shorter catalog is damage)
-//   28  u32   masked crc32c of bytes [0, 28)
-inline constexpr std::size_t checkpoint_slot_size = 32;
+//   28  u32   reserved, zero
+//   32  u64   journal_offset: first journal frame to replay (0: no journal)
+//   40  u8[20] reserved, zero
+//   60  u32   masked crc32c of bytes [0, 60)
+inline constexpr std::size_t checkpoint_slot_size = 64;
 inline constexpr std::size_t checkpoint_file_size = 2 * checkpoint_slot_size;
 
 struct checkpoint {
   std::uint64_t sequence = 0;
   std::uint64_t all_count = 0;
   std::uint32_t stream_count = 0;
+  std::uint64_t journal_offset = 0;
 };
 
 void encode_checkpoint(const checkpoint& c, mutable_bytes out);
 std::optional<checkpoint> decode_checkpoint(bytes in);
+
+// ---------------------------------------------------------------------------
+// Journal (journal.wal), durable mode only: a flush first appends one frame
+// holding every byte it is about to write to the other files and fdatasyncs the
+// journal alone; the other files are synced at checkpoints. Recovery replays
+// the frames after the checkpoint's journal_offset. After the file header:
+//   frame := 0   u32 length of the frame (header + ops); 0 = end
+//            4   u32 masked crc32c of bytes [8, length)
+//            8   u64 first_position: $all position of the frame's first event
+//            16  u64 event_count
+//            24  u32 op_count
+//            28  u32 reserved, zero
+//            32  ops
+//   op    := 0   u64 offset in the file
+//            8   u32 data length
+//            12  u16 path length (relative to the store directory)
+//            14  u16 flags: bit 0 the file is new (create it, and its directories)
+//            16  path bytes, data bytes
+// Every frame starts on a journal_frame_alignment boundary (zeros between), so
+// a torn write of one frame can never damage an earlier, acknowledged one even
+// on disks that may garble a whole sector.
+// Frames chain: the first replayed frame starts at the checkpoint's all_count
+// and each next one where the previous ended; anything else ends the replay
+// (stale frames of an earlier journal cycle, a torn tail).
+inline constexpr std::size_t journal_frame_header_size = 32;
+inline constexpr std::size_t journal_frame_alignment = 4096;
+inline constexpr std::uint64_t journal_align(std::uint64_t n) {
+  return (n + journal_frame_alignment - 1) / journal_frame_alignment * journal_frame_alignment;
+}
+inline constexpr std::size_t journal_op_header_size = 16;
+inline constexpr std::uint16_t journal_op_new_file = 1;
+
+struct journal_op {
+  std::uint64_t offset = 0;
+  std::string_view path;
+  bool new_file = false;
+  bytes data;
+};
+
+// Appends one op to a frame being built (after reserving the frame header).
+void append_journal_op(std::vector<std::byte>& frame, const journal_op& op);
+// Fills in the header of a frame built with append_journal_op.
+void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_position, std::uint64_t event_count,
+                        std::uint32_t op_count);
+
+struct journal_frame {
+  std::uint32_t size = 0;
+  std::uint64_t first_position = 0;
+  std::uint64_t event_count = 0;
+  std::vector<journal_op> ops;  // views into the decoded buffer
+};
+decode_status decode_journal_frame(bytes in, journal_frame& out);
 
 // ---------------------------------------------------------------------------
 // Little-endian helpers shared by the encoders.

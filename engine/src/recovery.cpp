@@ -9,9 +9,14 @@
 //     record at the position it claims; the first that does not ends the log.
 //   * The end is then moved back to the last complete commit, so an append is
 //     all or nothing.
+//   * Catalog records of streams whose first event lies beyond that end belong
+//     to a flush that never completed: they are cut.
 //   * A writer then repairs: cuts the $all tail, rewrites the tail's stream
 //     index entries (which may have been lost), cuts partitions and indexes of
-//     streams the lost tail touched, syncs, and writes a new checkpoint.
+//     streams the lost tail touched, syncs all of it (directories too), and
+//     only then writes a new checkpoint.
+//   * In durable mode the journal frames written since the checkpoint are
+//     replayed first (journal.cpp), which restores every acknowledged flush.
 //   * Damage before the checkpoint is not a torn write: it is reported as
 //     corrupt_data (file and offset) when read, and by `evstore verify`.
 #include "io_util.hpp"
@@ -72,14 +77,7 @@ result<void> store_impl::prepare_directory() {
       if (auto ec = (*f)->sync()) return error(ec, path);
     }
     if (auto ec = fs_->sync_directory(layout::index_dir(dir))) return error(ec, layout::index_dir(dir));
-    boost::json::object meta{{"format", "evstore"}, {"version", format::format_version}};
-    const std::string text = boost::json::serialize(meta) + "\n";
-    auto f = fs_->open(meta_path, open_mode::read_write_create);
-    if (!f) return error(f.error(), "cannot create " + meta_path);
-    if (auto ec = (*f)->write_at(0, std::as_bytes(std::span(text)))) return error(ec, meta_path);
-    if (auto ec = (*f)->sync()) return error(ec, meta_path);
-    if (auto ec = fs_->sync_directory(dir)) return error(ec, dir);
-    return {};
+    return write_store_json();
   }
   auto f = fs_->open(meta_path, open_mode::read_only);
   if (!f) return error(f.error(), "cannot open " + meta_path);
@@ -92,6 +90,25 @@ result<void> store_impl::prepare_directory() {
       (*obj).at("version").as_int64() != format::format_version) {
     return error(errc::format_mismatch, meta_path + " does not describe an evstore store of format version 1");
   }
+  return {};
+}
+
+// store.json appears atomically (temp file, sync, rename, sync the directory),
+// so a crash while creating a store never leaves a half-written one behind.
+result<void> store_impl::write_store_json() {
+  const std::string& dir = options_.directory;
+  const std::string path = layout::store_json(dir);
+  const std::string temp = path + ".tmp";
+  boost::json::object meta{{"format", "evstore"}, {"version", format::format_version}};
+  const std::string text = boost::json::serialize(meta) + "\n";
+  auto f = fs_->open(temp, open_mode::read_write_create);
+  if (!f) return error(f.error(), "cannot create " + temp);
+  if (auto ec = (*f)->truncate(0)) return error(ec, temp);
+  if (auto ec = (*f)->write_at(0, std::as_bytes(std::span(text)))) return error(ec, temp);
+  if (auto ec = (*f)->sync()) return error(ec, temp);
+  f->reset();
+  if (auto ec = fs_->rename(temp, path)) return error(ec, path);
+  if (auto ec = fs_->sync_directory(dir)) return error(ec, dir);
   return {};
 }
 
@@ -115,8 +132,10 @@ result<void> store_impl::read_catalog() {
     if (r.stream_id != index || validate_stream_name(r.name, name_use::read)) break;
     if (index >= known) {  // refresh() re-reads the catalog; only new streams are added
       const std::string encoded = encode_stream_file_name(r.name);
-      registry_.add(std::string(r.name), layout::partition(options_.directory, encoded),
-                    layout::stream_index(options_.directory, encoded));
+      stream_state* st = registry_.add(std::string(r.name), layout::partition(options_.directory, encoded),
+                                       layout::stream_index(options_.directory, encoded));
+      st->first_position = r.first_position;
+      catalog_offsets_.push_back(at);
     }
     ++index;
     at += size;
@@ -131,36 +150,39 @@ result<void> store_impl::read_catalog() {
   return {};
 }
 
-result<std::uint64_t> store_impl::read_checkpoint() {
+result<format::checkpoint> store_impl::read_checkpoint() {
   const std::string path = layout::checkpoint(options_.directory);
-  if (!fs_->exists(path)) return std::uint64_t{0};
+  format::checkpoint best{};
+  if (!fs_->exists(path)) return best;
   auto f = fs_->open(path, open_mode::read_only);
   if (!f) return error(f.error(), path);
   auto bytes = read_all(**f);
   if (!bytes) return error(bytes.error(), path);
-  std::optional<format::checkpoint> best;
   for (std::size_t slot = 0; slot < 2; ++slot) {
     if (bytes->size() < (slot + 1) * format::checkpoint_slot_size) break;
     auto c = format::decode_checkpoint(std::span(*bytes).subspan(slot * format::checkpoint_slot_size));
-    if (c && (!best || c->sequence > best->sequence)) best = c;
+    if (c && c->sequence > best.sequence) best = *c;
   }
-  if (!best) return std::uint64_t{0};
-  checkpoint_sequence_ = best->sequence;
-  checkpoint_count_ = best->all_count;
-  if (best->stream_count > registry_.size()) {
-    return corruption("catalog has " + std::to_string(registry_.size()) + " streams, the checkpoint promises " +
-                          std::to_string(best->stream_count),
-                      relative(layout::catalog(options_.directory)), catalog_end_);
-  }
-  return best->all_count;
+  checkpoint_sequence_ = best.sequence;
+  checkpoint_count_ = best.all_count;
+  return best;
 }
 
-boost::system::error_code store_impl::write_checkpoint(std::uint64_t count) {
+result<void> store_impl::check_catalog_against(const format::checkpoint& cp) {
+  if (cp.stream_count > registry_.size()) {
+    return corruption("catalog has " + std::to_string(registry_.size()) + " streams, the checkpoint promises " +
+                          std::to_string(cp.stream_count),
+                      relative(layout::catalog(options_.directory)), catalog_end_);
+  }
+  return {};
+}
+
+boost::system::error_code store_impl::write_checkpoint(std::uint64_t count, std::uint64_t journal_offset) {
   const std::string path = layout::checkpoint(options_.directory);
   const bool created = !fs_->exists(path);
   auto f = fs_->open(path, open_mode::read_write_create);
   if (!f) return f.error();
-  const format::checkpoint c{++checkpoint_sequence_, count, registry_.size()};
+  const format::checkpoint c{++checkpoint_sequence_, count, registry_.size(), journal_offset};
   std::array<std::byte, format::checkpoint_slot_size> slot{};
   format::encode_checkpoint(c, slot);
   if (auto ec = (*f)->write_at((c.sequence % 2) * format::checkpoint_slot_size, slot)) return ec;
@@ -174,6 +196,21 @@ boost::system::error_code store_impl::write_checkpoint(std::uint64_t count) {
     }
   }
   checkpoint_count_ = count;
+  return {};
+}
+
+boost::system::error_code store_impl::sync_paths(const std::set<std::string>& files, const std::set<std::string>& dirs) {
+  for (const std::string& path : files) {
+    auto f = files_.get(path);
+    if (!f) {
+      if (f.error() == boost::system::errc::no_such_file_or_directory) continue;
+      return f.error();
+    }
+    if (auto ec = (*f)->file->sync()) return ec;
+  }
+  for (const std::string& dir : dirs) {
+    if (auto ec = fs_->sync_directory(dir)) return ec;
+  }
   return {};
 }
 
@@ -244,24 +281,19 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
   std::lock_guard lock(s.load_mutex);
   if (s.loaded.load(std::memory_order_relaxed)) return {};
   const std::uint64_t count_all = all_count();
-  auto f = files_.get(s.index_path);
-  if (!f) {
-    if (f.error() != boost::system::errc::no_such_file_or_directory) return error(f.error(), s.index_path);
-    // Created in the catalog by a flush that never finished: no events. Unless
-    // the partition holds records, which means the index was lost.
-    if (fs_->exists(s.partition_path)) {
-      auto part = files_.get(s.partition_path);
-      if (part && (*part)->allocated > format::file_header_size + format::record_overhead) {
-        std::array<std::byte, 4> len{};
-        auto got = (*part)->file->read_at(format::file_header_size, len);
-        if (got && *got == 4 && format::get_u32(len.data()) != 0) {
-          return corruption("stream index missing for a partition with records", relative(s.index_path), 0);
-        }
-      }
-    }
+  if (s.first_position >= count_all) {
+    // Its first append is not committed (a reader's view of a stream a writer
+    // is creating): no events yet, whatever its files hold.
     s.committed_end = format::file_header_size;
     s.loaded.store(true, std::memory_order_release);
     return {};
+  }
+  auto f = files_.get(s.index_path);
+  if (!f) {
+    if (f.error() == boost::system::errc::no_such_file_or_directory) {
+      return corruption("stream index missing for a stream with events", relative(s.index_path), 0);
+    }
+    return error(f.error(), s.index_path);
   }
   std::array<std::byte, format::file_header_size> header{};
   auto n = (*f)->file->read_at(0, header);
@@ -305,19 +337,47 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
 }
 
 result<void> store_impl::recover() {
-  if (auto r = read_catalog(); !r) return r;
   auto cp = read_checkpoint();
   if (!cp) return cp.error();
+  if (options_.read_only) {
+    journal_end_ = cp->journal_offset;
+  } else if (auto r = replay_journal(cp->journal_offset, cp->all_count); !r) {
+    return r;
+  }
+  if (auto r = read_catalog(); !r) return r;
+  if (auto r = check_catalog_against(*cp); !r) return r;
   std::vector<format::all_entry> tail;
-  auto scanned = scan_all_tail(*cp, tail);
+  auto scanned = scan_all_tail(cp->all_count, tail);
   if (!scanned) return scanned.error();
   std::uint64_t end = *scanned;
-  while (end > *cp && !tail[end - *cp - 1].commit_end) --end;  // all or nothing per append
-  tail.resize(end - *cp);
+  while (end > cp->all_count && !tail[end - cp->all_count - 1].commit_end) --end;  // all or nothing per append
+  tail.resize(end - cp->all_count);
   all_count_.store(end, std::memory_order_release);
   next_position_ = end;
   if (options_.read_only) return {};
-  return repair_tail(end, tail, *cp);
+  auto catalog_cut = cut_uncommitted_streams(end);
+  if (!catalog_cut) return catalog_cut;
+  return repair_tail(end, tail, cp->all_count);
+}
+
+// Catalog records are written by the flush that creates their stream; when
+// recovery cut that flush, the record goes too (records are in creation order,
+// so they are the catalog's tail).
+result<void> store_impl::cut_uncommitted_streams(std::uint64_t committed) {
+  std::uint32_t keep = registry_.size();
+  while (keep > 0 && registry_.by_id(keep - 1)->first_position >= committed) --keep;
+  if (keep == registry_.size()) return {};
+  const std::string path = layout::catalog(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), path);
+  const std::uint64_t at = catalog_offsets_[keep];
+  if (auto ec = (*f)->file->truncate(at)) return error(ec, path);
+  if (auto ec = (*f)->file->sync()) return error(ec, path);
+  (*f)->allocated = at;
+  catalog_end_ = at;
+  catalog_offsets_.resize(keep);
+  registry_.truncate(keep);
+  return {};
 }
 
 result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<format::all_entry>& tail,
@@ -337,7 +397,7 @@ result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<
     if (!all_zero(rest)) {
       for (std::size_t i = 0; i + format::all_entry_size <= rest.size(); i += format::all_entry_size) {
         if (auto e = format::decode_all_entry(std::span(rest).subspan(i, format::all_entry_size))) {
-          if (e->stream_id < registry_.size()) dirty.insert(e->stream_id);
+          if (e->stream_id < registry_.size()) dirty.insert(e->stream_id);  // cut streams are gone
         }
       }
       if (auto ec = (*all)->file->truncate(cut_at)) return error(ec, all_path);
@@ -397,14 +457,26 @@ result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<
         if (auto ec = (*f)->file->truncate(size)) return error(ec, path);
         (*f)->allocated = size;
       }
-      if (auto ec = (*f)->file->sync()) return error(ec, path);
     }
   }
 
-  // 4. Everything up to `committed` is now complete on disk.
-  if (committed != checkpoint_count || !dirty.empty()) {
-    if (auto ec = write_checkpoint(committed)) return error(ec, layout::checkpoint(options_.directory));
+  // 4. Make all of it durable, the directory entries of files the interrupted
+  //    flush created included, before a checkpoint promises it.
+  if (committed == checkpoint_count && dirty.empty()) return {};
+  std::set<std::string> files = {layout::catalog(options_.directory), layout::all_index(options_.directory)};
+  std::set<std::string> dirs = {options_.directory, layout::streams_dir(options_.directory),
+                                layout::index_dir(options_.directory)};
+  for (std::uint32_t id : touched) {
+    const stream_state& s = *registry_.by_id(id);
+    for (const std::string& path : {s.partition_path, s.index_path}) {
+      files.insert(path);
+      for (std::string d = layout::parent(path); d.size() > options_.directory.size(); d = layout::parent(d)) {
+        dirs.insert(d);
+      }
+    }
   }
+  if (auto ec = sync_paths(files, dirs)) return error(ec, "syncing the repaired tail");
+  if (auto ec = write_checkpoint(committed, journal_end_)) return error(ec, layout::checkpoint(options_.directory));
   return {};
 }
 

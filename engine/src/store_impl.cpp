@@ -24,15 +24,23 @@ store_impl::~store_impl() {
     io_context_->stop();
     if (io_thread_.joinable()) {
       if (io_thread_.get_id() == std::this_thread::get_id()) {
-        io_thread_.detach();  // the last reference died on the I/O thread itself
-      } else {
-        io_thread_.join();
+        // Cannot happen by design (flushes hand their reference back to the
+        // strand); if it ever does, leak the context rather than free it
+        // under the running thread.
+        io_thread_.detach();
+        (void)io_context_.release();
+        return;
       }
+      io_thread_.join();
     }
   }
   // Nothing else can run now: leave a checkpoint so the next open scans nothing.
-  if (!options_.read_only && lock_ && !failed_ && !flush_in_flight_) {
-    if (all_count() != checkpoint_count_) (void)write_checkpoint(all_count());
+  // Only for a store that opened: a failed open must leave recovery to the next one.
+  if (!opened_ || options_.read_only || !lock_ || failed_ || flush_in_flight_) return;
+  if (journal_file_) {
+    (void)durable_checkpoint(all_count());
+  } else if (all_count() != checkpoint_count_) {
+    (void)write_checkpoint(all_count(), journal_end_);
   }
 }
 
@@ -46,12 +54,14 @@ result<void> store_impl::open() {
   batch_->first_position = next_position_;
   batch_->catalog_offset = catalog_end_;
   if (options_.fsync_on_flush && !options_.read_only) {
+    if (auto r = open_journal(); !r) return r;
     io_context_ = std::make_unique<boost::asio::io_context>(1);
     io_thread_ = std::thread([ctx = io_context_.get()] {
       auto guard = boost::asio::make_work_guard(*ctx);
       ctx->run();
     });
   }
+  opened_ = true;
   return {};
 }
 

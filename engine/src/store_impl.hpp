@@ -5,6 +5,7 @@
 //   recovery.cpp    open-time checks of the file tails, lazy loading of streams
 //   writer.cpp      append validation, per-tick batches, flush, group commit
 //   reader.cpp      stream, $all and lazy range reads
+//   journal.cpp     durable mode: write-ahead frames, checkpoints, replay
 //
 // Threading:
 //   * Writer state (marked "strand") is touched only on strand_. The flush of a
@@ -26,7 +27,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <thread>
@@ -128,8 +131,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void schedule_flush();
   void start_flush();
   boost::system::error_code write_batch(batch& b);
-  boost::system::error_code write_stream_batch(stream_batch& sb, std::vector<std::string>& synced_dirs,
-                                               std::vector<std::shared_ptr<cached_file>>& to_sync);
+  boost::system::error_code write_stream_batch(stream_batch& sb);
   boost::system::error_code ensure_allocated(cached_file& f, std::uint64_t end);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
   void fail_batch(batch& b, boost::system::error_code ec);
@@ -143,8 +145,22 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
   result<void> repair_tail(std::uint64_t committed, const std::vector<format::all_entry>& tail,
                            std::uint64_t checkpoint_count);
-  result<std::uint64_t> read_checkpoint();
-  boost::system::error_code write_checkpoint(std::uint64_t count);
+  result<format::checkpoint> read_checkpoint();
+  result<void> check_catalog_against(const format::checkpoint& cp);
+  result<void> cut_uncommitted_streams(std::uint64_t committed);
+  result<void> write_store_json();
+  boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
+  boost::system::error_code sync_paths(const std::set<std::string>& files, const std::set<std::string>& dirs);
+
+  // journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
+  void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
+  boost::system::error_code write_journal_frame(const batch& b);
+  bool durable_checkpoint_due(std::uint64_t count) const;
+  boost::system::error_code durable_checkpoint(std::uint64_t count);
+  boost::system::error_code sync_files(const std::vector<std::shared_ptr<cached_file>>& files);
+  void note_dirty(const std::shared_ptr<cached_file>& f, const std::string& path);
+  result<void> open_journal();
+  result<void> replay_journal(std::uint64_t from_offset, std::uint64_t position);
   result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
   stream_state& register_stream(std::string name);
 
@@ -162,6 +178,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Writer state (strand).
   std::uint64_t next_position_ = 0;
   std::uint64_t catalog_end_ = format::file_header_size;
+  std::vector<std::uint64_t> catalog_offsets_;  // offset of each stream's catalog record, by id
   std::uint64_t checkpoint_sequence_ = 0;
   std::uint64_t checkpoint_count_ = 0;
   std::uint64_t batch_epoch_ = 1;
@@ -170,11 +187,19 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   bool flush_in_flight_ = false;
   bool closed_ = false;
   boost::system::error_code failed_;  // sticky: the first write/fsync error
+  bool opened_ = false;               // open() succeeded: the destructor may checkpoint
   std::vector<close_handler> close_handlers_;
 
   // Statistics (written by the writer, read from any thread).
   std::atomic<std::uint64_t> stat_appends_{0}, stat_events_{0}, stat_bytes_{0}, stat_flushes_{0},
       stat_fsyncs_{0}, stat_flush_ns_{0};
+
+  // Durable mode: the journal and what the next checkpoint must sync (I/O thread).
+  std::shared_ptr<cached_file> journal_file_;
+  std::uint64_t journal_end_ = 0;
+  std::vector<std::byte> journal_buffer_;
+  std::map<std::string, std::shared_ptr<cached_file>> dirty_files_;
+  std::set<std::string> dirty_dirs_;
 
   // fsync mode: the thread that runs flushes, so the caller's executor never waits on a disk.
   std::unique_ptr<boost::asio::io_context> io_context_;

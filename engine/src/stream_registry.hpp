@@ -36,6 +36,7 @@ struct stream_state {
   std::string name;
   std::string partition_path;
   std::string index_path;
+  std::uint64_t first_position = 0;  // $all position of its first event (from the catalog)
 
   // --- Published to readers (written by the loader or the writer after a flush).
   std::atomic<std::uint64_t> committed_count{0};  // events; the last version is count - 1
@@ -67,6 +68,8 @@ class stream_registry {
 
   // REQUIRES: no stream named `name`; ids are dense, in order of add().
   stream_state* add(std::string name, std::string partition_path, std::string index_path);
+  // Forgets streams with ids >= count. Only while opening, before any reader exists.
+  void truncate(std::uint32_t count);
 
  private:
   static constexpr std::size_t chunk_bits = 12;

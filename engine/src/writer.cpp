@@ -2,11 +2,15 @@
 // flush and group commit. See store_impl.hpp for the threading contract.
 //
 // A flush writes, in this order: catalog records of new streams, the $all
-// entries, then each stream's records and its index entries; with
-// fsync_on_flush it then fdatasyncs every file it wrote (and the directories
-// of new files), and only then completes the appends. $all goes first because
-// it is what recovery trusts: a record without its $all entry was never
-// acknowledged, and recovery knows every partition a lost $all entry touched.
+// entries, then each stream's records and its index entries, and only then
+// completes the appends. $all goes first because it is what recovery trusts:
+// a record without its $all entry was never acknowledged, and recovery knows
+// every partition a lost $all entry touched.
+//
+// Durable mode (fsync_on_flush) first appends the whole flush as one frame to
+// the journal and fdatasyncs the journal alone: one fdatasync per flush
+// however many streams it touches (journal.cpp). The data files are synced at
+// checkpoints, after which the journal starts over.
 #include "json_check.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
@@ -178,10 +182,11 @@ stream_state& store_impl::register_stream(std::string name) {
   s->recent_loaded = true;
   s->pending_end = format::file_header_size;
   s->committed_end = format::file_header_size;
+  s->first_position = next_position_;
   const std::size_t size = format::catalog_record_size(s->name.size());
   const std::size_t at = batch_->catalog_records.size();
   append_bytes(batch_->catalog_records, size);
-  format::encode_catalog_record({s->id, format::catalog_kind_write_stream, s->name},
+  format::encode_catalog_record({s->id, format::catalog_kind_write_stream, s->first_position, s->name},
                                 std::span(batch_->catalog_records).subspan(at, size));
   catalog_end_ += size;
   return *s;
@@ -287,16 +292,20 @@ void store_impl::start_flush() {
     const auto t0 = std::chrono::steady_clock::now();
     const auto ec = self->write_batch(*b);
     const auto took = std::chrono::steady_clock::now() - t0;
-    boost::asio::post(self->strand_, [self, b = std::move(b), ec, took]() mutable {
+    // Hand our reference over: the last one must never be dropped on this
+    // thread, whose io_context the destructor stops.
+    auto strand = self->strand_;
+    boost::asio::post(strand, [self = std::move(self), b = std::move(b), ec, took]() mutable {
       self->finish_flush(std::move(b), ec, took);
     });
   });
 }
 
 boost::system::error_code store_impl::ensure_allocated(cached_file& f, std::uint64_t end) {
-  // Only durable mode preallocates: overwriting allocated blocks makes fdatasync
-  // a data-only flush, while growing the file each time costs a metadata commit.
-  if (!options_.fsync_on_flush || end <= f.allocated) return {};
+  // Only the journal, the one file synced per flush, is preallocated:
+  // overwriting allocated blocks makes fdatasync a data-only flush, while
+  // growing the file each time costs a metadata commit (~2x slower here).
+  if (end <= f.allocated) return {};
   constexpr std::uint64_t min_step = 64 * 1024;
   constexpr std::uint64_t max_step = 16 * 1024 * 1024;
   const std::uint64_t step = std::clamp<std::uint64_t>(f.allocated, min_step, max_step);
@@ -308,57 +317,53 @@ boost::system::error_code store_impl::ensure_allocated(cached_file& f, std::uint
 }
 
 boost::system::error_code store_impl::write_batch(batch& b) {
-  std::vector<std::shared_ptr<cached_file>> to_sync;
-  std::vector<std::string> dirs;
+  const bool journaled = journal_file_ != nullptr;
   EVSTORE_KILL_POINT("flush_begin");
+  if (journaled) {
+    if (auto ec = write_journal_frame(b)) return ec;
+    EVSTORE_KILL_POINT("after_journal");
+  }
   if (!b.catalog_records.empty()) {
-    auto f = files_.get(layout::catalog(options_.directory));
+    const std::string path = layout::catalog(options_.directory);
+    auto f = files_.get(path);
     if (!f) return f.error();
-    const std::uint64_t end = b.catalog_offset + b.catalog_records.size();
-    if (auto ec = ensure_allocated(**f, end)) return ec;
     if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
-    (*f)->note_written(end);
-    to_sync.push_back(*f);
+    (*f)->note_written(b.catalog_offset + b.catalog_records.size());
+    if (journaled) note_dirty(*f, path);
   }
   if (b.event_count > 0) {
-    auto f = files_.get(layout::all_index(options_.directory));
+    const std::string path = layout::all_index(options_.directory);
+    auto f = files_.get(path);
     if (!f) return f.error();
     const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
-    if (auto ec = ensure_allocated(**f, at + b.all_entries.size())) return ec;
     if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
     (*f)->note_written(at + b.all_entries.size());
-    to_sync.push_back(*f);
+    if (journaled) note_dirty(*f, path);
   }
   EVSTORE_KILL_POINT("after_all_index");
   for (stream_batch& sb : b.streams) {
-    if (auto ec = write_stream_batch(sb, dirs, to_sync)) return ec;
+    if (auto ec = write_stream_batch(sb)) return ec;
     EVSTORE_KILL_POINT("after_stream");
   }
-  if (options_.fsync_on_flush) {
-    for (auto& f : to_sync) {
-      if (auto ec = f->file->sync()) return ec;
-      stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
-    }
-    std::sort(dirs.begin(), dirs.end());
-    dirs.erase(std::unique(dirs.begin(), dirs.end()), dirs.end());
-    for (const auto& d : dirs) {
-      if (auto ec = fs_->sync_directory(d)) return ec;
-      stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  if (journaled) {
+    const std::uint64_t count = b.first_position + b.event_count;
+    if (durable_checkpoint_due(count)) {
+      if (auto ec = durable_checkpoint(count)) return ec;
     }
     EVSTORE_KILL_POINT("after_fsync");
   }
   return {};
 }
 
-boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::vector<std::string>& dirs,
-                                                         std::vector<std::shared_ptr<cached_file>>& to_sync) {
+boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
   stream_state& s = *sb.stream;
+  const bool journaled = journal_file_ != nullptr;
   std::shared_ptr<cached_file> part, index;
   std::array<std::byte, format::file_header_size> part_header{}, index_header{};
   if (sb.create_files) {
     for (const std::string* path : {&s.partition_path, &s.index_path}) {
-      // Long names live in nested segment directories; each new directory entry
-      // up to streams/ or index/ must be made durable.
+      // Long names live in nested segment directories. Every directory that
+      // gains an entry must be synced for the new file to survive power loss.
       const std::string top = path == &s.partition_path ? layout::streams_dir(options_.directory)
                                                          : layout::index_dir(options_.directory);
       std::string dir = layout::parent(*path);
@@ -366,7 +371,7 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::
         if (auto ec = fs_->create_directories(dir)) return ec;
       }
       for (; dir.size() >= top.size(); dir = layout::parent(dir)) {
-        dirs.push_back(dir);
+        if (journaled) dirty_dirs_.insert(dir);
         if (dir == top) break;
       }
     }
@@ -376,8 +381,6 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::
     if (!i) return i.error();
     part = *p;
     index = *i;
-    part->allocated = 0;
-    index->allocated = 0;
     format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, part_header);
     format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
                                index_header);
@@ -390,8 +393,6 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::
     index = *i;
   }
   const std::uint64_t index_at = format::file_header_size + sb.first_version * format::stream_entry_size;
-  if (auto ec = ensure_allocated(*part, sb.partition_offset + sb.records.size())) return ec;
-  if (auto ec = ensure_allocated(*index, index_at + sb.index_entries.size())) return ec;
   if (sb.create_files) {
     const const_buffer_span part_bufs[] = {part_header, sb.records};
     if (auto ec = part->file->write_gather(0, part_bufs)) return ec;
@@ -404,8 +405,10 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb, std::
   part->note_written(sb.partition_offset + sb.records.size());
   index->note_written(index_at + sb.index_entries.size());
   stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
-  to_sync.push_back(std::move(part));
-  to_sync.push_back(std::move(index));
+  if (journaled) {
+    note_dirty(part, s.partition_path);
+    note_dirty(index, s.index_path);
+  }
   return {};
 }
 
@@ -425,7 +428,7 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
     }
     all_count_.store(b->first_position + b->event_count, std::memory_order_release);
     stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
-    maybe_checkpoint(false);
+    if (!journal_file_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
     for (pending_append& p : b->appends) complete(p, {});
   }
   if (!batch_->empty()) {
@@ -443,7 +446,7 @@ void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
 void store_impl::maybe_checkpoint(bool force) {
   const std::uint64_t count = all_count();
   if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval)) return;
-  if (auto ec = write_checkpoint(count)) {
+  if (auto ec = write_checkpoint(count, journal_end_)) {
     if (!failed_) failed_ = ec;
   }
 }
@@ -462,15 +465,32 @@ void store_impl::async_close(close_handler handler) {
 
 void store_impl::finish_close_if_idle() {
   if (close_handlers_.empty() || flush_in_flight_ || !batch_->empty()) return;
-  if (!options_.read_only && !failed_) maybe_checkpoint(true);
-  // Once close completes the directory may be reopened, even while this object
-  // lingers until its last handler has run.
-  lock_.reset();
-  for (auto& h : close_handlers_) {
-    auto ex = boost::asio::get_associated_executor(h, strand_);
-    boost::asio::dispatch(ex, [h = std::move(h), ec = failed_]() mutable { std::move(h)(ec); });
+  auto complete_close = [this](boost::system::error_code ec) {
+    // Once close completes the directory may be reopened, even while this
+    // object lingers until its last handler has run.
+    lock_.reset();
+    for (auto& h : close_handlers_) {
+      auto ex = boost::asio::get_associated_executor(h, strand_);
+      boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+    close_handlers_.clear();
+  };
+  if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
+  if (!journal_file_) {
+    maybe_checkpoint(true);
+    return complete_close(failed_);
   }
-  close_handlers_.clear();
+  // The durable checkpoint syncs every dirty file: off the caller's executor.
+  flush_in_flight_ = true;
+  boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
+    const auto ec = self->durable_checkpoint(self->all_count());
+    auto strand = self->strand_;
+    boost::asio::post(strand, [self = std::move(self), complete_close, ec]() mutable {
+      self->flush_in_flight_ = false;
+      if (ec && !self->failed_) self->failed_ = ec;
+      complete_close(self->failed_);
+    });
+  });
 }
 
 }  // namespace evstore::detail

@@ -12,6 +12,10 @@
 //   ACK <append#> <stream> <first_version> <first_position> <count>   acknowledged
 // A line fully written before the process died is an acknowledgement.
 //
+// Optional store options from the environment (the parent varies them):
+//   EVSTORE_CRASH_CHECKPOINT_INTERVAL  store_options::checkpoint_interval
+//   EVSTORE_CRASH_MAX_OPEN_FILES       store_options::max_open_files
+//
 // Exit: 0 after max_appends acknowledged appends and a clean close; 1 usage;
 // 2 the store did not open; 3 wrong_expected_version (should never happen:
 // this process is the only writer and tracks every stream's version); 4 any
@@ -49,6 +53,9 @@ inline std::uint64_t hash(std::uint64_t seed, std::uint64_t append, std::uint64_
 }
 
 inline std::string stream_name(std::uint32_t k) { return "s-" + std::to_string(k); }
+inline std::string fresh_stream_name(std::uint64_t seed, std::uint64_t append) {
+  return "n-" + std::to_string(seed % 1000000) + "-" + std::to_string(append);
+}
 
 // What append number `append` of the child started with `seed` does.
 struct append_plan {
@@ -66,6 +73,11 @@ inline append_plan plan_append(std::uint64_t seed, std::uint64_t append) {
   const std::uint32_t k = (h & 1) ? static_cast<std::uint32_t>((h >> 8) % 4)
                                   : static_cast<std::uint32_t>((h >> 8) % stream_count);
   p.stream = stream_name(k);
+  // Some appends create a stream of their own (one in 8 of the first 64, one
+  // in 512 later), so every run writes catalog records and creates stream
+  // files, the crash windows of a new stream, without piling up thousands of
+  // streams in the store.
+  if ((h >> 40) % (append < 64 ? 8 : 512) == 0) p.stream = fresh_stream_name(seed, append);
   p.count = ((h >> 1) & 1) ? 1u : 2u + static_cast<std::uint32_t>((h >> 24) % (max_events_per_append - 1));
   p.exact = ((h >> 2) & 1) != 0;
   p.with_ids = ((h >> 3) & 1) != 0;
@@ -228,6 +240,13 @@ int main(int argc, char** argv) {
   store_options options;
   options.directory = argv[1];
   options.fsync_on_flush = fsync == 1;
+  std::uint64_t value = 0;
+  if (const char* v = std::getenv("EVSTORE_CRASH_CHECKPOINT_INTERVAL"); v && parse_u64(v, value)) {
+    options.checkpoint_interval = value;
+  }
+  if (const char* v = std::getenv("EVSTORE_CRASH_MAX_OPEN_FILES"); v && parse_u64(v, value)) {
+    options.max_open_files = value;
+  }
   auto opened = store::open(io.get_executor(), options);
   if (!opened) {
     std::fprintf(stderr, "crash_child: cannot open %s: %s\n", argv[1], opened.error().message().c_str());

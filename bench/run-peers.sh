@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Runs evstore_bench and the peer event stores (bench/peers) one after the
+# other on this machine and prints one Markdown table with evstore/peer ratios.
+# Writes bench/results/latest.json and bench/results/latest.md.
+#
+#   bench/run-peers.sh [--quick] [--dir=/tmp]
+# Environment: BUILD_DIR (default <repo>/build, configured with EVSTORE_BUILD_BENCH=ON).
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+build=${BUILD_DIR:-$repo/build}
+results=$here/results
+quick=()
+dir=/tmp
+for arg in "$@"; do
+  case $arg in
+    --quick) quick=(--quick) ;;
+    --dir=*) dir=${arg#--dir=} ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    *) echo "run-peers.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$results" "$dir"
+
+command -v node >/dev/null || { echo "run-peers.sh: node is required (v18+)" >&2; exit 1; }
+command -v npm >/dev/null || { echo "run-peers.sh: npm is required" >&2; exit 1; }
+
+echo "== building evstore_bench in $build" >&2
+cmake --build "$build" --target evstore_bench >&2
+
+echo "== installing the peers (npm ci in bench/peers)" >&2
+(cd "$here/peers" && npm ci --no-audit --no-fund --loglevel=error >&2)
+
+load=$(cut -d' ' -f1 /proc/loadavg)
+if awk -v l="$load" 'BEGIN { exit !(l > 1.0) }'; then
+  echo "run-peers.sh: warning: load average is $load; other work on this machine skews the figures" >&2
+fi
+
+# One at a time: the machine has 2 cores and the figures must not disturb each other.
+echo "== evstore_bench ${quick[*]}" >&2
+"$build/bench/evstore_bench" "${quick[@]}" --dir="$dir" --json="$results/evstore.json" >"$results/evstore.md"
+echo "== peers ${quick[*]}" >&2
+node "$here/peers/peers.mjs" "${quick[@]}" --dir="$dir" >"$results/peers.jsonl"
+
+node "$here/peers/combine.mjs" --evstore="$results/evstore.json" --peers="$results/peers.jsonl" \
+  --evstore-md="$results/evstore.md" --out="$results/latest"
+echo >&2
+echo "results: $results/latest.md, $results/latest.json" >&2

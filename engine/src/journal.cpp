@@ -1,0 +1,193 @@
+// The write-ahead journal of durable mode (format.hpp, "Journal").
+//
+// Why: a stream is a file, so a flush that touches 64 streams dirties ~130
+// files, and fdatasync-ing each costs ~100 µs on the disks measured here
+// (13.5 ms per flush). Writing the flush once more, as one frame in one file,
+// makes its durability one fdatasync whatever the number of streams. The
+// partitions and indexes are synced at checkpoints, in parallel, after which
+// the journal may start over.
+#include "io_util.hpp"
+#include "layout.hpp"
+#include "store_impl.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <set>
+#include <thread>
+
+namespace evstore::detail {
+namespace {
+
+constexpr std::uint64_t journal_restart_bytes = 64ull << 20;
+
+}  // namespace
+
+void store_impl::build_journal_frame(const batch& b, std::vector<std::byte>& frame) const {
+  frame.clear();
+  frame.resize(format::journal_frame_header_size);
+  std::uint32_t ops = 0;
+  auto add = [&](std::uint64_t offset, const std::string& path, bool new_file, format::bytes data) {
+    format::append_journal_op(frame, {offset, relative(path), new_file, data});
+    ++ops;
+  };
+  if (!b.catalog_records.empty()) add(b.catalog_offset, layout::catalog(options_.directory), false, b.catalog_records);
+  if (b.event_count > 0) {
+    add(format::file_header_size + b.first_position * format::all_entry_size, layout::all_index(options_.directory),
+        false, b.all_entries);
+  }
+  std::array<std::byte, format::file_header_size> header{};
+  for (const stream_batch& sb : b.streams) {
+    const stream_state& s = *sb.stream;
+    if (sb.create_files) {
+      format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, header);
+      add(0, s.partition_path, true, header);
+      format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name}, header);
+      add(0, s.index_path, true, header);
+    }
+    add(sb.partition_offset, s.partition_path, false, sb.records);
+    add(format::file_header_size + sb.first_version * format::stream_entry_size, s.index_path, false,
+        sb.index_entries);
+  }
+  format::seal_journal_frame(frame, b.first_position, b.event_count, ops);
+}
+
+boost::system::error_code store_impl::write_journal_frame(const batch& b) {
+  build_journal_frame(b, journal_buffer_);
+  journal_buffer_.resize(format::journal_align(journal_buffer_.size()));  // zero padding
+  cached_file& j = *journal_file_;
+  const std::uint64_t end = journal_end_ + journal_buffer_.size();
+  if (auto ec = ensure_allocated(j, end)) return ec;
+  if (auto ec = j.file->write_at(journal_end_, journal_buffer_)) return ec;
+  j.note_written(end);
+  if (auto ec = j.file->sync()) return ec;
+  stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  journal_end_ = end;
+  return {};
+}
+
+bool store_impl::durable_checkpoint_due(std::uint64_t count) const {
+  return count - checkpoint_count_ >= options_.checkpoint_interval || journal_end_ >= journal_restart_bytes ||
+         dirty_files_.size() >= options_.max_open_files / 2;
+}
+
+// fdatasync of many files at once: the device overlaps them (measured 3.8 ms
+// for 130 files on 16 threads against 13.5 ms one after another).
+boost::system::error_code store_impl::sync_files(const std::vector<std::shared_ptr<cached_file>>& files) {
+  if (files.empty()) return {};
+  const std::size_t workers = std::min<std::size_t>(8, files.size());
+  std::atomic<std::size_t> next{0};
+  std::mutex failure_mutex;
+  boost::system::error_code failure;
+  auto work = [&] {
+    for (std::size_t i; (i = next.fetch_add(1)) < files.size();) {
+      if (auto ec = files[i]->file->sync()) {
+        std::lock_guard lock(failure_mutex);
+        if (!failure) failure = ec;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < workers; ++t) threads.emplace_back(work);
+  work();
+  for (auto& t : threads) t.join();
+  stat_fsyncs_.fetch_add(files.size(), std::memory_order_relaxed);
+  return failure;
+}
+
+boost::system::error_code store_impl::durable_checkpoint(std::uint64_t count) {
+  std::vector<std::shared_ptr<cached_file>> files;
+  files.reserve(dirty_files_.size());
+  for (auto& [path, f] : dirty_files_) files.push_back(f);
+  if (auto ec = sync_files(files)) return ec;
+  for (const std::string& dir : dirty_dirs_) {
+    if (auto ec = fs_->sync_directory(dir)) return ec;
+    stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
+  }
+  dirty_files_.clear();
+  dirty_dirs_.clear();
+  // Everything the journal holds is now in place: it may start over.
+  const bool restart = journal_end_ >= journal_restart_bytes;
+  const std::uint64_t replay_from = restart ? format::journal_frame_alignment : journal_end_;
+  if (auto ec = write_checkpoint(count, replay_from)) return ec;
+  journal_end_ = replay_from;
+  return {};
+}
+
+void store_impl::note_dirty(const std::shared_ptr<cached_file>& f, const std::string& path) {
+  dirty_files_.emplace(path, f);
+}
+
+result<void> store_impl::open_journal() {
+  const std::string path = layout::journal(options_.directory);
+  if (!fs_->exists(path)) {
+    auto f = files_.create(path);
+    if (!f) return error(f.error(), path);
+    std::array<std::byte, format::file_header_size> header{};
+    format::encode_file_header({format::file_kind::journal, 0, 0, {}}, header);
+    if (auto ec = (*f)->file->write_at(0, header)) return error(ec, path);
+    (*f)->note_written(header.size());
+    if (auto ec = (*f)->file->sync()) return error(ec, path);
+    if (auto ec = fs_->sync_directory(options_.directory)) return error(ec, options_.directory);
+    journal_end_ = format::journal_frame_alignment;
+  }
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), path);
+  journal_file_ = *f;
+  if (journal_end_ < format::journal_frame_alignment) journal_end_ = format::journal_frame_alignment;
+  // From now on every flush is journaled: the chain must start at the current end.
+  if (auto ec = durable_checkpoint(all_count())) return error(ec, layout::checkpoint(options_.directory));
+  return {};
+}
+
+// Re-applies the frames written after the last checkpoint. Every frame holds
+// the exact bytes of one flush at their offsets, so replaying is idempotent.
+result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t position) {
+  const std::string path = layout::journal(options_.directory);
+  journal_end_ = from_offset;
+  if (from_offset == 0 || !fs_->exists(path)) return {};
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f) return error(f.error(), path);
+  auto bytes = read_all(**f);
+  if (!bytes) return error(bytes.error(), path);
+  if (!format::decode_file_header(*bytes, format::file_kind::journal)) return corruption("bad file header", relative(path), 0);
+  std::map<std::string, std::unique_ptr<file>> touched;
+  std::set<std::string> dirs;
+  std::uint64_t at = from_offset;
+  format::journal_frame frame;
+  while (at < bytes->size()) {
+    if (format::decode_journal_frame(std::span(*bytes).subspan(at), frame) != format::decode_status::ok) break;
+    if (frame.first_position != position) break;  // an older cycle's frame: the chain ends
+    for (const format::journal_op& op : frame.ops) {
+      // The checksum makes damage unlikely; still, never write outside the store.
+      if (op.path.empty() || op.path.front() == '/' || op.path.find("..") != std::string_view::npos) {
+        return corruption("journal op with an unsafe path", relative(path), at);
+      }
+      const std::string target = layout::join(options_.directory, op.path);
+      auto it = touched.find(target);
+      if (it == touched.end()) {
+        if (op.new_file) {
+          const std::string parent = layout::parent(target);
+          if (auto ec = fs_->create_directories(parent)) return error(ec, parent);
+          for (std::string d = parent; d.size() > options_.directory.size(); d = layout::parent(d)) dirs.insert(d);
+        }
+        auto opened = fs_->open(target, open_mode::read_write_create);
+        if (!opened) return error(opened.error(), target);
+        it = touched.emplace(target, std::move(*opened)).first;
+      }
+      if (auto ec = it->second->write_at(op.offset, op.data)) return error(ec, target);
+    }
+    position += frame.event_count;
+    at += format::journal_align(frame.size);
+  }
+  for (auto& [p, file] : touched) {
+    if (auto ec = file->sync()) return error(ec, p);
+  }
+  dirs.insert(options_.directory);
+  for (const std::string& d : dirs) {
+    if (auto ec = fs_->sync_directory(d)) return error(ec, d);
+  }
+  journal_end_ = at;
+  return {};
+}
+
+}  // namespace evstore::detail
