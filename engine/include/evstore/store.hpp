@@ -145,7 +145,10 @@ class store {
   // fsynced with fsync_on_flush). Errors: wrong_expected_version (see
   // append_result::expected/actual), invalid_stream_name, invalid_event,
   // read_only, store_failed (an earlier I/O error), store_closed, or the OS error
-  // of a failed write. A failed append leaves no trace.
+  // of a failed write. A rejected append (wrong version, invalid input) leaves
+  // no trace. After an I/O error the outcome is unknown, as with any database:
+  // the bytes may have reached the disk; reopen and read, or retry with the
+  // same event ids (idempotent).
   template <class CompletionToken>
   auto append(std::string_view stream, std::vector<event_data> events, expected_version expected,
               CompletionToken&& token) {
