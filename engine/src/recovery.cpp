@@ -182,7 +182,7 @@ boost::system::error_code store_impl::write_checkpoint(std::uint64_t count, std:
   const bool created = !fs_->exists(path);
   auto f = fs_->open(path, open_mode::read_write_create);
   if (!f) return f.error();
-  const format::checkpoint c{++checkpoint_sequence_, count, registry_.size(), journal_offset};
+  const format::checkpoint c{++checkpoint_sequence_, count, checkpoint_stream_count_, journal_offset};
   std::array<std::byte, format::checkpoint_slot_size> slot{};
   format::encode_checkpoint(c, slot);
   if (auto ec = (*f)->write_at((c.sequence % 2) * format::checkpoint_slot_size, slot)) return ec;
@@ -214,16 +214,6 @@ boost::system::error_code store_impl::sync_paths(const std::set<std::string>& fi
   return {};
 }
 
-result<std::optional<format::all_entry>> store_impl::read_all_entry(std::uint64_t position) const {
-  const std::string path = layout::all_index(options_.directory);
-  auto f = files_.get(path);
-  if (!f) return error(f.error(), path);
-  std::array<std::byte, format::all_entry_size> buf{};
-  auto n = (*f)->file->read_at(format::file_header_size + position * format::all_entry_size, buf);
-  if (!n) return error(n.error(), path);
-  if (*n < buf.size()) return std::optional<format::all_entry>{};
-  return format::decode_all_entry(buf);
-}
 
 // Reads and checks $all entries from `from` on, appending the valid ones to
 // `tail`; stops at the first entry that is missing, damaged or whose record is
@@ -261,80 +251,7 @@ result<std::uint64_t> store_impl::scan_all_tail(std::uint64_t from, std::vector<
   }
 }
 
-result<bool> store_impl::entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t count) const {
-  auto f = files_.get(s.index_path);
-  if (!f) return error(f.error(), s.index_path);
-  std::array<std::byte, format::stream_entry_size> buf{};
-  auto n = (*f)->file->read_at(format::file_header_size + version * format::stream_entry_size, buf);
-  if (!n) return error(n.error(), s.index_path);
-  if (*n < buf.size()) return false;
-  const auto se = format::decode_stream_entry(buf);
-  if (!se || se->position >= count) return false;
-  auto ae = read_all_entry(se->position);
-  if (!ae) return ae.error();
-  return *ae && (*ae)->stream_id == s.id && (*ae)->version == version && (*ae)->offset == se->offset &&
-         (*ae)->size == se->size;
-}
 
-result<void> store_impl::ensure_loaded(stream_state& s) const {
-  if (s.loaded.load(std::memory_order_acquire)) return {};
-  std::lock_guard lock(s.load_mutex);
-  if (s.loaded.load(std::memory_order_relaxed)) return {};
-  const std::uint64_t count_all = all_count();
-  if (s.first_position >= count_all) {
-    // Its first append is not committed (a reader's view of a stream a writer
-    // is creating): no events yet, whatever its files hold.
-    s.committed_end = format::file_header_size;
-    s.loaded.store(true, std::memory_order_release);
-    return {};
-  }
-  auto f = files_.get(s.index_path);
-  if (!f) {
-    if (f.error() == boost::system::errc::no_such_file_or_directory) {
-      return corruption("stream index missing for a stream with events", relative(s.index_path), 0);
-    }
-    return error(f.error(), s.index_path);
-  }
-  std::array<std::byte, format::file_header_size> header{};
-  auto n = (*f)->file->read_at(0, header);
-  if (!n) return error(n.error(), s.index_path);
-  const auto h = format::decode_file_header(header, format::file_kind::stream_index);
-  if (!h || h->stream_id != s.id || h->name != s.name) {
-    return corruption("bad stream index header", relative(s.index_path), 0);
-  }
-  // The file's real size: a writer in another process may have grown it.
-  auto file_size = (*f)->file->size();
-  if (!file_size) return error(file_size.error(), s.index_path);
-  const std::uint64_t size = *file_size;
-  const std::uint64_t capacity =
-      size > format::file_header_size ? (size - format::file_header_size) / format::stream_entry_size : 0;
-  // Committed versions are a prefix of the index (recovery rewrote any entry
-  // that could be missing), so binary search for its end.
-  std::uint64_t lo = 0, hi = capacity;
-  while (lo < hi) {
-    const std::uint64_t mid = lo + (hi - lo) / 2;
-    auto committed = entry_is_committed(s, mid, count_all);
-    if (!committed) return committed.error();
-    if (*committed) {
-      lo = mid + 1;
-    } else {
-      hi = mid;
-    }
-  }
-  std::uint64_t end = format::file_header_size;
-  if (lo > 0) {
-    std::array<std::byte, format::stream_entry_size> buf{};
-    auto got = (*f)->file->read_at(format::file_header_size + (lo - 1) * format::stream_entry_size, buf);
-    if (!got) return error(got.error(), s.index_path);
-    const auto se = format::decode_stream_entry(buf);
-    if (!se) return corruption("bad stream index entry", relative(s.index_path), format::file_header_size);
-    end = se->offset + se->size;
-  }
-  s.committed_end = end;
-  s.committed_count.store(lo, std::memory_order_release);
-  s.loaded.store(true, std::memory_order_release);
-  return {};
-}
 
 result<void> store_impl::recover() {
   auto cp = read_checkpoint();
@@ -352,11 +269,17 @@ result<void> store_impl::recover() {
   std::uint64_t end = *scanned;
   while (end > cp->all_count && !tail[end - cp->all_count - 1].commit_end) --end;  // all or nothing per append
   tail.resize(end - cp->all_count);
+  if (options_.read_only) {
+    // A reader cannot repair: it publishes only what every index already shows.
+    const std::uint64_t usable = indexed_prefix(cp->all_count, tail);
+    all_count_.store(usable, std::memory_order_release);
+    return {};
+  }
   all_count_.store(end, std::memory_order_release);
   next_position_ = end;
-  if (options_.read_only) return {};
   auto catalog_cut = cut_uncommitted_streams(end);
   if (!catalog_cut) return catalog_cut;
+  checkpoint_stream_count_ = registry_.size();
   return repair_tail(end, tail, cp->all_count);
 }
 
@@ -480,40 +403,5 @@ result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<
   return {};
 }
 
-result<std::uint64_t> store_impl::refresh() {
-  if (!options_.read_only) return all_count();
-  if (auto r = read_catalog(); !r) return r.error();
-  const std::uint64_t from = all_count();
-  std::vector<format::all_entry> tail;
-  auto scanned = scan_all_tail(from, tail);
-  if (!scanned) return scanned.error();
-  std::uint64_t end = *scanned;
-  while (end > from && !tail[end - from - 1].commit_end) --end;
-  // A writer's flush writes a stream's index entries after its $all entries:
-  // publish only the prefix whose index entries are already there.
-  std::uint64_t usable = from;
-  for (std::uint64_t p = from; p < end; ++p) {
-    const format::all_entry& e = tail[p - from];
-    stream_state* s = registry_.by_id(e.stream_id);
-    auto f = files_.get(s->index_path);
-    if (!f) break;
-    std::array<std::byte, format::stream_entry_size> buf{};
-    auto n = (*f)->file->read_at(format::file_header_size + e.version * format::stream_entry_size, buf);
-    const auto se = n && *n == buf.size() ? format::decode_stream_entry(buf) : std::nullopt;
-    if (!se || se->position != p || se->offset != e.offset) break;
-    if (e.commit_end) usable = p + 1;
-  }
-  for (std::uint64_t p = from; p < usable; ++p) {
-    const format::all_entry& e = tail[p - from];
-    stream_state* s = registry_.by_id(e.stream_id);
-    if (s->loaded.load(std::memory_order_acquire)) {
-      std::lock_guard lock(s->load_mutex);
-      s->committed_end = e.offset + e.size;
-      s->committed_count.store(e.version + 1, std::memory_order_release);
-    }
-  }
-  all_count_.store(usable, std::memory_order_release);
-  return usable;
-}
 
 }  // namespace evstore::detail

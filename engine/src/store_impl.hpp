@@ -66,6 +66,9 @@ struct batch {
   std::vector<stream_batch> streams;
   std::vector<pending_append> appends;
   std::size_t bytes = 0;
+  // Streams whose catalog records are in this batch or an earlier one: what a
+  // checkpoint written after this batch may promise.
+  std::uint32_t stream_count = 0;
   bool empty() const { return appends.empty(); }
 };
 
@@ -148,6 +151,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<format::checkpoint> read_checkpoint();
   result<void> check_catalog_against(const format::checkpoint& cp);
   result<void> cut_uncommitted_streams(std::uint64_t committed);
+  // The part of a verified $all tail [from, from + tail.size()) whose stream
+  // index entries are in place, cut back to a commit boundary: what a reader
+  // may publish while a writer (live or crashed) may be between the two writes.
+  std::uint64_t indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const;
   result<void> write_store_json();
   boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
   boost::system::error_code sync_paths(const std::set<std::string>& files, const std::set<std::string>& dirs);
@@ -181,6 +188,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::vector<std::uint64_t> catalog_offsets_;  // offset of each stream's catalog record, by id
   std::uint64_t checkpoint_sequence_ = 0;
   std::uint64_t checkpoint_count_ = 0;
+  std::uint32_t checkpoint_stream_count_ = 0;  // streams with durable catalog records (see batch::stream_count)
   std::uint64_t batch_epoch_ = 1;
   std::unique_ptr<batch> batch_;
   bool flush_posted_ = false;

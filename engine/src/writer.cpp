@@ -276,6 +276,7 @@ void store_impl::start_flush() {
     return finish_close_if_idle();
   }
   std::unique_ptr<batch> b = std::move(batch_);
+  b->stream_count = registry_.size();
   batch_ = std::make_unique<batch>();
   batch_->first_position = next_position_;
   batch_->catalog_offset = catalog_end_;
@@ -345,6 +346,7 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     if (auto ec = write_stream_batch(sb)) return ec;
     EVSTORE_KILL_POINT("after_stream");
   }
+  checkpoint_stream_count_ = b.stream_count;
   if (journaled) {
     const std::uint64_t count = b.first_position + b.event_count;
     if (durable_checkpoint_due(count)) {
