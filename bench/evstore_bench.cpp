@@ -7,7 +7,7 @@
 // scenario measures.
 //
 //   evstore_bench [--quick] [--only=a,d] [--dir=/tmp] [--json=bench-results.json]
-//                 [--seconds=3] [--chunk=1000] [--keep]
+//                 [--seconds=3] [--chunk=1000] [--keep] [--variant=TEXT]
 #include <evstore/store.hpp>
 
 #include "format.hpp"  // engine/src: record framing size, for MB/s of reads
@@ -37,6 +37,7 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <sys/vfs.h>
 #include <unistd.h>
@@ -68,6 +69,7 @@ struct config {
   double seconds = 3.0;       // duration of each durable (c) run
   std::size_t chunk = 1000;   // appends issued per io_context turn in (a)/(b)
   bool keep = false;          // keep the temp directories
+  std::string variant;        // (c) only: run the variants whose name contains this
 
   bool wants(const std::string& name) const { return only.empty() || only.count(name) > 0; }
   // Full count, or a tenth of it with --quick.
@@ -77,7 +79,7 @@ struct config {
 [[noreturn]] void usage(const char* argv0, int code) {
   std::fprintf(code == 0 ? stdout : stderr,
                "usage: %s [--quick] [--only=a,b,c,d,e,f,g] [--dir=/tmp] [--json=bench-results.json]\n"
-               "          [--seconds=3] [--chunk=1000] [--keep]\n"
+               "          [--seconds=3] [--chunk=1000] [--keep] [--variant=TEXT (c only)]\n"
                "  a  200k single-event appends to one stream, buffered, issued without waiting\n"
                "  b  the same over 1000 streams\n"
                "  c  durable (fsync_on_flush) sequential appenders: 1, 64 streams, 64 on one stream\n"
@@ -116,6 +118,8 @@ config parse_args(int argc, char** argv) {
       c.json_path = *j;
     } else if (auto s = value("--seconds")) {
       c.seconds = std::stod(*s);
+    } else if (auto va = value("--variant")) {
+      c.variant = *va;
     } else if (auto k = value("--chunk")) {
       c.chunk = std::max<std::size_t>(1, std::stoul(*k));
     } else {
@@ -377,15 +381,19 @@ struct chains_outcome {
   percentiles latency;
 };
 
-chains_outcome run_chains(loop& l, store& s, std::size_t appenders, bool one_stream, double seconds,
+// Appender c's k-th append goes to stream (c + k * appenders) % streams: with
+// streams == appenders each appender keeps its own stream, with more streams
+// the appenders rotate over them, with 1 they all share it.
+chains_outcome run_chains(loop& l, store& s, std::size_t appenders, std::size_t streams, double seconds,
                           std::size_t max_per_chain = SIZE_MAX) {
   struct chain {
-    std::string stream;
+    std::size_t index = 0;
     std::size_t count = 0;
     std::vector<std::uint64_t> latency_ns;
   };
   struct state {
     store* st;
+    std::vector<std::string> names;
     std::vector<chain> chains;
     std::atomic<bool> stop{false};
     std::atomic<std::uint64_t> completed{0};
@@ -403,7 +411,8 @@ chains_outcome run_chains(loop& l, store& s, std::size_t appenders, bool one_str
         return;
       }
       const auto t0 = clock_type::now();
-      st->append(c.stream, make_event(c.count), evstore::expect::any,
+      const std::string& stream = names[(c.index + c.count * chains.size()) % names.size()];
+      st->append(stream, make_event(c.count), evstore::expect::any,
                  [this, &c, t0](boost::system::error_code ec, evstore::append_result) {
                    c.latency_ns.push_back(static_cast<std::uint64_t>(
                        std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count()));
@@ -416,11 +425,16 @@ chains_outcome run_chains(loop& l, store& s, std::size_t appenders, bool one_str
   };
   auto st = std::make_unique<state>();
   st->st = &s;
+  for (std::size_t i = 0; i < streams; ++i) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "account-%04zu", i);
+    st->names.push_back(streams == 1 ? std::string("ledger") : std::string(buf));
+  }
   st->chains.resize(appenders);
   st->active = appenders;
   st->max_per_chain = max_per_chain;
   for (std::size_t i = 0; i < appenders; ++i) {
-    st->chains[i].stream = one_stream ? "ledger" : "account-" + std::to_string(i);
+    st->chains[i].index = i;
     st->chains[i].latency_ns.reserve(max_per_chain == SIZE_MAX ? 100000 : max_per_chain);
   }
   auto done = st->all_done.get_future();
@@ -590,19 +604,27 @@ void scenario_c(context& ctx) {
   double one = 0;
   struct variant {
     std::size_t appenders;
-    bool one_stream;
+    std::size_t streams;
+    std::size_t max_open_files;
     std::string name;
   };
-  const variant variants[] = {{1, true, "durable, 1 appender"},
-                              {64, false, "durable, 64 appenders, 64 streams"},
-                              {64, true, "durable, 64 appenders, 1 stream (expect::any)"}};
+  const variant variants[] = {
+      {1, 1, 512, "durable, 1 appender"},
+      {64, 64, 512, "durable, 64 appenders, 64 streams"},
+      {64, 1, 512, "durable, 64 appenders, 1 stream (expect::any)"},
+      {64, 1000, 512, "durable, 64 appenders rotating over 1000 streams"},
+      {64, 1000, 4096, "durable, 64 appenders rotating over 1000 streams (max_open_files=4096)"}};
   for (const variant& v : variants) {
+    if (v.name.find(ctx.cfg.variant) == std::string::npos) continue;
     temp_dir dir(ctx.cfg.dir, "c", ctx.cfg.keep);
     loop l;
-    store s = open_store(l, dir.path(), true);
-    const auto o = run_chains(l, s, v.appenders, v.one_stream, secs);
+    store s = open_store(l, dir.path(), true, v.max_open_files);
+    const auto o = run_chains(l, s, v.appenders, v.streams, secs);
     close_store(s);
     row r = chains_row("c", v.name, o);
+    r.extra["appenders"] = v.appenders;
+    r.extra["streams"] = v.streams;
+    r.extra["max_open_files"] = v.max_open_files;
     if (v.appenders == 1) {
       one = r.events_per_s;
     } else if (one > 0) {
@@ -822,7 +844,7 @@ void scenario_g(context& ctx) {
     loop l;
     store s = open_store(l, dir.path(), durable);
     const std::size_t count = durable ? ctx.cfg.n(5000) : ctx.cfg.n(50000);
-    const auto o = run_chains(l, s, 1, true, durable ? (ctx.cfg.quick ? 1.0 : 5.0) : 30.0, count);
+    const auto o = run_chains(l, s, 1, 1, durable ? (ctx.cfg.quick ? 1.0 : 5.0) : 30.0, count);
     close_store(s);
     row r = chains_row("g", durable ? "latency, durable, sequential" : "latency, buffered, sequential", o);
     r.figures = "p50 " + fmt(o.latency.p50_us, 1) + " us, p99 " + fmt(o.latency.p99_us, 1) + " us, p99.9 " +
@@ -875,6 +897,42 @@ double load_average() {
 
 const double load_at_start = load_average();
 
+// CPU time of the whole machine (/proc/stat) and of this process, to tell how
+// much of the machine other processes used while the benchmark ran.
+struct cpu_sample {
+  double busy = 0, total = 0, self = 0;  // seconds
+};
+
+cpu_sample sample_cpu() {
+  cpu_sample c;
+  std::ifstream in("/proc/stat");
+  std::string label;
+  in >> label;
+  std::vector<double> v;
+  for (double x; v.size() < 8 && in >> x;) v.push_back(x);
+  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    c.total += v[i] / hz;
+    if (i != 3 && i != 4) c.busy += v[i] / hz;  // not idle, not iowait
+  }
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  c.self = secs(ru.ru_utime) + secs(ru.ru_stime);
+  return c;
+}
+
+const cpu_sample cpu_at_start = sample_cpu();
+
+// Share of the machine's CPU capacity used by other processes since start, %.
+double other_cpu_percent() {
+  const cpu_sample now = sample_cpu();
+  const double total = now.total - cpu_at_start.total;
+  if (total <= 0) return 0;
+  const double other = (now.busy - cpu_at_start.busy) - (now.self - cpu_at_start.self);
+  return std::max(0.0, other / total * 100);
+}
+
 json::object machine_info(const config& cfg) {
   utsname u{};
   uname(&u);
@@ -885,7 +943,8 @@ json::object machine_info(const config& cfg) {
           {"dir_fs", fs_type(cfg.dir)},
           {"build_type", EVSTORE_BENCH_BUILD_TYPE},
           {"loadavg_1min_start", load_at_start},
-          {"loadavg_1min_end", load_average()}};
+          {"loadavg_1min_end", load_average()},
+          {"other_processes_cpu_percent", other_cpu_percent()}};
 }
 
 void write_outputs(const config& cfg) {
@@ -920,8 +979,8 @@ void write_outputs(const config& cfg) {
                 r.figures.c_str(), target.c_str());
   }
   std::printf("\nEvents: %zu-byte JSON data, type \"%s\"; a record (payload + framing) is %zu bytes. "
-              "MB = 10^6 bytes of records. %s\n",
-              payload(0).size(), event_type.c_str(), record_bytes(event_type, payload(0), {}),
+              "MB = 10^6 bytes of records. Other processes used %.0f%% of the machine's CPU during the run. %s\n",
+              payload(0).size(), event_type.c_str(), record_bytes(event_type, payload(0), {}), other_cpu_percent(),
               cfg.quick ? "**--quick run: counts are 10x smaller.**" : "");
 }
 

@@ -32,9 +32,11 @@ cmake --build "$build" --target evstore_bench >&2
 echo "== installing the peers (npm ci in bench/peers)" >&2
 (cd "$here/peers" && npm ci --no-audit --no-fund --loglevel=error >&2)
 
-load=$(cut -d' ' -f1 /proc/loadavg)
-if awk -v l="$load" 'BEGIN { exit !(l > 1.0) }'; then
-  echo "run-peers.sh: warning: load average is $load; other work on this machine skews the figures" >&2
+# CPU busy over one second, from /proc/stat (user+nice+system+irq+softirq+steal).
+busy=$( { head -1 /proc/stat; sleep 1; head -1 /proc/stat; } | awk '
+  { b = $2 + $3 + $4 + $7 + $8 + $9; t = b + $5 + $6; if (NR == 1) { b0 = b; t0 = t } else print int(100 * (b - b0) / (t - t0)) }')
+if [ "${busy:-0}" -gt 15 ]; then
+  echo "run-peers.sh: warning: the CPUs are ${busy}% busy before the run; other work skews the figures" >&2
 fi
 
 # One at a time: the machine has 2 cores and the figures must not disturb each other.

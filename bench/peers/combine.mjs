@@ -79,7 +79,8 @@ const md = [
   '',
   `Machine: ${m.cpu ?? '?'}, ${m.cores ?? '?'} cores, ${m.kernel ?? '?'}, store directory on ${m.dir_fs ?? '?'} ` +
     `(${m.dir ?? '?'}); evstore build ${m.build_type ?? '?'}; node ${process.version}; ` +
-    `load average at start ${m.loadavg_1min_start ?? '?'}.`,
+    `other processes used ${m.other_processes_cpu_percent === undefined ? '?' : Math.round(m.other_processes_cpu_percent)}% ` +
+    `of the CPU during the evstore run.`,
   '',
   ...lines,
   '',
