@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <unordered_map>
 
 namespace evstore::detail {
 namespace {
@@ -178,45 +179,55 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
     if (!n) return error(n.error(), relative(all_path));
     if (*n != entries.size()) return corruption("$all index shorter than its count", relative(all_path), entries_at + *n);
     decoded.resize(count);
-    std::uint64_t total = 0;
+    // A stream's events within a chunk are consecutive versions, so they lie
+    // back to back in its partition: one pread per stream and chunk.
+    struct stream_range {
+      std::uint64_t lo = 0, hi = 0, bytes = 0, buffer_at = 0;
+    };
+    std::unordered_map<std::uint32_t, stream_range> ranges;
     for (std::uint64_t i = 0; i < count; ++i) {
       auto e = format::decode_all_entry(std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
       if (!e || registry_.by_id(e->stream_id) == nullptr) {
         return corruption("bad $all index entry", relative(all_path), entries_at + i * format::all_entry_size);
       }
       decoded[i] = *e;
-      total += e->size;
+      auto [it, fresh] = ranges.try_emplace(e->stream_id, stream_range{e->offset, e->offset + e->size, 0, 0});
+      stream_range& r = it->second;
+      r.lo = std::min(r.lo, e->offset);
+      r.hi = std::max(r.hi, e->offset + e->size);
+      r.bytes += e->size;
+      // Gaps are allowed (skippable record kinds) but never sized by damage.
+      if (r.hi - r.lo > r.bytes + (1u << 20)) {
+        return corruption("$all entries far apart in one partition", relative(all_path),
+                          entries_at + i * format::all_entry_size);
+      }
+    }
+    std::uint64_t total = 0;
+    for (auto& [id, r] : ranges) {
+      r.buffer_at = total;
+      total += r.hi - r.lo;
     }
     auto buffer = std::make_shared<std::vector<std::byte>>(total);
     storage->buffers.push_back(buffer);
-    records.resize(count);
-    // One pread per run of records that lie back to back in one partition.
-    std::uint64_t at = 0;
-    for (std::uint64_t i = 0; i < count;) {
-      std::uint64_t j = i + 1;
-      std::uint64_t run = decoded[i].size;
-      while (j < count && decoded[j].stream_id == decoded[i].stream_id &&
-             decoded[j].offset == decoded[j - 1].offset + decoded[j - 1].size) {
-        run += decoded[j].size;
-        ++j;
-      }
-      const stream_state& s = *registry_.by_id(decoded[i].stream_id);
+    for (const auto& [id, r] : ranges) {
+      const stream_state& s = *registry_.by_id(id);
       auto part = files_.get(s.partition_path);
       if (!part) return error(part.error(), relative(s.partition_path));
-      auto got = (*part)->file->read_at(decoded[i].offset, std::span(*buffer).subspan(at, run));
+      auto got = (*part)->file->read_at(r.lo, std::span(*buffer).subspan(r.buffer_at, r.hi - r.lo));
       if (!got) return error(got.error(), relative(s.partition_path));
-      if (*got != run) return corruption("partition shorter than $all", relative(s.partition_path), decoded[i].offset + *got);
-      for (std::uint64_t k = i; k < j; ++k) {
-        const format::all_entry& e = decoded[k];
-        format::decoded_record& rec = records[k];
-        const auto status = format::decode_record(std::span(*buffer).subspan(at, e.size), rec);
-        if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
-            rec.fields.position != first + k || rec.fields.version != e.version) {
-          return corruption("damaged record or mismatch with $all", relative(s.partition_path), e.offset);
-        }
-        at += e.size;
+      if (*got != r.hi - r.lo) return corruption("partition shorter than $all", relative(s.partition_path), r.lo + *got);
+    }
+    records.resize(count);
+    for (std::uint64_t k = 0; k < count; ++k) {
+      const format::all_entry& e = decoded[k];
+      const stream_range& r = ranges[e.stream_id];
+      format::decoded_record& rec = records[k];
+      const auto status = format::decode_record(std::span(*buffer).subspan(r.buffer_at + (e.offset - r.lo), e.size), rec);
+      if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
+          rec.fields.position != first + k || rec.fields.version != e.version) {
+        return corruption("damaged record or mismatch with $all",
+                          relative(registry_.by_id(e.stream_id)->partition_path), e.offset);
       }
-      i = j;
     }
     auto push = [&](std::uint64_t k) {
       page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name));

@@ -165,7 +165,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   bool durable_checkpoint_due(std::uint64_t count) const;
   boost::system::error_code durable_checkpoint(std::uint64_t count);
   boost::system::error_code sync_files(const std::vector<std::shared_ptr<cached_file>>& files);
-  void note_dirty(const std::shared_ptr<cached_file>& f, const std::string& path);
+  void note_dirty(stream_state& s);
   result<void> open_journal();
   result<void> replay_journal(std::uint64_t from_offset, std::uint64_t position);
   result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
@@ -206,7 +206,12 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::shared_ptr<cached_file> journal_file_;
   std::uint64_t journal_end_ = 0;
   std::vector<std::byte> journal_buffer_;
-  std::map<std::string, std::shared_ptr<cached_file>> dirty_files_;
+  // Files written since the last checkpoint, which must sync them. Flags, not
+  // handles: a checkpoint reopens what the file cache evicted (fsync is per
+  // inode), so the dirty set is not bounded by max_open_files.
+  bool catalog_dirty_ = false;
+  bool all_dirty_ = false;
+  std::vector<stream_state*> dirty_streams_;
   std::set<std::string> dirty_dirs_;
 
   // fsync mode: the thread that runs flushes, so the caller's executor never waits on a disk.

@@ -53,6 +53,8 @@ struct stream_state {
   std::uint64_t batch_epoch = 0;
   std::deque<recent_event> recent;  // bounded by store_options::idempotency_window
   bool recent_loaded = false;
+  // --- The flushing thread only: written since the last durable checkpoint.
+  bool dirty = false;
 };
 
 class stream_registry {

@@ -330,7 +330,7 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     if (!f) return f.error();
     if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
     (*f)->note_written(b.catalog_offset + b.catalog_records.size());
-    if (journaled) note_dirty(*f, path);
+    catalog_dirty_ = journaled;
   }
   if (b.event_count > 0) {
     const std::string path = layout::all_index(options_.directory);
@@ -339,7 +339,7 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
     if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
     (*f)->note_written(at + b.all_entries.size());
-    if (journaled) note_dirty(*f, path);
+    all_dirty_ = journaled;
   }
   EVSTORE_KILL_POINT("after_all_index");
   for (stream_batch& sb : b.streams) {
@@ -407,10 +407,7 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
   part->note_written(sb.partition_offset + sb.records.size());
   index->note_written(index_at + sb.index_entries.size());
   stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
-  if (journaled) {
-    note_dirty(part, s.partition_path);
-    note_dirty(index, s.index_path);
-  }
+  if (journaled) note_dirty(s);
   return {};
 }
 
