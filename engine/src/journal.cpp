@@ -63,7 +63,7 @@ boost::system::error_code store_impl::write_journal_frame(const batch& b) {
   if (auto ec = ensure_allocated(j, end)) return ec;
   if (auto ec = j.file->write_at(journal_end_, journal_buffer_)) return ec;
   j.note_written(end);
-  if (auto ec = j.file->sync()) return ec;
+  journal_sync_->start(*j.file);
   stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
   journal_end_ = end;
   return {};
@@ -153,6 +153,7 @@ result<void> store_impl::open_journal() {
   auto f = files_.get(path);
   if (!f) return error(f.error(), path);
   journal_file_ = *f;
+  journal_sync_ = std::make_unique<background_sync>();
   if (journal_end_ < format::journal_frame_alignment) journal_end_ = format::journal_frame_alignment;
   // From now on every flush is journaled: the chain must start at the current end.
   if (auto ec = durable_checkpoint(all_count())) return error(ec, layout::checkpoint(options_.directory));

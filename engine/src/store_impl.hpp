@@ -16,6 +16,7 @@
 //     file cache, both safe from any thread.
 #pragma once
 
+#include "background_sync.hpp"
 #include "file_cache.hpp"
 #include "format.hpp"
 #include "stream_registry.hpp"
@@ -134,6 +135,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void schedule_flush();
   void start_flush();
   boost::system::error_code write_batch(batch& b);
+  boost::system::error_code write_data_files(batch& b);
   boost::system::error_code write_stream_batch(stream_batch& sb);
   boost::system::error_code ensure_allocated(cached_file& f, std::uint64_t end);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
@@ -161,6 +163,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
+  // Writes the frame and starts its fdatasync on journal_sync_; the caller waits.
   boost::system::error_code write_journal_frame(const batch& b);
   bool durable_checkpoint_due(std::uint64_t count) const;
   boost::system::error_code durable_checkpoint(std::uint64_t count);
@@ -204,6 +207,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // Durable mode: the journal and what the next checkpoint must sync (I/O thread).
   std::shared_ptr<cached_file> journal_file_;
+  std::unique_ptr<background_sync> journal_sync_;
   std::uint64_t journal_end_ = 0;
   std::vector<std::byte> journal_buffer_;
   // Files written since the last checkpoint, which must sync them. Flags, not

@@ -322,15 +322,36 @@ boost::system::error_code store_impl::write_batch(batch& b) {
   EVSTORE_KILL_POINT("flush_begin");
   if (journaled) {
     if (auto ec = write_journal_frame(b)) return ec;
+  }
+  // The journal's fdatasync runs while the data files are written (their
+  // bytes without a durable frame are an unacknowledged tail to recovery).
+  const auto ec = write_data_files(b);
+  if (journaled) {
+    const auto synced = journal_sync_->wait();
+    if (synced) return synced;
     EVSTORE_KILL_POINT("after_journal");
   }
+  if (ec) return ec;
+  checkpoint_stream_count_ = b.stream_count;
+  if (journaled) {
+    const std::uint64_t count = b.first_position + b.event_count;
+    if (durable_checkpoint_due(count)) {
+      if (auto cec = durable_checkpoint(count)) return cec;
+    }
+    EVSTORE_KILL_POINT("after_fsync");
+  }
+  return {};
+}
+
+boost::system::error_code store_impl::write_data_files(batch& b) {
+  const bool journaled = journal_file_ != nullptr;
   if (!b.catalog_records.empty()) {
     const std::string path = layout::catalog(options_.directory);
     auto f = files_.get(path);
     if (!f) return f.error();
     if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
     (*f)->note_written(b.catalog_offset + b.catalog_records.size());
-    catalog_dirty_ = journaled;
+    if (journaled) catalog_dirty_ = true;
   }
   if (b.event_count > 0) {
     const std::string path = layout::all_index(options_.directory);
@@ -339,20 +360,12 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
     if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
     (*f)->note_written(at + b.all_entries.size());
-    all_dirty_ = journaled;
+    if (journaled) all_dirty_ = true;
   }
   EVSTORE_KILL_POINT("after_all_index");
   for (stream_batch& sb : b.streams) {
     if (auto ec = write_stream_batch(sb)) return ec;
     EVSTORE_KILL_POINT("after_stream");
-  }
-  checkpoint_stream_count_ = b.stream_count;
-  if (journaled) {
-    const std::uint64_t count = b.first_position + b.event_count;
-    if (durable_checkpoint_due(count)) {
-      if (auto ec = durable_checkpoint(count)) return ec;
-    }
-    EVSTORE_KILL_POINT("after_fsync");
   }
   return {};
 }
