@@ -22,6 +22,11 @@ constexpr std::array<char, 8> checkpoint_magic = {'E', 'V', 'S', 'C', 'K', 'P', 
 
 std::uint32_t masked_crc(const std::byte* p, std::size_t n) { return crc32c::mask(crc32c::value(p, n)); }
 
+// memcpy with a null source is undefined even for 0 bytes; empty views may be null.
+void copy(std::byte* to, const void* from, std::size_t n) {
+  if (n > 0) std::memcpy(to, from, n);
+}
+
 std::string_view view(const std::byte* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 
 }  // namespace
@@ -35,7 +40,7 @@ void encode_file_header(const file_header& h, mutable_bytes out) {
   put_u32(out.data() + 16, h.entry_size);
   put_u32(out.data() + 20, h.stream_id);
   put_u32(out.data() + 24, static_cast<std::uint32_t>(h.name.size()));
-  std::memcpy(out.data() + 28, h.name.data(), h.name.size());
+  copy(out.data() + 28, h.name.data(), h.name.size());
   put_u32(out.data() + 252, masked_crc(out.data(), 252));
 }
 
@@ -74,11 +79,11 @@ std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
     std::memset(p + 64, 0, 16);
   }
   std::byte* q = p + record_header_size;
-  std::memcpy(q, r.type.data(), r.type.size());
+  copy(q, r.type.data(), r.type.size());
   q += r.type.size();
-  std::memcpy(q, r.data.data(), r.data.size());
+  copy(q, r.data.data(), r.data.size());
   q += r.data.size();
-  std::memcpy(q, r.metadata.data(), r.metadata.size());
+  copy(q, r.metadata.data(), r.metadata.size());
   q += r.metadata.size();
   put_u32(q, static_cast<std::uint32_t>(size));
   const std::uint32_t crc = masked_crc(p + 8, size - 8);
@@ -170,7 +175,7 @@ void encode_catalog_record(const catalog_record& r, mutable_bytes out) {
   put_u32(p + 8, r.stream_id);
   put_u32(p + 12, r.kind);
   put_u64(p + 16, r.first_position);
-  std::memcpy(p + catalog_record_header_size, r.name.data(), r.name.size());
+  copy(p + catalog_record_header_size, r.name.data(), r.name.size());
   put_u32(p + 4, masked_crc(p + 8, size - 8));
 }
 
@@ -216,7 +221,7 @@ void append_journal_op(std::vector<std::byte>& frame, const journal_op& op) {
   put_u32(p + 8, static_cast<std::uint32_t>(op.data.size()));
   put_u16(p + 12, static_cast<std::uint16_t>(op.path.size()));
   put_u16(p + 14, op.new_file ? journal_op_new_file : 0);
-  std::memcpy(p + journal_op_header_size, op.path.data(), op.path.size());
+  copy(p + journal_op_header_size, op.path.data(), op.path.size());
   if (!op.data.empty()) std::memcpy(p + journal_op_header_size + op.path.size(), op.data.data(), op.data.size());
 }
 
