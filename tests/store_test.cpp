@@ -30,7 +30,6 @@ class store_test : public ::testing::TestWithParam<bool> {
   io_thread io_;
 };
 
-std::string data_of(const read_page& p, std::size_t i) { return std::string(p.events.at(i).data); }
 
 }  // namespace
 
@@ -366,7 +365,7 @@ TEST_P(store_test, unusual_but_valid_names_round_trip_through_files) {
 }
 
 INSTANTIATE_TEST_SUITE_P(modes, store_test, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "durable" : "buffered"; });
+                         [](const auto& param_info) { return param_info.param ? "durable" : "buffered"; });
 
 TEST(store_options_test, out_of_range_options_are_refused) {
   io_thread io;

@@ -192,37 +192,37 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
       }
       decoded[i] = *e;
       auto [it, fresh] = ranges.try_emplace(e->stream_id, stream_range{e->offset, e->offset + e->size, 0, 0});
-      stream_range& r = it->second;
-      r.lo = std::min(r.lo, e->offset);
-      r.hi = std::max(r.hi, e->offset + e->size);
-      r.bytes += e->size;
+      stream_range& sr = it->second;
+      sr.lo = std::min(sr.lo, e->offset);
+      sr.hi = std::max(sr.hi, e->offset + e->size);
+      sr.bytes += e->size;
       // Gaps are allowed (skippable record kinds) but never sized by damage.
-      if (r.hi - r.lo > r.bytes + (1u << 20)) {
+      if (sr.hi - sr.lo > sr.bytes + (1u << 20)) {
         return corruption("$all entries far apart in one partition", relative(all_path),
                           entries_at + i * format::all_entry_size);
       }
     }
     std::uint64_t total = 0;
-    for (auto& [id, r] : ranges) {
-      r.buffer_at = total;
-      total += r.hi - r.lo;
+    for (auto& [id, sr] : ranges) {
+      sr.buffer_at = total;
+      total += sr.hi - sr.lo;
     }
     auto buffer = std::make_shared<std::vector<std::byte>>(total);
     storage->buffers.push_back(buffer);
-    for (const auto& [id, r] : ranges) {
+    for (const auto& [id, sr] : ranges) {
       const stream_state& s = *registry_.by_id(id);
       auto part = files_.get(s.partition_path);
       if (!part) return error(part.error(), relative(s.partition_path));
-      auto got = (*part)->file->read_at(r.lo, std::span(*buffer).subspan(r.buffer_at, r.hi - r.lo));
+      auto got = (*part)->file->read_at(sr.lo, std::span(*buffer).subspan(sr.buffer_at, sr.hi - sr.lo));
       if (!got) return error(got.error(), relative(s.partition_path));
-      if (*got != r.hi - r.lo) return corruption("partition shorter than $all", relative(s.partition_path), r.lo + *got);
+      if (*got != sr.hi - sr.lo) return corruption("partition shorter than $all", relative(s.partition_path), sr.lo + *got);
     }
     records.resize(count);
     for (std::uint64_t k = 0; k < count; ++k) {
       const format::all_entry& e = decoded[k];
-      const stream_range& r = ranges[e.stream_id];
+      const stream_range& sr = ranges[e.stream_id];
       format::decoded_record& rec = records[k];
-      const auto status = format::decode_record(std::span(*buffer).subspan(r.buffer_at + (e.offset - r.lo), e.size), rec);
+      const auto status = format::decode_record(std::span(*buffer).subspan(sr.buffer_at + (e.offset - sr.lo), e.size), rec);
       if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
           rec.fields.position != first + k || rec.fields.version != e.version) {
         return corruption("damaged record or mismatch with $all",
