@@ -106,6 +106,12 @@ TEST(checkpoint, stream_count_covers_only_flushed_catalog_records) {
   auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = gated,
                                        .checkpoint_interval = 1});
   ASSERT_TRUE(s) << s.error().message();
+  // A failed assertion must not leave the store's flush waiting at the gate
+  // forever (its destructor waits for that flush).
+  struct gate_opener {
+    gated_file_system& gate;
+    ~gate_opener() { gate.open_gate(); }
+  } const open_gate_on_exit{*gated};
   ASSERT_FALSE(append_wait(*s, "a", make_events(1)).ec);
   // Flush 2 (new stream "b") stops before its journal sync ...
   gated->close_gate();
@@ -130,4 +136,24 @@ TEST(checkpoint, stream_count_covers_only_flushed_catalog_records) {
   ASSERT_TRUE(again) << again.error().message();
   EXPECT_EQ(again->read("a")->events.size(), 1u);
   EXPECT_EQ(again->read("b")->events.size(), 1u);
+}
+
+// Opening reads the frames written since the last checkpoint, never the whole
+// journal: the journal starts over at every checkpoint, so its size (and the
+// work of opening) is bounded by the checkpoint interval, not by the store's age.
+TEST(checkpoint, journal_starts_over_at_each_checkpoint) {
+  auto mem = std::make_shared<memory_file_system>();
+  io_thread io;
+  for (int session = 0; session < 20; ++session) {
+    auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = mem,
+                                         .checkpoint_interval = 8});
+    ASSERT_TRUE(s) << s.error().message();
+    for (int i = 0; i < 20; ++i) ASSERT_FALSE(append_wait(*s, "a", make_events(1)).ec);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  // 400 flushes of one 4 KiB frame each; at most 8 frames (plus preallocation) between checkpoints.
+  EXPECT_LE(mem->contents("/s/journal.wal").size(), 256u * 1024u);
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem});
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->read("a")->events.size(), 400u);
 }

@@ -237,6 +237,8 @@ void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_posit
   put_u32(p + 4, masked_crc(p + 8, frame.size() - 8));
 }
 
+std::uint32_t peek_journal_frame_size(bytes in) { return in.size() < 4 ? 0 : get_u32(in.data()); }
+
 decode_status decode_journal_frame(bytes in, journal_frame& out) {
   if (in.size() < 4) return decode_status::truncated;
   const std::uint32_t size = get_u32(in.data());

@@ -278,6 +278,8 @@ struct journal_frame {
   std::vector<journal_op> ops;  // views into the decoded buffer
 };
 decode_status decode_journal_frame(bytes in, journal_frame& out);
+// The length field of the frame starting at `in` (0 if fewer than 4 bytes).
+std::uint32_t peek_journal_frame_size(bytes in);
 
 // ---------------------------------------------------------------------------
 // Little-endian helpers shared by the encoders.

@@ -6,7 +6,6 @@
 // makes its durability one fdatasync whatever the number of streams. The
 // partitions and indexes are synced at checkpoints, in parallel, after which
 // the journal may start over.
-#include "io_util.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
 
@@ -18,7 +17,8 @@
 namespace evstore::detail {
 namespace {
 
-constexpr std::uint64_t journal_restart_bytes = 64ull << 20;
+// A checkpoint (and with it a restart of the journal) is due at this size.
+constexpr std::uint64_t journal_checkpoint_bytes = 64ull << 20;
 // Bounds the work of one checkpoint (and so the latency of the flush that runs it).
 constexpr std::size_t checkpoint_dirty_streams = 2048;
 // Handles held at once while syncing.
@@ -70,7 +70,7 @@ boost::system::error_code store_impl::write_journal_frame(const batch& b) {
 }
 
 bool store_impl::durable_checkpoint_due(std::uint64_t count) const {
-  return count - checkpoint_count_ >= options_.checkpoint_interval || journal_end_ >= journal_restart_bytes ||
+  return count - checkpoint_count_ >= options_.checkpoint_interval || journal_end_ >= journal_checkpoint_bytes ||
          dirty_streams_.size() >= checkpoint_dirty_streams;
 }
 
@@ -123,9 +123,12 @@ boost::system::error_code store_impl::durable_checkpoint(std::uint64_t count) {
   for (stream_state* s : dirty_streams_) s->dirty = false;
   dirty_streams_.clear();
   dirty_dirs_.clear();
-  // Everything the journal holds is now in place: it may start over.
-  const bool restart = journal_end_ >= journal_restart_bytes;
-  const std::uint64_t replay_from = restart ? format::journal_frame_alignment : journal_end_;
+  // Everything the journal holds is now in place: it starts over, so it stays
+  // within its preallocated blocks and its frames stay in the page cache. The
+  // checkpoint is synced before any new frame overwrites an old one, and an
+  // old frame left past the new chain's end cannot continue it (frames chain
+  // by position, format.hpp).
+  const std::uint64_t replay_from = format::journal_frame_alignment;
   if (auto ec = write_checkpoint(count, replay_from)) return ec;
   journal_end_ = replay_from;
   return {};
@@ -168,15 +171,32 @@ result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t
   if (from_offset == 0 || !fs_->exists(path)) return {};
   auto f = fs_->open(path, open_mode::read_only);
   if (!f) return error(f.error(), path);
-  auto bytes = read_all(**f);
-  if (!bytes) return error(bytes.error(), path);
-  if (!format::decode_file_header(*bytes, format::file_kind::journal)) return corruption("bad file header", relative(path), 0);
+  auto journal_size = (*f)->size();
+  if (!journal_size) return error(journal_size.error(), path);
+  std::vector<std::byte> buffer(format::file_header_size);
+  auto got = (*f)->read_at(0, buffer);
+  if (!got) return error(got.error(), path);
+  if (*got != buffer.size() || !format::decode_file_header(buffer, format::file_kind::journal)) {
+    return corruption("bad file header", relative(path), 0);
+  }
   std::map<std::string, std::unique_ptr<file>> touched;
   std::set<std::string> dirs;
   std::uint64_t at = from_offset;
   format::journal_frame frame;
-  while (at < bytes->size()) {
-    if (format::decode_journal_frame(std::span(*bytes).subspan(at), frame) != format::decode_status::ok) break;
+  // Frame by frame from the checkpoint's offset: the cost of opening is the
+  // frames written since the last checkpoint, never the journal's size.
+  for (;;) {
+    buffer.resize(format::journal_frame_header_size);
+    auto head = (*f)->read_at(at, buffer);
+    if (!head) return error(head.error(), path);
+    if (*head != buffer.size()) break;
+    const std::uint32_t frame_size = format::peek_journal_frame_size(buffer);
+    if (frame_size < format::journal_frame_header_size || frame_size > *journal_size - at) break;
+    buffer.resize(frame_size);
+    auto body = (*f)->read_at(at, buffer);
+    if (!body) return error(body.error(), path);
+    if (*body != buffer.size()) break;
+    if (format::decode_journal_frame(buffer, frame) != format::decode_status::ok) break;
     if (frame.first_position != position) break;  // an older cycle's frame: the chain ends
     for (const format::journal_op& op : frame.ops) {
       // The checksum makes damage unlikely; still, never write outside the store.
