@@ -24,8 +24,9 @@ struct page_storage {
   std::vector<std::shared_ptr<std::vector<std::byte>>> buffers;
 };
 
-recorded_event to_recorded(const format::decoded_record& r, std::string_view stream) {
+recorded_event to_recorded(const format::decoded_record& r, std::string_view stream, std::uint64_t sequence) {
   recorded_event e;
+  e.sequence = sequence;
   e.stream = stream;
   e.type = r.fields.type;
   e.data = r.fields.data;
@@ -148,10 +149,10 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
     if (!chunk) return chunk.error();
     storage->buffers.push_back(chunk->buffer);
     if (o.direction == direction::forward) {
-      for (const auto& rec : chunk->records) page.events.push_back(to_recorded(rec, s.name));
+      for (const auto& rec : chunk->records) page.events.push_back(to_recorded(rec, s.name, rec.fields.version));
     } else {
       for (auto it = chunk->records.rbegin(); it != chunk->records.rend(); ++it) {
-        page.events.push_back(to_recorded(*it, s.name));
+        page.events.push_back(to_recorded(*it, s.name, it->fields.version));
       }
     }
     return {};
@@ -230,7 +231,7 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
       }
     }
     auto push = [&](std::uint64_t k) {
-      page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name));
+      page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name, first + k));
     };
     if (o.direction == direction::forward) {
       for (std::uint64_t k = 0; k < count; ++k) push(k);
@@ -242,6 +243,15 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   if (!res) return res.error();
   finish_page(page, r, o, committed, std::move(storage));
   return page;
+}
+
+result<std::uint64_t> store_impl::published_count(std::string_view stream) const {
+  if (stream == "$all") return all_count();
+  if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+  stream_state* s = registry_.find(stream);
+  if (s == nullptr) return 0;
+  if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
+  return s->committed_count.load(std::memory_order_acquire);
 }
 
 result<read_page> store_impl::read(std::string_view stream, const read_options& o) const {

@@ -3,6 +3,7 @@
 
 #include "reader.hpp"
 #include "store_impl.hpp"
+#include "subscription_impl.hpp"
 
 namespace evstore {
 
@@ -49,6 +50,24 @@ std::vector<stream_info> store::list_streams(std::size_t offset, std::size_t lim
 }
 std::size_t store::stream_count() const { return impl_->streams().size(); }
 std::uint64_t store::event_count() const { return impl_->all_count(); }
+result<subscription> store::subscribe(std::string_view stream, subscription_options options) const {
+  return subscribe(stream, options, impl_->executor());
+}
+
+result<subscription> store::subscribe(std::string_view stream, subscription_options options,
+                                      subscription::executor_type executor) const {
+  auto count = impl_->published_count(stream);
+  if (!count) return count.error();
+  if (options.from == from_end) options.from = *count;
+  return subscription(
+      std::make_shared<detail::subscription_impl>(impl_, std::string(stream), options, std::move(executor)));
+}
+
+void store::start_callbacks(subscription& sub,
+                            std::function<void(boost::system::error_code, const subscription_batch&)> on_batch) {
+  sub.impl_->run(std::move(on_batch));
+}
+
 result<std::uint64_t> store::refresh() { return impl_->refresh(); }
 bool store::is_read_only() const { return impl_->read_only(); }
 const store_options& store::options() const { return impl_->options(); }

@@ -19,6 +19,7 @@
 #include "background_sync.hpp"
 #include "file_cache.hpp"
 #include "format.hpp"
+#include "notifier.hpp"
 #include "stream_registry.hpp"
 
 #include <evstore/store.hpp>
@@ -114,7 +115,17 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   };
   result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first, std::uint64_t count) const;
 
+  // Events of `stream` a reader may see now: its version count, $all's
+  // position count, a read stream's entry count; 0 for a stream with no events.
+  result<std::uint64_t> published_count(std::string_view stream) const;
+
+  // Subscriptions park here; the writer (or a follower's refresh) wakes them.
+  notifier& subscriptions() const { return notifier_; }
+  // close() has completed: no event will be published any more.
+  bool is_closed() const { return closed_published_.load(std::memory_order_acquire); }
+
   const store_options& options() const { return options_; }
+  const store::executor_type& executor() const { return executor_; }
   bool read_only() const { return options_.read_only; }
   std::uint64_t all_count() const { return all_count_.load(std::memory_order_acquire); }
   const stream_registry& streams() const { return registry_; }
@@ -143,6 +154,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void complete(pending_append& p, boost::system::error_code ec);
   void maybe_checkpoint(bool force);
   void finish_close_if_idle();
+  void notify_subscribers(const batch& b);
 
   // recovery.cpp
   result<void> prepare_directory();
@@ -184,6 +196,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // Published state.
   std::atomic<std::uint64_t> all_count_{0};
+  std::atomic<bool> closed_published_{false};
+  mutable notifier notifier_;
 
   // Writer state (strand).
   std::uint64_t next_position_ = 0;

@@ -442,12 +442,19 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
     stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
     if (!journal_file_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
     for (pending_append& p : b->appends) complete(p, {});
+    notify_subscribers(*b);
   }
   if (!batch_->empty()) {
     start_flush();
   } else {
     finish_close_if_idle();
   }
+}
+
+void store_impl::notify_subscribers(const batch& b) {
+  if (!notifier_.has_waiters()) return;
+  notifier_.notify("$all");
+  for (const stream_batch& sb : b.streams) notifier_.notify(sb.stream->name);
 }
 
 void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
@@ -481,6 +488,8 @@ void store_impl::finish_close_if_idle() {
     // Once close completes the directory may be reopened, even while this
     // object lingers until its last handler has run.
     lock_.reset();
+    closed_published_.store(true, std::memory_order_release);
+    notifier_.close();
     for (auto& h : close_handlers_) {
       auto ex = boost::asio::get_associated_executor(h, strand_);
       boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });

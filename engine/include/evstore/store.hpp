@@ -18,6 +18,7 @@
 
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
+#include <evstore/subscription.hpp>
 #include <evstore/types.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -25,6 +26,7 @@
 #include <boost/asio/async_result.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <optional>
@@ -204,6 +206,27 @@ class store {
   // Number of events in $all (= last position + 1).
   std::uint64_t event_count() const;
 
+  // A live subscription to a stream (write, read or system stream, or "$all"),
+  // from options.from (from_end: new events only); see subscription.hpp.
+  // Pull batches with next(token); the subscription's own work runs on
+  // `executor` (default: the store's). A stream that does not exist yet is
+  // empty: the subscription waits for its first events.
+  result<subscription> subscribe(std::string_view stream, subscription_options options = {}) const;
+  result<subscription> subscribe(std::string_view stream, subscription_options options,
+                                 subscription::executor_type executor) const;
+  // Callback form: `on_batch(error_code, const subscription_batch&)` receives
+  // every batch until an error ends it (operation_aborted once cancelled or
+  // destroyed, store_closed after close()). The next batch is read only after
+  // on_batch returns, so a slow handler holds back only itself.
+  template <class OnBatch>
+  result<subscription> subscribe(std::string_view stream, subscription_options options, OnBatch on_batch) const
+    requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&>
+  {
+    auto sub = subscribe(stream, options);
+    if (sub) start_callbacks(*sub, std::move(on_batch));
+    return sub;
+  }
+
   // Read-only stores: picks up events and streams the writer has added since.
   result<std::uint64_t> refresh();
 
@@ -216,6 +239,8 @@ class store {
   void async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                     boost::asio::any_completion_handler<append_signature> handler);
   void async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+  static void start_callbacks(subscription& sub,
+                              std::function<void(boost::system::error_code, const subscription_batch&)> on_batch);
 
   std::shared_ptr<detail::store_impl> impl_;
 };

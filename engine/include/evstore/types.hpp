@@ -34,6 +34,10 @@ struct recorded_event {
   std::uint64_t version = 0;     // 0-based position in its write stream
   std::uint64_t position = 0;    // 0-based position in $all
   std::int64_t committed_at = 0; // unix time, milliseconds
+  // Its number in the stream it was read from: the version in a write stream,
+  // the position in $all, the entry number in a read or system stream. A read
+  // or subscription continues from sequence + 1.
+  std::uint64_t sequence = 0;
 };
 
 // The concurrency check of an append.

@@ -1,0 +1,90 @@
+// evstore::subscription — a live, ordered view of one stream.
+//
+// A subscription starts at any event number of a stream (write stream, read
+// stream, system stream or "$all"), delivers the stored events from there
+// (catch-up), says once that it has caught up, then delivers new events as
+// their appends complete (live). Catch-up and live are one mechanism: the
+// subscription reads the stream from storage at its own pace, and waits for a
+// notification only once it has read everything. So the switch has no gap and
+// no duplicate, and a slow subscriber costs the writer nothing: it never holds
+// more than one batch, however far behind it falls.
+//
+// Only published events are delivered: flushed ones, and with fsync_on_flush
+// fsynced ones. A position taken from a delivered event never runs ahead of
+// what a crash keeps.
+//
+// Threading: next() and cancel() may be called from any thread; at most one
+// next() may be outstanding. Completion handlers run on their associated
+// executor (plain callbacks: the subscription's executor).
+#pragma once
+
+#include <evstore/error.hpp>
+#include <evstore/types.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace evstore {
+
+namespace detail {
+class subscription_impl;
+}
+
+struct subscription_options {
+  // First event number to deliver (a version, a $all position or a read-stream
+  // entry number; see recorded_event::sequence); from_end: only new events.
+  std::uint64_t from = 0;
+  // Most events per batch.
+  std::size_t max_batch = 512;
+};
+
+// What one next() delivers: some events, and/or the one-time caught-up signal.
+struct subscription_batch {
+  std::vector<recorded_event> events;
+  // Set once, on the batch after which the subscription has delivered every
+  // event that existed when it reached the end (events may then be empty).
+  bool caught_up = false;
+  // The event number next() continues from.
+  std::uint64_t next = 0;
+  std::shared_ptr<const void> storage;  // owns the bytes `events` point into
+};
+
+class subscription {
+ public:
+  using executor_type = boost::asio::any_io_executor;
+  using next_signature = void(boost::system::error_code, subscription_batch);
+
+  subscription() = default;
+  subscription(subscription&&) noexcept;
+  subscription& operator=(subscription&&) noexcept;
+  // Cancels: a pending next() completes with operation_aborted.
+  ~subscription();
+
+  // Completes with the next batch once there is one: at once while catching
+  // up, when new events are published once live. Errors: operation_aborted
+  // (cancelled, or the store closed), corrupt_data and I/O errors of the read.
+  template <class CompletionToken>
+  auto next(CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, next_signature>(
+        [this](auto handler) { async_next(std::move(handler)); }, token);
+  }
+
+  void cancel();
+  // The event number the next batch starts at.
+  std::uint64_t position() const;
+  bool valid() const noexcept { return impl_ != nullptr; }
+
+ private:
+  friend class store;
+  explicit subscription(std::shared_ptr<detail::subscription_impl> impl);
+  void async_next(boost::asio::any_completion_handler<next_signature> handler);
+
+  std::shared_ptr<detail::subscription_impl> impl_;
+};
+
+}  // namespace evstore

@@ -1,0 +1,161 @@
+// Live subscriptions: catch-up reads, the caught-up signal, waiting for new
+// events. See subscription_impl.hpp.
+#include "subscription_impl.hpp"
+
+#include "store_impl.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
+namespace evstore {
+
+subscription::subscription(std::shared_ptr<detail::subscription_impl> impl) : impl_(std::move(impl)) {}
+subscription::subscription(subscription&&) noexcept = default;
+subscription& subscription::operator=(subscription&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->cancel();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+subscription::~subscription() {
+  if (impl_) impl_->cancel();
+}
+
+void subscription::async_next(boost::asio::any_completion_handler<next_signature> handler) {
+  impl_->next(std::move(handler));
+}
+void subscription::cancel() {
+  if (impl_) impl_->cancel();
+}
+std::uint64_t subscription::position() const { return impl_ ? impl_->position() : 0; }
+
+}  // namespace evstore
+
+namespace evstore::detail {
+
+subscription_impl::subscription_impl(std::shared_ptr<const store_impl> store, std::string stream,
+                                     subscription_options options, subscription::executor_type executor)
+    : store_(std::move(store)),
+      stream_(std::move(stream)),
+      max_batch_(std::max<std::size_t>(1, options.max_batch)),
+      executor_(std::move(executor)),
+      next_(options.from) {}
+
+std::uint64_t subscription_impl::position() const {
+  std::lock_guard lock(mutex_);
+  return next_;
+}
+
+void subscription_impl::next(next_handler handler) {
+  {
+    std::lock_guard lock(mutex_);
+    if (pending_) {
+      deliver(std::move(handler), make_error_code(errc::invalid_argument), {});
+      return;
+    }
+    pending_.emplace(std::move(handler));
+  }
+  post_attempt();
+}
+
+void subscription_impl::run(batch_callback callback) {
+  next([self = shared_from_this(), callback = std::move(callback)](boost::system::error_code ec,
+                                                                   subscription_batch batch) mutable {
+    callback(ec, batch);
+    if (!ec) self->run(std::move(callback));
+  });
+}
+
+void subscription_impl::cancel() {
+  std::optional<next_handler> handler;
+  {
+    std::lock_guard lock(mutex_);
+    if (cancelled_) return;
+    cancelled_ = true;
+    if (waiter_ != 0 && store_->subscriptions().cancel(stream_, waiter_)) {
+      // Parked: no attempt will run, so complete here.
+      waiter_ = 0;
+      handler.emplace(std::move(*pending_));
+      pending_.reset();
+    }
+  }
+  if (handler) deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted), {});
+}
+
+void subscription_impl::post_attempt() {
+  boost::asio::post(executor_, [self = shared_from_this()] { self->attempt(); });
+}
+
+// Handlers are only ever move-constructed: Boost 1.81's move assignment of
+// any_completion_handler wraps the handler in itself without end.
+void subscription_impl::complete(boost::system::error_code ec, subscription_batch batch) {
+  std::optional<next_handler> handler;
+  {
+    std::lock_guard lock(mutex_);
+    if (!pending_) return;
+    handler.emplace(std::move(*pending_));
+    pending_.reset();
+    waiter_ = 0;
+    if (!ec) next_ = batch.next;
+  }
+  deliver(std::move(*handler), ec, std::move(batch));
+}
+
+void subscription_impl::deliver(next_handler handler, boost::system::error_code ec, subscription_batch batch) {
+  // Always through the subscription's executor: the caller may hold locks,
+  // or be the handler's own frame (no recursion through next()).
+  boost::asio::post(executor_, [ex = executor_, h = std::move(handler), ec, b = std::move(batch)]() mutable {
+    auto target = boost::asio::get_associated_executor(h, ex);
+    boost::asio::dispatch(target, [h = std::move(h), ec, b = std::move(b)]() mutable { std::move(h)(ec, std::move(b)); });
+  });
+}
+
+void subscription_impl::attempt() {
+  std::uint64_t from = 0;
+  bool cancelled = false;
+  {
+    std::lock_guard lock(mutex_);
+    if (!pending_) return;
+    cancelled = cancelled_;
+    from = next_;
+  }
+  // cancel() found no waiter to remove: this attempt owes the completion.
+  if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), {});
+  auto count = store_->published_count(stream_);
+  if (!count) return complete(count.error().code, {});
+  subscription_batch batch;
+  batch.next = from;
+  if (from < *count) {
+    auto page = store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
+    if (!page) return complete(page.error().code, {});
+    batch.events = std::move(page->events);
+    batch.storage = std::move(page->storage);
+    batch.next = page->next;
+    if (!caught_up_ && batch.next >= *count) caught_up_ = batch.caught_up = true;
+    return complete({}, std::move(batch));
+  }
+  if (!caught_up_) {
+    caught_up_ = batch.caught_up = true;
+    return complete({}, std::move(batch));
+  }
+  if (store_->is_closed()) return complete(make_error_code(errc::store_closed), {});
+  // Live and nothing new: park until the stream's published count moves past `from`.
+  std::unique_lock lock(mutex_);
+  if (cancelled_) {
+    lock.unlock();
+    return complete(make_error_code(boost::asio::error::operation_aborted), {});
+  }
+  waiter_ = store_->subscriptions().wait(
+      stream_,
+      [&] {
+        auto now = store_->published_count(stream_);
+        return !now || *now > from || store_->is_closed();
+      },
+      [weak = weak_from_this()] {
+        if (auto self = weak.lock()) self->post_attempt();
+      });
+}
+
+}  // namespace evstore::detail

@@ -1,0 +1,56 @@
+// The state behind evstore::subscription (see subscription.hpp for the contract).
+//
+// One attempt at a time runs on the subscription's executor: it reads the
+// next batch from storage if the stream's published count is ahead of the
+// subscription, reports caught-up once when it is not, and otherwise parks a
+// waiter in the store's notifier, which posts the next attempt. At most one
+// next() is outstanding, so attempts never overlap; cancel() may race with
+// them and is resolved under mutex_.
+#pragma once
+
+#include <evstore/subscription.hpp>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+namespace evstore::detail {
+
+class store_impl;
+
+class subscription_impl : public std::enable_shared_from_this<subscription_impl> {
+ public:
+  using next_handler = boost::asio::any_completion_handler<subscription::next_signature>;
+  using batch_callback = std::function<void(boost::system::error_code, const subscription_batch&)>;
+
+  subscription_impl(std::shared_ptr<const store_impl> store, std::string stream, subscription_options options,
+                    subscription::executor_type executor);
+
+  void next(next_handler handler);
+  // Delivers every batch to `callback` until an error (operation_aborted after cancel()).
+  void run(batch_callback callback);
+  void cancel();
+  std::uint64_t position() const;
+
+ private:
+  void post_attempt();
+  void attempt();
+  void complete(boost::system::error_code ec, subscription_batch batch);
+  void deliver(next_handler handler, boost::system::error_code ec, subscription_batch batch);
+
+  const std::shared_ptr<const store_impl> store_;
+  const std::string stream_;
+  const std::size_t max_batch_;
+  const subscription::executor_type executor_;
+
+  mutable std::mutex mutex_;
+  std::optional<next_handler> pending_;
+  std::uint64_t waiter_ = 0;  // notifier id while parked
+  bool cancelled_ = false;
+  std::uint64_t next_;         // guarded by mutex_ for position(); written by attempts
+  bool caught_up_ = false;     // attempts only
+};
+
+}  // namespace evstore::detail

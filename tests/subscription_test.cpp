@@ -1,0 +1,337 @@
+// Live subscriptions: catch-up, the caught-up signal, live delivery, the
+// switch between them under concurrent appends, cancellation and close.
+#include "support/gated_file_system.hpp"
+#include "support/store_fixture.hpp"
+
+#include <evstore/memory_file_system.hpp>
+
+#include <boost/asio/error.hpp>
+#include <boost/asio/post.hpp>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <random>
+
+using namespace evstore;
+using namespace evstore::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct next_outcome {
+  boost::system::error_code ec;
+  subscription_batch batch;
+};
+
+// Starts a next() whose outcome arrives in the returned future.
+std::future<next_outcome> start_next(subscription& sub) {
+  auto done = std::make_shared<std::promise<next_outcome>>();
+  auto f = done->get_future();
+  sub.next([done](boost::system::error_code ec, subscription_batch b) { done->set_value({ec, std::move(b)}); });
+  return f;
+}
+
+next_outcome next_wait(subscription& sub) {
+  auto f = start_next(sub);
+  if (f.wait_for(10s) != std::future_status::ready) {
+    ADD_FAILURE() << "next() did not complete";
+    sub.cancel();
+  }
+  return f.get();
+}
+
+class subscription_test : public ::testing::TestWithParam<bool> {
+ protected:
+  store open() {
+    auto s = store::open(io_.executor(), {.directory = dir_.sub("store"), .fsync_on_flush = GetParam()});
+    EXPECT_TRUE(s) << s.error().message();
+    return std::move(*s);
+  }
+  temp_dir dir_;
+  io_thread io_;
+};
+
+INSTANTIATE_TEST_SUITE_P(modes, subscription_test, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "durable" : "buffered"; });
+
+TEST_P(subscription_test, catches_up_signals_once_then_delivers_live_events) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "cart-1", make_events(5)).ec);
+  auto sub = s.subscribe("cart-1", {.from = 2});
+  ASSERT_TRUE(sub) << sub.error().message();
+
+  auto first = next_wait(*sub);
+  ASSERT_FALSE(first.ec);
+  ASSERT_EQ(first.batch.events.size(), 3u);
+  EXPECT_EQ(first.batch.events.front().version, 2u);
+  EXPECT_EQ(first.batch.events.front().sequence, 2u);
+  EXPECT_TRUE(first.batch.caught_up);
+  EXPECT_EQ(first.batch.next, 5u);
+
+  auto pending = start_next(*sub);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout) << "nothing new: next() waits";
+  ASSERT_FALSE(append_wait(s, "cart-1", make_events(2)).ec);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto live = pending.get();
+  ASSERT_FALSE(live.ec);
+  ASSERT_EQ(live.batch.events.size(), 2u);
+  EXPECT_EQ(live.batch.events[0].version, 5u);
+  EXPECT_FALSE(live.batch.caught_up) << "caught-up is signalled once";
+  EXPECT_EQ(sub->position(), 7u);
+}
+
+TEST_P(subscription_test, empty_catch_up_still_signals_caught_up) {
+  store s = open();
+  auto sub = s.subscribe("nothing-yet");
+  ASSERT_TRUE(sub);
+  auto first = next_wait(*sub);
+  ASSERT_FALSE(first.ec);
+  EXPECT_TRUE(first.batch.events.empty());
+  EXPECT_TRUE(first.batch.caught_up);
+  // The stream is created later: its first events arrive live.
+  auto pending = start_next(*sub);
+  ASSERT_FALSE(append_wait(s, "nothing-yet", make_events(1)).ec);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto live = pending.get();
+  ASSERT_EQ(live.batch.events.size(), 1u);
+  EXPECT_EQ(live.batch.events[0].stream, "nothing-yet");
+}
+
+TEST_P(subscription_test, from_end_delivers_only_new_events) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a", make_events(3)).ec);
+  auto sub = s.subscribe("a", {.from = from_end});
+  ASSERT_TRUE(sub);
+  EXPECT_TRUE(next_wait(*sub).batch.caught_up);
+  ASSERT_FALSE(append_wait(s, "a", make_events(1)).ec);
+  auto live = next_wait(*sub);
+  ASSERT_EQ(live.batch.events.size(), 1u);
+  EXPECT_EQ(live.batch.events[0].version, 3u);
+}
+
+TEST_P(subscription_test, all_subscription_sees_every_stream_in_position_order) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a", make_events(2)).ec);
+  ASSERT_FALSE(append_wait(s, "b", make_events(1)).ec);
+  auto sub = s.subscribe("$all", {.max_batch = 2});
+  ASSERT_TRUE(sub);
+  auto one = next_wait(*sub);
+  ASSERT_EQ(one.batch.events.size(), 2u) << "max_batch bounds a batch";
+  EXPECT_FALSE(one.batch.caught_up);
+  auto two = next_wait(*sub);
+  ASSERT_EQ(two.batch.events.size(), 1u);
+  EXPECT_EQ(two.batch.events[0].stream, "b");
+  EXPECT_EQ(two.batch.events[0].sequence, 2u);
+  EXPECT_TRUE(two.batch.caught_up);
+  ASSERT_FALSE(append_wait(s, "c", make_events(1)).ec);
+  auto live = next_wait(*sub);
+  ASSERT_EQ(live.batch.events.size(), 1u);
+  EXPECT_EQ(live.batch.events[0].position, 3u);
+}
+
+// The switch from catch-up to live: appends run on other threads at random
+// moments while subscribers start at random points and read at random speeds.
+// Every subscriber must see every event from its start exactly once, in order.
+TEST_P(subscription_test, switch_to_live_under_concurrent_appends_loses_and_repeats_nothing) {
+  constexpr int rounds = 40;
+  constexpr std::uint64_t events_per_round = 400;
+  std::mt19937_64 rng(GetParam() ? 7 : 11);
+  for (int round = 0; round < rounds; ++round) {
+    temp_dir dir;
+    io_thread io;
+    auto opened = store::open(io.executor(), {.directory = dir.sub("s"), .fsync_on_flush = GetParam()});
+    ASSERT_TRUE(opened);
+    store& s = *opened;
+    const std::string stream = "round-" + std::to_string(round);
+    const std::uint64_t preloaded = rng() % 100;
+    if (preloaded > 0) {
+      ASSERT_FALSE(append_wait(s, stream, make_events(preloaded)).ec);
+    }
+
+    std::atomic<bool> appending{true};
+    std::thread writer([&, seed = rng()] {
+      std::mt19937_64 r(seed);
+      std::uint64_t written = preloaded;
+      while (written < events_per_round) {
+        const std::uint64_t n = std::min<std::uint64_t>(1 + r() % 7, events_per_round - written);
+        // Several appends in one tick, sometimes: they share a flush.
+        std::vector<std::future<void>> done;
+        const int burst = 1 + static_cast<int>(r() % 3);
+        std::vector<std::promise<void>> ps(static_cast<std::size_t>(burst));
+        for (auto& p : ps) done.push_back(p.get_future());
+        boost::asio::post(io.executor(), [&, n, burst] {
+          for (int b = 0; b < burst; ++b) {
+            s.append(stream, make_events(n), expect::any,
+                     [p = &ps[static_cast<std::size_t>(b)]](boost::system::error_code, append_result) { p->set_value(); });
+          }
+        });
+        for (auto& d : done) d.wait();
+        written += n * static_cast<std::uint64_t>(burst);
+        if (r() % 4 == 0) std::this_thread::sleep_for(std::chrono::microseconds(r() % 500));
+      }
+      appending = false;
+    });
+
+    struct reader_result {
+      std::uint64_t start = 0;
+      std::vector<std::uint64_t> versions;
+      int caught_up_signals = 0;
+      std::string problem;
+    };
+    std::vector<reader_result> results(4);
+    std::vector<std::thread> readers;
+    for (std::size_t k = 0; k < results.size(); ++k) {
+      readers.emplace_back([&, k, seed = rng()] {
+        std::mt19937_64 r(seed);
+        std::this_thread::sleep_for(std::chrono::microseconds(r() % 2000));
+        reader_result& out = results[k];
+        out.start = r() % 50;
+        auto sub = s.subscribe(stream, {.from = out.start, .max_batch = 1 + r() % 64});
+        if (!sub) {
+          out.problem = sub.error().message();
+          return;
+        }
+        for (;;) {
+          auto f = start_next(*sub);
+          // Wait in slices: once the writer is done and everything is
+          // delivered, a waiting next() is the expected end.
+          const auto deadline = std::chrono::steady_clock::now() + 10s;
+          while (f.wait_for(5ms) != std::future_status::ready) {
+            const bool done = !appending.load() && sub->position() >= **s.stream_version(stream) + 1;
+            if (done || std::chrono::steady_clock::now() > deadline) {
+              if (!done) out.problem = "next() stalled at " + std::to_string(sub->position());
+              sub->cancel();
+              f.wait();
+              return;
+            }
+          }
+          auto o = f.get();
+          if (o.ec) {
+            out.problem = o.ec.message();
+            return;
+          }
+          out.caught_up_signals += o.batch.caught_up ? 1 : 0;
+          for (const auto& e : o.batch.events) out.versions.push_back(e.version);
+          if (r() % 8 == 0) std::this_thread::sleep_for(std::chrono::microseconds(r() % 300));
+        }
+      });
+    }
+    writer.join();
+    for (auto& t : readers) t.join();
+    const std::uint64_t final_count = s.read(stream, {.from = from_end, .max_count = 1, .direction = direction::backward})
+                                          ->events.front().version + 1;
+    for (const reader_result& res : results) {
+      ASSERT_EQ(res.problem, "") << "round " << round;
+      ASSERT_EQ(res.versions.size(), final_count - res.start) << "round " << round << " start " << res.start;
+      for (std::size_t i = 0; i < res.versions.size(); ++i) {
+        ASSERT_EQ(res.versions[i], res.start + i) << "round " << round << ": gap or duplicate";
+      }
+      EXPECT_EQ(res.caught_up_signals, 1) << "round " << round;
+    }
+  }
+}
+
+TEST_P(subscription_test, cancel_completes_a_waiting_next_promptly) {
+  store s = open();
+  auto sub = s.subscribe("a");
+  ASSERT_TRUE(sub);
+  EXPECT_TRUE(next_wait(*sub).batch.caught_up);
+  auto pending = start_next(*sub);
+  EXPECT_EQ(pending.wait_for(20ms), std::future_status::timeout);
+  sub->cancel();
+  ASSERT_EQ(pending.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(pending.get().ec, boost::asio::error::operation_aborted);
+  // A cancelled subscription stays cancelled.
+  EXPECT_EQ(next_wait(*sub).ec, boost::asio::error::operation_aborted);
+}
+
+TEST_P(subscription_test, destroying_the_subscription_aborts_its_next) {
+  store s = open();
+  std::future<next_outcome> pending;
+  {
+    auto sub = s.subscribe("a", {.from = from_end});
+    ASSERT_TRUE(sub);
+    EXPECT_TRUE(next_wait(*sub).batch.caught_up);
+    pending = start_next(*sub);
+  }
+  ASSERT_EQ(pending.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(pending.get().ec, boost::asio::error::operation_aborted);
+}
+
+TEST_P(subscription_test, close_delivers_what_is_stored_then_ends_with_store_closed) {
+  store s = open();
+  auto sub = s.subscribe("a");
+  ASSERT_TRUE(sub);
+  EXPECT_TRUE(next_wait(*sub).batch.caught_up);
+  auto pending = start_next(*sub);
+  ASSERT_FALSE(append_wait(s, "a", make_events(2)).ec);
+  ASSERT_FALSE(close_wait(s));
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(pending.get().batch.events.size(), 2u);
+  EXPECT_EQ(next_wait(*sub).ec, errc::store_closed);
+}
+
+TEST_P(subscription_test, callback_form_receives_batches_until_cancelled) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a", make_events(3)).ec);
+  std::mutex m;
+  std::vector<std::uint64_t> seen;
+  int caught_up = 0;
+  std::promise<boost::system::error_code> ended;
+  auto sub = s.subscribe("a", {}, [&](boost::system::error_code ec, const subscription_batch& b) {
+    std::lock_guard lock(m);
+    if (ec) return ended.set_value(ec);
+    caught_up += b.caught_up ? 1 : 0;
+    for (const auto& e : b.events) seen.push_back(e.version);
+  });
+  ASSERT_TRUE(sub);
+  ASSERT_FALSE(append_wait(s, "a", make_events(2)).ec);
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(m);
+    return seen.size() == 5;
+  }));
+  sub->cancel();
+  auto f = ended.get_future();
+  ASSERT_EQ(f.wait_for(2s), std::future_status::ready);
+  EXPECT_EQ(f.get(), boost::asio::error::operation_aborted);
+  std::lock_guard lock(m);
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(caught_up, 1);
+}
+
+TEST_P(subscription_test, invalid_stream_name_is_refused) {
+  store s = open();
+  auto sub = s.subscribe("");
+  ASSERT_FALSE(sub);
+  EXPECT_EQ(sub.error().code, errc::invalid_stream_name);
+}
+
+// In durable mode an event is delivered only once its journal frame is
+// fsynced: a subscriber can never act on an event a power loss takes back.
+TEST(subscription, durable_mode_delivers_only_after_the_fsync) {
+  auto mem = std::make_shared<memory_file_system>();
+  auto gated = std::make_shared<gated_file_system>(mem);
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = gated});
+  ASSERT_TRUE(s) << s.error().message();
+  const gate_opener open_gate_on_exit{*gated};
+  auto sub = s->subscribe("a");
+  ASSERT_TRUE(sub);
+  EXPECT_TRUE(next_wait(*sub).batch.caught_up);
+  auto pending = start_next(*sub);
+  gated->close_gate();
+  std::atomic<bool> acked{false};
+  s->append("a", make_events(1), expect::any, [&](boost::system::error_code, append_result) { acked = true; });
+  ASSERT_TRUE(gated->wait_until_waiting());
+  // The frame is written, its fdatasync has not returned.
+  EXPECT_EQ(pending.wait_for(100ms), std::future_status::timeout);
+  EXPECT_FALSE(acked.load());
+  gated->open_gate();
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(pending.get().batch.events.size(), 1u);
+  EXPECT_TRUE(acked.load());
+}
+
+}  // namespace
