@@ -25,6 +25,8 @@ class evstore_category final : public boost::system::error_category {
       case errc::store_closed: return "store_closed";
       case errc::format_mismatch: return "format_mismatch";
       case errc::invalid_argument: return "invalid_argument";
+      case errc::consumer_busy: return "consumer_busy";
+      case errc::read_stream_exists: return "read_stream_exists";
     }
     return "unknown evstore error";
   }

@@ -19,6 +19,7 @@ constexpr std::array<char, 8> magic_of(file_kind k) {
 }
 
 constexpr std::array<char, 8> checkpoint_magic = {'E', 'V', 'S', 'C', 'K', 'P', 'T', '\n'};
+constexpr std::array<char, 8> consumer_magic = {'E', 'V', 'S', 'C', 'O', 'N', 'S', '\n'};
 
 std::uint32_t masked_crc(const std::byte* p, std::size_t n) { return crc32c::mask(crc32c::value(p, n)); }
 
@@ -210,6 +211,34 @@ std::optional<checkpoint> decode_checkpoint(bytes in) {
   if (in.size() < checkpoint_slot_size || std::memcmp(p, checkpoint_magic.data(), 8) != 0) return std::nullopt;
   if (get_u32(p + 60) != masked_crc(p, 60)) return std::nullopt;
   return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24), get_u64(p + 32)};
+}
+
+namespace {
+std::uint32_t consumer_crc(const std::byte* header, std::string_view state) {
+  return crc32c::mask(crc32c::extend(crc32c::value(header, 28), state.data(), state.size()));
+}
+}  // namespace
+
+std::vector<std::byte> encode_consumer_checkpoint(const consumer_checkpoint& c) {
+  std::vector<std::byte> out(consumer_header_size + c.state.size());
+  std::byte* p = out.data();
+  std::memcpy(p, consumer_magic.data(), 8);
+  put_u32(p + 8, format_version);
+  put_u32(p + 12, static_cast<std::uint32_t>(c.state.size()));
+  put_u64(p + 16, c.position);
+  put_u32(p + 24, 0);
+  copy(p + consumer_header_size, c.state.data(), c.state.size());
+  put_u32(p + 28, consumer_crc(p, c.state));
+  return out;
+}
+
+std::optional<consumer_checkpoint> decode_consumer_checkpoint(bytes in) {
+  const std::byte* p = in.data();
+  if (in.size() < consumer_header_size || std::memcmp(p, consumer_magic.data(), 8) != 0) return std::nullopt;
+  if (get_u32(p + 8) != format_version || get_u32(p + 12) != in.size() - consumer_header_size) return std::nullopt;
+  const std::string_view state = view(p + consumer_header_size, in.size() - consumer_header_size);
+  if (get_u32(p + 28) != consumer_crc(p, state)) return std::nullopt;
+  return consumer_checkpoint{get_u64(p + 16), state};
 }
 
 void append_journal_op(std::vector<std::byte>& frame, const journal_op& op) {

@@ -282,6 +282,27 @@ decode_status decode_journal_frame(bytes in, journal_frame& out);
 std::uint32_t peek_journal_frame_size(bytes in);
 
 // ---------------------------------------------------------------------------
+// Consumer checkpoint (<consumer dir>/<enc stream>/<enc name>.consumer): the
+// durable position and state of one consumer, replaced as a whole by writing
+// a temporary file, fsyncing it, renaming it over the old one and fsyncing the
+// directory, so a crash leaves the old pair or the new one, never a mix.
+//   0   u8[8] magic "EVSCONS\n"
+//   8   u32   format_version
+//   12  u32   state_len
+//   16  u64   position: the next event number to deliver (one past the last handled)
+//   24  u32   reserved, zero
+//   28  u32   masked crc32c of bytes [0, 28) followed by the state bytes
+//   32  state: JSON text (state_len bytes; empty: no state)
+inline constexpr std::size_t consumer_header_size = 32;
+struct consumer_checkpoint {
+  std::uint64_t position = 0;
+  std::string_view state;
+};
+std::vector<std::byte> encode_consumer_checkpoint(const consumer_checkpoint& c);
+// nullopt if the magic, version, length or checksum is wrong; views point into `in`.
+std::optional<consumer_checkpoint> decode_consumer_checkpoint(bytes in);
+
+// ---------------------------------------------------------------------------
 // Little-endian helpers shared by the encoders.
 inline void put_u16(std::byte* p, std::uint16_t v) {
   boost::endian::store_little_u16(reinterpret_cast<unsigned char*>(p), v);

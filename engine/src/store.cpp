@@ -6,6 +6,10 @@
 #include "subscription_impl.hpp"
 
 namespace evstore {
+namespace detail {
+result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
+                                                     std::string_view name);
+}  // namespace detail
 
 result<store> store::open(executor_type executor, store_options options) {
   auto impl = std::make_shared<detail::store_impl>(std::move(executor), std::move(options));
@@ -66,6 +70,12 @@ result<subscription> store::subscribe(std::string_view stream, subscription_opti
 void store::start_callbacks(subscription& sub,
                             std::function<void(boost::system::error_code, const subscription_batch&)> on_batch) {
   sub.impl_->run(std::move(on_batch));
+}
+
+result<consumer> store::consumer(std::string_view stream, std::string_view name) const {
+  auto c = detail::open_consumer(impl_, stream, name);
+  if (!c) return c.error();
+  return evstore::consumer(std::move(*c));
 }
 
 result<std::uint64_t> store::refresh() { return impl_->refresh(); }

@@ -2,6 +2,7 @@
 // the queries that are neither reads nor writes.
 #include "store_impl.hpp"
 
+#include "layout.hpp"
 #include "reader.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -20,6 +21,9 @@ store_impl::store_impl(store::executor_type executor, store_options options)
 }
 
 store_impl::~store_impl() {
+  // Consumers hold the store while their commit runs there, so this is never
+  // that thread; the pool has nothing left to run.
+  if (background_) background_->join();
   if (io_context_) {
     io_context_->stop();
     if (io_thread_.joinable()) {
@@ -63,6 +67,19 @@ result<void> store_impl::open() {
   }
   opened_ = true;
   return {};
+}
+
+boost::asio::any_io_executor store_impl::background_executor() const {
+  std::lock_guard lock(background_mutex_);
+  if (!background_) background_ = std::make_unique<boost::asio::thread_pool>(1);
+  return background_->get_executor();
+}
+
+std::string store_impl::consumer_directory() const {
+  std::string dir = options_.consumer_directory;
+  if (dir.empty() && !options_.read_only) dir = layout::join(options_.directory, "consumers");
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
 }
 
 std::vector<stream_info> store_impl::list_streams(std::size_t offset, std::size_t limit) const {

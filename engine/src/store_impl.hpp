@@ -26,6 +26,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <atomic>
 #include <chrono>
@@ -126,6 +127,12 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   const store_options& options() const { return options_; }
   const store::executor_type& executor() const { return executor_; }
+  // A store-owned thread for blocking file work that is not the writer's
+  // (consumer commits), started on first use.
+  boost::asio::any_io_executor background_executor() const;
+  // Where consumers keep their checkpoints; empty for a read-only store
+  // without store_options::consumer_directory.
+  std::string consumer_directory() const;
   bool read_only() const { return options_.read_only; }
   std::uint64_t all_count() const { return all_count_.load(std::memory_order_acquire); }
   const stream_registry& streams() const { return registry_; }
@@ -231,6 +238,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   bool all_dirty_ = false;
   std::vector<stream_state*> dirty_streams_;
   std::set<std::string> dirty_dirs_;
+
+  mutable std::mutex background_mutex_;
+  mutable std::unique_ptr<boost::asio::thread_pool> background_;
 
   // fsync mode: the thread that runs flushes, so the caller's executor never waits on a disk.
   std::unique_ptr<boost::asio::io_context> io_context_;

@@ -28,6 +28,8 @@ enum class errc {
   store_closed,                // the store was closed
   format_mismatch,             // the directory holds a store of an unknown format version
   invalid_argument,            // an option or parameter is out of range
+  consumer_busy,               // another live instance (this or another process) holds the consumer
+  read_stream_exists,          // create_read_stream with a name in use by another definition or a write stream
 };
 
 const boost::system::error_category& category() noexcept;

@@ -16,6 +16,7 @@
 //     appends are pending: they still complete (the engine keeps itself alive).
 #pragma once
 
+#include <evstore/consumer.hpp>
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
 #include <evstore/subscription.hpp>
@@ -51,6 +52,10 @@ struct store_options {
   bool read_only = false;
   // Where the files live; default: the real file system.
   std::shared_ptr<evstore::file_system> file_system;
+  // Where durable consumers keep their checkpoints. Default: "consumers" in
+  // the store's directory; a read-only store (which never writes there) needs
+  // its own directory to run consumers.
+  std::string consumer_directory;
   // Bound on open partition/index files kept by the file cache.
   std::size_t max_open_files = 512;
   // A flush starts early once this many bytes are buffered in one tick.
@@ -226,6 +231,12 @@ class store {
     if (sub) start_callbacks(*sub, std::move(on_batch));
     return sub;
   }
+
+  // The durable consumer `name` of `stream` (see consumer.hpp), with its
+  // stored position and state. Errors: consumer_busy (already open, here or in
+  // another process), invalid_stream_name, read_only (a read-only store
+  // without consumer_directory), corrupt_data (a damaged checkpoint file).
+  result<evstore::consumer> consumer(std::string_view stream, std::string_view name) const;
 
   // Read-only stores: picks up events and streams the writer has added since.
   result<std::uint64_t> refresh();

@@ -31,6 +31,9 @@
 
 namespace evstore {
 
+class consumer;
+class store;
+
 namespace detail {
 class subscription_impl;
 }
@@ -81,6 +84,7 @@ class subscription {
 
  private:
   friend class store;
+  friend class consumer;
   explicit subscription(std::shared_ptr<detail::subscription_impl> impl);
   void async_next(boost::asio::any_completion_handler<next_signature> handler);
 

@@ -1,0 +1,79 @@
+// evstore::consumer — a named, durable reader of one stream.
+//
+// A consumer remembers how far it got (the next event number to deliver) and,
+// optionally, a JSON state, and stores both in one atomic step. After a
+// restart it resumes at the stored position: events handled after the last
+// commit are delivered again (at-least-once), and a state committed together
+// with its position has every event applied exactly once.
+//
+//   auto c = store.consumer("$et-OrderPaid", "mailer");      // result<consumer>
+//   auto sub = c->subscribe();                                  // from c->position()
+//   ... handle a batch, fold it into the state ...
+//   c->commit(batch.next, new_state_json, asio::use_awaitable);
+//
+// Only one live instance of a consumer may exist per consumer directory
+// (errc::consumer_busy): in this process or any other.
+//
+// Threading: every member may be called from any thread; commit() completions
+// run on their associated executor (plain callbacks: the store's executor).
+// The file work of a commit runs on a store-owned background thread.
+#pragma once
+
+#include <evstore/error.hpp>
+#include <evstore/subscription.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace evstore {
+
+namespace detail {
+class consumer_impl;
+}
+
+class consumer {
+ public:
+  using commit_signature = void(boost::system::error_code);
+
+  consumer(consumer&&) noexcept;
+  consumer& operator=(consumer&&) noexcept;
+  // Releases the consumer's name (a commit in progress still completes).
+  ~consumer();
+
+  const std::string& stream() const;
+  const std::string& name() const;
+  // The next event number to deliver: one past the last committed one (0 at first).
+  std::uint64_t position() const;
+  // The JSON state stored with the position; empty if none was ever stored.
+  std::string state() const;
+
+  // A subscription to the stream from position(); options.from is ignored.
+  result<subscription> subscribe(subscription_options options = {}) const;
+
+  // Stores `position` (the next event number to deliver, usually a batch's
+  // `next`) and `state_json` (JSON text, or empty for none) atomically and
+  // durably. Completes once both are on disk. Errors: invalid_argument (a
+  // position beyond the stream's published events, or going backwards),
+  // invalid_event (state is not JSON), I/O errors (the stored pair is then
+  // still the previous one or this one).
+  template <class CompletionToken>
+  auto commit(std::uint64_t position, std::string state_json, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, commit_signature>(
+        [this](auto handler, std::uint64_t p, std::string s) { async_commit(p, std::move(s), std::move(handler)); },
+        token, position, std::move(state_json));
+  }
+
+ private:
+  friend class store;
+  explicit consumer(std::shared_ptr<detail::consumer_impl> impl);
+  void async_commit(std::uint64_t position, std::string state,
+                    boost::asio::any_completion_handler<commit_signature> handler);
+
+  std::shared_ptr<detail::consumer_impl> impl_;
+};
+
+}  // namespace evstore

@@ -1,0 +1,189 @@
+// Durable consumers: load, lock and atomically replace a consumer's
+// checkpoint file (format.hpp, "Consumer checkpoint").
+#include <evstore/consumer.hpp>
+
+#include "format.hpp"
+#include "json_check.hpp"
+#include "layout.hpp"
+#include "store_impl.hpp"
+#include "stream_name.hpp"
+#include "subscription_impl.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+
+#include <mutex>
+
+namespace evstore::detail {
+
+class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
+ public:
+  using commit_handler = boost::asio::any_completion_handler<consumer::commit_signature>;
+
+  consumer_impl(std::shared_ptr<store_impl> store, std::string stream, std::string name, std::string path,
+                std::unique_ptr<file_lock> lock, format::consumer_checkpoint stored)
+      : store_(std::move(store)),
+        stream_(std::move(stream)),
+        name_(std::move(name)),
+        path_(std::move(path)),
+        lock_(std::move(lock)),
+        position_(stored.position),
+        state_(stored.state) {}
+
+  const std::string& stream() const { return stream_; }
+  const std::string& name() const { return name_; }
+  std::uint64_t position() const {
+    std::lock_guard lock(mutex_);
+    return position_;
+  }
+  std::string state() const {
+    std::lock_guard lock(mutex_);
+    return state_;
+  }
+  const std::shared_ptr<store_impl>& store() const { return store_; }
+
+  void commit(std::uint64_t position, std::string state, commit_handler handler);
+
+ private:
+  boost::system::error_code write(std::uint64_t position, const std::string& state) const;
+  // Takes `self` by value: the completion carries the last reference back to
+  // the store's executor, so a store is never destroyed on its background thread.
+  static void complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec);
+
+  const std::shared_ptr<store_impl> store_;
+  const std::string stream_;
+  const std::string name_;
+  const std::string path_;
+  const std::unique_ptr<file_lock> lock_;
+  mutable std::mutex mutex_;
+  std::uint64_t position_;
+  std::string state_;
+  std::mutex commit_mutex_;  // one file replacement at a time
+};
+
+boost::system::error_code consumer_impl::write(std::uint64_t position, const std::string& state) const {
+  file_system& fs = *store_->options().file_system;
+  const std::string dir = layout::parent(path_);
+  const std::string temp = path_ + ".tmp";
+  const auto bytes = format::encode_consumer_checkpoint({position, state});
+  auto f = fs.open(temp, open_mode::read_write_create);
+  if (!f) return f.error();
+  if (auto ec = (*f)->truncate(0)) return ec;
+  if (auto ec = (*f)->write_at(0, bytes)) return ec;
+  if (auto ec = (*f)->sync()) return ec;
+  f->reset();
+  if (auto ec = fs.rename(temp, path_)) return ec;
+  return fs.sync_directory(dir);
+}
+
+void consumer_impl::commit(std::uint64_t position, std::string state, commit_handler handler) {
+  boost::system::error_code invalid;
+  auto published = store_->published_count(stream_);
+  if (!published) {
+    invalid = published.error().code;
+  } else if (position > *published || position < this->position()) {
+    // Never ahead of what a crash keeps, never back over handled events.
+    invalid = make_error_code(errc::invalid_argument);
+  } else if (!state.empty() && !is_valid_json(state)) {
+    invalid = make_error_code(errc::invalid_event);
+  }
+  if (invalid) return complete(shared_from_this(), std::move(handler), invalid);
+  // fsync and rename are blocking: off the caller's executor.
+  boost::asio::post(store_->background_executor(), [self = shared_from_this(), position, state = std::move(state),
+                                                     handler = std::move(handler)]() mutable {
+    boost::system::error_code ec;
+    {
+      std::lock_guard serial(self->commit_mutex_);
+      ec = self->write(position, state);
+      if (!ec) {
+        std::lock_guard lock(self->mutex_);
+        self->position_ = std::max(self->position_, position);
+        self->state_ = std::move(state);
+      }
+    }
+    complete(std::move(self), std::move(handler), ec);
+  });
+}
+
+void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec) {
+  const auto executor = self->store_->executor();
+  boost::asio::post(executor, [self = std::move(self), executor, h = std::move(handler), ec]() mutable {
+    auto target = boost::asio::get_associated_executor(h, executor);
+    boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+  });
+}
+
+result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
+                                                     std::string_view name) {
+  if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+  if (validate_stream_name(name, name_use::read)) {
+    return error(errc::invalid_argument, "invalid consumer name: " + std::string(name));
+  }
+  const std::string root = store->consumer_directory();
+  if (root.empty()) {
+    return error(errc::read_only, "a read-only store keeps consumers in store_options::consumer_directory");
+  }
+  file_system& fs = *store->options().file_system;
+  const std::string dir = layout::join(root, encode_stream_file_name(stream));
+  const std::string path = layout::join(dir, encode_stream_file_name(name) + ".consumer");
+  const std::string parent = layout::parent(path);
+  if (!fs.exists(parent)) {
+    if (auto ec = fs.create_directories(parent); ec) return error(ec, parent);
+    // Make the new directories durable, so a committed checkpoint cannot vanish with them.
+    for (std::string d = parent; d.size() >= root.size(); d = layout::parent(d)) {
+      if (auto ec = fs.sync_directory(layout::parent(d)); ec) return error(ec, layout::parent(d));
+      if (d.size() == root.size()) break;
+    }
+  }
+  auto lock = fs.lock(path + ".lock");
+  if (!lock) {
+    if (lock.error() == errc::store_locked) {
+      return error(errc::consumer_busy, "consumer '" + std::string(name) + "' of '" + std::string(stream) +
+                                            "' is open elsewhere");
+    }
+    return error(lock.error(), path + ".lock");
+  }
+  format::consumer_checkpoint stored;
+  std::vector<std::byte> bytes;
+  if (fs.exists(path)) {
+    auto f = fs.open(path, open_mode::read_only);
+    if (!f) return error(f.error(), path);
+    auto size = (*f)->size();
+    if (!size) return error(size.error(), path);
+    bytes.resize(*size);
+    auto n = (*f)->read_at(0, bytes);
+    if (!n) return error(n.error(), path);
+    auto decoded = format::decode_consumer_checkpoint(std::span(bytes).first(*n));
+    if (!decoded) return store_impl::corruption("damaged consumer checkpoint", path, 0);
+    stored = *decoded;
+  }
+  return std::make_shared<consumer_impl>(store, std::string(stream), std::string(name), path, std::move(*lock),
+                                         stored);
+}
+
+}  // namespace evstore::detail
+
+namespace evstore {
+
+consumer::consumer(std::shared_ptr<detail::consumer_impl> impl) : impl_(std::move(impl)) {}
+consumer::consumer(consumer&&) noexcept = default;
+consumer& consumer::operator=(consumer&&) noexcept = default;
+consumer::~consumer() = default;
+
+const std::string& consumer::stream() const { return impl_->stream(); }
+const std::string& consumer::name() const { return impl_->name(); }
+std::uint64_t consumer::position() const { return impl_->position(); }
+std::string consumer::state() const { return impl_->state(); }
+
+result<subscription> consumer::subscribe(subscription_options options) const {
+  options.from = impl_->position();
+  return subscription(std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options,
+                                                                  impl_->store()->executor()));
+}
+
+void consumer::async_commit(std::uint64_t position, std::string state,
+                            boost::asio::any_completion_handler<commit_signature> handler) {
+  impl_->commit(position, std::move(state), std::move(handler));
+}
+
+}  // namespace evstore
