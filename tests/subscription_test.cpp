@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include <atomic>
 #include <future>
 #include <random>
@@ -46,7 +48,8 @@ class subscription_test : public ::testing::TestWithParam<bool> {
  protected:
   store open() {
     auto s = store::open(io_.executor(), {.directory = dir_.sub("store"), .fsync_on_flush = GetParam()});
-    EXPECT_TRUE(s) << s.error().message();
+    // Throwing fails the test (gtest catches it) instead of using an empty result.
+    if (!s) throw std::runtime_error("open: " + s.error().message());
     return std::move(*s);
   }
   temp_dir dir_;
@@ -299,6 +302,22 @@ TEST_P(subscription_test, callback_form_receives_batches_until_cancelled) {
   std::lock_guard lock(m);
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
   EXPECT_EQ(caught_up, 1);
+}
+
+TEST_P(subscription_test, callback_form_runs_on_the_executor_it_is_given) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a", make_events(2)).ec);
+  io_thread own;
+  std::promise<bool> on_own_thread;
+  std::atomic<bool> once{false};
+  auto sub = s.subscribe("a", {}, own.executor(), [&](boost::system::error_code ec, const subscription_batch&) {
+    if (!ec && !once.exchange(true)) on_own_thread.set_value(own.context().get_executor().running_in_this_thread());
+  });
+  ASSERT_TRUE(sub);
+  auto f = on_own_thread.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_TRUE(f.get());
+  sub->cancel();
 }
 
 TEST_P(subscription_test, invalid_stream_name_is_refused) {

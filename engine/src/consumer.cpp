@@ -3,6 +3,7 @@
 #include <evstore/consumer.hpp>
 
 #include "format.hpp"
+#include "io_util.hpp"
 #include "json_check.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
@@ -62,18 +63,8 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
 };
 
 boost::system::error_code consumer_impl::write(std::uint64_t position, const std::string& state) const {
-  file_system& fs = *store_->options().file_system;
-  const std::string dir = layout::parent(path_);
-  const std::string temp = path_ + ".tmp";
-  const auto bytes = format::encode_consumer_checkpoint({position, state});
-  auto f = fs.open(temp, open_mode::read_write_create);
-  if (!f) return f.error();
-  if (auto ec = (*f)->truncate(0)) return ec;
-  if (auto ec = (*f)->write_at(0, bytes)) return ec;
-  if (auto ec = (*f)->sync()) return ec;
-  f->reset();
-  if (auto ec = fs.rename(temp, path_)) return ec;
-  return fs.sync_directory(dir);
+  return write_file_atomically(*store_->options().file_system, path_,
+                               format::encode_consumer_checkpoint({position, state}));
 }
 
 void consumer_impl::commit(std::uint64_t position, std::string state, commit_handler handler) {
@@ -108,6 +99,9 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
 void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec) {
   const auto executor = self->store_->executor();
   boost::asio::post(executor, [self = std::move(self), executor, h = std::move(handler), ec]() mutable {
+    // Let go first: once the handler runs, the caller may reopen the store
+    // and must not find this consumer (or its store) still alive.
+    self.reset();
     auto target = boost::asio::get_associated_executor(h, executor);
     boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
   });

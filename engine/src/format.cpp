@@ -14,11 +14,14 @@ constexpr std::array<char, 8> magic_of(file_kind k) {
     case file_kind::all_index: return {'E', 'V', 'S', 'A', 'L', 'L', 'X', '\n'};
     case file_kind::catalog: return {'E', 'V', 'S', 'C', 'A', 'T', 'L', '\n'};
     case file_kind::journal: return {'E', 'V', 'S', 'J', 'R', 'N', 'L', '\n'};
+    case file_kind::link_index: return {'E', 'V', 'S', 'L', 'N', 'K', 'X', '\n'};
   }
   return {};
 }
 
 constexpr std::array<char, 8> checkpoint_magic = {'E', 'V', 'S', 'C', 'K', 'P', 'T', '\n'};
+constexpr std::array<char, 8> link_progress_magic = {'E', 'V', 'S', 'L', 'I', 'N', 'K', '\n'};
+constexpr std::array<char, 8> head_magic = {'E', 'V', 'S', 'H', 'E', 'A', 'D', '\n'};
 constexpr std::array<char, 8> consumer_magic = {'E', 'V', 'S', 'C', 'O', 'N', 'S', '\n'};
 
 std::uint32_t masked_crc(const std::byte* p, std::size_t n) { return crc32c::mask(crc32c::value(p, n)); }
@@ -212,6 +215,40 @@ std::optional<checkpoint> decode_checkpoint(bytes in) {
   if (get_u32(p + 60) != masked_crc(p, 60)) return std::nullopt;
   return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24), get_u64(p + 32)};
 }
+
+void encode_link_entry(std::uint64_t position, mutable_bytes out) {
+  put_u64(out.data(), position);
+  put_u32(out.data() + 8, 0);
+  put_u32(out.data() + 12, masked_crc(out.data(), 12));
+}
+
+std::optional<std::uint64_t> decode_link_entry(bytes in) {
+  if (in.size() < link_entry_size || get_u32(in.data() + 12) != masked_crc(in.data(), 12)) return std::nullopt;
+  return get_u64(in.data());
+}
+
+namespace {
+// A magic, a u64 and a checksum: the progress and head files.
+void encode_counter(const std::array<char, 8>& magic, std::uint64_t value, mutable_bytes out) {
+  std::memcpy(out.data(), magic.data(), 8);
+  put_u64(out.data() + 8, value);
+  put_u32(out.data() + 16, 0);
+  put_u32(out.data() + 20, masked_crc(out.data(), 20));
+}
+
+std::optional<std::uint64_t> decode_counter(const std::array<char, 8>& magic, bytes in) {
+  if (in.size() < 24 || std::memcmp(in.data(), magic.data(), 8) != 0) return std::nullopt;
+  if (get_u32(in.data() + 20) != masked_crc(in.data(), 20)) return std::nullopt;
+  return get_u64(in.data() + 8);
+}
+}  // namespace
+
+void encode_link_progress(std::uint64_t progress, mutable_bytes out) {
+  encode_counter(link_progress_magic, progress, out);
+}
+std::optional<std::uint64_t> decode_link_progress(bytes in) { return decode_counter(link_progress_magic, in); }
+void encode_head(std::uint64_t count, mutable_bytes out) { encode_counter(head_magic, count, out); }
+std::optional<std::uint64_t> decode_head(bytes in) { return decode_counter(head_magic, in); }
 
 namespace {
 std::uint32_t consumer_crc(const std::byte* header, std::string_view state) {

@@ -13,7 +13,12 @@
 //   index/$all.idx          global index: file header, then all_entry[position]
 //   index/catalog           file header, then catalog records (stream id -> name)
 //   index/checkpoint        two checkpoint slots
+//   index/head              the writer's published $all count (for followers)
 //   journal.wal             durable mode: frames of recent flushes (write-ahead)
+//   links/<enc>.lnk         read and system streams: link_entry[entry number]
+//   links/progress          how far the indexer has linked $all
+//   links/read_streams.json definitions of read streams (name, filter, built?)
+//   consumers/<enc>/<enc>.consumer  durable consumer checkpoints
 // <enc> is stream_name.hpp's file-name encoding of the stream name.
 #pragma once
 
@@ -50,7 +55,7 @@ using mutable_bytes = std::span<std::byte>;
 inline constexpr std::size_t file_header_size = 256;
 inline constexpr std::size_t header_name_capacity = 200;
 
-enum class file_kind : std::uint8_t { partition, stream_index, all_index, catalog, journal };
+enum class file_kind : std::uint8_t { partition, stream_index, all_index, catalog, journal, link_index };
 
 struct file_header {
   file_kind kind = file_kind::partition;
@@ -280,6 +285,44 @@ struct journal_frame {
 decode_status decode_journal_frame(bytes in, journal_frame& out);
 // The length field of the frame starting at `in` (0 if fewer than 4 bytes).
 std::uint32_t peek_journal_frame_size(bytes in);
+
+// ---------------------------------------------------------------------------
+// Published head (index/head), rewritten in place by the writer after every
+// flush, once its events are acknowledged (after the fsync in durable mode):
+//   0   u8[8] magic "EVSHEAD\n"
+//   8   u64   published count of $all
+//   16  u32   reserved, zero
+//   20  u32   masked crc32c of bytes [0, 20)
+// A read-only follower never publishes past it, so it cannot show an event
+// the writer has not acknowledged (one a power loss could still take back).
+inline constexpr std::size_t head_size = 24;
+void encode_head(std::uint64_t count, mutable_bytes out);
+std::optional<std::uint64_t> decode_head(bytes in);
+
+// ---------------------------------------------------------------------------
+// Link index (links/<enc>.lnk): the entries of a read stream or system stream
+// ($ce-<category>, $et-<type>), derived from $all by the store's indexer.
+// After the file header (kind link_index, entry_size 16, the stream's name):
+//   entry N := 0   u64  position in $all of the read stream's event N
+//              8   u32  reserved, zero
+//              12  u32  masked crc32c of bytes [0, 12)
+// Positions strictly increase. Link files are derived data: they are complete
+// for every position below the indexer's progress (links/progress) and cut
+// back to it before the indexer writes again.
+inline constexpr std::size_t link_entry_size = 16;
+void encode_link_entry(std::uint64_t position, mutable_bytes out);
+std::optional<std::uint64_t> decode_link_entry(bytes in);
+
+// Indexer progress (links/progress), rewritten in place after the link files
+// it covers are written (and synced, in durable mode):
+//   0   u8[8] magic "EVSLINK\n"
+//   8   u64   progress: every link is complete for $all positions below it
+//   16  u32   reserved, zero
+//   20  u32   masked crc32c of bytes [0, 20)
+// Missing or damaged: progress 0 (every link is rebuilt from $all).
+inline constexpr std::size_t link_progress_size = 24;
+void encode_link_progress(std::uint64_t progress, mutable_bytes out);
+std::optional<std::uint64_t> decode_link_progress(bytes in);
 
 // ---------------------------------------------------------------------------
 // Consumer checkpoint (<consumer dir>/<enc stream>/<enc name>.consumer): the

@@ -3,6 +3,8 @@
 
 #include <evstore/file_system.hpp>
 
+#include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -17,6 +19,22 @@ inline boost::system::result<std::vector<std::byte>> read_all(file& f) {
   if (!n) return n.error();
   bytes.resize(*n);
   return bytes;
+}
+
+// Replaces `path` with `bytes` so that a crash leaves the old contents or the
+// new ones: temp file, fdatasync, rename, fsync of the directory.
+inline boost::system::error_code write_file_atomically(file_system& fs, const std::string& path,
+                                                       std::span<const std::byte> bytes) {
+  const std::string temp = path + ".tmp";
+  auto f = fs.open(temp, open_mode::read_write_create);
+  if (!f) return f.error();
+  if (auto ec = (*f)->truncate(0)) return ec;
+  if (auto ec = (*f)->write_at(0, bytes)) return ec;
+  if (auto ec = (*f)->sync()) return ec;
+  f->reset();
+  if (auto ec = fs.rename(temp, path)) return ec;
+  const auto slash = path.rfind('/');
+  return fs.sync_directory(slash == std::string::npos ? std::string(".") : path.substr(0, slash));
 }
 
 inline std::string_view to_string_view(const std::vector<std::byte>& b) {

@@ -20,6 +20,8 @@ inline std::string index_dir(std::string_view dir) { return join(dir, "index"); 
 inline std::string all_index(std::string_view dir) { return join(dir, "index/$all.idx"); }
 inline std::string catalog(std::string_view dir) { return join(dir, "index/catalog"); }
 inline std::string checkpoint(std::string_view dir) { return join(dir, "index/checkpoint"); }
+inline std::string head(std::string_view dir) { return join(dir, "index/head"); }
+inline std::string links_dir(std::string_view dir) { return join(dir, "links"); }
 inline std::string journal(std::string_view dir) { return join(dir, "journal.wal"); }
 // `encoded` is stream_name.hpp's encoding; it may contain '/' for very long names.
 inline std::string partition(std::string_view dir, std::string_view encoded) {

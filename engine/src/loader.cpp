@@ -6,7 +6,10 @@
 // committed end). Recovery makes that a prefix: it rewrites every entry that
 // a crash could have lost. A read-only store publishes only the part of the
 // writer's $all whose stream index entries are already written.
+#include "indexer.hpp"
 #include "layout.hpp"
+
+#include <algorithm>
 #include "store_impl.hpp"
 
 namespace evstore::detail {
@@ -82,6 +85,19 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
       hi = mid;
     }
   }
+  // The search assumes a prefix. A damaged entry inside the committed part
+  // (a disk that garbles a whole sector around a torn write, or bit rot)
+  // would end it early and silently hide later events: look a little past
+  // the end for a committed entry and refuse if there is one.
+  constexpr std::uint64_t look_past = 256;
+  for (std::uint64_t v = lo + 1; v < std::min(capacity, lo + 1 + look_past); ++v) {
+    auto later = entry_is_committed(s, v, count_all);
+    if (!later) return later.error();
+    if (*later) {
+      return corruption("damaged stream index entry before committed ones", relative(s.index_path),
+                        format::file_header_size + lo * format::stream_entry_size);
+    }
+  }
   std::uint64_t end = format::file_header_size;
   if (lo > 0) {
     std::array<std::byte, format::stream_entry_size> buf{};
@@ -116,12 +132,15 @@ std::uint64_t store_impl::indexed_prefix(std::uint64_t from, const std::vector<f
 
 result<std::uint64_t> store_impl::refresh() {
   if (!options_.read_only) return all_count();
+  std::lock_guard serial(refresh_mutex_);
   if (auto r = read_catalog(); !r) return r.error();
   const std::uint64_t from = all_count();
   std::vector<format::all_entry> tail;
   auto scanned = scan_all_tail(from, tail);
   if (!scanned) return scanned.error();
   std::uint64_t end = *scanned;
+  // Never past what the writer has acknowledged (fsynced, in durable mode).
+  if (const auto head = read_head()) end = std::max(from, std::min(end, *head));
   while (end > from && !tail[end - from - 1].commit_end) --end;
   tail.resize(end - from);
   const std::uint64_t usable = indexed_prefix(from, tail);
@@ -135,7 +154,28 @@ result<std::uint64_t> store_impl::refresh() {
     }
   }
   all_count_.store(usable, std::memory_order_release);
+  if (auto r = indexer_->refresh(); !r) return r.error();
+  // Wake subscribers of what moved.
+  if (usable > from && notifier_.has_waiters()) {
+    notifier_.notify("$all");
+    std::vector<std::uint32_t> touched;
+    for (std::uint64_t p = from; p < usable; ++p) touched.push_back(tail[p - from].stream_id);
+    std::sort(touched.begin(), touched.end());
+    touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
+    for (std::uint32_t id : touched) notifier_.notify(registry_.by_id(id)->name);
+  }
+  indexer_->notify_links();
   return usable;
+}
+
+std::optional<std::uint64_t> store_impl::read_head() const {
+  const std::string path = layout::head(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return std::nullopt;
+  std::array<std::byte, format::head_size> buf{};
+  auto n = (*f)->file->read_at(0, buf);
+  if (!n || *n != buf.size()) return std::nullopt;
+  return format::decode_head(buf);
 }
 
 }  // namespace evstore::detail

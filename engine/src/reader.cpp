@@ -7,6 +7,7 @@
 // mismatch is corruption: the range is refused, with the file and offset.
 #include "reader.hpp"
 
+#include "indexer.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
 #include "stream_name.hpp"
@@ -19,10 +20,6 @@ namespace evstore::detail {
 namespace {
 
 constexpr std::uint64_t chunk_events = 4096;
-
-struct page_storage {
-  std::vector<std::shared_ptr<std::vector<std::byte>>> buffers;
-};
 
 recorded_event to_recorded(const format::decoded_record& r, std::string_view stream, std::uint64_t sequence) {
   recorded_event e;
@@ -162,6 +159,110 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
   return page;
 }
 
+// The records `entries` point to (entry k is the $all entry of positions[k]):
+// one pread per stream, since a stream's events among them lie back to back
+// in its partition (or nearly: skippable records may sit between).
+result<void> store_impl::read_records(const std::vector<format::all_entry>& entries,
+                                      const std::vector<std::uint64_t>& positions, page_storage& storage,
+                                      std::vector<format::decoded_record>& records) const {
+  struct stream_range {
+    std::uint64_t lo = 0, hi = 0, bytes = 0, buffer_at = 0;
+  };
+  std::unordered_map<std::uint32_t, stream_range> ranges;
+  for (const format::all_entry& e : entries) {
+    auto [it, fresh] = ranges.try_emplace(e.stream_id, stream_range{e.offset, e.offset + e.size, 0, 0});
+    stream_range& sr = it->second;
+    sr.lo = std::min(sr.lo, e.offset);
+    sr.hi = std::max(sr.hi, e.offset + e.size);
+    sr.bytes += e.size;
+  }
+  std::uint64_t total = 0;
+  for (auto& [id, sr] : ranges) {
+    // Gaps are allowed (skippable record kinds) but never sized by damage; a
+    // sparse selection (a read stream) reads its events one by one instead.
+    if (sr.hi - sr.lo > sr.bytes + (1u << 20)) sr.buffer_at = ~std::uint64_t{0};
+  }
+  for (auto& [id, sr] : ranges) {
+    if (sr.buffer_at == ~std::uint64_t{0}) continue;
+    sr.buffer_at = total;
+    total += sr.hi - sr.lo;
+  }
+  auto buffer = std::make_shared<std::vector<std::byte>>(total);
+  storage.buffers.push_back(buffer);
+  for (const auto& [id, sr] : ranges) {
+    if (sr.buffer_at == ~std::uint64_t{0}) continue;
+    const stream_state& s = *registry_.by_id(id);
+    auto part = files_.get(s.partition_path);
+    if (!part) return error(part.error(), relative(s.partition_path));
+    auto got = (*part)->file->read_at(sr.lo, std::span(*buffer).subspan(sr.buffer_at, sr.hi - sr.lo));
+    if (!got) return error(got.error(), relative(s.partition_path));
+    if (*got != sr.hi - sr.lo) return corruption("partition shorter than $all", relative(s.partition_path), sr.lo + *got);
+  }
+  records.resize(entries.size());
+  for (std::size_t k = 0; k < entries.size(); ++k) {
+    const format::all_entry& e = entries[k];
+    const stream_range& sr = ranges[e.stream_id];
+    const stream_state& s = *registry_.by_id(e.stream_id);
+    std::span<const std::byte> bytes;
+    if (sr.buffer_at == ~std::uint64_t{0}) {
+      auto own = std::make_shared<std::vector<std::byte>>(e.size);
+      storage.buffers.push_back(own);
+      auto part = files_.get(s.partition_path);
+      if (!part) return error(part.error(), relative(s.partition_path));
+      auto got = (*part)->file->read_at(e.offset, *own);
+      if (!got) return error(got.error(), relative(s.partition_path));
+      if (*got != e.size) return corruption("partition shorter than $all", relative(s.partition_path), e.offset + *got);
+      bytes = *own;
+    } else {
+      bytes = std::span(*buffer).subspan(sr.buffer_at + (e.offset - sr.lo), e.size);
+    }
+    format::decoded_record& rec = records[k];
+    const auto status = format::decode_record(bytes, rec);
+    if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
+        rec.fields.position != positions[k] || rec.fields.version != e.version) {
+      return corruption("damaged record or mismatch with $all", relative(s.partition_path), e.offset);
+    }
+  }
+  return {};
+}
+
+result<read_page> store_impl::read_positions(const std::vector<std::uint64_t>& positions,
+                                             std::uint64_t first_sequence) const {
+  read_page page;
+  auto storage = std::make_shared<page_storage>();
+  const std::string all_path = layout::all_index(options_.directory);
+  auto all = files_.get(all_path);
+  if (!all) return error(all.error(), relative(all_path));
+  std::vector<format::all_entry> decoded(positions.size());
+  std::vector<std::byte> entries;
+  // One pread per run of consecutive positions.
+  for (std::size_t i = 0; i < positions.size();) {
+    std::size_t j = i + 1;
+    while (j < positions.size() && positions[j] == positions[j - 1] + 1) ++j;
+    entries.resize((j - i) * format::all_entry_size);
+    const std::uint64_t at = format::file_header_size + positions[i] * format::all_entry_size;
+    auto n = (*all)->file->read_at(at, entries);
+    if (!n) return error(n.error(), relative(all_path));
+    if (*n != entries.size()) return corruption("$all index shorter than its count", relative(all_path), at + *n);
+    for (std::size_t k = i; k < j; ++k) {
+      auto e = format::decode_all_entry(std::span(entries).subspan((k - i) * format::all_entry_size, format::all_entry_size));
+      if (!e || registry_.by_id(e->stream_id) == nullptr) {
+        return corruption("bad $all index entry", relative(all_path), at + (k - i) * format::all_entry_size);
+      }
+      decoded[k] = *e;
+    }
+    i = j;
+  }
+  std::vector<format::decoded_record> records;
+  if (auto r = read_records(decoded, positions, *storage, records); !r) return r.error();
+  page.events.reserve(records.size());
+  for (std::size_t k = 0; k < records.size(); ++k) {
+    page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name, first_sequence + k));
+  }
+  page.storage = std::move(storage);
+  return page;
+}
+
 result<read_page> store_impl::read_all_page(const read_options& o) const {
   const std::uint64_t committed = all_count();
   const range r = clip(o, committed);
@@ -173,6 +274,7 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   std::vector<std::byte> entries;
   std::vector<format::all_entry> decoded;
   std::vector<format::decoded_record> records;
+  std::vector<std::uint64_t> positions;
   auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
     entries.resize(count * format::all_entry_size);
     const std::uint64_t entries_at = format::file_header_size + first * format::all_entry_size;
@@ -180,56 +282,16 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
     if (!n) return error(n.error(), relative(all_path));
     if (*n != entries.size()) return corruption("$all index shorter than its count", relative(all_path), entries_at + *n);
     decoded.resize(count);
-    // A stream's events within a chunk are consecutive versions, so they lie
-    // back to back in its partition: one pread per stream and chunk.
-    struct stream_range {
-      std::uint64_t lo = 0, hi = 0, bytes = 0, buffer_at = 0;
-    };
-    std::unordered_map<std::uint32_t, stream_range> ranges;
     for (std::uint64_t i = 0; i < count; ++i) {
       auto e = format::decode_all_entry(std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
       if (!e || registry_.by_id(e->stream_id) == nullptr) {
         return corruption("bad $all index entry", relative(all_path), entries_at + i * format::all_entry_size);
       }
       decoded[i] = *e;
-      auto [it, fresh] = ranges.try_emplace(e->stream_id, stream_range{e->offset, e->offset + e->size, 0, 0});
-      stream_range& sr = it->second;
-      sr.lo = std::min(sr.lo, e->offset);
-      sr.hi = std::max(sr.hi, e->offset + e->size);
-      sr.bytes += e->size;
-      // Gaps are allowed (skippable record kinds) but never sized by damage.
-      if (sr.hi - sr.lo > sr.bytes + (1u << 20)) {
-        return corruption("$all entries far apart in one partition", relative(all_path),
-                          entries_at + i * format::all_entry_size);
-      }
     }
-    std::uint64_t total = 0;
-    for (auto& [id, sr] : ranges) {
-      sr.buffer_at = total;
-      total += sr.hi - sr.lo;
-    }
-    auto buffer = std::make_shared<std::vector<std::byte>>(total);
-    storage->buffers.push_back(buffer);
-    for (const auto& [id, sr] : ranges) {
-      const stream_state& s = *registry_.by_id(id);
-      auto part = files_.get(s.partition_path);
-      if (!part) return error(part.error(), relative(s.partition_path));
-      auto got = (*part)->file->read_at(sr.lo, std::span(*buffer).subspan(sr.buffer_at, sr.hi - sr.lo));
-      if (!got) return error(got.error(), relative(s.partition_path));
-      if (*got != sr.hi - sr.lo) return corruption("partition shorter than $all", relative(s.partition_path), sr.lo + *got);
-    }
-    records.resize(count);
-    for (std::uint64_t k = 0; k < count; ++k) {
-      const format::all_entry& e = decoded[k];
-      const stream_range& sr = ranges[e.stream_id];
-      format::decoded_record& rec = records[k];
-      const auto status = format::decode_record(std::span(*buffer).subspan(sr.buffer_at + (e.offset - sr.lo), e.size), rec);
-      if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
-          rec.fields.position != first + k || rec.fields.version != e.version) {
-        return corruption("damaged record or mismatch with $all",
-                          relative(registry_.by_id(e.stream_id)->partition_path), e.offset);
-      }
-    }
+    positions.resize(count);
+    for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
+    if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();
     auto push = [&](std::uint64_t k) {
       page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name, first + k));
     };
@@ -247,6 +309,11 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
 
 result<std::uint64_t> store_impl::published_count(std::string_view stream) const {
   if (stream == "$all") return all_count();
+  if (auto links = indexer_->count(stream); !links) {
+    return links.error();
+  } else if (*links) {
+    return **links;
+  }
   if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
   stream_state* s = registry_.find(stream);
   if (s == nullptr) return 0;
@@ -256,6 +323,10 @@ result<std::uint64_t> store_impl::published_count(std::string_view stream) const
 
 result<read_page> store_impl::read(std::string_view stream, const read_options& o) const {
   if (stream == "$all") return read_all_page(o);
+  if (indexer_->is_link(stream)) {
+    if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+    return indexer_->read(stream, o);
+  }
   if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
   stream_state* s = registry_.find(stream);
   if (s == nullptr) return error(errc::stream_not_found, std::string(stream));

@@ -96,19 +96,10 @@ result<void> store_impl::prepare_directory() {
 // store.json appears atomically (temp file, sync, rename, sync the directory),
 // so a crash while creating a store never leaves a half-written one behind.
 result<void> store_impl::write_store_json() {
-  const std::string& dir = options_.directory;
-  const std::string path = layout::store_json(dir);
-  const std::string temp = path + ".tmp";
+  const std::string path = layout::store_json(options_.directory);
   boost::json::object meta{{"format", "evstore"}, {"version", format::format_version}};
   const std::string text = boost::json::serialize(meta) + "\n";
-  auto f = fs_->open(temp, open_mode::read_write_create);
-  if (!f) return error(f.error(), "cannot create " + temp);
-  if (auto ec = (*f)->truncate(0)) return error(ec, temp);
-  if (auto ec = (*f)->write_at(0, std::as_bytes(std::span(text)))) return error(ec, temp);
-  if (auto ec = (*f)->sync()) return error(ec, temp);
-  f->reset();
-  if (auto ec = fs_->rename(temp, path)) return error(ec, path);
-  if (auto ec = fs_->sync_directory(dir)) return error(ec, dir);
+  if (auto ec = write_file_atomically(*fs_, path, std::as_bytes(std::span(text)))) return error(ec, path);
   return {};
 }
 
@@ -267,6 +258,10 @@ result<void> store_impl::recover() {
   auto scanned = scan_all_tail(cp->all_count, tail);
   if (!scanned) return scanned.error();
   std::uint64_t end = *scanned;
+  if (options_.read_only) {
+    // A follower never publishes past what the writer acknowledged.
+    if (const auto head = read_head()) end = std::max(cp->all_count, std::min(end, *head));
+  }
   while (end > cp->all_count && !tail[end - cp->all_count - 1].commit_end) --end;  // all or nothing per append
   tail.resize(end - cp->all_count);
   if (options_.read_only) {

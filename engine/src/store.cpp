@@ -1,7 +1,9 @@
 // evstore::store and evstore::event_range: thin forwarding to store_impl.
 #include <evstore/store.hpp>
 
+#include "indexer.hpp"
 #include "reader.hpp"
+#include "stream_name.hpp"
 #include "store_impl.hpp"
 #include "subscription_impl.hpp"
 
@@ -71,6 +73,31 @@ void store::start_callbacks(subscription& sub,
                             std::function<void(boost::system::error_code, const subscription_batch&)> on_batch) {
   sub.impl_->run(std::move(on_batch));
 }
+
+void store::async_create_read_stream(std::string name, evstore::filter f,
+                                     std::function<void(std::uint64_t, std::uint64_t)> progress,
+                                     boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
+  boost::system::error_code invalid;
+  if (impl_->read_only()) {
+    invalid = make_error_code(errc::read_only);
+  } else if (detail::validate_stream_name(name, detail::name_use::append) || name.starts_with("$")) {
+    invalid = make_error_code(errc::invalid_stream_name);
+  } else if (!f.validate()) {
+    invalid = make_error_code(errc::invalid_argument);
+  } else if (impl_->streams().find(name) != nullptr) {
+    invalid = make_error_code(errc::read_stream_exists);
+  }
+  if (invalid) return impl_->complete_on_executor(std::move(handler), invalid);
+  impl_->links().create(std::move(name), std::move(f), std::move(progress), std::move(handler));
+}
+
+void store::async_delete_read_stream(std::string name,
+                                     boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
+  if (impl_->read_only()) return impl_->complete_on_executor(std::move(handler), make_error_code(errc::read_only));
+  impl_->links().remove(std::move(name), std::move(handler));
+}
+
+std::vector<read_stream_info> store::list_read_streams() const { return impl_->links().list(); }
 
 result<consumer> store::consumer(std::string_view stream, std::string_view name) const {
   auto c = detail::open_consumer(impl_, stream, name);

@@ -2,10 +2,14 @@
 // the queries that are neither reads nor writes.
 #include "store_impl.hpp"
 
+#include "file_watcher.hpp"
+#include "indexer.hpp"
 #include "layout.hpp"
 #include "reader.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 
 namespace evstore::detail {
 
@@ -21,9 +25,15 @@ store_impl::store_impl(store::executor_type executor, store_options options)
 }
 
 store_impl::~store_impl() {
-  // Consumers hold the store while their commit runs there, so this is never
-  // that thread; the pool has nothing left to run.
-  if (background_) background_->join();
+  watcher_.reset();  // waits for a refresh in progress
+  // Consumer commits, read-stream changes and drains hold the store while
+  // they run there, so this is never that thread. The indexer's steps do not
+  // hold it: drop the queued ones and wait for the one running.
+  if (indexer_) indexer_->shutdown();
+  if (background_) {
+    background_->stop();
+    background_->join();
+  }
   if (io_context_) {
     io_context_->stop();
     if (io_thread_.joinable()) {
@@ -55,6 +65,8 @@ result<void> store_impl::open() {
   }
   if (auto r = prepare_directory(); !r) return r;
   if (auto r = recover(); !r) return r;
+  indexer_ = std::make_unique<indexer>(*this);
+  if (auto r = indexer_->open(); !r) return r;
   batch_->first_position = next_position_;
   batch_->catalog_offset = catalog_end_;
   if (options_.fsync_on_flush && !options_.read_only) {
@@ -66,7 +78,31 @@ result<void> store_impl::open() {
     });
   }
   opened_ = true;
+  if (options_.read_only && options_.follow) {
+    // Raw `this`: the watcher is stopped first thing in the destructor.
+    const bool real_files = fs_ == posix_file_system();
+    watcher_ = std::make_unique<file_watcher>(
+        background_executor(),
+        std::vector<std::string>{layout::index_dir(options_.directory), layout::links_dir(options_.directory)},
+        options_.follow_poll_interval, [this] { (void)refresh(); }, real_files);
+    // Changes between the initial scan and the watch being in place.
+    (void)refresh();
+  }
+  if (!options_.read_only) {
+    // Followers may have seen a head from before a crash: say what survived.
+    if (auto ec = write_head(all_count())) return error(ec, layout::head(options_.directory));
+    indexer_->start();
+  }
   return {};
+}
+
+void store_impl::complete_on_executor(boost::asio::any_completion_handler<void(boost::system::error_code)> handler,
+                                      boost::system::error_code ec, std::shared_ptr<const void> keep_alive) const {
+  boost::asio::post(executor_, [ex = executor_, h = std::move(handler), ec, keep = std::move(keep_alive)]() mutable {
+    keep.reset();  // before the handler: it may reopen the store
+    auto target = boost::asio::get_associated_executor(h, ex);
+    boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+  });
 }
 
 boost::asio::any_io_executor store_impl::background_executor() const {

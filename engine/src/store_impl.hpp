@@ -54,6 +54,11 @@ struct stream_batch {
   std::uint64_t event_count = 0;
 };
 
+// Owns the buffers the events of a read_page point into.
+struct page_storage {
+  std::vector<std::shared_ptr<std::vector<std::byte>>> buffers;
+};
+
 struct pending_append {
   append_handler handler;
   append_result result;
@@ -106,6 +111,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
   result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
   result<read_page> read_all_page(const read_options& options) const;
+  // The events at these $all positions (published ones), numbered
+  // first_sequence, first_sequence + 1, ... in the page.
+  result<read_page> read_positions(const std::vector<std::uint64_t>& positions, std::uint64_t first_sequence) const;
+  result<void> read_records(const std::vector<format::all_entry>& entries, const std::vector<std::uint64_t>& positions,
+                            page_storage& storage, std::vector<format::decoded_record>& records) const;
   // Entry `position` of $all, committed or not; nullopt if it does not decode.
   result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
   // Versions [first, first + count) of a stream, decoded and checked against
@@ -122,6 +132,12 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // Subscriptions park here; the writer (or a follower's refresh) wakes them.
   notifier& subscriptions() const { return notifier_; }
+  file_cache& files() const { return files_; }
+  class indexer& links() const { return *indexer_; }
+  // `keep_alive` is released on the executor, just before the handler runs.
+  void complete_on_executor(boost::asio::any_completion_handler<void(boost::system::error_code)> handler,
+                            boost::system::error_code ec, std::shared_ptr<const void> keep_alive = {}) const;
+
   // close() has completed: no event will be published any more.
   bool is_closed() const { return closed_published_.load(std::memory_order_acquire); }
 
@@ -162,6 +178,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void maybe_checkpoint(bool force);
   void finish_close_if_idle();
   void notify_subscribers(const batch& b);
+  // Records `count` as published for followers (format.hpp, "Published head").
+  boost::system::error_code write_head(std::uint64_t count);
+  // Followers: the writer's published count; nullopt without a valid head file.
+  std::optional<std::uint64_t> read_head() const;
 
   // recovery.cpp
   result<void> prepare_directory();
@@ -205,6 +225,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::atomic<std::uint64_t> all_count_{0};
   std::atomic<bool> closed_published_{false};
   mutable notifier notifier_;
+  std::unique_ptr<class indexer> indexer_;
 
   // Writer state (strand).
   std::uint64_t next_position_ = 0;
@@ -227,6 +248,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
       stat_fsyncs_{0}, stat_flush_ns_{0};
 
   // Durable mode: the journal and what the next checkpoint must sync (I/O thread).
+  std::shared_ptr<cached_file> head_file_;  // the flushing thread
   std::shared_ptr<cached_file> journal_file_;
   std::unique_ptr<background_sync> journal_sync_;
   std::uint64_t journal_end_ = 0;
@@ -239,6 +261,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::vector<stream_state*> dirty_streams_;
   std::set<std::string> dirty_dirs_;
 
+  // Read-only stores: serialises refresh() (the watcher's and the caller's).
+  std::mutex refresh_mutex_;
+  std::unique_ptr<class file_watcher> watcher_;
   mutable std::mutex background_mutex_;
   mutable std::unique_ptr<boost::asio::thread_pool> background_;
 

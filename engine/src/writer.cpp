@@ -11,6 +11,7 @@
 // the journal and fdatasyncs the journal alone: one fdatasync per flush
 // however many streams it touches (journal.cpp). The data files are synced at
 // checkpoints, after which the journal starts over.
+#include "indexer.hpp"
 #include "json_check.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
@@ -90,6 +91,8 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   if (auto ec = validate(events)) return fail(ec);
 
   stream_state* s = registry_.find(stream);
+  // A read stream's name is taken: its events are links, not appends.
+  if (s == nullptr && indexer_->is_link(stream)) return fail(errc::invalid_stream_name);
   if (s != nullptr && !s->writer_ready) {
     if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error().code);
     s->pending_count = s->committed_count.load(std::memory_order_acquire);
@@ -340,7 +343,19 @@ boost::system::error_code store_impl::write_batch(batch& b) {
     }
     EVSTORE_KILL_POINT("after_fsync");
   }
-  return {};
+  return write_head(b.first_position + b.event_count);
+}
+
+boost::system::error_code store_impl::write_head(std::uint64_t count) {
+  std::array<std::byte, format::head_size> buf{};
+  format::encode_head(count, buf);
+  if (!head_file_) {
+    const std::string path = layout::head(options_.directory);
+    auto f = fs_->exists(path) ? files_.get(path) : files_.create(path);
+    if (!f) return f.error();
+    head_file_ = *f;
+  }
+  return head_file_->file->write_at(0, buf);
 }
 
 boost::system::error_code store_impl::write_data_files(batch& b) {
@@ -470,7 +485,20 @@ void store_impl::maybe_checkpoint(bool force) {
   }
 }
 
-void store_impl::async_close(close_handler handler) {
+void store_impl::async_close(close_handler user_handler) {
+  // Once the last flush is done, the indexer links what it has not yet, so
+  // read streams are complete when the next process opens the store.
+  // The drain runs on the background thread, which must never hold the
+  // store's last reference: the completion carries it back to the executor.
+  close_handler handler = [self = shared_from_this(), h = std::move(user_handler)](boost::system::error_code ec) mutable {
+    if (self->options_.read_only || !self->indexer_) return self->complete_on_executor(std::move(h), ec);
+    auto shared = std::make_shared<close_handler>(std::move(h));
+    auto* impl = self.get();
+    impl->indexer_->drain([self = std::move(self), shared, ec](boost::system::error_code drained) mutable {
+      auto keep = std::move(self);
+      keep->complete_on_executor(std::move(*shared), ec ? ec : drained, std::move(keep));
+    });
+  };
   boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
     self->closed_ = true;
     self->close_handlers_.push_back(std::move(handler));

@@ -19,6 +19,7 @@
 #include <evstore/consumer.hpp>
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
+#include <evstore/read_stream.hpp>
 #include <evstore/subscription.hpp>
 #include <evstore/types.hpp>
 
@@ -26,6 +27,7 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <iterator>
@@ -56,6 +58,14 @@ struct store_options {
   // the store's directory; a read-only store (which never writes there) needs
   // its own directory to run consumers.
   std::string consumer_directory;
+  // Read-only stores: follow the writer on their own, watching its files
+  // (inotify on the real file system) and polling every follow_poll_interval
+  // as a fallback; new events wake subscriptions. Off: call refresh().
+  bool follow = true;
+  std::chrono::milliseconds follow_poll_interval{100};
+  // Maintain the system streams $ce-<category> (streams named
+  // "<category>-...") and $et-<type> (events of one type).
+  bool system_streams = true;
   // Bound on open partition/index files kept by the file cache.
   std::size_t max_open_files = 512;
   // A flush starts early once this many bytes are buffered in one tick.
@@ -223,6 +233,9 @@ class store {
   // every batch until an error ends it (operation_aborted once cancelled or
   // destroyed, store_closed after close()). The next batch is read only after
   // on_batch returns, so a slow handler holds back only itself.
+  // The handler runs on the store's executor, like the appends' flushes: with
+  // many subscribers give them an executor of their own (next overload), or
+  // their reads compete with the writer.
   template <class OnBatch>
   result<subscription> subscribe(std::string_view stream, subscription_options options, OnBatch on_batch) const
     requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&>
@@ -231,6 +244,41 @@ class store {
     if (sub) start_callbacks(*sub, std::move(on_batch));
     return sub;
   }
+  template <class OnBatch>
+  result<subscription> subscribe(std::string_view stream, subscription_options options,
+                                 subscription::executor_type executor, OnBatch on_batch) const
+    requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&>
+  {
+    auto sub = subscribe(stream, options, std::move(executor));
+    if (sub) start_callbacks(*sub, std::move(on_batch));
+    return sub;
+  }
+
+  // Creates the read stream `name` from `f` (see read_stream.hpp) and
+  // back-fills it from every stored event on the store's background thread,
+  // without holding up appends; `progress(done, total)` reports $all
+  // positions scanned (called on that thread). Completes once the back-fill
+  // is done; from then on every published event that matches is linked
+  // within one indexer step. The definition is stored: reopening needs no
+  // re-declaration. Creating it again with the same filter is a no-op; with
+  // another, read_stream_exists (also for the name of a write stream).
+  template <class CompletionToken>
+  auto create_read_stream(std::string_view name, evstore::filter f, CompletionToken&& token,
+                          std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler, std::string n, evstore::filter fl, std::function<void(std::uint64_t, std::uint64_t)> p) {
+          async_create_read_stream(std::move(n), std::move(fl), std::move(p), std::move(handler));
+        },
+        token, std::string(name), std::move(f), std::move(progress));
+  }
+  // Deletes a read stream's definition and links; no event is touched.
+  template <class CompletionToken>
+  auto delete_read_stream(std::string_view name, CompletionToken&& token) {
+    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
+        [this](auto handler, std::string n) { async_delete_read_stream(std::move(n), std::move(handler)); }, token,
+        std::string(name));
+  }
+  std::vector<read_stream_info> list_read_streams() const;
 
   // The durable consumer `name` of `stream` (see consumer.hpp), with its
   // stored position and state. Errors: consumer_busy (already open, here or in
@@ -250,6 +298,11 @@ class store {
   void async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                     boost::asio::any_completion_handler<append_signature> handler);
   void async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+  void async_create_read_stream(std::string name, evstore::filter f,
+                                std::function<void(std::uint64_t, std::uint64_t)> progress,
+                                boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+  void async_delete_read_stream(std::string name,
+                                boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
   static void start_callbacks(subscription& sub,
                               std::function<void(boost::system::error_code, const subscription_batch&)> on_batch);
 

@@ -1,0 +1,626 @@
+// The indexer: read streams and system streams (see indexer.hpp).
+#include "indexer.hpp"
+
+#include "io_util.hpp"
+#include "layout.hpp"
+#include "store_impl.hpp"
+#include "stream_name.hpp"
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+namespace evstore::detail {
+namespace {
+
+// Events read from $all per indexer step (live or back-fill).
+constexpr std::uint64_t step_events = 4096;
+
+std::string link_path(const std::string& dir, std::string_view name) {
+  return layout::join(dir, encode_stream_file_name(name) + ".lnk");
+}
+
+bool is_system_name(std::string_view name) { return name.starts_with("$ce-") || name.starts_with("$et-"); }
+
+}  // namespace
+
+indexer::indexer(store_impl& store) : store_(store), dir_(layout::join(store.options().directory, "links")) {}
+indexer::~indexer() = default;
+
+void indexer::shutdown() {
+  std::lock_guard lock(alive_->mutex);
+  alive_->yes = false;
+}
+
+// --- Opening
+
+result<void> indexer::open() {
+  file_system& fs = *store_.options().file_system;
+  const std::string progress_path = layout::join(dir_, "progress");
+  if (fs.exists(progress_path)) {
+    auto f = fs.open(progress_path, open_mode::read_only);
+    if (!f) return error(f.error(), progress_path);
+    std::array<std::byte, format::link_progress_size> buf{};
+    auto n = (*f)->read_at(0, buf);
+    if (!n) return error(n.error(), progress_path);
+    // Damaged progress only means more to redo.
+    const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
+    persisted_progress_ = p ? std::min(*p, store_.all_count()) : 0;
+  }
+  progress_.store(persisted_progress_, std::memory_order_release);
+  return load_definitions();
+}
+
+// Reads links/read_streams.json; a definition already known keeps its state
+// (back-fill cursor, waiters), one no longer listed is dropped.
+result<void> indexer::load_definitions() {
+  file_system& fs = *store_.options().file_system;
+  const std::string defs_path = layout::join(dir_, "read_streams.json");
+  if (!fs.exists(defs_path)) {
+    std::unique_lock lock(mutex_);
+    definitions_.clear();
+    return {};
+  }
+  auto f = fs.open(defs_path, open_mode::read_only);
+  if (!f) return error(f.error(), defs_path);
+  auto text = read_all(**f);
+  if (!text) return error(text.error(), defs_path);
+  boost::system::error_code ec;
+  const auto doc = boost::json::parse(to_string_view(*text), ec);
+  const auto* list = !ec && doc.is_object() ? doc.as_object().if_contains("readStreams") : nullptr;
+  if (list == nullptr || !list->is_array()) return store_impl::corruption("bad read-stream definitions", defs_path, 0);
+  struct parsed {
+    std::string name;
+    filter f;
+    bool built;
+  };
+  std::vector<parsed> items;
+  for (const auto& item : list->as_array()) {
+    const auto* o = item.if_object();
+    const auto* name = o ? o->if_contains("name") : nullptr;
+    const auto* def = o ? o->if_contains("filter") : nullptr;
+    const auto* built = o ? o->if_contains("built") : nullptr;
+    if (!name || !name->is_string() || !def || !built || !built->is_bool()) {
+      return store_impl::corruption("bad read-stream definition", defs_path, 0);
+    }
+    auto f2 = filter::from_json(boost::json::serialize(*def));
+    if (!f2) return store_impl::corruption("bad read-stream filter", defs_path, 0);
+    items.push_back({std::string(name->as_string()), std::move(*f2), built->as_bool()});
+  }
+  std::vector<link_state*> links;
+  for (const parsed& p : items) links.push_back(&link_for(p.name));
+  std::unique_lock lock(mutex_);
+  std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> loaded;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    parsed& p = items[i];
+    if (auto it = definitions_.find(p.name); it != definitions_.end() && it->second->matcher.definition() == p.f) {
+      it->second->building = !p.built;
+      loaded.emplace(p.name, std::move(it->second));
+      continue;
+    }
+    auto d = std::make_unique<read_stream_definition>(
+        read_stream_definition{p.name, filter_matcher(p.f), !p.built, 0, links[i], {}, {}});
+    loaded.emplace(p.name, std::move(d));
+  }
+  definitions_ = std::move(loaded);
+  return {};
+}
+
+
+
+// The indexer's own tasks capture only `this`: they never keep the store
+// alive (so destroying a store releases its lock at once), and the store's
+// destructor stops and joins the background thread before its members go.
+void indexer::start() {
+  boost::asio::post(store_.background_executor(), [this] {
+    running_ = true;
+    // An unfinished back-fill starts over: its file holds an unknown prefix.
+    for (auto& [name, d] : definitions_) {
+      if (d->building) {
+        d->built_to = 0;
+        d->link->writer_ready = true;
+        d->link->written = 0;
+        if (auto ec = store_.options().file_system->remove(d->link->path);
+            ec && ec != boost::system::errc::no_such_file_or_directory) {
+          fail(ec);
+        }
+      }
+    }
+    schedule();
+  });
+}
+
+// --- Link states and lazy loading
+
+link_state* indexer::find_link(std::string_view name) const {
+  std::shared_lock lock(mutex_);
+  auto it = links_.find(name);
+  return it == links_.end() ? nullptr : it->second.get();
+}
+
+link_state& indexer::link_for(const std::string& name) {
+  if (link_state* l = find_link(name)) return *l;
+  std::unique_lock lock(mutex_);
+  auto& slot = links_[name];
+  if (!slot) {
+    slot = std::make_unique<link_state>();
+    slot->name = name;
+    slot->path = link_path(dir_, name);
+  }
+  return *slot;
+}
+
+bool indexer::is_link(std::string_view name) const {
+  if (is_system_name(name)) return true;
+  std::shared_lock lock(mutex_);
+  return definitions_.contains(name);
+}
+
+// Counts the entries below the progress: they are complete (indexer.hpp).
+// Anything after them is the tail of a step that never finished.
+result<void> indexer::load(link_state& l) const {
+  if (l.loaded.load(std::memory_order_acquire)) return {};
+  std::lock_guard lock(l.load_mutex);
+  if (l.loaded.load(std::memory_order_relaxed)) return {};
+  const std::uint64_t limit = progress_.load(std::memory_order_acquire);
+  file_system& fs = *store_.options().file_system;
+  std::uint64_t count = 0;
+  if (fs.exists(l.path)) {
+    auto f = fs.open(l.path, open_mode::read_only);
+    if (!f) return error(f.error(), l.path);
+    auto size = (*f)->size();
+    if (!size) return error(size.error(), l.path);
+    const std::uint64_t capacity =
+        *size > format::file_header_size ? (*size - format::file_header_size) / format::link_entry_size : 0;
+    auto below = [&](std::uint64_t i) -> result<bool> {
+      std::array<std::byte, format::link_entry_size> buf{};
+      auto n = (*f)->read_at(format::file_header_size + i * format::link_entry_size, buf);
+      if (!n) return error(n.error(), l.path);
+      const auto p = *n == buf.size() ? format::decode_link_entry(buf) : std::nullopt;
+      return p && *p < limit;
+    };
+    std::uint64_t lo = 0, hi = capacity;
+    while (lo < hi) {
+      const std::uint64_t mid = lo + (hi - lo) / 2;
+      auto ok = below(mid);
+      if (!ok) return ok.error();
+      if (*ok) {
+        lo = mid + 1;
+      } else {
+        hi = mid;
+      }
+    }
+    count = lo;
+  }
+  l.count.store(count, std::memory_order_release);
+  l.loaded.store(true, std::memory_order_release);
+  return {};
+}
+
+result<std::optional<std::uint64_t>> indexer::count(std::string_view name) const {
+  if (!is_link(name)) return std::optional<std::uint64_t>{};
+  link_state* l = find_link(name);
+  if (l == nullptr) {
+    // A system stream nobody touched in this process yet: maybe on disk.
+    l = &const_cast<indexer*>(this)->link_for(std::string(name));
+  }
+  if (auto r = load(*l); !r) return r.error();
+  return std::optional<std::uint64_t>{l->count.load(std::memory_order_acquire)};
+}
+
+result<read_page> indexer::read(std::string_view name, const read_options& o) const {
+  auto n = count(name);
+  if (!n) return n.error();
+  const std::uint64_t published = n->value_or(0);
+  link_state& l = *find_link(name);
+  // Entry numbers [first, first + k) of this read, clipped to what is published.
+  std::uint64_t first = 0, k = 0;
+  if (o.max_count > 0 && published > 0) {
+    if (o.direction == direction::forward) {
+      first = o.from;
+      k = o.from >= published ? 0 : std::min(o.max_count, published - o.from);
+    } else {
+      const std::uint64_t last = std::min(o.from, published - 1);
+      k = std::min(o.max_count, last + 1);
+      first = last + 1 - k;
+    }
+  }
+  std::vector<std::uint64_t> positions(k);
+  if (k > 0) {
+    auto f = store_.files().get(l.path);
+    if (!f) return error(f.error(), l.path);
+    std::vector<std::byte> buf(k * format::link_entry_size);
+    const std::uint64_t at = format::file_header_size + first * format::link_entry_size;
+    auto got = (*f)->file->read_at(at, buf);
+    if (!got) return error(got.error(), l.path);
+    if (*got != buf.size()) return store_impl::corruption("link file shorter than its count", l.path, at + *got);
+    for (std::uint64_t i = 0; i < k; ++i) {
+      const auto p = format::decode_link_entry(std::span(buf).subspan(i * format::link_entry_size, format::link_entry_size));
+      if (!p || *p >= store_.all_count() || (i > 0 && *p <= positions[i - 1])) {
+        return store_impl::corruption("bad link entry", l.path, at + i * format::link_entry_size);
+      }
+      positions[i] = *p;
+    }
+  }
+  auto page = store_.read_positions(positions, first);
+  if (!page) return page.error();
+  if (o.direction == direction::backward) std::reverse(page->events.begin(), page->events.end());
+  if (o.direction == direction::forward) {
+    page->next = first + k;
+    page->end = page->next >= published;
+  } else {
+    page->end = first == 0 || k == 0;
+    page->next = page->end ? 0 : first - 1;
+  }
+  return page;
+}
+
+std::vector<read_stream_info> indexer::list() const {
+  std::vector<read_stream_info> out;
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, d] : definitions_) {
+    out.push_back({name, d->matcher.definition(), d->link->count.load(std::memory_order_acquire), d->building});
+  }
+  return out;
+}
+
+result<void> indexer::refresh() {
+  // A follower: its published $all grew; links follow the writer's progress
+  // file. Reload counts lazily against the new progress.
+  file_system& fs = *store_.options().file_system;
+  const std::string progress_path = layout::join(dir_, "progress");
+  if (!fs.exists(progress_path)) return {};
+  auto f = fs.open(progress_path, open_mode::read_only);
+  if (!f) return error(f.error(), progress_path);
+  std::array<std::byte, format::link_progress_size> buf{};
+  auto n = (*f)->read_at(0, buf);
+  if (!n) return error(n.error(), progress_path);
+  const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
+  if (!p) return {};
+  progress_.store(std::min(*p, store_.all_count()), std::memory_order_release);
+  if (auto r = load_definitions(); !r) return r;
+  std::shared_lock lock(mutex_);
+  for (auto& [name, l] : links_) l->loaded.store(false, std::memory_order_release);
+  return {};
+}
+
+void indexer::notify_links() const {
+  if (!store_.subscriptions().has_waiters()) return;
+  std::vector<std::string> names;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [name, l] : links_) names.push_back(name);
+  }
+  for (const auto& n : names) store_.subscriptions().notify(n);
+}
+
+// --- Definitions
+
+boost::system::error_code indexer::write_definitions() {
+  boost::json::array list;
+  {
+    std::shared_lock lock(mutex_);
+    for (const auto& [name, d] : definitions_) {
+      list.push_back(boost::json::object{{"name", name},
+                                         {"filter", boost::json::parse(d->matcher.definition().to_json())},
+                                         {"built", !d->building}});
+    }
+  }
+  const std::string text = boost::json::serialize(boost::json::object{{"readStreams", std::move(list)}}) + "\n";
+  file_system& fs = *store_.options().file_system;
+  if (auto ec = fs.create_directories(dir_)) return ec;
+  return write_file_atomically(fs, layout::join(dir_, "read_streams.json"), std::as_bytes(std::span(text)));
+}
+
+void indexer::create(std::string name, filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
+                     create_handler handler) {
+  boost::asio::post(store_.background_executor(), [this, name = std::move(name),
+                                                   f = std::move(f), progress = std::move(progress),
+                                                   handler = std::move(handler)]() mutable {
+    boost::system::error_code ec;
+    {
+      std::shared_lock lock(mutex_);
+      auto it = definitions_.find(name);
+      if (it != definitions_.end()) {
+        if (!(it->second->matcher.definition() == f)) {
+          ec = make_error_code(errc::read_stream_exists);
+        } else if (it->second->building) {
+          it->second->waiters.push_back(std::move(handler));  // completes with the back-fill
+          return;
+        }
+        lock.unlock();
+        store_.complete_on_executor(std::move(handler), ec);
+        return;
+      }
+    }
+    if (failed_) {
+      store_.complete_on_executor(std::move(handler), failed_);
+      return;
+    }
+    auto d = std::make_unique<read_stream_definition>(
+        read_stream_definition{name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
+    d->waiters.push_back(std::move(handler));
+    d->link->writer_ready = true;
+    d->link->written = 0;
+    (void)store_.options().file_system->remove(d->link->path);
+    {
+      std::unique_lock lock(mutex_);
+      definitions_.emplace(name, std::move(d));
+    }
+    if (auto wec = write_definitions()) fail(wec);
+    schedule();
+  });
+}
+
+void indexer::remove(std::string name, create_handler handler) {
+  boost::asio::post(store_.background_executor(), [this, name = std::move(name),
+                                                   handler = std::move(handler)]() mutable {
+    std::unique_ptr<read_stream_definition> gone;
+    {
+      std::unique_lock lock(mutex_);
+      auto it = definitions_.find(name);
+      if (it != definitions_.end()) {
+        gone = std::move(it->second);
+        definitions_.erase(it);
+      }
+    }
+    boost::system::error_code ec;
+    if (!gone) {
+      ec = make_error_code(errc::stream_not_found);
+    } else {
+      for (auto& w : gone->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::stream_deleted));
+      ec = write_definitions();
+      // The link state stays (readers may hold it) but its entries are gone.
+      gone->link->count.store(0, std::memory_order_release);
+      gone->link->written = 0;
+      store_.files().erase(gone->link->path);
+      if (!ec) {
+        ec = store_.options().file_system->remove(gone->link->path);
+        if (ec == boost::system::errc::no_such_file_or_directory) ec = {};
+      }
+    }
+    store_.complete_on_executor(std::move(handler), ec);
+  });
+}
+
+void indexer::drain(std::function<void(boost::system::error_code)> done) {
+  boost::asio::post(store_.background_executor(), [this, done = std::move(done)]() mutable {
+    while (!failed_ && running_ && progress_.load(std::memory_order_relaxed) < store_.all_count()) {
+      if (auto ec = live_step(store_.all_count())) fail(ec);
+    }
+    done(failed_);
+  });
+}
+
+// --- The indexer loop (background thread)
+
+void indexer::schedule() {
+  if (scheduled_ || failed_ || !running_) return;
+  scheduled_ = true;
+  boost::asio::post(store_.background_executor(), [this] {
+    scheduled_ = false;
+    step();
+  });
+}
+
+void indexer::fail(boost::system::error_code ec) {
+  if (!failed_) failed_ = ec;
+  std::shared_lock lock(mutex_);
+  for (auto& [name, d] : definitions_) {
+    for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), ec);
+    d->waiters.clear();
+  }
+}
+
+void indexer::step() {
+  if (failed_) return;
+  bool building = false;
+  {
+    std::shared_lock lock(mutex_);
+    for (auto& [name, d] : definitions_) building = building || d->building;
+  }
+  if (building) {
+    if (auto ec = backfill_step()) return fail(ec);
+  }
+  const std::uint64_t all = store_.all_count();
+  if (progress_.load(std::memory_order_relaxed) < all) {
+    if (auto ec = live_step(all)) return fail(ec);
+  }
+  if (building || progress_.load(std::memory_order_relaxed) < store_.all_count()) return schedule();
+  if (store_.is_closed()) return;
+  // Caught up: wait for the next flush.
+  const std::uint64_t seen = progress_.load(std::memory_order_relaxed);
+  store_.subscriptions().wait(
+      "$all", [&] { return store_.all_count() > seen || store_.is_closed(); },
+      [alive = alive_, this] {
+        // Only while the store lives: shutdown() clears the flag under the
+        // same lock before the background thread is stopped.
+        std::lock_guard lock(alive->mutex);
+        if (alive->yes) boost::asio::post(store_.background_executor(), [this] { schedule(); });
+      });
+}
+
+boost::system::error_code indexer::route(const read_page& page, const std::vector<read_stream_definition*>& defs,
+                                         bool system_streams) {
+  std::array<std::byte, format::link_entry_size> entry{};
+  auto add = [&](link_state& l, std::uint64_t position) -> boost::system::error_code {
+    if (!l.writer_ready) {
+      if (auto ec = prepare_for_write(l)) return ec;
+    }
+    format::encode_link_entry(position, entry);
+    l.pending.insert(l.pending.end(), entry.begin(), entry.end());
+    ++l.pending_entries;
+    return {};
+  };
+  for (const recorded_event& e : page.events) {
+    if (system_streams && store_.options().system_streams) {
+      if (const auto dash = e.stream.find('-'); dash != std::string_view::npos && dash > 0 && !e.stream.starts_with('$')) {
+        if (auto ec = add(link_for("$ce-" + std::string(e.stream.substr(0, dash))), e.position)) return ec;
+      }
+      if (auto ec = add(link_for("$et-" + std::string(e.type)), e.position)) return ec;
+    }
+    for (read_stream_definition* d : defs) {
+      if (d->matcher.matches(e)) {
+        if (auto ec = add(*d->link, e.position)) return ec;
+      }
+    }
+  }
+  return {};
+}
+
+// A link the indexer writes for the first time in this process: count its
+// complete entries and cut anything after them.
+boost::system::error_code indexer::prepare_for_write(link_state& l) {
+  if (auto r = load(l); !r) return r.error().code;
+  l.written = l.count.load(std::memory_order_acquire);
+  file_system& fs = *store_.options().file_system;
+  if (fs.exists(l.path)) {
+    auto f = store_.files().get(l.path);
+    if (!f) return f.error();
+    if (auto ec = (*f)->file->truncate(format::file_header_size + l.written * format::link_entry_size)) return ec;
+  }
+  l.writer_ready = true;
+  return {};
+}
+
+boost::system::error_code indexer::live_step(std::uint64_t upto) {
+  const std::uint64_t from = progress_.load(std::memory_order_relaxed);
+  bool any_definition = false;
+  {
+    std::shared_lock lock(mutex_);
+    any_definition = !definitions_.empty();
+  }
+  if (!store_.options().system_streams && !any_definition) {
+    // Nothing to link: no reads, no writes. The stored progress stays where
+    // it is; a later read stream is back-filled from 0 anyway.
+    progress_.store(upto, std::memory_order_release);
+    return {};
+  }
+  auto page = store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, upto - from)});
+  if (!page) return page.error().code;
+  std::vector<read_stream_definition*> defs;
+  {
+    std::shared_lock lock(mutex_);
+    for (auto& [name, d] : definitions_) {
+      if (!d->building) defs.push_back(d.get());
+    }
+  }
+  if (auto ec = route(*page, defs, true)) return ec;
+  return write_pending(from + page->events.size(), true);
+}
+
+boost::system::error_code indexer::backfill_step() {
+  std::vector<read_stream_definition*> defs;
+  std::uint64_t from = 0;
+  {
+    std::shared_lock lock(mutex_);
+    for (auto& [name, d] : definitions_) {
+      if (d->building && (defs.empty() || d->built_to == from)) {
+        if (defs.empty()) from = d->built_to;
+        defs.push_back(d.get());
+      }
+    }
+  }
+  const std::uint64_t target = progress_.load(std::memory_order_relaxed);
+  std::uint64_t to = from;
+  if (from < target) {
+    auto page = store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, target - from)});
+    if (!page) return page.error().code;
+    if (auto ec = route(*page, defs, false)) return ec;
+    to = from + page->events.size();
+    if (auto ec = write_pending(target, false)) return ec;
+  }
+  for (read_stream_definition* d : defs) {
+    d->built_to = to;
+    if (d->progress) d->progress(to, target);
+  }
+  if (to < target) return {};
+  // Caught up with the live links: from now on it is one of them. Its entries
+  // must be durable before its definition says it is built.
+  if (store_.options().fsync_on_flush) {
+    for (read_stream_definition* d : defs) {
+      if (!store_.options().file_system->exists(d->link->path)) continue;
+      auto f = store_.files().get(d->link->path);
+      if (!f) return f.error();
+      if (auto ec = (*f)->file->sync()) return ec;
+    }
+  }
+  for (read_stream_definition* d : defs) d->building = false;
+  if (auto ec = write_definitions()) return ec;
+  for (read_stream_definition* d : defs) {
+    for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), {});
+    d->waiters.clear();
+  }
+  return {};
+}
+
+// Appends every link's pending entries, then (durable mode) syncs them and
+// records the new progress; publishes the new counts last.
+boost::system::error_code indexer::write_pending(std::uint64_t new_progress, bool persist_progress) {
+  file_system& fs = *store_.options().file_system;
+  std::vector<link_state*> touched;
+  {
+    std::shared_lock lock(mutex_);
+    for (auto& [name, l] : links_) {
+      if (l->pending_entries > 0) touched.push_back(l.get());
+    }
+  }
+  for (link_state* l : touched) {
+    std::shared_ptr<cached_file> f;
+    if (l->written == 0 && !fs.exists(l->path)) {
+      if (auto ec = fs.create_directories(dir_)) return ec;
+      auto created = store_.files().create(l->path);
+      if (!created) return created.error();
+      f = *created;
+      std::array<std::byte, format::file_header_size> header{};
+      format::encode_file_header({format::file_kind::link_index, format::link_entry_size, 0, l->name.size() <= format::header_name_capacity ? std::string_view(l->name) : std::string_view(l->name).substr(0, format::header_name_capacity)}, header);
+      if (auto ec = f->file->write_at(0, header)) return ec;
+    } else {
+      auto got = store_.files().get(l->path);
+      if (!got) return got.error();
+      f = *got;
+    }
+    const std::uint64_t at = format::file_header_size + l->written * format::link_entry_size;
+    if (auto ec = f->file->write_at(at, l->pending)) return ec;
+    f->note_written(at + l->pending.size());
+    l->dirty = true;
+  }
+  if (persist_progress) {
+    if (auto ec = fs.create_directories(dir_)) return ec;
+    if (store_.options().fsync_on_flush) {
+      std::shared_lock lock(mutex_);
+      for (auto& [name, l] : links_) {
+        if (!l->dirty) continue;
+        auto f = store_.files().get(l->path);
+        if (!f) return f.error();
+        if (auto ec = (*f)->file->sync()) return ec;
+      }
+      if (auto ec = fs.sync_directory(dir_)) return ec;
+    }
+    std::shared_lock lock(mutex_);
+    for (auto& [name, l] : links_) l->dirty = false;
+    if (new_progress != persisted_progress_) {
+      std::array<std::byte, format::link_progress_size> buf{};
+      format::encode_link_progress(new_progress, buf);
+      if (auto ec = fs.create_directories(dir_)) return ec;
+      const std::string path = layout::join(dir_, "progress");
+      auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
+      if (!f) return f.error();
+      if (auto ec = (*f)->file->write_at(0, buf)) return ec;
+      persisted_progress_ = new_progress;
+    }
+  }
+  for (link_state* l : touched) {
+    l->written += l->pending_entries;
+    l->pending.clear();
+    l->pending_entries = 0;
+    // Under the load mutex: a reader's lazy load must not publish an older count.
+    std::lock_guard lock(l->load_mutex);
+    l->count.store(l->written, std::memory_order_release);
+    l->loaded.store(true, std::memory_order_release);
+  }
+  if (persist_progress) progress_.store(new_progress, std::memory_order_release);
+  for (link_state* l : touched) store_.subscriptions().notify(l->name);
+  return {};
+}
+
+}  // namespace evstore::detail

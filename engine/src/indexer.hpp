@@ -1,0 +1,138 @@
+// Read streams and system streams ($ce-<category>, $et-<type>): link files
+// derived from $all, and the indexer that keeps them current.
+//
+// The indexer follows $all on the store's background thread, behind the
+// writer: it reads published events (flushed, and fsynced in durable mode),
+// routes each to the links it belongs to (one hash lookup per system stream,
+// one filter test per read stream), appends their entries, and publishes the
+// new entry counts. Appends never wait for it; a read stream lags $all by one
+// indexer step. Its progress P (links/progress) is written after the link
+// files (synced first in durable mode), so every link is complete below P; on
+// restart each link is cut back to P and the indexer redoes $all from P.
+//
+// A new read stream is back-filled by the same thread in chunks, from 0 up to
+// P, interleaved with live steps, so appends and other links never wait for
+// the back-fill; it is then linked live. Its definition (links/
+// read_streams.json) says whether the back-fill finished; an unfinished one
+// restarts from 0.
+//
+// Threading: count(), read(), list() from any thread. Everything else of the
+// indexer runs on the background executor (one thread). Its tasks hold only
+// `this`, never the store: the store's destructor stops and joins that thread
+// first, so no task outlives it and no task can drop the store's last
+// reference on its own thread.
+#pragma once
+
+#include "filter_matcher.hpp"
+
+#include <evstore/error.hpp>
+#include <evstore/read_stream.hpp>
+#include <evstore/store.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace evstore::detail {
+
+class store_impl;
+
+struct link_state {
+  std::string name;
+  std::string path;
+  std::atomic<std::uint64_t> count{0};  // published entries
+  std::atomic<bool> loaded{false};
+  std::mutex load_mutex;
+  // Indexer thread only.
+  bool writer_ready = false;   // cut back to the progress, entries counted
+  std::uint64_t written = 0;   // entries in the file
+  std::vector<std::byte> pending;
+  std::uint64_t pending_entries = 0;
+  bool dirty = false;          // written since the last progress write (durable mode: unsynced)
+};
+
+struct read_stream_definition {
+  std::string name;
+  filter_matcher matcher;
+  bool building = false;
+  std::uint64_t built_to = 0;  // back-fill cursor while building
+  link_state* link = nullptr;
+  std::function<void(std::uint64_t, std::uint64_t)> progress;
+  std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> waiters;
+};
+
+class indexer {
+ public:
+  using create_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
+
+  explicit indexer(store_impl& store);
+  ~indexer();
+  // From the store's destructor, before it stops the background thread:
+  // wake-ups after this post nothing.
+  void shutdown();
+
+  // Loads definitions and progress. Called once while opening.
+  result<void> open();
+  // Writer stores: starts following $all.
+  void start();
+  bool is_link(std::string_view name) const;
+  // Published entries of a link stream; nullopt if `name` is no link stream.
+  result<std::optional<std::uint64_t>> count(std::string_view name) const;
+  result<read_page> read(std::string_view name, const read_options& options) const;
+  std::vector<read_stream_info> list() const;
+  // Read-only stores: pick up what the writer's indexer added, and new or
+  // deleted read streams.
+  result<void> refresh();
+  // Wakes subscribers of every link this process has touched.
+  void notify_links() const;
+
+  // After the last flush of close(): links every published event, persists
+  // the progress, then calls `done` (on the background thread).
+  void drain(std::function<void(boost::system::error_code)> done);
+
+  void create(std::string name, filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
+              create_handler handler);
+  void remove(std::string name, create_handler handler);
+
+ private:
+  link_state* find_link(std::string_view name) const;
+  link_state& link_for(const std::string& name);
+  result<void> load(link_state& l) const;
+  void schedule();
+  void step();
+  boost::system::error_code live_step(std::uint64_t upto);
+  boost::system::error_code backfill_step();
+  boost::system::error_code route(const read_page& page, const std::vector<read_stream_definition*>& defs,
+                                  bool system_streams);
+  boost::system::error_code prepare_for_write(link_state& l);
+  boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  boost::system::error_code write_definitions();
+  result<void> load_definitions();
+  void fail(boost::system::error_code ec);
+
+  store_impl& store_;
+  std::string dir_;
+  mutable std::shared_mutex mutex_;  // links_ and definitions_ (the maps, not the states)
+  std::map<std::string, std::unique_ptr<link_state>, std::less<>> links_;
+  std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> definitions_;
+  std::atomic<std::uint64_t> progress_{0};  // published: links are complete below it
+  std::uint64_t persisted_progress_ = 0;
+  bool running_ = false;    // background thread
+  bool scheduled_ = false;  // background thread
+  boost::system::error_code failed_;
+  struct liveness {
+    std::mutex mutex;
+    bool yes = true;
+  };
+  std::shared_ptr<liveness> alive_ = std::make_shared<liveness>();
+};
+
+}  // namespace evstore::detail

@@ -1,0 +1,263 @@
+// Read streams and system streams: routing, back-fill, live linking,
+// persistence of definitions, deletion, and rebuilding damaged links.
+#include "support/store_fixture.hpp"
+
+#include <evstore/fault_injecting_file_system.hpp>
+#include <evstore/memory_file_system.hpp>
+
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <map>
+
+using namespace evstore;
+using namespace evstore::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+boost::system::error_code create_wait(store& s, const std::string& name, filter f,
+                                      std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
+  std::promise<boost::system::error_code> done;
+  s.create_read_stream(name, std::move(f), [&](boost::system::error_code ec) { done.set_value(ec); },
+                       std::move(progress));
+  auto fut = done.get_future();
+  if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
+  return fut.get();
+}
+
+boost::system::error_code delete_wait(store& s, const std::string& name) {
+  std::promise<boost::system::error_code> done;
+  s.delete_read_stream(name, [&](boost::system::error_code ec) { done.set_value(ec); });
+  return done.get_future().get();
+}
+
+// Events of a stream as "stream/version" strings, once it has `n` of them.
+std::vector<std::string> wait_for_events(const store& s, const std::string& stream, std::size_t n) {
+  std::vector<std::string> out;
+  wait_until([&] {
+    out.clear();
+    auto page = s.read(stream);
+    if (!page) return false;
+    for (const auto& e : page->events) out.push_back(std::string(e.stream) + "/" + std::to_string(e.version));
+    return out.size() >= n;
+  });
+  return out;
+}
+
+std::vector<event_data> typed(const std::string& type, const std::string& data = "{}") {
+  std::vector<event_data> v;
+  v.push_back(make_event(type, data));
+  return v;
+}
+
+class read_stream_test : public ::testing::TestWithParam<bool> {
+ protected:
+  store open(store_options o = {}) {
+    o.directory = dir_.sub("store");
+    o.fsync_on_flush = GetParam();
+    auto s = store::open(io_.executor(), o);
+    // Throwing fails the test (gtest catches it) instead of using an empty result.
+    if (!s) throw std::runtime_error("open: " + s.error().message());
+    return std::move(*s);
+  }
+  temp_dir dir_;
+  io_thread io_;
+};
+
+INSTANTIATE_TEST_SUITE_P(modes, read_stream_test, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "durable" : "buffered"; });
+
+TEST_P(read_stream_test, system_streams_link_by_category_and_by_type) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "cart-1", typed("ItemAdded")).ec);
+  ASSERT_FALSE(append_wait(s, "order-1", typed("ItemAdded")).ec);
+  ASSERT_FALSE(append_wait(s, "cart-2", typed("ItemRemoved")).ec);
+  ASSERT_FALSE(append_wait(s, "cart-1", typed("ItemAdded")).ec);
+  EXPECT_EQ(wait_for_events(s, "$ce-cart", 3), (std::vector<std::string>{"cart-1/0", "cart-2/0", "cart-1/1"}));
+  EXPECT_EQ(wait_for_events(s, "$et-ItemAdded", 3),
+            (std::vector<std::string>{"cart-1/0", "order-1/0", "cart-1/1"}));
+  auto back = s.read("$ce-cart", {.from = from_end, .max_count = 2, .direction = direction::backward});
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->events.size(), 2u);
+  EXPECT_EQ(back->events[0].sequence, 2u) << "sequence is the entry number in the read stream";
+  EXPECT_EQ(back->events[0].version, 1u) << "version stays the event's version in its write stream";
+  EXPECT_EQ(back->events[1].sequence, 1u);
+  EXPECT_EQ(back->next, 0u);
+  EXPECT_TRUE(wait_for_events(s, "$ce-nothing", 0).empty());
+  EXPECT_EQ(append_wait(s, "$ce-cart", make_events(1)).ec, errc::invalid_stream_name);
+}
+
+TEST_P(read_stream_test, read_stream_is_back_filled_then_kept_current_and_survives_reopen) {
+  {
+    store s = open();
+    for (int i = 0; i < 50; ++i) {
+      const std::string total = std::to_string(i % 2 == 0 ? 1000 : 5);
+      ASSERT_FALSE(append_wait(s, "order-" + std::to_string(i), typed("OrderPaid", R"({"total":)" + total + "}")).ec);
+      ASSERT_FALSE(append_wait(s, "order-" + std::to_string(i), typed("OrderShipped", R"({"total":1000})")).ec);
+    }
+    std::uint64_t last_done = 0, calls = 0;
+    ASSERT_FALSE(create_wait(s, "big-paid", filter::event_types({"OrderPaid"}).where("/total", "1000"),
+                             [&](std::uint64_t done, std::uint64_t total) {
+                               last_done = done;
+                               calls += done <= total ? 1 : 100;
+                             }));
+    EXPECT_GE(calls, 1u);
+    // Back-fill runs up to where the live indexer is (at most the 100
+    // events); the live indexer links the rest once it is built.
+    EXPECT_GT(last_done, 0u) << "progress reports $all positions scanned";
+    EXPECT_LE(last_done, 100u);
+    auto events = wait_for_events(s, "big-paid", 25);
+    ASSERT_EQ(events.size(), 25u);
+    EXPECT_EQ(events.front(), "order-0/0");
+    EXPECT_EQ(events.back(), "order-48/0");
+    ASSERT_FALSE(append_wait(s, "order-99", typed("OrderPaid", R"({"total":1000,"x":[1]})")).ec);
+    ASSERT_FALSE(append_wait(s, "order-98", typed("OrderPaid", R"({"total":999})")).ec);
+    EXPECT_EQ(wait_for_events(s, "big-paid", 26).back(), "order-99/0") << "live events are linked";
+    auto list = s.list_read_streams();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].name, "big-paid");
+    EXPECT_FALSE(list[0].building);
+    ASSERT_FALSE(close_wait(s));
+  }
+  store s = open();
+  EXPECT_EQ(wait_for_events(s, "big-paid", 26).size(), 26u) << "the definition is stored";
+  ASSERT_FALSE(append_wait(s, "order-97", typed("OrderPaid", R"({"total":1000})")).ec);
+  EXPECT_EQ(wait_for_events(s, "big-paid", 27).back(), "order-97/0");
+  EXPECT_FALSE(create_wait(s, "big-paid", filter::event_types({"OrderPaid"}).where("/total", "1000")))
+      << "the same definition again is a no-op";
+  EXPECT_EQ(create_wait(s, "big-paid", filter::event_types({"OrderPaid"})), errc::read_stream_exists);
+  EXPECT_EQ(create_wait(s, "order-1", filter::event_types({"OrderPaid"})), errc::read_stream_exists)
+      << "a write stream's name";
+  EXPECT_EQ(append_wait(s, "big-paid", make_events(1)).ec, errc::invalid_stream_name);
+  EXPECT_EQ(create_wait(s, "bad", filter::event_types({"X"}).where("total", "1")), errc::invalid_argument);
+}
+
+TEST_P(read_stream_test, deleting_a_read_stream_keeps_every_event) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a-1", typed("T")).ec);
+  ASSERT_FALSE(create_wait(s, "ts", filter::event_types({"T"})));
+  EXPECT_EQ(wait_for_events(s, "ts", 1).size(), 1u);
+  ASSERT_FALSE(delete_wait(s, "ts"));
+  EXPECT_EQ(s.read("ts").error().code, errc::stream_not_found);
+  EXPECT_EQ(s.event_count(), 1u);
+  EXPECT_EQ(s.read("a-1")->events.size(), 1u);
+  EXPECT_EQ(delete_wait(s, "ts"), errc::stream_not_found);
+  EXPECT_TRUE(s.list_read_streams().empty());
+}
+
+TEST_P(read_stream_test, subscription_to_a_read_stream_catches_up_then_goes_live) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "cart-1", typed("A")).ec);
+  ASSERT_FALSE(append_wait(s, "other-1", typed("A")).ec);
+  wait_for_events(s, "$ce-cart", 1);
+  auto sub = s.subscribe("$ce-cart");
+  ASSERT_TRUE(sub);
+  std::vector<std::string> seen;
+  bool caught_up = false;
+  std::promise<void> got_three;
+  auto cb = s.subscribe("$ce-cart", {}, [&](boost::system::error_code ec, const subscription_batch& b) {
+    if (ec) return;
+    caught_up = caught_up || b.caught_up;
+    for (const auto& e : b.events) seen.push_back(std::string(e.stream));
+    if (seen.size() == 3) got_three.set_value();
+  });
+  ASSERT_TRUE(cb);
+  ASSERT_FALSE(append_wait(s, "cart-2", typed("B")).ec);
+  ASSERT_FALSE(append_wait(s, "other-2", typed("B")).ec);
+  ASSERT_FALSE(append_wait(s, "cart-3", typed("B")).ec);
+  ASSERT_EQ(got_three.get_future().wait_for(10s), std::future_status::ready);
+  cb->cancel();
+  EXPECT_EQ(seen, (std::vector<std::string>{"cart-1", "cart-2", "cart-3"}));
+  EXPECT_TRUE(caught_up);
+}
+
+TEST_P(read_stream_test, damaged_links_and_progress_are_rebuilt_from_all) {
+  {
+    store s = open();
+    for (int i = 0; i < 30; ++i) ASSERT_FALSE(append_wait(s, "cart-" + std::to_string(i % 3), typed("T")).ec);
+    EXPECT_EQ(wait_for_events(s, "$ce-cart", 30).size(), 30u);
+    ASSERT_FALSE(close_wait(s));
+  }
+  // The progress file lost, and a link file torn in its last entry.
+  const std::string links = dir_.sub("store") + "/links";
+  std::filesystem::remove(links + "/progress");
+  std::filesystem::resize_file(links + "/%24ce-cart.lnk", std::filesystem::file_size(links + "/%24ce-cart.lnk") - 5);
+  store s = open();
+  auto events = wait_for_events(s, "$ce-cart", 30);
+  ASSERT_EQ(events.size(), 30u);
+  EXPECT_EQ(events[29], "cart-2/9");
+  ASSERT_FALSE(append_wait(s, "cart-0", typed("T")).ec);
+  EXPECT_EQ(wait_for_events(s, "$ce-cart", 31).size(), 31u) << "no duplicate from the redone part";
+}
+
+TEST_P(read_stream_test, system_streams_can_be_switched_off) {
+  store s = open({.system_streams = false});
+  ASSERT_FALSE(append_wait(s, "cart-1", typed("T")).ec);
+  ASSERT_FALSE(create_wait(s, "all-t", filter::event_types({"T"})));
+  EXPECT_EQ(wait_for_events(s, "all-t", 1).size(), 1u);
+  EXPECT_EQ(s.read("$ce-cart")->events.size(), 0u);
+}
+
+}  // namespace
+
+namespace {
+
+// What $ce-<c> and $et-<t> must hold, derived from $all alone.
+std::map<std::string, std::vector<std::uint64_t>> expected_links(const store& s) {
+  std::map<std::string, std::vector<std::uint64_t>> out;
+  for (const auto& e : s.events("$all")) {
+    const auto dash = e.stream.find('-');
+    if (dash != std::string_view::npos && dash > 0) out["$ce-" + std::string(e.stream.substr(0, dash))].push_back(e.position);
+    out["$et-" + std::string(e.type)].push_back(e.position);
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> link_positions(const store& s, const std::string& name) {
+  std::vector<std::uint64_t> out;
+  auto page = s.read(name);
+  if (page) {
+    for (const auto& e : page->events) out.push_back(e.position);
+  }
+  return out;
+}
+
+// A crash at every file operation (the writer's and the indexer's, in
+// whatever order they interleave), then power loss: after reopening, every
+// system stream converges to exactly what $all implies — no lost link, no
+// stale one, no duplicate.
+TEST(read_stream_crash, links_converge_to_all_after_a_crash_at_any_point) {
+  io_thread io;
+  int crash_points = 0;
+  for (std::uint64_t k = 0; k < 400; k += 3) {
+    auto mem = std::make_shared<memory_file_system>();
+    auto fault = std::make_shared<fault_injecting_file_system>(mem);
+    {
+      auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = fault});
+      ASSERT_TRUE(s);
+      fault->crash_after(k);
+      for (int i = 0; i < 12; ++i) {
+        if (append_wait(*s, (i % 2 ? "cart-" : "order-") + std::to_string(i % 3), typed(i % 3 ? "A" : "B")).ec) break;
+      }
+    }
+    mem->power_loss(power_loss_mode::synced_only, k);
+    auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem});
+    ASSERT_TRUE(s) << "crash after " << k << ": " << s.error().message();
+    const auto expected = expected_links(*s);
+    for (const auto& [name, positions] : expected) {
+      EXPECT_TRUE(wait_until([&] { return link_positions(*s, name) == positions; }))
+          << "crash after " << k << ": " << name << " has " << link_positions(*s, name).size() << " of "
+          << positions.size();
+    }
+    ++crash_points;
+    if (fault->operation_count() < k) break;  // the workload finished before the crash point
+  }
+  std::printf("[read_stream_crash] crash points %d, links consistent with $all after each\n", crash_points);
+}
+
+}  // namespace
