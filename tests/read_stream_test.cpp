@@ -88,6 +88,7 @@ TEST_P(read_stream_test, system_streams_link_by_category_and_by_type) {
   EXPECT_EQ(back->events[0].version, 1u) << "version stays the event's version in its write stream";
   EXPECT_EQ(back->events[1].sequence, 1u);
   EXPECT_EQ(back->next, 0u);
+  EXPECT_EQ(**s.stream_version("$ce-cart"), 2u) << "a read stream's version counts its own entries";
   EXPECT_TRUE(wait_for_events(s, "$ce-nothing", 0).empty());
   EXPECT_EQ(append_wait(s, "$ce-cart", make_events(1)).ec, errc::invalid_stream_name);
 }

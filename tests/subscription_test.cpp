@@ -5,7 +5,10 @@
 
 #include <evstore/memory_file_system.hpp>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/post.hpp>
 
 #include <gtest/gtest.h>
@@ -318,6 +321,30 @@ TEST_P(subscription_test, callback_form_runs_on_the_executor_it_is_given) {
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_TRUE(f.get());
   sub->cancel();
+}
+
+// The coroutine form: co_await next(use_awaitable) in a loop.
+TEST_P(subscription_test, coroutine_form_reads_batches_with_co_await) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a", make_events(3)).ec);
+  auto sub = s.subscribe("a", {.max_batch = 2});
+  ASSERT_TRUE(sub);
+  std::promise<std::vector<std::uint64_t>> result;
+  boost::asio::co_spawn(
+      io_.executor(),
+      [&]() -> boost::asio::awaitable<void> {
+        std::vector<std::uint64_t> versions;
+        for (;;) {
+          subscription_batch b = co_await sub->next(boost::asio::use_awaitable);
+          for (const auto& e : b.events) versions.push_back(e.version);
+          if (b.caught_up) break;
+        }
+        result.set_value(versions);
+      },
+      boost::asio::detached);
+  auto f = result.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(f.get(), (std::vector<std::uint64_t>{0, 1, 2}));
 }
 
 TEST_P(subscription_test, invalid_stream_name_is_refused) {

@@ -48,7 +48,9 @@ result<std::optional<std::uint64_t>> store::stream_version(std::string_view stre
     return page.error();
   }
   if (page->events.empty()) return std::optional<std::uint64_t>{};
-  return std::optional<std::uint64_t>{stream == "$all" ? page->events.front().position : page->events.front().version};
+  // The number of the stream's last event in that stream: a version, a $all
+  // position, or a read stream's entry number.
+  return std::optional<std::uint64_t>{page->events.front().sequence};
 }
 
 std::vector<stream_info> store::list_streams(std::size_t offset, std::size_t limit) const {
