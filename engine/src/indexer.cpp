@@ -33,19 +33,26 @@ void indexer::shutdown() {
 
 // --- Opening
 
-result<void> indexer::open() {
+// The stored progress, at most the published $all; nullopt if missing or
+// damaged (which only means more to redo).
+result<std::optional<std::uint64_t>> indexer::read_progress() const {
   file_system& fs = *store_.options().file_system;
-  const std::string progress_path = layout::join(dir_, "progress");
-  if (fs.exists(progress_path)) {
-    auto f = fs.open(progress_path, open_mode::read_only);
-    if (!f) return error(f.error(), progress_path);
-    std::array<std::byte, format::link_progress_size> buf{};
-    auto n = (*f)->read_at(0, buf);
-    if (!n) return error(n.error(), progress_path);
-    // Damaged progress only means more to redo.
-    const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
-    persisted_progress_ = p ? std::min(*p, store_.all_count()) : 0;
-  }
+  const std::string path = layout::join(dir_, "progress");
+  if (!fs.exists(path)) return std::optional<std::uint64_t>{};
+  auto f = fs.open(path, open_mode::read_only);
+  if (!f) return error(f.error(), path);
+  std::array<std::byte, format::link_progress_size> buf{};
+  auto n = (*f)->read_at(0, buf);
+  if (!n) return error(n.error(), path);
+  const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
+  if (!p) return std::optional<std::uint64_t>{};
+  return std::optional<std::uint64_t>{std::min(*p, store_.all_count())};
+}
+
+result<void> indexer::open() {
+  auto p = read_progress();
+  if (!p) return p.error();
+  persisted_progress_ = p->value_or(0);
   progress_.store(persisted_progress_, std::memory_order_release);
   return load_definitions();
 }
@@ -266,18 +273,11 @@ std::vector<read_stream_info> indexer::list() const {
 result<void> indexer::refresh() {
   // A follower: its published $all grew; links follow the writer's progress
   // file. Reload counts lazily against the new progress.
-  file_system& fs = *store_.options().file_system;
-  const std::string progress_path = layout::join(dir_, "progress");
-  if (!fs.exists(progress_path)) return {};
-  auto f = fs.open(progress_path, open_mode::read_only);
-  if (!f) return error(f.error(), progress_path);
-  std::array<std::byte, format::link_progress_size> buf{};
-  auto n = (*f)->read_at(0, buf);
-  if (!n) return error(n.error(), progress_path);
-  const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
-  if (!p) return {};
-  progress_.store(std::min(*p, store_.all_count()), std::memory_order_release);
+  auto p = read_progress();
+  if (!p) return p.error();
   if (auto r = load_definitions(); !r) return r;
+  if (!*p || **p == progress_.load(std::memory_order_acquire)) return {};
+  progress_.store(**p, std::memory_order_release);
   std::shared_lock lock(mutex_);
   for (auto& [name, l] : links_) l->loaded.store(false, std::memory_order_release);
   return {};
