@@ -1,6 +1,7 @@
 // Read-only followers: a store opened read-only follows a writer running in
 // another process (the crash child), serving reads, subscriptions and the
 // writer's system streams, without writing to the store directory.
+#include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -37,8 +38,7 @@ std::map<std::string, std::uintmax_t> snapshot(const std::string& dir) {
 
 class follower_test : public ::testing::TestWithParam<bool> {};
 
-INSTANTIATE_TEST_SUITE_P(modes, follower_test, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "durable" : "buffered"; });
+INSTANTIATE_TEST_SUITE_P(modes, follower_test, ::testing::Values(false, true), durability_name);
 
 TEST_P(follower_test, follows_a_writer_process_with_subscriptions_and_system_streams) {
   temp_dir dir;

@@ -1,5 +1,6 @@
 // Read streams and system streams: routing, back-fill, live linking,
 // persistence of definitions, deletion, and rebuilding damaged links.
+#include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/fault_injecting_file_system.hpp>
@@ -55,22 +56,9 @@ std::vector<event_data> typed(const std::string& type, const std::string& data =
   return v;
 }
 
-class read_stream_test : public ::testing::TestWithParam<bool> {
- protected:
-  store open(store_options o = {}) {
-    o.directory = dir_.sub("store");
-    o.fsync_on_flush = GetParam();
-    auto s = store::open(io_.executor(), o);
-    // Throwing fails the test (gtest catches it) instead of using an empty result.
-    if (!s) throw std::runtime_error("open: " + s.error().message());
-    return std::move(*s);
-  }
-  temp_dir dir_;
-  io_thread io_;
-};
+class read_stream_test : public durability_test {};
 
-INSTANTIATE_TEST_SUITE_P(modes, read_stream_test, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "durable" : "buffered"; });
+INSTANTIATE_TEST_SUITE_P(modes, read_stream_test, ::testing::Values(false, true), durability_name);
 
 TEST_P(read_stream_test, system_streams_link_by_category_and_by_type) {
   store s = open();

@@ -1,5 +1,6 @@
 // Behaviour of the public store API: expected versions, idempotent retries,
 // validation, reads in every direction, batching, concurrency.
+#include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/memory_file_system.hpp>
@@ -19,19 +20,7 @@ using namespace evstore::test;
 
 namespace {
 
-class store_test : public ::testing::TestWithParam<bool> {
- protected:
-  store open(store_options extra = {}) {
-    extra.directory = dir_.sub("store");
-    extra.fsync_on_flush = GetParam();
-    auto s = store::open(io_.executor(), extra);
-    // Throwing fails the test (gtest catches it) instead of using an empty result.
-    if (!s) throw std::runtime_error("open: " + s.error().message());
-    return std::move(*s);
-  }
-  temp_dir dir_;
-  io_thread io_;
-};
+class store_test : public durability_test {};
 
 
 }  // namespace
@@ -367,8 +356,7 @@ TEST_P(store_test, unusual_but_valid_names_round_trip_through_files) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(modes, store_test, ::testing::Values(false, true),
-                         [](const auto& param_info) { return param_info.param ? "durable" : "buffered"; });
+INSTANTIATE_TEST_SUITE_P(modes, store_test, ::testing::Values(false, true), durability_name);
 
 TEST(store_options_test, out_of_range_options_are_refused) {
   io_thread io;

@@ -1,6 +1,7 @@
 // Live subscriptions: catch-up, the caught-up signal, live delivery, the
 // switch between them under concurrent appends, cancellation and close.
 #include "support/gated_file_system.hpp"
+#include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/memory_file_system.hpp>
@@ -47,20 +48,9 @@ next_outcome next_wait(subscription& sub) {
   return f.get();
 }
 
-class subscription_test : public ::testing::TestWithParam<bool> {
- protected:
-  store open() {
-    auto s = store::open(io_.executor(), {.directory = dir_.sub("store"), .fsync_on_flush = GetParam()});
-    // Throwing fails the test (gtest catches it) instead of using an empty result.
-    if (!s) throw std::runtime_error("open: " + s.error().message());
-    return std::move(*s);
-  }
-  temp_dir dir_;
-  io_thread io_;
-};
+class subscription_test : public durability_test {};
 
-INSTANTIATE_TEST_SUITE_P(modes, subscription_test, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "durable" : "buffered"; });
+INSTANTIATE_TEST_SUITE_P(modes, subscription_test, ::testing::Values(false, true), durability_name);
 
 TEST_P(subscription_test, catches_up_signals_once_then_delivers_live_events) {
   store s = open();
