@@ -103,40 +103,53 @@ result<void> store_impl::write_store_json() {
   return {};
 }
 
+// Reads the catalog records after the ones already known (all of them at
+// open; a follower's refresh() reads only what the writer added since).
 result<void> store_impl::read_catalog() {
   const std::string path = layout::catalog(options_.directory);
   auto f = files_.get(path);
   if (!f) return error(f.error(), "cannot open " + path);
-  auto bytes = read_all(*(*f)->file);
-  if (!bytes) return error(bytes.error(), path);
-  if (!format::decode_file_header(*bytes, format::file_kind::catalog)) {
-    return corruption("bad file header", relative(path), 0);
+  file& cat = *(*f)->file;
+  if (catalog_end_ <= format::file_header_size) {
+    std::array<std::byte, format::file_header_size> header{};
+    auto n = cat.read_at(0, header);
+    if (!n) return error(n.error(), path);
+    if (*n != header.size() || !format::decode_file_header(header, format::file_kind::catalog)) {
+      return corruption("bad file header", relative(path), 0);
+    }
+    catalog_end_ = format::file_header_size;
   }
-  std::uint64_t at = format::file_header_size;
-  const std::uint32_t known = registry_.size();
-  std::uint32_t index = 0;
-  while (at < bytes->size()) {
+  auto size = cat.size();
+  if (!size) return error(size.error(), path);
+  if (*size <= catalog_end_) return {};
+  std::vector<std::byte> bytes(*size - catalog_end_);
+  auto n = cat.read_at(catalog_end_, bytes);
+  if (!n) return error(n.error(), path);
+  bytes.resize(*n);
+  std::uint64_t at = 0;
+  std::uint32_t index = registry_.size();
+  while (at < bytes.size()) {
     format::catalog_record r;
-    std::uint32_t size = 0;
-    const auto status = format::decode_catalog_record(std::span(*bytes).subspan(at), r, size);
+    std::uint32_t record_size = 0;
+    const auto status = format::decode_catalog_record(std::span(bytes).subspan(at), r, record_size);
     if (status != format::decode_status::ok) break;
     if (r.stream_id != index || validate_stream_name(r.name, name_use::read)) break;
-    if (index >= known) {  // refresh() re-reads the catalog; only new streams are added
-      const std::string encoded = encode_stream_file_name(r.name);
-      stream_state* st = registry_.add(std::string(r.name), layout::partition(options_.directory, encoded),
-                                       layout::stream_index(options_.directory, encoded));
-      st->first_position = r.first_position;
-      catalog_offsets_.push_back(at);
-    }
+    const std::string encoded = encode_stream_file_name(r.name);
+    stream_state* st = registry_.add(std::string(r.name), layout::partition(options_.directory, encoded),
+                                     layout::stream_index(options_.directory, encoded));
+    st->first_position = r.first_position;
+    catalog_offsets_.push_back(catalog_end_ + at);
     ++index;
-    at += size;
+    at += record_size;
   }
-  catalog_end_ = at;
-  // Garbage after the last record is an unacknowledged flush's torn write.
-  if (!options_.read_only && at < bytes->size() && !all_zero(std::span(*bytes).subspan(at))) {
-    if (auto ec = (*f)->file->truncate(at)) return error(ec, path);
-    if (auto ec = (*f)->file->sync()) return error(ec, path);
-    (*f)->allocated = at;
+  // Garbage after the last record is an unacknowledged flush's torn write (a
+  // reader leaves it: it may be a record the writer is writing right now).
+  const bool garbage = at < bytes.size() && !all_zero(std::span(bytes).subspan(at));
+  catalog_end_ += at;
+  if (!options_.read_only && garbage) {
+    if (auto ec = cat.truncate(catalog_end_)) return error(ec, path);
+    if (auto ec = cat.sync()) return error(ec, path);
+    (*f)->allocated = catalog_end_;
   }
   return {};
 }
