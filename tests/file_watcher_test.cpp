@@ -116,7 +116,7 @@ TEST_F(file_watcher_test, on_change_may_stop_its_own_watcher) {
     }
   });
   self = &w;
-  ASSERT_TRUE(wait_until([&] { return stopped.load(); }, 1s)) << "calls " << calls.load();
+  ASSERT_TRUE(wait_until([&] { return stopped.load(); }, 1s));
 
   const int seen = calls.load();
   std::this_thread::sleep_for(100ms);

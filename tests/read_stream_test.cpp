@@ -79,6 +79,8 @@ TEST_P(read_stream_test, system_streams_link_by_category_and_by_type) {
   EXPECT_EQ(**s.stream_version("$ce-cart"), 2u) << "a read stream's version counts its own entries";
   EXPECT_TRUE(wait_for_events(s, "$ce-nothing", 0).empty());
   EXPECT_EQ(append_wait(s, "$ce-cart", make_events(1)).ec, errc::invalid_stream_name);
+  EXPECT_TRUE(wait_until([&] { return s.statistics().indexed == s.event_count(); }));
+  EXPECT_FALSE(s.statistics().indexer_error);
 }
 
 TEST_P(read_stream_test, read_stream_is_back_filled_then_kept_current_and_survives_reopen) {

@@ -15,6 +15,8 @@
 #include <climits>
 #include <cstring>
 #include <mutex>
+#include <system_error>
+#include <thread>
 
 #include <sys/inotify.h>
 #include <unistd.h>
@@ -74,9 +76,18 @@ struct file_watcher::state : std::enable_shared_from_this<state> {
 
   void disable_inotify() {
     inotify_active = false;
-    boost::system::error_code ignored;
-    inotify.close(ignored);  // aborts a pending read
     std::fill(watches.begin(), watches.end(), -1);
+    if (!inotify.is_open()) return;
+    // Closing an instance that has watches waits for a kernel (SRCU) grace
+    // period: ~15 ms here, over a second on a loaded machine. That must not
+    // stall the executor, which runs the store's other work, so the close
+    // happens on a thread of its own.
+    const int fd = inotify.release();  // aborts a pending read
+    try {
+      std::thread([fd] { ::close(fd); }).detach();
+    } catch (const std::system_error&) {
+      ::close(fd);  // no thread to be had: block rather than leak
+    }
   }
 
   // On the strand, after the constructor.

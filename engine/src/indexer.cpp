@@ -404,6 +404,10 @@ void indexer::schedule() {
 
 void indexer::fail(boost::system::error_code ec) {
   if (!failed_) failed_ = ec;
+  {
+    std::lock_guard lock(error_mutex_);
+    published_error_ = failed_;
+  }
   std::shared_lock lock(mutex_);
   for (auto& [name, d] : definitions_) {
     for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), ec);

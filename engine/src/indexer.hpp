@@ -93,6 +93,11 @@ class indexer {
   result<void> refresh();
   // Wakes subscribers of every link this process has touched.
   void notify_links() const;
+  std::uint64_t progress() const { return progress_.load(std::memory_order_acquire); }
+  boost::system::error_code last_error() const {
+    std::lock_guard lock(error_mutex_);
+    return published_error_;
+  }
 
   // After the last flush of close(): links every published event, persists
   // the progress, then calls `done` (on the background thread).
@@ -128,7 +133,9 @@ class indexer {
   std::uint64_t persisted_progress_ = 0;
   bool running_ = false;    // background thread
   bool scheduled_ = false;  // background thread
-  boost::system::error_code failed_;
+  boost::system::error_code failed_;  // background thread
+  mutable std::mutex error_mutex_;
+  boost::system::error_code published_error_;  // failed_, for other threads
   struct liveness {
     std::mutex mutex;
     bool yes = true;

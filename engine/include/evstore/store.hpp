@@ -141,6 +141,12 @@ struct store_statistics {
   std::uint64_t flushes = 0;
   std::uint64_t fsyncs = 0;         // fdatasync calls
   std::uint64_t flush_nanoseconds = 0;  // sum of flush durations
+  // $all positions linked into read and system streams so far (they lag the
+  // event count by the indexer's current step).
+  std::uint64_t indexed = 0;
+  // The indexer's I/O error, if one stopped it: read streams then stay where
+  // they are until the store is reopened.
+  boost::system::error_code indexer_error;
 };
 
 class store {
