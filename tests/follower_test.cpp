@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <sys/wait.h>
 #include <mutex>
@@ -85,6 +86,49 @@ TEST_P(follower_test, follows_a_writer_process_with_subscriptions_and_system_str
     return page && page->events.size() == in_s;
   }));
   EXPECT_EQ(snapshot(store_dir), before) << "a follower never writes to the store directory";
+}
+
+}  // namespace
+
+namespace {
+
+// The follower picks up read streams created after it opened, serves them,
+// and runs a consumer of one (its checkpoint in its own directory).
+TEST(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
+  temp_dir dir;
+  io_thread io;
+  auto writer = store::open(io.executor(), {.directory = dir.sub("store")});
+  ASSERT_TRUE(writer);
+  ASSERT_FALSE(append_wait(*writer, "order-1", make_events(3, "Paid")).ec);
+  auto follower = store::open(io.executor(), {.directory = dir.sub("store"), .read_only = true,
+                                              .consumer_directory = dir.sub("follower-consumers"),
+                                              .follow_poll_interval = std::chrono::milliseconds(50)});
+  ASSERT_TRUE(follower);
+
+  std::promise<boost::system::error_code> created;
+  writer->create_read_stream("paid", filter::event_types({"Paid"}),
+                             [&](boost::system::error_code ec) { created.set_value(ec); });
+  ASSERT_FALSE(created.get_future().get());
+  ASSERT_FALSE(append_wait(*writer, "order-2", make_events(2, "Paid")).ec);
+  ASSERT_TRUE(wait_until([&] {
+    auto page = follower->read("paid");
+    return page && page->events.size() == 5;
+  })) << "the follower serves a read stream created after it opened";
+  ASSERT_EQ(follower->list_read_streams().size(), 1u);
+
+  auto c = follower->consumer("paid", "mailer");
+  ASSERT_TRUE(c) << c.error().message();
+  auto sub = c->subscribe();
+  ASSERT_TRUE(sub);
+  std::promise<subscription_batch> got;
+  sub->next([&](boost::system::error_code, subscription_batch b) { got.set_value(std::move(b)); });
+  auto batch = got.get_future().get();
+  ASSERT_EQ(batch.events.size(), 5u);
+  std::promise<boost::system::error_code> committed;
+  c->commit(batch.next, R"({"sent":5})", [&](boost::system::error_code ec) { committed.set_value(ec); });
+  ASSERT_FALSE(committed.get_future().get());
+  EXPECT_TRUE(std::filesystem::exists(dir.sub("follower-consumers") + "/paid/mailer.consumer"));
+  EXPECT_FALSE(std::filesystem::exists(dir.sub("store") + "/consumers"));
 }
 
 }  // namespace
