@@ -27,8 +27,13 @@ indexer::indexer(store_impl& store) : store_(store), dir_(layout::join(store.opt
 indexer::~indexer() = default;
 
 void indexer::shutdown() {
-  std::lock_guard lock(alive_->mutex);
-  alive_->yes = false;
+  {
+    std::lock_guard lock(alive_->mutex);
+    alive_->yes = false;
+  }
+  // Wait for a step in progress; later ones return at once.
+  std::lock_guard step(step_mutex_);
+  stopped_ = true;
 }
 
 // --- Opening
@@ -118,7 +123,10 @@ result<void> indexer::load_definitions() {
 // alive (so destroying a store releases its lock at once), and the store's
 // destructor stops and joins the background thread before its members go.
 void indexer::start() {
+  if (started_.exchange(true)) return;
   boost::asio::post(store_.background_executor(), [this] {
+    std::lock_guard running(step_mutex_);
+    if (stopped_) return;
     running_ = true;
     // An unfinished back-fill starts over: its file holds an unknown prefix.
     for (auto& [name, d] : definitions_) {
@@ -154,6 +162,11 @@ link_state& indexer::link_for(const std::string& name) {
     slot->path = link_path(dir_, name);
   }
   return *slot;
+}
+
+bool indexer::has_definitions() const {
+  std::shared_lock lock(mutex_);
+  return !definitions_.empty();
 }
 
 bool indexer::is_link(std::string_view name) const {
@@ -313,9 +326,12 @@ boost::system::error_code indexer::write_definitions() {
 
 void indexer::create(std::string name, filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
                      create_handler handler) {
+  start();  // the first read stream of a store without system streams
   boost::asio::post(store_.background_executor(), [this, name = std::move(name),
                                                    f = std::move(f), progress = std::move(progress),
                                                    handler = std::move(handler)]() mutable {
+    std::lock_guard running(step_mutex_);
+    if (stopped_) return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
     boost::system::error_code ec;
     {
       std::shared_lock lock(mutex_);
@@ -354,6 +370,8 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
 void indexer::remove(std::string name, create_handler handler) {
   boost::asio::post(store_.background_executor(), [this, name = std::move(name),
                                                    handler = std::move(handler)]() mutable {
+    std::lock_guard running(step_mutex_);
+    if (stopped_) return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
     std::unique_ptr<read_stream_definition> gone;
     {
       std::unique_lock lock(mutex_);
@@ -384,8 +402,11 @@ void indexer::remove(std::string name, create_handler handler) {
 
 void indexer::drain(std::function<void(boost::system::error_code)> done) {
   boost::asio::post(store_.background_executor(), [this, done = std::move(done)]() mutable {
-    while (!failed_ && running_ && progress_.load(std::memory_order_relaxed) < store_.all_count()) {
-      if (auto ec = live_step(store_.all_count())) fail(ec);
+    {
+      std::lock_guard running(step_mutex_);
+      while (!failed_ && !stopped_ && running_ && progress_.load(std::memory_order_relaxed) < store_.all_count()) {
+        if (auto ec = live_step(store_.all_count())) fail(ec);
+      }
     }
     done(failed_);
   });
@@ -416,7 +437,8 @@ void indexer::fail(boost::system::error_code ec) {
 }
 
 void indexer::step() {
-  if (failed_) return;
+  std::lock_guard running(step_mutex_);
+  if (failed_ || stopped_) return;
   bool building = false;
   {
     std::shared_lock lock(mutex_);

@@ -75,14 +75,20 @@ class indexer {
 
   explicit indexer(store_impl& store);
   ~indexer();
-  // From the store's destructor, before it stops the background thread:
-  // wake-ups after this post nothing.
+  // Stops indexing for good: waits for a step in progress, and wake-ups
+  // after this post nothing. From the store's destructor, or when the
+  // application drops its store object (the engine may live on a little for
+  // pending completions, but must not keep writing links or posting).
   void shutdown();
 
   // Loads definitions and progress. Called once while opening.
   result<void> open();
-  // Writer stores: starts following $all.
+  // Writer stores: starts following $all (once; later calls do nothing).
+  // Not called while there is nothing to link, so such a store runs no
+  // background thread for it.
   void start();
+  bool has_definitions() const;
+  bool started() const { return started_.load(std::memory_order_acquire); }
   bool is_link(std::string_view name) const;
   // Published entries of a link stream; nullopt if `name` is no link stream.
   result<std::optional<std::uint64_t>> count(std::string_view name) const;
@@ -131,9 +137,12 @@ class indexer {
   std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> definitions_;
   std::atomic<std::uint64_t> progress_{0};  // published: links are complete below it
   std::uint64_t persisted_progress_ = 0;
+  std::atomic<bool> started_{false};
   bool running_ = false;    // background thread
   bool scheduled_ = false;  // background thread
   boost::system::error_code failed_;  // background thread
+  std::mutex step_mutex_;             // held while a step (or drain) runs
+  bool stopped_ = false;              // under step_mutex_
   mutable std::mutex error_mutex_;
   boost::system::error_code published_error_;  // failed_, for other threads
   struct liveness {

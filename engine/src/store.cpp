@@ -21,8 +21,16 @@ result<store> store::open(executor_type executor, store_options options) {
 
 store::store(std::shared_ptr<detail::store_impl> impl) : impl_(std::move(impl)) {}
 store::store(store&&) noexcept = default;
-store& store::operator=(store&&) noexcept = default;
-store::~store() = default;
+store& store::operator=(store&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->stop_background();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+store::~store() {
+  if (impl_) impl_->stop_background();
+}
 
 void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                          boost::asio::any_completion_handler<append_signature> handler) {

@@ -25,15 +25,12 @@ store_impl::store_impl(store::executor_type executor, store_options options)
 }
 
 store_impl::~store_impl() {
-  watcher_.reset();  // waits for a refresh in progress
-  // Consumer commits, read-stream changes and drains hold the store while
-  // they run there, so this is never that thread. The indexer's steps do not
-  // hold it: drop the queued ones and wait for the one running.
-  if (indexer_) indexer_->shutdown();
-  if (background_) {
-    background_->stop();
-    background_->join();
-  }
+  stop_background();  // waits for a refresh or indexer step in progress
+  // Consumer commits and drains hold the store while they run there, so this
+  // is never that thread. The indexer's tasks do not hold it; stopped, they
+  // return at once: let the queued ones run out (stopping the pool instead
+  // would leave them allocated) and wait.
+  if (background_) background_->join();
   if (io_context_) {
     io_context_->stop();
     if (io_thread_.joinable()) {
@@ -91,7 +88,7 @@ result<void> store_impl::open() {
   if (!options_.read_only) {
     // Followers may have seen a head from before a crash: say what survived.
     if (auto ec = write_head(all_count())) return error(ec, layout::head(options_.directory));
-    indexer_->start();
+    if (options_.system_streams || indexer_->has_definitions()) indexer_->start();
   }
   return {};
 }
@@ -103,6 +100,11 @@ void store_impl::complete_on_executor(boost::asio::any_completion_handler<void(b
     auto target = boost::asio::get_associated_executor(h, ex);
     boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
   });
+}
+
+void store_impl::stop_background() {
+  watcher_.reset();
+  if (indexer_) indexer_->shutdown();
 }
 
 boost::asio::any_io_executor store_impl::background_executor() const {

@@ -89,6 +89,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // --- store_impl.cpp
   result<void> open();
+  // The application dropped its store object: stop following files and
+  // indexing, and wait for either if it is running. Reads, pending appends
+  // and their completions go on.
+  void stop_background();
   void async_close(close_handler handler);
   std::vector<stream_info> list_streams(std::size_t offset, std::size_t limit) const;
   store_statistics statistics() const;

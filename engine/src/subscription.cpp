@@ -61,10 +61,14 @@ void subscription_impl::next(next_handler handler) {
 }
 
 void subscription_impl::run(batch_callback callback) {
-  next([self = shared_from_this(), callback = std::move(callback)](boost::system::error_code ec,
-                                                                   subscription_batch batch) mutable {
+  // Weak: the pending handler lives in this object; a strong reference would
+  // be a cycle that outlives an executor which never runs it. The
+  // subscription object the caller holds keeps this alive.
+  next([weak = weak_from_this(), callback = std::move(callback)](boost::system::error_code ec,
+                                                                 subscription_batch batch) mutable {
     callback(ec, batch);
-    if (!ec) self->run(std::move(callback));
+    if (ec) return;
+    if (auto self = weak.lock()) self->run(std::move(callback));
   });
 }
 
@@ -154,7 +158,13 @@ void subscription_impl::attempt() {
         return !now || *now > from || store_->is_closed();
       },
       [weak = weak_from_this()] {
-        if (auto self = weak.lock()) self->post_attempt();
+        // This may run on the writer's or the background thread: the
+        // reference goes into the posted attempt, so it is never the last
+        // one dropped here (which could destroy the store on that thread).
+        if (auto self = weak.lock()) {
+          auto ex = self->executor_;
+          boost::asio::post(ex, [self = std::move(self)] { self->attempt(); });
+        }
       });
 }
 

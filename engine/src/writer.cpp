@@ -491,7 +491,9 @@ void store_impl::async_close(close_handler user_handler) {
   // The drain runs on the background thread, which must never hold the
   // store's last reference: the completion carries it back to the executor.
   close_handler handler = [self = shared_from_this(), h = std::move(user_handler)](boost::system::error_code ec) mutable {
-    if (self->options_.read_only || !self->indexer_) return self->complete_on_executor(std::move(h), ec);
+    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) {
+      return self->complete_on_executor(std::move(h), ec);
+    }
     auto shared = std::make_shared<close_handler>(std::move(h));
     auto* impl = self.get();
     impl->indexer_->drain([self = std::move(self), shared, ec](boost::system::error_code drained) mutable {
