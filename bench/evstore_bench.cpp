@@ -12,6 +12,7 @@
 
 #include "format.hpp"  // engine/src: record framing size, for MB/s of reads
 
+#include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
@@ -21,6 +22,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -29,6 +31,7 @@
 #include <future>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <sstream>
@@ -69,7 +72,7 @@ struct config {
   double seconds = 3.0;       // duration of each durable (c) run
   std::size_t chunk = 1000;   // appends issued per io_context turn in (a)/(b)
   bool keep = false;          // keep the temp directories
-  std::string variant;        // (c) only: run the variants whose name contains this
+  std::string variant;        // (c), (h): run the variants whose name contains this
 
   bool wants(const std::string& name) const { return only.empty() || only.count(name) > 0; }
   // Full count, or a tenth of it with --quick.
@@ -78,15 +81,19 @@ struct config {
 
 [[noreturn]] void usage(const char* argv0, int code) {
   std::fprintf(code == 0 ? stdout : stderr,
-               "usage: %s [--quick] [--only=a,b,c,d,e,f,g] [--dir=/tmp] [--json=bench-results.json]\n"
-               "          [--seconds=3] [--chunk=1000] [--keep] [--variant=TEXT (c only)]\n"
+               "usage: %s [--quick] [--only=a,b,c,d,e,f,g,h,i,j] [--dir=/tmp] [--json=bench-results.json]\n"
+               "          [--seconds=3] [--chunk=1000] [--keep] [--variant=TEXT (c, h)]\n"
                "  a  200k single-event appends to one stream, buffered, issued without waiting\n"
                "  b  the same over 1000 streams\n"
                "  c  durable (fsync_on_flush) sequential appenders: 1, 64 streams, 64 on one stream\n"
                "  d  replay of a 200k-event stream: events() and read() pages of 1000\n"
                "  e  $all scan of the store of (b)\n"
                "  f  open+destroy time: 1M-event store vs empty store (median of 10)\n"
-               "  g  append latency p50/p99, sequential single appends, buffered and durable\n",
+               "  g  append latency p50/p99, sequential single appends, buffered and durable\n"
+               "  h  subscription fan-out: 50k events to 100 and 1000 live subscribers of one stream\n"
+               "  i  system-stream indexing and a read stream's back-fill over 1M events in 1000 streams;\n"
+               "     appends of (a) with system streams on vs off\n"
+               "  j  follower lag: append to delivery in a read-only follower's $all subscription\n",
                argv0);
   std::exit(code);
 }
@@ -109,7 +116,7 @@ config parse_args(int argc, char** argv) {
     } else if (auto v = value("--only")) {
       std::stringstream ss(*v);
       for (std::string item; std::getline(ss, item, ',');) {
-        if (item.size() != 1 || item[0] < 'a' || item[0] > 'g') usage(argv[0], 2);
+        if (item.size() != 1 || item[0] < 'a' || item[0] > 'j') usage(argv[0], 2);
         c.only.insert(item);
       }
     } else if (auto d = value("--dir")) {
@@ -307,6 +314,7 @@ struct burst_outcome {
   double seconds = 0;
   std::uint64_t events = 0;
   evstore::store_statistics before, after;
+  clock_type::time_point start;  // when the first chunk was posted
 };
 
 burst_outcome run_burst(loop& l, store& s, std::vector<std::string> streams, std::vector<std::vector<event_data>> appends,
@@ -350,6 +358,7 @@ burst_outcome run_burst(loop& l, store& s, std::vector<std::string> streams, std
   burst_outcome out;
   out.before = s.statistics();
   const auto t0 = clock_type::now();
+  out.start = t0;
   asio::post(l.io(), [p = st.get()] { p->issue(); });
   f.get();
   out.seconds = seconds_since(t0, st->end);
@@ -853,6 +862,753 @@ void scenario_g(context& ctx) {
   }
 }
 
+// (h) Live-subscription fan-out: `subscribers` subscriptions to one stream, all
+// from_end (so they start parked, caught up on the empty stream), then n events
+// appended in appends of 10, `appends_per_turn` appends issued per turn of the
+// writer's io_context without waiting (run_burst). The clock runs from the first
+// append until every subscriber has received every event.
+//
+// Where the subscribers run: the callback form of store::subscribe() has no
+// executor parameter, so its subscriptions always run on the store's executor,
+// i.e. the writer's loop (one io_context, one thread: appends, buffered flushes,
+// subscription reads and callbacks all share it). That is what an application
+// using the callback form gets, and is the "store's loop" variant. The "own
+// loop" variant gives the subscribers a second io_context run by one thread
+// (subscribe(stream, options, executor), pumping next() the way the callback
+// form does internally), so the writer's thread only flushes and posts wake-ups;
+// on this 2-core machine that is one core each.
+constexpr std::size_t fanout_per_append = 10;
+constexpr std::size_t fanout_appends_per_turn = 4;
+
+// VmRSS/VmHWM of this process in MB (10^6 bytes), from /proc/self/status; -1 if unknown.
+double proc_status_mb(const std::string& key) {
+  std::ifstream in("/proc/self/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(key + ":", 0) == 0) return std::stod(line.substr(key.size() + 1)) * 1024 / 1e6;  // kB
+  }
+  return -1;
+}
+
+// Resets VmHWM (peak RSS) to the current RSS (Linux >= 4.0), so that it measures
+// one run instead of the whole process; false if the kernel refuses.
+bool reset_peak_rss() {
+  std::ofstream out("/proc/self/clear_refs");
+  out << "5";
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+struct fanout_state {
+  struct subscriber {
+    std::uint64_t received = 0;
+    std::uint64_t batches = 0;  // non-empty batches
+    bool caught_up = false;
+    bool finished = false;
+    bool out_of_order = false;  // a gap or a duplicate
+    boost::system::error_code error;  // other than operation_aborted
+  };
+
+  fanout_state(std::size_t subscribers, std::uint64_t events)
+      : total(events), subs(subscribers), to_catch_up(subscribers), to_finish(subscribers), to_end(subscribers) {
+    handles.reserve(subscribers);
+    if (subscribers == 0) {
+      all_caught_up.set_value();
+      all_received.set_value();
+      all_ended.set_value();
+    }
+  }
+
+  // Runs on the subscribers' thread; subscriber i's state is only touched by its own callbacks.
+  void on_batch(std::size_t i, boost::system::error_code ec, const evstore::subscription_batch& b) {
+    subscriber& s = subs[i];
+    if (ec) {
+      if (ec != asio::error::operation_aborted && !s.error) s.error = ec;
+      // An early error must not leave the driver waiting: count it as caught up and finished.
+      mark_caught_up(s);
+      mark_finished(s);
+      if (to_end.fetch_sub(1) == 1) all_ended.set_value();
+      return;
+    }
+    if (!b.events.empty()) {
+      ++s.batches;
+      if (b.events.front().version != s.received || b.events.back().version != s.received + b.events.size() - 1) {
+        s.out_of_order = true;
+      }
+      s.received += b.events.size();
+    }
+    if (b.caught_up) mark_caught_up(s);
+    if (s.received >= total) mark_finished(s);
+  }
+
+  void mark_caught_up(subscriber& s) {
+    if (s.caught_up) return;
+    s.caught_up = true;
+    if (to_catch_up.fetch_sub(1) == 1) all_caught_up.set_value();
+  }
+  void mark_finished(subscriber& s) {
+    if (s.finished) return;
+    s.finished = true;
+    if (to_finish.fetch_sub(1) == 1) {
+      received_at = clock_type::now();
+      all_received.set_value();
+    }
+  }
+
+  const std::uint64_t total;  // events each subscriber must receive
+  std::vector<subscriber> subs;
+  std::vector<evstore::subscription> handles;
+  std::atomic<std::size_t> to_catch_up, to_finish, to_end;
+  std::promise<void> all_caught_up, all_received, all_ended;
+  clock_type::time_point received_at;  // written before all_received is set
+};
+
+// The callback form's loop, for a subscription on another executor.
+void pump(std::shared_ptr<fanout_state> st, std::size_t i) {
+  st->handles[i].next([st, i](boost::system::error_code ec, evstore::subscription_batch b) mutable {
+    st->on_batch(i, ec, b);
+    if (!ec) pump(std::move(st), i);
+  });
+}
+
+struct fanout_outcome {
+  std::size_t subscribers = 0;
+  std::uint64_t events = 0;  // appended
+  double append_seconds = 0;   // first append to the last acknowledgement
+  double deliver_seconds = 0;  // first append until every subscriber has every event
+  std::uint64_t batches = 0;   // non-empty batches delivered, all subscribers
+  evstore::store_statistics before, after;
+  double rss_before_mb = 0, peak_rss_mb = 0;
+  bool peak_reset = false;  // false: peak_rss_mb is the peak since the process started
+};
+
+fanout_outcome run_fanout(const config& cfg, std::size_t subscribers, bool own_loop, std::size_t n) {
+  temp_dir dir(cfg.dir, "h", cfg.keep);
+  std::vector<std::vector<event_data>> appends((n + fanout_per_append - 1) / fanout_per_append);
+  for (std::size_t k = 0; k < n; ++k) appends[k / fanout_per_append].push_back(make_event(k));
+  loop writer;
+  std::optional<loop> readers;  // own_loop: the subscribers' io_context and thread
+  if (own_loop) readers.emplace();
+  store s = open_store(writer, dir.path());
+  auto st = std::make_shared<fanout_state>(subscribers, n);
+  auto wait = [](std::future<void>& f, double secs) {
+    return f.wait_for(std::chrono::duration<double>(secs)) == std::future_status::ready;
+  };
+  auto received = st->all_received.get_future();
+  auto ended = st->all_ended.get_future();
+  // Cancels every subscription and waits for each one's operation_aborted, on
+  // every way out: the callbacks hold `st`, which holds the subscriptions.
+  struct stopper {
+    fanout_state& st;
+    std::future<void>& ended;
+    std::function<bool(std::future<void>&, double)> wait;
+    bool stopped = false;
+    bool stop() {
+      if (stopped) return true;
+      stopped = true;
+      for (auto& h : st.handles) h.cancel();
+      // Only a complete set of subscriptions can all end.
+      const bool ok = st.handles.size() == st.subs.size() && wait(ended, 30);
+      st.handles.clear();
+      return ok;
+    }
+    ~stopper() { stop(); }
+  } stop{*st, ended, wait};
+
+  const evstore::subscription_options options{.from = evstore::from_end, .max_batch = 512};
+  for (std::size_t i = 0; i < subscribers; ++i) {
+    auto sub = own_loop ? s.subscribe("orders", options, readers->executor())
+                        : s.subscribe("orders", options,
+                                      [st, i](boost::system::error_code ec, const evstore::subscription_batch& b) {
+                                        st->on_batch(i, ec, b);
+                                      });
+    if (!sub) throw std::runtime_error("subscribe: " + sub.error().message());
+    st->handles.push_back(std::move(*sub));
+  }
+  if (own_loop) {
+    for (std::size_t i = 0; i < subscribers; ++i) pump(st, i);
+  }
+  auto caught_up = st->all_caught_up.get_future();
+  if (!wait(caught_up, 60)) throw std::runtime_error("subscribers did not report caught-up within 60 s");
+
+  fanout_outcome out;
+  out.subscribers = subscribers;
+  out.rss_before_mb = proc_status_mb("VmRSS");
+  out.peak_reset = reset_peak_rss();
+  const auto o = run_burst(writer, s, stream_names(1), std::move(appends), fanout_appends_per_turn);
+  if (!wait(received, 600)) throw std::runtime_error("subscribers did not receive every event within 600 s");
+  out.peak_rss_mb = proc_status_mb("VmHWM");
+  out.events = o.events;
+  out.append_seconds = o.seconds;
+  out.deliver_seconds = subscribers > 0 ? seconds_since(o.start, st->received_at) : o.seconds;
+  out.before = o.before;
+  out.after = s.statistics();
+  if (!stop.stop()) throw std::runtime_error("cancelled subscriptions did not complete within 30 s");
+  close_store(s);
+  for (const auto& sub : st->subs) {
+    if (sub.error) throw std::runtime_error("subscription failed: " + sub.error.message());
+    if (sub.out_of_order) throw std::runtime_error("a subscriber saw a gap or a duplicate");
+    if (sub.received != n) throw std::runtime_error("a subscriber received " + std::to_string(sub.received) + " events");
+    out.batches += sub.batches;
+  }
+  return out;
+}
+
+void scenario_h(context& ctx) {
+  const std::size_t n = ctx.cfg.n(50000);
+  std::fprintf(stderr, "h) subscription fan-out: %zu events in appends of %zu to one stream, buffered\n", n,
+               fanout_per_append);
+  // Reference: the same appends with nobody subscribed, median of 3 (one run is ~40 ms).
+  std::vector<double> alone_runs;
+  for (int rep = 0; rep < 3; ++rep) {
+    const fanout_outcome alone = run_fanout(ctx.cfg, 0, false, n);
+    alone_runs.push_back(static_cast<double>(alone.events) / alone.append_seconds);
+  }
+  std::sort(alone_runs.begin(), alone_runs.end());
+  const double alone_eps = alone_runs[1];
+  std::fprintf(stderr, "  h appends alone (no subscribers), median of 3     %12s ev/s\n", fmt_int(alone_eps).c_str());
+  for (std::size_t subscribers : {std::size_t{100}, std::size_t{1000}}) {
+    for (bool own_loop : {false, true}) {
+      const std::string variant = fmt_int(static_cast<double>(subscribers)) + " subscribers, " +
+                                  (own_loop ? "next() on their own loop" : "callback form on the store's loop");
+      if (variant.find(ctx.cfg.variant) == std::string::npos) continue;
+      const fanout_outcome o = run_fanout(ctx.cfg, subscribers, own_loop, n);
+      const double delivered = static_cast<double>(subscribers) * static_cast<double>(o.events);
+      const double appended_eps = static_cast<double>(o.events) / o.append_seconds;
+      const auto flushes = static_cast<double>(o.after.flushes - o.before.flushes);
+      row r;
+      r.scenario = "h";
+      r.variant = variant;
+      r.events = static_cast<std::uint64_t>(delivered);
+      r.seconds = o.deliver_seconds;
+      r.events_per_s = delivered / o.deliver_seconds;
+      r.mb_per_s = static_cast<double>(subscribers) * static_cast<double>(o.after.bytes - o.before.bytes) /
+                   o.deliver_seconds / 1e6;
+      const double share = appended_eps / alone_eps * 100;
+      r.figures = "events/s = deliveries; **appended " + fmt_int(appended_eps) + " ev/s** (" +
+                  fmt(share, share < 10 ? 1 : 0) + "% of appends alone), " +
+                  fmt(static_cast<double>(subscribers * o.events) / std::max<double>(1, static_cast<double>(o.batches)), 1) +
+                  " ev/batch, " + fmt_int(flushes) + " flushes; RSS " + fmt(o.rss_before_mb, 0) + " MB, peak " +
+                  fmt(o.peak_rss_mb, 0) + " MB" + (o.peak_reset ? "" : " (since start)");
+      r.extra["subscribers"] = subscribers;
+      r.extra["subscriber_loop"] = own_loop ? "own" : "store";
+      r.extra["api"] = own_loop ? "next" : "callback";
+      r.extra["appended_events"] = o.events;
+      r.extra["append_seconds"] = o.append_seconds;
+      r.extra["appended_events_per_s"] = appended_eps;
+      r.extra["appended_events_per_s_without_subscribers"] = alone_eps;
+      r.extra["delivered_events"] = r.events;
+      r.extra["delivered_events_per_s"] = r.events_per_s;
+      r.extra["batches"] = o.batches;
+      r.extra["events_per_append"] = fanout_per_append;
+      r.extra["appends_per_turn"] = fanout_appends_per_turn;
+      r.extra["max_batch"] = 512;
+      r.extra["rss_before_mb"] = o.rss_before_mb;
+      r.extra["peak_rss_mb"] = o.peak_rss_mb;
+      r.extra["peak_rss_reset_before_run"] = o.peak_reset;
+      r.extra["stats"] = stats_delta(o.before, o.after);
+      add(std::move(r));
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// (i) Read streams and system streams
+
+store open_store_with(loop& l, const evstore::store_options& o) {
+  auto s = store::open(l.executor(), o);
+  if (!s) throw std::runtime_error("open " + o.directory + ": " + s.error().message());
+  return std::move(*s);
+}
+
+// The events of (i): 4 types in turn; data {"total":N,...} of about 120 bytes
+// with N = 500..1499, so that "OrderPaid" with total 1000 is 1 event in 4000.
+const std::vector<std::string> rs_types = {"OrderPlaced", "OrderPaid", "OrderShipped", "OrderDelivered"};
+const std::string rs_filter_type = "OrderPaid";
+constexpr const char* rs_filter_total = "1000";
+
+std::uint64_t rs_total(std::size_t i) { return (i / rs_types.size()) % 1000 + 500; }
+
+bool rs_matches(std::size_t i) { return rs_types[i % rs_types.size()] == rs_filter_type && rs_total(i) == 1000; }
+
+std::string rs_payload(std::size_t i) {
+  char buf[160];
+  const int n = std::snprintf(buf, sizeof buf,
+                              R"({"total":%llu,"orderId":"ord-%08zu","customer":"cust-%05zu","sku":"SKU-%06zu",)"
+                              R"("currency":"EUR","pad":")",
+                              static_cast<unsigned long long>(rs_total(i)), i, i % 100000, (i * 7919) % 1000000);
+  std::string s(buf, static_cast<std::size_t>(n));
+  constexpr std::size_t target = 120;
+  if (s.size() + 2 < target) s.append(target - s.size() - 2, 'x');
+  s += "\"}";
+  return s;
+}
+
+event_data rs_event(std::size_t i) {
+  return event_data{rs_types[i % rs_types.size()], rs_payload(i), {}, std::nullopt};
+}
+
+// The last entry of a stream (a link stream here): nullopt while it is empty.
+std::optional<evstore::recorded_event> last_event(const store& s, const std::string& stream,
+                                                  std::shared_ptr<const void>& storage) {
+  auto page = s.read(stream, {.from = evstore::from_end, .max_count = 1, .direction = evstore::direction::backward});
+  if (!page) throw std::runtime_error("read " + stream + ": " + page.error().message());
+  if (page->events.empty()) return std::nullopt;
+  storage = page->storage;
+  return page->events.front();
+}
+
+// Polls (a backward read of 1 event every `poll`) until `stream`'s last entry
+// is the event at $all position `position`; returns when that was first seen.
+clock_type::time_point wait_for_link(const store& s, const std::string& stream, std::uint64_t position,
+                                     double timeout_s, std::chrono::microseconds poll = std::chrono::microseconds(500)) {
+  const auto t0 = clock_type::now();
+  for (;;) {
+    std::shared_ptr<const void> storage;
+    const auto e = last_event(s, stream, storage);
+    const auto now = clock_type::now();
+    if (e && e->position == position) return now;
+    if (e && e->position > position) throw std::runtime_error(stream + " went past position " + std::to_string(position));
+    if (seconds_since(t0, now) > timeout_s) {
+      throw std::runtime_error(stream + " did not reach position " + std::to_string(position) + " within " +
+                               fmt(timeout_s, 0) + " s (its last entry: " +
+                               (e ? std::to_string(e->position) : std::string("none")) + ")");
+    }
+    std::this_thread::sleep_for(poll);
+  }
+}
+
+// Entries in a link stream (its last entry number + 1).
+std::uint64_t link_count(const store& s, const std::string& stream) {
+  std::shared_ptr<const void> storage;
+  const auto e = last_event(s, stream, storage);
+  return e ? e->sequence + 1 : 0;
+}
+
+struct rs_store {
+  std::unique_ptr<temp_dir> dir;
+  std::uint64_t events = 0;
+  std::uint64_t record_bytes = 0;  // sum of the records' sizes
+  std::uint64_t matches = 0;       // events the read stream must link
+  std::uint64_t of_filter_type = 0;
+  double build_seconds = 0;
+};
+
+// n single-event appends round-robin over "order-0000".."order-0999", built
+// with system streams off: the indexer then starts from position 0 when (i)
+// reopens the store with them on, alone on the background thread.
+rs_store build_rs_store(const config& cfg, std::size_t n) {
+  rs_store out;
+  out.dir = std::make_unique<temp_dir>(cfg.dir, "i-src", cfg.keep);
+  loop l;
+  store s = open_store_with(l, {.directory = out.dir->path(), .system_streams = false, .max_open_files = 4096});
+  constexpr std::size_t slice = 100000;
+  for (std::size_t first = 0; first < n; first += slice) {
+    const std::size_t count = std::min(slice, n - first);
+    std::vector<std::vector<event_data>> appends(count);
+    for (std::size_t k = 0; k < count; ++k) {
+      const std::size_t i = first + k;
+      appends[k].push_back(rs_event(i));
+      const event_data& e = appends[k].back();
+      out.record_bytes += record_bytes(e.type, e.data, e.metadata);
+      out.matches += rs_matches(i) ? 1 : 0;
+      out.of_filter_type += e.type == rs_filter_type ? 1 : 0;
+    }
+    // Stream of append k of this slice: (first + k) % 1000, as slices are multiples of 1000.
+    out.build_seconds += run_burst(l, s, stream_names(1000), std::move(appends), cfg.chunk).seconds;
+  }
+  out.events = s.event_count();
+  if (out.events != n) throw std::runtime_error("build: " + std::to_string(out.events) + " events");
+  close_store(s);
+  return out;
+}
+
+void copy_store(const std::string& from, const std::string& to) {
+  namespace fs = std::filesystem;
+  fs::copy(from, to, fs::copy_options::recursive | fs::copy_options::overwrite_existing);
+}
+
+void scenario_i_backfill(context& ctx, const rs_store& src, std::size_t max_open_files) {
+  const std::uint64_t n = src.events;
+  const std::string suffix = " (max_open_files=" + std::to_string(max_open_files) + ")";
+  temp_dir dir(ctx.cfg.dir, "i", ctx.cfg.keep);
+  copy_store(src.dir->path(), dir.path());
+  loop l;
+  // 1. System-stream indexing: the store has never been indexed (progress 0);
+  //    opening it starts the indexer, which links every event into $ce-order
+  //    and $et-<type>. Caught up once $et-<type of the last event> holds the
+  //    last event (the indexer publishes a whole step's links together).
+  const std::string last_type_stream = "$et-" + rs_types[(n - 1) % rs_types.size()];
+  const auto t0 = clock_type::now();
+  store s = open_store_with(l, {.directory = dir.path(), .max_open_files = max_open_files});
+  const double open_ms = seconds_since(t0) * 1e3;
+  const auto indexed_at = wait_for_link(s, last_type_stream, n - 1, 600, std::chrono::milliseconds(1));
+  const double index_s = seconds_since(t0, indexed_at);
+  const std::uint64_t in_ce = link_count(s, "$ce-order");
+  const std::uint64_t in_et = link_count(s, "$et-" + rs_filter_type);
+  if (in_ce != n) throw std::runtime_error("$ce-order holds " + std::to_string(in_ce) + " of " + std::to_string(n));
+  if (in_et != src.of_filter_type) {
+    throw std::runtime_error("$et-" + rs_filter_type + " holds " + std::to_string(in_et) + " of " +
+                             std::to_string(src.of_filter_type));
+  }
+  {
+    row r;
+    r.scenario = "i";
+    r.variant = "system-stream indexing of " + fmt_int(static_cast<double>(n)) + " events from 0" + suffix;
+    r.events = n;
+    r.seconds = index_s;
+    r.events_per_s = static_cast<double>(n) / index_s;
+    r.mb_per_s = static_cast<double>(src.record_bytes) / index_s / 1e6;
+    r.figures = "open to $ce-order + 4 $et- streams complete (1 ms polls); open " + fmt(open_ms, 2) + " ms";
+    r.extra["max_open_files"] = max_open_files;
+    r.extra["open_ms"] = open_ms;
+    r.extra["ce_entries"] = in_ce;
+    r.extra["et_entries_" + rs_filter_type] = in_et;
+    add(std::move(r));
+  }
+
+  // 2. The read stream's back-fill, the indexer idle.
+  struct backfill {
+    std::mutex m;
+    std::uint64_t calls = 0, done = 0, total = 0;
+    std::optional<clock_type::time_point> first_call;
+    std::promise<boost::system::error_code> completed;
+    clock_type::time_point completed_at;
+  };
+  auto bf = std::make_shared<backfill>();
+  auto completed = bf->completed.get_future();
+  const auto b0 = clock_type::now();
+  s.create_read_stream(
+      "big", evstore::filter::event_types({rs_filter_type}).where("/total", rs_filter_total),
+      [bf](boost::system::error_code ec) {
+        bf->completed_at = clock_type::now();
+        bf->completed.set_value(ec);
+      },
+      [bf](std::uint64_t done, std::uint64_t total) {
+        std::lock_guard lock(bf->m);
+        if (!bf->first_call) bf->first_call = clock_type::now();
+        ++bf->calls;
+        bf->done = done;
+        bf->total = total;
+      });
+  if (completed.wait_for(std::chrono::seconds(600)) != std::future_status::ready) {
+    std::lock_guard lock(bf->m);
+    throw std::runtime_error("create_read_stream did not complete within 600 s; progress " + std::to_string(bf->done) +
+                             " of " + std::to_string(bf->total) + " after " + std::to_string(bf->calls) + " calls");
+  }
+  if (auto ec = completed.get()) throw std::runtime_error("create_read_stream: " + ec.message());
+  const double backfill_s = seconds_since(b0, bf->completed_at);
+  const std::uint64_t matched = link_count(s, "big");
+  std::uint64_t listed = 0;
+  bool building = true;
+  for (const auto& info : s.list_read_streams()) {
+    if (info.name == "big") {
+      listed = info.event_count;
+      building = info.building;
+    }
+  }
+  // Every linked event matches the filter, in $all order.
+  std::uint64_t checked = 0, last_position = 0;
+  auto range = s.events("big");
+  for (const evstore::recorded_event& e : range) {
+    if (e.type != rs_filter_type || !rs_matches(e.position) || (checked > 0 && e.position <= last_position)) {
+      throw std::runtime_error("read stream holds position " + std::to_string(e.position) + " which does not match");
+    }
+    last_position = e.position;
+    ++checked;
+  }
+  if (range.error()) throw std::runtime_error("read big: " + range.error()->message());
+  if (matched != src.matches || checked != src.matches || listed != src.matches || building) {
+    throw std::runtime_error("read stream: " + std::to_string(matched) + " entries (" + std::to_string(checked) +
+                             " read, " + std::to_string(listed) + " listed" + (building ? ", still building" : "") +
+                             "), expected " + std::to_string(src.matches));
+  }
+  close_store(s);
+  row r;
+  r.scenario = "i";
+  r.variant = "read-stream back-fill, event_types(" + rs_filter_type + ").where(/total, " + rs_filter_total + ")" + suffix;
+  r.events = n;
+  r.seconds = backfill_s;
+  r.events_per_s = static_cast<double>(n) / backfill_s;
+  r.mb_per_s = static_cast<double>(src.record_bytes) / backfill_s / 1e6;
+  std::uint64_t calls = 0;
+  double first_call_ms = -1;
+  {
+    std::lock_guard lock(bf->m);
+    calls = bf->calls;
+    if (bf->first_call) first_call_ms = seconds_since(b0, *bf->first_call) * 1e3;
+  }
+  r.figures = "events/s = $all events scanned; **matched " + fmt_int(static_cast<double>(matched)) + "** (" +
+              fmt_int(static_cast<double>(src.of_filter_type)) + " of the type parsed); " + fmt_int(static_cast<double>(calls)) +
+              " progress calls, first after " + fmt(first_call_ms, 2) + " ms";
+  r.extra["max_open_files"] = max_open_files;
+  r.extra["matched"] = matched;
+  r.extra["events_of_filter_type"] = src.of_filter_type;
+  r.extra["progress_calls"] = calls;
+  r.extra["first_progress_ms"] = first_call_ms;
+  add(std::move(r));
+}
+
+// Appends of (a) with system streams on and off: median of 5 each,
+// alternating (one run is ~0.15 s; runs vary by 10-20 % on this machine). With them on, also how long after the last acknowledgement the
+// indexer had linked the last event.
+void scenario_i_appends(context& ctx) {
+  const std::size_t n = ctx.cfg.n(200000);
+  std::vector<double> on_runs, off_runs, lag_ms;
+  constexpr int reps = 5;
+  for (int rep = 0; rep < reps; ++rep) {
+    for (bool system_streams : {true, false}) {
+      temp_dir dir(ctx.cfg.dir, "i-a", ctx.cfg.keep);
+      loop l;
+      store s = open_store_with(l, {.directory = dir.path(), .system_streams = system_streams});
+      const auto o = run_burst(l, s, stream_names(1), single_event_appends(n), ctx.cfg.chunk);
+      const auto acked_at = o.start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
+      if (system_streams) {
+        const auto linked_at = wait_for_link(s, "$et-" + event_type, o.events - 1, 60, std::chrono::microseconds(200));
+        lag_ms.push_back(std::max(0.0, seconds_since(acked_at, linked_at) * 1e3));
+      }
+      close_store(s);
+      (system_streams ? on_runs : off_runs).push_back(static_cast<double>(o.events) / o.seconds);
+    }
+  }
+  auto median = [](std::vector<double> v) {
+    std::sort(v.begin(), v.end());
+    return v[v.size() / 2];
+  };
+  const double on = median(on_runs), off = median(off_runs), lag = median(lag_ms);
+  row r;
+  r.scenario = "i";
+  r.variant = "appends of (a), system streams on vs off";
+  r.events = n;
+  r.seconds = static_cast<double>(n) / on;
+  r.events_per_s = on;
+  r.mb_per_s = static_cast<double>(n * record_bytes(event_type, payload(0), {})) / r.seconds / 1e6;
+  r.figures = "events/s = on; off " + fmt_int(off) + " ev/s, **on/off " + fmt(on / off, 2) +
+              "**; $et-" + event_type + " complete " + fmt(lag, 1) + " ms after the last ack (medians of " + std::to_string(reps) + ")";
+  json::array on_all, off_all, lag_all;
+  for (double v : on_runs) on_all.push_back(v);
+  for (double v : off_runs) off_all.push_back(v);
+  for (double v : lag_ms) lag_all.push_back(v);
+  r.extra["events_per_s_on"] = on;
+  r.extra["events_per_s_off"] = off;
+  r.extra["ratio_on_off"] = on / off;
+  r.extra["runs_on"] = std::move(on_all);
+  r.extra["runs_off"] = std::move(off_all);
+  r.extra["indexer_lag_after_last_ack_ms"] = std::move(lag_all);
+  add(std::move(r));
+}
+
+void scenario_i(context& ctx) {
+  const std::size_t n = ctx.cfg.n(1000000);
+  std::fprintf(stderr, "i) system streams and a read stream over %zu events in 1000 streams\n", n);
+  std::fprintf(stderr, "   (building the store, system streams off)\n");
+  const rs_store src = build_rs_store(ctx.cfg, n);
+  std::fprintf(stderr, "   (built in %.1f s: %s ev/s)\n", src.build_seconds,
+               fmt_int(static_cast<double>(n) / src.build_seconds).c_str());
+  for (std::size_t max_open : {std::size_t{512}, std::size_t{4096}}) scenario_i_backfill(ctx, src, max_open);
+  scenario_i_appends(ctx);
+}
+
+// ---------------------------------------------------------------------------
+// (j) Follower lag
+//
+// A writer store and a read-only follower store opened on the same directory.
+// Here both are in this one process (each with its own io_context and thread;
+// the follower follows by itself: inotify on index/ and links/, polling every
+// follow_poll_interval = 100 ms as a fallback). The follower only sees the
+// writer's files, never its memory, so the path is the same as across
+// processes; tests/follower_test.cpp follows a writer in another process.
+//
+// The follower subscribes to "$all" from_end (callback form, on the follower's
+// executor). The writer appends one event at a time, each once the previous
+// one was both acknowledged and delivered, then 1 ms later: no two events
+// share a flush or a delivery. Lag of an event: from its append's completion
+// handler in the writer to the follower's handler seeing it (matched by $all
+// position).
+
+struct signed_percentiles {
+  double p50_us = 0, p99_us = 0, max_us = 0, min_us = 0, mean_us = 0;
+};
+
+signed_percentiles compute_signed_percentiles(std::vector<std::int64_t> ns) {
+  signed_percentiles p;
+  if (ns.empty()) return p;
+  std::sort(ns.begin(), ns.end());
+  auto at = [&](double q) {
+    const auto i = static_cast<std::size_t>(q * static_cast<double>(ns.size() - 1) + 0.5);
+    return static_cast<double>(ns[std::min(i, ns.size() - 1)]) / 1e3;
+  };
+  p.p50_us = at(0.50);
+  p.p99_us = at(0.99);
+  p.max_us = static_cast<double>(ns.back()) / 1e3;
+  p.min_us = static_cast<double>(ns.front()) / 1e3;
+  double sum = 0;
+  for (auto v : ns) sum += static_cast<double>(v);
+  p.mean_us = sum / static_cast<double>(ns.size()) / 1e3;
+  return p;
+}
+
+struct lag_state {
+  explicit lag_state(std::size_t n) : acked_at(n), delivered_at(n) {}
+
+  // Follower's thread.
+  void on_batch(boost::system::error_code ec, const evstore::subscription_batch& b) {
+    const auto now = clock_type::now();
+    std::lock_guard lock(m);
+    if (ec) {
+      if (ec != asio::error::operation_aborted && !error) error = ec;
+      ended = true;
+    } else {
+      if (!b.events.empty()) ++batches;
+      for (const auto& e : b.events) {
+        if (e.position != base + delivered || delivered >= delivered_at.size()) {
+          out_of_order = true;
+          continue;
+        }
+        delivered_at[delivered++] = now;
+      }
+      if (b.caught_up) caught_up = true;
+    }
+    cv.notify_all();
+  }
+
+  // Writer's thread.
+  void on_ack(std::size_t i, boost::system::error_code ec, const evstore::append_result& r) {
+    const auto now = clock_type::now();
+    std::lock_guard lock(m);
+    if (ec && !error) error = ec;
+    if (!ec && r.position != base + i) out_of_order = true;
+    acked_at[i] = now;
+    ++acked;
+    cv.notify_all();
+  }
+
+  std::mutex m;
+  std::condition_variable cv;
+  std::uint64_t base = 0;  // $all position of the first append
+  std::vector<clock_type::time_point> acked_at, delivered_at;
+  std::size_t acked = 0, delivered = 0;
+  std::uint64_t batches = 0;  // non-empty
+  bool caught_up = false, ended = false, out_of_order = false;
+  boost::system::error_code error;
+};
+
+struct lag_outcome {
+  std::size_t events = 0;
+  double seconds = 0;
+  std::uint64_t batches = 0;
+  signed_percentiles lag;
+  std::size_t over_5ms = 0, before_ack = 0;
+  signed_percentiles from_call;  // from the append() call to the delivery
+};
+
+lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std::chrono::microseconds gap) {
+  temp_dir dir(cfg.dir, "j", cfg.keep);
+  auto st = std::make_shared<lag_state>(n);
+  std::vector<clock_type::time_point> issued_at(n);  // this thread only
+  loop writer_loop;
+  store writer = open_store(writer_loop, dir.path(), durable);
+  st->base = writer.event_count();
+  lag_outcome out;
+  {
+    loop follower_loop;
+    // Declared after its loop, so destroyed before it.
+    store follower = open_store_with(follower_loop, {.directory = dir.path(), .read_only = true});
+    auto sub = follower.subscribe("$all", {.from = evstore::from_end},
+                                  [st](boost::system::error_code ec, const evstore::subscription_batch& b) {
+                                    st->on_batch(ec, b);
+                                  });
+    if (!sub) throw std::runtime_error("follower subscribe: " + sub.error().message());
+    // Cancels the subscription and waits for its end on every way out.
+    struct stopper {
+      lag_state& st;
+      evstore::subscription& sub;
+      ~stopper() {
+        sub.cancel();
+        std::unique_lock lock(st.m);
+        if (!st.cv.wait_for(lock, std::chrono::seconds(30), [&] { return st.ended; })) {
+          std::fprintf(stderr, "  j: the cancelled subscription did not end within 30 s\n");
+        }
+      }
+    } stop{*st, *sub};
+    {
+      std::unique_lock lock(st->m);
+      if (!st->cv.wait_for(lock, std::chrono::seconds(30), [&] { return st->caught_up || st->ended; })) {
+        throw std::runtime_error("the follower's subscription did not report caught-up within 30 s");
+      }
+    }
+    const auto t0 = clock_type::now();
+    for (std::size_t i = 0; i < n; ++i) {
+      issued_at[i] = clock_type::now();
+      writer.append("orders", make_event(i), evstore::expect::any,
+                    [st, i](boost::system::error_code ec, evstore::append_result r) { st->on_ack(i, ec, r); });
+      std::unique_lock lock(st->m);
+      if (!st->cv.wait_for(lock, std::chrono::seconds(10),
+                           [&] { return st->error || st->out_of_order || st->ended || (st->acked > i && st->delivered > i); })) {
+        throw std::runtime_error("event " + std::to_string(i) + " (position " + std::to_string(st->base + i) + "): " +
+                                 (st->acked > i ? "acknowledged but not delivered to the follower" : "not acknowledged") +
+                                 " within 10 s");
+      }
+      if (st->error) throw std::runtime_error("follower lag: " + st->error.message());
+      if (st->out_of_order) throw std::runtime_error("the follower saw a gap, a duplicate or a wrong position");
+      if (st->ended) throw std::runtime_error("the follower's subscription ended");
+      lock.unlock();
+      std::this_thread::sleep_for(gap);
+    }
+    out.seconds = seconds_since(t0);
+  }
+  close_store(writer);
+  std::vector<std::int64_t> lag_ns, call_ns;
+  lag_ns.reserve(n);
+  call_ns.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(st->delivered_at[i] - st->acked_at[i]).count();
+    lag_ns.push_back(static_cast<std::int64_t>(d));
+    call_ns.push_back(static_cast<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(st->delivered_at[i] - issued_at[i]).count()));
+    out.over_5ms += d > 5'000'000 ? 1 : 0;
+    out.before_ack += d < 0 ? 1 : 0;
+  }
+  out.events = n;
+  out.batches = st->batches;
+  out.lag = compute_signed_percentiles(std::move(lag_ns));
+  out.from_call = compute_signed_percentiles(std::move(call_ns));
+  return out;
+}
+
+void scenario_j(context& ctx) {
+  const std::size_t n = ctx.cfg.quick ? 300 : 2000;
+  const auto gap = std::chrono::milliseconds(1);
+  std::fprintf(stderr, "j) follower lag: %zu single appends, each after the previous was delivered + 1 ms\n", n);
+  for (bool durable : {false, true}) {
+    const lag_outcome o = run_follower_lag(ctx.cfg, durable, n, gap);
+    row r;
+    r.scenario = "j";
+    r.variant = std::string("follower lag, ") + (durable ? "durable" : "buffered") + " writer, $all subscriber";
+    r.events = o.events;
+    r.seconds = o.seconds;
+    r.events_per_s = static_cast<double>(o.events) / o.seconds;
+    r.mb_per_s = static_cast<double>(o.events * record_bytes(event_type, payload(0), {})) / o.seconds / 1e6;
+    r.figures = "ack to follower delivery: **p50 " + fmt(o.lag.p50_us, 0) + " us, p99 " + fmt(o.lag.p99_us, 0) +
+                " us, max " + fmt(o.lag.max_us, 0) + " us**; append() call to delivery p50 " +
+                fmt(o.from_call.p50_us, 0) + " us, p99 " + fmt(o.from_call.p99_us, 0) + " us; " +
+                fmt_int(static_cast<double>(o.over_5ms)) +
+                " over 5 ms, " + fmt_int(static_cast<double>(o.before_ack)) + " before the ack; " +
+                fmt_int(static_cast<double>(o.batches)) + " batches";
+    r.extra["durable"] = durable;
+    r.extra["gap_ms"] = 1;
+    r.extra["follow_poll_interval_ms"] = 100;
+    r.extra["lag"] = json::object{{"p50_us", o.lag.p50_us}, {"p99_us", o.lag.p99_us}, {"max_us", o.lag.max_us},
+                                  {"min_us", o.lag.min_us}, {"mean_us", o.lag.mean_us}};
+    r.extra["append_call_to_delivery"] =
+        json::object{{"p50_us", o.from_call.p50_us}, {"p99_us", o.from_call.p99_us}, {"max_us", o.from_call.max_us},
+                     {"min_us", o.from_call.min_us}, {"mean_us", o.from_call.mean_us}};
+    r.extra["over_5ms"] = o.over_5ms;
+    r.extra["delivered_before_ack"] = o.before_ack;
+    r.extra["batches"] = o.batches;
+    add(std::move(r));
+  }
+}
+
 // ---------------------------------------------------------------------------
 // Output
 
@@ -1000,6 +1756,9 @@ int main(int argc, char** argv) {
     if (ctx.cfg.wants("e")) scenario_e(ctx);
     if (ctx.cfg.wants("f")) scenario_f(ctx);
     if (ctx.cfg.wants("g")) scenario_g(ctx);
+    if (ctx.cfg.wants("h")) scenario_h(ctx);
+    if (ctx.cfg.wants("i")) scenario_i(ctx);
+    if (ctx.cfg.wants("j")) scenario_j(ctx);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "evstore_bench: %s\n", e.what());
     write_outputs(ctx.cfg);
