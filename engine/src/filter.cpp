@@ -16,15 +16,12 @@ std::string filter::to_json() const {
   for (const auto& type : types) t.emplace_back(type);
   o["types"] = std::move(t);
   o["streamPrefix"] = stream_prefix;
-  boost::json::array f;
+  boost::json::object where;
   for (const auto& field : fields) {
-    boost::json::object c;
-    c["in"] = field.in_metadata ? "metadata" : "data";
-    c["pointer"] = field.pointer;
-    c["value"] = boost::json::parse(field.value);  // validated: see validate()
-    f.push_back(std::move(c));
+    // validated: see validate()
+    where[std::string(field.in_metadata ? "/metadata" : "/data") + field.pointer] = boost::json::parse(field.value);
   }
-  o["fields"] = std::move(f);
+  o["where"] = std::move(where);
   return boost::json::serialize(o);
 }
 
@@ -61,6 +58,18 @@ result<filter> filter::from_json(std::string_view json) {
   if (auto* c = o.if_contains("category")) {
     if (!c->is_string()) return bad_filter("\"category\" must be a string");
     f.stream_prefix = std::string(c->as_string()) + "-";
+  }
+  // API.md's shape: "where": {"/data/total": 1000, "/metadata/tenant": "a"}.
+  if (auto* w = o.if_contains("where")) {
+    if (!w->is_object()) return bad_filter("\"where\" must be an object of JSON pointers");
+    for (const auto& [key, value] : w->as_object()) {
+      const std::string_view k = key;
+      const bool meta = k.starts_with("/metadata/") || k == "/metadata";
+      if (!meta && !k.starts_with("/data/") && k != "/data") {
+        return bad_filter("a \"where\" pointer must start with /data or /metadata: " + std::string(k));
+      }
+      f.fields.push_back({meta, std::string(k.substr(meta ? 9 : 5)), boost::json::serialize(value)});
+    }
   }
   if (auto* fs = o.if_contains("fields")) {
     if (!fs->is_array()) return bad_filter("\"fields\" must be an array");

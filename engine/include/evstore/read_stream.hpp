@@ -44,7 +44,9 @@ struct filter {
     return *this;
   }
 
-  // {"types":[...],"streamPrefix":"...","fields":[{"in":"data","pointer":"/a","value":1}]}
+  // {"types":[...],"streamPrefix":"...","where":{"/data/a":1,"/metadata/b":"x"}} (API.md).
+  // from_json also takes "category": "c" (prefix "c-") and the long form
+  // "fields":[{"in":"data","pointer":"/a","value":1}].
   std::string to_json() const;
   // Errors: invalid_argument (not that shape, a pointer not starting with '/', a value not JSON).
   static result<filter> from_json(std::string_view json);
