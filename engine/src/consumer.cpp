@@ -107,19 +107,51 @@ void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler
   });
 }
 
-result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
-                                                     std::string_view name) {
+namespace {
+
+struct consumer_location {
+  std::string root;
+  std::string path;
+};
+
+result<consumer_location> locate_consumer(const store_impl& store, std::string_view stream, std::string_view name) {
   if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
   if (validate_stream_name(name, name_use::read)) {
     return error(errc::invalid_argument, "invalid consumer name: " + std::string(name));
   }
-  const std::string root = store->consumer_directory();
+  std::string root = store.consumer_directory();
   if (root.empty()) {
     return error(errc::read_only, "a read-only store keeps consumers in store_options::consumer_directory");
   }
-  file_system& fs = *store->options().file_system;
   const std::string dir = layout::join(root, encode_stream_file_name(stream));
-  const std::string path = layout::join(dir, encode_stream_file_name(name) + ".consumer");
+  return consumer_location{std::move(root), layout::join(dir, encode_stream_file_name(name) + ".consumer")};
+}
+
+// The stored checkpoint (position 0 and no state if there is none yet); views into `bytes`.
+result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::string& path, std::vector<std::byte>& bytes) {
+  format::consumer_checkpoint stored;
+  if (!fs.exists(path)) return stored;
+  auto f = fs.open(path, open_mode::read_only);
+  if (!f) return error(f.error(), path);
+  auto size = (*f)->size();
+  if (!size) return error(size.error(), path);
+  bytes.resize(*size);
+  auto n = (*f)->read_at(0, bytes);
+  if (!n) return error(n.error(), path);
+  auto decoded = format::decode_consumer_checkpoint(std::span(bytes).first(*n));
+  if (!decoded) return store_impl::corruption("damaged consumer checkpoint", path, 0);
+  return *decoded;
+}
+
+}  // namespace
+
+result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
+                                                     std::string_view name) {
+  auto where = locate_consumer(*store, stream, name);
+  if (!where) return where.error();
+  const std::string& root = where->root;
+  const std::string& path = where->path;
+  file_system& fs = *store->options().file_system;
   const std::string parent = layout::parent(path);
   if (!fs.exists(parent)) {
     if (auto ec = fs.create_directories(parent); ec) return error(ec, parent);
@@ -137,22 +169,23 @@ result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store
     }
     return error(lock.error(), path + ".lock");
   }
-  format::consumer_checkpoint stored;
   std::vector<std::byte> bytes;
-  if (fs.exists(path)) {
-    auto f = fs.open(path, open_mode::read_only);
-    if (!f) return error(f.error(), path);
-    auto size = (*f)->size();
-    if (!size) return error(size.error(), path);
-    bytes.resize(*size);
-    auto n = (*f)->read_at(0, bytes);
-    if (!n) return error(n.error(), path);
-    auto decoded = format::decode_consumer_checkpoint(std::span(bytes).first(*n));
-    if (!decoded) return store_impl::corruption("damaged consumer checkpoint", path, 0);
-    stored = *decoded;
-  }
+  auto stored = load_checkpoint(fs, path, bytes);
+  if (!stored) return stored.error();
   return std::make_shared<consumer_impl>(store, std::string(stream), std::string(name), path, std::move(*lock),
-                                         stored);
+                                         *stored);
+}
+
+result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream, std::string_view name) {
+  auto where = locate_consumer(store, stream, name);
+  if (!where) return where.error();
+  std::vector<std::byte> bytes;
+  file_system& fs = *store.options().file_system;
+  if (!fs.exists(where->path)) return error(errc::stream_not_found, "no consumer '" + std::string(name) + "' of '" +
+                                                                     std::string(stream) + "'");
+  auto stored = load_checkpoint(fs, where->path, bytes);
+  if (!stored) return stored.error();
+  return consumer_info{stored->position, std::string(stored->state)};
 }
 
 }  // namespace evstore::detail

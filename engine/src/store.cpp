@@ -11,6 +11,8 @@ namespace evstore {
 namespace detail {
 result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
                                                      std::string_view name);
+result<evstore::consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
+                                                  std::string_view name);
 }  // namespace detail
 
 result<store> store::open(executor_type executor, store_options options) {
@@ -113,6 +115,10 @@ result<consumer> store::consumer(std::string_view stream, std::string_view name)
   auto c = detail::open_consumer(impl_, stream, name);
   if (!c) return c.error();
   return evstore::consumer(std::move(*c));
+}
+
+result<consumer_info> store::consumer_state(std::string_view stream, std::string_view name) const {
+  return detail::read_consumer_info(*impl_, stream, name);
 }
 
 result<std::uint64_t> store::refresh() { return impl_->refresh(); }

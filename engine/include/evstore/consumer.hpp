@@ -35,6 +35,12 @@ namespace detail {
 class consumer_impl;
 }
 
+// A consumer's stored checkpoint, read without opening the consumer.
+struct consumer_info {
+  std::uint64_t position = 0;  // the next event number to deliver
+  std::string state;           // JSON, empty if none
+};
+
 class consumer {
  public:
   using commit_signature = void(boost::system::error_code);

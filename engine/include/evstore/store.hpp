@@ -291,6 +291,9 @@ class store {
   // another process), invalid_stream_name, read_only (a read-only store
   // without consumer_directory), corrupt_data (a damaged checkpoint file).
   result<evstore::consumer> consumer(std::string_view stream, std::string_view name) const;
+  // The stored position and state of a consumer, whether or not an instance
+  // is open (no lock taken). stream_not_found if it never committed.
+  result<consumer_info> consumer_state(std::string_view stream, std::string_view name) const;
 
   // Read-only stores: picks up events and streams the writer has added since.
   result<std::uint64_t> refresh();

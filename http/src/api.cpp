@@ -1,0 +1,365 @@
+// The request/response routes of evstored. See api.hpp.
+#include "api.hpp"
+
+#include <evstore/event_json.hpp>
+
+#include <boost/asio/post.hpp>
+#include <boost/json.hpp>
+
+#include <charconv>
+
+namespace evstore::http {
+namespace {
+
+std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string_view(s.data(), s.size())); }
+
+unsigned status_for(const boost::system::error_code& ec) {
+  if (ec.category() == evstore::category()) {
+    switch (static_cast<errc>(ec.value())) {
+      case errc::wrong_expected_version: return 409;
+      case errc::read_stream_exists: return 409;
+      case errc::consumer_busy: return 409;
+      case errc::stream_not_found: return 404;
+      case errc::stream_deleted: return 404;
+      case errc::invalid_stream_name: return 400;
+      case errc::invalid_event: return 400;
+      case errc::invalid_argument: return 400;
+      case errc::read_only: return 403;
+      case errc::store_closed: return 503;
+      case errc::store_failed: return 503;
+      case errc::corrupt_data: return 500;
+      default: return 500;
+    }
+  }
+  return 500;
+}
+
+std::string code_of(const boost::system::error_code& ec) {
+  return ec.category() == evstore::category() ? ec.message() : "io_error";
+}
+
+api_response from_error(const evstore::error& e) {
+  return error_response(status_for(e.code), code_of(e.code), e.message());
+}
+
+std::optional<std::uint64_t> to_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
+int hex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
+  std::string out;
+  out.reserve(in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (in[i] == '%') {
+      if (i + 2 >= in.size()) return std::nullopt;  // needs two hex digits
+      const int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (plus_is_space && in[i] == '+') {
+      out += ' ';
+    } else {
+      out += in[i];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+api_response error_response(unsigned status, std::string_view code, std::string_view message) {
+  api_response r;
+  r.status = status;
+  r.body = "{\"error\":" + json_string(code) + ",\"message\":" + json_string(message) + "}";
+  return r;
+}
+
+std::optional<target> parse_target(std::string_view raw) {
+  if (raw.empty() || raw.front() != '/') return std::nullopt;
+  target t;
+  const auto q = raw.find('?');
+  const std::string_view path = raw.substr(0, q);
+  // Split first, decode each segment after: an encoded '/' stays inside its segment.
+  std::size_t at = 1;
+  while (at <= path.size()) {
+    const auto slash = path.find('/', at);
+    const std::string_view seg = path.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
+    auto decoded = percent_decode(seg, false);
+    if (!decoded) return std::nullopt;
+    if (!decoded->empty() || slash != std::string_view::npos) t.segments.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    at = slash + 1;
+  }
+  if (!t.segments.empty() && t.segments.back().empty()) t.segments.pop_back();  // trailing slash
+  if (q != std::string_view::npos) {
+    std::string_view query = raw.substr(q + 1);
+    while (!query.empty()) {
+      const auto amp = query.find('&');
+      const std::string_view pair = query.substr(0, amp);
+      const auto eq = pair.find('=');
+      auto key = percent_decode(pair.substr(0, eq), true);
+      auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+      if (!key || !value) return std::nullopt;
+      if (!key->empty()) t.query[*key] = *value;
+      if (amp == std::string_view::npos) break;
+      query.remove_prefix(amp + 1);
+    }
+  }
+  return t;
+}
+
+api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
+    : store_(s), engine_(std::move(engine_executor)), options_(std::move(options)), metrics_(metrics) {}
+
+void api::handle(api_request request, std::function<void(api_response)> done) {
+  auto t = parse_target(request.target);
+  if (!t) return done(error_response(400, "bad_request", "malformed request target"));
+  const auto& seg = t->segments;
+  const std::string& m = request.method;
+  // Synchronous routes that read files run on the engine's executor.
+  auto on_engine = [this, &done](std::function<api_response()> work) {
+    boost::asio::post(engine_, [work = std::move(work), done = std::move(done)] { done(work()); });
+  };
+  if (seg.size() == 2 && seg[0] == "streams") {
+    const std::string stream = seg[1];
+    if (m == "POST") return append(stream, request, done);
+    if (m == "GET") return on_engine([this, stream, tt = *t] { return read(stream, tt); });
+    if (m == "HEAD") return on_engine([this, stream] { return head(stream); });
+    return done(error_response(405, "method_not_allowed", "use GET, HEAD or POST on a stream"));
+  }
+  if (seg.size() == 1 && seg[0] == "streams") {
+    if (m == "GET") return on_engine([this, tt = *t] { return list(tt); });
+    return done(error_response(405, "method_not_allowed", "use GET"));
+  }
+  if (seg.size() == 2 && seg[0] == "read-streams") {
+    if (m == "PUT") return create_read_stream(seg[1], request.body, done);
+    if (m == "DELETE") return delete_read_stream(seg[1], done);
+    return done(error_response(405, "method_not_allowed", "use PUT or DELETE on a read stream"));
+  }
+  if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {
+    return on_engine([this, name = seg[1], tt = *t] { return consumer(name, tt); });
+  }
+  if (seg.size() == 1 && seg[0] == "health" && m == "GET") return done(health());
+  if (seg.size() == 1 && seg[0] == "metrics" && m == "GET") return done(metrics());
+  if (seg.empty() && m == "GET") {
+    api_response r;
+    r.content_type = "text/html; charset=utf-8";
+    r.body = options_.console_html;
+    return done(std::move(r));
+  }
+  done(error_response(404, "not_found", "no route for " + m + " " + request.target));
+}
+
+void api::append(const std::string& stream, api_request& request, std::function<void(api_response)>& done) {
+  auto expected = request.expected_version.empty() ? std::optional<expected_version>(expect::any)
+                                                   : parse_expected_version(request.expected_version);
+  if (!expected) {
+    return done(error_response(400, "invalid_expected_version",
+                               "Expected-Version must be any, no_stream, stream_exists or a version"));
+  }
+  auto events = parse_events_json(request.body);
+  if (!events) return done(from_error(events.error()));
+  store_.append(stream, std::move(*events), *expected,
+                [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
+                  if (ec == errc::wrong_expected_version) {
+                    api_response resp = error_response(409, "wrong_expected_version", "the stream is not at the expected version");
+                    resp.body.pop_back();
+                    resp.body += ",\"expected\":" + json_string(to_string(r.expected)) + ",\"actual\":" +
+                                 (r.actual ? std::to_string(*r.actual) : std::string("null")) + "}";
+                    return done(std::move(resp));
+                  }
+                  if (ec) return done(error_response(status_for(ec), code_of(ec), ec.message()));
+                  api_response resp;
+                  resp.status = 201;
+                  resp.body = "{\"stream\":" + json_string(stream) + ",\"version\":" + std::to_string(r.version) +
+                              ",\"position\":" + std::to_string(r.position) +
+                              ",\"createdStream\":" + (r.created_stream ? "true" : "false") +
+                              ",\"duplicate\":" + (r.duplicate ? "true" : "false") + "}";
+                  done(std::move(resp));
+                });
+}
+
+api_response api::read(const std::string& stream, const target& t) const {
+  read_options o;
+  if (auto it = t.query.find("direction"); it != t.query.end()) {
+    if (it->second == "backward") {
+      o.direction = direction::backward;
+    } else if (it->second != "forward") {
+      return error_response(400, "invalid_argument", "direction must be forward or backward");
+    }
+  }
+  o.from = o.direction == direction::backward ? from_end : 0;
+  if (auto it = t.query.find("from"); it != t.query.end()) {
+    auto v = to_u64(it->second);
+    if (!v) return error_response(400, "invalid_argument", "from must be a non-negative integer");
+    o.from = *v;
+  }
+  o.max_count = 100;
+  if (auto it = t.query.find("limit"); it != t.query.end()) {
+    auto v = to_u64(it->second);
+    if (!v || *v == 0) return error_response(400, "invalid_argument", "limit must be a positive integer");
+    o.max_count = std::min<std::uint64_t>(*v, options_.max_read_limit);
+  }
+  auto page = store_.read(stream, o);
+  if (!page) return from_error(page.error());
+  auto version = store_.stream_version(stream);
+  std::string body = "{\"stream\":" + json_string(stream) + ",\"version\":" +
+                     (version && *version ? std::to_string(**version) : std::string("null")) + ",\"events\":[";
+  for (std::size_t i = 0; i < page->events.size(); ++i) {
+    if (i) body += ',';
+    append_event_json(body, page->events[i]);
+  }
+  body += "],\"next\":";
+  body += page->end ? std::string("null") : std::to_string(page->next);
+  body += "}";
+  api_response r;
+  r.body = std::move(body);
+  return r;
+}
+
+api_response api::head(const std::string& stream) const {
+  auto version = store_.stream_version(stream);
+  if (!version) return from_error(version.error());
+  if (!*version) return error_response(404, "stream_not_found", stream);
+  api_response r;
+  r.headers.emplace_back("Stream-Version", std::to_string(**version));
+  return r;
+}
+
+api_response api::list(const target& t) const {
+  std::size_t offset = 0, limit = 1000;
+  if (auto it = t.query.find("offset"); it != t.query.end()) {
+    auto v = to_u64(it->second);
+    if (!v) return error_response(400, "invalid_argument", "offset must be a non-negative integer");
+    offset = *v;
+  }
+  if (auto it = t.query.find("limit"); it != t.query.end()) {
+    auto v = to_u64(it->second);
+    if (!v || *v == 0) return error_response(400, "invalid_argument", "limit must be a positive integer");
+    limit = std::min<std::size_t>(*v, 1000);
+  }
+  std::string body = "[";
+  bool first = true;
+  for (const auto& s : store_.list_streams(offset, limit)) {
+    if (!first) body += ',';
+    first = false;
+    body += "{\"stream\":" + json_string(s.name) + ",\"version\":" + std::to_string(s.event_count - 1) +
+            ",\"kind\":\"write\"}";
+  }
+  if (offset == 0) {
+    for (const auto& r : store_.list_read_streams()) {
+      if (!first) body += ',';
+      first = false;
+      body += "{\"stream\":" + json_string(r.name) + ",\"version\":" +
+              (r.event_count ? std::to_string(r.event_count - 1) : std::string("null")) +
+              ",\"kind\":\"read\",\"filter\":" + r.filter.to_json() + "}";
+    }
+  }
+  body += "]";
+  api_response resp;
+  resp.body = std::move(body);
+  return resp;
+}
+
+api_response api::health() const {
+  api_response r;
+  const auto count = store_.event_count();
+  r.body = std::string("{\"status\":\"ok\",\"readOnly\":") + (store_.is_read_only() ? "true" : "false") +
+           ",\"position\":" + (count ? std::to_string(count - 1) : std::string("null")) + "}";
+  return r;
+}
+
+api_response api::metrics() const {
+  const store_statistics st = store_.statistics();
+  std::string out;
+  auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t v) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += " counter\n";
+    out += name;
+    out += ' ';
+    out += std::to_string(v);
+    out += '\n';
+  };
+  counter("evstore_appends_total", "Acknowledged appends.", st.appends);
+  counter("evstore_events_written_total", "Events written by this process.", st.events);
+  counter("evstore_bytes_written_total", "Partition bytes written by this process.", st.bytes);
+  counter("evstore_flushes_total", "Flushes of per-tick batches.", st.flushes);
+  counter("evstore_fsyncs_total", "fdatasync calls.", st.fsyncs);
+  out += "# HELP evstore_flush_duration_seconds Time spent in flushes.\n# TYPE evstore_flush_duration_seconds summary\n";
+  out += "evstore_flush_duration_seconds_sum " + std::to_string(static_cast<double>(st.flush_nanoseconds) / 1e9) + "\n";
+  out += "evstore_flush_duration_seconds_count " + std::to_string(st.flushes) + "\n";
+  out += "# HELP evstore_events Events in the store ($all).\n# TYPE evstore_events gauge\nevstore_events " +
+         std::to_string(store_.event_count()) + "\n";
+  out += "# HELP evstore_indexed_events Events linked into read and system streams.\n# TYPE evstore_indexed_events gauge\n"
+         "evstore_indexed_events " + std::to_string(st.indexed) + "\n";
+  out += "# HELP evstore_subscribers Live WebSocket and SSE subscribers.\n# TYPE evstore_subscribers gauge\n"
+         "evstore_subscribers " + std::to_string(metrics_.subscribers.load()) + "\n";
+  out += "# HELP evstore_connections Open HTTP connections.\n# TYPE evstore_connections gauge\nevstore_connections " +
+         std::to_string(metrics_.connections.load()) + "\n";
+  counter("evstore_http_rejected_connections_total", "Connections refused at the connection limit.",
+          metrics_.rejected_connections.load());
+  out += "# HELP evstore_http_responses_total HTTP responses by status code.\n# TYPE evstore_http_responses_total counter\n";
+  for (std::size_t code = 100; code < metrics_.responses_by_status.size(); ++code) {
+    if (const auto n = metrics_.responses_by_status[code].load()) {
+      out += "evstore_http_responses_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+    }
+  }
+  api_response r;
+  r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  r.body = std::move(out);
+  return r;
+}
+
+void api::create_read_stream(const std::string& name, const std::string& body, std::function<void(api_response)>& done) {
+  boost::system::error_code ec;
+  const auto doc = boost::json::parse(body, ec);
+  const auto* filter_json = !ec && doc.is_object() ? doc.as_object().if_contains("filter") : nullptr;
+  if (filter_json == nullptr) return done(error_response(400, "invalid_argument", "body must be {\"filter\": {...}}"));
+  auto f = filter::from_json(boost::json::serialize(*filter_json));
+  if (!f) return done(from_error(f.error()));
+  store_.create_read_stream(name, std::move(*f), [name, done = std::move(done)](boost::system::error_code e) {
+    if (e) return done(error_response(status_for(e), code_of(e), e.message()));
+    api_response r;
+    r.status = 201;
+    r.body = "{\"stream\":" + json_string(name) + "}";
+    done(std::move(r));
+  });
+}
+
+void api::delete_read_stream(const std::string& name, std::function<void(api_response)>& done) {
+  store_.delete_read_stream(name, [done = std::move(done)](boost::system::error_code e) {
+    if (e) return done(error_response(status_for(e), code_of(e), e.message()));
+    api_response r;
+    r.status = 204;
+    done(std::move(r));
+  });
+}
+
+api_response api::consumer(const std::string& name, const target& t) const {
+  auto it = t.query.find("stream");
+  if (it == t.query.end()) return error_response(400, "invalid_argument", "consumers are per stream: add ?stream=<name>");
+  auto info = store_.consumer_state(it->second, name);
+  if (!info) return from_error(info.error());
+  api_response r;
+  r.body = "{\"stream\":" + json_string(it->second) + ",\"consumer\":" + json_string(name) +
+           ",\"position\":" + std::to_string(info->position) + ",\"state\":" +
+           (info->state.empty() ? std::string("null") : info->state) + "}";
+  return r;
+}
+
+}  // namespace evstore::http

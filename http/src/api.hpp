@@ -1,0 +1,88 @@
+// The request/response routes of evstored (API.md "HTTP"), without any
+// Beast type: sessions translate their request into an api_request and write
+// back the api_response. Live routes (SSE, WebSocket) live in the sessions.
+//
+// Threading: handle() may be called from any thread and never blocks on a
+// disk: reads run on the engine's executor, appends complete on the store's
+// strand; `done` is called on one of those, exactly once.
+#pragma once
+
+#include <evstore/store.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace evstore::http {
+
+struct api_request {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query, as sent (percent-encoded)
+  std::string body;
+  std::string expected_version;  // the Expected-Version header, if any
+};
+
+struct api_response {
+  unsigned status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// {"error": code, "message": message} with `status`.
+api_response error_response(unsigned status, std::string_view code, std::string_view message);
+
+// A parsed request target: decoded path segments and query parameters.
+struct target {
+  std::vector<std::string> segments;
+  std::map<std::string, std::string> query;
+};
+// nullopt for a malformed target (bad percent-encoding, not starting with '/').
+std::optional<target> parse_target(std::string_view raw);
+
+struct api_options {
+  std::size_t max_read_limit = 1000;  // cap on `limit` of a read
+  std::string console_html;           // served at GET /
+};
+
+// Counters for /metrics that the sessions update.
+struct server_metrics {
+  std::array<std::atomic<std::uint64_t>, 600> responses_by_status{};
+  std::atomic<std::uint64_t> connections{0};
+  std::atomic<std::uint64_t> subscribers{0};
+  std::atomic<std::uint64_t> rejected_connections{0};
+};
+
+class api {
+ public:
+  api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics);
+
+  void handle(api_request request, std::function<void(api_response)> done);
+
+  store& engine() { return store_; }
+  const boost::asio::any_io_executor& engine_executor() const { return engine_; }
+
+ private:
+  void append(const std::string& stream, api_request& request, std::function<void(api_response)>& done);
+  api_response read(const std::string& stream, const target& t) const;
+  api_response head(const std::string& stream) const;
+  api_response list(const target& t) const;
+  api_response health() const;
+  api_response metrics() const;
+  void create_read_stream(const std::string& name, const std::string& body, std::function<void(api_response)>& done);
+  void delete_read_stream(const std::string& name, std::function<void(api_response)>& done);
+  api_response consumer(const std::string& name, const target& t) const;
+
+  store& store_;
+  boost::asio::any_io_executor engine_;
+  api_options options_;
+  server_metrics& metrics_;
+};
+
+}  // namespace evstore::http

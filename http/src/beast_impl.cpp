@@ -1,0 +1,3 @@
+// Beast's (and Asio SSL's) separately compiled implementation, built once
+// (BOOST_BEAST_SEPARATE_COMPILATION): no other file instantiates it.
+#include <boost/beast/src.hpp>

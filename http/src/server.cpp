@@ -1,0 +1,570 @@
+// The listener and the HTTP, SSE and WebSocket sessions of evstored.
+#include "server.hpp"
+
+#include <evstore/event_json.hpp>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+
+#include <openssl/crypto.h>
+
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <mutex>
+#include <set>
+#include <sstream>
+
+namespace evstore::http {
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ws = boost::beast::websocket;
+using tcp = boost::asio::ip::tcp;
+
+namespace {
+
+bool constant_time_equal(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+// One structured line per request; never headers, bodies or tokens.
+void log_request(std::string_view method, std::string_view path, unsigned status,
+                 std::chrono::steady_clock::duration took) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
+  const auto q = path.find('?');
+  std::fprintf(stderr, "evstored method=%.*s path=%.*s status=%u duration_us=%lld\n", static_cast<int>(method.size()),
+               method.data(), static_cast<int>(q == std::string_view::npos ? path.size() : q), path.data(), status,
+               static_cast<long long>(us));
+}
+
+}  // namespace
+
+result<std::vector<token>> load_token_file(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return error(errc::invalid_argument, "cannot read token file " + path);
+  std::vector<token> out;
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
+    std::istringstream words(line);
+    std::string scope, secret, extra;
+    if (!(words >> scope)) continue;
+    if (!(words >> secret) || (words >> extra) || (scope != "read" && scope != "write") || secret.size() < 16) {
+      return error(errc::invalid_argument, path + ":" + std::to_string(n) +
+                                               ": expected \"read <token>\" or \"write <token>\" (tokens of 16+ characters)");
+    }
+    out.push_back({secret, scope == "write" ? token_scope::write : token_scope::read});
+  }
+  if (out.empty()) return error(errc::invalid_argument, path + ": no tokens");
+  return out;
+}
+
+// --- Shared state of the listener and its sessions.
+
+class session_base {
+ public:
+  virtual ~session_base() = default;
+  virtual void shut() = 0;  // from any thread: close soon
+};
+
+struct server::state : std::enable_shared_from_this<server::state> {
+  state(boost::asio::io_context& n, store& s, boost::asio::any_io_executor e, server_options o)
+      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics), acceptor(n) {}
+
+  boost::asio::io_context& net;
+  boost::asio::any_io_executor engine;
+  server_options options;
+  server_metrics metrics;
+  api routes;
+  tcp::acceptor acceptor;
+  std::mutex sessions_mutex;
+  std::set<std::shared_ptr<session_base>> sessions;
+  bool stopping = false;
+
+  void accept();
+  void add(const std::shared_ptr<session_base>& s) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.insert(s);
+    metrics.connections.store(sessions.size());
+  }
+  void remove(const std::shared_ptr<session_base>& s) {
+    std::lock_guard lock(sessions_mutex);
+    sessions.erase(s);
+    metrics.connections.store(sessions.size());
+  }
+  std::size_t count() {
+    std::lock_guard lock(sessions_mutex);
+    return sessions.size();
+  }
+  // 0 if allowed; else the status to answer (401 or 403).
+  unsigned authorize(std::string_view header, bool needs_write) const {
+    if (options.tokens.empty()) return 0;
+    constexpr std::string_view prefix = "Bearer ";
+    if (!header.starts_with(prefix)) return 401;
+    const std::string presented(header.substr(prefix.size()));
+    // Compare with every token, whatever matches, so timing says nothing.
+    const token* found = nullptr;
+    for (const token& t : options.tokens) {
+      if (constant_time_equal(presented, t.secret) && found == nullptr) found = &t;
+    }
+    if (found == nullptr) return 401;
+    if (needs_write && found->scope != token_scope::write) return 403;
+    return 0;
+  }
+};
+
+namespace {
+
+std::string frame_event(const recorded_event& e) {
+  std::string out = "{\"event\":";
+  append_event_json(out, e);
+  out += "}";
+  return out;
+}
+
+// --- WebSocket subscription session: catch-up, caughtUp, live; consumer acks.
+class websocket_session : public session_base, public std::enable_shared_from_this<websocket_session> {
+ public:
+  websocket_session(std::shared_ptr<server::state> st, beast::tcp_stream stream)
+      : st_(std::move(st)), ws_(std::move(stream)), strand_(ws_.get_executor()) {}
+
+  void start(bhttp::request<bhttp::string_body> req, target t) {
+    st_->metrics.subscribers.fetch_add(1);
+    beast::get_lowest_layer(ws_).expires_never();
+    ws_.set_option(ws::stream_base::timeout::suggested(beast::role_type::server));
+    ws_.read_message_max(st_->options.websocket_max_message);
+    const std::string stream = t.query.count("stream") ? t.query["stream"] : "$all";
+    store& s = st_->routes.engine();
+    result<subscription> sub = error(errc::invalid_argument, "");
+    if (auto c = t.query.find("consumer"); c != t.query.end()) {
+      auto opened = s.consumer(stream, c->second);
+      if (!opened) {
+        fail_reason_ = opened.error().message();
+      } else {
+        consumer_.emplace(std::move(*opened));
+        sub = consumer_->subscribe({.max_batch = 256});
+      }
+    } else {
+      std::uint64_t from = from_end;
+      if (auto f = t.query.find("from"); f != t.query.end()) {
+        char* end = nullptr;
+        from = std::strtoull(f->second.c_str(), &end, 10);
+        if (f->second.empty() || *end != '\0') fail_reason_ = "from must be a non-negative integer";
+      }
+      if (fail_reason_.empty()) {
+        sub = s.subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
+        if (!sub) fail_reason_ = sub.error().message();
+      }
+    }
+    if (sub) subscription_ = std::move(*sub);
+    ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+  }
+
+  void shut() override {
+    boost::asio::post(strand_, [self = shared_from_this()] {
+      self->subscription_.cancel();
+      beast::get_lowest_layer(self->ws_).close();
+    });
+  }
+
+ private:
+  void on_accept(beast::error_code ec) {
+    if (ec) return finish();
+    if (!fail_reason_.empty()) {
+      // A documented close code (4400) with the reason, after a handshake the client can read.
+      return ws_.async_close(ws::close_reason(static_cast<ws::close_code>(4400), fail_reason_.substr(0, 120)),
+                             [self = shared_from_this()](beast::error_code) { self->finish(); });
+    }
+    read_client();
+    pull();
+  }
+
+  void read_client() {
+    ws_.async_read(in_, beast::bind_front_handler(&websocket_session::on_client_message, shared_from_this()));
+  }
+
+  void on_client_message(beast::error_code ec, std::size_t) {
+    if (ec) return finish();
+    const std::string text = beast::buffers_to_string(in_.data());
+    in_.consume(in_.size());
+    boost::system::error_code jec;
+    const auto msg = boost::json::parse(text, jec);
+    const auto* o = !jec ? msg.if_object() : nullptr;
+    const auto* ack = o ? o->if_contains("ack") : nullptr;
+    if (!consumer_ || ack == nullptr || !ack->is_number()) {
+      enqueue("{\"error\":\"invalid_message\",\"message\":\"send {\\\"ack\\\": <version>, \\\"state\\\": {...}} on a consumer subscription\"}");
+      return read_client();
+    }
+    boost::system::error_code nec;
+    const auto acked = ack->to_number<std::uint64_t>(nec);
+    std::string state;
+    if (const auto* st = o->if_contains("state")) state = boost::json::serialize(*st);
+    if (nec) {
+      enqueue("{\"error\":\"invalid_message\",\"message\":\"ack must be a non-negative integer\"}");
+      return read_client();
+    }
+    consumer_->commit(acked + 1, state,
+                      boost::asio::bind_executor(strand_, [self = shared_from_this(), acked](boost::system::error_code e) {
+                        if (e) {
+                          self->enqueue("{\"error\":\"" + e.message() + "\",\"ack\":" + std::to_string(acked) + "}");
+                        } else {
+                          self->enqueue("{\"acked\":" + std::to_string(acked) + "}");
+                        }
+                      }));
+    read_client();
+  }
+
+  // Reads the next batch only when the previous one is written: a slow client
+  // holds one batch, the store keeps nothing for it.
+  void pull() {
+    subscription_.next(boost::asio::bind_executor(
+        strand_, [self = shared_from_this()](boost::system::error_code ec, subscription_batch b) {
+          if (ec) return self->close_with(ec == boost::asio::error::operation_aborted ? 1001 : 1011, ec.message());
+          for (const auto& e : b.events) self->queue_.push_back(frame_event(e));
+          if (b.caught_up) {
+            self->queue_.push_back("{\"caughtUp\":true,\"version\":" +
+                                   (b.next ? std::to_string(b.next - 1) : std::string("null")) + "}");
+          }
+          self->batch_storage_ = b.storage;
+          self->pulling_ = false;
+          self->write_next();
+        }));
+    pulling_ = true;
+  }
+
+  void enqueue(std::string msg) {
+    queue_.push_back(std::move(msg));
+    write_next();
+  }
+
+  void write_next() {
+    if (writing_ || closed_) return;
+    if (queue_.empty()) {
+      if (!pulling_) pull();
+      return;
+    }
+    writing_ = true;
+    ws_.text(true);
+    ws_.async_write(boost::asio::buffer(queue_.front()),
+                    boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                      self->writing_ = false;
+                      if (ec) return self->finish();
+                      self->queue_.pop_front();
+                      self->write_next();
+                    }));
+  }
+
+  void close_with(std::uint16_t code, const std::string& reason) {
+    if (closed_) return;
+    closed_ = true;
+    ws_.async_close(ws::close_reason(static_cast<ws::close_code>(code), reason.substr(0, 120)),
+                    [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    subscription_.cancel();
+    st_->metrics.subscribers.fetch_sub(1);
+    st_->remove(shared_from_this());
+  }
+
+  std::shared_ptr<server::state> st_;
+  ws::stream<beast::tcp_stream> ws_;
+  boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
+  beast::flat_buffer in_;
+  subscription subscription_;
+  std::optional<evstore::consumer> consumer_;
+  std::string fail_reason_;
+  std::deque<std::string> queue_;
+  std::shared_ptr<const void> batch_storage_;
+  bool writing_ = false, pulling_ = false, closed_ = false, finished_ = false;
+};
+
+// --- HTTP session: requests, responses, and Server-Sent Events.
+class http_session : public session_base, public std::enable_shared_from_this<http_session> {
+ public:
+  http_session(std::shared_ptr<server::state> st, tcp::socket socket)
+      : st_(std::move(st)), stream_(std::move(socket)), strand_(stream_.get_executor()) {}
+
+  void run() { read_header(); }
+
+  void shut() override {
+    boost::asio::post(strand_, [self = shared_from_this()] {
+      self->live_.cancel();
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(st_->options.header_limit));
+    parser_->body_limit(st_->options.body_limit);
+    // The first request gets the header deadline; later ones the keep-alive idle time.
+    stream_.expires_after(first_ ? st_->options.header_timeout : st_->options.idle_timeout);
+    bhttp::async_read_header(stream_, buffer_, *parser_,
+                             beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+  }
+
+  void on_header(beast::error_code ec, std::size_t) {
+    first_ = false;
+    started_ = std::chrono::steady_clock::now();
+    if (ec == bhttp::error::header_limit) return reply_and_close(error_response(431, "headers_too_large", "request headers exceed the limit"));
+    if (ec) return finish();
+    auto& req = parser_->get();
+    method_ = std::string(req.method_string());
+    path_ = std::string(req.target());
+    // Refused before the body is read.
+    if (const auto len = parser_->content_length(); len && *len > st_->options.body_limit) {
+      return reply_and_close(error_response(413, "body_too_large", "request body exceeds " +
+                                                                       std::to_string(st_->options.body_limit) + " bytes"));
+    }
+    const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
+                        req.method() == bhttp::verb::delete_;
+    if (const unsigned denied = st_->authorize(req[bhttp::field::authorization], writes)) {
+      auto r = denied == 401 ? error_response(401, "unauthorized", "a valid bearer token is required")
+                             : error_response(403, "forbidden", "this token may only read");
+      if (denied == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+      return reply_and_close(std::move(r));
+    }
+    stream_.expires_after(st_->options.header_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_body, shared_from_this()));
+  }
+
+  void on_body(beast::error_code ec, std::size_t) {
+    if (ec == bhttp::error::body_limit) {
+      return reply_and_close(error_response(413, "body_too_large", "request body exceeds the limit"));
+    }
+    if (ec) return finish();
+    auto req = parser_->release();
+    keep_alive_ = req.keep_alive();
+    auto t = parse_target(req.target());
+    if (t && ws::is_upgrade(req)) {
+      if (t->segments.size() == 1 && t->segments[0] == "subscribe") {
+        log_request(method_, path_, 101, std::chrono::steady_clock::now() - started_);
+        auto w = std::make_shared<websocket_session>(st_, std::move(stream_));
+        st_->remove(shared_from_this());
+        st_->add(w);
+        return w->start(std::move(req), std::move(*t));
+      }
+      return reply_and_close(error_response(404, "not_found", "WebSocket subscriptions are at /subscribe"));
+    }
+    if (t && req.method() == bhttp::verb::get && t->segments.size() == 2 && t->segments[0] == "streams" &&
+        t->query.count("live") && t->query["live"] == "true" &&
+        req[bhttp::field::accept].find("text/event-stream") != std::string_view::npos) {
+      return start_sse(t->segments[1], *t, std::string(req["Last-Event-ID"]));
+    }
+    api_request a{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
+                  std::string(req["Expected-Version"])};
+    st_->routes.handle(std::move(a), [self = shared_from_this()](api_response r) {
+      boost::asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->reply(std::move(r)); });
+    });
+  }
+
+  void reply(api_response r) { write_response(std::move(r), keep_alive_); }
+  void reply_and_close(api_response r) { write_response(std::move(r), false); }
+
+  void write_response(api_response r, bool keep_alive) {
+    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
+    res->set(bhttp::field::server, "evstored");
+    res->set(bhttp::field::content_type, r.content_type);
+    for (auto& [k, v] : r.headers) res->set(k, v);
+    const bool head = method_ == "HEAD";
+    res->body() = head ? std::string() : std::move(r.body);
+    res->keep_alive(keep_alive);
+    res->prepare_payload();
+    status_ = r.status;
+    if (r.status < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[r.status].fetch_add(1);
+    log_request(method_, path_, r.status, std::chrono::steady_clock::now() - started_);
+    stream_.expires_after(st_->options.write_timeout);
+    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
+      if (ec || !keep_alive) {
+        beast::error_code ignored;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        return self->finish();
+      }
+      self->read_header();
+    });
+  }
+
+  // --- Server-Sent Events: the same catch-up, then live, as `id:`/`data:` messages.
+  void start_sse(const std::string& stream, target& t, const std::string& last_event_id) {
+    std::uint64_t from = 0;
+    if (!last_event_id.empty()) {
+      char* end = nullptr;
+      const auto id = std::strtoull(last_event_id.c_str(), &end, 10);
+      if (*end != '\0') return reply_and_close(error_response(400, "invalid_argument", "Last-Event-ID must be an event number"));
+      from = id + 1;
+    } else if (auto f = t.query.find("from"); f != t.query.end()) {
+      char* end = nullptr;
+      from = std::strtoull(f->second.c_str(), &end, 10);
+      if (f->second.empty() || *end != '\0') return reply_and_close(error_response(400, "invalid_argument", "from must be a non-negative integer"));
+    }
+    auto sub = st_->routes.engine().subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
+    if (!sub) {
+      return reply_and_close(error_response(sub.error().code == errc::invalid_stream_name ? 400 : 500,
+                                            sub.error().code.message(), sub.error().message()));
+    }
+    live_ = std::move(*sub);
+    st_->metrics.subscribers.fetch_add(1);
+    sse_ = true;
+    if (200 < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[200].fetch_add(1);
+    log_request(method_, path_, 200, std::chrono::steady_clock::now() - started_);
+    out_ = "HTTP/1.1 200 OK\r\nServer: evstored\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+           "Connection: close\r\n\r\n";
+    keepalive_.emplace(strand_);
+    sse_write();
+    sse_pull();
+    sse_keepalive();
+  }
+
+  void sse_pull() {
+    live_.next(boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
+                                                                              subscription_batch b) {
+      if (ec) return self->finish();
+      for (const auto& e : b.events) {
+        self->pending_ += "id: " + std::to_string(e.sequence) + "\nevent: event\ndata: ";
+        append_event_json(self->pending_, e);
+        self->pending_ += "\n\n";
+      }
+      if (b.caught_up) self->pending_ += "event: caughtUp\ndata: {\"caughtUp\":true}\n\n";
+      self->sse_pulling_ = false;
+      self->sse_write();
+    }));
+    sse_pulling_ = true;
+  }
+
+  void sse_write() {
+    if (sse_writing_ || finished_) return;
+    if (out_.empty()) std::swap(out_, pending_);
+    if (out_.empty()) {
+      if (!sse_pulling_) sse_pull();
+      return;
+    }
+    sse_writing_ = true;
+    stream_.expires_after(st_->options.write_timeout);
+    boost::asio::async_write(stream_, boost::asio::buffer(out_),
+                             boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               self->sse_writing_ = false;
+                               self->out_.clear();
+                               if (ec) return self->finish();
+                               self->stream_.expires_never();
+                               self->sse_write();
+                             }));
+  }
+
+  // A comment line now and then keeps proxies from closing an idle stream
+  // and finds clients that went away.
+  void sse_keepalive() {
+    keepalive_->expires_after(st_->options.sse_keepalive);
+    keepalive_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->finished_) return;
+      self->pending_ += ": keep-alive\n\n";
+      self->sse_write();
+      self->sse_keepalive();
+    });
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    if (sse_) st_->metrics.subscribers.fetch_sub(1);
+    live_.cancel();
+    if (keepalive_) keepalive_->cancel();
+    st_->remove(shared_from_this());
+  }
+
+  std::shared_ptr<server::state> st_;
+  beast::tcp_stream stream_;
+  boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::string method_, path_;
+  std::chrono::steady_clock::time_point started_;
+  unsigned status_ = 0;
+  bool first_ = true, keep_alive_ = false, finished_ = false;
+  // SSE
+  bool sse_ = false, sse_writing_ = false, sse_pulling_ = false;
+  subscription live_;
+  std::string out_, pending_;
+  std::optional<boost::asio::steady_timer> keepalive_;
+};
+
+}  // namespace
+
+void server::state::accept() {
+  acceptor.async_accept(boost::asio::make_strand(net), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
+    if (ec || self->stopping) return;
+    if (self->count() >= self->options.max_connections) {
+      // Over the limit: a short 503 and close, without a session.
+      self->metrics.rejected_connections.fetch_add(1);
+      auto msg = std::make_shared<std::string>(
+          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
+          "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}");
+      auto sock = std::make_shared<tcp::socket>(std::move(socket));
+      boost::asio::async_write(*sock, boost::asio::buffer(*msg), [sock, msg](beast::error_code, std::size_t) {
+        beast::error_code ignored;
+        sock->shutdown(tcp::socket::shutdown_both, ignored);
+      });
+    } else {
+      auto s = std::make_shared<http_session>(self, std::move(socket));
+      self->add(s);
+      s->run();
+    }
+    self->accept();
+  });
+}
+
+server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options)
+    : state_(std::make_shared<state>(net, s, std::move(engine), std::move(options))) {}
+
+server::~server() { stop(); }
+
+result<void> server::start() {
+  beast::error_code ec;
+  const auto address = boost::asio::ip::make_address(state_->options.address, ec);
+  if (ec) return error(errc::invalid_argument, "bad listen address " + state_->options.address);
+  const tcp::endpoint ep(address, state_->options.port);
+  auto& a = state_->acceptor;
+  a.open(ep.protocol(), ec);
+  if (!ec) a.set_option(boost::asio::socket_base::reuse_address(true), ec);
+  if (!ec) a.bind(ep, ec);
+  if (!ec) a.listen(boost::asio::socket_base::max_listen_connections, ec);
+  if (ec) return error(ec, "cannot listen on " + state_->options.address + ":" + std::to_string(state_->options.port));
+  state_->accept();
+  return {};
+}
+
+std::uint16_t server::port() const {
+  beast::error_code ec;
+  const auto ep = state_->acceptor.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+void server::stop() {
+  boost::asio::post(state_->net, [st = state_] {
+    st->stopping = true;
+    beast::error_code ignored;
+    st->acceptor.close(ignored);
+    std::set<std::shared_ptr<session_base>> all;
+    {
+      std::lock_guard lock(st->sessions_mutex);
+      all = st->sessions;
+    }
+    for (const auto& s : all) s->shut();
+  });
+}
+
+server_metrics& server::metrics() { return state_->metrics; }
+
+}  // namespace evstore::http

@@ -1,0 +1,69 @@
+// evstored's network side: a TCP listener (loopback by default) whose
+// sessions speak HTTP/1.1 (api.hpp routes), Server-Sent Events and WebSocket
+// subscriptions, with limits, deadlines and bearer-token auth.
+//
+// Threading: the listener and every session run on the network io_context
+// (each session on its own strand); engine work (reads, subscriptions'
+// reads) runs on the engine executor and comes back to the session's strand,
+// so the network loop never waits on a disk.
+#pragma once
+
+#include "api.hpp"
+
+#include <evstore/error.hpp>
+#include <evstore/store.hpp>
+
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace evstore::http {
+
+enum class token_scope { read, write };
+
+struct token {
+  std::string secret;
+  token_scope scope = token_scope::read;
+};
+
+// "<read|write> <token>" per line; '#' starts a comment. Errors name the line.
+result<std::vector<token>> load_token_file(const std::string& path);
+
+struct server_options {
+  std::string address = "127.0.0.1";
+  std::uint16_t port = 2113;  // 0: any free port (see server::port())
+  std::size_t body_limit = std::size_t{4} << 20;
+  std::size_t header_limit = std::size_t{16} << 10;
+  std::chrono::milliseconds header_timeout{10'000};  // to receive a request's headers (slow-loris)
+  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive between requests
+  std::chrono::milliseconds write_timeout{30'000};   // per write to a client
+  std::size_t max_connections = 1024;
+  std::size_t websocket_max_message = std::size_t{1} << 20;
+  std::chrono::milliseconds sse_keepalive{15'000};
+  std::vector<token> tokens;  // empty: no authentication
+  api_options api;
+};
+
+class server {
+ public:
+  server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options);
+  ~server();
+  // Binds and starts accepting. Errors: the bind/listen error.
+  result<void> start();
+  // The bound port (useful with port 0).
+  std::uint16_t port() const;
+  // Stops accepting and closes every session; returns at once.
+  void stop();
+  server_metrics& metrics();
+
+  struct state;
+
+ private:
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace evstore::http

@@ -1,0 +1,158 @@
+// evstored: serves an evstore directory over HTTP, WebSocket and SSE (API.md).
+//
+//   evstored --data ./data [--listen 127.0.0.1:2113] [--fsync] [--read-only]
+//            [--token-file F] [limits...]
+//
+// Two loops: the network loop (listener and sessions) and the engine loop
+// (appends' strand, reads, subscriptions' reads). SIGINT/SIGTERM stop
+// accepting, close the sessions, close the store (flush, fsync) and exit 0.
+#include "server.hpp"
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/program_options.hpp>
+
+#include <cstdio>
+#include <future>
+#include <iostream>
+#include <thread>
+
+namespace po = boost::program_options;
+
+namespace {
+
+constexpr const char* console_html = R"(<!doctype html>
+<html><head><meta charset="utf-8"><title>evstore</title>
+<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}code{background:#eee;padding:0 .2em}</style>
+</head><body>
+<h1>evstore</h1>
+<p id="health">loading…</p>
+<h2>Streams</h2><ul id="streams"></ul>
+<p>API: <code>POST /streams/{stream}</code>, <code>GET /streams/{stream}</code>, <code>GET /subscribe</code> (WebSocket),
+<code>GET /streams/{stream}?live=true</code> (SSE), <code>/metrics</code>.</p>
+<script>
+fetch('/health').then(r=>r.json()).then(h=>{document.getElementById('health').textContent=
+  'status '+h.status+', last position '+h.position+(h.readOnly?' (read-only)':'')});
+fetch('/streams').then(r=>r.json()).then(list=>{const ul=document.getElementById('streams');
+  for(const s of list){const li=document.createElement('li');const a=document.createElement('a');
+    a.href='/streams/'+encodeURIComponent(s.stream);a.textContent=s.stream+' ('+s.kind+', version '+s.version+')';
+    li.appendChild(a);ul.appendChild(li);}});
+</script></body></html>
+)";
+
+struct listen_address {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+std::optional<listen_address> parse_listen(const std::string& s) {
+  const auto colon = s.rfind(':');
+  if (colon == std::string::npos || colon == 0) return std::nullopt;
+  const std::string port = s.substr(colon + 1);
+  char* end = nullptr;
+  const unsigned long p = std::strtoul(port.c_str(), &end, 10);
+  if (port.empty() || *end != '\0' || p > 65535) return std::nullopt;
+  std::string host = s.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return listen_address{host, static_cast<std::uint16_t>(p)};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string data, listen = "127.0.0.1:2113", token_file;
+  evstore::http::server_options so;
+  std::size_t header_timeout_ms = 10'000, idle_timeout_ms = 60'000, write_timeout_ms = 30'000;
+  po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
+  desc.add_options()("help,h", "this help")
+      ("data", po::value(&data)->required(), "store directory (created if missing)")
+      ("listen", po::value(&listen)->default_value(listen), "address:port to listen on (port 0: any free port)")
+      ("fsync", "acknowledge appends only after fdatasync (group commit)")
+      ("read-only", "serve a store another process writes, following it; writes answer 403")
+      ("token-file", po::value(&token_file), "require bearer tokens: lines \"read <token>\" or \"write <token>\"")
+      ("body-limit", po::value(&so.body_limit)->default_value(so.body_limit), "largest request body, bytes (413 above)")
+      ("header-limit", po::value(&so.header_limit)->default_value(so.header_limit), "largest request header, bytes (431 above)")
+      ("header-timeout-ms", po::value(&header_timeout_ms)->default_value(header_timeout_ms), "time to send a request's headers")
+      ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(idle_timeout_ms), "keep-alive idle time between requests")
+      ("write-timeout-ms", po::value(&write_timeout_ms)->default_value(write_timeout_ms), "time for one write to a client")
+      ("max-connections", po::value(&so.max_connections)->default_value(so.max_connections), "open connections at most (503 above)")
+      ("ws-max-message", po::value(&so.websocket_max_message)->default_value(so.websocket_max_message), "largest WebSocket message from a client, bytes");
+  po::variables_map vm;
+  try {
+    po::store(po::parse_command_line(argc, argv, desc), vm);
+    if (vm.count("help")) {
+      std::cout << desc << "\n";
+      return 0;
+    }
+    po::notify(vm);
+  } catch (const std::exception& e) {
+    std::cerr << "evstored: " << e.what() << "\n" << desc << "\n";
+    return 2;
+  }
+  const auto where = parse_listen(listen);
+  if (!where) {
+    std::cerr << "evstored: --listen must be host:port, got " << listen << "\n";
+    return 2;
+  }
+  so.address = where->host;
+  so.port = where->port;
+  so.header_timeout = std::chrono::milliseconds(header_timeout_ms);
+  so.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
+  so.write_timeout = std::chrono::milliseconds(write_timeout_ms);
+  so.api.console_html = console_html;
+  if (!token_file.empty()) {
+    auto tokens = evstore::http::load_token_file(token_file);
+    if (!tokens) {
+      std::cerr << "evstored: " << tokens.error().message() << "\n";  // names the file and line, never a token
+      return 2;
+    }
+    so.tokens = std::move(*tokens);
+  }
+
+  boost::asio::io_context engine_io(1), net_io(1);
+  auto engine_guard = boost::asio::make_work_guard(engine_io);
+  std::thread engine_thread([&] { engine_io.run(); });
+  auto stop_engine = [&] {
+    engine_guard.reset();
+    engine_io.stop();
+    engine_thread.join();
+  };
+
+  auto opened = evstore::store::open(engine_io.get_executor(), {.directory = data,
+                                                                .fsync_on_flush = vm.count("fsync") > 0,
+                                                                .read_only = vm.count("read-only") > 0});
+  if (!opened) {
+    std::cerr << "evstored: cannot open " << data << ": " << opened.error().message() << "\n";
+    stop_engine();
+    return 1;
+  }
+  evstore::store& store = *opened;
+  evstore::http::server srv(net_io, store, engine_io.get_executor(), so);
+  if (auto started = srv.start(); !started) {
+    std::cerr << "evstored: " << started.error().message() << "\n";
+    stop_engine();
+    return 1;
+  }
+  const std::string host = so.address.find(':') != std::string::npos ? "[" + so.address + "]" : so.address;
+  std::printf("evstored: serving %s on http://%s:%u/ (console at http://%s:%u/)%s\n", data.c_str(), host.c_str(),
+              srv.port(), host.c_str(), srv.port(), so.tokens.empty() ? "" : ", bearer tokens required");
+  std::fflush(stdout);
+
+  boost::asio::signal_set signals(net_io, SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (ec) return;
+    std::fprintf(stderr, "evstored: stopping\n");
+    srv.stop();
+    // Close the store (flush, fsync, checkpoint) on its own loop, then end the network loop.
+    store.close([&net_io](boost::system::error_code cec) {
+      if (cec) std::fprintf(stderr, "evstored: close: %s\n", cec.message().c_str());
+      boost::asio::post(net_io, [&net_io] { net_io.stop(); });
+    });
+  });
+  net_io.run();
+  stop_engine();
+  std::fprintf(stderr, "evstored: stopped\n");
+  return 0;
+}
