@@ -72,6 +72,8 @@ int main(int argc, char** argv) {
       ("fsync", "acknowledge appends only after fdatasync (group commit)")
       ("read-only", "serve a store another process writes, following it; writes answer 403")
       ("token-file", po::value(&token_file), "require bearer tokens: lines \"read <token>\" or \"write <token>\"")
+      ("tls-cert", po::value(&so.tls_cert_file), "PEM certificate chain: serve HTTPS/WSS only")
+      ("tls-key", po::value(&so.tls_key_file), "PEM private key of --tls-cert")
       ("body-limit", po::value(&so.body_limit)->default_value(so.body_limit), "largest request body, bytes (413 above)")
       ("header-limit", po::value(&so.header_limit)->default_value(so.header_limit), "largest request header, bytes (431 above)")
       ("header-timeout-ms", po::value(&header_timeout_ms)->default_value(header_timeout_ms), "time to send a request's headers")
@@ -136,8 +138,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   const std::string host = so.address.find(':') != std::string::npos ? "[" + so.address + "]" : so.address;
-  std::printf("evstored: serving %s on http://%s:%u/ (console at http://%s:%u/)%s\n", data.c_str(), host.c_str(),
-              srv.port(), host.c_str(), srv.port(), so.tokens.empty() ? "" : ", bearer tokens required");
+  const char* scheme = so.tls_cert_file.empty() ? "http" : "https";
+  std::printf("evstored: serving %s on %s://%s:%u/ (console at %s://%s:%u/)%s\n", data.c_str(), scheme, host.c_str(),
+              srv.port(), scheme, host.c_str(), srv.port(), so.tokens.empty() ? "" : ", bearer tokens required");
   std::fflush(stdout);
 
   boost::asio::signal_set signals(net_io, SIGINT, SIGTERM);

@@ -7,7 +7,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
@@ -84,6 +86,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
   server_metrics metrics;
   api routes;
   tcp::acceptor acceptor;
+  std::optional<boost::asio::ssl::context> tls;  // built once at start when TLS is on
   std::mutex sessions_mutex;
   std::set<std::shared_ptr<session_base>> sessions;
   bool stopping = false;
@@ -129,10 +132,19 @@ std::string frame_event(const recorded_event& e) {
   return out;
 }
 
+// The byte stream under HTTP: plain TCP, or TLS over it.
+using plain_stream = beast::tcp_stream;
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
+
 // --- WebSocket subscription session: catch-up, caughtUp, live; consumer acks.
-class websocket_session : public session_base, public std::enable_shared_from_this<websocket_session> {
+template <class Stream>
+class websocket_session : public session_base, public std::enable_shared_from_this<websocket_session<Stream>> {
+  using std::enable_shared_from_this<websocket_session<Stream>>::shared_from_this;
+
  public:
-  websocket_session(std::shared_ptr<server::state> st, beast::tcp_stream stream)
+  websocket_session(std::shared_ptr<server::state> st, Stream stream)
       : st_(std::move(st)), ws_(std::move(stream)), strand_(ws_.get_executor()) {}
 
   void start(bhttp::request<bhttp::string_body> req, target t) {
@@ -164,7 +176,7 @@ class websocket_session : public session_base, public std::enable_shared_from_th
       }
     }
     if (sub) subscription_ = std::move(*sub);
-    ws_.async_accept(req, beast::bind_front_handler(&websocket_session::on_accept, shared_from_this()));
+    ws_.async_accept(req, beast::bind_front_handler(&websocket_session<Stream>::on_accept, shared_from_this()));
   }
 
   void shut() override {
@@ -187,7 +199,7 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   }
 
   void read_client() {
-    ws_.async_read(in_, beast::bind_front_handler(&websocket_session::on_client_message, shared_from_this()));
+    ws_.async_read(in_, beast::bind_front_handler(&websocket_session<Stream>::on_client_message, shared_from_this()));
   }
 
   void on_client_message(beast::error_code ec, std::size_t) {
@@ -277,7 +289,7 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   }
 
   std::shared_ptr<server::state> st_;
-  ws::stream<beast::tcp_stream> ws_;
+  ws::stream<Stream> ws_;
   boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
   beast::flat_buffer in_;
   subscription subscription_;
@@ -289,31 +301,52 @@ class websocket_session : public session_base, public std::enable_shared_from_th
 };
 
 // --- HTTP session: requests, responses, and Server-Sent Events.
-class http_session : public session_base, public std::enable_shared_from_this<http_session> {
+template <class Stream>
+class http_session : public session_base, public std::enable_shared_from_this<http_session<Stream>> {
+  using std::enable_shared_from_this<http_session<Stream>>::shared_from_this;
+
  public:
   http_session(std::shared_ptr<server::state> st, tcp::socket socket)
+    requires(!is_tls<Stream>)
       : st_(std::move(st)), stream_(std::move(socket)), strand_(stream_.get_executor()) {}
+  http_session(std::shared_ptr<server::state> st, tcp::socket socket, boost::asio::ssl::context& tls)
+    requires is_tls<Stream>
+      : st_(std::move(st)), stream_(std::move(socket), tls), strand_(stream_.get_executor()) {}
 
-  void run() { read_header(); }
+  void run() {
+    if constexpr (is_tls<Stream>) {
+      // The handshake counts against the header deadline (a slow-loris could stall it too).
+      lowest().expires_after(st_->options.header_timeout);
+      stream_.async_handshake(boost::asio::ssl::stream_base::server,
+                              [self = shared_from_this()](beast::error_code ec) {
+                                if (ec) return self->finish();
+                                self->read_header();
+                              });
+    } else {
+      read_header();
+    }
+  }
 
   void shut() override {
     boost::asio::post(strand_, [self = shared_from_this()] {
       self->live_.cancel();
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
+      self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->lowest().close();
     });
   }
 
  private:
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
   void read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(st_->options.header_limit));
     parser_->body_limit(st_->options.body_limit);
     // The first request gets the header deadline; later ones the keep-alive idle time.
-    stream_.expires_after(first_ ? st_->options.header_timeout : st_->options.idle_timeout);
+    lowest().expires_after(first_ ? st_->options.header_timeout : st_->options.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
-                             beast::bind_front_handler(&http_session::on_header, shared_from_this()));
+                             beast::bind_front_handler(&http_session<Stream>::on_header, shared_from_this()));
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -337,8 +370,8 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       if (denied == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return reply_and_close(std::move(r));
     }
-    stream_.expires_after(st_->options.header_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session::on_body, shared_from_this()));
+    lowest().expires_after(st_->options.header_timeout);
+    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session<Stream>::on_body, shared_from_this()));
   }
 
   void on_body(beast::error_code ec, std::size_t) {
@@ -352,7 +385,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     if (t && ws::is_upgrade(req)) {
       if (t->segments.size() == 1 && t->segments[0] == "subscribe") {
         log_request(method_, path_, 101, std::chrono::steady_clock::now() - started_);
-        auto w = std::make_shared<websocket_session>(st_, std::move(stream_));
+        auto w = std::make_shared<websocket_session<Stream>>(st_, std::move(stream_));
         st_->remove(shared_from_this());
         st_->add(w);
         return w->start(std::move(req), std::move(*t));
@@ -386,11 +419,11 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     status_ = r.status;
     if (r.status < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[r.status].fetch_add(1);
     log_request(method_, path_, r.status, std::chrono::steady_clock::now() - started_);
-    stream_.expires_after(st_->options.write_timeout);
+    lowest().expires_after(st_->options.write_timeout);
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
       if (ec || !keep_alive) {
         beast::error_code ignored;
-        self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+        self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
         return self->finish();
       }
       self->read_header();
@@ -452,13 +485,13 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       return;
     }
     sse_writing_ = true;
-    stream_.expires_after(st_->options.write_timeout);
+    lowest().expires_after(st_->options.write_timeout);
     boost::asio::async_write(stream_, boost::asio::buffer(out_),
                              boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                self->sse_writing_ = false;
                                self->out_.clear();
                                if (ec) return self->finish();
-                               self->stream_.expires_never();
+                               self->lowest().expires_never();
                                self->sse_write();
                              }));
   }
@@ -485,7 +518,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   }
 
   std::shared_ptr<server::state> st_;
-  beast::tcp_stream stream_;
+  Stream stream_;
   boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -517,9 +550,15 @@ void server::state::accept() {
         sock->shutdown(tcp::socket::shutdown_both, ignored);
       });
     } else {
-      auto s = std::make_shared<http_session>(self, std::move(socket));
-      self->add(s);
-      s->run();
+      if (self->tls) {
+        auto s = std::make_shared<http_session<tls_stream>>(self, std::move(socket), *self->tls);
+        self->add(s);
+        s->run();
+      } else {
+        auto s = std::make_shared<http_session<plain_stream>>(self, std::move(socket));
+        self->add(s);
+        s->run();
+      }
     }
     self->accept();
   });
@@ -532,6 +571,22 @@ server::~server() { stop(); }
 
 result<void> server::start() {
   beast::error_code ec;
+  const auto& o = state_->options;
+  if (!o.tls_cert_file.empty() || !o.tls_key_file.empty()) {
+    if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
+      return error(errc::invalid_argument, "TLS needs both a certificate and a key file");
+    }
+    auto& ctx = state_->tls.emplace(boost::asio::ssl::context::tls_server);
+    // TLS 1.2 at least; no compression, fresh DH keys.
+    ctx.set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
+                    boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
+                    boost::asio::ssl::context::no_tlsv1_1 | boost::asio::ssl::context::no_compression |
+                    boost::asio::ssl::context::single_dh_use);
+    ctx.use_certificate_chain_file(o.tls_cert_file, ec);
+    if (ec) return error(ec, "cannot load TLS certificate " + o.tls_cert_file);
+    ctx.use_private_key_file(o.tls_key_file, boost::asio::ssl::context::pem, ec);
+    if (ec) return error(ec, "cannot load TLS key " + o.tls_key_file);
+  }
   const auto address = boost::asio::ip::make_address(state_->options.address, ec);
   if (ec) return error(errc::invalid_argument, "bad listen address " + state_->options.address);
   const tcp::endpoint ep(address, state_->options.port);

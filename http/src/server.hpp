@@ -45,6 +45,7 @@ struct server_options {
   std::size_t websocket_max_message = std::size_t{1} << 20;
   std::chrono::milliseconds sse_keepalive{15'000};
   std::vector<token> tokens;  // empty: no authentication
+  std::string tls_cert_file, tls_key_file;  // both set: HTTPS and WSS only (TLS 1.2+)
   api_options api;
 };
 
@@ -52,7 +53,7 @@ class server {
  public:
   server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options);
   ~server();
-  // Binds and starts accepting. Errors: the bind/listen error.
+  // Binds and starts accepting. Errors: the bind/listen error, a TLS file that does not load.
   result<void> start();
   // The bound port (useful with port 0).
   std::uint16_t port() const;
