@@ -6,7 +6,7 @@
 #   tools/setup.sh test [cmake args...]     deps + build with -DEVSTORE_WERROR=ON + ctest;
 #                                           last line: "N passed, N failed"
 #   tools/setup.sh asan [cmake args...]     deps + ASan/UBSan Debug build in build-asan/ + ctest
-#   tools/setup.sh run [cmake args...]      deps + build, then `build/tools/evstore demo ./data`
+#   tools/setup.sh run [cmake args...]      deps + build, then evstored on ./data (console URL printed)
 #
 # Idempotent: apt-get runs only when a package is missing, and then `apt-get update` runs once.
 set -euo pipefail
@@ -19,7 +19,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
   libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
-  curl ca-certificates python3
+  curl ca-certificates python3 python3-websockets
 )
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -125,8 +125,8 @@ case "$cmd" in
   run)
     install_deps
     configure_and_build build "$@"
-    log "running build/tools/evstore demo ./data"
-    build/tools/evstore demo ./data
+    log "starting build/tools/evstored on ./data (Ctrl-C stops it cleanly)"
+    exec build/tools/evstored --data ./data --listen "${EVSTORED_LISTEN:-127.0.0.1:2113}"
     ;;
   -h | --help | help)
     usage
