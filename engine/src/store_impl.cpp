@@ -141,6 +141,9 @@ store_statistics store_impl::statistics() const {
   st.flushes = stat_flushes_.load(std::memory_order_relaxed);
   st.fsyncs = stat_fsyncs_.load(std::memory_order_relaxed);
   st.flush_nanoseconds = stat_flush_ns_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < st.flush_duration_counts.size(); ++i) {
+    st.flush_duration_counts[i] = stat_flush_buckets_[i].load(std::memory_order_relaxed);
+  }
   st.indexed = indexer_->progress();
   st.indexer_error = indexer_->last_error();
   return st;

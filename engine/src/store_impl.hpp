@@ -250,6 +250,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Statistics (written by the writer, read from any thread).
   std::atomic<std::uint64_t> stat_appends_{0}, stat_events_{0}, stat_bytes_{0}, stat_flushes_{0},
       stat_fsyncs_{0}, stat_flush_ns_{0};
+  std::array<std::atomic<std::uint64_t>, store_statistics::flush_duration_bounds_ns.size() + 1> stat_flush_buckets_{};
 
   // Durable mode: the journal and what the next checkpoint must sync (I/O thread).
   std::shared_ptr<cached_file> head_file_;  // the flushing thread

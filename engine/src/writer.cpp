@@ -443,6 +443,12 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
   flush_in_flight_ = false;
   stat_flushes_.fetch_add(1, std::memory_order_relaxed);
   stat_flush_ns_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
+  {
+    const auto& bounds = store_statistics::flush_duration_bounds_ns;
+    const auto ns = static_cast<std::uint64_t>(took.count());
+    const auto bucket = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), ns) - bounds.begin());
+    stat_flush_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  }
   if (ec) {
     // Sticky: after a failed write or fsync nothing more is acknowledged; the
     // state on disk is unknown until the store is reopened and recovered.

@@ -300,9 +300,22 @@ api_response api::metrics() const {
   counter("evstore_bytes_written_total", "Partition bytes written by this process.", st.bytes);
   counter("evstore_flushes_total", "Flushes of per-tick batches.", st.flushes);
   counter("evstore_fsyncs_total", "fdatasync calls.", st.fsyncs);
-  out += "# HELP evstore_flush_duration_seconds Time spent in flushes.\n# TYPE evstore_flush_duration_seconds summary\n";
+  out += "# HELP evstore_flush_duration_seconds Duration of flushes (write, and fsync in durable mode).\n"
+         "# TYPE evstore_flush_duration_seconds histogram\n";
+  std::uint64_t cumulative = 0;
+  for (std::size_t i = 0; i < st.flush_duration_counts.size(); ++i) {
+    cumulative += st.flush_duration_counts[i];
+    std::string le = "+Inf";
+    if (i < store_statistics::flush_duration_bounds_ns.size()) {
+      char buf[32];
+      const double seconds = static_cast<double>(store_statistics::flush_duration_bounds_ns[i]) / 1e9;
+      const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, seconds, std::chars_format::fixed);
+      le.assign(buf, ec == std::errc{} ? end : buf);
+    }
+    out += "evstore_flush_duration_seconds_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
+  }
   out += "evstore_flush_duration_seconds_sum " + std::to_string(static_cast<double>(st.flush_nanoseconds) / 1e9) + "\n";
-  out += "evstore_flush_duration_seconds_count " + std::to_string(st.flushes) + "\n";
+  out += "evstore_flush_duration_seconds_count " + std::to_string(cumulative) + "\n";
   out += "# HELP evstore_events Events in the store ($all).\n# TYPE evstore_events gauge\nevstore_events " +
          std::to_string(store_.event_count()) + "\n";
   out += "# HELP evstore_indexed_events Events linked into read and system streams.\n# TYPE evstore_indexed_events gauge\n"

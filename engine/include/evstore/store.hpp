@@ -27,6 +27,8 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
 
+#include <array>
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -141,6 +143,12 @@ struct store_statistics {
   std::uint64_t flushes = 0;
   std::uint64_t fsyncs = 0;         // fdatasync calls
   std::uint64_t flush_nanoseconds = 0;  // sum of flush durations
+  // Flush durations as a histogram: flush_duration_counts[i] counts flushes
+  // that took at most flush_duration_bounds_ns[i] (the last bucket: longer).
+  static constexpr std::array<std::uint64_t, 11> flush_duration_bounds_ns = {
+      100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000, 25'000'000, 50'000'000, 100'000'000,
+      1'000'000'000};
+  std::array<std::uint64_t, flush_duration_bounds_ns.size() + 1> flush_duration_counts{};
   // $all positions linked into read and system streams so far (they lag the
   // event count by the indexer's current step).
   std::uint64_t indexed = 0;
