@@ -14,7 +14,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/program_options.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <vector>
 #include <future>
 #include <iostream>
 #include <thread>
@@ -65,6 +67,7 @@ int main(int argc, char** argv) {
   std::string data, listen = "127.0.0.1:2113", token_file;
   evstore::http::server_options so;
   std::size_t header_timeout_ms = 10'000, idle_timeout_ms = 60'000, write_timeout_ms = 30'000;
+  unsigned network_threads = 1;
   po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
   desc.add_options()("help,h", "this help")
       ("data", po::value(&data)->required(), "store directory (created if missing)")
@@ -79,6 +82,7 @@ int main(int argc, char** argv) {
       ("header-timeout-ms", po::value(&header_timeout_ms)->default_value(header_timeout_ms), "time to send a request's headers")
       ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(idle_timeout_ms), "keep-alive idle time between requests")
       ("write-timeout-ms", po::value(&write_timeout_ms)->default_value(write_timeout_ms), "time for one write to a client")
+      ("threads", po::value(&network_threads)->default_value(network_threads), "threads running the network loop (sessions stay on their strands)")
       ("max-connections", po::value(&so.max_connections)->default_value(so.max_connections), "open connections at most (503 above)")
       ("ws-max-message", po::value(&so.websocket_max_message)->default_value(so.websocket_max_message), "largest WebSocket message from a client, bytes");
   po::variables_map vm;
@@ -113,7 +117,8 @@ int main(int argc, char** argv) {
     so.tokens = std::move(*tokens);
   }
 
-  boost::asio::io_context engine_io(1), net_io(1);
+  network_threads = std::clamp(network_threads, 1u, 64u);
+  boost::asio::io_context engine_io(1), net_io(static_cast<int>(network_threads));
   auto engine_guard = boost::asio::make_work_guard(engine_io);
   std::thread engine_thread([&] { engine_io.run(); });
   auto stop_engine = [&] {
@@ -154,7 +159,10 @@ int main(int argc, char** argv) {
       boost::asio::post(net_io, [&net_io] { net_io.stop(); });
     });
   });
+  std::vector<std::thread> extra;
+  for (unsigned i = 1; i < network_threads; ++i) extra.emplace_back([&net_io] { net_io.run(); });
   net_io.run();
+  for (auto& t : extra) t.join();
   stop_engine();
   std::fprintf(stderr, "evstored: stopped\n");
   return 0;

@@ -16,6 +16,7 @@
 
 #include <openssl/crypto.h>
 
+#include <atomic>
 #include <cstdio>
 #include <deque>
 #include <fstream>
@@ -89,7 +90,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
   std::optional<boost::asio::ssl::context> tls;  // built once at start when TLS is on
   std::mutex sessions_mutex;
   std::set<std::shared_ptr<session_base>> sessions;
-  bool stopping = false;
+  std::atomic<bool> stopping{false};
 
   void accept();
   void add(const std::shared_ptr<session_base>& s) {
