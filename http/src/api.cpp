@@ -42,12 +42,6 @@ api_response from_error(const evstore::error& e) {
   return error_response(status_for(e.code), code_of(e.code), e.message());
 }
 
-std::optional<std::uint64_t> to_u64(std::string_view s) {
-  std::uint64_t v = 0;
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
-  return v;
-}
 
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -77,6 +71,13 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
 
 }  // namespace
 
+std::optional<std::uint64_t> to_u64(std::string_view s) {
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);  // digits only: no sign, no spaces
+  if (ec != std::errc{} || p != s.data() + s.size() || s.empty()) return std::nullopt;
+  return v;
+}
+
 api_response error_response(unsigned status, std::string_view code, std::string_view message) {
   api_response r;
   r.status = status;
@@ -96,11 +97,12 @@ std::optional<target> parse_target(std::string_view raw) {
     const std::string_view seg = path.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
     auto decoded = percent_decode(seg, false);
     if (!decoded) return std::nullopt;
-    if (!decoded->empty() || slash != std::string_view::npos) t.segments.push_back(std::move(*decoded));
+    if (path.size() > 1) t.segments.push_back(std::move(*decoded));  // "/" alone has no segments
     if (slash == std::string_view::npos) break;
     at = slash + 1;
   }
-  if (!t.segments.empty() && t.segments.back().empty()) t.segments.pop_back();  // trailing slash
+  // A trailing slash leaves an empty last segment: "/streams/" names the
+  // empty stream (400 invalid_stream_name), not the stream list.
   if (q != std::string_view::npos) {
     std::string_view query = raw.substr(q + 1);
     while (!query.empty()) {

@@ -43,6 +43,9 @@ struct target {
   std::vector<std::string> segments;
   std::map<std::string, std::string> query;
 };
+// A non-negative decimal integer, digits only ("-1", "+1", " 1", "" are not).
+std::optional<std::uint64_t> to_u64(std::string_view s);
+
 // nullopt for a malformed target (bad percent-encoding, not starting with '/').
 std::optional<target> parse_target(std::string_view raw);
 

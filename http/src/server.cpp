@@ -167,9 +167,11 @@ class websocket_session : public session_base, public std::enable_shared_from_th
     } else {
       std::uint64_t from = from_end;
       if (auto f = t.query.find("from"); f != t.query.end()) {
-        char* end = nullptr;
-        from = std::strtoull(f->second.c_str(), &end, 10);
-        if (f->second.empty() || *end != '\0') fail_reason_ = "from must be a non-negative integer";
+        if (auto v = to_u64(f->second)) {
+          from = *v;
+        } else {
+          fail_reason_ = "from must be a non-negative integer";
+        }
       }
       if (fail_reason_.empty()) {
         sub = s.subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
@@ -354,6 +356,14 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     first_ = false;
     started_ = std::chrono::steady_clock::now();
     if (ec == bhttp::error::header_limit) return reply_and_close(error_response(431, "headers_too_large", "request headers exceed the limit"));
+    // Beast refuses a Content-Length over the body limit while parsing the
+    // header: answer before reading any of the body.
+    if (ec == bhttp::error::body_limit) {
+      method_ = std::string(parser_->get().method_string());
+      path_ = std::string(parser_->get().target());
+      return reply_and_close(error_response(413, "body_too_large", "request body exceeds " +
+                                                                       std::to_string(st_->options.body_limit) + " bytes"));
+    }
     if (ec) return finish();
     auto& req = parser_->get();
     method_ = std::string(req.method_string());
@@ -435,14 +445,15 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   void start_sse(const std::string& stream, target& t, const std::string& last_event_id) {
     std::uint64_t from = 0;
     if (!last_event_id.empty()) {
-      char* end = nullptr;
-      const auto id = std::strtoull(last_event_id.c_str(), &end, 10);
-      if (*end != '\0') return reply_and_close(error_response(400, "invalid_argument", "Last-Event-ID must be an event number"));
-      from = id + 1;
+      const auto id = to_u64(last_event_id);
+      if (!id || *id == from_end) {
+        return reply_and_close(error_response(400, "invalid_argument", "Last-Event-ID must be an event number"));
+      }
+      from = *id + 1;
     } else if (auto f = t.query.find("from"); f != t.query.end()) {
-      char* end = nullptr;
-      from = std::strtoull(f->second.c_str(), &end, 10);
-      if (f->second.empty() || *end != '\0') return reply_and_close(error_response(400, "invalid_argument", "from must be a non-negative integer"));
+      const auto v = to_u64(f->second);
+      if (!v) return reply_and_close(error_response(400, "invalid_argument", "from must be a non-negative integer"));
+      from = *v;
     }
     auto sub = st_->routes.engine().subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
     if (!sub) {
