@@ -3,7 +3,7 @@
 # single-event appends per request with keep-alive (1 and 16 connections),
 # and reads of 10-event pages. Starts its own evstored on a temp directory.
 #
-#   bench/http-bench.sh [--fsync] [--seconds N]
+#   bench/http-bench.sh [--fsync] [--threads N] [--seconds N]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=5
@@ -11,8 +11,9 @@ extra=()
 while (($#)); do
   case "$1" in
     --fsync) extra+=(--fsync) ;;
+    --threads) extra+=(--threads "$2"); shift ;;
     --seconds) seconds="$2"; shift ;;
-    *) echo "usage: $0 [--fsync] [--seconds N]" >&2; exit 2 ;;
+    *) echo "usage: $0 [--fsync] [--threads N] [--seconds N]" >&2; exit 2 ;;
   esac
   shift
 done
