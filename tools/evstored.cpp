@@ -12,10 +12,12 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <vector>
 #include <future>
 #include <iostream>
@@ -149,14 +151,33 @@ int main(int argc, char** argv) {
   std::fflush(stdout);
 
   boost::asio::signal_set signals(net_io, SIGINT, SIGTERM);
+  // Shutdown: stop accepting and close every session, close the store (flush,
+  // fsync, checkpoint), and let the network loop run out of work, so that
+  // every session (and the subscriptions and consumers it holds) is gone
+  // before anything is destroyed. A deadline stops the loop if a session
+  // does not go within 10 s.
+  boost::asio::steady_timer deadline(net_io), recheck(net_io);
+  std::function<void()> wait_for_sessions = [&] {
+    if (srv.session_count() == 0) {
+      deadline.cancel();  // the loop now runs out of work
+      return;
+    }
+    recheck.expires_after(std::chrono::milliseconds(10));
+    recheck.async_wait([&](boost::system::error_code rec) {
+      if (!rec) wait_for_sessions();
+    });
+  };
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
     std::fprintf(stderr, "evstored: stopping\n");
     srv.stop();
-    // Close the store (flush, fsync, checkpoint) on its own loop, then end the network loop.
-    store.close([&net_io](boost::system::error_code cec) {
+    deadline.expires_after(std::chrono::seconds(10));
+    deadline.async_wait([&net_io](boost::system::error_code tec) {
+      if (!tec) net_io.stop();
+    });
+    store.close([&](boost::system::error_code cec) {
       if (cec) std::fprintf(stderr, "evstored: close: %s\n", cec.message().c_str());
-      boost::asio::post(net_io, [&net_io] { net_io.stop(); });
+      boost::asio::post(net_io, [&] { wait_for_sessions(); });
     });
   });
   std::vector<std::thread> extra;

@@ -633,5 +633,6 @@ void server::stop() {
 }
 
 server_metrics& server::metrics() { return state_->metrics; }
+std::size_t server::session_count() const { return state_->count(); }
 
 }  // namespace evstore::http

@@ -60,6 +60,8 @@ class server {
   // Stops accepting and closes every session; returns at once.
   void stop();
   server_metrics& metrics();
+  // Open sessions (HTTP, SSE and WebSocket).
+  std::size_t session_count() const;
 
   struct state;
 
