@@ -361,9 +361,13 @@ INSTANTIATE_TEST_SUITE_P(modes, store_test, ::testing::Values(false, true), dura
 TEST(store_options_test, out_of_range_options_are_refused) {
   io_thread io;
   auto fs = std::make_shared<memory_file_system>();
-  auto s = store::open(io.executor(), {.directory = "/s", .file_system = fs, .max_open_files = 0});
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = fs, .max_open_files = 3});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, errc::invalid_argument);
+  // 0 is "from the descriptor limit": resolved, at least 64.
+  auto automatic = store::open(io.executor(), {.directory = "/auto", .file_system = fs});
+  ASSERT_TRUE(automatic) << automatic.error().message();
+  EXPECT_GE(automatic->options().max_open_files, 64u);
   auto none = store::open(io.executor(), {.directory = "", .file_system = fs});
   EXPECT_EQ(none.error().code, errc::invalid_argument);
 }

@@ -15,6 +15,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <functional>
@@ -120,6 +122,12 @@ int main(int argc, char** argv) {
   }
 
   network_threads = std::clamp(network_threads, 1u, 64u);
+  // A server holds a descriptor per connection and per cached store file:
+  // take the whole allowance (the soft limit is often 1024 of a far larger hard one).
+  if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    (void)::setrlimit(RLIMIT_NOFILE, &limit);
+  }
   boost::asio::io_context engine_io(1), net_io(static_cast<int>(network_threads));
   auto engine_guard = boost::asio::make_work_guard(engine_io);
   std::thread engine_thread([&] { engine_io.run(); });

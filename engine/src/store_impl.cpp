@@ -11,14 +11,37 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
+#include <sys/resource.h>
+
+#include <algorithm>
+
 namespace evstore::detail {
+namespace {
+
+// store_options::max_open_files, with 0 resolved from the descriptor limit
+// (half of it: sockets, the journal and the application need the rest).
+std::size_t resolve_open_files(store_options& o) {
+  if (o.max_open_files == 0) {
+    rlimit limit{};
+    std::size_t n = 512;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+      n = std::clamp<std::size_t>(static_cast<std::size_t>(limit.rlim_cur) / 2, 64, 65536);
+    } else if (limit.rlim_cur == RLIM_INFINITY) {
+      n = 65536;
+    }
+    o.max_open_files = n;
+  }
+  return o.max_open_files;
+}
+
+}  // namespace
 
 store_impl::store_impl(store::executor_type executor, store_options options)
     : options_(std::move(options)),
       fs_(options_.file_system ? options_.file_system : posix_file_system()),
       executor_(std::move(executor)),
       strand_(boost::asio::make_strand(executor_)),
-      files_(fs_, !options_.read_only, options_.max_open_files),
+      files_(fs_, !options_.read_only, resolve_open_files(options_)),
       batch_(std::make_unique<batch>()) {
   options_.file_system = fs_;
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();

@@ -69,7 +69,9 @@ struct store_options {
   // "<category>-...") and $et-<type> (events of one type).
   bool system_streams = true;
   // Bound on open partition/index files kept by the file cache.
-  std::size_t max_open_files = 512;
+  // 0: half the process's descriptor limit (RLIMIT_NOFILE), between 64 and
+  // 65536 (512 if the limit cannot be read). Otherwise at least 8.
+  std::size_t max_open_files = 0;
   // A flush starts early once this many bytes are buffered in one tick.
   std::size_t flush_threshold_bytes = std::size_t{8} << 20;
   // Largest event (type + data + metadata), bytes.
