@@ -269,10 +269,13 @@ void add(row r) {
 }
 
 struct percentiles {
-  double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, mean_us = 0;
+  double p50_us = 0, p99_us = 0, p999_us = 0, max_us = 0, min_us = 0, mean_us = 0;
 };
 
-percentiles compute_percentiles(std::vector<std::uint64_t> ns) {
+// Of durations in ns; signed for lags, which may be negative (j: a delivery
+// before its writer's completion handler ran).
+template <class Ns>
+percentiles compute_percentiles(std::vector<Ns> ns) {
   percentiles p;
   if (ns.empty()) return p;
   std::sort(ns.begin(), ns.end());
@@ -284,6 +287,7 @@ percentiles compute_percentiles(std::vector<std::uint64_t> ns) {
   p.p99_us = at(0.99);
   p.p999_us = at(0.999);
   p.max_us = static_cast<double>(ns.back()) / 1e3;
+  p.min_us = static_cast<double>(ns.front()) / 1e3;
   double sum = 0;
   for (auto v : ns) sum += static_cast<double>(v);
   p.mean_us = sum / static_cast<double>(ns.size()) / 1e3;
@@ -1425,28 +1429,6 @@ void scenario_i(context& ctx) {
 // handler in the writer to the follower's handler seeing it (matched by $all
 // position).
 
-struct signed_percentiles {
-  double p50_us = 0, p99_us = 0, max_us = 0, min_us = 0, mean_us = 0;
-};
-
-signed_percentiles compute_signed_percentiles(std::vector<std::int64_t> ns) {
-  signed_percentiles p;
-  if (ns.empty()) return p;
-  std::sort(ns.begin(), ns.end());
-  auto at = [&](double q) {
-    const auto i = static_cast<std::size_t>(q * static_cast<double>(ns.size() - 1) + 0.5);
-    return static_cast<double>(ns[std::min(i, ns.size() - 1)]) / 1e3;
-  };
-  p.p50_us = at(0.50);
-  p.p99_us = at(0.99);
-  p.max_us = static_cast<double>(ns.back()) / 1e3;
-  p.min_us = static_cast<double>(ns.front()) / 1e3;
-  double sum = 0;
-  for (auto v : ns) sum += static_cast<double>(v);
-  p.mean_us = sum / static_cast<double>(ns.size()) / 1e3;
-  return p;
-}
-
 struct lag_state {
   explicit lag_state(std::size_t n) : acked_at(n), delivered_at(n) {}
 
@@ -1496,9 +1478,9 @@ struct lag_outcome {
   std::size_t events = 0;
   double seconds = 0;
   std::uint64_t batches = 0;
-  signed_percentiles lag;
+  percentiles lag;
   std::size_t over_5ms = 0, before_ack = 0;
-  signed_percentiles from_call;  // from the append() call to the delivery
+  percentiles from_call;  // from the append() call to the delivery
 };
 
 lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std::chrono::microseconds gap) {
@@ -1570,8 +1552,8 @@ lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std
   }
   out.events = n;
   out.batches = st->batches;
-  out.lag = compute_signed_percentiles(std::move(lag_ns));
-  out.from_call = compute_signed_percentiles(std::move(call_ns));
+  out.lag = compute_percentiles(std::move(lag_ns));
+  out.from_call = compute_percentiles(std::move(call_ns));
   return out;
 }
 
