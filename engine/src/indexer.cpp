@@ -132,12 +132,7 @@ void indexer::start() {
     for (auto& [name, d] : definitions_) {
       if (d->building) {
         d->built_to = 0;
-        d->link->writer_ready = true;
-        d->link->written = 0;
-        if (auto ec = store_.options().file_system->remove(d->link->path);
-            ec && ec != boost::system::errc::no_such_file_or_directory) {
-          fail(ec);
-        }
+        if (auto ec = reset_link(*d->link)) fail(ec);
       }
     }
     schedule();
@@ -283,17 +278,17 @@ std::vector<read_stream_info> indexer::list() const {
   return out;
 }
 
-result<void> indexer::refresh() {
+result<bool> indexer::refresh() {
   // A follower: its published $all grew; links follow the writer's progress
   // file. Reload counts lazily against the new progress.
   auto p = read_progress();
   if (!p) return p.error();
-  if (auto r = load_definitions(); !r) return r;
-  if (!*p || **p == progress_.load(std::memory_order_acquire)) return {};
+  if (auto r = load_definitions(); !r) return r.error();
+  if (!*p || **p == progress_.load(std::memory_order_acquire)) return false;
   progress_.store(**p, std::memory_order_release);
   std::shared_lock lock(mutex_);
   for (auto& [name, l] : links_) l->loaded.store(false, std::memory_order_release);
-  return {};
+  return true;
 }
 
 void indexer::notify_links() const {
@@ -354,10 +349,10 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
     }
     auto d = std::make_unique<read_stream_definition>(
         read_stream_definition{name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
+    // A link file left by an earlier read stream of that name must not
+    // show through the new one.
+    if (auto reset = reset_link(*d->link)) return store_.complete_on_executor(std::move(handler), reset);
     d->waiters.push_back(std::move(handler));
-    d->link->writer_ready = true;
-    d->link->written = 0;
-    (void)store_.options().file_system->remove(d->link->path);
     {
       std::unique_lock lock(mutex_);
       definitions_.emplace(name, std::move(d));
@@ -386,15 +381,10 @@ void indexer::remove(std::string name, create_handler handler) {
       ec = make_error_code(errc::stream_not_found);
     } else {
       for (auto& w : gone->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::stream_deleted));
+      // The link state stays (readers may hold it) but its entries go. If the
+      // definitions could not be rewritten, the file stays with them.
       ec = write_definitions();
-      // The link state stays (readers may hold it) but its entries are gone.
-      gone->link->count.store(0, std::memory_order_release);
-      gone->link->written = 0;
-      store_.files().erase(gone->link->path);
-      if (!ec) {
-        ec = store_.options().file_system->remove(gone->link->path);
-        if (ec == boost::system::errc::no_such_file_or_directory) ec = {};
-      }
+      if (!ec) ec = reset_link(*gone->link);
     }
     store_.complete_on_executor(std::move(handler), ec);
   });
@@ -506,6 +496,23 @@ boost::system::error_code indexer::prepare_for_write(link_state& l) {
   }
   l.writer_ready = true;
   return {};
+}
+
+// Empties a link for a read stream built from scratch or deleted: nothing
+// published, no cached handle, no file.
+boost::system::error_code indexer::reset_link(link_state& l) {
+  {
+    std::lock_guard lock(l.load_mutex);
+    l.count.store(0, std::memory_order_release);
+    l.loaded.store(true, std::memory_order_release);
+  }
+  l.written = 0;
+  l.pending.clear();
+  l.pending_entries = 0;
+  l.writer_ready = true;
+  store_.files().erase(l.path);
+  auto ec = store_.options().file_system->remove(l.path);
+  return ec == boost::system::errc::no_such_file_or_directory ? boost::system::error_code{} : ec;
 }
 
 boost::system::error_code indexer::live_step(std::uint64_t upto) {

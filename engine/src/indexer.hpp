@@ -95,8 +95,8 @@ class indexer {
   result<read_page> read(std::string_view name, const read_options& options) const;
   std::vector<read_stream_info> list() const;
   // Read-only stores: pick up what the writer's indexer added, and new or
-  // deleted read streams.
-  result<void> refresh();
+  // deleted read streams. True if the links moved.
+  result<bool> refresh();
   // Wakes subscribers of every link this process has touched.
   void notify_links() const;
   std::uint64_t progress() const { return progress_.load(std::memory_order_acquire); }
@@ -124,6 +124,7 @@ class indexer {
   boost::system::error_code route(const read_page& page, const std::vector<read_stream_definition*>& defs,
                                   bool system_streams);
   boost::system::error_code prepare_for_write(link_state& l);
+  boost::system::error_code reset_link(link_state& l);
   boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
   boost::system::error_code write_definitions();
   result<void> load_definitions();

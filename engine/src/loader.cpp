@@ -8,9 +8,9 @@
 // writer's $all whose stream index entries are already written.
 #include "indexer.hpp"
 #include "layout.hpp"
+#include "store_impl.hpp"
 
 #include <algorithm>
-#include "store_impl.hpp"
 
 namespace evstore::detail {
 
@@ -154,7 +154,8 @@ result<std::uint64_t> store_impl::refresh() {
     }
   }
   all_count_.store(usable, std::memory_order_release);
-  if (auto r = indexer_->refresh(); !r) return r.error();
+  auto links_moved = indexer_->refresh();
+  if (!links_moved) return links_moved.error();
   // Wake subscribers of what moved.
   if (usable > from && notifier_.has_waiters()) {
     notifier_.notify("$all");
@@ -164,7 +165,7 @@ result<std::uint64_t> store_impl::refresh() {
     touched.erase(std::unique(touched.begin(), touched.end()), touched.end());
     for (std::uint32_t id : touched) notifier_.notify(registry_.by_id(id)->name);
   }
-  indexer_->notify_links();
+  if (*links_moved) indexer_->notify_links();
   return usable;
 }
 

@@ -226,6 +226,25 @@ result<void> store_impl::read_records(const std::vector<format::all_entry>& entr
   return {};
 }
 
+// $all entries [first, first + out.size()) with one pread, each checked.
+result<void> store_impl::read_all_entries(const cached_file& all, std::uint64_t first,
+                                          std::span<format::all_entry> out) const {
+  std::vector<std::byte> entries(out.size() * format::all_entry_size);
+  const std::uint64_t at = format::file_header_size + first * format::all_entry_size;
+  auto path = [this] { return relative(layout::all_index(options_.directory)); };  // for errors only
+  auto n = all.file->read_at(at, entries);
+  if (!n) return error(n.error(), path());
+  if (*n != entries.size()) return corruption("$all index shorter than its count", path(), at + *n);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto e = format::decode_all_entry(std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
+    if (!e || registry_.by_id(e->stream_id) == nullptr) {
+      return corruption("bad $all index entry", path(), at + i * format::all_entry_size);
+    }
+    out[i] = *e;
+  }
+  return {};
+}
+
 result<read_page> store_impl::read_positions(const std::vector<std::uint64_t>& positions,
                                              std::uint64_t first_sequence) const {
   read_page page;
@@ -234,23 +253,11 @@ result<read_page> store_impl::read_positions(const std::vector<std::uint64_t>& p
   auto all = files_.get(all_path);
   if (!all) return error(all.error(), relative(all_path));
   std::vector<format::all_entry> decoded(positions.size());
-  std::vector<std::byte> entries;
   // One pread per run of consecutive positions.
   for (std::size_t i = 0; i < positions.size();) {
     std::size_t j = i + 1;
     while (j < positions.size() && positions[j] == positions[j - 1] + 1) ++j;
-    entries.resize((j - i) * format::all_entry_size);
-    const std::uint64_t at = format::file_header_size + positions[i] * format::all_entry_size;
-    auto n = (*all)->file->read_at(at, entries);
-    if (!n) return error(n.error(), relative(all_path));
-    if (*n != entries.size()) return corruption("$all index shorter than its count", relative(all_path), at + *n);
-    for (std::size_t k = i; k < j; ++k) {
-      auto e = format::decode_all_entry(std::span(entries).subspan((k - i) * format::all_entry_size, format::all_entry_size));
-      if (!e || registry_.by_id(e->stream_id) == nullptr) {
-        return corruption("bad $all index entry", relative(all_path), at + (k - i) * format::all_entry_size);
-      }
-      decoded[k] = *e;
-    }
+    if (auto got = read_all_entries(**all, positions[i], std::span(decoded).subspan(i, j - i)); !got) return got.error();
     i = j;
   }
   std::vector<format::decoded_record> records;
@@ -271,24 +278,12 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   const std::string all_path = layout::all_index(options_.directory);
   auto all = files_.get(all_path);
   if (!all) return error(all.error(), relative(all_path));
-  std::vector<std::byte> entries;
   std::vector<format::all_entry> decoded;
   std::vector<format::decoded_record> records;
   std::vector<std::uint64_t> positions;
   auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
-    entries.resize(count * format::all_entry_size);
-    const std::uint64_t entries_at = format::file_header_size + first * format::all_entry_size;
-    auto n = (*all)->file->read_at(entries_at, entries);
-    if (!n) return error(n.error(), relative(all_path));
-    if (*n != entries.size()) return corruption("$all index shorter than its count", relative(all_path), entries_at + *n);
     decoded.resize(count);
-    for (std::uint64_t i = 0; i < count; ++i) {
-      auto e = format::decode_all_entry(std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
-      if (!e || registry_.by_id(e->stream_id) == nullptr) {
-        return corruption("bad $all index entry", relative(all_path), entries_at + i * format::all_entry_size);
-      }
-      decoded[i] = *e;
-    }
+    if (auto got = read_all_entries(**all, first, decoded); !got) return got.error();
     positions.resize(count);
     for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
     if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();

@@ -120,6 +120,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<read_page> read_positions(const std::vector<std::uint64_t>& positions, std::uint64_t first_sequence) const;
   result<void> read_records(const std::vector<format::all_entry>& entries, const std::vector<std::uint64_t>& positions,
                             page_storage& storage, std::vector<format::decoded_record>& records) const;
+  result<void> read_all_entries(const cached_file& all, std::uint64_t first, std::span<format::all_entry> out) const;
   // Entry `position` of $all, committed or not; nullopt if it does not decode.
   result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
   // Versions [first, first + count) of a stream, decoded and checked against
