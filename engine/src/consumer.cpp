@@ -10,7 +10,6 @@
 #include "stream_name.hpp"
 #include "subscription_impl.hpp"
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 
 #include <mutex>
@@ -97,14 +96,10 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
 }
 
 void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec) {
-  const auto executor = self->store_->executor();
-  boost::asio::post(executor, [self = std::move(self), executor, h = std::move(handler), ec]() mutable {
-    // Let go first: once the handler runs, the caller may reopen the store
-    // and must not find this consumer (or its store) still alive.
-    self.reset();
-    auto target = boost::asio::get_associated_executor(h, executor);
-    boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
-  });
+  // The store lets go of `self` before the handler runs: the caller may then
+  // reopen the store and must not find this consumer (or its store) alive.
+  store_impl& store = *self->store_;
+  store.complete_on_executor(std::move(handler), ec, std::move(self));
 }
 
 namespace {

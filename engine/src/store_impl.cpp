@@ -23,13 +23,12 @@ namespace {
 std::size_t resolve_open_files(store_options& o) {
   if (o.max_open_files == 0) {
     rlimit limit{};
-    std::size_t n = 512;
-    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-      n = std::clamp<std::size_t>(static_cast<std::size_t>(limit.rlim_cur) / 2, 64, 65536);
-    } else if (limit.rlim_cur == RLIM_INFINITY) {
-      n = 65536;
+    o.max_open_files = 512;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      o.max_open_files = limit.rlim_cur == RLIM_INFINITY
+                             ? 65536
+                             : std::clamp<std::size_t>(static_cast<std::size_t>(limit.rlim_cur) / 2, 64, 65536);
     }
-    o.max_open_files = n;
   }
   return o.max_open_files;
 }

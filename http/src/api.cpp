@@ -38,9 +38,6 @@ std::string code_of(const boost::system::error_code& ec) {
   return ec.category() == evstore::category() ? ec.message() : "io_error";
 }
 
-api_response from_error(const evstore::error& e) {
-  return error_response(status_for(e.code), code_of(e.code), e.message());
-}
 
 
 int hex(char c) {
@@ -70,6 +67,10 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
 }
 
 }  // namespace
+
+api_response from_error(const evstore::error& e) {
+  return error_response(status_for(e.code), code_of(e.code), e.message());
+}
 
 std::optional<std::uint64_t> to_u64(std::string_view s) {
   std::uint64_t v = 0;
@@ -180,7 +181,7 @@ void api::append(const std::string& stream, api_request& request, std::function<
                                  (r.actual ? std::to_string(*r.actual) : std::string("null")) + "}";
                     return done(std::move(resp));
                   }
-                  if (ec) return done(error_response(status_for(ec), code_of(ec), ec.message()));
+                  if (ec) return done(from_error(ec));
                   api_response resp;
                   resp.status = 201;
                   resp.body = "{\"stream\":" + json_string(stream) + ",\"version\":" + std::to_string(r.version) +
@@ -348,7 +349,7 @@ void api::create_read_stream(const std::string& name, const std::string& body, s
   auto f = filter::from_json(boost::json::serialize(*filter_json));
   if (!f) return done(from_error(f.error()));
   store_.create_read_stream(name, std::move(*f), [name, done = std::move(done)](boost::system::error_code e) {
-    if (e) return done(error_response(status_for(e), code_of(e), e.message()));
+    if (e) return done(from_error(e));
     api_response r;
     r.status = 201;
     r.body = "{\"stream\":" + json_string(name) + "}";
@@ -358,7 +359,7 @@ void api::create_read_stream(const std::string& name, const std::string& body, s
 
 void api::delete_read_stream(const std::string& name, std::function<void(api_response)>& done) {
   store_.delete_read_stream(name, [done = std::move(done)](boost::system::error_code e) {
-    if (e) return done(error_response(status_for(e), code_of(e), e.message()));
+    if (e) return done(from_error(e));
     api_response r;
     r.status = 204;
     done(std::move(r));

@@ -37,6 +37,8 @@ struct api_response {
 
 // {"error": code, "message": message} with `status`.
 api_response error_response(unsigned status, std::string_view code, std::string_view message);
+// The same for an engine error: its status (409, 404, 400, 403, 503, 500) and code.
+api_response from_error(const evstore::error& e);
 
 // A parsed request target: decoded path segments and query parameters.
 struct target {

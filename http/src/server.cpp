@@ -395,7 +395,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     auto t = parse_target(req.target());
     if (t && ws::is_upgrade(req)) {
       if (t->segments.size() == 1 && t->segments[0] == "subscribe") {
-        log_request(method_, path_, 101, std::chrono::steady_clock::now() - started_);
+        record(101);
         auto w = std::make_shared<websocket_session<Stream>>(st_, std::move(stream_));
         st_->remove(shared_from_this());
         st_->add(w);
@@ -415,6 +415,12 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     });
   }
 
+  // Counts the response for /metrics and writes its log line.
+  void record(unsigned status) {
+    if (status < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[status].fetch_add(1);
+    log_request(method_, path_, status, std::chrono::steady_clock::now() - started_);
+  }
+
   void reply(api_response r) { write_response(std::move(r), keep_alive_); }
   void reply_and_close(api_response r) { write_response(std::move(r), false); }
 
@@ -427,9 +433,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     res->body() = head ? std::string() : std::move(r.body);
     res->keep_alive(keep_alive);
     res->prepare_payload();
-    status_ = r.status;
-    if (r.status < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[r.status].fetch_add(1);
-    log_request(method_, path_, r.status, std::chrono::steady_clock::now() - started_);
+    record(r.status);
     lowest().expires_after(st_->options.write_timeout);
     bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
       if (ec || !keep_alive) {
@@ -457,14 +461,12 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     }
     auto sub = st_->routes.engine().subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
     if (!sub) {
-      return reply_and_close(error_response(sub.error().code == errc::invalid_stream_name ? 400 : 500,
-                                            sub.error().code.message(), sub.error().message()));
+      return reply_and_close(from_error(sub.error()));
     }
     live_ = std::move(*sub);
     st_->metrics.subscribers.fetch_add(1);
     sse_ = true;
-    if (200 < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[200].fetch_add(1);
-    log_request(method_, path_, 200, std::chrono::steady_clock::now() - started_);
+    record(200);
     out_ = "HTTP/1.1 200 OK\r\nServer: evstored\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
            "Connection: close\r\n\r\n";
     keepalive_.emplace(strand_);
@@ -536,7 +538,6 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string method_, path_;
   std::chrono::steady_clock::time_point started_;
-  unsigned status_ = 0;
   bool first_ = true, keep_alive_ = false, finished_ = false;
   // SSE
   bool sse_ = false, sse_writing_ = false, sse_pulling_ = false;
