@@ -159,6 +159,23 @@ TEST_F(server_test, slow_loris_headers_are_cut_by_the_header_deadline) {
   EXPECT_EQ(get("/health").status, 200);
 }
 
+// One connection: a body that arrives after its header, two pipelined
+// requests, then the idle keep-alive deadline closes it.
+TEST_F(server_test, keep_alive_serves_split_and_pipelined_requests_then_idles_out) {
+  auto& s = start({"--idle-timeout-ms", "400"});
+  child_process c({python, tcp_client, "keepalive", std::to_string(s.port()), "5"}, scratch() + "/evstored-tcp.err");
+  auto statuses = c.read_line(10s);
+  ASSERT_TRUE(statuses);
+  EXPECT_EQ(*statuses, "STATUS 201 200 200");
+  auto closed = c.read_line(10s);
+  ASSERT_TRUE(closed);
+  ASSERT_EQ(closed->substr(0, 6), "CLOSED") << *closed;
+  const int ms = std::atoi(closed->c_str() + 7);
+  EXPECT_GE(ms, 300) << *closed;
+  EXPECT_LE(ms, 2500) << *closed;
+  EXPECT_EQ(get("/streams/ka").status, 200);
+}
+
 TEST_F(server_test, connections_over_max_connections_get_503) {
   auto& s = start({"--max-connections", "3", "--header-timeout-ms", "20000"});
   child_process hold({python, tcp_client, "hold", std::to_string(s.port()), "3", "20"}, scratch() + "/evstored-tcp.err");

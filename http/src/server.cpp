@@ -3,6 +3,9 @@
 
 #include <evstore/event_json.hpp>
 
+#include "deadline.hpp"
+#include "request_log.hpp"
+
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -37,16 +40,6 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
-// One structured line per request; never headers, bodies or tokens.
-void log_request(std::string_view method, std::string_view path, unsigned status,
-                 std::chrono::steady_clock::duration took) {
-  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
-  const auto q = path.find('?');
-  std::fprintf(stderr, "evstored method=%.*s path=%.*s status=%u duration_us=%lld\n", static_cast<int>(method.size()),
-               method.data(), static_cast<int>(q == std::string_view::npos ? path.size() : q), path.data(), status,
-               static_cast<long long>(us));
-}
-
 }  // namespace
 
 result<std::vector<token>> load_token_file(const std::string& path) {
@@ -75,11 +68,12 @@ class session_base {
  public:
   virtual ~session_base() = default;
   virtual void shut() = 0;  // from any thread: close soon
+  net::deadline deadline;   // of the read or write in progress; the sweep shuts the session past it
 };
 
 struct server::state : std::enable_shared_from_this<server::state> {
   state(boost::asio::io_context& n, store& s, boost::asio::any_io_executor e, server_options o)
-      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics), acceptor(n) {}
+      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics), acceptor(n), sweep(n) {}
 
   boost::asio::io_context& net;
   boost::asio::any_io_executor engine;
@@ -91,8 +85,15 @@ struct server::state : std::enable_shared_from_this<server::state> {
   std::mutex sessions_mutex;
   std::set<std::shared_ptr<session_base>> sessions;
   std::atomic<bool> stopping{false};
+  boost::asio::steady_timer sweep;  // enforces every session's deadline
+  net::request_log log;
 
   void accept();
+  void sweep_deadlines();
+  void log_request(std::string_view method, std::string_view path, unsigned status,
+                   std::chrono::steady_clock::duration took) {
+    if (log.add(method, path, status, took)) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
+  }
   void add(const std::shared_ptr<session_base>& s) {
     std::lock_guard lock(sessions_mutex);
     sessions.insert(s);
@@ -134,8 +135,10 @@ std::string frame_event(const recorded_event& e) {
 }
 
 // The byte stream under HTTP: plain TCP, or TLS over it.
-using plain_stream = beast::tcp_stream;
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+// Deadlines are the sessions' own (session_base::deadline), not tcp_stream's
+// per-operation timers.
+using plain_stream = tcp::socket;
+using tls_stream = beast::ssl_stream<tcp::socket>;
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
@@ -150,7 +153,6 @@ class websocket_session : public session_base, public std::enable_shared_from_th
 
   void start(bhttp::request<bhttp::string_body> req, target t) {
     st_->metrics.subscribers.fetch_add(1);
-    beast::get_lowest_layer(ws_).expires_never();
     ws_.set_option(ws::stream_base::timeout::suggested(beast::role_type::server));
     ws_.read_message_max(st_->options.websocket_max_message);
     const std::string stream = t.query.count("stream") ? t.query["stream"] : "$all";
@@ -185,7 +187,8 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   void shut() override {
     boost::asio::post(strand_, [self = shared_from_this()] {
       self->subscription_.cancel();
-      beast::get_lowest_layer(self->ws_).close();
+      beast::error_code ignored;
+      beast::get_lowest_layer(self->ws_).close(ignored);
     });
   }
 
@@ -319,7 +322,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   void run() {
     if constexpr (is_tls<Stream>) {
       // The handshake counts against the header deadline (a slow-loris could stall it too).
-      lowest().expires_after(st_->options.header_timeout);
+      deadline.expires_after(st_->options.header_timeout);
       stream_.async_handshake(boost::asio::ssl::stream_base::server,
                               [self = shared_from_this()](beast::error_code ec) {
                                 if (ec) return self->finish();
@@ -334,20 +337,20 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     boost::asio::post(strand_, [self = shared_from_this()] {
       self->live_.cancel();
       beast::error_code ignored;
-      self->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->lowest().close();
+      self->lowest().shutdown(tcp::socket::shutdown_both, ignored);
+      self->lowest().close(ignored);
     });
   }
 
  private:
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
 
   void read_header() {
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(st_->options.header_limit));
     parser_->body_limit(st_->options.body_limit);
     // The first request gets the header deadline; later ones the keep-alive idle time.
-    lowest().expires_after(first_ ? st_->options.header_timeout : st_->options.idle_timeout);
+    deadline.expires_after(first_ ? st_->options.header_timeout : st_->options.idle_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&http_session<Stream>::on_header, shared_from_this()));
   }
@@ -381,7 +384,19 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       if (denied == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
       return reply_and_close(std::move(r));
     }
-    lowest().expires_after(st_->options.header_timeout);
+    // Usually the body came with the header: parse it from the buffer and
+    // go on at once, without another trip through the loop.
+    parser_->eager(true);
+    while (!parser_->is_done() && buffer_.size() > 0) {
+      beast::error_code pec;
+      const std::size_t used = parser_->put(buffer_.data(), pec);
+      buffer_.consume(used);
+      if (pec == bhttp::error::need_more) break;
+      if (pec) return on_body(pec, 0);
+      if (used == 0) break;
+    }
+    if (parser_->is_done()) return on_body({}, 0);
+    deadline.expires_after(st_->options.header_timeout);
     bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session<Stream>::on_body, shared_from_this()));
   }
 
@@ -390,8 +405,10 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       return reply_and_close(error_response(413, "body_too_large", "request body exceeds the limit"));
     }
     if (ec) return finish();
+    deadline.expires_never();  // no deadline while the engine works on it
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
+    http10_ = req.version() == 10;
     auto t = parse_target(req.target());
     if (t && ws::is_upgrade(req)) {
       if (t->segments.size() == 1 && t->segments[0] == "subscribe") {
@@ -418,31 +435,56 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   // Counts the response for /metrics and writes its log line.
   void record(unsigned status) {
     if (status < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[status].fetch_add(1);
-    log_request(method_, path_, status, std::chrono::steady_clock::now() - started_);
+    st_->log_request(method_, path_, status, std::chrono::steady_clock::now() - started_);
   }
 
   void reply(api_response r) { write_response(std::move(r), keep_alive_); }
   void reply_and_close(api_response r) { write_response(std::move(r), false); }
 
+  // The response is serialized by hand into one buffer: one send per
+  // response, without Beast's header container and buffer sequences.
   void write_response(api_response r, bool keep_alive) {
-    auto res = std::make_shared<bhttp::response<bhttp::string_body>>(static_cast<bhttp::status>(r.status), 11);
-    res->set(bhttp::field::server, "evstored");
-    res->set(bhttp::field::content_type, r.content_type);
-    for (auto& [k, v] : r.headers) res->set(k, v);
+    const unsigned status = r.status;
+    response_.clear();
+    response_ += "HTTP/1.1 ";
+    response_ += std::to_string(status);
+    response_ += ' ';
+    response_ += bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    response_ += "\r\nServer: evstored\r\nContent-Type: ";
+    response_ += r.content_type;
+    response_ += "\r\n";
+    for (const auto& [name, value] : r.headers) {
+      response_ += name;
+      response_ += ": ";
+      response_ += value;
+      response_ += "\r\n";
+    }
+    // 204 and 304 carry no body and no length (RFC 9110 §8.6).
+    const bool has_body = status != 204 && status != 304;
     const bool head = method_ == "HEAD";
-    res->body() = head ? std::string() : std::move(r.body);
-    res->keep_alive(keep_alive);
-    res->prepare_payload();
-    record(r.status);
-    lowest().expires_after(st_->options.write_timeout);
-    bhttp::async_write(stream_, *res, [self = shared_from_this(), res, keep_alive](beast::error_code ec, std::size_t) {
-      if (ec || !keep_alive) {
-        beast::error_code ignored;
-        self->lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
-        return self->finish();
-      }
-      self->read_header();
-    });
+    if (has_body) {
+      response_ += "Content-Length: ";
+      response_ += std::to_string(head ? 0 : r.body.size());
+      response_ += "\r\n";
+    }
+    if (!keep_alive) {
+      response_ += "Connection: close\r\n";
+    } else if (http10_) {
+      response_ += "Connection: keep-alive\r\n";
+    }
+    response_ += "\r\n";
+    if (has_body && !head) response_ += r.body;
+    record(status);
+    deadline.expires_after(st_->options.write_timeout);
+    boost::asio::async_write(stream_, boost::asio::buffer(response_),
+                             [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
+                               if (ec || !keep_alive) {
+                                 beast::error_code ignored;
+                                 self->lowest().shutdown(tcp::socket::shutdown_send, ignored);
+                                 return self->finish();
+                               }
+                               self->read_header();
+                             });
   }
 
   // --- Server-Sent Events: the same catch-up, then live, as `id:`/`data:` messages.
@@ -499,13 +541,13 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       return;
     }
     sse_writing_ = true;
-    lowest().expires_after(st_->options.write_timeout);
+    deadline.expires_after(st_->options.write_timeout);
     boost::asio::async_write(stream_, boost::asio::buffer(out_),
                              boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                self->sse_writing_ = false;
                                self->out_.clear();
                                if (ec) return self->finish();
-                               self->lowest().expires_never();
+                               self->deadline.expires_never();
                                self->sse_write();
                              }));
   }
@@ -538,7 +580,8 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string method_, path_;
   std::chrono::steady_clock::time_point started_;
-  bool first_ = true, keep_alive_ = false, finished_ = false;
+  std::string response_;  // the response being written
+  bool first_ = true, keep_alive_ = false, http10_ = false, finished_ = false;
   // SSE
   bool sse_ = false, sse_writing_ = false, sse_pulling_ = false;
   subscription live_;
@@ -577,6 +620,22 @@ void server::state::accept() {
   });
 }
 
+void server::state::sweep_deadlines() {
+  const auto shortest = std::min({options.header_timeout, options.idle_timeout, options.write_timeout});
+  sweep.expires_after(net::sweep_interval(shortest));
+  sweep.async_wait([self = shared_from_this()](beast::error_code ec) {
+    if (ec || self->stopping) return;
+    const auto now = net::deadline::clock::now();
+    {
+      std::lock_guard lock(self->sessions_mutex);
+      for (const auto& s : self->sessions) {
+        if (s->deadline.take_expired(now)) s->shut();
+      }
+    }
+    self->sweep_deadlines();
+  });
+}
+
 server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options)
     : state_(std::make_shared<state>(net, s, std::move(engine), std::move(options))) {}
 
@@ -610,6 +669,7 @@ result<void> server::start() {
   if (!ec) a.listen(boost::asio::socket_base::max_listen_connections, ec);
   if (ec) return error(ec, "cannot listen on " + state_->options.address + ":" + std::to_string(state_->options.port));
   state_->accept();
+  state_->sweep_deadlines();
   return {};
 }
 
@@ -624,6 +684,8 @@ void server::stop() {
     st->stopping = true;
     beast::error_code ignored;
     st->acceptor.close(ignored);
+    st->sweep.cancel();
+    st->log.flush();
     std::set<std::shared_ptr<session_base>> all;
     {
       std::lock_guard lock(st->sessions_mutex);

@@ -8,6 +8,11 @@
   tcp_client.py hold PORT N SECS
       Opens N connections, prints "HELD" and keeps them idle for SECS seconds
       (or until killed).
+  tcp_client.py keepalive PORT WAIT_SECS
+      On one connection: a POST whose body arrives 100 ms after its header,
+      then two requests pipelined in one send. Prints "STATUS <s1> <s2> <s3>"
+      and then, idle, "CLOSED <ms>" when the server closes the connection (or
+      "OPEN <ms>" after WAIT_SECS).
 """
 import socket
 import sys
@@ -49,12 +54,61 @@ def hold(port, n, secs):
         s.close()
 
 
+def read_response(s, pending):
+    """Reads one response with a Content-Length body; returns (status, rest)."""
+    while b"\r\n\r\n" not in pending:
+        data = s.recv(4096)
+        if not data:
+            raise SystemExit("connection closed mid-response")
+        pending += data
+    head, rest = pending.split(b"\r\n\r\n", 1)
+    lines = head.decode().split("\r\n")
+    status = int(lines[0].split()[1])
+    length = 0
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        if name.lower() == "content-length":
+            length = int(value)
+    while len(rest) < length:
+        data = s.recv(4096)
+        if not data:
+            raise SystemExit("connection closed mid-body")
+        rest += data
+    return status, rest[length:]
+
+
+def keepalive(port, wait):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    body = b'{"type":"A","data":{"n":1}}'
+    s.sendall(b"POST /streams/ka HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+              b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n")
+    time.sleep(0.1)
+    s.sendall(body)
+    first, pending = read_response(s, b"")
+    s.sendall(b"GET /streams/ka HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+              b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    second, pending = read_response(s, pending)
+    third, pending = read_response(s, pending)
+    out("STATUS %d %d %d" % (first, second, third))
+    start = time.monotonic()
+    s.settimeout(wait)
+    try:
+        closed = s.recv(1) == b""
+    except socket.timeout:
+        closed = False
+    except OSError:
+        closed = True
+    out(("CLOSED %d" if closed else "OPEN %d") % int((time.monotonic() - start) * 1000))
+
+
 def main():
     mode = sys.argv[1]
     if mode == "slowloris":
         slowloris(int(sys.argv[2]), float(sys.argv[3]))
     elif mode == "hold":
         hold(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "keepalive":
+        keepalive(int(sys.argv[2]), float(sys.argv[3]))
     else:
         raise SystemExit("unknown mode " + mode)
 
