@@ -17,9 +17,10 @@ struct run_result {
   std::string out;
 };
 
-run_result run(const std::string& args) {
+// A shell command line, stdout and stderr together.
+run_result sh(const std::string& command) {
   run_result r;
-  const std::string cmd = std::string(EVSTORE_CLI) + " " + args + " 2>&1";
+  const std::string cmd = "(" + command + ") 2>&1";
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   std::array<char, 4096> buf{};
@@ -28,6 +29,9 @@ run_result run(const std::string& args) {
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
   return r;
 }
+
+// The CLI with `args`.
+run_result run(const std::string& args) { return sh(std::string(EVSTORE_CLI) + " " + args); }
 
 }  // namespace
 
@@ -74,4 +78,129 @@ TEST(cli, verify_exits_1_and_names_the_damaged_file) {
   auto verify = run("verify " + d);
   EXPECT_EQ(verify.status, 1) << verify.out;
   EXPECT_NE(verify.out.find("streams/cart-1.evs at offset 256"), std::string::npos) << verify.out;
+}
+
+namespace {
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+// Each NDJSON line without its "committedAt" (an import is a new append).
+std::string without_commit_times(const std::string& ndjson) {
+  std::string out;
+  std::size_t at = 0;
+  while (at < ndjson.size()) {
+    const std::size_t nl = ndjson.find('\n', at);
+    std::string line = ndjson.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+    line.erase(line.find(",\"committedAt\":"));
+    out += line + "\n";
+    if (nl == std::string::npos) break;
+    at = nl + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST(cli, export_then_import_rebuilds_the_same_streams_in_the_same_order) {
+  temp_dir dir;
+  const std::string a = dir.sub("a"), b = dir.sub("b"), cli = EVSTORE_CLI;
+  ASSERT_EQ(run("demo " + a).status, 0);
+  ASSERT_EQ(run("demo " + a).status, 0);
+  ASSERT_EQ(sh("echo '{\"type\":\"Priced\",\"data\":{\"total\":129.50},\"id\":\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\"}' | " +
+                cli + " append " + a + " other")
+                .status,
+            0);
+  auto exported = run("export " + a + " -o " + dir.sub("all.ndjson"));
+  ASSERT_EQ(exported.status, 0) << exported.out;
+  EXPECT_NE(exported.out.find("exported 9 events"), std::string::npos) << exported.out;
+  auto imported = run("import " + b + " -i " + dir.sub("all.ndjson"));
+  ASSERT_EQ(imported.status, 0) << imported.out;
+  EXPECT_NE(imported.out.find("imported 9 events into 3 streams"), std::string::npos) << imported.out;
+  const std::string original = slurp(dir.sub("all.ndjson"));
+  auto again = run("export " + b);
+  EXPECT_EQ(without_commit_times(again.out.substr(0, again.out.find("exported"))), without_commit_times(original));
+  EXPECT_NE(original.find("\"total\":129.50"), std::string::npos) << "numbers keep their spelling";
+  // Refuses to overwrite an earlier export.
+  auto clobber = run("export " + a + " -o " + dir.sub("all.ndjson"));
+  EXPECT_EQ(clobber.status, 2) << clobber.out;
+  EXPECT_EQ(slurp(dir.sub("all.ndjson")), original);
+  EXPECT_EQ(run("verify " + b).status, 0);
+}
+
+TEST(cli, an_interrupted_import_runs_again_and_skips_what_is_stored) {
+  temp_dir dir;
+  const std::string a = dir.sub("a"), b = dir.sub("b");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(run("demo " + a).status, 0);
+  ASSERT_EQ(run("export " + a + " -o " + dir.sub("all.ndjson")).status, 0);
+  // Half the file, as if the first import had been killed.
+  ASSERT_EQ(sh("head -n 5 " + dir.sub("all.ndjson") + " > " + dir.sub("half.ndjson")).status, 0);
+  ASSERT_EQ(run("import " + b + " -i " + dir.sub("half.ndjson")).status, 0);
+  auto rerun = run("import " + b + " -i " + dir.sub("all.ndjson"));
+  ASSERT_EQ(rerun.status, 0) << rerun.out;
+  EXPECT_NE(rerun.out.find("imported 7 events into 3 streams, skipped 5 already stored"), std::string::npos) << rerun.out;
+  auto info = run("info " + b);
+  EXPECT_NE(info.out.find("events: 12"), std::string::npos) << info.out;
+}
+
+TEST(cli, import_stops_at_bad_or_conflicting_lines_and_names_them) {
+  temp_dir dir;
+  const std::string d = dir.sub("data"), cli = EVSTORE_CLI;
+  ASSERT_EQ(run("demo " + d).status, 0);  // cart-1, versions 0..3
+  // A different event where cart-1 already has one.
+  auto conflict = sh("echo '{\"stream\":\"cart-1\",\"version\":1,\"type\":\"Other\"}' | " + cli + " import " + d);
+  EXPECT_EQ(conflict.status, 1);
+  EXPECT_NE(conflict.out.find("line 1: cart-1 already has a different event at version 1"), std::string::npos)
+      << conflict.out;
+  // A gap in a stream's versions.
+  auto gap = sh("echo '{\"stream\":\"cart-1\",\"version\":9,\"type\":\"A\"}' | " + cli + " import " + d);
+  EXPECT_EQ(gap.status, 1);
+  EXPECT_NE(gap.out.find("version 9 does not follow version 3"), std::string::npos) << gap.out;
+  // Malformed input: the lines before it are imported, nothing after.
+  auto bad = sh("printf '%s\\n' '{\"stream\":\"n\",\"type\":\"A\"}' 'not json' '{\"stream\":\"n\",\"type\":\"B\"}' | " +
+                 cli + " import " + d);
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("line 2: invalid_event: malformed JSON"), std::string::npos) << bad.out;
+  auto n = run("cat " + d + " n");
+  EXPECT_EQ(std::count(n.out.begin(), n.out.end(), '\n'), 1) << n.out;
+  EXPECT_NE(n.out.find("\"type\":\"A\""), std::string::npos) << n.out;
+  EXPECT_EQ(run("import " + d + " -i " + dir.sub("missing.ndjson")).status, 2);
+  auto info = run("info " + d);
+  EXPECT_NE(info.out.find("events: 5"), std::string::npos) << info.out;
+}
+
+TEST(cli, tail_prints_the_last_events_and_follows_a_writer_in_another_process) {
+  temp_dir dir;
+  const std::string d = dir.sub("data"), out = dir.sub("tail.out"), cli = EVSTORE_CLI;
+  ASSERT_EQ(run("demo " + d).status, 0);
+  auto last = run("tail " + d + " cart-1 -n 2");
+  ASSERT_EQ(last.status, 0) << last.out;
+  EXPECT_EQ(std::count(last.out.begin(), last.out.end(), '\n'), 2) << last.out;
+  EXPECT_NE(last.out.find("\"version\":2"), std::string::npos) << last.out;
+  EXPECT_NE(last.out.find("\"version\":3"), std::string::npos) << last.out;
+  // Follow: the tail starts, then another process appends; the new event shows up.
+  auto follow = sh(cli + " tail " + d + " cart-1 -n 1 -f > " + out + " & pid=$!; "
+                    "for i in $(seq 100); do grep -q CartCheckedOut " + out + " && break; sleep 0.05; done; "
+                    "echo '{\"type\":\"Late\"}' | " + cli + " append " + d + " cart-1 >/dev/null; "
+                    "for i in $(seq 100); do grep -q Late " + out + " && break; sleep 0.05; done; kill $pid; wait $pid; true");
+  EXPECT_EQ(follow.status, 0) << follow.out;
+  const std::string followed = slurp(out);
+  EXPECT_EQ(std::count(followed.begin(), followed.end(), '\n'), 2) << followed;
+  EXPECT_NE(followed.find("\"version\":4,\"position\":4,\"type\":\"Late\""), std::string::npos) << followed;
+}
+
+TEST(cli, bench_reports_figures_on_a_new_store_only) {
+  temp_dir dir;
+  auto bench = run("bench " + dir.sub("b") + " --events 2000 --streams 4 --size 64");
+  ASSERT_EQ(bench.status, 0) << bench.out;
+  EXPECT_NE(bench.out.find("appends (buffered, 4 streams, 64-byte data):"), std::string::npos) << bench.out;
+  EXPECT_NE(bench.out.find("$all scan:"), std::string::npos) << bench.out;
+  auto info = run("info " + dir.sub("b"));
+  EXPECT_NE(info.out.find("events: 2000"), std::string::npos) << info.out;
+  auto again = run("bench " + dir.sub("b"));
+  EXPECT_EQ(again.status, 2);
+  EXPECT_NE(again.out.find("is not empty"), std::string::npos) << again.out;
+  EXPECT_EQ(run("bench " + dir.sub("c") + " --streams 0").status, 2);
 }

@@ -1,5 +1,7 @@
 #include <evstore/event_json.hpp>
 
+#include "json_text.hpp"
+
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
@@ -11,8 +13,20 @@
 namespace evstore {
 namespace {
 
-result<event_data> event_from(const boost::json::value& v, std::size_t index) {
-  const std::string where = "event " + std::to_string(index) + ": ";
+// Data and metadata keep their text as written (compacted): the client's
+// number spellings survive, which re-serializing the parsed value would lose.
+std::string raw_json(const boost::json::object& obj, std::string_view raw_object, std::string_view key) {
+  std::string out;
+  if (auto raw = detail::raw_member(raw_object, key)) {
+    detail::append_compact_json(out, *raw);
+  } else {
+    out = boost::json::serialize(obj.at(key));  // not reached for valid input; keeps the value either way
+  }
+  return out;
+}
+
+// `v` is the parsed object, `raw` its text; `where` prefixes every error detail ("event 2: ").
+result<event_data> event_from(const boost::json::value& v, std::string_view raw, const std::string& where) {
   const auto* obj = v.if_object();
   if (obj == nullptr) return error(errc::invalid_event, where + "not a JSON object");
   const auto* type = obj->if_contains("type");
@@ -21,9 +35,9 @@ result<event_data> event_from(const boost::json::value& v, std::size_t index) {
   }
   event_data e;
   e.type = std::string(type->as_string());
-  if (const auto* data = obj->if_contains("data")) e.data = boost::json::serialize(*data);
+  if (obj->contains("data")) e.data = raw_json(*obj, raw, "data");
   if (const auto* meta = obj->if_contains("metadata"); meta != nullptr && !meta->is_null()) {
-    e.metadata = boost::json::serialize(*meta);
+    e.metadata = raw_json(*obj, raw, "metadata");
   }
   if (const auto* id = obj->if_contains("id"); id != nullptr && !id->is_null()) {
     if (!id->is_string()) return error(errc::invalid_event, where + "\"id\" must be a UUID string");
@@ -46,17 +60,43 @@ result<std::vector<event_data>> parse_events_json(std::string_view text) {
   if (const auto* arr = v.if_array()) {
     if (arr->empty()) return error(errc::invalid_event, "an empty array appends nothing");
     events.reserve(arr->size());
+    const auto raw = detail::raw_elements(text);
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      auto e = event_from((*arr)[i], i);
+      auto e = event_from((*arr)[i], i < raw.size() ? raw[i] : std::string_view(), "event " + std::to_string(i) + ": ");
       if (!e) return e.error();
       events.push_back(std::move(*e));
     }
   } else {
-    auto e = event_from(v, 0);
+    auto e = event_from(v, text, "event 0: ");
     if (!e) return e.error();
     events.push_back(std::move(*e));
   }
   return events;
+}
+
+result<exported_event> parse_exported_event_json(std::string_view line) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(line, ec);
+  if (ec) return error(errc::invalid_event, "malformed JSON: " + ec.message());
+  const auto* obj = v.if_object();
+  const auto* stream = obj ? obj->if_contains("stream") : nullptr;
+  if (stream == nullptr || !stream->is_string()) {
+    return error(errc::invalid_event, "an exported event needs a string \"stream\"");
+  }
+  exported_event out;
+  out.stream = std::string(stream->as_string());
+  if (const auto* version = obj->if_contains("version"); version != nullptr && !version->is_null()) {
+    boost::system::error_code nec;
+    const auto n = version->is_number() ? version->to_number<std::uint64_t>(nec) : 0;
+    if (!version->is_number() || nec) {
+      return error(errc::invalid_event, "\"version\" must be a non-negative integer");
+    }
+    out.version = n;
+  }
+  auto e = event_from(v, line, "");
+  if (!e) return e.error();
+  out.event = std::move(*e);
+  return out;
 }
 
 void append_event_json(std::string& out, const recorded_event& e) {
@@ -68,11 +108,23 @@ void append_event_json(std::string& out, const recorded_event& e) {
   out += std::to_string(e.position);
   out += ",\"type\":";
   out += boost::json::serialize(boost::json::string_view(e.type.data(), e.type.size()));
-  // data and metadata were validated as JSON on append: embed them as they are.
+  // data and metadata were validated as JSON on append: embed them as they
+  // are, compacted if they span lines (one event, one line: NDJSON, SSE).
+  const auto embed = [&out](std::string_view json) {
+    if (detail::has_line_break(json)) {
+      detail::append_compact_json(out, json);
+    } else {
+      out += json;
+    }
+  };
   out += ",\"data\":";
-  out += e.data;
+  embed(e.data);
   out += ",\"metadata\":";
-  out += e.metadata.empty() ? std::string_view("null") : e.metadata;
+  if (e.metadata.empty()) {
+    out += "null";
+  } else {
+    embed(e.metadata);
+  }
   out += ",\"id\":";
   if (e.id) {
     out += '"';

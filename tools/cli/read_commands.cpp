@@ -1,0 +1,172 @@
+// Commands that only read: info, ls, cat, tail, export. They open the store
+// read-only, so they work beside a running writer (evstored or an application).
+#include "cli.hpp"
+
+#include <evstore/event_json.hpp>
+
+#include <boost/asio/use_future.hpp>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+
+namespace evstore::cli {
+namespace {
+
+void write_line(std::FILE* out, std::string& line, const recorded_event& e) {
+  line.clear();
+  append_event_json(line, e);
+  line += '\n';
+  std::fwrite(line.data(), 1, line.size(), out);
+}
+
+// Events in the stream, or nullopt when the store cannot tell cheaply (read
+// and system streams).
+std::optional<std::uint64_t> known_count(const store& s, const std::string& stream) {
+  if (stream == "$all") return s.event_count();
+  auto v = s.stream_version(stream);
+  if (!v) return std::nullopt;
+  return *v ? **v + 1 : 0;
+}
+
+}  // namespace
+
+int cmd_info(const args_t& args) {
+  auto vm = parse(args, po::options_description("info"), {"dir"});
+  runner r;
+  store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  std::cout << "directory: " << s.options().directory << "\nformat: evstore 1\nevents: " << s.event_count()
+            << "\nstreams: " << s.stream_count() << "\nread streams: " << s.list_read_streams().size() << "\n";
+  return 0;
+}
+
+int cmd_ls(const args_t& args) {
+  po::options_description opts("ls");
+  opts.add_options()("offset", po::value<std::size_t>()->default_value(0), "first stream index")(
+      "limit", po::value<std::size_t>()->default_value(1000), "streams to list");
+  auto vm = parse(args, opts, {"dir"});
+  runner r;
+  store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  for (const stream_info& info : s.list_streams(vm["offset"].as<std::size_t>(), vm["limit"].as<std::size_t>())) {
+    std::cout << info.name << "\t" << info.event_count << "\n";
+  }
+  return 0;
+}
+
+int cmd_cat(const args_t& args) {
+  po::options_description opts("cat");
+  opts.add_options()("from", po::value<std::uint64_t>(), "first version (position for $all)")(
+      "limit", po::value<std::uint64_t>(), "most events to print")("backward", "newest first");
+  auto vm = parse(args, opts, {"dir", "stream"});
+  runner r;
+  store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  const bool backward = vm.count("backward") > 0;
+  read_options o;
+  o.direction = backward ? direction::backward : direction::forward;
+  o.from = vm.count("from") ? vm["from"].as<std::uint64_t>() : (backward ? from_end : 0);
+  if (vm.count("limit")) o.max_count = vm["limit"].as<std::uint64_t>();
+  auto range = s.events(vm["stream"].as<std::string>(), o);
+  std::string line;
+  for (const recorded_event& e : range) write_line(stdout, line, e);
+  if (range.error()) {
+    std::cerr << "evstore: " << range.error()->message() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+int cmd_tail(const args_t& args) {
+  po::options_description opts("tail");
+  opts.add_options()("lines,n", po::value<std::uint64_t>()->default_value(10), "how many of the last events")(
+      "from", po::value<std::uint64_t>(), "start at this event number instead")(
+      "follow,f", "then print new events as they are appended, until interrupted");
+  auto vm = parse(args, opts, {"dir", "stream"});
+  const std::string stream = vm["stream"].as<std::string>();
+  runner r;
+  store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  std::uint64_t from = 0;
+  if (vm.count("from")) {
+    from = vm["from"].as<std::uint64_t>();
+  } else if (const auto n = vm["lines"].as<std::uint64_t>(); n > 0) {
+    auto last = s.read(stream, {.from = from_end, .max_count = n, .direction = direction::backward});
+    if (!last) {
+      std::cerr << "evstore: " << last.error().message() << "\n";
+      return 1;
+    }
+    from = last->events.empty() ? 0 : last->events.back().sequence;
+  } else {
+    from = from_end;
+  }
+  std::string line;
+  if (!vm.count("follow")) {
+    auto range = s.events(stream, {.from = from});
+    for (const recorded_event& e : range) write_line(stdout, line, e);
+    if (range.error()) {
+      std::cerr << "evstore: " << range.error()->message() << "\n";
+      return 1;
+    }
+    return 0;
+  }
+  // Catch-up and live are one subscription: nothing is missed or repeated
+  // between the last stored event and the first new one.
+  auto sub = s.subscribe(stream, {.from = from});
+  if (!sub) {
+    std::cerr << "evstore: " << sub.error().message() << "\n";
+    return 1;
+  }
+  for (;;) {
+    subscription_batch b;
+    try {
+      b = sub->next(boost::asio::use_future).get();
+    } catch (const boost::system::system_error& e) {
+      std::cerr << "evstore: " << e.code().message() << "\n";
+      return 1;
+    }
+    for (const recorded_event& e : b.events) write_line(stdout, line, e);
+    if (std::fflush(stdout) != 0) return errno == EPIPE ? 0 : 1;
+  }
+}
+
+int cmd_export(const args_t& args) {
+  po::options_description opts("export");
+  opts.add_options()("stream", po::value<std::string>()->default_value("$all"), "the stream to export")(
+      "from", po::value<std::uint64_t>()->default_value(0), "first event number")(
+      "output,o", po::value<std::string>(), "write to this file instead of stdout");
+  auto vm = parse(args, opts, {"dir"});
+  const std::string stream = vm["stream"].as<std::string>();
+  std::FILE* out = stdout;
+  if (vm.count("output")) {
+    out = std::fopen(vm["output"].as<std::string>().c_str(), "wx");  // never overwrite an earlier export
+    if (out == nullptr) {
+      std::cerr << "evstore: cannot create " << vm["output"].as<std::string>() << ": " << std::strerror(errno) << "\n";
+      return 2;
+    }
+  }
+  runner r;
+  store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  const auto from = vm["from"].as<std::uint64_t>();
+  const auto total = known_count(s, stream);
+  progress_bar bar("exporting");
+  std::uint64_t n = 0;
+  std::string line;
+  auto range = s.events(stream, {.from = from});
+  for (const recorded_event& e : range) {
+    write_line(out, line, e);
+    if (++n % 4096 == 0 && total && *total > from) bar.update(n, *total - from);
+  }
+  bar.done();
+  int status = 0;
+  if (range.error()) {
+    std::cerr << "evstore: " << range.error()->message() << "\n";
+    status = 1;
+  }
+  if (std::fflush(out) != 0 || std::ferror(out) || (out != stdout && std::fclose(out) != 0)) {
+    std::cerr << "evstore: writing the export failed: " << std::strerror(errno) << "\n";
+    status = 1;
+  }
+  std::cerr << "exported " << n << " events of " << stream << "\n";
+  return status;
+}
+
+}  // namespace evstore::cli
