@@ -204,3 +204,16 @@ TEST(cli, bench_reports_figures_on_a_new_store_only) {
   EXPECT_NE(again.out.find("is not empty"), std::string::npos) << again.out;
   EXPECT_EQ(run("bench " + dir.sub("c") + " --streams 0").status, 2);
 }
+
+TEST(cli, backup_copies_and_verifies) {
+  temp_dir dir;
+  ASSERT_EQ(run("demo " + dir.sub("a")).status, 0);
+  auto backup = run("backup " + dir.sub("a") + " " + dir.sub("b"));
+  ASSERT_EQ(backup.status, 0) << backup.out;
+  EXPECT_NE(backup.out.find("backed up 4 events in 1 streams"), std::string::npos) << backup.out;
+  EXPECT_NE(backup.out.find("verified 4 events: clean"), std::string::npos) << backup.out;
+  EXPECT_EQ(run("cat " + dir.sub("b") + " cart-1").out, run("cat " + dir.sub("a") + " cart-1").out);
+  auto again = run("backup " + dir.sub("a") + " " + dir.sub("b"));
+  EXPECT_EQ(again.status, 2) << again.out;
+  EXPECT_NE(again.out.find("not empty"), std::string::npos) << again.out;
+}
