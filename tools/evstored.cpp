@@ -29,25 +29,6 @@ namespace po = boost::program_options;
 
 namespace {
 
-constexpr const char* console_html = R"(<!doctype html>
-<html><head><meta charset="utf-8"><title>evstore</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:60em}code{background:#eee;padding:0 .2em}</style>
-</head><body>
-<h1>evstore</h1>
-<p id="health">loading…</p>
-<h2>Streams</h2><ul id="streams"></ul>
-<p>API: <code>POST /streams/{stream}</code>, <code>GET /streams/{stream}</code>, <code>GET /subscribe</code> (WebSocket),
-<code>GET /streams/{stream}?live=true</code> (SSE), <code>/metrics</code>.</p>
-<script>
-fetch('/health').then(r=>r.json()).then(h=>{document.getElementById('health').textContent=
-  'status '+h.status+', last position '+h.position+(h.readOnly?' (read-only)':'')});
-fetch('/streams').then(r=>r.json()).then(list=>{const ul=document.getElementById('streams');
-  for(const s of list){const li=document.createElement('li');const a=document.createElement('a');
-    a.href='/streams/'+encodeURIComponent(s.stream);a.textContent=s.stream+' ('+s.kind+', version '+s.version+')';
-    li.appendChild(a);ul.appendChild(li);}});
-</script></body></html>
-)";
-
 struct listen_address {
   std::string host;
   std::uint16_t port = 0;
@@ -111,7 +92,6 @@ int main(int argc, char** argv) {
   so.header_timeout = std::chrono::milliseconds(header_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   so.write_timeout = std::chrono::milliseconds(write_timeout_ms);
-  so.api.console_html = console_html;
   if (!token_file.empty()) {
     auto tokens = evstore::http::load_token_file(token_file);
     if (!tokens) {

@@ -2,7 +2,8 @@
 # Installs the build dependencies (Debian 12 packages), configures, builds and tests evstore.
 #
 #   tools/setup.sh [build] [cmake args...]  deps + configure/build in build/ (the default)
-#   tools/setup.sh deps                     install missing Debian packages only
+#   tools/setup.sh deps                     install missing Debian packages only (without the
+#                                           test-only ones: chromium for the console tests)
 #   tools/setup.sh test [cmake args...]     deps + build with -DEVSTORE_WERROR=ON + ctest;
 #                                           last line: "N passed, N failed"
 #   tools/setup.sh asan [cmake args...]     deps + ASan/UBSan Debug build in build-asan/ + ctest
@@ -21,12 +22,14 @@ packages=(
   libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
   curl ca-certificates python3 python3-websockets
 )
+# Only the test runs need these: the console tests load the page in a real browser.
+test_packages=(chromium)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 install_deps() {
@@ -111,11 +114,13 @@ case "$cmd" in
     configure_and_build build "$@"
     ;;
   test)
+    packages+=("${test_packages[@]}")
     install_deps
     configure_and_build build -DEVSTORE_WERROR=ON "$@"
     run_ctest build
     ;;
   asan)
+    packages+=("${test_packages[@]}")
     install_deps
     export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1}"
     export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"

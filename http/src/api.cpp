@@ -1,6 +1,8 @@
 // The request/response routes of evstored. See api.hpp.
 #include "api.hpp"
 
+#include "console_assets.hpp"
+
 #include <evstore/event_json.hpp>
 
 #include <boost/asio/post.hpp>
@@ -64,6 +66,21 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
     }
   }
   return out;
+}
+
+// The console's files, with headers that keep the page to its own origin's
+// scripts, styles and API, out of frames, and revalidated on every load.
+api_response console_response(const console_asset& a) {
+  api_response r;
+  r.content_type = std::string(a.content_type);
+  r.body = std::string(a.body);
+  r.headers = {{"Cache-Control", "no-cache"},
+               {"X-Content-Type-Options", "nosniff"},
+               {"Referrer-Policy", "no-referrer"},
+               {"Content-Security-Policy",
+                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
+  return r;
 }
 
 }  // namespace
@@ -154,11 +171,8 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
   }
   if (seg.size() == 1 && seg[0] == "health" && m == "GET") return done(health());
   if (seg.size() == 1 && seg[0] == "metrics" && m == "GET") return done(metrics());
-  if (seg.empty() && m == "GET") {
-    api_response r;
-    r.content_type = "text/html; charset=utf-8";
-    r.body = options_.console_html;
-    return done(std::move(r));
+  if (m == "GET" || m == "HEAD") {
+    if (const console_asset* a = find_console_asset(request.target)) return done(console_response(*a));
   }
   done(error_response(404, "not_found", "no route for " + m + " " + request.target));
 }

@@ -53,7 +53,6 @@ std::optional<target> parse_target(std::string_view raw);
 
 struct api_options {
   std::size_t max_read_limit = 1000;  // cap on `limit` of a read
-  std::string console_html;           // served at GET /
 };
 
 // Counters for /metrics that the sessions update.

@@ -3,6 +3,7 @@
 
 #include <evstore/event_json.hpp>
 
+#include "console_assets.hpp"
 #include "deadline.hpp"
 #include "request_log.hpp"
 
@@ -378,7 +379,11 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     }
     const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
                         req.method() == bhttp::verb::delete_;
-    if (const unsigned denied = st_->authorize(req[bhttp::field::authorization], writes)) {
+    // The console's static files hold no data: a browser loads them without
+    // a token, and the console then sends the token the user gives it.
+    const bool console_file = (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
+                              find_console_asset(req.target()) != nullptr;
+    if (const unsigned denied = console_file ? 0 : st_->authorize(req[bhttp::field::authorization], writes)) {
       auto r = denied == 401 ? error_response(401, "unauthorized", "a valid bearer token is required")
                              : error_response(403, "forbidden", "this token may only read");
       if (denied == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
