@@ -79,6 +79,45 @@ TEST_F(consumer_test, position_and_state_survive_a_restart_and_the_consumer_resu
   EXPECT_EQ(b.events.front().version, 3u) << "resumes right after the last committed event";
 }
 
+TEST_F(consumer_test, list_consumers_finds_every_committed_one_long_names_included) {
+  store s = open();
+  // 200 bytes that each encode to "%HH": the encoded names span nested directories.
+  // Listed in byte order of (stream, name): "!" < "m" < "~".
+  const std::string long_stream(200, '~'), long_name(200, '!');
+  for (const std::string& stream : {std::string("orders"), std::string("invoices"), long_stream}) {
+    ASSERT_FALSE(append_wait(s, stream, make_events(4)).ec);
+  }
+  auto empty = s.list_consumers();
+  ASSERT_TRUE(empty) << empty.error().message();
+  EXPECT_TRUE(empty->empty());
+  struct want {
+    std::string stream, name;
+    std::uint64_t position;
+  };
+  const std::vector<want> wanted = {{"invoices", "mailer", 1}, {"orders", long_name, 3}, {"orders", "mailer", 2},
+                                    {long_stream, "audit", 4}};
+  for (const want& w : wanted) {
+    auto c = s.consumer(w.stream, w.name);
+    ASSERT_TRUE(c) << c.error().message();
+    ASSERT_FALSE(commit_wait(*c, w.position, R"({"n":)" + std::to_string(w.position) + "}"));
+  }
+  auto opened_only = s.consumer("orders", "never-committed");
+  ASSERT_TRUE(opened_only);
+  auto all = s.list_consumers();
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all->size(), wanted.size());
+  for (std::size_t i = 0; i < wanted.size(); ++i) {
+    EXPECT_EQ((*all)[i].stream, wanted[i].stream) << i;
+    EXPECT_EQ((*all)[i].name, wanted[i].name) << i;
+    EXPECT_EQ((*all)[i].position, wanted[i].position) << i;
+    EXPECT_EQ((*all)[i].state, R"({"n":)" + std::to_string(wanted[i].position) + "}") << i;
+  }
+  auto one = s.consumer_state("orders", long_name);
+  ASSERT_TRUE(one);
+  EXPECT_EQ(one->stream, "orders");
+  EXPECT_EQ(one->name, long_name);
+}
+
 TEST_F(consumer_test, a_second_live_instance_is_refused_until_the_first_is_gone) {
   store s = open();
   auto first = s.consumer("orders", "mailer");

@@ -149,6 +149,26 @@ TEST_F(server_test, websocket_consumer_acks_and_resumes_after_reconnect) {
   }
   auto after = get("/consumers/mailer?stream=cs-1");
   EXPECT_EQ(u64(after.json().at("position")), 6u) << after;
+  // The name alone finds it while it is the only "mailer"; GET /consumers lists all.
+  auto by_name = get("/consumers/mailer");
+  ASSERT_EQ(by_name.status, 200) << by_name;
+  EXPECT_EQ(by_name.json().at("stream"), "cs-1");
+  EXPECT_EQ(u64(by_name.json().at("position")), 6u) << by_name;
+  {
+    auto c = ws(s, "/subscribe?stream=cs-2&consumer=mailer", {"events=1", R"(send={"ack":0})", "until=acked"});
+    append_ok("cs-2", event_json("A"));
+    ws_messages got;
+    ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "DONE"; })) << got.transcript();
+  }
+  auto ambiguous = get("/consumers/mailer");
+  EXPECT_EQ(ambiguous.status, 409) << ambiguous;
+  EXPECT_EQ(ambiguous.error_code(), "ambiguous_consumer") << ambiguous;
+  EXPECT_EQ(json::serialize(ambiguous.json().at("streams")), R"(["cs-1","cs-2"])") << ambiguous;
+  auto all = get("/consumers");
+  ASSERT_EQ(all.status, 200) << all;
+  ASSERT_EQ(all.json().as_array().size(), 2u) << all;
+  EXPECT_EQ(all.json().as_array()[1].at("stream"), "cs-2") << all;
+  EXPECT_EQ(u64(all.json().as_array()[1].at("position")), 1u) << all;
 }
 
 TEST_F(server_test, websocket_bad_parameters_close_4400_and_oversized_message_closes_1009) {

@@ -307,10 +307,11 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
 
   // Consumers: none stored yet.
   auto none = get("/consumers/mailer?stream=o-1");
-  EXPECT_GE(none.status, 200) << none;
-  EXPECT_LT(none.status, 500) << none;
-  auto no_stream_param = get("/consumers/mailer");
-  EXPECT_EQ(no_stream_param.status, 400) << no_stream_param;
+  EXPECT_EQ(none.status, 404) << none;
+  auto by_name = get("/consumers/mailer");
+  EXPECT_EQ(by_name.status, 404) << by_name;
+  EXPECT_EQ(by_name.error_code(), "consumer_not_found") << by_name;
+  EXPECT_EQ(get("/consumers").body, "[]");
 }
 
 // ============================================================================

@@ -2,6 +2,7 @@
 // checkpoint file (format.hpp, "Consumer checkpoint").
 #include <evstore/consumer.hpp>
 
+#include "consumer_files.hpp"
 #include "format.hpp"
 #include "io_util.hpp"
 #include "json_check.hpp"
@@ -12,7 +13,9 @@
 
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
 #include <mutex>
+#include <tuple>
 
 namespace evstore::detail {
 
@@ -180,7 +183,61 @@ result<consumer_info> read_consumer_info(const store_impl& store, std::string_vi
                                                                      std::string(stream) + "'");
   auto stored = load_checkpoint(fs, where->path, bytes);
   if (!stored) return stored.error();
-  return consumer_info{stored->position, std::string(stored->state)};
+  return consumer_info{stored->position, std::string(stored->state), std::string(stream), std::string(name)};
+}
+
+namespace {
+
+// Calls f(stream, name, path) for each checkpoint file under `root`. Encoded
+// names may span directories (each segment but the last ends in '+'; see
+// stream_name.hpp): the stream's segments come first, then the name's.
+template <class F>
+boost::system::error_code walk_consumers(file_system& fs, const std::string& dir, std::string stream_enc,
+                                         std::string name_enc, bool in_name, F&& f) {
+  auto entries = fs.list(dir);
+  if (!entries) return entries.error();
+  for (const std::string& entry : *entries) {
+    const std::string path = layout::join(dir, entry);
+    const bool segment = entry.ends_with('+');
+    if (!in_name) {
+      // Still in the stream's part: every entry is a directory.
+      const std::string enc = stream_enc + entry;
+      if (auto ec = walk_consumers(fs, path, segment ? enc + "/" : enc, "", !segment, f)) return ec;
+    } else if (segment) {
+      if (auto ec = walk_consumers(fs, path, stream_enc, name_enc + entry + "/", true, f)) return ec;
+    } else if (entry.ends_with(".consumer")) {
+      auto stream = decode_stream_file_name(stream_enc);
+      auto name = decode_stream_file_name(name_enc + entry.substr(0, entry.size() - std::string_view(".consumer").size()));
+      if (stream && name) f(*stream, *name, path);
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
+result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store) {
+  std::vector<consumer_info> out;
+  const std::string root = store.consumer_directory();
+  file_system& fs = *store.options().file_system;
+  if (root.empty() || !fs.exists(root)) return out;  // none stored (a read-only store keeps none of its own)
+  std::optional<evstore::error> failed;
+  auto ec = walk_consumers(fs, root, "", "", false, [&](const std::string& stream, const std::string& name, const std::string& path) {
+    if (failed) return;
+    std::vector<std::byte> bytes;
+    auto stored = load_checkpoint(fs, path, bytes);
+    if (!stored) {
+      failed = stored.error();
+      return;
+    }
+    out.push_back({stored->position, std::string(stored->state), stream, name});
+  });
+  if (failed) return *failed;
+  if (ec) return error(ec, "cannot list " + root);
+  std::sort(out.begin(), out.end(), [](const consumer_info& a, const consumer_info& b) {
+    return std::tie(a.stream, a.name) < std::tie(b.stream, b.name);
+  });
+  return out;
 }
 
 }  // namespace evstore::detail

@@ -1,6 +1,7 @@
 // evstore::store and evstore::event_range: thin forwarding to store_impl.
 #include <evstore/store.hpp>
 
+#include "consumer_files.hpp"
 #include "indexer.hpp"
 #include "reader.hpp"
 #include "stream_name.hpp"
@@ -8,12 +9,6 @@
 #include "subscription_impl.hpp"
 
 namespace evstore {
-namespace detail {
-result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
-                                                     std::string_view name);
-result<evstore::consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
-                                                  std::string_view name);
-}  // namespace detail
 
 result<store> store::open(executor_type executor, store_options options) {
   auto impl = std::make_shared<detail::store_impl>(std::move(executor), std::move(options));
@@ -120,6 +115,8 @@ result<consumer> store::consumer(std::string_view stream, std::string_view name)
 result<consumer_info> store::consumer_state(std::string_view stream, std::string_view name) const {
   return detail::read_consumer_info(*impl_, stream, name);
 }
+
+result<std::vector<consumer_info>> store::list_consumers() const { return detail::list_consumer_infos(*impl_); }
 
 result<std::uint64_t> store::refresh() { return impl_->refresh(); }
 bool store::is_read_only() const { return impl_->read_only(); }

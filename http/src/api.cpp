@@ -169,6 +169,7 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
   if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {
     return on_engine([this, name = seg[1], tt = *t] { return consumer(name, tt); });
   }
+  if (seg.size() == 1 && seg[0] == "consumers" && m == "GET") return on_engine([this] { return consumers(); });
   if (seg.size() == 1 && seg[0] == "health" && m == "GET") return done(health());
   if (seg.size() == 1 && seg[0] == "metrics" && m == "GET") return done(metrics());
   if (m == "GET" || m == "HEAD") {
@@ -380,15 +381,52 @@ void api::delete_read_stream(const std::string& name, std::function<void(api_res
   });
 }
 
+namespace {
+std::string consumer_json(const consumer_info& c) {
+  return "{\"stream\":" + json_string(c.stream) + ",\"consumer\":" + json_string(c.name) +
+         ",\"position\":" + std::to_string(c.position) + ",\"state\":" + (c.state.empty() ? std::string("null") : c.state) +
+         "}";
+}
+}  // namespace
+
+// A consumer is named within its stream: ?stream= picks one; without it the
+// name must belong to exactly one stream.
 api_response api::consumer(const std::string& name, const target& t) const {
-  auto it = t.query.find("stream");
-  if (it == t.query.end()) return error_response(400, "invalid_argument", "consumers are per stream: add ?stream=<name>");
-  auto info = store_.consumer_state(it->second, name);
-  if (!info) return from_error(info.error());
+  if (auto it = t.query.find("stream"); it != t.query.end()) {
+    auto info = store_.consumer_state(it->second, name);
+    if (!info) return from_error(info.error());
+    api_response r;
+    r.body = consumer_json(*info);
+    return r;
+  }
+  auto all = store_.list_consumers();
+  if (!all) return from_error(all.error());
+  std::vector<const consumer_info*> named;
+  for (const consumer_info& c : *all) {
+    if (c.name == name) named.push_back(&c);
+  }
+  if (named.empty()) return error_response(404, "consumer_not_found", "no consumer named " + name);
+  if (named.size() > 1) {
+    api_response r = error_response(409, "ambiguous_consumer", "consumers named " + name + " exist on " +
+                                                                  std::to_string(named.size()) + " streams: add ?stream=");
+    r.body.pop_back();
+    r.body += ",\"streams\":[";
+    for (std::size_t i = 0; i < named.size(); ++i) r.body += (i ? "," : "") + json_string(named[i]->stream);
+    r.body += "]}";
+    return r;
+  }
   api_response r;
-  r.body = "{\"stream\":" + json_string(it->second) + ",\"consumer\":" + json_string(name) +
-           ",\"position\":" + std::to_string(info->position) + ",\"state\":" +
-           (info->state.empty() ? std::string("null") : info->state) + "}";
+  r.body = consumer_json(*named.front());
+  return r;
+}
+
+api_response api::consumers() const {
+  auto all = store_.list_consumers();
+  if (!all) return from_error(all.error());
+  api_response r;
+  r.body = "[";
+  for (std::size_t i = 0; i < all->size(); ++i) r.body += (i ? "," : "") + consumer_json((*all)[i]);
+  r.body += "]";
   return r;
 }
 

@@ -82,6 +82,7 @@ class api {
   void create_read_stream(const std::string& name, const std::string& body, std::function<void(api_response)>& done);
   void delete_read_stream(const std::string& name, std::function<void(api_response)>& done);
   api_response consumer(const std::string& name, const target& t) const;
+  api_response consumers() const;
 
   store& store_;
   boost::asio::any_io_executor engine_;

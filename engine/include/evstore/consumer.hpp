@@ -39,6 +39,8 @@ class consumer_impl;
 struct consumer_info {
   std::uint64_t position = 0;  // the next event number to deliver
   std::string state;           // JSON, empty if none
+  std::string stream;          // the stream it consumes
+  std::string name;
 };
 
 class consumer {

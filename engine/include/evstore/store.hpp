@@ -304,6 +304,10 @@ class store {
   // The stored position and state of a consumer, whether or not an instance
   // is open (no lock taken). stream_not_found if it never committed.
   result<consumer_info> consumer_state(std::string_view stream, std::string_view name) const;
+  // Every consumer that has committed, by stream then name (none for a
+  // read-only store without consumer_directory). Errors: the I/O error,
+  // corrupt_data (a damaged checkpoint file).
+  result<std::vector<consumer_info>> list_consumers() const;
 
   // Read-only stores: picks up events and streams the writer has added since.
   result<std::uint64_t> refresh();
