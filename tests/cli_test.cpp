@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sys/wait.h>
 
@@ -216,4 +217,41 @@ TEST(cli, backup_copies_and_verifies) {
   auto again = run("backup " + dir.sub("a") + " " + dir.sub("b"));
   EXPECT_EQ(again.status, 2) << again.out;
   EXPECT_NE(again.out.find("not empty"), std::string::npos) << again.out;
+}
+
+TEST(cli, repair_cuts_a_torn_tail_and_reports_it) {
+  temp_dir tmp;
+  const std::string d = tmp.sub("data");
+  ASSERT_EQ(run("demo " + d).status, 0);
+  ASSERT_EQ(run("demo " + d).status, 0);  // cart-2, positions 4..7
+  const auto size = std::filesystem::file_size(d + "/streams/cart-2.evs");
+  std::filesystem::resize_file(d + "/streams/cart-2.evs", size - 10);
+  EXPECT_EQ(run("verify " + d).status, 1);
+
+  auto dry = run("repair " + d + " --dry-run");
+  EXPECT_EQ(dry.status, 1) << dry.out;
+  EXPECT_NE(dry.out.find("drop: cart-2 from version 0: 4 events"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("dry run: nothing was changed"), std::string::npos) << dry.out;
+  EXPECT_EQ(std::filesystem::file_size(d + "/streams/cart-2.evs"), size - 10);
+
+  auto locked = sh("flock " + d + "/LOCK " + EVSTORE_CLI + " repair " + d);
+  EXPECT_EQ(locked.status, 2) << locked.out;
+  EXPECT_NE(locked.out.find("store_locked"), std::string::npos) << locked.out;
+
+  auto repaired = run("repair " + d);
+  EXPECT_EQ(repaired.status, 0) << repaired.out;
+  EXPECT_NE(repaired.out.find("save: streams/cart-2.evs bytes 0.." + std::to_string(size - 10) +
+                              " -> lost+found/streams/cart-2.evs@0 (whole file)"),
+            std::string::npos)
+      << repaired.out;
+  EXPECT_NE(repaired.out.find("kept 4 events in 1 streams, dropped 4 events"), std::string::npos) << repaired.out;
+  EXPECT_NE(repaired.out.find("repaired: the store opens and verifies clean"), std::string::npos) << repaired.out;
+  EXPECT_TRUE(std::filesystem::exists(d + "/lost+found/streams/cart-2.evs@0"));
+  EXPECT_EQ(run("verify " + d).status, 0);
+
+  auto again = run("repair " + d);
+  EXPECT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("nothing to repair: 4 events in 1 streams"), std::string::npos) << again.out;
+  EXPECT_EQ(run("repair " + tmp.sub("missing")).status, 2);
+  EXPECT_EQ(run("repair").status, 2);
 }

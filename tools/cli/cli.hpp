@@ -80,6 +80,7 @@ int cmd_append(const args_t&);
 int cmd_export(const args_t&);
 int cmd_import(const args_t&);
 int cmd_verify(const args_t&);
+int cmd_repair(const args_t&);
 int cmd_backup(const args_t&);
 int cmd_bench(const args_t&);
 

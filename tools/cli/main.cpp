@@ -24,6 +24,9 @@ const char* const usage_text =
     "                                                  stream at its version; events already there are skipped,\n"
     "                                                  so an interrupted import can be run again\n"
     "  verify  <dir>                                   checks every checksum and index entry; exit 1 on damage\n"
+    "  repair  <dir> [--dry-run]                       offline: cuts torn tails and damage (cut bytes go to\n"
+    "                                                  <dir>/lost+found), rebuilds indexes from partitions;\n"
+    "                                                  exit 0 consistent, 1 not repaired (or dry run found work)\n"
     "  backup  <dir> <destination> [--no-verify]       a consistent copy while the writer runs, then verified\n"
     "  bench   <dir> [--events N] [--streams N] [--size B] [--fsync]\n"
     "                                                  appends N events into a new store at <dir>, reads them\n"
@@ -42,7 +45,7 @@ int main(int argc, char** argv) {
   const std::map<std::string, int (*)(const args_t&)> commands = {
       {"demo", cmd_demo},     {"info", cmd_info},     {"ls", cmd_ls},         {"cat", cmd_cat},
       {"tail", cmd_tail},     {"append", cmd_append}, {"export", cmd_export}, {"import", cmd_import},
-      {"verify", cmd_verify}, {"backup", cmd_backup}, {"bench", cmd_bench},
+      {"verify", cmd_verify}, {"repair", cmd_repair}, {"backup", cmd_backup}, {"bench", cmd_bench},
   };
   try {
     if (auto it = commands.find(command); it != commands.end()) return it->second(args);

@@ -1,0 +1,102 @@
+// Offline repair: cuts torn tails and rebuilds indexes from partitions.
+//
+// For a store that fails to open, or that verify_store reports as damaged.
+// The partitions are the source of truth: each is walked record by record
+// (length, checksum, kind, versions 0, 1, 2, ..., complete appends) up to its
+// first bad record. $all stays dense: the first position no valid record holds
+// ends it, and an append that would be cut in part is cut whole. Nothing is
+// renumbered. Cut bytes are first copied to <dir>/lost+found/<file>@<offset>;
+// then partitions are truncated, the catalog, $all and every stream index are
+// rewritten from the kept records, and derived state (checkpoint, head,
+// journal, links and their progress) is reset so the next open rebuilds it.
+//
+// Repair first opens the store normally (which replays the journal and cuts
+// torn tails as any open does); if that works and verify_store is clean,
+// nothing else is changed. It holds the writer lock while it works and refuses
+// (errc::store_locked) while a writer has the store open.
+#pragma once
+
+#include <evstore/error.hpp>
+#include <evstore/file_system.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace evstore {
+
+struct repair_options {
+  // Report what would be done, change nothing.
+  bool dry_run = false;
+  // Where the files live; default: the real file system.
+  std::shared_ptr<evstore::file_system> file_system;
+};
+
+// Events of one stream that the repair drops: versions from_version onwards.
+struct repair_drop {
+  std::string stream;
+  std::uint64_t from_version = 0;
+  std::uint64_t count = 0;
+  // false: damaged framing hid how many records follow; count is a lower bound.
+  bool count_exact = true;
+};
+
+struct repair_damage {
+  std::string file;  // relative to the store directory
+  std::uint64_t offset = 0;
+  std::string problem;
+};
+
+// Bytes [offset, offset + size) of `from` now live in `to` (both relative).
+struct repair_move {
+  std::string from;
+  std::uint64_t offset = 0;
+  std::uint64_t size = 0;
+  std::string to;
+  bool whole_file = false;  // renamed rather than copied
+};
+
+// A consumer of a write stream (or $all) whose stored position lies past the
+// stream's end after the repair: new events would take the numbers it would
+// skip. Repair leaves its checkpoint alone (its state still reflects the
+// dropped events); the application decides where it resumes.
+struct repair_consumer_ahead {
+  std::string stream;
+  std::string name;
+  std::uint64_t position = 0;    // its stored position
+  std::uint64_t stream_end = 0;  // events the stream now has
+};
+
+struct repair_report {
+  bool dry_run = false;
+  // false: the store opened and verified clean; nothing was changed.
+  bool needed = false;
+  // Why repair was needed: the open error, or what verify found.
+  std::vector<std::string> reasons;
+  std::uint64_t events_kept = 0;
+  std::uint64_t events_dropped = 0;  // sum of dropped[].count
+  std::uint64_t streams_kept = 0;
+  // Streams left without events: dropped from the catalog, partitions moved aside.
+  std::vector<std::string> streams_removed;
+  std::vector<repair_drop> dropped;
+  std::vector<repair_damage> damage;
+  std::vector<repair_move> moved;
+  std::vector<std::string> rebuilt;  // files rewritten from the partitions
+  std::vector<std::string> removed;  // derived files deleted; the next open rebuilds them
+  // After a real repair: the store opened again and verify_store found it clean.
+  bool verified = false;
+  std::vector<repair_consumer_ahead> consumers_ahead;
+};
+
+// progress(done, total): partition bytes scanned.
+using repair_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
+
+// Errors: store_locked (a writer has the store open), invalid_argument (no
+// store in `directory`), format_mismatch, I/O errors. Damage is not an error:
+// it is what the report describes.
+result<repair_report> repair_store(const std::string& directory, const repair_options& options = {},
+                                   const repair_progress& progress = {});
+
+}  // namespace evstore

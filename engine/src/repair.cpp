@@ -1,0 +1,867 @@
+// Offline repair (repair.hpp): the partitions are the truth, the catalog,
+// $all and the stream indexes are rebuilt from them, derived state is reset.
+//
+// Steps:
+//   1. Open the store normally (or, for a dry run, read-only) and verify it:
+//      clean means nothing to repair. A writer's open also replays the journal.
+//   2. Take the writer lock. A real repair replays the journal frames after the
+//      checkpoint once more (idempotent: in case the open failed before doing
+//      so); a dry run lays them over the files it reads instead.
+//   3. Walk every partition's records up to the first bad one; keep complete
+//      appends only. Cut $all at the first position no kept record holds, and
+//      back to the start of an append that would be cut in part.
+//   4. Copy cut bytes to lost+found, truncate, rewrite indexes and catalog,
+//      remove checkpoint, head, journal and links, sync, write a checkpoint.
+//   5. Release the lock, open and verify again.
+#include <evstore/repair.hpp>
+
+#include <evstore/store.hpp>
+#include <evstore/verify.hpp>
+
+#include "format.hpp"
+#include "io_util.hpp"
+#include "layout.hpp"
+#include "stream_name.hpp"
+
+#include <boost/asio/io_context.hpp>
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <map>
+#include <optional>
+#include <set>
+#include <tuple>
+
+namespace evstore {
+namespace {
+
+namespace format = detail::format;
+namespace layout = detail::layout;
+
+constexpr std::size_t read_window = std::size_t{1} << 20;
+constexpr std::string_view lost_found_dir = "lost+found";
+
+// ---------------------------------------------------------------------------
+// Journal frames not yet covered by the checkpoint: path -> writes.
+
+struct overlay_write {
+  std::uint64_t offset = 0;
+  std::vector<std::byte> data;
+};
+using overlay = std::map<std::string, std::vector<overlay_write>>;
+
+// The files of a store, read through the journal frames a dry run did not apply.
+class source {
+ public:
+  static result<source> open(file_system& fs, const std::string& path, const overlay& ov) {
+    source s;
+    if (auto it = ov.find(path); it != ov.end()) s.writes_ = &it->second;
+    if (fs.exists(path)) {
+      auto f = fs.open(path, open_mode::read_only);
+      if (!f) return error(f.error(), path);
+      auto size = (*f)->size();
+      if (!size) return error(size.error(), path);
+      s.file_ = std::move(*f);
+      s.size_ = *size;
+    } else if (s.writes_ == nullptr) {
+      return error(boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory), path);
+    }
+    if (s.writes_ != nullptr) {
+      for (const overlay_write& w : *s.writes_) s.size_ = std::max<std::uint64_t>(s.size_, w.offset + w.data.size());
+    }
+    return s;
+  }
+
+  std::uint64_t size() const { return size_; }
+
+  // Bytes [offset, offset + buf.size()) clipped to size(); returns how many.
+  result<std::size_t> read(std::uint64_t offset, std::span<std::byte> buf) const {
+    if (offset >= size_) return std::size_t{0};
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_ - offset));
+    std::size_t got = 0;
+    if (file_) {
+      auto r = file_->read_at(offset, buf.first(n));
+      if (!r) return error(r.error(), "read");
+      got = *r;
+    }
+    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(got), buf.begin() + static_cast<std::ptrdiff_t>(n), std::byte{0});
+    if (writes_ != nullptr) {
+      for (const overlay_write& w : *writes_) {
+        const std::uint64_t from = std::max(offset, w.offset);
+        const std::uint64_t to = std::min(offset + n, w.offset + w.data.size());
+        if (from < to) std::memcpy(buf.data() + (from - offset), w.data.data() + (from - w.offset), to - from);
+      }
+    }
+    return n;
+  }
+
+ private:
+  std::unique_ptr<file> file_;
+  const std::vector<overlay_write>* writes_ = nullptr;
+  std::uint64_t size_ = 0;
+};
+
+// A read-ahead window over a source, for walking records.
+class window {
+ public:
+  explicit window(const source& src) : src_(src) {}
+
+  // Bytes [offset, offset + n) clipped to the file.
+  result<std::span<const std::byte>> get(std::uint64_t offset, std::size_t n) {
+    if (offset >= src_.size()) return std::span<const std::byte>{};
+    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, src_.size() - offset));
+    if (offset >= at_ && offset + n <= at_ + buf_.size()) return std::span<const std::byte>(buf_).subspan(offset - at_, n);
+    buf_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, read_window), src_.size() - offset)));
+    auto got = src_.read(offset, buf_);
+    if (!got) return got.error();
+    buf_.resize(*got);
+    at_ = offset;
+    return std::span<const std::byte>(buf_).first(std::min(n, buf_.size()));
+  }
+
+ private:
+  const source& src_;
+  std::vector<std::byte> buf_;
+  std::uint64_t at_ = 0;
+};
+
+bool all_zero(std::span<const std::byte> b) {
+  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
+}
+
+// ---------------------------------------------------------------------------
+// What the walk of one partition found.
+
+struct record_info {
+  std::uint64_t offset = 0;
+  std::uint32_t size = 0;
+  std::uint32_t crc = 0;
+  std::uint64_t position = 0;
+  std::uint64_t commit_first = 0;
+  std::uint32_t commit_count = 0;
+  bool commit_end = false;
+};
+
+struct partition {
+  std::string path;  // absolute
+  std::string rel;   // relative to the store directory
+  std::string name;  // decoded from the file name
+  std::uint64_t size = 0;
+  std::optional<std::uint32_t> header_id;  // from a valid header naming this stream
+  std::optional<std::uint32_t> id;         // the id it keeps
+  bool excluded = false;                   // not part of the repaired store
+  std::vector<record_info> records;        // complete appends, in version order
+  std::uint64_t valid_end = format::file_header_size;  // end of the last complete append
+  std::uint64_t incomplete = 0;  // decoded records of the append the walk stopped in
+  std::uint64_t framed_after = 0;  // records counted by framing from where the walk stopped
+  bool framed_exact = true;
+  std::uint64_t keep = 0;  // records kept after the $all cut
+};
+
+// Why `r` cannot follow `open` (the append being read) and `last` (the last
+// record of the previous complete append); nullopt if it can.
+std::optional<std::string> check_record(const format::decoded_record& r, std::uint64_t expected_version,
+                                        const std::vector<record_info>& open, const record_info* last) {
+  const format::record_fields& f = r.fields;
+  if (r.kind != format::record_kind_event) return "unknown record kind " + std::to_string(r.kind);
+  if (f.version != expected_version) {
+    return "version " + std::to_string(f.version) + " where " + std::to_string(expected_version) + " was expected";
+  }
+  if (open.empty()) {
+    if (f.commit_first_position != f.position || f.commit_count == 0) return std::string("append without its first record");
+    if (last != nullptr && f.position <= last->position) return std::string("position not after the previous record");
+  } else if (f.commit_first_position != open.front().position || f.commit_count != open.front().commit_count ||
+             f.position != open.back().position + 1) {
+    return "append at position " + std::to_string(open.front().position) + " incomplete";
+  }
+  const std::uint64_t index = f.position - f.commit_first_position;
+  if (index >= f.commit_count || f.commit_end != (index + 1 == f.commit_count)) {
+    return std::string("commit-end flag does not match the append's size");
+  }
+  return std::nullopt;
+}
+
+// Counts the records from `at` by their framing alone (length, trailing
+// length), for reporting what a cut drops.
+result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at, std::uint64_t size) {
+  std::uint64_t count = 0;
+  while (at < size) {
+    auto head = w.get(at, 4);
+    if (!head) return head.error();
+    if (head->size() < 4) return std::pair{count, false};
+    const std::uint32_t len = format::get_u32(head->data());
+    if (len == 0) {
+      for (std::uint64_t z = at; z < size; z += read_window) {
+        auto rest = w.get(z, read_window);
+        if (!rest) return rest.error();
+        if (!all_zero(*rest)) return std::pair{count, false};
+      }
+      return std::pair{count, true};
+    }
+    if (len < format::record_overhead || len > format::max_record_size) return std::pair{count, false};
+    if (at + len > size) return std::pair{count + 1, true};  // a torn last record
+    auto tail = w.get(at + len - 4, 4);
+    if (!tail) return tail.error();
+    if (tail->size() < 4 || format::get_u32(tail->data()) != len) return std::pair{count, false};
+    ++count;
+    at += len;
+  }
+  return std::pair{count, true};
+}
+
+// ---------------------------------------------------------------------------
+
+class repair_job {
+ public:
+  repair_job(std::string dir, const repair_options& o, const repair_progress& progress)
+      : dir_(std::move(dir)), fs_(o.file_system ? o.file_system : posix_file_system()), progress_(progress) {
+    report_.dry_run = o.dry_run;
+    while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
+  }
+
+  result<repair_report> run();
+
+ private:
+  std::string rel(const std::string& path) const { return path.substr(dir_.size() + 1); }
+  void damage(const std::string& path, std::uint64_t offset, std::string problem) {
+    report_.damage.push_back({rel(path), offset, std::move(problem)});
+  }
+  bool dry() const { return report_.dry_run; }
+
+  result<bool> opens_clean();
+  void note_consumers_ahead(const store& s);
+  result<void> take_lock();
+  result<overlay> read_journal();
+  result<void> apply_journal(const overlay& ov);
+  result<void> find_partitions(const std::string& d, const overlay& ov);
+  result<void> scan(partition& p, const overlay& ov);
+  result<void> walk(partition& p, const source& src);
+  void read_catalog();
+  void assign_ids();
+  std::optional<std::uint32_t> id_from_all_index(const partition& p);
+  void cut();
+  void report_drops();
+  result<void> rewrite();
+  result<void> save_cut(partition& p);
+  result<std::string> lost_found_name(const std::string& path, std::uint64_t offset);
+  result<void> copy_aside(const std::string& path, std::uint64_t offset, std::uint64_t size);
+  result<void> move_aside(const std::string& path);
+  result<void> write_indexes();
+  result<void> write_file(const std::string& path, std::span<const std::byte> bytes);
+  result<void> remove_file(const std::string& path);
+  result<void> remove_derived(const std::string& d, bool links);
+  result<void> sync_directories();
+  result<void> write_checkpoint();
+  void note_dirs(const std::string& path);
+
+  std::string dir_;
+  std::shared_ptr<file_system> fs_;
+  const repair_progress& progress_;
+  repair_report report_;
+  std::unique_ptr<file_lock> lock_;
+  std::vector<partition> parts_;
+  std::map<std::string, std::uint32_t> catalog_ids_;  // from the old catalog, as far as it reads
+  std::uint64_t end_ = 0;                               // the new $all count
+  std::uint64_t total_bytes_ = 0, scanned_bytes_ = 0;
+  std::set<std::string> dirs_to_sync_;
+};
+
+// --- 1. Does a normal open give a clean store?
+
+result<bool> repair_job::opens_clean() {
+  boost::asio::io_context io;
+  auto s = store::open(io.get_executor(), {.directory = dir_,
+                                           .read_only = dry(),
+                                           .file_system = fs_,
+                                           .consumer_directory = layout::join(dir_, "consumers"),
+                                           .follow = false});
+  if (!s) {
+    if (s.error().code == errc::store_locked) return error(errc::store_locked, "a writer has " + dir_ + " open");
+    if (s.error().code == errc::format_mismatch) return s.error();
+    report_.reasons.push_back("open: " + s.error().message());
+    return false;
+  }
+  const verify_report v = verify_store(*s);
+  for (const error& e : v.damage) report_.reasons.push_back("verify: " + e.message());
+  report_.events_kept = s->event_count();
+  report_.streams_kept = s->stream_count();
+  note_consumers_ahead(*s);
+  return v.clean();
+}
+
+void repair_job::note_consumers_ahead(const store& s) {
+  report_.consumers_ahead.clear();
+  auto consumers = s.list_consumers();
+  if (!consumers) return;
+  for (const consumer_info& c : *consumers) {
+    std::uint64_t end = 0;
+    if (c.stream == "$all") {
+      end = s.event_count();
+    } else if (auto v = s.stream_version(c.stream); v && !c.stream.starts_with('$')) {
+      end = *v ? **v + 1 : 0;
+    } else {
+      continue;  // read and system streams are re-linked from $all after the repair
+    }
+    if (c.position > end) report_.consumers_ahead.push_back({c.stream, c.name, c.position, end});
+  }
+}
+
+result<void> repair_job::take_lock() {
+  auto lock = fs_->lock(layout::lock_file(dir_));
+  if (!lock) {
+    if (lock.error() == errc::store_locked) return error(errc::store_locked, "a writer has " + dir_ + " open");
+    return error(lock.error(), layout::lock_file(dir_));
+  }
+  lock_ = std::move(*lock);
+  return {};
+}
+
+// --- 2. The journal
+
+result<overlay> repair_job::read_journal() {
+  overlay ov;
+  const std::string path = layout::journal(dir_);
+  format::checkpoint cp{};
+  if (fs_->exists(layout::checkpoint(dir_))) {
+    auto f = fs_->open(layout::checkpoint(dir_), open_mode::read_only);
+    if (!f) return error(f.error(), layout::checkpoint(dir_));
+    auto bytes = detail::read_all(**f);
+    if (!bytes) return error(bytes.error(), layout::checkpoint(dir_));
+    for (std::size_t at = 0; at + format::checkpoint_slot_size <= bytes->size(); at += format::checkpoint_slot_size) {
+      auto c = format::decode_checkpoint(std::span(*bytes).subspan(at));
+      if (c && c->sequence > cp.sequence) cp = *c;
+    }
+  }
+  if (cp.journal_offset == 0 || !fs_->exists(path)) return ov;
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f) return error(f.error(), path);
+  auto bytes = detail::read_all(**f);
+  if (!bytes) return error(bytes.error(), path);
+  if (!format::decode_file_header(*bytes, format::file_kind::journal)) {
+    damage(path, 0, "bad file header: its frames cannot be replayed");
+    return ov;
+  }
+  std::uint64_t position = cp.all_count;
+  for (std::uint64_t at = cp.journal_offset; at < bytes->size();) {
+    format::journal_frame frame;
+    if (format::decode_journal_frame(std::span(*bytes).subspan(at), frame) != format::decode_status::ok) break;
+    if (frame.first_position != position) break;  // the chain ends (format.md, "Journal")
+    for (const format::journal_op& op : frame.ops) {
+      if (op.path.empty() || op.path.front() == '/' || op.path.find("..") != std::string_view::npos) {
+        damage(path, at, "journal op with an unsafe path: frames from here on are not replayed");
+        return ov;
+      }
+      ov[layout::join(dir_, op.path)].push_back({op.offset, {op.data.begin(), op.data.end()}});
+    }
+    position += frame.event_count;
+    at += format::journal_align(frame.size);
+  }
+  return ov;
+}
+
+// Replays the frames as recovery does: same bytes at the same offsets.
+result<void> repair_job::apply_journal(const overlay& ov) {
+  for (const auto& [path, writes] : ov) {
+    if (auto ec = fs_->create_directories(layout::parent(path))) return error(ec, layout::parent(path));
+    auto f = fs_->open(path, open_mode::read_write_create);
+    if (!f) return error(f.error(), path);
+    for (const overlay_write& w : writes) {
+      if (auto ec = (*f)->write_at(w.offset, w.data)) return error(ec, path);
+    }
+    if (auto ec = (*f)->sync()) return error(ec, path);
+    note_dirs(path);
+  }
+  return sync_directories();
+}
+
+// --- 3. Walking the partitions
+
+// streams/ and its segment directories ("+"-suffixed), plus partitions that
+// only the journal holds so far.
+result<void> repair_job::find_partitions(const std::string& d, const overlay& ov) {
+  auto names = fs_->list(d);
+  if (!names) return error(names.error(), d);
+  std::sort(names->begin(), names->end());
+  const std::string top = layout::streams_dir(dir_);
+  std::set<std::string> seen;
+  for (const std::string& n : *names) {
+    const std::string path = layout::join(d, n);
+    if (n.ends_with("+")) {
+      if (auto r = find_partitions(path, ov); !r) return r;
+    } else if (n.ends_with(".evs")) {
+      seen.insert(path);
+    }
+  }
+  if (d == top) {
+    for (const auto& [path, writes] : ov) {
+      if (path.starts_with(top + "/") && path.ends_with(".evs")) seen.insert(path);
+    }
+  }
+  for (const std::string& path : seen) {
+    if (std::any_of(parts_.begin(), parts_.end(), [&](const partition& p) { return p.path == path; })) continue;
+    const std::string encoded = path.substr(top.size() + 1, path.size() - top.size() - 1 - 4);
+    auto name = detail::decode_stream_file_name(encoded);
+    if (!name) {
+      damage(path, 0, "not the file name of a stream: left alone");
+      continue;
+    }
+    partition p;
+    p.path = path;
+    p.rel = rel(path);
+    p.name = std::move(*name);
+    parts_.push_back(std::move(p));
+  }
+  return {};
+}
+
+result<void> repair_job::scan(partition& p, const overlay& ov) {
+  auto src = source::open(*fs_, p.path, ov);
+  if (!src) return src.error();
+  p.size = src->size();
+  std::array<std::byte, format::file_header_size> header{};
+  auto n = src->read(0, header);
+  if (!n) return error(n.error().code, p.path);
+  const auto h = *n == header.size() ? format::decode_file_header(header, format::file_kind::partition) : std::nullopt;
+  if (h && h->name == p.name) {
+    p.header_id = h->stream_id;
+  } else {
+    damage(p.path, 0, h ? "header names another stream: " + std::string(h->name) : "bad partition header");
+  }
+  return walk(p, *src);
+}
+
+result<void> repair_job::walk(partition& p, const source& src) {
+  window w(src);
+  std::vector<record_info> open;  // the append being read
+  std::uint64_t at = format::file_header_size;
+  std::string problem;
+  for (;;) {
+    if (at >= p.size) {
+      if (!open.empty()) problem = "append incomplete at the end of the file (torn tail)";
+      break;
+    }
+    auto head = w.get(at, 4);
+    if (!head) return error(head.error().code, p.path);
+    const std::uint32_t len = head->size() == 4 ? format::get_u32(head->data()) : 0;
+    auto bytes = w.get(at, len >= format::record_overhead && len <= format::max_record_size ? len : 4);
+    if (!bytes) return error(bytes.error().code, p.path);
+    format::decoded_record r;
+    const auto status = format::decode_record(*bytes, r);
+    if (status == format::decode_status::end) {
+      problem = "zeros after the last record";
+    } else if (status == format::decode_status::truncated) {
+      problem = "record cut short (torn tail)";
+    } else if (status == format::decode_status::corrupt) {
+      problem = "damaged record (length or checksum)";
+    } else if (auto bad = check_record(r, p.records.size() + open.size(), open,
+                                       p.records.empty() ? nullptr : &p.records.back())) {
+      problem = *bad;
+    }
+    if (!problem.empty()) break;
+    const format::record_fields& f = r.fields;
+    open.push_back({at, r.size, r.stored_crc, f.position, f.commit_first_position, f.commit_count, f.commit_end});
+    at += r.size;
+    if (f.commit_end) {
+      p.records.insert(p.records.end(), open.begin(), open.end());
+      open.clear();
+      p.valid_end = at;
+    }
+    if (progress_) progress_(scanned_bytes_ + at, total_bytes_);
+  }
+  scanned_bytes_ += p.size;
+  if (problem.empty()) return {};
+  damage(p.path, at < p.size || open.empty() ? at : open.front().offset, problem);
+  p.incomplete = open.size();
+  auto framed = count_framed(w, at, p.size);
+  if (!framed) return error(framed.error().code, p.path);
+  std::tie(p.framed_after, p.framed_exact) = *framed;
+  return {};
+}
+
+// The old catalog, as far as it reads: a second opinion on stream ids.
+void repair_job::read_catalog() {
+  const std::string path = layout::catalog(dir_);
+  if (!fs_->exists(path)) return;
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f) return;
+  auto bytes = detail::read_all(**f);
+  if (!bytes) return;
+  for (std::size_t at = format::file_header_size; at < bytes->size();) {
+    format::catalog_record r;
+    std::uint32_t size = 0;
+    if (format::decode_catalog_record(std::span(*bytes).subspan(at), r, size) != format::decode_status::ok) break;
+    catalog_ids_.emplace(std::string(r.name), r.stream_id);
+    at += size;
+  }
+}
+
+// The $all entry of a partition's first event names its stream id.
+std::optional<std::uint32_t> repair_job::id_from_all_index(const partition& p) {
+  if (p.records.empty()) return std::nullopt;
+  auto f = fs_->open(layout::all_index(dir_), open_mode::read_only);
+  if (!f) return std::nullopt;
+  std::array<std::byte, format::all_entry_size> buf{};
+  auto n = (*f)->read_at(format::file_header_size + p.records.front().position * format::all_entry_size, buf);
+  if (!n || *n != buf.size()) return std::nullopt;
+  const auto e = format::decode_all_entry(buf);
+  if (!e || e->offset != p.records.front().offset || e->version != 0) return std::nullopt;
+  return e->stream_id;
+}
+
+// Ids come from the header; a damaged header is rewritten with the id the old
+// catalog or $all gives. An id claimed twice goes to the stream the catalog
+// names; the other claimants are left out.
+void repair_job::assign_ids() {
+  for (partition& p : parts_) {
+    p.id = p.header_id;
+    if (!p.id) {
+      if (auto it = catalog_ids_.find(p.name); it != catalog_ids_.end()) p.id = it->second;
+    }
+    if (!p.id) p.id = id_from_all_index(p);
+    if (!p.id) {
+      p.excluded = true;
+      if (!p.records.empty()) damage(p.path, 0, "stream id unknown (header, catalog and $all damaged)");
+    }
+  }
+  std::map<std::uint32_t, std::vector<partition*>> by_id;
+  for (partition& p : parts_) {
+    if (!p.excluded) by_id[*p.id].push_back(&p);
+  }
+  for (auto& [id, claimants] : by_id) {
+    if (claimants.size() < 2) continue;
+    for (partition* p : claimants) {
+      auto it = catalog_ids_.find(p->name);
+      if (it != catalog_ids_.end() && it->second == id) continue;
+      p->excluded = true;
+      damage(p->path, 0, "stream id " + std::to_string(id) + " is claimed by another partition too");
+    }
+  }
+  for (const auto& [name, id] : catalog_ids_) {
+    if (std::none_of(parts_.begin(), parts_.end(), [&](const partition& p) { return p.name == name; })) {
+      damage(layout::catalog(dir_), 0, "stream " + name + " (id " + std::to_string(id) + ") has no partition");
+      report_.streams_removed.push_back(name);
+    }
+  }
+}
+
+// --- The cut: $all stays dense, appends stay whole, ids stay dense.
+
+std::uint64_t kept_below(const partition& p, std::uint64_t end) {
+  return static_cast<std::uint64_t>(
+      std::lower_bound(p.records.begin(), p.records.end(), end,
+                       [](const record_info& r, std::uint64_t e) { return r.position < e; }) -
+      p.records.begin());
+}
+
+void repair_job::cut() {
+  std::uint64_t n = 0;
+  for (const partition& p : parts_) n += p.excluded ? 0 : p.records.size();
+  // Holder of each position; n records can only make [0, n) dense.
+  constexpr std::size_t none = std::numeric_limits<std::size_t>::max(), twice = none - 1;
+  std::vector<std::size_t> holder(n, none);
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    if (parts_[i].excluded) continue;
+    for (const record_info& r : parts_[i].records) {
+      if (r.position < n) holder[r.position] = holder[r.position] == none ? i : twice;
+    }
+  }
+  std::uint64_t end = static_cast<std::uint64_t>(
+      std::find_if(holder.begin(), holder.end(), [](std::size_t h) { return h >= twice; }) - holder.begin());
+  for (bool changed = true; changed;) {
+    changed = false;
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> kept_ids;  // id, first position
+    for (partition& p : parts_) {
+      if (p.excluded) continue;
+      std::uint64_t keep = kept_below(p, end);
+      while (keep > 0 && !p.records[keep - 1].commit_end) --keep;
+      if (keep < p.records.size() && p.records[keep].position < end) {
+        end = p.records[keep].position;  // an append that would be cut in part goes whole
+        changed = true;
+      }
+      if (keep > 0) kept_ids.emplace_back(*p.id, p.records.front().position);
+    }
+    std::sort(kept_ids.begin(), kept_ids.end());
+    for (std::size_t k = 0; k < kept_ids.size(); ++k) {
+      if (kept_ids[k].first != k) {  // a stream id with no kept stream before it
+        end = std::min(end, kept_ids[k].second);
+        changed = true;
+        break;
+      }
+    }
+  }
+  end_ = end;
+  for (partition& p : parts_) p.keep = p.excluded ? 0 : kept_below(p, end);
+}
+
+void repair_job::report_drops() {
+  report_.events_kept = end_;
+  report_.streams_kept = 0;
+  report_.dropped.clear();
+  report_.events_dropped = 0;
+  for (const partition& p : parts_) {
+    if (p.keep > 0) {
+      ++report_.streams_kept;
+    } else {
+      report_.streams_removed.push_back(p.name);
+    }
+    const std::uint64_t count = p.records.size() - p.keep + p.incomplete + p.framed_after;
+    if (count == 0 && p.framed_exact) continue;
+    report_.dropped.push_back({p.name, p.keep, count, p.framed_exact});
+    report_.events_dropped += count;
+  }
+}
+
+// --- 4. Rewriting
+
+void repair_job::note_dirs(const std::string& path) {
+  for (std::string d = layout::parent(path); d.size() >= dir_.size(); d = layout::parent(d)) {
+    dirs_to_sync_.insert(d);
+    if (d == dir_) break;
+  }
+}
+
+// lost+found/<path relative to the store>@<offset>, made unique with ".N".
+result<std::string> repair_job::lost_found_name(const std::string& path, std::uint64_t offset) {
+  const std::string base = layout::join(dir_, std::string(lost_found_dir) + "/" + rel(path) + "@" + std::to_string(offset));
+  std::string name = base;
+  for (int i = 1; fs_->exists(name); ++i) name = base + "." + std::to_string(i);
+  if (!dry()) {
+    if (auto ec = fs_->create_directories(layout::parent(name))) return error(ec, layout::parent(name));
+    note_dirs(name);
+  }
+  return name;
+}
+
+result<void> repair_job::copy_aside(const std::string& path, std::uint64_t offset, std::uint64_t size) {
+  auto to = lost_found_name(path, offset);
+  if (!to) return to.error();
+  report_.moved.push_back({rel(path), offset, size, rel(*to), false});
+  if (dry()) return {};
+  auto from = fs_->open(path, open_mode::read_only);
+  if (!from) return error(from.error(), path);
+  auto out = fs_->open(*to, open_mode::read_write_create);
+  if (!out) return error(out.error(), *to);
+  std::vector<std::byte> buf;
+  for (std::uint64_t done = 0; done < size;) {
+    buf.resize(static_cast<std::size_t>(std::min<std::uint64_t>(read_window, size - done)));
+    auto n = (*from)->read_at(offset + done, buf);
+    if (!n) return error(n.error(), path);
+    if (*n == 0) break;
+    if (auto ec = (*out)->write_at(done, std::span(buf).first(*n))) return error(ec, *to);
+    done += *n;
+  }
+  if (auto ec = (*out)->sync()) return error(ec, *to);
+  return {};
+}
+
+result<void> repair_job::move_aside(const std::string& path) {
+  auto to = lost_found_name(path, 0);
+  if (!to) return to.error();
+  std::uint64_t size = 0;
+  for (const partition& p : parts_) {
+    if (p.path == path) size = p.size;
+  }
+  report_.moved.push_back({rel(path), 0, size, rel(*to), true});
+  if (dry()) return {};
+  if (auto ec = fs_->rename(path, *to)) return error(ec, path);
+  note_dirs(path);
+  return {};
+}
+
+// A partition keeps [0, cut) of its bytes; the rest goes to lost+found first.
+result<void> repair_job::save_cut(partition& p) {
+  if (p.keep == 0) return move_aside(p.path);
+  const std::uint64_t cut_at = p.keep < p.records.size() ? p.records[p.keep].offset : p.valid_end;
+  const bool new_header = !p.header_id;
+  if (new_header) {
+    if (auto r = copy_aside(p.path, 0, format::file_header_size); !r) return r;
+  }
+  if (cut_at < p.size) {
+    if (auto r = copy_aside(p.path, cut_at, p.size - cut_at); !r) return r;
+  }
+  if (dry() || (!new_header && cut_at >= p.size)) return {};
+  auto f = fs_->open(p.path, open_mode::read_write);
+  if (!f) return error(f.error(), p.path);
+  if (new_header) {
+    std::array<std::byte, format::file_header_size> header{};
+    format::encode_file_header({format::file_kind::partition, 0, *p.id, p.name}, header);
+    if (auto ec = (*f)->write_at(0, header)) return error(ec, p.path);
+  }
+  if (cut_at < p.size) {
+    if (auto ec = (*f)->truncate(cut_at)) return error(ec, p.path);
+  }
+  if (auto ec = (*f)->sync()) return error(ec, p.path);
+  return {};
+}
+
+result<void> repair_job::write_file(const std::string& path, std::span<const std::byte> bytes) {
+  report_.rebuilt.push_back(rel(path));
+  if (dry()) return {};
+  if (auto ec = fs_->create_directories(layout::parent(path))) return error(ec, layout::parent(path));
+  if (auto ec = detail::write_file_atomically(*fs_, path, bytes)) return error(ec, path);
+  note_dirs(path);
+  return {};
+}
+
+result<void> repair_job::remove_file(const std::string& path) {
+  if (!fs_->exists(path)) return {};
+  report_.removed.push_back(rel(path));
+  if (dry()) return {};
+  if (auto ec = fs_->remove(path)) return error(ec, path);
+  note_dirs(path);
+  return {};
+}
+
+result<void> repair_job::write_indexes() {
+  std::vector<partition*> kept;
+  for (partition& p : parts_) {
+    if (p.keep > 0) kept.push_back(&p);
+  }
+  std::sort(kept.begin(), kept.end(), [](const partition* a, const partition* b) { return *a->id < *b->id; });
+  std::vector<std::byte> all(format::file_header_size + end_ * format::all_entry_size);
+  format::encode_file_header({format::file_kind::all_index, format::all_entry_size, 0, {}}, all);
+  std::vector<std::byte> catalog(format::file_header_size);
+  format::encode_file_header({format::file_kind::catalog, 0, 0, {}}, catalog);
+  for (const partition* p : kept) {
+    const std::string index_path = layout::stream_index(dir_, detail::encode_stream_file_name(p->name));
+    std::vector<std::byte> index(format::file_header_size + p->keep * format::stream_entry_size);
+    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, *p->id, p->name}, index);
+    for (std::uint64_t v = 0; v < p->keep; ++v) {
+      const record_info& r = p->records[v];
+      format::encode_stream_entry({r.offset, r.position, r.size},
+                                  std::span(index).subspan(format::file_header_size + v * format::stream_entry_size,
+                                                           format::stream_entry_size));
+      format::encode_all_entry({r.offset, *p->id, r.size, r.commit_end, v, r.crc},
+                               std::span(all).subspan(format::file_header_size + r.position * format::all_entry_size,
+                                                      format::all_entry_size));
+    }
+    if (auto w = write_file(index_path, index); !w) return w;
+    const std::size_t at = catalog.size();
+    catalog.resize(at + format::catalog_record_size(p->name.size()));
+    format::encode_catalog_record({*p->id, format::catalog_kind_write_stream, p->records.front().position, p->name},
+                                  std::span(catalog).subspan(at));
+  }
+  if (auto w = write_file(layout::all_index(dir_), all); !w) return w;
+  return write_file(layout::catalog(dir_), catalog);
+}
+
+// Stream indexes of streams no longer kept (index/), or every link file and
+// the indexer's progress (links/): the indexer rebuilds them from $all.
+result<void> repair_job::remove_derived(const std::string& d, bool links) {
+  if (!fs_->exists(d)) return {};
+  auto names = fs_->list(d);
+  if (!names) return error(names.error(), d);
+  std::sort(names->begin(), names->end());
+  std::set<std::string> kept_indexes;
+  for (const partition& p : parts_) {
+    if (p.keep > 0) kept_indexes.insert(layout::stream_index(dir_, detail::encode_stream_file_name(p.name)));
+  }
+  for (const std::string& n : *names) {
+    const std::string path = layout::join(d, n);
+    if (n.ends_with("+")) {
+      if (auto r = remove_derived(path, links); !r) return r;
+    } else if (links ? (n.ends_with(".lnk") || (n == "progress" && d == layout::links_dir(dir_)))
+                     : (n.ends_with(".idx") && path != layout::all_index(dir_) && !kept_indexes.count(path))) {
+      if (auto r = remove_file(path); !r) return r;
+    }
+  }
+  return {};
+}
+
+result<void> repair_job::sync_directories() {
+  // Deepest first, so each directory's entry in its parent is durable last.
+  std::vector<std::string> dirs(dirs_to_sync_.begin(), dirs_to_sync_.end());
+  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const std::string& d : dirs) {
+    if (!fs_->exists(d)) continue;
+    if (auto ec = fs_->sync_directory(d)) return error(ec, d);
+  }
+  dirs_to_sync_.clear();
+  return {};
+}
+
+// Written last, once everything it promises is synced: the next open then
+// scans nothing.
+result<void> repair_job::write_checkpoint() {
+  std::array<std::byte, format::checkpoint_file_size> bytes{};
+  const format::checkpoint c{1, end_, static_cast<std::uint32_t>(report_.streams_kept), 0};
+  format::encode_checkpoint(c, std::span(bytes).subspan((c.sequence % 2) * format::checkpoint_slot_size));
+  if (auto w = write_file(layout::checkpoint(dir_), bytes); !w) return w;
+  return sync_directories();
+}
+
+result<void> repair_job::rewrite() {
+  // Derived state that promises more than the rewritten files hold goes first.
+  for (const std::string& path : {layout::checkpoint(dir_), layout::head(dir_), layout::journal(dir_)}) {
+    if (auto r = remove_file(path); !r) return r;
+  }
+  for (partition& p : parts_) {
+    if (auto r = save_cut(p); !r) return r;
+  }
+  if (auto r = write_indexes(); !r) return r;
+  if (auto r = remove_derived(layout::index_dir(dir_), false); !r) return r;
+  if (auto r = remove_derived(layout::links_dir(dir_), true); !r) return r;
+  if (auto r = sync_directories(); !r) return r;
+  // The checkpoint is rebuilt, not removed.
+  std::erase(report_.removed, rel(layout::checkpoint(dir_)));
+  return write_checkpoint();
+}
+
+// --- The whole job
+
+result<repair_report> repair_job::run() {
+  if (!fs_->exists(layout::store_json(dir_))) return error(errc::invalid_argument, "no evstore store in " + dir_);
+  if (dry()) {
+    if (auto r = take_lock(); !r) return r.error();  // held while the store is read
+  }
+  auto clean = opens_clean();
+  if (!clean) return clean.error();
+  if (*clean) return report_;
+  report_.needed = true;
+  if (!dry()) {
+    if (auto r = take_lock(); !r) return r.error();
+  }
+  auto ov = read_journal();
+  if (!ov) return ov.error();
+  if (!dry() && !ov->empty()) {
+    if (auto r = apply_journal(*ov); !r) return r.error();
+    ov->clear();
+  }
+  if (fs_->exists(layout::streams_dir(dir_))) {
+    if (auto r = find_partitions(layout::streams_dir(dir_), *ov); !r) return r.error();
+  }
+  for (const partition& p : parts_) {
+    auto src = source::open(*fs_, p.path, *ov);
+    if (src) total_bytes_ += src->size();
+  }
+  for (partition& p : parts_) {
+    if (auto r = scan(p, *ov); !r) return r.error();
+  }
+  if (progress_) progress_(total_bytes_, total_bytes_);
+  read_catalog();
+  assign_ids();
+  cut();
+  report_drops();
+  if (auto r = rewrite(); !r) return r.error();
+  if (dry()) return report_;
+  lock_.reset();
+  repair_report out = report_;
+  auto after = opens_clean();
+  if (!after) return after.error();
+  out.verified = *after;
+  out.consumers_ahead = report_.consumers_ahead;
+  for (std::size_t i = out.reasons.size(); i < report_.reasons.size(); ++i) {
+    out.reasons.push_back("after repair, " + report_.reasons[i]);
+  }
+  return out;
+}
+
+}  // namespace
+
+result<repair_report> repair_store(const std::string& directory, const repair_options& options,
+                                   const repair_progress& progress) {
+  return repair_job(directory, options, progress).run();
+}
+
+}  // namespace evstore
