@@ -8,6 +8,8 @@
 #                                           last line: "N passed, N failed"
 #   tools/setup.sh asan [cmake args...]     deps + ASan/UBSan Debug build in build-asan/ + ctest
 #   tools/setup.sh run [cmake args...]      deps + build, then evstored on ./data (console URL printed)
+#   tools/setup.sh fuzz [seconds]           deps + clang libFuzzer build in build-fuzz/, each target
+#                                           run for `seconds` (60); see tests/fuzz/README.md
 #
 # Idempotent: apt-get runs only when a package is missing, and then `apt-get update` runs once.
 set -euo pipefail
@@ -24,12 +26,14 @@ packages=(
 )
 # Only the test runs need these: the console tests load the page in a real browser.
 test_packages=(chromium)
+# Only `fuzz` needs these: clang with its libFuzzer runtime.
+fuzz_packages=(clang libclang-rt-dev)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 }
 
 install_deps() {
@@ -132,6 +136,29 @@ case "$cmd" in
     configure_and_build build "$@"
     log "starting build/tools/evstored on ./data (Ctrl-C stops it cleanly)"
     exec build/tools/evstored --data ./data --listen "${EVSTORED_LISTEN:-127.0.0.1:2113}"
+    ;;
+  fuzz)
+    seconds="${1:-60}"
+    [[ "$seconds" =~ ^[0-9]+$ ]] || die "fuzz takes a number of seconds, got '$seconds'"
+    packages+=("${fuzz_packages[@]}")
+    install_deps
+    configure_and_build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DEVSTORE_FUZZ=ON \
+      -DEVSTORE_SANITIZE=ON -DEVSTORE_BUILD_BENCH=OFF -DEVSTORE_FUZZ_SECONDS="$seconds"
+    log "fuzzing every target for ${seconds}s"
+    rc=0
+    ctest --test-dir build-fuzz -V -R '^fuzz\.' >build-fuzz/fuzz-output.log 2>&1 || rc=$?
+    # One figure per target: libFuzzer's final stats, keyed by ctest's test number.
+    awk '
+      /^[0-9]+: stat::number_of_executed_units:/ { split($0, a, ":"); execs[a[1]] = $NF + 0 }
+      /^[0-9]+: stat::new_units_added:/          { split($0, a, ":"); added[a[1]] = $NF + 0 }
+      /Test +#[0-9]+: fuzz\./ {
+        line = $0; sub(/.*Test +#/, "", line)
+        n = line; sub(/:.*/, "", n)
+        name = line; sub(/^[0-9]+: fuzz\./, "", name); sub(/ .*/, "", name)
+        if (name != "seed_store")
+          printf "fuzz %s: execs %d, new corpus units %d, crashes %d\n", name, execs[n], added[n], ($0 ~ /Passed/) ? 0 : 1
+      }' build-fuzz/fuzz-output.log
+    ((rc == 0)) || die "a fuzz target failed: see build-fuzz/fuzz-output.log and build-fuzz/tests/fuzz/crash-*"
     ;;
   -h | --help | help)
     usage

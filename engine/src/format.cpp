@@ -2,6 +2,7 @@
 
 #include "crc32c.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace evstore::detail::format {
@@ -33,6 +34,12 @@ void copy(std::byte* to, const void* from, std::size_t n) {
 
 std::string_view view(const std::byte* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 
+// Reserved and padding bytes are written as zeros; anything else is not a
+// form this format produces (even under a valid checksum), so it is refused.
+bool zeros(const std::byte* p, std::size_t n) {
+  return std::all_of(p, p + n, [](std::byte b) { return b == std::byte{0}; });
+}
+
 }  // namespace
 
 void encode_file_header(const file_header& h, mutable_bytes out) {
@@ -56,6 +63,7 @@ std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind)
   if (get_u32(in.data() + 8) != format_version || get_u32(in.data() + 12) != file_header_size) return std::nullopt;
   const std::uint32_t name_len = get_u32(in.data() + 24);
   if (name_len > header_name_capacity) return std::nullopt;
+  if (!zeros(in.data() + 28 + name_len, 252 - 28 - name_len)) return std::nullopt;
   return file_header{expected_kind, get_u32(in.data() + 16), get_u32(in.data() + 20), view(in.data() + 28, name_len)};
 }
 
@@ -111,6 +119,12 @@ decode_status decode_record(bytes in, decoded_record& out) {
   if (std::uint64_t{type_len} + data_len + meta_len + record_overhead != size) return decode_status::corrupt;
   const std::uint16_t flags = get_u16(p + 10);
   out.kind = get_u16(p + 8);
+  if (out.kind == record_kind_event) {
+    if ((flags & ~(record_flag_has_id | record_flag_commit_end)) != 0 || get_u32(p + 60) != 0) {
+      return decode_status::corrupt;
+    }
+    if (!(flags & record_flag_has_id) && !zeros(p + 64, 16)) return decode_status::corrupt;
+  }
   out.size = size;
   out.stored_crc = stored;
   record_fields& f = out.fields;
@@ -145,6 +159,7 @@ void encode_all_entry(const all_entry& e, mutable_bytes out) {
 }
 
 std::optional<all_entry> decode_all_entry(bytes in) {
+  if (in.size() < all_entry_size) return std::nullopt;
   const std::byte* p = in.data();
   if (get_u32(p + 28) != masked_crc(p, 28)) return std::nullopt;
   const std::uint32_t size_bits = get_u32(p + 12);
@@ -163,6 +178,7 @@ void encode_stream_entry(const stream_entry& e, mutable_bytes out) {
 }
 
 std::optional<stream_entry> decode_stream_entry(bytes in) {
+  if (in.size() < stream_entry_size) return std::nullopt;
   const std::byte* p = in.data();
   if (get_u32(p + 20) != masked_crc(p, 20)) return std::nullopt;
   stream_entry e{get_u64(p), get_u64(p + 8), get_u32(p + 16)};
@@ -238,7 +254,7 @@ void encode_counter(const std::array<char, 8>& magic, std::uint64_t value, mutab
 
 std::optional<std::uint64_t> decode_counter(const std::array<char, 8>& magic, bytes in) {
   if (in.size() < 24 || std::memcmp(in.data(), magic.data(), 8) != 0) return std::nullopt;
-  if (get_u32(in.data() + 20) != masked_crc(in.data(), 20)) return std::nullopt;
+  if (get_u32(in.data() + 20) != masked_crc(in.data(), 20) || get_u32(in.data() + 16) != 0) return std::nullopt;
   return get_u64(in.data() + 8);
 }
 }  // namespace
@@ -274,7 +290,7 @@ std::optional<consumer_checkpoint> decode_consumer_checkpoint(bytes in) {
   if (in.size() < consumer_header_size || std::memcmp(p, consumer_magic.data(), 8) != 0) return std::nullopt;
   if (get_u32(p + 8) != format_version || get_u32(p + 12) != in.size() - consumer_header_size) return std::nullopt;
   const std::string_view state = view(p + consumer_header_size, in.size() - consumer_header_size);
-  if (get_u32(p + 28) != consumer_crc(p, state)) return std::nullopt;
+  if (get_u32(p + 28) != consumer_crc(p, state) || get_u32(p + 24) != 0) return std::nullopt;
   return consumer_checkpoint{get_u64(p + 16), state};
 }
 

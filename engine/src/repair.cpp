@@ -537,9 +537,10 @@ void repair_job::assign_ids() {
       damage(p->path, 0, "stream id " + std::to_string(id) + " is claimed by another partition too");
     }
   }
-  for (const auto& [name, id] : catalog_ids_) {
+  for (const auto& entry : catalog_ids_) {
+    const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture those
     if (std::none_of(parts_.begin(), parts_.end(), [&](const partition& p) { return p.name == name; })) {
-      damage(layout::catalog(dir_), 0, "stream " + name + " (id " + std::to_string(id) + ") has no partition");
+      damage(layout::catalog(dir_), 0, "stream " + name + " (id " + std::to_string(entry.second) + ") has no partition");
       report_.streams_removed.push_back(name);
     }
   }
