@@ -241,7 +241,7 @@ TEST(read_stream_crash, links_converge_to_all_after_a_crash_at_any_point) {
     ASSERT_TRUE(s) << "crash after " << k << ": " << s.error().message();
     const auto expected = expected_links(*s);
     for (const auto& [name, positions] : expected) {
-      EXPECT_TRUE(wait_until([&] { return link_positions(*s, name) == positions; }))
+      EXPECT_TRUE(wait_until([&, &n = name, &p = positions] { return link_positions(*s, n) == p; }))
           << "crash after " << k << ": " << name << " has " << link_positions(*s, name).size() << " of "
           << positions.size();
     }

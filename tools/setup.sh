@@ -142,8 +142,14 @@ case "$cmd" in
     [[ "$seconds" =~ ^[0-9]+$ ]] || die "fuzz takes a number of seconds, got '$seconds'"
     packages+=("${fuzz_packages[@]}")
     install_deps
-    configure_and_build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DEVSTORE_FUZZ=ON \
-      -DEVSTORE_SANITIZE=ON -DEVSTORE_BUILD_BENCH=OFF -DEVSTORE_FUZZ_SECONDS="$seconds"
+    log "configuring build-fuzz (clang, libFuzzer, ASan + UBSan)"
+    cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
+      -DCMAKE_CXX_COMPILER=clang++ -DEVSTORE_FUZZ=ON -DEVSTORE_SANITIZE=ON -DEVSTORE_BUILD_BENCH=OFF \
+      -DEVSTORE_FUZZ_SECONDS="$seconds"
+    # Only the targets (and the CLI that writes the seed store), not the test suite.
+    log "building the fuzz targets"
+    cmake --build build-fuzz --target evstore fuzz_format fuzz_event_json fuzz_stream_name fuzz_recovery \
+      fuzz_request_target
     log "fuzzing every target for ${seconds}s"
     rc=0
     ctest --test-dir build-fuzz -V -R '^fuzz\.' >build-fuzz/fuzz-output.log 2>&1 || rc=$?
