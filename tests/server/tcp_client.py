@@ -13,6 +13,14 @@
       then two requests pipelined in one send. Prints "STATUS <s1> <s2> <s3>"
       and then, idle, "CLOSED <ms>" when the server closes the connection (or
       "OPEN <ms>" after WAIT_SECS).
+  tcp_client.py wspause PORT PATH SECS
+      Opens a WebSocket (the handshake by hand, with a small receive buffer),
+      prints "PAUSED" and then never reads, for SECS seconds: a subscriber
+      that stopped reading.
+  tcp_client.py storm PORT N
+      Opens N connections: a third idle, a third mid-header, a third WebSocket
+      subscriptions; then resets them all at once (SO_LINGER 0) and prints
+      "RESET".
 """
 import socket
 import sys
@@ -101,12 +109,55 @@ def keepalive(port, wait):
     out(("CLOSED %d" if closed else "OPEN %d") % int((time.monotonic() - start) * 1000))
 
 
+def ws_handshake(s, path):
+    s.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n" % path).encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        data = s.recv(1)  # byte by byte: leave the frames after the handshake unread
+        if not data:
+            raise SystemExit("closed during the WebSocket handshake")
+        head += data
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        raise SystemExit("handshake refused: " + head.split(b"\r\n", 1)[0].decode())
+
+
+def wspause(port, path, secs):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", port))
+    ws_handshake(s, path)
+    out("PAUSED")
+    time.sleep(secs)
+    s.close()
+
+
+def storm(port, n):
+    import struct
+    socks = []
+    for i in range(n):
+        s = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if i % 3 == 1:
+            s.sendall(b"POST /streams/storm HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Le")
+        elif i % 3 == 2:
+            ws_handshake(s, "/subscribe?stream=%24all&from=0")
+        socks.append(s)
+    for s in socks:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        s.close()
+    out("RESET")
+
+
 def main():
     mode = sys.argv[1]
     if mode == "slowloris":
         slowloris(int(sys.argv[2]), float(sys.argv[3]))
     elif mode == "hold":
         hold(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+    elif mode == "wspause":
+        wspause(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+    elif mode == "storm":
+        storm(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "keepalive":
         keepalive(int(sys.argv[2]), float(sys.argv[3]))
     else:

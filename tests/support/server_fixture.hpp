@@ -255,6 +255,7 @@ class evstored {
   std::string base() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
   std::string ws_base() const { return (scheme_ == "https" ? "wss" : "ws") + std::string("://127.0.0.1:") + std::to_string(port_); }
   bool running() { return proc_->wait_exit(0ms) == -1; }
+  pid_t pid() const { return proc_->pid(); }
 
   // SIGTERM and the exit status (-1 if it did not exit within 10 s; it is then killed).
   int stop() {
