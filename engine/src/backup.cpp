@@ -49,10 +49,10 @@ struct plan_entry {
   std::uint64_t size = 0;  // the size when the plan was made; grown files are copied to this length at least
 };
 
-// Every regular file under `dir` (recursively) whose name ends in `suffix`,
-// or every file when `suffix` is empty.
+// Every regular file under `sub` (recursively) whose name ends in `suffix`,
+// but for one named `except`, in name order.
 void add_tree(const std::string& source, const std::string& destination, const std::string& sub, std::string_view suffix,
-              std::vector<plan_entry>& plan, std::error_code& ec) {
+              std::string_view except, std::vector<plan_entry>& plan, std::error_code& ec) {
   const fs::path root = fs::path(source) / sub;
   if (!fs::exists(root, ec)) return;
   std::vector<fs::path> files;
@@ -60,7 +60,7 @@ void add_tree(const std::string& source, const std::string& destination, const s
        it.increment(ec)) {
     if (!it->is_regular_file(ec)) continue;
     const std::string name = it->path().filename().string();
-    if (!suffix.empty() && !name.ends_with(suffix)) continue;
+    if (!name.ends_with(suffix) || name == except) continue;
     files.push_back(it->path());
   }
   std::sort(files.begin(), files.end());
@@ -162,17 +162,12 @@ result<backup_report> backup_store(const std::string& source, const std::string&
 
   std::vector<plan_entry> plan;
   plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
-  add_tree(source, destination, "consumers", ".consumer", plan, ec);
+  add_tree(source, destination, "consumers", ".consumer", {}, plan, ec);
   plan.push_back({detail::layout::checkpoint(source), detail::layout::checkpoint(destination), 0});
   plan.push_back({detail::layout::all_index(source), detail::layout::all_index(destination), 0});
   plan.push_back({detail::layout::catalog(source), detail::layout::catalog(destination), 0});
-  const std::size_t stream_indexes = plan.size();
-  add_tree(source, destination, "index", ".idx", plan, ec);
-  // $all.idx is already in the plan, before the stream indexes.
-  plan.erase(std::remove_if(plan.begin() + static_cast<std::ptrdiff_t>(stream_indexes), plan.end(),
-                            [&](const plan_entry& e) { return e.from == detail::layout::all_index(source); }),
-             plan.end());
-  add_tree(source, destination, "streams", ".evs", plan, ec);
+  add_tree(source, destination, "index", ".idx", "$all.idx", plan, ec);  // $all.idx went first, above
+  add_tree(source, destination, "streams", ".evs", {}, plan, ec);
   plan.push_back({join(detail::layout::links_dir(source), "read_streams.json"),
                   join(detail::layout::links_dir(destination), "read_streams.json"), 0});
   if (ec) return error(ec, "cannot list " + source);

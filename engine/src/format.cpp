@@ -34,13 +34,11 @@ void copy(std::byte* to, const void* from, std::size_t n) {
 
 std::string_view view(const std::byte* p, std::size_t n) { return {reinterpret_cast<const char*>(p), n}; }
 
-// Reserved and padding bytes are written as zeros; anything else is not a
-// form this format produces (even under a valid checksum), so it is refused.
-bool zeros(const std::byte* p, std::size_t n) {
-  return std::all_of(p, p + n, [](std::byte b) { return b == std::byte{0}; });
-}
-
 }  // namespace
+
+bool all_zero(bytes in) {
+  return std::all_of(in.begin(), in.end(), [](std::byte b) { return b == std::byte{0}; });
+}
 
 void encode_file_header(const file_header& h, mutable_bytes out) {
   std::memset(out.data(), 0, file_header_size);
@@ -63,7 +61,9 @@ std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind)
   if (get_u32(in.data() + 8) != format_version || get_u32(in.data() + 12) != file_header_size) return std::nullopt;
   const std::uint32_t name_len = get_u32(in.data() + 24);
   if (name_len > header_name_capacity) return std::nullopt;
-  if (!zeros(in.data() + 28 + name_len, 252 - 28 - name_len)) return std::nullopt;
+  // Reserved and padding bytes are written as zeros; anything else is not a
+  // form this format produces (even under a valid checksum), so it is refused.
+  if (!all_zero(in.subspan(28 + name_len, 252 - 28 - name_len))) return std::nullopt;
   return file_header{expected_kind, get_u32(in.data() + 16), get_u32(in.data() + 20), view(in.data() + 28, name_len)};
 }
 
@@ -123,7 +123,7 @@ decode_status decode_record(bytes in, decoded_record& out) {
     if ((flags & ~(record_flag_has_id | record_flag_commit_end)) != 0 || get_u32(p + 60) != 0) {
       return decode_status::corrupt;
     }
-    if (!(flags & record_flag_has_id) && !zeros(p + 64, 16)) return decode_status::corrupt;
+    if (!(flags & record_flag_has_id) && !all_zero(in.subspan(64, 16))) return decode_status::corrupt;
   }
   out.size = size;
   out.stored_crc = stored;

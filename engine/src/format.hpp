@@ -39,6 +39,10 @@ inline constexpr std::uint32_t format_version = 1;
 using bytes = std::span<const std::byte>;
 using mutable_bytes = std::span<std::byte>;
 
+// True if every byte is zero: preallocated or never-written space, and the
+// reserved fields the decoders insist on.
+bool all_zero(bytes in);
+
 // ---------------------------------------------------------------------------
 // File header: the first 256 bytes of every partition, index and catalog file.
 //   0   u8[8]  magic (one per file kind, in format.cpp)

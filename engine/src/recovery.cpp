@@ -36,10 +36,6 @@ namespace {
 
 constexpr std::size_t scan_chunk_entries = 4096;
 
-bool all_zero(std::span<const std::byte> b) {
-  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
-}
-
 }  // namespace
 
 result<void> store_impl::prepare_directory() {
@@ -144,7 +140,7 @@ result<void> store_impl::read_catalog() {
   }
   // Garbage after the last record is an unacknowledged flush's torn write (a
   // reader leaves it: it may be a record the writer is writing right now).
-  const bool garbage = at < bytes.size() && !all_zero(std::span(bytes).subspan(at));
+  const bool garbage = at < bytes.size() && !format::all_zero(std::span(bytes).subspan(at));
   catalog_end_ += at;
   if (!options_.read_only && garbage) {
     if (auto ec = cat.truncate(catalog_end_)) return error(ec, path);
@@ -325,7 +321,7 @@ result<void> store_impl::repair_tail(std::uint64_t committed, const std::vector<
     auto n = (*all)->file->read_at(cut_at, rest);
     if (!n) return error(n.error(), all_path);
     rest.resize(*n);
-    if (!all_zero(rest)) {
+    if (!format::all_zero(rest)) {
       for (std::size_t i = 0; i + format::all_entry_size <= rest.size(); i += format::all_entry_size) {
         if (auto e = format::decode_all_entry(std::span(rest).subspan(i, format::all_entry_size))) {
           if (e->stream_id < registry_.size()) dirty.insert(e->stream_id);  // cut streams are gone

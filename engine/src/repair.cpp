@@ -126,10 +126,6 @@ class window {
   std::uint64_t at_ = 0;
 };
 
-bool all_zero(std::span<const std::byte> b) {
-  return std::all_of(b.begin(), b.end(), [](std::byte x) { return x == std::byte{0}; });
-}
-
 // ---------------------------------------------------------------------------
 // What the walk of one partition found.
 
@@ -195,7 +191,7 @@ result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at,
       for (std::uint64_t z = at; z < size; z += read_window) {
         auto rest = w.get(z, read_window);
         if (!rest) return rest.error();
-        if (!all_zero(*rest)) return std::pair{count, false};
+        if (!format::all_zero(*rest)) return std::pair{count, false};
       }
       return std::pair{count, true};
     }

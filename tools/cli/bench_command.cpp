@@ -3,10 +3,8 @@
 
 #include <chrono>
 #include <cstdio>
-#include <condition_variable>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 
 namespace evstore::cli {
 
@@ -33,35 +31,19 @@ int cmd_bench(const args_t& args) {
   // A JSON string of `size` bytes, quotes included.
   const std::string data = "\"" + std::string(size - 2, 'x') + "\"";
 
-  // Single-event appends, up to 4096 in flight: the writer batches each tick's.
-  std::mutex m;
-  std::condition_variable cv;
-  std::uint64_t in_flight = 0, failed = 0;
+  // Single-event appends, up to 4096 in flight.
+  append_pipeline pipeline(s, 4096, "append");
   const auto start = std::chrono::steady_clock::now();
   progress_bar bar("appending");
   for (std::uint64_t i = 0; i < events; ++i) {
-    {
-      std::unique_lock lock(m);
-      cv.wait(lock, [&] { return in_flight < 4096; });
-      ++in_flight;
-    }
-    s.append("bench-" + std::to_string(i % streams), {{"BenchEvent", data, {}, {}}}, expect::any,
-             [&](boost::system::error_code ec, append_result) {
-               std::lock_guard lock(m);
-               if (ec) ++failed;
-               --in_flight;
-               cv.notify_all();
-             });
+    pipeline.submit("bench-" + std::to_string(i % streams), {{"BenchEvent", data, {}, {}}}, expect::any, i);
     if (i % 8192 == 0) bar.update(i, events);
   }
-  {
-    std::unique_lock lock(m);
-    cv.wait(lock, [&] { return in_flight == 0; });
-  }
+  const auto failure = pipeline.drain();
   bar.done();
   const double append_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (failed) {
-    std::cerr << "evstore: " << failed << " appends failed\n";
+  if (failure) {
+    std::cerr << "evstore: " << pipeline.failures() << " appends failed (" << *failure << ")\n";
     close_blocking(s);
     return 1;
   }

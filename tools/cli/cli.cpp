@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <evstore/event_json.hpp>
+
 #include <unistd.h>
 
 #include <cstdio>
@@ -56,6 +58,65 @@ po::variables_map parse(const args_t& args, po::options_description opts, const 
     throw usage_error(e.what());
   }
   return vm;
+}
+
+append_pipeline::append_pipeline(store& s, std::size_t window, std::string unit)
+    : store_(s), window_(window), unit_(std::move(unit)) {}
+
+void append_pipeline::submit(const std::string& stream, std::vector<event_data> events, expected_version expected,
+                             std::uint64_t n) {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return in_flight_ < window_; });
+  ++in_flight_;
+  lock.unlock();
+  store_.append(stream, std::move(events), expected, [this, n](boost::system::error_code ec, append_result r) {
+    std::lock_guard guard(mutex_);
+    if (ec) {
+      ++failures_;
+      if (!failure_) {
+        failure_ = unit_ + " " + std::to_string(n) + ": " + ec.message();
+        if (ec == errc::wrong_expected_version) {
+          *failure_ += " (expected " + to_string(r.expected) + ", the store has " +
+                       (r.actual ? "version " + std::to_string(*r.actual) : std::string("no stream")) + ")";
+        }
+      }
+    }
+    --in_flight_;
+    cv_.notify_all();
+  });
+}
+
+std::optional<std::string> append_pipeline::drain() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return in_flight_ == 0; });
+  return failure_;
+}
+
+bool append_pipeline::failed() {
+  std::lock_guard lock(mutex_);
+  return failure_.has_value();
+}
+
+std::uint64_t append_pipeline::failures() {
+  std::lock_guard lock(mutex_);
+  return failures_;
+}
+
+void write_event_line(std::FILE* out, std::string& scratch, const recorded_event& e) {
+  scratch.clear();
+  append_event_json(scratch, e);
+  scratch += '\n';
+  std::fwrite(scratch.data(), 1, scratch.size(), out);
+}
+
+int print_range(event_range& range) {
+  std::string line;
+  for (const recorded_event& e : range) write_event_line(stdout, line, e);
+  if (range.error()) {
+    std::cerr << "evstore: " << range.error()->message() << "\n";
+    return 1;
+  }
+  return 0;
 }
 
 progress_bar::progress_bar(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}

@@ -7,7 +7,11 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/program_options.hpp>
 
+#include <condition_variable>
 #include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -54,6 +58,35 @@ boost::system::error_code close_blocking(store& s);
 
 // Parses `args` with `opts` plus the named positionals (all required).
 po::variables_map parse(const args_t& args, po::options_description opts, const std::vector<std::string>& positional_names);
+
+// Appends issued without waiting for each one (the writer batches each
+// tick's), at most `window` in flight. Each append carries a number (an input
+// line, an index) that a failure names: "<unit> <n>: <error>".
+class append_pipeline {
+ public:
+  append_pipeline(store& s, std::size_t window, std::string unit);
+  void submit(const std::string& stream, std::vector<event_data> events, expected_version expected, std::uint64_t n);
+  // Waits for every append; the first failure, if any.
+  std::optional<std::string> drain();
+  bool failed();
+  std::uint64_t failures();
+
+ private:
+  store& store_;
+  const std::size_t window_;
+  const std::string unit_;
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  std::size_t in_flight_ = 0;
+  std::uint64_t failures_ = 0;
+  std::optional<std::string> failure_;
+};
+
+// One event as a line of NDJSON; `scratch` is reused between calls.
+void write_event_line(std::FILE* out, std::string& scratch, const recorded_event& e);
+// Writes every event of `range` to stdout as NDJSON; 1 (after saying why) if
+// the range ended on an error, else 0.
+int print_range(event_range& range);
 
 // "\rlabel  42%  12,345/29,000" on stderr when it is a terminal; done() clears the line.
 class progress_bar {

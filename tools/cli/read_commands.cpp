@@ -2,8 +2,6 @@
 // read-only, so they work beside a running writer (evstored or an application).
 #include "cli.hpp"
 
-#include <evstore/event_json.hpp>
-
 #include <boost/asio/use_future.hpp>
 
 #include <cerrno>
@@ -13,13 +11,6 @@
 
 namespace evstore::cli {
 namespace {
-
-void write_line(std::FILE* out, std::string& line, const recorded_event& e) {
-  line.clear();
-  append_event_json(line, e);
-  line += '\n';
-  std::fwrite(line.data(), 1, line.size(), out);
-}
 
 // Events in the stream, or nullopt when the store cannot tell cheaply (read
 // and system streams).
@@ -67,13 +58,7 @@ int cmd_cat(const args_t& args) {
   o.from = vm.count("from") ? vm["from"].as<std::uint64_t>() : (backward ? from_end : 0);
   if (vm.count("limit")) o.max_count = vm["limit"].as<std::uint64_t>();
   auto range = s.events(vm["stream"].as<std::string>(), o);
-  std::string line;
-  for (const recorded_event& e : range) write_line(stdout, line, e);
-  if (range.error()) {
-    std::cerr << "evstore: " << range.error()->message() << "\n";
-    return 1;
-  }
-  return 0;
+  return print_range(range);
 }
 
 int cmd_tail(const args_t& args) {
@@ -98,15 +83,9 @@ int cmd_tail(const args_t& args) {
   } else {
     from = from_end;
   }
-  std::string line;
   if (!vm.count("follow")) {
     auto range = s.events(stream, {.from = from});
-    for (const recorded_event& e : range) write_line(stdout, line, e);
-    if (range.error()) {
-      std::cerr << "evstore: " << range.error()->message() << "\n";
-      return 1;
-    }
-    return 0;
+    return print_range(range);
   }
   // Catch-up and live are one subscription: nothing is missed or repeated
   // between the last stored event and the first new one.
@@ -115,6 +94,7 @@ int cmd_tail(const args_t& args) {
     std::cerr << "evstore: " << sub.error().message() << "\n";
     return 1;
   }
+  std::string line;
   for (;;) {
     subscription_batch b;
     try {
@@ -123,7 +103,7 @@ int cmd_tail(const args_t& args) {
       std::cerr << "evstore: " << e.code().message() << "\n";
       return 1;
     }
-    for (const recorded_event& e : b.events) write_line(stdout, line, e);
+    for (const recorded_event& e : b.events) write_event_line(stdout, line, e);
     if (std::fflush(stdout) != 0) return errno == EPIPE ? 0 : 1;
   }
 }
@@ -152,7 +132,7 @@ int cmd_export(const args_t& args) {
   std::string line;
   auto range = s.events(stream, {.from = from});
   for (const recorded_event& e : range) {
-    write_line(out, line, e);
+    write_event_line(out, line, e);
     if (++n % 4096 == 0 && total && *total > from) bar.update(n, *total - from);
   }
   bar.done();

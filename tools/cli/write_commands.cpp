@@ -7,10 +7,8 @@
 
 #include <boost/json/parse.hpp>
 
-#include <condition_variable>
 #include <fstream>
 #include <iostream>
-#include <mutex>
 #include <unordered_map>
 
 namespace evstore::cli {
@@ -41,11 +39,7 @@ int cmd_demo(const args_t& args) {
     return 1;
   }
   std::string line;
-  for (const recorded_event& e : page->events) {
-    line.clear();
-    append_event_json(line, e);
-    std::cout << line << "\n";
-  }
+  for (const recorded_event& e : page->events) write_event_line(stdout, line, e);
   std::cout << "store now holds " << s.event_count() << " events in " << s.stream_count() << " streams\n";
   close_blocking(s);
   return 0;
@@ -109,50 +103,6 @@ bool same_event(const recorded_event& stored, const event_data& e) {
          json_equal(stored.metadata, e.metadata);
 }
 
-// Appends issued without waiting for each one (the writer batches them per
-// tick), at most `window` in flight; the first failure stops the import.
-class append_pipeline {
- public:
-  explicit append_pipeline(store& s, std::size_t window) : store_(s), window_(window) {}
-
-  void submit(const std::string& stream, std::vector<event_data> events, expected_version expected, std::size_t line) {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return in_flight_ < window_; });
-    ++in_flight_;
-    lock.unlock();
-    store_.append(stream, std::move(events), expected, [this, line](boost::system::error_code ec, append_result r) {
-      std::lock_guard guard(mutex_);
-      if (ec && !failure_) {
-        failure_ = "line " + std::to_string(line) + ": " + ec.message();
-        if (ec == errc::wrong_expected_version) {
-          *failure_ += " (expected " + to_string(r.expected) + ", the store has " +
-                      (r.actual ? "version " + std::to_string(*r.actual) : std::string("no stream")) + ")";
-        }
-      }
-      --in_flight_;
-      cv_.notify_all();
-    });
-  }
-  // Waits for every append; the first failure, if any.
-  std::optional<std::string> drain() {
-    std::unique_lock lock(mutex_);
-    cv_.wait(lock, [&] { return in_flight_ == 0; });
-    return failure_;
-  }
-  bool failed() {
-    std::lock_guard lock(mutex_);
-    return failure_.has_value();
-  }
-
- private:
-  store& store_;
-  const std::size_t window_;
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  std::size_t in_flight_ = 0;
-  std::optional<std::string> failure_;
-};
-
 }  // namespace
 
 int cmd_import(const args_t& args) {
@@ -178,7 +128,7 @@ int cmd_import(const args_t& args) {
     std::uint64_t existing = 0, next = 0;
   };
   std::unordered_map<std::string, stream_progress> streams;
-  append_pipeline pipeline(s, 256);
+  append_pipeline pipeline(s, 256, "line");
   // Consecutive events of one stream go out as one append (up to 512).
   std::string batch_stream;
   std::vector<event_data> batch;

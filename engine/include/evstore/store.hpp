@@ -28,7 +28,6 @@
 #include <boost/asio/async_result.hpp>
 
 #include <array>
-
 #include <chrono>
 #include <cstdint>
 #include <functional>
