@@ -225,6 +225,15 @@ void encode_checkpoint(const checkpoint& c, mutable_bytes out) {
   put_u32(p + 60, masked_crc(p, 60));
 }
 
+std::optional<checkpoint> decode_checkpoint_file(bytes in) {
+  std::optional<checkpoint> best;
+  for (std::size_t slot = 0; slot < 2 && in.size() >= (slot + 1) * checkpoint_slot_size; ++slot) {
+    auto c = decode_checkpoint(in.subspan(slot * checkpoint_slot_size));
+    if (c && c->sequence > (best ? best->sequence : 0)) best = c;
+  }
+  return best;
+}
+
 std::optional<checkpoint> decode_checkpoint(bytes in) {
   const std::byte* p = in.data();
   if (in.size() < checkpoint_slot_size || std::memcmp(p, checkpoint_magic.data(), 8) != 0) return std::nullopt;

@@ -235,6 +235,9 @@ struct checkpoint {
 
 void encode_checkpoint(const checkpoint& c, mutable_bytes out);
 std::optional<checkpoint> decode_checkpoint(bytes in);
+// The checkpoint a file's two slots hold: the valid one with the higher
+// (non-zero) sequence; nullopt if neither slot decodes.
+std::optional<checkpoint> decode_checkpoint_file(bytes in);
 
 // ---------------------------------------------------------------------------
 // Journal (journal.wal), durable mode only: a flush first appends one frame

@@ -6,11 +6,13 @@
 // makes its durability one fdatasync whatever the number of streams. The
 // partitions and indexes are synced at checkpoints, in parallel, after which
 // the journal may start over.
+#include "journal_walk.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
 
 #include <algorithm>
 #include <atomic>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -165,35 +167,29 @@ result<void> store_impl::open_journal() {
 
 // Re-applies the frames written after the last checkpoint. Every frame holds
 // the exact bytes of one flush at their offsets, so replaying is idempotent.
-result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t position) {
-  const std::string path = layout::journal(options_.directory);
-  journal_end_ = from_offset;
-  if (from_offset == 0 || !fs_->exists(path)) return {};
-  auto f = fs_->open(path, open_mode::read_only);
-  if (!f) return error(f.error(), path);
-  auto journal_size = (*f)->size();
+result<journal_walk> walk_journal(file& journal, const std::string& path, std::uint64_t offset, std::uint64_t position,
+                                  const std::function<result<void>(const format::journal_frame&)>& on_frame) {
+  journal_walk walk{offset, std::nullopt};
+  auto journal_size = journal.size();
   if (!journal_size) return error(journal_size.error(), path);
   std::vector<std::byte> buffer(format::file_header_size);
-  auto got = (*f)->read_at(0, buffer);
+  auto got = journal.read_at(0, buffer);
   if (!got) return error(got.error(), path);
   if (*got != buffer.size() || !format::decode_file_header(buffer, format::file_kind::journal)) {
-    return corruption("bad file header", relative(path), 0);
+    walk.damage = journal_walk::stop{0, "bad file header"};
+    return walk;
   }
-  std::map<std::string, std::unique_ptr<file>> touched;
-  std::set<std::string> dirs;
-  std::uint64_t at = from_offset;
+  std::uint64_t at = offset;
   format::journal_frame frame;
-  // Frame by frame from the checkpoint's offset: the cost of opening is the
-  // frames written since the last checkpoint, never the journal's size.
   for (;;) {
     buffer.resize(format::journal_frame_header_size);
-    auto head = (*f)->read_at(at, buffer);
+    auto head = journal.read_at(at, buffer);
     if (!head) return error(head.error(), path);
     if (*head != buffer.size()) break;
     const std::uint32_t frame_size = format::peek_journal_frame_size(buffer);
     if (frame_size < format::journal_frame_header_size || frame_size > *journal_size - at) break;
     buffer.resize(frame_size);
-    auto body = (*f)->read_at(at, buffer);
+    auto body = journal.read_at(at, buffer);
     if (!body) return error(body.error(), path);
     if (*body != buffer.size()) break;
     if (format::decode_journal_frame(buffer, frame) != format::decode_status::ok) break;
@@ -201,8 +197,28 @@ result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t
     for (const format::journal_op& op : frame.ops) {
       // The checksum makes damage unlikely; still, never write outside the store.
       if (op.path.empty() || op.path.front() == '/' || op.path.find("..") != std::string_view::npos) {
-        return corruption("journal op with an unsafe path", relative(path), at);
+        walk.damage = journal_walk::stop{at, "journal op with an unsafe path"};
+        return walk;
       }
+    }
+    if (auto r = on_frame(frame); !r) return r.error();
+    position += frame.event_count;
+    at += format::journal_align(frame.size);
+    walk.end = at;
+  }
+  return walk;
+}
+
+result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t position) {
+  const std::string path = layout::journal(options_.directory);
+  journal_end_ = from_offset;
+  if (from_offset == 0 || !fs_->exists(path)) return {};
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f) return error(f.error(), path);
+  std::map<std::string, std::unique_ptr<file>> touched;
+  std::set<std::string> dirs;
+  auto walk = walk_journal(**f, path, from_offset, position, [&](const format::journal_frame& frame) -> result<void> {
+    for (const format::journal_op& op : frame.ops) {
       const std::string target = layout::join(options_.directory, op.path);
       auto it = touched.find(target);
       if (it == touched.end()) {
@@ -217,9 +233,10 @@ result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t
       }
       if (auto ec = it->second->write_at(op.offset, op.data)) return error(ec, target);
     }
-    position += frame.event_count;
-    at += format::journal_align(frame.size);
-  }
+    return {};
+  });
+  if (!walk) return walk.error();
+  if (walk->damage) return corruption(walk->damage->what, relative(path), walk->damage->offset);
   for (auto& [p, file] : touched) {
     if (auto ec = file->sync()) return error(ec, p);
   }
@@ -227,7 +244,7 @@ result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t
   for (const std::string& d : dirs) {
     if (auto ec = fs_->sync_directory(d)) return error(ec, d);
   }
-  journal_end_ = at;
+  journal_end_ = walk->end;
   return {};
 }
 

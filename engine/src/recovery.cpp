@@ -158,11 +158,7 @@ result<format::checkpoint> store_impl::read_checkpoint() {
   if (!f) return error(f.error(), path);
   auto bytes = read_all(**f);
   if (!bytes) return error(bytes.error(), path);
-  for (std::size_t slot = 0; slot < 2; ++slot) {
-    if (bytes->size() < (slot + 1) * format::checkpoint_slot_size) break;
-    auto c = format::decode_checkpoint(std::span(*bytes).subspan(slot * format::checkpoint_slot_size));
-    if (c && c->sequence > best.sequence) best = *c;
-  }
+  best = format::decode_checkpoint_file(*bytes).value_or(best);
   checkpoint_sequence_ = best.sequence;
   checkpoint_count_ = best.all_count;
   return best;

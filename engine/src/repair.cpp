@@ -20,6 +20,7 @@
 
 #include "format.hpp"
 #include "io_util.hpp"
+#include "journal_walk.hpp"
 #include "layout.hpp"
 #include "stream_name.hpp"
 
@@ -324,34 +325,23 @@ result<overlay> repair_job::read_journal() {
     if (!f) return error(f.error(), layout::checkpoint(dir_));
     auto bytes = detail::read_all(**f);
     if (!bytes) return error(bytes.error(), layout::checkpoint(dir_));
-    for (std::size_t at = 0; at + format::checkpoint_slot_size <= bytes->size(); at += format::checkpoint_slot_size) {
-      auto c = format::decode_checkpoint(std::span(*bytes).subspan(at));
-      if (c && c->sequence > cp.sequence) cp = *c;
-    }
+    cp = format::decode_checkpoint_file(*bytes).value_or(cp);
   }
   if (cp.journal_offset == 0 || !fs_->exists(path)) return ov;
   auto f = fs_->open(path, open_mode::read_only);
   if (!f) return error(f.error(), path);
-  auto bytes = detail::read_all(**f);
-  if (!bytes) return error(bytes.error(), path);
-  if (!format::decode_file_header(*bytes, format::file_kind::journal)) {
-    damage(path, 0, "bad file header: its frames cannot be replayed");
-    return ov;
-  }
-  std::uint64_t position = cp.all_count;
-  for (std::uint64_t at = cp.journal_offset; at < bytes->size();) {
-    format::journal_frame frame;
-    if (format::decode_journal_frame(std::span(*bytes).subspan(at), frame) != format::decode_status::ok) break;
-    if (frame.first_position != position) break;  // the chain ends (format.md, "Journal")
+  auto walk = detail::walk_journal(**f, path, cp.journal_offset, cp.all_count, [&](const format::journal_frame& frame) -> result<void> {
     for (const format::journal_op& op : frame.ops) {
-      if (op.path.empty() || op.path.front() == '/' || op.path.find("..") != std::string_view::npos) {
-        damage(path, at, "journal op with an unsafe path: frames from here on are not replayed");
-        return ov;
-      }
       ov[layout::join(dir_, op.path)].push_back({op.offset, {op.data.begin(), op.data.end()}});
     }
-    position += frame.event_count;
-    at += format::journal_align(frame.size);
+    return {};
+  });
+  if (!walk) return walk.error();
+  if (walk->damage) {
+    // Offset 0 is the file header (frames start after it): then no frame is replayed.
+    damage(path, walk->damage->offset,
+           walk->damage->what + (walk->damage->offset == 0 ? ": its frames cannot be replayed"
+                                                           : ": frames from here on are not replayed"));
   }
   return ov;
 }
