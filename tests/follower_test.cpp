@@ -4,6 +4,8 @@
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
 
+#include <evstore/fault_injecting_file_system.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -129,6 +131,61 @@ TEST(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
   ASSERT_FALSE(committed.get_future().get());
   EXPECT_TRUE(std::filesystem::exists(dir.sub("follower-consumers") + "/paid/mailer.consumer"));
   EXPECT_FALSE(std::filesystem::exists(dir.sub("store") + "/consumers"));
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::string> types_in(const store& s, const std::string& stream) {
+  std::vector<std::string> out;
+  auto page = s.read(stream, {.from = 0, .max_count = 100});
+  if (!page) return {page.error().message()};
+  for (const auto& e : page->events) out.emplace_back(e.type);
+  return out;
+}
+
+// The follower read the catalog record of a stream whose creating flush
+// failed; the writer's recovery cut that record and gave its id (and its
+// bytes' length) to another stream. The follower forgets the cut stream and
+// follows on.
+TEST(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_cut) {
+  temp_dir dir;
+  io_thread io;
+  auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
+  auto writer = std::make_optional(store::open(
+      io.executor(), {.directory = dir.path(), .file_system = faulty, .system_streams = false}));
+  ASSERT_TRUE(*writer) << writer->error().message();
+  ASSERT_FALSE(append_wait(**writer, "a", {make_event("A")}).ec);
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false,
+                                              .system_streams = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  // The flush creating "x" writes its catalog record and $all entry, then
+  // fails creating its partition (a kill -9 there leaves the same files).
+  faulty->fail_operation(3, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
+  ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
+  ASSERT_TRUE(follower->refresh());
+  ASSERT_EQ(follower->stream_count(), 2u) << "the follower has read the catalog record of x";
+  EXPECT_EQ(follower->event_count(), 1u);
+  (void)close_wait(**writer);
+  writer.reset();
+  faulty->clear_faults();
+
+  auto restarted = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(restarted) << restarted.error().message();
+  ASSERT_FALSE(append_wait(*restarted, "y", {make_event("Y")}).ec);  // x's id, x's record length
+  ASSERT_FALSE(append_wait(*restarted, "a", make_events(3)).ec);
+  auto published = follower->refresh();
+  ASSERT_TRUE(published) << published.error().message();
+  EXPECT_EQ(*published, 5u);
+  EXPECT_EQ(follower->event_count(), 5u);
+  EXPECT_EQ(types_in(*follower, "y"), (std::vector<std::string>{"Y"}));
+  EXPECT_EQ(follower->read("a")->events.size(), 4u);
+  auto x = follower->read("x");
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().code, errc::stream_not_found);
+  EXPECT_EQ(follower->stream_count(), 2u);
+  ASSERT_FALSE(close_wait(*restarted));
 }
 
 }  // namespace

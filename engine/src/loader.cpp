@@ -130,9 +130,54 @@ std::uint64_t store_impl::indexed_prefix(std::uint64_t from, const std::vector<f
   return usable;
 }
 
+// A follower reads catalog records as soon as the writer writes them, before
+// the flush that wrote them completes. If that flush never completes (an I/O
+// error, a kill -9), the writer's recovery cuts the records and gives their
+// ids to the next new streams: this store's id -> name map no longer matches
+// $all, and its scan would stop for good at the first entry of such a stream.
+// Only streams without published events can be cut (recovery keeps all the
+// head acknowledged), so only their records are read again; from the first
+// that changed, the streams are forgotten and read_catalog() reads anew.
+result<void> store_impl::forget_cut_streams() {
+  const std::uint32_t known = registry_.size();
+  const std::uint64_t published = all_count();
+  std::uint32_t first = known;
+  while (first > 0 && registry_.by_id(first - 1)->first_position >= published) --first;
+  if (first == known) return {};
+  const std::string path = layout::catalog(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), path);
+  std::vector<std::byte> bytes(catalog_end_ - catalog_offsets_[first]);
+  auto n = (*f)->file->read_at(catalog_offsets_[first], bytes);
+  if (!n) return error(n.error(), path);
+  bytes.resize(*n);
+  std::uint32_t same = first;
+  for (std::uint64_t at = 0; same < known; ++same) {
+    const stream_state& s = *registry_.by_id(same);
+    format::catalog_record r;
+    std::uint32_t size = 0;
+    if (format::decode_catalog_record(std::span(bytes).subspan(at), r, size) != format::decode_status::ok ||
+        r.stream_id != s.id || r.name != s.name || r.first_position != s.first_position) {
+      break;
+    }
+    at += size;
+  }
+  if (same == known) return {};
+  for (std::uint32_t id = same; id < known; ++id) {
+    // A new stream of the same name is a new pair of files to this store.
+    files_.erase(registry_.by_id(id)->partition_path);
+    files_.erase(registry_.by_id(id)->index_path);
+  }
+  catalog_end_ = catalog_offsets_[same];
+  catalog_offsets_.resize(same);
+  registry_.forget(same);
+  return {};
+}
+
 result<std::uint64_t> store_impl::refresh() {
   if (!options_.read_only) return all_count();
   std::lock_guard serial(refresh_mutex_);
+  if (auto r = forget_cut_streams(); !r) return r.error();
   if (auto r = read_catalog(); !r) return r.error();
   const std::uint64_t from = all_count();
   std::vector<format::all_entry> tail;
