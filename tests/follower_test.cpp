@@ -6,6 +6,7 @@
 
 #include <evstore/fault_injecting_file_system.hpp>
 
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -186,6 +187,35 @@ TEST(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_c
   EXPECT_EQ(x.error().code, errc::stream_not_found);
   EXPECT_EQ(follower->stream_count(), 2u);
   ASSERT_FALSE(close_wait(*restarted));
+}
+
+// The writer deletes a read stream and creates it again with another filter:
+// a new link file under the same name. The follower serves the new one, both
+// when the rebuild moved nothing but the definitions and after new events.
+TEST(follower_in_process, serves_a_read_stream_created_again_from_its_new_file) {
+  temp_dir dir;
+  io_thread io;
+  auto writer = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(writer) << writer.error().message();
+  writer->create_read_stream("picked", filter::event_types({"A"}), boost::asio::use_future).get();
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(3, "A")).ec);
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(3, "B")).ec);
+  ASSERT_TRUE(wait_until([&] { return writer->statistics().indexed == 6; }));
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  ASSERT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"A", "A", "A"}));
+
+  writer->delete_read_stream("picked", boost::asio::use_future).get();
+  writer->create_read_stream("picked", filter::event_types({"B"}), boost::asio::use_future).get();
+  ASSERT_TRUE(follower->refresh());
+  EXPECT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"B", "B", "B"}))
+      << "the follower reads the deleted file";
+
+  ASSERT_FALSE(append_wait(*writer, "s", {make_event("B")}).ec);
+  ASSERT_TRUE(wait_until([&] { return writer->statistics().indexed == 7; }));
+  ASSERT_TRUE(follower->refresh());
+  EXPECT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"B", "B", "B", "B"}));
+  ASSERT_FALSE(close_wait(*writer));
 }
 
 }  // namespace
