@@ -2,6 +2,7 @@
 // another process (the crash child), serving reads, subscriptions and the
 // writer's system streams, without writing to the store directory.
 #include "support/durability_test.hpp"
+#include "support/paused_read_file_system.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/fault_injecting_file_system.hpp>
@@ -16,6 +17,7 @@
 #include <map>
 #include <sys/wait.h>
 #include <mutex>
+#include <thread>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -215,6 +217,36 @@ TEST(follower_in_process, serves_a_read_stream_created_again_from_its_new_file) 
   ASSERT_TRUE(wait_until([&] { return writer->statistics().indexed == 7; }));
   ASSERT_TRUE(follower->refresh());
   EXPECT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"B", "B", "B", "B"}));
+  ASSERT_FALSE(close_wait(*writer));
+}
+
+// A reader loads a stream lazily while refresh() publishes new events of it:
+// the stream ends up with every event $all shows, without another refresh.
+TEST(follower_in_process, a_stream_loaded_while_refresh_runs_has_every_published_event) {
+  temp_dir dir;
+  io_thread io;
+  auto writer = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(writer) << writer.error().message();
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(3)).ec);
+  auto paused = std::make_shared<paused_read_file_system>(posix_file_system());
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .file_system = paused,
+                                              .follow = false, .system_streams = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  ASSERT_EQ(follower->event_count(), 3u);
+
+  paused->pause_next_read("index/s.idx");  // the load's first read of the stream's index
+  pause_releaser releaser{*paused};
+  std::thread reader([&] { (void)follower->read("s"); });
+  ASSERT_TRUE(paused->wait_until_paused());
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(2)).ec);
+  auto published = follower->refresh();
+  ASSERT_TRUE(published) << published.error().message();
+  EXPECT_EQ(*published, 5u);
+  paused->release();
+  reader.join();
+  auto page = follower->read("s");
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_EQ(page->events.size(), 5u) << "the stream is short of what $all shows";
   ASSERT_FALSE(close_wait(*writer));
 }
 

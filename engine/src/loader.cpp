@@ -44,12 +44,24 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
   if (s.loaded.load(std::memory_order_acquire)) return {};
   std::lock_guard lock(s.load_mutex);
   if (s.loaded.load(std::memory_order_relaxed)) return {};
-  const std::uint64_t count_all = all_count();
+  // A follower's refresh() publishes a larger $all count and then moves the
+  // streams already loaded; one being loaded meanwhile is not, so the load
+  // goes again if the count moved while it ran. Both sides are seq_cst (a
+  // store then a load each): either refresh() sees this stream loaded (and
+  // waits for the lock to move it) or this load sees the new count.
+  for (;;) {
+    const std::uint64_t count_all = all_count_.load(std::memory_order_seq_cst);
+    if (auto r = load_against(s, count_all); !r) return r;
+    s.loaded.store(true, std::memory_order_seq_cst);
+    if (!options_.read_only || all_count_.load(std::memory_order_seq_cst) == count_all) return {};
+  }
+}
+
+result<void> store_impl::load_against(stream_state& s, std::uint64_t count_all) const {
   if (s.first_position >= count_all) {
     // Its first append is not committed (a reader's view of a stream a writer
     // is creating): no events yet, whatever its files hold.
     s.committed_end = format::file_header_size;
-    s.loaded.store(true, std::memory_order_release);
     return {};
   }
   auto f = files_.get(s.index_path);
@@ -109,7 +121,6 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
   }
   s.committed_end = end;
   s.committed_count.store(lo, std::memory_order_release);
-  s.loaded.store(true, std::memory_order_release);
   return {};
 }
 
@@ -128,6 +139,15 @@ std::uint64_t store_impl::indexed_prefix(std::uint64_t from, const std::vector<f
     if (e.commit_end) usable = p + 1;
   }
   return usable;
+}
+
+// A follower moves a loaded stream to a newly published event of it (never
+// back: a load against the new count may have been there first).
+void store_impl::advance_loaded(stream_state& s, const format::all_entry& e) {
+  std::lock_guard lock(s.load_mutex);
+  if (s.committed_count.load(std::memory_order_relaxed) > e.version) return;
+  s.committed_end = e.offset + e.size;
+  s.committed_count.store(e.version + 1, std::memory_order_release);
 }
 
 // A follower reads catalog records as soon as the writer writes them, before
@@ -189,16 +209,24 @@ result<std::uint64_t> store_impl::refresh() {
   while (end > from && !tail[end - from - 1].commit_end) --end;
   tail.resize(end - from);
   const std::uint64_t usable = indexed_prefix(from, tail);
+  // Streams already loaded move before $all does (a reader of $all then finds
+  // the events in their streams too); the others load lazily against the new
+  // count, and a load already running is caught by the second pass (see
+  // ensure_loaded).
+  std::vector<std::uint64_t> not_loaded;
   for (std::uint64_t p = from; p < usable; ++p) {
-    const format::all_entry& e = tail[p - from];
-    stream_state* s = registry_.by_id(e.stream_id);
+    stream_state* s = registry_.by_id(tail[p - from].stream_id);
     if (s->loaded.load(std::memory_order_acquire)) {
-      std::lock_guard lock(s->load_mutex);
-      s->committed_end = e.offset + e.size;
-      s->committed_count.store(e.version + 1, std::memory_order_release);
+      advance_loaded(*s, tail[p - from]);
+    } else {
+      not_loaded.push_back(p);
     }
   }
-  all_count_.store(usable, std::memory_order_release);
+  all_count_.store(usable, std::memory_order_seq_cst);
+  for (std::uint64_t p : not_loaded) {
+    stream_state* s = registry_.by_id(tail[p - from].stream_id);
+    if (s->loaded.load(std::memory_order_seq_cst)) advance_loaded(*s, tail[p - from]);
+  }
   auto links_moved = indexer_->refresh();
   if (!links_moved) return links_moved.error();
   // Wake subscribers of what moved.
