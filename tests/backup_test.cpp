@@ -111,6 +111,37 @@ TEST_P(backup_modes, taken_while_appending_is_a_whole_prefix_of_the_source) {
   ASSERT_FALSE(close_wait(*s));
 }
 
+// Streams created while the copy runs (one after each file copied), each
+// checkpointed at once: the copy holds every stream its checkpoint and $all
+// name, opens, and verifies clean.
+TEST(backup, taken_while_streams_are_created_holds_every_stream_its_log_names) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.sub("src"), .system_streams = false, .checkpoint_interval = 1});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(append_wait(*s, "first", make_events(2)).ec);
+  int created = 0;
+  auto report = backup_store(dir.sub("src"), dir.sub("copy"), [&](std::uint64_t, std::uint64_t) {
+    ASSERT_FALSE(append_wait(*s, "new-" + std::to_string(created++), make_events(2)).ec);
+  });
+  ASSERT_TRUE(report) << report.error().message();
+  ASSERT_GT(created, 3);
+  EXPECT_GE(report->events, 4u) << "the stream created after store.json was copied is in the checkpoint";
+
+  auto copy = store::open(io.executor(), {.directory = dir.sub("copy"), .system_streams = false});
+  ASSERT_TRUE(copy) << copy.error().message();
+  EXPECT_EQ(copy->event_count(), report->events);
+  const auto source = all_events(*s);
+  const auto events = all_events(*copy);
+  ASSERT_LE(events.size(), source.size());
+  EXPECT_TRUE(std::equal(events.begin(), events.end(), source.begin())) << "a prefix of the source's $all";
+  for (const stream_info& info : copy->list_streams()) EXPECT_EQ(info.event_count, 2u) << info.name;
+  EXPECT_EQ(copy->list_streams().size(), copy->stream_count());
+  EXPECT_TRUE(verify_store(*copy).clean());
+  ASSERT_FALSE(close_wait(*copy));
+  ASSERT_FALSE(close_wait(*s));
+}
+
 TEST(backup, refuses_a_non_empty_destination_or_a_source_that_is_no_store) {
   temp_dir dir;
   io_thread io;

@@ -2,8 +2,12 @@
 // another process (the crash child), serving reads, subscriptions and the
 // writer's system streams, without writing to the store directory.
 #include "support/durability_test.hpp"
+#include "support/paused_read_file_system.hpp"
 #include "support/store_fixture.hpp"
 
+#include <evstore/fault_injecting_file_system.hpp>
+
+#include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -13,6 +17,7 @@
 #include <map>
 #include <sys/wait.h>
 #include <mutex>
+#include <thread>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -129,6 +134,120 @@ TEST(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
   ASSERT_FALSE(committed.get_future().get());
   EXPECT_TRUE(std::filesystem::exists(dir.sub("follower-consumers") + "/paid/mailer.consumer"));
   EXPECT_FALSE(std::filesystem::exists(dir.sub("store") + "/consumers"));
+}
+
+}  // namespace
+
+namespace {
+
+std::vector<std::string> types_in(const store& s, const std::string& stream) {
+  std::vector<std::string> out;
+  auto page = s.read(stream, {.from = 0, .max_count = 100});
+  if (!page) return {page.error().message()};
+  for (const auto& e : page->events) out.emplace_back(e.type);
+  return out;
+}
+
+// The follower read the catalog record of a stream whose creating flush
+// failed; the writer's recovery cut that record and gave its id (and its
+// bytes' length) to another stream. The follower forgets the cut stream and
+// follows on.
+TEST(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_cut) {
+  temp_dir dir;
+  io_thread io;
+  auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
+  auto writer = std::make_optional(store::open(
+      io.executor(), {.directory = dir.path(), .file_system = faulty, .system_streams = false}));
+  ASSERT_TRUE(*writer) << writer->error().message();
+  ASSERT_FALSE(append_wait(**writer, "a", {make_event("A")}).ec);
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false,
+                                              .system_streams = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  // The flush creating "x" writes its catalog record and $all entry, then
+  // fails creating its partition (a kill -9 there leaves the same files).
+  faulty->fail_operation(3, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
+  ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
+  ASSERT_TRUE(follower->refresh());
+  ASSERT_EQ(follower->stream_count(), 2u) << "the follower has read the catalog record of x";
+  EXPECT_EQ(follower->event_count(), 1u);
+  (void)close_wait(**writer);
+  writer.reset();
+  faulty->clear_faults();
+
+  auto restarted = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(restarted) << restarted.error().message();
+  ASSERT_FALSE(append_wait(*restarted, "y", {make_event("Y")}).ec);  // x's id, x's record length
+  ASSERT_FALSE(append_wait(*restarted, "a", make_events(3)).ec);
+  auto published = follower->refresh();
+  ASSERT_TRUE(published) << published.error().message();
+  EXPECT_EQ(*published, 5u);
+  EXPECT_EQ(follower->event_count(), 5u);
+  EXPECT_EQ(types_in(*follower, "y"), (std::vector<std::string>{"Y"}));
+  EXPECT_EQ(follower->read("a")->events.size(), 4u);
+  auto x = follower->read("x");
+  ASSERT_FALSE(x);
+  EXPECT_EQ(x.error().code, errc::stream_not_found);
+  EXPECT_EQ(follower->stream_count(), 2u);
+  ASSERT_FALSE(close_wait(*restarted));
+}
+
+// The writer deletes a read stream and creates it again with another filter:
+// a new link file under the same name. The follower serves the new one, both
+// when the rebuild moved nothing but the definitions and after new events.
+TEST(follower_in_process, serves_a_read_stream_created_again_from_its_new_file) {
+  temp_dir dir;
+  io_thread io;
+  auto writer = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(writer) << writer.error().message();
+  writer->create_read_stream("picked", filter::event_types({"A"}), boost::asio::use_future).get();
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(3, "A")).ec);
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(3, "B")).ec);
+  ASSERT_TRUE(wait_until([&] { return writer->statistics().indexed == 6; }));
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  ASSERT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"A", "A", "A"}));
+
+  writer->delete_read_stream("picked", boost::asio::use_future).get();
+  writer->create_read_stream("picked", filter::event_types({"B"}), boost::asio::use_future).get();
+  ASSERT_TRUE(follower->refresh());
+  EXPECT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"B", "B", "B"}))
+      << "the follower reads the deleted file";
+
+  ASSERT_FALSE(append_wait(*writer, "s", {make_event("B")}).ec);
+  ASSERT_TRUE(wait_until([&] { return writer->statistics().indexed == 7; }));
+  ASSERT_TRUE(follower->refresh());
+  EXPECT_EQ(types_in(*follower, "picked"), (std::vector<std::string>{"B", "B", "B", "B"}));
+  ASSERT_FALSE(close_wait(*writer));
+}
+
+// A reader loads a stream lazily while refresh() publishes new events of it:
+// the stream ends up with every event $all shows, without another refresh.
+TEST(follower_in_process, a_stream_loaded_while_refresh_runs_has_every_published_event) {
+  temp_dir dir;
+  io_thread io;
+  auto writer = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(writer) << writer.error().message();
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(3)).ec);
+  auto paused = std::make_shared<paused_read_file_system>(posix_file_system());
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .file_system = paused,
+                                              .follow = false, .system_streams = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  ASSERT_EQ(follower->event_count(), 3u);
+
+  paused->pause_next_read("index/s.idx");  // the load's first read of the stream's index
+  pause_releaser releaser{*paused};
+  std::thread reader([&] { (void)follower->read("s"); });
+  ASSERT_TRUE(paused->wait_until_paused());
+  ASSERT_FALSE(append_wait(*writer, "s", make_events(2)).ec);
+  auto published = follower->refresh();
+  ASSERT_TRUE(published) << published.error().message();
+  EXPECT_EQ(*published, 5u);
+  paused->release();
+  reader.join();
+  auto page = follower->read("s");
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_EQ(page->events.size(), 5u) << "the stream is short of what $all shows";
+  ASSERT_FALSE(close_wait(*writer));
 }
 
 }  // namespace

@@ -11,8 +11,14 @@
 //   consumer checkpoints   (positions the copied events will cover)
 //   index/checkpoint       (promises a prefix of $all that is already written)
 //   index/$all.idx         (the commit log: the copy's content is this prefix)
-//   index/*.idx, catalog   (supersets of what those $all entries refer to)
+//   index/catalog          (a superset of the streams those entries name)
+//   index/*.idx            (supersets of what those $all entries refer to)
 //   streams/**.evs         (supersets of every record referred to)
+//
+// The stream files are listed only once $all and the catalog are copied: a
+// stream created while the copy runs has its files on disk before any
+// checkpoint or complete $all entry names it, so the listing finds every
+// file the copied log needs (a listing made earlier would miss it).
 //
 // What the later files hold beyond the copied $all is an unfinished tail to
 // recovery, which cuts it when the copy is first opened. The journal (durable
@@ -160,44 +166,69 @@ result<backup_report> backup_store(const std::string& source, const std::string&
     return error(errc::invalid_argument, destination + " is not empty: a backup goes into a new directory");
   }
 
-  std::vector<plan_entry> plan;
-  plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
-  add_tree(source, destination, "consumers", ".consumer", {}, plan, ec);
-  plan.push_back({detail::layout::checkpoint(source), detail::layout::checkpoint(destination), 0});
-  plan.push_back({detail::layout::all_index(source), detail::layout::all_index(destination), 0});
-  plan.push_back({detail::layout::catalog(source), detail::layout::catalog(destination), 0});
-  add_tree(source, destination, "index", ".idx", "$all.idx", plan, ec);  // $all.idx went first, above
-  add_tree(source, destination, "streams", ".evs", {}, plan, ec);
-  plan.push_back({join(detail::layout::links_dir(source), "read_streams.json"),
-                  join(detail::layout::links_dir(destination), "read_streams.json"), 0});
+  // The log and what names streams first; the stream files, listed after
+  // those are copied (see the top of this file), second.
+  auto log_files = [&] {
+    std::vector<plan_entry> plan;
+    plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
+    add_tree(source, destination, "consumers", ".consumer", {}, plan, ec);
+    plan.push_back({detail::layout::checkpoint(source), detail::layout::checkpoint(destination), 0});
+    plan.push_back({detail::layout::all_index(source), detail::layout::all_index(destination), 0});
+    plan.push_back({detail::layout::catalog(source), detail::layout::catalog(destination), 0});
+    return plan;
+  };
+  auto stream_files = [&] {
+    std::vector<plan_entry> plan;
+    add_tree(source, destination, "index", ".idx", "$all.idx", plan, ec);  // $all.idx is a log file
+    add_tree(source, destination, "streams", ".evs", {}, plan, ec);
+    plan.push_back({join(detail::layout::links_dir(source), "read_streams.json"),
+                    join(detail::layout::links_dir(destination), "read_streams.json"), 0});
+    return plan;
+  };
+  auto measure = [&](std::vector<plan_entry>& plan) {
+    std::uint64_t bytes = 0;
+    for (plan_entry& e : plan) {
+      e.size = fs::exists(e.from, ec) ? fs::file_size(e.from, ec) : 0;
+      bytes += e.size;
+    }
+    return bytes;
+  };
+  auto log_plan = log_files();
   if (ec) return error(ec, "cannot list " + source);
+  // For progress only: the stream files as they are now.
+  auto estimate = stream_files();
+  if (ec) return error(ec, "cannot list " + source);
+  std::uint64_t total = measure(log_plan) + measure(estimate);
 
-  std::uint64_t total = 0;
-  for (plan_entry& e : plan) {
-    e.size = fs::exists(e.from, ec) ? fs::file_size(e.from, ec) : 0;
-    total += e.size;
-  }
   backup_report report;
   fs::create_directories(destination, ec);
   if (ec) return error(ec, "cannot create " + destination);
   fs::permissions(destination, fs::perms::owner_all, ec);
   std::uint64_t copied = 0;
-  for (const plan_entry& e : plan) {
-    if (!fs::exists(e.from, ec)) continue;  // optional files (checkpoint, links definitions) or removed meanwhile
-    const auto parent = fs::path(e.to).parent_path();
-    // Directories as the store makes them: owner only.
-    for (auto p = parent; p.string().size() > destination.size() && !fs::exists(p, ec); p = p.parent_path()) {
-      fs::create_directories(p, ec);
-      fs::permissions(p, fs::perms::owner_all, ec);
+  auto copy_all = [&](const std::vector<plan_entry>& plan) -> result<void> {
+    for (const plan_entry& e : plan) {
+      if (!fs::exists(e.from, ec)) continue;  // optional files (checkpoint, links definitions) or removed meanwhile
+      const auto parent = fs::path(e.to).parent_path();
+      // Directories as the store makes them: owner only.
+      for (auto p = parent; p.string().size() > destination.size() && !fs::exists(p, ec); p = p.parent_path()) {
+        fs::create_directories(p, ec);
+        fs::permissions(p, fs::perms::owner_all, ec);
+      }
+      if (ec) return error(ec, "cannot create " + parent.string());
+      auto n = copy_one(e);
+      if (!n) return n.error();
+      ++report.files;
+      report.bytes += *n;
+      copied += std::max(*n, e.size);
+      if (progress) progress(std::min(copied, total), total);
     }
-    if (ec) return error(ec, "cannot create " + parent.string());
-    auto n = copy_one(e);
-    if (!n) return n.error();
-    ++report.files;
-    report.bytes += *n;
-    copied += std::max(*n, e.size);
-    if (progress) progress(std::min(copied, total), total);
-  }
+    return {};
+  };
+  if (auto r = copy_all(log_plan); !r) return r.error();
+  auto streams = stream_files();
+  if (ec) return error(ec, "cannot list " + source);
+  total = std::max(total, copied + measure(streams));
+  if (auto r = copy_all(streams); !r) return r.error();
   auto finished = finish_copy(destination, report);
   if (!finished) return finished;
   // Recovery's cuts and the new checkpoint, durable before we say "done".

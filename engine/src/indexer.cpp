@@ -59,18 +59,21 @@ result<void> indexer::open() {
   if (!p) return p.error();
   persisted_progress_ = p->value_or(0);
   progress_.store(persisted_progress_, std::memory_order_release);
-  return load_definitions();
+  if (auto r = load_definitions(); !r) return r.error();
+  return {};
 }
 
 // Reads links/read_streams.json; a definition already known keeps its state
-// (back-fill cursor, waiters), one no longer listed is dropped.
-result<void> indexer::load_definitions() {
+// (back-fill cursor, waiters), one no longer listed is dropped. True if any
+// definition came, went, or changed its filter or back-fill state.
+result<bool> indexer::load_definitions() {
   file_system& fs = *store_.options().file_system;
   const std::string defs_path = layout::join(dir_, "read_streams.json");
   if (!fs.exists(defs_path)) {
     std::unique_lock lock(mutex_);
+    const bool changed = !definitions_.empty();
     definitions_.clear();
-    return {};
+    return changed;
   }
   auto f = fs.open(defs_path, open_mode::read_only);
   if (!f) return error(f.error(), defs_path);
@@ -102,19 +105,23 @@ result<void> indexer::load_definitions() {
   for (const parsed& p : items) links.push_back(&link_for(p.name));
   std::unique_lock lock(mutex_);
   std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> loaded;
+  bool changed = items.size() != definitions_.size();
   for (std::size_t i = 0; i < items.size(); ++i) {
     parsed& p = items[i];
-    if (auto it = definitions_.find(p.name); it != definitions_.end() && it->second->matcher.definition() == p.f) {
+    if (auto it = definitions_.find(p.name);
+        it != definitions_.end() && it->second && it->second->matcher.definition() == p.f) {
+      changed = changed || it->second->building != !p.built;
       it->second->building = !p.built;
       loaded.emplace(p.name, std::move(it->second));
       continue;
     }
+    changed = true;
     auto d = std::make_unique<read_stream_definition>(
         read_stream_definition{p.name, filter_matcher(p.f), !p.built, 0, links[i], {}, {}});
     loaded.emplace(p.name, std::move(d));
   }
   definitions_ = std::move(loaded);
-  return {};
+  return changed;
 }
 
 
@@ -180,15 +187,17 @@ result<void> indexer::load(link_state& l) const {
   file_system& fs = *store_.options().file_system;
   std::uint64_t count = 0;
   if (fs.exists(l.path)) {
-    auto f = fs.open(l.path, open_mode::read_only);
-    if (!f) return error(f.error(), l.path);
-    auto size = (*f)->size();
+    // Through the cache: reads then use the descriptor the count came from.
+    auto cached = store_.files().get(l.path);
+    if (!cached) return error(cached.error(), l.path);
+    file* f = (*cached)->file.get();
+    auto size = f->size();
     if (!size) return error(size.error(), l.path);
     const std::uint64_t capacity =
         *size > format::file_header_size ? (*size - format::file_header_size) / format::link_entry_size : 0;
     auto below = [&](std::uint64_t i) -> result<bool> {
       std::array<std::byte, format::link_entry_size> buf{};
-      auto n = (*f)->read_at(format::file_header_size + i * format::link_entry_size, buf);
+      auto n = f->read_at(format::file_header_size + i * format::link_entry_size, buf);
       if (!n) return error(n.error(), l.path);
       const auto p = *n == buf.size() ? format::decode_link_entry(buf) : std::nullopt;
       return p && *p < limit;
@@ -283,11 +292,21 @@ result<bool> indexer::refresh() {
   // file. Reload counts lazily against the new progress.
   auto p = read_progress();
   if (!p) return p.error();
-  if (auto r = load_definitions(); !r) return r.error();
-  if (!*p || **p == progress_.load(std::memory_order_acquire)) return false;
-  progress_.store(**p, std::memory_order_release);
+  auto redefined = load_definitions();
+  if (!redefined) return redefined.error();
+  const bool moved = *p && **p != progress_.load(std::memory_order_acquire);
+  if (!moved && !*redefined) return false;
+  if (moved) progress_.store(**p, std::memory_order_release);
+  // The writer replaces a read stream's file when it deletes or (re)builds
+  // it: a descriptor cached before may be of a deleted file. Drop it with the
+  // count, so that the next load and the reads after it open the file the
+  // path names now. System streams' files are never replaced.
   std::shared_lock lock(mutex_);
-  for (auto& [name, l] : links_) l->loaded.store(false, std::memory_order_release);
+  for (auto& [name, l] : links_) {
+    std::lock_guard loading(l->load_mutex);
+    l->loaded.store(false, std::memory_order_release);
+    if (!is_system_name(name)) store_.files().erase(l->path);
+  }
   return true;
 }
 

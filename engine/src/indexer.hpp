@@ -127,7 +127,7 @@ class indexer {
   boost::system::error_code reset_link(link_state& l);
   boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
   boost::system::error_code write_definitions();
-  result<void> load_definitions();
+  result<bool> load_definitions();
   result<std::optional<std::uint64_t>> read_progress() const;
   void fail(boost::system::error_code ec);
 

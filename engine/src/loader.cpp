@@ -44,12 +44,24 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
   if (s.loaded.load(std::memory_order_acquire)) return {};
   std::lock_guard lock(s.load_mutex);
   if (s.loaded.load(std::memory_order_relaxed)) return {};
-  const std::uint64_t count_all = all_count();
+  // A follower's refresh() publishes a larger $all count and then moves the
+  // streams already loaded; one being loaded meanwhile is not, so the load
+  // goes again if the count moved while it ran. Both sides are seq_cst (a
+  // store then a load each): either refresh() sees this stream loaded (and
+  // waits for the lock to move it) or this load sees the new count.
+  for (;;) {
+    const std::uint64_t count_all = all_count_.load(std::memory_order_seq_cst);
+    if (auto r = load_against(s, count_all); !r) return r;
+    s.loaded.store(true, std::memory_order_seq_cst);
+    if (!options_.read_only || all_count_.load(std::memory_order_seq_cst) == count_all) return {};
+  }
+}
+
+result<void> store_impl::load_against(stream_state& s, std::uint64_t count_all) const {
   if (s.first_position >= count_all) {
     // Its first append is not committed (a reader's view of a stream a writer
     // is creating): no events yet, whatever its files hold.
     s.committed_end = format::file_header_size;
-    s.loaded.store(true, std::memory_order_release);
     return {};
   }
   auto f = files_.get(s.index_path);
@@ -109,7 +121,6 @@ result<void> store_impl::ensure_loaded(stream_state& s) const {
   }
   s.committed_end = end;
   s.committed_count.store(lo, std::memory_order_release);
-  s.loaded.store(true, std::memory_order_release);
   return {};
 }
 
@@ -130,9 +141,63 @@ std::uint64_t store_impl::indexed_prefix(std::uint64_t from, const std::vector<f
   return usable;
 }
 
+// A follower moves a loaded stream to a newly published event of it (never
+// back: a load against the new count may have been there first).
+void store_impl::advance_loaded(stream_state& s, const format::all_entry& e) {
+  std::lock_guard lock(s.load_mutex);
+  if (s.committed_count.load(std::memory_order_relaxed) > e.version) return;
+  s.committed_end = e.offset + e.size;
+  s.committed_count.store(e.version + 1, std::memory_order_release);
+}
+
+// A follower reads catalog records as soon as the writer writes them, before
+// the flush that wrote them completes. If that flush never completes (an I/O
+// error, a kill -9), the writer's recovery cuts the records and gives their
+// ids to the next new streams: this store's id -> name map no longer matches
+// $all, and its scan would stop for good at the first entry of such a stream.
+// Only streams without published events can be cut (recovery keeps all the
+// head acknowledged), so only their records are read again; from the first
+// that changed, the streams are forgotten and read_catalog() reads anew.
+result<void> store_impl::forget_cut_streams() {
+  const std::uint32_t known = registry_.size();
+  const std::uint64_t published = all_count();
+  std::uint32_t first = known;
+  while (first > 0 && registry_.by_id(first - 1)->first_position >= published) --first;
+  if (first == known) return {};
+  const std::string path = layout::catalog(options_.directory);
+  auto f = files_.get(path);
+  if (!f) return error(f.error(), path);
+  std::vector<std::byte> bytes(catalog_end_ - catalog_offsets_[first]);
+  auto n = (*f)->file->read_at(catalog_offsets_[first], bytes);
+  if (!n) return error(n.error(), path);
+  bytes.resize(*n);
+  std::uint32_t same = first;
+  for (std::uint64_t at = 0; same < known; ++same) {
+    const stream_state& s = *registry_.by_id(same);
+    format::catalog_record r;
+    std::uint32_t size = 0;
+    if (format::decode_catalog_record(std::span(bytes).subspan(at), r, size) != format::decode_status::ok ||
+        r.stream_id != s.id || r.name != s.name || r.first_position != s.first_position) {
+      break;
+    }
+    at += size;
+  }
+  if (same == known) return {};
+  for (std::uint32_t id = same; id < known; ++id) {
+    // A new stream of the same name is a new pair of files to this store.
+    files_.erase(registry_.by_id(id)->partition_path);
+    files_.erase(registry_.by_id(id)->index_path);
+  }
+  catalog_end_ = catalog_offsets_[same];
+  catalog_offsets_.resize(same);
+  registry_.forget(same);
+  return {};
+}
+
 result<std::uint64_t> store_impl::refresh() {
   if (!options_.read_only) return all_count();
   std::lock_guard serial(refresh_mutex_);
+  if (auto r = forget_cut_streams(); !r) return r.error();
   if (auto r = read_catalog(); !r) return r.error();
   const std::uint64_t from = all_count();
   std::vector<format::all_entry> tail;
@@ -144,16 +209,24 @@ result<std::uint64_t> store_impl::refresh() {
   while (end > from && !tail[end - from - 1].commit_end) --end;
   tail.resize(end - from);
   const std::uint64_t usable = indexed_prefix(from, tail);
+  // Streams already loaded move before $all does (a reader of $all then finds
+  // the events in their streams too); the others load lazily against the new
+  // count, and a load already running is caught by the second pass (see
+  // ensure_loaded).
+  std::vector<std::uint64_t> not_loaded;
   for (std::uint64_t p = from; p < usable; ++p) {
-    const format::all_entry& e = tail[p - from];
-    stream_state* s = registry_.by_id(e.stream_id);
+    stream_state* s = registry_.by_id(tail[p - from].stream_id);
     if (s->loaded.load(std::memory_order_acquire)) {
-      std::lock_guard lock(s->load_mutex);
-      s->committed_end = e.offset + e.size;
-      s->committed_count.store(e.version + 1, std::memory_order_release);
+      advance_loaded(*s, tail[p - from]);
+    } else {
+      not_loaded.push_back(p);
     }
   }
-  all_count_.store(usable, std::memory_order_release);
+  all_count_.store(usable, std::memory_order_seq_cst);
+  for (std::uint64_t p : not_loaded) {
+    stream_state* s = registry_.by_id(tail[p - from].stream_id);
+    if (s->loaded.load(std::memory_order_seq_cst)) advance_loaded(*s, tail[p - from]);
+  }
   auto links_moved = indexer_->refresh();
   if (!links_moved) return links_moved.error();
   // Wake subscribers of what moved.

@@ -187,6 +187,12 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   boost::system::error_code write_head(std::uint64_t count);
   // Followers: the writer's published count; nullopt without a valid head file.
   std::optional<std::uint64_t> read_head() const;
+  // Followers: forgets the streams whose catalog records the writer's
+  // recovery cut since this store read them (loader.cpp).
+  result<void> forget_cut_streams();
+  void advance_loaded(stream_state& s, const format::all_entry& e);
+  // ensure_loaded's work for one $all count.
+  result<void> load_against(stream_state& s, std::uint64_t count_all) const;
 
   // recovery.cpp
   result<void> prepare_directory();

@@ -51,6 +51,16 @@ stream_state* stream_registry::add(std::string name, std::string partition_path,
   return raw;
 }
 
+void stream_registry::forget(std::uint32_t count) {
+  std::unique_lock lock(names_mutex_);
+  for (std::uint32_t id = count_.load(); id-- > count;) {
+    stream_state* s = by_id(id);
+    names_.erase(s->name);
+    forgotten_.emplace_back(s);
+    count_.store(id, std::memory_order_release);
+  }
+}
+
 void stream_registry::truncate(std::uint32_t count) {
   std::unique_lock lock(names_mutex_);
   for (std::uint32_t id = count_.load(); id-- > count;) {

@@ -72,6 +72,10 @@ class stream_registry {
   stream_state* add(std::string name, std::string partition_path, std::string index_path);
   // Forgets streams with ids >= count. Only while opening, before any reader exists.
   void truncate(std::uint32_t count);
+  // Followers: forgets streams with ids >= count (their catalog records were
+  // cut by the writer's recovery) while readers may hold their states: those
+  // stay allocated until the registry goes, and add() reuses their ids.
+  void forget(std::uint32_t count);
 
  private:
   static constexpr std::size_t chunk_bits = 12;
@@ -89,6 +93,7 @@ class stream_registry {
   // name -> state: a reader-writer lock held only for the lookup.
   mutable std::shared_mutex names_mutex_;
   std::unordered_map<std::string, stream_state*, string_hash, std::equal_to<>> names_;
+  std::vector<std::unique_ptr<stream_state>> forgotten_;  // under names_mutex_
 };
 
 }  // namespace evstore::detail
