@@ -43,6 +43,15 @@ struct repair_drop {
   bool count_exact = true;
 };
 
+// An event whose record was damaged beyond reading, below the checkpoint (so
+// it had been acknowledged): its place is kept by a placeholder event of type
+// "$lost" (docs/format.md, "Repair"), at the same version and position.
+struct repair_lost {
+  std::string stream;
+  std::uint64_t version = 0;
+  std::uint64_t position = 0;
+};
+
 struct repair_damage {
   std::string file;  // relative to the store directory
   std::uint64_t offset = 0;
@@ -75,12 +84,15 @@ struct repair_report {
   bool needed = false;
   // Why repair was needed: the open error, or what verify found.
   std::vector<std::string> reasons;
+  // Intact events kept (placeholders not counted).
   std::uint64_t events_kept = 0;
   std::uint64_t events_dropped = 0;  // sum of dropped[].count
   std::uint64_t streams_kept = 0;
   // Streams left without events: dropped from the catalog, partitions moved aside.
   std::vector<std::string> streams_removed;
   std::vector<repair_drop> dropped;
+  // Damaged events replaced by "$lost" placeholders, in $all order.
+  std::vector<repair_lost> lost;
   std::vector<repair_damage> damage;
   std::vector<repair_move> moved;
   std::vector<std::string> rebuilt;  // files rewritten from the partitions
