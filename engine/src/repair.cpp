@@ -30,6 +30,7 @@
 #include "journal_walk.hpp"
 #include "layout.hpp"
 #include "repair_lost.hpp"
+#include "repair_read.hpp"
 #include "stream_name.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -48,111 +49,17 @@ namespace {
 namespace format = detail::format;
 namespace layout = detail::layout;
 namespace repair = detail::repair;
+using repair::overlay;
+using repair::overlay_write;
+using repair::record_info;
+using repair::source;
+using repair::window;
+using repair::read_window;
 
-constexpr std::size_t read_window = std::size_t{1} << 20;
 constexpr std::string_view lost_found_dir = "lost+found";
 
 // ---------------------------------------------------------------------------
-// Journal frames not yet covered by the checkpoint: path -> writes.
-
-struct overlay_write {
-  std::uint64_t offset = 0;
-  std::vector<std::byte> data;
-};
-using overlay = std::map<std::string, std::vector<overlay_write>>;
-
-// The files of a store, read through the journal frames a dry run did not apply.
-class source {
- public:
-  static result<source> open(file_system& fs, const std::string& path, const overlay& ov) {
-    source s;
-    if (auto it = ov.find(path); it != ov.end()) s.writes_ = &it->second;
-    if (fs.exists(path)) {
-      auto f = fs.open(path, open_mode::read_only);
-      if (!f) return error(f.error(), path);
-      auto size = (*f)->size();
-      if (!size) return error(size.error(), path);
-      s.file_ = std::move(*f);
-      s.size_ = *size;
-    } else if (s.writes_ == nullptr) {
-      return error(boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory), path);
-    }
-    if (s.writes_ != nullptr) {
-      for (const overlay_write& w : *s.writes_) s.size_ = std::max<std::uint64_t>(s.size_, w.offset + w.data.size());
-    }
-    return s;
-  }
-
-  std::uint64_t size() const { return size_; }
-
-  // Bytes [offset, offset + buf.size()) clipped to size(); returns how many.
-  result<std::size_t> read(std::uint64_t offset, std::span<std::byte> buf) const {
-    if (offset >= size_) return std::size_t{0};
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_ - offset));
-    std::size_t got = 0;
-    if (file_) {
-      auto r = file_->read_at(offset, buf.first(n));
-      if (!r) return error(r.error(), "read");
-      got = *r;
-    }
-    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(got), buf.begin() + static_cast<std::ptrdiff_t>(n), std::byte{0});
-    if (writes_ != nullptr) {
-      for (const overlay_write& w : *writes_) {
-        const std::uint64_t from = std::max(offset, w.offset);
-        const std::uint64_t to = std::min(offset + n, w.offset + w.data.size());
-        if (from < to) std::memcpy(buf.data() + (from - offset), w.data.data() + (from - w.offset), to - from);
-      }
-    }
-    return n;
-  }
-
- private:
-  std::unique_ptr<file> file_;
-  const std::vector<overlay_write>* writes_ = nullptr;
-  std::uint64_t size_ = 0;
-};
-
-// A read-ahead window over a source, for walking records.
-class window {
- public:
-  explicit window(const source& src) : src_(src) {}
-
-  // Bytes [offset, offset + n) clipped to the file.
-  result<std::span<const std::byte>> get(std::uint64_t offset, std::size_t n) {
-    if (offset >= src_.size()) return std::span<const std::byte>{};
-    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, src_.size() - offset));
-    if (offset >= at_ && offset + n <= at_ + buf_.size()) return std::span<const std::byte>(buf_).subspan(offset - at_, n);
-    buf_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, read_window), src_.size() - offset)));
-    auto got = src_.read(offset, buf_);
-    if (!got) return got.error();
-    buf_.resize(*got);
-    at_ = offset;
-    return std::span<const std::byte>(buf_).first(std::min(n, buf_.size()));
-  }
-
- private:
-  const source& src_;
-  std::vector<std::byte> buf_;
-  std::uint64_t at_ = 0;
-};
-
-// ---------------------------------------------------------------------------
 // What the walk of one partition found.
-
-struct record_info {
-  std::uint64_t offset = 0;  // in the partition as read; in the rewritten one after step 4
-  std::uint32_t size = 0;
-  std::uint32_t crc = 0;
-  std::uint64_t position = 0;
-  std::uint64_t version = 0;
-  std::int64_t committed_at = 0;
-  std::uint64_t commit_first = 0;
-  std::uint32_t commit_count = 0;
-  bool commit_end = false;
-  // A placeholder for a lost event: its encoded record (offset: where the lost
-  // bytes began in the partition as read).
-  std::vector<std::byte> placeholder;
-};
 
 struct partition {
   std::string path;  // absolute
@@ -171,71 +78,6 @@ struct partition {
   std::uint64_t keep = 0;  // records kept after the $all cut
   bool rewrite = false;    // kept records and placeholders are written to a new file
 };
-
-// Why `r`, intact, cannot follow `last` in its partition; nullopt if it can.
-// Versions may jump (the records between were damaged); they never go back.
-std::optional<std::string> check_record(const format::decoded_record& r, const record_info* last) {
-  const format::record_fields& f = r.fields;
-  if (r.kind != format::record_kind_event) return "unknown record kind " + std::to_string(r.kind);
-  if (last != nullptr && (f.version <= last->version || f.position <= last->position)) {
-    return "version " + std::to_string(f.version) + " at position " + std::to_string(f.position) + " after version " +
-           std::to_string(last->version) + " at position " + std::to_string(last->position);
-  }
-  if (f.position < f.commit_first_position || f.position - f.commit_first_position >= f.commit_count ||
-      f.commit_end != (f.position - f.commit_first_position + 1 == f.commit_count)) {
-    return std::string("commit fields do not match");
-  }
-  return std::nullopt;
-}
-
-// The first offset in [from, src.size()) where an intact record that can
-// follow `last` starts: length, trailing length and checksum agree. Damage
-// cannot forge one: the checksum covers everything after the length.
-result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from, const record_info* last) {
-  window scan(src), probe(src);
-  for (std::uint64_t at = from; at + format::record_overhead <= src.size(); ++at) {
-    auto head = scan.get(at, 4);
-    if (!head) return head.error();
-    const std::uint32_t len = format::get_u32(head->data());
-    if (len < format::record_overhead || len > format::max_record_size || at + len > src.size()) continue;
-    auto tail = probe.get(at + len - 4, 4);
-    if (!tail) return tail.error();
-    if (tail->size() < 4 || format::get_u32(tail->data()) != len) continue;
-    auto bytes = probe.get(at, len);
-    if (!bytes) return bytes.error();
-    format::decoded_record r;
-    if (format::decode_record(*bytes, r) == format::decode_status::ok && !check_record(r, last)) return at;
-  }
-  return std::nullopt;
-}
-
-// Counts the records from `at` by their framing alone (length, trailing
-// length), for reporting what a cut drops.
-result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at, std::uint64_t size) {
-  std::uint64_t count = 0;
-  while (at < size) {
-    auto head = w.get(at, 4);
-    if (!head) return head.error();
-    if (head->size() < 4) return std::pair{count, false};
-    const std::uint32_t len = format::get_u32(head->data());
-    if (len == 0) {
-      for (std::uint64_t z = at; z < size; z += read_window) {
-        auto rest = w.get(z, read_window);
-        if (!rest) return rest.error();
-        if (!format::all_zero(*rest)) return std::pair{count, false};
-      }
-      return std::pair{count, true};
-    }
-    if (len < format::record_overhead || len > format::max_record_size) return std::pair{count, false};
-    if (at + len > size) return std::pair{count + 1, true};  // a torn last record
-    auto tail = w.get(at + len - 4, 4);
-    if (!tail) return tail.error();
-    if (tail->size() < 4 || format::get_u32(tail->data()) != len) return std::pair{count, false};
-    ++count;
-    at += len;
-  }
-  return std::pair{count, true};
-}
 
 // ---------------------------------------------------------------------------
 
