@@ -134,12 +134,12 @@ class repair_figure : public ::testing::Test {
 };
 
 void print(const char* kind, const tally& t) {
-  std::printf("[repair figure] %s: %llu trials, kept %llu of %llu intact events (%.4f%%), worst trial %llu of %llu, "
-              "%llu placeholders\n",
+  std::printf("[repair figure] %s: %llu trials, kept %llu of %llu intact events (%.4f%%), worst trial %llu of %llu; "
+              "%llu events damaged, %llu $lost placeholders\n",
               kind, static_cast<unsigned long long>(t.trials), static_cast<unsigned long long>(t.kept),
               static_cast<unsigned long long>(t.intact), 100.0 * static_cast<double>(t.kept) / static_cast<double>(t.intact),
               static_cast<unsigned long long>(t.worst_kept), static_cast<unsigned long long>(t.worst_intact),
-              static_cast<unsigned long long>(t.lost));
+              static_cast<unsigned long long>(t.trials * 10'000 - t.intact), static_cast<unsigned long long>(t.lost));
 }
 
 TEST_F(repair_figure, repair_keeps_every_intact_event_after_a_flipped_byte_or_a_zeroed_block) {

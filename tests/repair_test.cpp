@@ -248,6 +248,62 @@ TEST_F(repair_test, garbled_middle_record_becomes_a_placeholder_and_every_other_
   expect_opens_and_verifies_clean();
 }
 
+// The first 4 KiB block of a partition zeroed: the header is rewritten with
+// the catalog's id and the records it held keep their places.
+TEST_F(repair_test, zeroed_start_of_a_partition_rewrites_the_header_and_keeps_the_records_places) {
+  build();
+  const auto before = everything();
+  const std::string part = fs->contents("/store/streams/s.evs");
+  const std::size_t v1 = record_offset("/store/streams/s.evs", 1);
+  fs->set_contents("/store/streams/s.evs", std::string(v1 + 10, '\0') + part.substr(v1 + 10));
+
+  auto r = repair();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->dropped.empty()) << drops(*r).front();
+  ASSERT_EQ(r->lost.size(), 2u);
+  EXPECT_EQ(r->lost[0].position, 0u);
+  EXPECT_EQ(r->lost[1].position, 3u);
+  EXPECT_EQ(r->events_kept, 7u);
+  EXPECT_EQ(fs->contents("/store/streams/s.evs").substr(0, format::file_header_size), part.substr(0, format::file_header_size));
+  EXPECT_TRUE(r->verified);
+  expect_opens_and_verifies_clean();
+  auto expected = before;
+  for (std::string& line : expected) {
+    if (line.find("s v0 @0") != std::string::npos) line = line.substr(0, line.find(" A ")) + " $lost null";
+    if (line.find("s v1 @3") != std::string::npos) line = line.substr(0, line.find(" C ")) + " $lost null";
+  }
+  EXPECT_EQ(everything(), expected);
+}
+
+// With $all and the stream's index gone too, the lost event's place follows
+// from the stream's intact records around it and the one free position there.
+TEST_F(repair_test, lost_event_without_any_index_entry_is_placed_by_elimination) {
+  build();
+  const auto before = everything();
+  flip("/store/streams/s.evs", record_offset("/store/streams/s.evs", 2) + 84);  // s v2 @4
+  ASSERT_FALSE(fs->remove("/store/index/$all.idx"));
+  ASSERT_FALSE(fs->remove("/store/index/s.idx"));
+
+  auto r = repair();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->dropped.empty()) << drops(*r).front();
+  ASSERT_EQ(r->lost.size(), 1u);
+  EXPECT_EQ(r->lost[0].stream, "s");
+  EXPECT_EQ(r->lost[0].version, 2u);
+  EXPECT_EQ(r->lost[0].position, 4u);
+  EXPECT_TRUE(r->verified);
+  expect_opens_and_verifies_clean();
+  auto expected = before;
+  for (std::string& line : expected) {
+    if (line.find("s v2 @4") != std::string::npos) line = line.substr(0, line.find(" C ")) + " $lost null";
+  }
+  EXPECT_EQ(everything(), expected);
+  // A repaired store needs no second repair: placeholders are ordinary records.
+  auto again = repair();
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_FALSE(again->needed);
+}
+
 class rebuilt_index : public repair_test, public ::testing::WithParamInterface<std::tuple<const char*, bool>> {};
 
 // A deleted or zeroed index file is rebuilt byte for byte from the partitions.

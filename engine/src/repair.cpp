@@ -113,7 +113,7 @@ class repair_job {
   result<std::vector<repair::claim>> index_claims(const std::vector<std::uint64_t>& holes,
                                                   const std::vector<repair::stream_known>& known, const overlay& ov);
   result<void> salvage(const overlay& ov);
-  void add_placeholders(partition& p, const std::map<std::uint64_t, std::int64_t>& committed_at);
+  void add_placeholders(partition& p);
   void cut();
   void report_drops();
   result<void> rewrite();
@@ -474,7 +474,7 @@ result<std::vector<repair::claim>> repair_job::index_claims(const std::vector<st
   if (claims.size() >= holes.size()) return claims;
   for (std::size_t i = 0; i < parts_.size(); ++i) {
     const partition& p = parts_[i];
-    const bool gaps = !known[i].positions.empty() && known[i].positions.rbegin()->first + 1 != known[i].positions.size();
+    const bool gaps = !known[i].positions.empty() && known[i].positions.back().first + 1 != known[i].positions.size();
     if (p.excluded || !(gaps || known[i].tail_damaged || known[i].positions.empty())) continue;
     const std::string path = layout::stream_index(dir_, detail::encode_stream_file_name(p.name));
     auto index = source::open(*fs_, path, ov);
@@ -484,8 +484,10 @@ result<std::vector<repair::claim>> repair_job::index_claims(const std::vector<st
     if (!n) return error(n.error().code, path);
     const auto h = format::decode_file_header(bytes, format::file_kind::stream_index);
     if (!h || h->name != p.name) continue;
+    auto intact = known[i].positions.begin();
     for (std::uint64_t v = 0; format::file_header_size + (v + 1) * format::stream_entry_size <= *n; ++v) {
-      if (known[i].positions.count(v)) continue;
+      while (intact != known[i].positions.end() && intact->first < v) ++intact;
+      if (intact != known[i].positions.end() && intact->first == v) continue;
       const auto e = format::decode_stream_entry(
           std::span(bytes).subspan(format::file_header_size + v * format::stream_entry_size, format::stream_entry_size));
       if (e) claims.push_back({i, v, e->position});
@@ -498,13 +500,12 @@ result<void> repair_job::salvage(const overlay& ov) {
   fill_below_ = acknowledged_end();
   std::vector<repair::stream_known> known(parts_.size());
   std::vector<bool> held(fill_below_);
-  std::map<std::uint64_t, std::int64_t> committed_at;  // position -> commit time of intact records
   for (std::size_t i = 0; i < parts_.size(); ++i) {
     if (parts_[i].excluded) continue;
     known[i].tail_damaged = parts_[i].tail_damaged;
+    known[i].positions.reserve(parts_[i].records.size());
     for (const record_info& r : parts_[i].records) {
-      known[i].positions.emplace(r.version, r.position);
-      committed_at.emplace(r.position, r.committed_at);
+      known[i].positions.emplace_back(r.version, r.position);
       if (r.position < fill_below_) held[r.position] = true;
     }
   }
@@ -529,7 +530,7 @@ result<void> repair_job::salvage(const overlay& ov) {
     lost.placeholder.resize(1);  // encoded in add_placeholders
     p.records.insert(next, std::move(lost));
   }
-  for (partition& p : parts_) add_placeholders(p, committed_at);
+  for (partition& p : parts_) add_placeholders(p);
   for (std::uint64_t q : holes) {
     if (!owners.count(q)) {
       damage(layout::all_index(dir_), format::file_header_size + q * format::all_entry_size,
@@ -542,8 +543,11 @@ result<void> repair_job::salvage(const overlay& ov) {
 
 // Encodes the placeholders of `p`, with the commit fields of the append a
 // neighbour shows it was part of (else an append of its own) and the commit
-// time of the event before it in $all.
-void repair_job::add_placeholders(partition& p, const std::map<std::uint64_t, std::int64_t>& committed_at) {
+// time of the intact event before it in its stream (after it, if none).
+void repair_job::add_placeholders(partition& p) {
+  const std::size_t none = p.records.size();
+  std::vector<std::size_t> next_intact(p.records.size() + 1, none);
+  for (std::size_t i = p.records.size(); i-- > 0;) next_intact[i] = p.records[i].placeholder.empty() ? i : next_intact[i + 1];
   for (std::size_t i = 0; i < p.records.size(); ++i) {
     record_info& r = p.records[i];
     if (r.placeholder.empty()) continue;
@@ -552,11 +556,8 @@ void repair_job::add_placeholders(partition& p, const std::map<std::uint64_t, st
     f.version = r.version;
     f.commit_first_position = r.position;
     f.commit_count = 1;
-    const record_info* prev = i > 0 ? &p.records[i - 1] : nullptr;
-    const record_info* next = nullptr;
-    for (std::size_t j = i + 1; j < p.records.size() && next == nullptr; ++j) {
-      if (p.records[j].placeholder.empty()) next = &p.records[j];
-    }
+    const record_info* prev = i > 0 ? &p.records[i - 1] : nullptr;  // encoded already, if a placeholder
+    const record_info* next = next_intact[i] == none ? nullptr : &p.records[next_intact[i]];
     if (prev != nullptr && !prev->commit_end && prev->version + 1 == r.version && prev->position + 1 == r.position &&
         r.position - prev->commit_first < prev->commit_count) {
       f.commit_first_position = prev->commit_first;
@@ -567,12 +568,7 @@ void repair_job::add_placeholders(partition& p, const std::map<std::uint64_t, st
       f.commit_count = next->commit_count;
     }
     f.commit_end = r.position - f.commit_first_position + 1 == f.commit_count;
-    auto before = committed_at.lower_bound(r.position);
-    if (before != committed_at.begin()) {
-      f.committed_at = std::prev(before)->second;
-    } else if (before != committed_at.end()) {
-      f.committed_at = before->second;
-    }
+    if (const record_info* t = prev != nullptr ? prev : next) f.committed_at = t->committed_at;
     r.placeholder = repair::encode_placeholder(f, repair::lost_metadata(p.rel, r.offset), r.crc);
     r.size = static_cast<std::uint32_t>(r.placeholder.size());
     r.committed_at = f.committed_at;

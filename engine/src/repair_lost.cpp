@@ -7,11 +7,19 @@
 namespace evstore::detail::repair {
 namespace {
 
+using entry = std::pair<std::uint64_t, std::uint64_t>;  // version, position
+
+// The first known entry with a version above `version`.
+std::vector<entry>::const_iterator after(const stream_known& s, std::uint64_t version) {
+  return std::upper_bound(s.positions.begin(), s.positions.end(), version,
+                          [](std::uint64_t v, const entry& e) { return v < e.first; });
+}
+
 // Whether `s` can have had `version` at `position`: the version is missing and
 // positions still increase with versions, with room for the versions between.
 bool fits(const stream_known& s, std::uint64_t version, std::uint64_t position) {
-  if (s.positions.count(version)) return false;
-  const auto next = s.positions.upper_bound(version);
+  const auto next = after(s, version);
+  if (next != s.positions.begin() && std::prev(next)->first == version) return false;  // not missing
   if (next != s.positions.end() && (next->second <= position || next->second - position < next->first - version)) {
     return false;
   }
@@ -65,7 +73,8 @@ std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams, c
   std::map<std::uint64_t, owner> out;
   std::set<std::uint64_t> open(holes.begin(), holes.end());
   auto take = [&](std::size_t stream, std::uint64_t version, std::uint64_t position) {
-    streams[stream].positions.emplace(version, position);
+    auto& known = streams[stream].positions;
+    known.insert(after(streams[stream], version), {version, position});
     out[position] = {stream, version};
     open.erase(position);
   };

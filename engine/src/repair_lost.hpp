@@ -18,13 +18,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace evstore::detail::repair {
 
-// What is known of one stream: version -> position of its intact records.
+// What is known of one stream: (version, position) of its intact records,
+// sorted (a vector: a store may hold millions).
 struct stream_known {
-  std::map<std::uint64_t, std::uint64_t> positions;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> positions;
   // Its partition ended in damage: events after its last known version may be lost.
   bool tail_damaged = false;
 };
