@@ -116,6 +116,11 @@ class repair_figure : public ::testing::Test {
       EXPECT_TRUE(verify_store(*s).clean()) << path << "@" << at;
     }
     EXPECT_EQ(kept, intact_count) << (zero ? "zeroed " : "flipped ") << path << "@" << at;
+    if (lost != original_.size() - intact_count) {
+      std::printf("[repair figure] %s %s@%llu: %llu events damaged, %llu placeholders\n", zero ? "zeroed" : "flipped",
+                  path.c_str(), static_cast<unsigned long long>(at),
+                  static_cast<unsigned long long>(original_.size() - intact_count), static_cast<unsigned long long>(lost));
+    }
     ++t.trials;
     t.intact += intact_count;
     t.kept += kept;

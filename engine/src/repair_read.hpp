@@ -131,7 +131,9 @@ std::optional<std::string> check_record(const format::decoded_record& r, const r
 
 // The first offset in [from, src.size()) where an intact record that can
 // follow `last` starts: length, trailing length and checksum agree. Damage
-// cannot forge one: the checksum covers everything after the length.
+// cannot forge one (the checksum covers everything after the length), nor can
+// an event's payload hold one: it is JSON text, without the zero bytes every
+// record header has.
 result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from, const record_info* last);
 
 // Counts the records from `at` by their framing alone (length, trailing
