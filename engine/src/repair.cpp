@@ -37,6 +37,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -517,20 +518,28 @@ result<void> repair_job::salvage(const overlay& ov) {
   auto claims = index_claims(holes, known, ov);
   if (!claims) return claims.error();
   const auto owners = repair::assign_lost(known, holes, *claims, fill_below_);
+  std::vector<std::vector<record_info>> added(parts_.size());
   for (const auto& [position, o] : owners) {
-    partition& p = parts_[o.stream];
+    const partition& p = parts_[o.stream];
     // Where its bytes were: after the intact record before it in the partition.
     const auto next = std::lower_bound(p.records.begin(), p.records.end(), o.version,
                                        [](const record_info& r, std::uint64_t v) { return r.version < v; });
-    const std::uint64_t at = next == p.records.begin() ? format::file_header_size : std::prev(next)->offset + std::prev(next)->size;
     record_info lost;
-    lost.offset = at;
+    lost.offset = next == p.records.begin() ? format::file_header_size : std::prev(next)->offset + std::prev(next)->size;
     lost.position = position;
     lost.version = o.version;
     lost.placeholder.resize(1);  // encoded in add_placeholders
-    p.records.insert(next, std::move(lost));
+    added[o.stream].push_back(std::move(lost));  // in position order, so in version order
   }
-  for (partition& p : parts_) add_placeholders(p);
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    if (added[i].empty()) continue;
+    std::vector<record_info>& records = parts_[i].records;
+    const auto middle = static_cast<std::ptrdiff_t>(records.size());
+    records.insert(records.end(), std::make_move_iterator(added[i].begin()), std::make_move_iterator(added[i].end()));
+    std::inplace_merge(records.begin(), records.begin() + middle, records.end(),
+                       [](const record_info& a, const record_info& b) { return a.version < b.version; });
+    add_placeholders(parts_[i]);
+  }
   for (std::uint64_t q : holes) {
     if (!owners.count(q)) {
       damage(layout::all_index(dir_), format::file_header_size + q * format::all_entry_size,
