@@ -227,6 +227,7 @@ TEST_F(repair_test, garbled_middle_record_becomes_a_placeholder_and_every_other_
   EXPECT_EQ(r->damage[0].file, "streams/s.evs");
   EXPECT_EQ(r->damage[0].offset, v1);
   EXPECT_EQ(fs->contents("/store/lost+found/streams/s.evs@" + std::to_string(v1)), garbled.substr(v1, v2 - v1));
+  EXPECT_NE(std::find(r->rebuilt.begin(), r->rebuilt.end(), "streams/s.evs"), r->rebuilt.end());
   EXPECT_TRUE(r->verified);
 
   expect_opens_and_verifies_clean();

@@ -746,6 +746,7 @@ result<void> repair_job::save_cut(partition& p) {
   if (cut_at < p.size) {
     if (auto r = copy_aside(p.path, cut_at, p.size - cut_at); !r) return r;
   }
+  if (p.rewrite) report_.rebuilt.push_back(p.rel);
   if (dry()) return {};
   if (p.rewrite) return rewrite_partition(p);
   if (!new_header && cut_at >= p.size) return {};

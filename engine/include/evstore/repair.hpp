@@ -104,7 +104,7 @@ struct repair_report {
   std::vector<repair_lost> lost;
   std::vector<repair_damage> damage;
   std::vector<repair_move> moved;
-  std::vector<std::string> rebuilt;  // files rewritten from the partitions
+  std::vector<std::string> rebuilt;  // files rewritten: partitions with placeholders, and indexes from them
   std::vector<std::string> removed;  // derived files deleted; the next open rebuilds them
   // After a real repair: the store opened again and verify_store found it clean.
   bool verified = false;
