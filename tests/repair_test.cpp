@@ -707,3 +707,27 @@ TEST_F(ten_thousand, a_flipped_byte_in_the_catalog_or_an_index_loses_nothing) {
     EXPECT_EQ(read_all(), original) << file;
   }
 }
+
+// Without a checkpoint all of $all is "tail" to an open, which would take the
+// damaged record for a torn write and cut every stream after it (keeping 5,041
+// events here). Repair sees that first, read-only, and salvages instead.
+TEST_F(ten_thousand, without_a_checkpoint_damage_is_not_cut_as_a_torn_tail) {
+  ASSERT_FALSE(fs->remove("/store/index/checkpoint"));
+  const std::string path = "/store/streams/s-3.evs";
+  flip(path, fs->contents(path).size() / 2);
+
+  auto r = repair();
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_TRUE(r->needed);
+  EXPECT_EQ(r->events_kept, 9'999u);
+  EXPECT_EQ(r->lost.size(), 1u);
+  EXPECT_TRUE(r->dropped.empty()) << drops(*r).front();
+  EXPECT_TRUE(r->verified);
+  const auto after = read_all();
+  ASSERT_EQ(after.size(), original.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    if (after[i].type != "$lost") {
+      EXPECT_EQ(after[i], original[i]) << i;
+    }
+  }
+}

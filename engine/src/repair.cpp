@@ -2,8 +2,11 @@
 // $all and the stream indexes are rebuilt from them, derived state is reset.
 //
 // Steps:
-//   1. Open the store normally (or, for a dry run, read-only) and verify it:
-//      clean means nothing to repair. A writer's open also replays the journal.
+//   1. Open the store read-only and count the valid $all entries past the end
+//      it recovers: a writer's open would cut them as a torn tail, so if there
+//      are any, go to step 2. Else open the store normally (or, for a dry
+//      run, read-only) and verify it: clean means nothing to repair. A
+//      writer's open also replays the journal.
 //   2. Take the writer lock. A real repair replays the journal frames after the
 //      checkpoint once more (idempotent: in case the open failed before doing
 //      so); a dry run lays them over the files it reads instead.
@@ -99,6 +102,7 @@ class repair_job {
   }
   bool dry() const { return report_.dry_run; }
 
+  result<std::uint64_t> entries_an_open_would_cut();
   result<bool> opens_clean();
   void note_consumers_ahead(const store& s);
   result<void> take_lock();
@@ -146,6 +150,37 @@ class repair_job {
 };
 
 // --- 1. Does a normal open give a clean store?
+
+// A writer's open takes everything from the first $all entry past the
+// checkpoint that does not match its record for a torn write and cuts it, in
+// every stream. Damage there is no torn write (and without a checkpoint all
+// of $all is past it): counted first, read-only, so that the walk keeps the
+// intact events after the damage rather than the open cutting them.
+result<std::uint64_t> repair_job::entries_an_open_would_cut() {
+  std::uint64_t end = 0;
+  {
+    boost::asio::io_context io;
+    auto s = store::open(io.get_executor(), {.directory = dir_,
+                                             .read_only = true,
+                                             .file_system = fs_,
+                                             .consumer_directory = layout::join(dir_, "consumers"),
+                                             .follow = false});
+    if (!s) return 0;  // opens_clean() says why
+    end = s->event_count();
+  }
+  auto all = source::open(*fs_, layout::all_index(dir_), {});
+  if (!all) return 0;
+  std::uint64_t count = 0;
+  std::vector<std::byte> buf(read_window / format::all_entry_size * format::all_entry_size);
+  for (std::uint64_t at = format::file_header_size + end * format::all_entry_size; at < all->size(); at += buf.size()) {
+    auto n = all->read(at, buf);
+    if (!n) return error(n.error().code, layout::all_index(dir_));
+    for (std::size_t i = 0; i + format::all_entry_size <= *n; i += format::all_entry_size) {
+      count += format::decode_all_entry(std::span(buf).subspan(i, format::all_entry_size)).has_value();
+    }
+  }
+  return count;
+}
 
 result<bool> repair_job::opens_clean() {
   boost::asio::io_context io;
@@ -929,9 +964,16 @@ result<repair_report> repair_job::run() {
   if (dry()) {
     if (auto r = take_lock(); !r) return r.error();  // held while the store is read
   }
-  auto clean = opens_clean();
-  if (!clean) return clean.error();
-  if (*clean) return report_;
+  auto would_cut = entries_an_open_would_cut();
+  if (!would_cut) return would_cut.error();
+  if (*would_cut > 0) {
+    report_.reasons.push_back("open: $all holds " + std::to_string(*would_cut) +
+                              " valid entries past the end an open recovers, which it would cut as a torn tail");
+  } else if (auto clean = opens_clean(); !clean) {
+    return clean.error();
+  } else if (*clean) {
+    return report_;
+  }
   report_.needed = true;
   if (!dry()) {
     if (auto r = take_lock(); !r) return r.error();
