@@ -2,16 +2,26 @@
 // $all and the stream indexes are rebuilt from them, derived state is reset.
 //
 // Steps:
-//   1. Open the store normally (or, for a dry run, read-only) and verify it:
-//      clean means nothing to repair. A writer's open also replays the journal.
+//   1. Open the store read-only and count the valid $all entries past the end
+//      it recovers: a writer's open would cut them as a torn tail, so if there
+//      are any, go to step 2. Else open the store normally (or, for a dry
+//      run, read-only) and verify it: clean means nothing to repair. A
+//      writer's open also replays the journal.
 //   2. Take the writer lock. A real repair replays the journal frames after the
 //      checkpoint once more (idempotent: in case the open failed before doing
 //      so); a dry run lays them over the files it reads instead.
-//   3. Walk every partition's records up to the first bad one; keep complete
-//      appends only. Cut $all at the first position no kept record holds, and
-//      back to the start of an append that would be cut in part.
-//   4. Copy cut bytes to lost+found, truncate, rewrite indexes and catalog,
-//      remove checkpoint, head, journal and links, sync, write a checkpoint.
+//   3. Walk every partition's records. A damaged record is skipped: the walk
+//      resumes at the next intact record, found by its framing and checksum.
+//   3b. Salvage (repair_lost.hpp): every position below the checkpoint that no
+//      intact record holds was an acknowledged event; the one it belonged to
+//      gets a "$lost" placeholder at its version and position.
+//   3c. Cut $all at the first position still held by nothing (past the
+//      checkpoint: a torn tail), and back to the start of an append that would
+//      be cut in part there.
+//   4. Copy damaged and cut bytes to lost+found; rewrite the partitions that
+//      gained placeholders or lost damaged bytes, truncate the others; rewrite
+//      indexes and catalog, remove checkpoint, head, journal and links, sync,
+//      write a checkpoint.
 //   5. Release the lock, open and verify again.
 #include <evstore/repair.hpp>
 
@@ -22,12 +32,15 @@
 #include "io_util.hpp"
 #include "journal_walk.hpp"
 #include "layout.hpp"
+#include "repair_lost.hpp"
+#include "repair_read.hpp"
 #include "stream_name.hpp"
 
 #include <boost/asio/io_context.hpp>
 
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -39,106 +52,18 @@ namespace {
 
 namespace format = detail::format;
 namespace layout = detail::layout;
+namespace repair = detail::repair;
+using repair::overlay;
+using repair::overlay_write;
+using repair::record_info;
+using repair::source;
+using repair::window;
+using repair::read_window;
 
-constexpr std::size_t read_window = std::size_t{1} << 20;
 constexpr std::string_view lost_found_dir = "lost+found";
 
 // ---------------------------------------------------------------------------
-// Journal frames not yet covered by the checkpoint: path -> writes.
-
-struct overlay_write {
-  std::uint64_t offset = 0;
-  std::vector<std::byte> data;
-};
-using overlay = std::map<std::string, std::vector<overlay_write>>;
-
-// The files of a store, read through the journal frames a dry run did not apply.
-class source {
- public:
-  static result<source> open(file_system& fs, const std::string& path, const overlay& ov) {
-    source s;
-    if (auto it = ov.find(path); it != ov.end()) s.writes_ = &it->second;
-    if (fs.exists(path)) {
-      auto f = fs.open(path, open_mode::read_only);
-      if (!f) return error(f.error(), path);
-      auto size = (*f)->size();
-      if (!size) return error(size.error(), path);
-      s.file_ = std::move(*f);
-      s.size_ = *size;
-    } else if (s.writes_ == nullptr) {
-      return error(boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory), path);
-    }
-    if (s.writes_ != nullptr) {
-      for (const overlay_write& w : *s.writes_) s.size_ = std::max<std::uint64_t>(s.size_, w.offset + w.data.size());
-    }
-    return s;
-  }
-
-  std::uint64_t size() const { return size_; }
-
-  // Bytes [offset, offset + buf.size()) clipped to size(); returns how many.
-  result<std::size_t> read(std::uint64_t offset, std::span<std::byte> buf) const {
-    if (offset >= size_) return std::size_t{0};
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_ - offset));
-    std::size_t got = 0;
-    if (file_) {
-      auto r = file_->read_at(offset, buf.first(n));
-      if (!r) return error(r.error(), "read");
-      got = *r;
-    }
-    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(got), buf.begin() + static_cast<std::ptrdiff_t>(n), std::byte{0});
-    if (writes_ != nullptr) {
-      for (const overlay_write& w : *writes_) {
-        const std::uint64_t from = std::max(offset, w.offset);
-        const std::uint64_t to = std::min(offset + n, w.offset + w.data.size());
-        if (from < to) std::memcpy(buf.data() + (from - offset), w.data.data() + (from - w.offset), to - from);
-      }
-    }
-    return n;
-  }
-
- private:
-  std::unique_ptr<file> file_;
-  const std::vector<overlay_write>* writes_ = nullptr;
-  std::uint64_t size_ = 0;
-};
-
-// A read-ahead window over a source, for walking records.
-class window {
- public:
-  explicit window(const source& src) : src_(src) {}
-
-  // Bytes [offset, offset + n) clipped to the file.
-  result<std::span<const std::byte>> get(std::uint64_t offset, std::size_t n) {
-    if (offset >= src_.size()) return std::span<const std::byte>{};
-    n = static_cast<std::size_t>(std::min<std::uint64_t>(n, src_.size() - offset));
-    if (offset >= at_ && offset + n <= at_ + buf_.size()) return std::span<const std::byte>(buf_).subspan(offset - at_, n);
-    buf_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, read_window), src_.size() - offset)));
-    auto got = src_.read(offset, buf_);
-    if (!got) return got.error();
-    buf_.resize(*got);
-    at_ = offset;
-    return std::span<const std::byte>(buf_).first(std::min(n, buf_.size()));
-  }
-
- private:
-  const source& src_;
-  std::vector<std::byte> buf_;
-  std::uint64_t at_ = 0;
-};
-
-// ---------------------------------------------------------------------------
 // What the walk of one partition found.
-
-struct record_info {
-  std::uint64_t offset = 0;
-  std::uint32_t size = 0;
-  std::uint32_t crc = 0;
-  std::uint64_t position = 0;
-  std::uint64_t commit_first = 0;
-  std::uint32_t commit_count = 0;
-  bool commit_end = false;
-};
 
 struct partition {
   std::string path;  // absolute
@@ -148,64 +73,15 @@ struct partition {
   std::optional<std::uint32_t> header_id;  // from a valid header naming this stream
   std::optional<std::uint32_t> id;         // the id it keeps
   bool excluded = false;                   // not part of the repaired store
-  std::vector<record_info> records;        // complete appends, in version order
-  std::uint64_t valid_end = format::file_header_size;  // end of the last complete append
-  std::uint64_t incomplete = 0;  // decoded records of the append the walk stopped in
-  std::uint64_t framed_after = 0;  // records counted by framing from where the walk stopped
+  std::vector<record_info> records;        // intact records and placeholders, in version order
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> damaged;  // [from, to): no intact record, more follow
+  std::uint64_t walk_end = format::file_header_size;  // where the walk stopped
+  bool tail_damaged = false;     // ... on damage, not at the end of the file
+  std::uint64_t framed_after = 0;  // records counted by framing from there
   bool framed_exact = true;
   std::uint64_t keep = 0;  // records kept after the $all cut
+  bool rewrite = false;    // kept records and placeholders are written to a new file
 };
-
-// Why `r` cannot follow `open` (the append being read) and `last` (the last
-// record of the previous complete append); nullopt if it can.
-std::optional<std::string> check_record(const format::decoded_record& r, std::uint64_t expected_version,
-                                        const std::vector<record_info>& open, const record_info* last) {
-  const format::record_fields& f = r.fields;
-  if (r.kind != format::record_kind_event) return "unknown record kind " + std::to_string(r.kind);
-  if (f.version != expected_version) {
-    return "version " + std::to_string(f.version) + " where " + std::to_string(expected_version) + " was expected";
-  }
-  if (open.empty()) {
-    if (f.commit_first_position != f.position || f.commit_count == 0) return std::string("append without its first record");
-    if (last != nullptr && f.position <= last->position) return std::string("position not after the previous record");
-  } else if (f.commit_first_position != open.front().position || f.commit_count != open.front().commit_count ||
-             f.position != open.back().position + 1) {
-    return "append at position " + std::to_string(open.front().position) + " incomplete";
-  }
-  const std::uint64_t index = f.position - f.commit_first_position;
-  if (index >= f.commit_count || f.commit_end != (index + 1 == f.commit_count)) {
-    return std::string("commit-end flag does not match the append's size");
-  }
-  return std::nullopt;
-}
-
-// Counts the records from `at` by their framing alone (length, trailing
-// length), for reporting what a cut drops.
-result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at, std::uint64_t size) {
-  std::uint64_t count = 0;
-  while (at < size) {
-    auto head = w.get(at, 4);
-    if (!head) return head.error();
-    if (head->size() < 4) return std::pair{count, false};
-    const std::uint32_t len = format::get_u32(head->data());
-    if (len == 0) {
-      for (std::uint64_t z = at; z < size; z += read_window) {
-        auto rest = w.get(z, read_window);
-        if (!rest) return rest.error();
-        if (!format::all_zero(*rest)) return std::pair{count, false};
-      }
-      return std::pair{count, true};
-    }
-    if (len < format::record_overhead || len > format::max_record_size) return std::pair{count, false};
-    if (at + len > size) return std::pair{count + 1, true};  // a torn last record
-    auto tail = w.get(at + len - 4, 4);
-    if (!tail) return tail.error();
-    if (tail->size() < 4 || format::get_u32(tail->data()) != len) return std::pair{count, false};
-    ++count;
-    at += len;
-  }
-  return std::pair{count, true};
-}
 
 // ---------------------------------------------------------------------------
 
@@ -226,6 +102,7 @@ class repair_job {
   }
   bool dry() const { return report_.dry_run; }
 
+  result<std::uint64_t> entries_an_open_would_cut();
   result<bool> opens_clean();
   void note_consumers_ahead(const store& s);
   result<void> take_lock();
@@ -237,10 +114,16 @@ class repair_job {
   void read_catalog();
   void assign_ids();
   std::optional<std::uint32_t> id_from_all_index(const partition& p);
+  std::uint64_t acknowledged_end() const;
+  result<std::vector<repair::claim>> index_claims(const std::vector<std::uint64_t>& holes,
+                                                  const std::vector<repair::stream_known>& known, const overlay& ov);
+  result<void> salvage(const overlay& ov);
+  void add_placeholders(partition& p);
   void cut();
   void report_drops();
   result<void> rewrite();
   result<void> save_cut(partition& p);
+  result<void> rewrite_partition(partition& p);
   result<std::string> lost_found_name(const std::string& path, std::uint64_t offset);
   result<void> copy_aside(const std::string& path, std::uint64_t offset, std::uint64_t size);
   result<void> move_aside(const std::string& path);
@@ -260,11 +143,44 @@ class repair_job {
   std::vector<partition> parts_;
   std::map<std::string, std::uint32_t> catalog_ids_;  // from the old catalog, as far as it reads
   std::uint64_t end_ = 0;                               // the new $all count
+  std::optional<std::uint64_t> checkpoint_count_;      // all_count of a valid checkpoint
+  std::uint64_t fill_below_ = 0;                       // lost positions below this get placeholders
   std::uint64_t total_bytes_ = 0, scanned_bytes_ = 0;
   std::set<std::string> dirs_to_sync_;
 };
 
 // --- 1. Does a normal open give a clean store?
+
+// A writer's open takes everything from the first $all entry past the
+// checkpoint that does not match its record for a torn write and cuts it, in
+// every stream. Damage there is no torn write (and without a checkpoint all
+// of $all is past it): counted first, read-only, so that the walk keeps the
+// intact events after the damage rather than the open cutting them.
+result<std::uint64_t> repair_job::entries_an_open_would_cut() {
+  std::uint64_t end = 0;
+  {
+    boost::asio::io_context io;
+    auto s = store::open(io.get_executor(), {.directory = dir_,
+                                             .read_only = true,
+                                             .file_system = fs_,
+                                             .consumer_directory = layout::join(dir_, "consumers"),
+                                             .follow = false});
+    if (!s) return 0;  // opens_clean() says why
+    end = s->event_count();
+  }
+  auto all = source::open(*fs_, layout::all_index(dir_), {});
+  if (!all) return 0;
+  std::uint64_t count = 0;
+  std::vector<std::byte> buf(read_window / format::all_entry_size * format::all_entry_size);
+  for (std::uint64_t at = format::file_header_size + end * format::all_entry_size; at < all->size(); at += buf.size()) {
+    auto n = all->read(at, buf);
+    if (!n) return error(n.error().code, layout::all_index(dir_));
+    for (std::size_t i = 0; i + format::all_entry_size <= *n; i += format::all_entry_size) {
+      count += format::decode_all_entry(std::span(buf).subspan(i, format::all_entry_size)).has_value();
+    }
+  }
+  return count;
+}
 
 result<bool> repair_job::opens_clean() {
   boost::asio::io_context io;
@@ -325,7 +241,10 @@ result<overlay> repair_job::read_journal() {
     if (!f) return error(f.error(), layout::checkpoint(dir_));
     auto bytes = detail::read_all(**f);
     if (!bytes) return error(bytes.error(), layout::checkpoint(dir_));
-    cp = format::decode_checkpoint_file(*bytes).value_or(cp);
+    if (auto decoded = format::decode_checkpoint_file(*bytes)) {
+      cp = *decoded;
+      checkpoint_count_ = cp.all_count;
+    }
   }
   if (cp.journal_offset == 0 || !fs_->exists(path)) return ov;
   auto f = fs_->open(path, open_mode::read_only);
@@ -417,21 +336,20 @@ result<void> repair_job::scan(partition& p, const overlay& ov) {
   return walk(p, *src);
 }
 
+// Every intact record, in order. At a bad record the walk looks for the next
+// intact one: found, the bytes between are a damaged range and the walk goes
+// on from there; not found, the partition ends in damage (or a torn tail).
 result<void> repair_job::walk(partition& p, const source& src) {
   window w(src);
-  std::vector<record_info> open;  // the append being read
   std::uint64_t at = format::file_header_size;
   std::string problem;
-  for (;;) {
-    if (at >= p.size) {
-      if (!open.empty()) problem = "append incomplete at the end of the file (torn tail)";
-      break;
-    }
+  while (at < p.size) {
     auto head = w.get(at, 4);
     if (!head) return error(head.error().code, p.path);
     const std::uint32_t len = head->size() == 4 ? format::get_u32(head->data()) : 0;
     auto bytes = w.get(at, len >= format::record_overhead && len <= format::max_record_size ? len : 4);
     if (!bytes) return error(bytes.error().code, p.path);
+    const record_info* last = p.records.empty() ? nullptr : &p.records.back();
     format::decoded_record r;
     const auto status = format::decode_record(*bytes, r);
     if (status == format::decode_status::end) {
@@ -440,25 +358,30 @@ result<void> repair_job::walk(partition& p, const source& src) {
       problem = "record cut short (torn tail)";
     } else if (status == format::decode_status::corrupt) {
       problem = "damaged record (length or checksum)";
-    } else if (auto bad = check_record(r, p.records.size() + open.size(), open,
-                                       p.records.empty() ? nullptr : &p.records.back())) {
+    } else if (auto bad = check_record(r, last)) {
       problem = *bad;
     }
-    if (!problem.empty()) break;
-    const format::record_fields& f = r.fields;
-    open.push_back({at, r.size, r.stored_crc, f.position, f.commit_first_position, f.commit_count, f.commit_end});
-    at += r.size;
-    if (f.commit_end) {
-      p.records.insert(p.records.end(), open.begin(), open.end());
-      open.clear();
-      p.valid_end = at;
+    if (!problem.empty()) {
+      auto next = find_next_record(src, at + 1, last);
+      if (!next) return error(next.error().code, p.path);
+      if (!*next) break;
+      damage(p.path, at, problem + "; intact records resume at offset " + std::to_string(**next));
+      p.damaged.emplace_back(at, **next);
+      at = **next;
+      problem.clear();
+      continue;
     }
+    const format::record_fields& f = r.fields;
+    p.records.push_back({at, r.size, r.stored_crc, f.position, f.version, f.committed_at, f.commit_first_position,
+                         f.commit_count, f.commit_end, {}});
+    at += r.size;
     if (progress_) progress_(scanned_bytes_ + at, total_bytes_);
   }
   scanned_bytes_ += p.size;
+  p.walk_end = at;
   if (problem.empty()) return {};
-  damage(p.path, at < p.size || open.empty() ? at : open.front().offset, problem);
-  p.incomplete = open.size();
+  p.tail_damaged = true;
+  damage(p.path, at, problem);
   auto framed = count_framed(w, at, p.size);
   if (!framed) return error(framed.error().code, p.path);
   std::tie(p.framed_after, p.framed_exact) = *framed;
@@ -491,7 +414,7 @@ std::optional<std::uint32_t> repair_job::id_from_all_index(const partition& p) {
   auto n = (*f)->read_at(format::file_header_size + p.records.front().position * format::all_entry_size, buf);
   if (!n || *n != buf.size()) return std::nullopt;
   const auto e = format::decode_all_entry(buf);
-  if (!e || e->offset != p.records.front().offset || e->version != 0) return std::nullopt;
+  if (!e || e->offset != p.records.front().offset || e->version != p.records.front().version) return std::nullopt;
   return e->stream_id;
 }
 
@@ -505,6 +428,18 @@ void repair_job::assign_ids() {
       if (auto it = catalog_ids_.find(p.name); it != catalog_ids_.end()) p.id = it->second;
     }
     if (!p.id) p.id = id_from_all_index(p);
+  }
+  // Last resort: ids follow creation order, which is the order of first
+  // positions. Taken only if no other partition has that id.
+  for (partition& p : parts_) {
+    if (p.id || p.records.empty() || p.records.front().version != 0) continue;
+    const auto first = p.records.front().position;
+    const auto rank = static_cast<std::uint32_t>(std::count_if(parts_.begin(), parts_.end(), [&](const partition& q) {
+      return !q.records.empty() && q.records.front().position < first;
+    }));
+    if (std::none_of(parts_.begin(), parts_.end(), [&](const partition& q) { return q.id == rank; })) p.id = rank;
+  }
+  for (partition& p : parts_) {
     if (!p.id) {
       p.excluded = true;
       if (!p.records.empty()) damage(p.path, 0, "stream id unknown (header, catalog and $all damaged)");
@@ -532,13 +467,169 @@ void repair_job::assign_ids() {
   }
 }
 
-// --- The cut: $all stays dense, appends stay whole, ids stay dense.
+// --- 3b. Salvage: lost events below the checkpoint become placeholders.
 
+// Positions below this had been acknowledged and made durable: the
+// checkpoint's count or, without a valid checkpoint, the end of the last
+// complete append any partition holds. What is missing above it may be a
+// torn write, which (as at open) ends $all.
+std::uint64_t repair_job::acknowledged_end() const {
+  if (checkpoint_count_) return *checkpoint_count_;
+  std::uint64_t end = 0;
+  for (const partition& p : parts_) {
+    if (p.excluded) continue;
+    for (const record_info& r : p.records) {
+      if (r.commit_end) end = std::max(end, r.position + 1);
+    }
+  }
+  return end;
+}
+
+// The $all entries at the holes and, if they leave some unexplained, the
+// stream index entries of the versions the damaged streams are missing. Both
+// are mere claims: assign_lost keeps only those that fit.
+result<std::vector<repair::claim>> repair_job::index_claims(const std::vector<std::uint64_t>& holes,
+                                                            const std::vector<repair::stream_known>& known,
+                                                            const overlay& ov) {
+  std::vector<repair::claim> claims;
+  std::map<std::uint32_t, std::size_t> by_id;
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    if (!parts_[i].excluded) by_id.emplace(*parts_[i].id, i);
+  }
+  if (auto all = source::open(*fs_, layout::all_index(dir_), ov)) {
+    std::array<std::byte, format::all_entry_size> buf{};
+    for (std::uint64_t q : holes) {
+      auto n = all->read(format::file_header_size + q * format::all_entry_size, buf);
+      if (!n) return error(n.error().code, layout::all_index(dir_));
+      const auto e = *n == buf.size() ? format::decode_all_entry(buf) : std::nullopt;
+      if (auto it = e ? by_id.find(e->stream_id) : by_id.end(); it != by_id.end()) {
+        claims.push_back({it->second, e->version, q});
+      }
+    }
+  }
+  if (claims.size() >= holes.size()) return claims;
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    const partition& p = parts_[i];
+    const bool gaps = !known[i].positions.empty() && known[i].positions.back().first + 1 != known[i].positions.size();
+    if (p.excluded || !(gaps || known[i].tail_damaged || known[i].positions.empty())) continue;
+    const std::string path = layout::stream_index(dir_, detail::encode_stream_file_name(p.name));
+    auto index = source::open(*fs_, path, ov);
+    if (!index) continue;  // missing: no evidence
+    std::vector<std::byte> bytes(static_cast<std::size_t>(index->size()));
+    auto n = index->read(0, bytes);
+    if (!n) return error(n.error().code, path);
+    const auto h = format::decode_file_header(bytes, format::file_kind::stream_index);
+    if (!h || h->name != p.name) continue;
+    auto intact = known[i].positions.begin();
+    for (std::uint64_t v = 0; format::file_header_size + (v + 1) * format::stream_entry_size <= *n; ++v) {
+      while (intact != known[i].positions.end() && intact->first < v) ++intact;
+      if (intact != known[i].positions.end() && intact->first == v) continue;
+      const auto e = format::decode_stream_entry(
+          std::span(bytes).subspan(format::file_header_size + v * format::stream_entry_size, format::stream_entry_size));
+      if (e) claims.push_back({i, v, e->position});
+    }
+  }
+  return claims;
+}
+
+result<void> repair_job::salvage(const overlay& ov) {
+  fill_below_ = acknowledged_end();
+  std::vector<repair::stream_known> known(parts_.size());
+  std::vector<bool> held(fill_below_);
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    if (parts_[i].excluded) continue;
+    known[i].tail_damaged = parts_[i].tail_damaged;
+    known[i].positions.reserve(parts_[i].records.size());
+    for (const record_info& r : parts_[i].records) {
+      known[i].positions.emplace_back(r.version, r.position);
+      if (r.position < fill_below_) held[r.position] = true;
+    }
+  }
+  std::vector<std::uint64_t> holes;
+  for (std::uint64_t q = 0; q < fill_below_; ++q) {
+    if (!held[q]) holes.push_back(q);
+  }
+  if (holes.empty()) return {};
+  auto claims = index_claims(holes, known, ov);
+  if (!claims) return claims.error();
+  const auto owners = repair::assign_lost(known, holes, *claims, fill_below_);
+  std::vector<std::vector<record_info>> added(parts_.size());
+  for (const auto& [position, o] : owners) {
+    const partition& p = parts_[o.stream];
+    // Where its bytes were: after the intact record before it in the partition.
+    const auto next = std::lower_bound(p.records.begin(), p.records.end(), o.version,
+                                       [](const record_info& r, std::uint64_t v) { return r.version < v; });
+    record_info lost;
+    lost.offset = next == p.records.begin() ? format::file_header_size : std::prev(next)->offset + std::prev(next)->size;
+    lost.position = position;
+    lost.version = o.version;
+    lost.placeholder.resize(1);  // encoded in add_placeholders
+    added[o.stream].push_back(std::move(lost));  // in position order, so in version order
+  }
+  for (std::size_t i = 0; i < parts_.size(); ++i) {
+    if (added[i].empty()) continue;
+    std::vector<record_info>& records = parts_[i].records;
+    const auto middle = static_cast<std::ptrdiff_t>(records.size());
+    records.insert(records.end(), std::make_move_iterator(added[i].begin()), std::make_move_iterator(added[i].end()));
+    std::inplace_merge(records.begin(), records.begin() + middle, records.end(),
+                       [](const record_info& a, const record_info& b) { return a.version < b.version; });
+    add_placeholders(parts_[i]);
+  }
+  for (std::uint64_t q : holes) {
+    if (!owners.count(q)) {
+      damage(layout::all_index(dir_), format::file_header_size + q * format::all_entry_size,
+             "position " + std::to_string(q) + " was lost and no index tells which stream held it: $all ends there");
+      break;
+    }
+  }
+  return {};
+}
+
+// Encodes the placeholders of `p`, with the commit fields of the append a
+// neighbour shows it was part of (else an append of its own) and the commit
+// time of the intact event before it in its stream (after it, if none).
+void repair_job::add_placeholders(partition& p) {
+  const std::size_t none = p.records.size();
+  std::vector<std::size_t> next_intact(p.records.size() + 1, none);
+  for (std::size_t i = p.records.size(); i-- > 0;) next_intact[i] = p.records[i].placeholder.empty() ? i : next_intact[i + 1];
+  for (std::size_t i = 0; i < p.records.size(); ++i) {
+    record_info& r = p.records[i];
+    if (r.placeholder.empty()) continue;
+    format::record_fields f;
+    f.position = r.position;
+    f.version = r.version;
+    f.commit_first_position = r.position;
+    f.commit_count = 1;
+    const record_info* prev = i > 0 ? &p.records[i - 1] : nullptr;  // encoded already, if a placeholder
+    const record_info* next = next_intact[i] == none ? nullptr : &p.records[next_intact[i]];
+    if (prev != nullptr && !prev->commit_end && prev->version + 1 == r.version && prev->position + 1 == r.position &&
+        r.position - prev->commit_first < prev->commit_count) {
+      f.commit_first_position = prev->commit_first;
+      f.commit_count = prev->commit_count;
+    } else if (next != nullptr && next->commit_first <= r.position &&
+               next->position - r.position == next->version - r.version) {
+      f.commit_first_position = next->commit_first;
+      f.commit_count = next->commit_count;
+    }
+    f.commit_end = r.position - f.commit_first_position + 1 == f.commit_count;
+    if (const record_info* t = prev != nullptr ? prev : next) f.committed_at = t->committed_at;
+    r.placeholder = repair::encode_placeholder(f, repair::lost_metadata(p.rel, r.offset), r.crc);
+    r.size = static_cast<std::uint32_t>(r.placeholder.size());
+    r.committed_at = f.committed_at;
+    r.commit_first = f.commit_first_position;
+    r.commit_count = f.commit_count;
+    r.commit_end = f.commit_end;
+  }
+}
+
+// --- 3c. The cut: $all stays dense, appends past the checkpoint stay whole,
+//     ids stay dense.
+
+// Records of `p` below position `end` that follow each other from version 0.
 std::uint64_t kept_below(const partition& p, std::uint64_t end) {
-  return static_cast<std::uint64_t>(
-      std::lower_bound(p.records.begin(), p.records.end(), end,
-                       [](const record_info& r, std::uint64_t e) { return r.position < e; }) -
-      p.records.begin());
+  std::uint64_t keep = 0;
+  while (keep < p.records.size() && p.records[keep].version == keep && p.records[keep].position < end) ++keep;
+  return keep;
 }
 
 void repair_job::cut() {
@@ -561,9 +652,10 @@ void repair_job::cut() {
     for (partition& p : parts_) {
       if (p.excluded) continue;
       std::uint64_t keep = kept_below(p, end);
-      while (keep > 0 && !p.records[keep - 1].commit_end) --keep;
+      // Past the acknowledged end an append that would be cut in part goes whole.
+      while (keep > 0 && !p.records[keep - 1].commit_end && p.records[keep - 1].position >= fill_below_) --keep;
       if (keep < p.records.size() && p.records[keep].position < end) {
-        end = p.records[keep].position;  // an append that would be cut in part goes whole
+        end = p.records[keep].position;
         changed = true;
       }
       if (keep > 0) kept_ids.emplace_back(*p.id, p.records.front().position);
@@ -582,9 +674,9 @@ void repair_job::cut() {
 }
 
 void repair_job::report_drops() {
-  report_.events_kept = end_;
   report_.streams_kept = 0;
   report_.dropped.clear();
+  report_.lost.clear();
   report_.events_dropped = 0;
   for (const partition& p : parts_) {
     if (p.keep > 0) {
@@ -592,11 +684,21 @@ void repair_job::report_drops() {
     } else {
       report_.streams_removed.push_back(p.name);
     }
-    const std::uint64_t count = p.records.size() - p.keep + p.incomplete + p.framed_after;
+    for (std::uint64_t v = 0; v < p.keep; ++v) {
+      if (!p.records[v].placeholder.empty()) report_.lost.push_back({p.name, v, p.records[v].position});
+    }
+    // The records framing counted after a damaged tail, less those kept as placeholders.
+    std::uint64_t tail_placeholders = 0;
+    for (auto r = p.records.rbegin(); r != p.records.rend() && !r->placeholder.empty(); ++r) tail_placeholders += 1;
+    const std::uint64_t count =
+        p.records.size() - p.keep + (p.framed_after > tail_placeholders ? p.framed_after - tail_placeholders : 0);
     if (count == 0 && p.framed_exact) continue;
     report_.dropped.push_back({p.name, p.keep, count, p.framed_exact});
     report_.events_dropped += count;
   }
+  std::sort(report_.lost.begin(), report_.lost.end(),
+            [](const repair_lost& a, const repair_lost& b) { return a.position < b.position; });
+  report_.events_kept = end_ - report_.lost.size();
 }
 
 // --- 4. Rewriting
@@ -656,18 +758,33 @@ result<void> repair_job::move_aside(const std::string& path) {
   return {};
 }
 
-// A partition keeps [0, cut) of its bytes; the rest goes to lost+found first.
+// A partition keeps [0, cut) of its bytes; the rest and every damaged range
+// before it go to lost+found first. A partition with placeholders or damaged
+// ranges among what it keeps is written anew; any other is truncated.
 result<void> repair_job::save_cut(partition& p) {
   if (p.keep == 0) return move_aside(p.path);
-  const std::uint64_t cut_at = p.keep < p.records.size() ? p.records[p.keep].offset : p.valid_end;
+  std::uint64_t cut_at = format::file_header_size;  // after the last intact record kept
+  for (std::uint64_t v = 0; v < p.keep; ++v) {
+    const record_info& r = p.records[v];
+    if (r.placeholder.empty()) cut_at = r.offset + r.size;
+    p.rewrite = p.rewrite || !r.placeholder.empty();
+  }
   const bool new_header = !p.header_id;
   if (new_header) {
     if (auto r = copy_aside(p.path, 0, format::file_header_size); !r) return r;
   }
+  for (const auto& [from, to] : p.damaged) {
+    if (to > cut_at) break;
+    if (auto r = copy_aside(p.path, from, to - from); !r) return r;
+    p.rewrite = true;
+  }
   if (cut_at < p.size) {
     if (auto r = copy_aside(p.path, cut_at, p.size - cut_at); !r) return r;
   }
-  if (dry() || (!new_header && cut_at >= p.size)) return {};
+  if (p.rewrite) report_.rebuilt.push_back(p.rel);
+  if (dry()) return {};
+  if (p.rewrite) return rewrite_partition(p);
+  if (!new_header && cut_at >= p.size) return {};
   auto f = fs_->open(p.path, open_mode::read_write);
   if (!f) return error(f.error(), p.path);
   if (new_header) {
@@ -679,6 +796,51 @@ result<void> repair_job::save_cut(partition& p) {
     if (auto ec = (*f)->truncate(cut_at)) return error(ec, p.path);
   }
   if (auto ec = (*f)->sync()) return error(ec, p.path);
+  return {};
+}
+
+// The header, the kept intact records (bytes unchanged) and the placeholders,
+// in version order, into <partition>.repair, synced, then renamed over the
+// partition. Records get their offsets in the new file.
+result<void> repair_job::rewrite_partition(partition& p) {
+  const std::string temp = p.path + ".repair";
+  auto from = fs_->open(p.path, open_mode::read_only);
+  if (!from) return error(from.error(), p.path);
+  auto out = fs_->open(temp, open_mode::read_write_create);
+  if (!out) return error(out.error(), temp);
+  if (auto ec = (*out)->truncate(0)) return error(ec, temp);
+  std::vector<std::byte> buf(format::file_header_size);
+  format::encode_file_header({format::file_kind::partition, 0, *p.id, p.name}, buf);
+  std::uint64_t written = 0;
+  auto flush = [&]() -> result<void> {
+    if (auto ec = (*out)->write_at(written, buf)) return error(ec, temp);
+    written += buf.size();
+    buf.clear();
+    return {};
+  };
+  for (std::uint64_t v = 0; v < p.keep; ++v) {
+    record_info& r = p.records[v];
+    const std::uint64_t at = written + buf.size();
+    if (r.placeholder.empty()) {
+      const std::size_t old = buf.size();
+      buf.resize(old + r.size);
+      auto n = (*from)->read_at(r.offset, std::span(buf).subspan(old));
+      if (!n) return error(n.error(), p.path);
+      if (*n != r.size) return error(errc::corrupt_data, p.path + " shrank during the repair");
+    } else {
+      buf.insert(buf.end(), r.placeholder.begin(), r.placeholder.end());
+    }
+    r.offset = at;
+    if (buf.size() >= read_window) {
+      if (auto w = flush(); !w) return w;
+    }
+  }
+  if (auto w = flush(); !w) return w;
+  if (auto ec = (*out)->sync()) return error(ec, temp);
+  out->reset();
+  from->reset();
+  if (auto ec = fs_->rename(temp, p.path)) return error(ec, p.path);
+  note_dirs(p.path);
   return {};
 }
 
@@ -802,9 +964,16 @@ result<repair_report> repair_job::run() {
   if (dry()) {
     if (auto r = take_lock(); !r) return r.error();  // held while the store is read
   }
-  auto clean = opens_clean();
-  if (!clean) return clean.error();
-  if (*clean) return report_;
+  auto would_cut = entries_an_open_would_cut();
+  if (!would_cut) return would_cut.error();
+  if (*would_cut > 0) {
+    report_.reasons.push_back("open: $all holds " + std::to_string(*would_cut) +
+                              " valid entries past the end an open recovers, which it would cut as a torn tail");
+  } else if (auto clean = opens_clean(); !clean) {
+    return clean.error();
+  } else if (*clean) {
+    return report_;
+  }
   report_.needed = true;
   if (!dry()) {
     if (auto r = take_lock(); !r) return r.error();
@@ -828,6 +997,7 @@ result<repair_report> repair_job::run() {
   if (progress_) progress_(total_bytes_, total_bytes_);
   read_catalog();
   assign_ids();
+  if (auto r = salvage(*ov); !r) return r.error();
   cut();
   report_drops();
   if (auto r = rewrite(); !r) return r.error();

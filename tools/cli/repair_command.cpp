@@ -17,6 +17,10 @@ void print_report(const repair_report& r) {
     std::cout << "drop: " << d.stream << " from version " << d.from_version << ": " << (d.count_exact ? "" : "at least ")
               << d.count << " events\n";
   }
+  for (const repair_lost& l : r.lost) {
+    std::cout << "lost: " << l.stream << " version " << l.version << " at position " << l.position
+              << ": kept as a $lost placeholder\n";
+  }
   for (const std::string& s : r.streams_removed) std::cout << "remove stream: " << s << " (no events left)\n";
   for (const repair_move& m : r.moved) {
     std::cout << "save: " << m.from << " bytes " << m.offset << ".." << m.offset + m.size << " -> " << m.to
@@ -24,8 +28,9 @@ void print_report(const repair_report& r) {
   }
   for (const std::string& f : r.rebuilt) std::cout << "rebuild: " << f << "\n";
   for (const std::string& f : r.removed) std::cout << "reset: " << f << "\n";
-  std::cout << (r.dry_run ? "would keep " : "kept ") << r.events_kept << " events in " << r.streams_kept
-            << " streams, " << (r.dry_run ? "would drop " : "dropped ") << r.events_dropped << " events\n";
+  std::cout << (r.dry_run ? "would keep " : "kept ") << r.events_kept << " events in " << r.streams_kept << " streams, "
+            << r.lost.size() << " lost events as placeholders, " << (r.dry_run ? "would drop " : "dropped ")
+            << r.events_dropped << " events\n";
 }
 
 }  // namespace

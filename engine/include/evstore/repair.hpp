@@ -1,18 +1,28 @@
-// Offline repair: cuts torn tails and rebuilds indexes from partitions.
+// Offline repair: salvages what damage left intact, rebuilds indexes from partitions.
 //
 // For a store that fails to open, or that verify_store reports as damaged.
-// The partitions are the source of truth: each is walked record by record
-// (length, checksum, kind, versions 0, 1, 2, ..., complete appends) up to its
-// first bad record. $all stays dense: the first position no valid record holds
-// ends it, and an append that would be cut in part is cut whole. Nothing is
-// renumbered. Cut bytes are first copied to <dir>/lost+found/<file>@<offset>;
-// then partitions are truncated, the catalog, $all and every stream index are
-// rewritten from the kept records, and derived state (checkpoint, head,
-// journal, links and their progress) is reset so the next open rebuilds it.
+// The partitions are the truth: each is walked record by record (length,
+// checksum, kind, versions and positions increasing); a damaged record is
+// skipped, the walk resuming at the next intact one. Every intact event is
+// kept at its version and position. An event lost below the checkpoint (it
+// had been acknowledged) keeps its place as a placeholder event of type
+// "$lost" (data null, metadata {"lost":{"file":...,"offset":...}}), so $all
+// stays dense and no stream loses what follows; its stream and version come
+// from its $all entry, the stream indexes, or elimination. Only past the
+// checkpoint, where a crash may have torn the last appends, does the first
+// position no record holds end $all (an append cut in part goes whole), as an
+// open does. Nothing is renumbered. Damaged and cut bytes are first copied to
+// <dir>/lost+found/<file>@<offset>; then partitions are rewritten or
+// truncated, the catalog, $all and every stream index are rewritten from the
+// kept records, and derived state (checkpoint, head, journal, links and their
+// progress) is reset so the next open rebuilds it. docs/format.md, "Repair",
+// has the details.
 //
-// Repair first opens the store normally (which replays the journal and cuts
-// torn tails as any open does); if that works and verify_store is clean,
-// nothing else is changed. It holds the writer lock while it works and refuses
+// Repair first opens the store read-only: if $all holds valid entries past
+// the end that open recovers, a writer's open would cut them as a torn tail,
+// so repair goes straight to its own walk. Otherwise it opens the store
+// normally (which replays the journal and cuts torn tails as any open does);
+// if that works and verify_store is clean, nothing else is changed. It holds the writer lock while it works and refuses
 // (errc::store_locked) while a writer has the store open.
 #pragma once
 
@@ -34,13 +44,23 @@ struct repair_options {
   std::shared_ptr<evstore::file_system> file_system;
 };
 
-// Events of one stream that the repair drops: versions from_version onwards.
+// Events of one stream that the repair drops (past the checkpoint, or after a
+// lost event nothing could attribute): versions from_version onwards.
 struct repair_drop {
   std::string stream;
   std::uint64_t from_version = 0;
   std::uint64_t count = 0;
   // false: damaged framing hid how many records follow; count is a lower bound.
   bool count_exact = true;
+};
+
+// An event whose record was damaged beyond reading, below the checkpoint (so
+// it had been acknowledged): its place is kept by a placeholder event of type
+// "$lost" (docs/format.md, "Repair"), at the same version and position.
+struct repair_lost {
+  std::string stream;
+  std::uint64_t version = 0;
+  std::uint64_t position = 0;
 };
 
 struct repair_damage {
@@ -75,15 +95,18 @@ struct repair_report {
   bool needed = false;
   // Why repair was needed: the open error, or what verify found.
   std::vector<std::string> reasons;
+  // Intact events kept (placeholders not counted).
   std::uint64_t events_kept = 0;
   std::uint64_t events_dropped = 0;  // sum of dropped[].count
   std::uint64_t streams_kept = 0;
   // Streams left without events: dropped from the catalog, partitions moved aside.
   std::vector<std::string> streams_removed;
   std::vector<repair_drop> dropped;
+  // Damaged events replaced by "$lost" placeholders, in $all order.
+  std::vector<repair_lost> lost;
   std::vector<repair_damage> damage;
   std::vector<repair_move> moved;
-  std::vector<std::string> rebuilt;  // files rewritten from the partitions
+  std::vector<std::string> rebuilt;  // files rewritten: partitions with placeholders, and indexes from them
   std::vector<std::string> removed;  // derived files deleted; the next open rebuilds them
   // After a real repair: the store opened again and verify_store found it clean.
   bool verified = false;
