@@ -72,6 +72,7 @@ run_result driver::run() {
     if (follower_) follower_refresh();
   } catch (const violation& v) {
     result_.violation = v.what();
+    trace_.add(std::string("violation: ") + v.what());
   }
   result_.steps = step_;
   result_.hash = trace_.hash();
@@ -241,10 +242,9 @@ void driver::reconcile() {
     auto st = w.consumer_state(key.first, key.second);
     const std::uint64_t pos = st ? st->position : 0;
     const std::string state = st ? st->state : std::string();
-    const bool either = c.in_doubt && pos == c.in_doubt->first && state == c.in_doubt->second;
-    expect(either || (pos == c.position && state == c.state), "writer: consumer " + key.first + "/" + key.second +
+    expect(c.may_hold(pos, state), "writer: consumer " + key.first + "/" + key.second +
                                                       " stored at " + std::to_string(pos) + ", committed " +
-                                                      std::to_string(c.position));
+                                                      c.describe());
   }
   trace_.add("  reconciled: " + std::to_string(model_.all().size()) + " events");
   resubscribe();

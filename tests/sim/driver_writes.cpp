@@ -232,13 +232,7 @@ void driver::consumer_step(const fault_plan& f) {
   const std::string name = names[rng_.below(2)];
   consumer_model& cm = model_.consumers[{stream, name}];
   const auto want = model_.positions(stream);
-  std::uint64_t position = cm.position;
-  // After a failed commit the stored pair is the old or the new one (and a
-  // power loss may still bring the old one back) until a commit succeeds.
-  const auto stored_ok = [&cm](std::uint64_t p, const std::string& state) {
-    return (p == cm.position && state == cm.state) ||
-           (cm.in_doubt && p == cm.in_doubt->first && state == cm.in_doubt->second);
-  };
+  std::uint64_t position = 0;
   with_fault(f, [&] {
     std::optional<consumer> c;
     {
@@ -251,9 +245,9 @@ void driver::consumer_step(const fault_plan& f) {
       }
       c.emplace(std::move(*opened));
     }
-    expect(stored_ok(c->position(), c->state()), "writer: consumer " + stream + "/" + name + " resumes at " +
-                                                     std::to_string(c->position()) + ", committed " +
-                                                     std::to_string(cm.position));
+    expect(cm.may_hold(c->position(), c->state()), "writer: consumer " + stream + "/" + name + " resumes at " +
+                                                       std::to_string(c->position()) + ", committed " +
+                                                       cm.describe());
     position = c->position();
     if (position < want.size()) {
       auto sub = c->subscribe({.max_batch = 1 + rng_.below(5)});
@@ -287,12 +281,10 @@ void driver::consumer_step(const fault_plan& f) {
     drive([&] { return done; }, "consumer commit");
     trace_.add("  consumer " + stream + "/" + name + " commit " + std::to_string(position) + ": " + code_name(ec));
     if (!ec) {
-      cm.position = position;
-      cm.state = state;
-      cm.in_doubt.reset();
+      cm.stored = {{position, state}};
     } else {
       expect(is_io_error(ec) && f.what != fault_plan::kind::none, "writer: consumer commit: " + ec.message());
-      cm.in_doubt = {position, state};
+      cm.stored.emplace_back(position, state);
     }
     c.reset();  // releases the consumer
     while (io_.poll() > 0) {
@@ -301,9 +293,9 @@ void driver::consumer_step(const fault_plan& f) {
   if (!writer_) return;  // killed: reconcile() reads it back
   auto st = writer_->consumer_state(stream, name);
   const std::uint64_t pos = st ? st->position : 0;
-  expect(stored_ok(pos, st ? st->state : std::string()), "writer: consumer_state " + stream + "/" + name + " at " +
-                                                             std::to_string(pos) + ", committed " +
-                                                             std::to_string(cm.position));
+  expect(cm.may_hold(pos, st ? st->state : std::string()), "writer: consumer_state " + stream + "/" + name +
+                                                               " at " + std::to_string(pos) + ", committed " +
+                                                               cm.describe());
 }
 
 void driver::create_read_stream(const fault_plan& f) {

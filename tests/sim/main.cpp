@@ -37,10 +37,11 @@ int main(int argc, char** argv) {
     faults += r.faults;
     if (opts->determinism) {
       const run_result again = driver(*opts, seed).run();
-      if (again.hash != r.hash && !r.violation) {
+      if (again.hash != r.hash) {
         std::ostringstream hex;
         hex << std::hex << r.hash << " then " << again.hash;
-        r.violation = "the same seed ran differently (trace hash " + hex.str() + ")";
+        r.violation = "the same seed ran differently (trace hash " + hex.str() + ")" +
+                      (r.violation ? "; first run: " + *r.violation : std::string());
       }
     }
     if (opts->verbose || opts->determinism) {

@@ -53,10 +53,22 @@ struct commit {
 };
 
 struct consumer_model {
-  std::uint64_t position = 0;
-  std::string state;
-  // A commit that failed with an I/O error: the stored pair is this one or the above.
-  std::optional<std::pair<std::uint64_t, std::string>> in_doubt;
+  // The (position, state) pairs the store may hold: the last committed one,
+  // plus every commit since that failed with an I/O error (each may or may not
+  // have reached the disk, and a power loss may still undo one).
+  std::vector<std::pair<std::uint64_t, std::string>> stored{{0, std::string()}};
+
+  bool may_hold(std::uint64_t position, const std::string& state) const {
+    for (const auto& [p, s] : stored) {
+      if (p == position && s == state) return true;
+    }
+    return false;
+  }
+  std::string describe() const {
+    std::string out;
+    for (const auto& [p, s] : stored) out += (out.empty() ? "" : " or ") + std::to_string(p);
+    return out;
+  }
 };
 
 class model {

@@ -1,6 +1,7 @@
 #include "read_fault_file_system.hpp"
 
 #include <cerrno>
+#include <thread>
 #include <utility>
 
 namespace evstore::sim {
@@ -8,6 +9,7 @@ namespace evstore::sim {
 struct read_fault_file_system::control {
   std::mutex mutex;
   std::uint64_t reads_left = 0;  // 0: no read fault armed
+  std::thread::id reader;        // only this thread's reads count
   bool fired = false;
   std::string hook_suffix;
   std::function<void()> hook;
@@ -21,7 +23,7 @@ struct read_fault_file_system::control {
     }
     if (f) f();
     std::lock_guard lock(mutex);
-    if (reads_left == 0) return {};
+    if (reads_left == 0 || std::this_thread::get_id() != reader) return {};
     if (--reads_left > 0) return {};
     fired = true;
     return {EIO, boost::system::system_category()};
@@ -68,6 +70,7 @@ boost::system::result<std::unique_ptr<file>> read_fault_file_system::open(const 
 void read_fault_file_system::fail_read(std::uint64_t k) {
   std::lock_guard lock(control_->mutex);
   control_->reads_left = k == 0 ? 1 : k;
+  control_->reader = std::this_thread::get_id();
   control_->fired = false;
 }
 

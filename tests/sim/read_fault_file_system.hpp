@@ -1,15 +1,17 @@
 // The simulation's read-side fault layer. The engine's fault_injecting_file_system
 // fails mutating operations only; this wrapper adds what the simulation needs
 // on the read side:
-//   fail_read(k)            the k-th read_at from now fails once with EIO;
+//   fail_read(k)            the k-th read_at from now by the calling thread fails
+//                           once with EIO (the engine's own threads, e.g. an
+//                           indexer starting at open, read at their own pace:
+//                           counting them would make the k-th read differ);
 //   on_first_read(suffix, f) the next read of a file whose path ends in `suffix`
 //                           first calls f() on the reading thread (a point where
 //                           the simulation interleaves other work, deterministically,
 //                           because the reader waits for it).
 // Everything else passes through.
 //
-// Threading: safe from any thread; the counters are only deterministic while one
-// thread reads, which is how the simulation arms them.
+// Threading: safe from any thread.
 #pragma once
 
 #include <evstore/file_system.hpp>
