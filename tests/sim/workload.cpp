@@ -72,7 +72,7 @@ op_kind next_op(rng& r, const options& o, const world& w) {
       {op_kind::follower_open, follower && !w.follower_open ? 4 : 0},
       {op_kind::follower_refresh, follower && w.follower_open ? 10 : 0},
       {op_kind::follower_read, follower && w.follower_open ? 4 : 0},
-      {op_kind::follower_race, follower && o.on("race") && w.follower_open ? 2 : 0},
+      {op_kind::follower_race, follower && o.on("race") && w.follower_open ? 1 : 0},
       {op_kind::follower_close, follower && w.follower_open ? 1 : 0},
       {op_kind::backup, o.on("backup") ? 1 : 0},
       {op_kind::restart, 2},
