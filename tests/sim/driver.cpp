@@ -307,7 +307,8 @@ void driver::drive(const std::function<bool()>& done, const std::string& what) {
 
 void driver::settle() {
   if (!writer_) return;
-  const auto end = std::chrono::steady_clock::now() + deadline;
+  // The indexer of this small store needs milliseconds; a stuck one should not cost 30 s.
+  const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
     while (io_.poll() > 0) {
     }
