@@ -218,6 +218,34 @@ std::vector<std::uint64_t> link_positions(const store& s, const std::string& nam
   return out;
 }
 
+// A delete whose definitions file cannot be rewritten fails, and the read
+// stream stays as it was, in memory as on disk: it goes on linking, and after
+// a reopen it holds every matching event (it used to vanish from memory only,
+// then come back from the file missing what was appended meanwhile).
+TEST(read_stream_delete, a_failed_delete_leaves_the_read_stream_defined_and_current) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fault = std::make_shared<fault_injecting_file_system>(mem);
+  {
+    auto s = store::open(io.executor(), {.directory = "/s", .file_system = fault, .system_streams = false});
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"Paid"})));
+    ASSERT_FALSE(append_wait(*s, "order-1", typed("Paid")).ec);
+    ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 1; }));
+    // The indexer is idle: operation 1 is its create_directories, 2 the new definitions file.
+    fault->fail_operation(2, boost::system::errc::make_error_code(boost::system::errc::io_error), false);
+    EXPECT_TRUE(delete_wait(*s, "paid"));
+    fault->clear_faults();
+    ASSERT_EQ(s->list_read_streams().size(), 1u);
+    ASSERT_FALSE(append_wait(*s, "order-2", typed("Paid")).ec);
+    EXPECT_EQ(wait_for_events(*s, "paid", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
+    ASSERT_FALSE(close_wait(*s));
+  }
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem, .system_streams = false});
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(wait_for_events(*s, "paid", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
+}
+
 // A crash at every file operation (the writer's and the indexer's, in
 // whatever order they interleave), then power loss: after reopening, every
 // system stream converges to exactly what $all implies — no lost link, no

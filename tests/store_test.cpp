@@ -113,6 +113,29 @@ TEST_P(store_test, retry_with_same_ids_returns_first_result_without_duplicates) 
   EXPECT_FALSE(partial.result.duplicate);
 }
 
+// The idempotency window is a deque: a retried append's events may lie in two
+// of its blocks. Every offset in a block is tried (a block holds a dozen).
+TEST_P(store_test, retry_of_a_multi_event_append_reports_its_versions_wherever_it_lies_in_the_window) {
+  auto s = open();
+  for (int before = 0; before < 24; ++before) {
+    const std::string stream = "retry-" + std::to_string(before);
+    for (int i = 0; i < before; ++i) {
+      ASSERT_FALSE(append_wait(s, stream, {make_event("Before", "{}", random_id())}).ec);
+    }
+    std::vector<event_data> batch;
+    for (int i = 0; i < 4; ++i) batch.push_back(make_event("Batch", "{}", random_id()));
+    auto first = append_wait(s, stream, batch, expect::any);
+    ASSERT_FALSE(first.ec);
+    auto retry = append_wait(s, stream, batch, expect::any);
+    ASSERT_FALSE(retry.ec) << retry.ec.message();
+    EXPECT_TRUE(retry.result.duplicate);
+    EXPECT_EQ(retry.result.first_version, first.result.first_version) << before;
+    EXPECT_EQ(retry.result.version, first.result.version) << before;
+    EXPECT_EQ(retry.result.first_position, first.result.first_position) << before;
+    EXPECT_EQ(retry.result.position, first.result.position) << before;
+  }
+}
+
 TEST_P(store_test, retry_is_recognised_after_reopen) {
   const auto id = random_id();
   append_result first;

@@ -398,12 +398,16 @@ void indexer::remove(std::string name, create_handler handler) {
     boost::system::error_code ec;
     if (!gone) {
       ec = make_error_code(errc::stream_not_found);
+    } else if ((ec = write_definitions())) {
+      // The file still lists it, so it stays in memory too and goes on being
+      // linked: dropped from memory alone, it would come back at the next open
+      // missing every event appended in between.
+      std::unique_lock lock(mutex_);
+      definitions_.emplace(name, std::move(gone));
     } else {
       for (auto& w : gone->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::stream_deleted));
-      // The link state stays (readers may hold it) but its entries go. If the
-      // definitions could not be rewritten, the file stays with them.
-      ec = write_definitions();
-      if (!ec) ec = reset_link(*gone->link);
+      // The link state stays (readers may hold it) but its entries go.
+      ec = reset_link(*gone->link);
     }
     store_.complete_on_executor(std::move(handler), ec);
   });

@@ -9,6 +9,7 @@
 #include "journal_walk.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
+#include "test_hooks.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -80,7 +81,7 @@ bool store_impl::durable_checkpoint_due(std::uint64_t count) const {
 // for 130 files on 16 threads against 13.5 ms one after another).
 boost::system::error_code store_impl::sync_files(const std::vector<std::shared_ptr<cached_file>>& files) {
   if (files.empty()) return {};
-  const std::size_t workers = std::min<std::size_t>(8, files.size());
+  const std::size_t workers = serial_io() ? 1 : std::min<std::size_t>(8, files.size());
   std::atomic<std::size_t> next{0};
   std::mutex failure_mutex;
   boost::system::error_code failure;

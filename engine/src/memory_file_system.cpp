@@ -439,6 +439,27 @@ void memory_file_system::power_loss(power_loss_mode mode, std::uint64_t seed) {
         n.current = std::move(out);
         break;
       }
+      case power_loss_mode::torn_sectors:
+      case power_loss_mode::torn_bytes: {
+        const bool bytes = mode == power_loss_mode::torn_bytes;
+        std::string out = n.current;
+        for (std::size_t at = 0; at < out.size(); at += sector_bytes) {
+          const std::size_t len = std::min(sector_bytes, out.size() - at);
+          if (at + len <= n.durable.size() && n.durable.compare(at, len, n.current, at, len) == 0) continue;
+          const auto choice = draw(bytes ? 4 : 2);
+          for (std::size_t i = at; i < at + len; ++i) {
+            if (i < n.durable.size() && n.durable[i] == n.current[i]) continue;  // not written: unchanged
+            switch (choice) {
+              case 0: break;                                                    // the new bytes
+              case 1: out[i] = i < n.durable.size() ? n.durable[i] : '\0'; break;  // the old ones
+              case 2: out[i] = '\0'; break;
+              default: out[i] = static_cast<char>(rng()); break;
+            }
+          }
+        }
+        n.current = std::move(out);
+        break;
+      }
     }
     n.durable = n.current;
     n.log.clear();

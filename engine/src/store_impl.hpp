@@ -167,7 +167,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler);
   boost::system::error_code validate(const std::vector<event_data>& events) const;
-  const recent_event* find_retry(stream_state& s, const std::vector<event_data>& events);
+  std::optional<std::size_t> find_retry(stream_state& s, const std::vector<event_data>& events);
   void load_recent(stream_state& s);
   stream_batch& batch_for(stream_state& s);
   void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);

@@ -35,5 +35,13 @@ void kill_point(const char* name) noexcept {
   if (hits.fetch_add(1) + 1 == spec.target) std::raise(SIGKILL);
 }
 
+bool serial_io() noexcept {
+  static const bool on = [] {
+    const char* v = std::getenv("EVSTORE_SERIAL_IO");
+    return v != nullptr && std::strcmp(v, "1") == 0;
+  }();
+  return on;
+}
+
 }  // namespace evstore::detail
 #endif

@@ -105,13 +105,15 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   // A retry of a recent append (same ids) gets the first result; it is queued
   // with this tick's batch so that it never completes before the original.
   if (s != nullptr && events.front().id) {
-    if (const recent_event* first = find_retry(*s, events)) {
-      const recent_event& last = *(first + (events.size() - 1));
-      p.result.first_version = first->version;
+    if (const auto at = find_retry(*s, events)) {
+      // By index: the window is a deque, whose elements are not contiguous.
+      const recent_event& first = s->recent[*at];
+      const recent_event& last = s->recent[*at + events.size() - 1];
+      p.result.first_version = first.version;
       p.result.version = last.version;
-      p.result.first_position = first->position;
+      p.result.first_position = first.position;
       p.result.position = last.position;
-      p.result.created_stream = first->version == 0;
+      p.result.created_stream = first.version == 0;
       p.result.duplicate = true;
       p.result.actual = count - 1;
       batch_->appends.push_back(std::move(p));
@@ -135,10 +137,10 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   }
 }
 
-// The first event of a recent commit whose ids are exactly `events`' ids, or
-// null. Recent events are kept contiguous in the deque, so the commit's events
-// follow the returned one.
-const recent_event* store_impl::find_retry(stream_state& s, const std::vector<event_data>& events) {
+// The index in s.recent of the first event of a recent commit whose ids are
+// exactly `events`' ids, or nullopt. A commit's events are kept one after
+// another in the deque, so its events follow that index.
+std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::vector<event_data>& events) {
   load_recent(s);
   const auto& recent = s.recent;
   for (std::size_t i = 0; i + events.size() <= recent.size(); ++i) {
@@ -147,9 +149,9 @@ const recent_event* store_impl::find_retry(stream_state& s, const std::vector<ev
     for (std::size_t k = 1; k < events.size() && match; ++k) {
       match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k;
     }
-    if (match) return &recent[i];
+    if (match) return i;
   }
-  return nullptr;
+  return std::nullopt;
 }
 
 // Fills the idempotency window of a stream from disk the first time it is

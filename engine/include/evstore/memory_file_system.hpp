@@ -9,7 +9,13 @@
 //                 made since its last sync;
 //   garbage       every unsynced 512-byte sector independently keeps its new
 //                 bytes, its old bytes, becomes zeros or random garbage, and the
-//                 file keeps its grown size.
+//                 file keeps its grown size (this also damages synced bytes that
+//                 share a sector with an unsynced write);
+//   torn_sectors  "powersafe overwrite": every 512-byte sector holding unsynced
+//                 writes is wholly old or wholly new; the file keeps its grown size;
+//   torn_bytes    as torn_sectors, but the bytes written since the last sync in
+//                 such a sector keep their new or old value, or become zeros or
+//                 garbage; bytes no write changed keep their value.
 // In every mode a name created, renamed or removed since the last
 // sync_directory() of its directory reverts to its durable state.
 //
@@ -27,7 +33,7 @@
 
 namespace evstore {
 
-enum class power_loss_mode { synced_only, random_prefix, garbage };
+enum class power_loss_mode { synced_only, random_prefix, garbage, torn_sectors, torn_bytes };
 
 class memory_file_system final : public file_system {
  public:

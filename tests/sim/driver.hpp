@@ -1,0 +1,149 @@
+// Runs one seed: owns the in-memory disk, the writer, a follower, the
+// subscriptions, and the order in which all of them take their steps.
+//
+// Determinism: the writer's executor is an io_context that only this thread
+// runs (run_one/poll). The engine's own threads are made to wait for: the
+// durable flush's I/O thread (the driver runs the writer's executor until the
+// step's completions arrived; EVSTORE_SERIAL_IO makes the flush's file
+// operations one sequence), the indexer's background thread (the driver waits
+// until its progress reaches the event count before the next step), and the
+// consumers' commits (waited for like appends). The follower has follow=false
+// and moves only on refresh(). So every fault lands on the same operation and
+// every answer is the same on each run of a seed.
+//
+// Parts: driver.cpp (the step loop, the writer's lifecycle, settling and
+// reconciling after a reopen), driver_writes.cpp (appends, retries, consumers,
+// read streams, subscriptions), driver_follower.cpp, driver_backup.cpp.
+#pragma once
+
+#include "faults.hpp"
+#include "model.hpp"
+#include "options.hpp"
+#include "random.hpp"
+#include "read_fault_file_system.hpp"
+#include "trace.hpp"
+#include "workload.hpp"
+
+#include <evstore/fault_injecting_file_system.hpp>
+#include <evstore/memory_file_system.hpp>
+#include <evstore/store.hpp>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace evstore::sim {
+
+struct run_result {
+  std::uint64_t ops = 0;
+  std::uint64_t crashes = 0;  // kills and power losses
+  std::uint64_t faults = 0;   // injected errors that fired
+  std::uint64_t steps = 0;    // steps run (the failing one, if any)
+  std::optional<std::string> violation;
+  std::uint64_t hash = 0;
+};
+
+class driver {
+ public:
+  driver(const options& o, std::uint64_t seed);
+  ~driver();
+  driver(const driver&) = delete;
+  driver& operator=(const driver&) = delete;
+
+  run_result run();
+
+ private:
+  static constexpr const char* directory = "/sim/store";
+
+  // --- driver.cpp
+  void step(op_kind k);
+  store_options writer_options();
+  void open_writer();
+  void close_writer();
+  void kill_writer(bool power_loss);
+  void drop_writer();
+  void reconcile();
+  // Runs the writer's executor until done() (or a deadline: a violation).
+  void drive(const std::function<bool()>& done, const std::string& what);
+  // Lets the engine's threads finish what the step started: the indexer up to
+  // the event count, every read stream built, completions run.
+  void settle();
+  void check();
+  void arm(const fault_plan& f);
+  // Disarms; true if the armed fault fired.
+  bool disarm(const fault_plan& f, std::uint64_t ops_before);
+  // Runs `body` (which issues an operation and waits for it) with `f` armed,
+  // settles, disarms; after a crash fault the writer is killed (and, durable,
+  // the power may go too).
+  void with_fault(const fault_plan& f, const std::function<void()>& body);
+
+  // --- driver_writes.cpp
+  void append_step(std::vector<append_request> requests, const fault_plan& f);
+  void nested_append(const std::string& stream);
+  void read_with_fault();
+  void subscribe();
+  void resubscribe();
+  void consumer_step(const fault_plan& f);
+  void create_read_stream(const fault_plan& f);
+  void delete_read_stream(const fault_plan& f);
+  void finish_subscriptions();
+
+  // --- driver_follower.cpp
+  void follower_open();
+  void follower_refresh();
+  void follower_read();
+  void follower_race();
+  void check_follower_links();
+
+  // --- driver_backup.cpp
+  void backup();
+
+  struct live_subscription {
+    std::string stream;
+    std::optional<subscription> sub;
+    std::uint64_t next = 0;  // the sequence the next delivered event must have
+    bool pending = false;
+  };
+  void pull(live_subscription& s);
+
+  const options& options_;
+  std::uint64_t seed_;
+  rng rng_;
+  trace trace_;
+  model model_;
+  run_result result_;
+  std::uint64_t step_ = 0;
+
+  // Per seed: durability mode and store tuning.
+  bool fsync_ = false;
+  std::uint64_t checkpoint_interval_ = 0;
+  std::size_t max_open_files_ = 0;
+
+  std::shared_ptr<memory_file_system> disk_;
+  std::shared_ptr<fault_injecting_file_system> write_faults_;
+  std::shared_ptr<read_fault_file_system> writer_fs_;
+  std::shared_ptr<read_fault_file_system> follower_fs_;
+
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::io_context follower_io_;
+
+  std::optional<store> writer_;
+  bool writer_failed_ = false;   // an I/O error: restart before trusting it again
+  bool indexer_failed_ = false;
+  std::optional<store> follower_;
+  std::set<std::string> follower_loaded_;  // streams this follower instance has read
+  std::vector<std::unique_ptr<live_subscription>> subs_;
+  std::vector<append_request> failed_requests_;  // for retries
+  std::uint64_t nonce_ = 0;
+  int nesting_ = 0;  // appends nested in a backup's or a follower load's callback
+};
+
+}  // namespace evstore::sim
