@@ -473,7 +473,9 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
 }
 
 void store_impl::notify_subscribers(const batch& b) {
-  if (!notifier_.has_waiters()) return;
+  const bool waiters = notifier_.has_waiters();
+  EVSTORE_TEST_POINT("writer.notify_subscribers.checked");
+  if (!waiters) return;
   notifier_.notify("$all");
   for (const stream_batch& sb : b.streams) notifier_.notify(sb.stream->name);
 }
