@@ -178,14 +178,19 @@ void store_impl::load_recent(stream_state& s) {
 
 stream_state& store_impl::register_stream(std::string name) {
   const std::string encoded = encode_stream_file_name(name);
-  stream_state* s = registry_.add(std::move(name), layout::partition(options_.directory, encoded),
-                                  layout::stream_index(options_.directory, encoded));
-  s->loaded.store(true, std::memory_order_release);
-  s->writer_ready = true;
-  s->recent_loaded = true;
-  s->pending_end = format::file_header_size;
-  s->committed_end = format::file_header_size;
-  s->first_position = next_position_;
+  // Complete before the registry publishes it: a reader may look it up by
+  // name the moment add() has it (a half-built one read as corrupt).
+  auto fresh = std::make_unique<stream_state>();
+  fresh->name = std::move(name);
+  fresh->partition_path = layout::partition(options_.directory, encoded);
+  fresh->index_path = layout::stream_index(options_.directory, encoded);
+  fresh->first_position = next_position_;
+  fresh->loaded.store(true, std::memory_order_relaxed);  // published by add()
+  fresh->writer_ready = true;
+  fresh->recent_loaded = true;
+  fresh->pending_end = format::file_header_size;
+  fresh->committed_end = format::file_header_size;
+  stream_state* s = registry_.add(std::move(fresh));
   const std::size_t size = format::catalog_record_size(s->name.size());
   const std::size_t at = batch_->catalog_records.size();
   append_bytes(batch_->catalog_records, size);
