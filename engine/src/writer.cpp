@@ -124,7 +124,10 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     if (count > 0) p.result.actual = count - 1;
     return fail(errc::wrong_expected_version);
   }
-  if (s == nullptr) s = &register_stream(stream);
+  // Claimed against a read stream being created since the check above.
+  if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
+    return fail(errc::invalid_stream_name);
+  }
   encode_append(*s, events, p.result);
   batch_->appends.push_back(std::move(p));
   stat_appends_.fetch_add(1, std::memory_order_relaxed);
