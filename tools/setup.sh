@@ -180,7 +180,7 @@ case "$cmd" in
     log "configuring build-tsan (ThreadSanitizer)"
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVSTORE_TSAN=ON \
       -DEVSTORE_BUILD_BENCH=OFF "$@"
-    log "building the test binary (and the evstored/CLI it runs)"
+    log "building the threaded tests (and the evstored they start)"
     cmake --build build-tsan --target evstore_tests
     rm -rf build-tsan/tsan-logs
     mkdir -p build-tsan/tsan-logs
