@@ -1,6 +1,7 @@
 // Durable consumers: position and state stored together, resumed after a
 // restart, one live instance, validation, and crashes while committing.
 #include "support/store_fixture.hpp"
+#include "test_hooks.hpp"
 
 #include <evstore/fault_injecting_file_system.hpp>
 #include <evstore/memory_file_system.hpp>
@@ -145,6 +146,36 @@ TEST_F(consumer_test, commits_ahead_of_published_events_backwards_or_with_bad_st
   EXPECT_EQ(s.consumer("orders", "").error().code, errc::invalid_argument);
   EXPECT_EQ(s.consumer("", "x").error().code, errc::invalid_stream_name);
 }
+
+#if defined(EVSTORE_TEST_HOOKS)
+// Two commits in flight, both checked against the position before either was
+// written: the lower one, written second, must not move the checkpoint back
+// (nor pair the higher position with its state).
+TEST_F(consumer_test, a_commit_behind_one_still_in_flight_is_refused_not_written) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "orders", make_events(10)).ec);
+  auto c = s.consumer("orders", "mailer");
+  ASSERT_TRUE(c);
+  std::promise<void> both_issued;
+  std::shared_future<void> issued = both_issued.get_future().share();
+  detail::scoped_test_point hold("consumer.commit.write", [issued] { issued.wait(); });
+  std::promise<boost::system::error_code> first, second;
+  c->commit(8, R"({"at":8})", [&](boost::system::error_code ec) { first.set_value(ec); });
+  c->commit(5, R"({"at":5})", [&](boost::system::error_code ec) { second.set_value(ec); });
+  both_issued.set_value();
+  auto f1 = first.get_future(), f2 = second.get_future();
+  ASSERT_EQ(f1.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(f2.wait_for(10s), std::future_status::ready);
+  EXPECT_FALSE(f1.get());
+  EXPECT_EQ(f2.get(), errc::invalid_argument) << "backwards, once the first is written";
+  EXPECT_EQ(c->position(), 8u);
+  EXPECT_EQ(c->state(), R"({"at":8})");
+  auto stored = s.consumer_state("orders", "mailer");
+  ASSERT_TRUE(stored) << stored.error().message();
+  EXPECT_EQ(stored->position, 8u);
+  EXPECT_EQ(stored->state, R"({"at":8})");
+}
+#endif
 
 TEST_F(consumer_test, damaged_checkpoint_is_reported_not_reset) {
   {

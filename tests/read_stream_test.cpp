@@ -2,6 +2,7 @@
 // persistence of definitions, deletion, and rebuilding damaged links.
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
+#include "test_hooks.hpp"
 
 #include <evstore/fault_injecting_file_system.hpp>
 #include <evstore/memory_file_system.hpp>
@@ -250,6 +251,30 @@ TEST(read_stream_delete, a_failed_delete_leaves_the_read_stream_defined_and_curr
 // whatever order they interleave), then power loss: after reopening, every
 // system stream converges to exactly what $all implies — no lost link, no
 // stale one, no duplicate.
+#if defined(EVSTORE_TEST_HOOKS)
+// An append claims the name of a read stream being created after the caller's
+// check and before the indexer's: only one of them may get it, and the name
+// must still read as the winner.
+TEST_P(read_stream_test, append_racing_a_read_stream_creation_for_its_name_is_refused_or_wins_alone) {
+  store s = open();
+  std::atomic<bool> raced{false};
+  std::optional<append_outcome> append;
+  detail::scoped_test_point race("indexer.create.claim", [&] {
+    if (raced.exchange(true)) return;
+    append = append_wait(s, "contested", make_events(1));
+  });
+  const auto created = create_wait(s, "contested", filter::event_types({"Tested"}));
+  ASSERT_TRUE(append.has_value());
+  ASSERT_FALSE(append->ec) << "the append ran first: it wins";
+  EXPECT_EQ(created, errc::read_stream_exists);
+  EXPECT_TRUE(s.list_read_streams().empty());
+  auto page = s.read("contested");
+  ASSERT_TRUE(page) << page.error().message();
+  ASSERT_EQ(page->events.size(), 1u);
+  EXPECT_EQ(page->events[0].stream, "contested");
+}
+#endif
+
 TEST(read_stream_crash, links_converge_to_all_after_a_crash_at_any_point) {
   io_thread io;
   int crash_points = 0;

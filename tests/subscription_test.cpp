@@ -3,6 +3,7 @@
 #include "support/gated_file_system.hpp"
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
+#include "test_hooks.hpp"
 
 #include <evstore/memory_file_system.hpp>
 
@@ -127,6 +128,49 @@ TEST_P(subscription_test, all_subscription_sees_every_stream_in_position_order) 
   EXPECT_EQ(live.batch.events[0].position, 3u);
 }
 
+#if defined(EVSTORE_TEST_HOOKS)
+// The lost wake-up, forced: the subscriber has found nothing new and is about
+// to park when an append publishes its event. Whichever comes first, the
+// subscriber must get the event (it sees the count, or the publisher wakes it).
+TEST_P(subscription_test, event_published_while_the_subscriber_parks_still_wakes_it) {
+  // No system streams, so no indexer: its own waiter on $all would send the
+  // writer through notify() anyway and hide a lost wake-up.
+  store s = open({.system_streams = false});
+  ASSERT_FALSE(append_wait(s, "parking", make_events(1)).ec);
+  io_thread subscriber;  // parks on its own thread while the writer runs on the fixture's
+  auto sub = s.subscribe("parking", {}, subscriber.executor());
+  ASSERT_TRUE(sub);
+  ASSERT_TRUE(next_wait(*sub).batch.caught_up);
+
+  std::atomic<bool> held{false}, checked{false};
+  bool published = false;
+  // The writer, after publishing the new event, has looked for waiters (and,
+  // if it found one, is about to wake it). Not the first event's flush.
+  detail::scoped_test_point writer("writer.notify_subscribers.checked", [&] {
+    if (s.event_count() == 2) checked = true;
+  });
+  detail::scoped_test_point hold("notifier.wait.not_ready", [&] {
+    if (held.exchange(true)) return;
+    // A new event is published while this thread stands between its check
+    // and its parking.
+    s.append("parking", make_events(1), expect::any, [](boost::system::error_code, append_result) {});
+    published = wait_until([&] { return checked.load(); });
+  });
+  auto live = start_next(*sub);
+  ASSERT_EQ(live.wait_for(5s), std::future_status::ready) << "the subscriber parked with the event undelivered";
+  EXPECT_TRUE(held);
+  EXPECT_TRUE(published);
+  auto got = live.get();
+  EXPECT_FALSE(got.ec);
+  ASSERT_EQ(got.batch.events.size(), 1u);
+  EXPECT_EQ(got.batch.events[0].version, 1u);
+  // The writer may still be inside the post that woke the subscriber (Asio
+  // signals after unlocking): close the store, which waits for the writer,
+  // before the subscriber's io_context goes.
+  EXPECT_FALSE(close_wait(s));
+}
+#endif
+
 // The switch from catch-up to live: appends run on other threads at random
 // moments while subscribers start at random points and read at random speeds.
 // Every subscriber must see every event from its start exactly once, in order.
@@ -199,7 +243,13 @@ TEST_P(subscription_test, switch_to_live_under_concurrent_appends_loses_and_repe
             if (done || std::chrono::steady_clock::now() > deadline) {
               if (!done) out.problem = "next() stalled at " + std::to_string(sub->position());
               sub->cancel();
-              f.wait();
+              // position() moves when a batch completes, before its handler
+              // runs: the last batch may be in `f` already. Keep it.
+              auto last = f.get();
+              if (!last.ec) {
+                out.caught_up_signals += last.batch.caught_up ? 1 : 0;
+                for (const auto& e : last.batch.events) out.versions.push_back(e.version);
+              }
               return;
             }
           }

@@ -14,6 +14,9 @@
 #                                           fresh seeds for `minutes` (10); args go to evstore_sim
 #                                           (e.g. --no-backup). Last line: "seeds N, simulated ops
 #                                           N, crashes N, faults N, violations N"
+#   tools/setup.sh tsan [cmake args...]     deps + ThreadSanitizer build in build-tsan/ (engine, server,
+#                                           tests), runs the tests that use threads; last line:
+#                                           "tests N, races N" (reports in build-tsan/tsan-logs/)
 #
 # Idempotent: apt-get runs only when a package is missing, and then `apt-get update` runs once.
 set -euo pipefail
@@ -37,7 +40,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+  # The comment block at the top of this file.
+  sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
 }
 
 install_deps() {
@@ -187,6 +191,34 @@ case "$cmd" in
     build/tests/evstore_sim --minutes "$minutes" --seed "$first" --steps 300 "$@" | tee build/sim-output.log ||
       rc=$?
     ((rc == 0)) || die "the simulation found violations: replay commands above (build/sim-output.log)"
+    ;;
+  tsan)
+    # ThreadSanitizer over the tests that run threads: readers during appends (store_test),
+    # subscriptions, followers and their file watcher, consumers, read streams, the server
+    # (evstored is built with TSan too and inherits TSAN_OPTIONS), the HTTP deadlines.
+    # Not the crash/kill/fuzz suites: they test processes, not threads.
+    tsan_filter='*/store_test.*:*/subscription_test.*:subscription.*:*/follower_test.*:follower_in_process.*'
+    tsan_filter+=':file_watcher_test.*:consumer_test.*:*/read_stream_test.*:server_test.*:net_deadline.*'
+    install_deps
+    log "configuring build-tsan (ThreadSanitizer)"
+    cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVSTORE_TSAN=ON \
+      -DEVSTORE_BUILD_BENCH=OFF "$@"
+    log "building the threaded tests (and the evstored they start)"
+    cmake --build build-tsan --target evstore_tests
+    rm -rf build-tsan/tsan-logs
+    mkdir -p build-tsan/tsan-logs
+    # Reports go to one file per process (the test binary and every evstored it starts).
+    export TSAN_OPTIONS="suppressions=$PWD/tools/tsan.supp log_path=$PWD/build-tsan/tsan-logs/race second_deadlock_stack=1 ${TSAN_OPTIONS:-}"
+    log "running the threaded tests under ThreadSanitizer"
+    rc=0
+    build-tsan/tests/evstore_tests --gtest_filter="$tsan_filter" --gtest_brief=1 \
+      >build-tsan/tsan-output.log 2>&1 || rc=$?
+    tail -n 20 build-tsan/tsan-output.log
+    tests="$(sed -nE 's/^\[==========\] ([0-9]+) tests? from .* ran\..*/\1/p' build-tsan/tsan-output.log | tail -n 1)"
+    races="$(cat build-tsan/tsan-logs/race* 2>/dev/null | grep -c '^WARNING: ThreadSanitizer:' || true)"
+    echo "tests ${tests:-0}, races ${races}"
+    ((races == 0)) || die "ThreadSanitizer reports: build-tsan/tsan-logs/"
+    ((rc == 0)) || die "a test failed under ThreadSanitizer: build-tsan/tsan-output.log"
     ;;
   -h | --help | help)
     usage

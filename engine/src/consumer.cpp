@@ -10,6 +10,7 @@
 #include "store_impl.hpp"
 #include "stream_name.hpp"
 #include "subscription_impl.hpp"
+#include "test_hooks.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -84,10 +85,17 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
   // fsync and rename are blocking: off the caller's executor.
   boost::asio::post(store_->background_executor(), [self = shared_from_this(), position, state = std::move(state),
                                                      handler = std::move(handler)]() mutable {
+    EVSTORE_TEST_POINT("consumer.commit.write");
     boost::system::error_code ec;
     {
       std::lock_guard serial(self->commit_mutex_);
-      ec = self->write(position, state);
+      // Checked again in turn: commit() checked against the position before
+      // any commit still in flight, and one of those may have passed this one.
+      if (position < self->position()) {
+        ec = make_error_code(errc::invalid_argument);
+      } else {
+        ec = self->write(position, state);
+      }
       if (!ec) {
         std::lock_guard lock(self->mutex_);
         self->position_ = std::max(self->position_, position);

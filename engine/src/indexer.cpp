@@ -5,6 +5,7 @@
 #include "layout.hpp"
 #include "store_impl.hpp"
 #include "stream_name.hpp"
+#include "test_hooks.hpp"
 
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
@@ -177,6 +178,14 @@ bool indexer::is_link(std::string_view name) const {
   return definitions_.contains(name);
 }
 
+bool indexer::claim_write_name(std::string_view name, const std::function<void()>& add) const {
+  if (is_system_name(name)) return false;
+  std::shared_lock lock(mutex_);
+  if (definitions_.contains(name) || name == claimed_) return false;
+  add();
+  return true;
+}
+
 // Counts the entries below the progress: they are complete (indexer.hpp).
 // Anything after them is the tail of a step that never finished.
 result<void> indexer::load(link_state& l) const {
@@ -346,9 +355,13 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
                                                    handler = std::move(handler)]() mutable {
     std::lock_guard running(step_mutex_);
     if (stopped_) return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+    EVSTORE_TEST_POINT("indexer.create.claim");
     boost::system::error_code ec;
     {
-      std::shared_lock lock(mutex_);
+      // Exclusive: the check of the write streams and the claim are one step
+      // against the writer's claim_write_name() (the caller's check in
+      // store.cpp is only a fast path: an append may come after it).
+      std::unique_lock lock(mutex_);
       auto it = definitions_.find(name);
       if (it != definitions_.end()) {
         if (!(it->second->matcher.definition() == f)) {
@@ -361,20 +374,33 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
         store_.complete_on_executor(std::move(handler), ec);
         return;
       }
+      if (store_.streams().find(name) != nullptr) {
+        lock.unlock();
+        return store_.complete_on_executor(std::move(handler), make_error_code(errc::read_stream_exists));
+      }
+      if (!failed_) claimed_ = name;
     }
     if (failed_) {
       store_.complete_on_executor(std::move(handler), failed_);
       return;
     }
+    auto unclaim = [this] {
+      std::unique_lock lock(mutex_);
+      claimed_.clear();
+    };
     auto d = std::make_unique<read_stream_definition>(
         read_stream_definition{name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
     // A link file left by an earlier read stream of that name must not
     // show through the new one.
-    if (auto reset = reset_link(*d->link)) return store_.complete_on_executor(std::move(handler), reset);
+    if (auto reset = reset_link(*d->link)) {
+      unclaim();
+      return store_.complete_on_executor(std::move(handler), reset);
+    }
     d->waiters.push_back(std::move(handler));
     {
       std::unique_lock lock(mutex_);
       definitions_.emplace(name, std::move(d));
+      claimed_.clear();
     }
     if (auto wec = write_definitions()) fail(wec);
     schedule();

@@ -90,6 +90,12 @@ class indexer {
   bool has_definitions() const;
   bool started() const { return started_.load(std::memory_order_acquire); }
   bool is_link(std::string_view name) const;
+  // The writer, creating a write stream: calls `add` (which registers it)
+  // unless `name` is a read stream's or is being claimed by create(); false
+  // then. Check and registration are one step against create()'s check of the
+  // write streams and its claim (both under mutex_), so one name never gets
+  // both kinds.
+  bool claim_write_name(std::string_view name, const std::function<void()>& add) const;
   // Published entries of a link stream; nullopt if `name` is no link stream.
   result<std::optional<std::uint64_t>> count(std::string_view name) const;
   result<read_page> read(std::string_view name, const read_options& options) const;
@@ -136,6 +142,7 @@ class indexer {
   mutable std::shared_mutex mutex_;  // links_ and definitions_ (the maps, not the states)
   std::map<std::string, std::unique_ptr<link_state>, std::less<>> links_;
   std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> definitions_;
+  std::string claimed_;  // under mutex_: the read stream create() is setting up, not yet in definitions_
   std::atomic<std::uint64_t> progress_{0};  // published: links are complete below it
   std::uint64_t persisted_progress_ = 0;
   std::atomic<bool> started_{false};

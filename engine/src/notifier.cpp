@@ -1,5 +1,7 @@
 #include "notifier.hpp"
 
+#include "test_hooks.hpp"
+
 #include <algorithm>
 
 namespace evstore::detail {
@@ -7,11 +9,17 @@ namespace evstore::detail {
 std::uint64_t notifier::wait(const std::string& stream, const std::function<bool()>& ready, callback wake) {
   {
     std::lock_guard lock(mutex_);
-    if (!closed_ && !ready()) {
-      const std::uint64_t id = next_id_++;
-      waiters_[stream].push_back({id, std::move(wake)});
-      waiting_.fetch_add(1, std::memory_order_release);
-      return id;
+    if (!closed_) {
+      // Counted before the check (notifier.hpp): a publisher that missed the
+      // count published before it, and the check sees its count.
+      waiting_.fetch_add(1, std::memory_order_acq_rel);
+      if (!ready()) {
+        EVSTORE_TEST_POINT("notifier.wait.not_ready");
+        const std::uint64_t id = next_id_++;
+        waiters_[stream].push_back({id, std::move(wake)});
+        return id;
+      }
+      waiting_.fetch_sub(1, std::memory_order_acq_rel);
     }
   }
   wake();
@@ -27,7 +35,7 @@ bool notifier::cancel(const std::string& stream, std::uint64_t id) {
   if (w == list.end()) return false;
   list.erase(w);
   if (list.empty()) waiters_.erase(it);
-  waiting_.fetch_sub(1, std::memory_order_release);
+  waiting_.fetch_sub(1, std::memory_order_acq_rel);
   return true;
 }
 
@@ -39,7 +47,7 @@ void notifier::notify(std::string_view stream) {
     if (it == waiters_.end()) return;
     woken = std::move(it->second);
     waiters_.erase(it);
-    waiting_.fetch_sub(woken.size(), std::memory_order_release);
+    waiting_.fetch_sub(woken.size(), std::memory_order_acq_rel);
   }
   for (waiter& w : woken) w.wake();
 }
@@ -52,8 +60,8 @@ void notifier::close() {
     for (auto& [stream, list] : waiters_) {
       for (waiter& w : list) woken.push_back(std::move(w));
     }
+    waiting_.fetch_sub(woken.size(), std::memory_order_acq_rel);  // an RMW: see waiting_
     waiters_.clear();
-    waiting_.store(0, std::memory_order_release);
   }
   for (waiter& w : woken) w.wake();
 }

@@ -1,5 +1,7 @@
 #include "stream_registry.hpp"
 
+#include "test_hooks.hpp"
+
 #include <cassert>
 #include <stdexcept>
 
@@ -26,13 +28,17 @@ stream_state* stream_registry::by_id(std::uint32_t id) const {
 }
 
 stream_state* stream_registry::add(std::string name, std::string partition_path, std::string index_path) {
-  const std::uint32_t id = count_.load(std::memory_order_relaxed);
-  if ((id >> chunk_bits) >= max_chunks) throw std::length_error("evstore: too many streams");
   auto state = std::make_unique<stream_state>();
-  state->id = id;
   state->name = std::move(name);
   state->partition_path = std::move(partition_path);
   state->index_path = std::move(index_path);
+  return add(std::move(state));
+}
+
+stream_state* stream_registry::add(std::unique_ptr<stream_state> state) {
+  const std::uint32_t id = count_.load(std::memory_order_relaxed);
+  if ((id >> chunk_bits) >= max_chunks) throw std::length_error("evstore: too many streams");
+  state->id = id;
   stream_state* raw = state.release();
 
   auto& chunk_slot = chunks_[id >> chunk_bits];
@@ -46,6 +52,7 @@ stream_state* stream_registry::add(std::string name, std::string partition_path,
     std::unique_lock lock(names_mutex_);
     names_.emplace(raw->name, raw);
   }
+  EVSTORE_TEST_POINT("stream_registry.add.named");
   // Publish the id last: by_id() readers never see a half-built slot.
   count_.store(id + 1, std::memory_order_release);
   return raw;

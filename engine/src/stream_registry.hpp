@@ -1,7 +1,8 @@
 // The streams of a store: id <-> name, and each stream's state.
 //
 // Threading: find() and by_id() may be called from any thread; add() only by
-// the writer (or by recovery before the store is shared). Stream states live as
+// the writer (or by recovery, or a follower's refresh under its lock), and a
+// stream is complete when published (see add()). Stream states live as
 // long as the registry, so readers may keep raw pointers and name views.
 #pragma once
 
@@ -68,7 +69,13 @@ class stream_registry {
   stream_state* by_id(std::uint32_t id) const;
   std::uint32_t size() const noexcept { return count_.load(std::memory_order_acquire); }
 
-  // REQUIRES: no stream named `name`; ids are dense, in order of add().
+  // Publishes `state` under the next id (which it sets) and its name. The
+  // caller fills in everything else first: from the moment a reader can find
+  // it, the state is complete (the name lock's unlock/lock and count_'s
+  // release/acquire order those writes before any reader's look-up).
+  // REQUIRES: no stream named state->name; ids are dense, in order of add().
+  stream_state* add(std::unique_ptr<stream_state> state);
+  // The same for a stream with no events loaded yet (recovery's catalog).
   stream_state* add(std::string name, std::string partition_path, std::string index_path);
   // Forgets streams with ids >= count. Only while opening, before any reader exists.
   void truncate(std::uint32_t count);

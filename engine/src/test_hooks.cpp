@@ -5,6 +5,9 @@
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <string>
 
 namespace evstore::detail {
@@ -26,6 +29,19 @@ kill_spec parse() {
   return k;
 }
 
+struct test_points {
+  std::mutex mutex;
+  std::map<std::string, std::shared_ptr<const std::function<void()>>, std::less<>> callbacks;
+};
+
+test_points& points() {
+  static test_points p;
+  return p;
+}
+
+// Any callback installed: the common case (none) skips the lock.
+std::atomic<bool> any_test_point{false};
+
 }  // namespace
 
 void kill_point(const char* name) noexcept {
@@ -41,6 +57,30 @@ bool serial_io() noexcept {
     return v != nullptr && std::strcmp(v, "1") == 0;
   }();
   return on;
+}
+
+void test_point(const char* name) {
+  if (!any_test_point.load(std::memory_order_acquire)) return;
+  std::shared_ptr<const std::function<void()>> callback;
+  {
+    test_points& p = points();
+    std::lock_guard lock(p.mutex);
+    auto it = p.callbacks.find(std::string_view(name));
+    if (it == p.callbacks.end()) return;
+    callback = it->second;
+  }
+  (*callback)();  // outside the lock: it may block, or reach another point
+}
+
+void set_test_point(const std::string& name, std::function<void()> callback) {
+  test_points& p = points();
+  std::lock_guard lock(p.mutex);
+  if (callback) {
+    p.callbacks[name] = std::make_shared<const std::function<void()>>(std::move(callback));
+  } else {
+    p.callbacks.erase(name);
+  }
+  any_test_point.store(!p.callbacks.empty(), std::memory_order_release);
 }
 
 }  // namespace evstore::detail

@@ -126,7 +126,10 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     if (count > 0) p.result.actual = count - 1;
     return fail(errc::wrong_expected_version);
   }
-  if (s == nullptr) s = &register_stream(stream);
+  // Claimed against a read stream being created since the check above.
+  if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
+    return fail(errc::invalid_stream_name);
+  }
   encode_append(*s, events, p.result);
   batch_->appends.push_back(std::move(p));
   stat_appends_.fetch_add(1, std::memory_order_relaxed);
@@ -180,14 +183,19 @@ void store_impl::load_recent(stream_state& s) {
 
 stream_state& store_impl::register_stream(std::string name) {
   const std::string encoded = encode_stream_file_name(name);
-  stream_state* s = registry_.add(std::move(name), layout::partition(options_.directory, encoded),
-                                  layout::stream_index(options_.directory, encoded));
-  s->loaded.store(true, std::memory_order_release);
-  s->writer_ready = true;
-  s->recent_loaded = true;
-  s->pending_end = format::file_header_size;
-  s->committed_end = format::file_header_size;
-  s->first_position = next_position_;
+  // Complete before the registry publishes it: a reader may look it up by
+  // name the moment add() has it (a half-built one read as corrupt).
+  auto fresh = std::make_unique<stream_state>();
+  fresh->name = std::move(name);
+  fresh->partition_path = layout::partition(options_.directory, encoded);
+  fresh->index_path = layout::stream_index(options_.directory, encoded);
+  fresh->first_position = next_position_;
+  fresh->loaded.store(true, std::memory_order_relaxed);  // published by add()
+  fresh->writer_ready = true;
+  fresh->recent_loaded = true;
+  fresh->pending_end = format::file_header_size;
+  fresh->committed_end = format::file_header_size;
+  stream_state* s = registry_.add(std::move(fresh));
   const std::size_t size = format::catalog_record_size(s->name.size());
   const std::size_t at = batch_->catalog_records.size();
   append_bytes(batch_->catalog_records, size);
@@ -475,7 +483,9 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
 }
 
 void store_impl::notify_subscribers(const batch& b) {
-  if (!notifier_.has_waiters()) return;
+  const bool waiters = notifier_.has_waiters();
+  EVSTORE_TEST_POINT("writer.notify_subscribers.checked");
+  if (!waiters) return;
   notifier_.notify("$all");
   for (const stream_batch& sb : b.streams) notifier_.notify(sb.stream->name);
 }
