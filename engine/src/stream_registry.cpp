@@ -23,8 +23,8 @@ stream_state* stream_registry::find(std::string_view name) const {
 
 stream_state* stream_registry::by_id(std::uint32_t id) const {
   if (id >= count_.load(std::memory_order_acquire)) return nullptr;
-  stream_state** chunk = chunks_[id >> chunk_bits].load(std::memory_order_acquire);
-  return chunk[id & (chunk_size - 1)];
+  slot* chunk = chunks_[id >> chunk_bits].load(std::memory_order_acquire);
+  return chunk[id & (chunk_size - 1)].load(std::memory_order_acquire);
 }
 
 stream_state* stream_registry::add(std::string name, std::string partition_path, std::string index_path) {
@@ -42,12 +42,12 @@ stream_state* stream_registry::add(std::unique_ptr<stream_state> state) {
   stream_state* raw = state.release();
 
   auto& chunk_slot = chunks_[id >> chunk_bits];
-  stream_state** chunk = chunk_slot.load(std::memory_order_relaxed);
+  slot* chunk = chunk_slot.load(std::memory_order_relaxed);
   if (chunk == nullptr) {
-    chunk = new stream_state*[chunk_size]();
+    chunk = new slot[chunk_size]();
     chunk_slot.store(chunk, std::memory_order_release);
   }
-  chunk[id & (chunk_size - 1)] = raw;
+  chunk[id & (chunk_size - 1)].store(raw, std::memory_order_release);
   {
     std::unique_lock lock(names_mutex_);
     names_.emplace(raw->name, raw);
@@ -73,7 +73,7 @@ void stream_registry::truncate(std::uint32_t count) {
   for (std::uint32_t id = count_.load(); id-- > count;) {
     stream_state* s = by_id(id);
     names_.erase(s->name);
-    chunks_[id >> chunk_bits].load()[id & (chunk_size - 1)] = nullptr;
+    chunks_[id >> chunk_bits].load()[id & (chunk_size - 1)].store(nullptr, std::memory_order_release);
     delete s;
     count_.store(id, std::memory_order_release);
   }

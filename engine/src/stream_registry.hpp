@@ -95,7 +95,10 @@ class stream_registry {
   };
 
   // id -> state: fixed chunks that never move, so by_id() needs no lock.
-  std::array<std::atomic<stream_state**>, max_chunks> chunks_{};
+  // Slots are atomic because a follower's forget() lets add() reuse an id that
+  // a reader who loaded the old count may be reading at the same moment.
+  using slot = std::atomic<stream_state*>;
+  std::array<std::atomic<slot*>, max_chunks> chunks_{};
   std::atomic<std::uint32_t> count_{0};
   // name -> state: a reader-writer lock held only for the lookup.
   mutable std::shared_mutex names_mutex_;
