@@ -51,7 +51,7 @@ result<std::optional<std::uint64_t>> indexer::read_progress() const {
   if (!n) return error(n.error(), path);
   const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
   if (!p) return std::optional<std::uint64_t>{};
-  return std::optional<std::uint64_t>{std::min(*p, store_.all_count())};
+  return p;
 }
 
 result<void> indexer::open() {
@@ -60,6 +60,11 @@ result<void> indexer::open() {
   persisted_progress_ = p->value_or(0);
   progress_.store(persisted_progress_, std::memory_order_release);
   return load_definitions();
+}
+
+void indexer::limit_progress(std::uint64_t all_count) {
+  persisted_progress_ = std::min(persisted_progress_, all_count);
+  progress_.store(persisted_progress_, std::memory_order_release);
 }
 
 // Reads links/read_streams.json; a definition already known keeps its state
@@ -284,8 +289,10 @@ result<bool> indexer::refresh() {
   auto p = read_progress();
   if (!p) return p.error();
   if (auto r = load_definitions(); !r) return r.error();
-  if (!*p || **p == progress_.load(std::memory_order_acquire)) return false;
-  progress_.store(**p, std::memory_order_release);
+  if (!*p) return false;
+  const std::uint64_t progress = std::min(**p, store_.all_count());
+  if (progress == progress_.load(std::memory_order_acquire)) return false;
+  progress_.store(progress, std::memory_order_release);
   std::shared_lock lock(mutex_);
   for (auto& [name, l] : links_) l->loaded.store(false, std::memory_order_release);
   return true;
