@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -488,6 +489,45 @@ TEST(fault_fs, failure_applies_to_file_system_operations_too) {
   EXPECT_EQ(t.fs.rename("s/a", "s/b"), custom_error);
   EXPECT_TRUE(t.mem->exists("s/a"));
   EXPECT_FALSE(t.mem->exists("s/b"));
+}
+
+TEST(fault_fs, read_count_counts_reads_apart_from_mutating_operations) {
+  fault_fixture t;
+  t.mem->set_contents("s/f", "abc");
+  auto ro = open_or_fail(t.fs, "s/f", open_mode::read_only);    // read 1
+  EXPECT_EQ(read_all(*ro), "abc");                             // size + read_at: 2, 3
+  auto rw = open_or_fail(t.fs, "s/f", open_mode::read_write);   // read 4
+  EXPECT_TRUE(t.fs.list("s").has_value());                     // read 5
+  EXPECT_TRUE(t.fs.exists("s/f"));                             // never counted
+  EXPECT_EQ(t.fs.read_count(), 5u);
+  EXPECT_EQ(t.fs.operation_count(), 0u);
+  write(*rw, 3, "d");
+  EXPECT_EQ(t.fs.read_count(), 5u);
+  EXPECT_EQ(t.fs.operation_count(), 1u);
+}
+
+TEST(fault_fs, fails_kth_read_once_or_persistently) {
+  fault_fixture t;
+  t.mem->set_contents("s/f", "abc");
+  auto f = open_or_fail(t.fs, "s/f", open_mode::read_only);
+  std::array<std::byte, 3> buf{};
+  t.fs.fail_read(2, custom_error, false);
+  EXPECT_TRUE(f->size().has_value());  // 1st from now: ok
+  auto r = f->read_at(0, buf);         // 2nd: fails
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error(), custom_error);
+  EXPECT_EQ(read_all(*f), "abc") << "a once-only read fault passes";
+
+  t.fs.fail_read(1, custom_error, true);
+  auto opened = t.fs.open("s/f", open_mode::read_only);
+  ASSERT_FALSE(opened.has_value());
+  EXPECT_EQ(opened.error(), custom_error);
+  EXPECT_FALSE(t.fs.list("s").has_value());
+  EXPECT_FALSE(f->size().has_value());
+  EXPECT_TRUE(t.fs.open("s/g", open_mode::read_write_create).has_value())
+      << "read faults leave mutating operations alone";
+  t.fs.clear_faults();
+  EXPECT_EQ(read_all(*f), "abc");
 }
 
 TEST(fault_fs, persistent_failure_fails_every_later_operation) {

@@ -6,9 +6,12 @@
 #include <evstore/store.hpp>
 
 #include "format.hpp"
+#include "support/gated_file_system.hpp"
 #include "support/store_fixture.hpp"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -109,3 +112,46 @@ TEST_F(journal_test, an_op_with_an_unsafe_path_is_refused_and_nothing_leaves_the
 }
 
 }  // namespace
+
+// A frame's length is a u32, and a batch kept growing for as long as the
+// previous flush waited for its fdatasync: the writer now seals a batch at
+// flush_threshold_bytes and queues the next one, so every frame stays bounded.
+TEST(journal_frames, batch_growing_during_a_flush_is_split_into_bounded_frames) {
+  auto mem = std::make_shared<memory_file_system>();
+  auto gated = std::make_shared<gated_file_system>(mem);
+  io_thread io;
+  constexpr std::size_t threshold = 16 * 1024;
+  auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = gated,
+                                       .flush_threshold_bytes = threshold});
+  ASSERT_TRUE(s) << s.error().message();
+  const gate_opener open_gate_on_exit{*gated};
+  gated->close_gate();
+  std::atomic<int> acked{0}, failed{0};
+  auto count = [&](boost::system::error_code ec, append_result) { ++(ec ? failed : acked); };
+  s->append("first", make_events(1), expect::any, count);
+  ASSERT_TRUE(gated->wait_until_waiting());  // its flush is in flight
+  constexpr int appends = 200;               // ~1.1 KiB each: ~220 KiB behind it
+  const std::string data = "\"" + std::string(1000, 'x') + "\"";
+  for (int i = 0; i < appends; ++i) {
+    s->append("s-" + std::to_string(i % 7), {make_event("T", data)}, expect::any, count);
+  }
+  gated->open_gate();
+  ASSERT_TRUE(wait_until([&] { return acked + failed == appends + 1; }));
+  EXPECT_EQ(failed, 0);
+
+  // Walk the frames: each starts on a 4 KiB boundary; a zero length ends them.
+  const std::string journal = mem->contents("/s/journal.wal");
+  std::size_t frames = 0;
+  for (std::size_t at = format::journal_frame_alignment; at + 4 <= journal.size();) {
+    const auto length = format::get_u32(reinterpret_cast<const std::byte*>(journal.data() + at));
+    if (length == 0) break;
+    EXPECT_LE(length, threshold) << "frame at " << at;
+    ++frames;
+    at += format::journal_align(length);
+  }
+  EXPECT_GT(frames, 10u);
+  ASSERT_FALSE(close_wait(*s));
+  auto again = store::open(io.executor(), {.directory = "/s", .file_system = mem});
+  ASSERT_TRUE(again) << again.error().message();
+  EXPECT_EQ(again->event_count(), static_cast<std::uint64_t>(appends + 1));
+}

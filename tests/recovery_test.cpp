@@ -4,7 +4,9 @@
 
 #include "format.hpp"
 
+#include <evstore/fault_injecting_file_system.hpp>
 #include <evstore/memory_file_system.hpp>
+#include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
@@ -253,4 +255,143 @@ TEST_F(memory_store_test, verify_reports_exactly_the_damaged_record_and_a_clean_
         << d.detail;
   }
   EXPECT_EQ(report.events_checked, 7u);
+}
+
+// --- Catalog: a torn tail is cut, damage before a valid record is refused
+
+TEST_F(memory_store_test, torn_catalog_tail_is_cut) {
+  build();
+  const std::string catalog = fs->contents("/store/index/catalog");
+  fs->set_contents("/store/index/catalog", catalog + "\x17torn record");
+  forget_checkpoint();
+  auto s = open();
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->event_count(), 8u);
+  EXPECT_EQ(fs->contents("/store/index/catalog"), catalog);
+}
+
+TEST_F(memory_store_test, damaged_catalog_record_before_a_valid_one_refuses_to_open_and_cuts_nothing) {
+  build();
+  forget_checkpoint();  // so that the checkpoint's stream count does not catch it first
+  // The first record (stream "s"): a flipped bit in its name; "t" follows intact.
+  flip_bit("/store/index/catalog", format::file_header_size + 24);
+  const std::string catalog = fs->contents("/store/index/catalog");
+  const std::string all = fs->contents("/store/index/$all.idx");
+  auto s = open();
+  ASSERT_FALSE(s) << "opened with " << s->event_count() << " events";
+  EXPECT_EQ(s.error().code, errc::corrupt_data);
+  EXPECT_NE(s.error().detail.find("index/catalog at offset 256"), std::string::npos) << s.error().detail;
+  EXPECT_EQ(fs->contents("/store/index/catalog"), catalog) << "acknowledged streams cut";
+  EXPECT_EQ(fs->contents("/store/index/$all.idx"), all) << "acknowledged events cut";
+}
+
+// --- Files of the streams recovery cuts
+
+TEST_F(memory_store_test, recovery_removes_the_files_of_streams_it_cuts) {
+  build();
+  {
+    auto s = open();
+    ASSERT_TRUE(s);
+    ASSERT_FALSE(append_wait(*s, "u", make_events(2)).ec);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  // A crash before u's $all entries reached the disk: its catalog record and
+  // its files are there, its events are not committed.
+  std::string all = fs->contents("/store/index/$all.idx");
+  all.resize(format::file_header_size + 8 * format::all_entry_size);
+  fs->set_contents("/store/index/$all.idx", all);
+  forget_checkpoint();
+  ASSERT_TRUE(fs->exists("/store/streams/u.evs"));
+  {
+    auto s = open();
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_EQ(s->stream_count(), 2u);
+    EXPECT_FALSE(fs->exists("/store/streams/u.evs")) << "stale partition of a cut stream";
+    EXPECT_FALSE(fs->exists("/store/index/u.idx")) << "stale index of a cut stream";
+    // A new stream takes the cut stream's id.
+    ASSERT_FALSE(append_wait(*s, "v", make_events(1)).ec);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  // Repair, which trusts partitions, finds nothing of u to bring back.
+  auto r = repair_store(dir, {.file_system = fs});
+  ASSERT_TRUE(r) << r.error().message();
+  auto s = open();
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->event_count(), 9u);
+  EXPECT_FALSE(s->stream_version("u").value()) << "a cut stream came back";
+  EXPECT_EQ(s->read("v")->events.size(), 1u);
+}
+
+// --- Followers over a head the writer is rewriting
+
+TEST_F(memory_store_test, follower_opens_over_a_torn_or_missing_head) {
+  build();
+  const std::string head = fs->contents("/store/index/head");
+  ASSERT_EQ(head.size(), format::head_size);
+  std::string garbled = head;
+  garbled[10] = static_cast<char>(garbled[10] ^ 0x40);
+  for (const std::string& torn : {head.substr(0, 7), head.substr(0, 20), garbled, std::string(), std::string(24, '\0')}) {
+    fs->set_contents("/store/index/head", torn);
+    auto f = store::open(io.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
+    ASSERT_TRUE(f) << "head of " << torn.size() << " bytes: " << f.error().message();
+    EXPECT_EQ(f->event_count(), 8u);
+    auto r = f->refresh();
+    ASSERT_TRUE(r) << r.error().message();
+    EXPECT_EQ(*r, 8u);
+  }
+  ASSERT_FALSE(fs->remove("/store/index/head"));
+  auto f = store::open(io.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
+  ASSERT_TRUE(f) << f.error().message();
+  EXPECT_EQ(f->event_count(), 8u);
+}
+
+// --- The record format's size limit
+
+TEST(event_size, max_event_bytes_beyond_the_record_format_is_refused_at_open) {
+  io_thread io;
+  auto fs = std::make_shared<memory_file_system>();
+  auto s = store::open(io.executor(), {.directory = dir, .file_system = fs,
+                                       .max_event_bytes = format::max_event_payload + 1});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, errc::invalid_argument);
+  EXPECT_NE(s.error().detail.find("max_event_bytes"), std::string::npos) << s.error().detail;
+  EXPECT_TRUE(fs->files().empty()) << "a refused open wrote";
+  auto at_limit = store::open(io.executor(), {.directory = dir, .file_system = fs,
+                                              .max_event_bytes = format::max_event_payload});
+  ASSERT_TRUE(at_limit) << at_limit.error().message();
+  (void)close_wait(*at_limit);
+}
+
+// The largest event survives a crash; one whose *encoded* record would pass
+// the limit (empty data is stored as `null`) is refused and writes nothing.
+TEST(event_size, event_at_the_record_limit_survives_a_crash_and_one_past_it_is_refused) {
+  temp_dir tmp;
+  io_thread io;
+  auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
+  const store_options options{.directory = tmp.path(), .file_system = faulty, .system_streams = false,
+                              .max_event_bytes = format::max_event_payload};
+  {
+    auto s = store::open(io.executor(), options);
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "a", {make_event("Small")}).ec);
+    event_data over = make_event("T", "");
+    over.metadata = "\"" + std::string(format::max_event_payload - 3, 'm') + "\"";  // type + metadata = the limit
+    const std::uint64_t ops = faulty->operation_count();
+    EXPECT_EQ(append_wait(*s, "over", {std::move(over)}).ec, errc::invalid_event);
+    EXPECT_EQ(faulty->operation_count(), ops) << "a refused append wrote";
+    const std::string big = "\"" + std::string(format::max_event_payload - 3, 'x') + "\"";  // "T" + big = the limit
+    ASSERT_FALSE(append_wait(*s, "big", {make_event("T", big)}).ec);
+    ASSERT_FALSE(append_wait(*s, "a", {make_event("Small")}).ec);
+    auto page = s->read("big");
+    ASSERT_TRUE(page) << page.error().message();
+    EXPECT_EQ(page->events.at(0).data.size(), big.size());
+    faulty->crash_after(0);  // kill -9 after the acks: no checkpoint at close
+    (void)close_wait(*s);
+  }
+  auto s = store::open(io.executor(), {.directory = tmp.path(), .system_streams = false,
+                                       .max_event_bytes = format::max_event_payload});
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->event_count(), 3u) << "acknowledged events lost by recovery";
+  EXPECT_EQ(s->read("a")->events.size(), 2u);
+  (void)close_wait(*s);
 }

@@ -1,4 +1,4 @@
-// Fails mutating operations on demand. Every mutating call first asks the shared
+// Fails mutating operations, and separately reads, on demand. Every mutating call first asks the shared
 // control whether it may run; a refused call returns the error without touching
 // the wrapped file system, so the base shows exactly the operations that "happened".
 #include <evstore/fault_injecting_file_system.hpp>
@@ -9,17 +9,42 @@
 
 namespace evstore {
 
+namespace {
+
+// The operation numbered `at` (1-based, counted since construction) fails with
+// `ec`; with `persistent` every later one as well.
+struct planned_failure {
+  bool armed = false;
+  std::uint64_t at = 0;
+  error_code ec;
+  bool persistent = false;
+
+  void arm(std::uint64_t now, std::uint64_t k, error_code e, bool p) {
+    armed = true;
+    // k is 1-based ("the k-th from now": 1 is the next operation); 0 is read as 1
+    // rather than as "already past", so a loop from 0 cannot silently test nothing.
+    at = now + (k == 0 ? 1 : k);
+    // An empty code would "fail" with success and run nothing; treat it as plain EIO.
+    ec = e ? e : error_code{EIO, boost::system::system_category()};
+    persistent = p;
+  }
+  error_code check(std::uint64_t n) {
+    if (!armed || !(n == at || (persistent && n > at))) return {};
+    if (!persistent) armed = false;
+    return ec;
+  }
+};
+
+}  // namespace
+
 struct fault_injecting_file_system::control {
   std::mutex mutex;
-  // Written under the mutex; atomic so operation_count() can read it without locking.
+  // Written under the mutex; atomic so the counts can be read without locking.
   std::atomic<std::uint64_t> count{0};
+  std::atomic<std::uint64_t> reads{0};
 
-  // fail_operation: the operation numbered fail_at (1-based, counted since
-  // construction) fails with fail_ec; with fail_persistent every later one as well.
-  bool fail_armed = false;
-  std::uint64_t fail_at = 0;
-  error_code fail_ec;
-  bool fail_persistent = false;
+  planned_failure fail;       // mutating operations
+  planned_failure read_fail;  // reads
 
   // crash_after: operations numbered above crash_limit fail with EIO.
   bool crash_armed = false;
@@ -32,12 +57,16 @@ struct fault_injecting_file_system::control {
     const std::uint64_t n = count.load(std::memory_order_relaxed) + 1;
     count.store(n, std::memory_order_relaxed);
     if (crash_armed && n > crash_limit) return {EIO, boost::system::system_category()};
-    if (fail_armed && (n == fail_at || (fail_persistent && n > fail_at))) {
-      const error_code ec = fail_ec;
-      if (!fail_persistent) fail_armed = false;
-      return ec;
-    }
-    return {};
+    return fail.check(n);
+  }
+
+  // The same for a read; a crash does not stop reads (the tests read the
+  // "dead" process's files through the base file system anyway).
+  error_code admit_read() {
+    const std::lock_guard<std::mutex> guard(mutex);
+    const std::uint64_t n = reads.load(std::memory_order_relaxed) + 1;
+    reads.store(n, std::memory_order_relaxed);
+    return read_fail.check(n);
   }
 };
 
@@ -51,6 +80,7 @@ class faulty_file final : public file {
       : base_(std::move(base)), control_(std::move(c)) {}
 
   boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buf) override {
+    if (auto ec = control_->admit_read()) return ec;
     return base_->read_at(offset, buf);
   }
   error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
@@ -65,7 +95,10 @@ class faulty_file final : public file {
     if (auto ec = control_->admit()) return ec;
     return base_->sync();
   }
-  boost::system::result<std::uint64_t> size() override { return base_->size(); }
+  boost::system::result<std::uint64_t> size() override {
+    if (auto ec = control_->admit_read()) return ec;
+    return base_->size();
+  }
   error_code truncate(std::uint64_t size) override {
     if (auto ec = control_->admit()) return ec;
     return base_->truncate(size);
@@ -93,6 +126,8 @@ boost::system::result<std::unique_ptr<file>> fault_injecting_file_system::open(c
   // depends on state the caller cannot see, and the count must not.
   if (mode == open_mode::read_write_create) {
     if (auto ec = control_->admit()) return ec;
+  } else if (auto ec = control_->admit_read()) {
+    return ec;
   }
   auto f = base_->open(path, mode);
   if (!f) return f.error();
@@ -122,6 +157,7 @@ error_code fault_injecting_file_system::remove(const std::string& path) {
 }
 
 boost::system::result<std::vector<std::string>> fault_injecting_file_system::list(const std::string& dir) {
+  if (auto ec = control_->admit_read()) return ec;
   return base_->list(dir);
 }
 
@@ -137,13 +173,16 @@ std::uint64_t fault_injecting_file_system::operation_count() const noexcept {
 
 void fault_injecting_file_system::fail_operation(std::uint64_t k, error_code ec, bool persistent) {
   const std::lock_guard<std::mutex> guard(control_->mutex);
-  // k is 1-based ("the k-th from now": 1 is the next operation); 0 is read as 1
-  // rather than as "already past", so a loop from 0 cannot silently test nothing.
-  control_->fail_armed = true;
-  control_->fail_at = control_->count.load(std::memory_order_relaxed) + (k == 0 ? 1 : k);
-  // An empty code would "fail" with success and run nothing; treat it as plain EIO.
-  control_->fail_ec = ec ? ec : error_code{EIO, boost::system::system_category()};
-  control_->fail_persistent = persistent;
+  control_->fail.arm(control_->count.load(std::memory_order_relaxed), k, ec, persistent);
+}
+
+std::uint64_t fault_injecting_file_system::read_count() const noexcept {
+  return control_->reads.load(std::memory_order_relaxed);
+}
+
+void fault_injecting_file_system::fail_read(std::uint64_t k, error_code ec, bool persistent) {
+  const std::lock_guard<std::mutex> guard(control_->mutex);
+  control_->read_fail.arm(control_->reads.load(std::memory_order_relaxed), k, ec, persistent);
 }
 
 void fault_injecting_file_system::crash_after(std::uint64_t k) {
@@ -154,7 +193,8 @@ void fault_injecting_file_system::crash_after(std::uint64_t k) {
 
 void fault_injecting_file_system::clear_faults() {
   const std::lock_guard<std::mutex> guard(control_->mutex);
-  control_->fail_armed = false;
+  control_->fail.armed = false;
+  control_->read_fail.armed = false;
   control_->crash_armed = false;
 }
 

@@ -103,6 +103,10 @@ inline constexpr std::uint16_t record_flag_has_id = 1;
 inline constexpr std::uint16_t record_flag_commit_end = 2;
 // Upper bound on one record; anything larger is corruption.
 inline constexpr std::uint32_t max_record_size = 64u << 20;
+// Largest store_options::max_event_bytes (type + data + metadata) whose events
+// always encode within max_record_size; the writer still checks each encoded
+// record (empty data is stored as `null`).
+inline constexpr std::size_t max_event_payload = max_record_size - record_overhead;
 
 struct record_fields {
   std::uint64_t position = 0;
@@ -263,6 +267,14 @@ std::optional<checkpoint> decode_checkpoint_file(bytes in);
 // and each next one where the previous ended; anything else ends the replay
 // (stale frames of an earlier journal cycle, a torn tail).
 inline constexpr std::size_t journal_frame_header_size = 32;
+// A frame's length is a u32: the writer keeps every frame within this (it
+// seals a batch before it would outgrow it and refuses, in durable mode, an
+// append that alone would not fit).
+inline constexpr std::size_t max_journal_frame_size = std::size_t{1} << 30;
+// Upper bound on what one stream adds to a frame besides its records and
+// index entries: four ops (16 bytes + a path of at most 640 bytes each) and
+// two file headers.
+inline constexpr std::size_t journal_stream_overhead = 4096;
 inline constexpr std::size_t journal_frame_alignment = 4096;
 inline constexpr std::uint64_t journal_align(std::uint64_t n) {
   return (n + journal_frame_alignment - 1) / journal_frame_alignment * journal_frame_alignment;

@@ -52,7 +52,7 @@ result<std::optional<std::uint64_t>> indexer::read_progress() const {
   if (!n) return error(n.error(), path);
   const auto p = *n == buf.size() ? format::decode_link_progress(buf) : std::nullopt;
   if (!p) return std::optional<std::uint64_t>{};
-  return std::optional<std::uint64_t>{std::min(*p, store_.all_count())};
+  return p;
 }
 
 result<void> indexer::open() {
@@ -62,6 +62,11 @@ result<void> indexer::open() {
   progress_.store(persisted_progress_, std::memory_order_release);
   if (auto r = load_definitions(); !r) return r.error();
   return {};
+}
+
+void indexer::limit_progress(std::uint64_t all_count) {
+  persisted_progress_ = std::min(persisted_progress_, all_count);
+  progress_.store(persisted_progress_, std::memory_order_release);
 }
 
 // Reads links/read_streams.json; a definition already known keeps its state
@@ -303,9 +308,12 @@ result<bool> indexer::refresh() {
   if (!p) return p.error();
   auto redefined = load_definitions();
   if (!redefined) return redefined.error();
-  const bool moved = *p && **p != progress_.load(std::memory_order_acquire);
+  // Never past the $all this store has read (the writer's recovery may have
+  // cut what the progress file still counts).
+  const std::uint64_t progress = *p ? std::min(**p, store_.all_count()) : progress_.load(std::memory_order_acquire);
+  const bool moved = progress != progress_.load(std::memory_order_acquire);
   if (!moved && !*redefined) return false;
-  if (moved) progress_.store(**p, std::memory_order_release);
+  if (moved) progress_.store(progress, std::memory_order_release);
   // The writer replaces a read stream's file when it deletes or (re)builds
   // it: a descriptor cached before may be of a deleted file. Drop it with the
   // count, so that the next load and the reads after it open the file the

@@ -81,8 +81,11 @@ class indexer {
   // pending completions, but must not keep writing links or posting).
   void shutdown();
 
-  // Loads definitions and progress. Called once while opening.
+  // Loads definitions and progress. Called once while opening, before
+  // recovery writes anything (it only reads); then limit_progress() with the
+  // committed end recovery found.
   result<void> open();
+  void limit_progress(std::uint64_t all_count);
   // Writer stores: starts following $all (once; later calls do nothing).
   // Not called while there is nothing to link, so such a store runs no
   // background thread for it.
@@ -134,6 +137,7 @@ class indexer {
   boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
   boost::system::error_code write_definitions();
   result<bool> load_definitions();
+  // The progress file's value (not limited to the store's $all count).
   result<std::optional<std::uint64_t>> read_progress() const;
   void fail(boost::system::error_code ec);
 

@@ -143,9 +143,9 @@ void store_impl::note_dirty(stream_state& s) {
   dirty_streams_.push_back(&s);
 }
 
-result<void> store_impl::open_journal() {
+result<void> store_impl::open_journal(std::shared_ptr<cached_file> existing) {
   const std::string path = layout::journal(options_.directory);
-  if (!fs_->exists(path)) {
+  if (!existing) {
     auto f = files_.create(path);
     if (!f) return error(f.error(), path);
     std::array<std::byte, format::file_header_size> header{};
@@ -155,10 +155,9 @@ result<void> store_impl::open_journal() {
     if (auto ec = (*f)->file->sync()) return error(ec, path);
     if (auto ec = fs_->sync_directory(options_.directory)) return error(ec, options_.directory);
     journal_end_ = format::journal_frame_alignment;
+    existing = *f;
   }
-  auto f = files_.get(path);
-  if (!f) return error(f.error(), path);
-  journal_file_ = *f;
+  journal_file_ = std::move(existing);
   journal_sync_ = std::make_unique<background_sync>();
   if (journal_end_ < format::journal_frame_alignment) journal_end_ = format::journal_frame_alignment;
   // From now on every flush is journaled: the chain must start at the current end.
@@ -213,9 +212,12 @@ result<journal_walk> walk_journal(file& journal, const std::string& path, std::u
 result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t position) {
   const std::string path = layout::journal(options_.directory);
   journal_end_ = from_offset;
-  if (from_offset == 0 || !fs_->exists(path)) return {};
+  if (from_offset == 0) return {};
+  // Opened rather than tested with exists(), which cannot report an error:
+  // skipping a journal that is there would lose its acknowledged flushes.
   auto f = fs_->open(path, open_mode::read_only);
-  if (!f) return error(f.error(), path);
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return {};
+  if (!f) return read_error(f.error(), path, 0);
   std::map<std::string, std::unique_ptr<file>> touched;
   std::set<std::string> dirs;
   auto walk = walk_journal(**f, path, from_offset, position, [&](const format::journal_frame& frame) -> result<void> {

@@ -124,17 +124,23 @@ result<void> store_impl::load_against(stream_state& s, std::uint64_t count_all) 
   return {};
 }
 
-std::uint64_t store_impl::indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const {
-  // A writer's flush writes a stream's index entries after its $all entries.
+result<std::uint64_t> store_impl::indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const {
+  // A writer's flush writes a stream's index entries after its $all entries:
+  // a missing file or a short or invalid entry is one not written yet; a
+  // failed read is an error (publishing less would hide nothing for good, but
+  // the caller must know its view is stale).
   std::uint64_t usable = from;
   for (std::uint64_t p = from; p < from + tail.size(); ++p) {
     const format::all_entry& e = tail[p - from];
     const stream_state* s = registry_.by_id(e.stream_id);
     auto f = files_.get(s->index_path);
-    if (!f) break;
+    if (!f && f.error() == boost::system::errc::no_such_file_or_directory) break;
+    if (!f) return read_error(f.error(), s->index_path, 0);
     std::array<std::byte, format::stream_entry_size> buf{};
-    auto n = (*f)->file->read_at(format::file_header_size + e.version * format::stream_entry_size, buf);
-    const auto se = n && *n == buf.size() ? format::decode_stream_entry(buf) : std::nullopt;
+    const std::uint64_t at = format::file_header_size + e.version * format::stream_entry_size;
+    auto n = (*f)->file->read_at(at, buf);
+    if (!n) return read_error(n.error(), s->index_path, at);
+    const auto se = *n == buf.size() ? format::decode_stream_entry(buf) : std::nullopt;
     if (!se || se->position != p || se->offset != e.offset) break;
     if (e.commit_end) usable = p + 1;
   }
@@ -205,10 +211,14 @@ result<std::uint64_t> store_impl::refresh() {
   if (!scanned) return scanned.error();
   std::uint64_t end = *scanned;
   // Never past what the writer has acknowledged (fsynced, in durable mode).
-  if (const auto head = read_head()) end = std::max(from, std::min(end, *head));
+  auto head = read_head();
+  if (!head) return head.error();
+  if (*head) end = std::max(from, std::min(end, **head));
   while (end > from && !tail[end - from - 1].commit_end) --end;
   tail.resize(end - from);
-  const std::uint64_t usable = indexed_prefix(from, tail);
+  auto prefix = indexed_prefix(from, tail);
+  if (!prefix) return prefix.error();
+  const std::uint64_t usable = *prefix;
   // Streams already loaded move before $all does (a reader of $all then finds
   // the events in their streams too); the others load lazily against the new
   // count, and a load already running is caught by the second pass (see
@@ -242,13 +252,16 @@ result<std::uint64_t> store_impl::refresh() {
   return usable;
 }
 
-std::optional<std::uint64_t> store_impl::read_head() const {
+result<std::optional<std::uint64_t>> store_impl::read_head() const {
   const std::string path = layout::head(options_.directory);
   auto f = files_.get(path);
-  if (!f) return std::nullopt;
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return std::optional<std::uint64_t>{};
+  if (!f) return read_error(f.error(), path, 0);
   std::array<std::byte, format::head_size> buf{};
   auto n = (*f)->file->read_at(0, buf);
-  if (!n || *n != buf.size()) return std::nullopt;
+  if (!n) return read_error(n.error(), path, 0);
+  // Torn (the writer rewrites it in place) or short: no head.
+  if (*n != buf.size()) return std::optional<std::uint64_t>{};
   return format::decode_head(buf);
 }
 

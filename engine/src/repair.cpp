@@ -111,9 +111,9 @@ class repair_job {
   result<void> find_partitions(const std::string& d, const overlay& ov);
   result<void> scan(partition& p, const overlay& ov);
   result<void> walk(partition& p, const source& src);
-  void read_catalog();
-  void assign_ids();
-  std::optional<std::uint32_t> id_from_all_index(const partition& p);
+  result<void> read_catalog();
+  result<void> assign_ids();
+  result<std::optional<std::uint32_t>> id_from_all_index(const partition& p);
   std::uint64_t acknowledged_end() const;
   result<std::vector<repair::claim>> index_claims(const std::vector<std::uint64_t>& holes,
                                                   const std::vector<repair::stream_known>& known, const overlay& ov);
@@ -182,6 +182,13 @@ result<std::uint64_t> repair_job::entries_an_open_would_cut() {
   return count;
 }
 
+// A failed read is no damage: repairing around it would cut what could not be
+// read. A missing file is damage (repair rebuilds what it can without it).
+bool is_io_error(const boost::system::error_code& ec) {
+  return ec.category() != make_error_code(errc::corrupt_data).category() &&
+         ec != boost::system::errc::no_such_file_or_directory;
+}
+
 result<bool> repair_job::opens_clean() {
   boost::asio::io_context io;
   auto s = store::open(io.get_executor(), {.directory = dir_,
@@ -192,11 +199,15 @@ result<bool> repair_job::opens_clean() {
   if (!s) {
     if (s.error().code == errc::store_locked) return error(errc::store_locked, "a writer has " + dir_ + " open");
     if (s.error().code == errc::format_mismatch) return s.error();
+    if (is_io_error(s.error().code)) return s.error();
     report_.reasons.push_back("open: " + s.error().message());
     return false;
   }
   const verify_report v = verify_store(*s);
-  for (const error& e : v.damage) report_.reasons.push_back("verify: " + e.message());
+  for (const error& e : v.damage) {
+    if (is_io_error(e.code)) return e;
+    report_.reasons.push_back("verify: " + e.message());
+  }
   report_.events_kept = s->event_count();
   report_.streams_kept = s->stream_count();
   note_consumers_ahead(*s);
@@ -388,14 +399,16 @@ result<void> repair_job::walk(partition& p, const source& src) {
   return {};
 }
 
-// The old catalog, as far as it reads: a second opinion on stream ids.
-void repair_job::read_catalog() {
+// The old catalog, as far as it reads: a second opinion on stream ids. As far
+// as it *reads*: a failed read fails the repair (an id it would have given
+// might be the only one left for a stream).
+result<void> repair_job::read_catalog() {
   const std::string path = layout::catalog(dir_);
-  if (!fs_->exists(path)) return;
   auto f = fs_->open(path, open_mode::read_only);
-  if (!f) return;
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return {};
+  if (!f) return error(f.error(), "reading " + path);
   auto bytes = detail::read_all(**f);
-  if (!bytes) return;
+  if (!bytes) return error(bytes.error(), "reading " + path);
   for (std::size_t at = format::file_header_size; at < bytes->size();) {
     format::catalog_record r;
     std::uint32_t size = 0;
@@ -403,31 +416,41 @@ void repair_job::read_catalog() {
     catalog_ids_.emplace(std::string(r.name), r.stream_id);
     at += size;
   }
+  return {};
 }
 
 // The $all entry of a partition's first event names its stream id.
-std::optional<std::uint32_t> repair_job::id_from_all_index(const partition& p) {
-  if (p.records.empty()) return std::nullopt;
-  auto f = fs_->open(layout::all_index(dir_), open_mode::read_only);
-  if (!f) return std::nullopt;
+result<std::optional<std::uint32_t>> repair_job::id_from_all_index(const partition& p) {
+  using id = std::optional<std::uint32_t>;
+  if (p.records.empty()) return id{};
+  const std::string path = layout::all_index(dir_);
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return id{};
+  if (!f) return error(f.error(), "reading " + path);
   std::array<std::byte, format::all_entry_size> buf{};
-  auto n = (*f)->read_at(format::file_header_size + p.records.front().position * format::all_entry_size, buf);
-  if (!n || *n != buf.size()) return std::nullopt;
+  const std::uint64_t at = format::file_header_size + p.records.front().position * format::all_entry_size;
+  auto n = (*f)->read_at(at, buf);
+  if (!n) return error(n.error(), "reading " + path + " at offset " + std::to_string(at));
+  if (*n != buf.size()) return id{};
   const auto e = format::decode_all_entry(buf);
-  if (!e || e->offset != p.records.front().offset || e->version != p.records.front().version) return std::nullopt;
-  return e->stream_id;
+  if (!e || e->offset != p.records.front().offset || e->version != p.records.front().version) return id{};
+  return id{e->stream_id};
 }
 
 // Ids come from the header; a damaged header is rewritten with the id the old
 // catalog or $all gives. An id claimed twice goes to the stream the catalog
 // names; the other claimants are left out.
-void repair_job::assign_ids() {
+result<void> repair_job::assign_ids() {
   for (partition& p : parts_) {
     p.id = p.header_id;
     if (!p.id) {
       if (auto it = catalog_ids_.find(p.name); it != catalog_ids_.end()) p.id = it->second;
     }
-    if (!p.id) p.id = id_from_all_index(p);
+    if (!p.id) {
+      auto from_all = id_from_all_index(p);
+      if (!from_all) return from_all.error();
+      p.id = *from_all;
+    }
   }
   // Last resort: ids follow creation order, which is the order of first
   // positions. Taken only if no other partition has that id.
@@ -465,6 +488,7 @@ void repair_job::assign_ids() {
       report_.streams_removed.push_back(name);
     }
   }
+  return {};
 }
 
 // --- 3b. Salvage: lost events below the checkpoint become placeholders.
@@ -995,8 +1019,8 @@ result<repair_report> repair_job::run() {
     if (auto r = scan(p, *ov); !r) return r.error();
   }
   if (progress_) progress_(total_bytes_, total_bytes_);
-  read_catalog();
-  assign_ids();
+  if (auto r = read_catalog(); !r) return r.error();
+  if (auto r = assign_ids(); !r) return r.error();
   if (auto r = salvage(*ov); !r) return r.error();
   cut();
   report_drops();

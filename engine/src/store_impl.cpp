@@ -82,14 +82,43 @@ result<void> store_impl::open() {
       options_.max_append_events == 0 || options_.checkpoint_interval == 0) {
     return error(errc::invalid_argument, "store_options out of range");
   }
+  if (options_.max_event_bytes > format::max_event_payload) {
+    // A larger event would be acknowledged and then refused by every read
+    // (and cut, with every later event, by the next recovery).
+    return error(errc::invalid_argument, "store_options::max_event_bytes " + std::to_string(options_.max_event_bytes) +
+                                             " exceeds the record format's limit of " +
+                                             std::to_string(format::max_event_payload) + " bytes");
+  }
   if (auto r = prepare_directory(); !r) return r;
-  if (auto r = recover(); !r) return r;
+  // Everything open reads after recovery's first write is read first, so that
+  // a failed read leaves the store as it was (recovery.cpp).
   indexer_ = std::make_unique<indexer>(*this);
   if (auto r = indexer_->open(); !r) return r;
+  std::shared_ptr<cached_file> journal;
+  if (!options_.read_only) {
+    const std::string head = layout::head(options_.directory);
+    auto f = files_.get(head);
+    if (f) {
+      head_file_ = *f;
+    } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
+      return read_error(f.error(), head, 0);
+    }
+    if (options_.fsync_on_flush) {
+      const std::string path = layout::journal(options_.directory);
+      auto j = files_.get(path);
+      if (j) {
+        journal = *j;
+      } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
+        return read_error(j.error(), path, 0);
+      }
+    }
+  }
+  if (auto r = recover(); !r) return r;
+  indexer_->limit_progress(all_count());
   batch_->first_position = next_position_;
   batch_->catalog_offset = catalog_end_;
   if (options_.fsync_on_flush && !options_.read_only) {
-    if (auto r = open_journal(); !r) return r;
+    if (auto r = open_journal(std::move(journal)); !r) return r;
     io_context_ = std::make_unique<boost::asio::io_context>(1);
     io_thread_ = std::thread([ctx = io_context_.get()] {
       auto guard = boost::asio::make_work_guard(*ctx);
@@ -177,6 +206,11 @@ std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const r
 
 error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {
   return error(errc::corrupt_data, std::string(what) + " in " + path + " at offset " + std::to_string(offset));
+}
+
+error store_impl::read_error(boost::system::error_code ec, const std::string& path, std::uint64_t offset) const {
+  return error(ec, "reading " + relative(path) + " at offset " + std::to_string(offset) + " (errno " +
+                       std::to_string(ec.value()) + ")");
 }
 
 std::string store_impl::relative(const std::string& path) const {

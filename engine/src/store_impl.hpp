@@ -30,6 +30,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -65,6 +66,22 @@ struct pending_append {
 };
 
 // Everything appended during one tick (or until the buffer filled).
+// What a writer's recovery changes, found by reads alone (recovery.cpp,
+// plan_repair) so that a read error fails the open before anything is written.
+struct recovery_plan {
+  std::uint64_t committed = 0;         // the committed end of $all
+  std::uint64_t checkpoint_count = 0;  // where the accepted tail starts
+  std::uint32_t keep_streams = 0;      // catalog records kept; the rest are cut
+  bool cut_all = false;                // $all holds bytes past the committed end
+  std::set<std::uint32_t> touched;       // streams with events in the accepted tail
+  std::set<std::uint32_t> create_index;  // ... whose index file the crash left without a header
+  std::set<std::uint32_t> dirty;         // streams the lost tail touched: cut back
+  // Per stream in `touched` or `dirty`: committed end of its partition, and its event count.
+  std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> ends;
+  // Every existing file the repair changes or syncs, opened while planning.
+  std::map<std::string, std::shared_ptr<cached_file>> files;
+};
+
 struct batch {
   std::uint64_t first_position = 0;
   std::uint64_t event_count = 0;
@@ -78,6 +95,13 @@ struct batch {
   // checkpoint written after this batch may promise.
   std::uint32_t stream_count = 0;
   bool empty() const { return appends.empty(); }
+  // What the streams add to the journal frame besides records and entries (ops, paths, headers).
+  std::size_t stream_frame_bytes = 0;
+  // At least the size of this batch's journal frame (format::max_journal_frame_size).
+  std::size_t frame_bound() const {
+    return format::journal_frame_header_size + format::journal_stream_overhead + bytes + catalog_records.size() +
+           stream_frame_bytes;
+  }
 };
 
 class store_impl : public std::enable_shared_from_this<store_impl> {
@@ -160,6 +184,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // "corrupt_data: <what> in <path> at offset <offset>"
   static error corruption(std::string_view what, const std::string& path, std::uint64_t offset);
+  // A failed read: never a torn tail. "<errno text>: reading <path> at offset <offset> (errno N)"
+  error read_error(boost::system::error_code ec, const std::string& path, std::uint64_t offset) const;
   std::string relative(const std::string& path) const;
 
  private:
@@ -173,6 +199,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);
   void schedule_flush();
   void start_flush();
+  // Closes the open batch (if it holds appends) and queues it for its flush.
+  void seal_batch();
   boost::system::error_code write_batch(batch& b);
   boost::system::error_code write_data_files(batch& b);
   boost::system::error_code write_stream_batch(stream_batch& sb);
@@ -185,8 +213,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void notify_subscribers(const batch& b);
   // Records `count` as published for followers (format.hpp, "Published head").
   boost::system::error_code write_head(std::uint64_t count);
-  // Followers: the writer's published count; nullopt without a valid head file.
-  std::optional<std::uint64_t> read_head() const;
+  // Followers: the writer's published count; nullopt without a valid head file
+  // (missing, or torn while the writer rewrites it); a failed read is an error.
+  result<std::optional<std::uint64_t>> read_head() const;
   // Followers: forgets the streams whose catalog records the writer's
   // recovery cut since this store read them (loader.cpp).
   result<void> forget_cut_streams();
@@ -198,18 +227,18 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<void> prepare_directory();
   result<void> read_catalog();
   result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
-  result<void> repair_tail(std::uint64_t committed, const std::vector<format::all_entry>& tail,
-                           std::uint64_t checkpoint_count);
+  result<recovery_plan> plan_repair(std::uint64_t committed, const std::vector<format::all_entry>& tail,
+                                    std::uint64_t checkpoint_count);
+  result<void> repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail);
   result<format::checkpoint> read_checkpoint();
   result<void> check_catalog_against(const format::checkpoint& cp);
-  result<void> cut_uncommitted_streams(std::uint64_t committed);
+  result<void> cut_uncommitted_streams(const recovery_plan& plan);
   // The part of a verified $all tail [from, from + tail.size()) whose stream
   // index entries are in place, cut back to a commit boundary: what a reader
   // may publish while a writer (live or crashed) may be between the two writes.
-  std::uint64_t indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const;
+  result<std::uint64_t> indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const;
   result<void> write_store_json();
   boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
-  boost::system::error_code sync_paths(const std::set<std::string>& files, const std::set<std::string>& dirs);
 
   // journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
@@ -219,7 +248,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   boost::system::error_code durable_checkpoint(std::uint64_t count);
   boost::system::error_code sync_files(const std::vector<std::shared_ptr<cached_file>>& files);
   void note_dirty(stream_state& s);
-  result<void> open_journal();
+  // `existing`: the journal, opened before recovery wrote anything (null: none yet).
+  result<void> open_journal(std::shared_ptr<cached_file> existing);
   result<void> replay_journal(std::uint64_t from_offset, std::uint64_t position);
   result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
   stream_state& register_stream(std::string name);
@@ -242,11 +272,18 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::uint64_t next_position_ = 0;
   std::uint64_t catalog_end_ = format::file_header_size;
   std::vector<std::uint64_t> catalog_offsets_;  // offset of each stream's catalog record, by id
+  bool catalog_torn_ = false;                   // garbage after the last catalog record, cut by recover()
+  struct catalog_damage {
+    std::uint64_t offset = 0;               // where the garbage starts
+    std::uint64_t next_first_position = 0;  // first position of the valid record after it
+  };
+  std::optional<catalog_damage> catalog_damage_;  // writer: a valid record follows the garbage
   std::uint64_t checkpoint_sequence_ = 0;
   std::uint64_t checkpoint_count_ = 0;
   std::uint32_t checkpoint_stream_count_ = 0;  // streams with durable catalog records (see batch::stream_count)
   std::uint64_t batch_epoch_ = 1;
-  std::unique_ptr<batch> batch_;
+  std::unique_ptr<batch> batch_;                  // the open batch, appends go here
+  std::deque<std::unique_ptr<batch>> sealed_;     // closed batches waiting for their flush, oldest first
   bool flush_posted_ = false;
   bool flush_in_flight_ = false;
   bool closed_ = false;

@@ -4,6 +4,7 @@
 #include "layout.hpp"
 #include "stream_name.hpp"
 
+#include <algorithm>
 #include <array>
 
 #include <set>
@@ -50,7 +51,12 @@ void check_header(const store& s, const std::string& path, format::file_kind kin
   }
   std::array<std::byte, format::file_header_size> buf{};
   auto n = (*f)->read_at(0, buf);
-  const auto h = n && *n == buf.size() ? format::decode_file_header(buf, kind) : std::nullopt;
+  if (!n) {
+    // A failed read says nothing about the bytes: report the I/O error, not damage.
+    report.damage.push_back(error(n.error(), "reading " + rel + " at offset 0"));
+    return;
+  }
+  const auto h = *n == buf.size() ? format::decode_file_header(buf, kind) : std::nullopt;
   const std::string_view want = stream.substr(0, format::header_name_capacity);
   if (!h || (kind != format::file_kind::all_index && kind != format::file_kind::catalog && h->name != want)) {
     report.damage.push_back(error(errc::corrupt_data, "damaged file header in " + rel + " at offset 0"));
@@ -87,8 +93,14 @@ verify_report verify_store(const store& s, const std::function<void(std::uint64_
   }
   for (const auto& [name, count] : per_stream) {
     ++report.streams_checked;
-    auto it = listed.find(name);
-    const std::uint64_t indexed = it == listed.end() ? 0 : it->second;
+    // Asked per stream rather than taken from list_streams(), which leaves out
+    // a stream it cannot load: a failed read must be reported as itself.
+    auto version = s.stream_version(name);
+    if (!version) {
+      report.damage.push_back(version.error());
+      continue;
+    }
+    const std::uint64_t indexed = *version ? **version + 1 : 0;
     if (indexed < count || (indexed > count && report.damage.empty())) {
       report.damage.push_back(error(errc::corrupt_data, "stream " + name + " has " + std::to_string(indexed) +
                                                             " indexed events, $all has " + std::to_string(count)));
@@ -105,8 +117,11 @@ verify_report verify_store(const store& s, const std::function<void(std::uint64_
     check_header(s, detail::layout::partition(dir, enc), format::file_kind::partition, name, report);
     check_header(s, detail::layout::stream_index(dir, enc), format::file_kind::stream_index, name, report);
   }
+  // After a failed read of $all, streams it could not show are no damage.
+  const bool read_failed = std::any_of(report.damage.begin(), report.damage.end(),
+                                       [](const error& e) { return e.code != errc::corrupt_data; });
   for (const auto& [name, count] : listed) {
-    if (!per_stream.count(name)) {
+    if (!per_stream.count(name) && !read_failed) {
       report.damage.push_back(error(errc::corrupt_data, "stream " + name + " has " + std::to_string(count) +
                                                             " indexed events that $all does not list"));
     }

@@ -51,6 +51,19 @@ bool expected_matches(expected_version expected, std::uint64_t count) {
 
 void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() + n); }
 
+const std::size_t empty_frame_bound = batch{}.frame_bound();
+
+// What an append adds to its batch's journal frame, at most: its records and
+// index entries, a catalog record and one stream's ops.
+std::size_t frame_bytes_of(const std::vector<event_data>& events) {
+  std::size_t n = format::journal_stream_overhead + format::catalog_record_size(format::header_name_capacity);
+  for (const event_data& e : events) {
+    n += format::record_size(e.type.size(), e.data.empty() ? 4 : e.data.size(), e.metadata.size()) +
+         format::all_entry_size + format::stream_entry_size;
+  }
+  return n;
+}
+
 }  // namespace
 
 void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
@@ -73,8 +86,18 @@ boost::system::error_code store_impl::validate(const std::vector<event_data>& ev
       return errc::invalid_event;
     }
     if (e.type.size() + e.data.size() + e.metadata.size() > options_.max_event_bytes) return errc::invalid_event;
+    // What is written, not what was given: empty data is stored as `null`.
+    const std::size_t data_size = e.data.empty() ? 4 : e.data.size();
+    if (format::record_size(e.type.size(), data_size, e.metadata.size()) > format::max_record_size) {
+      return errc::invalid_event;
+    }
     if (!e.data.empty() && !is_valid_json(e.data)) return errc::invalid_event;
     if (!e.metadata.empty() && !is_valid_json(e.metadata)) return errc::invalid_event;
+  }
+  // Durable mode writes a flush as one journal frame, whose length is a u32:
+  // an append must fit in one (format::max_journal_frame_size).
+  if (options_.fsync_on_flush && empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
+    return errc::invalid_event;
   }
   return {};
 }
@@ -125,6 +148,15 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   if (!expected_matches(expected, count)) {
     if (count > 0) p.result.actual = count - 1;
     return fail(errc::wrong_expected_version);
+  }
+  // A batch grows while the previous flush is in flight (durable mode): seal
+  // it before it would outgrow a flush (and its journal frame) and queue the
+  // next one behind it. Sealed before registering: a new stream's catalog
+  // record belongs to the batch of its first append.
+  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
+  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
+    seal_batch();
+    start_flush();  // at once unless a flush is in flight, as at the threshold below
   }
   // Claimed against a read stream being created since the check above.
   if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
@@ -215,6 +247,10 @@ stream_batch& store_impl::batch_for(stream_state& s) {
   s.files_created = true;
   sb.partition_offset = s.pending_end;
   sb.first_version = s.pending_count;
+  // Its journal ops (two, four with the file headers of a new stream); the paths are relative there.
+  batch_->stream_frame_bytes +=
+      4 * format::journal_op_header_size + 2 * (s.partition_path.size() + s.index_path.size()) +
+      (sb.create_files ? 2 * format::file_header_size : 0);
   return sb;
 }
 
@@ -278,22 +314,27 @@ void store_impl::schedule_flush() {
   });
 }
 
-void store_impl::start_flush() {
-  if (flush_in_flight_) return;  // finish_flush starts the next one
-  if (batch_->empty()) return finish_close_if_idle();
-  if (failed_) {
-    fail_batch(*batch_, failed_);
-    batch_ = std::make_unique<batch>();
-    batch_->first_position = next_position_;
-    batch_->catalog_offset = catalog_end_;
-    return finish_close_if_idle();
-  }
-  std::unique_ptr<batch> b = std::move(batch_);
-  b->stream_count = registry_.size();
+void store_impl::seal_batch() {
+  if (batch_->empty()) return;
+  batch_->stream_count = registry_.size();
+  sealed_.push_back(std::move(batch_));
   batch_ = std::make_unique<batch>();
   batch_->first_position = next_position_;
   batch_->catalog_offset = catalog_end_;
   ++batch_epoch_;
+}
+
+void store_impl::start_flush() {
+  if (flush_in_flight_) return;  // finish_flush starts the next one
+  seal_batch();
+  if (sealed_.empty()) return finish_close_if_idle();
+  if (failed_) {
+    for (auto& b : sealed_) fail_batch(*b, failed_);
+    sealed_.clear();
+    return finish_close_if_idle();
+  }
+  std::unique_ptr<batch> b = std::move(sealed_.front());
+  sealed_.pop_front();
   flush_in_flight_ = true;
 
   if (!io_context_) {
@@ -475,7 +516,7 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
     for (pending_append& p : b->appends) complete(p, {});
     notify_subscribers(*b);
   }
-  if (!batch_->empty()) {
+  if (!sealed_.empty() || !batch_->empty()) {
     start_flush();
   } else {
     finish_close_if_idle();
@@ -522,7 +563,7 @@ void store_impl::async_close(close_handler user_handler) {
   boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
     self->closed_ = true;
     self->close_handlers_.push_back(std::move(handler));
-    if (!self->flush_in_flight_ && !self->batch_->empty()) {
+    if (!self->flush_in_flight_ && (!self->sealed_.empty() || !self->batch_->empty())) {
       self->start_flush();
     } else {
       self->finish_close_if_idle();
@@ -531,7 +572,7 @@ void store_impl::async_close(close_handler user_handler) {
 }
 
 void store_impl::finish_close_if_idle() {
-  if (close_handlers_.empty() || flush_in_flight_ || !batch_->empty()) return;
+  if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
   auto complete_close = [this](boost::system::error_code ec) {
     // Once close completes the directory may be reopened, even while this
     // object lingers until its last handler has run.

@@ -9,7 +9,11 @@
 //                                      later one fails with EIO and does nothing: the
 //                                      process "died" at that point. Pair it with
 //                                      memory_file_system::power_loss().
-// Reads are never failed (the engine's read paths are tested with corruption instead).
+// Reads (read_at, size, open without create, list) are counted apart, so that
+// arming a read fault leaves the numbering of mutating operations alone:
+//   fail_read(k, ec, persistent)       the k-th read operation from now fails with
+//                                      ec; with persistent, every later one too.
+// exists() is never failed: it cannot report an error.
 //
 // Threading: safe from any thread.
 #pragma once
@@ -39,7 +43,9 @@ class fault_injecting_file_system final : public file_system {
   std::uint64_t operation_count() const noexcept;
   void fail_operation(std::uint64_t k, error_code ec, bool persistent);
   void crash_after(std::uint64_t k);
-  void clear_faults();
+  std::uint64_t read_count() const noexcept;
+  void fail_read(std::uint64_t k, error_code ec, bool persistent);
+  void clear_faults();  // write and read faults alike
 
   struct control;  // shared with the file objects
 

@@ -73,7 +73,8 @@ struct store_options {
   std::size_t max_open_files = 0;
   // A flush starts early once this many bytes are buffered in one tick.
   std::size_t flush_threshold_bytes = std::size_t{8} << 20;
-  // Largest event (type + data + metadata), bytes.
+  // Largest event (type + data + metadata), bytes. At most 64 MiB - 84, the
+  // record format's limit (open() refuses more).
   std::size_t max_event_bytes = std::size_t{1} << 20;
   // Longest event type, bytes.
   std::size_t max_type_bytes = 256;
