@@ -3,6 +3,7 @@
 #include "subscription_impl.hpp"
 
 #include "store_impl.hpp"
+#include "tracked_handler.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -48,7 +49,9 @@ std::uint64_t subscription_impl::position() const {
   return next_;
 }
 
-void subscription_impl::next(next_handler handler) {
+void subscription_impl::next(next_handler untracked) {
+  // A pending next() keeps its executor's run() going, like a pending socket read.
+  auto handler = track_work(std::move(untracked), executor_);
   {
     std::lock_guard lock(mutex_);
     if (pending_) {
