@@ -5,6 +5,7 @@
 #include "support/store_fixture.hpp"
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -314,6 +315,57 @@ TEST_P(completion_test, every_operation_resumes_its_coroutine) {
   EXPECT_TRUE(finished);
   EXPECT_EQ(c->position(), 2u);
   EXPECT_EQ(temporary_files(), 0u);
+}
+
+// --- Errors: the detail and the stream's actual version reach every form.
+
+TEST_P(completion_test, a_conflict_carries_the_actual_version_and_a_detail_in_every_form) {
+  store s = open();
+  std::optional<append_result> called;
+  s.append("a", events(2), expect::any, [&](boost::system::error_code ec, append_result) {
+    ASSERT_FALSE(ec) << ec.message();
+    s.append("a", events(1), expect::no_stream, [&](boost::system::error_code cec, append_result r) {
+      EXPECT_EQ(cec, errc::wrong_expected_version);
+      called = std::move(r);
+    });
+  });
+  run();
+  ASSERT_TRUE(called.has_value());
+  EXPECT_EQ(called->actual, std::optional<std::uint64_t>(1));
+  EXPECT_EQ(called->detail, "stream 'a' is at version 1, expected no_stream");
+  io_.restart();
+
+  auto future = s.append("a", events(1), expect::exactly(7), asio::use_future);
+  std::thread t = run_elsewhere();
+  try {
+    future.get();
+    ADD_FAILURE() << "no exception";
+  } catch (const append_error& e) {
+    EXPECT_EQ(e.code(), errc::wrong_expected_version);
+    EXPECT_EQ(e.result().actual, std::optional<std::uint64_t>(1));
+    EXPECT_EQ(e.result().expected, expect::exactly(7));
+    EXPECT_NE(std::string(e.what()).find("stream 'a' is at version 1, expected 7"), std::string::npos) << e.what();
+  }
+  t.join();
+  io_.restart();
+
+  std::optional<append_error> thrown;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        std::vector<event_data> evs = events(1);
+        evs[0].data = "{not json";
+        try {
+          co_await s.append("a", evs, expect::any, asio::use_awaitable);
+        } catch (const append_error& e) {
+          thrown.emplace(e);
+        }
+      },
+      asio::detached);
+  run();
+  ASSERT_TRUE(thrown.has_value()) << "no append_error";
+  EXPECT_EQ(thrown->code(), errc::invalid_event);
+  EXPECT_EQ(thrown->result().detail, "event 0: data is not JSON");
 }
 
 INSTANTIATE_TEST_SUITE_P(modes, completion_test,

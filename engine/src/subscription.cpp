@@ -138,7 +138,6 @@ void subscription_impl::attempt() {
     auto page = store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
     if (!page) return complete(page.error().code, {});
     batch.events = std::move(page->events);
-    batch.storage = std::move(page->storage);
     batch.next = page->next;
     if (!caught_up_ && batch.next >= *count) caught_up_ = batch.caught_up = true;
     return complete({}, std::move(batch));

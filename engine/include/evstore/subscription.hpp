@@ -54,7 +54,6 @@ struct subscription_batch {
   bool caught_up = false;
   // The event number next() continues from.
   std::uint64_t next = 0;
-  std::shared_ptr<const void> storage;  // owns the bytes `events` point into
 };
 
 class subscription {
