@@ -7,7 +7,9 @@
 //     fsync_on_flush the writes and the fdatasync run on the store's own I/O
 //     thread, so the executor's threads never wait on a disk flush.
 //     Completion handlers run on their associated executor (for plain callbacks:
-//     the store's strand).
+//     the store's strand). Every asynchronous operation holds work on the
+//     store's executor and on the handler's executor until its handler has
+//     run, as Asio's own operations do: io_context::run() needs no work guard.
 //   * read(), events(), aggregate(), stream_version(), list_streams() and
 //     event_count() may be called from any thread, concurrently with appends, and
 //     never block on the writer. A read sees every append whose handler has run
