@@ -1152,12 +1152,10 @@ event_data rs_event(std::size_t i) {
 }
 
 // The last entry of a stream (a link stream here): nullopt while it is empty.
-std::optional<evstore::recorded_event> last_event(const store& s, const std::string& stream,
-                                                  std::shared_ptr<const void>& storage) {
+std::optional<evstore::recorded_event> last_event(const store& s, const std::string& stream) {
   auto page = s.read(stream, {.from = evstore::from_end, .max_count = 1, .direction = evstore::direction::backward});
   if (!page) throw std::runtime_error("read " + stream + ": " + page.error().message());
   if (page->events.empty()) return std::nullopt;
-  storage = page->storage;
   return page->events.front();
 }
 
@@ -1167,8 +1165,7 @@ clock_type::time_point wait_for_link(const store& s, const std::string& stream, 
                                      double timeout_s, std::chrono::microseconds poll = std::chrono::microseconds(500)) {
   const auto t0 = clock_type::now();
   for (;;) {
-    std::shared_ptr<const void> storage;
-    const auto e = last_event(s, stream, storage);
+    const auto e = last_event(s, stream);
     const auto now = clock_type::now();
     if (e && e->position == position) return now;
     if (e && e->position > position) throw std::runtime_error(stream + " went past position " + std::to_string(position));
@@ -1183,8 +1180,7 @@ clock_type::time_point wait_for_link(const store& s, const std::string& stream, 
 
 // Entries in a link stream (its last entry number + 1).
 std::uint64_t link_count(const store& s, const std::string& stream) {
-  std::shared_ptr<const void> storage;
-  const auto e = last_event(s, stream, storage);
+  const auto e = last_event(s, stream);
   return e ? e->sequence + 1 : 0;
 }
 

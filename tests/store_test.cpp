@@ -7,6 +7,7 @@
 #include <evstore/memory_file_system.hpp>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_future.hpp>
 
 #include <gtest/gtest.h>
 
@@ -265,6 +266,46 @@ TEST_P(store_test, lazy_range_and_aggregate_visit_every_event_in_order) {
   auto none = s.aggregate("nothing", 7, [](int& n, const recorded_event&) { ++n; });
   ASSERT_TRUE(none);
   EXPECT_EQ(*none, 7);
+}
+
+// Events are values: one copied out of a page, a range or a subscription
+// batch keeps its bytes (and its stream's name) after that page, range,
+// batch or even the store are gone. Under AddressSanitizer a view into a
+// freed page is a heap-use-after-free; without it, the reads that follow
+// reuse the freed buffers and the views would show their bytes.
+TEST_P(store_test, events_copied_out_of_pages_ranges_and_batches_own_their_bytes) {
+  std::optional<store> s(open());
+  std::vector<event_data> mine;
+  for (int i = 0; i < 3; ++i) mine.push_back(make_event("Kept", R"({"kept":")" + std::string(40, char('a' + i)) + "\"}"));
+  ASSERT_FALSE(append_wait(*s, "kept-1", mine).ec);
+  std::vector<event_data> other;
+  for (int i = 0; i < 3; ++i) other.push_back(make_event("Over", R"({"over":")" + std::string(40, 'z') + "\"}"));
+  ASSERT_FALSE(append_wait(*s, "other-1", other).ec);
+
+  std::vector<recorded_event> from_page = s->read("kept-1")->events;  // the page dies with this statement
+  std::vector<recorded_event> from_all = s->read("$all", {.from = 0, .max_count = 3})->events;
+  std::vector<recorded_event> from_range;
+  for (const recorded_event& e : s->events("kept-1")) from_range.push_back(e);
+  std::vector<recorded_event> from_batch;
+  {
+    auto sub = s->subscribe("kept-1");
+    ASSERT_TRUE(sub) << sub.error().message();
+    auto batch = sub->next(boost::asio::use_future).get();
+    from_batch = batch.events;
+  }
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(s->read("other-1"));
+  s.reset();
+
+  for (const auto* kept : {&from_page, &from_all, &from_range, &from_batch}) {
+    ASSERT_EQ(kept->size(), 3u);
+    for (std::size_t i = 0; i < 3; ++i) {
+      const recorded_event& e = (*kept)[i];
+      EXPECT_EQ(e.stream, "kept-1");
+      EXPECT_EQ(e.type, "Kept");
+      EXPECT_EQ(e.data, mine[i].data);
+      EXPECT_EQ(e.version, i);
+    }
+  }
 }
 
 TEST_P(store_test, appends_issued_in_one_tick_share_one_flush) {

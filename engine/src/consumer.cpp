@@ -11,6 +11,7 @@
 #include "stream_name.hpp"
 #include "subscription_impl.hpp"
 #include "test_hooks.hpp"
+#include "tracked_handler.hpp"
 
 #include <boost/asio/post.hpp>
 
@@ -270,7 +271,7 @@ result<subscription> consumer::subscribe(subscription_options options) const {
 
 void consumer::async_commit(std::uint64_t position, std::string state,
                             boost::asio::any_completion_handler<commit_signature> handler) {
-  impl_->commit(position, std::move(state), std::move(handler));
+  impl_->commit(position, std::move(state), detail::track_work(std::move(handler), impl_->store()->executor()));
 }
 
 }  // namespace evstore

@@ -34,7 +34,15 @@ void indexer::shutdown() {
   }
   // Wait for a step in progress; later ones return at once.
   std::lock_guard step(step_mutex_);
+  if (stopped_) return;
   stopped_ = true;
+  // A back-fill that will never finish: its creators hear so now, rather
+  // than never (their handlers hold work on the application's executor).
+  std::shared_lock lock(mutex_);
+  for (auto& [name, d] : definitions_) {
+    for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::store_closed));
+    d->waiters.clear();
+  }
 }
 
 // --- Opening

@@ -21,8 +21,10 @@ namespace {
 
 constexpr std::uint64_t chunk_events = 4096;
 
-recorded_event to_recorded(const format::decoded_record& r, std::string_view stream, std::uint64_t sequence) {
+recorded_event to_recorded(const format::decoded_record& r, std::string_view stream, std::uint64_t sequence,
+                           const std::shared_ptr<page_storage>& storage) {
   recorded_event e;
+  e.storage = storage;
   e.sequence = sequence;
   e.stream = stream;
   e.type = r.fields.type;
@@ -73,9 +75,24 @@ result<void> for_each_chunk(const range& r, direction dir, Load&& load) {
   return {};
 }
 
-void finish_page(read_page& page, const range& r, const read_options& o, std::uint64_t committed,
-                 std::shared_ptr<page_storage> storage) {
-  page.storage = std::move(storage);
+// The names of the streams of a $all or link page, copied into its storage
+// once per stream.
+class page_names {
+ public:
+  page_names(const stream_registry& registry, page_storage& storage) : registry_(registry), storage_(storage) {}
+  std::string_view operator()(std::uint32_t stream_id) {
+    auto [it, fresh] = names_.try_emplace(stream_id);
+    if (fresh) it->second = storage_.keep_name(registry_.by_id(stream_id)->name);
+    return it->second;
+  }
+
+ private:
+  const stream_registry& registry_;
+  page_storage& storage_;
+  std::unordered_map<std::uint32_t, std::string_view> names_;
+};
+
+void finish_page(read_page& page, const range& r, const read_options& o, std::uint64_t committed) {
   if (o.direction == direction::forward) {
     page.next = r.first + r.count;
     page.end = page.next >= committed;
@@ -140,22 +157,23 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
   const range r = clip(o, committed);
   read_page page;
   auto storage = std::make_shared<page_storage>();
+  const std::string_view name = storage->keep_name(s.name);
   page.events.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(r.count, 1u << 20)));
   auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
     auto chunk = read_stream_records(s, first, count);
     if (!chunk) return chunk.error();
     storage->buffers.push_back(chunk->buffer);
     if (o.direction == direction::forward) {
-      for (const auto& rec : chunk->records) page.events.push_back(to_recorded(rec, s.name, rec.fields.version));
+      for (const auto& rec : chunk->records) page.events.push_back(to_recorded(rec, name, rec.fields.version, storage));
     } else {
       for (auto it = chunk->records.rbegin(); it != chunk->records.rend(); ++it) {
-        page.events.push_back(to_recorded(*it, s.name, it->fields.version));
+        page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
       }
     }
     return {};
   });
   if (!res) return res.error();
-  finish_page(page, r, o, committed, std::move(storage));
+  finish_page(page, r, o, committed);
   return page;
 }
 
@@ -263,10 +281,10 @@ result<read_page> store_impl::read_positions(const std::vector<std::uint64_t>& p
   std::vector<format::decoded_record> records;
   if (auto r = read_records(decoded, positions, *storage, records); !r) return r.error();
   page.events.reserve(records.size());
+  page_names names(registry_, *storage);
   for (std::size_t k = 0; k < records.size(); ++k) {
-    page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name, first_sequence + k));
+    page.events.push_back(to_recorded(records[k], names(decoded[k].stream_id), first_sequence + k, storage));
   }
-  page.storage = std::move(storage);
   return page;
 }
 
@@ -281,6 +299,7 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   std::vector<format::all_entry> decoded;
   std::vector<format::decoded_record> records;
   std::vector<std::uint64_t> positions;
+  page_names names(registry_, *storage);
   auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
     decoded.resize(count);
     if (auto got = read_all_entries(**all, first, decoded); !got) return got.error();
@@ -288,7 +307,7 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
     for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
     if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();
     auto push = [&](std::uint64_t k) {
-      page.events.push_back(to_recorded(records[k], registry_.by_id(decoded[k].stream_id)->name, first + k));
+      page.events.push_back(to_recorded(records[k], names(decoded[k].stream_id), first + k, storage));
     };
     if (o.direction == direction::forward) {
       for (std::uint64_t k = 0; k < count; ++k) push(k);
@@ -298,7 +317,7 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
     return {};
   });
   if (!res) return res.error();
-  finish_page(page, r, o, committed, std::move(storage));
+  finish_page(page, r, o, committed);
   return page;
 }
 

@@ -7,6 +7,7 @@
 #include "stream_name.hpp"
 #include "store_impl.hpp"
 #include "subscription_impl.hpp"
+#include "tracked_handler.hpp"
 
 namespace evstore {
 
@@ -31,11 +32,11 @@ store::~store() {
 
 void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                          boost::asio::any_completion_handler<append_signature> handler) {
-  impl_->append(std::move(stream), std::move(events), expected, std::move(handler));
+  impl_->append(std::move(stream), std::move(events), expected, detail::track_work(std::move(handler), impl_->executor()));
 }
 
 void store::async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
-  impl_->async_close(std::move(handler));
+  impl_->async_close(detail::track_work(std::move(handler), impl_->executor()));
 }
 
 result<read_page> store::read(std::string_view stream, read_options options) const {
@@ -83,7 +84,8 @@ void store::start_callbacks(subscription& sub,
 
 void store::async_create_read_stream(std::string name, evstore::filter f,
                                      std::function<void(std::uint64_t, std::uint64_t)> progress,
-                                     boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
+                                     boost::asio::any_completion_handler<void(boost::system::error_code)> untracked) {
+  auto handler = detail::track_work(std::move(untracked), impl_->executor());
   boost::system::error_code invalid;
   if (impl_->read_only()) {
     invalid = make_error_code(errc::read_only);
@@ -99,7 +101,8 @@ void store::async_create_read_stream(std::string name, evstore::filter f,
 }
 
 void store::async_delete_read_stream(std::string name,
-                                     boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
+                                     boost::asio::any_completion_handler<void(boost::system::error_code)> untracked) {
+  auto handler = detail::track_work(std::move(untracked), impl_->executor());
   if (impl_->read_only()) return impl_->complete_on_executor(std::move(handler), make_error_code(errc::read_only));
   impl_->links().remove(std::move(name), std::move(handler));
 }

@@ -55,9 +55,12 @@ struct stream_batch {
   std::uint64_t event_count = 0;
 };
 
-// Owns the buffers the events of a read_page point into.
+// Owns the bytes the events of one read point into: the records read, and
+// copies of the stream names (an event may outlive the store).
 struct page_storage {
   std::vector<std::shared_ptr<std::vector<std::byte>>> buffers;
+  std::deque<std::string> names;  // a deque: growing it never moves a name
+  std::string_view keep_name(const std::string& name) { return names.emplace_back(name); }
 };
 
 struct pending_append {
@@ -192,7 +195,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // writer.cpp
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler);
-  boost::system::error_code validate(const std::vector<event_data>& events) const;
+  error validate(const std::vector<event_data>& events) const;
   std::optional<std::size_t> find_retry(stream_state& s, const std::vector<event_data>& events);
   void load_recent(stream_state& s);
   stream_batch& batch_for(stream_state& s);

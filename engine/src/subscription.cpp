@@ -3,6 +3,7 @@
 #include "subscription_impl.hpp"
 
 #include "store_impl.hpp"
+#include "tracked_handler.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/error.hpp>
@@ -48,7 +49,9 @@ std::uint64_t subscription_impl::position() const {
   return next_;
 }
 
-void subscription_impl::next(next_handler handler) {
+void subscription_impl::next(next_handler untracked) {
+  // A pending next() keeps its executor's run() going, like a pending socket read.
+  auto handler = track_work(std::move(untracked), executor_);
   {
     std::lock_guard lock(mutex_);
     if (pending_) {
@@ -135,7 +138,6 @@ void subscription_impl::attempt() {
     auto page = store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
     if (!page) return complete(page.error().code, {});
     batch.events = std::move(page->events);
-    batch.storage = std::move(page->storage);
     batch.next = page->next;
     if (!caught_up_ && batch.next >= *count) caught_up_ = batch.caught_up = true;
     return complete({}, std::move(batch));

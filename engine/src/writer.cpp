@@ -79,25 +79,38 @@ void store_impl::complete(pending_append& p, boost::system::error_code ec) {
   boost::asio::dispatch(ex, [h = std::move(p.handler), ec, r = p.result]() mutable { std::move(h)(ec, r); });
 }
 
-boost::system::error_code store_impl::validate(const std::vector<event_data>& events) const {
-  if (events.empty() || events.size() > options_.max_append_events) return errc::invalid_event;
-  for (const event_data& e : events) {
+error store_impl::validate(const std::vector<event_data>& events) const {
+  if (events.empty()) return error(errc::invalid_event, "an append needs at least one event");
+  if (events.size() > options_.max_append_events) {
+    return error(errc::invalid_event, std::to_string(events.size()) + " events, more than max_append_events (" +
+                                          std::to_string(options_.max_append_events) + ")");
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const event_data& e = events[i];
+    const std::string which = "event " + std::to_string(i) + ": ";
     if (e.type.empty() || e.type.size() > options_.max_type_bytes || !is_printable_utf8(e.type)) {
-      return errc::invalid_event;
+      return error(errc::invalid_event, which + "the type must be 1.." + std::to_string(options_.max_type_bytes) +
+                                            " bytes of printable UTF-8");
     }
-    if (e.type.size() + e.data.size() + e.metadata.size() > options_.max_event_bytes) return errc::invalid_event;
+    const std::size_t size = e.type.size() + e.data.size() + e.metadata.size();
+    if (size > options_.max_event_bytes) {
+      return error(errc::invalid_event, which + std::to_string(size) + " bytes, more than max_event_bytes (" +
+                                            std::to_string(options_.max_event_bytes) + ")");
+    }
+    if (!e.data.empty() && !is_valid_json(e.data)) return error(errc::invalid_event, which + "data is not JSON");
+    if (!e.metadata.empty() && !is_valid_json(e.metadata)) return error(errc::invalid_event, which + "metadata is not JSON");
     // What is written, not what was given: empty data is stored as `null`.
     const std::size_t data_size = e.data.empty() ? 4 : e.data.size();
     if (format::record_size(e.type.size(), data_size, e.metadata.size()) > format::max_record_size) {
-      return errc::invalid_event;
+      return error(errc::invalid_event, which + "its record would exceed the format's limit of " +
+                                            std::to_string(format::max_record_size) + " bytes");
     }
-    if (!e.data.empty() && !is_valid_json(e.data)) return errc::invalid_event;
-    if (!e.metadata.empty() && !is_valid_json(e.metadata)) return errc::invalid_event;
   }
   // Durable mode writes a flush as one journal frame, whose length is a u32:
   // an append must fit in one (format::max_journal_frame_size).
   if (options_.fsync_on_flush && empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
-    return errc::invalid_event;
+    return error(errc::invalid_event, "the append is larger than one journal frame (" +
+                                          std::to_string(format::max_journal_frame_size) + " bytes)");
   }
   return {};
 }
@@ -106,18 +119,25 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
                            append_handler& handler) {
   pending_append p{std::move(handler), {}};
   p.result.expected = expected;
-  auto fail = [&](boost::system::error_code ec) { complete(p, ec); };
-  if (options_.read_only) return fail(errc::read_only);
-  if (closed_) return fail(errc::store_closed);
-  if (failed_) return fail(errc::store_failed);
-  if (auto ec = validate_stream_name(stream, name_use::append)) return fail(ec);
-  if (auto ec = validate(events)) return fail(ec);
+  auto fail = [&](error e) {
+    p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
+    complete(p, e.code);
+  };
+  if (options_.read_only) return fail({errc::read_only, "the store is open read-only"});
+  if (closed_) return fail({errc::store_closed, "the store was closed"});
+  if (failed_) return fail({errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"});
+  if (auto ec = validate_stream_name(stream, name_use::append)) {
+    return fail({ec, "'" + stream + "' is not a stream name that takes appends"});
+  }
+  if (auto invalid = validate(events); invalid.code) return fail(std::move(invalid));
 
   stream_state* s = registry_.find(stream);
   // A read stream's name is taken: its events are links, not appends.
-  if (s == nullptr && indexer_->is_link(stream)) return fail(errc::invalid_stream_name);
+  if (s == nullptr && indexer_->is_link(stream)) {
+    return fail({errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"});
+  }
   if (s != nullptr && !s->writer_ready) {
-    if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error().code);
+    if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error());
     s->pending_count = s->committed_count.load(std::memory_order_acquire);
     s->pending_end = s->committed_end;
     s->files_created = s->pending_count > 0;
@@ -147,7 +167,9 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
 
   if (!expected_matches(expected, count)) {
     if (count > 0) p.result.actual = count - 1;
-    return fail(errc::wrong_expected_version);
+    return fail({errc::wrong_expected_version,
+                 "stream '" + stream + "' " + (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
+                     ", expected " + to_string(expected)});
   }
   // A batch grows while the previous flush is in flight (durable mode): seal
   // it before it would outgrow a flush (and its journal frame) and queue the
@@ -160,7 +182,7 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   }
   // Claimed against a read stream being created since the check above.
   if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
-    return fail(errc::invalid_stream_name);
+    return fail({errc::invalid_stream_name, "'" + stream + "' is the name of a read stream"});
   }
   encode_append(*s, events, p.result);
   batch_->appends.push_back(std::move(p));
@@ -532,7 +554,11 @@ void store_impl::notify_subscribers(const batch& b) {
 }
 
 void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
-  for (pending_append& p : b.appends) complete(p, ec);
+  for (pending_append& p : b.appends) {
+    // The bytes may or may not have reached the disk (see store::append).
+    p.result.detail = "the flush failed (" + ec.message() + "); the outcome is unknown until the store is reopened";
+    complete(p, ec);
+  }
   b.appends.clear();
 }
 

@@ -251,7 +251,6 @@ class websocket_session : public session_base, public std::enable_shared_from_th
             self->queue_.push_back("{\"caughtUp\":true,\"version\":" +
                                    (b.next ? std::to_string(b.next - 1) : std::string("null")) + "}");
           }
-          self->batch_storage_ = b.storage;
           self->pulling_ = false;
           self->write_next();
         }));
@@ -303,7 +302,6 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   std::optional<evstore::consumer> consumer_;
   std::string fail_reason_;
   std::deque<std::string> queue_;
-  std::shared_ptr<const void> batch_storage_;
   bool writing_ = false, pulling_ = false, closed_ = false, finished_ = false;
 };
 

@@ -209,15 +209,13 @@ void driver::reconcile() {
                          std::to_string(acked) + " acknowledged");
   // What the store holds beyond the acknowledged events must be whole in-doubt
   // appends, in the order they were made.
-  std::vector<recorded_event> tail;
-  std::vector<std::shared_ptr<const void>> storage;
+  std::vector<recorded_event> tail;  // events own their bytes
   for (std::uint64_t from = acked; from < n;) {
     auto p = w.read("$all", {.from = from, .max_count = 64});
     expect(p.has_value(), "writer: reading $all after reopen: " + (p ? "" : p.error().message()));
     if (p->events.empty()) break;
     from += p->events.size();
     tail.insert(tail.end(), p->events.begin(), p->events.end());
-    storage.push_back(p->storage);
   }
   std::size_t at = 0;
   for (const append_request& r : model_.in_doubt()) {

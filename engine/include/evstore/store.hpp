@@ -7,7 +7,9 @@
 //     fsync_on_flush the writes and the fdatasync run on the store's own I/O
 //     thread, so the executor's threads never wait on a disk flush.
 //     Completion handlers run on their associated executor (for plain callbacks:
-//     the store's strand).
+//     the store's strand). Every asynchronous operation holds work on the
+//     store's executor and on the handler's executor until its handler has
+//     run, as Asio's own operations do: io_context::run() needs no work guard.
 //   * read(), events(), aggregate(), stream_version(), list_streams() and
 //     event_count() may be called from any thread, concurrently with appends, and
 //     never block on the writer. A read sees every append whose handler has run
@@ -26,10 +28,15 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <iterator>
 #include <memory>
@@ -43,6 +50,31 @@ namespace evstore {
 namespace detail {
 class store_impl;
 class cursor;
+}  // namespace detail
+
+// What a failed append throws with boost::asio::use_future and
+// boost::asio::use_awaitable: a boost::system::system_error whose code() is
+// the append's error and what() its detail, with the whole result (for a
+// conflict: result().expected and result().actual).
+class append_error : public boost::system::system_error {
+ public:
+  append_error(boost::system::error_code ec, append_result r)
+      : boost::system::system_error(ec, r.detail), result_(std::move(r)) {}
+  const append_result& result() const noexcept { return result_; }
+
+ private:
+  append_result result_;
+};
+
+namespace detail {
+// Tokens that turn an error into an exception; append() hands them an
+// append_error instead of the bare system_error Asio would make.
+template <class Token>
+inline constexpr bool throws_on_error = false;
+template <class Allocator>
+inline constexpr bool throws_on_error<boost::asio::use_future_t<Allocator>> = true;
+template <class Executor>
+inline constexpr bool throws_on_error<boost::asio::use_awaitable_t<Executor>> = true;
 }  // namespace detail
 
 struct store_options {
@@ -86,14 +118,13 @@ struct store_options {
   std::uint64_t checkpoint_interval = 65536;
 };
 
-// One page of a read. Owns the bytes its events point into.
+// One page of a read. Each event owns its bytes (recorded_event::storage).
 struct read_page {
   std::vector<recorded_event> events;
   // `from` of the next page in the same direction; meaningful when !end.
   std::uint64_t next = 0;
   // Forward: no more events at the time of the read. Backward: reached version 0.
   bool end = true;
-  std::shared_ptr<const void> storage;
 };
 
 // A lazy, single-pass range over a stream's events, read page by page.
@@ -182,14 +213,33 @@ class store {
   // no trace. After an I/O error the outcome is unknown, as with any database:
   // the bytes may have reached the disk; reopen and read, or retry with the
   // same event ids (idempotent).
+  // With use_future / use_awaitable the result is the append_result and an
+  // error is thrown as an append_error (a system_error carrying the detail and
+  // the result); callbacks get (error_code, append_result) with
+  // append_result::detail. Completion contract: see "Completions" in README.md.
   template <class CompletionToken>
   auto append(std::string_view stream, std::vector<event_data> events, expected_version expected,
               CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, append_signature>(
-        [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
-          async_append(std::move(s), std::move(ev), ex, std::move(handler));
-        },
-        token, std::string(stream), std::move(events), expected);
+    if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
+      return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, append_result)>(
+          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
+            auto executor = boost::asio::get_associated_executor(handler);
+            async_append(std::move(s), std::move(ev), ex,
+                         boost::asio::bind_executor(
+                             executor, [h = std::move(handler)](boost::system::error_code ec, append_result r) mutable {
+                               std::exception_ptr e;
+                               if (ec) e = std::make_exception_ptr(append_error(ec, r));
+                               std::move(h)(e, std::move(r));
+                             }));
+          },
+          token, std::string(stream), std::move(events), expected);
+    } else {
+      return boost::asio::async_initiate<CompletionToken, append_signature>(
+          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
+            async_append(std::move(s), std::move(ev), ex, std::move(handler));
+          },
+          token, std::string(stream), std::move(events), expected);
+    }
   }
 
   template <class CompletionToken>

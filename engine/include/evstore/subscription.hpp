@@ -15,7 +15,9 @@
 //
 // Threading: next() and cancel() may be called from any thread; at most one
 // next() may be outstanding. Completion handlers run on their associated
-// executor (plain callbacks: the subscription's executor).
+// executor (plain callbacks: the subscription's executor). A pending next()
+// holds work on that executor, like a pending socket read: run() does not
+// return until it completes (cancel(), destruction, or the store's close()).
 #pragma once
 
 #include <evstore/error.hpp>
@@ -54,7 +56,6 @@ struct subscription_batch {
   bool caught_up = false;
   // The event number next() continues from.
   std::uint64_t next = 0;
-  std::shared_ptr<const void> storage;  // owns the bytes `events` point into
 };
 
 class subscription {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -22,9 +23,10 @@ struct event_data {
   std::optional<boost::uuids::uuid> id;
 };
 
-// An event as stored. The string views point into storage owned by the page or
-// range that produced it (and, for `stream`, by the store): valid as long as
-// that page/iterator position is.
+// An event as stored. Its string views point into bytes it shares with the
+// page it was read in (`storage`): a copy is valid on its own, whatever
+// happens to that page, range, batch or store. Copying one costs a reference
+// count increment, not the bytes.
 struct recorded_event {
   std::string_view stream;
   std::string_view type;
@@ -38,6 +40,8 @@ struct recorded_event {
   // the position in $all, the entry number in a read or system stream. A read
   // or subscription continues from sequence + 1.
   std::uint64_t sequence = 0;
+  // Owns the bytes the views point into (shared by the events of one read).
+  std::shared_ptr<const void> storage;
 };
 
 // The concurrency check of an append.
@@ -69,8 +73,8 @@ constexpr expected_version exactly(std::uint64_t version) noexcept {
 
 std::string to_string(expected_version e);
 
-// What an append did. On errc::wrong_expected_version only `expected` and
-// `actual` are meaningful.
+// What an append did. On error only `expected`, `actual` (for
+// errc::wrong_expected_version) and `detail` are meaningful.
 struct append_result {
   std::uint64_t first_version = 0;   // version of the first appended event
   std::uint64_t version = 0;         // version of the last appended event
@@ -80,6 +84,9 @@ struct append_result {
   bool duplicate = false;            // a retry: nothing was written, this is the first result
   expected_version expected = expect::any;
   std::optional<std::uint64_t> actual;  // the stream's last version when checked (none: no stream)
+  // On error, what went wrong, for people (never parsed by programs), e.g.
+  // "stream 'cart-1' is at version 3, expected no_stream".
+  std::string detail;
 };
 
 enum class direction : std::uint8_t { forward, backward };
