@@ -10,6 +10,9 @@
 #   tools/setup.sh run [cmake args...]      deps + build, then evstored on ./data (console URL printed)
 #   tools/setup.sh fuzz [seconds]           deps + clang libFuzzer build in build-fuzz/, each target
 #                                           run for `seconds` (60); see tests/fuzz/README.md
+#   tools/setup.sh mutate [args...]         deps + mutation run (tools/mutate.sh --help): each mutant
+#                                           of tools/mutants.tsv built in build-mutate/ and its
+#                                           targeted tests run; last line "mutants N, killed K (P%)"
 #
 # Idempotent: apt-get runs only when a package is missing, and then `apt-get update` runs once.
 set -euo pipefail
@@ -33,7 +36,8 @@ log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
 
 usage() {
-  sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+  # The header comment up to its "Idempotent" paragraph, however many commands it lists.
+  sed -n '2,/^# Idempotent/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'
 }
 
 install_deps() {
@@ -165,6 +169,13 @@ case "$cmd" in
           printf "fuzz %s: execs %d, new corpus units %d, crashes %d\n", name, execs[n], added[n], ($0 ~ /Passed/) ? 0 : 1
       }' build-fuzz/fuzz-output.log
     ((rc == 0)) || die "a fuzz target failed: see build-fuzz/fuzz-output.log and build-fuzz/tests/fuzz/crash-*"
+    ;;
+  mutate)
+    # Mutation testing: tools/mutate.sh builds each mutant in build-mutate/ (a copy of the
+    # tree, never the tree itself) and runs its targeted tests; its arguments pass through.
+    packages+=("${test_packages[@]}")
+    install_deps
+    exec tools/mutate.sh "$@"
     ;;
   -h | --help | help)
     usage
