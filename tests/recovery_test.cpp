@@ -9,6 +9,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <map>
+#include <span>
+
 using namespace evstore;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
@@ -126,6 +130,59 @@ TEST_F(memory_store_test, torn_all_index_tail_is_cut_to_last_complete_append_at_
     EXPECT_EQ(page->events.size(), 4u) << "cut " << cut;
     EXPECT_FALSE(close_wait(*s));
   }
+}
+
+// $all after the checkpoint is trusted only where each entry matches the
+// record it points at, position and version included: an entry with a valid
+// checksum that repeats another (a misdirected or replayed write) or names the
+// wrong version ends the log there, as a torn entry does.
+TEST_F(memory_store_test, recovery_ends_the_log_at_a_checksum_valid_all_entry_that_is_not_its_record) {
+  build();
+  std::map<std::string, std::string> built;
+  for (const auto& path : fs->files()) built[path] = fs->contents(path);
+  const std::string all_path = "/store/index/$all.idx";
+  const std::string all_full = fs->contents(all_path);
+  const std::size_t entry7 = format::file_header_size + 7 * format::all_entry_size;
+  ASSERT_EQ(all_full.size(), entry7 + format::all_entry_size);
+  const auto as_bytes = [](const std::string& s, std::size_t at) {
+    return std::span(reinterpret_cast<const std::byte*>(s.data()) + at, format::all_entry_size);
+  };
+  const auto last = format::decode_all_entry(as_bytes(all_full, entry7));
+  ASSERT_TRUE(last);
+
+  // Entry 8 repeats entry 7: it points at the record of position 7.
+  fs->set_contents(all_path, all_full + all_full.substr(entry7));
+  forget_checkpoint();
+  {
+    auto s = open();
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_EQ(s->event_count(), 8u) << "a repeated entry was taken for position 8";
+    auto r = append_wait(*s, "t", make_events(1));
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.result.position, 8u);
+    auto all = s->read("$all");
+    ASSERT_TRUE(all) << all.error().message();
+    EXPECT_EQ(all->events.size(), 9u);
+    EXPECT_FALSE(close_wait(*s));
+  }
+
+  // Entry 7 names version 4 of "s" where its record is version 5: the last
+  // append (versions 4 and 5) is then incomplete and cut as a whole.
+  for (const auto& [path, bytes] : built) fs->set_contents(path, bytes);
+  auto forged = *last;
+  forged.version += 1;
+  std::string all = all_full;
+  std::array<std::byte, format::all_entry_size> entry{};
+  format::encode_all_entry(forged, entry);
+  all.replace(entry7, entry.size(), reinterpret_cast<const char*>(entry.data()), entry.size());
+  fs->set_contents(all_path, all);
+  forget_checkpoint();
+  auto s = open();
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->event_count(), 6u);
+  auto page = s->read("s");
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_EQ(page->events.size(), 4u);
 }
 
 TEST_F(memory_store_test, lost_stream_index_entries_are_rebuilt_from_all) {
