@@ -97,6 +97,53 @@ TEST(format_record, every_single_bit_flip_is_detected) {
   }
 }
 
+namespace {
+
+// Recomputes a record's checksum after a test changed its bytes: what a
+// writer with a bug (or a forger) would produce, which the CRC cannot catch.
+void reseal(std::vector<std::byte>& buf) {
+  put_u32(buf.data() + 4, crc32c::mask(crc32c::value(buf.data() + 8, buf.size() - 8)));
+}
+
+}  // namespace
+
+// The checksum only proves the bytes are the ones written; the decoder must
+// also refuse every form the encoder never produces, or a writer bug becomes
+// data that every reader trusts.
+TEST(format_record, non_canonical_fields_under_a_valid_checksum_are_corrupt) {
+  record_fields f = sample();
+  std::vector<std::byte> buf(record_size(f.type.size(), f.data.size(), f.metadata.size()));
+  encode_record(f, buf);
+  decoded_record d;
+  ASSERT_EQ(decode_record(buf, d), decode_status::ok);
+  auto forged = [&](const char* what, auto&& change) {
+    auto copy = buf;
+    change(copy);
+    reseal(copy);
+    EXPECT_EQ(decode_record(copy, d), decode_status::corrupt) << what;
+  };
+  // The reserved word (bytes 60..63) is written as zero.
+  for (std::size_t at = 60; at < 64; ++at) {
+    forged("reserved byte", [at](auto& b) { b[at] = std::byte{0x01}; });
+  }
+  forged("reserved word", [](auto& b) { put_u32(b.data() + 60, 0xffffffffu); });
+  // Flags other than has_id and commit_end.
+  for (unsigned bit = 2; bit < 16; ++bit) {
+    forged("unknown flag", [bit](auto& b) { put_u16(b.data() + 10, static_cast<std::uint16_t>(get_u16(b.data() + 10) | (1u << bit))); });
+  }
+  // The trailing copy of the size, and the lengths that must add up to it.
+  forged("trailing size", [](auto& b) { put_u32(b.data() + b.size() - 4, static_cast<std::uint32_t>(b.size() + 8)); });
+  forged("type length", [](auto& b) { put_u32(b.data() + 12, get_u32(b.data() + 12) - 1); });
+  forged("data length", [](auto& b) { put_u32(b.data() + 52, get_u32(b.data() + 52) + 1); });
+
+  // Without the has_id flag the id bytes are zero.
+  f.id.reset();
+  buf.assign(record_size(f.type.size(), f.data.size(), f.metadata.size()), std::byte{0});
+  encode_record(f, buf);
+  ASSERT_EQ(decode_record(buf, d), decode_status::ok);
+  forged("id bytes without has_id", [](auto& b) { b[64 + 15] = std::byte{0x40}; });
+}
+
 TEST(format_index, entries_round_trip_and_reject_damage) {
   const all_entry a{1ull << 40, 7, 300, true, 99, 0xabcdef01u};
   std::array<std::byte, all_entry_size> abuf{};

@@ -11,6 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <map>
+#include <span>
+
 using namespace evstore;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
@@ -77,6 +81,40 @@ TEST_F(memory_store_test, torn_partition_tail_is_cut_to_last_complete_append_at_
   }
 }
 
+// Counts and the next append cannot see bytes left past the committed end
+// (the next append overwrites some of them); the file sizes can. After
+// recovery every file ends where its committed part ends: stale records and
+// index entries of the cut append must not outlive it (a later, shorter
+// append would leave them behind its own, and `verify` and backups copy them).
+TEST_F(memory_store_test, recovery_cuts_partition_index_and_all_to_their_committed_ends) {
+  const std::size_t before = build();
+  const std::string full = fs->contents("/store/streams/s.evs");
+  const std::string all_full = fs->contents("/store/index/$all.idx");
+  const std::string idx_full = fs->contents("/store/index/s.idx");
+  const std::size_t t_size = fs->contents("/store/streams/t.evs").size();
+  const std::size_t t_idx_size = fs->contents("/store/index/t.idx").size();
+  // Cut inside the last append (2 events) of "s", keeping its index and $all entries.
+  for (std::size_t cut = before; cut < full.size(); ++cut) {
+    fs->set_contents("/store/streams/s.evs", full.substr(0, cut));
+    fs->set_contents("/store/index/$all.idx", all_full);
+    fs->set_contents("/store/index/s.idx", idx_full);
+    forget_checkpoint();
+    auto s = open();
+    ASSERT_TRUE(s) << "cut " << cut << ": " << s.error().message();
+    ASSERT_EQ(s->event_count(), 6u) << "cut " << cut;
+    EXPECT_EQ(fs->contents("/store/streams/s.evs").size(), before) << "cut " << cut << ": partition of s";
+    EXPECT_EQ(fs->contents("/store/index/s.idx").size(), format::file_header_size + 4 * format::stream_entry_size)
+        << "cut " << cut << ": index of s";
+    EXPECT_EQ(fs->contents("/store/index/$all.idx").size(), format::file_header_size + 6 * format::all_entry_size)
+        << "cut " << cut << ": $all";
+    // A stream the cut append did not touch keeps its files as they were.
+    EXPECT_EQ(fs->contents("/store/streams/t.evs").size(), t_size) << "cut " << cut;
+    EXPECT_EQ(fs->contents("/store/index/t.idx").size(), t_idx_size) << "cut " << cut;
+    EXPECT_FALSE(close_wait(*s));
+    if (HasFailure()) return;
+  }
+}
+
 TEST_F(memory_store_test, torn_all_index_tail_is_cut_to_last_complete_append_at_every_offset) {
   build();
   const std::string all_full = fs->contents("/store/index/$all.idx");
@@ -94,6 +132,59 @@ TEST_F(memory_store_test, torn_all_index_tail_is_cut_to_last_complete_append_at_
     EXPECT_EQ(page->events.size(), 4u) << "cut " << cut;
     EXPECT_FALSE(close_wait(*s));
   }
+}
+
+// $all after the checkpoint is trusted only where each entry matches the
+// record it points at, position and version included: an entry with a valid
+// checksum that repeats another (a misdirected or replayed write) or names the
+// wrong version ends the log there, as a torn entry does.
+TEST_F(memory_store_test, recovery_ends_the_log_at_a_checksum_valid_all_entry_that_is_not_its_record) {
+  build();
+  std::map<std::string, std::string> built;
+  for (const auto& path : fs->files()) built[path] = fs->contents(path);
+  const std::string all_path = "/store/index/$all.idx";
+  const std::string all_full = fs->contents(all_path);
+  const std::size_t entry7 = format::file_header_size + 7 * format::all_entry_size;
+  ASSERT_EQ(all_full.size(), entry7 + format::all_entry_size);
+  const auto as_bytes = [](const std::string& s, std::size_t at) {
+    return std::span(reinterpret_cast<const std::byte*>(s.data()) + at, format::all_entry_size);
+  };
+  const auto last = format::decode_all_entry(as_bytes(all_full, entry7));
+  ASSERT_TRUE(last);
+
+  // Entry 8 repeats entry 7: it points at the record of position 7.
+  fs->set_contents(all_path, all_full + all_full.substr(entry7));
+  forget_checkpoint();
+  {
+    auto s = open();
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_EQ(s->event_count(), 8u) << "a repeated entry was taken for position 8";
+    auto r = append_wait(*s, "t", make_events(1));
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    EXPECT_EQ(r.result.position, 8u);
+    auto all = s->read("$all");
+    ASSERT_TRUE(all) << all.error().message();
+    EXPECT_EQ(all->events.size(), 9u);
+    EXPECT_FALSE(close_wait(*s));
+  }
+
+  // Entry 7 names version 4 of "s" where its record is version 5: the last
+  // append (versions 4 and 5) is then incomplete and cut as a whole.
+  for (const auto& [path, bytes] : built) fs->set_contents(path, bytes);
+  auto forged = *last;
+  forged.version += 1;
+  std::string all = all_full;
+  std::array<std::byte, format::all_entry_size> entry{};
+  format::encode_all_entry(forged, entry);
+  all.replace(entry7, entry.size(), reinterpret_cast<const char*>(entry.data()), entry.size());
+  fs->set_contents(all_path, all);
+  forget_checkpoint();
+  auto s = open();
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->event_count(), 6u);
+  auto page = s->read("s");
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_EQ(page->events.size(), 4u);
 }
 
 TEST_F(memory_store_test, lost_stream_index_entries_are_rebuilt_from_all) {
@@ -177,6 +268,47 @@ TEST_F(memory_store_test, damaged_stream_index_entry_is_reported) {
   } else {
     EXPECT_EQ(page.error().code, errc::corrupt_data);
   }
+}
+
+// An index entry can be wrong with a valid checksum: a misdirected write, or
+// a sector of another file's bytes. Each record read through an entry must be
+// the one the entry is for (its version and position), never a neighbour.
+TEST_F(memory_store_test, a_checksum_valid_index_entry_pointing_at_another_record_is_corrupt_data) {
+  auto s = open();
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(append_wait(*s, "u", make_events(8)).ec);
+  ASSERT_EQ(s->read("u")->events.size(), 8u);  // loaded: reads now go through the index
+
+  // Entry 3 copied over entry 2: both checksums are valid, entries still increase.
+  const std::string path = "/store/index/u.idx";
+  std::string idx = fs->contents(path);
+  const std::size_t entry2 = format::file_header_size + 2 * format::stream_entry_size;
+  idx.replace(entry2, format::stream_entry_size, idx.substr(entry2 + format::stream_entry_size, format::stream_entry_size));
+  fs->set_contents(path, idx);
+
+  const auto refused = [&](const read_options& o, const char* what) {
+    auto page = s->read("u", o);
+    if (page) {
+      std::string versions;
+      for (const auto& e : page->events) versions += std::to_string(e.version) + " ";
+      ADD_FAILURE() << what << ": served versions " << versions;
+      return;
+    }
+    EXPECT_EQ(page.error().code, errc::corrupt_data) << what << ": " << page.error().message();
+  };
+  refused({.from = 2, .max_count = 1}, "forward from 2, one event");
+  refused({.from = 2, .max_count = 1, .direction = direction::backward}, "backward from 2, one event");
+  refused({.from = 2, .direction = direction::backward}, "backward from 2");
+  refused({}, "the whole stream");
+  // What the damage does not touch is still served: versions 3.. and $all.
+  auto rest = s->read("u", {.from = 3});
+  ASSERT_TRUE(rest) << rest.error().message();
+  ASSERT_EQ(rest->events.size(), 5u);
+  EXPECT_EQ(rest->events.front().version, 3u);
+  auto all = s->read("$all");
+  ASSERT_TRUE(all) << all.error().message();
+  EXPECT_EQ(all->events.size(), 8u);
+  EXPECT_FALSE(close_wait(*s));
 }
 
 TEST_F(memory_store_test, damaged_all_entry_before_checkpoint_is_reported) {

@@ -259,6 +259,40 @@ TEST_F(server_test, bearer_tokens_401_403_and_never_logged) {
   EXPECT_EQ(log.find("Bearer"), std::string::npos) << log;
 }
 
+// DELETE changes the store like POST and PUT do: a read token may not drop a
+// read stream (API.md, "Security": write routes need a write token).
+TEST_F(server_test, a_read_token_cannot_delete_a_read_stream) {
+  const std::string read_token = "r3ad-T0ken-abcdefghijklmnop";
+  const std::string write_token = "wr1te-T0ken-qrstuvwxyz012345";
+  const std::string token_file = scratch() + "/tokens";
+  write_file(token_file, "read " + read_token + "\nwrite " + write_token + "\n");
+  start({"--token-file", token_file});
+  const std::string rd = "Authorization: Bearer " + read_token, wr = "Authorization: Bearer " + write_token;
+  auto put = http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})",
+                   .headers = {wr}});
+  ASSERT_EQ(put.status, 201) << put;
+  const auto listed = [&] {
+    const auto list = get("/streams", {rd}).json();
+    if (!list.is_array()) return false;
+    for (const auto& s : list.as_array()) {
+      if (s.at("stream") == "paid") return true;
+    }
+    return false;
+  };
+  ASSERT_TRUE(listed());
+
+  auto read_delete = http({.method = "DELETE", .path = "/read-streams/paid", .headers = {rd}});
+  EXPECT_EQ(read_delete.status, 403) << read_delete;
+  EXPECT_EQ(read_delete.error_code(), "forbidden") << read_delete;
+  auto anon_delete = http({.method = "DELETE", .path = "/read-streams/paid"});
+  EXPECT_EQ(anon_delete.status, 401) << anon_delete;
+  EXPECT_TRUE(listed()) << "a refused DELETE left the read stream in place";
+
+  auto write_delete = http({.method = "DELETE", .path = "/read-streams/paid", .headers = {wr}});
+  EXPECT_TRUE(write_delete.status == 200 || write_delete.status == 204) << write_delete;
+  EXPECT_FALSE(listed());
+}
+
 TEST_F(server_test, read_only_server_follows_a_writer_and_refuses_writes_with_403) {
   auto& writer = start();
   append_ok("ro-1", event_json("A"));

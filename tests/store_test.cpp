@@ -140,6 +140,39 @@ TEST_P(store_test, retry_of_a_multi_event_append_reports_its_versions_wherever_i
   }
 }
 
+// A retry is the whole append again: ids that only start like a recent
+// append (same first id, a different later one) are a new append, written in
+// full (README, "Idempotent retries"); reporting it as a duplicate would drop
+// the events whose ids differ while answering success.
+TEST_P(store_test, append_whose_later_ids_differ_from_a_recent_one_is_written_not_a_duplicate) {
+  auto s = open();
+  const auto a = random_id(), b = random_id(), c = random_id();
+  auto first = append_wait(s, "pay-2", {make_event("A", "{}", a), make_event("B", "{}", b)}, expect::no_stream);
+  ASSERT_FALSE(first.ec) << first.ec.message();
+  auto second = append_wait(s, "pay-2", {make_event("A", "{}", a), make_event("C", "{}", c)}, expect::any);
+  ASSERT_FALSE(second.ec) << second.ec.message();
+  EXPECT_FALSE(second.result.duplicate);
+  EXPECT_EQ(second.result.first_version, 2u);
+  EXPECT_EQ(second.result.version, 3u);
+  EXPECT_EQ(s.event_count(), 4u);
+  auto page = s.read("pay-2");
+  ASSERT_TRUE(page) << page.error().message();
+  ASSERT_EQ(page->events.size(), 4u);
+  EXPECT_EQ(page->events[3].type, "C");
+  EXPECT_EQ(page->events[3].id, c);
+  // The same holds when the window is reloaded from disk after a reopen.
+  ASSERT_FALSE(close_wait(s));
+  auto again = open();
+  const auto d = random_id();
+  auto third = append_wait(again, "pay-2", {make_event("A", "{}", a), make_event("D", "{}", d)}, expect::any);
+  ASSERT_FALSE(third.ec) << third.ec.message();
+  EXPECT_FALSE(third.result.duplicate);
+  auto after = again.read("pay-2", {.from = 4});
+  ASSERT_TRUE(after) << after.error().message();
+  ASSERT_EQ(after->events.size(), 2u);
+  EXPECT_EQ(after->events[1].id, d);
+}
+
 TEST_P(store_test, retry_is_recognised_after_reopen) {
   const auto id = random_id();
   append_result first;

@@ -96,6 +96,28 @@ TEST_P(subscription_test, empty_catch_up_still_signals_caught_up) {
   EXPECT_EQ(live.batch.events[0].stream, "nothing-yet");
 }
 
+// Caught-up is one empty batch; after it, next() waits for new events rather
+// than answering with another empty batch (a busy loop for every subscriber).
+TEST_P(subscription_test, after_an_empty_caught_up_batch_next_waits_for_new_events) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "w", make_events(2)).ec);
+  auto sub = s.subscribe("w", {.from = from_end});
+  ASSERT_TRUE(sub);
+  auto first = next_wait(*sub);
+  ASSERT_FALSE(first.ec);
+  EXPECT_TRUE(first.batch.events.empty());
+  EXPECT_TRUE(first.batch.caught_up);
+  auto pending = start_next(*sub);
+  EXPECT_EQ(pending.wait_for(50ms), std::future_status::timeout) << "nothing new: next() waits";
+  ASSERT_FALSE(append_wait(s, "w", make_events(1)).ec);
+  ASSERT_EQ(pending.wait_for(10s), std::future_status::ready);
+  auto live = pending.get();
+  ASSERT_FALSE(live.ec);
+  ASSERT_EQ(live.batch.events.size(), 1u);
+  EXPECT_EQ(live.batch.events[0].version, 2u);
+  EXPECT_FALSE(live.batch.caught_up);
+}
+
 TEST_P(subscription_test, from_end_delivers_only_new_events) {
   store s = open();
   ASSERT_FALSE(append_wait(s, "a", make_events(3)).ec);

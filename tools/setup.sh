@@ -17,6 +17,9 @@
 #   tools/setup.sh tsan [cmake args...]     deps + ThreadSanitizer build in build-tsan/ (engine, server,
 #                                           tests), runs the tests that use threads; last line:
 #                                           "tests N, races N" (reports in build-tsan/tsan-logs/)
+#   tools/setup.sh mutate [args...]         deps + mutation run (tools/mutate.sh --help): each mutant
+#                                           of tools/mutants.tsv built in build-mutate/ and its
+#                                           targeted tests run; last line "mutants N, killed K (P%)"
 #
 # Idempotent: apt-get runs only when a package is missing, and then `apt-get update` runs once.
 set -euo pipefail
@@ -219,6 +222,13 @@ case "$cmd" in
     echo "tests ${tests:-0}, races ${races}"
     ((races == 0)) || die "ThreadSanitizer reports: build-tsan/tsan-logs/"
     ((rc == 0)) || die "a test failed under ThreadSanitizer: build-tsan/tsan-output.log"
+    ;;
+  mutate)
+    # Mutation testing: tools/mutate.sh builds each mutant in build-mutate/ (a copy of the
+    # tree, never the tree itself) and runs its targeted tests; its arguments pass through.
+    packages+=("${test_packages[@]}")
+    install_deps
+    exec tools/mutate.sh "$@"
     ;;
   -h | --help | help)
     usage
