@@ -69,6 +69,14 @@ result<void> indexer::open() {
   persisted_progress_ = p->value_or(0);
   progress_.store(persisted_progress_, std::memory_order_release);
   if (auto r = load_definitions(); !r) return r.error();
+  // A delete or create whose rename reached the directory but not its sync
+  // (the writer crashed in between) is what this open now serves: make it
+  // durable before anything depends on it, or a power loss would bring the
+  // old definitions back after a reader saw the new ones.
+  const store_options& o = store_.options();
+  if (!o.read_only && o.fsync_on_flush && o.file_system->exists(dir_)) {
+    if (auto ec = o.file_system->sync_directory(dir_)) return error(ec, "syncing " + dir_);
+  }
   return {};
 }
 
