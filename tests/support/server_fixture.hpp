@@ -3,8 +3,8 @@
 // the data directory), and clients this project did not write — curl for
 // HTTP and Server-Sent Events, Python's `websockets` (tests/server/ws_client.py,
 // run with /usr/bin/python3) for WebSocket, Python sockets for raw TCP
-// (tests/server/tcp_client.py). The contract is /work/shared/API.md (HTTP)
-// and TESTING.md §6–7.
+// (tests/server/tcp_client.py). The contract is the README's evstored section
+// (routes, bodies, statuses) and its bad-input table.
 #pragma once
 
 #include "support/store_fixture.hpp"
