@@ -112,6 +112,11 @@ TEST_F(server_test, retrying_the_same_event_ids_returns_the_first_result_marked_
   EXPECT_EQ(u64(retry_any.json().at("version")), 2u) << retry_any;
   auto page = get("/streams/pay-1").json();
   EXPECT_EQ(page.at("events").as_array().size(), 3u) << "a retry must not write duplicates";
+  // A part of that append is not a retry of it: 409, nothing written.
+  auto part = post("/streams/pay-1", "[" + event_json("Charged", "{\"c\":1}", "0d5d2a7e-8f0b-4a9e-9c1e-2b3a4c5d6e7f") + "]");
+  EXPECT_EQ(part.status, 409) << part;
+  EXPECT_EQ(part.error_code(), "duplicate_event_id") << part;
+  EXPECT_EQ(get("/streams/pay-1").json().at("events").as_array().size(), 3u);
   // A new id is a new event.
   auto fresh = append_ok("pay-1", event_json("Charged", "{}", "2f7f4c90-ab2d-4cc0-9e30-4d5c6e7f8091"));
   EXPECT_EQ(u64(fresh.at("version")), 3u);

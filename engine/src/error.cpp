@@ -27,6 +27,7 @@ class evstore_category final : public boost::system::error_category {
       case errc::invalid_argument: return "invalid_argument";
       case errc::consumer_busy: return "consumer_busy";
       case errc::read_stream_exists: return "read_stream_exists";
+      case errc::duplicate_event_id: return "duplicate_event_id";
     }
     return "unknown evstore error";
   }

@@ -197,6 +197,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                  append_handler& handler);
   error validate(const std::vector<event_data>& events) const;
   std::optional<std::size_t> find_retry(stream_state& s, const std::vector<event_data>& events);
+  std::optional<std::pair<std::size_t, std::uint64_t>> find_taken_id(stream_state& s,
+                                                                     const std::vector<event_data>& events);
   void load_recent(stream_state& s);
   stream_batch& batch_for(stream_state& s);
   void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);

@@ -20,6 +20,7 @@
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/uuid/uuid_io.hpp>
 
 #include <algorithm>
 #include <cstring>
@@ -106,6 +107,15 @@ error store_impl::validate(const std::vector<event_data>& events) const {
                                             std::to_string(format::max_record_size) + " bytes");
     }
   }
+  // An id names one event: the same id twice in one append is a client's bug.
+  std::vector<boost::uuids::uuid> ids;
+  for (const event_data& e : events) {
+    if (e.id) ids.push_back(*e.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  if (const auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
+    return error(errc::invalid_event, "event id " + boost::uuids::to_string(*twice) + " is given twice in one append");
+  }
   // Durable mode writes a flush as one journal frame, whose length is a u32:
   // an append must fit in one (format::max_journal_frame_size).
   if (options_.fsync_on_flush && empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
@@ -165,6 +175,17 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     }
   }
 
+  // Not a retry, yet one of its ids is a recent event's: writing it would
+  // store that id twice (and a client that meant a retry would get two copies).
+  if (s != nullptr) {
+    if (const auto taken = find_taken_id(*s, events)) {
+      if (count > 0) p.result.actual = count - 1;
+      return fail({errc::duplicate_event_id, "event " + std::to_string(taken->first) + "'s id " +
+                                                 boost::uuids::to_string(*events[taken->first].id) + " is version " +
+                                                 std::to_string(taken->second) + " of stream '" + stream +
+                                                 "', and the append is not a retry of the append that wrote it"});
+    }
+  }
   if (!expected_matches(expected, count)) {
     if (count > 0) p.result.actual = count - 1;
     return fail({errc::wrong_expected_version,
@@ -207,6 +228,22 @@ std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::ve
       match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k;
     }
     if (match) return i;
+  }
+  return std::nullopt;
+}
+
+// The first event of `events` whose id is one of the stream's recent events'
+// (its index, and that event's version), or nullopt.
+std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(stream_state& s,
+                                                                               const std::vector<event_data>& events) {
+  // Appends without ids (the common case) never load the window from disk.
+  if (std::none_of(events.begin(), events.end(), [](const event_data& e) { return e.id.has_value(); })) return std::nullopt;
+  load_recent(s);
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    if (!events[k].id) continue;
+    for (const recent_event& r : s.recent) {
+      if (r.id == *events[k].id) return std::pair{k, r.version};
+    }
   }
   return std::nullopt;
 }

@@ -20,6 +20,7 @@ unsigned status_for(const boost::system::error_code& ec) {
     switch (static_cast<errc>(ec.value())) {
       case errc::wrong_expected_version: return 409;
       case errc::read_stream_exists: return 409;
+      case errc::duplicate_event_id: return 409;
       case errc::consumer_busy: return 409;
       case errc::stream_not_found: return 404;
       case errc::stream_deleted: return 404;

@@ -30,6 +30,7 @@ enum class errc {
   invalid_argument,            // an option or parameter is out of range
   consumer_busy,               // another live instance (this or another process) holds the consumer
   read_stream_exists,          // create_read_stream with a name in use by another definition or a write stream
+  duplicate_event_id,          // an id of the append is a recent event's, but the append is not a retry of that append
 };
 
 const boost::system::error_category& category() noexcept;
