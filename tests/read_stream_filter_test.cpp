@@ -7,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <future>
+#include <map>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -100,6 +103,25 @@ TEST_P(read_stream_filter_test, a_definition_reloads_as_given_and_creating_it_ag
   ASSERT_FALSE(append_wait(s, "x-2", {make_event("Paid", R"({"a":1,"price":12.50})")}).ec);
   EXPECT_EQ(linked(s, "both"), std::vector<std::string>{}) << "a == 1 and a == 2: nothing";
   EXPECT_EQ(linked(s, "price"), std::vector<std::string>{"x-2"});
+}
+
+// Earlier versions stored values re-spelt by Boost.JSON (12.5 as 1.25E1):
+// such a file still opens, and the filter it holds is the same filter.
+TEST_P(read_stream_filter_test, a_definition_stored_by_an_earlier_version_reads_as_the_same_filter) {
+  {
+    store s = open();
+    ASSERT_FALSE(create_wait(s, "cheap", filter::event_types({"Paid"}).where("/price", "12.5")));
+    ASSERT_FALSE(close_wait(s));
+  }
+  std::ofstream(std::filesystem::path(dir_.sub("store")) / "links" / "read_streams.json", std::ios::trunc)
+      << R"({"readStreams":[{"name":"cheap","filter":{"types":["Paid"],"streamPrefix":"","where":{"/data/price":1.25E1}},"built":true}]})"
+      << "\n";
+  store s = open();
+  ASSERT_EQ(s.list_read_streams().size(), 1u);
+  EXPECT_EQ(s.list_read_streams()[0].filter.fields.at(0).value, "1.25E1");
+  EXPECT_FALSE(create_wait(s, "cheap", filter::event_types({"Paid"}).where("/price", "12.5")));
+  ASSERT_FALSE(append_wait(s, "order-1", {make_event("Paid", R"({"price":12.5})")}).ec);
+  EXPECT_EQ(linked(s, "cheap"), std::vector<std::string>{"order-1"});
 }
 
 // Appends take JSON nested max_json_depth deep; a filter must read all of it.
