@@ -5,18 +5,17 @@
 // decimals, pointers walked by hand. Edge values on purpose: numbers beyond
 // a double or 64 bits, deep nesting, repeated keys and pointers, strings that
 // look like numbers, escapes, missing pointers.
-#include <evstore/read_stream.hpp>
-
 #include "filter_matcher.hpp"
 #include "json_check.hpp"
 #include "support/store_fixture.hpp"
+#include <evstore/read_stream.hpp>
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
-#include <functional>
 #include <cstdlib>
+#include <functional>
 #include <future>
 #include <map>
 #include <random>
@@ -47,7 +46,8 @@ std::string normal_number(std::string_view t) {
   if (i < t.size() && t[i] == '.') {
     for (++i; i < t.size() && std::isdigit(static_cast<unsigned char>(t[i])); ++i, --exponent) digits += t[i];
   }
-  if (i < t.size() && (t[i] == 'e' || t[i] == 'E')) exponent += std::strtol(std::string(t.substr(i + 1)).c_str(), nullptr, 10);
+  if (i < t.size() && (t[i] == 'e' || t[i] == 'E'))
+    exponent += std::strtol(std::string(t.substr(i + 1)).c_str(), nullptr, 10);
   while (!digits.empty() && digits.front() == '0') digits.erase(0, 1);
   while (!digits.empty() && digits.back() == '0') {
     digits.pop_back();
@@ -230,7 +230,8 @@ bool ref_valid(const filter& f) {
   for (const auto& c : f.fields) {
     if (!c.pointer.empty() && c.pointer[0] != '/') return false;
     for (std::size_t i = 0; i < c.pointer.size(); ++i) {
-      if (c.pointer[i] == '~' && (i + 1 == c.pointer.size() || (c.pointer[i + 1] != '0' && c.pointer[i + 1] != '1'))) {
+      if (c.pointer[i] == '~' &&
+          (i + 1 == c.pointer.size() || (c.pointer[i + 1] != '0' && c.pointer[i + 1] != '1'))) {
         return false;
       }
     }
@@ -264,11 +265,34 @@ struct generator {
   bool chance(int percent) { return pick(100) < static_cast<std::size_t>(percent); }
 
   std::string number() {
-    static const std::vector<std::string> numbers = {
-        "0", "-0", "0.0", "1", "1.0", "10e-1", "1e0", "-1", "12.5", "1.25E1", "12.50", "100", "1e2",
-        "123456789012345678901234", "123456789012345678901235", "18446744073709551615", "18446744073709551616",
-        "-9223372036854775808", "9007199254740992", "9007199254740993", "9007199254740992.0",
-        "1e400", "-1e400", "1e-400", "1E+308", "1.7976931348623157e308", "0.1", "0.10000000000000001"};
+    static const std::vector<std::string> numbers = {"0",
+                                                     "-0",
+                                                     "0.0",
+                                                     "1",
+                                                     "1.0",
+                                                     "10e-1",
+                                                     "1e0",
+                                                     "-1",
+                                                     "12.5",
+                                                     "1.25E1",
+                                                     "12.50",
+                                                     "100",
+                                                     "1e2",
+                                                     "123456789012345678901234",
+                                                     "123456789012345678901235",
+                                                     "18446744073709551615",
+                                                     "18446744073709551616",
+                                                     "-9223372036854775808",
+                                                     "9007199254740992",
+                                                     "9007199254740993",
+                                                     "9007199254740992.0",
+                                                     "1e400",
+                                                     "-1e400",
+                                                     "1e-400",
+                                                     "1E+308",
+                                                     "1.7976931348623157e308",
+                                                     "0.1",
+                                                     "0.10000000000000001"};
     return numbers[pick(numbers.size())];
   }
   std::string key() {
@@ -276,8 +300,14 @@ struct generator {
     return keys[pick(keys.size())];
   }
   std::string string_value() {
-    static const std::vector<std::string> strings = {R"("a")", R"("\u0061")", R"("1")", R"("12.5")", R"("")",
-                                                     R"("a\"b")", R"("\ud83d\ude00")", "\"\xf0\x9f\x98\x80\""};
+    static const std::vector<std::string> strings = {R"("a")",
+                                                     R"("\u0061")",
+                                                     R"("1")",
+                                                     R"("12.5")",
+                                                     R"("")",
+                                                     R"("a\"b")",
+                                                     R"("\ud83d\ude00")",
+                                                     "\"\xf0\x9f\x98\x80\""};
     return strings[pick(strings.size())];
   }
   std::string escaped_key(const std::string& k) {
@@ -289,18 +319,15 @@ struct generator {
     const std::size_t kind = depth <= 0 ? pick(5) : pick(8);
     switch (kind) {
       case 0:
-      case 1:
-        return number();
-      case 2:
-        return string_value();
-      case 3:
-        return chance(50) ? "true" : chance(50) ? "false" : "null";
-      case 4:
-        return chance(50) ? "[]" : "{}";
+      case 1: return number();
+      case 2: return string_value();
+      case 3: return chance(50) ? "true" : chance(50) ? "false" : "null";
+      case 4: return chance(50) ? "[]" : "{}";
       case 5:
       case 6: {
         std::string out = "{";
-        for (std::size_t n = pick(4), i = 0; i < n; ++i) out += (i ? "," : "") + escaped_key(key()) + ":" + value(depth - 1);
+        for (std::size_t n = pick(4), i = 0; i < n; ++i)
+          out += (i ? "," : "") + escaped_key(key()) + ":" + value(depth - 1);
         return out + "}";
       }
       default: {
@@ -343,7 +370,8 @@ struct generator {
     if (chance(20)) f.stream_prefix = "s-";
     for (std::size_t n = 1 + pick(2), i = 0; i < n; ++i) {
       if (chance(10)) {
-        f.fields.push_back({chance(20), "/d" + deep(pick(evstore::detail::max_json_depth), "").second, number()});
+        f.fields.push_back(
+            {chance(20), "/d" + deep(pick(evstore::detail::max_json_depth), "").second, number()});
       } else {
         f.fields.push_back({chance(20), pointer(), value(2)});
       }
@@ -359,7 +387,8 @@ struct generator {
     for (const auto& c : f.fields) {
       if (c.in_metadata != metadata || c.pointer.empty() || !chance(70)) continue;
       auto tokens_end = c.pointer.find('/', 1);
-      std::string first = c.pointer.substr(1, tokens_end == std::string::npos ? std::string::npos : tokens_end - 1);
+      std::string first =
+          c.pointer.substr(1, tokens_end == std::string::npos ? std::string::npos : tokens_end - 1);
       std::string key;
       for (std::size_t i = 0; i < first.size(); ++i) {
         if (first[i] == '~' && i + 1 < first.size()) {
@@ -377,7 +406,8 @@ struct generator {
       }
       out += (n++ ? "," : "") + escaped_key(key) + ":" + inner;
     }
-    for (std::size_t extra = pick(3), i = 0; i < extra; ++i) out += (n++ ? "," : "") + escaped_key(key()) + ":" + value(2);
+    for (std::size_t extra = pick(3), i = 0; i < extra; ++i)
+      out += (n++ ? "," : "") + escaped_key(key()) + ":" + value(2);
     return out + "}";
   }
 };
@@ -399,7 +429,8 @@ TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_an
     for (int k = 0; k < 10; ++k) {
       const std::string data = g.document(f, false);
       const std::string metadata = g.chance(20) ? std::string() : g.document(f, true);
-      if (!detail::is_valid_json(data) || !detail::is_valid_json(metadata.empty() ? "{}" : metadata)) continue;
+      if (!detail::is_valid_json(data) || !detail::is_valid_json(metadata.empty() ? "{}" : metadata))
+        continue;
       recorded_event e;
       e.stream = g.chance(70) ? "s-1" : "t-1";
       e.type = g.chance(50) ? "A" : "B";
@@ -470,7 +501,8 @@ TEST(filter_property, a_stores_read_streams_hold_what_the_reference_selects) {
     append_some(*s, 150);  // back-filled
     for (std::size_t i = 0; i < filters.size(); ++i) {
       std::promise<boost::system::error_code> done;
-      s->create_read_stream("r" + std::to_string(i), filters[i], [&](boost::system::error_code ec) { done.set_value(ec); });
+      s->create_read_stream("r" + std::to_string(i), filters[i],
+                            [&](boost::system::error_code ec) { done.set_value(ec); });
       ASSERT_FALSE(done.get_future().get()) << filters[i].to_json();
     }
     append_some(*s, 150);  // linked live

@@ -1,9 +1,8 @@
 // Read-stream filters through a store: what create_read_stream refuses, what
 // a stored definition gives back after a restart, and which events it links.
+#include "json_check.hpp"
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
-
-#include "json_check.hpp"
 
 #include <gtest/gtest.h>
 
@@ -90,7 +89,8 @@ TEST_P(read_stream_filter_test, a_definition_reloads_as_given_and_creating_it_ag
   EXPECT_EQ(listed["price"], price);
   EXPECT_EQ(listed["id"], id);
   EXPECT_EQ(listed["both"], both);
-  EXPECT_EQ(listed["spaced"].fields.at(0).value, R"({"b":[1,"x y"],"a":1.50})") << "kept as written, compacted";
+  EXPECT_EQ(listed["spaced"].fields.at(0).value, R"({"b":[1,"x y"],"a":1.50})")
+      << "kept as written, compacted";
   EXPECT_FALSE(create_wait(s, "price", price)) << "the same filter after a restart";
   EXPECT_FALSE(create_wait(s, "price", filter::event_types({"Paid"}).where("/price", "1.25E1")))
       << "an equal value spelt otherwise is the same filter";
@@ -98,7 +98,8 @@ TEST_P(read_stream_filter_test, a_definition_reloads_as_given_and_creating_it_ag
   EXPECT_FALSE(create_wait(s, "both", both));
   EXPECT_FALSE(create_wait(s, "spaced", spaced));
   EXPECT_EQ(create_wait(s, "both", filter{}.where("/a", "2")), errc::read_stream_exists);
-  EXPECT_EQ(create_wait(s, "id", filter{}.where("/id", "123456789012345678901235")), errc::read_stream_exists);
+  EXPECT_EQ(create_wait(s, "id", filter{}.where("/id", "123456789012345678901235")),
+            errc::read_stream_exists);
   ASSERT_FALSE(append_wait(s, "x-1", {make_event("T", R"({"a":2,"price":12.50})")}).ec);
   ASSERT_FALSE(append_wait(s, "x-2", {make_event("Paid", R"({"a":1,"price":12.50})")}).ec);
   EXPECT_EQ(linked(s, "both"), std::vector<std::string>{}) << "a == 1 and a == 2: nothing";
@@ -155,7 +156,8 @@ TEST_P(read_stream_filter_test, integers_of_any_size_are_compared_exactly) {
       {"i64-1", "-9223372036854775808"},     {"i64-2", "-9223372036854775807"},
       {"dbl-1", "9007199254740993"},         {"dbl-2", "9007199254740992"},
       {"dec-1", "1.00000000000000000001"},   {"dec-2", "1"}};
-  for (const auto& [stream, id] : ids) ASSERT_FALSE(append_wait(s, stream, {make_event("T", R"({"id":)" + id + "}")}).ec);
+  for (const auto& [stream, id] : ids)
+    ASSERT_FALSE(append_wait(s, stream, {make_event("T", R"({"id":)" + id + "}")}).ec);
   for (const auto& [stream, id] : ids) {
     ASSERT_FALSE(create_wait(s, "by-" + stream, filter{}.where("/id", id)));
     EXPECT_EQ(linked(s, "by-" + stream), std::vector<std::string>{stream}) << id;

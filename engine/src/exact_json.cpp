@@ -157,7 +157,8 @@ exact_number exact_number_from_text(std::string_view text) {
     ++i;
     bool negative = false;
     if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative = text[i++] == '-';
-    for (; i < text.size() && is_digit(text[i]); ++i) exponent = std::min(exponent * 10 + (text[i] - '0'), exponent_cap);
+    for (; i < text.size() && is_digit(text[i]); ++i)
+      exponent = std::min(exponent * 10 + (text[i] - '0'), exponent_cap);
     if (negative) exponent = -exponent;
   }
   const auto first = digits.find_first_not_of('0');

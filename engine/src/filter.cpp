@@ -5,7 +5,6 @@
 // parse -> store -> reload gives back the same filter; values are compared as
 // exact JSON (exact_json.hpp).
 #include "filter_matcher.hpp"
-
 #include "json_check.hpp"
 #include "json_text.hpp"
 
@@ -61,7 +60,9 @@ std::string filter::to_json() const {
   std::string out = "{\"types\":[";
   for (std::size_t i = 0; i < types.size(); ++i) out += (i ? "," : "") + json_string(types[i]);
   out += "],\"streamPrefix\":" + json_string(stream_prefix);
-  const auto key = [](const field_equals& f) { return std::string(f.in_metadata ? "/metadata" : "/data") + f.pointer; };
+  const auto key = [](const field_equals& f) {
+    return std::string(f.in_metadata ? "/metadata" : "/data") + f.pointer;
+  };
   std::set<std::string, std::less<>> keys;
   for (const auto& field : fields) keys.insert(key(field));
   if (keys.size() == fields.size()) {
@@ -76,7 +77,8 @@ std::string filter::to_json() const {
     out += ",\"fields\":[";
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out += std::string(i ? "," : "") + "{\"in\":\"" + (fields[i].in_metadata ? "metadata" : "data") +
-             "\",\"pointer\":" + json_string(fields[i].pointer) + ",\"value\":" + compact(fields[i].value) + "}";
+             "\",\"pointer\":" + json_string(fields[i].pointer) + ",\"value\":" + compact(fields[i].value) +
+             "}";
     }
     out += "]}";
   }
@@ -91,7 +93,8 @@ result<void> filter::validate() const {
   if (!is_utf8(stream_prefix)) return bad_filter("the stream prefix is not UTF-8");
   for (const auto& field : fields) {
     if (!is_json_pointer(field.pointer)) {
-      return bad_filter("not a JSON pointer (RFC 6901: \"/a/0/b\", ~0 for ~, ~1 for /): " + json_string(field.pointer));
+      return bad_filter("not a JSON pointer (RFC 6901: \"/a/0/b\", ~0 for ~, ~1 for /): " +
+                        json_string(field.pointer));
     }
     bool numbers_fit = true;
     const auto value = detail::parse_exact_json(field.value, &numbers_fit);
@@ -121,7 +124,8 @@ result<filter> filter::from_json(std::string_view json) {
   boost::system::error_code ec;
   auto v = boost::json::parse(json, ec, {}, opts);
   if (ec || !v.is_object()) return bad_filter("not a JSON object");
-  if (auto r = check_keys(json, {"types", "streamPrefix", "category", "where", "fields"}, ""); !r) return r.error();
+  if (auto r = check_keys(json, {"types", "streamPrefix", "category", "where", "fields"}, ""); !r)
+    return r.error();
   const auto& o = v.as_object();
   filter f;
   if (auto* t = o.if_contains("types")) {
@@ -131,7 +135,8 @@ result<filter> filter::from_json(std::string_view json) {
       f.types.emplace_back(x.as_string());
     }
   }
-  if (o.contains("streamPrefix") && o.contains("category")) return bad_filter("give \"streamPrefix\" or \"category\", not both");
+  if (o.contains("streamPrefix") && o.contains("category"))
+    return bad_filter("give \"streamPrefix\" or \"category\", not both");
   if (auto* p = o.if_contains("streamPrefix")) {
     if (!p->is_string()) return bad_filter("\"streamPrefix\" must be a string");
     f.stream_prefix = p->as_string();
@@ -152,7 +157,8 @@ result<filter> filter::from_json(std::string_view json) {
         return bad_filter("a \"where\" pointer must start with /data or /metadata: " + json_string(k));
       }
       if (!seen.insert(key).second) {
-        return bad_filter("pointer " + json_string(k) + " given twice in \"where\" (use \"fields\" for two conditions on one pointer)");
+        return bad_filter("pointer " + json_string(k) +
+                          " given twice in \"where\" (use \"fields\" for two conditions on one pointer)");
       }
       f.fields.push_back({meta, std::string(k.substr(meta ? 9 : 5)), compact(raw)});
     }
@@ -184,7 +190,8 @@ result<filter> filter::from_json_member(std::string_view json, std::string_view 
   boost::system::error_code ec;
   auto v = boost::json::parse(json, ec, {}, opts);
   if (ec || !v.is_object() || !v.as_object().contains(key)) {
-    return bad_filter("expected a JSON object with " + json_string(key) + ": {\"" + std::string(key) + "\": {...}}");
+    return bad_filter("expected a JSON object with " + json_string(key) + ": {\"" + std::string(key) +
+                      "\": {...}}");
   }
   return from_json(*detail::raw_member(json, key));
 }
@@ -208,7 +215,8 @@ filter_matcher::filter_matcher(const filter& f) : filter_(f) {
 }
 
 bool filter_matcher::same_filter(const filter& f) const {
-  if (f.types != filter_.types || f.stream_prefix != filter_.stream_prefix || f.fields.size() != filter_.fields.size()) {
+  if (f.types != filter_.types || f.stream_prefix != filter_.stream_prefix ||
+      f.fields.size() != filter_.fields.size()) {
     return false;
   }
   for (std::size_t i = 0; i < f.fields.size(); ++i) {
