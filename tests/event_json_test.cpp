@@ -1,6 +1,7 @@
 // JSON forms of events (event_json.hpp) and the raw-text helpers under them.
 #include <evstore/event_json.hpp>
 
+#include "json_check.hpp"
 #include "json_text.hpp"
 
 #include <boost/json/parse.hpp>
@@ -101,4 +102,14 @@ TEST(json_text, members_elements_and_compaction) {
   std::string out;
   append_compact_json(out, "{ \"a b\" : [ 1 ,\n 2 ] ,\t\"c\":\"\\\" x\" }");
   EXPECT_EQ(out, R"({"a b":[1,2],"c":"\" x"})");
+}
+
+// The HTTP append takes what the C++ append takes: data nested max_json_depth deep.
+TEST(event_json, data_nested_as_deep_as_an_append_takes_parses) {
+  const std::size_t d = detail::max_json_depth;
+  const std::string deep = std::string(d, '[') + std::string(d, ']');
+  auto events = parse_events_json(R"([{"type":"T","data":)" + deep + "}]");
+  ASSERT_TRUE(events) << events.error().message();
+  EXPECT_EQ(events->at(0).data, deep);
+  EXPECT_TRUE(parse_exported_event_json(R"({"stream":"s","type":"T","data":)" + deep + "}"));
 }

@@ -2,6 +2,7 @@
 #include <evstore/read_stream.hpp>
 
 #include "filter_matcher.hpp"
+#include "json_check.hpp"
 
 #include <gtest/gtest.h>
 
@@ -59,6 +60,107 @@ TEST(filter, matches_every_condition_together) {
   const detail::filter_matcher nested(filter{}.where("/a/0/b", "[1,2]"));
   EXPECT_TRUE(nested.matches(event("s", "X", R"({"a":[{"b":[1,2]}]})")));
   EXPECT_FALSE(nested.matches(event("s", "X", R"({"a":[{"b":[1]}]})")));
+}
+
+}  // namespace
+
+namespace {
+
+TEST(filter, numbers_are_equal_when_they_spell_the_same_decimal) {
+  const auto same = [](const char* filter_value, const char* event_value) {
+    const detail::filter_matcher m(filter{}.where("/n", filter_value));
+    return m.matches(event("s", "T", std::string(R"({"n":)") + event_value + "}"));
+  };
+  for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{
+           {"12.5", "1.25E1"}, {"12.5", "12.50"}, {"1", "1.0"}, {"1", "10e-1"}, {"0", "-0.0"}, {"0", "0e99"},
+           {"-3", "-3.000"}, {"100", "1e2"}, {"123456789012345678901234", "123456789012345678901234.0"},
+           {"18446744073709551615", "18446744073709551615"}, {"-9223372036854775808", "-9223372036854775808"}}) {
+    EXPECT_TRUE(same(a, b)) << a << " == " << b;
+  }
+  for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{
+           {"123456789012345678901234", "123456789012345678901235"}, {"9007199254740992", "9007199254740993"},
+           {"18446744073709551615", "18446744073709551614"}, {"1", "1.0000000000000000000001"}, {"1", "-1"},
+           {"1", "\"1\""}, {"0", "false"}, {"0", "null"}, {"1e300", "1e-300"}}) {
+    EXPECT_FALSE(same(a, b)) << a << " != " << b;
+  }
+}
+
+TEST(filter, objects_compare_by_members_and_strings_after_unescaping) {
+  const detail::filter_matcher m(filter{}.where("/v", R"({"a":[1,"x"],"b":{"c":null}})"));
+  EXPECT_TRUE(m.matches(event("s", "T", R"({"v":{"b":{"c":null},"a":[1.0,"\u0078"]}})")));
+  EXPECT_TRUE(m.matches(event("s", "T", R"({"v":{"b":1,"a":[1,"x"],"b":{"c":null}}})"))) << "the last of a repeated key";
+  EXPECT_FALSE(m.matches(event("s", "T", R"({"v":{"a":[1,"x"],"b":{"c":null},"d":1}})")));
+  EXPECT_FALSE(m.matches(event("s", "T", R"({"v":{"a":["x",1],"b":{"c":null}}})")));
+  const detail::filter_matcher escaped(filter{}.where("/a~1b/~0", "1"));
+  EXPECT_TRUE(escaped.matches(event("s", "T", R"({"a/b":{"~":1}})")));
+  const detail::filter_matcher index(filter{}.where("/a/1", "1"));
+  EXPECT_TRUE(index.matches(event("s", "T", R"({"a":[0,1]})")));
+  EXPECT_FALSE(index.matches(event("s", "T", R"({"a":{"01":1}})")));
+  const detail::filter_matcher leading_zero(filter{}.where("/a/01", "1"));
+  EXPECT_FALSE(leading_zero.matches(event("s", "T", R"({"a":[0,1]})"))) << "01 is no array index";
+  EXPECT_TRUE(leading_zero.matches(event("s", "T", R"({"a":{"01":1}})")));
+}
+
+TEST(filter, conditions_on_one_pointer_must_all_hold_and_survive_to_json) {
+  const filter f = filter{}.where("/a", "1").where("/a", "1.0").where_metadata("/a", "2");
+  const detail::filter_matcher m(f);
+  EXPECT_TRUE(m.matches(event("s", "T", R"({"a":1})", R"({"a":2})")));
+  const filter g = filter{}.where("/a", "1").where("/a", "2");
+  EXPECT_FALSE(detail::filter_matcher(g).matches(event("s", "T", R"({"a":2})")));
+  for (const filter& x : {f, g}) {
+    auto back = filter::from_json(x.to_json());
+    ASSERT_TRUE(back) << x.to_json();
+    EXPECT_EQ(*back, x) << x.to_json();
+  }
+  EXPECT_NE(g.to_json().find("\"fields\""), std::string::npos) << "\"where\" cannot hold two /a";
+  auto twice = filter::from_json(R"({"where":{"/data/a":1,"/data/a":2}})");
+  ASSERT_FALSE(twice) << "a repeated key in \"where\" is refused, not collapsed";
+  EXPECT_NE(twice.error().message().find("twice"), std::string::npos);
+}
+
+TEST(filter, values_keep_their_spelling_through_json) {
+  auto f = filter::from_json(
+      R"({"types":["Paid"],"where":{"/data/price": 12.50 ,"/data/id":123456789012345678901234,"/metadata/x":{ "a" : [ 1e2 ] }}})");
+  ASSERT_TRUE(f) << f.error().message();
+  ASSERT_EQ(f->fields.size(), 3u);
+  EXPECT_EQ(f->fields[0].value, "12.50");
+  EXPECT_EQ(f->fields[1].value, "123456789012345678901234");
+  EXPECT_EQ(f->fields[2].value, R"({"a":[1e2]})");
+  EXPECT_EQ(filter::from_json(f->to_json()).value(), *f);
+  auto member = filter::from_json_member(R"({"filter":{"where":{"/data/n":1.50}}})", "filter");
+  ASSERT_TRUE(member) << member.error().message();
+  EXPECT_EQ(member->fields.at(0).value, "1.50");
+  EXPECT_FALSE(filter::from_json_member(R"({"filtre":{}})", "filter"));
+}
+
+// An unknown key, an operator or a malformed pointer would otherwise widen or
+// silently change a filter: each is refused with the reason.
+TEST(filter, what_a_filter_cannot_say_is_refused_with_the_reason) {
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"where":{"/data/total":{"$gt":5}}})", "operators are not supported"},
+      {R"({"fields":[{"pointer":"/t","value":{"$in":[1,2]}}]})", "operators are not supported"},
+      {R"({"type":["A"]})", "unknown key"},
+      {R"({"types":["A"],"types":["B"]})", "twice"},
+      {R"({"fields":[{"pointer":"/t","value":1,"op":"gt"}]})", "unknown key"},
+      {R"({"streamPrefix":"a-","category":"b"})", "not both"},
+      {R"({"where":{"/data/a~2":1}})", "JSON pointer"},
+      {R"({"where":{"/data/x":1e400}})", "out of range"},
+  };
+  for (const auto& [json, reason] : refused) {
+    auto f = filter::from_json(json);
+    ASSERT_FALSE(f) << json;
+    EXPECT_EQ(f.error().code, errc::invalid_argument) << json;
+    EXPECT_NE(f.error().message().find(reason), std::string::npos) << json << ": " << f.error().message();
+  }
+  EXPECT_FALSE(filter{}.where("/a", R"({"x":1e400,"x":1})").validate()) << "a repeated key's lost value too";
+  EXPECT_FALSE(filter{}.where("/a", R"({"$eq":1})").validate());
+  EXPECT_TRUE(filter{}.where("/a", R"({"b":{"$eq":1}})").validate()) << "a nested \"$\" key is plain data";
+  EXPECT_FALSE(filter{}.where("/a~", "1").validate());
+  EXPECT_FALSE(filter::event_types({"\xff"}).validate());
+  std::string deep(detail::max_json_depth + 1, '[');
+  deep += std::string(detail::max_json_depth + 1, ']');
+  EXPECT_FALSE(filter{}.where("/a", deep).validate());
+  EXPECT_TRUE(filter{}.where("/a", deep.substr(1, deep.size() - 2)).validate());
 }
 
 }  // namespace

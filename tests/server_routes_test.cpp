@@ -305,6 +305,21 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   }
   EXPECT_TRUE(listed) << json::serialize(list);
 
+  // The filter's numbers keep their digits over HTTP (a re-serialised body
+  // would make both ids one double), and an operator is refused, not taken as equality.
+  append_ok("a-1", event_json("Moved", R"({"id":123456789012345678901234})"));
+  append_ok("a-2", event_json("Moved", R"({"id":123456789012345678901235})"));
+  auto big = http({.method = "PUT", .path = "/read-streams/one-id",
+                   .body = R"({"filter":{"where":{"/data/id":123456789012345678901234}}})"});
+  ASSERT_EQ(big.status, 201) << big;
+  auto one = wait_for_events("/streams/one-id", 1);
+  ASSERT_TRUE(one.is_object()) << json::serialize(one);
+  ASSERT_EQ(one.at("events").as_array().size(), 1u) << json::serialize(one);
+  EXPECT_EQ(one.at("events").as_array()[0].at("stream"), "a-1");
+  EXPECT_NE(get("/streams").body.find(R"("/data/id":123456789012345678901234)"), std::string::npos);
+  auto op = http({.method = "PUT", .path = "/read-streams/gt", .body = R"({"filter":{"where":{"/data/x":{"$gt":1}}}})"});
+  EXPECT_EQ(op.status, 400) << op;
+
   auto del = http({.method = "DELETE", .path = "/read-streams/paid-x1"});
   EXPECT_TRUE(del.status == 200 || del.status == 204) << del;
   EXPECT_EQ(get("/streams/paid-x1").status, 404);

@@ -159,7 +159,7 @@ case "$cmd" in
       -DEVSTORE_FUZZ_SECONDS="$seconds"
     # Only the targets (and the CLI that writes the seed store), not the test suite.
     log "building the fuzz targets"
-    cmake --build build-fuzz --target evstore fuzz_format fuzz_event_json fuzz_stream_name fuzz_recovery \
+    cmake --build build-fuzz --target evstore fuzz_format fuzz_event_json fuzz_stream_name fuzz_recovery fuzz_filter \
       fuzz_request_target
     log "fuzzing every target for ${seconds}s"
     rc=0

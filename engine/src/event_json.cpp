@@ -1,5 +1,6 @@
 #include <evstore/event_json.hpp>
 
+#include "json_check.hpp"
 #include "json_text.hpp"
 
 #include <boost/json/parse.hpp>
@@ -50,11 +51,19 @@ result<event_data> event_from(const boost::json::value& v, std::string_view raw,
   return e;
 }
 
+// Data and metadata may nest max_json_depth deep (what an append takes), inside
+// `envelope` levels: an exported line or an event (1), an array of events (2).
+boost::json::parse_options depth_for(std::size_t envelope) {
+  boost::json::parse_options opts;
+  opts.max_depth = detail::max_json_depth + envelope;
+  return opts;
+}
+
 }  // namespace
 
 result<std::vector<event_data>> parse_events_json(std::string_view text) {
   boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(text, ec);
+  const boost::json::value v = boost::json::parse(text, ec, {}, depth_for(2));
   if (ec) return error(errc::invalid_event, "malformed JSON: " + ec.message());
   std::vector<event_data> events;
   if (const auto* arr = v.if_array()) {
@@ -76,7 +85,7 @@ result<std::vector<event_data>> parse_events_json(std::string_view text) {
 
 result<exported_event> parse_exported_event_json(std::string_view line) {
   boost::system::error_code ec;
-  const boost::json::value v = boost::json::parse(line, ec);
+  const boost::json::value v = boost::json::parse(line, ec, {}, depth_for(1));
   if (ec) return error(errc::invalid_event, "malformed JSON: " + ec.message());
   const auto* obj = v.if_object();
   const auto* stream = obj ? obj->if_contains("stream") : nullptr;

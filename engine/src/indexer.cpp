@@ -2,6 +2,8 @@
 #include "indexer.hpp"
 
 #include "io_util.hpp"
+#include "json_check.hpp"
+#include "json_text.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
 #include "stream_name.hpp"
@@ -102,25 +104,29 @@ result<bool> indexer::load_definitions() {
   auto text = read_all(**f);
   if (!text) return error(text.error(), defs_path);
   boost::system::error_code ec;
-  const auto doc = boost::json::parse(to_string_view(*text), ec);
+  boost::json::parse_options opts;
+  opts.max_depth = max_json_depth + 8;  // filter values may nest that deep, inside the file's envelope
+  const auto doc = boost::json::parse(to_string_view(*text), ec, {}, opts);
   const auto* list = !ec && doc.is_object() ? doc.as_object().if_contains("readStreams") : nullptr;
   if (list == nullptr || !list->is_array()) return store_impl::corruption("bad read-stream definitions", defs_path, 0);
+  // Filters are read from their text as written (values keep their spelling).
+  const auto raw_items = raw_elements(*raw_member(to_string_view(*text), "readStreams"));
   struct parsed {
     std::string name;
     filter f;
     bool built;
   };
   std::vector<parsed> items;
-  for (const auto& item : list->as_array()) {
-    const auto* o = item.if_object();
+  for (std::size_t i = 0; i < raw_items.size(); ++i) {
+    const auto* o = list->as_array()[i].if_object();
     const auto* name = o ? o->if_contains("name") : nullptr;
     const auto* def = o ? o->if_contains("filter") : nullptr;
     const auto* built = o ? o->if_contains("built") : nullptr;
     if (!name || !name->is_string() || !def || !built || !built->is_bool()) {
       return store_impl::corruption("bad read-stream definition", defs_path, 0);
     }
-    auto f2 = filter::from_json(boost::json::serialize(*def));
-    if (!f2) return store_impl::corruption("bad read-stream filter", defs_path, 0);
+    auto f2 = filter::from_json(*raw_member(raw_items[i], "filter"));
+    if (!f2) return store_impl::corruption("bad read-stream filter: " + f2.error().message(), defs_path, 0);
     items.push_back({std::string(name->as_string()), std::move(*f2), built->as_bool()});
   }
   std::vector<link_state*> links;
@@ -356,16 +362,18 @@ void indexer::notify_links() const {
 // --- Definitions
 
 boost::system::error_code indexer::write_definitions() {
-  boost::json::array list;
+  // Written as text: a filter's values keep their spelling (a Boost.JSON
+  // value would print 12.5 as 1.25E1), and nothing here parses or throws.
+  std::string text = "{\"readStreams\":[";
   {
     std::shared_lock lock(mutex_);
     for (const auto& [name, d] : definitions_) {
-      list.push_back(boost::json::object{{"name", name},
-                                         {"filter", boost::json::parse(d->matcher.definition().to_json())},
-                                         {"built", !d->building}});
+      if (text.back() != '[') text += ',';
+      text += "{\"name\":" + boost::json::serialize(boost::json::string(name)) +
+              ",\"filter\":" + d->matcher.definition().to_json() + ",\"built\":" + (d->building ? "false" : "true") + "}";
     }
   }
-  const std::string text = boost::json::serialize(boost::json::object{{"readStreams", std::move(list)}}) + "\n";
+  text += "]}\n";
   file_system& fs = *store_.options().file_system;
   if (auto ec = fs.create_directories(dir_)) return ec;
   return write_file_atomically(fs, layout::join(dir_, "read_streams.json"), std::as_bytes(std::span(text)));
@@ -388,7 +396,7 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
       std::unique_lock lock(mutex_);
       auto it = definitions_.find(name);
       if (it != definitions_.end()) {
-        if (!(it->second->matcher.definition() == f)) {
+        if (!it->second->matcher.same_filter(f)) {
           ec = make_error_code(errc::read_stream_exists);
         } else if (it->second->building) {
           it->second->waiters.push_back(std::move(handler));  // completes with the back-fill

@@ -39,7 +39,7 @@ struct null_handler {
 
 bool is_valid_json(std::string_view text) noexcept {
   boost::json::parse_options opts;
-  opts.max_depth = 64;
+  opts.max_depth = max_json_depth;
   boost::json::basic_parser<null_handler> parser(opts);
   boost::system::error_code ec;
   const std::size_t used = parser.write_some(false, text.data(), text.size(), ec);

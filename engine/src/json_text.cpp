@@ -2,6 +2,9 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+#include <charconv>
+
 namespace evstore::detail {
 namespace {
 
@@ -70,6 +73,21 @@ void for_each_item(std::string_view s, char open, F&& f) {
   }
 }
 
+std::string key_text(std::string_view token) {
+  const std::string_view inner = token.substr(1, token.size() >= 2 ? token.size() - 2 : 0);
+  if (inner.find('\\') == std::string_view::npos) return std::string(inner);
+  boost::system::error_code ec;
+  const auto v = boost::json::parse(token, ec);  // decode the escapes
+  return !ec && v.is_string() ? std::string(v.as_string()) : std::string();
+}
+
+std::string_view trim(std::string_view s) {
+  const std::size_t b = skip_space(s, 0);
+  std::size_t e = s.size();
+  while (e > b && is_space(s[e - 1])) --e;
+  return s.substr(b, e - b);
+}
+
 bool key_equals(std::string_view token, std::string_view key) {
   const std::string_view inner = token.substr(1, token.size() >= 2 ? token.size() - 2 : 0);
   if (inner.find('\\') == std::string_view::npos) return inner == key;
@@ -92,6 +110,49 @@ std::optional<std::string_view> raw_member(std::string_view object_text, std::st
     if (key_equals(k, key)) found = v;
   });
   return found;
+}
+
+std::vector<std::pair<std::string, std::string_view>> raw_members(std::string_view object_text) {
+  std::vector<std::pair<std::string, std::string_view>> out;
+  for_each_item(object_text, '{', [&](std::string_view k, std::string_view v) { out.emplace_back(key_text(k), v); });
+  return out;
+}
+
+std::optional<std::string_view> raw_at_pointer(std::string_view json, std::string_view pointer) {
+  std::string_view at = trim(json);
+  while (!pointer.empty()) {
+    pointer.remove_prefix(1);  // '/'
+    const std::size_t end = std::min(pointer.find('/'), pointer.size());
+    std::string token;
+    for (std::size_t i = 0; i < end; ++i) {
+      if (pointer[i] == '~' && i + 1 < end) {
+        token += pointer[++i] == '1' ? '/' : '~';
+      } else {
+        token += pointer[i];
+      }
+    }
+    pointer.remove_prefix(end);
+    std::optional<std::string_view> next;
+    if (!at.empty() && at.front() == '{') {
+      for_each_item(at, '{', [&](std::string_view k, std::string_view v) {
+        if (key_equals(k, token)) next = v;
+      });
+    } else if (!at.empty() && at.front() == '[') {
+      const bool index = !token.empty() && token.size() <= 18 &&
+                         token.find_first_not_of("0123456789") == std::string::npos &&
+                         (token == "0" || token.front() != '0');
+      if (!index) return std::nullopt;
+      std::size_t wanted = 0;
+      std::from_chars(token.data(), token.data() + token.size(), wanted);
+      std::size_t i = 0;
+      for_each_item(at, '[', [&](std::string_view, std::string_view v) {
+        if (i++ == wanted) next = v;
+      });
+    }
+    if (!next) return std::nullopt;
+    at = *next;
+  }
+  return at;
 }
 
 void append_compact_json(std::string& out, std::string_view json) {

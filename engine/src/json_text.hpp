@@ -9,6 +9,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace evstore::detail {
@@ -20,6 +21,15 @@ std::vector<std::string_view> raw_elements(std::string_view array_text);
 // The value of the top-level member `key` of a JSON object, as written;
 // nullopt if absent. With a duplicated key, the last one (as Boost.JSON).
 std::optional<std::string_view> raw_member(std::string_view object_text, std::string_view key);
+
+// Every member of a JSON object as (key unescaped, value as written), in the
+// order written, repeated keys included.
+std::vector<std::pair<std::string, std::string_view>> raw_members(std::string_view object_text);
+
+// The value at the JSON pointer (RFC 6901, REQUIRED well-formed) in `json`, as
+// written; nullopt if there is none. An object member repeated: the last one
+// (as Boost.JSON); an array index: digits without a leading zero.
+std::optional<std::string_view> raw_at_pointer(std::string_view json, std::string_view pointer);
 
 // Appends `json` without whitespace outside strings.
 void append_compact_json(std::string& out, std::string_view json);

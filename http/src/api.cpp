@@ -358,11 +358,8 @@ api_response api::metrics() const {
 }
 
 void api::create_read_stream(const std::string& name, const std::string& body, std::function<void(api_response)>& done) {
-  boost::system::error_code ec;
-  const auto doc = boost::json::parse(body, ec);
-  const auto* filter_json = !ec && doc.is_object() ? doc.as_object().if_contains("filter") : nullptr;
-  if (filter_json == nullptr) return done(error_response(400, "invalid_argument", "body must be {\"filter\": {...}}"));
-  auto f = filter::from_json(boost::json::serialize(*filter_json));
+  // The filter's text as written: numbers keep their spelling and digits.
+  auto f = filter::from_json_member(body, "filter");
   if (!f) return done(from_error(f.error()));
   store_.create_read_stream(name, std::move(*f), [name, done = std::move(done)](boost::system::error_code e) {
     if (e) return done(from_error(e));

@@ -7,7 +7,13 @@
 // A filter matches an event when every part given holds: its type is one of
 // `types`, its stream name starts with `stream_prefix`, and for every field
 // condition the JSON value at the JSON pointer (RFC 6901) in its data (or
-// metadata) equals the given JSON value.
+// metadata) equals the given JSON value. Equal means equal as JSON, exactly:
+// numbers are the decimals they spell (1 == 1.0 == 1e0; integers of any length
+// compare digit for digit, never as rounded doubles), strings after
+// unescaping, objects member by member whatever their order (a key repeated in
+// an event: the last one counts). No value at the pointer: no match. Several
+// conditions on one pointer must all hold. Values are kept as written, without
+// whitespace outside strings: what is stored and listed is what was given.
 #pragma once
 
 #include <evstore/error.hpp>
@@ -48,9 +54,22 @@ struct filter {
   // from_json also takes "category": "c" (prefix "c-") and the long form
   // "fields":[{"in":"data","pointer":"/a","value":1}].
   std::string to_json() const;
-  // Errors: invalid_argument (not that shape, a pointer not starting with '/', a value not JSON).
+  // to_json() writes "where" unless two conditions share a pointer, then
+  // "fields"; REQUIRES validate() succeeded. from_json(to_json()) == *this
+  // for a filter whose values have no whitespace outside strings.
+  // Errors: invalid_argument with the reason (not that shape, an unknown or
+  // repeated key, both streamPrefix and category, a pointer repeated in
+  // "where", or what validate() refuses).
   static result<filter> from_json(std::string_view json);
-  // The same checks on a filter built in code.
+  // from_json of the member `key` of a JSON object (an HTTP body
+  // {"filter": {...}}), its values as written.
+  static result<filter> from_json_member(std::string_view json, std::string_view key);
+  // The checks of create_read_stream. Errors: invalid_argument with the
+  // reason: an empty or non-UTF-8 type, a prefix that is not UTF-8, a pointer
+  // that is not RFC 6901 ('/'-separated, "~0" and "~1" the only escapes), a
+  // value that is not JSON or is nested deeper than 64, a number a double
+  // cannot hold (1e400, 1e-400), an object value with a "$" key (an
+  // operator such as {"$gt": 5}: not supported; equality only).
   result<void> validate() const;
 
   friend bool operator==(const filter&, const filter&) = default;

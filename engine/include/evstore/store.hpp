@@ -326,8 +326,10 @@ class store {
   // positions scanned (called on that thread). Completes once the back-fill
   // is done; from then on every published event that matches is linked
   // within one indexer step. The definition is stored: reopening needs no
-  // re-declaration. Creating it again with the same filter is a no-op; with
-  // another, read_stream_exists (also for the name of a write stream).
+  // re-declaration. Creating it again with the same filter (values compared
+  // as JSON: 12.5 == 1.25E1) is a no-op, after a restart too; with another,
+  // read_stream_exists (also for the name of a write stream). A filter that
+  // validate() refuses: invalid_argument (read_stream.hpp says why).
   template <class CompletionToken>
   auto create_read_stream(std::string_view name, evstore::filter f, CompletionToken&& token,
                           std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
