@@ -495,12 +495,21 @@ void indexer::drain(std::function<void(boost::system::error_code)> done) {
   boost::asio::post(store_.background_executor(), [this, done = std::move(done)]() mutable {
     {
       std::lock_guard running(step_mutex_);
-      while (!failed_ && !stopped_ && running_ && progress_.load(std::memory_order_relaxed) < store_.all_count()) {
-        if (auto ec = live_step(store_.all_count())) fail(ec);
+      // Back-fills still running finish too: their creators hear success and
+      // the next process finds them built.
+      while (!failed_ && !stopped_ && running_) {
+        const bool building = any_building();
+        const std::uint64_t all = store_.all_count();
+        if (!building && progress_.load(std::memory_order_relaxed) >= all) break;
+        if (building) {
+          if (auto ec = backfill_step()) fail(ec);
+        }
+        if (!failed_ && progress_.load(std::memory_order_relaxed) < all) {
+          if (auto ec = live_step(all)) fail(ec);
+        }
       }
       // The directory lock goes once `done` has run: nothing of this store
-      // may write links/ after it (an unfinished back-fill starts over at the
-      // next open).
+      // may write links/ after it.
       stop_locked();
     }
     done(failed_);
@@ -508,6 +517,16 @@ void indexer::drain(std::function<void(boost::system::error_code)> done) {
 }
 
 // --- The indexer loop (background thread)
+
+// A read stream is being back-filled (one whose link failed is not: it waits
+// for the next open).
+bool indexer::any_building() const {
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, d] : definitions_) {
+    if (d->building && !d->link->failed.load()) return true;
+  }
+  return false;
+}
 
 void indexer::schedule() {
   if (scheduled_ || failed_ || !running_) return;
@@ -538,11 +557,7 @@ void indexer::fail(boost::system::error_code ec) {
 void indexer::step() {
   std::lock_guard running(step_mutex_);
   if (failed_ || stopped_) return;
-  bool building = false;
-  {
-    std::shared_lock lock(mutex_);
-    for (auto& [name, d] : definitions_) building = building || (d->building && !d->link->failed.load());
-  }
+  const bool building = any_building();
   if (building) {
     if (auto ec = backfill_step()) return fail(ec);
   }

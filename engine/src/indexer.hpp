@@ -133,9 +133,8 @@ class indexer {
   // store_closed from now on and write nothing.
   void begin_close() { closing_.store(true, std::memory_order_release); }
   // After the last flush of close(), before the directory lock goes: links
-  // every published event, persists the progress, stops for good (a back-fill
-  // still running ends, its creators hear store_closed), then calls `done`
-  // (on the background thread).
+  // every published event, finishes the back-fills still running, persists
+  // the progress, stops for good, then calls `done` (on the background thread).
   void drain(std::function<void(boost::system::error_code)> done);
 
   void create(std::string name, filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
@@ -147,6 +146,7 @@ class indexer {
   link_state& link_for(const std::string& name);
   result<void> load(link_state& l) const;
   void schedule();
+  bool any_building() const;
   void step();
   boost::system::error_code live_step(std::uint64_t upto);
   boost::system::error_code backfill_step();
