@@ -264,10 +264,14 @@ result<std::optional<std::uint64_t>> indexer::count(std::string_view name) const
   link_state* l = find_link(name);
   if (l == nullptr) {
     // A system stream nobody touched in this process yet: maybe on disk. No
-    // file, no state: a read of a name that does not exist keeps nothing
-    // (every state is walked on each indexer step).
+    // file, no state: on the writer a read of a name that does not exist
+    // keeps nothing (every state is walked on each indexer step; the indexer
+    // wakes subscribers by name). A follower keeps one: notify_links() wakes
+    // the subscribers of the states it has once the writer creates the file.
     const std::string path = link_path(dir_, name);
-    if (!store_.options().file_system->exists(path)) return std::optional<std::uint64_t>{0};
+    if (!store_.options().read_only && !store_.options().file_system->exists(path)) {
+      return std::optional<std::uint64_t>{0};
+    }
     l = &const_cast<indexer*>(this)->link_for(std::string(name));
   }
   if (l->failed.load(std::memory_order_acquire)) {
