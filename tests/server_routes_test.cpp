@@ -1,5 +1,6 @@
 // evstored black-box tests: the request/response routes of API.md (see
 // support/server_fixture.hpp for the harness).
+#include "stream_name.hpp"
 #include "support/server_fixture.hpp"
 
 using namespace evstore::test::server;
@@ -332,6 +333,33 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   EXPECT_EQ(by_name.status, 404) << by_name;
   EXPECT_EQ(by_name.error_code(), "consumer_not_found") << by_name;
   EXPECT_EQ(get("/consumers").body, "[]");
+}
+
+// A link the indexer cannot write (here a file stands where the sub-directory
+// of links/ for a long $et- name must go) fails alone: /health says so
+// instead of "ok", /metrics counts it, and the other system streams go on.
+TEST_F(server_test, a_failed_link_shows_in_health_and_metrics_and_fails_alone) {
+  const std::string type(90, 'A');
+  const std::string encoded = evstore::detail::encode_stream_file_name("$et-" + type);
+  ASSERT_NE(encoded.find('/'), std::string::npos);
+  std::filesystem::create_directories(data_dir() + "/links");
+  std::ofstream(data_dir() + "/links/" + encoded.substr(0, encoded.find('/'))) << "in the way";
+  start();
+  EXPECT_EQ(get("/health").json().at("status"), "ok");
+  append_ok("order-1", event_json(type));
+  append_ok("order-2", event_json("Paid"));
+  EXPECT_TRUE(evstore::test::wait_until([&] {
+    auto page = get("/streams/$ce-order");
+    return page.status == 200 && page.json().at("events").as_array().size() == 2;
+  })) << "one bad link stopped the others";
+  auto health = get("/health");
+  EXPECT_EQ(health.status, 200) << health;
+  EXPECT_EQ(health.json().at("status"), "degraded") << health;
+  EXPECT_NE(health.body.find("$et-AAA"), std::string::npos) << "the failed link is named: " << health;
+  const std::string metrics = get("/metrics").body;
+  EXPECT_NE(metrics.find("evstore_failed_links 1\n"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("evstore_indexer_failed 1\n"), std::string::npos) << metrics;
+  EXPECT_EQ(get("/streams/$et-" + type).status / 100, 5) << "reads of the failed link fail, never short";
 }
 
 // ============================================================================

@@ -36,6 +36,10 @@ void indexer::shutdown() {
   }
   // Wait for a step in progress; later ones return at once.
   std::lock_guard step(step_mutex_);
+  stop_locked();
+}
+
+void indexer::stop_locked() {
   if (stopped_) return;
   stopped_ = true;
   // A back-fill that will never finish: its creators hear so now, rather
@@ -45,6 +49,11 @@ void indexer::shutdown() {
     for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::store_closed));
     d->waiters.clear();
   }
+}
+
+evstore::error indexer::status() const {
+  std::lock_guard lock(error_mutex_);
+  return published_error_.code ? published_error_ : first_link_error_;
 }
 
 // --- Opening
@@ -260,8 +269,20 @@ result<std::optional<std::uint64_t>> indexer::count(std::string_view name) const
   if (!is_link(name)) return std::optional<std::uint64_t>{};
   link_state* l = find_link(name);
   if (l == nullptr) {
-    // A system stream nobody touched in this process yet: maybe on disk.
+    // A system stream nobody touched in this process yet: maybe on disk. No
+    // file, no state: on the writer a read of a name that does not exist
+    // keeps nothing (every state is walked on each indexer step; the indexer
+    // wakes subscribers by name). A follower keeps one: notify_links() wakes
+    // the subscribers of the states it has once the writer creates the file.
+    const std::string path = link_path(dir_, name);
+    if (!store_.options().read_only && !store_.options().file_system->exists(path)) {
+      return std::optional<std::uint64_t>{0};
+    }
     l = &const_cast<indexer*>(this)->link_for(std::string(name));
+  }
+  if (l->failed.load(std::memory_order_acquire)) {
+    std::lock_guard lock(l->load_mutex);
+    if (l->failure.code) return l->failure;
   }
   if (auto r = load(*l); !r) return r.error();
   return std::optional<std::uint64_t>{l->count.load(std::memory_order_acquire)};
@@ -271,7 +292,8 @@ result<read_page> indexer::read(std::string_view name, const read_options& o) co
   auto n = count(name);
   if (!n) return n.error();
   const std::uint64_t published = n->value_or(0);
-  link_state& l = *find_link(name);
+  // Null only for a system stream with no file (published is 0 then).
+  const link_state* l = find_link(name);
   // Entry numbers [first, first + k) of this read, clipped to what is published.
   std::uint64_t first = 0, k = 0;
   if (o.max_count > 0 && published > 0) {
@@ -286,17 +308,17 @@ result<read_page> indexer::read(std::string_view name, const read_options& o) co
   }
   std::vector<std::uint64_t> positions(k);
   if (k > 0) {
-    auto f = store_.files().get(l.path);
-    if (!f) return error(f.error(), l.path);
+    auto f = store_.files().get(l->path);
+    if (!f) return error(f.error(), l->path);
     std::vector<std::byte> buf(k * format::link_entry_size);
     const std::uint64_t at = format::file_header_size + first * format::link_entry_size;
     auto got = (*f)->file->read_at(at, buf);
-    if (!got) return error(got.error(), l.path);
-    if (*got != buf.size()) return store_impl::corruption("link file shorter than its count", l.path, at + *got);
+    if (!got) return error(got.error(), l->path);
+    if (*got != buf.size()) return store_impl::corruption("link file shorter than its count", l->path, at + *got);
     for (std::uint64_t i = 0; i < k; ++i) {
       const auto p = format::decode_link_entry(std::span(buf).subspan(i * format::link_entry_size, format::link_entry_size));
       if (!p || *p >= store_.all_count() || (i > 0 && *p <= positions[i - 1])) {
-        return store_impl::corruption("bad link entry", l.path, at + i * format::link_entry_size);
+        return store_impl::corruption("bad link entry", l->path, at + i * format::link_entry_size);
       }
       positions[i] = *p;
     }
@@ -318,6 +340,9 @@ std::vector<read_stream_info> indexer::list() const {
   std::vector<read_stream_info> out;
   std::shared_lock lock(mutex_);
   for (const auto& [name, d] : definitions_) {
+    // Counted on first use (after an open, nothing may have read it yet); a
+    // link that cannot be counted shows what is published.
+    (void)load(*d->link);
     out.push_back({name, d->matcher.definition(), d->link->count.load(std::memory_order_acquire), d->building});
   }
   return out;
@@ -381,12 +406,17 @@ boost::system::error_code indexer::write_definitions() {
 
 void indexer::create(std::string name, filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
                      create_handler handler) {
+  if (closing_.load(std::memory_order_acquire)) {
+    return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+  }
   start();  // the first read stream of a store without system streams
   boost::asio::post(store_.background_executor(), [this, name = std::move(name),
                                                    f = std::move(f), progress = std::move(progress),
                                                    handler = std::move(handler)]() mutable {
     std::lock_guard running(step_mutex_);
-    if (stopped_) return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+    if (stopped_ || closing_.load(std::memory_order_acquire)) {
+      return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+    }
     EVSTORE_TEST_POINT("indexer.create.claim");
     boost::system::error_code ec;
     {
@@ -443,7 +473,9 @@ void indexer::remove(std::string name, create_handler handler) {
   boost::asio::post(store_.background_executor(), [this, name = std::move(name),
                                                    handler = std::move(handler)]() mutable {
     std::lock_guard running(step_mutex_);
-    if (stopped_) return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+    if (stopped_ || closing_.load(std::memory_order_acquire)) {
+      return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+    }
     std::unique_ptr<read_stream_definition> gone;
     {
       std::unique_lock lock(mutex_);
@@ -475,15 +507,38 @@ void indexer::drain(std::function<void(boost::system::error_code)> done) {
   boost::asio::post(store_.background_executor(), [this, done = std::move(done)]() mutable {
     {
       std::lock_guard running(step_mutex_);
-      while (!failed_ && !stopped_ && running_ && progress_.load(std::memory_order_relaxed) < store_.all_count()) {
-        if (auto ec = live_step(store_.all_count())) fail(ec);
+      // Back-fills still running finish too: their creators hear success and
+      // the next process finds them built.
+      while (!failed_ && !stopped_ && running_) {
+        const bool building = any_building();
+        const std::uint64_t all = store_.all_count();
+        if (!building && progress_.load(std::memory_order_relaxed) >= all) break;
+        if (building) {
+          if (auto ec = backfill_step()) fail(ec);
+        }
+        if (!failed_ && progress_.load(std::memory_order_relaxed) < all) {
+          if (auto ec = live_step(all)) fail(ec);
+        }
       }
+      // The directory lock goes once `done` has run: nothing of this store
+      // may write links/ after it.
+      stop_locked();
     }
     done(failed_);
   });
 }
 
 // --- The indexer loop (background thread)
+
+// A read stream is being back-filled (one whose link failed is not: it waits
+// for the next open).
+bool indexer::any_building() const {
+  std::shared_lock lock(mutex_);
+  for (const auto& [name, d] : definitions_) {
+    if (d->building && !d->link->failed.load()) return true;
+  }
+  return false;
+}
 
 void indexer::schedule() {
   if (scheduled_ || failed_ || !running_) return;
@@ -498,7 +553,11 @@ void indexer::fail(boost::system::error_code ec) {
   if (!failed_) failed_ = ec;
   {
     std::lock_guard lock(error_mutex_);
-    published_error_ = failed_;
+    if (!published_error_.code) {
+      published_error_ = evstore::error(failed_, "indexer stopped at $all position " +
+                                                     std::to_string(progress_.load(std::memory_order_relaxed)) +
+                                                     " (read and system streams resume at the next open)");
+    }
   }
   std::shared_lock lock(mutex_);
   for (auto& [name, d] : definitions_) {
@@ -510,11 +569,7 @@ void indexer::fail(boost::system::error_code ec) {
 void indexer::step() {
   std::lock_guard running(step_mutex_);
   if (failed_ || stopped_) return;
-  bool building = false;
-  {
-    std::shared_lock lock(mutex_);
-    for (auto& [name, d] : definitions_) building = building || d->building;
-  }
+  const bool building = any_building();
   if (building) {
     if (auto ec = backfill_step()) return fail(ec);
   }
@@ -536,32 +591,83 @@ void indexer::step() {
       });
 }
 
-boost::system::error_code indexer::route(const read_page& page, const std::vector<read_stream_definition*>& defs,
-                                         bool system_streams) {
+void indexer::route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams) {
   std::array<std::byte, format::link_entry_size> entry{};
-  auto add = [&](link_state& l, std::uint64_t position) -> boost::system::error_code {
+  auto add = [&](link_state& l, std::uint64_t position) {
+    if (l.failed.load(std::memory_order_relaxed)) return;
     if (!l.writer_ready) {
-      if (auto ec = prepare_for_write(l)) return ec;
+      if (auto ec = prepare_for_write(l)) return fail_link(l, ec, "preparing");
     }
     format::encode_link_entry(position, entry);
     l.pending.insert(l.pending.end(), entry.begin(), entry.end());
     ++l.pending_entries;
-    return {};
   };
   for (const recorded_event& e : page.events) {
     if (system_streams && store_.options().system_streams) {
       if (const auto dash = e.stream.find('-'); dash != std::string_view::npos && dash > 0 && !e.stream.starts_with('$')) {
-        if (auto ec = add(link_for("$ce-" + std::string(e.stream.substr(0, dash))), e.position)) return ec;
+        add(link_for("$ce-" + std::string(e.stream.substr(0, dash))), e.position);
       }
-      if (auto ec = add(link_for("$et-" + std::string(e.type)), e.position)) return ec;
+      add(link_for("$et-" + std::string(e.type)), e.position);
     }
     for (read_stream_definition* d : defs) {
-      if (d->matcher.matches(e)) {
-        if (auto ec = add(*d->link, e.position)) return ec;
-      }
+      if (d->matcher.matches(e)) add(*d->link, e.position);
     }
   }
-  return {};
+}
+
+// A link that cannot be written (a name the file system refuses, a file it
+// cannot create) must not stop the others. Its published entries stay and
+// reads of it fail with the error. While any link has failed, links/progress
+// is not advanced (indexer.hpp): the next open redoes $all from there and so
+// rebuilds it, while this process keeps every other link current.
+void indexer::fail_link(link_state& l, boost::system::error_code ec, std::string_view what) {
+  l.pending.clear();
+  l.pending_entries = 0;
+  l.dirty = false;
+  l.unsynced_dirs.clear();
+  if (!l.failed.load(std::memory_order_relaxed)) {
+    evstore::error e(ec, std::string(what) + " the link file of " + l.name + " (" + l.path + ")");
+    {
+      std::lock_guard lock(l.load_mutex);
+      l.failure = e;
+    }
+    l.failed.store(true, std::memory_order_release);
+    failed_links_.fetch_add(1, std::memory_order_acq_rel);
+    std::lock_guard lock(error_mutex_);
+    if (!first_link_error_.code) first_link_error_ = std::move(e);
+  }
+  {
+    // A read stream being back-filled into it: its creators hear so now.
+    std::shared_lock lock(mutex_);
+    for (auto& [name, d] : definitions_) {
+      if (d->link != &l) continue;
+      for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), ec);
+      d->waiters.clear();
+    }
+  }
+  store_.subscriptions().notify(l.name);  // its subscribers read the error
+}
+
+// Creates a link's file with its header, and the sub-directories of links/
+// that a long encoded name is split into (stream_name.hpp).
+boost::system::error_code indexer::create_link_file(link_state& l, std::shared_ptr<cached_file>& f) {
+  file_system& fs = *store_.options().file_system;
+  const std::string parent = l.path.substr(0, l.path.rfind('/'));
+  if (auto ec = fs.create_directories(parent)) return ec;
+  if (store_.options().fsync_on_flush) {
+    // The file's entry, and each sub-directory's entry in its parent, become
+    // durable before the progress covers the file (links/ itself is synced
+    // with every progress write).
+    l.unsynced_dirs.clear();
+    for (std::string d = parent; d.size() > dir_.size(); d.resize(d.rfind('/'))) l.unsynced_dirs.push_back(d);
+  }
+  auto created = store_.files().create(l.path);
+  if (!created) return created.error();
+  f = *created;
+  std::array<std::byte, format::file_header_size> header{};
+  const std::string_view name = std::string_view(l.name).substr(0, format::header_name_capacity);
+  format::encode_file_header({format::file_kind::link_index, format::link_entry_size, 0, name}, header);
+  return f->file->write_at(0, header);
 }
 
 // A link the indexer writes for the first time in this process: count its
@@ -591,6 +697,19 @@ boost::system::error_code indexer::reset_link(link_state& l) {
   l.pending.clear();
   l.pending_entries = 0;
   l.writer_ready = true;
+  l.unsynced_dirs.clear();
+  if (l.failed.load(std::memory_order_relaxed)) {
+    // Emptied, it may be written again (the next failure says so).
+    {
+      std::lock_guard lock(l.load_mutex);
+      l.failure = {};
+    }
+    l.failed.store(false, std::memory_order_release);
+    if (failed_links_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard lock(error_mutex_);
+      first_link_error_ = {};
+    }
+  }
   store_.files().erase(l.path);
   auto ec = store_.options().file_system->remove(l.path);
   return ec == boost::system::errc::no_such_file_or_directory ? boost::system::error_code{} : ec;
@@ -618,7 +737,7 @@ boost::system::error_code indexer::live_step(std::uint64_t upto) {
       if (!d->building) defs.push_back(d.get());
     }
   }
-  if (auto ec = route(*page, defs, true)) return ec;
+  route(*page, defs, true);
   return write_pending(from + page->events.size(), true);
 }
 
@@ -628,7 +747,7 @@ boost::system::error_code indexer::backfill_step() {
   {
     std::shared_lock lock(mutex_);
     for (auto& [name, d] : definitions_) {
-      if (d->building && (defs.empty() || d->built_to == from)) {
+      if (d->building && !d->link->failed.load() && (defs.empty() || d->built_to == from)) {
         if (defs.empty()) from = d->built_to;
         defs.push_back(d.get());
       }
@@ -639,7 +758,7 @@ boost::system::error_code indexer::backfill_step() {
   if (from < target) {
     auto page = store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, target - from)});
     if (!page) return page.error().code;
-    if (auto ec = route(*page, defs, false)) return ec;
+    route(*page, defs, false);
     to = from + page->events.size();
     if (auto ec = write_pending(target, false)) return ec;
   }
@@ -652,13 +771,26 @@ boost::system::error_code indexer::backfill_step() {
   // must be durable before its definition says it is built.
   if (store_.options().fsync_on_flush) {
     for (read_stream_definition* d : defs) {
-      if (!store_.options().file_system->exists(d->link->path)) continue;
-      auto f = store_.files().get(d->link->path);
-      if (!f) return f.error();
-      if (auto ec = (*f)->file->sync()) return ec;
+      link_state& l = *d->link;
+      if (l.failed.load() || !store_.options().file_system->exists(l.path)) continue;
+      auto f = store_.files().get(l.path);
+      boost::system::error_code ec = f ? (*f)->file->sync() : f.error();
+      for (std::size_t i = 0; !ec && i < l.unsynced_dirs.size(); ++i) {
+        ec = store_.options().file_system->sync_directory(l.unsynced_dirs[i]);
+      }
+      if (ec) {
+        fail_link(l, ec, "syncing");
+      } else {
+        l.unsynced_dirs.clear();
+      }
     }
   }
-  for (read_stream_definition* d : defs) d->building = false;
+  std::erase_if(defs, [](read_stream_definition* d) { return d->link->failed.load(); });
+  {
+    // Under the lock: list() reads it from other threads.
+    std::unique_lock lock(mutex_);
+    for (read_stream_definition* d : defs) d->building = false;
+  }
   if (auto ec = write_definitions()) return ec;
   for (read_stream_definition* d : defs) {
     for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), {});
@@ -678,41 +810,56 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
       if (l->pending_entries > 0) touched.push_back(l.get());
     }
   }
+  // A failure here is the link's alone (fail_link).
   for (link_state* l : touched) {
     std::shared_ptr<cached_file> f;
     if (l->written == 0 && !fs.exists(l->path)) {
-      if (auto ec = fs.create_directories(dir_)) return ec;
-      auto created = store_.files().create(l->path);
-      if (!created) return created.error();
-      f = *created;
-      std::array<std::byte, format::file_header_size> header{};
-      format::encode_file_header({format::file_kind::link_index, format::link_entry_size, 0, l->name.size() <= format::header_name_capacity ? std::string_view(l->name) : std::string_view(l->name).substr(0, format::header_name_capacity)}, header);
-      if (auto ec = f->file->write_at(0, header)) return ec;
+      if (auto ec = create_link_file(*l, f)) {
+        fail_link(*l, ec, "creating");
+        continue;
+      }
     } else {
       auto got = store_.files().get(l->path);
-      if (!got) return got.error();
+      if (!got) {
+        fail_link(*l, got.error(), "opening");
+        continue;
+      }
       f = *got;
     }
     const std::uint64_t at = format::file_header_size + l->written * format::link_entry_size;
-    if (auto ec = f->file->write_at(at, l->pending)) return ec;
+    if (auto ec = f->file->write_at(at, l->pending)) {
+      fail_link(*l, ec, "writing");
+      continue;
+    }
     f->note_written(at + l->pending.size());
     l->dirty = true;
   }
   if (persist_progress) {
     if (auto ec = fs.create_directories(dir_)) return ec;
     if (store_.options().fsync_on_flush) {
-      std::shared_lock lock(mutex_);
-      for (auto& [name, l] : links_) {
-        if (!l->dirty) continue;
+      std::vector<link_state*> dirty;
+      {
+        std::shared_lock lock(mutex_);
+        for (auto& [name, l] : links_) {
+          if (l->dirty) dirty.push_back(l.get());
+        }
+      }
+      for (link_state* l : dirty) {
         auto f = store_.files().get(l->path);
-        if (!f) return f.error();
-        if (auto ec = (*f)->file->sync()) return ec;
+        boost::system::error_code ec = f ? (*f)->file->sync() : f.error();
+        for (std::size_t i = 0; !ec && i < l->unsynced_dirs.size(); ++i) ec = fs.sync_directory(l->unsynced_dirs[i]);
+        if (ec) {
+          fail_link(*l, ec, "syncing");
+        } else {
+          l->unsynced_dirs.clear();
+        }
       }
       if (auto ec = fs.sync_directory(dir_)) return ec;
     }
     std::shared_lock lock(mutex_);
     for (auto& [name, l] : links_) l->dirty = false;
-    if (new_progress != persisted_progress_) {
+    // Not while a link has failed: the next open must redo $all from here.
+    if (new_progress != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
       std::array<std::byte, format::link_progress_size> buf{};
       format::encode_link_progress(new_progress, buf);
       if (auto ec = fs.create_directories(dir_)) return ec;

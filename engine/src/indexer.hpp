@@ -10,6 +10,12 @@
 // files (synced first in durable mode), so every link is complete below P; on
 // restart each link is cut back to P and the indexer redoes $all from P.
 //
+// A link that cannot be written (its file cannot be created, written or
+// synced) fails alone: the others stay current, reads of it fail with its
+// error, and links/progress stays where it was until the next open, which
+// redoes $all from there and so rebuilds it. Any other error stops the
+// indexer until the next open. status() reports either.
+//
 // A new read stream is back-filled by the same thread in chunks, from 0 up to
 // P, interleaved with live steps, so appends and other links never wait for
 // the back-fill; it is then linked live. Its definition (links/
@@ -44,6 +50,7 @@
 namespace evstore::detail {
 
 class store_impl;
+struct cached_file;
 
 struct link_state {
   std::string name;
@@ -57,6 +64,14 @@ struct link_state {
   std::vector<std::byte> pending;
   std::uint64_t pending_entries = 0;
   bool dirty = false;          // written since the last progress write (durable mode: unsynced)
+  // Durable mode: directories made for this link's file (its name needs
+  // sub-directories of links/), deepest first, whose entries are not synced yet.
+  std::vector<std::string> unsynced_dirs;
+  // A link that could not be written fails alone: set once by the indexer
+  // (under load_mutex, then the flag), cleared only by reset_link(). Reads of
+  // it fail with `failure` instead of reading short.
+  std::atomic<bool> failed{false};
+  evstore::error failure;  // under load_mutex
 };
 
 struct read_stream_definition {
@@ -109,13 +124,17 @@ class indexer {
   // Wakes subscribers of every link this process has touched.
   void notify_links() const;
   std::uint64_t progress() const { return progress_.load(std::memory_order_acquire); }
-  boost::system::error_code last_error() const {
-    std::lock_guard lock(error_mutex_);
-    return published_error_;
-  }
+  // The error that stopped the indexer, else the first of a link that failed
+  // alone (empty code if none); any thread.
+  evstore::error status() const;
+  std::uint64_t failed_links() const { return failed_links_.load(std::memory_order_acquire); }
 
-  // After the last flush of close(): links every published event, persists
-  // the progress, then calls `done` (on the background thread).
+  // close() was called (any thread): create() and remove() complete with
+  // store_closed from now on and write nothing.
+  void begin_close() { closing_.store(true, std::memory_order_release); }
+  // After the last flush of close(), before the directory lock goes: links
+  // every published event, finishes the back-fills still running, persists
+  // the progress, stops for good, then calls `done` (on the background thread).
   void drain(std::function<void(boost::system::error_code)> done);
 
   void create(std::string name, filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
@@ -127,11 +146,11 @@ class indexer {
   link_state& link_for(const std::string& name);
   result<void> load(link_state& l) const;
   void schedule();
+  bool any_building() const;
   void step();
   boost::system::error_code live_step(std::uint64_t upto);
   boost::system::error_code backfill_step();
-  boost::system::error_code route(const read_page& page, const std::vector<read_stream_definition*>& defs,
-                                  bool system_streams);
+  void route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams);
   boost::system::error_code prepare_for_write(link_state& l);
   boost::system::error_code reset_link(link_state& l);
   boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
@@ -139,7 +158,13 @@ class indexer {
   result<bool> load_definitions();
   // The progress file's value (not limited to the store's $all count).
   result<std::optional<std::uint64_t>> read_progress() const;
+  // The indexer stops (until the next open).
   void fail(boost::system::error_code ec);
+  // Only `l` stops: its pending entries are dropped, its readers get `ec`.
+  void fail_link(link_state& l, boost::system::error_code ec, std::string_view what);
+  boost::system::error_code create_link_file(link_state& l, std::shared_ptr<cached_file>& f);
+  // Under step_mutex_: no more steps; back-fills end with store_closed.
+  void stop_locked();
 
   store_impl& store_;
   std::string dir_;
@@ -155,8 +180,11 @@ class indexer {
   boost::system::error_code failed_;  // background thread
   std::mutex step_mutex_;             // held while a step (or drain) runs
   bool stopped_ = false;              // under step_mutex_
+  std::atomic<bool> closing_{false};
+  std::atomic<std::uint64_t> failed_links_{0};
   mutable std::mutex error_mutex_;
-  boost::system::error_code published_error_;  // failed_, for other threads
+  evstore::error published_error_;  // failed_ with its detail, for other threads
+  evstore::error first_link_error_;  // under error_mutex_
   struct liveness {
     std::mutex mutex;
     bool yes = true;

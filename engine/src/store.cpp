@@ -125,6 +125,7 @@ result<std::uint64_t> store::refresh() { return impl_->refresh(); }
 bool store::is_read_only() const { return impl_->read_only(); }
 const store_options& store::options() const { return impl_->options(); }
 store_statistics store::statistics() const { return impl_->statistics(); }
+evstore::error store::indexer_status() const { return impl_->links().status(); }
 
 event_range::event_range(std::unique_ptr<detail::cursor> c) : cursor_(std::move(c)) {}
 event_range::event_range(event_range&&) noexcept = default;

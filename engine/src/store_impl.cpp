@@ -196,7 +196,9 @@ store_statistics store_impl::statistics() const {
     st.flush_duration_counts[i] = stat_flush_buckets_[i].load(std::memory_order_relaxed);
   }
   st.indexed = indexer_->progress();
-  st.indexer_error = indexer_->last_error();
+  const evstore::error status = indexer_->status();
+  st.indexer_error = status.code;
+  st.failed_links = indexer_->failed_links();
   return st;
 }
 

@@ -1,5 +1,7 @@
 #include "stream_name.hpp"
 
+#include "json_check.hpp"
+
 #include <array>
 #include <cstdint>
 
@@ -107,6 +109,13 @@ bool is_control(std::uint32_t cp) { return cp <= 0x1F || (cp >= 0x7F && cp <= 0x
 
 boost::system::error_code validate_stream_name(std::string_view name, name_use use) {
   const auto invalid = make_error_code(errc::invalid_stream_name);
+  // The indexer names these after an event's type or its stream's category,
+  // so they follow those rules: every system stream it writes can be read.
+  if (use == name_use::read && name.starts_with("$et-")) {
+    const std::string_view type = name.substr(4);
+    return !type.empty() && is_printable_utf8(type) ? boost::system::error_code{} : invalid;
+  }
+  if (use == name_use::read && name.starts_with("$ce-")) return validate_stream_name(name.substr(4), use);
   if (name.empty() || name.size() > max_stream_name_bytes) return invalid;
   // "." and ".." would alias directories if a name ever reached a path
   // unencoded; the rule is part of the public contract either way.
@@ -164,7 +173,8 @@ std::string encode_stream_file_name(std::string_view name) {
 }
 
 std::optional<std::string> decode_stream_file_name(std::string_view encoded) {
-  if (encoded.empty() || encoded.size() > max_encoded_bytes) return std::nullopt;
+  // "$et-<type>" is as long as the store's longest type: no fixed bound.
+  if (encoded.empty() || (encoded.size() > max_encoded_bytes && !encoded.starts_with("%24et-"))) return std::nullopt;
 
   // Parse leniently (any "+/" is a separator, any upper-case escape is
   // accepted), then demand that re-encoding reproduces the input byte for

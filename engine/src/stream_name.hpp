@@ -3,6 +3,10 @@
 // Rules (API.md): 1..200 bytes of valid UTF-8, no control characters
 // (U+0000..U+001F, U+007F..U+009F), no '/' or '\', not "." or "..". Names
 // starting with '$' are reserved for the store: readable, never appendable.
+// System streams, read only, follow the rules of what they are named after:
+// "$et-<type>" any event type (non-empty printable UTF-8, '/' allowed, as
+// long as the store's max_type_bytes), "$ce-<category>" a category (the part
+// of a stream name before its first '-', so the stream-name rules).
 //
 // Encoding: bytes [a-z0-9_-] stand for themselves; every other byte (upper-case
 // letters, '.', '%', '$', UTF-8 bytes, ...) is written "%HH" with upper-case hex.

@@ -608,20 +608,10 @@ void store_impl::maybe_checkpoint(bool force) {
 }
 
 void store_impl::async_close(close_handler user_handler) {
-  // Once the last flush is done, the indexer links what it has not yet, so
-  // read streams are complete when the next process opens the store.
-  // The drain runs on the background thread, which must never hold the
-  // store's last reference: the completion carries it back to the executor.
+  // From now on read-stream creation and deletion write nothing.
+  if (indexer_) indexer_->begin_close();
   close_handler handler = [self = shared_from_this(), h = std::move(user_handler)](boost::system::error_code ec) mutable {
-    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) {
-      return self->complete_on_executor(std::move(h), ec);
-    }
-    auto shared = std::make_shared<close_handler>(std::move(h));
-    auto* impl = self.get();
-    impl->indexer_->drain([self = std::move(self), shared, ec](boost::system::error_code drained) mutable {
-      auto keep = std::move(self);
-      keep->complete_on_executor(std::move(*shared), ec ? ec : drained, std::move(keep));
-    });
+    self->complete_on_executor(std::move(h), ec);
   };
   boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
     self->closed_ = true;
@@ -636,7 +626,7 @@ void store_impl::async_close(close_handler user_handler) {
 
 void store_impl::finish_close_if_idle() {
   if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
-  auto complete_close = [this](boost::system::error_code ec) {
+  auto release = [this](boost::system::error_code ec) {
     // Once close completes the directory may be reopened, even while this
     // object lingers until its last handler has run.
     lock_.reset();
@@ -647,6 +637,21 @@ void store_impl::finish_close_if_idle() {
       boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
     }
     close_handlers_.clear();
+  };
+  // Once the last flush is done, the indexer links what it has not yet (read
+  // streams are complete when the next process opens the store) and stops:
+  // only then does the lock go, so nothing of this store writes links/ under
+  // the directory's next owner. The drain runs on the background thread,
+  // which must never hold the store's last reference: its completion carries
+  // it back to the strand.
+  auto complete_close = [self = shared_from_this(), release](boost::system::error_code ec) mutable {
+    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) return release(ec);
+    auto strand = self->strand_;
+    auto* impl = self.get();
+    impl->indexer_->drain([self = std::move(self), strand, release, ec](boost::system::error_code drained) mutable {
+      boost::asio::post(strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
+    });
+    EVSTORE_TEST_POINT("store.close.drain_queued");
   };
   if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
   if (!journal_file_) {

@@ -293,8 +293,17 @@ api_response api::list(const target& t) const {
 api_response api::health() const {
   api_response r;
   const auto count = store_.event_count();
-  r.body = std::string("{\"status\":\"ok\",\"readOnly\":") + (store_.is_read_only() ? "true" : "false") +
-           ",\"position\":" + (count ? std::to_string(count - 1) : std::string("null")) + "}";
+  // Appends and reads still work when the indexer fails, so the server stays
+  // up (200), but says which read or system streams stopped and why.
+  const evstore::error indexer = store_.indexer_status();
+  r.body = std::string("{\"status\":") + (indexer.code ? "\"degraded\"" : "\"ok\"") +
+           ",\"readOnly\":" + (store_.is_read_only() ? "true" : "false") +
+           ",\"position\":" + (count ? std::to_string(count - 1) : std::string("null"));
+  if (indexer.code) {
+    r.body += ",\"indexer\":{\"error\":" + json_string(code_of(indexer.code)) +
+              ",\"message\":" + json_string(indexer.message()) + "}";
+  }
+  r.body += "}";
   return r;
 }
 
@@ -339,6 +348,11 @@ api_response api::metrics() const {
          std::to_string(store_.event_count()) + "\n";
   out += "# HELP evstore_indexed_events Events linked into read and system streams.\n# TYPE evstore_indexed_events gauge\n"
          "evstore_indexed_events " + std::to_string(st.indexed) + "\n";
+  out += "# HELP evstore_indexer_failed 1 if the indexer has failed (see /health), else 0.\n"
+         "# TYPE evstore_indexer_failed gauge\nevstore_indexer_failed " +
+         std::string(st.indexer_error ? "1" : "0") + "\n";
+  out += "# HELP evstore_failed_links Read and system streams that failed alone (reads of them fail).\n"
+         "# TYPE evstore_failed_links gauge\nevstore_failed_links " + std::to_string(st.failed_links) + "\n";
   out += "# HELP evstore_subscribers Live WebSocket and SSE subscribers.\n# TYPE evstore_subscribers gauge\n"
          "evstore_subscribers " + std::to_string(metrics_.subscribers.load()) + "\n";
   out += "# HELP evstore_connections Open HTTP connections.\n# TYPE evstore_connections gauge\nevstore_connections " +

@@ -185,9 +185,14 @@ struct store_statistics {
   // $all positions linked into read and system streams so far (they lag the
   // event count by the indexer's current step).
   std::uint64_t indexed = 0;
-  // The indexer's I/O error, if one stopped it: read streams then stay where
-  // they are until the store is reopened.
+  // The indexer's first error (store::indexer_status() has its detail): one
+  // that stopped it (read and system streams then stay where they are until
+  // the store is reopened), or that of a link it could not write.
   boost::system::error_code indexer_error;
+  // Links (read or system streams) that failed alone: reads of them fail
+  // with their error until the store is reopened; every other link stays
+  // current.
+  std::uint64_t failed_links = 0;
 };
 
 class store {
@@ -367,6 +372,14 @@ class store {
   bool is_read_only() const;
   const store_options& options() const;
   store_statistics statistics() const;
+  // The indexer's health: an empty code while every read and system stream
+  // is current; otherwise its first error with the detail (which link or
+  // file, the OS error). A link that cannot be written (say, a file-system
+  // limit on its name) fails alone: reads of it fail with its error, the
+  // others stay current, and the next open rebuilds it. Any other error
+  // (reading $all, writing links/progress) stops the indexer until the next
+  // open. /health reports it; see README "Read streams".
+  evstore::error indexer_status() const;
 
  private:
   explicit store(std::shared_ptr<detail::store_impl> impl);

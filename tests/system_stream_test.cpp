@@ -1,0 +1,200 @@
+// System streams ($ce-<category>, $et-<type>) and link files whose names need
+// more than one path segment: every link the indexer writes can be read by
+// its name, survives a power loss, and a link that cannot be written fails
+// alone. Also: reads of system streams that do not exist keep nothing.
+#include "support/store_fixture.hpp"
+
+#include <evstore/file_system.hpp>
+#include <evstore/memory_file_system.hpp>
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <future>
+#include <string>
+
+using namespace evstore;
+using namespace evstore::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::size_t events_in(const store& s, const std::string& stream) {
+  auto page = s.read(stream, {.max_count = 1000});
+  return page ? page->events.size() : 0;
+}
+
+boost::system::error_code create_wait(store& s, const std::string& name, filter f) {
+  std::promise<boost::system::error_code> done;
+  s.create_read_stream(name, std::move(f), [&](boost::system::error_code ec) { done.set_value(ec); });
+  auto fut = done.get_future();
+  if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
+  return fut.get();
+}
+
+// Forwards to another file system; creating a file whose path contains
+// `refused` fails with EACCES while `refusing` is set.
+class refusing_file_system final : public file_system {
+ public:
+  refusing_file_system(std::shared_ptr<file_system> base, std::string refused)
+      : base_(std::move(base)), refused_(std::move(refused)) {}
+  std::atomic<bool> refusing{true};
+
+  boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode mode) override {
+    if (mode != open_mode::read_only && refusing && p.find(refused_) != std::string::npos && !base_->exists(p)) {
+      return error_code(EACCES, boost::system::system_category());
+    }
+    return base_->open(p, mode);
+  }
+  error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
+  error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
+  bool exists(const std::string& p) override { return base_->exists(p); }
+  error_code rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
+  error_code remove(const std::string& p) override { return base_->remove(p); }
+  boost::system::result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
+  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override { return base_->lock(p); }
+
+ private:
+  std::shared_ptr<file_system> base_;
+  std::string refused_;
+};
+
+long rss_kib() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return 0;
+}
+
+}  // namespace
+
+// "$et-" + 90 upper-case letters encodes to 276 bytes: its link file lives in
+// a sub-directory of links/, which the indexer must create (through the
+// store's file system: the memory one here) and, in durable mode, sync.
+TEST(system_stream, a_link_in_a_sub_directory_is_written_and_converges_after_a_power_loss) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = mem};
+  const std::string long_type(90, 'A');
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s);
+    ASSERT_FALSE(append_wait(*s, "order-1", {make_event(long_type)}).ec);
+    ASSERT_FALSE(append_wait(*s, "order-2", {make_event("Paid")}).ec);
+    ASSERT_TRUE(wait_until([&] { return s->statistics().indexed >= 2 || s->statistics().indexer_error; }));
+    EXPECT_FALSE(s->statistics().indexer_error) << s->indexer_status().message();
+    EXPECT_EQ(events_in(*s, "$et-" + long_type), 1u);
+    EXPECT_EQ(events_in(*s, "$et-Paid"), 1u);
+    EXPECT_EQ(events_in(*s, "$ce-order"), 2u);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  mem->power_loss(power_loss_mode::synced_only, 1);
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 2; }));
+  EXPECT_EQ(events_in(*s, "$et-" + long_type), 1u);
+  EXPECT_EQ(events_in(*s, "$ce-order"), 2u);
+  EXPECT_FALSE(s->indexer_status().code) << s->indexer_status().message();
+}
+
+TEST(system_stream, a_read_stream_whose_name_needs_a_sub_directory_is_linked) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.path()});
+  ASSERT_TRUE(s);
+  ASSERT_FALSE(append_wait(*s, "order-1", {make_event("Paid")}).ec);
+  const std::string name(90, 'R');
+  ASSERT_FALSE(create_wait(*s, name, filter::event_types({"Paid"})));
+  ASSERT_FALSE(append_wait(*s, "order-2", {make_event("Paid")}).ec);
+  EXPECT_TRUE(wait_until([&] { return events_in(*s, name) == 2; })) << s->indexer_status().message();
+  EXPECT_TRUE(wait_until([&] { return events_in(*s, "$et-Paid") == 2; }));
+  EXPECT_FALSE(s->indexer_status().code);
+}
+
+// One link that cannot be written must not stop the others: they stay
+// current, the failure is reported with the link's name, reads of that link
+// fail with it rather than reading short, and the next open rebuilds it.
+TEST(system_stream, a_link_that_cannot_be_written_fails_alone_and_is_rebuilt_at_the_next_open) {
+  temp_dir dir;
+  io_thread io;
+  auto fs = std::make_shared<refusing_file_system>(posix_file_system(), "%42roken");  // "Broken"
+  const store_options o{.directory = dir.path(), .file_system = fs};
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s);
+    ASSERT_FALSE(append_wait(*s, "order-1", {make_event("Paid")}).ec);
+    ASSERT_FALSE(append_wait(*s, "order-2", {make_event("Broken")}).ec);
+    ASSERT_FALSE(append_wait(*s, "order-3", {make_event("Paid")}).ec);
+    EXPECT_TRUE(wait_until([&] { return events_in(*s, "$et-Paid") == 2; }));
+    EXPECT_TRUE(wait_until([&] { return events_in(*s, "$ce-order") == 3; }));
+    const evstore::error status = s->indexer_status();
+    EXPECT_EQ(status.code, boost::system::errc::permission_denied);
+    EXPECT_NE(status.detail.find("$et-Broken"), std::string::npos) << status.detail;
+    EXPECT_EQ(s->statistics().indexer_error, boost::system::errc::permission_denied);
+    EXPECT_EQ(s->statistics().failed_links, 1u);
+    auto broken = s->read("$et-Broken");
+    ASSERT_FALSE(broken) << "a failed link reads short instead of failing";
+    EXPECT_EQ(broken.error().code, boost::system::errc::permission_denied);
+    // Later events still reach the healthy links.
+    ASSERT_FALSE(append_wait(*s, "order-4", {make_event("Paid")}).ec);
+    EXPECT_TRUE(wait_until([&] { return events_in(*s, "$et-Paid") == 3; }));
+    ASSERT_FALSE(close_wait(*s));
+  }
+  fs->refusing = false;
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_TRUE(wait_until([&] { return s->statistics().indexed == 4; }));
+  EXPECT_EQ(events_in(*s, "$et-Broken"), 1u);
+  EXPECT_EQ(events_in(*s, "$et-Paid"), 3u);
+  EXPECT_EQ(events_in(*s, "$ce-order"), 4u);
+  EXPECT_FALSE(s->indexer_status().code);
+}
+
+// Event types may hold '/' and be 256 bytes (max_type_bytes): their $et-
+// streams follow the event-type rules, not the 200-byte stream-name rules.
+TEST(system_stream, every_system_stream_the_indexer_writes_can_be_read_by_name) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.path()});
+  ASSERT_TRUE(s);
+  const std::string longest(256, 't');
+  const std::string category(198, 'c');  // "<category>-1": a 200-byte stream name
+  ASSERT_FALSE(append_wait(*s, "order-1", {make_event("orders/Placed")}).ec);
+  ASSERT_FALSE(append_wait(*s, "order-2", {make_event(longest)}).ec);
+  ASSERT_FALSE(append_wait(*s, category + "-1", {make_event("Paid")}).ec);
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 3; }));
+  EXPECT_EQ(events_in(*s, "$et-orders/Placed"), 1u);
+  EXPECT_EQ(events_in(*s, "$et-" + longest), 1u);
+  EXPECT_EQ(events_in(*s, "$ce-" + category), 1u);
+  auto v = s->stream_version("$et-orders/Placed");
+  ASSERT_TRUE(v) << v.error().message();
+  // Still invalid: what no event type or category can be.
+  for (const std::string& bad : std::vector<std::string>{"$et-", "$et-a\x01", "$ce-a/b", "$ce-", "$x-" + longest}) {
+    auto page = s->read(bad);
+    ASSERT_FALSE(page) << bad;
+    EXPECT_EQ(page.error().code, errc::invalid_stream_name) << bad;
+  }
+  ASSERT_FALSE(close_wait(*s));
+}
+
+// Each read of a missing system stream used to keep a link state for its
+// name, walked on every indexer step: memory grew with every name asked.
+TEST(system_stream, reading_system_streams_that_do_not_exist_keeps_no_state) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.path()});
+  ASSERT_TRUE(s);
+  ASSERT_FALSE(append_wait(*s, "c-1", make_events(1)).ec);
+  const std::string padding(180, 'x');  // about 1 KiB of state per name
+  for (int i = 0; i < 1000; ++i) (void)s->read("$et-" + padding + std::to_string(i));
+  const long before = rss_kib();
+  for (int i = 0; i < 40000; ++i) {
+    auto page = s->read((i % 2 ? "$et-" : "$ce-") + padding + "-" + std::to_string(i));
+    ASSERT_TRUE(page) << page.error().message();
+    ASSERT_TRUE(page->events.empty());
+  }
+  const long grown = rss_kib() - before;
+  EXPECT_LT(grown, 8 * 1024) << "RSS grew by " << grown << " KiB for 40000 reads of missing streams";
+}
