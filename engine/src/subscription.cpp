@@ -2,6 +2,7 @@
 // events. See subscription_impl.hpp.
 #include "subscription_impl.hpp"
 
+#include "indexer.hpp"
 #include "store_impl.hpp"
 #include "tracked_handler.hpp"
 
@@ -42,7 +43,20 @@ subscription_impl::subscription_impl(std::shared_ptr<const store_impl> store, st
       stream_(std::move(stream)),
       max_batch_(std::max<std::size_t>(1, options.max_batch)),
       executor_(std::move(executor)),
-      next_(options.from) {}
+      next_(options.from),
+      incarnation_(read_stream_incarnation(*store_, stream_)) {}
+
+// Read before asking whether the name is a read stream: a delete that makes
+// it none bumps the incarnation afterwards, so this one is the old one.
+std::optional<std::uint64_t> subscription_impl::read_stream_incarnation(const store_impl& store,
+                                                                        std::string_view stream) {
+  auto incarnation = store.links().incarnation(stream);
+  return store.links().is_link(stream) ? incarnation : std::nullopt;
+}
+
+bool subscription_impl::deleted() const {
+  return incarnation_ && store_->links().incarnation(stream_) != incarnation_;
+}
 
 std::uint64_t subscription_impl::position() const {
   std::lock_guard lock(mutex_);
@@ -71,7 +85,13 @@ void subscription_impl::run(batch_callback callback) {
                                                                  subscription_batch batch) mutable {
     callback(ec, batch);
     if (ec) return;
-    if (auto self = weak.lock()) self->run(std::move(callback));
+    if (auto self = weak.lock()) {
+      self->run(std::move(callback));
+    } else {
+      // Destroyed with this batch on its way: no next() can end it, so end
+      // it here, as store.hpp promises.
+      callback(make_error_code(boost::asio::error::operation_aborted), {});
+    }
   });
 }
 
@@ -81,9 +101,13 @@ void subscription_impl::cancel() {
     std::lock_guard lock(mutex_);
     if (cancelled_) return;
     cancelled_ = true;
-    if (waiter_ != 0 && store_->subscriptions().cancel(stream_, waiter_)) {
-      // Parked: no attempt will run, so complete here.
-      waiter_ = 0;
+    if (waiter_ != 0) store_->subscriptions().cancel(stream_, waiter_);
+    waiter_ = 0;
+    // Completed here, whatever is under way: a waiter already taken off the
+    // notifier's list may be about to wake an attempt, or find this object
+    // gone (its reference is weak) and wake nothing. An attempt that runs
+    // later finds no pending handler and stops.
+    if (pending_) {
       handler.emplace(std::move(*pending_));
       pending_.reset();
     }
@@ -128,8 +152,11 @@ void subscription_impl::attempt() {
     cancelled = cancelled_;
     from = next_;
   }
-  // cancel() found no waiter to remove: this attempt owes the completion.
+  // Cancelled after this attempt was posted: cancel() completed the handler.
   if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), {});
+  // Its read stream was deleted (and maybe re-created: another stream by the
+  // same name, numbered from 0 again).
+  if (deleted()) return complete(make_error_code(errc::stream_deleted), {});
   auto count = store_->published_count(stream_);
   if (!count) return complete(count.error().code, {});
   subscription_batch batch;
@@ -157,7 +184,7 @@ void subscription_impl::attempt() {
       stream_,
       [&] {
         auto now = store_->published_count(stream_);
-        return !now || *now > from || store_->is_closed();
+        return !now || *now > from || store_->is_closed() || deleted();
       },
       [weak = weak_from_this()] {
         // This may run on the writer's or the background thread: the
