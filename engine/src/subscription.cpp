@@ -36,6 +36,18 @@ std::uint64_t subscription::position() const { return impl_ ? impl_->position() 
 }  // namespace evstore
 
 namespace evstore::detail {
+namespace {
+
+constexpr const char* cancelled_detail = "the subscription was cancelled or destroyed";
+
+// The batch of a failed next(): only its detail.
+subscription_batch failed(std::string detail) {
+  subscription_batch b;
+  b.detail = std::move(detail);
+  return b;
+}
+
+}  // namespace
 
 subscription_impl::subscription_impl(std::shared_ptr<const store_impl> store, std::string stream,
                                      subscription_options options, subscription::executor_type executor)
@@ -69,7 +81,7 @@ void subscription_impl::next(next_handler untracked) {
   {
     std::lock_guard lock(mutex_);
     if (pending_) {
-      deliver(std::move(handler), make_error_code(errc::invalid_argument), {});
+      deliver(std::move(handler), make_error_code(errc::invalid_argument), failed("a next() is already pending"));
       return;
     }
     pending_.emplace(std::move(handler));
@@ -90,7 +102,7 @@ void subscription_impl::run(batch_callback callback) {
     } else {
       // Destroyed with this batch on its way: no next() can end it, so end
       // it here, as store.hpp promises.
-      callback(make_error_code(boost::asio::error::operation_aborted), {});
+      callback(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
     }
   });
 }
@@ -112,7 +124,7 @@ void subscription_impl::cancel() {
       pending_.reset();
     }
   }
-  if (handler) deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted), {});
+  if (handler) deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
 }
 
 void subscription_impl::post_attempt() {
@@ -153,17 +165,17 @@ void subscription_impl::attempt() {
     from = next_;
   }
   // Cancelled after this attempt was posted: cancel() completed the handler.
-  if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), {});
+  if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
   // Its read stream was deleted (and maybe re-created: another stream by the
   // same name, numbered from 0 again).
-  if (deleted()) return complete(make_error_code(errc::stream_deleted), {});
+  if (deleted()) return complete(make_error_code(errc::stream_deleted), failed("read stream '" + stream_ + "' was deleted"));
   auto count = store_->published_count(stream_);
-  if (!count) return complete(count.error().code, {});
+  if (!count) return complete(count.error().code, failed(count.error().message()));
   subscription_batch batch;
   batch.next = from;
   if (from < *count) {
     auto page = store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
-    if (!page) return complete(page.error().code, {});
+    if (!page) return complete(page.error().code, failed(page.error().message()));
     batch.events = std::move(page->events);
     batch.next = page->next;
     if (!caught_up_ && batch.next >= *count) caught_up_ = batch.caught_up = true;
@@ -173,12 +185,12 @@ void subscription_impl::attempt() {
     caught_up_ = batch.caught_up = true;
     return complete({}, std::move(batch));
   }
-  if (store_->is_closed()) return complete(make_error_code(errc::store_closed), {});
+  if (store_->is_closed()) return complete(make_error_code(errc::store_closed), failed("the store was closed"));
   // Live and nothing new: park until the stream's published count moves past `from`.
   std::unique_lock lock(mutex_);
   if (cancelled_) {
     lock.unlock();
-    return complete(make_error_code(boost::asio::error::operation_aborted), {});
+    return complete(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
   }
   waiter_ = store_->subscriptions().wait(
       stream_,
