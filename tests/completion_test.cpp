@@ -4,6 +4,9 @@
 // returns: once everything completed the store holds no work of its own.
 #include "support/store_fixture.hpp"
 
+#include <evstore/fault_injecting_file_system.hpp>
+#include <evstore/memory_file_system.hpp>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -15,6 +18,8 @@
 #include <filesystem>
 #include <future>
 #include <mutex>
+#include <optional>
+#include <thread>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -368,6 +373,179 @@ TEST_P(completion_test, a_conflict_carries_the_actual_version_and_a_detail_in_ev
   ASSERT_TRUE(thrown.has_value()) << "no append_error";
   EXPECT_EQ(thrown->code(), errc::invalid_event);
   EXPECT_EQ(thrown->result().detail, "event 0: data is not JSON");
+}
+
+// --- Errors of the other operations: with futures and coroutines an
+// operation_error carrying the code and the detail; a callback taking
+// (error_code, std::string) gets the detail too.
+
+struct failure {
+  boost::system::error_code code;
+  std::string detail;
+  std::string what;
+};
+
+// Expects `f` to hold `code` with `detail` in both its detail and what().
+void expect_failure(const std::optional<failure>& f, boost::system::error_code code, const std::string& detail) {
+  ASSERT_TRUE(f.has_value()) << "no operation_error, expected " << code.message();
+  EXPECT_EQ(f->code, code) << f->what;
+  EXPECT_NE(f->detail.find(detail), std::string::npos) << f->detail;
+  EXPECT_NE(f->what.find(detail), std::string::npos) << f->what;
+}
+
+TEST_P(completion_test, every_failing_operation_throws_an_operation_error_with_its_detail_into_the_future) {
+  store s = open();
+  auto c = s.consumer("a", "mailer");
+  ASSERT_TRUE(c) << c.error().message();
+  auto sub = s.subscribe("a", {.from = 0});
+  ASSERT_TRUE(sub) << sub.error().message();
+  auto step = [&](auto future) -> std::optional<failure> {
+    std::thread t = run_elsewhere();
+    const bool ready = future.wait_for(20s) == std::future_status::ready;
+    if (!ready) io_.stop();
+    t.join();
+    io_.restart();
+    EXPECT_TRUE(ready) << "the future was never set";
+    try {
+      future.get();
+    } catch (const operation_error& e) {
+      return failure{e.code(), e.detail(), e.what()};
+    }
+    return std::nullopt;
+  };
+  EXPECT_FALSE(step(s.append("a", events(1), expect::no_stream, asio::use_future)));
+  expect_failure(step(c->commit(5, "{}", asio::use_future)), errc::invalid_argument,
+                 "position 5 is beyond the 1 published events of 'a'");
+  expect_failure(step(c->commit(1, "{not json", asio::use_future)), errc::invalid_event, "the state is not JSON");
+  expect_failure(step(s.create_read_stream("a", filter::event_types({"Tested"}), asio::use_future)),
+                 errc::read_stream_exists, "'a' is the name of a write stream");
+  EXPECT_FALSE(step(s.create_read_stream("tested", filter::event_types({"Tested"}), asio::use_future)));
+  expect_failure(step(s.create_read_stream("tested", filter::event_types({"Other"}), asio::use_future)),
+                 errc::read_stream_exists, "'tested' is a read stream with another filter");
+  expect_failure(step(s.delete_read_stream("nope", asio::use_future)), errc::stream_not_found,
+                 "there is no read stream 'nope'");
+  EXPECT_FALSE(step(sub->next(asio::use_future)));  // the stored event, caught up
+  EXPECT_FALSE(step(s.close(asio::use_future)));
+  expect_failure(step(sub->next(asio::use_future)), errc::store_closed, "the store was closed");
+}
+
+TEST_P(completion_test, every_failing_operation_throws_an_operation_error_with_its_detail_into_the_coroutine) {
+  store s = open();
+  auto c = s.consumer("a", "mailer");
+  ASSERT_TRUE(c) << c.error().message();
+  auto sub = s.subscribe("a", {.from = 0});
+  ASSERT_TRUE(sub) << sub.error().message();
+  std::vector<std::optional<failure>> got;
+  bool finished = false;
+  asio::co_spawn(
+      io_,
+      [&]() -> asio::awaitable<void> {
+        // Runs one operation, records its operation_error (or none).
+        auto attempt = [&](auto awaitable) -> asio::awaitable<void> {
+          std::optional<failure> f;
+          try {
+            co_await std::move(awaitable);
+          } catch (const operation_error& e) {
+            f = failure{e.code(), e.detail(), e.what()};
+          }
+          got.push_back(std::move(f));
+        };
+        std::vector<event_data> evs = events(1);
+        co_await s.append("a", evs, expect::no_stream, asio::use_awaitable);
+        std::string state = "{}";
+        co_await attempt(c->commit(5, state, asio::use_awaitable));
+        filter tested = filter::event_types({"Tested"});
+        filter other = filter::event_types({"Other"});
+        co_await attempt(s.create_read_stream("a", tested, asio::use_awaitable));
+        co_await attempt(s.create_read_stream("tested", tested, asio::use_awaitable));
+        co_await attempt(s.create_read_stream("tested", other, asio::use_awaitable));
+        co_await attempt(s.delete_read_stream("nope", asio::use_awaitable));
+        co_await attempt(sub->next(asio::use_awaitable));
+        co_await attempt(s.close(asio::use_awaitable));
+        co_await attempt(sub->next(asio::use_awaitable));
+        finished = true;
+      },
+      asio::detached);
+  run();
+  ASSERT_TRUE(finished);
+  ASSERT_EQ(got.size(), 8u);
+  expect_failure(got[0], errc::invalid_argument, "position 5 is beyond the 1 published events of 'a'");
+  expect_failure(got[1], errc::read_stream_exists, "'a' is the name of a write stream");
+  EXPECT_FALSE(got[2]);
+  expect_failure(got[3], errc::read_stream_exists, "'tested' is a read stream with another filter");
+  expect_failure(got[4], errc::stream_not_found, "there is no read stream 'nope'");
+  EXPECT_FALSE(got[5]);
+  EXPECT_FALSE(got[6]);
+  expect_failure(got[7], errc::store_closed, "the store was closed");
+}
+
+// close() after a failed write: the I/O error with what failed, in each form.
+TEST_P(completion_test, a_close_after_a_failed_write_reports_the_io_error_with_its_detail_in_every_form) {
+  const auto eio = make_error_code(boost::system::errc::io_error);
+  auto open_failing = [&](const std::string& dir) {
+    auto faults = std::make_shared<fault_injecting_file_system>(std::make_shared<memory_file_system>());
+    auto s = store::open(io_.get_executor(), {.directory = dir, .fsync_on_flush = GetParam().fsync, .file_system = faults});
+    if (!s) throw std::runtime_error("open: " + s.error().message());
+    faults->fail_operation(1, eio, true);
+    return std::move(*s);
+  };
+  const std::string detail = "a flush, checkpoint or read-stream link write failed";
+  {
+    store s = open_failing("/callback");
+    std::optional<failure> f;
+    s.append("a", events(1), expect::any, [](boost::system::error_code, append_result) {});
+    s.close([&](boost::system::error_code ec, std::string d) { f = failure{ec, d, d}; });
+    run();
+    io_.restart();
+    expect_failure(f, eio, detail);
+    EXPECT_NE(f->detail.find("closing the store in /callback"), std::string::npos) << f->detail;
+    EXPECT_NE(f->detail.find("(errno 5)"), std::string::npos) << f->detail;
+  }
+  {
+    store s = open_failing("/future");
+    s.append("a", events(1), expect::any, [](boost::system::error_code, append_result) {});
+    auto future = s.close(asio::use_future);
+    std::thread t = run_elsewhere();
+    std::optional<failure> f;
+    try {
+      future.get();
+    } catch (const operation_error& e) {
+      f = failure{e.code(), e.detail(), e.what()};
+    }
+    t.join();
+    io_.restart();
+    expect_failure(f, eio, detail);
+  }
+  {
+    store s = open_failing("/coroutine");
+    std::optional<failure> f;
+    asio::co_spawn(
+        io_,
+        [&]() -> asio::awaitable<void> {
+          s.append("a", events(1), expect::any, [](boost::system::error_code, append_result) {});
+          try {
+            co_await s.close(asio::use_awaitable);
+          } catch (const operation_error& e) {
+            f = failure{e.code(), e.detail(), e.what()};
+          }
+        },
+        asio::detached);
+    run();
+    expect_failure(f, eio, detail);
+  }
+}
+
+// Callbacks keep (error_code); one that also takes a std::string gets the
+// detail, on the same executor.
+TEST_P(completion_test, a_callback_taking_a_string_gets_the_detail) {
+  store s = open();
+  std::optional<failure> two, one;
+  s.delete_read_stream("nope", [&](boost::system::error_code ec, std::string d) { two = failure{ec, d, d}; });
+  s.delete_read_stream("nope", [&](boost::system::error_code ec) { one = failure{ec, {}, {}}; });
+  run();
+  expect_failure(two, errc::stream_not_found, "there is no read stream 'nope'");
+  ASSERT_TRUE(one.has_value());
+  EXPECT_EQ(one->code, errc::stream_not_found);
 }
 
 INSTANTIATE_TEST_SUITE_P(modes, completion_test,

@@ -62,6 +62,33 @@ TEST_F(server_test, sse_catch_up_then_caught_up_then_live_and_last_event_id_resu
   EXPECT_EQ(get("/health").status, 200);
 }
 
+// An SSE subscription to a read stream that is deleted ends with an error
+// event saying so (the engine's code and detail), then the server closes it.
+TEST_F(server_test, sse_subscription_to_a_deleted_read_stream_ends_with_stream_deleted) {
+  auto& s = start();
+  append_ok("o-1", event_json("Paid", "{}"));
+  auto put = http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})"});
+  ASSERT_EQ(put.status, 201) << put;
+  wait_for_events("/streams/paid", 1);
+  sse_client c(s.base() + "/streams/paid?live=true", {}, scratch() + "/evstored-sse.err");
+  auto first = c.next();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->event, "event");
+  auto caught = c.next();
+  ASSERT_TRUE(caught);
+  EXPECT_EQ(caught->event, "caughtUp");
+  auto del = http({.method = "DELETE", .path = "/read-streams/paid"});
+  ASSERT_TRUE(del.status == 200 || del.status == 204) << del;
+  auto end = c.next();
+  ASSERT_TRUE(end) << "no event after the read stream was deleted";
+  EXPECT_EQ(end->event, "error");
+  const auto d = parse_json(end->data);
+  ASSERT_TRUE(d.is_object()) << end->data;
+  EXPECT_EQ(d.at("error"), "stream_deleted") << end->data;
+  EXPECT_NE(end->data.find("read stream 'paid' was deleted"), std::string::npos) << end->data;
+  EXPECT_FALSE(c.next(2s)) << "the stream stays open after its error event";
+}
+
 // ============================================================================
 // WebSocket
 // ============================================================================

@@ -72,6 +72,9 @@ TEST_F(server_test, expected_version_any_no_stream_stream_exists_exact_and_409_b
   };
   // stream_exists on a missing stream: 409, actual null.
   conflict(post("/streams/acct-1", event_json("A"), {"Expected-Version: stream_exists"}), "stream_exists", "null");
+  // The message is the engine's detail.
+  auto detailed = post("/streams/acct-1", event_json("A"), {"Expected-Version: 3"});
+  EXPECT_NE(detailed.error_message().find("stream 'acct-1' has no events, expected 3"), std::string::npos) << detailed;
   // exact on a missing stream.
   conflict(post("/streams/acct-1", event_json("A"), {"Expected-Version: 0"}), "0", "null");
   auto created = append_ok("acct-1", event_json("Opened"), {"Expected-Version: no_stream"});
@@ -295,6 +298,8 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   auto other = http({.method = "PUT", .path = "/read-streams/paid-x1",
                      .body = R"({"filter":{"types":["Refunded"]}})"});
   EXPECT_EQ(other.status, 409) << other;
+  // The engine's detail reaches the body.
+  EXPECT_NE(other.error_message().find("'paid-x1' is a read stream with another filter"), std::string::npos) << other;
 
   auto list = get("/streams").json();
   bool listed = false;
@@ -324,6 +329,9 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   auto del = http({.method = "DELETE", .path = "/read-streams/paid-x1"});
   EXPECT_TRUE(del.status == 200 || del.status == 204) << del;
   EXPECT_EQ(get("/streams/paid-x1").status, 404);
+  auto del_again = http({.method = "DELETE", .path = "/read-streams/paid-x1"});
+  EXPECT_EQ(del_again.status, 404) << del_again;
+  EXPECT_NE(del_again.error_message().find("there is no read stream 'paid-x1'"), std::string::npos) << del_again;
   EXPECT_EQ(get("/streams/o-1").json().at("events").as_array().size(), 3u) << "events stay";
 
   // Consumers: none stored yet.

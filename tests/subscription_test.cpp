@@ -10,6 +10,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
+#include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/post.hpp>
 
@@ -19,6 +20,7 @@
 
 #include <atomic>
 #include <future>
+#include <optional>
 #include <random>
 
 using namespace evstore;
@@ -47,6 +49,37 @@ next_outcome next_wait(subscription& sub) {
     sub.cancel();
   }
   return f.get();
+}
+
+boost::system::error_code create_wait(store& s, const std::string& name, filter f) {
+  std::promise<boost::system::error_code> done;
+  s.create_read_stream(name, std::move(f), [&](boost::system::error_code ec) { done.set_value(ec); });
+  auto fut = done.get_future();
+  if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
+  return fut.get();
+}
+
+boost::system::error_code delete_wait(store& s, const std::string& name) {
+  std::promise<boost::system::error_code> done;
+  s.delete_read_stream(name, [&](boost::system::error_code ec) { done.set_value(ec); });
+  auto fut = done.get_future();
+  if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
+  return fut.get();
+}
+
+// Whether read stream `name` has published `n` entries (in durable mode links
+// are published after their fsync, which may come after create's completion).
+bool has_entries(const store& s, const std::string& name, std::size_t n) {
+  return wait_until([&] {
+    auto page = s.read(name);
+    return page && page->events.size() == n;
+  });
+}
+
+std::vector<event_data> typed(const std::string& type, std::size_t n) {
+  std::vector<event_data> v;
+  for (std::size_t i = 0; i < n; ++i) v.push_back(make_event(type, "{}"));
+  return v;
 }
 
 class subscription_test : public durability_test {};
@@ -328,6 +361,69 @@ TEST_P(subscription_test, destroying_the_subscription_aborts_its_next) {
   EXPECT_EQ(pending.get().ec, boost::asio::error::operation_aborted);
 }
 
+#if defined(EVSTORE_TEST_HOOKS)
+// notify() takes a stream's waiters off its list, then wakes them one by one.
+// A subscription destroyed in between finds no waiter to cancel: its pending
+// next() must still complete, exactly once, with operation_aborted (a
+// coroutine awaiting it resumes, a future gets no broken_promise).
+TEST_P(subscription_test, subscription_destroyed_while_being_woken_still_aborts_its_next) {
+  store s = open({.system_streams = false});
+  std::optional<subscription> sub;
+  {
+    auto r = s.subscribe("a", {.from = from_end});
+    ASSERT_TRUE(r);
+    sub.emplace(std::move(*r));
+  }
+  EXPECT_TRUE(next_wait(*sub).batch.caught_up);
+  auto calls = std::make_shared<std::atomic<int>>(0);
+  auto done = std::make_shared<std::promise<boost::system::error_code>>();
+  auto pending = done->get_future();
+  std::atomic<bool> destroyed{false};
+  detail::scoped_test_point between("notifier.notify.taken", [&] {
+    if (!destroyed.exchange(true)) sub.reset();  // on the writer's thread, its waiter already taken
+  });
+  std::atomic<bool> parking{false};
+  detail::scoped_test_point park("notifier.wait.not_ready", [&] { parking = true; });
+  sub->next([done, calls](boost::system::error_code ec, subscription_batch) {
+    if (calls->fetch_add(1) == 0) done->set_value(ec);
+  });
+  // Registered under the notifier's lock it holds now: the append's notify() finds it.
+  ASSERT_TRUE(wait_until([&] { return parking.load(); }));
+  ASSERT_FALSE(append_wait(s, "a", make_events(1)).ec);
+  ASSERT_TRUE(wait_until([&] { return destroyed.load(); }));
+  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready) << "the pending next() never completed";
+  boost::system::error_code ec;
+  ASSERT_NO_THROW(ec = pending.get()) << "its handler was destroyed without being called";
+  EXPECT_EQ(ec, boost::asio::error::operation_aborted);
+  EXPECT_FALSE(close_wait(s));
+  EXPECT_EQ(calls->load(), 1);
+}
+#endif
+
+// The callback form's promise (store.hpp): every batch until an error ends
+// it, operation_aborted once cancelled or destroyed, even when destroyed with
+// a batch already on its way to the callback.
+TEST_P(subscription_test, callback_form_ends_with_operation_aborted_when_destroyed_with_a_batch_on_its_way) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "a", make_events(3)).ec);
+  boost::asio::io_context own;  // the subscription's executor, run here step by step
+  std::vector<boost::system::error_code> seen;
+  std::optional<subscription> sub;
+  {
+    auto r = s.subscribe("a", {.max_batch = 1}, own.get_executor(),
+                         [&](boost::system::error_code ec, const subscription_batch&) { seen.push_back(ec); });
+    ASSERT_TRUE(r);
+    sub.emplace(std::move(*r));
+  }
+  ASSERT_EQ(own.run_one(), 1u);  // the first attempt: reads a batch and posts its delivery
+  sub.reset();
+  own.restart();
+  own.run_for(1s);  // returns early once the subscription holds no more work
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_FALSE(seen[0]);
+  EXPECT_EQ(seen[1], boost::asio::error::operation_aborted);
+}
+
 TEST_P(subscription_test, close_delivers_what_is_stored_then_ends_with_store_closed) {
   store s = open();
   auto sub = s.subscribe("a");
@@ -407,6 +503,52 @@ TEST_P(subscription_test, coroutine_form_reads_batches_with_co_await) {
   auto f = result.get_future();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
   EXPECT_EQ(f.get(), (std::vector<std::uint64_t>{0, 1, 2}));
+}
+
+// A subscriber of a read stream that is deleted is told so: a parked next()
+// ends with stream_deleted instead of waiting for entries that never come.
+TEST_P(subscription_test, deleting_a_read_stream_ends_its_parked_subscriber_with_stream_deleted) {
+  store s = open({.system_streams = false});
+  ASSERT_FALSE(append_wait(s, "order-1", typed("Paid", 2)).ec);
+  ASSERT_FALSE(create_wait(s, "paid", filter::event_types({"Paid"})));
+  ASSERT_TRUE(has_entries(s, "paid", 2));
+  auto sub = s.subscribe("paid");
+  ASSERT_TRUE(sub);
+  auto first = next_wait(*sub);
+  ASSERT_FALSE(first.ec);
+  EXPECT_EQ(first.batch.events.size(), 2u);
+  EXPECT_TRUE(first.batch.caught_up);
+  auto pending = start_next(*sub);
+  EXPECT_EQ(pending.wait_for(20ms), std::future_status::timeout);
+  ASSERT_FALSE(delete_wait(s, "paid"));
+  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready) << "the subscriber of a deleted read stream waits forever";
+  EXPECT_EQ(pending.get().ec, errc::stream_deleted);
+  // It stays ended.
+  EXPECT_EQ(next_wait(*sub).ec, errc::stream_deleted);
+}
+
+// Deleted and re-created under the same name while the subscriber was not
+// waiting: the new read stream is another stream (its entries are numbered
+// from 0 again); the old subscriber must not silently continue inside it.
+TEST_P(subscription_test, subscriber_of_a_deleted_read_stream_does_not_continue_in_its_recreation) {
+  store s = open({.system_streams = false});
+  ASSERT_FALSE(append_wait(s, "order-1", typed("Paid", 2)).ec);
+  ASSERT_FALSE(create_wait(s, "paid", filter::event_types({"Paid"})));
+  ASSERT_TRUE(has_entries(s, "paid", 2));
+  auto sub = s.subscribe("paid");
+  ASSERT_TRUE(sub);
+  ASSERT_FALSE(next_wait(*sub).ec);
+  ASSERT_FALSE(delete_wait(s, "paid"));
+  ASSERT_FALSE(append_wait(s, "order-2", typed("Paid", 3)).ec);
+  ASSERT_FALSE(create_wait(s, "paid", filter::event_types({"Paid"})));
+  ASSERT_TRUE(has_entries(s, "paid", 5));
+  EXPECT_EQ(next_wait(*sub).ec, errc::stream_deleted);
+  // A new subscription follows the new read stream.
+  auto fresh = s.subscribe("paid");
+  ASSERT_TRUE(fresh);
+  auto got = next_wait(*fresh);
+  ASSERT_FALSE(got.ec);
+  EXPECT_EQ(got.batch.events.size(), 5u);
 }
 
 TEST_P(subscription_test, invalid_stream_name_is_refused) {

@@ -3,6 +3,7 @@
 #include <evstore/consumer.hpp>
 
 #include "consumer_files.hpp"
+#include "detailed_handler.hpp"
 #include "format.hpp"
 #include "io_util.hpp"
 #include "json_check.hpp"
@@ -17,13 +18,15 @@
 
 #include <algorithm>
 #include <mutex>
+#include <optional>
+#include <string>
 #include <tuple>
 
 namespace evstore::detail {
 
 class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
  public:
-  using commit_handler = boost::asio::any_completion_handler<consumer::commit_signature>;
+  using commit_handler = detailed_handler_type;
 
   consumer_impl(std::shared_ptr<store_impl> store, std::string stream, std::string name, std::string path,
                 std::unique_ptr<file_lock> lock, format::consumer_checkpoint stored)
@@ -51,9 +54,12 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
 
  private:
   boost::system::error_code write(std::uint64_t position, const std::string& state) const;
+  // The detail of a commit going back over handled events.
+  std::string behind(std::uint64_t position) const;
   // Takes `self` by value: the completion carries the last reference back to
   // the store's executor, so a store is never destroyed on its background thread.
-  static void complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec);
+  static void complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec,
+                       std::string detail = {});
 
   const std::shared_ptr<store_impl> store_;
   const std::string stream_;
@@ -72,30 +78,35 @@ boost::system::error_code consumer_impl::write(std::uint64_t position, const std
 }
 
 void consumer_impl::commit(std::uint64_t position, std::string state, commit_handler handler) {
-  boost::system::error_code invalid;
+  std::optional<error> invalid;
   auto published = store_->published_count(stream_);
   if (!published) {
-    invalid = published.error().code;
-  } else if (position > *published || position < this->position()) {
+    invalid = published.error();
+  } else if (position > *published) {
     // Never ahead of what a crash keeps, never back over handled events.
-    invalid = make_error_code(errc::invalid_argument);
+    invalid.emplace(errc::invalid_argument, "position " + std::to_string(position) + " is beyond the " +
+                                                std::to_string(*published) + " published events of '" + stream_ + "'");
+  } else if (position < this->position()) {
+    invalid.emplace(errc::invalid_argument, behind(position));
   } else if (!state.empty() && !is_valid_json(state)) {
-    invalid = make_error_code(errc::invalid_event);
+    invalid.emplace(errc::invalid_event, "the state is not JSON");
   }
-  if (invalid) return complete(shared_from_this(), std::move(handler), invalid);
+  if (invalid) return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
   // fsync and rename are blocking: off the caller's executor.
   boost::asio::post(store_->background_executor(), [self = shared_from_this(), position, state = std::move(state),
                                                      handler = std::move(handler)]() mutable {
     EVSTORE_TEST_POINT("consumer.commit.write");
     boost::system::error_code ec;
+    std::string detail;
     {
       std::lock_guard serial(self->commit_mutex_);
       // Checked again in turn: commit() checked against the position before
       // any commit still in flight, and one of those may have passed this one.
       if (position < self->position()) {
         ec = make_error_code(errc::invalid_argument);
-      } else {
-        ec = self->write(position, state);
+        detail = self->behind(position);
+      } else if ((ec = self->write(position, state))) {
+        detail = describe_failure("writing the checkpoint " + self->path_, ec);
       }
       if (!ec) {
         std::lock_guard lock(self->mutex_);
@@ -103,15 +114,25 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
         self->state_ = std::move(state);
       }
     }
-    complete(std::move(self), std::move(handler), ec);
+    complete(std::move(self), std::move(handler), ec, std::move(detail));
   });
 }
 
-void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec) {
+std::string consumer_impl::behind(std::uint64_t position) const {
+  return "position " + std::to_string(position) + " is behind the committed position " +
+         std::to_string(this->position()) + " of consumer '" + name_ + "'";
+}
+
+void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec,
+                             std::string detail) {
   // The store lets go of `self` before the handler runs: the caller may then
   // reopen the store and must not find this consumer (or its store) alive.
   store_impl& store = *self->store_;
-  store.complete_on_executor(std::move(handler), ec, std::move(self));
+  store.complete_on_executor(
+      with_detail(std::move(handler),
+                  [d = std::move(detail)](boost::system::error_code e) { return d.empty() ? e.message() : d; }),
+      ec,
+      std::move(self));
 }
 
 namespace {
@@ -270,7 +291,7 @@ result<subscription> consumer::subscribe(subscription_options options) const {
 }
 
 void consumer::async_commit(std::uint64_t position, std::string state,
-                            boost::asio::any_completion_handler<commit_signature> handler) {
+                            boost::asio::any_completion_handler<detail::detailed_signature> handler) {
   impl_->commit(position, std::move(state), detail::track_work(std::move(handler), impl_->store()->executor()));
 }
 

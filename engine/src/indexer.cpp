@@ -157,6 +157,10 @@ result<bool> indexer::load_definitions() {
         read_stream_definition{p.name, filter_matcher(p.f), !p.built, 0, links[i], {}, {}});
     loaded.emplace(p.name, std::move(d));
   }
+  // Left behind: deleted (or redefined) by the writer. Their subscribers end.
+  for (auto& [name, d] : definitions_) {
+    if (d) d->link->incarnation.fetch_add(1, std::memory_order_acq_rel);
+  }
   definitions_ = std::move(loaded);
   return changed;
 }
@@ -263,6 +267,13 @@ result<void> indexer::load(link_state& l) const {
   l.count.store(count, std::memory_order_release);
   l.loaded.store(true, std::memory_order_release);
   return {};
+}
+
+std::optional<std::uint64_t> indexer::incarnation(std::string_view name) const {
+  if (is_system_name(name)) return std::nullopt;
+  const link_state* l = find_link(name);
+  if (l == nullptr) return std::nullopt;
+  return l->incarnation.load(std::memory_order_acquire);
 }
 
 result<std::optional<std::uint64_t>> indexer::count(std::string_view name) const {
@@ -496,8 +507,11 @@ void indexer::remove(std::string name, create_handler handler) {
       definitions_.emplace(name, std::move(gone));
     } else {
       for (auto& w : gone->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::stream_deleted));
-      // The link state stays (readers may hold it) but its entries go.
+      // The link state stays (readers may hold it) but its entries go, and
+      // its subscribers end: bumped before the wake-up their check runs after.
+      gone->link->incarnation.fetch_add(1, std::memory_order_acq_rel);
       ec = reset_link(*gone->link);
+      store_.subscriptions().notify(name);
     }
     store_.complete_on_executor(std::move(handler), ec);
   });

@@ -57,6 +57,10 @@ struct link_state {
   std::string path;
   std::atomic<std::uint64_t> count{0};  // published entries
   std::atomic<bool> loaded{false};
+  // Bumped each time its read stream is deleted (or a follower sees it go):
+  // subscribers of the old one end (stream_deleted), never continue in a new
+  // read stream of the same name.
+  std::atomic<std::uint64_t> incarnation{0};
   std::mutex load_mutex;
   // Indexer thread only.
   bool writer_ready = false;   // cut back to the progress, entries counted
@@ -114,6 +118,9 @@ class indexer {
   // write streams and its claim (both under mutex_), so one name never gets
   // both kinds.
   bool claim_write_name(std::string_view name, const std::function<void()>& add) const;
+  // link_state::incarnation of read stream `name`; nullopt for system
+  // streams and names never a read stream in this process.
+  std::optional<std::uint64_t> incarnation(std::string_view name) const;
   // Published entries of a link stream; nullopt if `name` is no link stream.
   result<std::optional<std::uint64_t>> count(std::string_view name) const;
   result<read_page> read(std::string_view name, const read_options& options) const;

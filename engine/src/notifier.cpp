@@ -49,6 +49,8 @@ void notifier::notify(std::string_view stream) {
     waiters_.erase(it);
     waiting_.fetch_sub(woken.size(), std::memory_order_acq_rel);
   }
+  // Taken off the list, not yet woken: a cancel() now finds no waiter.
+  EVSTORE_TEST_POINT("notifier.notify.taken");
   for (waiter& w : woken) w.wake();
 }
 

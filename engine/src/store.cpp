@@ -2,6 +2,7 @@
 #include <evstore/store.hpp>
 
 #include "consumer_files.hpp"
+#include "detailed_handler.hpp"
 #include "indexer.hpp"
 #include "reader.hpp"
 #include "stream_name.hpp"
@@ -35,8 +36,15 @@ void store::async_append(std::string stream, std::vector<event_data> events, exp
   impl_->append(std::move(stream), std::move(events), expected, detail::track_work(std::move(handler), impl_->executor()));
 }
 
-void store::async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler) {
-  impl_->async_close(detail::track_work(std::move(handler), impl_->executor()));
+void store::async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler) {
+  impl_->async_close(detail::with_detail(detail::track_work(std::move(handler), impl_->executor()),
+                                         [dir = impl_->options().directory](boost::system::error_code ec) {
+                                           // The first write, fsync or linking error since the store opened.
+                                           return detail::describe_failure(
+                                               "closing the store in " + dir +
+                                                   ": a flush, checkpoint or read-stream link write failed",
+                                               ec);
+                                         }));
 }
 
 result<read_page> store::read(std::string_view stream, read_options options) const {
@@ -84,25 +92,41 @@ void store::start_callbacks(subscription& sub,
 
 void store::async_create_read_stream(std::string name, evstore::filter f,
                                      std::function<void(std::uint64_t, std::uint64_t)> progress,
-                                     boost::asio::any_completion_handler<void(boost::system::error_code)> untracked) {
+                                     boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
   auto handler = detail::track_work(std::move(untracked), impl_->executor());
-  boost::system::error_code invalid;
+  std::optional<error> invalid;
   if (impl_->read_only()) {
-    invalid = make_error_code(errc::read_only);
+    invalid.emplace(errc::read_only, "the store is open read-only");
   } else if (detail::validate_stream_name(name, detail::name_use::append) || name.starts_with("$")) {
-    invalid = make_error_code(errc::invalid_stream_name);
-  } else if (!f.validate()) {
-    invalid = make_error_code(errc::invalid_argument);
+    invalid.emplace(errc::invalid_stream_name, "'" + name + "' is not a name a read stream can take");
+  } else if (auto valid = f.validate(); !valid) {
+    invalid.emplace(errc::invalid_argument, "the filter of read stream '" + name + "': " + valid.error().message());
   } else if (impl_->streams().find(name) != nullptr) {
-    invalid = make_error_code(errc::read_stream_exists);
+    invalid.emplace(errc::read_stream_exists, "'" + name + "' is the name of a write stream");
   }
-  if (invalid) return impl_->complete_on_executor(std::move(handler), invalid);
-  impl_->links().create(std::move(name), std::move(f), std::move(progress), std::move(handler));
+  if (invalid) {
+    return impl_->complete_on_executor(
+        detail::with_detail(std::move(handler), [d = invalid->detail](boost::system::error_code) { return d; }),
+        invalid->code);
+  }
+  auto describe = [name](boost::system::error_code ec) {
+    if (ec == errc::read_stream_exists) return "'" + name + "' is a read stream with another filter, or a write stream";
+    if (ec == errc::store_closed) return "the store was closed before read stream '" + name + "' was built";
+    return detail::describe_failure("creating read stream '" + name + "'", ec);
+  };
+  impl_->links().create(std::move(name), std::move(f), std::move(progress),
+                        detail::with_detail(std::move(handler), std::move(describe)));
 }
 
 void store::async_delete_read_stream(std::string name,
-                                     boost::asio::any_completion_handler<void(boost::system::error_code)> untracked) {
-  auto handler = detail::track_work(std::move(untracked), impl_->executor());
+                                     boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
+  auto describe = [name](boost::system::error_code ec) {
+    if (ec == errc::read_only) return std::string("the store is open read-only");
+    if (ec == errc::stream_not_found) return "there is no read stream '" + name + "'";
+    if (ec == errc::store_closed) return std::string("the store was closed");
+    return detail::describe_failure("deleting read stream '" + name + "'", ec);
+  };
+  auto handler = detail::with_detail(detail::track_work(std::move(untracked), impl_->executor()), std::move(describe));
   if (impl_->read_only()) return impl_->complete_on_executor(std::move(handler), make_error_code(errc::read_only));
   impl_->links().remove(std::move(name), std::move(handler));
 }

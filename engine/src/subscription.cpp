@@ -2,6 +2,7 @@
 // events. See subscription_impl.hpp.
 #include "subscription_impl.hpp"
 
+#include "indexer.hpp"
 #include "store_impl.hpp"
 #include "tracked_handler.hpp"
 
@@ -35,6 +36,18 @@ std::uint64_t subscription::position() const { return impl_ ? impl_->position() 
 }  // namespace evstore
 
 namespace evstore::detail {
+namespace {
+
+constexpr const char* cancelled_detail = "the subscription was cancelled or destroyed";
+
+// The batch of a failed next(): only its detail.
+subscription_batch failed(std::string detail) {
+  subscription_batch b;
+  b.detail = std::move(detail);
+  return b;
+}
+
+}  // namespace
 
 subscription_impl::subscription_impl(std::shared_ptr<const store_impl> store, std::string stream,
                                      subscription_options options, subscription::executor_type executor)
@@ -42,7 +55,20 @@ subscription_impl::subscription_impl(std::shared_ptr<const store_impl> store, st
       stream_(std::move(stream)),
       max_batch_(std::max<std::size_t>(1, options.max_batch)),
       executor_(std::move(executor)),
-      next_(options.from) {}
+      next_(options.from),
+      incarnation_(read_stream_incarnation(*store_, stream_)) {}
+
+// Read before asking whether the name is a read stream: a delete that makes
+// it none bumps the incarnation afterwards, so this one is the old one.
+std::optional<std::uint64_t> subscription_impl::read_stream_incarnation(const store_impl& store,
+                                                                        std::string_view stream) {
+  auto incarnation = store.links().incarnation(stream);
+  return store.links().is_link(stream) ? incarnation : std::nullopt;
+}
+
+bool subscription_impl::deleted() const {
+  return incarnation_ && store_->links().incarnation(stream_) != incarnation_;
+}
 
 std::uint64_t subscription_impl::position() const {
   std::lock_guard lock(mutex_);
@@ -55,7 +81,7 @@ void subscription_impl::next(next_handler untracked) {
   {
     std::lock_guard lock(mutex_);
     if (pending_) {
-      deliver(std::move(handler), make_error_code(errc::invalid_argument), {});
+      deliver(std::move(handler), make_error_code(errc::invalid_argument), failed("a next() is already pending"));
       return;
     }
     pending_.emplace(std::move(handler));
@@ -71,7 +97,13 @@ void subscription_impl::run(batch_callback callback) {
                                                                  subscription_batch batch) mutable {
     callback(ec, batch);
     if (ec) return;
-    if (auto self = weak.lock()) self->run(std::move(callback));
+    if (auto self = weak.lock()) {
+      self->run(std::move(callback));
+    } else {
+      // Destroyed with this batch on its way: no next() can end it, so end
+      // it here, as store.hpp promises.
+      callback(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
+    }
   });
 }
 
@@ -81,14 +113,18 @@ void subscription_impl::cancel() {
     std::lock_guard lock(mutex_);
     if (cancelled_) return;
     cancelled_ = true;
-    if (waiter_ != 0 && store_->subscriptions().cancel(stream_, waiter_)) {
-      // Parked: no attempt will run, so complete here.
-      waiter_ = 0;
+    if (waiter_ != 0) store_->subscriptions().cancel(stream_, waiter_);
+    waiter_ = 0;
+    // Completed here, whatever is under way: a waiter already taken off the
+    // notifier's list may be about to wake an attempt, or find this object
+    // gone (its reference is weak) and wake nothing. An attempt that runs
+    // later finds no pending handler and stops.
+    if (pending_) {
       handler.emplace(std::move(*pending_));
       pending_.reset();
     }
   }
-  if (handler) deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted), {});
+  if (handler) deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
 }
 
 void subscription_impl::post_attempt() {
@@ -128,15 +164,18 @@ void subscription_impl::attempt() {
     cancelled = cancelled_;
     from = next_;
   }
-  // cancel() found no waiter to remove: this attempt owes the completion.
-  if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), {});
+  // Cancelled after this attempt was posted: cancel() completed the handler.
+  if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
+  // Its read stream was deleted (and maybe re-created: another stream by the
+  // same name, numbered from 0 again).
+  if (deleted()) return complete(make_error_code(errc::stream_deleted), failed("read stream '" + stream_ + "' was deleted"));
   auto count = store_->published_count(stream_);
-  if (!count) return complete(count.error().code, {});
+  if (!count) return complete(count.error().code, failed(count.error().message()));
   subscription_batch batch;
   batch.next = from;
   if (from < *count) {
     auto page = store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
-    if (!page) return complete(page.error().code, {});
+    if (!page) return complete(page.error().code, failed(page.error().message()));
     batch.events = std::move(page->events);
     batch.next = page->next;
     if (!caught_up_ && batch.next >= *count) caught_up_ = batch.caught_up = true;
@@ -146,18 +185,18 @@ void subscription_impl::attempt() {
     caught_up_ = batch.caught_up = true;
     return complete({}, std::move(batch));
   }
-  if (store_->is_closed()) return complete(make_error_code(errc::store_closed), {});
+  if (store_->is_closed()) return complete(make_error_code(errc::store_closed), failed("the store was closed"));
   // Live and nothing new: park until the stream's published count moves past `from`.
   std::unique_lock lock(mutex_);
   if (cancelled_) {
     lock.unlock();
-    return complete(make_error_code(boost::asio::error::operation_aborted), {});
+    return complete(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
   }
   waiter_ = store_->subscriptions().wait(
       stream_,
       [&] {
         auto now = store_->published_count(stream_);
-        return !now || *now > from || store_->is_closed();
+        return !now || *now > from || store_->is_closed() || deleted();
       },
       [weak = weak_from_this()] {
         // This may run on the writer's or the background thread: the

@@ -5,7 +5,10 @@
 // subscription, reports caught-up once when it is not, and otherwise parks a
 // waiter in the store's notifier, which posts the next attempt. At most one
 // next() is outstanding, so attempts never overlap; cancel() may race with
-// them and is resolved under mutex_.
+// them and is resolved under mutex_: whichever of an attempt and cancel()
+// takes the pending handler completes it, so it is called exactly once.
+// A subscription to a read stream ends with stream_deleted once the read
+// stream is deleted (its link's incarnation moves on).
 #pragma once
 
 #include <evstore/subscription.hpp>
@@ -15,6 +18,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 namespace evstore::detail {
 
@@ -39,6 +43,10 @@ class subscription_impl : public std::enable_shared_from_this<subscription_impl>
   void attempt();
   void complete(boost::system::error_code ec, subscription_batch batch);
   void deliver(next_handler handler, boost::system::error_code ec, subscription_batch batch);
+  // The incarnation of `stream` if it is a read stream now (indexer::incarnation).
+  static std::optional<std::uint64_t> read_stream_incarnation(const store_impl& store, std::string_view stream);
+  // The read stream subscribed to was deleted since.
+  bool deleted() const;
 
   const std::shared_ptr<const store_impl> store_;
   const std::string stream_;
@@ -51,6 +59,7 @@ class subscription_impl : public std::enable_shared_from_this<subscription_impl>
   bool cancelled_ = false;
   std::uint64_t next_;         // guarded by mutex_ for position(); written by attempts
   bool caught_up_ = false;     // attempts only
+  const std::optional<std::uint64_t> incarnation_;  // of the read stream subscribed to, if it is one
 };
 
 }  // namespace evstore::detail

@@ -191,13 +191,13 @@ void api::append(const std::string& stream, api_request& request, std::function<
   store_.append(stream, std::move(*events), *expected,
                 [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
                   if (ec == errc::wrong_expected_version) {
-                    api_response resp = error_response(409, "wrong_expected_version", "the stream is not at the expected version");
+                    api_response resp = error_response(409, "wrong_expected_version", error(ec, r.detail).message());
                     resp.body.pop_back();
                     resp.body += ",\"expected\":" + json_string(to_string(r.expected)) + ",\"actual\":" +
                                  (r.actual ? std::to_string(*r.actual) : std::string("null")) + "}";
                     return done(std::move(resp));
                   }
-                  if (ec) return done(from_error(ec));
+                  if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
                   api_response resp;
                   resp.status = 201;
                   resp.body = "{\"stream\":" + json_string(stream) + ",\"version\":" + std::to_string(r.version) +
@@ -375,8 +375,9 @@ void api::create_read_stream(const std::string& name, const std::string& body, s
   // The filter's text as written: numbers keep their spelling and digits.
   auto f = filter::from_json_member(body, "filter");
   if (!f) return done(from_error(f.error()));
-  store_.create_read_stream(name, std::move(*f), [name, done = std::move(done)](boost::system::error_code e) {
-    if (e) return done(from_error(e));
+  store_.create_read_stream(name, std::move(*f), [name, done = std::move(done)](boost::system::error_code e,
+                                                                                  std::string detail) {
+    if (e) return done(from_error({e, std::move(detail)}));
     api_response r;
     r.status = 201;
     r.body = "{\"stream\":" + json_string(name) + "}";
@@ -385,8 +386,8 @@ void api::create_read_stream(const std::string& name, const std::string& body, s
 }
 
 void api::delete_read_stream(const std::string& name, std::function<void(api_response)>& done) {
-  store_.delete_read_stream(name, [done = std::move(done)](boost::system::error_code e) {
-    if (e) return done(from_error(e));
+  store_.delete_read_stream(name, [done = std::move(done)](boost::system::error_code e, std::string detail) {
+    if (e) return done(from_error({e, std::move(detail)}));
     api_response r;
     r.status = 204;
     done(std::move(r));

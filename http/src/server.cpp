@@ -245,7 +245,11 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   void pull() {
     subscription_.next(boost::asio::bind_executor(
         strand_, [self = shared_from_this()](boost::system::error_code ec, subscription_batch b) {
-          if (ec) return self->close_with(ec == boost::asio::error::operation_aborted ? 1001 : 1011, ec.message());
+          // The close reason carries the engine's detail ("stream_deleted: read stream 'x' was deleted").
+          if (ec) {
+            return self->close_with(ec == boost::asio::error::operation_aborted ? 1001 : 1011,
+                                    error(ec, b.detail).message());
+          }
           for (const auto& e : b.events) self->queue_.push_back(frame_event(e));
           if (b.caught_up) {
             self->queue_.push_back("{\"caughtUp\":true,\"version\":" +
@@ -523,7 +527,15 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   void sse_pull() {
     live_.next(boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
                                                                               subscription_batch b) {
-      if (ec) return self->finish();
+      if (ec == boost::asio::error::operation_aborted) return self->finish();
+      if (ec) {
+        // The subscription ended (stream_deleted, store_closed, a read
+        // error): say why, as the error body of any other route, then close.
+        self->pending_ += "event: error\ndata: " + from_error({ec, b.detail}).body + "\n\n";
+        self->sse_ending_ = true;
+        self->sse_pulling_ = false;
+        return self->sse_write();
+      }
       for (const auto& e : b.events) {
         self->pending_ += "id: " + std::to_string(e.sequence) + "\nevent: event\ndata: ";
         append_event_json(self->pending_, e);
@@ -540,6 +552,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     if (sse_writing_ || finished_) return;
     if (out_.empty()) std::swap(out_, pending_);
     if (out_.empty()) {
+      if (sse_ending_) return finish();
       if (!sse_pulling_) sse_pull();
       return;
     }
@@ -587,6 +600,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   bool first_ = true, keep_alive_ = false, http10_ = false, finished_ = false;
   // SSE
   bool sse_ = false, sse_writing_ = false, sse_pulling_ = false;
+  bool sse_ending_ = false;  // the error event is queued: close once it is written
   subscription live_;
   std::string out_, pending_;
   std::optional<boost::asio::steady_timer> keepalive_;

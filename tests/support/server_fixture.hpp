@@ -196,6 +196,14 @@ struct http_response {
     }
     return "<no error code in: " + body.substr(0, 200) + ">";
   }
+  // The error body's "message" (empty if none).
+  std::string error_message() const {
+    const auto j = json();
+    if (const auto* o = j.if_object()) {
+      if (const auto* m = o->if_contains("message"); m && m->is_string()) return std::string(m->as_string());
+    }
+    return {};
+  }
   std::optional<std::string> header(const std::string& name) const {
     std::istringstream in(headers);
     std::string line;

@@ -19,6 +19,7 @@
 // The file work of a commit runs on a store-owned background thread.
 #pragma once
 
+#include <evstore/completion.hpp>
 #include <evstore/error.hpp>
 #include <evstore/subscription.hpp>
 
@@ -67,19 +68,22 @@ class consumer {
   // durably. Completes once both are on disk. Errors: invalid_argument (a
   // position beyond the stream's published events, or going backwards),
   // invalid_event (state is not JSON), I/O errors (the stored pair is then
-  // still the previous one or this one).
+  // still the previous one or this one). With use_future / use_awaitable an
+  // error is thrown as an operation_error with its detail; a callback taking
+  // (error_code, std::string) gets the detail (completion.hpp).
   template <class CompletionToken>
   auto commit(std::uint64_t position, std::string state_json, CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, commit_signature>(
-        [this](auto handler, std::uint64_t p, std::string s) { async_commit(p, std::move(s), std::move(handler)); },
-        token, position, std::move(state_json));
+    return detail::initiate_detailed(std::forward<CompletionToken>(token),
+                                     [this, position, s = std::move(state_json)](auto handler) mutable {
+                                       async_commit(position, std::move(s), std::move(handler));
+                                     });
   }
 
  private:
   friend class store;
   explicit consumer(std::shared_ptr<detail::consumer_impl> impl);
   void async_commit(std::uint64_t position, std::string state,
-                    boost::asio::any_completion_handler<commit_signature> handler);
+                    boost::asio::any_completion_handler<detail::detailed_signature> handler);
 
   std::shared_ptr<detail::consumer_impl> impl_;
 };

@@ -8,6 +8,7 @@
 
 #include <boost/system/error_code.hpp>
 #include <boost/system/result.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <string>
 #include <system_error>
@@ -51,6 +52,20 @@ struct error {
 
   // "corrupt_data: checksum mismatch in streams/cart-1.evs at offset 4096"
   std::string message() const;
+};
+
+// What a failed asynchronous operation throws with boost::asio::use_future
+// and boost::asio::use_awaitable (see completion.hpp): a system_error whose
+// code() is the operation's error, with the detail for people. what() is
+// "<detail>: <code's message>".
+class operation_error : public boost::system::system_error {
+ public:
+  operation_error(boost::system::error_code ec, std::string detail)
+      : boost::system::system_error(ec, detail), detail_(std::move(detail)) {}
+  const std::string& detail() const noexcept { return detail_; }
+
+ private:
+  std::string detail_;
 };
 
 // Lets boost::system::result<T, error>::value() throw a system_error.

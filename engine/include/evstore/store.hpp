@@ -18,6 +18,7 @@
 //     appends are pending: they still complete (the engine keeps itself alive).
 #pragma once
 
+#include <evstore/completion.hpp>
 #include <evstore/consumer.hpp>
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
@@ -53,29 +54,17 @@ class cursor;
 }  // namespace detail
 
 // What a failed append throws with boost::asio::use_future and
-// boost::asio::use_awaitable: a boost::system::system_error whose code() is
-// the append's error and what() its detail, with the whole result (for a
-// conflict: result().expected and result().actual).
-class append_error : public boost::system::system_error {
+// boost::asio::use_awaitable: an operation_error (code() the append's error,
+// detail() its detail) with the whole result (for a conflict:
+// result().expected and result().actual).
+class append_error : public operation_error {
  public:
-  append_error(boost::system::error_code ec, append_result r)
-      : boost::system::system_error(ec, r.detail), result_(std::move(r)) {}
+  append_error(boost::system::error_code ec, append_result r) : operation_error(ec, r.detail), result_(std::move(r)) {}
   const append_result& result() const noexcept { return result_; }
 
  private:
   append_result result_;
 };
-
-namespace detail {
-// Tokens that turn an error into an exception; append() hands them an
-// append_error instead of the bare system_error Asio would make.
-template <class Token>
-inline constexpr bool throws_on_error = false;
-template <class Allocator>
-inline constexpr bool throws_on_error<boost::asio::use_future_t<Allocator>> = true;
-template <class Executor>
-inline constexpr bool throws_on_error<boost::asio::use_awaitable_t<Executor>> = true;
-}  // namespace detail
 
 struct store_options {
   std::string directory;
@@ -256,10 +245,14 @@ class store {
 
   // Flushes what is buffered, writes a recovery checkpoint and stops accepting
   // appends (they fail with store_closed). Completes with the flush's error.
+  // Like every operation below: with use_future / use_awaitable an error is
+  // thrown as an operation_error carrying its detail; a callback taking
+  // (error_code, std::string) gets the detail, one taking (error_code) the
+  // code alone (completion.hpp).
   template <class CompletionToken>
   auto close(CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
-        [this](auto handler) { async_close(std::move(handler)); }, token);
+    return detail::initiate_detailed(std::forward<CompletionToken>(token),
+                                     [this](auto handler) { async_close(std::move(handler)); });
   }
 
   // One page of a stream (write stream or "$all"). Errors: stream_not_found
@@ -338,18 +331,19 @@ class store {
   template <class CompletionToken>
   auto create_read_stream(std::string_view name, evstore::filter f, CompletionToken&& token,
                           std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
-        [this](auto handler, std::string n, evstore::filter fl, std::function<void(std::uint64_t, std::uint64_t)> p) {
+    return detail::initiate_detailed(
+        std::forward<CompletionToken>(token),
+        [this, n = std::string(name), fl = std::move(f), p = std::move(progress)](auto handler) mutable {
           async_create_read_stream(std::move(n), std::move(fl), std::move(p), std::move(handler));
-        },
-        token, std::string(name), std::move(f), std::move(progress));
+        });
   }
   // Deletes a read stream's definition and links; no event is touched.
   template <class CompletionToken>
   auto delete_read_stream(std::string_view name, CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, void(boost::system::error_code)>(
-        [this](auto handler, std::string n) { async_delete_read_stream(std::move(n), std::move(handler)); }, token,
-        std::string(name));
+    return detail::initiate_detailed(std::forward<CompletionToken>(token),
+                                     [this, n = std::string(name)](auto handler) mutable {
+                                       async_delete_read_stream(std::move(n), std::move(handler));
+                                     });
   }
   std::vector<read_stream_info> list_read_streams() const;
 
@@ -385,12 +379,12 @@ class store {
   explicit store(std::shared_ptr<detail::store_impl> impl);
   void async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                     boost::asio::any_completion_handler<append_signature> handler);
-  void async_close(boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+  void async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler);
   void async_create_read_stream(std::string name, evstore::filter f,
                                 std::function<void(std::uint64_t, std::uint64_t)> progress,
-                                boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+                                boost::asio::any_completion_handler<detail::detailed_signature> handler);
   void async_delete_read_stream(std::string name,
-                                boost::asio::any_completion_handler<void(boost::system::error_code)> handler);
+                                boost::asio::any_completion_handler<detail::detailed_signature> handler);
   static void start_callbacks(subscription& sub,
                               std::function<void(boost::system::error_code, const subscription_batch&)> on_batch);
 

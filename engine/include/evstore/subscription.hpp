@@ -20,6 +20,7 @@
 // return until it completes (cancel(), destruction, or the store's close()).
 #pragma once
 
+#include <evstore/completion.hpp>
 #include <evstore/error.hpp>
 #include <evstore/types.hpp>
 
@@ -28,6 +29,8 @@
 #include <boost/asio/async_result.hpp>
 
 #include <cstdint>
+#include <exception>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -56,6 +59,9 @@ struct subscription_batch {
   bool caught_up = false;
   // The event number next() continues from.
   std::uint64_t next = 0;
+  // When next() fails: why, for people (the file and offset of a failed
+  // read, the deleted read stream's name...). Empty otherwise.
+  std::string detail;
 };
 
 class subscription {
@@ -71,11 +77,19 @@ class subscription {
 
   // Completes with the next batch once there is one: at once while catching
   // up, when new events are published once live. Errors: operation_aborted
-  // (cancelled, or the store closed), corrupt_data and I/O errors of the read.
+  // (cancelled or destroyed), store_closed (after close()), stream_deleted
+  // (the read stream subscribed to was deleted), corrupt_data and I/O errors
+  // of the read; subscription_batch::detail says more. With use_future /
+  // use_awaitable an error is thrown as an operation_error with that detail.
   template <class CompletionToken>
   auto next(CompletionToken&& token) {
-    return boost::asio::async_initiate<CompletionToken, next_signature>(
-        [this](auto handler) { async_next(std::move(handler)); }, token);
+    if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
+      return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, subscription_batch)>(
+          [this](auto handler) { async_next(detail::result_detail_adapter<decltype(handler)>{std::move(handler)}); }, token);
+    } else {
+      return boost::asio::async_initiate<CompletionToken, next_signature>(
+          [this](auto handler) { async_next(std::move(handler)); }, token);
+    }
   }
 
   void cancel();
