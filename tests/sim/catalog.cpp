@@ -62,14 +62,16 @@ std::vector<std::string> field_values(const options& o) {
     for (const char* x : {"12.5", "0.1", "1e308", "-2.5e-300"}) v.emplace_back(x);
   }
   if (o.on("big-integers")) {
-    // Beyond 2^64, at 2^64, and at 2^53 (where doubles stop telling neighbours apart).
-    for (const char* x : {"123456789012345678901234", "123456789012345678901235", "18446744073709551615",
-                          "18446744073709551616", "-9223372036854775808", "-9223372036854775809", "9007199254740992",
-                          "9007199254740993"}) {
-      v.emplace_back(x);
-    }
+    const auto big = big_integers();
+    v.insert(v.end(), big.begin(), big.end());
   }
   return v;
+}
+
+std::vector<std::string> big_integers() {
+  // Beyond 2^64, at 2^64, and at 2^53 (where doubles stop telling neighbours apart).
+  return {"123456789012345678901234", "123456789012345678901235", "18446744073709551615", "18446744073709551616",
+          "-9223372036854775808",     "-9223372036854775809",     "9007199254740992",     "9007199254740993"};
 }
 
 std::vector<std::string> refused_values() {

@@ -23,6 +23,8 @@ std::vector<std::string> read_stream_names(const options& o);
 // JSON texts for the value of "/k" in event data and of a filter condition,
 // each value in one spelling only (see sim_event::fields).
 std::vector<std::string> field_values(const options& o);
+// Integers a digit apart beyond what a double tells apart (big-integers).
+std::vector<std::string> big_integers();
 // Filter values a store must refuse at create with invalid_argument (huge-numbers).
 std::vector<std::string> refused_values();
 

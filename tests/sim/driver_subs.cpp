@@ -131,7 +131,8 @@ void driver::await_end(live_subscription& s, const std::string& what) {
 // k-th piece of work of this step; settle_churn() checks its end afterwards.
 void driver::arm_churn() {
   if (!options_.on("sub-churn") || !rng_.chance(40)) return;
-  hook_.countdown = static_cast<std::int64_t>(rng_.below(6));
+  // Mostly the step's first piece of work: in an append step, the first wake-up.
+  hook_.countdown = rng_.chance(50) ? 0 : static_cast<std::int64_t>(rng_.below(6));
   const bool cancel = rng_.chance(30);
   const std::uint64_t pick = rng_.next();
   hook_.action = [this, cancel, pick](const void* owner) {

@@ -100,7 +100,7 @@ op_kind next_op(rng& r, const options& o, const world& w) {
       {op_kind::append, 40},
       {op_kind::retry, o.on("retries") ? 6 : 0},
       {op_kind::read_with_fault, o.on("read-errors") ? 3 : 0},
-      {op_kind::subscribe, o.on("subscriptions") ? 2 : 0},
+      {op_kind::subscribe, o.on("subscriptions") ? (o.on("sub-churn") ? 5 : 2) : 0},
       {op_kind::consumer, o.on("consumers") ? 4 : 0},
       {op_kind::create_read_stream, o.on("read-streams") ? 3 : 0},
       {op_kind::delete_read_stream, o.on("read-streams") ? 2 : 0},
@@ -176,6 +176,8 @@ filter make_filter(rng& r, const options& o) {
       default: f.where("/k", r.pick(values)); break;
     }
   }
+  // A big integer whose neighbour events hold: only an exact comparison tells them apart.
+  if (o.on("big-integers") && r.chance(30)) f.where("/k", r.pick(big_integers()));
   // Two conditions on one pointer: both must hold (a conjunction).
   if (o.on("filter-roundtrip") && r.chance(20)) {
     const std::string v = r.pick(values);
