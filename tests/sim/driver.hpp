@@ -109,6 +109,7 @@ class driver {
   void arm_churn();
   void settle_churn();
   void end_subscriptions_of(const std::string& name);
+  void expect_not_told_deleted(const std::string& name);
 
   // --- driver_links.cpp
   void close_during_backfill();
@@ -168,6 +169,7 @@ class driver {
   std::set<std::string> follower_loaded_;  // streams this follower instance has read
   std::vector<std::unique_ptr<live_subscription>> subs_;
   execute_hook hook_;
+  std::string deleting_;  // the read stream a delete_read_stream is under way for
   bool fault_armed_ = false;
   bool fault_fired_since_open_ = false;  // an injected fault is armed: an indexer error may be its doing
   std::vector<append_request> failed_requests_;  // for retries

@@ -316,7 +316,10 @@ void driver::delete_read_stream(const fault_plan& f) {
       ec = e;
       done = true;
     });
+    // Its subscribers may be told before the delete's own handler runs.
+    deleting_ = name;
     drive([&] { return done; }, "delete_read_stream");
+    deleting_.clear();
     trace_.add("  delete read stream " + short_name(name) + ": " + code_name(ec));
     if (!ec) {
       expect(exists, "writer: deleted read stream " + short_name(name) + " that does not exist");
@@ -324,11 +327,13 @@ void driver::delete_read_stream(const fault_plan& f) {
       end_subscriptions_of(name);
     } else if (ec == errc::stream_not_found) {
       expect(!exists, "writer: delete_read_stream " + name + ": stream_not_found");
+      expect_not_told_deleted(name);
     } else {
       expect(is_io_error(ec) && (f.what != fault_plan::kind::none || indexer_failed_),
              "writer: delete_read_stream " + name + ": " + ec.message());
       model_.read_streams_in_doubt.push_back(name);
       writer_failed_ = true;
+      expect_not_told_deleted(name);
     }
   });
 }
