@@ -316,23 +316,26 @@ void driver::delete_read_stream(const fault_plan& f) {
       ec = e;
       done = true;
     });
-    // Its subscribers may be told before the delete's own handler runs.
+    // Its subscribers may be told before the delete's own handler runs (and
+    // while end_subscriptions_of() waits for another one of them).
     deleting_ = name;
     drive([&] { return done; }, "delete_read_stream");
-    deleting_.clear();
     trace_.add("  delete read stream " + short_name(name) + ": " + code_name(ec));
     if (!ec) {
       expect(exists, "writer: deleted read stream " + short_name(name) + " that does not exist");
       model_.read_streams.erase(name);
       end_subscriptions_of(name);
+      deleting_.clear();
     } else if (ec == errc::stream_not_found) {
       expect(!exists, "writer: delete_read_stream " + name + ": stream_not_found");
+      deleting_.clear();
       expect_not_told_deleted(name);
     } else {
       expect(is_io_error(ec) && (f.what != fault_plan::kind::none || indexer_failed_),
              "writer: delete_read_stream " + name + ": " + ec.message());
       model_.read_streams_in_doubt.push_back(name);
       writer_failed_ = true;
+      deleting_.clear();
       expect_not_told_deleted(name);
     }
   });
