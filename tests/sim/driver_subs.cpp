@@ -40,8 +40,12 @@ void driver::delivered(live_subscription& s, boost::system::error_code ec, const
   if (ec) {
     s.ended = true;
     s.end = ec;
+    // A link stream's subscriber may share the I/O error that stopped the
+    // indexer, if an injected fault did (store.hpp: "I/O errors of the read").
+    const bool indexer_error = ec.category() != category() && ec != boost::asio::error::operation_aborted &&
+                               is_link_stream(model_, s.stream) && (fault_armed_ || fault_fired_since_open_);
     const bool expected_end = ec == boost::asio::error::operation_aborted || ec == errc::store_closed ||
-                              ((s.deleted || s.stream == deleting_) && ec == errc::stream_deleted);
+                              ((s.deleted || s.stream == deleting_) && ec == errc::stream_deleted) || indexer_error;
     expect(expected_end || !s.sub, who + ": " + ec.message());
     return;
   }
@@ -217,6 +221,7 @@ void driver::finish_subscriptions() {
   for (auto& s : subs_) {
     // A stopped indexer was reported (indexer-stops) or is tolerated: its links are not complete.
     if (indexer_failed_ && is_link_stream(model_, s->stream)) continue;
+    if (s->ended) continue;  // ended by the indexer's injected I/O error (delivered())
     const std::uint64_t want = model_.positions(s->stream).size();
     drive([&] { return s->next >= want; }, "subscription " + s->stream + " delivering up to " + std::to_string(want));
   }
