@@ -4,6 +4,7 @@
 #pragma once
 
 #include "model.hpp"
+#include "options.hpp"
 #include "random.hpp"
 
 #include <evstore/store.hpp>
@@ -30,9 +31,14 @@ void expect_event(const std::string& who, std::string_view stream, const recorde
                   std::uint64_t position, std::uint64_t sequence);
 
 // The writer: event count, $all, a few streams (and one backward), the stream
-// list, and with `links_current` (the indexer caught up) the read streams and
-// a system stream.
-void check_writer(const store& s, const model& m, rng& r, bool links_current);
+// list, and with `links_current` (the indexer caught up) every read stream
+// (and with filter-roundtrip its stored filter) and one system stream (every one with
+// system-streams).
+void check_writer(const store& s, const options& o, const model& m, rng& r, bool links_current);
+
+// A filter as the trace and messages show it (never through to_json(): the
+// filters the workload makes include values that are not JSON).
+std::string describe(const filter& f);
 
 // A follower after refresh(): a prefix of the model's $all, never ahead of
 // it; the whole of it when `must_equal` (the writer is up and idle).

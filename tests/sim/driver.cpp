@@ -1,5 +1,6 @@
 #include "driver.hpp"
 
+#include "catalog.hpp"
 #include "checker.hpp"
 
 #include <chrono>
@@ -21,6 +22,14 @@ bool matches(const recorded_event& got, const sim_event& e) {
   const std::string_view data = e.data.empty() ? std::string_view("null") : std::string_view(e.data);
   return got.stream == e.stream && got.type == e.type && got.data == data && got.metadata == e.metadata &&
          got.id == e.id;
+}
+
+bool is_read_stream_name(const std::string& s) {
+  static const std::vector<std::string> names = [] {
+    options all;  // every class on: every name a read stream may have
+    return read_stream_names(all);
+  }();
+  return std::find(names.begin(), names.end(), s) != names.end();
 }
 
 }  // namespace
@@ -49,6 +58,8 @@ driver::~driver() {
 }
 
 run_result driver::run() {
+  current_seed.store(seed_);
+  current_step.store(0);
   try {
     open_writer();
     settle();
@@ -80,6 +91,7 @@ run_result driver::run() {
 }
 
 void driver::step(op_kind k) {
+  current_step.store(step_);
   const bool needs_writer = k != op_kind::follower_open && k != op_kind::follower_refresh &&
                             k != op_kind::follower_read && k != op_kind::follower_close && k != op_kind::restart &&
                             k != op_kind::power_loss;
@@ -87,11 +99,12 @@ void driver::step(op_kind k) {
     trace_.add("  skipped: writer down");
     return;
   }
+  if (writer_) arm_churn();
   switch (k) {
     case op_kind::append: {
       std::vector<append_request> requests;
       const std::size_t n = rng_.chance(60) ? 1 : rng_.between(2, 3);
-      for (std::size_t i = 0; i < n; ++i) requests.push_back(make_append(rng_, model_, nonce_));
+      for (std::size_t i = 0; i < n; ++i) requests.push_back(make_append(rng_, options_, model_, nonce_));
       append_step(std::move(requests), plan_write_fault(rng_, options_));
       break;
     }
@@ -136,11 +149,13 @@ void driver::step(op_kind k) {
       kill_writer(true);
       if (rng_.chance(50)) open_writer();
       break;
+    case op_kind::close_backfill: close_during_backfill(); break;
   }
   if (writer_) {
     settle();
     check();
   }
+  settle_churn();
 }
 
 store_options driver::writer_options() {
@@ -162,6 +177,7 @@ void driver::arm(const fault_plan& f) {
     case fault_plan::kind::read_error: writer_fs_->fail_read(f.k); break;
   }
   if (f.what != fault_plan::kind::none) trace_.add("  fault armed: " + f.describe());
+  fault_armed_ = f.what != fault_plan::kind::none;
 }
 
 bool driver::disarm(const fault_plan& f, std::uint64_t ops_before) {
@@ -178,7 +194,10 @@ bool driver::disarm(const fault_plan& f, std::uint64_t ops_before) {
   if (fired) {
     ++result_.faults;
     trace_.add("  fault fired");
+    fault_fired_since_open_ = true;
   }
+  // A crash fault leaves every later operation failing until the kill: still "armed".
+  fault_armed_ = fault_armed_ && f.what == fault_plan::kind::crash && fired;
   return fired;
 }
 
@@ -197,6 +216,8 @@ void driver::open_writer() {
   }
   writer_.emplace(std::move(*s));
   writer_failed_ = indexer_failed_ = false;
+  // A read error at open may have hit the indexer's first step, which runs meanwhile.
+  fault_fired_since_open_ = fired;
   model_.writer_failed = model_.writer_may_have_failed = false;
   reconcile();
 }
@@ -233,7 +254,7 @@ void driver::reconcile() {
 
   if (!model_.read_streams_in_doubt.empty()) {
     for (const std::string& name : model_.read_streams_in_doubt) model_.read_streams.erase(name);
-    for (const auto& rs : w.list_read_streams()) model_.read_streams[rs.name] = rs.filter.types;
+    for (const auto& rs : w.list_read_streams()) model_.read_streams[rs.name] = rs.filter;
     model_.read_streams_in_doubt.clear();
   }
   for (auto& [key, c] : model_.consumers) {
@@ -245,11 +266,24 @@ void driver::reconcile() {
                                                       c.describe());
   }
   trace_.add("  reconciled: " + std::to_string(model_.all().size()) + " events");
+  // Subscriptions of a read stream that an in-doubt delete removed: gone with it.
+  for (std::size_t i = 0; i < subs_.size();) {
+    const std::string& st = subs_[i]->stream;
+    if (is_read_stream_name(st) && !model_.read_streams.contains(st)) {
+      subs_.erase(subs_.begin() + static_cast<std::ptrdiff_t>(i));
+    } else {
+      ++i;
+    }
+  }
   resubscribe();
 }
 
 void driver::close_writer() {
+  hook_.countdown = -1;
   for (auto& s : subs_) s->sub.reset();
+  if (options_.on("sub-churn")) {
+    for (auto& s : subs_) await_end(*s, "destroyed before close()");
+  }
   drive([&] {
     for (auto& s : subs_) {
       if (s->pending) return false;
@@ -269,12 +303,24 @@ void driver::close_writer() {
 }
 
 void driver::drop_writer() {
+  hook_.countdown = -1;
   for (auto& s : subs_) s->sub.reset();
   writer_.reset();
   // Pending completions (cancelled subscriptions, the engine's last references).
   while (io_.poll() > 0) {
   }
-  for (auto& s : subs_) s->pending = false;
+  for (auto& s : subs_) {
+    if (options_.on("sub-churn")) {
+      expect(s->callback ? s->ended : !s->pending,
+             "subscription " + s->stream + (s->callback ? " (callback)" : "") + ": destroyed " +
+                 (s->churned ? "while in use (sub-churn), then its store: " : "with its store: ") +
+                 (s->callback ? "no final error" : "the pending next() never completed"));
+    }
+    // Taken up again by a new subscription when the writer reopens.
+    s->pending = s->ended = false;
+    s->end = {};
+  }
+  std::erase_if(subs_, [](const auto& s) { return s->churned; });
 }
 
 void driver::kill_writer(bool power_loss) {
@@ -312,8 +358,7 @@ void driver::settle() {
     }
     const auto st = writer_->statistics();
     if (st.indexer_error) {
-      if (!indexer_failed_) trace_.add("  indexer failed: " + code_name(st.indexer_error));
-      indexer_failed_ = true;
+      indexer_stopped(st.indexer_error);
       break;
     }
     bool building = false;
@@ -329,7 +374,7 @@ void driver::settle() {
 
 void driver::check() {
   if (!writer_) return;
-  check_writer(*writer_, model_, rng_, !indexer_failed_ && model_.read_streams_in_doubt.empty());
+  check_writer(*writer_, options_, model_, rng_, !indexer_failed_ && model_.read_streams_in_doubt.empty());
 }
 
 }  // namespace evstore::sim

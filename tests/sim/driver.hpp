@@ -13,10 +13,12 @@
 //
 // Parts: driver.cpp (the step loop, the writer's lifecycle, settling and
 // reconciling after a reopen), driver_writes.cpp (appends, retries, consumers,
-// read streams, subscriptions), driver_follower.cpp, driver_backup.cpp.
+// read streams), driver_subs.cpp (subscriptions), driver_links.cpp (close
+// during a back-fill), driver_follower.cpp, driver_backup.cpp.
 #pragma once
 
 #include "faults.hpp"
+#include "hooked_executor.hpp"
 #include "model.hpp"
 #include "options.hpp"
 #include "random.hpp"
@@ -31,6 +33,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -40,6 +43,10 @@
 #include <vector>
 
 namespace evstore::sim {
+
+// The seed and step running now: main's terminate handler reports them when
+// the engine kills the process (an exception on one of its threads).
+inline std::atomic<std::uint64_t> current_seed{0}, current_step{0};
 
 struct run_result {
   std::uint64_t ops = 0;
@@ -88,12 +95,26 @@ class driver {
   void append_step(std::vector<append_request> requests, const fault_plan& f);
   void nested_append(const std::string& stream);
   void read_with_fault();
-  void subscribe();
-  void resubscribe();
   void consumer_step(const fault_plan& f);
   void create_read_stream(const fault_plan& f);
   void delete_read_stream(const fault_plan& f);
+
+  // --- driver_subs.cpp
+  struct live_subscription;
+  void subscribe();
+  void resubscribe();
   void finish_subscriptions();
+  void delivered(live_subscription& s, boost::system::error_code ec, const subscription_batch& b);
+  void await_end(live_subscription& s, const std::string& what);
+  void arm_churn();
+  void settle_churn();
+  void end_subscriptions_of(const std::string& name);
+  void expect_not_told_deleted(const std::string& name);
+
+  // --- driver_links.cpp
+  void close_during_backfill();
+  // The indexer stopped: a violation unless an injected fault may have stopped it.
+  void indexer_stopped(const boost::system::error_code& ec);
 
   // --- driver_follower.cpp
   void follower_open();
@@ -109,7 +130,13 @@ class driver {
     std::string stream;
     std::optional<subscription> sub;
     std::uint64_t next = 0;  // the sequence the next delivered event must have
-    bool pending = false;
+    bool pending = false;    // a next() whose handler has not run
+    bool hooked = false;     // on hooked_executor: sub-churn may destroy it at any point
+    bool callback = false;   // the callback form (store::subscribe with on_batch)
+    bool churned = false;    // destroyed or cancelled by sub-churn
+    bool deleted = false;    // its read stream was deleted
+    bool ended = false;      // an error ended it (its last handler call)
+    boost::system::error_code end;
   };
   void pull(live_subscription& s);
 
@@ -141,6 +168,10 @@ class driver {
   std::optional<store> follower_;
   std::set<std::string> follower_loaded_;  // streams this follower instance has read
   std::vector<std::unique_ptr<live_subscription>> subs_;
+  execute_hook hook_;
+  std::string deleting_;  // the read stream a delete_read_stream is under way for
+  bool fault_armed_ = false;
+  bool fault_fired_since_open_ = false;  // an injected fault is armed: an indexer error may be its doing
   std::vector<append_request> failed_requests_;  // for retries
   std::uint64_t nonce_ = 0;
   int nesting_ = 0;  // appends nested in a backup's or a follower load's callback

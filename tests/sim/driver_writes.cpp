@@ -1,5 +1,6 @@
 // The writer's operations: appends and retries, subscriptions, consumers, read
 // streams, and a read with a fault injected.
+#include "catalog.hpp"
 #include "checker.hpp"
 #include "driver.hpp"
 
@@ -37,6 +38,11 @@ std::vector<event_data> to_events(const append_request& r) {
 }
 
 std::string span(std::uint64_t a, std::uint64_t b) { return std::to_string(a) + "-" + std::to_string(b); }
+
+// Long names shortened for messages: "RRRR…(90 bytes)".
+std::string short_name(const std::string& n) {
+  return n.size() <= 24 ? n : n.substr(0, 12) + "...(" + std::to_string(n.size()) + " bytes)";
+}
 
 }  // namespace
 
@@ -145,7 +151,7 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
 
 void driver::nested_append(const std::string& stream) {
   ++nesting_;
-  append_step({make_simple_append(rng_, stream, nonce_)}, {});
+  append_step({make_simple_append(rng_, options_, stream, nonce_)}, {});
   --nesting_;
 }
 
@@ -169,60 +175,6 @@ void driver::read_with_fault() {
   }
   // A read error is transient: the next read sees everything.
   expect_stream(*writer_, "writer", name, model_, want, 0, 1000);
-}
-
-void driver::pull(live_subscription& s) {
-  s.pending = true;
-  s.sub->next([this, p = &s](boost::system::error_code ec, subscription_batch b) {
-    p->pending = false;
-    if (ec) {
-      expect(ec == boost::asio::error::operation_aborted || ec == errc::store_closed || !p->sub,
-             "subscription " + p->stream + ": " + ec.message());
-      return;
-    }
-    const auto want = model_.positions(p->stream);
-    for (const recorded_event& e : b.events) {
-      expect(p->next < want.size(), "subscription " + p->stream + ": delivered an event nobody acknowledged (" +
-                                        std::to_string(p->next) + ")");
-      expect_event("subscription", p->stream, e, model_, want[p->next], p->next);
-      ++p->next;
-    }
-    expect(b.next == p->next, "subscription " + p->stream + ": batch next " + std::to_string(b.next));
-    if (p->sub) pull(*p);
-  });
-}
-
-void driver::subscribe() {
-  if (subs_.size() >= 4) {
-    const std::size_t i = rng_.below(subs_.size());
-    subs_[i]->sub.reset();
-    drive([&] { return !subs_[i]->pending; }, "cancelling a subscription");
-    subs_.erase(subs_.begin() + static_cast<std::ptrdiff_t>(i));
-  }
-  static const char* const targets[] = {"$all", "$ce-a", "$et-B", "a-1", "b-2", "c-3"};
-  auto s = std::make_unique<live_subscription>();
-  s->stream = targets[rng_.below(6)];
-  s->next = rng_.below(model_.positions(s->stream).size() + 1);
-  trace_.add("  subscribe " + s->stream + " from " + std::to_string(s->next));
-  subs_.push_back(std::move(s));
-  resubscribe();
-}
-
-void driver::resubscribe() {
-  for (auto& s : subs_) {
-    if (s->sub) continue;
-    auto sub = writer_->subscribe(s->stream, {.from = s->next, .max_batch = 1 + rng_.below(8)});
-    expect(sub.has_value(), "writer: subscribe " + s->stream + ": " + (sub ? "" : sub.error().message()));
-    s->sub.emplace(std::move(*sub));
-    pull(*s);
-  }
-}
-
-void driver::finish_subscriptions() {
-  for (auto& s : subs_) {
-    const std::uint64_t want = model_.positions(s->stream).size();
-    drive([&] { return s->next >= want; }, "subscription " + s->stream + " delivering up to " + std::to_string(want));
-  }
 }
 
 void driver::consumer_step(const fault_plan& f) {
@@ -300,34 +252,51 @@ void driver::consumer_step(const fault_plan& f) {
 
 void driver::create_read_stream(const fault_plan& f) {
   if (!model_.read_streams_in_doubt.empty()) return;
-  static const char* const names[] = {"v1", "v2"};
-  const std::string name = names[rng_.below(2)];
-  std::vector<std::string> types;
-  const std::uint64_t mask = 1 + rng_.below(7);
-  for (int i = 0; i < 3; ++i) {
-    if (mask & (1u << i)) types.push_back(std::string(1, static_cast<char>('A' + i)));
+  std::string name;
+  filter fl;
+  std::string shown;
+  bool refused = false;  // a filter value the store must refuse (huge-numbers)
+  if (options_.on("filters")) {
+    name = rng_.pick(read_stream_names(options_));
+    fl = make_filter(rng_, options_);
+    if (options_.on("huge-numbers") && rng_.chance(10)) {
+      fl.where(rng_.chance(50) ? "/k" : "/n", rng_.pick(refused_values()));
+      refused = true;
+    }
+    shown = describe(fl);
+  } else {
+    static const char* const names[] = {"v1", "v2"};
+    name = names[rng_.below(2)];
+    const std::uint64_t mask = 1 + rng_.below(7);
+    for (int i = 0; i < 3; ++i) {
+      if (mask & (1u << i)) fl.types.push_back(std::string(1, static_cast<char>('A' + i)));
+    }
+    for (const auto& x : fl.types) shown += x;
   }
   const auto it = model_.read_streams.find(name);
-  const bool clash = it != model_.read_streams.end() && it->second != types;
+  const bool clash = it != model_.read_streams.end() && it->second != fl;
   with_fault(f, [&] {
     bool done = false;
     boost::system::error_code ec;
-    writer_->create_read_stream(name, filter::event_types(types), [&](boost::system::error_code e) {
+    writer_->create_read_stream(name, fl, [&](boost::system::error_code e) {
       ec = e;
       done = true;
     });
     drive([&] { return done; }, "create_read_stream");
-    std::string t;
-    for (const auto& x : types) t += x;
-    trace_.add("  create read stream " + name + " " + t + ": " + code_name(ec));
-    if (!ec) {
-      expect(!clash, "writer: created read stream " + name + " over another definition");
-      model_.read_streams[name] = types;
+    trace_.add("  create read stream " + short_name(name) + " " + shown + ": " + code_name(ec));
+    if (refused) {
+      expect(ec == errc::invalid_argument || (clash && ec == errc::read_stream_exists),
+             "writer: create_read_stream " + short_name(name) + " " + shown + ": " + code_name(ec) +
+                 ", want invalid_argument");
+    } else if (!ec) {
+      expect(!clash, "writer: created read stream " + short_name(name) + " over another definition");
+      model_.read_streams[name] = fl;
     } else if (ec == errc::read_stream_exists) {
-      expect(clash, "writer: create_read_stream " + name + ": read_stream_exists with the same filter");
+      expect(clash, "writer: create_read_stream " + short_name(name) + " " + shown +
+                        ": read_stream_exists with the same filter");
     } else {
       expect(is_io_error(ec) && (f.what != fault_plan::kind::none || indexer_failed_),
-             "writer: create_read_stream " + name + ": " + ec.message());
+             "writer: create_read_stream " + short_name(name) + ": " + ec.message());
       model_.read_streams_in_doubt.push_back(name);
       writer_failed_ = true;
     }
@@ -337,7 +306,8 @@ void driver::create_read_stream(const fault_plan& f) {
 void driver::delete_read_stream(const fault_plan& f) {
   if (!model_.read_streams_in_doubt.empty()) return;
   static const char* const names[] = {"v1", "v2"};
-  const std::string name = names[rng_.below(2)];
+  const std::string name =
+      options_.on("filters") ? rng_.pick(read_stream_names(options_)) : std::string(names[rng_.below(2)]);
   const bool exists = model_.read_streams.contains(name);
   with_fault(f, [&] {
     bool done = false;
@@ -346,18 +316,27 @@ void driver::delete_read_stream(const fault_plan& f) {
       ec = e;
       done = true;
     });
+    // Its subscribers may be told before the delete's own handler runs (and
+    // while end_subscriptions_of() waits for another one of them).
+    deleting_ = name;
     drive([&] { return done; }, "delete_read_stream");
-    trace_.add("  delete read stream " + name + ": " + code_name(ec));
+    trace_.add("  delete read stream " + short_name(name) + ": " + code_name(ec));
     if (!ec) {
-      expect(exists, "writer: deleted read stream " + name + " that does not exist");
+      expect(exists, "writer: deleted read stream " + short_name(name) + " that does not exist");
       model_.read_streams.erase(name);
+      end_subscriptions_of(name);
+      deleting_.clear();
     } else if (ec == errc::stream_not_found) {
       expect(!exists, "writer: delete_read_stream " + name + ": stream_not_found");
+      deleting_.clear();
+      expect_not_told_deleted(name);
     } else {
       expect(is_io_error(ec) && (f.what != fault_plan::kind::none || indexer_failed_),
              "writer: delete_read_stream " + name + ": " + ec.message());
       model_.read_streams_in_doubt.push_back(name);
       writer_failed_ = true;
+      deleting_.clear();
+      expect_not_told_deleted(name);
     }
   });
 }

@@ -8,12 +8,40 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <exception>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
 
+namespace {
+
+// Set before each seed: the replay command the terminate handler prints.
+std::string replay_on_terminate;
+
+// The engine may end the process (std::terminate on its background thread):
+// that is a violation too, and the replay command must not be lost with it.
+[[noreturn]] void on_terminate() {
+  std::string what = "std::terminate";
+  if (auto e = std::current_exception()) {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      what += ": uncaught " + std::string(x.what());
+    } catch (...) {
+      what += ": uncaught exception";
+    }
+  }
+  std::cout << "VIOLATION seed " << evstore::sim::current_seed.load() << " step "
+            << evstore::sim::current_step.load() << ": the process terminated (" << what << ")\n  replay: "
+            << replay_on_terminate << std::endl;
+  std::abort();
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace evstore::sim;
+  std::set_terminate(on_terminate);
   // Before any store opens: the writer's file operations in one order (test_hooks.hpp).
   ::setenv("EVSTORE_SERIAL_IO", "1", 1);
   bool help = false;
@@ -30,6 +58,7 @@ int main(int argc, char** argv) {
   std::uint64_t seeds = 0, ops = 0, crashes = 0, faults = 0, violations = 0;
   for (std::uint64_t seed = opts->seed;; ++seed) {
     if (opts->minutes > 0 ? out_of_time() : seeds == opts->seeds) break;
+    replay_on_terminate = opts->replay_command(argv[0], seed);
     run_result r = driver(*opts, seed).run();
     ++seeds;
     ops += r.ops;

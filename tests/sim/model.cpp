@@ -1,6 +1,7 @@
 #include "model.hpp"
 
 #include <algorithm>
+#include <set>
 
 namespace evstore::sim {
 namespace {
@@ -24,6 +25,32 @@ bool same_ids(const std::vector<sim_event>& a, const std::vector<sim_event>& b) 
 }
 
 }  // namespace
+
+bool reference_match(const filter& f, const sim_event& e) {
+  if (!f.types.empty() && std::find(f.types.begin(), f.types.end(), e.type) == f.types.end()) return false;
+  if (!e.stream.starts_with(f.stream_prefix)) return false;
+  for (const auto& c : f.fields) {
+    const auto& fields = c.in_metadata ? e.metadata_fields : e.fields;
+    const auto it = fields.find(c.pointer);
+    if (it == fields.end() || it->second != c.value) return false;
+  }
+  return true;
+}
+
+std::optional<std::string> category_of(std::string_view stream) {
+  const auto dash = stream.find('-');
+  if (dash == std::string_view::npos || dash == 0 || stream.starts_with('$')) return std::nullopt;
+  return std::string(stream.substr(0, dash));
+}
+
+std::vector<std::string> model::system_streams() const {
+  std::set<std::string> names;
+  for (const auto& e : all_) {
+    if (auto c = category_of(e.event.stream)) names.insert("$ce-" + *c);
+    names.insert("$et-" + e.event.type);
+  }
+  return {names.begin(), names.end()};
+}
 
 std::uint64_t model::count(std::string_view stream) const {
   auto it = streams_.find(stream);
@@ -102,9 +129,8 @@ std::vector<std::uint64_t> model::positions(std::string_view stream) const {
   if (stream == "$all") {
     for (const auto& e : all_) out.push_back(e.position);
   } else if (stream.starts_with("$ce-")) {
-    const std::string prefix = std::string(stream.substr(4)) + "-";
     for (const auto& e : all_) {
-      if (e.event.stream.starts_with(prefix)) out.push_back(e.position);
+      if (category_of(e.event.stream) == stream.substr(4)) out.push_back(e.position);
     }
   } else if (stream.starts_with("$et-")) {
     for (const auto& e : all_) {
@@ -112,9 +138,7 @@ std::vector<std::uint64_t> model::positions(std::string_view stream) const {
     }
   } else if (auto rs = read_streams.find(stream); rs != read_streams.end()) {
     for (const auto& e : all_) {
-      if (std::find(rs->second.begin(), rs->second.end(), e.event.type) != rs->second.end()) {
-        out.push_back(e.position);
-      }
+      if (reference_match(rs->second, e.event)) out.push_back(e.position);
     }
   } else if (auto it = streams_.find(stream); it != streams_.end()) {
     out = it->second;

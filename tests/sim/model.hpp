@@ -4,6 +4,7 @@
 // then the store's $all tells which of them survived, whole.
 #pragma once
 
+#include <evstore/read_stream.hpp>
 #include <evstore/types.hpp>
 
 #include <boost/uuid/uuid.hpp>
@@ -24,7 +25,19 @@ struct sim_event {
   std::string data;      // as appended ("" reads back as "null")
   std::string metadata;
   std::optional<boost::uuids::uuid> id;
+  // What a filter can test, as the workload wrote it: JSON pointer -> the
+  // value's JSON text, for data and metadata. The workload writes each value
+  // in one spelling only, so equal texts are equal values (the reference
+  // matcher below compares texts, never parses).
+  std::map<std::string, std::string, std::less<>> fields, metadata_fields;
 };
+
+// The plain reference matcher: what a read stream with filter `f` must hold
+// (read_stream.hpp: every part given holds; conditions are a conjunction).
+bool reference_match(const filter& f, const sim_event& e);
+// "$ce-<category>" of a stream: the part before its first '-' (none for a
+// stream starting with '-' or '$', or without one).
+std::optional<std::string> category_of(std::string_view stream);
 
 struct stored_event {
   sim_event event;
@@ -107,8 +120,8 @@ class model {
   // True if the first `n` events of $all are whole appends.
   bool append_boundary(std::uint64_t n) const;
 
-  // Read streams: name -> event types it selects.
-  std::map<std::string, std::vector<std::string>, std::less<>> read_streams;
+  // Read streams: name -> its filter, as given to create_read_stream.
+  std::map<std::string, filter, std::less<>> read_streams;
   // Read streams whose create or delete failed with an I/O error: their state
   // is read back from the store when the writer reopens.
   std::vector<std::string> read_streams_in_doubt;
@@ -118,6 +131,10 @@ class model {
   std::vector<std::uint64_t> positions(std::string_view stream) const;
 
   std::map<std::pair<std::string, std::string>, consumer_model> consumers;
+
+  // The system streams the store must hold: "$ce-<category>" of every
+  // category and "$et-<type>" of every type of an acknowledged event.
+  std::vector<std::string> system_streams() const;
 
  private:
   std::vector<stored_event> all_;

@@ -23,10 +23,16 @@ std::string options::replay_command(const std::string& program, std::uint64_t s)
 }
 
 void print_usage() {
-  std::cout << "usage: evstore_sim [--seed S] [--seeds N | --minutes M] [--steps N] [--no-CLASS ...]\n"
+  std::cout << "usage: evstore_sim [--seed S] [--seeds N | --minutes M] [--steps N] [--no-CLASS|--no-GROUP ...]\n"
                "                   [--determinism] [--verbose]\n"
                "classes:";
   for (auto c : classes) std::cout << ' ' << c;
+  std::cout << "\ngroups:";
+  for (const auto& [g, members] : groups) {
+    std::cout << ' ' << g << " (";
+    for (std::size_t i = 0; i < members.size(); ++i) std::cout << (i ? " " : "") << members[i];
+    std::cout << ')';
+  }
   std::cout << '\n';
 }
 
@@ -61,6 +67,10 @@ std::optional<options> parse_options(int argc, char** argv, bool& help) {
       o.verbose = true;
     } else if (a.starts_with("--no-") && std::find(classes.begin(), classes.end(), a.substr(5)) != classes.end()) {
       o.disabled.insert(std::string(a.substr(5)));
+    } else if (auto g = std::find_if(groups.begin(), groups.end(),
+                                     [&](const auto& x) { return a.starts_with("--no-") && x.first == a.substr(5); });
+               g != groups.end()) {
+      for (auto c : g->second) o.disabled.insert(std::string(c));
     } else {
       ok = false;
     }

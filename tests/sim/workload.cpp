@@ -1,5 +1,7 @@
 #include "workload.hpp"
 
+#include "catalog.hpp"
+
 #include <array>
 #include <utility>
 
@@ -16,18 +18,50 @@ boost::uuids::uuid make_id(rng& r) {
   return id;
 }
 
-sim_event make_event(rng& r, const std::string& stream, std::uint64_t& nonce) {
+// Data an issue-10 filter can select on: "k" (a catalog value), now and then
+// the key that needs pointer escapes, and (deep-nesting) arrays nested up to
+// the append limit of 64 levels, the enclosing object counted.
+std::string filter_data(rng& r, const options& o, sim_event& e, std::uint64_t n) {
+  const std::string k = r.pick(field_values(o));
+  std::string data = "{\"n\":" + std::to_string(n) + ",\"k\":" + k;
+  e.fields["/k"] = k;
+  if (r.chance(20)) {
+    const std::string v = r.pick(field_values(o));
+    data += ",\"x/y~z\":" + v;
+    e.fields[odd_key_pointer] = v;
+  }
+  if (o.on("deep-nesting") && r.chance(20)) {
+    static const int depths[] = {31, 32, 33, 34, 48, 63, 64};
+    const int arrays = depths[r.below(7)] - 1;
+    data += ",\"deep\":" + std::string(arrays, '[') + std::string(arrays, ']');
+  }
+  return data + "}";
+}
+
+sim_event make_event(rng& r, const options& o, const std::string& stream, std::uint64_t& nonce) {
   static const char* const types[] = {"A", "B", "C"};
   sim_event e;
   e.stream = stream;
   e.type = types[r.below(3)];
+  if (const auto extra = extra_types(o); !extra.empty() && r.chance(15)) e.type = r.pick(extra);
   const std::uint64_t n = ++nonce;
   switch (r.below(8)) {
     case 0: e.data = ""; break;  // reads back as null
     case 1: e.data = "{\"n\":" + std::to_string(n) + ",\"pad\":\"" + std::string(r.between(100, 3000), 'x') + "\"}"; break;
-    default: e.data = "{\"n\":" + std::to_string(n) + "}"; break;
+    default:
+      e.data = o.on("filters") ? filter_data(r, o, e, n) : "{\"n\":" + std::to_string(n) + "}";
+      break;
   }
-  if (r.chance(25)) e.metadata = "{\"m\":" + std::to_string(r.below(1000)) + "}";
+  if (e.data.empty()) {
+    e.fields[""] = "null";  // the pointer "" is the whole document
+  } else {
+    e.fields["/n"] = std::to_string(n);
+  }
+  if (r.chance(25)) {
+    const std::string m = std::to_string(r.below(1000));
+    e.metadata = "{\"m\":" + m + "}";
+    e.metadata_fields["/m"] = m;
+  }
   if (r.chance(85)) e.id = make_id(r);
   return e;
 }
@@ -48,6 +82,7 @@ const char* name_of(op_kind k) {
     case op_kind::follower_read: return "follower-read";
     case op_kind::follower_race: return "follower-race";
     case op_kind::follower_close: return "follower-close";
+    case op_kind::close_backfill: return "close-backfill";
     case op_kind::backup: return "backup";
     case op_kind::restart: return "restart";
     case op_kind::kill: return "kill";
@@ -61,11 +96,11 @@ op_kind next_op(rng& r, const options& o, const world& w) {
   if (w.writer_failed && r.chance(35)) return op_kind::restart;
   // Weights; a class switched off, or an operation that cannot run now, weighs 0.
   const bool follower = o.on("follower");
-  const std::array<std::pair<op_kind, std::uint64_t>, 16> weights = {{
+  const std::array<std::pair<op_kind, std::uint64_t>, 17> weights = {{
       {op_kind::append, 40},
       {op_kind::retry, o.on("retries") ? 6 : 0},
       {op_kind::read_with_fault, o.on("read-errors") ? 3 : 0},
-      {op_kind::subscribe, o.on("subscriptions") ? 2 : 0},
+      {op_kind::subscribe, o.on("subscriptions") ? (o.on("sub-churn") ? 5 : 2) : 0},
       {op_kind::consumer, o.on("consumers") ? 4 : 0},
       {op_kind::create_read_stream, o.on("read-streams") ? 3 : 0},
       {op_kind::delete_read_stream, o.on("read-streams") ? 2 : 0},
@@ -78,6 +113,7 @@ op_kind next_op(rng& r, const options& o, const world& w) {
       {op_kind::restart, 2},
       {op_kind::kill, o.on("crash") ? 2 : 0},
       {op_kind::power_loss, o.on("power-loss") && w.fsync ? 1 : 0},
+      {op_kind::close_backfill, o.on("close-backfill") && o.on("read-streams") ? 1 : 0},  // a store of its own
   }};
   std::uint64_t total = 0;
   for (const auto& [k, wt] : weights) total += wt;
@@ -89,11 +125,12 @@ op_kind next_op(rng& r, const options& o, const world& w) {
   return op_kind::append;
 }
 
-append_request make_append(rng& r, const model& m, std::uint64_t& nonce) {
+append_request make_append(rng& r, const options& o, const model& m, std::uint64_t& nonce) {
   append_request a;
   a.stream = r.pick(stream_names());
+  if (const auto extra = extra_streams(o); !extra.empty() && r.chance(15)) a.stream = r.pick(extra);
   const std::size_t n = r.chance(70) ? 1 : r.between(2, 4);
-  for (std::size_t i = 0; i < n; ++i) a.events.push_back(make_event(r, a.stream, nonce));
+  for (std::size_t i = 0; i < n; ++i) a.events.push_back(make_event(r, o, a.stream, nonce));
   // Every event of a retried append needs an id, and a multi-event append
   // without ids on all of them is still valid: leave it as drawn.
   const std::uint64_t count = m.count(a.stream);
@@ -108,11 +145,45 @@ append_request make_append(rng& r, const model& m, std::uint64_t& nonce) {
   return a;
 }
 
-append_request make_simple_append(rng& r, const std::string& stream, std::uint64_t& nonce) {
+append_request make_simple_append(rng& r, const options& o, const std::string& stream, std::uint64_t& nonce) {
   append_request a;
   a.stream = stream;
-  a.events.push_back(make_event(r, stream, nonce));
+  a.events.push_back(make_event(r, o, stream, nonce));
   return a;
+}
+
+filter make_filter(rng& r, const options& o) {
+  filter f;
+  if (r.chance(60)) {
+    std::vector<std::string> types = {"A", "B", "C"};
+    const auto extra = extra_types(o);
+    types.insert(types.end(), extra.begin(), extra.end());
+    for (std::uint64_t i = 0, n = r.between(1, 2); i < n; ++i) f.types.push_back(r.pick(types));
+  }
+  if (r.chance(25)) {
+    std::vector<std::string> prefixes = {"a-", "b", "c-"};
+    for (const std::string& s : extra_streams(o)) {
+      if (auto c = category_of(s)) prefixes.push_back(*c + "-");
+    }
+    f.stream_prefix = r.pick(prefixes);
+  }
+  const auto values = field_values(o);
+  if (r.chance(60)) {
+    switch (r.below(5)) {
+      case 0: f.where(odd_key_pointer, r.pick(values)); break;
+      case 1: f.where_metadata("/m", std::to_string(r.below(1000))); break;
+      case 2: f.where("", "null"); break;  // the whole document: events appended without data
+      default: f.where("/k", r.pick(values)); break;
+    }
+  }
+  // A big integer whose neighbour events hold: only an exact comparison tells them apart.
+  if (o.on("big-integers") && r.chance(30)) f.where("/k", r.pick(big_integers()));
+  // Two conditions on one pointer: both must hold (a conjunction).
+  if (o.on("filter-roundtrip") && r.chance(20)) {
+    const std::string v = r.pick(values);
+    f.where("/k", v).where("/k", r.chance(50) ? v : r.pick(values));
+  }
+  return f;
 }
 
 std::optional<append_request> make_retry(rng& r, const model& m, const std::vector<append_request>& failed) {

@@ -28,6 +28,7 @@ enum class op_kind {
   follower_read,       // a follower reads one stream
   follower_race,       // a follower's lazy stream load with an append and refresh() in the middle
   follower_close,
+  close_backfill,      // close() while a back-fill runs; then create/delete after close() (close-backfill)
   backup,              // online backup with appends during the copy
   restart,             // close and reopen the writer (or open it if down)
   kill,                // the writer process dies
@@ -48,9 +49,13 @@ op_kind next_op(rng& r, const options& o, const world& w);
 
 // A new append: a random stream (new or existing), 1..4 events (types A, B,
 // C; ids mostly), and an expectation that holds or, now and then, not.
-append_request make_append(rng& r, const model& m, std::uint64_t& nonce);
+append_request make_append(rng& r, const options& o, const model& m, std::uint64_t& nonce);
 // Just one event to `stream`, expecting any version (the simulation's own nested appends).
-append_request make_simple_append(rng& r, const std::string& stream, std::uint64_t& nonce);
+append_request make_simple_append(rng& r, const options& o, const std::string& stream, std::uint64_t& nonce);
+
+// A read-stream filter (filters): types, a stream prefix, field conditions on
+// data and metadata (repeated pointers with filter-roundtrip).
+filter make_filter(rng& r, const options& o);
 // A retry: an earlier request with ids (written, failed or in doubt), sent again.
 std::optional<append_request> make_retry(rng& r, const model& m, const std::vector<append_request>& failed);
 
