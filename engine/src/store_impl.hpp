@@ -197,6 +197,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                  append_handler& handler);
   error validate(const std::vector<event_data>& events) const;
   std::optional<std::size_t> find_retry(stream_state& s, const std::vector<event_data>& events);
+  bool in_window(const stream_state& s, const recent_event& r) const;
   std::optional<std::pair<std::size_t, std::uint64_t>> find_taken_id(stream_state& s,
                                                                      const std::vector<event_data>& events);
   void load_recent(stream_state& s);

@@ -215,6 +215,12 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   }
 }
 
+// True if `r` is one of the stream's last idempotency_window events: entries
+// stay in s.recent past that until the next event with an id pushes them out.
+bool store_impl::in_window(const stream_state& s, const recent_event& r) const {
+  return r.version + options_.idempotency_window >= s.pending_count;
+}
+
 // The index in s.recent of the first event of a recent commit whose ids are
 // exactly `events`' ids, or nullopt. A commit's events are kept one after
 // another in the deque, so its events follow that index.
@@ -222,7 +228,7 @@ std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::ve
   load_recent(s);
   const auto& recent = s.recent;
   for (std::size_t i = 0; i + events.size() <= recent.size(); ++i) {
-    if (!recent[i].commit_start || recent[i].id != *events.front().id) continue;
+    if (!in_window(s, recent[i]) || !recent[i].commit_start || recent[i].id != *events.front().id) continue;
     bool match = recent[i + events.size() - 1].commit_end;
     for (std::size_t k = 1; k < events.size() && match; ++k) {
       match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k;
@@ -242,7 +248,7 @@ std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(s
   for (std::size_t k = 0; k < events.size(); ++k) {
     if (!events[k].id) continue;
     for (const recent_event& r : s.recent) {
-      if (r.id == *events[k].id) return std::pair{k, r.version};
+      if (r.id == *events[k].id && in_window(s, r)) return std::pair{k, r.version};
     }
   }
   return std::nullopt;
@@ -350,7 +356,9 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
 
     if (e.id && options_.idempotency_window > 0) {
       s.recent.push_back({*e.id, f.version, f.position, i == 0, f.commit_end});
-      if (s.recent.size() > options_.idempotency_window) s.recent.pop_front();
+      // The window is the stream's last idempotency_window events (by version),
+      // as load_recent rebuilds it after a reopen; events without ids take a place.
+      while (s.recent.front().version + options_.idempotency_window <= f.version) s.recent.pop_front();
     }
     s.pending_end += size;
     s.pending_count += 1;

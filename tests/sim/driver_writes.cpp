@@ -103,7 +103,7 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
       if (!a.ec) {
         expect(a.want.what == outcome::written || a.want.what == outcome::duplicate,
                "writer: " + what + "acknowledged, the model expected " +
-                   (a.want.what == outcome::conflict ? "a conflict" : "store_failed"));
+                   (a.want.what == outcome::conflict ? "a conflict" : a.want.what == outcome::id_taken ? "duplicate_event_id" : "store_failed"));
         expect(a.got.duplicate == (a.want.what == outcome::duplicate),
                "writer: " + what + (a.got.duplicate ? "taken for a retry" : "retry written again"));
         expect(a.got.first_version == w.first_version && a.got.version == w.version &&
@@ -121,6 +121,8 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
                "writer: " + what + "store_failed without an earlier failure");
         failed_requests_.push_back(r);
         store_failed = true;
+      } else if (a.ec == errc::duplicate_event_id) {
+        expect(a.want.what == outcome::id_taken, "writer: " + what + "duplicate_event_id, the model expected none");
       } else if (is_io_error(a.ec)) {
         expect(f.what != fault_plan::kind::none, "writer: " + what + "I/O error without an injected fault");
         in_doubt = true;
@@ -213,6 +215,11 @@ void driver::consumer_step(const fault_plan& f) {
         done = true;
       });
       drive([&] { return done; }, "consumer batch");
+      // A read stream's link failed by an injected fault reports it (see subscribe).
+      if (ec && is_io_error(ec) && fault_fired_since_open_) {
+        trace_.add("  consumer " + stream + "/" + name + " batch: " + code_name(ec) + " (a failed link)");
+        return;
+      }
       expect(!ec, "writer: consumer batch: " + ec.message());
       for (const recorded_event& e : batch.events) {
         expect(position < want.size(), "writer: consumer got an event nobody acknowledged");

@@ -81,6 +81,21 @@ prediction model::predict(const append_request& r) const {
       return p;
     }
   }
+  // Not a retry, but an id of one of the stream's last retry_window events:
+  // refused (duplicate_event_id), as it would store that id twice.
+  if (n > 0) {
+    const auto& versions = streams_.at(std::string(r.stream));
+    const std::uint64_t from = n > retry_window ? n - retry_window : 0;
+    for (const sim_event& e : r.events) {
+      if (!e.id) continue;
+      for (std::uint64_t v = from; v < n; ++v) {
+        if (all_[versions[v]].event.id == e.id) {
+          p.what = outcome::id_taken;
+          return p;
+        }
+      }
+    }
+  }
   if (!expected_matches(r.expected, n)) {
     p.what = outcome::conflict;
     return p;

@@ -51,7 +51,7 @@ struct append_request {
   expected_version expected = expect::any;
 };
 
-enum class outcome { written, duplicate, conflict, store_failed };
+enum class outcome { written, duplicate, conflict, store_failed, id_taken };
 
 struct prediction {
   outcome what = outcome::written;
