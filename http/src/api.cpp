@@ -13,7 +13,42 @@
 namespace evstore::http {
 namespace {
 
-std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string_view(s.data(), s.size())); }
+// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
+// no surrogates, at most U+10FFFF) that starts `s`, or 0.
+std::size_t utf8_sequence(std::string_view s) {
+  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  const unsigned char c = b(0);
+  if (c < 0x80) return 1;
+  std::size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) n = 2;
+  else if (c == 0xE0) n = 3, lo = 0xA0;
+  else if (c == 0xED) n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF) n = 3;
+  else if (c == 0xF0) n = 4, lo = 0x90;
+  else if (c == 0xF4) n = 4, hi = 0x8F;
+  else if (c >= 0xF1 && c <= 0xF3) n = 4;
+  else return 0;
+  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (std::size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  }
+  return n;
+}
+
+// A JSON string of `s`. Texts from requests (a stream name in an error's
+// detail) may not be UTF-8: each byte that starts no well-formed sequence is
+// written as U+FFFD, so the body stays valid JSON.
+std::string json_string(std::string_view s) {
+  std::string text;
+  text.reserve(s.size());
+  while (!s.empty()) {
+    const std::size_t n = utf8_sequence(s);
+    text.append(n > 0 ? s.substr(0, n) : std::string_view("\xEF\xBF\xBD"));
+    s.remove_prefix(n > 0 ? n : 1);
+  }
+  return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+}
 
 unsigned status_for(const boost::system::error_code& ec) {
   if (ec.category() == evstore::category()) {
