@@ -111,6 +111,12 @@ void driver::resubscribe() {
     } else {
       sub = writer_->subscribe(s->stream, o);
     }
+    // A link that an injected fault failed stays failed until the writer
+    // reopens (it fails alone): subscribing to it reports that error.
+    if (!sub && sub.error().code.category() != category() && fault_fired_since_open_) {
+      trace_.add("  subscribe " + s->stream + ": " + sub.error().message() + " (a failed link)");
+      continue;
+    }
     expect(sub.has_value(), "writer: subscribe " + s->stream + ": " + (sub ? "" : sub.error().message()));
     s->sub.emplace(std::move(*sub));
     // A callback subscription that ended with the store is started again: a new one.
