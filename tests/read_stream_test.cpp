@@ -86,6 +86,24 @@ TEST_P(read_stream_test, system_streams_link_by_category_and_by_type) {
   EXPECT_FALSE(s.statistics().indexer_error);
 }
 
+// Without system streams the indexer starts with the first read stream, at
+// $all position 0: its back-fill has nothing to scan and every event is the
+// live links' first step. The creation completes only after that step.
+TEST_P(read_stream_test, creation_completes_with_every_event_acknowledged_before_it_linked) {
+  store s = open({.system_streams = false});
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_FALSE(append_wait(s, "order-" + std::to_string(i % 7), typed(i % 3 == 0 ? "Paid" : "Placed")).ec);
+  }
+  ASSERT_FALSE(create_wait(s, "paid", filter::event_types({"Paid"})));
+  auto page = s.read("paid", {.max_count = 1000});
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_EQ(page->events.size(), 100u);
+  // A second creation with the same filter promises the same.
+  ASSERT_FALSE(append_wait(s, "order-1", typed("Paid")).ec);
+  ASSERT_FALSE(create_wait(s, "paid", filter::event_types({"Paid"})));
+  EXPECT_EQ(s.read("paid", {.max_count = 1000})->events.size(), 101u);
+}
+
 TEST_P(read_stream_test, read_stream_is_back_filled_then_kept_current_and_survives_reopen) {
   {
     store s = open();

@@ -439,8 +439,14 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
       if (it != definitions_.end()) {
         if (!it->second->matcher.same_filter(f)) {
           ec = make_error_code(errc::read_stream_exists);
-        } else if (it->second->building) {
-          it->second->waiters.push_back(std::move(handler));  // completes with the back-fill
+        } else if (const std::uint64_t all = store_.all_count();
+                   it->second->building || progress_.load(std::memory_order_relaxed) < all) {
+          // Completes with the back-fill, or once the live links reach the
+          // events acknowledged before this call (complete_built_waiters).
+          if (!it->second->building) it->second->complete_at = std::max(it->second->complete_at, all);
+          it->second->waiters.push_back(std::move(handler));
+          lock.unlock();
+          schedule();
           return;
         }
         lock.unlock();
@@ -533,6 +539,7 @@ void indexer::drain(std::function<void(boost::system::error_code)> done) {
         if (!failed_ && progress_.load(std::memory_order_relaxed) < all) {
           if (auto ec = live_step(all)) fail(ec);
         }
+        if (!failed_) complete_built_waiters();
       }
       // The directory lock goes once `done` has run: nothing of this store
       // may write links/ after it.
@@ -591,6 +598,7 @@ void indexer::step() {
   if (progress_.load(std::memory_order_relaxed) < all) {
     if (auto ec = live_step(all)) return fail(ec);
   }
+  complete_built_waiters();
   if (building || progress_.load(std::memory_order_relaxed) < store_.all_count()) return schedule();
   if (store_.is_closed()) return;
   // Caught up: wait for the next flush.
@@ -806,11 +814,24 @@ boost::system::error_code indexer::backfill_step() {
     for (read_stream_definition* d : defs) d->building = false;
   }
   if (auto ec = write_definitions()) return ec;
-  for (read_stream_definition* d : defs) {
+  // The back-fill stopped at the live links' progress; events acknowledged
+  // before the creation but not linked yet are the live links' next step.
+  const std::uint64_t committed = store_.all_count();
+  for (read_stream_definition* d : defs) d->complete_at = committed;
+  complete_built_waiters();
+  return {};
+}
+
+// Completes the creators of built read streams whose events up to
+// complete_at are linked and published (live_step's write_pending).
+void indexer::complete_built_waiters() {
+  const std::uint64_t linked = progress_.load(std::memory_order_relaxed);
+  std::shared_lock lock(mutex_);
+  for (auto& [name, d] : definitions_) {
+    if (d->building || d->waiters.empty() || d->complete_at > linked) continue;
     for (auto& w : d->waiters) store_.complete_on_executor(std::move(w), {});
     d->waiters.clear();
   }
-  return {};
 }
 
 // Appends every link's pending entries, then (durable mode) syncs them and

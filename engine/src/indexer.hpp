@@ -86,6 +86,9 @@ struct read_stream_definition {
   link_state* link = nullptr;
   std::function<void(std::uint64_t, std::uint64_t)> progress;
   std::vector<boost::asio::any_completion_handler<void(boost::system::error_code)>> waiters;
+  // Built: its waiters complete once the live links reach this $all count
+  // (every event acknowledged before its creation), not before.
+  std::uint64_t complete_at = 0;
 };
 
 class indexer {
@@ -157,6 +160,7 @@ class indexer {
   void step();
   boost::system::error_code live_step(std::uint64_t upto);
   boost::system::error_code backfill_step();
+  void complete_built_waiters();
   void route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams);
   boost::system::error_code prepare_for_write(link_state& l);
   boost::system::error_code reset_link(link_state& l);

@@ -321,9 +321,10 @@ class store {
   // Creates the read stream `name` from `f` (see read_stream.hpp) and
   // back-fills it from every stored event on the store's background thread,
   // without holding up appends; `progress(done, total)` reports $all
-  // positions scanned (called on that thread). Completes once the back-fill
-  // is done; from then on every published event that matches is linked
-  // within one indexer step. The definition is stored: reopening needs no
+  // positions scanned (called on that thread). Completes once every event
+  // acknowledged before the call that matches is linked and readable; from
+  // then on every published event that matches is linked within one indexer
+  // step. The definition is stored: reopening needs no
   // re-declaration. Creating it again with the same filter (values compared
   // as JSON: 12.5 == 1.25E1) is a no-op, after a restart too; with another,
   // read_stream_exists (also for the name of a write stream). A filter that
