@@ -420,7 +420,10 @@ result<void> store_impl::cut_uncommitted_streams(const recovery_plan& plan) {
     }
   }
   for (const std::string& d : dirs) {
-    if (auto ec = fs_->sync_directory(d)) return error(ec, d);
+    // A long name's sub-directory the crash came before holds nothing to sync.
+    if (auto ec = fs_->sync_directory(d); ec && ec != boost::system::errc::no_such_file_or_directory) {
+      return error(ec, d);
+    }
   }
   const std::string path = layout::catalog(options_.directory);
   cached_file& f = *plan.files.at(path);
