@@ -12,6 +12,7 @@
 //   * reopening without faults shows exactly what a fault-free run shows:
 //     every acknowledged event.
 // The suite ends with the figure "read-error points n/n handled".
+#include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/fault_injecting_file_system.hpp>
@@ -93,22 +94,15 @@ std::shared_ptr<memory_file_system> torn_store(bool fsync, io_thread& io) {
 }
 
 // Fails the first read_at of one file with EIO; everything else passes.
-class failing_reads_of final : public file_system {
+class failing_reads_of final : public forwarding_file_system {
  public:
   failing_reads_of(std::shared_ptr<file_system> base, std::string suffix)
-      : base_(std::move(base)), suffix_(std::move(suffix)) {}
+      : forwarding_file_system(std::move(base)), suffix_(std::move(suffix)) {}
   boost::system::result<std::unique_ptr<file>> open(const std::string& path, open_mode mode) override {
     auto f = base_->open(path, mode);
     if (!f || !path.ends_with(suffix_)) return f;
     return std::unique_ptr<file>(std::make_unique<flaky_file>(std::move(*f), failed_));
   }
-  error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
-  error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
-  bool exists(const std::string& p) override { return base_->exists(p); }
-  error_code rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
-  error_code remove(const std::string& p) override { return base_->remove(p); }
-  boost::system::result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override { return base_->lock(p); }
 
  private:
   class flaky_file final : public file {
@@ -134,7 +128,6 @@ class failing_reads_of final : public file_system {
     std::unique_ptr<file> f_;
     bool& failed_;
   };
-  std::shared_ptr<file_system> base_;
   std::string suffix_;
   bool failed_ = false;
 };

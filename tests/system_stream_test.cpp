@@ -2,6 +2,7 @@
 // more than one path segment: every link the indexer writes can be read by
 // its name, survives a power loss, and a link that cannot be written fails
 // alone. Also: reads of system streams that do not exist keep nothing.
+#include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/file_system.hpp>
@@ -34,10 +35,10 @@ boost::system::error_code create_wait(store& s, const std::string& name, filter 
 
 // Forwards to another file system; creating a file whose path contains
 // `refused` fails with EACCES while `refusing` is set.
-class refusing_file_system final : public file_system {
+class refusing_file_system final : public forwarding_file_system {
  public:
   refusing_file_system(std::shared_ptr<file_system> base, std::string refused)
-      : base_(std::move(base)), refused_(std::move(refused)) {}
+      : forwarding_file_system(std::move(base)), refused_(std::move(refused)) {}
   std::atomic<bool> refusing{true};
 
   boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode mode) override {
@@ -46,16 +47,8 @@ class refusing_file_system final : public file_system {
     }
     return base_->open(p, mode);
   }
-  error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
-  error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
-  bool exists(const std::string& p) override { return base_->exists(p); }
-  error_code rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
-  error_code remove(const std::string& p) override { return base_->remove(p); }
-  boost::system::result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override { return base_->lock(p); }
 
  private:
-  std::shared_ptr<file_system> base_;
   std::string refused_;
 };
 

@@ -2,6 +2,7 @@
 // stopped right before its fsync returns, for tests of what may happen then.
 #pragma once
 
+#include "forwarding_file_system.hpp"
 #include <evstore/file_system.hpp>
 
 #include <chrono>
@@ -15,9 +16,9 @@ namespace evstore::test {
 
 // Forwards to another file system; while closed, every sync() of the journal
 // waits for a permit: a flush stopped right before its fdatasync.
-class gated_file_system final : public file_system {
+class gated_file_system final : public forwarding_file_system {
  public:
-  explicit gated_file_system(std::shared_ptr<file_system> base) : base_(std::move(base)) {}
+  explicit gated_file_system(std::shared_ptr<file_system> base) : forwarding_file_system(std::move(base)) {}
 
   void close_gate() {
     std::lock_guard lock(mutex_);
@@ -44,13 +45,6 @@ class gated_file_system final : public file_system {
     if (!f || path.find("journal.wal") == std::string::npos) return f;
     return std::unique_ptr<file>(std::make_unique<gated_file>(std::move(*f), *this));
   }
-  error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
-  error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
-  bool exists(const std::string& p) override { return base_->exists(p); }
-  error_code rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
-  error_code remove(const std::string& p) override { return base_->remove(p); }
-  boost::system::result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override { return base_->lock(p); }
 
  private:
   class gated_file final : public file {
@@ -80,7 +74,6 @@ class gated_file_system final : public file_system {
     gated_file_system& fs_;
   };
 
-  std::shared_ptr<file_system> base_;
   std::mutex mutex_;
   std::condition_variable cv_;
   bool closed_ = false;

@@ -3,6 +3,7 @@
 // for tests of what may happen meanwhile.
 #pragma once
 
+#include "forwarding_file_system.hpp"
 #include <evstore/file_system.hpp>
 
 #include <chrono>
@@ -13,9 +14,9 @@
 
 namespace evstore::test {
 
-class paused_read_file_system final : public file_system {
+class paused_read_file_system final : public forwarding_file_system {
  public:
-  explicit paused_read_file_system(std::shared_ptr<file_system> base) : base_(std::move(base)) {}
+  explicit paused_read_file_system(std::shared_ptr<file_system> base) : forwarding_file_system(std::move(base)) {}
 
   // The next read of a file whose path ends with `suffix` waits for release().
   void pause_next_read(std::string suffix) {
@@ -40,13 +41,6 @@ class paused_read_file_system final : public file_system {
     if (!f) return f;
     return std::unique_ptr<file>(std::make_unique<paused_file>(std::move(*f), *this, path));
   }
-  error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
-  error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
-  bool exists(const std::string& p) override { return base_->exists(p); }
-  error_code rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
-  error_code remove(const std::string& p) override { return base_->remove(p); }
-  boost::system::result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override { return base_->lock(p); }
 
  private:
   void gate(const std::string& path) {
@@ -79,7 +73,6 @@ class paused_read_file_system final : public file_system {
     std::string path_;
   };
 
-  std::shared_ptr<file_system> base_;
   std::mutex mutex_;
   std::condition_variable cv_;
   std::string suffix_;
