@@ -334,8 +334,13 @@ result<read_page> indexer::read(std::string_view name, const read_options& o) co
       positions[i] = *p;
     }
   }
-  auto page = store_.read_positions(positions, first);
+  auto page = store_.read_positions(std::move(positions), first, o.max_bytes, o.direction);
   if (!page) return page.error();
+  // The byte budget may have cut the page short: from its far end in reading order.
+  if (const std::uint64_t got = page->events.size(); got < k) {
+    if (o.direction == direction::backward) first += k - got;
+    k = got;
+  }
   if (o.direction == direction::backward) std::reverse(page->events.begin(), page->events.end());
   if (o.direction == direction::forward) {
     page->next = first + k;

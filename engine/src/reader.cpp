@@ -7,6 +7,7 @@
 // mismatch is corruption: the range is refused, with the file and offset.
 #include "reader.hpp"
 
+#include "byte_budget.hpp"
 #include "indexer.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
@@ -58,21 +59,47 @@ range clip(const read_options& o, std::uint64_t committed) {
   return {last + 1 - n, n};
 }
 
-// Calls load(first, count) for chunks covering `r`, in reading order.
+// Calls load(first, count) for chunks covering `r`, in reading order; load
+// returns how many of its chunk it took (fewer once the page's byte budget is
+// spent, which ends the walk). Returns the part of `r` read.
 template <class Load>
-result<void> for_each_chunk(const range& r, direction dir, Load&& load) {
+result<range> for_each_chunk(const range& r, direction dir, Load&& load) {
+  std::uint64_t taken = 0;
   if (dir == direction::forward) {
     for (std::uint64_t at = r.first; at < r.first + r.count; at += chunk_events) {
-      if (auto res = load(at, std::min(chunk_events, r.first + r.count - at)); !res) return res;
+      const std::uint64_t k = std::min(chunk_events, r.first + r.count - at);
+      auto got = load(at, k);
+      if (!got) return got.error();
+      taken += *got;
+      if (*got < k) break;
     }
-  } else {
-    for (std::uint64_t hi = r.first + r.count; hi > r.first;) {
-      const std::uint64_t k = std::min(chunk_events, hi - r.first);
-      if (auto res = load(hi - k, k); !res) return res;
-      hi -= k;
-    }
+    return range{r.first, taken};
   }
-  return {};
+  for (std::uint64_t hi = r.first + r.count; hi > r.first;) {
+    const std::uint64_t k = std::min(chunk_events, hi - r.first);
+    auto got = load(hi - k, k);
+    if (!got) return got.error();
+    taken += *got;
+    if (*got < k) break;
+    hi -= k;
+  }
+  return range{r.first + r.count - taken, taken};
+}
+
+// Drops what does not fit in `budget` from `entries` (storage order) and
+// moves `first` (the first entry's number) to match: the tail when reading
+// forward, the head when reading backward.
+template <class Entries>
+void trim_to_budget(Entries& entries, std::uint64_t& first, byte_budget& budget, direction dir) {
+  const std::size_t keep = budget.fit(entries, dir);
+  const std::size_t drop = entries.size() - keep;
+  if (drop == 0) return;
+  if (dir == direction::forward) {
+    entries.resize(keep);
+  } else {
+    entries.erase(entries.begin(), entries.begin() + static_cast<std::ptrdiff_t>(drop));
+    first += drop;
+  }
 }
 
 // The names of the streams of a $all or link page, copied into its storage
@@ -105,8 +132,10 @@ void finish_page(read_page& page, const range& r, const read_options& o, std::ui
 }  // namespace
 
 result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state& s, std::uint64_t first,
-                                                              std::uint64_t count) const {
+                                                              std::uint64_t count, byte_budget* budget,
+                                                              direction dir) const {
   raw_chunk chunk;
+  chunk.first = first;
   if (count == 0) return chunk;
   auto index = files_.get(s.index_path);
   if (!index) return error(index.error(), relative(s.index_path));
@@ -125,6 +154,11 @@ result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state
       return corruption("bad stream index entry", relative(s.index_path), entries_at + i * format::stream_entry_size);
     }
     decoded[i] = *e;
+  }
+  if (budget != nullptr) {
+    trim_to_budget(decoded, first, *budget, dir);
+    count = decoded.size();
+    chunk.first = first;
   }
   const std::uint64_t base = decoded.front().offset;
   const std::uint64_t end = decoded.back().offset + decoded.back().size;
@@ -159,8 +193,9 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
   auto storage = std::make_shared<page_storage>();
   const std::string_view name = storage->keep_name(s.name);
   page.events.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(r.count, 1u << 20)));
-  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
-    auto chunk = read_stream_records(s, first, count);
+  byte_budget budget(o.max_bytes);
+  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
+    auto chunk = read_stream_records(s, first, count, &budget, o.direction);
     if (!chunk) return chunk.error();
     storage->buffers.push_back(chunk->buffer);
     if (o.direction == direction::forward) {
@@ -170,10 +205,10 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
         page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
       }
     }
-    return {};
+    return chunk->records.size();
   });
   if (!res) return res.error();
-  finish_page(page, r, o, committed);
+  finish_page(page, *res, o, committed);
   return page;
 }
 
@@ -263,8 +298,8 @@ result<void> store_impl::read_all_entries(const cached_file& all, std::uint64_t 
   return {};
 }
 
-result<read_page> store_impl::read_positions(const std::vector<std::uint64_t>& positions,
-                                             std::uint64_t first_sequence) const {
+result<read_page> store_impl::read_positions(std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
+                                             std::uint64_t max_bytes, direction dir) const {
   read_page page;
   auto storage = std::make_shared<page_storage>();
   const std::string all_path = layout::all_index(options_.directory);
@@ -277,6 +312,14 @@ result<read_page> store_impl::read_positions(const std::vector<std::uint64_t>& p
     while (j < positions.size() && positions[j] == positions[j - 1] + 1) ++j;
     if (auto got = read_all_entries(**all, positions[i], std::span(decoded).subspan(i, j - i)); !got) return got.error();
     i = j;
+  }
+  byte_budget budget(max_bytes);
+  std::uint64_t first_kept = 0;
+  trim_to_budget(decoded, first_kept, budget, dir);
+  if (decoded.size() < positions.size()) {
+    positions.erase(positions.begin(), positions.begin() + static_cast<std::ptrdiff_t>(first_kept));
+    positions.resize(decoded.size());
+    first_sequence += first_kept;
   }
   std::vector<format::decoded_record> records;
   if (auto r = read_records(decoded, positions, *storage, records); !r) return r.error();
@@ -300,9 +343,12 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   std::vector<format::decoded_record> records;
   std::vector<std::uint64_t> positions;
   page_names names(registry_, *storage);
-  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<void> {
+  byte_budget budget(o.max_bytes);
+  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
     decoded.resize(count);
     if (auto got = read_all_entries(**all, first, decoded); !got) return got.error();
+    trim_to_budget(decoded, first, budget, o.direction);
+    count = decoded.size();
     positions.resize(count);
     for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
     if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();
@@ -314,10 +360,10 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
     } else {
       for (std::uint64_t k = count; k-- > 0;) push(k);
     }
-    return {};
+    return count;
   });
   if (!res) return res.error();
-  finish_page(page, r, o, committed);
+  finish_page(page, *res, o, committed);
   return page;
 }
 

@@ -31,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <limits>
 #include <map>
 #include <memory>
 #include <set>
@@ -40,6 +41,8 @@
 #include <vector>
 
 namespace evstore::detail {
+
+class byte_budget;
 
 using append_handler = boost::asio::any_completion_handler<store::append_signature>;
 using close_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
@@ -142,9 +145,13 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
   result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
   result<read_page> read_all_page(const read_options& options) const;
-  // The events at these $all positions (published ones), numbered
-  // first_sequence, first_sequence + 1, ... in the page.
-  result<read_page> read_positions(const std::vector<std::uint64_t>& positions, std::uint64_t first_sequence) const;
+  // The events at these $all positions (published ones, ascending), numbered
+  // first_sequence, first_sequence + 1, ... in the page; as many as fit in
+  // max_bytes counted in reading order `dir` (the page is in ascending order
+  // either way).
+  result<read_page> read_positions(std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
+                                   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(),
+                                   direction dir = direction::forward) const;
   result<void> read_records(const std::vector<format::all_entry>& entries, const std::vector<std::uint64_t>& positions,
                             page_storage& storage, std::vector<format::decoded_record>& records) const;
   result<void> read_all_entries(const cached_file& all, std::uint64_t first, std::span<format::all_entry> out) const;
@@ -152,11 +159,15 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
   // Versions [first, first + count) of a stream, decoded and checked against
   // its index. REQUIRES: first + count <= committed count.
+  // With a budget, only the versions that fit in it, in reading order `dir`
+  // (`first` then names the first one returned).
   struct raw_chunk {
     std::shared_ptr<std::vector<std::byte>> buffer;
     std::vector<format::decoded_record> records;
+    std::uint64_t first = 0;
   };
-  result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first, std::uint64_t count) const;
+  result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first, std::uint64_t count,
+                                        byte_budget* budget = nullptr, direction dir = direction::forward) const;
 
   // Events of `stream` a reader may see now: its version count, $all's
   // position count, a read stream's entry count; 0 for a stream with no events.

@@ -99,6 +99,11 @@ struct read_options {
   std::uint64_t from = 0;
   std::uint64_t max_count = std::numeric_limits<std::uint64_t>::max();
   evstore::direction direction = direction::forward;
+  // The page ends before the event that would take its events' stored bytes
+  // (record sizes, as docs/format.md counts them) over max_bytes; its first
+  // event is always in it, however large. Bounds a page's memory by bytes
+  // where max_count bounds it by events. `next` says where to go on.
+  std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
 };
 
 struct stream_info {
