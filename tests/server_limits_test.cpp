@@ -389,3 +389,27 @@ TEST_F(server_test, https_and_wss_with_a_self_signed_certificate_made_at_test_ti
 }
 
 }  // namespace
+
+// A read page is bounded by bytes as well as by `limit`: 100 KB events under
+// --read-page-bytes 250000 come two to a page, and `next` pages through all.
+TEST_F(server_test, read_pages_are_bounded_by_read_page_bytes_and_next_reads_every_event) {
+  start({"--read-page-bytes", "250000"});
+  const std::string body = "{\"type\":\"Big\",\"data\":{\"blob\":\"" + std::string(100'000, 'x') + "\"}}";
+  for (int i = 0; i < 5; ++i) append_ok("big-1", body);
+  for (const std::string stream : {"big-1", "$all"}) {
+    auto first = get("/streams/" + stream + "?limit=1000");
+    ASSERT_EQ(first.status, 200) << first;
+    const auto j = first.json();
+    EXPECT_EQ(j.at("events").as_array().size(), 2u) << stream;
+    ASSERT_FALSE(j.at("next").is_null()) << stream;
+    std::size_t seen = 0;
+    std::string from = "0";
+    for (int pages = 0; pages < 10; ++pages) {
+      auto page = get("/streams/" + stream + "?limit=1000&from=" + from).json();
+      seen += page.at("events").as_array().size();
+      if (page.at("next").is_null()) break;
+      from = std::to_string(u64(page.at("next")));
+    }
+    EXPECT_EQ(seen, 5u) << stream;
+  }
+}

@@ -3,8 +3,9 @@
 //   evstored --data ./data [--listen 127.0.0.1:2113] [--fsync] [--read-only]
 //            [--token-file F] [limits...]
 //
-// Two loops: the network loop (listener and sessions) and the engine loop
-// (appends' strand, reads, subscriptions' reads). SIGINT/SIGTERM stop
+// Three loops: the network loop (listener and sessions), the engine loop
+// (the appends' strand) and the read loop (reads and subscriptions' reads, on
+// their own threads so that a large read never delays an append). SIGINT/SIGTERM stop
 // accepting, close the sessions, close the store (flush, fsync) and exit 0.
 #include "server.hpp"
 
@@ -52,7 +53,7 @@ int main(int argc, char** argv) {
   std::string data, listen = "127.0.0.1:2113", token_file;
   evstore::http::server_options so;
   std::size_t header_timeout_ms = 10'000, idle_timeout_ms = 60'000, write_timeout_ms = 30'000;
-  unsigned network_threads = 1;
+  unsigned network_threads = 1, read_threads = 2;
   po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
   desc.add_options()("help,h", "this help")
       ("data", po::value(&data)->required(), "store directory (created if missing)")
@@ -68,6 +69,8 @@ int main(int argc, char** argv) {
       ("idle-timeout-ms", po::value(&idle_timeout_ms)->default_value(idle_timeout_ms), "keep-alive idle time between requests")
       ("write-timeout-ms", po::value(&write_timeout_ms)->default_value(write_timeout_ms), "time for one write to a client")
       ("threads", po::value(&network_threads)->default_value(network_threads), "threads running the network loop (sessions stay on their strands)")
+      ("read-threads", po::value(&read_threads)->default_value(read_threads), "threads serving reads and subscriptions (appends have their own)")
+      ("read-page-bytes", po::value(&so.api.max_read_bytes)->default_value(so.api.max_read_bytes), "largest page of a read, in stored event bytes (a page always holds one event)")
       ("max-connections", po::value(&so.max_connections)->default_value(so.max_connections), "open connections at most (503 above)")
       ("ws-max-message", po::value(&so.websocket_max_message)->default_value(so.websocket_max_message), "largest WebSocket message from a client, bytes");
   po::variables_map vm;
@@ -102,6 +105,7 @@ int main(int argc, char** argv) {
   }
 
   network_threads = std::clamp(network_threads, 1u, 64u);
+  read_threads = std::clamp(read_threads, 1u, 64u);
   // A server holds a descriptor per connection and per cached store file:
   // take the whole allowance (the soft limit is often 1024 of a far larger hard one).
   if (rlimit limit{}; ::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
@@ -109,9 +113,16 @@ int main(int argc, char** argv) {
     (void)::setrlimit(RLIMIT_NOFILE, &limit);
   }
   boost::asio::io_context engine_io(1), net_io(static_cast<int>(network_threads));
+  boost::asio::io_context read_io(static_cast<int>(read_threads));
   auto engine_guard = boost::asio::make_work_guard(engine_io);
+  auto read_guard = boost::asio::make_work_guard(read_io);
   std::thread engine_thread([&] { engine_io.run(); });
+  std::vector<std::thread> read_pool;
+  for (unsigned i = 0; i < read_threads; ++i) read_pool.emplace_back([&read_io] { read_io.run(); });
   auto stop_engine = [&] {
+    read_guard.reset();
+    read_io.stop();
+    for (auto& t : read_pool) t.join();
     engine_guard.reset();
     engine_io.stop();
     engine_thread.join();
@@ -126,7 +137,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   evstore::store& store = *opened;
-  evstore::http::server srv(net_io, store, engine_io.get_executor(), so);
+  evstore::http::server srv(net_io, store, read_io.get_executor(), so);
   if (auto started = srv.start(); !started) {
     std::cerr << "evstored: " << started.error().message() << "\n";
     stop_engine();

@@ -264,6 +264,7 @@ api_response api::read(const std::string& stream, const target& t) const {
     if (!v || *v == 0) return error_response(400, "invalid_argument", "limit must be a positive integer");
     o.max_count = std::min<std::uint64_t>(*v, options_.max_read_limit);
   }
+  o.max_bytes = options_.max_read_bytes;
   auto page = store_.read(stream, o);
   if (!page) return from_error(page.error());
   auto version = store_.stream_version(stream);

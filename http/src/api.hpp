@@ -53,6 +53,9 @@ std::optional<target> parse_target(std::string_view raw);
 
 struct api_options {
   std::size_t max_read_limit = 1000;  // cap on `limit` of a read
+  // A read page's stored event bytes at most (read_options::max_bytes): with
+  // 1 MB events, `limit=1000` answers 4 events and a `next`, not 1 GB.
+  std::uint64_t max_read_bytes = std::uint64_t{4} << 20;
 };
 
 // Counters for /metrics that the sessions update.

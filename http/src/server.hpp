@@ -4,8 +4,10 @@
 //
 // Threading: the listener and every session run on the network io_context
 // (each session on its own strand); engine work (reads, subscriptions'
-// reads) runs on the engine executor and comes back to the session's strand,
-// so the network loop never waits on a disk.
+// reads) runs on the `engine` executor given to the constructor and comes
+// back to the session's strand, so the network loop never waits on a disk.
+// Give it threads other than the store's own executor (evstored gives it a
+// read pool) and a large read never delays an append.
 #pragma once
 
 #include "api.hpp"
