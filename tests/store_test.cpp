@@ -186,6 +186,40 @@ TEST_P(store_test, append_repeating_some_ids_of_a_recent_append_is_refused_not_s
   EXPECT_EQ(fresh.result.version, 2u);
 }
 
+// A retry is the same events again, not only the same ids: an append whose
+// ids are exactly a recent append's but whose type, data or metadata differ
+// is refused (answering it as a duplicate would drop its content while
+// saying it is stored), before and after a reopen.
+TEST_P(store_test, append_reusing_recent_ids_with_other_content_is_refused_not_answered_as_a_duplicate) {
+  auto s = open();
+  const auto a = random_id(), b = random_id();
+  ASSERT_FALSE(append_wait(s, "pay-3", {make_event("A", R"({"total":1})", a), make_event("B", "{}", b)}).ec);
+  const std::vector<std::vector<event_data>> others = {
+      {make_event("A", R"({"total":2})", a), make_event("B", "{}", b)},   // other data
+      {make_event("A", R"({"total":1})", a), make_event("C", "{}", b)},   // other type
+      {make_event("A", R"({"total":1})", a), make_event("B", "", b)},     // data null
+  };
+  for (bool reopened : {false, true}) {
+    if (reopened) {
+      ASSERT_FALSE(close_wait(s));
+      s = open();
+    }
+    for (const auto& other : others) {
+      auto r = append_wait(s, "pay-3", other, expect::any);
+      EXPECT_EQ(r.ec, make_error_code(errc::duplicate_event_id)) << r.ec.message() << (reopened ? " (reopened)" : "");
+      EXPECT_FALSE(r.result.duplicate);
+    }
+    auto meta = make_event("A", R"({"total":1})", a);
+    meta.metadata = R"({"by":"x"})";
+    EXPECT_EQ(append_wait(s, "pay-3", {meta, make_event("B", "{}", b)}).ec, make_error_code(errc::duplicate_event_id));
+    // The same events again are still a retry.
+    auto retry = append_wait(s, "pay-3", {make_event("A", R"({"total":1})", a), make_event("B", "{}", b)});
+    ASSERT_FALSE(retry.ec) << retry.ec.message();
+    EXPECT_TRUE(retry.result.duplicate);
+    EXPECT_EQ(s.event_count(), 2u);
+  }
+}
+
 TEST_P(store_test, append_naming_one_id_twice_is_refused) {
   auto s = open();
   const auto a = random_id();

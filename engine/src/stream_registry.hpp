@@ -23,13 +23,15 @@
 
 namespace evstore::detail {
 
-// One recent event, for recognising retried appends.
+// One recent event, for recognising retried appends: a retry has the same
+// ids and the same content (content_crc: content_checksum() in writer.cpp).
 struct recent_event {
   boost::uuids::uuid id;
   std::uint64_t version;
   std::uint64_t position;
   bool commit_start;
   bool commit_end;
+  std::uint32_t content_crc;
 };
 
 struct stream_state {

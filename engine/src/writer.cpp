@@ -11,6 +11,7 @@
 // the journal and fdatasyncs the journal alone: one fdatasync per flush
 // however many streams it touches (journal.cpp). The data files are synced at
 // checkpoints, after which the journal starts over.
+#include "crc32c.hpp"
 #include "indexer.hpp"
 #include "json_check.hpp"
 #include "layout.hpp"
@@ -27,6 +28,24 @@
 
 namespace evstore::detail {
 namespace {
+
+// What an event stores as its data: empty means JSON null.
+std::string_view stored_data(const event_data& e) {
+  return e.data.empty() ? std::string_view("null") : std::string_view(e.data);
+}
+
+// A checksum of what an event says (type, data, metadata), each with its
+// length so that bytes cannot move from one to the next: a retry must repeat
+// it, not only the ids.
+std::uint32_t content_checksum(std::string_view type, std::string_view data, std::string_view metadata) {
+  std::uint32_t crc = 0;
+  for (const std::string_view part : {type, data, metadata}) {
+    const std::uint64_t size = part.size();
+    crc = crc32c::extend(crc, &size, sizeof size);
+    crc = crc32c::extend(crc, part.data(), part.size());
+  }
+  return crc;
+}
 
 std::int64_t now_ms() {
   using namespace std::chrono;
@@ -183,7 +202,7 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
       return fail({errc::duplicate_event_id, "event " + std::to_string(taken->first) + "'s id " +
                                                  boost::uuids::to_string(*events[taken->first].id) + " is version " +
                                                  std::to_string(taken->second) + " of stream '" + stream +
-                                                 "', and the append is not a retry of the append that wrote it"});
+                                                 "', and the append is not a retry of the append that wrote it (other ids or other content)"});
     }
   }
   if (!expected_matches(expected, count)) {
@@ -221,8 +240,8 @@ bool store_impl::in_window(const stream_state& s, const recent_event& r) const {
   return r.version + options_.idempotency_window >= s.pending_count;
 }
 
-// The index in s.recent of the first event of a recent commit whose ids are
-// exactly `events`' ids, or nullopt. A commit's events are kept one after
+// The index in s.recent of the first event of a recent commit whose ids and
+// contents are exactly `events`', or nullopt. A commit's events are kept one after
 // another in the deque, so its events follow that index.
 std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::vector<event_data>& events) {
   load_recent(s);
@@ -230,8 +249,9 @@ std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::ve
   for (std::size_t i = 0; i + events.size() <= recent.size(); ++i) {
     if (!in_window(s, recent[i]) || !recent[i].commit_start || recent[i].id != *events.front().id) continue;
     bool match = recent[i + events.size() - 1].commit_end;
-    for (std::size_t k = 1; k < events.size() && match; ++k) {
-      match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k;
+    for (std::size_t k = 0; k < events.size() && match; ++k) {
+      match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k &&
+              recent[i + k].content_crc == content_checksum(events[k].type, stored_data(events[k]), events[k].metadata);
     }
     if (match) return i;
   }
@@ -268,7 +288,8 @@ void store_impl::load_recent(stream_state& s) {
   for (const format::decoded_record& r : chunk->records) {
     const auto& f = r.fields;
     if (!f.id) continue;
-    recent_event e{{}, f.version, f.position, f.position == f.commit_first_position, f.commit_end};
+    recent_event e{{}, f.version, f.position, f.position == f.commit_first_position, f.commit_end,
+                   content_checksum(f.type, f.data, f.metadata)};
     std::memcpy(e.id.data, f.id->data(), 16);
     loaded.push_back(e);
   }
@@ -338,7 +359,7 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
     f.commit_end = i + 1 == n;
     f.id = to_bytes(e.id);
     f.type = e.type;
-    f.data = e.data.empty() ? std::string_view("null") : std::string_view(e.data);
+    f.data = stored_data(e);
     f.metadata = e.metadata;
     const std::size_t size = format::record_size(f.type.size(), f.data.size(), f.metadata.size());
     const std::size_t at = sb.records.size();
@@ -355,7 +376,7 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
                                 std::span(sb.index_entries).subspan(idx_at, format::stream_entry_size));
 
     if (e.id && options_.idempotency_window > 0) {
-      s.recent.push_back({*e.id, f.version, f.position, i == 0, f.commit_end});
+      s.recent.push_back({*e.id, f.version, f.position, i == 0, f.commit_end, content_checksum(f.type, f.data, f.metadata)});
       // The window is the stream's last idempotency_window events (by version),
       // as load_recent rebuilds it after a reopen; events without ids take a place.
       while (s.recent.front().version + options_.idempotency_window <= f.version) s.recent.pop_front();

@@ -16,10 +16,14 @@ bool expected_matches(expected_version e, std::uint64_t count) {
   return false;
 }
 
-bool same_ids(const std::vector<sim_event>& a, const std::vector<sim_event>& b) {
+std::string_view stored_data(const sim_event& e) { return e.data.empty() ? std::string_view("null") : e.data; }
+
+// A retry repeats the events: their ids and what they say.
+bool same_events(const std::vector<sim_event>& a, const std::vector<sim_event>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!a[i].id || !b[i].id || *a[i].id != *b[i].id) return false;
+    if (a[i].type != b[i].type || stored_data(a[i]) != stored_data(b[i]) || a[i].metadata != b[i].metadata) return false;
   }
   return true;
 }
@@ -66,10 +70,10 @@ prediction model::predict(const append_request& r) const {
   }
   const std::uint64_t n = count(r.stream);
   if (n > 0) p.result.actual = n - 1;
-  // A retry: the ids of a recent commit of the same stream, within the window.
+  // A retry: the events of a recent commit of the same stream, within the window.
   if (n > 0 && r.events.front().id) {
     for (const commit& c : commits_) {
-      if (c.request.stream != r.stream || !same_ids(c.request.events, r.events)) continue;
+      if (c.request.stream != r.stream || !same_events(c.request.events, r.events)) continue;
       if (c.first_version + retry_window < n) continue;
       p.what = outcome::duplicate;
       p.result.first_version = c.first_version;
