@@ -356,7 +356,7 @@ TEST_F(hostile_http_test, a_log_pipe_nobody_reads_costs_log_lines_never_requests
 // SIGTERM while appends are in flight: each stored event was answered 201
 // (the clients read every answer), and the server exits within its deadline.
 TEST_F(hostile_http_test, sigterm_answers_every_append_it_stores_and_exits_within_the_deadline) {
-  auto& s = start({"--stop-timeout-ms", "3000"});
+  auto& s = start();
   constexpr int clients = 6;
   std::atomic<bool> go{true};
   std::atomic<int> created{0};
@@ -388,6 +388,44 @@ TEST_F(hostile_http_test, sigterm_answers_every_append_it_stores_and_exits_withi
     if (r.status == 200) stored += r.json().at("events").as_array().size();
   }
   EXPECT_EQ(stored, static_cast<std::size_t>(created.load())) << "events stored without their 201";
+}
+
+// A TLS connection the server closes ends with close_notify: a client that
+// checks (Python's ssl without suppress_ragged_eofs) sees a clean end, not a truncation.
+TEST_F(hostile_http_test, tls_connections_the_server_closes_end_with_close_notify) {
+  const std::string cert = scratch() + "/cert.pem", key = scratch() + "/key.pem";
+  child_process gen({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days",
+                     "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                    scratch() + "/openssl.err");
+  ASSERT_EQ(gen.wait_exit(60s), 0) << read_file(scratch() + "/openssl.err");
+  auto& s = start({"--tls-cert", cert, "--tls-key", key});
+  const std::string script = R"(
+import socket, ssl, sys
+ctx = ssl.create_default_context(cafile=sys.argv[2])
+ctx.options &= ~0x80  # OP_IGNORE_UNEXPECTED_EOF, which some builds set by default
+raw = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s = ctx.wrap_socket(raw, server_hostname="127.0.0.1", suppress_ragged_eofs=False)
+s.sendall(sys.argv[3].encode().replace(b"|", b"\r\n"))
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    print("CLEAN", data.split(b"\r\n", 1)[0].decode())
+except ssl.SSLError:  # UNEXPECTED_EOF_WHILE_READING: no close_notify
+    print("TRUNCATED", data.split(b"\r\n", 1)[0].decode())
+)";
+  for (const std::string req : {"GET /health HTTP/1.1|Host: x|Connection: close||",
+                                "GET /health HTTP/1.1|Host: x|Content-Length: 99999999999||"}) {
+    SCOPED_TRACE(req);
+    child_process py({python, "-c", script, std::to_string(s.port()), cert, req}, scratch() + "/tls.err");
+    const auto line = py.read_line(10s);
+    ASSERT_TRUE(line) << read_file(scratch() + "/tls.err");
+    EXPECT_EQ(line->rfind("CLEAN HTTP/1.1 ", 0), 0u) << *line;
+    py.wait_exit(5s);
+  }
 }
 
 TEST_F(hostile_http_test, out_of_range_options_are_refused_with_a_clear_message) {
