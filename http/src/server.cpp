@@ -125,8 +125,8 @@ struct server::state : std::enable_shared_from_this<server::state> {
       std::lock_guard lock(sessions_mutex);
       sessions.erase(s);
       metrics.connections.store(sessions.size());
-      if (stopping && sessions.empty() && on_stopped) {
-        stop_deadline.cancel();
+      if (stopping && sessions.empty()) {
+        stop_deadline.cancel();  // else its wait would hold the loop for the stop timeout
         done = std::exchange(on_stopped, nullptr);
       }
     }
@@ -397,6 +397,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
 
   void close_now() {
+    closed_ = true;
     live_.cancel();
     beast::error_code ignored;
     lowest().shutdown(tcp::socket::shutdown_both, ignored);
@@ -445,6 +446,9 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
 
   void on_header(beast::error_code ec, std::size_t) {
     first_ = false;
+    // Closed (by stop()) while the header came: a header already in the
+    // buffer still completes the read, but nobody could read its answer.
+    if (closed_) return finish();
     if (const auto& h = parser_->get(); !h.method_string().empty()) {
       method_ = std::string(h.method_string());
       path_ = std::string(h.target());
@@ -749,6 +753,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   std::string response_;  // the response being written
   bool first_ = true, keep_alive_ = false, http10_ = false, finished_ = false;
   bool busy_ = false;   // a request is read and being answered
+  bool closed_ = false;  // close_now() ran: start nothing new
   bool linger_ = false;  // the answer came before the request's end: drain after it
   std::size_t lingered_ = 0;
   std::unique_ptr<char[]> drain_;
