@@ -1,5 +1,8 @@
 #include "request_log.hpp"
 
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,16 +12,91 @@ namespace evstore::net {
 
 namespace {
 constexpr std::size_t flush_at = std::size_t{64} << 10;
+constexpr std::size_t pending_limit = std::size_t{1} << 20;
 
-void write_all(int fd, std::string_view s) {
-  while (!s.empty()) {
-    const ssize_t n = ::write(fd, s.data(), s.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // a closed or full stderr loses log lines, never requests
-    s.remove_prefix(static_cast<std::size_t>(n));
+// stderr as something to write without blocking. fd 2's own description
+// cannot be made non-blocking: it is shared with whoever started us (a
+// shell's terminal). A pipe, FIFO or terminal is opened anew through
+// /proc/self/fd/2 with O_NONBLOCK; a socket takes MSG_DONTWAIT; a regular
+// file is written as it is (writes to it do not wait on a reader). The
+// target is looked up again when fd 2 changes (tests redirect it).
+class stderr_target {
+ public:
+  ~stderr_target() { reset(); }
+  // Bytes written, 0 if stderr takes nothing now.
+  std::size_t write(std::string_view s) {
+    struct stat st {};
+    if (::fstat(STDERR_FILENO, &st) != 0) return 0;
+    if (st.st_dev != dev_ || st.st_ino != ino_ || st.st_rdev != rdev_ || kind_ == kind::none) open(st);
+    for (;;) {
+      ssize_t n = -1;
+      if (kind_ == kind::socket) {
+        n = ::send(STDERR_FILENO, s.data(), s.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+      } else {
+        n = ::write(fd_ >= 0 ? fd_ : STDERR_FILENO, s.data(), s.size());
+      }
+      if (n < 0 && errno == EINTR) continue;
+      return n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
   }
+
+ private:
+  enum class kind { none, own, socket, plain };
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+    kind_ = kind::none;
+  }
+  void open(const struct stat& st) {
+    reset();
+    dev_ = st.st_dev;
+    ino_ = st.st_ino;
+    rdev_ = st.st_rdev;
+    if (S_ISSOCK(st.st_mode)) {
+      kind_ = kind::socket;
+    } else if (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)) {
+      fd_ = ::open("/proc/self/fd/2", O_WRONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+      kind_ = fd_ >= 0 ? kind::own : kind::plain;
+    } else {
+      kind_ = kind::plain;
+    }
+  }
+  kind kind_ = kind::none;
+  int fd_ = -1;
+  dev_t dev_ = 0, rdev_ = 0;
+  ino_t ino_ = 0;
+};
+
+std::mutex target_mutex;
+stderr_target target;
+
+std::size_t write_some(std::string_view s) {
+  std::lock_guard lock(target_mutex);
+  std::size_t done = 0;
+  while (done < s.size()) {
+    const std::size_t n = target.write(s.substr(done));
+    if (n == 0) break;
+    done += n;
+  }
+  return done;
 }
 }  // namespace
+
+std::size_t write_stderr_nowait(std::string_view s) { return write_some(s); }
+
+bool request_log::append_locked(std::string_view line) {
+  if (pending_.size() + line.size() > pending_limit) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  pending_ += line;
+  return true;
+}
+
+void request_log::write_locked() {
+  if (pending_.empty()) return;
+  pending_.erase(0, write_some(pending_));
+}
 
 bool request_log::add(std::string_view method, std::string_view path, unsigned status,
                       std::chrono::steady_clock::duration took) {
@@ -26,29 +104,29 @@ bool request_log::add(std::string_view method, std::string_view path, unsigned s
   if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   char tail[64];
   const int n = std::snprintf(tail, sizeof tail, " status=%u duration_us=%lld\n", status, static_cast<long long>(us));
-  std::string full;
-  bool first = false;
-  {
-    std::lock_guard lock(mutex_);
-    first = pending_.empty();
-    pending_ += "evstored method=";
-    pending_ += method;
-    pending_ += " path=";
-    pending_ += path;
-    pending_.append(tail, n > 0 ? static_cast<std::size_t>(n) : 0);
-    if (pending_.size() >= flush_at) full.swap(pending_);
-  }
-  if (!full.empty()) write_all(STDERR_FILENO, full);
-  return first && full.empty();
+  std::string line = "evstored method=";
+  line += method;
+  line += " path=";
+  line += path;
+  line.append(tail, n > 0 ? static_cast<std::size_t>(n) : 0);
+  std::lock_guard lock(mutex_);
+  append_locked(line);
+  if (pending_.size() >= flush_at) write_locked();
+  if (flush_asked_ || pending_.empty()) return false;
+  flush_asked_ = true;
+  return true;
+}
+
+void request_log::note(std::string_view line) {
+  std::lock_guard lock(mutex_);
+  append_locked(line);
+  write_locked();
 }
 
 void request_log::flush() {
-  std::string out;
-  {
-    std::lock_guard lock(mutex_);
-    out.swap(pending_);
-  }
-  write_all(STDERR_FILENO, out);
+  std::lock_guard lock(mutex_);
+  flush_asked_ = false;
+  write_locked();
 }
 
 }  // namespace evstore::net

@@ -2,9 +2,17 @@
 // without the query, status, duration), never headers, bodies or tokens.
 // Lines are gathered and written to stderr once per turn of the network loop
 // (or when 64 KiB are waiting), not with a write(2) per request.
+//
+// Writing never blocks: a pipe or terminal on stderr is written through its
+// own non-blocking open file description (a socket with MSG_DONTWAIT), so a
+// reader that stops reading costs log lines (counted in dropped()), never the
+// network loop. What the pipe does not take waits, up to 1 MiB, for the next
+// flush; lines beyond that are dropped whole.
 #pragma once
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -19,14 +27,26 @@ class request_log {
   ~request_log() { flush(); }
 
   // Thread-safe. Returns true when the caller should arrange a flush() soon
-  // (the first line after the last flush).
+  // (no flush is asked for since the last one).
   bool add(std::string_view method, std::string_view path, unsigned status, std::chrono::steady_clock::duration took);
-  // Writes what is gathered. Thread-safe.
+  // A free-form line ("evstored: ..."), written at once if stderr takes it. Thread-safe.
+  void note(std::string_view line);
+  // Writes what is gathered, as much as stderr takes now. Thread-safe.
   void flush();
+  // Lines dropped because stderr did not take them.
+  std::uint64_t dropped() const { return dropped_.load(std::memory_order_relaxed); }
 
  private:
+  bool append_locked(std::string_view line);
+  void write_locked();
+
   std::mutex mutex_;
   std::string pending_;
+  bool flush_asked_ = false;
+  std::atomic<std::uint64_t> dropped_{0};
 };
+
+// Writes to stderr without blocking (see above); returns the bytes written.
+std::size_t write_stderr_nowait(std::string_view s);
 
 }  // namespace evstore::net

@@ -395,6 +395,10 @@ api_response api::metrics() const {
          std::to_string(metrics_.connections.load()) + "\n";
   counter("evstore_http_rejected_connections_total", "Connections refused at the connection limit.",
           metrics_.rejected_connections.load());
+  counter("evstore_http_accept_errors_total", "Failed accepts (out of descriptors, ...), retried after a backoff.",
+          metrics_.accept_errors.load());
+  counter("evstore_log_lines_dropped_total", "Request log lines lost because stderr did not take them.",
+          metrics_.log_lines_dropped ? metrics_.log_lines_dropped() : 0);
   out += "# HELP evstore_http_responses_total HTTP responses by status code.\n# TYPE evstore_http_responses_total counter\n";
   for (std::size_t code = 100; code < metrics_.responses_by_status.size(); ++code) {
     if (const auto n = metrics_.responses_by_status[code].load()) {

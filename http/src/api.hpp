@@ -64,6 +64,8 @@ struct server_metrics {
   std::atomic<std::uint64_t> connections{0};
   std::atomic<std::uint64_t> subscribers{0};
   std::atomic<std::uint64_t> rejected_connections{0};
+  std::atomic<std::uint64_t> accept_errors{0};  // failed accepts (EMFILE, ...), each retried after a backoff
+  std::function<std::uint64_t()> log_lines_dropped;  // request log lines stderr did not take
 };
 
 class api {

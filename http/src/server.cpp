@@ -20,6 +20,8 @@
 
 #include <openssl/crypto.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdio>
 #include <deque>
@@ -69,12 +71,17 @@ class session_base {
  public:
   virtual ~session_base() = default;
   virtual void shut() = 0;  // from any thread: close soon
+  // From any thread, at server::stop(): finish what is in flight, then close.
+  virtual void stop_gracefully() { shut(); }
   net::deadline deadline;   // of the read or write in progress; the sweep shuts the session past it
 };
 
 struct server::state : std::enable_shared_from_this<server::state> {
   state(boost::asio::io_context& n, store& s, boost::asio::any_io_executor e, server_options o)
-      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics), acceptor(n), sweep(n) {}
+      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics), acceptor(n), sweep(n),
+        accept_retry(n), stop_deadline(n) {
+    metrics.log_lines_dropped = [this] { return log.dropped(); };
+  }
 
   boost::asio::io_context& net;
   boost::asio::any_io_executor engine;
@@ -88,8 +95,20 @@ struct server::state : std::enable_shared_from_this<server::state> {
   std::atomic<bool> stopping{false};
   boost::asio::steady_timer sweep;  // enforces every session's deadline
   net::request_log log;
+  // A failed accept (EMFILE, ENFILE, ENOBUFS, ...) is retried after a backoff
+  // of 10 ms doubling to 1 s, and logged at most once a second.
+  boost::asio::steady_timer accept_retry;
+  std::chrono::milliseconds accept_backoff{0};
+  std::chrono::steady_clock::time_point accept_logged{};
+  std::uint64_t accept_errors_unlogged = 0;
+  // stop(): closes what is left after options.stop_timeout; on_stopped runs
+  // once no session is left. Both under sessions_mutex.
+  boost::asio::steady_timer stop_deadline;
+  std::function<void()> on_stopped;
 
   void accept();
+  void accept_failed(const beast::error_code& ec);
+  void reject_busy(tcp::socket socket);
   void sweep_deadlines();
   void log_request(std::string_view method, std::string_view path, unsigned status,
                    std::chrono::steady_clock::duration took) {
@@ -101,9 +120,17 @@ struct server::state : std::enable_shared_from_this<server::state> {
     metrics.connections.store(sessions.size());
   }
   void remove(const std::shared_ptr<session_base>& s) {
-    std::lock_guard lock(sessions_mutex);
-    sessions.erase(s);
-    metrics.connections.store(sessions.size());
+    std::function<void()> done;
+    {
+      std::lock_guard lock(sessions_mutex);
+      sessions.erase(s);
+      metrics.connections.store(sessions.size());
+      if (stopping && sessions.empty()) {
+        stop_deadline.cancel();  // else its wait would hold the loop for the stop timeout
+        done = std::exchange(on_stopped, nullptr);
+      }
+    }
+    if (done) boost::asio::post(net, std::move(done));
   }
   std::size_t count() {
     std::lock_guard lock(sessions_mutex);
@@ -309,6 +336,24 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   bool writing_ = false, pulling_ = false, closed_ = false, finished_ = false;
 };
 
+// RFC 9112 §6.3: framing that two parsers could read two ways is refused
+// (400 and close), so the bytes after it never run as a second request.
+// Beast already refuses differing Content-Lengths, Content-Length after
+// chunked and malformed chunks; it takes any other Transfer-Encoding as "no
+// body" and chunked after another coding as chunked.
+template <class Message>
+std::optional<std::string> framing_error(const Message& req) {
+  if (const auto te = req.count(bhttp::field::transfer_encoding); te > 0) {
+    std::string_view v = req[bhttp::field::transfer_encoding];
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    if (te > 1 || !beast::iequals(v, "chunked")) return "Transfer-Encoding must be exactly \"chunked\"";
+    if (req.count(bhttp::field::content_length) > 0) return "Content-Length and Transfer-Encoding together";
+  }
+  if (req.version() >= 11 && req.count(bhttp::field::host) != 1) return "an HTTP/1.1 request needs one Host header";
+  return std::nullopt;
+}
+
 // --- HTTP session: requests, responses, and Server-Sent Events.
 template <class Stream>
 class http_session : public session_base, public std::enable_shared_from_this<http_session<Stream>> {
@@ -337,47 +382,92 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   }
 
   void shut() override {
+    boost::asio::post(strand_, [self = shared_from_this()] { self->close_now(); });
+  }
+
+  // A request in flight is answered (with Connection: close) before the
+  // connection closes; an idle connection or an SSE stream closes now.
+  void stop_gracefully() override {
     boost::asio::post(strand_, [self = shared_from_this()] {
-      self->live_.cancel();
-      beast::error_code ignored;
-      self->lowest().shutdown(tcp::socket::shutdown_both, ignored);
-      self->lowest().close(ignored);
+      if (!self->busy_ || self->sse_) self->close_now();
     });
   }
 
  private:
   tcp::socket& lowest() { return beast::get_lowest_layer(stream_); }
 
+  void close_now() {
+    closed_ = true;
+    live_.cancel();
+    beast::error_code ignored;
+    lowest().shutdown(tcp::socket::shutdown_both, ignored);
+    lowest().close(ignored);
+  }
+
   void read_header() {
+    if (st_->stopping) {
+      close_now();
+      return finish();
+    }
     parser_.emplace();
     parser_->header_limit(static_cast<std::uint32_t>(st_->options.header_limit));
     parser_->body_limit(st_->options.body_limit);
-    // The first request gets the header deadline; later ones the keep-alive idle time.
-    deadline.expires_after(first_ ? st_->options.header_timeout : st_->options.idle_timeout);
+    // Each request logs its own method and path (a 431 after a HEAD is not a HEAD).
+    method_ = "-";
+    path_ = "-";
+    linger_ = false;
+    if (!first_ && buffer_.size() == 0) {
+      // Between requests: the idle timeout until the next request's first
+      // byte, then the header deadline for the rest of its header.
+      deadline.expires_after(st_->options.idle_timeout);
+      stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+        if (ec) return self->finish();
+        self->buffer_.commit(n);
+        self->read_header_bytes();
+      });
+      return;
+    }
+    read_header_bytes();
+  }
+
+  void read_header_bytes() {
+    started_ = std::chrono::steady_clock::now();
+    deadline.expires_after(st_->options.header_timeout);
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&http_session<Stream>::on_header, shared_from_this()));
   }
 
+  // A malformed request (Beast's parser refused it), as opposed to a client
+  // that went away or a socket error.
+  static bool is_parse_error(const beast::error_code& ec) {
+    return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
+  }
+
   void on_header(beast::error_code ec, std::size_t) {
     first_ = false;
-    started_ = std::chrono::steady_clock::now();
-    if (ec == bhttp::error::header_limit) return reply_and_close(error_response(431, "headers_too_large", "request headers exceed the limit"));
+    // Closed (by stop()) while the header came: a header already in the
+    // buffer still completes the read, but nobody could read its answer.
+    if (closed_) return finish();
+    if (const auto& h = parser_->get(); !h.method_string().empty()) {
+      method_ = std::string(h.method_string());
+      path_ = std::string(h.target());
+    }
+    if (ec == bhttp::error::header_limit) return reply_early(error_response(431, "headers_too_large", "request headers exceed the limit"));
     // Beast refuses a Content-Length over the body limit while parsing the
     // header: answer before reading any of the body.
     if (ec == bhttp::error::body_limit) {
-      method_ = std::string(parser_->get().method_string());
-      path_ = std::string(parser_->get().target());
-      return reply_and_close(error_response(413, "body_too_large", "request body exceeds " +
-                                                                       std::to_string(st_->options.body_limit) + " bytes"));
+      return reply_early(error_response(413, "body_too_large", "request body exceeds " +
+                                                                   std::to_string(st_->options.body_limit) + " bytes"));
     }
+    if (ec && is_parse_error(ec)) return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
     if (ec) return finish();
     auto& req = parser_->get();
-    method_ = std::string(req.method_string());
-    path_ = std::string(req.target());
+    if (auto why = framing_error(req)) return reply_early(error_response(400, "bad_request", *why));
     // Refused before the body is read.
     if (const auto len = parser_->content_length(); len && *len > st_->options.body_limit) {
-      return reply_and_close(error_response(413, "body_too_large", "request body exceeds " +
-                                                                       std::to_string(st_->options.body_limit) + " bytes"));
+      return reply_early(error_response(413, "body_too_large", "request body exceeds " +
+                                                                   std::to_string(st_->options.body_limit) + " bytes"));
     }
     const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
                         req.method() == bhttp::verb::delete_;
@@ -389,8 +479,24 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       auto r = denied == 401 ? error_response(401, "unauthorized", "a valid bearer token is required")
                              : error_response(403, "forbidden", "this token may only read");
       if (denied == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
-      return reply_and_close(std::move(r));
+      return reply_early(std::move(r));
     }
+    busy_ = true;  // from here the request is answered, even across stop()
+    // A client that asked waits for "100 Continue" before its body (RFC 9110 §10.1.1).
+    if (!parser_->is_done() && buffer_.size() == 0 && req.version() == 11 &&
+        beast::iequals(req[bhttp::field::expect], "100-continue")) {
+      static constexpr std::string_view go_on = "HTTP/1.1 100 Continue\r\n\r\n";
+      deadline.expires_after(st_->options.write_timeout);
+      return boost::asio::async_write(stream_, boost::asio::buffer(go_on.data(), go_on.size()),
+                                      [self = shared_from_this()](beast::error_code wec, std::size_t) {
+                                        if (wec) return self->finish();
+                                        self->read_body();
+                                      });
+    }
+    read_body();
+  }
+
+  void read_body() {
     // Usually the body came with the header: parse it from the buffer and
     // go on at once, without another trip through the loop.
     parser_->eager(true);
@@ -409,8 +515,9 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
 
   void on_body(beast::error_code ec, std::size_t) {
     if (ec == bhttp::error::body_limit) {
-      return reply_and_close(error_response(413, "body_too_large", "request body exceeds the limit"));
+      return reply_early(error_response(413, "body_too_large", "request body exceeds the limit"));
     }
+    if (ec && is_parse_error(ec)) return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
     if (ec) return finish();
     deadline.expires_never();  // no deadline while the engine works on it
     auto req = parser_->release();
@@ -447,10 +554,17 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
 
   void reply(api_response r) { write_response(std::move(r), keep_alive_); }
   void reply_and_close(api_response r) { write_response(std::move(r), false); }
+  // Answers before the request is read to its end, then closes lingering:
+  // the rest of the request is read and discarded (see drain()).
+  void reply_early(api_response r) {
+    linger_ = true;
+    write_response(std::move(r), false);
+  }
 
   // The response is serialized by hand into one buffer: one send per
   // response, without Beast's header container and buffer sequences.
   void write_response(api_response r, bool keep_alive) {
+    if (st_->stopping) keep_alive = false;  // stop(): this is the connection's last answer
     const unsigned status = r.status;
     response_.clear();
     response_ += "HTTP/1.1 ";
@@ -485,12 +599,52 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     deadline.expires_after(st_->options.write_timeout);
     boost::asio::async_write(stream_, boost::asio::buffer(response_),
                              [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                               if (ec || !keep_alive) {
-                                 beast::error_code ignored;
-                                 self->lowest().shutdown(tcp::socket::shutdown_send, ignored);
+                               self->busy_ = false;
+                               if (ec) {
+                                 self->close_now();
                                  return self->finish();
                                }
+                               if (!keep_alive) return self->close_after_response();
                                self->read_header();
+                             });
+  }
+
+  // TLS ends with close_notify (bounded by the linger time); plain TCP with
+  // a FIN, then, after an early answer, the lingering drain.
+  void close_after_response() {
+    if constexpr (is_tls<Stream>) {
+      deadline.expires_after(st_->options.linger_timeout);
+      stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
+        self->close_now();
+        self->finish();
+      });
+    } else {
+      beast::error_code ignored;
+      lowest().shutdown(tcp::socket::shutdown_send, ignored);
+      if (!linger_) return finish();
+      deadline.expires_after(st_->options.linger_timeout);
+      lingered_ = buffer_.size();
+      buffer_.consume(buffer_.size());
+      drain();
+    }
+  }
+
+  // Reads and discards what the client still sends, until it closes, the
+  // linger time is up (the sweep closes the socket) or enough was read.
+  // Closing with unread bytes would make the kernel send a reset, and a
+  // client still writing its body would get EPIPE instead of our status.
+  void drain() {
+    static constexpr std::size_t chunk = std::size_t{64} << 10;
+    if (!drain_) drain_ = std::make_unique<char[]>(chunk);
+    lowest().async_read_some(boost::asio::buffer(drain_.get(), chunk),
+                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                               self->lingered_ += n;
+                               const auto& o = self->st_->options;
+                               if (ec || self->lingered_ > o.body_limit + o.header_limit + (std::size_t{1} << 20)) {
+                                 self->close_now();
+                                 return self->finish();
+                               }
+                               self->drain();
                              });
   }
 
@@ -598,6 +752,11 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   std::chrono::steady_clock::time_point started_;
   std::string response_;  // the response being written
   bool first_ = true, keep_alive_ = false, http10_ = false, finished_ = false;
+  bool busy_ = false;   // a request is read and being answered
+  bool closed_ = false;  // close_now() ran: start nothing new
+  bool linger_ = false;  // the answer came before the request's end: drain after it
+  std::size_t lingered_ = 0;
+  std::unique_ptr<char[]> drain_;
   // SSE
   bool sse_ = false, sse_writing_ = false, sse_pulling_ = false;
   bool sse_ending_ = false;  // the error event is queued: close once it is written
@@ -610,18 +769,11 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
 
 void server::state::accept() {
   acceptor.async_accept(boost::asio::make_strand(net), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (ec || self->stopping) return;
+    if (self->stopping) return;
+    if (ec) return self->accept_failed(ec);
+    self->accept_backoff = {};
     if (self->count() >= self->options.max_connections) {
-      // Over the limit: a short 503 and close, without a session.
-      self->metrics.rejected_connections.fetch_add(1);
-      auto msg = std::make_shared<std::string>(
-          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
-          "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}");
-      auto sock = std::make_shared<tcp::socket>(std::move(socket));
-      boost::asio::async_write(*sock, boost::asio::buffer(*msg), [sock, msg](beast::error_code, std::size_t) {
-        beast::error_code ignored;
-        sock->shutdown(tcp::socket::shutdown_both, ignored);
-      });
+      self->reject_busy(std::move(socket));
     } else {
       if (self->tls) {
         auto s = std::make_shared<http_session<tls_stream>>(self, std::move(socket), *self->tls);
@@ -637,11 +789,78 @@ void server::state::accept() {
   });
 }
 
+// Out of descriptors (or buffers), the pending connection stays in the
+// backlog and accept fails again at once: wait, then try again, for as long
+// as it takes. Never give up: the server must serve again once clients leave.
+void server::state::accept_failed(const beast::error_code& ec) {
+  metrics.accept_errors.fetch_add(1);
+  accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
+  ++accept_errors_unlogged;
+  if (const auto now = std::chrono::steady_clock::now(); now - accept_logged >= std::chrono::seconds(1)) {
+    accept_logged = now;
+    log.note("evstored: accept failed: " + ec.message() + " (" + std::to_string(accept_errors_unlogged) +
+             " since the last such line); retrying in " + std::to_string(accept_backoff.count()) + " ms\n");
+    accept_errors_unlogged = 0;
+  }
+  accept_retry.expires_after(accept_backoff);
+  accept_retry.async_wait([self = shared_from_this()](beast::error_code tec) {
+    if (tec || self->stopping) return;
+    self->accept();
+  });
+}
+
+namespace {
+// Over the connection limit: a short 503 without a session, then the same
+// lingering close as an early answer (the client reads the 503, not a reset).
+struct rejected_connection : std::enable_shared_from_this<rejected_connection> {
+  rejected_connection(tcp::socket s, std::size_t most) : socket(std::move(s)), timer(socket.get_executor()), limit(most) {}
+  void start(std::chrono::milliseconds linger) {
+    static constexpr std::string_view reply =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
+        "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}";
+    timer.expires_after(linger);
+    timer.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->end();
+    });
+    boost::asio::async_write(socket, boost::asio::buffer(reply.data(), reply.size()),
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec) return self->end();
+                               beast::error_code ignored;
+                               self->socket.shutdown(tcp::socket::shutdown_send, ignored);
+                               self->drain();
+                             });
+  }
+  void drain() {
+    socket.async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->drained += n;
+      if (ec || self->drained > self->limit) return self->end();
+      self->drain();
+    });
+  }
+  void end() {
+    timer.cancel();
+    beast::error_code ignored;
+    socket.close(ignored);
+  }
+  tcp::socket socket;
+  boost::asio::steady_timer timer;
+  std::size_t limit, drained = 0;
+  std::array<char, 16384> buf{};
+};
+}  // namespace
+
+void server::state::reject_busy(tcp::socket socket) {
+  metrics.rejected_connections.fetch_add(1);
+  std::make_shared<rejected_connection>(std::move(socket), options.body_limit + options.header_limit + (std::size_t{1} << 20))
+      ->start(options.linger_timeout);
+}
+
 void server::state::sweep_deadlines() {
   const auto shortest = std::min({options.header_timeout, options.idle_timeout, options.write_timeout});
   sweep.expires_after(net::sweep_interval(shortest));
   sweep.async_wait([self = shared_from_this()](beast::error_code ec) {
-    if (ec || self->stopping) return;
+    // The sweep goes on while stop() lets the last requests finish.
+    if (ec || (self->stopping && self->count() == 0)) return;
     const auto now = net::deadline::clock::now();
     {
       std::lock_guard lock(self->sessions_mutex);
@@ -696,19 +915,33 @@ std::uint16_t server::port() const {
   return ec ? 0 : ep.port();
 }
 
-void server::stop() {
-  boost::asio::post(state_->net, [st = state_] {
+void server::stop(std::function<void()> done) {
+  boost::asio::post(state_->net, [st = state_, done = std::move(done)]() mutable {
     st->stopping = true;
     beast::error_code ignored;
     st->acceptor.close(ignored);
-    st->sweep.cancel();
+    st->accept_retry.cancel();
     st->log.flush();
     std::set<std::shared_ptr<session_base>> all;
     {
       std::lock_guard lock(st->sessions_mutex);
       all = st->sessions;
+      if (!all.empty()) {
+        if (done) st->on_stopped = std::move(done);
+        // What is still open after the stop timeout is closed.
+        st->stop_deadline.expires_after(st->options.stop_timeout);
+        st->stop_deadline.async_wait([st](beast::error_code ec) {
+          if (ec) return;
+          std::lock_guard guard(st->sessions_mutex);
+          for (const auto& s : st->sessions) s->shut();
+        });
+      }
     }
-    for (const auto& s : all) s->shut();
+    if (all.empty()) {
+      if (done) done();
+      return;
+    }
+    for (const auto& s : all) s->stop_gracefully();
   });
 }
 

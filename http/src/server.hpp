@@ -19,6 +19,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,14 +41,21 @@ struct server_options {
   std::uint16_t port = 2113;  // 0: any free port (see server::port())
   std::size_t body_limit = std::size_t{4} << 20;
   std::size_t header_limit = std::size_t{16} << 10;
-  std::chrono::milliseconds header_timeout{10'000};  // to receive a request's headers (slow-loris)
-  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive between requests
+  // To receive a request's headers, from its first byte (slow-loris); every request on a connection.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive between requests, until the next one's first byte
   std::chrono::milliseconds write_timeout{30'000};   // per write to a client
   std::size_t max_connections = 1024;
   std::size_t websocket_max_message = std::size_t{1} << 20;
   std::chrono::milliseconds sse_keepalive{15'000};
   std::vector<token> tokens;  // empty: no authentication
   std::string tls_cert_file, tls_key_file;  // both set: HTTPS and WSS only (TLS 1.2+)
+  // After an early response (413, 431, 400, 401, 403, 503) the rest of the
+  // request is read and discarded for this long, and at most body_limit +
+  // header_limit + 1 MiB bytes, so the client reads the status instead of a reset.
+  std::chrono::milliseconds linger_timeout{1'000};
+  // stop(): in-flight requests have this long to finish and answer.
+  std::chrono::milliseconds stop_timeout{5'000};
   api_options api;
 };
 
@@ -59,8 +67,11 @@ class server {
   result<void> start();
   // The bound port (useful with port 0).
   std::uint16_t port() const;
-  // Stops accepting and closes every session; returns at once.
-  void stop();
+  // Stops accepting, closes idle connections and subscriptions, lets each
+  // request in flight finish and answer (Connection: close), and closes what
+  // is left after options.stop_timeout. Returns at once; `done` (if any)
+  // runs on the network loop once every session is gone.
+  void stop(std::function<void()> done = {});
   server_metrics& metrics();
   // Open sessions (HTTP, SSE and WebSocket).
   std::size_t session_count() const;
