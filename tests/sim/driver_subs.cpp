@@ -98,7 +98,10 @@ void driver::subscribe() {
 
 void driver::resubscribe() {
   for (auto& s : subs_) {
-    if (s->sub || s->ended) continue;
+    // A churned one is not started again: its end may still be on its way
+    // (settle_churn() waits for it); a new subscription's batches would then
+    // come after that end.
+    if (s->sub || s->ended || s->churned) continue;
     const subscription_options o{.from = s->next, .max_batch = 1 + rng_.below(8)};
     result<subscription> sub = error(errc::invalid_argument, "");
     if (s->callback) {
