@@ -197,7 +197,15 @@ void driver::end_subscriptions_of(const std::string& name) {
       ++i;
       continue;
     }
-    if (options_.on("deleted-subs")) {
+    if (s.ended && s.end != errc::stream_deleted) {
+      // Ended before the delete, with an end delivered() accepted (the
+      // indexer's injected I/O error): a subscriber is told once, so that
+      // end stands and no stream_deleted follows it.
+      trace_.add("  subscription " + name + " had ended: " + code_name(s.end));
+    } else if (!s.sub && !s.ended) {
+      // Never started again after a restart (its link had failed): nobody to tell.
+      trace_.add("  subscription " + name + " was not running");
+    } else if (options_.on("deleted-subs")) {
       s.deleted = true;
       const auto end = std::chrono::steady_clock::now() + end_deadline;
       while (!s.ended) {
