@@ -191,25 +191,29 @@ TEST_P(subscription_test, event_published_while_the_subscriber_parks_still_wakes
   // No system streams, so no indexer: its own waiter on $all would send the
   // writer through notify() anyway and hide a lost wake-up.
   store s = open({.system_streams = false});
+  // The writer, after publishing an event, has looked for waiters (and, if it
+  // found one, is about to wake it): the event count it published then.
+  std::atomic<std::uint64_t> checked{0};
+  detail::scoped_test_point writer("writer.notify_subscribers.checked", [&] { checked = s.event_count(); });
   ASSERT_FALSE(append_wait(s, "parking", make_events(1)).ec);
+  // The writer calls an append's handler before it looks for waiters to wake.
+  // Had it not looked yet when the subscriber below parks, it would find it
+  // counted and block in notify() on the lock `hold` keeps, and the second
+  // append would queue behind it until `hold` gave up waiting for it.
+  ASSERT_TRUE(wait_until([&] { return checked.load() == 1; }));
   io_thread subscriber;  // parks on its own thread while the writer runs on the fixture's
   auto sub = s.subscribe("parking", {}, subscriber.executor());
   ASSERT_TRUE(sub);
   ASSERT_TRUE(next_wait(*sub).batch.caught_up);
 
-  std::atomic<bool> held{false}, checked{false};
+  std::atomic<bool> held{false};
   bool published = false;
-  // The writer, after publishing the new event, has looked for waiters (and,
-  // if it found one, is about to wake it). Not the first event's flush.
-  detail::scoped_test_point writer("writer.notify_subscribers.checked", [&] {
-    if (s.event_count() == 2) checked = true;
-  });
   detail::scoped_test_point hold("notifier.wait.not_ready", [&] {
     if (held.exchange(true)) return;
     // A new event is published while this thread stands between its check
     // and its parking.
     s.append("parking", make_events(1), expect::any, [](boost::system::error_code, append_result) {});
-    published = wait_until([&] { return checked.load(); });
+    published = wait_until([&] { return checked.load() == 2; });
   });
   auto live = start_next(*sub);
   ASSERT_EQ(live.wait_for(5s), std::future_status::ready) << "the subscriber parked with the event undelivered";
