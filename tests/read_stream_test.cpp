@@ -267,6 +267,59 @@ TEST(read_stream_delete, a_failed_delete_leaves_the_read_stream_defined_and_curr
   EXPECT_EQ(wait_for_events(*s, "paid", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
 }
 
+// A read stream whose name needs a sub-directory of links/ is deleted and
+// defined again with a filter nothing matches: its new definition is durable
+// and has no link file. The old link file's removal must be durable before
+// that definition is: after a power loss, the old entries (events of the old
+// filter) must not show through the new read stream.
+TEST(read_stream_delete, a_long_named_read_stream_defined_again_never_serves_its_old_links_after_a_power_loss) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  // System streams keep links/progress moving: the old entries count as complete.
+  const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = mem};
+  const std::string name(90, 'R');
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+    ASSERT_FALSE(create_wait(*s, name, filter::event_types({"A"})));
+    ASSERT_EQ(wait_for_events(*s, name, 1), (std::vector<std::string>{"order-1/0"}));
+    ASSERT_FALSE(delete_wait(*s, name));
+    ASSERT_FALSE(create_wait(*s, name, filter::event_types({"B"})));
+    ASSERT_EQ(s->list_read_streams().size(), 1u);
+    EXPECT_FALSE(s->list_read_streams()[0].building);
+  }
+  mem->power_loss(power_loss_mode::synced_only, 0);
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 1; }));
+  auto page = s->read(name);
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_TRUE(page->events.empty()) << "the read stream serves " << page->events.size()
+                                    << " event(s) of its deleted definition";
+}
+
+// Durable mode: a back-fill's entries are synced when it ends, yet the link
+// stayed marked as written since the last progress write. Deleted right
+// after, its file is gone: the next live step must not try to sync it (the
+// indexer used to stop with ENOENT, no fault anywhere).
+TEST(read_stream_delete, deleting_a_read_stream_right_after_its_back_fill_keeps_the_indexer_running) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto s = store::open(io.executor(),
+                       {.directory = "/s", .fsync_on_flush = true, .file_system = mem, .system_streams = false});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(create_wait(*s, "kept", filter::event_types({"A"})));
+  ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 1; }));  // its back-fill has an entry to write
+  ASSERT_FALSE(create_wait(*s, "gone", filter::event_types({"A"})));
+  ASSERT_FALSE(delete_wait(*s, "gone"));
+  ASSERT_FALSE(append_wait(*s, "order-2", typed("A")).ec);
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 2 || s->statistics().indexer_error; }));
+  EXPECT_FALSE(s->statistics().indexer_error) << s->indexer_status().message();
+  EXPECT_EQ(wait_for_events(*s, "kept", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
+}
+
 // A crash at every file operation (the writer's and the indexer's, in
 // whatever order they interleave), then power loss: after reopening, every
 // system stream converges to exactly what $all implies — no lost link, no

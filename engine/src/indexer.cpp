@@ -720,6 +720,8 @@ boost::system::error_code indexer::reset_link(link_state& l) {
   l.pending_entries = 0;
   l.writer_ready = true;
   l.unsynced_dirs.clear();
+  // Its file goes: nothing of it is left for the next progress write to sync.
+  l.dirty = false;
   if (l.failed.load(std::memory_order_relaxed)) {
     // Emptied, it may be written again (the next failure says so).
     {
@@ -733,7 +735,19 @@ boost::system::error_code indexer::reset_link(link_state& l) {
     }
   }
   store_.files().erase(l.path);
-  auto ec = store_.options().file_system->remove(l.path);
+  file_system& fs = *store_.options().file_system;
+  auto ec = fs.remove(l.path);
+  if (ec && ec != boost::system::errc::no_such_file_or_directory) return ec;
+  if (!store_.options().fsync_on_flush) return {};
+  // The removal is durable before anything that relies on it: a read stream
+  // defined again is marked built once its back-fill ends, and may have no
+  // file of its own to replace this one. links/ itself is synced with the
+  // definitions, but a long name's sub-directory is synced by nothing else,
+  // and a power loss would bring the old entries back under the new
+  // definition. Synced even when the file was already gone: an earlier
+  // process may have removed it and crashed before its sync.
+  const std::string parent = l.path.substr(0, l.path.rfind('/'));
+  ec = fs.sync_directory(parent);
   return ec == boost::system::errc::no_such_file_or_directory ? boost::system::error_code{} : ec;
 }
 
