@@ -1,6 +1,7 @@
 // Read streams and system streams: routing, back-fill, live linking,
 // persistence of definitions, deletion, and rebuilding damaged links.
 #include "support/durability_test.hpp"
+#include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
 #include "test_hooks.hpp"
 
@@ -297,6 +298,56 @@ TEST(read_stream_delete, a_long_named_read_stream_defined_again_never_serves_its
   ASSERT_TRUE(page) << page.error().message();
   EXPECT_TRUE(page->events.empty()) << "the read stream serves " << page->events.size()
                                     << " event(s) of its deleted definition";
+}
+
+namespace {
+
+// Removing a link file fails with EIO while `failing` is set.
+class link_removal_failing_file_system final : public forwarding_file_system {
+ public:
+  using forwarding_file_system::forwarding_file_system;
+  std::atomic<bool> failing{false};
+
+  error_code remove(const std::string& p) override {
+    if (failing && p.ends_with(".lnk")) return boost::system::errc::make_error_code(boost::system::errc::io_error);
+    return base_->remove(p);
+  }
+};
+
+}  // namespace
+
+// Once the definitions file no longer lists a read stream, it is deleted (its
+// subscribers are told so at once), and so is its caller, even if its old
+// link file cannot be removed: nothing serves that file, and a later
+// definition of the name removes it before it is built. The delete used to
+// fail while its subscribers had already been ended.
+TEST(read_stream_delete, a_link_file_that_cannot_be_removed_does_not_fail_a_delete_already_made) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fs = std::make_shared<link_removal_failing_file_system>(mem);
+  const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = fs, .system_streams = false};
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+    ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"A"})));
+    ASSERT_EQ(wait_for_events(*s, "paid", 1), (std::vector<std::string>{"order-1/0"}));
+    fs->failing = true;
+    EXPECT_FALSE(delete_wait(*s, "paid")) << "the definitions no longer list it";
+    EXPECT_TRUE(s->list_read_streams().empty());
+    EXPECT_EQ(s->read("paid").error().code, errc::stream_not_found);
+    fs->failing = false;
+    ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"B"})));
+    auto page = s->read("paid");
+    ASSERT_TRUE(page) << page.error().message();
+    EXPECT_TRUE(page->events.empty()) << "the new read stream serves the old file";
+  }
+  mem->power_loss(power_loss_mode::synced_only, 0);
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  auto page = s->read("paid");
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_TRUE(page->events.empty()) << "the new read stream serves the old file after a power loss";
 }
 
 // Durable mode: a back-fill's entries are synced when it ends, yet the link

@@ -516,7 +516,11 @@ void indexer::remove(std::string name, create_handler handler) {
       // The link state stays (readers may hold it) but its entries go, and
       // its subscribers end: bumped before the wake-up their check runs after.
       gone->link->incarnation.fetch_add(1, std::memory_order_acq_rel);
-      ec = reset_link(*gone->link);
+      // The delete is made (the definitions no longer list it) and its
+      // subscribers are told so: a file left behind does not undo it. No
+      // definition serves that file, and a later one of the name removes it
+      // (and syncs its directory) before it is built, or fails.
+      (void)reset_link(*gone->link);
       store_.subscriptions().notify(name);
     }
     store_.complete_on_executor(std::move(handler), ec);
