@@ -350,6 +350,42 @@ TEST(read_stream_delete, a_link_file_that_cannot_be_removed_does_not_fail_a_dele
   EXPECT_TRUE(page->events.empty()) << "the new read stream serves the old file after a power loss";
 }
 
+namespace {
+
+// Opening links/progress fails with EIO while `failing` is set: the indexer
+// stops (a link file's error would fail that link alone).
+class progress_failing_file_system final : public forwarding_file_system {
+ public:
+  using forwarding_file_system::forwarding_file_system;
+  std::atomic<bool> failing{false};
+
+  boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode mode) override {
+    if (failing && p.ends_with("links/progress")) {
+      return boost::system::errc::make_error_code(boost::system::errc::io_error);
+    }
+    return base_->open(p, mode);
+  }
+};
+
+}  // namespace
+
+// Creating a read stream that exists with the same filter waits for the
+// links to reach the events acknowledged before it; once the indexer has
+// stopped they never will, and the creation completes with its error (it
+// used to wait for good).
+TEST(read_stream_create, creating_an_existing_read_stream_again_after_the_indexer_stopped_completes) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fs = std::make_shared<progress_failing_file_system>(mem);
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = fs, .system_streams = false});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"A"})));
+  fs->failing = true;
+  ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+  ASSERT_TRUE(wait_until([&] { return bool(s->statistics().indexer_error); }));
+  EXPECT_EQ(create_wait(*s, "paid", filter::event_types({"A"})), boost::system::errc::io_error);
+}
+
 // Durable mode: a back-fill's entries are synced when it ends, yet the link
 // stayed marked as written since the last progress write. Deleted right
 // after, its file is gone: the next live step must not try to sync it (the

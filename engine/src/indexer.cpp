@@ -439,6 +439,13 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
       if (it != definitions_.end()) {
         if (!it->second->matcher.same_filter(f)) {
           ec = make_error_code(errc::read_stream_exists);
+        } else if (failed_) {
+          // Stopped: the links never reach what it would wait for.
+          ec = failed_;
+        } else if (it->second->building && it->second->link->failed.load()) {
+          // Its back-fill waits for the next open (fail_link).
+          std::lock_guard loading(it->second->link->load_mutex);
+          ec = it->second->link->failure.code;
         } else if (const std::uint64_t all = store_.all_count();
                    it->second->building || progress_.load(std::memory_order_relaxed) < all) {
           // Completes with the back-fill, or once the live links reach the
