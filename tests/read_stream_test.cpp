@@ -27,10 +27,12 @@ namespace {
 
 boost::system::error_code create_wait(store& s, const std::string& name, filter f,
                                       std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
-  std::promise<boost::system::error_code> done;
-  s.create_read_stream(name, std::move(f), [&](boost::system::error_code ec) { done.set_value(ec); },
+  // Shared: a creation that times out here may still complete later (at the latest when the
+  // store goes), after this frame is gone.
+  auto done = std::make_shared<std::promise<boost::system::error_code>>();
+  s.create_read_stream(name, std::move(f), [done](boost::system::error_code ec) { done->set_value(ec); },
                        std::move(progress));
-  auto fut = done.get_future();
+  auto fut = done->get_future();
   if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
   return fut.get();
 }
