@@ -191,6 +191,47 @@ TEST(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_c
   ASSERT_FALSE(close_wait(*restarted));
 }
 
+// As above, but the flush creating "x" fails after creating its partition:
+// the follower opened that partition, found no record in it, and kept the
+// handle. The writer's recovery removes x's files and cuts its record; the
+// next append of "x" writes the very same record (id, name, first position)
+// and new files. The follower must read them, not the removed ones it holds
+// (it used to stay stuck before x's first event for good).
+TEST(follower_in_process, follows_a_stream_the_writers_recovery_cut_and_the_writer_created_again) {
+  temp_dir dir;
+  io_thread io;
+  auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
+  auto writer = std::make_optional(store::open(
+      io.executor(), {.directory = dir.path(), .file_system = faulty, .system_streams = false}));
+  ASSERT_TRUE(*writer) << writer->error().message();
+  ASSERT_FALSE(append_wait(**writer, "a", {make_event("A")}).ec);
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false,
+                                              .system_streams = false});
+  ASSERT_TRUE(follower) << follower.error().message();
+  // Operations 1-3 write x's catalog record and $all entry and create its
+  // partition; the record's write into it fails.
+  faulty->fail_operation(4, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
+  ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
+  ASSERT_TRUE(std::filesystem::exists(dir.path() + "/streams/x.evs")) << "the flush failed before x's partition";
+  ASSERT_TRUE(follower->refresh());
+  ASSERT_EQ(follower->stream_count(), 2u) << "the follower has read the catalog record of x";
+  EXPECT_EQ(follower->event_count(), 1u);
+  (void)close_wait(**writer);
+  writer.reset();
+  faulty->clear_faults();
+
+  auto restarted = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+  ASSERT_TRUE(restarted) << restarted.error().message();
+  ASSERT_FALSE(append_wait(*restarted, "x", {make_event("X2")}).ec);
+  ASSERT_FALSE(append_wait(*restarted, "a", make_events(2)).ec);
+  auto published = follower->refresh();
+  ASSERT_TRUE(published) << published.error().message();
+  EXPECT_EQ(*published, 4u) << "the follower reads x's removed partition";
+  EXPECT_EQ(types_in(*follower, "x"), (std::vector<std::string>{"X2"}));
+  EXPECT_EQ(follower->read("a")->events.size(), 3u);
+  ASSERT_FALSE(close_wait(*restarted));
+}
+
 // The writer deletes a read stream and creates it again with another filter:
 // a new link file under the same name. The follower serves the new one, both
 // when the rebuild moved nothing but the definitions and after new events.

@@ -1,6 +1,7 @@
 // Read streams and system streams: routing, back-fill, live linking,
 // persistence of definitions, deletion, and rebuilding damaged links.
 #include "support/durability_test.hpp"
+#include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
 #include "test_hooks.hpp"
 
@@ -26,10 +27,12 @@ namespace {
 
 boost::system::error_code create_wait(store& s, const std::string& name, filter f,
                                       std::function<void(std::uint64_t, std::uint64_t)> progress = {}) {
-  std::promise<boost::system::error_code> done;
-  s.create_read_stream(name, std::move(f), [&](boost::system::error_code ec) { done.set_value(ec); },
+  // Shared: a creation that times out here may still complete later (at the latest when the
+  // store goes), after this frame is gone.
+  auto done = std::make_shared<std::promise<boost::system::error_code>>();
+  s.create_read_stream(name, std::move(f), [done](boost::system::error_code ec) { done->set_value(ec); },
                        std::move(progress));
-  auto fut = done.get_future();
+  auto fut = done->get_future();
   if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
   return fut.get();
 }
@@ -265,6 +268,145 @@ TEST(read_stream_delete, a_failed_delete_leaves_the_read_stream_defined_and_curr
   auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem, .system_streams = false});
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(wait_for_events(*s, "paid", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
+}
+
+// A read stream whose name needs a sub-directory of links/ is deleted and
+// defined again with a filter nothing matches: its new definition is durable
+// and has no link file. The old link file's removal must be durable before
+// that definition is: after a power loss, the old entries (events of the old
+// filter) must not show through the new read stream.
+TEST(read_stream_delete, a_long_named_read_stream_defined_again_never_serves_its_old_links_after_a_power_loss) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  // System streams keep links/progress moving: the old entries count as complete.
+  const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = mem};
+  const std::string name(90, 'R');
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+    ASSERT_FALSE(create_wait(*s, name, filter::event_types({"A"})));
+    ASSERT_EQ(wait_for_events(*s, name, 1), (std::vector<std::string>{"order-1/0"}));
+    ASSERT_FALSE(delete_wait(*s, name));
+    ASSERT_FALSE(create_wait(*s, name, filter::event_types({"B"})));
+    ASSERT_EQ(s->list_read_streams().size(), 1u);
+    EXPECT_FALSE(s->list_read_streams()[0].building);
+  }
+  mem->power_loss(power_loss_mode::synced_only, 0);
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 1; }));
+  auto page = s->read(name);
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_TRUE(page->events.empty()) << "the read stream serves " << page->events.size()
+                                    << " event(s) of its deleted definition";
+}
+
+namespace {
+
+// Removing a link file fails with EIO while `failing` is set.
+class link_removal_failing_file_system final : public forwarding_file_system {
+ public:
+  using forwarding_file_system::forwarding_file_system;
+  std::atomic<bool> failing{false};
+
+  error_code remove(const std::string& p) override {
+    if (failing && p.ends_with(".lnk")) return boost::system::errc::make_error_code(boost::system::errc::io_error);
+    return base_->remove(p);
+  }
+};
+
+}  // namespace
+
+// Once the definitions file no longer lists a read stream, it is deleted (its
+// subscribers are told so at once), and so is its caller, even if its old
+// link file cannot be removed: nothing serves that file, and a later
+// definition of the name removes it before it is built. The delete used to
+// fail while its subscribers had already been ended.
+TEST(read_stream_delete, a_link_file_that_cannot_be_removed_does_not_fail_a_delete_already_made) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fs = std::make_shared<link_removal_failing_file_system>(mem);
+  const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = fs, .system_streams = false};
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+    ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"A"})));
+    ASSERT_EQ(wait_for_events(*s, "paid", 1), (std::vector<std::string>{"order-1/0"}));
+    fs->failing = true;
+    EXPECT_FALSE(delete_wait(*s, "paid")) << "the definitions no longer list it";
+    EXPECT_TRUE(s->list_read_streams().empty());
+    EXPECT_EQ(s->read("paid").error().code, errc::stream_not_found);
+    fs->failing = false;
+    ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"B"})));
+    auto page = s->read("paid");
+    ASSERT_TRUE(page) << page.error().message();
+    EXPECT_TRUE(page->events.empty()) << "the new read stream serves the old file";
+  }
+  mem->power_loss(power_loss_mode::synced_only, 0);
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  auto page = s->read("paid");
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_TRUE(page->events.empty()) << "the new read stream serves the old file after a power loss";
+}
+
+namespace {
+
+// Opening links/progress fails with EIO while `failing` is set: the indexer
+// stops (a link file's error would fail that link alone).
+class progress_failing_file_system final : public forwarding_file_system {
+ public:
+  using forwarding_file_system::forwarding_file_system;
+  std::atomic<bool> failing{false};
+
+  boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode mode) override {
+    if (failing && p.ends_with("links/progress")) {
+      return boost::system::errc::make_error_code(boost::system::errc::io_error);
+    }
+    return base_->open(p, mode);
+  }
+};
+
+}  // namespace
+
+// Creating a read stream that exists with the same filter waits for the
+// links to reach the events acknowledged before it; once the indexer has
+// stopped they never will, and the creation completes with its error (it
+// used to wait for good).
+TEST(read_stream_create, creating_an_existing_read_stream_again_after_the_indexer_stopped_completes) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fs = std::make_shared<progress_failing_file_system>(mem);
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = fs, .system_streams = false});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(create_wait(*s, "paid", filter::event_types({"A"})));
+  fs->failing = true;
+  ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+  ASSERT_TRUE(wait_until([&] { return bool(s->statistics().indexer_error); }));
+  EXPECT_EQ(create_wait(*s, "paid", filter::event_types({"A"})), boost::system::errc::io_error);
+}
+
+// Durable mode: a back-fill's entries are synced when it ends, yet the link
+// stayed marked as written since the last progress write. Deleted right
+// after, its file is gone: the next live step must not try to sync it (the
+// indexer used to stop with ENOENT, no fault anywhere).
+TEST(read_stream_delete, deleting_a_read_stream_right_after_its_back_fill_keeps_the_indexer_running) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto s = store::open(io.executor(),
+                       {.directory = "/s", .fsync_on_flush = true, .file_system = mem, .system_streams = false});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(create_wait(*s, "kept", filter::event_types({"A"})));
+  ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 1; }));  // its back-fill has an entry to write
+  ASSERT_FALSE(create_wait(*s, "gone", filter::event_types({"A"})));
+  ASSERT_FALSE(delete_wait(*s, "gone"));
+  ASSERT_FALSE(append_wait(*s, "order-2", typed("A")).ec);
+  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 2 || s->statistics().indexer_error; }));
+  EXPECT_FALSE(s->statistics().indexer_error) << s->indexer_status().message();
+  EXPECT_EQ(wait_for_events(*s, "kept", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
 }
 
 // A crash at every file operation (the writer's and the indexer's, in

@@ -444,6 +444,13 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
       if (it != definitions_.end()) {
         if (!it->second->matcher.same_filter(f)) {
           ec = make_error_code(errc::read_stream_exists);
+        } else if (failed_) {
+          // Stopped: the links never reach what it would wait for.
+          ec = failed_;
+        } else if (it->second->building && it->second->link->failed.load()) {
+          // Its back-fill waits for the next open (fail_link).
+          std::lock_guard loading(it->second->link->load_mutex);
+          ec = it->second->link->failure.code;
         } else if (const std::uint64_t all = store_.all_count();
                    it->second->building || progress_.load(std::memory_order_relaxed) < all) {
           // Completes with the back-fill, or once the live links reach the
@@ -521,7 +528,11 @@ void indexer::remove(std::string name, create_handler handler) {
       // The link state stays (readers may hold it) but its entries go, and
       // its subscribers end: bumped before the wake-up their check runs after.
       gone->link->incarnation.fetch_add(1, std::memory_order_acq_rel);
-      ec = reset_link(*gone->link);
+      // The delete is made (the definitions no longer list it) and its
+      // subscribers are told so: a file left behind does not undo it. No
+      // definition serves that file, and a later one of the name removes it
+      // (and syncs its directory) before it is built, or fails.
+      (void)reset_link(*gone->link);
       store_.subscriptions().notify(name);
     }
     store_.complete_on_executor(std::move(handler), ec);
@@ -725,6 +736,8 @@ boost::system::error_code indexer::reset_link(link_state& l) {
   l.pending_entries = 0;
   l.writer_ready = true;
   l.unsynced_dirs.clear();
+  // Its file goes: nothing of it is left for the next progress write to sync.
+  l.dirty = false;
   if (l.failed.load(std::memory_order_relaxed)) {
     // Emptied, it may be written again (the next failure says so).
     {
@@ -738,7 +751,19 @@ boost::system::error_code indexer::reset_link(link_state& l) {
     }
   }
   store_.files().erase(l.path);
-  auto ec = store_.options().file_system->remove(l.path);
+  file_system& fs = *store_.options().file_system;
+  auto ec = fs.remove(l.path);
+  if (ec && ec != boost::system::errc::no_such_file_or_directory) return ec;
+  if (!store_.options().fsync_on_flush) return {};
+  // The removal is durable before anything that relies on it: a read stream
+  // defined again is marked built once its back-fill ends, and may have no
+  // file of its own to replace this one. links/ itself is synced with the
+  // definitions, but a long name's sub-directory is synced by nothing else,
+  // and a power loss would bring the old entries back under the new
+  // definition. Synced even when the file was already gone: an earlier
+  // process may have removed it and crashed before its sync.
+  const std::string parent = l.path.substr(0, l.path.rfind('/'));
+  ec = fs.sync_directory(parent);
   return ec == boost::system::errc::no_such_file_or_directory ? boost::system::error_code{} : ec;
 }
 

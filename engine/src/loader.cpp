@@ -170,6 +170,14 @@ result<void> store_impl::forget_cut_streams() {
   std::uint32_t first = known;
   while (first > 0 && registry_.by_id(first - 1)->first_position >= published) --first;
   if (first == known) return {};
+  // Recovery removes a cut stream's files, and the writer's next append of
+  // that name may write the very same record (id, name, first position) with
+  // new files: handles an earlier scan opened would read the removed ones for
+  // good. Such streams have no published event, so no reader needs them.
+  for (std::uint32_t id = first; id < known; ++id) {
+    files_.erase(registry_.by_id(id)->partition_path);
+    files_.erase(registry_.by_id(id)->index_path);
+  }
   const std::string path = layout::catalog(options_.directory);
   auto f = files_.get(path);
   if (!f) return error(f.error(), path);

@@ -338,7 +338,10 @@ class store {
           async_create_read_stream(std::move(n), std::move(fl), std::move(p), std::move(handler));
         });
   }
-  // Deletes a read stream's definition and links; no event is touched.
+  // Deletes a read stream's definition and links; no event is touched. Done
+  // (success, its subscribers end with stream_deleted) once the stored
+  // definitions no longer list it; a link file that cannot be removed then is
+  // left to the next read stream of that name, which removes it first.
   template <class CompletionToken>
   auto delete_read_stream(std::string_view name, CompletionToken&& token) {
     return detail::initiate_detailed(std::forward<CompletionToken>(token),
