@@ -258,9 +258,9 @@ void driver::reconcile() {
     model_.read_streams_in_doubt.clear();
   }
   for (const std::string& name : told_deleted_in_doubt_) {
-    expect(!model_.read_streams.contains(name),
-           "read stream " + name +
-               ": its subscribers were told stream_deleted by a delete that failed, yet the reopened writer has it");
+    expect(!model_.read_streams.contains(name), "read stream " + name +
+                                                    ": its subscribers were told stream_deleted by a delete that "
+                                                    "failed, yet the reopened writer still has it");
   }
   deletes_in_doubt_.clear();
   told_deleted_in_doubt_.clear();

@@ -48,9 +48,9 @@ void driver::delivered(live_subscription& s, boost::system::error_code ec, const
     // subscribers may be told, and the reopen then must not find it again.
     const bool delete_in_doubt = deletes_in_doubt_.contains(s.stream);
     if (delete_in_doubt && ec == errc::stream_deleted) told_deleted_in_doubt_.insert(s.stream);
-    const bool told_deleted = ec == errc::stream_deleted && (s.deleted || s.stream == deleting_ || delete_in_doubt);
     const bool expected_end =
-        ec == boost::asio::error::operation_aborted || ec == errc::store_closed || told_deleted || indexer_error;
+        ec == boost::asio::error::operation_aborted || ec == errc::store_closed ||
+        ((s.deleted || s.stream == deleting_ || delete_in_doubt) && ec == errc::stream_deleted) || indexer_error;
     expect(expected_end || !s.sub, who + ": " + ec.message());
     return;
   }

@@ -348,8 +348,7 @@ void driver::delete_read_stream(const fault_plan& f) {
       // file) failed. reconcile() checks that whoever was told finds it gone.
       deletes_in_doubt_.insert(name);
       for (const auto& s : subs_) {
-        const bool told = s->stream == name && s->ended && s->end == errc::stream_deleted;
-        if (told) told_deleted_in_doubt_.insert(name);
+        if (s->stream == name && s->ended && s->end == errc::stream_deleted) told_deleted_in_doubt_.insert(name);
       }
     }
   });
