@@ -257,13 +257,6 @@ void driver::reconcile() {
     for (const auto& rs : w.list_read_streams()) model_.read_streams[rs.name] = rs.filter;
     model_.read_streams_in_doubt.clear();
   }
-  for (const std::string& name : told_deleted_in_doubt_) {
-    expect(!model_.read_streams.contains(name), "read stream " + name +
-                                                    ": its subscribers were told stream_deleted by a delete that "
-                                                    "failed, yet the reopened writer still has it");
-  }
-  deletes_in_doubt_.clear();
-  told_deleted_in_doubt_.clear();
   for (auto& [key, c] : model_.consumers) {
     auto st = w.consumer_state(key.first, key.second);
     const std::uint64_t pos = st ? st->position : 0;

@@ -170,11 +170,6 @@ class driver {
   std::vector<std::unique_ptr<live_subscription>> subs_;
   execute_hook hook_;
   std::string deleting_;  // the read stream a delete_read_stream is under way for
-  // Read streams whose delete failed with an I/O error, until the writer
-  // reopens: their subscribers may end with stream_deleted (the delete may
-  // have taken effect), and those told must not find them after the reopen.
-  std::set<std::string> deletes_in_doubt_;
-  std::set<std::string> told_deleted_in_doubt_;
   bool fault_armed_ = false;
   bool fault_fired_since_open_ = false;  // an injected fault is armed: an indexer error may be its doing
   std::vector<append_request> failed_requests_;  // for retries

@@ -44,13 +44,8 @@ void driver::delivered(live_subscription& s, boost::system::error_code ec, const
     // indexer, if an injected fault did (store.hpp: "I/O errors of the read").
     const bool indexer_error = ec.category() != category() && ec != boost::asio::error::operation_aborted &&
                                is_link_stream(model_, s.stream) && (fault_armed_ || fault_fired_since_open_);
-    // A delete that failed with an I/O error may have taken effect: its
-    // subscribers may be told, and the reopen then must not find it again.
-    const bool delete_in_doubt = deletes_in_doubt_.contains(s.stream);
-    if (delete_in_doubt && ec == errc::stream_deleted) told_deleted_in_doubt_.insert(s.stream);
-    const bool expected_end =
-        ec == boost::asio::error::operation_aborted || ec == errc::store_closed ||
-        ((s.deleted || s.stream == deleting_ || delete_in_doubt) && ec == errc::stream_deleted) || indexer_error;
+    const bool expected_end = ec == boost::asio::error::operation_aborted || ec == errc::store_closed ||
+                              ((s.deleted || s.stream == deleting_) && ec == errc::stream_deleted) || indexer_error;
     expect(expected_end || !s.sub, who + ": " + ec.message());
     return;
   }
@@ -231,8 +226,7 @@ void driver::end_subscriptions_of(const std::string& name) {
   }
 }
 
-// A delete that failed before it took effect (stream_not_found): the read
-// stream is still there, its subscribers go on.
+// A delete that failed: the read stream is still there, its subscribers go on.
 void driver::expect_not_told_deleted(const std::string& name) {
   for (const auto& s : subs_) {
     expect(!(s->stream == name && s->ended && s->end == errc::stream_deleted),

@@ -343,13 +343,7 @@ void driver::delete_read_stream(const fault_plan& f) {
       model_.read_streams_in_doubt.push_back(name);
       writer_failed_ = true;
       deleting_.clear();
-      // In doubt: the engine may have removed the definition (and told its
-      // subscribers) before a later part of the delete (removing the link
-      // file) failed. reconcile() checks that whoever was told finds it gone.
-      deletes_in_doubt_.insert(name);
-      for (const auto& s : subs_) {
-        if (s->stream == name && s->ended && s->end == errc::stream_deleted) told_deleted_in_doubt_.insert(name);
-      }
+      expect_not_told_deleted(name);
     }
   });
 }
