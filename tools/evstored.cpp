@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   std::string data, listen = "127.0.0.1:2113", token_file;
   evstore::http::server_options so;
   std::size_t header_timeout_ms = 10'000, idle_timeout_ms = 60'000, write_timeout_ms = 30'000;
+  std::size_t ws_idle_timeout_ms = 60'000;
   unsigned network_threads = 1;
   po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
   desc.add_options()("help,h", "this help")
@@ -69,7 +70,9 @@ int main(int argc, char** argv) {
       ("write-timeout-ms", po::value(&write_timeout_ms)->default_value(write_timeout_ms), "time for one write to a client")
       ("threads", po::value(&network_threads)->default_value(network_threads), "threads running the network loop (sessions stay on their strands)")
       ("max-connections", po::value(&so.max_connections)->default_value(so.max_connections), "open connections at most (503 above)")
-      ("ws-max-message", po::value(&so.websocket_max_message)->default_value(so.websocket_max_message), "largest WebSocket message from a client, bytes");
+      ("ws-max-message", po::value(&so.websocket_max_message)->default_value(so.websocket_max_message), "largest WebSocket message from a client, bytes")
+      ("send-queue-limit", po::value(&so.send_queue_limit)->default_value(so.send_queue_limit), "bytes queued for one WebSocket or SSE client (4096 to 1 GiB)")
+      ("ws-idle-timeout-ms", po::value(&ws_idle_timeout_ms)->default_value(ws_idle_timeout_ms), "WebSocket: ping after half this silence, close after all of it (100 ms to 1 day)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -92,6 +95,15 @@ int main(int argc, char** argv) {
   so.header_timeout = std::chrono::milliseconds(header_timeout_ms);
   so.idle_timeout = std::chrono::milliseconds(idle_timeout_ms);
   so.write_timeout = std::chrono::milliseconds(write_timeout_ms);
+  if (so.send_queue_limit < 4096 || so.send_queue_limit > (std::size_t{1} << 30)) {
+    std::cerr << "evstored: --send-queue-limit must be 4096 to 1073741824 bytes, got " << so.send_queue_limit << "\n";
+    return 2;
+  }
+  if (ws_idle_timeout_ms < 100 || ws_idle_timeout_ms > 86'400'000) {
+    std::cerr << "evstored: --ws-idle-timeout-ms must be 100 to 86400000, got " << ws_idle_timeout_ms << "\n";
+    return 2;
+  }
+  so.websocket_idle_timeout = std::chrono::milliseconds(ws_idle_timeout_ms);
   if (!token_file.empty()) {
     auto tokens = evstore::http::load_token_file(token_file);
     if (!tokens) {
