@@ -401,6 +401,9 @@ api_response api::metrics() const {
   out += "# HELP evstore_consumer_commits_in_flight WebSocket consumer acks being committed (one per session at most).\n"
          "# TYPE evstore_consumer_commits_in_flight gauge\nevstore_consumer_commits_in_flight " +
          std::to_string(metrics_.consumer_commits_in_flight.load()) + "\n";
+  out += "# HELP evstore_consumer_commits_in_flight_peak The most WebSocket consumer acks committed at once.\n"
+         "# TYPE evstore_consumer_commits_in_flight_peak gauge\nevstore_consumer_commits_in_flight_peak " +
+         std::to_string(metrics_.consumer_commits_in_flight_peak.load()) + "\n";
   counter("evstore_http_rejected_connections_total", "Connections refused at the connection limit.",
           metrics_.rejected_connections.load());
   out += "# HELP evstore_http_responses_total HTTP responses by status code.\n# TYPE evstore_http_responses_total counter\n";

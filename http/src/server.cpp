@@ -331,7 +331,10 @@ class websocket_session : public session_base, public std::enable_shared_from_th
     // One commit at a time, in the order the acks came: the engine refuses
     // one that would move the consumer back, and the next message waits.
     committing_ = true;
-    st_->metrics.consumer_commits_in_flight.fetch_add(1);
+    const auto in_flight = st_->metrics.consumer_commits_in_flight.fetch_add(1) + 1;
+    auto peak = st_->metrics.consumer_commits_in_flight_peak.load();
+    while (in_flight > peak && !st_->metrics.consumer_commits_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
+    }
     consumer_->commit(acked + 1, state,
                       boost::asio::bind_executor(strand_, [self = shared_from_this(), acked](boost::system::error_code e,
                                                                                              std::string detail) {
