@@ -183,6 +183,46 @@ TEST_P(subscription_test, all_subscription_sees_every_stream_in_position_order) 
   EXPECT_EQ(live.batch.events[0].position, 3u);
 }
 
+// max_bytes bounds a batch by its events' sizes: a subscriber from 0 over
+// large events never gets (nor reads) them all at once, one event larger than
+// the limit still comes alone, and every event comes once, in order.
+TEST_P(subscription_test, a_batch_is_bounded_by_max_bytes_and_holds_at_least_one_event) {
+  store s = open();
+  std::vector<event_data> events;
+  for (int i = 0; i < 12; ++i) {
+    const std::size_t size = i == 7 ? 20'000 : 1'000;  // one larger than the limit
+    events.push_back({.type = "Big", .data = "\"" + std::string(size, 'a' + i % 26) + "\""});
+  }
+  ASSERT_FALSE(append_wait(s, "big", events).ec);
+  for (const std::string stream : {"big", "$all"}) {
+    auto sub = s.subscribe(stream, {.from = 0, .max_batch = 256, .max_bytes = 4'000});
+    ASSERT_TRUE(sub);
+    std::vector<std::uint64_t> seen;
+    bool caught_up = false;
+    for (int batches = 0; !caught_up; ++batches) {
+      ASSERT_LT(batches, 100) << stream << ": no progress";
+      auto got = next_wait(*sub);
+      ASSERT_FALSE(got.ec) << got.ec.message();
+      std::size_t bytes = 0;  // as subscription_options::max_bytes counts them
+      for (const auto& e : got.batch.events) {
+        seen.push_back(e.sequence);
+        bytes += e.stream.size() + e.type.size() + e.data.size() + e.metadata.size() + 128;
+      }
+      caught_up = got.batch.caught_up;
+      if (got.batch.events.size() > 1) {
+        EXPECT_LE(bytes, 4'000u) << stream << ": a batch over max_bytes";
+      }
+      if (!got.batch.events.empty() && got.batch.events.front().data.size() > 4'000) {
+        EXPECT_EQ(got.batch.events.size(), 1u) << stream << ": an event over the limit comes alone";
+      }
+      ASSERT_LE(seen.size(), 12u);
+    }
+    std::vector<std::uint64_t> want(12);
+    for (std::uint64_t i = 0; i < 12; ++i) want[i] = i;
+    EXPECT_EQ(seen, want) << stream;
+  }
+}
+
 #if defined(EVSTORE_TEST_HOOKS)
 // The lost wake-up, forced: the subscriber has found nothing new and is about
 // to park when an append publishes its event. Whichever comes first, the

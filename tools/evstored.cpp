@@ -87,6 +87,8 @@ int main(int argc, char** argv) {
   number_flag read_page_bytes{"read-page-bytes", 1, gib, std::to_string(so.api.max_read_bytes)};
   number_flag max_connections{"max-connections", 1, 1'000'000, std::to_string(so.max_connections)};
   number_flag ws_max_message{"ws-max-message", 1, gib, std::to_string(so.websocket_max_message)};
+  number_flag send_queue_limit{"send-queue-limit", 4096, gib, std::to_string(so.send_queue_limit)};
+  number_flag ws_idle_timeout{"ws-idle-timeout-ms", 100, day_ms, std::to_string(so.websocket_idle_timeout.count())};
   po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
   desc.add_options()("help,h", "this help")
       ("data", po::value(&data)->required(), "store directory (created if missing)")
@@ -107,7 +109,9 @@ int main(int argc, char** argv) {
       ("read-threads", po::value(&read_threads.text)->default_value(read_threads.text), "threads serving reads and subscriptions, 1 to 64 (appends have their own)")
       ("read-page-bytes", po::value(&read_page_bytes.text)->default_value(read_page_bytes.text), "largest page of a read, in stored event bytes (a page always holds one event)")
       ("max-connections", po::value(&max_connections.text)->default_value(max_connections.text), "open connections at most (503 above)")
-      ("ws-max-message", po::value(&ws_max_message.text)->default_value(ws_max_message.text), "largest WebSocket message from a client, bytes");
+      ("ws-max-message", po::value(&ws_max_message.text)->default_value(ws_max_message.text), "largest WebSocket message from a client, bytes")
+      ("send-queue-limit", po::value(&send_queue_limit.text)->default_value(send_queue_limit.text), "bytes queued for one WebSocket or SSE client (4096 to 1 GiB)")
+      ("ws-idle-timeout-ms", po::value(&ws_idle_timeout.text)->default_value(ws_idle_timeout.text), "WebSocket: ping after half this silence, close after all of it (100 ms to 1 day)");
   po::variables_map vm;
   try {
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -120,11 +124,11 @@ int main(int argc, char** argv) {
     std::cerr << "evstored: " << e.what() << "\n" << desc << "\n";
     return 2;
   }
-  std::uint64_t values[12];
+  std::uint64_t values[14];
   std::size_t n = 0;
   for (const number_flag* f : {&body_limit, &header_limit, &header_timeout, &idle_timeout, &write_timeout, &linger,
                                &stop_timeout, &threads, &max_connections, &ws_max_message, &read_threads,
-                               &read_page_bytes}) {
+                               &read_page_bytes, &send_queue_limit, &ws_idle_timeout}) {
     const auto v = parse_flag(*f);
     if (!v) return 2;
     values[n++] = *v;
@@ -141,6 +145,8 @@ int main(int argc, char** argv) {
   so.websocket_max_message = values[9];
   const auto read_thread_count = static_cast<unsigned>(values[10]);
   so.api.max_read_bytes = values[11];
+  so.send_queue_limit = values[12];
+  so.websocket_idle_timeout = std::chrono::milliseconds(values[13]);
   const auto where = parse_listen(listen);
   if (!where) {
     std::cerr << "evstored: --listen must be host:port, got " << listen << "\n";

@@ -10,6 +10,8 @@
 #include <boost/asio/error.hpp>
 #include <boost/asio/post.hpp>
 
+#include <algorithm>
+
 namespace evstore {
 
 subscription::subscription(std::shared_ptr<detail::subscription_impl> impl) : impl_(std::move(impl)) {}
@@ -54,6 +56,7 @@ subscription_impl::subscription_impl(std::shared_ptr<const store_impl> store, st
     : store_(std::move(store)),
       stream_(std::move(stream)),
       max_batch_(std::max<std::size_t>(1, options.max_batch)),
+      max_bytes_(options.max_bytes),
       executor_(std::move(executor)),
       next_(options.from),
       incarnation_(read_stream_incarnation(*store_, stream_)) {}
@@ -155,6 +158,44 @@ void subscription_impl::deliver(next_handler handler, boost::system::error_code 
   });
 }
 
+namespace {
+// An event's bytes as subscription_options::max_bytes counts them.
+std::size_t event_bytes(const recorded_event& e) {
+  return e.stream.size() + e.type.size() + e.data.size() + e.metadata.size() + 128;
+}
+}  // namespace
+
+result<read_page> subscription_impl::read_batch(std::uint64_t from, std::uint64_t published) {
+  if (max_bytes_ == 0) return store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
+  // A read of many large events would hold them all at once: read as many as
+  // fit were each as large as the largest seen, and stop at the limit.
+  read_page batch;
+  batch.next = from;
+  std::size_t bytes = 0;
+  while (batch.events.size() < max_batch_ && batch.next < published) {
+    const std::size_t room = max_bytes_ > bytes ? max_bytes_ - bytes : 0;
+    if (room == 0) break;
+    std::uint64_t k = largest_event_ == 0 ? 1 : std::max<std::size_t>(1, room / largest_event_);
+    k = std::min<std::uint64_t>({k, max_batch_ - batch.events.size(), published - batch.next});
+    auto page = store_->read(stream_, {.from = batch.next, .max_count = k, .direction = direction::forward});
+    if (!page) return page.error();
+    if (page->events.empty()) break;
+    const std::uint64_t chunk_from = batch.next;
+    std::uint64_t kept = 0;
+    for (auto& e : page->events) {
+      const std::size_t size = event_bytes(e);
+      largest_event_ = std::max(largest_event_, size);
+      if (!batch.events.empty() && bytes + size > max_bytes_) break;
+      bytes += size;
+      batch.events.push_back(std::move(e));
+      ++kept;
+    }
+    batch.next = kept == page->events.size() ? page->next : chunk_from + kept;
+    if (kept < page->events.size()) break;
+  }
+  return batch;
+}
+
 void subscription_impl::attempt() {
   std::uint64_t from = 0;
   bool cancelled = false;
@@ -174,7 +215,7 @@ void subscription_impl::attempt() {
   subscription_batch batch;
   batch.next = from;
   if (from < *count) {
-    auto page = store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
+    auto page = read_batch(from, *count);
     if (!page) return complete(page.error().code, failed(page.error().message()));
     batch.events = std::move(page->events);
     batch.next = page->next;

@@ -393,6 +393,18 @@ api_response api::metrics() const {
          "evstore_subscribers " + std::to_string(metrics_.subscribers.load()) + "\n";
   out += "# HELP evstore_connections Open HTTP connections.\n# TYPE evstore_connections gauge\nevstore_connections " +
          std::to_string(metrics_.connections.load()) + "\n";
+  out += "# HELP evstore_send_queue_bytes Bytes queued for WebSocket and SSE clients.\n"
+         "# TYPE evstore_send_queue_bytes gauge\nevstore_send_queue_bytes " +
+         std::to_string(metrics_.send_queue_bytes.load()) + "\n";
+  out += "# HELP evstore_send_queue_peak_bytes The most bytes one WebSocket or SSE client had queued.\n"
+         "# TYPE evstore_send_queue_peak_bytes gauge\nevstore_send_queue_peak_bytes " +
+         std::to_string(metrics_.send_queue_peak_bytes.load()) + "\n";
+  out += "# HELP evstore_consumer_commits_in_flight WebSocket consumer acks being committed (one per session at most).\n"
+         "# TYPE evstore_consumer_commits_in_flight gauge\nevstore_consumer_commits_in_flight " +
+         std::to_string(metrics_.consumer_commits_in_flight.load()) + "\n";
+  out += "# HELP evstore_consumer_commits_in_flight_peak The most WebSocket consumer acks committed at once.\n"
+         "# TYPE evstore_consumer_commits_in_flight_peak gauge\nevstore_consumer_commits_in_flight_peak " +
+         std::to_string(metrics_.consumer_commits_in_flight_peak.load()) + "\n";
   counter("evstore_http_rejected_connections_total", "Connections refused at the connection limit.",
           metrics_.rejected_connections.load());
   counter("evstore_http_accept_errors_total", "Failed accepts (out of descriptors, ...), retried after a backoff.",

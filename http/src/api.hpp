@@ -66,6 +66,10 @@ struct server_metrics {
   std::atomic<std::uint64_t> rejected_connections{0};
   std::atomic<std::uint64_t> accept_errors{0};  // failed accepts (EMFILE, ...), each retried after a backoff
   std::function<std::uint64_t()> log_lines_dropped;  // request log lines stderr did not take
+  std::atomic<std::uint64_t> send_queue_bytes{0};       // queued for live clients, all sessions
+  std::atomic<std::uint64_t> send_queue_peak_bytes{0};  // the most one session has held
+  std::atomic<std::uint64_t> consumer_commits_in_flight{0};
+  std::atomic<std::uint64_t> consumer_commits_in_flight_peak{0};  // the most at once, all sessions
 };
 
 class api {

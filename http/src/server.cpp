@@ -26,9 +26,26 @@
 #include <cstdio>
 #include <deque>
 #include <fstream>
+#include <limits>
 #include <mutex>
 #include <set>
 #include <sstream>
+
+// The WebSocket stream reads through a buffered_read_stream (the bytes the
+// HTTP session read past the upgrade request come first); closing tears down
+// the stream under it.
+namespace boost::beast {
+template <class Stream, class Buffer>
+void teardown(role_type role, buffered_read_stream<Stream, Buffer>& s, error_code& ec) {
+  using boost::beast::websocket::teardown;
+  teardown(role, s.next_layer(), ec);
+}
+template <class Stream, class Buffer, class Handler>
+void async_teardown(role_type role, buffered_read_stream<Stream, Buffer>& s, Handler&& handler) {
+  using boost::beast::websocket::async_teardown;
+  async_teardown(role, s.next_layer(), std::forward<Handler>(handler));
+}
+}  // namespace boost::beast
 
 namespace evstore::http {
 namespace beast = boost::beast;
@@ -170,42 +187,110 @@ using tls_stream = beast::ssl_stream<tcp::socket>;
 template <class Stream>
 constexpr bool is_tls = std::is_same_v<Stream, tls_stream>;
 
+// A live session's bytes waiting to be sent to its client (events, replies),
+// kept in /metrics: the total now and the most any one session held.
+class queued_bytes {
+ public:
+  explicit queued_bytes(server_metrics& m) : metrics_(m) {}
+  queued_bytes(const queued_bytes&) = delete;
+  queued_bytes& operator=(const queued_bytes&) = delete;
+  ~queued_bytes() { metrics_.send_queue_bytes.fetch_sub(bytes_); }
+  void add(std::size_t n) {
+    bytes_ += n;
+    metrics_.send_queue_bytes.fetch_add(n);
+    auto peak = metrics_.send_queue_peak_bytes.load();
+    while (bytes_ > peak && !metrics_.send_queue_peak_bytes.compare_exchange_weak(peak, bytes_)) {
+    }
+  }
+  void remove(std::size_t n) {
+    bytes_ -= n;
+    metrics_.send_queue_bytes.fetch_sub(n);
+  }
+  std::size_t size() const { return bytes_; }
+
+ private:
+  server_metrics& metrics_;
+  std::size_t bytes_ = 0;
+};
+
+// A close code for an engine error: 4000 + the HTTP status of an error the
+// client caused or can act on (4400 a bad parameter, 4403 a read-only store,
+// 4404 a deleted read stream, 4409 a busy consumer), 1011 for the server's own.
+std::uint16_t close_code_for(const evstore::error& e) {
+  const unsigned status = from_error(e).status;
+  return static_cast<std::uint16_t>(status >= 400 && status < 500 ? 4000 + status : 1011);
+}
+
+// The reply to an ack that was refused: the error body of any route, and the ack.
+std::string ack_error(const api_response& r, std::uint64_t ack) {
+  std::string body = r.body;
+  body.pop_back();
+  return body + ",\"ack\":" + std::to_string(ack) + "}";
+}
+
 // --- WebSocket subscription session: catch-up, caughtUp, live; consumer acks.
+//
+// Bounded by bytes: events are pulled while the send queue is under half its
+// limit, in batches of at most the other half (or one event), so a client
+// that does not read costs at most the limit until the write timeout ends
+// it. The client's messages are read one at a time, and not while an ack is
+// being committed or the queue is at its limit: a client that sends faster
+// than acks commit, or than it reads the replies, waits in its own socket.
 template <class Stream>
 class websocket_session : public session_base, public std::enable_shared_from_this<websocket_session<Stream>> {
   using std::enable_shared_from_this<websocket_session<Stream>>::shared_from_this;
 
  public:
-  websocket_session(std::shared_ptr<server::state> st, Stream stream)
-      : st_(std::move(st)), ws_(std::move(stream)), strand_(ws_.get_executor()) {}
+  // `leftover`: bytes the HTTP session read past the upgrade request (frames
+  // the client sent in the same write): the WebSocket reads them first.
+  websocket_session(std::shared_ptr<server::state> st, Stream stream, const beast::flat_buffer& leftover)
+      : st_(std::move(st)), ws_(std::move(stream)), strand_(ws_.get_executor()), queued_(st_->metrics) {
+    auto& first = ws_.next_layer().buffer();
+    first.commit(boost::asio::buffer_copy(first.prepare(leftover.size()), leftover.data()));
+  }
 
   void start(bhttp::request<bhttp::string_body> req, target t) {
     st_->metrics.subscribers.fetch_add(1);
-    ws_.set_option(ws::stream_base::timeout::suggested(beast::role_type::server));
+    // Pings after half the idle time without a frame from the client; closed
+    // after the other half passes silent too (browsers answer pings themselves).
+    auto timeouts = ws::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.idle_timeout = st_->options.websocket_idle_timeout;
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
     ws_.read_message_max(st_->options.websocket_max_message);
     const std::string stream = t.query.count("stream") ? t.query["stream"] : "$all";
+    const subscription_options batches{.max_batch = 256, .max_bytes = half_limit()};
     store& s = st_->routes.engine();
     result<subscription> sub = error(errc::invalid_argument, "");
     if (auto c = t.query.find("consumer"); c != t.query.end()) {
       auto opened = s.consumer(stream, c->second);
       if (!opened) {
+        fail_code_ = close_code_for(opened.error());
         fail_reason_ = opened.error().message();
       } else {
         consumer_.emplace(std::move(*opened));
-        sub = consumer_->subscribe({.max_batch = 256});
+        sub = consumer_->subscribe(batches);
+        if (!sub) {
+          fail_code_ = close_code_for(sub.error());
+          fail_reason_ = sub.error().message();
+        }
       }
     } else {
-      std::uint64_t from = from_end;
+      auto from = batches;
+      from.from = from_end;
       if (auto f = t.query.find("from"); f != t.query.end()) {
         if (auto v = to_u64(f->second)) {
-          from = *v;
+          from.from = *v;
         } else {
           fail_reason_ = "from must be a non-negative integer";
         }
       }
       if (fail_reason_.empty()) {
-        sub = s.subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
-        if (!sub) fail_reason_ = sub.error().message();
+        sub = s.subscribe(stream, from, st_->engine);
+        if (!sub) {
+          fail_code_ = close_code_for(sub.error());
+          fail_reason_ = sub.error().message();
+        }
       }
     }
     if (sub) subscription_ = std::move(*sub);
@@ -221,11 +306,14 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   }
 
  private:
+  std::size_t half_limit() const { return std::max<std::size_t>(1, st_->options.send_queue_limit / 2); }
+
   void on_accept(beast::error_code ec) {
     if (ec) return finish();
     if (!fail_reason_.empty()) {
-      // A documented close code (4400) with the reason, after a handshake the client can read.
-      return ws_.async_close(ws::close_reason(static_cast<ws::close_code>(4400), fail_reason_.substr(0, 120)),
+      // A documented close code with the reason, after a handshake the client can read.
+      closed_ = true;
+      return ws_.async_close(ws::close_reason(static_cast<ws::close_code>(fail_code_), fail_reason_.substr(0, 120)),
                              [self = shared_from_this()](beast::error_code) { self->finish(); });
     }
     read_client();
@@ -233,11 +321,15 @@ class websocket_session : public session_base, public std::enable_shared_from_th
   }
 
   void read_client() {
+    if (reading_ || committing_ || closed_ || finished_ || queued_.size() >= st_->options.send_queue_limit) return;
+    reading_ = true;
     ws_.async_read(in_, beast::bind_front_handler(&websocket_session<Stream>::on_client_message, shared_from_this()));
   }
 
   void on_client_message(beast::error_code ec, std::size_t) {
+    reading_ = false;
     if (ec) return finish();
+    if (closed_ || finished_) return;
     const std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
     boost::system::error_code jec;
@@ -250,68 +342,100 @@ class websocket_session : public session_base, public std::enable_shared_from_th
     }
     boost::system::error_code nec;
     const auto acked = ack->to_number<std::uint64_t>(nec);
-    std::string state;
-    if (const auto* st = o->if_contains("state")) state = boost::json::serialize(*st);
     if (nec) {
       enqueue("{\"error\":\"invalid_message\",\"message\":\"ack must be a non-negative integer\"}");
       return read_client();
     }
+    if (acked == std::numeric_limits<std::uint64_t>::max()) {
+      // Its next position (ack + 1) does not exist: it would wrap to 0.
+      enqueue(ack_error(error_response(400, "invalid_argument", "ack " + std::to_string(acked) + " has no next position"),
+                        acked));
+      return read_client();
+    }
+    std::string state;
+    if (const auto* st = o->if_contains("state")) state = boost::json::serialize(*st);
+    // One commit at a time, in the order the acks came: the engine refuses
+    // one that would move the consumer back, and the next message waits.
+    committing_ = true;
+    const auto in_flight = st_->metrics.consumer_commits_in_flight.fetch_add(1) + 1;
+    auto peak = st_->metrics.consumer_commits_in_flight_peak.load();
+    while (in_flight > peak && !st_->metrics.consumer_commits_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
+    }
     consumer_->commit(acked + 1, state,
-                      boost::asio::bind_executor(strand_, [self = shared_from_this(), acked](boost::system::error_code e) {
+                      boost::asio::bind_executor(strand_, [self = shared_from_this(), acked](boost::system::error_code e,
+                                                                                             std::string detail) {
+                        self->committing_ = false;
+                        self->st_->metrics.consumer_commits_in_flight.fetch_sub(1);
                         if (e) {
-                          self->enqueue("{\"error\":\"" + e.message() + "\",\"ack\":" + std::to_string(acked) + "}");
+                          self->enqueue(ack_error(from_error({e, std::move(detail)}), acked));
                         } else {
                           self->enqueue("{\"acked\":" + std::to_string(acked) + "}");
                         }
+                        self->read_client();
                       }));
-    read_client();
   }
 
-  // Reads the next batch only when the previous one is written: a slow client
-  // holds one batch, the store keeps nothing for it.
+  // Reads the next batch while the queue is under half its limit.
   void pull() {
+    if (pulling_ || ending_ || closed_ || finished_ || queued_.size() >= half_limit()) return;
+    pulling_ = true;
     subscription_.next(boost::asio::bind_executor(
         strand_, [self = shared_from_this()](boost::system::error_code ec, subscription_batch b) {
-          // The close reason carries the engine's detail ("stream_deleted: read stream 'x' was deleted").
-          if (ec) {
-            return self->close_with(ec == boost::asio::error::operation_aborted ? 1001 : 1011,
-                                    error(ec, b.detail).message());
-          }
-          for (const auto& e : b.events) self->queue_.push_back(frame_event(e));
-          if (b.caught_up) {
-            self->queue_.push_back("{\"caughtUp\":true,\"version\":" +
-                                   (b.next ? std::to_string(b.next - 1) : std::string("null")) + "}");
-          }
           self->pulling_ = false;
+          if (ec == boost::asio::error::operation_aborted) return self->close_with(1001, "going away");
+          if (ec) {
+            // The subscription ended: what is queued goes first, then the close
+            // with the engine's detail ("stream_deleted: read stream 'x' was deleted").
+            const evstore::error why(ec, b.detail);
+            self->ending_ = true;
+            self->end_code_ = close_code_for(why);
+            self->end_reason_ = why.message();
+            return self->write_next();
+          }
+          for (const auto& e : b.events) self->push(frame_event(e));
+          if (b.caught_up) {
+            self->push("{\"caughtUp\":true,\"version\":" + (b.next ? std::to_string(b.next - 1) : std::string("null")) +
+                       "}");
+          }
           self->write_next();
+          self->pull();
         }));
-    pulling_ = true;
+  }
+
+  void push(std::string msg) {
+    queued_.add(msg.size());
+    queue_.push_back(std::move(msg));
   }
 
   void enqueue(std::string msg) {
-    queue_.push_back(std::move(msg));
+    push(std::move(msg));
     write_next();
   }
 
   void write_next() {
-    if (writing_ || closed_) return;
+    if (writing_ || closed_ || finished_) return;
     if (queue_.empty()) {
-      if (!pulling_) pull();
+      if (ending_) close_with(end_code_, end_reason_);
       return;
     }
     writing_ = true;
+    deadline.expires_after(st_->options.write_timeout);
     ws_.text(true);
     ws_.async_write(boost::asio::buffer(queue_.front()),
                     boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       self->writing_ = false;
+                      self->deadline.expires_never();
                       if (ec) return self->finish();
+                      self->queued_.remove(self->queue_.front().size());
                       self->queue_.pop_front();
                       self->write_next();
+                      self->pull();
+                      self->read_client();
                     }));
   }
 
   void close_with(std::uint16_t code, const std::string& reason) {
-    if (closed_) return;
+    if (closed_ || finished_) return;
     closed_ = true;
     ws_.async_close(ws::close_reason(static_cast<ws::close_code>(code), reason.substr(0, 120)),
                     [self = shared_from_this()](beast::error_code) { self->finish(); });
@@ -322,18 +446,28 @@ class websocket_session : public session_base, public std::enable_shared_from_th
     finished_ = true;
     subscription_.cancel();
     st_->metrics.subscribers.fetch_sub(1);
+    // Ends a write stalled on a client that does not read; the queue's bytes
+    // leave /metrics with the session.
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws_).close(ignored);
     st_->remove(shared_from_this());
   }
 
   std::shared_ptr<server::state> st_;
-  ws::stream<Stream> ws_;
+  ws::stream<beast::buffered_read_stream<Stream, beast::flat_buffer>> ws_;
   boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
   beast::flat_buffer in_;
   subscription subscription_;
   std::optional<evstore::consumer> consumer_;
+  std::uint16_t fail_code_ = 4400;
   std::string fail_reason_;
   std::deque<std::string> queue_;
-  bool writing_ = false, pulling_ = false, closed_ = false, finished_ = false;
+  queued_bytes queued_;
+  bool writing_ = false, pulling_ = false, reading_ = false, committing_ = false;
+  bool ending_ = false;  // the subscription ended: close once the queue is written
+  std::uint16_t end_code_ = 1011;
+  std::string end_reason_;
+  bool closed_ = false, finished_ = false;
 };
 
 // RFC 9112 §6.3: framing that two parsers could read two ways is refused
@@ -525,13 +659,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     http10_ = req.version() == 10;
     auto t = parse_target(req.target());
     if (t && ws::is_upgrade(req)) {
-      if (t->segments.size() == 1 && t->segments[0] == "subscribe") {
-        record(101);
-        auto w = std::make_shared<websocket_session<Stream>>(st_, std::move(stream_));
-        st_->remove(shared_from_this());
-        st_->add(w);
-        return w->start(std::move(req), std::move(*t));
-      }
+      if (t->segments.size() == 1 && t->segments[0] == "subscribe") return start_websocket(std::move(req), std::move(*t));
       return reply_and_close(error_response(404, "not_found", "WebSocket subscriptions are at /subscribe"));
     }
     if (t && req.method() == bhttp::verb::get && t->segments.size() == 2 && t->segments[0] == "streams" &&
@@ -648,7 +776,29 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
                              });
   }
 
+  // --- WebSocket upgrade. The upgrade is a GET, authorized as a read; a
+  // consumer also takes the consumer's lock, may create its file, and its
+  // acks commit: it needs a write token.
+  void start_websocket(bhttp::request<bhttp::string_body> req, target t) {
+    if (t.query.count("consumer")) {
+      if (const unsigned denied = st_->authorize(req[bhttp::field::authorization], true)) {
+        auto r = denied == 401 ? error_response(401, "unauthorized", "a valid bearer token is required")
+                               : error_response(403, "forbidden", "a consumer commits its acks: it needs a write token");
+        if (denied == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+        return reply_and_close(std::move(r));
+      }
+    }
+    record(101);
+    auto w = std::make_shared<websocket_session<Stream>>(st_, std::move(stream_), buffer_);
+    st_->remove(shared_from_this());
+    st_->add(w);
+    w->start(std::move(req), std::move(t));
+  }
+
   // --- Server-Sent Events: the same catch-up, then live, as `id:`/`data:` messages.
+  // Bounded by bytes as the WebSocket is (pulls while the queue is under half
+  // its limit, batches of at most the other half), and a read stays pending
+  // on the socket, so a client that closes ends its session at once.
   void start_sse(const std::string& stream, target& t, const std::string& last_event_id) {
     std::uint64_t from = 0;
     if (!last_event_id.empty()) {
@@ -662,42 +812,73 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
       if (!v) return reply_and_close(error_response(400, "invalid_argument", "from must be a non-negative integer"));
       from = *v;
     }
-    auto sub = st_->routes.engine().subscribe(stream, {.from = from, .max_batch = 256}, st_->engine);
+    auto sub = st_->routes.engine().subscribe(
+        stream, {.from = from, .max_batch = 256, .max_bytes = sse_half_limit()}, st_->engine);
     if (!sub) {
       return reply_and_close(from_error(sub.error()));
     }
     live_ = std::move(*sub);
     st_->metrics.subscribers.fetch_add(1);
     sse_ = true;
+    sse_queued_.emplace(st_->metrics);
     record(200);
     out_ = "HTTP/1.1 200 OK\r\nServer: evstored\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
            "Connection: close\r\n\r\n";
+    sse_queued_->add(out_.size());
     keepalive_.emplace(strand_);
     sse_write();
     sse_pull();
     sse_keepalive();
+    sse_read();
+  }
+
+  std::size_t sse_half_limit() const { return std::max<std::size_t>(1, st_->options.send_queue_limit / 2); }
+
+  // The client sends nothing after its request: what it sends is dropped, and
+  // its end of the stream (or an error) ends the session.
+  void sse_read() {
+    stream_.async_read_some(boost::asio::buffer(sse_in_),
+                            boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                              if (self->finished_) return;
+                              if (ec) {
+                                beast::error_code ignored;
+                                self->lowest().close(ignored);  // ends a write in flight too
+                                return self->finish();
+                              }
+                              self->sse_read();
+                            }));
+  }
+
+  // Appends to what waits to be written, counted against the limit.
+  void sse_queue(std::string_view text) {
+    pending_ += text;
+    sse_queued_->add(text.size());
   }
 
   void sse_pull() {
+    if (sse_pulling_ || sse_ending_ || finished_ || sse_queued_->size() >= sse_half_limit()) return;
     live_.next(boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
                                                                               subscription_batch b) {
       if (ec == boost::asio::error::operation_aborted) return self->finish();
       if (ec) {
         // The subscription ended (stream_deleted, store_closed, a read
         // error): say why, as the error body of any other route, then close.
-        self->pending_ += "event: error\ndata: " + from_error({ec, b.detail}).body + "\n\n";
+        self->sse_queue("event: error\ndata: " + from_error({ec, b.detail}).body + "\n\n");
         self->sse_ending_ = true;
         self->sse_pulling_ = false;
         return self->sse_write();
       }
+      const std::size_t before = self->pending_.size();
       for (const auto& e : b.events) {
         self->pending_ += "id: " + std::to_string(e.sequence) + "\nevent: event\ndata: ";
         append_event_json(self->pending_, e);
         self->pending_ += "\n\n";
       }
       if (b.caught_up) self->pending_ += "event: caughtUp\ndata: {\"caughtUp\":true}\n\n";
+      self->sse_queued_->add(self->pending_.size() - before);
       self->sse_pulling_ = false;
       self->sse_write();
+      self->sse_pull();
     }));
     sse_pulling_ = true;
   }
@@ -707,18 +888,19 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     if (out_.empty()) std::swap(out_, pending_);
     if (out_.empty()) {
       if (sse_ending_) return finish();
-      if (!sse_pulling_) sse_pull();
-      return;
+      return sse_pull();
     }
     sse_writing_ = true;
     deadline.expires_after(st_->options.write_timeout);
     boost::asio::async_write(stream_, boost::asio::buffer(out_),
                              boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                self->sse_writing_ = false;
+                               self->sse_queued_->remove(self->out_.size());
                                self->out_.clear();
                                if (ec) return self->finish();
                                self->deadline.expires_never();
                                self->sse_write();
+                               self->sse_pull();
                              }));
   }
 
@@ -728,7 +910,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
     keepalive_->expires_after(st_->options.sse_keepalive);
     keepalive_->async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->finished_) return;
-      self->pending_ += ": keep-alive\n\n";
+      self->sse_queue(": keep-alive\n\n");
       self->sse_write();
       self->sse_keepalive();
     });
@@ -762,6 +944,8 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   bool sse_ending_ = false;  // the error event is queued: close once it is written
   subscription live_;
   std::string out_, pending_;
+  std::optional<queued_bytes> sse_queued_;  // out_ and pending_
+  std::array<char, 512> sse_in_;
   std::optional<boost::asio::steady_timer> keepalive_;
 };
 

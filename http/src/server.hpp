@@ -48,6 +48,15 @@ struct server_options {
   std::size_t max_connections = 1024;
   std::size_t websocket_max_message = std::size_t{1} << 20;
   std::chrono::milliseconds sse_keepalive{15'000};
+  // Bytes queued for one WebSocket or SSE client (events and replies). Events
+  // are pulled while the queue is under half of it, in batches of at most the
+  // other half (or one larger event); at the limit the session also stops
+  // reading the client's messages. A client that does not read is slowed,
+  // then closed by write_timeout.
+  std::size_t send_queue_limit = std::size_t{4} << 20;
+  // A WebSocket client is pinged after half this time without a frame from it,
+  // and closed if the other half passes silent too.
+  std::chrono::milliseconds websocket_idle_timeout{60'000};
   std::vector<token> tokens;  // empty: no authentication
   std::string tls_cert_file, tls_key_file;  // both set: HTTPS and WSS only (TLS 1.2+)
   // After an early response (413, 431, 400, 401, 403, 503) the rest of the
