@@ -158,42 +158,12 @@ void subscription_impl::deliver(next_handler handler, boost::system::error_code 
   });
 }
 
-namespace {
-// An event's bytes as subscription_options::max_bytes counts them.
-std::size_t event_bytes(const recorded_event& e) {
-  return e.stream.size() + e.type.size() + e.data.size() + e.metadata.size() + 128;
-}
-}  // namespace
-
-result<read_page> subscription_impl::read_batch(std::uint64_t from, std::uint64_t published) {
-  if (max_bytes_ == 0) return store_->read(stream_, {.from = from, .max_count = max_batch_, .direction = direction::forward});
-  // A read of many large events would hold them all at once: read as many as
-  // fit were each as large as the largest seen, and stop at the limit.
-  read_page batch;
-  batch.next = from;
-  std::size_t bytes = 0;
-  while (batch.events.size() < max_batch_ && batch.next < published) {
-    const std::size_t room = max_bytes_ > bytes ? max_bytes_ - bytes : 0;
-    if (room == 0) break;
-    std::uint64_t k = largest_event_ == 0 ? 1 : std::max<std::size_t>(1, room / largest_event_);
-    k = std::min<std::uint64_t>({k, max_batch_ - batch.events.size(), published - batch.next});
-    auto page = store_->read(stream_, {.from = batch.next, .max_count = k, .direction = direction::forward});
-    if (!page) return page.error();
-    if (page->events.empty()) break;
-    const std::uint64_t chunk_from = batch.next;
-    std::uint64_t kept = 0;
-    for (auto& e : page->events) {
-      const std::size_t size = event_bytes(e);
-      largest_event_ = std::max(largest_event_, size);
-      if (!batch.events.empty() && bytes + size > max_bytes_) break;
-      bytes += size;
-      batch.events.push_back(std::move(e));
-      ++kept;
-    }
-    batch.next = kept == page->events.size() ? page->next : chunk_from + kept;
-    if (kept < page->events.size()) break;
-  }
-  return batch;
+// A batch of at most max_batch_ events and (when set) max_bytes_ stored
+// bytes: the read's own byte budget decides before any record is read.
+result<read_page> subscription_impl::read_batch(std::uint64_t from) {
+  read_options o{.from = from, .max_count = max_batch_, .direction = direction::forward};
+  if (max_bytes_ > 0) o.max_bytes = max_bytes_;
+  return store_->read(stream_, o);
 }
 
 void subscription_impl::attempt() {
@@ -215,7 +185,7 @@ void subscription_impl::attempt() {
   subscription_batch batch;
   batch.next = from;
   if (from < *count) {
-    auto page = read_batch(from, *count);
+    auto page = read_batch(from);
     if (!page) return complete(page.error().code, failed(page.error().message()));
     batch.events = std::move(page->events);
     batch.next = page->next;

@@ -50,13 +50,12 @@ class subscription_impl : public std::enable_shared_from_this<subscription_impl>
   bool deleted() const;
   // The events from `from` on (fewer than `published`), bounded by max_batch_
   // and max_bytes_.
-  result<read_page> read_batch(std::uint64_t from, std::uint64_t published);
+  result<read_page> read_batch(std::uint64_t from);
 
   const std::shared_ptr<const store_impl> store_;
   const std::string stream_;
   const std::size_t max_batch_;
   const std::size_t max_bytes_;
-  std::size_t largest_event_ = 0;  // attempts only: sizes the reads of max_bytes_ batches
   const subscription::executor_type executor_;
 
   mutable std::mutex mutex_;

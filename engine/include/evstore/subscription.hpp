@@ -49,12 +49,11 @@ struct subscription_options {
   std::uint64_t from = 0;
   // Most events per batch.
   std::size_t max_batch = 512;
-  // Most bytes per batch (0: no limit), counted as the events' stream name,
-  // type, data and metadata plus 128 bytes each. A batch always holds at
-  // least one event, so an event larger than this comes alone. The events are
-  // read a few at a time, as many as fit if each were as large as the largest
-  // seen so far: a batch never reads more than this many bytes from storage,
-  // unless events grow past every earlier one (then by one read of them).
+  // Most bytes per batch (0: no limit), counted as read_options::max_bytes
+  // counts them: the events' stored records (type, data and metadata plus 84
+  // bytes each, docs/format.md). Decided before the records are read, so a
+  // batch never reads more. A batch always holds at least one event, so an
+  // event larger than this comes alone.
   std::size_t max_bytes = 0;
 };
 
