@@ -344,7 +344,8 @@ TEST_F(server_test, sigterm_with_open_subscribers_stops_cleanly_and_keeps_acknow
   EXPECT_EQ(s.stop(), 0) << s.log();
   EXPECT_LT(clock_type::now() - t0, 5s);
   read_ws_until(*c, got, [](const std::string& l) { return l.rfind("CLOSE", 0) == 0; }, 5s);
-  EXPECT_EQ(got.lines.back().rfind("CLOSE", 0), 0u) << got.transcript();
+  EXPECT_EQ(got.lines.back().rfind("CLOSE 1001", 0), 0u) << "a stopping server closes subscribers with going-away; "
+                                                           << got.transcript();
   sse.stop();
   // Restart on the same data: everything acknowledged is there.
   auto& again = start();

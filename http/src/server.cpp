@@ -305,6 +305,15 @@ class websocket_session : public session_base, public std::enable_shared_from_th
     });
   }
 
+  // A stopping server says so (1001 going away) after the write in progress;
+  // the stop timeout's shut() ends a peer that never answers the close.
+  void stop_gracefully() override {
+    boost::asio::post(strand_, [self = shared_from_this()] {
+      self->subscription_.cancel();
+      self->close_with(1001, "going away");
+    });
+  }
+
  private:
   std::size_t half_limit() const { return std::max<std::size_t>(1, st_->options.send_queue_limit / 2); }
 
