@@ -393,11 +393,8 @@ TEST_F(hostile_http_test, sigterm_answers_every_append_it_stores_and_exits_withi
 // A TLS connection the server closes ends with close_notify: a client that
 // checks (Python's ssl without suppress_ragged_eofs) sees a clean end, not a truncation.
 TEST_F(hostile_http_test, tls_connections_the_server_closes_end_with_close_notify) {
-  const std::string cert = scratch() + "/cert.pem", key = scratch() + "/key.pem";
-  child_process gen({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days",
-                     "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
-                    scratch() + "/openssl.err");
-  ASSERT_EQ(gen.wait_exit(60s), 0) << read_file(scratch() + "/openssl.err");
+  const auto [cert, key] = self_signed_certificate();
+  ASSERT_FALSE(cert.empty()) << read_file(scratch() + "/openssl.err");
   auto& s = start({"--tls-cert", cert, "--tls-key", key});
   const std::string script = R"(
 import socket, ssl, sys

@@ -356,11 +356,8 @@ TEST_F(server_test, sigterm_with_open_subscribers_stops_cleanly_and_keeps_acknow
 // HTTPS and WSS with a self-signed certificate made now, trusted by the
 // clients (curl --cacert, Python's ssl): TLS 1.2 at least, nothing in clear.
 TEST_F(server_test, https_and_wss_with_a_self_signed_certificate_made_at_test_time) {
-  const std::string cert = scratch() + "/cert.pem", key = scratch() + "/key.pem";
-  child_process gen({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days",
-                     "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
-                    scratch() + "/openssl.err");
-  ASSERT_EQ(gen.wait_exit(60s), 0) << read_file(scratch() + "/openssl.err");
+  const auto [cert, key] = self_signed_certificate();
+  ASSERT_FALSE(cert.empty()) << read_file(scratch() + "/openssl.err");
   auto& s = start({"--tls-cert", cert, "--tls-key", key});
   ASSERT_NE(s.banner().find("https://127.0.0.1:"), std::string::npos) << s.banner();
 

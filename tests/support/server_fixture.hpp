@@ -30,6 +30,7 @@
 #include <spawn.h>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -326,6 +327,18 @@ class server_test : public ::testing::Test {
   }
 
   static std::string tail(const std::string& s) { return s.size() > 3000 ? s.substr(s.size() - 3000) : s; }
+
+  // A self-signed certificate for 127.0.0.1 made now, in the scratch
+  // directory: {certificate, key}, or empty paths if openssl failed (the
+  // caller's ASSERT names the error file).
+  std::pair<std::string, std::string> self_signed_certificate() {
+    const std::string cert = scratch() + "/cert.pem", key = scratch() + "/key.pem";
+    child_process gen({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                       "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"},
+                      scratch() + "/openssl.err");
+    if (gen.wait_exit(60s) != 0) return {};
+    return {cert, key};
+  }
 
   http_response http(evstored& s, const request& r) {
     const std::string n = std::to_string(++requests_);
