@@ -33,13 +33,10 @@ class byte_budget {
     return n;
   }
 
-  // An event was left out: the page ends here.
-  bool full() const { return full_; }
-
  private:
   std::uint64_t left_;
   std::uint64_t taken_ = 0;
-  bool full_ = false;
+  bool full_ = false;  // an event was left out: the page ends here
 };
 
 }  // namespace evstore::detail
