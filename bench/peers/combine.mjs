@@ -28,6 +28,8 @@ const scenarios = [
     evstore: (r) => r.scenario === 'd' && r.variant.includes('events()') },
   { id: 'c1', name: 'c) durable appends, 1 sequential writer',
     evstore: (r) => r.scenario === 'c' && r.variant === 'durable, 1 appender' },
+  { id: 'c64', name: 'c) durable appends, 64 sequential writers, one stream each',
+    evstore: (r) => r.scenario === 'c' && r.variant === 'durable, 64 appenders, 64 streams' },
 ];
 const peerNames = [...new Set(peers.map((p) => p.peer))];
 

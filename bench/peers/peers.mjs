@@ -4,21 +4,25 @@
 //       (1000 per event-loop turn), until the last completion
 //   d   replay of a 200k-event stream, touching every event
 //   c1  durable appends, 1 sequential writer (if the peer can sync on flush)
+//   c64 durable appends, 64 sequential writers on their own streams
 //
 // Peers: event-storage (the npm package of albe/node-event-storage; there is
-// no "node-event-storage" package on npm) and Emmett's in-memory store.
+// no "node-event-storage" package on npm), Emmett's in-memory store, and
+// PostgreSQL (postgres.mjs: an events table on a throwaway local cluster).
 //
 // Prints one JSON object per line to stdout (progress goes to stderr):
 //   {"peer":..., "version":..., "scenario":"a", "variant":..., "events":N,
 //    "seconds":s, "events_per_s":r, "complete":true, "note":...}
 //
-//   node peers.mjs [--quick] [--dir=/tmp] [--only=a,d,c1] [--peer=event-storage,emmett]
+//   node peers.mjs [--quick] [--dir=/tmp] [--only=a,d,c1,c64] [--peer=event-storage,emmett,postgresql]
 //                  [--seconds=3] [--emmett-budget=20]
 import { createRequire } from 'node:module';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+
+import { postgres } from './postgres.mjs';
 
 const require = createRequire(import.meta.url);
 const EventStore = require('event-storage');
@@ -241,4 +245,8 @@ if (peerSelected('event-storage')) {
 if (peerSelected('emmett-in-memory')) {
   log('peers: emmett in-memory');
   await emmett();
+}
+if (peerSelected('postgresql')) {
+  log('peers: postgresql');
+  await postgres({ wants, emit, log, tempDir, removeDir, payload, now, N, durableSeconds });
 }
