@@ -80,6 +80,30 @@ TEST_F(consumer_test, position_and_state_survive_a_restart_and_the_consumer_resu
   EXPECT_EQ(b.events.front().version, 3u) << "resumes right after the last committed event";
 }
 
+// A server's consumers must not read on the appends' thread: like a store's
+// subscription, a consumer's can be given an executor of its own.
+TEST_F(consumer_test, a_consumer_subscription_runs_on_the_executor_it_is_given) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "orders", make_events(4)).ec);
+  auto c = s.consumer("orders", "mailer");
+  ASSERT_TRUE(c) << c.error().message();
+  ASSERT_FALSE(commit_wait(*c, 1, ""));
+  io_thread readers;
+  auto sub = c->subscribe({.max_batch = 10}, readers.executor());
+  ASSERT_TRUE(sub) << sub.error().message();
+  std::promise<std::pair<bool, subscription_batch>> done;
+  sub->next([&](boost::system::error_code ec, subscription_batch b) {
+    EXPECT_FALSE(ec) << ec.message();
+    done.set_value({readers.context().get_executor().running_in_this_thread(), std::move(b)});
+  });
+  auto f = done.get_future();
+  ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
+  auto [on_readers, batch] = f.get();
+  EXPECT_TRUE(on_readers) << "the batch completed off the given executor";
+  ASSERT_EQ(batch.events.size(), 3u);
+  EXPECT_EQ(batch.events.front().version, 1u) << "from the consumer's position, as the default overload";
+}
+
 TEST_F(consumer_test, list_consumers_finds_every_committed_one_long_names_included) {
   store s = open();
   // 200 bytes that each encode to "%HH": the encoded names span nested directories.

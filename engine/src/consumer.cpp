@@ -285,9 +285,13 @@ std::uint64_t consumer::position() const { return impl_->position(); }
 std::string consumer::state() const { return impl_->state(); }
 
 result<subscription> consumer::subscribe(subscription_options options) const {
+  return subscribe(options, impl_->store()->executor());
+}
+
+result<subscription> consumer::subscribe(subscription_options options, subscription::executor_type executor) const {
   options.from = impl_->position();
-  return subscription(std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options,
-                                                                  impl_->store()->executor()));
+  return subscription(
+      std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options, std::move(executor)));
 }
 
 void consumer::async_commit(std::uint64_t position, std::string state,

@@ -61,7 +61,11 @@ class consumer {
   std::string state() const;
 
   // A subscription to the stream from position(); options.from is ignored.
+  // Its reads run on `executor` (default: the store's, which also runs the
+  // appends' flushes: a server gives its consumers a read executor of their
+  // own, as with store::subscribe).
   result<subscription> subscribe(subscription_options options = {}) const;
+  result<subscription> subscribe(subscription_options options, subscription::executor_type executor) const;
 
   // Stores `position` (the next event number to deliver, usually a batch's
   // `next`) and `state_json` (JSON text, or empty for none) atomically and
