@@ -1,7 +1,7 @@
 // Journal replay (durable mode) on a journal that is damaged beyond a torn
 // tail: recovery refuses it naming the file and offset, repair reports it, and
 // nothing is ever written outside the store.
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
 
@@ -14,6 +14,7 @@
 #include <atomic>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

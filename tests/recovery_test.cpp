@@ -4,8 +4,8 @@
 
 #include "format.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
@@ -16,6 +16,7 @@
 #include <span>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

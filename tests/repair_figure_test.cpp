@@ -12,7 +12,7 @@
 
 #include "format.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
@@ -24,6 +24,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

@@ -5,7 +5,7 @@
 
 #include "format.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
@@ -17,6 +17,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

@@ -4,7 +4,7 @@
 #include "support/store_fixture.hpp"
 #include "test_hooks.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
@@ -20,6 +20,7 @@
 #include <set>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 
 namespace {

@@ -5,7 +5,7 @@
 #include "support/store_fixture.hpp"
 #include "test_hooks.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,6 +24,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 using namespace std::chrono_literals;
 

@@ -1,13 +1,13 @@
 // Fails mutating operations, and separately reads, on demand. Every mutating call first asks the shared
 // control whether it may run; a refused call returns the error without touching
 // the wrapped file system, so the base shows exactly the operations that "happened".
-#include <evstore/fault_injecting_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
 
 #include <cerrno>
 #include <mutex>
 #include <utility>
 
-namespace evstore {
+namespace evstore::testing {
 
 namespace {
 
@@ -198,4 +198,4 @@ void fault_injecting_file_system::clear_faults() {
   control_->crash_armed = false;
 }
 
-}  // namespace evstore
+}  // namespace evstore::testing

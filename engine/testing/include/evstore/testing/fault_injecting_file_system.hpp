@@ -24,7 +24,7 @@
 #include <cstdint>
 #include <memory>
 
-namespace evstore {
+namespace evstore::testing {
 
 class fault_injecting_file_system final : public file_system {
  public:
@@ -54,4 +54,4 @@ class fault_injecting_file_system final : public file_system {
   std::shared_ptr<control> control_;
 };
 
-}  // namespace evstore
+}  // namespace evstore::testing

@@ -8,7 +8,7 @@
 //   - Directories themselves are immediately durable (create, remove and rename of a
 //     directory never revert). The engine creates its directories once and syncs their
 //     parents anyway; modelling their loss would add much code for little coverage.
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,7 +20,7 @@
 #include <utility>
 #include <vector>
 
-namespace evstore {
+namespace evstore::testing {
 namespace {
 
 // Guards against a stray huge offset turning into a multi-gigabyte allocation.
@@ -497,4 +497,4 @@ std::vector<std::string> memory_file_system::files() const {
   return out;
 }
 
-}  // namespace evstore
+}  // namespace evstore::testing

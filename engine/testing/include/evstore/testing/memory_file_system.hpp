@@ -31,7 +31,7 @@
 #include <string>
 #include <vector>
 
-namespace evstore {
+namespace evstore::testing {
 
 enum class power_loss_mode { synced_only, random_prefix, garbage, torn_sectors, torn_bytes };
 
@@ -66,4 +66,4 @@ class memory_file_system final : public file_system {
   std::shared_ptr<state> state_;
 };
 
-}  // namespace evstore
+}  // namespace evstore::testing
