@@ -234,7 +234,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // (missing, or torn while the writer rewrites it); a failed read is an error.
   result<std::optional<std::uint64_t>> read_head() const;
   // Followers: forgets the streams whose catalog records the writer's
-  // recovery cut since this store read them (loader.cpp).
+  // recovery cut since this store read them (follower.cpp).
   result<void> forget_cut_streams();
   void advance_loaded(stream_state& s, const format::all_entry& e);
   // ensure_loaded's work for one $all count.
