@@ -2,7 +2,7 @@
 // checkpoint file (format.hpp, "Consumer checkpoint").
 #include <evstore/consumer.hpp>
 
-#include "consumer_files.hpp"
+#include "store_consumers.hpp"
 #include "detailed_handler.hpp"
 #include "format.hpp"
 #include "io_util.hpp"

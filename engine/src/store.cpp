@@ -1,7 +1,7 @@
 // evstore::store and evstore::event_range: thin forwarding to store_impl.
 #include <evstore/store.hpp>
 
-#include "consumer_files.hpp"
+#include "store_consumers.hpp"
 #include "detailed_handler.hpp"
 #include "indexer.hpp"
 #include "reader.hpp"
