@@ -22,6 +22,11 @@
 // read_streams.json) says whether the back-fill finished; an unfinished one
 // restarts from 0.
 //
+// Parts: indexer.cpp (scheduling: opening, the loop, live steps, back-fills,
+// drain), link_files.cpp (link-file storage: progress, loading, reading,
+// writing, resetting, failing a link, a follower's refresh) and
+// read_stream_definitions.cpp (the stored definitions, create and delete).
+//
 // Threading: count(), read(), list() from any thread. Everything else of the
 // indexer runs on the background executor (one thread). Its tasks hold only
 // `this`, never the store: the store's destructor stops and joins that thread
@@ -51,6 +56,9 @@ namespace evstore::detail {
 
 class store_impl;
 struct cached_file;
+
+// The names of system streams ($ce-<category>, $et-<type>).
+inline bool is_system_name(std::string_view name) { return name.starts_with("$ce-") || name.starts_with("$et-"); }
 
 struct link_state {
   std::string name;
