@@ -6,7 +6,7 @@
 // makes its durability one fdatasync whatever the number of streams. The
 // partitions and indexes are synced at checkpoints, in parallel, after which
 // the journal may start over.
-#include "journal_walk.hpp"
+#include "journal_reader.hpp"
 #include "layout.hpp"
 #include "store_impl.hpp"
 #include "test_hooks.hpp"
@@ -167,48 +167,6 @@ result<void> store_impl::open_journal(std::shared_ptr<cached_file> existing) {
 
 // Re-applies the frames written after the last checkpoint. Every frame holds
 // the exact bytes of one flush at their offsets, so replaying is idempotent.
-result<journal_walk> walk_journal(file& journal, const std::string& path, std::uint64_t offset, std::uint64_t position,
-                                  const std::function<result<void>(const format::journal_frame&)>& on_frame) {
-  journal_walk walk{offset, std::nullopt};
-  auto journal_size = journal.size();
-  if (!journal_size) return error(journal_size.error(), path);
-  std::vector<std::byte> buffer(format::file_header_size);
-  auto got = journal.read_at(0, buffer);
-  if (!got) return error(got.error(), path);
-  if (*got != buffer.size() || !format::decode_file_header(buffer, format::file_kind::journal)) {
-    walk.damage = journal_walk::stop{0, "bad file header"};
-    return walk;
-  }
-  std::uint64_t at = offset;
-  format::journal_frame frame;
-  for (;;) {
-    buffer.resize(format::journal_frame_header_size);
-    auto head = journal.read_at(at, buffer);
-    if (!head) return error(head.error(), path);
-    if (*head != buffer.size()) break;
-    const std::uint32_t frame_size = format::peek_journal_frame_size(buffer);
-    if (frame_size < format::journal_frame_header_size || frame_size > *journal_size - at) break;
-    buffer.resize(frame_size);
-    auto body = journal.read_at(at, buffer);
-    if (!body) return error(body.error(), path);
-    if (*body != buffer.size()) break;
-    if (format::decode_journal_frame(buffer, frame) != format::decode_status::ok) break;
-    if (frame.first_position != position) break;  // an older cycle's frame: the chain ends
-    for (const format::journal_op& op : frame.ops) {
-      // The checksum makes damage unlikely; still, never write outside the store.
-      if (op.path.empty() || op.path.front() == '/' || op.path.find("..") != std::string_view::npos) {
-        walk.damage = journal_walk::stop{at, "journal op with an unsafe path"};
-        return walk;
-      }
-    }
-    if (auto r = on_frame(frame); !r) return r.error();
-    position += frame.event_count;
-    at += format::journal_align(frame.size);
-    walk.end = at;
-  }
-  return walk;
-}
-
 result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t position) {
   const std::string path = layout::journal(options_.directory);
   journal_end_ = from_offset;

@@ -30,7 +30,7 @@
 
 #include "format.hpp"
 #include "io_util.hpp"
-#include "journal_walk.hpp"
+#include "journal_reader.hpp"
 #include "layout.hpp"
 #include "repair_lost.hpp"
 #include "repair_read.hpp"

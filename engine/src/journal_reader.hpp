@@ -1,5 +1,6 @@
-// Reading the journal (format.hpp, "Journal"): shared by recovery, which
-// replays it, and repair, which reads it to find what the partitions lack.
+// The journal's reader (format.hpp, "Journal"): shared by recovery, which
+// replays it (journal.cpp), and repair, which reads it to find what the
+// partitions lack. Its writer is the durable flush (journal.cpp).
 #pragma once
 
 #include "format.hpp"
