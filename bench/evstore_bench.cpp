@@ -10,7 +10,7 @@
 //                 [--seconds=3] [--chunk=1000] [--keep] [--variant=TEXT]
 #include <evstore/store.hpp>
 
-#include "format.hpp"  // engine/src: record framing size, for MB/s of reads
+#include "format/format.hpp"  // engine/src: record framing size, for MB/s of reads
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>

@@ -1,7 +1,7 @@
 // Durable consumers: position and state stored together, resumed after a
 // restart, one live instance, validation, and crashes while committing.
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>

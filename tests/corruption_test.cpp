@@ -9,7 +9,7 @@
 #include <evstore/store.hpp>
 #include <evstore/verify.hpp>
 
-#include "format.hpp"
+#include "format/format.hpp"
 #include "support/store_fixture.hpp"
 
 #include <gtest/gtest.h>

@@ -5,7 +5,7 @@
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
 
-#include "format.hpp"
+#include "format/format.hpp"
 #include "support/gated_file_system.hpp"
 #include "support/store_fixture.hpp"
 

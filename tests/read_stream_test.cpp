@@ -3,7 +3,7 @@
 #include "support/durability_test.hpp"
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>

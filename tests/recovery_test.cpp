@@ -2,7 +2,7 @@
 // reported as corrupt_data with the file and offset, never returned as data.
 #include "support/store_fixture.hpp"
 
-#include "format.hpp"
+#include "format/format.hpp"
 
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>

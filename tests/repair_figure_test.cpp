@@ -10,7 +10,7 @@
 //   EVSTORE_REPAIR_TRIALS=500 build/tests/evstore_tests --gtest_filter='repair_figure.*'
 #include "support/store_fixture.hpp"
 
-#include "format.hpp"
+#include "format/format.hpp"
 
 #include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>

@@ -3,7 +3,7 @@
 // lost+found, and the store opens and verifies clean afterwards.
 #include "support/store_fixture.hpp"
 
-#include "format.hpp"
+#include "format/format.hpp"
 
 #include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>

@@ -2,7 +2,7 @@
 // validation, reads in every direction, batching, concurrency.
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
 #include <evstore/testing/memory_file_system.hpp>
 

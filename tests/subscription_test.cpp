@@ -3,7 +3,7 @@
 #include "support/gated_file_system.hpp"
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
 #include <evstore/testing/memory_file_system.hpp>
 

@@ -7,7 +7,7 @@
 #include <evstore/testing/memory_file_system.hpp>
 #include <evstore/store.hpp>
 
-#include "filter_matcher.hpp"
+#include "links/filter_matcher.hpp"
 #include "fuzz_check.hpp"
 
 #include <boost/asio/io_context.hpp>
