@@ -1,11 +1,17 @@
 // The engine behind evstore::store. One object per open store directory.
 //
-// Parts, each in its own .cpp:
-//   store_impl.cpp  open/close, the facade's queries
-//   recovery.cpp    open-time checks of the file tails, lazy loading of streams
-//   writer.cpp      append validation, per-tick batches, flush, group commit
-//   reader.cpp      stream, $all and lazy range reads
-//   journal.cpp     durable mode: write-ahead frames, checkpoints, replay
+// Parts (member functions are declared below under the file that defines them):
+//   store/store_impl.cpp  construction, open, destruction, the facade's queries, helpers
+//                         the other parts share (errors, executors, accessors)
+//   store/writer.cpp      append: validation, retries, per-tick batches, flush, group
+//                         commit, the published head, close
+//   store/reader.cpp      stream, $all and positional reads, pages and their byte budget
+//   store/recovery.cpp    open-time checks and repair of the file tails, checkpoints
+//   store/lazy_load.cpp   a stream's committed state, loaded on first use
+//   store/follower.cpp    read-only stores: following a writer (refresh)
+//   journal/journal.cpp   durable mode: the journal's frames, checkpoints, replay
+// Outside store_impl: the indexer (links/), subscriptions and consumers (live/)
+// reach it through its public part; engine/src/README.md maps every folder.
 //
 // Threading:
 //   * Writer state (marked "strand") is touched only on strand_. The flush of a
@@ -112,37 +118,43 @@ struct batch {
 
 class store_impl : public std::enable_shared_from_this<store_impl> {
  public:
+  // --- store/store_impl.cpp
   store_impl(store::executor_type executor, store_options options);
   ~store_impl();
   store_impl(const store_impl&) = delete;
   store_impl& operator=(const store_impl&) = delete;
 
-  // --- store_impl.cpp
   result<void> open();
   // The application dropped its store object: stop following files and
   // indexing, and wait for either if it is running. Reads, pending appends
   // and their completions go on.
   void stop_background();
-  void async_close(close_handler handler);
   std::vector<stream_info> list_streams(std::size_t offset, std::size_t limit) const;
   store_statistics statistics() const;
+  std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
 
-  // --- recovery.cpp
+  // --- store/recovery.cpp
   // Brings the writer's or reader's view of the files up to date: the catalog,
   // the $all tail (verified and, for a writer, repaired), the checkpoint.
   result<void> recover();
+
+  // --- store/lazy_load.cpp
   // Loads a stream's committed state from its index, once. Any thread.
   result<void> ensure_loaded(stream_state& s) const;
+  // Entry `position` of $all, committed or not; nullopt if it does not decode.
+  result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
+
+  // --- store/follower.cpp
   // Read-only stores: follow new events of the writer.
   result<std::uint64_t> refresh();
 
-  // --- writer.cpp (append() posts to the strand)
+  // --- store/writer.cpp (append() posts to the strand)
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
               append_handler handler);
+  void async_close(close_handler handler);
 
-  // --- reader.cpp (any thread)
+  // --- store/reader.cpp (any thread)
   result<read_page> read(std::string_view stream, const read_options& options) const;
-  std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
   result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
   result<read_page> read_all_page(const read_options& options) const;
   // The events at these $all positions (published ones, ascending), numbered
@@ -155,8 +167,6 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<void> read_records(const std::vector<format::all_entry>& entries, const std::vector<std::uint64_t>& positions,
                             page_storage& storage, std::vector<format::decoded_record>& records) const;
   result<void> read_all_entries(const cached_file& all, std::uint64_t first, std::span<format::all_entry> out) const;
-  // Entry `position` of $all, committed or not; nullopt if it does not decode.
-  result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
   // Versions [first, first + count) of a stream, decoded and checked against
   // its index. REQUIRES: first + count <= committed count.
   // With a budget, only the versions that fit in it, in reading order `dir`
@@ -173,6 +183,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // position count, a read stream's entry count; 0 for a stream with no events.
   result<std::uint64_t> published_count(std::string_view stream) const;
 
+  // --- store/store_impl.cpp: shared by the parts (and by live/, links/, offline/)
   // Subscriptions park here; the writer (or a follower's refresh) wakes them.
   notifier& subscriptions() const { return notifier_; }
   file_cache& files() const { return files_; }
@@ -203,7 +214,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::string relative(const std::string& path) const;
 
  private:
-  // writer.cpp
+  // --- store/writer.cpp
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler);
   error validate(const std::vector<event_data>& events) const;
@@ -212,6 +223,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::optional<std::pair<std::size_t, std::uint64_t>> find_taken_id(stream_state& s,
                                                                      const std::vector<event_data>& events);
   void load_recent(stream_state& s);
+  stream_state& register_stream(std::string name);
   stream_batch& batch_for(stream_state& s);
   void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);
   void schedule_flush();
@@ -230,17 +242,26 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void notify_subscribers(const batch& b);
   // Records `count` as published for followers (format.hpp, "Published head").
   boost::system::error_code write_head(std::uint64_t count);
+
+  // --- store/follower.cpp
   // Followers: the writer's published count; nullopt without a valid head file
   // (missing, or torn while the writer rewrites it); a failed read is an error.
   result<std::optional<std::uint64_t>> read_head() const;
   // Followers: forgets the streams whose catalog records the writer's
-  // recovery cut since this store read them (follower.cpp).
+  // recovery cut since this store read them.
   result<void> forget_cut_streams();
   void advance_loaded(stream_state& s, const format::all_entry& e);
+  // The part of a verified $all tail [from, from + tail.size()) whose stream
+  // index entries are in place, cut back to a commit boundary: what a reader
+  // may publish while a writer (live or crashed) may be between the two writes.
+  result<std::uint64_t> indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const;
+
+  // --- store/lazy_load.cpp
   // ensure_loaded's work for one $all count.
   result<void> load_against(stream_state& s, std::uint64_t count_all) const;
+  result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
 
-  // recovery.cpp
+  // --- store/recovery.cpp
   result<void> prepare_directory();
   result<void> read_catalog();
   result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
@@ -250,14 +271,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<format::checkpoint> read_checkpoint();
   result<void> check_catalog_against(const format::checkpoint& cp);
   result<void> cut_uncommitted_streams(const recovery_plan& plan);
-  // The part of a verified $all tail [from, from + tail.size()) whose stream
-  // index entries are in place, cut back to a commit boundary: what a reader
-  // may publish while a writer (live or crashed) may be between the two writes.
-  result<std::uint64_t> indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const;
   result<void> write_store_json();
   boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
 
-  // journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
+  // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
   // Writes the frame and starts its fdatasync on journal_sync_; the caller waits.
   boost::system::error_code write_journal_frame(const batch& b);
@@ -267,9 +284,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void note_dirty(stream_state& s);
   // `existing`: the journal, opened before recovery wrote anything (null: none yet).
   result<void> open_journal(std::shared_ptr<cached_file> existing);
+  // Replays the frames after the checkpoint with the journal's reader (journal_reader.hpp).
   result<void> replay_journal(std::uint64_t from_offset, std::uint64_t position);
-  result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
-  stream_state& register_stream(std::string name);
 
   store_options options_;
   std::shared_ptr<file_system> fs_;
@@ -279,13 +295,13 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   mutable stream_registry registry_;
   mutable file_cache files_;
 
-  // Published state.
+  // Published state (set by writer.cpp, recovery.cpp, follower.cpp; read from any thread).
   std::atomic<std::uint64_t> all_count_{0};
   std::atomic<bool> closed_published_{false};
   mutable notifier notifier_;
   std::unique_ptr<class indexer> indexer_;
 
-  // Writer state (strand).
+  // Writer state (strand; writer.cpp, recovery.cpp while opening, follower.cpp for the catalog).
   std::uint64_t next_position_ = 0;
   std::uint64_t catalog_end_ = format::file_header_size;
   std::vector<std::uint64_t> catalog_offsets_;  // offset of each stream's catalog record, by id
@@ -313,7 +329,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
       stat_fsyncs_{0}, stat_flush_ns_{0};
   std::array<std::atomic<std::uint64_t>, store_statistics::flush_duration_bounds_ns.size() + 1> stat_flush_buckets_{};
 
-  // Durable mode: the journal and what the next checkpoint must sync (I/O thread).
+  // Durable mode: the journal and what the next checkpoint must sync (I/O thread; journal.cpp).
   std::shared_ptr<cached_file> head_file_;  // the flushing thread
   std::shared_ptr<cached_file> journal_file_;
   std::unique_ptr<background_sync> journal_sync_;
@@ -327,7 +343,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::vector<stream_state*> dirty_streams_;
   std::set<std::string> dirty_dirs_;
 
-  // Read-only stores: serialises refresh() (the watcher's and the caller's).
+  // Read-only stores: serialises refresh() (the watcher's and the caller's; follower.cpp).
   std::mutex refresh_mutex_;
   std::unique_ptr<class file_watcher> watcher_;
   mutable std::mutex background_mutex_;
