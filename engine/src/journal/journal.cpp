@@ -1,4 +1,7 @@
-// The write-ahead journal of durable mode (format.hpp, "Journal").
+// store_impl's durable mode (format.hpp, "Journal"): each flush encoded as
+// one journal frame that journal_writer appends and fdatasyncs, the
+// checkpoints that sync the data files and restart the journal, and replay at
+// open with journal_reader.
 //
 // Why: a stream is a file, so a flush that touches 64 streams dirties ~130
 // files, and fdatasync-ing each costs ~100 µs on the disks measured here
@@ -60,20 +63,13 @@ void store_impl::build_journal_frame(const batch& b, std::vector<std::byte>& fra
 
 boost::system::error_code store_impl::write_journal_frame(const batch& b) {
   build_journal_frame(b, journal_buffer_);
-  journal_buffer_.resize(format::journal_align(journal_buffer_.size()));  // zero padding
-  cached_file& j = *journal_file_;
-  const std::uint64_t end = journal_end_ + journal_buffer_.size();
-  if (auto ec = ensure_allocated(j, end)) return ec;
-  if (auto ec = j.file->write_at(journal_end_, journal_buffer_)) return ec;
-  j.note_written(end);
-  journal_sync_->start(*j.file);
+  if (auto ec = journal_->add(journal_buffer_)) return ec;
   stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
-  journal_end_ = end;
   return {};
 }
 
 bool store_impl::durable_checkpoint_due(std::uint64_t count) const {
-  return count - checkpoint_count_ >= options_.checkpoint_interval || journal_end_ >= journal_checkpoint_bytes ||
+  return count - checkpoint_count_ >= options_.checkpoint_interval || journal_->end() >= journal_checkpoint_bytes ||
          dirty_streams_.size() >= checkpoint_dirty_streams;
 }
 
@@ -133,7 +129,7 @@ boost::system::error_code store_impl::durable_checkpoint(std::uint64_t count) {
   // by position, format.hpp).
   const std::uint64_t replay_from = format::journal_frame_alignment;
   if (auto ec = write_checkpoint(count, replay_from)) return ec;
-  journal_end_ = replay_from;
+  journal_->restart();
   return {};
 }
 
@@ -157,9 +153,8 @@ result<void> store_impl::open_journal(std::shared_ptr<cached_file> existing) {
     journal_end_ = format::journal_frame_alignment;
     existing = *f;
   }
-  journal_file_ = std::move(existing);
-  journal_sync_ = std::make_unique<background_sync>();
-  if (journal_end_ < format::journal_frame_alignment) journal_end_ = format::journal_frame_alignment;
+  journal_ = std::make_unique<journal_writer>(std::move(existing),
+                                              std::max(journal_end_, format::journal_frame_alignment));
   // From now on every flush is journaled: the chain must start at the current end.
   if (auto ec = durable_checkpoint(all_count())) return error(ec, layout::checkpoint(options_.directory));
   return {};

@@ -70,7 +70,7 @@ store_impl::~store_impl() {
   // Nothing else can run now: leave a checkpoint so the next open scans nothing.
   // Only for a store that opened: a failed open must leave recovery to the next one.
   if (!opened_ || options_.read_only || !lock_ || failed_ || flush_in_flight_) return;
-  if (journal_file_) {
+  if (journal_) {
     (void)durable_checkpoint(all_count());
   } else if (all_count() != checkpoint_count_) {
     (void)write_checkpoint(all_count(), journal_end_);

@@ -9,7 +9,8 @@
 //   store/recovery.cpp    open-time checks and repair of the file tails, checkpoints
 //   store/lazy_load.cpp   a stream's committed state, loaded on first use
 //   store/follower.cpp    read-only stores: following a writer (refresh)
-//   journal/journal.cpp   durable mode: the journal's frames, checkpoints, replay
+//   journal/journal.cpp   durable mode: a flush as a journal frame (written by
+//                         journal_writer), checkpoints, replay (with journal_reader)
 // Outside store_impl: the indexer (links/), subscriptions and consumers (live/)
 // reach it through its public part; engine/src/README.md maps every folder.
 //
@@ -22,9 +23,9 @@
 //     file cache, both safe from any thread.
 #pragma once
 
-#include "io/background_sync.hpp"
 #include "io/file_cache.hpp"
 #include "format/format.hpp"
+#include "journal/journal_writer.hpp"
 #include "live/notifier.hpp"
 #include "store/stream_registry.hpp"
 
@@ -233,7 +234,6 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   boost::system::error_code write_batch(batch& b);
   boost::system::error_code write_data_files(batch& b);
   boost::system::error_code write_stream_batch(stream_batch& sb);
-  boost::system::error_code ensure_allocated(cached_file& f, std::uint64_t end);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
   void fail_batch(batch& b, boost::system::error_code ec);
   void complete(pending_append& p, boost::system::error_code ec);
@@ -276,7 +276,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
-  // Writes the frame and starts its fdatasync on journal_sync_; the caller waits.
+  // Writes the frame and starts its fdatasync (journal_writer); the caller waits.
   boost::system::error_code write_journal_frame(const batch& b);
   bool durable_checkpoint_due(std::uint64_t count) const;
   boost::system::error_code durable_checkpoint(std::uint64_t count);
@@ -331,10 +331,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // Durable mode: the journal and what the next checkpoint must sync (I/O thread; journal.cpp).
   std::shared_ptr<cached_file> head_file_;  // the flushing thread
-  std::shared_ptr<cached_file> journal_file_;
-  std::unique_ptr<background_sync> journal_sync_;
+  std::unique_ptr<journal_writer> journal_;  // durable mode, from open_journal() on
+  // The journal offset checkpoints record while no writer is open (buffered
+  // mode, and recovery before open_journal): the end of what was replayed.
   std::uint64_t journal_end_ = 0;
-  std::vector<std::byte> journal_buffer_;
+  std::vector<std::byte> journal_buffer_;  // the frame being encoded
   // Files written since the last checkpoint, which must sync them. Flags, not
   // handles: a checkpoint reopens what the file cache evicted (fsync is per
   // inode), so the dirty set is not bounded by max_open_files.

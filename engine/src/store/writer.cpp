@@ -444,23 +444,8 @@ void store_impl::start_flush() {
   });
 }
 
-boost::system::error_code store_impl::ensure_allocated(cached_file& f, std::uint64_t end) {
-  // Only the journal, the one file synced per flush, is preallocated:
-  // overwriting allocated blocks makes fdatasync a data-only flush, while
-  // growing the file each time costs a metadata commit (~2x slower here).
-  if (end <= f.allocated) return {};
-  constexpr std::uint64_t min_step = 64 * 1024;
-  constexpr std::uint64_t max_step = 16 * 1024 * 1024;
-  const std::uint64_t step = std::clamp<std::uint64_t>(f.allocated, min_step, max_step);
-  std::uint64_t target = std::max(end, f.allocated + step);
-  target = (target + min_step - 1) / min_step * min_step;
-  if (auto ec = f.file->allocate(target)) return ec;
-  f.allocated = target;
-  return {};
-}
-
 boost::system::error_code store_impl::write_batch(batch& b) {
-  const bool journaled = journal_file_ != nullptr;
+  const bool journaled = journal_ != nullptr;
   EVSTORE_KILL_POINT("flush_begin");
   if (journaled) {
     if (auto ec = write_journal_frame(b)) return ec;
@@ -469,7 +454,7 @@ boost::system::error_code store_impl::write_batch(batch& b) {
   // bytes without a durable frame are an unacknowledged tail to recovery).
   const auto ec = write_data_files(b);
   if (journaled) {
-    const auto synced = journal_sync_->wait();
+    const auto synced = journal_->wait_synced();
     if (synced) return synced;
     EVSTORE_KILL_POINT("after_journal");
   }
@@ -498,7 +483,7 @@ boost::system::error_code store_impl::write_head(std::uint64_t count) {
 }
 
 boost::system::error_code store_impl::write_data_files(batch& b) {
-  const bool journaled = journal_file_ != nullptr;
+  const bool journaled = journal_ != nullptr;
   if (!b.catalog_records.empty()) {
     const std::string path = layout::catalog(options_.directory);
     auto f = files_.get(path);
@@ -526,7 +511,7 @@ boost::system::error_code store_impl::write_data_files(batch& b) {
 
 boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
   stream_state& s = *sb.stream;
-  const bool journaled = journal_file_ != nullptr;
+  const bool journaled = journal_ != nullptr;
   std::shared_ptr<cached_file> part, index;
   std::array<std::byte, format::file_header_size> part_header{}, index_header{};
   if (sb.create_files) {
@@ -600,7 +585,7 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
     }
     all_count_.store(b->first_position + b->event_count, std::memory_order_release);
     stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
-    if (!journal_file_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
+    if (!journal_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
     for (pending_append& p : b->appends) complete(p, {});
     notify_subscribers(*b);
   }
@@ -683,7 +668,7 @@ void store_impl::finish_close_if_idle() {
     EVSTORE_TEST_POINT("store.close.drain_queued");
   };
   if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
-  if (!journal_file_) {
+  if (!journal_) {
     maybe_checkpoint(true);
     return complete_close(failed_);
   }
