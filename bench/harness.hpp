@@ -7,7 +7,7 @@
 
 #include <evstore/store.hpp>
 
-#include "format.hpp"  // engine/src: record framing size, for MB/s of reads
+#include "format/format.hpp"  // engine/src: record framing size, for MB/s of reads
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>

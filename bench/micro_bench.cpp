@@ -1,10 +1,10 @@
 // evstore_micro_bench (Google Benchmark): the per-event CPU costs inside an
 // append and a read, to tell where the time of scenario (a) and (d) goes.
 //   build/bench/evstore_micro_bench [--benchmark_filter=Crc]
-#include "crc32c.hpp"
-#include "format.hpp"
-#include "json_check.hpp"
-#include "stream_name.hpp"
+#include "format/crc32c.hpp"
+#include "format/format.hpp"
+#include "json/json_check.hpp"
+#include "format/stream_name.hpp"
 
 #include <benchmark/benchmark.h>
 

@@ -3,7 +3,7 @@
 #include "support/gated_file_system.hpp"
 #include "support/store_fixture.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -11,6 +11,7 @@
 #include <mutex>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 
 namespace {

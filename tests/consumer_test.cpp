@@ -1,10 +1,10 @@
 // Durable consumers: position and state stored together, resumed after a
 // restart, one live instance, validation, and crashes while committing.
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +15,7 @@
 #include <future>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 using namespace std::chrono_literals;
 

@@ -5,11 +5,11 @@
 // names the damage) or has no effect on what is read (redundant state that
 // recovery rebuilds). Figure: injected, detected, recovered transparently,
 // silent wrong reads (must be 0), false alarms on the clean store (must be 0).
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/store.hpp>
 #include <evstore/verify.hpp>
 
-#include "format.hpp"
+#include "format/format.hpp"
 #include "support/store_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -19,6 +19,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 
 namespace {

@@ -1,8 +1,8 @@
 // JSON forms of events (event_json.hpp) and the raw-text helpers under them.
 #include <evstore/event_json.hpp>
 
-#include "json_check.hpp"
-#include "json_text.hpp"
+#include "json/json_check.hpp"
+#include "json/json_text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <gtest/gtest.h>

@@ -1,8 +1,8 @@
 // Tests of the file-system seam: the POSIX implementation against a real temp
 // directory, the memory file system's power-loss model, and fault injection.
-#include <evstore/fault_injecting_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 namespace evstore {
+using namespace evstore::testing;
 namespace {
 
 const_buffer_span bytes_of(const std::string& s) { return std::as_bytes(std::span(s.data(), s.size())); }

@@ -1,8 +1,8 @@
 // Read-stream filters: the stored JSON form (API.md's shape), validation, matching.
 #include <evstore/read_stream.hpp>
 
-#include "filter_matcher.hpp"
-#include "json_check.hpp"
+#include "links/filter_matcher.hpp"
+#include "json/json_check.hpp"
 
 #include <gtest/gtest.h>
 

@@ -5,7 +5,7 @@
 #include "support/paused_read_file_system.hpp"
 #include "support/store_fixture.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
 
 #include <boost/asio/use_future.hpp>
 #include <gtest/gtest.h>
@@ -20,6 +20,7 @@
 #include <thread>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 using namespace std::chrono_literals;
 

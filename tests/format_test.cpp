@@ -1,6 +1,6 @@
 // Encoders and decoders of every on-disk structure, and the checksum.
-#include "crc32c.hpp"
-#include "format.hpp"
+#include "format/crc32c.hpp"
+#include "format/format.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,11 +1,11 @@
 // Journal replay (durable mode) on a journal that is damaged beyond a torn
 // tail: recovery refuses it naming the file and offset, repair reports it, and
 // nothing is ever written outside the store.
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
 
-#include "format.hpp"
+#include "format/format.hpp"
 #include "support/gated_file_system.hpp"
 #include "support/store_fixture.hpp"
 
@@ -14,6 +14,7 @@
 #include <atomic>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

@@ -31,8 +31,8 @@
 // EVSTORE_POWER_LOSS_SEED=<seed>.
 #include "support/store_fixture.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/store.hpp>
 
 #include <boost/asio/post.hpp>
@@ -57,6 +57,7 @@
 #include <vector>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 
 namespace {

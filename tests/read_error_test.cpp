@@ -15,8 +15,8 @@
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
 #include <evstore/verify.hpp>
@@ -31,6 +31,7 @@
 #include <vector>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 
 namespace {

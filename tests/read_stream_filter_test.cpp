@@ -1,6 +1,6 @@
 // Read-stream filters through a store: what create_read_stream refuses, what
 // a stored definition gives back after a restart, and which events it links.
-#include "json_check.hpp"
+#include "json/json_check.hpp"
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
 

@@ -3,10 +3,10 @@
 #include "support/durability_test.hpp"
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +20,7 @@
 #include <set>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 using namespace std::chrono_literals;
 

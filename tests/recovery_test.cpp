@@ -2,10 +2,10 @@
 // reported as corrupt_data with the file and offset, never returned as data.
 #include "support/store_fixture.hpp"
 
-#include "format.hpp"
+#include "format/format.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
@@ -16,6 +16,7 @@
 #include <span>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

@@ -10,9 +10,9 @@
 //   EVSTORE_REPAIR_TRIALS=500 build/tests/evstore_tests --gtest_filter='repair_figure.*'
 #include "support/store_fixture.hpp"
 
-#include "format.hpp"
+#include "format/format.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
@@ -24,6 +24,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

@@ -1,6 +1,6 @@
 // repair_lost.hpp: which stream and version a lost $all position held, from
 // index claims that fit, then elimination; never a guess between two streams.
-#include "repair_lost.hpp"
+#include "offline/repair_lost.hpp"
 
 #include <gtest/gtest.h>
 

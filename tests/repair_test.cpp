@@ -3,9 +3,9 @@
 // lost+found, and the store opens and verifies clean afterwards.
 #include "support/store_fixture.hpp"
 
-#include "format.hpp"
+#include "format/format.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
@@ -17,6 +17,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 namespace format = evstore::detail::format;
 

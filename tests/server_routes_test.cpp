@@ -1,6 +1,6 @@
 // evstored black-box tests: the request/response routes of API.md (see
 // support/server_fixture.hpp for the harness).
-#include "stream_name.hpp"
+#include "format/stream_name.hpp"
 #include "support/server_fixture.hpp"
 
 using namespace evstore::test::server;

@@ -2,9 +2,9 @@
 // validation, reads in every direction, batching, concurrency.
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_future.hpp>
@@ -20,6 +20,7 @@
 #include <set>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 
 namespace {

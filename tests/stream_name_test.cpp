@@ -1,4 +1,4 @@
-#include "stream_name.hpp"
+#include "format/stream_name.hpp"
 
 #include <gtest/gtest.h>
 

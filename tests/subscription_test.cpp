@@ -3,9 +3,9 @@
 #include "support/gated_file_system.hpp"
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
-#include "test_hooks.hpp"
+#include "store/test_hooks.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,6 +24,7 @@
 #include <random>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 using namespace std::chrono_literals;
 

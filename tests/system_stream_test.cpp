@@ -6,7 +6,7 @@
 #include "support/store_fixture.hpp"
 
 #include <evstore/file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -15,6 +15,7 @@
 #include <string>
 
 using namespace evstore;
+using namespace evstore::testing;
 using namespace evstore::test;
 using namespace std::chrono_literals;
 

@@ -5,7 +5,7 @@
 #include <evstore/event_json.hpp>
 
 #include "fuzz_check.hpp"
-#include "json_text.hpp"
+#include "json/json_text.hpp"
 
 #include <boost/json.hpp>
 

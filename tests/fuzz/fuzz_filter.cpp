@@ -4,10 +4,10 @@
 // throws; a filter accepted is one to_json/from_json gives back unchanged;
 // and through a store it is created, stored, reloaded after a restart as the
 // same filter, created again as a no-op, and still matches as before.
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/store.hpp>
 
-#include "filter_matcher.hpp"
+#include "links/filter_matcher.hpp"
 #include "fuzz_check.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -30,7 +30,7 @@ boost::system::error_code create(evstore::store& s, const evstore::filter& f) {
 
 void check_through_a_store(const evstore::filter& f) {
   const evstore::detail::filter_matcher before(f);
-  auto fs = std::make_shared<evstore::memory_file_system>();
+  auto fs = std::make_shared<evstore::testing::memory_file_system>();
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   std::thread t([&] { io.run(); });

@@ -1,7 +1,7 @@
 // Fuzz target: every on-disk decoder (format.hpp), at the start of the input
 // and after a 256-byte file header. Whatever decodes must encode back to the
 // same bytes: a decoder may never accept a form the writer cannot produce.
-#include "format.hpp"
+#include "format/format.hpp"
 #include "fuzz_check.hpp"
 
 #include <algorithm>

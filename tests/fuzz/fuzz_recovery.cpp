@@ -7,7 +7,7 @@
 //
 // Whatever the damage, nothing crashes, and every event a read returns is the
 // event stored at its position: damage is refused or cut, never served.
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/store.hpp>
 #include <evstore/verify.hpp>
 
@@ -37,7 +37,7 @@ struct fixture {
 
 fixture build(bool durable) {
   fixture f;
-  auto fs = std::make_shared<evstore::memory_file_system>();
+  auto fs = std::make_shared<evstore::testing::memory_file_system>();
   boost::asio::io_context io;
   auto work = boost::asio::make_work_guard(io);
   std::thread t([&] { io.run(); });
@@ -104,7 +104,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     at += op == 1 ? 0 : n;
   }
-  auto fs = std::make_shared<evstore::memory_file_system>();
+  auto fs = std::make_shared<evstore::testing::memory_file_system>();
   for (const auto& [path, bytes] : files) {
     fs->create_directories(path.substr(0, path.rfind('/')));
     fs->set_contents(path, bytes);

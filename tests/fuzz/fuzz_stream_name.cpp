@@ -2,7 +2,7 @@
 // (stream_name.hpp). A valid name encodes to a safe relative path that decodes
 // back to it; a string that decodes is the one encoding of its name.
 #include "fuzz_check.hpp"
-#include "stream_name.hpp"
+#include "format/stream_name.hpp"
 
 #include <string>
 

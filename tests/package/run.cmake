@@ -70,6 +70,13 @@ if(NOT EXISTS "${prefix_dir}/lib/cmake/evstore/evstoreConfig.cmake")
   message(FATAL_ERROR "package test: the install has no lib/cmake/evstore/evstoreConfig.cmake")
 endif()
 
+# The test doubles (evstore::testing) are not product code: the install must not carry them.
+file(GLOB_RECURSE installed_doubles "${prefix_dir}/include/*file_system.hpp" "${prefix_dir}/lib/*evstore_testing*")
+list(FILTER installed_doubles EXCLUDE REGEX "/include/evstore/file_system\\.hpp$")
+if(EXISTS "${prefix_dir}/include/evstore/testing" OR installed_doubles)
+  message(FATAL_ERROR "package test: the install carries test doubles: ${installed_doubles}")
+endif()
+
 step("configure the consumer project"
   "${CMAKE_COMMAND}" -S "${SOURCE_DIR}/tests/package/consumer" -B "${consumer_build_dir}" ${generator_args}
     -DCMAKE_BUILD_TYPE=Release

@@ -26,8 +26,8 @@
 #include "trace.hpp"
 #include "workload.hpp"
 
-#include <evstore/fault_injecting_file_system.hpp>
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/store.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -43,6 +43,8 @@
 #include <vector>
 
 namespace evstore::sim {
+
+using testing::fault_injecting_file_system;
 
 // The seed and step running now: main's terminate handler reports them when
 // the engine kills the process (an exception on one of its threads).

@@ -13,7 +13,7 @@
 #include "random.hpp"
 #include "workload.hpp"
 
-#include <evstore/memory_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/system/error_code.hpp>
 
@@ -21,6 +21,9 @@
 #include <string>
 
 namespace evstore::sim {
+
+using testing::memory_file_system;
+using testing::power_loss_mode;
 
 struct fault_plan {
   enum class kind { none, write_error, crash, read_error } what = kind::none;

@@ -2,9 +2,11 @@
 // two interfaces, so that tests can run the engine on memory, inject I/O
 // errors at the k-th operation and simulate power loss.
 //
-// Implementations: posix_file_system() (the real one), memory_file_system
-// (tracks what is durable, simulates power loss) and fault_injecting_file_system
-// (wraps another and fails operations on demand).
+// Implementations: posix_file_system() (the real one); for tests, the test
+// doubles of evstore::testing (library evstore::testing, headers under
+// <evstore/testing/>, not installed): memory_file_system (tracks what is
+// durable, simulates power loss) and fault_injecting_file_system (wraps
+// another and fails operations on demand).
 //
 // Threading: a file_system and its files may be used from any thread; one file
 // object may be read concurrently with one writer (pread/pwrite semantics).

@@ -1,0 +1,253 @@
+// Read-stream filters: their stored JSON form, validation and matching.
+//
+// A value keeps its text as written (compacted), never a re-serialisation
+// (Boost.JSON would print 12.5 as 1.25E1 and lose digits of big integers), so
+// parse -> store -> reload gives back the same filter; values are compared as
+// exact JSON (exact_json.hpp).
+#include "links/filter_matcher.hpp"
+#include "json/json_check.hpp"
+#include "json/json_text.hpp"
+
+#include <boost/json.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace evstore {
+namespace {
+
+error bad_filter(std::string what) { return error(errc::invalid_argument, "filter: " + std::move(what)); }
+
+// The envelope around a value: {"fields":[{"value": ...}]}.
+constexpr std::size_t envelope_depth = 3;
+
+std::string json_string(std::string_view s) { return boost::json::serialize(boost::json::string(s)); }
+
+// Serialising a string that is not UTF-8 gives text no parser takes back.
+bool is_utf8(std::string_view s) { return detail::is_valid_json(json_string(s)); }
+
+std::string compact(std::string_view json) {
+  std::string out;
+  detail::append_compact_json(out, json);
+  return out;
+}
+
+// RFC 6901: "" or "/token..." where '~' only starts "~0" or "~1".
+bool is_json_pointer(std::string_view p) {
+  if (!p.empty() && p.front() != '/') return false;
+  for (std::size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == '~' && (i + 1 == p.size() || (p[i + 1] != '0' && p[i + 1] != '1'))) return false;
+  }
+  return is_utf8(p);
+}
+
+// Each key once, and only the known ones: a misspelt key must not widen a filter.
+result<void> check_keys(std::string_view object_text, std::initializer_list<std::string_view> known,
+                        const std::string& where) {
+  std::set<std::string, std::less<>> seen;
+  for (const auto& [key, value] : detail::raw_members(object_text)) {
+    if (std::find(known.begin(), known.end(), key) == known.end()) {
+      return bad_filter("unknown key " + json_string(key) + where);
+    }
+    if (!seen.insert(key).second) return bad_filter("key " + json_string(key) + " given twice" + where);
+  }
+  return {};
+}
+
+}  // namespace
+
+std::string filter::to_json() const {
+  std::string out = "{\"types\":[";
+  for (std::size_t i = 0; i < types.size(); ++i) out += (i ? "," : "") + json_string(types[i]);
+  out += "],\"streamPrefix\":" + json_string(stream_prefix);
+  const auto key = [](const field_equals& f) {
+    return std::string(f.in_metadata ? "/metadata" : "/data") + f.pointer;
+  };
+  std::set<std::string, std::less<>> keys;
+  for (const auto& field : fields) keys.insert(key(field));
+  if (keys.size() == fields.size()) {
+    // API.md's shape.
+    out += ",\"where\":{";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      out += (i ? "," : "") + json_string(key(fields[i])) + ":" + compact(fields[i].value);
+    }
+    out += "}}";
+  } else {
+    // Two conditions on one pointer: "where" (an object) cannot hold both.
+    out += ",\"fields\":[";
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+      out += std::string(i ? "," : "") + "{\"in\":\"" + (fields[i].in_metadata ? "metadata" : "data") +
+             "\",\"pointer\":" + json_string(fields[i].pointer) + ",\"value\":" + compact(fields[i].value) +
+             "}";
+    }
+    out += "]}";
+  }
+  return out;
+}
+
+result<void> filter::validate() const {
+  for (const auto& type : types) {
+    if (type.empty()) return bad_filter("empty event type");
+    if (!is_utf8(type)) return bad_filter("an event type is not UTF-8");
+  }
+  if (!is_utf8(stream_prefix)) return bad_filter("the stream prefix is not UTF-8");
+  for (const auto& field : fields) {
+    if (!is_json_pointer(field.pointer)) {
+      return bad_filter("not a JSON pointer (RFC 6901: \"/a/0/b\", ~0 for ~, ~1 for /): " +
+                        json_string(field.pointer));
+    }
+    bool numbers_fit = true;
+    const auto value = detail::parse_exact_json(field.value, &numbers_fit);
+    if (!value) {
+      return bad_filter("value of " + field.pointer + " is not JSON (or nested deeper than " +
+                        std::to_string(detail::max_json_depth) + ")");
+    }
+    if (!numbers_fit) {
+      return bad_filter("value of " + field.pointer +
+                        " has a number out of range (a filter number must be a finite double: 1e400 is not)");
+    }
+    if (value->k == detail::exact_value::kind::object) {
+      for (const auto& [k, v] : value->object) {
+        if (k.starts_with("$")) {
+          return bad_filter("value of " + field.pointer + " uses " + json_string(k) +
+                            ": operators are not supported, a condition is equality with a plain JSON value");
+        }
+      }
+    }
+  }
+  return {};
+}
+
+result<filter> filter::from_json(std::string_view json) {
+  boost::json::parse_options opts;
+  opts.max_depth = detail::max_json_depth + envelope_depth;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec, {}, opts);
+  if (ec || !v.is_object()) return bad_filter("not a JSON object");
+  if (auto r = check_keys(json, {"types", "streamPrefix", "category", "where", "fields"}, ""); !r)
+    return r.error();
+  const auto& o = v.as_object();
+  filter f;
+  if (auto* t = o.if_contains("types")) {
+    if (!t->is_array()) return bad_filter("\"types\" must be an array of strings");
+    for (const auto& x : t->as_array()) {
+      if (!x.is_string()) return bad_filter("\"types\" must be an array of strings");
+      f.types.emplace_back(x.as_string());
+    }
+  }
+  if (o.contains("streamPrefix") && o.contains("category"))
+    return bad_filter("give \"streamPrefix\" or \"category\", not both");
+  if (auto* p = o.if_contains("streamPrefix")) {
+    if (!p->is_string()) return bad_filter("\"streamPrefix\" must be a string");
+    f.stream_prefix = p->as_string();
+  }
+  if (auto* c = o.if_contains("category")) {
+    if (!c->is_string()) return bad_filter("\"category\" must be a string");
+    f.stream_prefix = std::string(c->as_string()) + "-";
+  }
+  // API.md's shape: "where": {"/data/total": 1000, "/metadata/tenant": "a"}.
+  // Values are taken as written (the DOM has lost their spelling).
+  if (auto* w = o.if_contains("where")) {
+    if (!w->is_object()) return bad_filter("\"where\" must be an object of JSON pointers");
+    std::set<std::string, std::less<>> seen;
+    for (const auto& [key, raw] : detail::raw_members(*detail::raw_member(json, "where"))) {
+      const std::string_view k = key;
+      const bool meta = k.starts_with("/metadata/") || k == "/metadata";
+      if (!meta && !k.starts_with("/data/") && k != "/data") {
+        return bad_filter("a \"where\" pointer must start with /data or /metadata: " + json_string(k));
+      }
+      if (!seen.insert(key).second) {
+        return bad_filter("pointer " + json_string(k) +
+                          " given twice in \"where\" (use \"fields\" for two conditions on one pointer)");
+      }
+      f.fields.push_back({meta, std::string(k.substr(meta ? 9 : 5)), compact(raw)});
+    }
+  }
+  if (auto* fs = o.if_contains("fields")) {
+    if (!fs->is_array()) return bad_filter("\"fields\" must be an array");
+    const auto raw = detail::raw_elements(*detail::raw_member(json, "fields"));
+    for (std::size_t i = 0; i < raw.size(); ++i) {
+      const auto* c = fs->as_array()[i].if_object();
+      const auto* ptr = c ? c->if_contains("pointer") : nullptr;
+      const auto* val = c ? c->if_contains("value") : nullptr;
+      const auto* in = c ? c->if_contains("in") : nullptr;
+      if (!ptr || !ptr->is_string() || !val) return bad_filter("a field needs \"pointer\" and \"value\"");
+      if (in && (!in->is_string() || (in->as_string() != "data" && in->as_string() != "metadata"))) {
+        return bad_filter("\"in\" must be \"data\" or \"metadata\"");
+      }
+      if (auto r = check_keys(raw[i], {"in", "pointer", "value"}, " in a field"); !r) return r.error();
+      f.fields.push_back({in && in->as_string() == "metadata", std::string(ptr->as_string()),
+                          compact(*detail::raw_member(raw[i], "value"))});
+    }
+  }
+  if (auto r = f.validate(); !r) return r.error();
+  return f;
+}
+
+result<filter> filter::from_json_member(std::string_view json, std::string_view key) {
+  boost::json::parse_options opts;
+  opts.max_depth = detail::max_json_depth + envelope_depth + 1;
+  boost::system::error_code ec;
+  auto v = boost::json::parse(json, ec, {}, opts);
+  if (ec || !v.is_object() || !v.as_object().contains(key)) {
+    return bad_filter("expected a JSON object with " + json_string(key) + ": {\"" + std::string(key) +
+                      "\": {...}}");
+  }
+  return from_json(*detail::raw_member(json, key));
+}
+
+}  // namespace evstore
+
+namespace evstore::detail {
+
+filter_matcher::filter_matcher(const filter& f) : filter_(f) {
+  for (auto& field : filter_.fields) {
+    if (!is_valid_json(field.value)) {
+      valid_ = false;
+      values_.emplace_back();
+      continue;
+    }
+    field.value = compact(field.value);
+    auto v = parse_exact_json(field.value);
+    valid_ = valid_ && v.has_value();
+    values_.push_back(v ? std::move(*v) : exact_value{});
+  }
+}
+
+bool filter_matcher::same_filter(const filter& f) const {
+  if (f.types != filter_.types || f.stream_prefix != filter_.stream_prefix ||
+      f.fields.size() != filter_.fields.size()) {
+    return false;
+  }
+  for (std::size_t i = 0; i < f.fields.size(); ++i) {
+    const auto& a = f.fields[i];
+    const auto& b = filter_.fields[i];
+    if (a.in_metadata != b.in_metadata || a.pointer != b.pointer) return false;
+    if (a.value != b.value) {
+      const auto v = parse_exact_json(a.value);
+      if (!v || *v != values_[i]) return false;
+    }
+  }
+  return true;
+}
+
+bool filter_matcher::matches(const recorded_event& e) const {
+  if (!valid_) return false;
+  if (!filter_.types.empty() &&
+      std::find(filter_.types.begin(), filter_.types.end(), e.type) == filter_.types.end()) {
+    return false;
+  }
+  if (!e.stream.starts_with(filter_.stream_prefix)) return false;
+  // The value at each pointer is found in the event's text (valid JSON: the
+  // append checked it) and only that value is parsed.
+  for (std::size_t i = 0; i < filter_.fields.size(); ++i) {
+    const auto& field = filter_.fields[i];
+    const auto at = raw_at_pointer(field.in_metadata ? e.metadata : e.data, field.pointer);
+    if (!at) return false;  // no such value (metadata may be empty): no match
+    const auto v = parse_exact_json(*at);
+    if (!v || *v != values_[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace evstore::detail

@@ -1,0 +1,169 @@
+// evstore::store and evstore::event_range: thin forwarding to store_impl.
+#include <evstore/store.hpp>
+
+#include "live/store_consumers.hpp"
+#include "store/detailed_handler.hpp"
+#include "links/indexer.hpp"
+#include "store/reader.hpp"
+#include "format/stream_name.hpp"
+#include "store/store_impl.hpp"
+#include "live/subscription_impl.hpp"
+#include "store/tracked_handler.hpp"
+
+namespace evstore {
+
+result<store> store::open(executor_type executor, store_options options) {
+  auto impl = std::make_shared<detail::store_impl>(std::move(executor), std::move(options));
+  if (auto r = impl->open(); !r) return r.error();
+  return store(std::move(impl));
+}
+
+store::store(std::shared_ptr<detail::store_impl> impl) : impl_(std::move(impl)) {}
+store::store(store&&) noexcept = default;
+store& store::operator=(store&& other) noexcept {
+  if (this != &other) {
+    if (impl_) impl_->stop_background();
+    impl_ = std::move(other.impl_);
+  }
+  return *this;
+}
+store::~store() {
+  if (impl_) impl_->stop_background();
+}
+
+void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
+                         boost::asio::any_completion_handler<append_signature> handler) {
+  impl_->append(std::move(stream), std::move(events), expected, detail::track_work(std::move(handler), impl_->executor()));
+}
+
+void store::async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler) {
+  impl_->async_close(detail::with_detail(detail::track_work(std::move(handler), impl_->executor()),
+                                         [dir = impl_->options().directory](boost::system::error_code ec) {
+                                           // The first write, fsync or linking error since the store opened.
+                                           return detail::describe_failure(
+                                               "closing the store in " + dir +
+                                                   ": a flush, checkpoint or read-stream link write failed",
+                                               ec);
+                                         }));
+}
+
+result<read_page> store::read(std::string_view stream, read_options options) const {
+  return impl_->read(stream, options);
+}
+
+event_range store::events(std::string_view stream, read_options options) const {
+  return event_range(impl_->make_cursor(stream, options));
+}
+
+result<std::optional<std::uint64_t>> store::stream_version(std::string_view stream) const {
+  auto page = impl_->read(stream, read_options{from_end, 1, direction::backward});
+  if (!page) {
+    if (page.error().code == errc::stream_not_found) return std::optional<std::uint64_t>{};
+    return page.error();
+  }
+  if (page->events.empty()) return std::optional<std::uint64_t>{};
+  // The number of the stream's last event in that stream: a version, a $all
+  // position, or a read stream's entry number.
+  return std::optional<std::uint64_t>{page->events.front().sequence};
+}
+
+std::vector<stream_info> store::list_streams(std::size_t offset, std::size_t limit) const {
+  return impl_->list_streams(offset, limit);
+}
+std::size_t store::stream_count() const { return impl_->streams().size(); }
+std::uint64_t store::event_count() const { return impl_->all_count(); }
+result<subscription> store::subscribe(std::string_view stream, subscription_options options) const {
+  return subscribe(stream, options, impl_->executor());
+}
+
+result<subscription> store::subscribe(std::string_view stream, subscription_options options,
+                                      subscription::executor_type executor) const {
+  auto count = impl_->published_count(stream);
+  if (!count) return count.error();
+  if (options.from == from_end) options.from = *count;
+  return subscription(
+      std::make_shared<detail::subscription_impl>(impl_, std::string(stream), options, std::move(executor)));
+}
+
+void store::start_callbacks(subscription& sub,
+                            std::function<void(boost::system::error_code, const subscription_batch&)> on_batch) {
+  sub.impl_->run(std::move(on_batch));
+}
+
+void store::async_create_read_stream(std::string name, evstore::filter f,
+                                     std::function<void(std::uint64_t, std::uint64_t)> progress,
+                                     boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
+  auto handler = detail::track_work(std::move(untracked), impl_->executor());
+  std::optional<error> invalid;
+  if (impl_->read_only()) {
+    invalid.emplace(errc::read_only, "the store is open read-only");
+  } else if (detail::validate_stream_name(name, detail::name_use::append) || name.starts_with("$")) {
+    invalid.emplace(errc::invalid_stream_name, "'" + name + "' is not a name a read stream can take");
+  } else if (auto valid = f.validate(); !valid) {
+    invalid.emplace(errc::invalid_argument, "the filter of read stream '" + name + "': " + valid.error().message());
+  } else if (impl_->streams().find(name) != nullptr) {
+    invalid.emplace(errc::read_stream_exists, "'" + name + "' is the name of a write stream");
+  }
+  if (invalid) {
+    return impl_->complete_on_executor(
+        detail::with_detail(std::move(handler), [d = invalid->detail](boost::system::error_code) { return d; }),
+        invalid->code);
+  }
+  auto describe = [name](boost::system::error_code ec) {
+    if (ec == errc::read_stream_exists) return "'" + name + "' is a read stream with another filter, or a write stream";
+    if (ec == errc::store_closed) return "the store was closed before read stream '" + name + "' was built";
+    return detail::describe_failure("creating read stream '" + name + "'", ec);
+  };
+  impl_->links().create(std::move(name), std::move(f), std::move(progress),
+                        detail::with_detail(std::move(handler), std::move(describe)));
+}
+
+void store::async_delete_read_stream(std::string name,
+                                     boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
+  auto describe = [name](boost::system::error_code ec) {
+    if (ec == errc::read_only) return std::string("the store is open read-only");
+    if (ec == errc::stream_not_found) return "there is no read stream '" + name + "'";
+    if (ec == errc::store_closed) return std::string("the store was closed");
+    return detail::describe_failure("deleting read stream '" + name + "'", ec);
+  };
+  auto handler = detail::with_detail(detail::track_work(std::move(untracked), impl_->executor()), std::move(describe));
+  if (impl_->read_only()) return impl_->complete_on_executor(std::move(handler), make_error_code(errc::read_only));
+  impl_->links().remove(std::move(name), std::move(handler));
+}
+
+std::vector<read_stream_info> store::list_read_streams() const { return impl_->links().list(); }
+
+result<consumer> store::consumer(std::string_view stream, std::string_view name) const {
+  auto c = detail::open_consumer(impl_, stream, name);
+  if (!c) return c.error();
+  return evstore::consumer(std::move(*c));
+}
+
+result<consumer_info> store::consumer_state(std::string_view stream, std::string_view name) const {
+  return detail::read_consumer_info(*impl_, stream, name);
+}
+
+result<std::vector<consumer_info>> store::list_consumers() const { return detail::list_consumer_infos(*impl_); }
+
+result<std::uint64_t> store::refresh() { return impl_->refresh(); }
+bool store::is_read_only() const { return impl_->read_only(); }
+const store_options& store::options() const { return impl_->options(); }
+store_statistics store::statistics() const { return impl_->statistics(); }
+evstore::error store::indexer_status() const { return impl_->links().status(); }
+
+event_range::event_range(std::unique_ptr<detail::cursor> c) : cursor_(std::move(c)) {}
+event_range::event_range(event_range&&) noexcept = default;
+event_range& event_range::operator=(event_range&&) noexcept = default;
+event_range::~event_range() = default;
+
+event_range::iterator event_range::begin() { return iterator(this); }
+const std::optional<evstore::error>& event_range::error() const { return cursor_->error(); }
+
+event_range::iterator::reference event_range::iterator::operator*() const { return *range_->cursor_->current(); }
+event_range::iterator& event_range::iterator::operator++() {
+  range_->cursor_->advance();
+  return *this;
+}
+bool event_range::iterator::done() const { return range_ == nullptr || range_->cursor_->current() == nullptr; }
+
+}  // namespace evstore

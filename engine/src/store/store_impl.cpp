@@ -1,0 +1,226 @@
+// Lifecycle of a store: construction, open, the I/O thread, destruction; and
+// the queries that are neither reads nor writes.
+#include "store/store_impl.hpp"
+
+#include "io/file_watcher.hpp"
+#include "links/indexer.hpp"
+#include "format/layout.hpp"
+#include "store/reader.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+
+#include <sys/resource.h>
+
+#include <algorithm>
+
+namespace evstore::detail {
+namespace {
+
+// store_options::max_open_files, with 0 resolved from the descriptor limit
+// (half of it: sockets, the journal and the application need the rest).
+std::size_t resolve_open_files(store_options& o) {
+  if (o.max_open_files == 0) {
+    rlimit limit{};
+    o.max_open_files = 512;
+    if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
+      o.max_open_files = limit.rlim_cur == RLIM_INFINITY
+                             ? 65536
+                             : std::clamp<std::size_t>(static_cast<std::size_t>(limit.rlim_cur) / 2, 64, 65536);
+    }
+  }
+  return o.max_open_files;
+}
+
+}  // namespace
+
+store_impl::store_impl(store::executor_type executor, store_options options)
+    : options_(std::move(options)),
+      fs_(options_.file_system ? options_.file_system : posix_file_system()),
+      executor_(std::move(executor)),
+      strand_(boost::asio::make_strand(executor_)),
+      files_(fs_, !options_.read_only, resolve_open_files(options_)),
+      batch_(std::make_unique<batch>()) {
+  options_.file_system = fs_;
+  while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
+}
+
+store_impl::~store_impl() {
+  stop_background();  // waits for a refresh or indexer step in progress
+  // Consumer commits and drains hold the store while they run there, so this
+  // is never that thread. The indexer's tasks do not hold it; stopped, they
+  // return at once: let the queued ones run out (stopping the pool instead
+  // would leave them allocated) and wait.
+  if (background_) background_->join();
+  if (io_context_) {
+    io_context_->stop();
+    if (io_thread_.joinable()) {
+      if (io_thread_.get_id() == std::this_thread::get_id()) {
+        // Cannot happen by design (flushes hand their reference back to the
+        // strand); if it ever does, leak the context rather than free it
+        // under the running thread.
+        io_thread_.detach();
+        (void)io_context_.release();
+        return;
+      }
+      io_thread_.join();
+    }
+  }
+  // Nothing else can run now: leave a checkpoint so the next open scans nothing.
+  // Only for a store that opened: a failed open must leave recovery to the next one.
+  if (!opened_ || options_.read_only || !lock_ || failed_ || flush_in_flight_) return;
+  if (journal_) {
+    (void)durable_checkpoint(all_count());
+  } else if (all_count() != checkpoint_count_) {
+    (void)write_checkpoint(all_count(), journal_end_);
+  }
+}
+
+result<void> store_impl::open() {
+  if (options_.max_open_files < 8 || options_.flush_threshold_bytes == 0 || options_.max_event_bytes == 0 ||
+      options_.max_append_events == 0 || options_.checkpoint_interval == 0) {
+    return error(errc::invalid_argument, "store_options out of range");
+  }
+  if (options_.max_event_bytes > format::max_event_payload) {
+    // A larger event would be acknowledged and then refused by every read
+    // (and cut, with every later event, by the next recovery).
+    return error(errc::invalid_argument, "store_options::max_event_bytes " + std::to_string(options_.max_event_bytes) +
+                                             " exceeds the record format's limit of " +
+                                             std::to_string(format::max_event_payload) + " bytes");
+  }
+  if (auto r = prepare_directory(); !r) return r;
+  // Everything open reads after recovery's first write is read first, so that
+  // a failed read leaves the store as it was (recovery.cpp).
+  indexer_ = std::make_unique<indexer>(*this);
+  if (auto r = indexer_->open(); !r) return r;
+  std::shared_ptr<cached_file> journal;
+  if (!options_.read_only) {
+    const std::string head = layout::head(options_.directory);
+    auto f = files_.get(head);
+    if (f) {
+      head_file_ = *f;
+    } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
+      return read_error(f.error(), head, 0);
+    }
+    if (options_.fsync_on_flush) {
+      const std::string path = layout::journal(options_.directory);
+      auto j = files_.get(path);
+      if (j) {
+        journal = *j;
+      } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
+        return read_error(j.error(), path, 0);
+      }
+    }
+  }
+  if (auto r = recover(); !r) return r;
+  indexer_->limit_progress(all_count());
+  batch_->first_position = next_position_;
+  batch_->catalog_offset = catalog_end_;
+  if (options_.fsync_on_flush && !options_.read_only) {
+    if (auto r = open_journal(std::move(journal)); !r) return r;
+    io_context_ = std::make_unique<boost::asio::io_context>(1);
+    io_thread_ = std::thread([ctx = io_context_.get()] {
+      auto guard = boost::asio::make_work_guard(*ctx);
+      ctx->run();
+    });
+  }
+  opened_ = true;
+  if (options_.read_only && options_.follow) {
+    // Raw `this`: the watcher is stopped first thing in the destructor.
+    const bool real_files = fs_ == posix_file_system();
+    watcher_ = std::make_unique<file_watcher>(
+        background_executor(),
+        std::vector<std::string>{layout::index_dir(options_.directory), layout::links_dir(options_.directory)},
+        options_.follow_poll_interval, [this] { (void)refresh(); }, real_files);
+    // Changes between the initial scan and the watch being in place.
+    (void)refresh();
+  }
+  if (!options_.read_only) {
+    // Followers may have seen a head from before a crash: say what survived.
+    if (auto ec = write_head(all_count())) return error(ec, layout::head(options_.directory));
+    if (options_.system_streams || indexer_->has_definitions()) indexer_->start();
+  }
+  return {};
+}
+
+void store_impl::complete_on_executor(boost::asio::any_completion_handler<void(boost::system::error_code)> handler,
+                                      boost::system::error_code ec, std::shared_ptr<const void> keep_alive) const {
+  boost::asio::post(executor_, [ex = executor_, h = std::move(handler), ec, keep = std::move(keep_alive)]() mutable {
+    keep.reset();  // before the handler: it may reopen the store
+    auto target = boost::asio::get_associated_executor(h, ex);
+    boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+  });
+}
+
+void store_impl::stop_background() {
+  watcher_.reset();
+  if (indexer_) indexer_->shutdown();
+}
+
+boost::asio::any_io_executor store_impl::background_executor() const {
+  std::lock_guard lock(background_mutex_);
+  if (!background_) background_ = std::make_unique<boost::asio::thread_pool>(1);
+  return background_->get_executor();
+}
+
+std::string store_impl::consumer_directory() const {
+  std::string dir = options_.consumer_directory;
+  if (dir.empty() && !options_.read_only) dir = layout::join(options_.directory, "consumers");
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+std::vector<stream_info> store_impl::list_streams(std::size_t offset, std::size_t limit) const {
+  std::vector<stream_info> out;
+  const std::uint32_t n = registry_.size();
+  for (std::uint32_t id = static_cast<std::uint32_t>(std::min<std::size_t>(offset, n)); id < n && out.size() < limit;
+       ++id) {
+    stream_state& s = *registry_.by_id(id);
+    if (!ensure_loaded(s)) continue;
+    const std::uint64_t count = s.committed_count.load(std::memory_order_acquire);
+    if (count > 0) out.push_back({s.name, count});
+  }
+  return out;
+}
+
+store_statistics store_impl::statistics() const {
+  store_statistics st;
+  st.appends = stat_appends_.load(std::memory_order_relaxed);
+  st.events = stat_events_.load(std::memory_order_relaxed);
+  st.bytes = stat_bytes_.load(std::memory_order_relaxed);
+  st.flushes = stat_flushes_.load(std::memory_order_relaxed);
+  st.fsyncs = stat_fsyncs_.load(std::memory_order_relaxed);
+  st.flush_nanoseconds = stat_flush_ns_.load(std::memory_order_relaxed);
+  for (std::size_t i = 0; i < st.flush_duration_counts.size(); ++i) {
+    st.flush_duration_counts[i] = stat_flush_buckets_[i].load(std::memory_order_relaxed);
+  }
+  st.indexed = indexer_->progress();
+  const evstore::error status = indexer_->status();
+  st.indexer_error = status.code;
+  st.failed_links = indexer_->failed_links();
+  return st;
+}
+
+std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const read_options& options) const {
+  return std::make_unique<cursor>(shared_from_this(), std::string(stream), options);
+}
+
+error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {
+  return error(errc::corrupt_data, std::string(what) + " in " + path + " at offset " + std::to_string(offset));
+}
+
+error store_impl::read_error(boost::system::error_code ec, const std::string& path, std::uint64_t offset) const {
+  return error(ec, "reading " + relative(path) + " at offset " + std::to_string(offset) + " (errno " +
+                       std::to_string(ec.value()) + ")");
+}
+
+std::string store_impl::relative(const std::string& path) const {
+  const std::string& dir = options_.directory;
+  if (path.size() > dir.size() + 1 && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/') {
+    return path.substr(dir.size() + 1);
+  }
+  return path;
+}
+
+}  // namespace evstore::detail

@@ -1,0 +1,688 @@
+// The write path: validation, optimistic concurrency, per-tick batching,
+// flush and group commit. See store_impl.hpp for the threading contract.
+//
+// A flush writes, in this order: catalog records of new streams, the $all
+// entries, then each stream's records and its index entries, and only then
+// completes the appends. $all goes first because it is what recovery trusts:
+// a record without its $all entry was never acknowledged, and recovery knows
+// every partition a lost $all entry touched.
+//
+// Durable mode (fsync_on_flush) first appends the whole flush as one frame to
+// the journal and fdatasyncs the journal alone: one fdatasync per flush
+// however many streams it touches (journal.cpp). The data files are synced at
+// checkpoints, after which the journal starts over.
+#include "format/crc32c.hpp"
+#include "links/indexer.hpp"
+#include "json/json_check.hpp"
+#include "format/layout.hpp"
+#include "store/store_impl.hpp"
+#include "format/stream_name.hpp"
+#include "store/test_hooks.hpp"
+
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/uuid/uuid_io.hpp>
+
+#include <algorithm>
+#include <cstring>
+
+namespace evstore::detail {
+namespace {
+
+// What an event stores as its data: empty means JSON null.
+std::string_view stored_data(const event_data& e) {
+  return e.data.empty() ? std::string_view("null") : std::string_view(e.data);
+}
+
+// A checksum of what an event says (type, data, metadata), each with its
+// length so that bytes cannot move from one to the next: a retry must repeat
+// it, not only the ids.
+std::uint32_t content_checksum(std::string_view type, std::string_view data, std::string_view metadata) {
+  std::uint32_t crc = 0;
+  for (const std::string_view part : {type, data, metadata}) {
+    const std::uint64_t size = part.size();
+    crc = crc32c::extend(crc, &size, sizeof size);
+    crc = crc32c::extend(crc, part.data(), part.size());
+  }
+  return crc;
+}
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<std::array<std::byte, 16>> to_bytes(const std::optional<boost::uuids::uuid>& id) {
+  if (!id) return std::nullopt;
+  std::array<std::byte, 16> out;
+  std::memcpy(out.data(), id->data, 16);
+  return out;
+}
+
+bool expected_matches(expected_version expected, std::uint64_t count) {
+  switch (expected.which()) {
+    case expected_version::kind::any: return true;
+    case expected_version::kind::no_stream: return count == 0;
+    case expected_version::kind::stream_exists: return count > 0;
+    case expected_version::kind::exact: return count > 0 && count - 1 == expected.version();
+  }
+  return false;
+}
+
+void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() + n); }
+
+const std::size_t empty_frame_bound = batch{}.frame_bound();
+
+// What an append adds to its batch's journal frame, at most: its records and
+// index entries, a catalog record and one stream's ops.
+std::size_t frame_bytes_of(const std::vector<event_data>& events) {
+  std::size_t n = format::journal_stream_overhead + format::catalog_record_size(format::header_name_capacity);
+  for (const event_data& e : events) {
+    n += format::record_size(e.type.size(), e.data.empty() ? 4 : e.data.size(), e.metadata.size()) +
+         format::all_entry_size + format::stream_entry_size;
+  }
+  return n;
+}
+
+}  // namespace
+
+void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
+                        append_handler handler) {
+  boost::asio::post(strand_, [self = shared_from_this(), stream = std::move(stream), events = std::move(events),
+                              expected, handler = std::move(handler)]() mutable {
+    self->do_append(stream, events, expected, handler);
+  });
+}
+
+void store_impl::complete(pending_append& p, boost::system::error_code ec) {
+  auto ex = boost::asio::get_associated_executor(p.handler, strand_);
+  boost::asio::dispatch(ex, [h = std::move(p.handler), ec, r = p.result]() mutable { std::move(h)(ec, r); });
+}
+
+error store_impl::validate(const std::vector<event_data>& events) const {
+  if (events.empty()) return error(errc::invalid_event, "an append needs at least one event");
+  if (events.size() > options_.max_append_events) {
+    return error(errc::invalid_event, std::to_string(events.size()) + " events, more than max_append_events (" +
+                                          std::to_string(options_.max_append_events) + ")");
+  }
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const event_data& e = events[i];
+    const std::string which = "event " + std::to_string(i) + ": ";
+    if (e.type.empty() || e.type.size() > options_.max_type_bytes || !is_printable_utf8(e.type)) {
+      return error(errc::invalid_event, which + "the type must be 1.." + std::to_string(options_.max_type_bytes) +
+                                            " bytes of printable UTF-8");
+    }
+    const std::size_t size = e.type.size() + e.data.size() + e.metadata.size();
+    if (size > options_.max_event_bytes) {
+      return error(errc::invalid_event, which + std::to_string(size) + " bytes, more than max_event_bytes (" +
+                                            std::to_string(options_.max_event_bytes) + ")");
+    }
+    if (!e.data.empty() && !is_valid_json(e.data)) return error(errc::invalid_event, which + "data is not JSON");
+    if (!e.metadata.empty() && !is_valid_json(e.metadata)) return error(errc::invalid_event, which + "metadata is not JSON");
+    // What is written, not what was given: empty data is stored as `null`.
+    const std::size_t data_size = e.data.empty() ? 4 : e.data.size();
+    if (format::record_size(e.type.size(), data_size, e.metadata.size()) > format::max_record_size) {
+      return error(errc::invalid_event, which + "its record would exceed the format's limit of " +
+                                            std::to_string(format::max_record_size) + " bytes");
+    }
+  }
+  // An id names one event: the same id twice in one append is a client's bug.
+  std::vector<boost::uuids::uuid> ids;
+  for (const event_data& e : events) {
+    if (e.id) ids.push_back(*e.id);
+  }
+  std::sort(ids.begin(), ids.end());
+  if (const auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
+    return error(errc::invalid_event, "event id " + boost::uuids::to_string(*twice) + " is given twice in one append");
+  }
+  // Durable mode writes a flush as one journal frame, whose length is a u32:
+  // an append must fit in one (format::max_journal_frame_size).
+  if (options_.fsync_on_flush && empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
+    return error(errc::invalid_event, "the append is larger than one journal frame (" +
+                                          std::to_string(format::max_journal_frame_size) + " bytes)");
+  }
+  return {};
+}
+
+void store_impl::do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
+                           append_handler& handler) {
+  pending_append p{std::move(handler), {}};
+  p.result.expected = expected;
+  auto fail = [&](error e) {
+    p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
+    complete(p, e.code);
+  };
+  if (options_.read_only) return fail({errc::read_only, "the store is open read-only"});
+  if (closed_) return fail({errc::store_closed, "the store was closed"});
+  if (failed_) return fail({errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"});
+  if (auto ec = validate_stream_name(stream, name_use::append)) {
+    return fail({ec, "'" + stream + "' is not a stream name that takes appends"});
+  }
+  if (auto invalid = validate(events); invalid.code) return fail(std::move(invalid));
+
+  stream_state* s = registry_.find(stream);
+  // A read stream's name is taken: its events are links, not appends.
+  if (s == nullptr && indexer_->is_link(stream)) {
+    return fail({errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"});
+  }
+  if (s != nullptr && !s->writer_ready) {
+    if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error());
+    s->pending_count = s->committed_count.load(std::memory_order_acquire);
+    s->pending_end = s->committed_end;
+    s->files_created = s->pending_count > 0;
+    s->writer_ready = true;
+  }
+  const std::uint64_t count = s ? s->pending_count : 0;
+
+  // A retry of a recent append (same ids) gets the first result; it is queued
+  // with this tick's batch so that it never completes before the original.
+  if (s != nullptr && events.front().id) {
+    if (const auto at = find_retry(*s, events)) {
+      // By index: the window is a deque, whose elements are not contiguous.
+      const recent_event& first = s->recent[*at];
+      const recent_event& last = s->recent[*at + events.size() - 1];
+      p.result.first_version = first.version;
+      p.result.version = last.version;
+      p.result.first_position = first.position;
+      p.result.position = last.position;
+      p.result.created_stream = first.version == 0;
+      p.result.duplicate = true;
+      p.result.actual = count - 1;
+      batch_->appends.push_back(std::move(p));
+      schedule_flush();
+      return;
+    }
+  }
+
+  // Not a retry, yet one of its ids is a recent event's: writing it would
+  // store that id twice (and a client that meant a retry would get two copies).
+  if (s != nullptr) {
+    if (const auto taken = find_taken_id(*s, events)) {
+      if (count > 0) p.result.actual = count - 1;
+      return fail({errc::duplicate_event_id, "event " + std::to_string(taken->first) + "'s id " +
+                                                 boost::uuids::to_string(*events[taken->first].id) + " is version " +
+                                                 std::to_string(taken->second) + " of stream '" + stream +
+                                                 "', and the append is not a retry of the append that wrote it (other ids or other content)"});
+    }
+  }
+  if (!expected_matches(expected, count)) {
+    if (count > 0) p.result.actual = count - 1;
+    return fail({errc::wrong_expected_version,
+                 "stream '" + stream + "' " + (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
+                     ", expected " + to_string(expected)});
+  }
+  // A batch grows while the previous flush is in flight (durable mode): seal
+  // it before it would outgrow a flush (and its journal frame) and queue the
+  // next one behind it. Sealed before registering: a new stream's catalog
+  // record belongs to the batch of its first append.
+  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
+  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
+    seal_batch();
+    start_flush();  // at once unless a flush is in flight, as at the threshold below
+  }
+  // Claimed against a read stream being created since the check above.
+  if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
+    return fail({errc::invalid_stream_name, "'" + stream + "' is the name of a read stream"});
+  }
+  encode_append(*s, events, p.result);
+  batch_->appends.push_back(std::move(p));
+  stat_appends_.fetch_add(1, std::memory_order_relaxed);
+  if (batch_->bytes >= options_.flush_threshold_bytes) {
+    start_flush();
+  } else {
+    schedule_flush();
+  }
+}
+
+// True if `r` is one of the stream's last idempotency_window events: entries
+// stay in s.recent past that until the next event with an id pushes them out.
+bool store_impl::in_window(const stream_state& s, const recent_event& r) const {
+  return r.version + options_.idempotency_window >= s.pending_count;
+}
+
+// The index in s.recent of the first event of a recent commit whose ids and
+// contents are exactly `events`', or nullopt. A commit's events are kept one after
+// another in the deque, so its events follow that index.
+std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::vector<event_data>& events) {
+  load_recent(s);
+  const auto& recent = s.recent;
+  for (std::size_t i = 0; i + events.size() <= recent.size(); ++i) {
+    if (!in_window(s, recent[i]) || !recent[i].commit_start || recent[i].id != *events.front().id) continue;
+    bool match = recent[i + events.size() - 1].commit_end;
+    for (std::size_t k = 0; k < events.size() && match; ++k) {
+      match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k &&
+              recent[i + k].content_crc == content_checksum(events[k].type, stored_data(events[k]), events[k].metadata);
+    }
+    if (match) return i;
+  }
+  return std::nullopt;
+}
+
+// The first event of `events` whose id is one of the stream's recent events'
+// (its index, and that event's version), or nullopt.
+std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(stream_state& s,
+                                                                               const std::vector<event_data>& events) {
+  // Appends without ids (the common case) never load the window from disk.
+  if (std::none_of(events.begin(), events.end(), [](const event_data& e) { return e.id.has_value(); })) return std::nullopt;
+  load_recent(s);
+  for (std::size_t k = 0; k < events.size(); ++k) {
+    if (!events[k].id) continue;
+    for (const recent_event& r : s.recent) {
+      if (r.id == *events[k].id && in_window(s, r)) return std::pair{k, r.version};
+    }
+  }
+  return std::nullopt;
+}
+
+// Fills the idempotency window of a stream from disk the first time it is
+// needed after open, so that a retry after a restart is still recognised.
+void store_impl::load_recent(stream_state& s) {
+  if (s.recent_loaded) return;
+  s.recent_loaded = true;
+  const std::uint64_t committed = s.committed_count.load(std::memory_order_acquire);
+  if (committed == 0 || options_.idempotency_window == 0) return;
+  const std::uint64_t n = std::min<std::uint64_t>(committed, options_.idempotency_window);
+  auto chunk = read_stream_records(s, committed - n, n);
+  if (!chunk) return;  // an unreadable tail only weakens retry detection; reads report it
+  std::deque<recent_event> loaded;
+  for (const format::decoded_record& r : chunk->records) {
+    const auto& f = r.fields;
+    if (!f.id) continue;
+    recent_event e{{}, f.version, f.position, f.position == f.commit_first_position, f.commit_end,
+                   content_checksum(f.type, f.data, f.metadata)};
+    std::memcpy(e.id.data, f.id->data(), 16);
+    loaded.push_back(e);
+  }
+  // Events appended since open (already in s.recent) are newer.
+  for (const recent_event& r : s.recent) loaded.push_back(r);
+  s.recent = std::move(loaded);
+  while (s.recent.size() > options_.idempotency_window) s.recent.pop_front();
+}
+
+stream_state& store_impl::register_stream(std::string name) {
+  const std::string encoded = encode_stream_file_name(name);
+  // Complete before the registry publishes it: a reader may look it up by
+  // name the moment add() has it (a half-built one read as corrupt).
+  auto fresh = std::make_unique<stream_state>();
+  fresh->name = std::move(name);
+  fresh->partition_path = layout::partition(options_.directory, encoded);
+  fresh->index_path = layout::stream_index(options_.directory, encoded);
+  fresh->first_position = next_position_;
+  fresh->loaded.store(true, std::memory_order_relaxed);  // published by add()
+  fresh->writer_ready = true;
+  fresh->recent_loaded = true;
+  fresh->pending_end = format::file_header_size;
+  fresh->committed_end = format::file_header_size;
+  stream_state* s = registry_.add(std::move(fresh));
+  const std::size_t size = format::catalog_record_size(s->name.size());
+  const std::size_t at = batch_->catalog_records.size();
+  append_bytes(batch_->catalog_records, size);
+  format::encode_catalog_record({s->id, format::catalog_kind_write_stream, s->first_position, s->name},
+                                std::span(batch_->catalog_records).subspan(at, size));
+  catalog_end_ += size;
+  return *s;
+}
+
+stream_batch& store_impl::batch_for(stream_state& s) {
+  if (s.batch_epoch == batch_epoch_) return batch_->streams[s.batch_slot];
+  s.batch_epoch = batch_epoch_;
+  s.batch_slot = batch_->streams.size();
+  stream_batch& sb = batch_->streams.emplace_back();
+  sb.stream = &s;
+  sb.create_files = !s.files_created;
+  s.files_created = true;
+  sb.partition_offset = s.pending_end;
+  sb.first_version = s.pending_count;
+  // Its journal ops (two, four with the file headers of a new stream); the paths are relative there.
+  batch_->stream_frame_bytes +=
+      4 * format::journal_op_header_size + 2 * (s.partition_path.size() + s.index_path.size()) +
+      (sb.create_files ? 2 * format::file_header_size : 0);
+  return sb;
+}
+
+void store_impl::encode_append(stream_state& s, std::vector<event_data>& events, append_result& r) {
+  stream_batch& sb = batch_for(s);
+  const std::int64_t committed_at = now_ms();
+  const std::uint64_t first_position = next_position_;
+  const auto n = static_cast<std::uint32_t>(events.size());
+  r.first_version = s.pending_count;
+  r.first_position = first_position;
+  r.created_stream = s.pending_count == 0;
+  for (std::uint32_t i = 0; i < n; ++i) {
+    event_data& e = events[i];
+    format::record_fields f;
+    f.position = first_position + i;
+    f.version = s.pending_count;
+    f.committed_at = committed_at;
+    f.commit_first_position = first_position;
+    f.commit_count = n;
+    f.commit_end = i + 1 == n;
+    f.id = to_bytes(e.id);
+    f.type = e.type;
+    f.data = stored_data(e);
+    f.metadata = e.metadata;
+    const std::size_t size = format::record_size(f.type.size(), f.data.size(), f.metadata.size());
+    const std::size_t at = sb.records.size();
+    append_bytes(sb.records, size);
+    const std::uint32_t crc = format::encode_record(f, std::span(sb.records).subspan(at, size));
+
+    const std::size_t all_at = batch_->all_entries.size();
+    append_bytes(batch_->all_entries, format::all_entry_size);
+    format::encode_all_entry({s.pending_end, s.id, static_cast<std::uint32_t>(size), f.commit_end, f.version, crc},
+                             std::span(batch_->all_entries).subspan(all_at, format::all_entry_size));
+    const std::size_t idx_at = sb.index_entries.size();
+    append_bytes(sb.index_entries, format::stream_entry_size);
+    format::encode_stream_entry({s.pending_end, f.position, static_cast<std::uint32_t>(size)},
+                                std::span(sb.index_entries).subspan(idx_at, format::stream_entry_size));
+
+    if (e.id && options_.idempotency_window > 0) {
+      s.recent.push_back({*e.id, f.version, f.position, i == 0, f.commit_end, content_checksum(f.type, f.data, f.metadata)});
+      // The window is the stream's last idempotency_window events (by version),
+      // as load_recent rebuilds it after a reopen; events without ids take a place.
+      while (s.recent.front().version + options_.idempotency_window <= f.version) s.recent.pop_front();
+    }
+    s.pending_end += size;
+    s.pending_count += 1;
+    sb.event_count += 1;
+    batch_->bytes += size + format::all_entry_size + format::stream_entry_size;
+  }
+  next_position_ += n;
+  batch_->event_count += n;
+  r.version = s.pending_count - 1;
+  r.position = next_position_ - 1;
+  r.actual = r.version;
+}
+
+void store_impl::schedule_flush() {
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  boost::asio::post(strand_, [self = shared_from_this()] {
+    self->flush_posted_ = false;
+    self->start_flush();
+  });
+}
+
+void store_impl::seal_batch() {
+  if (batch_->empty()) return;
+  batch_->stream_count = registry_.size();
+  sealed_.push_back(std::move(batch_));
+  batch_ = std::make_unique<batch>();
+  batch_->first_position = next_position_;
+  batch_->catalog_offset = catalog_end_;
+  ++batch_epoch_;
+}
+
+void store_impl::start_flush() {
+  if (flush_in_flight_) return;  // finish_flush starts the next one
+  seal_batch();
+  if (sealed_.empty()) return finish_close_if_idle();
+  if (failed_) {
+    for (auto& b : sealed_) fail_batch(*b, failed_);
+    sealed_.clear();
+    return finish_close_if_idle();
+  }
+  std::unique_ptr<batch> b = std::move(sealed_.front());
+  sealed_.pop_front();
+  flush_in_flight_ = true;
+
+  if (!io_context_) {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto ec = write_batch(*b);
+    finish_flush(std::move(b), ec, std::chrono::steady_clock::now() - t0);
+    return;
+  }
+  boost::asio::post(*io_context_, [self = shared_from_this(), b = std::move(b)]() mutable {
+    const auto t0 = std::chrono::steady_clock::now();
+    const auto ec = self->write_batch(*b);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    // Hand our reference over: the last one must never be dropped on this
+    // thread, whose io_context the destructor stops.
+    auto strand = self->strand_;
+    boost::asio::post(strand, [self = std::move(self), b = std::move(b), ec, took]() mutable {
+      self->finish_flush(std::move(b), ec, took);
+    });
+  });
+}
+
+boost::system::error_code store_impl::write_batch(batch& b) {
+  const bool journaled = journal_ != nullptr;
+  EVSTORE_KILL_POINT("flush_begin");
+  if (journaled) {
+    if (auto ec = write_journal_frame(b)) return ec;
+  }
+  // The journal's fdatasync runs while the data files are written (their
+  // bytes without a durable frame are an unacknowledged tail to recovery).
+  const auto ec = write_data_files(b);
+  if (journaled) {
+    const auto synced = journal_->wait_synced();
+    if (synced) return synced;
+    EVSTORE_KILL_POINT("after_journal");
+  }
+  if (ec) return ec;
+  checkpoint_stream_count_ = b.stream_count;
+  if (journaled) {
+    const std::uint64_t count = b.first_position + b.event_count;
+    if (durable_checkpoint_due(count)) {
+      if (auto cec = durable_checkpoint(count)) return cec;
+    }
+    EVSTORE_KILL_POINT("after_fsync");
+  }
+  return write_head(b.first_position + b.event_count);
+}
+
+boost::system::error_code store_impl::write_head(std::uint64_t count) {
+  std::array<std::byte, format::head_size> buf{};
+  format::encode_head(count, buf);
+  if (!head_file_) {
+    const std::string path = layout::head(options_.directory);
+    auto f = fs_->exists(path) ? files_.get(path) : files_.create(path);
+    if (!f) return f.error();
+    head_file_ = *f;
+  }
+  return head_file_->file->write_at(0, buf);
+}
+
+boost::system::error_code store_impl::write_data_files(batch& b) {
+  const bool journaled = journal_ != nullptr;
+  if (!b.catalog_records.empty()) {
+    const std::string path = layout::catalog(options_.directory);
+    auto f = files_.get(path);
+    if (!f) return f.error();
+    if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
+    (*f)->note_written(b.catalog_offset + b.catalog_records.size());
+    if (journaled) catalog_dirty_ = true;
+  }
+  if (b.event_count > 0) {
+    const std::string path = layout::all_index(options_.directory);
+    auto f = files_.get(path);
+    if (!f) return f.error();
+    const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
+    if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
+    (*f)->note_written(at + b.all_entries.size());
+    if (journaled) all_dirty_ = true;
+  }
+  EVSTORE_KILL_POINT("after_all_index");
+  for (stream_batch& sb : b.streams) {
+    if (auto ec = write_stream_batch(sb)) return ec;
+    EVSTORE_KILL_POINT("after_stream");
+  }
+  return {};
+}
+
+boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
+  stream_state& s = *sb.stream;
+  const bool journaled = journal_ != nullptr;
+  std::shared_ptr<cached_file> part, index;
+  std::array<std::byte, format::file_header_size> part_header{}, index_header{};
+  if (sb.create_files) {
+    for (const std::string* path : {&s.partition_path, &s.index_path}) {
+      // Long names live in nested segment directories. Every directory that
+      // gains an entry must be synced for the new file to survive power loss.
+      const std::string top = path == &s.partition_path ? layout::streams_dir(options_.directory)
+                                                         : layout::index_dir(options_.directory);
+      std::string dir = layout::parent(*path);
+      if (dir != top) {
+        if (auto ec = fs_->create_directories(dir)) return ec;
+      }
+      for (; dir.size() >= top.size(); dir = layout::parent(dir)) {
+        if (journaled) dirty_dirs_.insert(dir);
+        if (dir == top) break;
+      }
+    }
+    auto p = files_.create(s.partition_path);
+    if (!p) return p.error();
+    auto i = files_.create(s.index_path);
+    if (!i) return i.error();
+    part = *p;
+    index = *i;
+    format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, part_header);
+    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
+                               index_header);
+  } else {
+    auto p = files_.get(s.partition_path);
+    if (!p) return p.error();
+    auto i = files_.get(s.index_path);
+    if (!i) return i.error();
+    part = *p;
+    index = *i;
+  }
+  const std::uint64_t index_at = format::file_header_size + sb.first_version * format::stream_entry_size;
+  if (sb.create_files) {
+    const const_buffer_span part_bufs[] = {part_header, sb.records};
+    if (auto ec = part->file->write_gather(0, part_bufs)) return ec;
+    const const_buffer_span index_bufs[] = {index_header, sb.index_entries};
+    if (auto ec = index->file->write_gather(0, index_bufs)) return ec;
+  } else {
+    if (auto ec = part->file->write_at(sb.partition_offset, sb.records)) return ec;
+    if (auto ec = index->file->write_at(index_at, sb.index_entries)) return ec;
+  }
+  part->note_written(sb.partition_offset + sb.records.size());
+  index->note_written(index_at + sb.index_entries.size());
+  stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
+  if (journaled) note_dirty(s);
+  return {};
+}
+
+void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took) {
+  flush_in_flight_ = false;
+  stat_flushes_.fetch_add(1, std::memory_order_relaxed);
+  stat_flush_ns_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
+  {
+    const auto& bounds = store_statistics::flush_duration_bounds_ns;
+    const auto ns = static_cast<std::uint64_t>(took.count());
+    const auto bucket = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), ns) - bounds.begin());
+    stat_flush_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
+  }
+  if (ec) {
+    // Sticky: after a failed write or fsync nothing more is acknowledged; the
+    // state on disk is unknown until the store is reopened and recovered.
+    if (!failed_) failed_ = ec;
+    fail_batch(*b, ec);
+  } else {
+    for (stream_batch& sb : b->streams) {
+      sb.stream->committed_end = sb.partition_offset + sb.records.size();
+      sb.stream->committed_count.store(sb.first_version + sb.event_count, std::memory_order_release);
+    }
+    all_count_.store(b->first_position + b->event_count, std::memory_order_release);
+    stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
+    if (!journal_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
+    for (pending_append& p : b->appends) complete(p, {});
+    notify_subscribers(*b);
+  }
+  if (!sealed_.empty() || !batch_->empty()) {
+    start_flush();
+  } else {
+    finish_close_if_idle();
+  }
+}
+
+void store_impl::notify_subscribers(const batch& b) {
+  const bool waiters = notifier_.has_waiters();
+  EVSTORE_TEST_POINT("writer.notify_subscribers.checked");
+  if (!waiters) return;
+  notifier_.notify("$all");
+  for (const stream_batch& sb : b.streams) notifier_.notify(sb.stream->name);
+}
+
+void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
+  for (pending_append& p : b.appends) {
+    // The bytes may or may not have reached the disk (see store::append).
+    p.result.detail = "the flush failed (" + ec.message() + "); the outcome is unknown until the store is reopened";
+    complete(p, ec);
+  }
+  b.appends.clear();
+}
+
+void store_impl::maybe_checkpoint(bool force) {
+  const std::uint64_t count = all_count();
+  if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval)) return;
+  if (auto ec = write_checkpoint(count, journal_end_)) {
+    if (!failed_) failed_ = ec;
+  }
+}
+
+void store_impl::async_close(close_handler user_handler) {
+  // From now on read-stream creation and deletion write nothing.
+  if (indexer_) indexer_->begin_close();
+  close_handler handler = [self = shared_from_this(), h = std::move(user_handler)](boost::system::error_code ec) mutable {
+    self->complete_on_executor(std::move(h), ec);
+  };
+  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
+    self->closed_ = true;
+    self->close_handlers_.push_back(std::move(handler));
+    if (!self->flush_in_flight_ && (!self->sealed_.empty() || !self->batch_->empty())) {
+      self->start_flush();
+    } else {
+      self->finish_close_if_idle();
+    }
+  });
+}
+
+void store_impl::finish_close_if_idle() {
+  if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
+  auto release = [this](boost::system::error_code ec) {
+    // Once close completes the directory may be reopened, even while this
+    // object lingers until its last handler has run.
+    lock_.reset();
+    closed_published_.store(true, std::memory_order_release);
+    notifier_.close();
+    for (auto& h : close_handlers_) {
+      auto ex = boost::asio::get_associated_executor(h, strand_);
+      boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+    close_handlers_.clear();
+  };
+  // Once the last flush is done, the indexer links what it has not yet (read
+  // streams are complete when the next process opens the store) and stops:
+  // only then does the lock go, so nothing of this store writes links/ under
+  // the directory's next owner. The drain runs on the background thread,
+  // which must never hold the store's last reference: its completion carries
+  // it back to the strand.
+  auto complete_close = [self = shared_from_this(), release](boost::system::error_code ec) mutable {
+    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) return release(ec);
+    auto strand = self->strand_;
+    auto* impl = self.get();
+    impl->indexer_->drain([self = std::move(self), strand, release, ec](boost::system::error_code drained) mutable {
+      boost::asio::post(strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
+    });
+    EVSTORE_TEST_POINT("store.close.drain_queued");
+  };
+  if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
+  if (!journal_) {
+    maybe_checkpoint(true);
+    return complete_close(failed_);
+  }
+  // The durable checkpoint syncs every dirty file: off the caller's executor.
+  flush_in_flight_ = true;
+  boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
+    const auto ec = self->durable_checkpoint(self->all_count());
+    auto strand = self->strand_;
+    boost::asio::post(strand, [self = std::move(self), complete_close, ec]() mutable {
+      self->flush_in_flight_ = false;
+      if (ec && !self->failed_) self->failed_ = ec;
+      complete_close(self->failed_);
+    });
+  });
+}
+
+}  // namespace evstore::detail
