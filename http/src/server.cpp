@@ -3,9 +3,12 @@
 
 #include <evstore/event_json.hpp>
 
+#include "connection_set.hpp"
 #include "console_assets.hpp"
-#include "deadline.hpp"
+#include "listener.hpp"
+#include "rejected_connection.hpp"
 #include "request_log.hpp"
+#include "tls.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -84,19 +87,13 @@ result<std::vector<token>> load_token_file(const std::string& path) {
 
 // --- Shared state of the listener and its sessions.
 
-class session_base {
- public:
-  virtual ~session_base() = default;
-  virtual void shut() = 0;  // from any thread: close soon
-  // From any thread, at server::stop(): finish what is in flight, then close.
-  virtual void stop_gracefully() { shut(); }
-  net::deadline deadline;   // of the read or write in progress; the sweep shuts the session past it
-};
+using session_base = net::connection;
 
 struct server::state : std::enable_shared_from_this<server::state> {
   state(boost::asio::io_context& n, store& s, boost::asio::any_io_executor e, server_options o)
-      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics), acceptor(n), sweep(n),
-        accept_retry(n), stop_deadline(n) {
+      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics),
+        connections(std::make_shared<net::connection_set>(
+            n, metrics.connections, std::min({options.header_timeout, options.idle_timeout, options.write_timeout}))) {
     metrics.log_lines_dropped = [this] { return log.dropped(); };
   }
 
@@ -105,54 +102,21 @@ struct server::state : std::enable_shared_from_this<server::state> {
   server_options options;
   server_metrics metrics;
   api routes;
-  tcp::acceptor acceptor;
   std::optional<boost::asio::ssl::context> tls;  // built once at start when TLS is on
-  std::mutex sessions_mutex;
-  std::set<std::shared_ptr<session_base>> sessions;
-  std::atomic<bool> stopping{false};
-  boost::asio::steady_timer sweep;  // enforces every session's deadline
+  std::shared_ptr<net::connection_set> connections;
+  std::shared_ptr<net::listener> listener;
   net::request_log log;
-  // A failed accept (EMFILE, ENFILE, ENOBUFS, ...) is retried after a backoff
-  // of 10 ms doubling to 1 s, and logged at most once a second.
-  boost::asio::steady_timer accept_retry;
-  std::chrono::milliseconds accept_backoff{0};
-  std::chrono::steady_clock::time_point accept_logged{};
-  std::uint64_t accept_errors_unlogged = 0;
-  // stop(): closes what is left after options.stop_timeout; on_stopped runs
-  // once no session is left. Both under sessions_mutex.
-  boost::asio::steady_timer stop_deadline;
-  std::function<void()> on_stopped;
 
-  void accept();
-  void accept_failed(const beast::error_code& ec);
+  void on_connection(tcp::socket socket);
   void reject_busy(tcp::socket socket);
-  void sweep_deadlines();
+  bool stopping() const { return connections->stopping(); }
   void log_request(std::string_view method, std::string_view path, unsigned status,
                    std::chrono::steady_clock::duration took) {
     if (log.add(method, path, status, took)) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
   }
-  void add(const std::shared_ptr<session_base>& s) {
-    std::lock_guard lock(sessions_mutex);
-    sessions.insert(s);
-    metrics.connections.store(sessions.size());
-  }
-  void remove(const std::shared_ptr<session_base>& s) {
-    std::function<void()> done;
-    {
-      std::lock_guard lock(sessions_mutex);
-      sessions.erase(s);
-      metrics.connections.store(sessions.size());
-      if (stopping && sessions.empty()) {
-        stop_deadline.cancel();  // else its wait would hold the loop for the stop timeout
-        done = std::exchange(on_stopped, nullptr);
-      }
-    }
-    if (done) boost::asio::post(net, std::move(done));
-  }
-  std::size_t count() {
-    std::lock_guard lock(sessions_mutex);
-    return sessions.size();
-  }
+  void add(const std::shared_ptr<session_base>& s) { connections->add(s); }
+  void remove(const std::shared_ptr<session_base>& s) { connections->remove(s); }
+  std::size_t count() { return connections->size(); }
   // 0 if allowed; else the status to answer (401 or 403).
   unsigned authorize(std::string_view header, bool needs_write) const {
     if (options.tokens.empty()) return 0;
@@ -548,7 +512,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   }
 
   void read_header() {
-    if (st_->stopping) {
+    if (st_->stopping()) {
       close_now();
       return finish();
     }
@@ -701,7 +665,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   // The response is serialized by hand into one buffer: one send per
   // response, without Beast's header container and buffer sequences.
   void write_response(api_response r, bool keep_alive) {
-    if (st_->stopping) keep_alive = false;  // stop(): this is the connection's last answer
+    if (st_->stopping()) keep_alive = false;  // stop(): this is the connection's last answer
     const unsigned status = r.status;
     response_.clear();
     response_ += "HTTP/1.1 ";
@@ -960,109 +924,28 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
 
 }  // namespace
 
-void server::state::accept() {
-  acceptor.async_accept(boost::asio::make_strand(net), [self = shared_from_this()](beast::error_code ec, tcp::socket socket) {
-    if (self->stopping) return;
-    if (ec) return self->accept_failed(ec);
-    self->accept_backoff = {};
-    if (self->count() >= self->options.max_connections) {
-      self->reject_busy(std::move(socket));
-    } else {
-      if (self->tls) {
-        auto s = std::make_shared<http_session<tls_stream>>(self, std::move(socket), *self->tls);
-        self->add(s);
-        s->run();
-      } else {
-        auto s = std::make_shared<http_session<plain_stream>>(self, std::move(socket));
-        self->add(s);
-        s->run();
-      }
-    }
-    self->accept();
-  });
-}
-
-// Out of descriptors (or buffers), the pending connection stays in the
-// backlog and accept fails again at once: wait, then try again, for as long
-// as it takes. Never give up: the server must serve again once clients leave.
-void server::state::accept_failed(const beast::error_code& ec) {
-  metrics.accept_errors.fetch_add(1);
-  accept_backoff = std::clamp(accept_backoff * 2, std::chrono::milliseconds(10), std::chrono::milliseconds(1000));
-  ++accept_errors_unlogged;
-  if (const auto now = std::chrono::steady_clock::now(); now - accept_logged >= std::chrono::seconds(1)) {
-    accept_logged = now;
-    log.note("evstored: accept failed: " + ec.message() + " (" + std::to_string(accept_errors_unlogged) +
-             " since the last such line); retrying in " + std::to_string(accept_backoff.count()) + " ms\n");
-    accept_errors_unlogged = 0;
+void server::state::on_connection(tcp::socket socket) {
+  if (count() >= options.max_connections) return reject_busy(std::move(socket));
+  if (tls) {
+    auto s = std::make_shared<http_session<tls_stream>>(shared_from_this(), std::move(socket), *tls);
+    add(s);
+    s->run();
+  } else {
+    auto s = std::make_shared<http_session<plain_stream>>(shared_from_this(), std::move(socket));
+    add(s);
+    s->run();
   }
-  accept_retry.expires_after(accept_backoff);
-  accept_retry.async_wait([self = shared_from_this()](beast::error_code tec) {
-    if (tec || self->stopping) return;
-    self->accept();
-  });
 }
 
-namespace {
 // Over the connection limit: a short 503 without a session, then the same
 // lingering close as an early answer (the client reads the 503, not a reset).
-struct rejected_connection : std::enable_shared_from_this<rejected_connection> {
-  rejected_connection(tcp::socket s, std::size_t most) : socket(std::move(s)), timer(socket.get_executor()), limit(most) {}
-  void start(std::chrono::milliseconds linger) {
-    static constexpr std::string_view reply =
-        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
-        "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}";
-    timer.expires_after(linger);
-    timer.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (!ec) self->end();
-    });
-    boost::asio::async_write(socket, boost::asio::buffer(reply.data(), reply.size()),
-                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                               if (ec) return self->end();
-                               beast::error_code ignored;
-                               self->socket.shutdown(tcp::socket::shutdown_send, ignored);
-                               self->drain();
-                             });
-  }
-  void drain() {
-    socket.async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-      self->drained += n;
-      if (ec || self->drained > self->limit) return self->end();
-      self->drain();
-    });
-  }
-  void end() {
-    timer.cancel();
-    beast::error_code ignored;
-    socket.close(ignored);
-  }
-  tcp::socket socket;
-  boost::asio::steady_timer timer;
-  std::size_t limit, drained = 0;
-  std::array<char, 16384> buf{};
-};
-}  // namespace
-
 void server::state::reject_busy(tcp::socket socket) {
+  static constexpr std::string_view reply =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
+      "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}";
   metrics.rejected_connections.fetch_add(1);
-  std::make_shared<rejected_connection>(std::move(socket), options.body_limit + options.header_limit + (std::size_t{1} << 20))
-      ->start(options.linger_timeout);
-}
-
-void server::state::sweep_deadlines() {
-  const auto shortest = std::min({options.header_timeout, options.idle_timeout, options.write_timeout});
-  sweep.expires_after(net::sweep_interval(shortest));
-  sweep.async_wait([self = shared_from_this()](beast::error_code ec) {
-    // The sweep goes on while stop() lets the last requests finish.
-    if (ec || (self->stopping && self->count() == 0)) return;
-    const auto now = net::deadline::clock::now();
-    {
-      std::lock_guard lock(self->sessions_mutex);
-      for (const auto& s : self->sessions) {
-        if (s->deadline.take_expired(now)) s->shut();
-      }
-    }
-    self->sweep_deadlines();
-  });
+  net::reject_connection(std::move(socket), std::string(reply),
+                         options.body_limit + options.header_limit + (std::size_t{1} << 20), options.linger_timeout);
 }
 
 server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options)
@@ -1077,64 +960,32 @@ result<void> server::start() {
     if (o.tls_cert_file.empty() || o.tls_key_file.empty()) {
       return error(errc::invalid_argument, "TLS needs both a certificate and a key file");
     }
-    auto& ctx = state_->tls.emplace(boost::asio::ssl::context::tls_server);
-    // TLS 1.2 at least; no compression, fresh DH keys.
-    ctx.set_options(boost::asio::ssl::context::default_workarounds | boost::asio::ssl::context::no_sslv2 |
-                    boost::asio::ssl::context::no_sslv3 | boost::asio::ssl::context::no_tlsv1 |
-                    boost::asio::ssl::context::no_tlsv1_1 | boost::asio::ssl::context::no_compression |
-                    boost::asio::ssl::context::single_dh_use);
-    ctx.use_certificate_chain_file(o.tls_cert_file, ec);
-    if (ec) return error(ec, "cannot load TLS certificate " + o.tls_cert_file);
-    ctx.use_private_key_file(o.tls_key_file, boost::asio::ssl::context::pem, ec);
-    if (ec) return error(ec, "cannot load TLS key " + o.tls_key_file);
+    std::string what;
+    state_->tls = net::server_tls_context(o.tls_cert_file, o.tls_key_file, ec, what);
+    if (!state_->tls) return error(ec, what);
   }
-  const auto address = boost::asio::ip::make_address(state_->options.address, ec);
-  if (ec) return error(errc::invalid_argument, "bad listen address " + state_->options.address);
-  const tcp::endpoint ep(address, state_->options.port);
-  auto& a = state_->acceptor;
-  a.open(ep.protocol(), ec);
-  if (!ec) a.set_option(boost::asio::socket_base::reuse_address(true), ec);
-  if (!ec) a.bind(ep, ec);
-  if (!ec) a.listen(boost::asio::socket_base::max_listen_connections, ec);
-  if (ec) return error(ec, "cannot listen on " + state_->options.address + ":" + std::to_string(state_->options.port));
-  state_->accept();
-  state_->sweep_deadlines();
+  const auto address = boost::asio::ip::make_address(o.address, ec);
+  if (ec) return error(errc::invalid_argument, "bad listen address " + o.address);
+  auto& st = *state_;
+  st.listener = std::make_shared<net::listener>(st.net, st.log, st.metrics.accept_errors,
+                                                [weak = std::weak_ptr<state>(state_)](tcp::socket socket) {
+                                                  if (auto self = weak.lock()) self->on_connection(std::move(socket));
+                                                });
+  if (ec = st.listener->listen(tcp::endpoint(address, o.port)); ec) {
+    return error(ec, "cannot listen on " + o.address + ":" + std::to_string(o.port));
+  }
+  st.listener->start();
+  st.connections->start_sweep();
   return {};
 }
 
-std::uint16_t server::port() const {
-  beast::error_code ec;
-  const auto ep = state_->acceptor.local_endpoint(ec);
-  return ec ? 0 : ep.port();
-}
+std::uint16_t server::port() const { return state_->listener ? state_->listener->port() : 0; }
 
 void server::stop(std::function<void()> done) {
   boost::asio::post(state_->net, [st = state_, done = std::move(done)]() mutable {
-    st->stopping = true;
-    beast::error_code ignored;
-    st->acceptor.close(ignored);
-    st->accept_retry.cancel();
+    if (st->listener) st->listener->close();
     st->log.flush();
-    std::set<std::shared_ptr<session_base>> all;
-    {
-      std::lock_guard lock(st->sessions_mutex);
-      all = st->sessions;
-      if (!all.empty()) {
-        if (done) st->on_stopped = std::move(done);
-        // What is still open after the stop timeout is closed.
-        st->stop_deadline.expires_after(st->options.stop_timeout);
-        st->stop_deadline.async_wait([st](beast::error_code ec) {
-          if (ec) return;
-          std::lock_guard guard(st->sessions_mutex);
-          for (const auto& s : st->sessions) s->shut();
-        });
-      }
-    }
-    if (all.empty()) {
-      if (done) done();
-      return;
-    }
-    for (const auto& s : all) s->stop_gracefully();
+    st->connections->stop(st->options.stop_timeout, std::move(done));
   });
 }
 
