@@ -31,6 +31,13 @@ void connection_set::remove(const std::shared_ptr<connection>& c) {
   if (done) boost::asio::post(io_, std::move(done));
 }
 
+void connection_set::replace(const std::shared_ptr<connection>& from, const std::shared_ptr<connection>& to) {
+  std::lock_guard lock(mutex_);
+  connections_.erase(from);
+  connections_.insert(to);
+  gauge_.store(connections_.size());
+}
+
 std::size_t connection_set::size() {
   std::lock_guard lock(mutex_);
   return connections_.size();

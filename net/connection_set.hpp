@@ -39,11 +39,9 @@ class connection_set : public std::enable_shared_from_this<connection_set> {
 
   void add(const std::shared_ptr<connection>& c);
   void remove(const std::shared_ptr<connection>& c);
-  // `from` hands its socket to `to` (an HTTP connection upgraded to a WebSocket).
-  void replace(const std::shared_ptr<connection>& from, const std::shared_ptr<connection>& to) {
-    remove(from);
-    add(to);
-  }
+  // `from` hands its socket to `to` (an HTTP connection that became a
+  // WebSocket or SSE stream): one step, so a stop never sees the set empty.
+  void replace(const std::shared_ptr<connection>& from, const std::shared_ptr<connection>& to);
   std::size_t size();
   bool stopping() const { return stopping_.load(); }
 
