@@ -203,11 +203,10 @@ void api::append(const std::string& stream, api_request& request, std::function<
   store_.append(stream, std::move(*events), *expected,
                 [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
                   if (ec == errc::wrong_expected_version) {
-                    api_response resp = error_response(409, "wrong_expected_version", error(ec, r.detail).message());
-                    resp.body.pop_back();
-                    resp.body += ",\"expected\":" + json_string(to_string(r.expected)) + ",\"actual\":" +
-                                 (r.actual ? std::to_string(*r.actual) : std::string("null")) + "}";
-                    return done(std::move(resp));
+                    auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
+                    body["expected"] = json_text(to_string(r.expected));
+                    body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+                    return done(json_response(409, body));
                   }
                   if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
                   api_response resp;
@@ -449,13 +448,12 @@ api_response api::consumer(const std::string& name, const target& t) const {
   }
   if (named.empty()) return error_response(404, "consumer_not_found", "no consumer named " + name);
   if (named.size() > 1) {
-    api_response r = error_response(409, "ambiguous_consumer", "consumers named " + name + " exist on " +
-                                                                  std::to_string(named.size()) + " streams: add ?stream=");
-    r.body.pop_back();
-    r.body += ",\"streams\":[";
-    for (std::size_t i = 0; i < named.size(); ++i) r.body += (i ? "," : "") + json_string(named[i]->stream);
-    r.body += "]}";
-    return r;
+    auto body = error_object("ambiguous_consumer", "consumers named " + name + " exist on " +
+                                                       std::to_string(named.size()) + " streams: add ?stream=");
+    boost::json::array streams;
+    for (const consumer_info* c : named) streams.emplace_back(json_text(c->stream));
+    body["streams"] = std::move(streams);
+    return json_response(409, body);
   }
   api_response r;
   r.body = consumer_json(*named.front());

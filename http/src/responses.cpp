@@ -53,30 +53,42 @@ unsigned status_for(const boost::system::error_code& ec) {
 
 }  // namespace
 
-std::string json_string(std::string_view s) {
-  std::string text;
+boost::json::string json_text(std::string_view s) {
+  boost::json::string text;
   text.reserve(s.size());
   while (!s.empty()) {
     const std::size_t n = utf8_sequence(s);
     text.append(n > 0 ? s.substr(0, n) : std::string_view("\xEF\xBF\xBD"));
     s.remove_prefix(n > 0 ? n : 1);
   }
-  return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
+  return text;
 }
+
+std::string json_string(std::string_view s) { return boost::json::serialize(json_text(s)); }
 
 std::string code_of(const boost::system::error_code& ec) {
   return ec.category() == evstore::category() ? ec.message() : "io_error";
 }
 
-api_response from_error(const evstore::error& e) {
-  return error_response(status_for(e.code), code_of(e.code), e.message());
+unsigned status_of(const evstore::error& e) { return status_for(e.code); }
+
+boost::json::object error_object(std::string_view code, std::string_view message) {
+  return {{"error", json_text(code)}, {"message", json_text(message)}};
+}
+
+boost::json::object error_object(const evstore::error& e) { return error_object(code_of(e.code), e.message()); }
+
+api_response json_response(unsigned status, const boost::json::object& body) {
+  api_response r;
+  r.status = status;
+  r.body = boost::json::serialize(body);
+  return r;
 }
 
 api_response error_response(unsigned status, std::string_view code, std::string_view message) {
-  api_response r;
-  r.status = status;
-  r.body = "{\"error\":" + json_string(code) + ",\"message\":" + json_string(message) + "}";
-  return r;
+  return json_response(status, error_object(code, message));
 }
+
+api_response from_error(const evstore::error& e) { return json_response(status_of(e), error_object(e)); }
 
 }  // namespace evstore::http

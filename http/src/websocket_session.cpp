@@ -31,23 +31,28 @@ std::string frame_event(const recorded_event& e) {
 }
 
 std::string frame_caught_up(const subscription_batch& b) {
-  return "{\"caughtUp\":true,\"version\":" + (b.next ? std::to_string(b.next - 1) : std::string("null")) + "}";
+  return boost::json::serialize(boost::json::object{
+      {"caughtUp", true}, {"version", b.next ? boost::json::value(b.next - 1) : boost::json::value(nullptr)}});
 }
 
 // A close code for an engine error: 4000 + the HTTP status of an error the
 // client caused or can act on (4400 a bad parameter, 4403 a read-only store,
 // 4404 a deleted read stream, 4409 a busy consumer), 1011 for the server's own.
 std::uint16_t close_code_for(const evstore::error& e) {
-  const unsigned status = from_error(e).status;
+  const unsigned status = status_of(e);
   return static_cast<std::uint16_t>(status >= 400 && status < 500 ? 4000 + status : 1011);
 }
 
+// A reply to a client's message that was refused: the error body of any route.
+std::string invalid_message(std::string_view why) { return boost::json::serialize(error_object("invalid_message", why)); }
+
 // The reply to an ack that was refused: the error body of any route, and the ack.
-std::string ack_error(const api_response& r, std::uint64_t ack) {
-  std::string body = r.body;
-  body.pop_back();
-  return body + ",\"ack\":" + std::to_string(ack) + "}";
+std::string ack_error(boost::json::object error, std::uint64_t ack) {
+  error["ack"] = ack;
+  return boost::json::serialize(error);
 }
+
+std::string acked(std::uint64_t ack) { return boost::json::serialize(boost::json::object{{"acked", ack}}); }
 
 // Bounded by bytes (see subscription_feed.hpp). The client's messages are
 // read one at a time, and not while an ack is being committed or the queue
@@ -157,44 +162,40 @@ class websocket_session : public net::connection, public std::enable_shared_from
     const auto* o = !jec ? msg.if_object() : nullptr;
     const auto* ack = o ? o->if_contains("ack") : nullptr;
     if (!consumer_ || ack == nullptr || !ack->is_number()) {
-      enqueue("{\"error\":\"invalid_message\",\"message\":\"send {\\\"ack\\\": <version>, \\\"state\\\": {...}} on a consumer subscription\"}");
+      enqueue(invalid_message(R"(send {"ack": <version>, "state": {...}} on a consumer subscription)"));
       return read_client();
     }
     boost::system::error_code nec;
-    const auto acked = ack->to_number<std::uint64_t>(nec);
+    const auto ack_number = ack->to_number<std::uint64_t>(nec);
     if (nec) {
-      enqueue("{\"error\":\"invalid_message\",\"message\":\"ack must be a non-negative integer\"}");
+      enqueue(invalid_message("ack must be a non-negative integer"));
       return read_client();
     }
-    if (acked == std::numeric_limits<std::uint64_t>::max()) {
+    if (ack_number == std::numeric_limits<std::uint64_t>::max()) {
       // Its next position (ack + 1) does not exist: it would wrap to 0.
-      enqueue(ack_error(error_response(400, "invalid_argument", "ack " + std::to_string(acked) + " has no next position"),
-                        acked));
+      enqueue(ack_error(error_object("invalid_argument", "ack " + std::to_string(ack_number) + " has no next position"),
+                        ack_number));
       return read_client();
     }
     std::string state;
     if (const auto* st = o->if_contains("state")) state = boost::json::serialize(*st);
-    commit(acked, std::move(state));
+    commit(ack_number, std::move(state));
   }
 
   // One commit at a time, in the order the acks came: the engine refuses
   // one that would move the consumer back, and the next message waits.
-  void commit(std::uint64_t acked, std::string state) {
+  void commit(std::uint64_t ack, std::string state) {
     committing_ = true;
     const auto in_flight = st_->metrics.consumer_commits_in_flight.fetch_add(1) + 1;
     auto peak = st_->metrics.consumer_commits_in_flight_peak.load();
     while (in_flight > peak && !st_->metrics.consumer_commits_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
     }
-    consumer_->commit(acked + 1, state,
-                      boost::asio::bind_executor(strand_, [self = shared_from_this(), acked](boost::system::error_code e,
+    consumer_->commit(ack + 1, state,
+                      boost::asio::bind_executor(strand_, [self = shared_from_this(), ack](boost::system::error_code e,
                                                                                              std::string detail) {
                         self->committing_ = false;
                         self->st_->metrics.consumer_commits_in_flight.fetch_sub(1);
-                        if (e) {
-                          self->enqueue(ack_error(from_error({e, std::move(detail)}), acked));
-                        } else {
-                          self->enqueue("{\"acked\":" + std::to_string(acked) + "}");
-                        }
+                        self->enqueue(e ? ack_error(error_object({e, std::move(detail)}), ack) : acked(ack));
                         self->read_client();
                       }));
   }
