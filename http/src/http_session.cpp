@@ -60,7 +60,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
       deadline.expires_after(st_->options.header_timeout);
       stream_.async_handshake(boost::asio::ssl::stream_base::server,
                               [self = shared_from_this()](beast::error_code ec) {
-                                if (ec) return self->finish();
+                                if (ec) return self->fail("tls_handshake", ec);
                                 self->read_header();
                               });
     } else {
@@ -107,7 +107,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
       // byte, then the header deadline for the rest of its header.
       deadline.expires_after(st_->options.idle_timeout);
       stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-        if (ec) return self->finish();
+        if (ec) return self->fail("read", ec);
         self->buffer_.commit(n);
         self->read_header_bytes();
       });
@@ -147,7 +147,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
                                                                    std::to_string(st_->options.body_limit) + " bytes"));
     }
     if (ec && is_parse_error(ec)) return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
-    if (ec) return finish();
+    if (ec) return fail("read", ec);
     auto& req = parser_->get();
     if (auto why = framing_error(req)) return reply_early(error_response(400, "bad_request", *why));
     // Refused before the body is read.
@@ -172,7 +172,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
       deadline.expires_after(st_->options.write_timeout);
       return boost::asio::async_write(stream_, boost::asio::buffer(go_on.data(), go_on.size()),
                                       [self = shared_from_this()](beast::error_code wec, std::size_t) {
-                                        if (wec) return self->finish();
+                                        if (wec) return self->fail("write", wec);
                                         self->read_body();
                                       });
     }
@@ -201,7 +201,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
       return reply_early(error_response(413, "body_too_large", "request body exceeds the limit"));
     }
     if (ec && is_parse_error(ec)) return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
-    if (ec) return finish();
+    if (ec) return fail("read", ec);
     deadline.expires_never();  // no deadline while the engine works on it
     auto req = parser_->release();
     keep_alive_ = req.keep_alive();
@@ -277,6 +277,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
                              [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                                self->busy_ = false;
                                if (ec) {
+                                 self->st_->log_session_error("write", ec, self->lowest());
                                  self->close_now();
                                  return self->finish();
                                }
@@ -350,6 +351,12 @@ class http_session : public net::connection, public std::enable_shared_from_this
     record(200);
     finished_ = true;  // the SSE session owns the connection now
     start_sse_session<Stream>(st_, shared_from_this(), std::move(stream_), std::move(*sub));
+  }
+
+  // An unexpected end is logged (see server::state::log_session_error), then the session ends.
+  void fail(std::string_view what, const beast::error_code& ec) {
+    st_->log_session_error(what, ec, lowest());
+    finish();
   }
 
   void finish() {

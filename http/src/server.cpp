@@ -7,6 +7,10 @@
 #include "server_state.hpp"
 #include "tls.hpp"
 
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/websocket/error.hpp>
+
 #include <string_view>
 
 namespace evstore::http {
@@ -26,6 +30,26 @@ void server::state::reject_busy(tcp::socket socket) {
   metrics.rejected_connections.fetch_add(1);
   net::reject_connection(std::move(socket), std::string(reply),
                          options.body_limit + options.header_limit + (std::size_t{1} << 20), options.linger_timeout);
+}
+
+namespace {
+// The peer went away, or the server closed the connection (stop, a deadline).
+bool is_ordinary_end(const boost::system::error_code& ec) {
+  namespace error = boost::asio::error;
+  return ec == error::eof || ec == error::operation_aborted || ec == error::connection_reset ||
+         ec == error::broken_pipe || ec == error::bad_descriptor || ec == error::not_connected ||
+         ec == boost::asio::ssl::error::stream_truncated || ec == boost::beast::http::error::end_of_stream ||
+         ec == boost::beast::websocket::error::closed;
+}
+}  // namespace
+
+void server::state::log_session_error(std::string_view what, const boost::system::error_code& ec,
+                                      const tcp::socket& socket) {
+  if (is_ordinary_end(ec)) return;
+  boost::system::error_code pec;
+  const auto peer = socket.remote_endpoint(pec);
+  const std::string at = pec ? "-" : peer.address().to_string() + ":" + std::to_string(peer.port());
+  if (log.add_error(what, at, ec.message())) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
 }
 
 server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options)

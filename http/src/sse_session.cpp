@@ -80,6 +80,7 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
                             boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               if (self->finished_) return;
                               if (ec) {
+                                self->st_->log_session_error("read", ec, self->lowest());
                                 beast::error_code ignored;
                                 self->lowest().close(ignored);  // ends a write in flight too
                                 return self->finish();
@@ -119,7 +120,10 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
                              boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                                self->writing_ = false;
                                self->feed_.pop(self->out_.size());
-                               if (ec) return self->finish();
+                               if (ec) {
+                                 if (!self->finished_) self->st_->log_session_error("write", ec, self->lowest());
+                                 return self->finish();
+                               }
                                self->deadline.expires_never();
                                self->write();
                                self->pull();

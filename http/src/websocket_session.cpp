@@ -134,7 +134,7 @@ class websocket_session : public net::connection, public std::enable_shared_from
   }
 
   void on_accept(beast::error_code ec) {
-    if (ec) return finish();
+    if (ec) return fail("websocket_handshake", ec);
     if (!fail_reason_.empty()) {
       // A documented close code with the reason, after a handshake the client can read.
       closed_ = true;
@@ -153,7 +153,7 @@ class websocket_session : public net::connection, public std::enable_shared_from
 
   void on_client_message(beast::error_code ec, std::size_t) {
     reading_ = false;
-    if (ec) return finish();
+    if (ec) return fail("read", ec);
     if (closed_ || finished_) return;
     const std::string text = beast::buffers_to_string(in_.data());
     in_.consume(in_.size());
@@ -237,7 +237,7 @@ class websocket_session : public net::connection, public std::enable_shared_from
                     boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                       self->writing_ = false;
                       self->deadline.expires_never();
-                      if (ec) return self->finish();
+                      if (ec) return self->fail("write", ec);
                       self->feed_.pop(1);
                       self->write_next();
                       self->pull();
@@ -250,6 +250,12 @@ class websocket_session : public net::connection, public std::enable_shared_from
     closed_ = true;
     ws_.async_close(ws::close_reason(static_cast<ws::close_code>(code), reason.substr(0, 120)),
                     [self = shared_from_this()](beast::error_code) { self->finish(); });
+  }
+
+  // An unexpected end is logged (see server::state::log_session_error), then the session ends.
+  void fail(std::string_view what, const beast::error_code& ec) {
+    if (!finished_) st_->log_session_error(what, ec, beast::get_lowest_layer(ws_));
+    finish();
   }
 
   void finish() {
