@@ -2,7 +2,7 @@
 // the accept loop survives descriptor exhaustion, framing is strict, every
 // client reads the status it is sent, Expect: 100-continue, per-request header
 // deadlines, a log pipe nobody reads, a graceful SIGTERM, option overflows,
-// unexpected session errors in the log.
+// unexpected session errors in the log, Expect: other than 100-continue.
 // Raw sockets on loopback (this file's raw_conn), every wait bounded.
 #include "support/server_fixture.hpp"
 
@@ -445,6 +445,25 @@ TEST_F(hostile_http_test, a_failed_tls_handshake_is_logged_once_with_its_peer) {
   for (std::size_t at = 0; (at = log.find("error=tls_handshake", at)) != std::string::npos; ++at) ++lines;
   EXPECT_EQ(lines, 1u) << tail(log);
   EXPECT_NE(log.find("error=tls_handshake peer=127.0.0.1:"), std::string::npos) << tail(log);
+}
+
+// RFC 9110 §10.1.1: an expectation the server cannot meet (anything but
+// 100-continue) is refused with 417 before the request runs, and the
+// connection is closed (the body, if any, is drained, not read as a request).
+TEST_F(hostile_http_test, an_expectation_other_than_100_continue_gets_417_and_the_connection_closes) {
+  auto& s = start();
+  for (const std::string expect : {"something-else", "100-continue, x-other"}) {
+    SCOPED_TRACE(expect);
+    raw_conn c(s.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send_all("GET /health HTTP/1.1\r\nHost: x\r\nExpect: " + expect + "\r\n\r\n"));
+    const auto r = c.read_response();
+    EXPECT_EQ(r.status, 417) << r.headers;
+    EXPECT_EQ(json::parse(r.body).at("error"), "expectation_failed") << r.body;
+    EXPECT_EQ(r.header("Connection"), "close") << r.headers;
+    EXPECT_TRUE(c.closed_within(5s));
+  }
+  EXPECT_EQ(http(s, {.path = "/health"}).status, 200);
 }
 
 TEST_F(hostile_http_test, out_of_range_options_are_refused_with_a_clear_message) {

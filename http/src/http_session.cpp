@@ -164,6 +164,11 @@ class http_session : public net::connection, public std::enable_shared_from_this
     if (const unsigned denied = console_file ? 0 : st_->authorize(req[bhttp::field::authorization], writes)) {
       return reply_early(refusal(denied, "this token may only read"));
     }
+    // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met.
+    if (const auto n = req.count(bhttp::field::expect);
+        n > 1 || (n == 1 && !beast::iequals(req[bhttp::field::expect], "100-continue"))) {
+      return reply_early(error_response(417, "expectation_failed", "only \"Expect: 100-continue\" is supported"));
+    }
     busy_ = true;  // from here the request is answered, even across stop()
     // A client that asked waits for "100 Continue" before its body (RFC 9110 §10.1.1).
     if (!parser_->is_done() && buffer_.size() == 0 && req.version() == 11 &&
