@@ -2,7 +2,8 @@
 // the accept loop survives descriptor exhaustion, framing is strict, every
 // client reads the status it is sent, Expect: 100-continue, per-request header
 // deadlines, a log pipe nobody reads, a graceful SIGTERM, option overflows,
-// unexpected session errors in the log, Expect: other than 100-continue.
+// unexpected session errors in the log, Expect: other than 100-continue, the
+// connection limit on a TLS listener.
 // Raw sockets on loopback (this file's raw_conn), every wait bounded.
 #include "support/server_fixture.hpp"
 
@@ -464,6 +465,22 @@ TEST_F(hostile_http_test, an_expectation_other_than_100_continue_gets_417_and_th
     EXPECT_TRUE(c.closed_within(5s));
   }
   EXPECT_EQ(http(s, {.path = "/health"}).status, 200);
+}
+
+// At the connection limit a TLS listener sends nothing in clear text (a TLS
+// client cannot read it, and it would be a reply before any handshake): it
+// closes the connection at once.
+TEST_F(hostile_http_test, a_tls_listener_at_the_connection_limit_closes_without_clear_text) {
+  const auto [cert, key] = self_signed_certificate();
+  ASSERT_FALSE(cert.empty()) << read_file(scratch() + "/openssl.err");
+  auto& s = start({"--tls-cert", cert, "--tls-key", key, "--max-connections", "1"});
+  raw_conn holder(s.port());  // the one connection allowed, in its handshake
+  ASSERT_TRUE(holder.connected());
+  raw_conn refused(s.port());
+  ASSERT_TRUE(refused.connected());
+  refused.send_all("\x16\x03\x01");  // the first bytes of a ClientHello
+  EXPECT_TRUE(refused.closed_within(5s));
+  EXPECT_EQ(refused.unread(), "") << "sent before any handshake";
 }
 
 TEST_F(hostile_http_test, out_of_range_options_are_refused_with_a_clear_message) {

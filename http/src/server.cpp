@@ -23,7 +23,16 @@ void server::state::on_connection(tcp::socket socket) {
 
 // Over the connection limit: a short 503 without a session, then the same
 // lingering close as an early answer (the client reads the 503, not a reset).
+// A TLS listener closes at once instead: its client cannot read clear text,
+// and a handshake first would spend the CPU the limit is there to save.
 void server::state::reject_busy(tcp::socket socket) {
+  if (tls) {
+    metrics.rejected_connections.fetch_add(1);
+    boost::system::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    socket.close(ignored);
+    return;
+  }
   static constexpr std::string_view reply =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
       "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}";
