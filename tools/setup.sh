@@ -160,7 +160,7 @@ case "$cmd" in
     # Only the targets (and the CLI that writes the seed store), not the test suite.
     log "building the fuzz targets"
     cmake --build build-fuzz --target evstore fuzz_format fuzz_event_json fuzz_stream_name fuzz_recovery fuzz_filter \
-      fuzz_request_target fuzz_http_session
+      fuzz_request_target fuzz_http_session fuzz_websocket_message
     log "fuzzing every target for ${seconds}s"
     rc=0
     ctest --test-dir build-fuzz -V -R '^fuzz\.' >build-fuzz/fuzz-output.log 2>&1 || rc=$?
