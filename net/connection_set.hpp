@@ -18,6 +18,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <string>
 
 namespace evstore::net {
 
@@ -29,6 +30,7 @@ class connection {
   // From any thread, at stop(): finish what is in flight, then close.
   virtual void stop_gracefully() { shut(); }
   net::deadline deadline;  // of the read or write in progress; the sweep shuts the connection past it
+  std::string peer;         // the client's "address:port", for log lines ("-" if unknown)
 };
 
 class connection_set : public std::enable_shared_from_this<connection_set> {

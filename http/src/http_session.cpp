@@ -282,7 +282,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
                              [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
                                self->busy_ = false;
                                if (ec) {
-                                 self->st_->log_session_error("write", ec, self->lowest());
+                                 self->st_->log_session_error("write", ec, *self);
                                  self->close_now();
                                  return self->finish();
                                }
@@ -360,7 +360,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
 
   // An unexpected end is logged (see server::state::log_session_error), then the session ends.
   void fail(std::string_view what, const beast::error_code& ec) {
-    st_->log_session_error(what, ec, lowest());
+    st_->log_session_error(what, ec, *this);
     finish();
   }
 
@@ -389,12 +389,18 @@ class http_session : public net::connection, public std::enable_shared_from_this
 }  // namespace
 
 void start_http_session(std::shared_ptr<server::state> st, tcp::socket socket) {
+  // Taken now: once a session ends in an error its socket may be closed.
+  boost::system::error_code ec;
+  const auto ep = socket.remote_endpoint(ec);
+  std::string peer = ec ? "-" : ep.address().to_string() + ":" + std::to_string(ep.port());
   if (st->tls) {
     auto s = std::make_shared<http_session<tls_stream>>(st, std::move(socket), *st->tls);
+    s->peer = std::move(peer);
     st->connections->add(s);
     s->run();
   } else {
     auto s = std::make_shared<http_session<plain_stream>>(st, std::move(socket));
+    s->peer = std::move(peer);
     st->connections->add(s);
     s->run();
   }

@@ -53,12 +53,9 @@ bool is_ordinary_end(const boost::system::error_code& ec) {
 }  // namespace
 
 void server::state::log_session_error(std::string_view what, const boost::system::error_code& ec,
-                                      const tcp::socket& socket) {
+                                      const net::connection& c) {
   if (is_ordinary_end(ec)) return;
-  boost::system::error_code pec;
-  const auto peer = socket.remote_endpoint(pec);
-  const std::string at = pec ? "-" : peer.address().to_string() + ":" + std::to_string(peer.port());
-  if (log.add_error(what, at, ec.message())) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
+  if (log.add_error(what, c.peer, ec.message())) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
 }
 
 server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options)

@@ -47,8 +47,7 @@ struct server::state : std::enable_shared_from_this<server::state> {
   // A session's unexpected end (a failed TLS handshake, read or write), in
   // the request log: `what` names the step. Ends that mean the peer left or
   // the server closed the connection itself are not logged.
-  void log_session_error(std::string_view what, const boost::system::error_code& ec,
-                         const boost::asio::ip::tcp::socket& socket);
+  void log_session_error(std::string_view what, const boost::system::error_code& ec, const net::connection& c);
   // 0 if allowed; else the status to answer (401 or 403).
   unsigned authorize(std::string_view header, bool needs_write) const {
     return http::authorize(options.tokens, header, needs_write);

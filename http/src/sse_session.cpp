@@ -80,7 +80,7 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
                             boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
                               if (self->finished_) return;
                               if (ec) {
-                                self->st_->log_session_error("read", ec, self->lowest());
+                                self->st_->log_session_error("read", ec, *self);
                                 beast::error_code ignored;
                                 self->lowest().close(ignored);  // ends a write in flight too
                                 return self->finish();
@@ -121,7 +121,7 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
                                self->writing_ = false;
                                self->feed_.pop(self->out_.size());
                                if (ec) {
-                                 if (!self->finished_) self->st_->log_session_error("write", ec, self->lowest());
+                                 if (!self->finished_) self->st_->log_session_error("write", ec, *self);
                                  return self->finish();
                                }
                                self->deadline.expires_never();
@@ -169,6 +169,7 @@ template <class Stream>
 void start_sse_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from, Stream stream,
                        subscription live) {
   auto s = std::make_shared<sse_session<Stream>>(st, std::move(stream), std::move(live));
+  s->peer = from->peer;
   st->connections->replace(from, s);
   s->start();
 }

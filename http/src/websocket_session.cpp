@@ -254,7 +254,7 @@ class websocket_session : public net::connection, public std::enable_shared_from
 
   // An unexpected end is logged (see server::state::log_session_error), then the session ends.
   void fail(std::string_view what, const beast::error_code& ec) {
-    if (!finished_) st_->log_session_error(what, ec, beast::get_lowest_layer(ws_));
+    if (!finished_) st_->log_session_error(what, ec, *this);
     finish();
   }
 
@@ -292,6 +292,7 @@ void start_websocket_session(std::shared_ptr<server::state> st, const std::share
                              Stream stream, const beast::flat_buffer& leftover, bhttp::request<bhttp::string_body> request,
                              subscribe_params p) {
   auto w = std::make_shared<websocket_session<Stream>>(st, std::move(stream), leftover);
+  w->peer = from->peer;
   st->connections->replace(from, w);
   w->start(std::move(request), p);
 }
