@@ -117,6 +117,22 @@ bool request_log::add(std::string_view method, std::string_view path, unsigned s
   return true;
 }
 
+bool request_log::add_error(std::string_view what, std::string_view peer, std::string_view message) {
+  std::string line = "evstored error=";
+  line += what;
+  line += " peer=";
+  line += peer;
+  line += " message=";
+  line += message;
+  line += '\n';
+  std::lock_guard lock(mutex_);
+  append_locked(line);
+  if (pending_.size() >= flush_at) write_locked();
+  if (flush_asked_ || pending_.empty()) return false;
+  flush_asked_ = true;
+  return true;
+}
+
 void request_log::note(std::string_view line) {
   std::lock_guard lock(mutex_);
   append_locked(line);

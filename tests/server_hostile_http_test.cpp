@@ -1,7 +1,9 @@
 // evstored's HTTP request path under hostile and careless clients (issue 11):
 // the accept loop survives descriptor exhaustion, framing is strict, every
 // client reads the status it is sent, Expect: 100-continue, per-request header
-// deadlines, a log pipe nobody reads, a graceful SIGTERM, option overflows.
+// deadlines, a log pipe nobody reads, a graceful SIGTERM, option overflows,
+// unexpected session errors in the log, Expect: other than 100-continue, the
+// connection limit on a TLS listener.
 // Raw sockets on loopback (this file's raw_conn), every wait bounded.
 #include "support/server_fixture.hpp"
 
@@ -423,6 +425,62 @@ except ssl.SSLError:  # UNEXPECTED_EOF_WHILE_READING: no close_notify
     EXPECT_EQ(line->rfind("CLEAN HTTP/1.1 ", 0), 0u) << *line;
     py.wait_exit(5s);
   }
+}
+
+// A connection that ends in an error, not because its client left or the
+// server closed it (here plain HTTP sent to a TLS listener: the handshake
+// fails), leaves one line in the log naming the step and the peer.
+TEST_F(hostile_http_test, a_failed_tls_handshake_is_logged_once_with_its_peer) {
+  const auto [cert, key] = self_signed_certificate();
+  ASSERT_FALSE(cert.empty()) << read_file(scratch() + "/openssl.err");
+  auto& s = start({"--tls-cert", cert, "--tls-key", key});
+  {
+    raw_conn c(s.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send_all("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(c.closed_within(5s));
+  }
+  EXPECT_EQ(s.stop(), 0);  // the log is flushed at the stop
+  const std::string log = s.log();
+  std::size_t lines = 0;
+  for (std::size_t at = 0; (at = log.find("error=tls_handshake", at)) != std::string::npos; ++at) ++lines;
+  EXPECT_EQ(lines, 1u) << tail(log);
+  EXPECT_NE(log.find("error=tls_handshake peer=127.0.0.1:"), std::string::npos) << tail(log);
+}
+
+// RFC 9110 §10.1.1: an expectation the server cannot meet (anything but
+// 100-continue) is refused with 417 before the request runs, and the
+// connection is closed (the body, if any, is drained, not read as a request).
+TEST_F(hostile_http_test, an_expectation_other_than_100_continue_gets_417_and_the_connection_closes) {
+  auto& s = start();
+  for (const std::string expect : {"something-else", "100-continue, x-other"}) {
+    SCOPED_TRACE(expect);
+    raw_conn c(s.port());
+    ASSERT_TRUE(c.connected());
+    ASSERT_TRUE(c.send_all("GET /health HTTP/1.1\r\nHost: x\r\nExpect: " + expect + "\r\n\r\n"));
+    const auto r = c.read_response();
+    EXPECT_EQ(r.status, 417) << r.headers;
+    EXPECT_EQ(json::parse(r.body).at("error"), "expectation_failed") << r.body;
+    EXPECT_EQ(r.header("Connection"), "close") << r.headers;
+    EXPECT_TRUE(c.closed_within(5s));
+  }
+  EXPECT_EQ(http(s, {.path = "/health"}).status, 200);
+}
+
+// At the connection limit a TLS listener sends nothing in clear text (a TLS
+// client cannot read it, and it would be a reply before any handshake): it
+// closes the connection at once.
+TEST_F(hostile_http_test, a_tls_listener_at_the_connection_limit_closes_without_clear_text) {
+  const auto [cert, key] = self_signed_certificate();
+  ASSERT_FALSE(cert.empty()) << read_file(scratch() + "/openssl.err");
+  auto& s = start({"--tls-cert", cert, "--tls-key", key, "--max-connections", "1"});
+  raw_conn holder(s.port());  // the one connection allowed, in its handshake
+  ASSERT_TRUE(holder.connected());
+  raw_conn refused(s.port());
+  ASSERT_TRUE(refused.connected());
+  refused.send_all("\x16\x03\x01");  // the first bytes of a ClientHello
+  EXPECT_TRUE(refused.closed_within(5s));
+  EXPECT_EQ(refused.unread(), "") << "sent before any handshake";
 }
 
 TEST_F(hostile_http_test, out_of_range_options_are_refused_with_a_clear_message) {

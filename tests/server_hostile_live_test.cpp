@@ -322,4 +322,18 @@ TEST_F(live_test, a_busy_consumer_closes_with_4409_and_a_deleted_read_stream_wit
   EXPECT_NE(got.lines.back().find("read stream 'paid' was deleted"), std::string::npos) << got.transcript();
 }
 
+// A WebSocket session that ends in an error (a message over the limit: the
+// server closes with 1009) leaves one line in the log naming its client,
+// though the socket is already closed when the error is seen.
+TEST_F(live_test, a_websocket_session_ended_by_an_error_is_logged_with_its_peer) {
+  auto& s = start({"--ws-max-message", "16"});
+  ws_messages got;
+  const std::string outcome =
+      ws_outcome(s, "/subscribe", {"until=caughtUp", "send=" + std::string(64, 'x'), "until=error"}, {}, got);
+  EXPECT_EQ(outcome.rfind("CLOSE", 0), 0u) << got.transcript();
+  EXPECT_EQ(s.stop(), 0);  // the log is flushed at the stop
+  const std::string log = s.log();
+  EXPECT_NE(log.find("error=read peer=127.0.0.1:"), std::string::npos) << tail(log);
+}
+
 }  // namespace

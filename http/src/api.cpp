@@ -13,71 +13,6 @@
 namespace evstore::http {
 namespace {
 
-// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms,
-// no surrogates, at most U+10FFFF) that starts `s`, or 0.
-std::size_t utf8_sequence(std::string_view s) {
-  const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
-  const unsigned char c = b(0);
-  if (c < 0x80) return 1;
-  std::size_t n = 0;
-  unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c == 0xE0) n = 3, lo = 0xA0;
-  else if (c == 0xED) n = 3, hi = 0x9F;
-  else if (c >= 0xE1 && c <= 0xEF) n = 3;
-  else if (c == 0xF0) n = 4, lo = 0x90;
-  else if (c == 0xF4) n = 4, hi = 0x8F;
-  else if (c >= 0xF1 && c <= 0xF3) n = 4;
-  else return 0;
-  if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
-  for (std::size_t i = 2; i < n; ++i) {
-    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
-  }
-  return n;
-}
-
-// A JSON string of `s`. Texts from requests (a stream name in an error's
-// detail) may not be UTF-8: each byte that starts no well-formed sequence is
-// written as U+FFFD, so the body stays valid JSON.
-std::string json_string(std::string_view s) {
-  std::string text;
-  text.reserve(s.size());
-  while (!s.empty()) {
-    const std::size_t n = utf8_sequence(s);
-    text.append(n > 0 ? s.substr(0, n) : std::string_view("\xEF\xBF\xBD"));
-    s.remove_prefix(n > 0 ? n : 1);
-  }
-  return boost::json::serialize(boost::json::string_view(text.data(), text.size()));
-}
-
-unsigned status_for(const boost::system::error_code& ec) {
-  if (ec.category() == evstore::category()) {
-    switch (static_cast<errc>(ec.value())) {
-      case errc::wrong_expected_version: return 409;
-      case errc::read_stream_exists: return 409;
-      case errc::duplicate_event_id: return 409;
-      case errc::consumer_busy: return 409;
-      case errc::stream_not_found: return 404;
-      case errc::stream_deleted: return 404;
-      case errc::invalid_stream_name: return 400;
-      case errc::invalid_event: return 400;
-      case errc::invalid_argument: return 400;
-      case errc::read_only: return 403;
-      case errc::store_closed: return 503;
-      case errc::store_failed: return 503;
-      case errc::corrupt_data: return 500;
-      default: return 500;
-    }
-  }
-  return 500;
-}
-
-std::string code_of(const boost::system::error_code& ec) {
-  return ec.category() == evstore::category() ? ec.message() : "io_error";
-}
-
-
-
 int hex(char c) {
   if (c >= '0' && c <= '9') return c - '0';
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -121,10 +56,6 @@ api_response console_response(const console_asset& a) {
 
 }  // namespace
 
-api_response from_error(const evstore::error& e) {
-  return error_response(status_for(e.code), code_of(e.code), e.message());
-}
-
 std::optional<std::uint64_t> to_u64(std::string_view s) {
   std::uint64_t v = 0;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);  // digits only: no sign, no spaces
@@ -132,12 +63,6 @@ std::optional<std::uint64_t> to_u64(std::string_view s) {
   return v;
 }
 
-api_response error_response(unsigned status, std::string_view code, std::string_view message) {
-  api_response r;
-  r.status = status;
-  r.body = "{\"error\":" + json_string(code) + ",\"message\":" + json_string(message) + "}";
-  return r;
-}
 
 std::optional<target> parse_target(std::string_view raw) {
   if (raw.empty() || raw.front() != '/') return std::nullopt;
@@ -172,6 +97,58 @@ std::optional<target> parse_target(std::string_view raw) {
     }
   }
   return t;
+}
+
+namespace {
+
+// The one parser of subscribe parameters: `from` (a non-negative integer,
+// `default_from` without it), or Last-Event-ID (resume after that event),
+// which comes first; with consumers allowed, ?consumer= starts at the
+// consumer's position instead, and `from` is not read.
+subscribe_params parse_subscribe(const target& t, std::string stream, std::uint64_t default_from,
+                                 std::string_view last_event_id, bool consumers) {
+  subscribe_params p{.stream = std::move(stream), .from = default_from};
+  if (consumers) {
+    if (auto c = t.query.find("consumer"); c != t.query.end()) {
+      p.consumer = c->second;
+      return p;
+    }
+  }
+  if (!last_event_id.empty()) {
+    const auto id = to_u64(last_event_id);
+    if (!id || *id == from_end) {
+      p.invalid = "Last-Event-ID must be an event number";
+    } else {
+      p.from = *id + 1;
+    }
+  } else if (auto f = t.query.find("from"); f != t.query.end()) {
+    if (const auto v = to_u64(f->second)) {
+      p.from = *v;
+    } else {
+      p.invalid = "from must be a non-negative integer";
+    }
+  }
+  return p;
+}
+
+}  // namespace
+
+route route_request(std::string_view method, std::string_view raw_target, bool upgrade, std::string_view accept,
+                    std::string_view last_event_id) {
+  auto t = parse_target(raw_target);
+  if (!t) return {};  // api::handle answers 400
+  if (upgrade) {
+    if (t->segments.size() != 1 || t->segments[0] != "subscribe") return {.kind = route_kind::upgrade_elsewhere};
+    // A WebSocket subscription reads $all from its end unless told otherwise;
+    // it does not resume by Last-Event-ID (an SSE header).
+    std::string stream = t->query.count("stream") ? t->query["stream"] : "$all";
+    return {.kind = route_kind::websocket, .subscribe = parse_subscribe(*t, std::move(stream), from_end, {}, true)};
+  }
+  if (method == "GET" && t->segments.size() == 2 && t->segments[0] == "streams" && t->query.count("live") &&
+      t->query["live"] == "true" && accept.find("text/event-stream") != std::string_view::npos) {
+    return {.kind = route_kind::sse, .subscribe = parse_subscribe(*t, t->segments[1], 0, last_event_id, false)};
+  }
+  return {};
 }
 
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
@@ -226,11 +203,10 @@ void api::append(const std::string& stream, api_request& request, std::function<
   store_.append(stream, std::move(*events), *expected,
                 [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
                   if (ec == errc::wrong_expected_version) {
-                    api_response resp = error_response(409, "wrong_expected_version", error(ec, r.detail).message());
-                    resp.body.pop_back();
-                    resp.body += ",\"expected\":" + json_string(to_string(r.expected)) + ",\"actual\":" +
-                                 (r.actual ? std::to_string(*r.actual) : std::string("null")) + "}";
-                    return done(std::move(resp));
+                    auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
+                    body["expected"] = json_text(to_string(r.expected));
+                    body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+                    return done(json_response(409, body));
                   }
                   if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
                   api_response resp;
@@ -472,13 +448,12 @@ api_response api::consumer(const std::string& name, const target& t) const {
   }
   if (named.empty()) return error_response(404, "consumer_not_found", "no consumer named " + name);
   if (named.size() > 1) {
-    api_response r = error_response(409, "ambiguous_consumer", "consumers named " + name + " exist on " +
-                                                                  std::to_string(named.size()) + " streams: add ?stream=");
-    r.body.pop_back();
-    r.body += ",\"streams\":[";
-    for (std::size_t i = 0; i < named.size(); ++i) r.body += (i ? "," : "") + json_string(named[i]->stream);
-    r.body += "]}";
-    return r;
+    auto body = error_object("ambiguous_consumer", "consumers named " + name + " exist on " +
+                                                       std::to_string(named.size()) + " streams: add ?stream=");
+    boost::json::array streams;
+    for (const consumer_info* c : named) streams.emplace_back(json_text(c->stream));
+    body["streams"] = std::move(streams);
+    return json_response(409, body);
   }
   api_response r;
   r.body = consumer_json(*named.front());

@@ -1,11 +1,17 @@
-// The request/response routes of evstored (API.md "HTTP"), without any
-// Beast type: sessions translate their request into an api_request and write
-// back the api_response. Live routes (SSE, WebSocket) live in the sessions.
+// The routes of evstored (API.md "HTTP"), without any Beast type: the one
+// place that decides where a request goes (route_request: a plain response,
+// an SSE stream or a WebSocket subscription), with the one parser of
+// subscribe parameters; and the plain routes themselves (api::handle):
+// sessions translate their request into an api_request and write back the
+// api_response. The live sessions are in sse_session.hpp and
+// websocket_session.hpp.
 //
 // Threading: handle() may be called from any thread and never blocks on a
 // disk: reads run on the engine's executor, appends complete on the store's
 // strand; `done` is called on one of those, exactly once.
 #pragma once
+
+#include "responses.hpp"
 
 #include <evstore/store.hpp>
 
@@ -28,18 +34,6 @@ struct api_request {
   std::string expected_version;  // the Expected-Version header, if any
 };
 
-struct api_response {
-  unsigned status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-  std::vector<std::pair<std::string, std::string>> headers;
-};
-
-// {"error": code, "message": message} with `status`.
-api_response error_response(unsigned status, std::string_view code, std::string_view message);
-// The same for an engine error: its status (409, 404, 400, 403, 503, 500) and code.
-api_response from_error(const evstore::error& e);
-
 // A parsed request target: decoded path segments and query parameters.
 struct target {
   std::vector<std::string> segments;
@@ -50,6 +44,31 @@ std::optional<std::uint64_t> to_u64(std::string_view s);
 
 // nullopt for a malformed target (bad percent-encoding, not starting with '/').
 std::optional<target> parse_target(std::string_view raw);
+
+// Where a live subscription starts: from `from`, or a consumer's position.
+struct subscribe_params {
+  std::string stream;
+  std::optional<std::string> consumer;  // WebSocket only
+  std::uint64_t from = 0;
+  std::string invalid;  // why the parameters are refused (empty: they are not)
+};
+
+enum class route_kind {
+  plain,              // api::handle answers
+  sse,                // GET /streams/{name}?live=true accepting text/event-stream
+  websocket,          // an upgrade to /subscribe
+  upgrade_elsewhere,  // an upgrade to any other path (404)
+};
+
+struct route {
+  route_kind kind = route_kind::plain;
+  subscribe_params subscribe;  // sse, websocket
+};
+
+// Decides which handler a request goes to. `accept` and `last_event_id` are
+// the Accept and Last-Event-ID headers (SSE resumes after the latter).
+route route_request(std::string_view method, std::string_view raw_target, bool upgrade, std::string_view accept,
+                    std::string_view last_event_id);
 
 struct api_options {
   std::size_t max_read_limit = 1000;  // cap on `limit` of a read

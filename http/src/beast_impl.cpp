@@ -1,4 +1,4 @@
-// Beast's (and Asio SSL's) separately compiled implementation, built once
-// (BOOST_BEAST_SEPARATE_COMPILATION): no other file instantiates it.
-#include <boost/asio/ssl/impl/src.hpp>
+// Beast's separately compiled implementation, built once
+// (BOOST_BEAST_SEPARATE_COMPILATION): no other file instantiates it. Asio's
+// SSL part is compiled in net/tls.cpp.
 #include <boost/beast/src.hpp>

@@ -11,6 +11,7 @@
 #pragma once
 
 #include "api.hpp"
+#include "auth.hpp"  // token, load_token_file
 
 #include <evstore/error.hpp>
 #include <evstore/store.hpp>
@@ -25,16 +26,6 @@
 #include <vector>
 
 namespace evstore::http {
-
-enum class token_scope { read, write };
-
-struct token {
-  std::string secret;
-  token_scope scope = token_scope::read;
-};
-
-// "<read|write> <token>" per line; '#' starts a comment. Errors name the line.
-result<std::vector<token>> load_token_file(const std::string& path);
 
 struct server_options {
   std::string address = "127.0.0.1";
