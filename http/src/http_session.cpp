@@ -348,10 +348,20 @@ class http_session : public net::connection, public std::enable_shared_from_this
   // not open are answered here; the stream is the SSE session's.
   void start_sse(const subscribe_params& p) {
     if (!p.invalid.empty()) return reply_and_close(error_response(400, "invalid_argument", p.invalid));
-    auto sub = st_->routes.engine().subscribe(
-        p.stream,
-        {.from = p.from, .max_batch = 256, .max_bytes = subscription_feed::batch_bytes(st_->options.send_queue_limit)},
-        st_->engine);
+    // Opening may read the stream's index (its first use): on the engine's
+    // executor, never on the network loop.
+    boost::asio::post(st_->engine, [self = shared_from_this(), p] {
+      auto sub = std::make_shared<result<subscription>>(self->st_->routes.engine().subscribe(
+          p.stream,
+          {.from = p.from,
+           .max_batch = 256,
+           .max_bytes = subscription_feed::batch_bytes(self->st_->options.send_queue_limit)},
+          self->st_->engine));
+      boost::asio::post(self->strand_, [self, sub] { self->sse_opened(std::move(*sub)); });
+    });
+  }
+
+  void sse_opened(result<subscription> sub) {
     if (!sub) return reply_and_close(from_error(sub.error()));
     record(200);
     finished_ = true;  // the SSE session owns the connection now

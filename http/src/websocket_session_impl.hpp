@@ -86,8 +86,16 @@ class websocket_session : public net::connection, public std::enable_shared_from
     timeouts.keep_alive_pings = true;
     ws_.set_option(timeouts);
     ws_.read_message_max(st_->options.websocket_max_message);
-    subscribe(p);
-    ws_.async_accept(req, beast::bind_front_handler(&websocket_session<Stream>::on_accept, shared_from_this()));
+    // Opening reads files (a stream's index on its first use, a consumer's
+    // checkpoint and lock): on the engine's executor, never on the network
+    // loop, where one slow disk would stall every connection.
+    boost::asio::post(st_->engine, [self = shared_from_this(), req = std::move(req), p]() mutable {
+      auto opened = std::make_shared<opening>(self->open(p));
+      boost::asio::post(self->strand_, [self, req = std::move(req), opened]() mutable {
+        self->adopt(std::move(*opened));
+        self->ws_.async_accept(req, beast::bind_front_handler(&websocket_session<Stream>::on_accept, self));
+      });
+    });
   }
 
   void shut() override {
@@ -108,12 +116,21 @@ class websocket_session : public net::connection, public std::enable_shared_from
   }
 
  private:
-  // Opens the subscription, or keeps why it cannot be opened (fail_code_,
-  // fail_reason_) to close with once the handshake is done.
-  void subscribe(const subscribe_params& p) {
+  // What open() found: the subscription (and its consumer), or why not.
+  struct opening {
+    std::optional<consumer> owner;
+    std::optional<subscription> sub;
+    std::optional<evstore::error> failure;
+    std::string invalid;
+  };
+
+  // Opens the subscription; runs on the engine's executor and touches no
+  // member but the shared state.
+  opening open(const subscribe_params& p) const {
+    opening out;
     if (!p.invalid.empty()) {
-      fail_reason_ = p.invalid;
-      return;
+      out.invalid = p.invalid;
+      return out;
     }
     const subscription_options batches{.max_batch = 256,
                                        .max_bytes = subscription_feed::batch_bytes(st_->options.send_queue_limit)};
@@ -121,16 +138,35 @@ class websocket_session : public net::connection, public std::enable_shared_from
     result<subscription> sub = error(errc::invalid_argument, "");
     if (p.consumer) {
       auto opened = s.consumer(p.stream, *p.consumer);
-      if (!opened) return fail(opened.error());
-      consumer_.emplace(std::move(*opened));
-      sub = consumer_->subscribe(batches);
+      if (!opened) {
+        out.failure = opened.error();
+        return out;
+      }
+      out.owner.emplace(std::move(*opened));
+      sub = out.owner->subscribe(batches, st_->engine);
     } else {
       auto from = batches;
       from.from = p.from;
       sub = s.subscribe(p.stream, from, st_->engine);
     }
-    if (!sub) return fail(sub.error());
-    feed_.attach(std::move(*sub));
+    if (!sub) {
+      out.failure = sub.error();
+    } else {
+      out.sub.emplace(std::move(*sub));
+    }
+    return out;
+  }
+
+  // Back on the strand: keeps the subscription, or why it cannot be opened
+  // (fail_code_, fail_reason_) to close with once the handshake is done.
+  void adopt(opening o) {
+    if (!o.invalid.empty()) {
+      fail_reason_ = std::move(o.invalid);
+      return;
+    }
+    if (o.failure) return fail(*o.failure);
+    if (o.owner) consumer_.emplace(std::move(*o.owner));
+    feed_.attach(std::move(*o.sub));
   }
 
   void fail(const evstore::error& e) {
