@@ -175,7 +175,7 @@ std::optional<target> parse_target(std::string_view raw) {
 }
 
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
-    : store_(s), engine_(std::move(engine_executor)), options_(std::move(options)), metrics_(metrics) {}
+    : store_(s), engine_(std::move(engine_executor)), options_(options), metrics_(metrics) {}
 
 void api::handle(api_request request, std::function<void(api_response)> done) {
   auto t = parse_target(request.target);

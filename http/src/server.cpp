@@ -389,7 +389,7 @@ class websocket_session : public session_base, public std::enable_shared_from_th
     if (pulling_ || ending_ || closed_ || finished_ || queued_.size() >= half_limit()) return;
     pulling_ = true;
     subscription_.next(boost::asio::bind_executor(
-        strand_, [self = shared_from_this()](boost::system::error_code ec, subscription_batch b) {
+        strand_, [self = shared_from_this()](boost::system::error_code ec, const subscription_batch& b) {
           self->pulling_ = false;
           if (ec == boost::asio::error::operation_aborted) return self->close_with(1001, "going away");
           if (ec) {
@@ -700,7 +700,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
 
   // The response is serialized by hand into one buffer: one send per
   // response, without Beast's header container and buffer sequences.
-  void write_response(api_response r, bool keep_alive) {
+  void write_response(api_response r, bool keep_alive) {  // NOLINT(performance-unnecessary-value-param): callers move it in
     if (st_->stopping) keep_alive = false;  // stop(): this is the connection's last answer
     const unsigned status = r.status;
     response_.clear();
@@ -867,7 +867,7 @@ class http_session : public session_base, public std::enable_shared_from_this<ht
   void sse_pull() {
     if (sse_pulling_ || sse_ending_ || finished_ || sse_queued_->size() >= sse_half_limit()) return;
     live_.next(boost::asio::bind_executor(strand_, [self = shared_from_this()](boost::system::error_code ec,
-                                                                              subscription_batch b) {
+                                                                              const subscription_batch& b) {
       if (ec == boost::asio::error::operation_aborted) return self->finish();
       if (ec) {
         // The subscription ended (stream_deleted, store_closed, a read
@@ -1131,7 +1131,7 @@ void server::stop(std::function<void()> done) {
       }
     }
     if (all.empty()) {
-      if (done) done();
+      if (done) done();  // NOLINT(bugprone-use-after-move): moved above only when `all` is not empty
       return;
     }
     for (const auto& s : all) s->stop_gracefully();
