@@ -79,7 +79,7 @@ void connection_set::stop(std::chrono::milliseconds timeout, std::function<void(
     }
   }
   if (all.empty()) {
-    if (done) done();
+    if (done) done();  // NOLINT(bugprone-use-after-move): moved above only when `all` is not empty
     return;
   }
   for (const auto& c : all) c->stop_gracefully();

@@ -13,10 +13,12 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <map>
 #include <sys/wait.h>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 using namespace evstore;
@@ -98,11 +100,64 @@ TEST_P(follower_test, follows_a_writer_process_with_subscriptions_and_system_str
 
 namespace {
 
-// The follower picks up read streams created after it opened, serves them,
-// and runs a consumer of one (its checkpoint in its own directory).
-TEST(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
+std::vector<std::string> types_in(const store& s, const std::string& stream) {
+  std::vector<std::string> out;
+  auto page = s.read(stream, {.from = 0, .max_count = 100});
+  if (!page) return {page.error().message()};
+  for (const auto& e : page->events) out.emplace_back(e.type);
+  return out;
+}
+
+// A writer and a follower in this process, on one loop thread.
+class follower_in_process : public ::testing::Test {
+ protected:
+  // Without system streams; the follower moves only on refresh().
+  result<store> open_writer(std::shared_ptr<file_system> fs = {}) {
+    return store::open(io.executor(), {.directory = dir.path(), .file_system = std::move(fs), .system_streams = false});
+  }
+  result<store> open_follower(std::shared_ptr<file_system> fs = {}) {
+    return store::open(io.executor(), {.directory = dir.path(), .read_only = true, .file_system = std::move(fs),
+                                       .follow = false, .system_streams = false});
+  }
+
+  // The set-up of a stream cut by the writer's recovery: a writer on a
+  // fault-injecting file system appends to "a", a follower opens, and the
+  // flush creating "x" fails at file operation `k` (and every one after it).
+  // Then `check_failed_flush` runs, the follower reads x's catalog record, the
+  // writer closes, and `restarted_` opens the directory (its recovery cuts x).
+  void cut_x_at_operation(std::uint64_t k, const std::function<void()>& check_failed_flush = {}) {
+    auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
+    auto writer = std::make_optional(open_writer(faulty));
+    ASSERT_TRUE(*writer) << writer->error().message();
+    ASSERT_FALSE(append_wait(**writer, "a", {make_event("A")}).ec);
+    auto opened = open_follower();
+    ASSERT_TRUE(opened) << opened.error().message();
+    follower_.emplace(std::move(*opened));
+    faulty->fail_operation(k, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
+    ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
+    if (check_failed_flush) {
+      ASSERT_NO_FATAL_FAILURE(check_failed_flush());
+    }
+    ASSERT_TRUE(follower_->refresh());
+    ASSERT_EQ(follower_->stream_count(), 2u) << "the follower has read the catalog record of x";
+    EXPECT_EQ(follower_->event_count(), 1u);
+    (void)close_wait(**writer);
+    writer.reset();
+    faulty->clear_faults();
+
+    auto again = open_writer();
+    ASSERT_TRUE(again) << again.error().message();
+    restarted_.emplace(std::move(*again));
+  }
+
   temp_dir dir;
   io_thread io;
+  std::optional<store> follower_, restarted_;  // set by cut_x_at_operation
+};
+
+// The follower picks up read streams created after it opened, serves them,
+// and runs a consumer of one (its checkpoint in its own directory).
+TEST_F(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
   auto writer = store::open(io.executor(), {.directory = dir.sub("store")});
   ASSERT_TRUE(writer);
   ASSERT_FALSE(append_wait(*writer, "order-1", make_events(3, "Paid")).ec);
@@ -137,59 +192,27 @@ TEST(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
   EXPECT_FALSE(std::filesystem::exists(dir.sub("store") + "/consumers"));
 }
 
-}  // namespace
-
-namespace {
-
-std::vector<std::string> types_in(const store& s, const std::string& stream) {
-  std::vector<std::string> out;
-  auto page = s.read(stream, {.from = 0, .max_count = 100});
-  if (!page) return {page.error().message()};
-  for (const auto& e : page->events) out.emplace_back(e.type);
-  return out;
-}
-
 // The follower read the catalog record of a stream whose creating flush
 // failed; the writer's recovery cut that record and gave its id (and its
 // bytes' length) to another stream. The follower forgets the cut stream and
 // follows on.
-TEST(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_cut) {
-  temp_dir dir;
-  io_thread io;
-  auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
-  auto writer = std::make_optional(store::open(
-      io.executor(), {.directory = dir.path(), .file_system = faulty, .system_streams = false}));
-  ASSERT_TRUE(*writer) << writer->error().message();
-  ASSERT_FALSE(append_wait(**writer, "a", {make_event("A")}).ec);
-  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false,
-                                              .system_streams = false});
-  ASSERT_TRUE(follower) << follower.error().message();
+TEST_F(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_cut) {
   // The flush creating "x" writes its catalog record and $all entry, then
   // fails creating its partition (a kill -9 there leaves the same files).
-  faulty->fail_operation(3, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
-  ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
-  ASSERT_TRUE(follower->refresh());
-  ASSERT_EQ(follower->stream_count(), 2u) << "the follower has read the catalog record of x";
-  EXPECT_EQ(follower->event_count(), 1u);
-  (void)close_wait(**writer);
-  writer.reset();
-  faulty->clear_faults();
-
-  auto restarted = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
-  ASSERT_TRUE(restarted) << restarted.error().message();
-  ASSERT_FALSE(append_wait(*restarted, "y", {make_event("Y")}).ec);  // x's id, x's record length
-  ASSERT_FALSE(append_wait(*restarted, "a", make_events(3)).ec);
-  auto published = follower->refresh();
+  ASSERT_NO_FATAL_FAILURE(cut_x_at_operation(3));
+  ASSERT_FALSE(append_wait(*restarted_, "y", {make_event("Y")}).ec);  // x's id, x's record length
+  ASSERT_FALSE(append_wait(*restarted_, "a", make_events(3)).ec);
+  auto published = follower_->refresh();
   ASSERT_TRUE(published) << published.error().message();
   EXPECT_EQ(*published, 5u);
-  EXPECT_EQ(follower->event_count(), 5u);
-  EXPECT_EQ(types_in(*follower, "y"), (std::vector<std::string>{"Y"}));
-  EXPECT_EQ(follower->read("a")->events.size(), 4u);
-  auto x = follower->read("x");
+  EXPECT_EQ(follower_->event_count(), 5u);
+  EXPECT_EQ(types_in(*follower_, "y"), (std::vector<std::string>{"Y"}));
+  EXPECT_EQ(follower_->read("a")->events.size(), 4u);
+  auto x = follower_->read("x");
   ASSERT_FALSE(x);
   EXPECT_EQ(x.error().code, errc::stream_not_found);
-  EXPECT_EQ(follower->stream_count(), 2u);
-  ASSERT_FALSE(close_wait(*restarted));
+  EXPECT_EQ(follower_->stream_count(), 2u);
+  ASSERT_FALSE(close_wait(*restarted_));
 }
 
 // As above, but the flush creating "x" fails after creating its partition:
@@ -198,48 +221,27 @@ TEST(follower_in_process, forgets_a_stream_whose_creation_the_writers_recovery_c
 // next append of "x" writes the very same record (id, name, first position)
 // and new files. The follower must read them, not the removed ones it holds
 // (it used to stay stuck before x's first event for good).
-TEST(follower_in_process, follows_a_stream_the_writers_recovery_cut_and_the_writer_created_again) {
-  temp_dir dir;
-  io_thread io;
-  auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
-  auto writer = std::make_optional(store::open(
-      io.executor(), {.directory = dir.path(), .file_system = faulty, .system_streams = false}));
-  ASSERT_TRUE(*writer) << writer->error().message();
-  ASSERT_FALSE(append_wait(**writer, "a", {make_event("A")}).ec);
-  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .follow = false,
-                                              .system_streams = false});
-  ASSERT_TRUE(follower) << follower.error().message();
+TEST_F(follower_in_process, follows_a_stream_the_writers_recovery_cut_and_the_writer_created_again) {
   // Operations 1-3 write x's catalog record and $all entry and create its
   // partition; the record's write into it fails.
-  faulty->fail_operation(4, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
-  ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
-  ASSERT_TRUE(std::filesystem::exists(dir.path() + "/streams/x.evs")) << "the flush failed before x's partition";
-  ASSERT_TRUE(follower->refresh());
-  ASSERT_EQ(follower->stream_count(), 2u) << "the follower has read the catalog record of x";
-  EXPECT_EQ(follower->event_count(), 1u);
-  (void)close_wait(**writer);
-  writer.reset();
-  faulty->clear_faults();
-
-  auto restarted = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
-  ASSERT_TRUE(restarted) << restarted.error().message();
-  ASSERT_FALSE(append_wait(*restarted, "x", {make_event("X2")}).ec);
-  ASSERT_FALSE(append_wait(*restarted, "a", make_events(2)).ec);
-  auto published = follower->refresh();
+  ASSERT_NO_FATAL_FAILURE(cut_x_at_operation(4, [&] {
+    ASSERT_TRUE(std::filesystem::exists(dir.path() + "/streams/x.evs")) << "the flush failed before x's partition";
+  }));
+  ASSERT_FALSE(append_wait(*restarted_, "x", {make_event("X2")}).ec);
+  ASSERT_FALSE(append_wait(*restarted_, "a", make_events(2)).ec);
+  auto published = follower_->refresh();
   ASSERT_TRUE(published) << published.error().message();
   EXPECT_EQ(*published, 4u) << "the follower reads x's removed partition";
-  EXPECT_EQ(types_in(*follower, "x"), (std::vector<std::string>{"X2"}));
-  EXPECT_EQ(follower->read("a")->events.size(), 3u);
-  ASSERT_FALSE(close_wait(*restarted));
+  EXPECT_EQ(types_in(*follower_, "x"), (std::vector<std::string>{"X2"}));
+  EXPECT_EQ(follower_->read("a")->events.size(), 3u);
+  ASSERT_FALSE(close_wait(*restarted_));
 }
 
 // The writer deletes a read stream and creates it again with another filter:
 // a new link file under the same name. The follower serves the new one, both
 // when the rebuild moved nothing but the definitions and after new events.
-TEST(follower_in_process, serves_a_read_stream_created_again_from_its_new_file) {
-  temp_dir dir;
-  io_thread io;
-  auto writer = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+TEST_F(follower_in_process, serves_a_read_stream_created_again_from_its_new_file) {
+  auto writer = open_writer();
   ASSERT_TRUE(writer) << writer.error().message();
   writer->create_read_stream("picked", filter::event_types({"A"}), boost::asio::use_future).get();
   ASSERT_FALSE(append_wait(*writer, "s", make_events(3, "A")).ec);
@@ -264,15 +266,12 @@ TEST(follower_in_process, serves_a_read_stream_created_again_from_its_new_file) 
 
 // A reader loads a stream lazily while refresh() publishes new events of it:
 // the stream ends up with every event $all shows, without another refresh.
-TEST(follower_in_process, a_stream_loaded_while_refresh_runs_has_every_published_event) {
-  temp_dir dir;
-  io_thread io;
-  auto writer = store::open(io.executor(), {.directory = dir.path(), .system_streams = false});
+TEST_F(follower_in_process, a_stream_loaded_while_refresh_runs_has_every_published_event) {
+  auto writer = open_writer();
   ASSERT_TRUE(writer) << writer.error().message();
   ASSERT_FALSE(append_wait(*writer, "s", make_events(3)).ec);
   auto paused = std::make_shared<paused_read_file_system>(posix_file_system());
-  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true, .file_system = paused,
-                                              .follow = false, .system_streams = false});
+  auto follower = open_follower(paused);
   ASSERT_TRUE(follower) << follower.error().message();
   ASSERT_EQ(follower->event_count(), 3u);
 

@@ -34,6 +34,7 @@
 #define EVSTORE_CRASH_CHILD_NO_MAIN
 #include "crash/crash_child.cpp"
 
+#include "support/crash_invariants.hpp"
 #include "support/store_fixture.hpp"
 
 #include <gtest/gtest.h>
@@ -303,11 +304,6 @@ std::string where(const recorded_event& e) {
   return std::string(e.stream) + "@" + std::to_string(e.version) + " (position " + std::to_string(e.position) + ")";
 }
 
-bool same_event(const recorded_event& a, const recorded_event& b) {
-  return a.stream == b.stream && a.type == b.type && a.data == b.data && a.metadata == b.metadata && a.id == b.id &&
-         a.version == b.version && a.position == b.position && a.committed_at == b.committed_at;
-}
-
 struct stored_group {
   std::vector<std::size_t> at;  // indexes into $all, in order
 };
@@ -431,54 +427,10 @@ void verify(const store& s, model& m, findings& f, bool update) {
     }
   }
 
-  // Streams against $all, both ways.
-  std::set<std::string, std::less<>> names;
+  // Streams, list_streams and the lazy range against $all, both ways.
+  std::set<std::string> names;
   for (std::uint32_t k = 0; k < crash::stream_count; ++k) names.insert(crash::stream_name(k));
-  for (const auto& [name, idx] : stream_events) names.insert(name);
-  for (const std::string& name : names) {
-    const auto it = stream_events.find(name);
-    const std::size_t expected = it == stream_events.end() ? 0 : it->second.size();
-    auto v = s.stream_version(name);
-    if (!v) {
-      f.problem("stream_version(" + name + "): " + v.error().message());
-    } else if ((expected == 0 && *v) || (expected > 0 && (!*v || **v != expected - 1))) {
-      f.problem("stream_version(" + name + ") is " + (*v ? std::to_string(**v) : std::string("none")) + ", $all has " +
-                std::to_string(expected) + " events of it");
-    }
-    auto page = s.read(name);
-    if (!page) {
-      if (!(expected == 0 && page.error().code == errc::stream_not_found)) {
-        f.problem("read(" + name + "): " + page.error().message() + "; $all has " + std::to_string(expected) +
-                  " events of it");
-      }
-      continue;
-    }
-    if (page->events.size() != expected) {
-      f.problem("stream " + name + " has " + std::to_string(page->events.size()) + " events, $all " +
-                std::to_string(expected));
-    }
-    for (std::size_t j = 0; j < std::min(page->events.size(), expected); ++j) {
-      const recorded_event& e = page->events[j];
-      const recorded_event& a = ev[it->second[j]];
-      if (e.version != j || !same_event(e, a)) {
-        f.problem("stream " + name + " version " + std::to_string(j) + " differs from $all position " +
-                  std::to_string(a.position) + " (stream has " + where(e) + ")");
-        break;
-      }
-    }
-  }
-  const auto listed = s.list_streams(0, s.stream_count() + 1);
-  std::size_t non_empty = 0;
-  for (const auto& [name, idx] : stream_events) non_empty += idx.empty() ? 0 : 1;
-  if (listed.size() != non_empty) {
-    f.problem("list_streams has " + std::to_string(listed.size()) + " streams, $all " + std::to_string(non_empty));
-  }
-  for (const stream_info& info : listed) {
-    const auto it = stream_events.find(info.name);
-    if (it == stream_events.end() || it->second.size() != info.event_count) {
-      f.problem("list_streams says " + info.name + " has " + std::to_string(info.event_count) + " events");
-    }
-  }
+  for (const std::string& p : check_views_agree_with_all(s, ev, names)) f.problem(p);
 
   if (update) {
     m.verified.clear();

@@ -29,6 +29,7 @@
 // points handled). The last tests reproduce, one behaviour each, the engine
 // bugs these suites found. Reproduce a failure of the random test with
 // EVSTORE_POWER_LOSS_SEED=<seed>.
+#include "support/crash_invariants.hpp"
 #include "support/store_fixture.hpp"
 
 #include <evstore/testing/fault_injecting_file_system.hpp>
@@ -298,19 +299,6 @@ std::string diff_event(const recorded_event& e, const acked_append& a, std::size
   return d;
 }
 
-std::string diff_recorded(const recorded_event& x, const recorded_event& y) {
-  std::string d;
-  if (x.stream != y.stream) d += " stream;";
-  if (x.type != y.type) d += " type;";
-  if (x.data != y.data) d += " data;";
-  if (x.metadata != y.metadata) d += " metadata;";
-  if (x.id != y.id) d += " id;";
-  if (x.version != y.version) d += " version " + std::to_string(x.version) + "/" + std::to_string(y.version) + ";";
-  if (x.position != y.position) d += " position " + std::to_string(x.position) + "/" + std::to_string(y.position) + ";";
-  if (x.committed_at != y.committed_at) d += " committed_at;";
-  return d;
-}
-
 // Checks (a)-(e) on an open store. `appends` are all appends ever issued to
 // this directory (acked or not); with require_acked every acked one must be
 // present. Returns the violations found (empty: all hold).
@@ -334,7 +322,6 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
 
   // Walk $all: it must be a sequence of whole appends in issue order.
   std::map<std::string, std::uint64_t> stream_count;
-  std::map<std::string, std::vector<const recorded_event*>> by_stream;
   std::set<std::size_t> present;
   std::optional<std::size_t> last_number;
   for (std::size_t p = 0; p < ev.size() && problems.empty();) {
@@ -387,7 +374,6 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
              " version " + std::to_string(a.result.first_version + j) + ", found at position " +
              std::to_string(e.position) + " version " + std::to_string(e.version));
       }
-      by_stream[a.stream].push_back(&e);
       ++version;
     }
     if (a.acked && (a.result.position + 1 != a.result.first_position + n || a.result.version + 1 != a.result.first_version + n)) {
@@ -418,64 +404,10 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
     }
   }
 
-  // (d) every stream agrees with $all, both ways.
+  // (d) every stream, list_streams and the lazy range agree with $all.
   std::set<std::string> names;
   for (const acked_append& a : appends) names.insert(a.stream);
-  const std::vector<stream_info> listed = s.list_streams(0, 100000);
-  for (const stream_info& info : listed) names.insert(info.name);
-  for (const auto& [name, events] : by_stream) names.insert(name);
-  for (const std::string& name : names) {
-    const auto& want = by_stream[name];
-    auto page = s.read(name);
-    if (!page) {
-      if (page.error().code == errc::stream_not_found && want.empty()) continue;
-      fail("(e) read " + name + " failed: " + page.error().message() + " ($all has " + std::to_string(want.size()) +
-           " of its events)");
-      continue;
-    }
-    if (page->events.size() != want.size()) {
-      fail("(d) stream " + name + " has " + std::to_string(page->events.size()) + " events, $all has " +
-           std::to_string(want.size()));
-      continue;
-    }
-    for (std::size_t v = 0; v < want.size(); ++v) {
-      if (auto d = diff_recorded(page->events[v], *want[v]); !d.empty()) {
-        fail("(d) stream " + name + " version " + std::to_string(v) + " differs from $all:" + d);
-        break;
-      }
-    }
-    auto version = s.stream_version(name);
-    if (!version) {
-      fail("(e) stream_version(" + name + ") failed: " + version.error().message());
-    } else if (*version != (want.empty() ? std::nullopt : std::optional<std::uint64_t>(want.size() - 1))) {
-      fail("(d) stream_version(" + name + ") disagrees with $all");
-    }
-  }
-  for (const stream_info& info : listed) {
-    if (info.event_count != by_stream[info.name].size()) {
-      fail("(d) list_streams says " + info.name + " has " + std::to_string(info.event_count) + " events, $all " +
-           std::to_string(by_stream[info.name].size()));
-    }
-  }
-  std::size_t nonempty = 0;
-  for (const auto& [name, events] : by_stream) nonempty += events.empty() ? 0 : 1;
-  if (listed.size() != nonempty) {
-    fail("(d) list_streams lists " + std::to_string(listed.size()) + " streams, $all has events of " +
-         std::to_string(nonempty));
-  }
-
-  // The lazy range over $all agrees with the page.
-  auto range = s.events("$all");
-  std::size_t k = 0;
-  for (const recorded_event& e : range) {
-    if (k >= ev.size() || !diff_recorded(e, ev[k]).empty()) {
-      fail("(d) events(\"$all\") differs from read(\"$all\") at position " + std::to_string(k));
-      break;
-    }
-    ++k;
-  }
-  if (range.error()) fail("(e) events(\"$all\") failed: " + range.error()->message());
-  if (k != ev.size() && problems.empty()) fail("(d) events(\"$all\") yielded " + std::to_string(k) + " events");
+  for (std::string& p : check_views_agree_with_all(s, ev, names)) fail(std::move(p));
   return problems;
 }
 

@@ -6,6 +6,15 @@
 #                                           test-only ones: chromium for the console tests)
 #   tools/setup.sh test [cmake args...]     deps + build with -DEVSTORE_WERROR=ON + ctest;
 #                                           last line: "N passed, N failed"
+#   tools/setup.sh lint [--format]          deps + clang-tidy (.clang-tidy) over the product
+#                                           sources (engine/, net/, http/, tools/) with
+#                                           build/compile_commands.json (configures build/ if it
+#                                           has none): "clang-tidy: files N, findings N".
+#                                           --format: also clang-format --dry-run -Werror over
+#                                           every C++ file (off by default until the tree is
+#                                           formatted once: lint_format_by_default below).
+#                                           Not part of `test` (minutes on 2 cores); .ci/run
+#                                           runs lint, then test
 #   tools/setup.sh asan [cmake args...]     deps + ASan/UBSan Debug build in build-asan/ + ctest
 #   tools/setup.sh run [cmake args...]      deps + build, then evstored on ./data (console URL printed)
 #   tools/setup.sh fuzz [seconds]           deps + clang libFuzzer build in build-fuzz/, each target
@@ -38,6 +47,11 @@ packages=(
 test_packages=(chromium)
 # Only `fuzz` needs these: clang with its libFuzzer runtime.
 fuzz_packages=(clang libclang-rt-dev)
+# Only `lint` needs these.
+lint_packages=(clang-tidy-14 clang-format-14)
+# The format check runs with `lint --format` only, until the one commit that formats the
+# tree: then set this to 1 and `lint` (so CI) checks the format too.
+lint_format_by_default=0
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -111,6 +125,56 @@ run_ctest() {
   return 0
 }
 
+# lint_sources: the product's C++ sources that clang-tidy checks (their headers through
+# .clang-tidy's HeaderFilterRegex); the tests, bench and fuzz targets are not product code.
+lint_sources() {
+  git ls-files -- 'engine/*.cpp' 'net/*.cpp' 'http/*.cpp' 'tools/*.cpp'
+}
+
+# lint_format_files: every C++ file clang-format checks.
+lint_format_files() {
+  git ls-files -- '*.cpp' '*.hpp' '*.h'
+}
+
+# run_lint [--format]: clang-tidy with build/compile_commands.json (configures build/ if
+# it has none), then optionally clang-format. Returns non-zero on any finding.
+run_lint() {
+  local format="$lint_format_by_default"
+  case "${1:-}" in
+    --format) format=1 ;;
+    "") ;;
+    *) die "lint takes only --format, got '$1'" ;;
+  esac
+  if [[ ! -f build/compile_commands.json ]]; then
+    log "configuring build (for compile_commands.json)"
+    cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  fi
+  local sources=()
+  mapfile -t sources < <(lint_sources)
+  log "clang-tidy over ${#sources[@]} product sources (parallel level $CMAKE_BUILD_PARALLEL_LEVEL)"
+  local rc=0 out=build/clang-tidy-output.log
+  # run-clang-tidy: one clang-tidy per file, -quiet hides the per-file banners.
+  # (It colours its output even into a file: the colour codes are stripped.)
+  run-clang-tidy-14 -p build -j "$CMAKE_BUILD_PARALLEL_LEVEL" -quiet -clang-tidy-binary clang-tidy-14 \
+    "${sources[@]/#/$PWD/}" 2>&1 | sed -e 's/\x1b\[[0-9;]*m//g' >"$out" || rc=$?
+  # A finding in a header shows once per source that includes it: count each place once.
+  local findings
+  { grep -E '^/.*:[0-9]+:[0-9]+: (warning|error):' "$out" || true; } | sort -u >"$out.findings"
+  cat "$out.findings" >&2
+  findings="$(wc -l <"$out.findings")"
+  echo "clang-tidy: files ${#sources[@]}, findings ${findings}"
+  ((rc == 0 && findings == 0)) || die "clang-tidy found problems: $out"
+  if ((format)); then
+    local files=()
+    mapfile -t files < <(lint_format_files)
+    log "clang-format --dry-run -Werror over ${#files[@]} files"
+    clang-format-14 --dry-run -Werror "${files[@]}" || die "clang-format: files above deviate from .clang-format"
+    echo "clang-format: files ${#files[@]}, deviations 0"
+  else
+    log "clang-format check skipped (lint --format, or lint_format_by_default=1 once the tree is formatted)"
+  fi
+}
+
 cmd="build"
 if (($# > 0)); then
   case "$1" in
@@ -133,6 +197,12 @@ case "$cmd" in
     install_deps
     configure_and_build build -DEVSTORE_WERROR=ON "$@"
     run_ctest build
+    ;;
+  lint)
+    (($# <= 1)) || die "lint takes only --format"
+    packages+=("${lint_packages[@]}")
+    install_deps
+    run_lint "$@"
     ;;
   asan)
     packages+=("${test_packages[@]}")

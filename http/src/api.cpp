@@ -152,7 +152,7 @@ route route_request(std::string_view method, std::string_view raw_target, bool u
 }
 
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
-    : store_(s), engine_(std::move(engine_executor)), options_(std::move(options)), metrics_(metrics) {}
+    : store_(s), engine_(std::move(engine_executor)), options_(options), metrics_(metrics) {}
 
 void api::handle(api_request request, std::function<void(api_response)> done) {
   auto t = parse_target(request.target);

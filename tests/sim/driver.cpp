@@ -209,8 +209,7 @@ void driver::open_writer() {
   trace_.add("  open writer: " + (s ? std::string("ok") : code_name(s.error().code)));
   if (!s) {
     expect(fired, "writer: open failed without an injected fault: " + s.error().message());
-    while (io_.poll() > 0) {
-    }
+    run_queued();
     s = store::open(io_.get_executor(), writer_options());
     expect(s.has_value(), "writer: open failed again after a read error: " + (s ? "" : s.error().message()));
   }
@@ -307,8 +306,7 @@ void driver::drop_writer() {
   for (auto& s : subs_) s->sub.reset();
   writer_.reset();
   // Pending completions (cancelled subscriptions, the engine's last references).
-  while (io_.poll() > 0) {
-  }
+  run_queued();
   for (auto& s : subs_) {
     if (options_.on("sub-churn")) {
       expect(s->callback ? s->ended : !s->pending,
@@ -349,13 +347,17 @@ void driver::drive(const std::function<bool()>& done, const std::string& what) {
   }
 }
 
+void driver::run_queued() {
+  while (io_.poll() > 0) {
+  }
+}
+
 void driver::settle() {
   if (!writer_) return;
   // The indexer of this small store needs milliseconds; a stuck one should not cost 30 s.
   const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   for (;;) {
-    while (io_.poll() > 0) {
-    }
+    run_queued();
     const auto st = writer_->statistics();
     if (st.indexer_error) {
       indexer_stopped(st.indexer_error);
@@ -368,8 +370,7 @@ void driver::settle() {
            "writer: indexer stuck at " + std::to_string(st.indexed) + " of " + std::to_string(writer_->event_count()));
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
-  while (io_.poll() > 0) {
-  }
+  run_queued();
 }
 
 void driver::check() {

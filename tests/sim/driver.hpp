@@ -81,6 +81,9 @@ class driver {
   void reconcile();
   // Runs the writer's executor until done() (or a deadline: a violation).
   void drive(const std::function<bool()>& done, const std::string& what);
+  // Runs the writer's completions queued now, and those they queue, without
+  // waiting for more (cancelled subscriptions, the engine's last references).
+  void run_queued();
   // Lets the engine's threads finish what the step started: the indexer up to
   // the event count, every read stream built, completions run.
   void settle();

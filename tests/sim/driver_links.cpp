@@ -135,8 +135,7 @@ void driver::close_during_backfill() {
   expect(ec == errc::store_closed, "closing store: delete_read_stream after close(): " + code_name(ec) +
                                        ", want store_closed");
   s.reset();
-  while (io_.poll() > 0) {
-  }
+  run_queued();
   expect_no_writes("read-stream changes after close(), or the store's destruction");
   // Whatever close() answered the back-fill, a reopen serves it whole or not at all.
   auto again = store::open(io_.get_executor(), o);

@@ -227,8 +227,7 @@ void driver::consumer_step(const fault_plan& f) {
         ++position;
       }
       sub->cancel();
-      while (io_.poll() > 0) {
-      }
+      run_queued();
     }
     const std::string state = "{\"seen\":" + std::to_string(position) + "}";
     bool done = false;
@@ -246,8 +245,7 @@ void driver::consumer_step(const fault_plan& f) {
       cm.stored.emplace_back(position, state);
     }
     c.reset();  // releases the consumer
-    while (io_.poll() > 0) {
-    }
+    run_queued();
   });
   if (!writer_) return;  // killed: reconcile() reads it back
   auto st = writer_->consumer_state(stream, name);

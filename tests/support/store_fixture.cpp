@@ -21,14 +21,6 @@ temp_dir::~temp_dir() {
   std::filesystem::remove_all(path_, ec);
 }
 
-io_thread::io_thread() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
-
-io_thread::~io_thread() {
-  guard_.reset();
-  io_.stop();
-  thread_.join();
-}
-
 event_data make_event(std::string type, std::string data, std::optional<boost::uuids::uuid> id) {
   return event_data{std::move(type), std::move(data), {}, id};
 }

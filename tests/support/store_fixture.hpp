@@ -2,9 +2,10 @@
 // and blocking wrappers over the asynchronous append.
 #pragma once
 
+#include "tools/io_threads.hpp"
+
 #include <evstore/store.hpp>
 
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
 #include <chrono>
@@ -31,18 +32,16 @@ class temp_dir {
   std::string path_;
 };
 
-// An io_context running on a background thread until destroyed.
+// An io_context running on a background thread until destroyed (then the
+// work still queued is abandoned: io_context::stop).
 class io_thread {
  public:
-  io_thread();
-  ~io_thread();
   boost::asio::io_context& context() { return io_; }
   boost::asio::any_io_executor executor() { return io_.get_executor(); }
 
  private:
   boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
+  tools::io_threads thread_{io_};
 };
 
 event_data make_event(std::string type, std::string data = "{}", std::optional<boost::uuids::uuid> id = {});

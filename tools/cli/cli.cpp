@@ -26,7 +26,7 @@ std::pair<boost::system::error_code, append_result> append_blocking(store& s, co
   std::promise<std::pair<boost::system::error_code, append_result>> done;
   auto f = done.get_future();
   s.append(stream, std::move(events), expected,
-           [&](boost::system::error_code ec, append_result r) { done.set_value({ec, r}); });
+           [&](boost::system::error_code ec, const append_result& r) { done.set_value({ec, r}); });
   return f.get();
 }
 

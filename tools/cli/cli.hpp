@@ -2,6 +2,8 @@
 // blocking wrappers over the asynchronous API, option parsing, progress.
 #pragma once
 
+#include "tools/io_threads.hpp"
+
 #include <evstore/store.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -29,22 +31,19 @@ struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// The store's executor runs on its own thread while the command waits on futures.
+// The store's executor runs on its own thread while the command waits on
+// futures; on destruction the work queued runs out before the thread ends.
 class runner {
  public:
-  runner() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
-  ~runner() {
-    guard_.reset();
-    thread_.join();
-  }
+  runner() = default;
+  ~runner() { thread_.join(); }
   runner(const runner&) = delete;
   runner& operator=(const runner&) = delete;
   boost::asio::any_io_executor executor() { return io_.get_executor(); }
 
  private:
   boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
-  std::thread thread_;
+  tools::io_threads thread_{io_};
 };
 
 // Opens the store or exits 2 with the reason.

@@ -103,6 +103,116 @@ bool same_event(const recorded_event& stored, const event_data& e) {
          json_equal(stored.metadata, e.metadata);
 }
 
+// An import: checks each exported line against the store and the lines
+// before it, and appends what is new through a pipeline. Per stream it knows
+// the events the store had when the import first met the stream and the
+// version the next imported event must have; consecutive events of one stream
+// go out as one append (up to 512).
+class importer {
+ public:
+  explicit importer(store& s) : store_(s), pipeline_(s, 256, "line") {}
+
+  // One line of the input (numbered from 1): an event skipped (stored by an
+  // earlier, interrupted import), batched, or the failure that stops the import.
+  std::optional<std::string> add(const std::string& line, std::size_t line_no) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) return std::nullopt;
+    auto parsed = parse_exported_event_json(line);
+    if (!parsed) return at(line_no, parsed.error().message());
+    auto [it, first_time] = streams_.try_emplace(parsed->stream);
+    stream_progress& p = it->second;
+    if (first_time) {
+      auto v = store_.stream_version(parsed->stream);
+      if (!v) return at(line_no, v.error().message());
+      p.existing = p.next = *v ? **v + 1 : 0;
+    }
+    if (parsed->version && *parsed->version < p.existing) return skip_stored(*parsed, line_no);
+    if (parsed->version && *parsed->version != p.next) {
+      return at(line_no, parsed->stream + " version " + std::to_string(*parsed->version) + " does not follow version " +
+                             (p.next ? std::to_string(p.next - 1) : std::string("(none)")) +
+                             " (events missing from the input, or out of order)");
+    }
+    batch(std::move(*parsed), line_no);
+    ++p.next;
+    ++imported_;
+    return std::nullopt;
+  }
+
+  bool failed() { return pipeline_.failed(); }
+
+  // After the last line: the lines before a failed one are imported too.
+  // Waits for every append; the first failure of an append, if any.
+  std::optional<std::string> finish() {
+    if (!pipeline_.failed()) send();
+    return pipeline_.drain();
+  }
+
+  // "imported N events into N streams[, skipped N already stored]"
+  std::string summary() const {
+    return "imported " + std::to_string(imported_) + " events into " + std::to_string(streams_.size()) + " streams" +
+           (skipped_ ? ", skipped " + std::to_string(skipped_) + " already stored" : std::string());
+  }
+
+ private:
+  struct stream_progress {
+    std::uint64_t existing = 0, next = 0;
+  };
+
+  static std::string at(std::size_t line_no, const std::string& what) {
+    return "line " + std::to_string(line_no) + ": " + what;
+  }
+
+  // An event the store already has must be the same event.
+  std::optional<std::string> skip_stored(const exported_event& e, std::size_t line_no) {
+    auto stored = store_.read(e.stream, {.from = *e.version, .max_count = 1});
+    if (!stored || stored->events.empty() || !same_event(stored->events.front(), e.event)) {
+      return at(line_no, e.stream + " already has a different event at version " + std::to_string(*e.version));
+    }
+    ++skipped_;
+    return std::nullopt;
+  }
+
+  // A new batch starts at another stream, at 512 events, or where lines
+  // with versions and lines without meet (the expectation differs).
+  void batch(exported_event e, std::size_t line_no) {
+    if (e.stream != batch_stream_ || batch_.size() >= 512 || e.version.has_value() != batch_first_version_.has_value()) {
+      send();
+      batch_stream_ = e.stream;
+      batch_first_version_ = e.version;
+      batch_line_ = line_no;
+    }
+    batch_.push_back(std::move(e.event));
+  }
+
+  void send() {
+    if (batch_.empty()) return;
+    const expected_version expected = !batch_first_version_      ? expect::any
+                                      : *batch_first_version_ == 0 ? expect::no_stream
+                                                                   : expect::exactly(*batch_first_version_ - 1);
+    pipeline_.submit(batch_stream_, std::move(batch_), expected, batch_line_);
+    batch_.clear();
+  }
+
+  store& store_;
+  append_pipeline pipeline_;
+  std::unordered_map<std::string, stream_progress> streams_;
+  std::string batch_stream_;
+  std::vector<event_data> batch_;
+  std::optional<std::uint64_t> batch_first_version_;
+  std::size_t batch_line_ = 0;
+  std::uint64_t imported_ = 0, skipped_ = 0;
+};
+
+// Every line of `in` until the first failure (of a line or of an append).
+std::optional<std::string> import_lines(std::istream& in, importer& imp) {
+  std::size_t line_no = 0;
+  std::string line;
+  while (!imp.failed() && std::getline(in, line)) {
+    if (auto failure = imp.add(line, ++line_no)) return failure;
+  }
+  if (!in.eof() && in.fail() && !imp.failed()) return "reading the input failed";
+  return std::nullopt;
+}
+
 }  // namespace
 
 int cmd_import(const args_t& args) {
@@ -122,88 +232,17 @@ int cmd_import(const args_t& args) {
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), false, vm.count("fsync") > 0);
 
-  // Per stream: events the store had when the import first met the stream,
-  // and the version the next imported event must have.
-  struct stream_progress {
-    std::uint64_t existing = 0, next = 0;
-  };
-  std::unordered_map<std::string, stream_progress> streams;
-  append_pipeline pipeline(s, 256, "line");
-  // Consecutive events of one stream go out as one append (up to 512).
-  std::string batch_stream;
-  std::vector<event_data> batch;
-  std::optional<std::uint64_t> batch_first_version;
-  std::size_t batch_line = 0;
-  const auto send = [&] {
-    if (batch.empty()) return;
-    const expected_version expected = !batch_first_version ? expect::any
-                                      : *batch_first_version == 0 ? expect::no_stream
-                                                                  : expect::exactly(*batch_first_version - 1);
-    pipeline.submit(batch_stream, std::move(batch), expected, batch_line);
-    batch.clear();
-  };
-
-  std::uint64_t imported = 0, skipped = 0;
-  std::size_t line_no = 0;
-  std::string line, failure;
-  while (failure.empty() && !pipeline.failed() && std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    auto parsed = parse_exported_event_json(line);
-    if (!parsed) {
-      failure = "line " + std::to_string(line_no) + ": " + parsed.error().message();
-      break;
-    }
-    auto [it, first_time] = streams.try_emplace(parsed->stream);
-    stream_progress& p = it->second;
-    if (first_time) {
-      auto v = s.stream_version(parsed->stream);
-      if (!v) {
-        failure = "line " + std::to_string(line_no) + ": " + v.error().message();
-        break;
-      }
-      p.existing = p.next = *v ? **v + 1 : 0;
-    }
-    if (parsed->version && *parsed->version < p.existing) {
-      // Already in the store (an earlier, interrupted import): must be the same event.
-      auto stored = s.read(parsed->stream, {.from = *parsed->version, .max_count = 1});
-      if (!stored || stored->events.empty() || !same_event(stored->events.front(), parsed->event)) {
-        failure = "line " + std::to_string(line_no) + ": " + parsed->stream + " already has a different event at version " +
-                  std::to_string(*parsed->version);
-        break;
-      }
-      ++skipped;
-      continue;
-    }
-    if (parsed->version && *parsed->version != p.next) {
-      failure = "line " + std::to_string(line_no) + ": " + parsed->stream + " version " +
-                std::to_string(*parsed->version) + " does not follow version " +
-                (p.next ? std::to_string(p.next - 1) : std::string("(none)")) +
-                " (events missing from the input, or out of order)";
-      break;
-    }
-    if (parsed->stream != batch_stream || batch.size() >= 512 || parsed->version.has_value() != batch_first_version.has_value()) {
-      send();
-      batch_stream = parsed->stream;
-      batch_first_version = parsed->version;
-      batch_line = line_no;
-    }
-    batch.push_back(std::move(parsed->event));
-    ++p.next;
-    ++imported;
-  }
-  if (failure.empty() && !in.eof() && in.fail() && !pipeline.failed()) failure = "reading the input failed";
-  if (!pipeline.failed()) send();  // the lines before a bad one are imported
-  if (auto f = pipeline.drain(); f && failure.empty()) failure = *f;
+  importer imp(s);
+  std::optional<std::string> failure = import_lines(in, imp);
+  if (auto f = imp.finish(); f && !failure) failure = f;
   const bool close_failed = static_cast<bool>(close_blocking(s));
-  if (!failure.empty()) {
-    std::cerr << "evstore: import stopped at " << failure << "\n"
+  if (failure) {
+    std::cerr << "evstore: import stopped at " << *failure << "\n"
               << "evstore: the events before it are imported; fix the input and run the import again (events "
                  "already stored are skipped)\n";
     return 1;
   }
-  std::cerr << "imported " << imported << " events into " << streams.size() << " streams"
-            << (skipped ? ", skipped " + std::to_string(skipped) + " already stored" : std::string()) << "\n";
+  std::cerr << imp.summary() << "\n";
   return close_failed ? 1 : 0;
 }
 

@@ -216,7 +216,7 @@ class store {
               CompletionToken&& token) {
     if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
       return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, append_result)>(
-          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
+          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
             auto executor = boost::asio::get_associated_executor(handler);
             async_append(std::move(s), std::move(ev), ex,
                          boost::asio::bind_executor(
@@ -229,7 +229,7 @@ class store {
           token, std::string(stream), std::move(events), expected);
     } else {
       return boost::asio::async_initiate<CompletionToken, append_signature>(
-          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
+          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
             async_append(std::move(s), std::move(ev), ex, std::move(handler));
           },
           token, std::string(stream), std::move(events), expected);

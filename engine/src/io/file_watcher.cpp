@@ -36,7 +36,7 @@ constexpr std::uint32_t watch_mask = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CL
 struct file_watcher::state : std::enable_shared_from_this<state> {
   state(boost::asio::any_io_executor executor, std::vector<std::string> dirs, std::chrono::milliseconds interval,
         std::function<void()> callback)
-      : strand(boost::asio::make_strand(std::move(executor))),
+      : strand(boost::asio::make_strand(executor)),
         inotify(strand),
         timer(strand),
         directories(std::move(dirs)),

@@ -59,6 +59,7 @@ result<bool> indexer::load_definitions() {
     items.push_back({std::string(name->as_string()), std::move(*f2), built->as_bool()});
   }
   std::vector<link_state*> links;
+  links.reserve(items.size());
   for (const parsed& p : items) links.push_back(&link_for(p.name));
   std::unique_lock lock(mutex_);
   std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> loaded;

@@ -223,7 +223,7 @@ namespace {
 // stream_name.hpp): the stream's segments come first, then the name's.
 template <class F>
 boost::system::error_code walk_consumers(file_system& fs, const std::string& dir, std::string stream_enc,
-                                         std::string name_enc, bool in_name, F&& f) {
+                                         const std::string& name_enc, bool in_name, F&& f) {
   auto entries = fs.list(dir);
   if (!entries) return entries.error();
   for (const std::string& entry : *entries) {

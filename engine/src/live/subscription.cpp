@@ -97,7 +97,7 @@ void subscription_impl::run(batch_callback callback) {
   // be a cycle that outlives an executor which never runs it. The
   // subscription object the caller holds keeps this alive.
   next([weak = weak_from_this(), callback = std::move(callback)](boost::system::error_code ec,
-                                                                 subscription_batch batch) mutable {
+                                                                 const subscription_batch& batch) mutable {
     callback(ec, batch);
     if (ec) return;
     if (auto self = weak.lock()) {
