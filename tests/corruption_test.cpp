@@ -1,4 +1,4 @@
-// Corruption suite (TESTING.md §3): damage of every kind injected into a
+// Corruption suite (docs/reliability.md): damage of every kind injected into a
 // closed store's events and indexes — bit flips anywhere in partitions, index
 // files, catalog, checkpoint and head; zeroed 4 KiB blocks; deleted files. The store never returns wrong bytes:
 // each injection is either detected (open refuses, a read refuses, or verify

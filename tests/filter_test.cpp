@@ -1,4 +1,4 @@
-// Read-stream filters: the stored JSON form (API.md's shape), validation, matching.
+// Read-stream filters: the stored JSON form (docs/http.md's shape), validation, matching.
 #include <evstore/read_stream.hpp>
 
 #include "links/filter_matcher.hpp"

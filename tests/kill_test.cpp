@@ -1,4 +1,4 @@
-// TESTING.md §1, the kill -9 loop.
+// The kill -9 loop (docs/reliability.md).
 //
 // Each iteration starts tests/crash/crash_child.cpp on a store directory that
 // persists across iterations, records every acknowledgement the child prints,
@@ -462,7 +462,7 @@ struct loop_totals {
   }
 };
 
-// The loop of TESTING.md §1. Every fourth iteration a second child opens the
+// The kill -9 loop. Every fourth iteration a second child opens the
 // crashed store before the test does (so a writer recovers accumulated crash
 // state, then appends, and is killed again, sometimes during its recovery).
 // With `read_only_view`, the test also opens each crashed store read-only

@@ -1,4 +1,4 @@
-// Simulated power loss and I/O errors (TESTING.md §2).
+// Simulated power loss and I/O errors (docs/reliability.md).
 //
 // Every test runs a deterministic workload on a fault_injecting_file_system over
 // a memory_file_system, stops it at a chosen mutating file operation (a crash, or
@@ -448,7 +448,7 @@ struct crash_mode {
   // header, the acknowledged $all entry before the new one) become zeros or
   // garbage. That is damage to synced data, not a torn write: no acknowledged
   // append is promised, and refusing the damaged range (or the store) with
-  // corrupt_data is the specified answer (TESTING.md: corruption is reported).
+  // corrupt_data is the specified answer (corruption is reported, never served).
   // Wrong bytes or broken invariants are still violations.
   bool damages_synced_bytes() const { return kind == crash_kind::garbage; }
 };

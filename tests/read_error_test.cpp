@@ -1,4 +1,4 @@
-// Read errors (TESTING.md §2, "I/O errors at operation k"): a failed read is
+// Read errors ("I/O errors at operation k", docs/reliability.md): a failed read is
 // never a torn tail. For every read k = 1..n of open (writer and follower),
 // a follower's refresh(), verify_store and repair_store, over a small store
 // whose last flush a crash tore, the k-th read fails with EIO (once, and

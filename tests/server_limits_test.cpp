@@ -21,7 +21,7 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
     return request{.method = "POST", .path = path, .body = body};
   };
   const std::vector<bad_case> cases = {
-      // Stream names (API.md: 400 invalid_stream_name).
+      // Stream names (docs/http.md: 400 invalid_stream_name).
       {"encoded ../x", post_to("/streams/..%2Fx"), {400}, "invalid_stream_name"},
       {"%2e%2e%2f", post_to("/streams/%2e%2e%2fescape"), {400}, "invalid_stream_name"},
       {"%2e%2e%2F%2e%2e%2F", post_to("/streams/%2e%2e%2F%2e%2e%2Fescape"), {400}, "invalid_stream_name"},
@@ -144,7 +144,7 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
 }
 
 // ============================================================================
-// Limits and security (TESTING.md §6–7)
+// Limits and security
 // ============================================================================
 
 TEST_F(server_test, slow_loris_headers_are_cut_by_the_header_deadline) {
@@ -260,7 +260,7 @@ TEST_F(server_test, bearer_tokens_401_403_and_never_logged) {
 }
 
 // DELETE changes the store like POST and PUT do: a read token may not drop a
-// read stream (API.md, "Security": write routes need a write token).
+// read stream (docs/http.md, "Authentication": write routes need a write token).
 TEST_F(server_test, a_read_token_cannot_delete_a_read_stream) {
   const std::string read_token = "r3ad-T0ken-abcdefghijklmnop";
   const std::string write_token = "wr1te-T0ken-qrstuvwxyz012345";

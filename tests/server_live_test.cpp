@@ -229,7 +229,7 @@ TEST_F(server_test, websocket_bad_parameters_close_4400_and_oversized_message_cl
 }
 
 // ============================================================================
-// TESTING.md §6: bad inputs over HTTP
+// Bad inputs over HTTP
 // ============================================================================
 
 }  // namespace

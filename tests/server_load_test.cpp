@@ -1,4 +1,4 @@
-// evstored under load (TESTING.md §5): a subscriber that stops reading costs
+// evstored under load: a subscriber that stops reading costs
 // the server a bounded amount of memory and does not slow the others; a storm
 // of connections dropped mid-way leaves the server's descriptors at baseline.
 #include "support/server_fixture.hpp"

@@ -1,4 +1,4 @@
-// evstored black-box tests: the request/response routes of API.md (see
+// evstored black-box tests: the request/response routes of docs/http.md (see
 // support/server_fixture.hpp for the harness).
 #include "format/stream_name.hpp"
 #include "support/server_fixture.hpp"
@@ -270,7 +270,7 @@ TEST_F(server_test, head_stream_list_health_console_and_metrics) {
 }
 
 TEST_F(server_test, metrics_flush_latency_is_a_prometheus_histogram) {
-  // API.md: "/metrics ... flush latency histogram".
+  // docs/http.md: /metrics has the flush latency histogram.
   start();
   append_ok("m-1", event_json("A"));
   auto m = get("/metrics").body;

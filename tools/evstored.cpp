@@ -1,4 +1,4 @@
-// evstored: serves an evstore directory over HTTP, WebSocket and SSE (API.md).
+// evstored: serves an evstore directory over HTTP, WebSocket and SSE (docs/http.md).
 //
 //   evstored --data ./data [--listen 127.0.0.1:2113] [--fsync] [--read-only]
 //            [--token-file F] [limits...]

@@ -1,4 +1,4 @@
-// The routes of evstored (API.md "HTTP"), without any Beast type: the one
+// The routes of evstored (docs/http.md), without any Beast type: the one
 // place that decides where a request goes (route_request: a plain response,
 // an SSE stream or a WebSocket subscription), with the one parser of
 // subscribe parameters; and the plain routes themselves (api::handle):

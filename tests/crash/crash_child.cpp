@@ -1,6 +1,6 @@
 // evstore_crash_child <dir> <fsync 0|1> <seed> <max_appends>
 //
-// The writer process of the kill -9 loop (tests/kill_test.cpp, TESTING.md §1).
+// The writer process of the kill -9 loop (tests/kill_test.cpp).
 // It opens the store, then issues max_appends appends whose every byte follows
 // from (seed, append number): the stream, the number of events (1-5), the
 // expected-version kind, and each event's type, data, metadata and id. Several

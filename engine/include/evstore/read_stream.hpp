@@ -50,7 +50,7 @@ struct filter {
     return *this;
   }
 
-  // {"types":[...],"streamPrefix":"...","where":{"/data/a":1,"/metadata/b":"x"}} (API.md).
+  // {"types":[...],"streamPrefix":"...","where":{"/data/a":1,"/metadata/b":"x"}} (docs/http.md).
   // from_json also takes "category": "c" (prefix "c-") and the long form
   // "fields":[{"in":"data","pointer":"/a","value":1}].
   std::string to_json() const;

@@ -1,6 +1,6 @@
 // Stream-name validation and the file-name encoding of stream names.
 //
-// Rules (API.md): 1..200 bytes of valid UTF-8, no control characters
+// Rules (docs/http.md, "Stream names"): 1..200 bytes of valid UTF-8, no control characters
 // (U+0000..U+001F, U+007F..U+009F), no '/' or '\', not "." or "..". Names
 // starting with '$' are reserved for the store: readable, never appendable.
 // System streams, read only, follow the rules of what they are named after:

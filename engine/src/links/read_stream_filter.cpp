@@ -66,7 +66,7 @@ std::string filter::to_json() const {
   std::set<std::string, std::less<>> keys;
   for (const auto& field : fields) keys.insert(key(field));
   if (keys.size() == fields.size()) {
-    // API.md's shape.
+    // The stored shape (docs/http.md, read streams).
     out += ",\"where\":{";
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out += (i ? "," : "") + json_string(key(fields[i])) + ":" + compact(fields[i].value);
@@ -145,7 +145,7 @@ result<filter> filter::from_json(std::string_view json) {
     if (!c->is_string()) return bad_filter("\"category\" must be a string");
     f.stream_prefix = std::string(c->as_string()) + "-";
   }
-  // API.md's shape: "where": {"/data/total": 1000, "/metadata/tenant": "a"}.
+  // The stored shape: "where": {"/data/total": 1000, "/metadata/tenant": "a"}.
   // Values are taken as written (the DOM has lost their spelling).
   if (auto* w = o.if_contains("where")) {
     if (!w->is_object()) return bad_filter("\"where\" must be an object of JSON pointers");

@@ -3,7 +3,7 @@
 // store_options::checkpoint_interval) — never the number of events. Streams
 // load lazily, with a binary search over their index checked against $all.
 //
-// Recovery policy (the explicit choice ARCHITECTURE.md asks for):
+// Recovery policy (docs/architecture.md, "Recovery"):
 //   * $all is the commit log. Entries after the checkpoint are accepted while
 //     each decodes, names a known stream and matches a complete, checksummed
 //     record at the position it claims; the first that does not ends the log.

@@ -3,7 +3,7 @@
 // Each file tracks its current bytes, the bytes as of its last sync(), and the
 // writes made since; each directory tracks which names a sync_directory() has
 // made durable. power_loss() then turns the state into one a real disk could
-// show after losing power (TESTING.md, "Simulated power loss"):
+// show after losing power (docs/reliability.md):
 //   synced_only   every file is cut back to its last synced contents;
 //   random_prefix every file keeps a random prefix (in write order) of the writes
 //                 made since its last sync;
