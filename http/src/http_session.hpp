@@ -13,6 +13,6 @@
 namespace evstore::http {
 
 // Adds the session to the server's connections and starts it.
-void start_http_session(std::shared_ptr<server::state> st, boost::asio::ip::tcp::socket socket);
+void start_http_session(const std::shared_ptr<server::state>& st, boost::asio::ip::tcp::socket socket);
 
 }  // namespace evstore::http
