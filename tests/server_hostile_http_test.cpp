@@ -427,6 +427,25 @@ except ssl.SSLError:  # UNEXPECTED_EOF_WHILE_READING: no close_notify
   }
 }
 
+// Over TLS too, a client that writes its whole body before reading reads the
+// early status (here 401: no token) instead of a reset: the server drains
+// the rest of the request, decrypting and discarding it, before it closes.
+TEST_F(hostile_http_test, a_tls_client_that_writes_its_whole_body_first_reads_the_early_status) {
+  const auto [cert, key] = self_signed_certificate();
+  ASSERT_FALSE(cert.empty()) << read_file(scratch() + "/openssl.err");
+  const std::string tokens = scratch() + "/tokens";
+  write_file(tokens, "write " + std::string(32, 'w') + "\n");
+  auto& s = start({"--tls-cert", cert, "--tls-key", key, "--token-file", tokens, "--body-limit", "8388608"});
+  for (int round = 0; round < 3; ++round) {
+    child_process c({python, tcp_client, "tlsearly", std::to_string(s.port()), cert, std::to_string(4 << 20)},
+                    scratch() + "/tlsearly.err");
+    const auto line = c.read_line(20s);
+    ASSERT_TRUE(line) << read_file(scratch() + "/tlsearly.err");
+    EXPECT_EQ(*line, "STATUS 401") << "round " << round;
+    c.wait_exit(5s);
+  }
+}
+
 // A connection that ends in an error, not because its client left or the
 // server closed it (here plain HTTP sent to a TLS listener: the handshake
 // fails), leaves one line in the log naming the step and the peer.

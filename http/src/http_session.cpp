@@ -9,6 +9,7 @@
 #include "websocket_session.hpp"
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -291,43 +292,66 @@ class http_session : public net::connection, public std::enable_shared_from_this
                              });
   }
 
-  // TLS ends with close_notify (bounded by the linger time); plain TCP with
-  // a FIN, then, after an early answer, the lingering drain.
+  // Plain TCP ends with a FIN, TLS with close_notify (bounded by the linger
+  // time). After an early answer, the rest of the request is drained first.
   void close_after_response() {
+    if constexpr (!is_tls<Stream>) {
+      beast::error_code ignored;
+      lowest().shutdown(tcp::socket::shutdown_send, ignored);
+    }
+    if (!linger_) return end_connection();
+    deadline.expires_after(st_->options.linger_timeout);
+    lingered_ = buffer_.size();
+    buffer_.consume(buffer_.size());
     if constexpr (is_tls<Stream>) {
+      // TLS still owes the client a close_notify after the drain: the drain
+      // ends by its own timer (cancelling the read), before the sweep would
+      // close the socket, and the close is bounded by the linger time again.
+      deadline.expires_after(2 * st_->options.linger_timeout);
+      linger_timer_.emplace(strand_);
+      linger_timer_->expires_after(st_->options.linger_timeout);
+      linger_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+        if (!ec) self->lowest().cancel();
+      });
+    }
+    drain();
+  }
+
+  void end_connection() {
+    if constexpr (is_tls<Stream>) {
+      if (linger_timer_) linger_timer_->cancel();
       deadline.expires_after(st_->options.linger_timeout);
       stream_.async_shutdown([self = shared_from_this()](beast::error_code) {
         self->close_now();
         self->finish();
       });
     } else {
-      beast::error_code ignored;
-      lowest().shutdown(tcp::socket::shutdown_send, ignored);
-      if (!linger_) return finish();
-      deadline.expires_after(st_->options.linger_timeout);
-      lingered_ = buffer_.size();
-      buffer_.consume(buffer_.size());
-      drain();
+      if (linger_) close_now();
+      finish();
     }
   }
 
-  // Reads and discards what the client still sends, until it closes, the
-  // linger time is up (the sweep closes the socket) or enough was read.
-  // Closing with unread bytes would make the kernel send a reset, and a
-  // client still writing its body would get EPIPE instead of our status.
+  // Reads and discards what the client still sends (over TLS, decrypted),
+  // until it closes, the linger time is up (the sweep closes the socket) or
+  // enough was read. Closing with unread bytes would make the kernel send a
+  // reset, and a client still writing its body would get EPIPE (over TLS, a
+  // broken handshake of the close) instead of our status.
   void drain() {
     static constexpr std::size_t chunk = std::size_t{64} << 10;
     if (!drain_) drain_ = std::make_unique<char[]>(chunk);
-    lowest().async_read_some(boost::asio::buffer(drain_.get(), chunk),
-                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-                               self->lingered_ += n;
-                               const auto& o = self->st_->options;
-                               if (ec || self->lingered_ > o.body_limit + o.header_limit + (std::size_t{1} << 20)) {
-                                 self->close_now();
-                                 return self->finish();
-                               }
-                               self->drain();
-                             });
+    auto on_read = [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+      self->lingered_ += n;
+      const auto& o = self->st_->options;
+      if (ec || self->lingered_ > o.body_limit + o.header_limit + (std::size_t{1} << 20)) {
+        return self->end_connection();
+      }
+      self->drain();
+    };
+    if constexpr (is_tls<Stream>) {
+      stream_.async_read_some(boost::asio::buffer(drain_.get(), chunk), std::move(on_read));
+    } else {
+      lowest().async_read_some(boost::asio::buffer(drain_.get(), chunk), std::move(on_read));
+    }
   }
 
   // --- WebSocket upgrade. The upgrade is a GET, authorized as a read; a
@@ -394,11 +418,12 @@ class http_session : public net::connection, public std::enable_shared_from_this
   bool linger_ = false;  // the answer came before the request's end: drain after it
   std::size_t lingered_ = 0;
   std::unique_ptr<char[]> drain_;
+  std::optional<boost::asio::steady_timer> linger_timer_;  // TLS: ends the drain before close_notify
 };
 
 }  // namespace
 
-void start_http_session(std::shared_ptr<server::state> st, tcp::socket socket) {
+void start_http_session(const std::shared_ptr<server::state>& st, tcp::socket socket) {
   // Taken now: once a session ends in an error its socket may be closed.
   boost::system::error_code ec;
   const auto ep = socket.remote_endpoint(ec);

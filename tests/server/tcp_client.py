@@ -17,6 +17,10 @@
       Opens a WebSocket (the handshake by hand, with a small receive buffer),
       prints "PAUSED" and then never reads, for SECS seconds: a subscriber
       that stopped reading.
+  tcp_client.py tlsearly PORT CAFILE SIZE
+      Over TLS: a POST without a token and a SIZE-byte body, all of it written
+      before reading (as Python's http.client does); prints "STATUS <s>", or
+      "ERROR <what>" if the connection failed first.
   tcp_client.py storm PORT N
       Opens N connections: a third idle, a third mid-header, a third WebSocket
       subscriptions; then resets them all at once (SO_LINGER 0) and prints
@@ -148,6 +152,21 @@ def storm(port, n):
     out("RESET")
 
 
+def tlsearly(port, cafile, size):
+    import ssl
+    ctx = ssl.create_default_context(cafile=cafile)
+    try:
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s = ctx.wrap_socket(raw, server_hostname="127.0.0.1")
+        head = ("POST /streams/tls-early HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                "Content-Length: %d\r\n\r\n" % size).encode()
+        s.sendall(head + b"x" * size)
+        status, _ = read_response(s, b"")
+        out("STATUS %d" % status)
+    except (OSError, ssl.SSLError, SystemExit) as e:
+        out("ERROR %s" % e)
+
+
 def main():
     mode = sys.argv[1]
     if mode == "slowloris":
@@ -156,6 +175,8 @@ def main():
         hold(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
     elif mode == "wspause":
         wspause(int(sys.argv[2]), sys.argv[3], float(sys.argv[4]))
+    elif mode == "tlsearly":
+        tlsearly(int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
     elif mode == "storm":
         storm(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "keepalive":
