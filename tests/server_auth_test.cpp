@@ -136,3 +136,26 @@ TEST_F(auth_test, a_server_without_tokens_serves_every_route_to_anyone) {
 }
 
 }  // namespace
+
+namespace {
+
+// --open-probes: a load balancer's health check and Prometheus need no token;
+// every other route still does, and a bad token on a probe is not refused
+// (the probe does not look at it).
+TEST_F(auth_test, open_probes_serves_health_and_metrics_without_a_token_and_nothing_else) {
+  const std::string tokens = scratch() + "/tokens";
+  write_file(tokens, "read " + read_token + "\nwrite " + write_token + "\n");
+  start({"--token-file", tokens, "--open-probes"});
+  EXPECT_EQ(get("/health").status, 200);
+  const auto metrics = get("/metrics?x=1");
+  EXPECT_EQ(metrics.status, 200) << metrics;
+  EXPECT_NE(metrics.body.find("evstore_appends_total"), std::string::npos) << metrics.body.substr(0, 300);
+  EXPECT_EQ(get("/health", {"Authorization: Bearer wrong-token-0123456789"}).status, 200);
+  for (const route& r : every_route()) {
+    if (r.scope == needs::nothing || r.path == "/health" || r.path == "/metrics") continue;
+    EXPECT_EQ(ask(r, std::nullopt).status, 401) << describe(r, "nobody");
+  }
+  EXPECT_EQ(http({.method = "HEAD", .path = "/health"}).status, 401) << "only GET is a probe";
+}
+
+}  // namespace

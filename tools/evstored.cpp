@@ -150,6 +150,7 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
      ("fsync", "acknowledge appends only after fdatasync (group commit)")
      ("read-only", "serve a store another process writes, following it; writes answer 403")
      ("token-file", po::value(&o.token_file), "require bearer tokens: lines \"read <token>\" or \"write <token>\"")
+     ("open-probes", "with --token-file: answer GET /health and /metrics without a token (probes, Prometheus)")
      ("tls-cert", po::value(&o.server.tls_cert_file), "PEM certificate chain: serve HTTPS/WSS only")
      ("tls-key", po::value(&o.server.tls_key_file), "PEM private key of --tls-cert");
   for (number_flag& f : numbers) add(f.name, po::value(&f.text)->default_value(f.text), f.help);
@@ -163,6 +164,7 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
     po::notify(vm);
     o.fsync = vm.count("fsync") > 0;
     o.read_only = vm.count("read-only") > 0;
+    o.server.open_probes = vm.count("open-probes") > 0;
   } catch (const std::exception& e) {
     std::cerr << "evstored: " << e.what() << "\n" << desc << "\n";
     return 2;

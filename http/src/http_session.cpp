@@ -43,6 +43,12 @@ std::optional<std::string> framing_error(const Message& req) {
   return std::nullopt;
 }
 
+// GET /health or /metrics, whatever the query.
+bool is_probe(std::string_view target) {
+  const std::string_view path = target.substr(0, target.find('?'));
+  return path == "/health" || path == "/metrics";
+}
+
 template <class Stream>
 class http_session : public net::connection, public std::enable_shared_from_this<http_session<Stream>> {
   using std::enable_shared_from_this<http_session<Stream>>::shared_from_this;
@@ -162,7 +168,9 @@ class http_session : public net::connection, public std::enable_shared_from_this
     // a token, and the console then sends the token the user gives it.
     const bool console_file = (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
                               find_console_asset(req.target()) != nullptr;
-    if (const unsigned denied = console_file ? 0 : st_->authorize(req[bhttp::field::authorization], writes)) {
+    const bool open_probe = st_->options.open_probes && req.method() == bhttp::verb::get && is_probe(req.target());
+    if (const unsigned denied =
+            console_file || open_probe ? 0 : st_->authorize(req[bhttp::field::authorization], writes)) {
       return reply_early(refusal(denied, "this token may only read"));
     }
     // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met.

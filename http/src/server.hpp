@@ -49,6 +49,9 @@ struct server_options {
   // and closed if the other half passes silent too.
   std::chrono::milliseconds websocket_idle_timeout{60'000};
   std::vector<token> tokens;  // empty: no authentication
+  // With tokens: GET /health and /metrics are answered without one, for
+  // load balancers' probes and Prometheus (neither shows an event).
+  bool open_probes = false;
   std::string tls_cert_file, tls_key_file;  // both set: HTTPS and WSS only (TLS 1.2+)
   // After an early response (413, 431, 400, 401, 403, 503) the rest of the
   // request is read and discarded for this long, and at most body_limit +
