@@ -261,3 +261,15 @@ TEST(cli, repair_keeps_a_lost_event_as_a_placeholder_and_reports_it) {
   EXPECT_EQ(run("repair " + tmp.sub("missing")).status, 2);
   EXPECT_EQ(run("repair").status, 2);
 }
+
+// Both binaries say which version they are (the project's, from CMake), and exit 0.
+TEST(cli, evstore_and_evstored_print_their_version) {
+  auto cli = run("--version");
+  EXPECT_EQ(cli.status, 0) << cli.out;
+  EXPECT_EQ(cli.out, "evstore " EVSTORE_EXPECTED_VERSION "\n");
+#ifdef EVSTORE_SERVER
+  auto server = sh(std::string(EVSTORE_SERVER) + " --version");
+  EXPECT_EQ(server.status, 0) << server.out;
+  EXPECT_EQ(server.out, "evstored " EVSTORE_EXPECTED_VERSION "\n");
+#endif
+}

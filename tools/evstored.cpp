@@ -145,6 +145,7 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
   po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
   auto add = desc.add_options();
   add("help,h", "this help")
+     ("version", "print the version and exit")
      ("data", po::value(&o.data)->required(), "store directory (created if missing)")
      ("listen", po::value(&o.listen)->default_value(o.listen), "address:port to listen on (port 0: any free port)")
      ("fsync", "acknowledge appends only after fdatasync (group commit)")
@@ -159,6 +160,10 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
     po::store(po::parse_command_line(argc, argv, desc), vm);
     if (vm.count("help")) {
       std::cout << desc << "\n";
+      return 0;
+    }
+    if (vm.count("version")) {
+      std::cout << "evstored " EVSTORE_VERSION "\n";
       return 0;
     }
     po::notify(vm);

@@ -9,7 +9,7 @@
 namespace evstore::cli {
 
 const char* const usage_text =
-    "usage: evstore <command> <dir> [args]\n"
+    "usage: evstore <command> <dir> [args]   (evstore --version: the version)\n"
     "  demo    <dir>                                   append a shopping cart's events and read them back\n"
     "  info    <dir>                                   events, streams, read streams, format\n"
     "  ls      <dir> [--offset N] [--limit N]          streams with their event counts\n"
@@ -49,6 +49,10 @@ int main(int argc, char** argv) {
   };
   try {
     if (auto it = commands.find(command); it != commands.end()) return it->second(args);
+    if (command == "--version" || command == "version") {
+      std::cout << "evstore " EVSTORE_VERSION "\n";
+      return 0;
+    }
     if (command == "--help" || command == "-h" || command == "help") {
       std::cout << usage_text;
       return 0;
