@@ -273,3 +273,18 @@ TEST(cli, evstore_and_evstored_print_their_version) {
   EXPECT_EQ(server.out, "evstored " EVSTORE_EXPECTED_VERSION "\n");
 #endif
 }
+
+// A stream that has no events is named as missing, with exit 1 (as a 404 over
+// HTTP), not printed as an empty stream; a page past the end is just empty.
+TEST(cli, cat_of_a_missing_stream_says_so_and_exits_1) {
+  temp_dir dir;
+  ASSERT_EQ(run("demo " + dir.sub("data")).status, 0);
+  auto missing = run("cat " + dir.sub("data") + " no-such-cart");
+  EXPECT_EQ(missing.status, 1) << missing.out;
+  EXPECT_NE(missing.out.find("stream 'no-such-cart' has no events"), std::string::npos) << missing.out;
+  auto present = run("cat " + dir.sub("data") + " cart-1 --limit 1");
+  EXPECT_EQ(present.status, 0) << present.out;
+  auto all = run("cat " + dir.sub("data") + " '$all' --from 99");
+  EXPECT_EQ(all.status, 0) << "past the end of $all is empty, not missing: " << all.out;
+  EXPECT_EQ(all.out, "");
+}

@@ -57,7 +57,13 @@ int cmd_cat(const args_t& args) {
   o.direction = backward ? direction::backward : direction::forward;
   o.from = vm.count("from") ? vm["from"].as<std::uint64_t>() : (backward ? from_end : 0);
   if (vm.count("limit")) o.max_count = vm["limit"].as<std::uint64_t>();
-  auto range = s.events(vm["stream"].as<std::string>(), o);
+  const std::string stream = vm["stream"].as<std::string>();
+  // A write stream with no events is missing, not empty (HTTP answers 404).
+  if (auto probe = s.read(stream, {.max_count = 1}); !probe && probe.error().code == errc::stream_not_found) {
+    std::cerr << "evstore: stream '" << stream << "' has no events\n";
+    return 1;
+  }
+  auto range = s.events(stream, o);
   return print_range(range);
 }
 
