@@ -53,7 +53,7 @@ TEST(cli, append_reports_bad_input_and_conflicts_with_exit_1) {
   temp_dir dir;
   const std::string d = dir.sub("data");
   const std::string cli = EVSTORE_CLI;
-  auto ok = run("append " + d + " o-1 --expected no_stream < /dev/null; echo '{\"type\":\"A\",\"data\":{\"n\":1}}' | " + cli +
+  auto ok = run("append " + d + " o-1 --expected no_stream --create < /dev/null; echo '{\"type\":\"A\",\"data\":{\"n\":1}}' | " + cli +
                 " append " + d + " o-1 --expected no_stream");
   EXPECT_EQ(ok.status, 0) << ok.out;
   EXPECT_NE(ok.out.find("\"createdStream\":true"), std::string::npos) << ok.out;
@@ -287,4 +287,21 @@ TEST(cli, cat_of_a_missing_stream_says_so_and_exits_1) {
   auto all = run("cat " + dir.sub("data") + " '$all' --from 99");
   EXPECT_EQ(all.status, 0) << "past the end of $all is empty, not missing: " << all.out;
   EXPECT_EQ(all.out, "");
+}
+
+// A mistyped directory does not become a new store: append refuses a
+// directory without one (exit 2, nothing created) unless --create says so.
+TEST(cli, append_refuses_a_directory_without_a_store_unless_asked_to_create_one) {
+  temp_dir dir;
+  const std::string cli = EVSTORE_CLI, d = dir.sub("typo");
+  auto refused = sh("echo '{\"type\":\"A\"}' | " + cli + " append " + d + " s-1");
+  EXPECT_EQ(refused.status, 2) << refused.out;
+  EXPECT_NE(refused.out.find("holds no store"), std::string::npos) << refused.out;
+  EXPECT_FALSE(std::filesystem::exists(d)) << "a refused append created the directory";
+  auto created = sh("echo '{\"type\":\"A\"}' | " + cli + " append " + d + " s-1 --create");
+  EXPECT_EQ(created.status, 0) << created.out;
+  auto again = sh("echo '{\"type\":\"B\"}' | " + cli + " append " + d + " s-1");
+  EXPECT_EQ(again.status, 0) << "an existing store needs no --create: " << again.out;
+  auto cat = run("cat " + d + " s-1");
+  EXPECT_EQ(std::count(cat.out.begin(), cat.out.end(), '\n'), 2) << cat.out;
 }

@@ -1,5 +1,7 @@
 #include "cli.hpp"
 
+#include <filesystem>
+
 #include <evstore/event_json.hpp>
 
 #include <unistd.h>
@@ -10,6 +12,11 @@
 #include <iostream>
 
 namespace evstore::cli {
+
+bool holds_store(const std::string& dir) {
+  std::error_code ec;
+  return std::filesystem::exists(std::filesystem::path(dir) / "store.json", ec);
+}
 
 store open_or_exit(runner& r, const std::string& dir, bool read_only, bool fsync) {
   auto s = store::open(r.executor(), {.directory = dir, .fsync_on_flush = fsync, .read_only = read_only});

@@ -85,6 +85,8 @@ class append_pipeline {
 void write_event_line(std::FILE* out, std::string& scratch, const recorded_event& e);
 // Writes every event of `range` to stdout as NDJSON; 1 (after saying why) if
 // the range ended on an error, else 0.
+// Whether `dir` holds a store (its store.json), without opening it.
+bool holds_store(const std::string& dir);
 int print_range(event_range& range);
 
 // "\rlabel  42%  12,345/29,000" on stderr when it is a terminal; done() clears the line.

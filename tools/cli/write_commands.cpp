@@ -49,12 +49,18 @@ int cmd_append(const args_t& args) {
   po::options_description opts("append");
   opts.add_options()("expected", po::value<std::string>()->default_value("any"),
                      "expected version of the first append: any, no_stream, stream_exists or N")(
-      "fsync", "acknowledge only after fdatasync");
+      "fsync", "acknowledge only after fdatasync")("create", "make a new store if <dir> holds none");
   auto vm = parse(args, opts, {"dir", "stream"});
   auto expected = parse_expected_version(vm["expected"].as<std::string>());
   if (!expected) throw usage_error("--expected must be any, no_stream, stream_exists or a version");
+  const std::string dir = vm["dir"].as<std::string>();
+  // A mistyped directory must not silently become a new, empty store.
+  if (!vm.count("create") && !holds_store(dir)) {
+    std::cerr << "evstore: " << dir << " holds no store (append --create makes one)\n";
+    return 2;
+  }
   runner r;
-  store s = open_or_exit(r, vm["dir"].as<std::string>(), false, vm.count("fsync") > 0);
+  store s = open_or_exit(r, dir, false, vm.count("fsync") > 0);
   const std::string stream = vm["stream"].as<std::string>();
   std::string line;
   std::size_t line_no = 0;
