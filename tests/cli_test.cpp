@@ -305,3 +305,18 @@ TEST(cli, append_refuses_a_directory_without_a_store_unless_asked_to_create_one)
   auto cat = run("cat " + d + " s-1");
   EXPECT_EQ(std::count(cat.out.begin(), cat.out.end(), '\n'), 2) << cat.out;
 }
+
+// ls lists every stream, however many (it stopped silently at 1,000), and
+// still pages with --offset and --limit.
+TEST(cli, ls_lists_every_stream_past_a_thousand) {
+  temp_dir dir;
+  const std::string d = dir.sub("many");
+  ASSERT_EQ(run("bench " + d + " --events 1205 --streams 1205").status, 0);
+  auto all = run("ls " + d);
+  EXPECT_EQ(all.status, 0) << all.out.substr(0, 300);
+  EXPECT_EQ(std::count(all.out.begin(), all.out.end(), '\n'), 1205);
+  auto page = run("ls " + d + " --offset 1200");
+  EXPECT_EQ(std::count(page.out.begin(), page.out.end(), '\n'), 5) << page.out;
+  auto few = run("ls " + d + " --offset 3 --limit 10");
+  EXPECT_EQ(std::count(few.out.begin(), few.out.end(), '\n'), 10) << few.out;
+}

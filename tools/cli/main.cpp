@@ -12,7 +12,7 @@ const char* const usage_text =
     "usage: evstore <command> <dir> [args]   (evstore --version: the version)\n"
     "  demo    <dir>                                   append a shopping cart's events and read them back\n"
     "  info    <dir>                                   events, streams, read streams, format\n"
-    "  ls      <dir> [--offset N] [--limit N]          streams with their event counts\n"
+    "  ls      <dir> [--offset N] [--limit N]          streams with their event counts (all unless --limit)\n"
     "  cat     <dir> <stream> [--from N] [--limit N] [--backward]   events as NDJSON ($all for every event)\n"
     "  tail    <dir> <stream> [-n N] [--from N] [-f]   the last N events (10) as NDJSON; -f: then follow\n"
     "                                                  the store (a writer may be another process) until killed\n"

@@ -4,7 +4,9 @@
 
 #include <boost/asio/use_future.hpp>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
@@ -35,12 +37,20 @@ int cmd_info(const args_t& args) {
 int cmd_ls(const args_t& args) {
   po::options_description opts("ls");
   opts.add_options()("offset", po::value<std::size_t>()->default_value(0), "first stream index")(
-      "limit", po::value<std::size_t>()->default_value(1000), "streams to list");
+      "limit", po::value<std::size_t>(), "streams to list (default: all)");
   auto vm = parse(args, opts, {"dir"});
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
-  for (const stream_info& info : s.list_streams(vm["offset"].as<std::size_t>(), vm["limit"].as<std::size_t>())) {
-    std::cout << info.name << "\t" << info.event_count << "\n";
+  // Page by page: the store hands out at most a page of streams per call.
+  constexpr std::size_t page = 1000;
+  std::size_t offset = vm["offset"].as<std::size_t>();
+  std::size_t left = vm.count("limit") ? vm["limit"].as<std::size_t>() : SIZE_MAX;
+  while (left > 0) {
+    const auto streams = s.list_streams(offset, std::min(left, page));
+    for (const stream_info& info : streams) std::cout << info.name << "\t" << info.event_count << "\n";
+    if (streams.empty()) break;
+    offset += streams.size();
+    left -= std::min(left, streams.size());
   }
   return 0;
 }
