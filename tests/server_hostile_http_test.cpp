@@ -502,6 +502,19 @@ TEST_F(hostile_http_test, a_tls_listener_at_the_connection_limit_closes_without_
   EXPECT_EQ(refused.unread(), "") << "sent before any handshake";
 }
 
+// A second evstored on a port in use fails at once, naming the address, and
+// leaves no data directory behind (it never got as far as opening a store).
+TEST_F(hostile_http_test, a_port_in_use_fails_before_the_data_directory_is_made) {
+  auto& first = start();
+  const std::string err = scratch() + "/second.err", listen = "127.0.0.1:" + std::to_string(first.port());
+  child_process second({EVSTORE_SERVER, "--data", data_dir("second"), "--listen", listen}, err);
+  second.read_line(10s);
+  EXPECT_EQ(second.wait_exit(10s), 1);
+  EXPECT_NE(read_file(err).find(listen), std::string::npos) << read_file(err);
+  EXPECT_FALSE(std::filesystem::exists(data_dir("second"))) << "the refused server made its data directory";
+  EXPECT_EQ(get("/health").status, 200) << "the first server still serves";
+}
+
 TEST_F(hostile_http_test, out_of_range_options_are_refused_with_a_clear_message) {
   const std::vector<std::vector<std::string>> bad = {
       {"--header-limit", "4294967296"}, {"--header-limit", "0"},      {"--body-limit", "-1"},

@@ -17,6 +17,7 @@
 #include "tools/io_threads.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -202,6 +203,27 @@ std::optional<int> load_tokens(options& o) {
   return std::nullopt;
 }
 
+// Step 3: the listen address is free, checked before the store is opened
+// (which makes the data directory), so a second evstored on a port in use
+// leaves nothing behind. Binding without listening leaves no TIME_WAIT: the
+// server binds the same address right after. Returns 1 after saying why.
+std::optional<int> check_listen_address(const options& o) {
+  if (o.server.port == 0) return std::nullopt;  // any free port: nothing to check
+  boost::asio::io_context io;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(o.server.address, ec);
+  if (!ec) {
+    boost::asio::ip::tcp::acceptor probe(io);
+    const boost::asio::ip::tcp::endpoint at(address, o.server.port);
+    probe.open(at.protocol(), ec);
+    if (!ec) probe.set_option(boost::asio::ip::tcp::acceptor::reuse_address(true), ec);
+    if (!ec) probe.bind(at, ec);
+  }
+  if (!ec) return std::nullopt;
+  std::cerr << "evstored: cannot listen on " << o.listen << ": " << ec.message() << "\n";
+  return 1;
+}
+
 // A server holds a descriptor per connection and per cached store file:
 // take the whole allowance (the soft limit is often 1024 of a far larger hard one).
 void raise_descriptor_limit() {
@@ -275,6 +297,7 @@ int main(int argc, char** argv) {
   options o;
   if (auto exit_code = parse_options(argc, argv, o)) return *exit_code;
   if (auto exit_code = load_tokens(o)) return *exit_code;
+  if (auto exit_code = check_listen_address(o)) return *exit_code;
   raise_descriptor_limit();
 
   boost::asio::io_context engine_io(1), net_io(static_cast<int>(o.network_threads));
