@@ -5,9 +5,8 @@
 // scenario (bench/scenarios/*.cpp) includes it; see bench/README.md.
 #pragma once
 
-#include <evstore/store.hpp>
-
 #include "format/format.hpp"  // engine/src: record framing size, for MB/s of reads
+#include <evstore/store.hpp>
 
 #include <boost/asio/error.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -68,10 +67,10 @@ struct config {
   std::set<std::string> only;  // empty: all
   std::string dir = "/tmp";
   std::string json_path = "bench-results.json";
-  double seconds = 3.0;       // duration of each durable (c) run
-  std::size_t chunk = 1000;   // appends issued per io_context turn in (a)/(b)
-  bool keep = false;          // keep the temp directories
-  std::string variant;        // (c), (h): run the variants whose name contains this
+  double seconds = 3.0;      // duration of each durable (c) run
+  std::size_t chunk = 1000;  // appends issued per io_context turn in (a)/(b)
+  bool keep = false;         // keep the temp directories
+  std::string variant;       // (c), (h): run the variants whose name contains this
 
   bool wants(const std::string& name) const { return only.empty() || only.count(name) > 0; }
   // Full count, or a tenth of it with --quick.
@@ -183,7 +182,8 @@ class loop {
   std::thread thread_;
 };
 
-inline store open_store(loop& l, const std::string& dir, bool durable = false, std::size_t max_open_files = 512) {
+inline store open_store(loop& l, const std::string& dir, bool durable = false,
+                        std::size_t max_open_files = 512) {
   evstore::store_options o;
   o.directory = dir;
   o.fsync_on_flush = durable;
@@ -246,9 +246,9 @@ struct row {
   std::uint64_t events = 0;
   double seconds = 0;
   double events_per_s = 0;
-  double mb_per_s = 0;          // 1 MB = 1e6 bytes of records (payload + framing)
-  std::string figures;          // extra figures for the table
-  std::string target;           // e.g. ">= 1,000,000 ev/s"
+  double mb_per_s = 0;  // 1 MB = 1e6 bytes of records (payload + framing)
+  std::string figures;  // extra figures for the table
+  std::string target;   // e.g. ">= 1,000,000 ev/s"
   std::optional<bool> pass;
   json::object extra;
 };
@@ -306,7 +306,10 @@ inline percentiles compute_percentiles(std::vector<Ns> ns) {
 }
 
 inline json::object to_json(const percentiles& p) {
-  return {{"p50_us", p.p50_us}, {"p99_us", p.p99_us}, {"p999_us", p.p999_us}, {"max_us", p.max_us},
+  return {{"p50_us", p.p50_us},
+          {"p99_us", p.p99_us},
+          {"p999_us", p.p999_us},
+          {"max_us", p.max_us},
           {"mean_us", p.mean_us}};
 }
 
@@ -332,8 +335,8 @@ struct burst_outcome {
   clock_type::time_point start;  // when the first chunk was posted
 };
 
-inline burst_outcome run_burst(loop& l, store& s, std::vector<std::string> streams, std::vector<std::vector<event_data>> appends,
-                        std::size_t chunk) {
+inline burst_outcome run_burst(loop& l, store& s, std::vector<std::string> streams,
+                               std::vector<std::vector<event_data>> appends, std::size_t chunk) {
   struct state {
     store* st;
     asio::io_context* io;
@@ -408,8 +411,8 @@ struct chains_outcome {
 // Appender c's k-th append goes to stream (c + k * appenders) % streams: with
 // streams == appenders each appender keeps its own stream, with more streams
 // the appenders rotate over them, with 1 they all share it.
-inline chains_outcome run_chains(loop& l, store& s, std::size_t appenders, std::size_t streams, double seconds,
-                          std::size_t max_per_chain = SIZE_MAX) {
+inline chains_outcome run_chains(loop& l, store& s, std::size_t appenders, std::size_t streams,
+                                 double seconds, std::size_t max_per_chain = SIZE_MAX) {
   struct chain {
     std::size_t index = 0;
     std::size_t count = 0;
@@ -483,19 +486,19 @@ inline chains_outcome run_chains(loop& l, store& s, std::size_t appenders, std::
   return out;
 }
 
-
 // ---------------------------------------------------------------------------
 // Scenarios
 
 struct context {
   config cfg;
-  std::unique_ptr<temp_dir> single_stream_store;   // 200k events in "orders" (a)
-  std::unique_ptr<temp_dir> many_streams_store;    // 200k events over 1000 streams (b)
+  std::unique_ptr<temp_dir> single_stream_store;  // 200k events in "orders" (a)
+  std::unique_ptr<temp_dir> many_streams_store;   // 200k events over 1000 streams (b)
   std::uint64_t single_stream_events = 0;
   std::uint64_t many_streams_events = 0;
 };
 
-inline row burst_row(const std::string& scenario, const std::string& variant, const burst_outcome& o, std::size_t appends) {
+inline row burst_row(const std::string& scenario, const std::string& variant, const burst_outcome& o,
+                     std::size_t appends) {
   row r;
   r.scenario = scenario;
   r.variant = variant;
@@ -504,13 +507,12 @@ inline row burst_row(const std::string& scenario, const std::string& variant, co
   r.events_per_s = static_cast<double>(o.events) / o.seconds;
   r.mb_per_s = static_cast<double>(o.after.bytes - o.before.bytes) / o.seconds / 1e6;
   const double flushes = static_cast<double>(o.after.flushes - o.before.flushes);
-  r.figures = fmt_int(flushes) + " flushes, " + fmt(static_cast<double>(appends) / std::max(1.0, flushes), 0) +
-              " appends/flush";
+  r.figures = fmt_int(flushes) + " flushes, " +
+              fmt(static_cast<double>(appends) / std::max(1.0, flushes), 0) + " appends/flush";
   r.extra["appends"] = appends;
   r.extra["stats"] = stats_delta(o.before, o.after);
   return r;
 }
-
 
 inline void build_single_stream_store(context& ctx) {
   if (ctx.single_stream_store) return;
@@ -524,8 +526,8 @@ inline void build_single_stream_store(context& ctx) {
   ctx.single_stream_events = o.events;
 }
 
-inline burst_outcome many_streams_burst(context& ctx, const std::string& dir, std::size_t n, std::size_t max_open_files,
-                                 std::size_t first_event = 0) {
+inline burst_outcome many_streams_burst(context& ctx, const std::string& dir, std::size_t n,
+                                        std::size_t max_open_files, std::size_t first_event = 0) {
   loop l;
   store s = open_store(l, dir, false, max_open_files);
   const auto o = run_burst(l, s, stream_names(1000), single_event_appends(n, first_event), ctx.cfg.chunk);
@@ -564,10 +566,10 @@ inline row chains_row(const std::string& scenario, const std::string& variant, c
   r.extra["mean_flush_ms"] = flushes > 0 ? flush_ms / flushes : 0.0;
   r.extra["latency"] = to_json(o.latency);
   r.extra["stats_at_stop"] = stats_delta(o.before, o.at_stop);
-  r.figures = fmt_int(flushes) + " flushes, " + fmt(flushes > 0 ? fsyncs / flushes : 0, 1) + " fsyncs/flush, " +
-              fmt(flushes > 0 ? static_cast<double>(o.events) / flushes : 0, 1) + " ev/flush, " +
-              fmt(flushes > 0 ? flush_ms / flushes : 0, 2) + " ms/flush; p50 " + fmt(o.latency.p50_us, 0) +
-              " us, p99 " + fmt(o.latency.p99_us, 0) + " us";
+  r.figures = fmt_int(flushes) + " flushes, " + fmt(flushes > 0 ? fsyncs / flushes : 0, 1) +
+              " fsyncs/flush, " + fmt(flushes > 0 ? static_cast<double>(o.events) / flushes : 0, 1) +
+              " ev/flush, " + fmt(flushes > 0 ? flush_ms / flushes : 0, 2) + " ms/flush; p50 " +
+              fmt(o.latency.p50_us, 0) + " us, p99 " + fmt(o.latency.p99_us, 0) + " us";
   return r;
 }
 

@@ -3,8 +3,8 @@
 //   build/bench/evstore_micro_bench [--benchmark_filter=Crc]
 #include "format/crc32c.hpp"
 #include "format/format.hpp"
-#include "json/json_check.hpp"
 #include "format/stream_name.hpp"
+#include "json/json_check.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -57,8 +57,7 @@ BENCHMARK(ValidateJson120);
 void ValidateStreamName(benchmark::State& state) {
   const std::string name = "order-0042";
   for (auto _ : state) {
-    benchmark::DoNotOptimize(
-        evstore::detail::validate_stream_name(name, evstore::detail::name_use::append));
+    benchmark::DoNotOptimize(evstore::detail::validate_stream_name(name, evstore::detail::name_use::append));
   }
   state.SetItemsProcessed(static_cast<std::int64_t>(state.iterations()));
 }

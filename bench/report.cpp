@@ -68,7 +68,9 @@ cpu_sample sample_cpu() {
   }
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
-  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  auto secs = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
   c.self = secs(ru.ru_utime) + secs(ru.ru_stime);
   return c;
 }
@@ -101,9 +103,14 @@ json::object machine_info(const config& cfg) {
 void write_outputs(const config& cfg) {
   json::array rows;
   for (const row& r : results) {
-    json::object o{{"scenario", r.scenario},   {"variant", r.variant},         {"events", r.events},
-                   {"seconds", r.seconds},     {"events_per_s", r.events_per_s}, {"mb_per_s", r.mb_per_s},
-                   {"figures", r.figures},     {"target", r.target}};
+    json::object o{{"scenario", r.scenario},
+                   {"variant", r.variant},
+                   {"events", r.events},
+                   {"seconds", r.seconds},
+                   {"events_per_s", r.events_per_s},
+                   {"mb_per_s", r.mb_per_s},
+                   {"figures", r.figures},
+                   {"target", r.target}};
     if (r.pass) o["pass"] = *r.pass;
     o["extra"] = r.extra;
     rows.push_back(std::move(o));
@@ -129,11 +136,11 @@ void write_outputs(const config& cfg) {
                 throughput ? fmt_int(r.events_per_s).c_str() : "", throughput ? fmt(r.mb_per_s).c_str() : "",
                 r.figures.c_str(), target.c_str());
   }
-  std::printf("\nEvents: %zu-byte JSON data, type \"%s\"; a record (payload + framing) is %zu bytes. "
-              "MB = 10^6 bytes of records. Other processes used %.0f%% of the machine's CPU during the run. %s\n",
-              payload(0).size(), event_type.c_str(), record_bytes(event_type, payload(0), {}), other_cpu_percent(),
-              cfg.quick ? "**--quick run: counts are 10x smaller.**" : "");
+  std::printf(
+      "\nEvents: %zu-byte JSON data, type \"%s\"; a record (payload + framing) is %zu bytes. "
+      "MB = 10^6 bytes of records. Other processes used %.0f%% of the machine's CPU during the run. %s\n",
+      payload(0).size(), event_type.c_str(), record_bytes(event_type, payload(0), {}), other_cpu_percent(),
+      cfg.quick ? "**--quick run: counts are 10x smaller.**" : "");
 }
-
 
 }  // namespace evstore::bench

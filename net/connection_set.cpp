@@ -9,7 +9,11 @@ namespace evstore::net {
 
 connection_set::connection_set(boost::asio::io_context& io, std::atomic<std::uint64_t>& gauge,
                                std::chrono::milliseconds shortest_timeout)
-    : io_(io), gauge_(gauge), sweep_every_(sweep_interval(shortest_timeout)), sweep_timer_(io), stop_deadline_(io) {}
+    : io_(io),
+      gauge_(gauge),
+      sweep_every_(sweep_interval(shortest_timeout)),
+      sweep_timer_(io),
+      stop_deadline_(io) {}
 
 void connection_set::add(const std::shared_ptr<connection>& c) {
   std::lock_guard lock(mutex_);

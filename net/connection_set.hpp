@@ -30,14 +30,15 @@ class connection {
   // From any thread, at stop(): finish what is in flight, then close.
   virtual void stop_gracefully() { shut(); }
   net::deadline deadline;  // of the read or write in progress; the sweep shuts the connection past it
-  std::string peer;         // the client's "address:port", for log lines ("-" if unknown)
+  std::string peer;        // the client's "address:port", for log lines ("-" if unknown)
 };
 
 class connection_set : public std::enable_shared_from_this<connection_set> {
  public:
   // `gauge` follows the number of connections (for /metrics); `shortest_timeout`
   // sets how often the sweep looks (see sweep_interval()).
-  connection_set(boost::asio::io_context& io, std::atomic<std::uint64_t>& gauge, std::chrono::milliseconds shortest_timeout);
+  connection_set(boost::asio::io_context& io, std::atomic<std::uint64_t>& gauge,
+                 std::chrono::milliseconds shortest_timeout);
 
   void add(const std::shared_ptr<connection>& c);
   void remove(const std::shared_ptr<connection>& c);

@@ -15,7 +15,9 @@ class deadline {
  public:
   using clock = std::chrono::steady_clock;
 
-  void expires_after(clock::duration d) { at_.store((clock::now() + d).time_since_epoch().count(), std::memory_order_relaxed); }
+  void expires_after(clock::duration d) {
+    at_.store((clock::now() + d).time_since_epoch().count(), std::memory_order_relaxed);
+  }
   void expires_never() { at_.store(never, std::memory_order_relaxed); }
   // True once, when `now` is past the deadline; the deadline is then cleared.
   bool take_expired(clock::time_point now) {

@@ -11,7 +11,12 @@ using tcp = boost::asio::ip::tcp;
 
 listener::listener(boost::asio::io_context& io, request_log& log, std::atomic<std::uint64_t>& accept_errors,
                    on_accept handler)
-    : io_(io), log_(log), accept_errors_(accept_errors), handler_(std::move(handler)), acceptor_(io), retry_(io) {}
+    : io_(io),
+      log_(log),
+      accept_errors_(accept_errors),
+      handler_(std::move(handler)),
+      acceptor_(io),
+      retry_(io) {}
 
 boost::system::error_code listener::listen(const tcp::endpoint& at) {
   boost::system::error_code ec;
@@ -38,14 +43,14 @@ std::uint16_t listener::port() const {
 }
 
 void listener::accept() {
-  acceptor_.async_accept(boost::asio::make_strand(io_), [self = shared_from_this()](boost::system::error_code ec,
-                                                                                    tcp::socket socket) {
-    if (self->closed_) return;
-    if (ec) return self->accept_failed(ec);
-    self->backoff_ = {};
-    self->handler_(std::move(socket));
-    self->accept();
-  });
+  acceptor_.async_accept(boost::asio::make_strand(io_),
+                         [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
+                           if (self->closed_) return;
+                           if (ec) return self->accept_failed(ec);
+                           self->backoff_ = {};
+                           self->handler_(std::move(socket));
+                           self->accept();
+                         });
 }
 
 // Out of descriptors (or buffers), the pending connection stays in the

@@ -25,7 +25,8 @@ class listener : public std::enable_shared_from_this<listener> {
   using on_accept = std::function<void(boost::asio::ip::tcp::socket)>;
 
   // `accept_errors` counts failed accepts (for /metrics); `log` takes their lines.
-  listener(boost::asio::io_context& io, request_log& log, std::atomic<std::uint64_t>& accept_errors, on_accept handler);
+  listener(boost::asio::io_context& io, request_log& log, std::atomic<std::uint64_t>& accept_errors,
+           on_accept handler);
 
   // Binds and listens (SO_REUSEADDR). Errors: the open, bind or listen error.
   boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& at);

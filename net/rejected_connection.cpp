@@ -28,11 +28,12 @@ struct rejected_connection : std::enable_shared_from_this<rejected_connection> {
                              });
   }
   void drain() {
-    socket.async_read_some(boost::asio::buffer(buf), [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-      self->drained += n;
-      if (ec || self->drained > self->limit) return self->end();
-      self->drain();
-    });
+    socket.async_read_some(boost::asio::buffer(buf),
+                           [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
+                             self->drained += n;
+                             if (ec || self->drained > self->limit) return self->end();
+                             self->drain();
+                           });
   }
   void end() {
     timer.cancel();
@@ -47,7 +48,8 @@ struct rejected_connection : std::enable_shared_from_this<rejected_connection> {
 };
 }  // namespace
 
-void reject_connection(tcp::socket socket, std::string answer, std::size_t drain_limit, std::chrono::milliseconds linger) {
+void reject_connection(tcp::socket socket, std::string answer, std::size_t drain_limit,
+                       std::chrono::milliseconds linger) {
   std::make_shared<rejected_connection>(std::move(socket), std::move(answer), drain_limit)->start(linger);
 }
 

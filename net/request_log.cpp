@@ -1,12 +1,12 @@
 #include "request_log.hpp"
 
+#include <cerrno>
+#include <cstdio>
+
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
-
-#include <cerrno>
-#include <cstdio>
 
 namespace evstore::net {
 
@@ -103,7 +103,8 @@ bool request_log::add(std::string_view method, std::string_view path, unsigned s
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
   if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
   char tail[64];
-  const int n = std::snprintf(tail, sizeof tail, " status=%u duration_us=%lld\n", status, static_cast<long long>(us));
+  const int n =
+      std::snprintf(tail, sizeof tail, " status=%u duration_us=%lld\n", status, static_cast<long long>(us));
   std::string line = "evstored method=";
   line += method;
   line += " path=";

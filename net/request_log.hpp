@@ -28,7 +28,8 @@ class request_log {
 
   // Thread-safe. Returns true when the caller should arrange a flush() soon
   // (no flush is asked for since the last one).
-  bool add(std::string_view method, std::string_view path, unsigned status, std::chrono::steady_clock::duration took);
+  bool add(std::string_view method, std::string_view path, unsigned status,
+           std::chrono::steady_clock::duration took);
   // A connection's unexpected end ("evstored error=tls_handshake peer=... message=..."),
   // gathered as add()'s lines are; returns as add() does. Thread-safe.
   bool add_error(std::string_view what, std::string_view peer, std::string_view message);

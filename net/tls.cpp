@@ -6,8 +6,10 @@
 
 namespace evstore::net {
 
-std::optional<boost::asio::ssl::context> server_tls_context(const std::string& cert_file, const std::string& key_file,
-                                                            boost::system::error_code& ec, std::string& what) {
+std::optional<boost::asio::ssl::context> server_tls_context(const std::string& cert_file,
+                                                            const std::string& key_file,
+                                                            boost::system::error_code& ec,
+                                                            std::string& what) {
   using ctx_t = boost::asio::ssl::context;
   std::optional<ctx_t> ctx(std::in_place, ctx_t::tls_server);
   ctx->set_options(ctx_t::default_workarounds | ctx_t::no_sslv2 | ctx_t::no_sslv3 | ctx_t::no_tlsv1 |

@@ -10,7 +10,8 @@
 namespace evstore::net {
 
 // nullopt with `ec` set and `what` naming the file that did not load.
-std::optional<boost::asio::ssl::context> server_tls_context(const std::string& cert_file, const std::string& key_file,
+std::optional<boost::asio::ssl::context> server_tls_context(const std::string& cert_file,
+                                                            const std::string& key_file,
                                                             boost::system::error_code& ec, std::string& what);
 
 }  // namespace evstore::net

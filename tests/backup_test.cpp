@@ -1,12 +1,12 @@
 // Online backup (backup.hpp): a consistent copy while the writer appends.
+#include "support/store_fixture.hpp"
 #include <evstore/backup.hpp>
 #include <evstore/event_json.hpp>
 #include <evstore/store.hpp>
 #include <evstore/verify.hpp>
 
-#include "support/store_fixture.hpp"
-
 #include <boost/asio/use_future.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -39,9 +39,11 @@ TEST(backup, copies_events_read_stream_definitions_and_consumer_positions) {
     auto s = store::open(io.executor(), {.directory = dir.sub("src")});
     ASSERT_TRUE(s) << s.error().message();
     for (int i = 0; i < 20; ++i) {
-      ASSERT_FALSE(append_wait(*s, "order-" + std::to_string(i % 4), {make_event(i % 2 ? "Paid" : "Placed")}).ec);
+      ASSERT_FALSE(
+          append_wait(*s, "order-" + std::to_string(i % 4), {make_event(i % 2 ? "Paid" : "Placed")}).ec);
     }
-    ASSERT_NO_THROW(s->create_read_stream("paid", filter::event_types({"Paid"}), boost::asio::use_future).get());
+    ASSERT_NO_THROW(
+        s->create_read_stream("paid", filter::event_types({"Paid"}), boost::asio::use_future).get());
     auto c = s->consumer("order-1", "mailer");
     ASSERT_TRUE(c) << c.error().message();
     ASSERT_NO_THROW(c->commit(3, R"({"sent":3})", boost::asio::use_future).get());
@@ -97,7 +99,8 @@ TEST_P(backup_modes, taken_while_appending_is_a_whole_prefix_of_the_source) {
   const auto source = all_events(*s);
   for (int round = 0; round < 4; ++round) {
     SCOPED_TRACE(round);
-    auto copy = store::open(io.executor(), {.directory = dir.sub("copy-" + std::to_string(round)), .read_only = true});
+    auto copy = store::open(io.executor(),
+                            {.directory = dir.sub("copy-" + std::to_string(round)), .read_only = true});
     ASSERT_TRUE(copy) << copy.error().message();
     const auto events = all_events(*copy);
     ASSERT_EQ(events.size(), counts[round]);
@@ -117,7 +120,8 @@ TEST_P(backup_modes, taken_while_appending_is_a_whole_prefix_of_the_source) {
 TEST(backup, taken_while_streams_are_created_holds_every_stream_its_log_names) {
   temp_dir dir;
   io_thread io;
-  auto s = store::open(io.executor(), {.directory = dir.sub("src"), .system_streams = false, .checkpoint_interval = 1});
+  auto s = store::open(io.executor(),
+                       {.directory = dir.sub("src"), .system_streams = false, .checkpoint_interval = 1});
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_FALSE(append_wait(*s, "first", make_events(2)).ec);
   int created = 0;

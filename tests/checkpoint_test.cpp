@@ -2,7 +2,6 @@
 // create streams wait for the flush that writes it.
 #include "support/gated_file_system.hpp"
 #include "support/store_fixture.hpp"
-
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
@@ -30,8 +29,9 @@ TEST(checkpoint, stream_count_covers_only_flushed_catalog_records) {
   auto mem = std::make_shared<memory_file_system>();
   auto gated = std::make_shared<gated_file_system>(mem);
   io_thread io;
-  auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = gated,
-                                       .checkpoint_interval = 1});
+  auto s = store::open(
+      io.executor(),
+      {.directory = "/s", .fsync_on_flush = true, .file_system = gated, .checkpoint_interval = 1});
   ASSERT_TRUE(s) << s.error().message();
   const gate_opener open_gate_on_exit{*gated};
   ASSERT_FALSE(append_wait(*s, "a", make_events(1)).ec);
@@ -67,8 +67,9 @@ TEST(checkpoint, journal_starts_over_at_each_checkpoint) {
   auto mem = std::make_shared<memory_file_system>();
   io_thread io;
   for (int session = 0; session < 20; ++session) {
-    auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = mem,
-                                         .checkpoint_interval = 8});
+    auto s = store::open(
+        io.executor(),
+        {.directory = "/s", .fsync_on_flush = true, .file_system = mem, .checkpoint_interval = 8});
     ASSERT_TRUE(s) << s.error().message();
     for (int i = 0; i < 20; ++i) ASSERT_FALSE(append_wait(*s, "a", make_events(1)).ec);
     ASSERT_FALSE(close_wait(*s));

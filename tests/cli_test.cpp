@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+
 #include <sys/wait.h>
 
 using evstore::test::temp_dir;
@@ -53,16 +54,20 @@ TEST(cli, append_reports_bad_input_and_conflicts_with_exit_1) {
   temp_dir dir;
   const std::string d = dir.sub("data");
   const std::string cli = EVSTORE_CLI;
-  auto ok = run("append " + d + " o-1 --expected no_stream --create < /dev/null; echo '{\"type\":\"A\",\"data\":{\"n\":1}}' | " + cli +
-                " append " + d + " o-1 --expected no_stream");
+  auto ok =
+      run("append " + d +
+          " o-1 --expected no_stream --create < /dev/null; echo '{\"type\":\"A\",\"data\":{\"n\":1}}' | " +
+          cli + " append " + d + " o-1 --expected no_stream");
   EXPECT_EQ(ok.status, 0) << ok.out;
   EXPECT_NE(ok.out.find("\"createdStream\":true"), std::string::npos) << ok.out;
   auto bad = run("ls " + d + "; echo '{\"data\":1}' | " + cli + " append " + d + " o-1");
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("needs a non-empty string \"type\""), std::string::npos) << bad.out;
-  auto conflict = run("ls " + d + "; echo '{\"type\":\"A\"}' | " + cli + " append " + d + " o-1 --expected 5");
+  auto conflict =
+      run("ls " + d + "; echo '{\"type\":\"A\"}' | " + cli + " append " + d + " o-1 --expected 5");
   EXPECT_EQ(conflict.status, 1);
-  EXPECT_NE(conflict.out.find("wrong_expected_version (expected 5, actual 0)"), std::string::npos) << conflict.out;
+  EXPECT_NE(conflict.out.find("wrong_expected_version (expected 5, actual 0)"), std::string::npos)
+      << conflict.out;
   EXPECT_EQ(run("frobnicate " + d).status, 2);
   EXPECT_EQ(run("cat " + d).status, 2);
 }
@@ -110,8 +115,10 @@ TEST(cli, export_then_import_rebuilds_the_same_streams_in_the_same_order) {
   const std::string a = dir.sub("a"), b = dir.sub("b"), cli = EVSTORE_CLI;
   ASSERT_EQ(run("demo " + a).status, 0);
   ASSERT_EQ(run("demo " + a).status, 0);
-  ASSERT_EQ(sh("echo '{\"type\":\"Priced\",\"data\":{\"total\":129.50},\"id\":\"6ba7b810-9dad-11d1-80b4-00c04fd430c8\"}' | " +
-                cli + " append " + a + " other")
+  ASSERT_EQ(sh("echo "
+               "'{\"type\":\"Priced\",\"data\":{\"total\":129.50},\"id\":\"6ba7b810-9dad-11d1-80b4-"
+               "00c04fd430c8\"}' | " +
+               cli + " append " + a + " other")
                 .status,
             0);
   auto exported = run("export " + a + " -o " + dir.sub("all.ndjson"));
@@ -122,7 +129,8 @@ TEST(cli, export_then_import_rebuilds_the_same_streams_in_the_same_order) {
   EXPECT_NE(imported.out.find("imported 9 events into 3 streams"), std::string::npos) << imported.out;
   const std::string original = slurp(dir.sub("all.ndjson"));
   auto again = run("export " + b);
-  EXPECT_EQ(without_commit_times(again.out.substr(0, again.out.find("exported"))), without_commit_times(original));
+  EXPECT_EQ(without_commit_times(again.out.substr(0, again.out.find("exported"))),
+            without_commit_times(original));
   EXPECT_NE(original.find("\"total\":129.50"), std::string::npos) << "numbers keep their spelling";
   // Refuses to overwrite an earlier export.
   auto clobber = run("export " + a + " -o " + dir.sub("all.ndjson"));
@@ -141,7 +149,8 @@ TEST(cli, an_interrupted_import_runs_again_and_skips_what_is_stored) {
   ASSERT_EQ(run("import " + b + " -i " + dir.sub("half.ndjson")).status, 0);
   auto rerun = run("import " + b + " -i " + dir.sub("all.ndjson"));
   ASSERT_EQ(rerun.status, 0) << rerun.out;
-  EXPECT_NE(rerun.out.find("imported 7 events into 3 streams, skipped 5 already stored"), std::string::npos) << rerun.out;
+  EXPECT_NE(rerun.out.find("imported 7 events into 3 streams, skipped 5 already stored"), std::string::npos)
+      << rerun.out;
   auto info = run("info " + b);
   EXPECT_NE(info.out.find("events: 12"), std::string::npos) << info.out;
 }
@@ -151,7 +160,8 @@ TEST(cli, import_stops_at_bad_or_conflicting_lines_and_names_them) {
   const std::string d = dir.sub("data"), cli = EVSTORE_CLI;
   ASSERT_EQ(run("demo " + d).status, 0);  // cart-1, versions 0..3
   // A different event where cart-1 already has one.
-  auto conflict = sh("echo '{\"stream\":\"cart-1\",\"version\":1,\"type\":\"Other\"}' | " + cli + " import " + d);
+  auto conflict =
+      sh("echo '{\"stream\":\"cart-1\",\"version\":1,\"type\":\"Other\"}' | " + cli + " import " + d);
   EXPECT_EQ(conflict.status, 1);
   EXPECT_NE(conflict.out.find("line 1: cart-1 already has a different event at version 1"), std::string::npos)
       << conflict.out;
@@ -160,8 +170,9 @@ TEST(cli, import_stops_at_bad_or_conflicting_lines_and_names_them) {
   EXPECT_EQ(gap.status, 1);
   EXPECT_NE(gap.out.find("version 9 does not follow version 3"), std::string::npos) << gap.out;
   // Malformed input: the lines before it are imported, nothing after.
-  auto bad = sh("printf '%s\\n' '{\"stream\":\"n\",\"type\":\"A\"}' 'not json' '{\"stream\":\"n\",\"type\":\"B\"}' | " +
-                 cli + " import " + d);
+  auto bad = sh(
+      "printf '%s\\n' '{\"stream\":\"n\",\"type\":\"A\"}' 'not json' '{\"stream\":\"n\",\"type\":\"B\"}' | " +
+      cli + " import " + d);
   EXPECT_EQ(bad.status, 1);
   EXPECT_NE(bad.out.find("line 2: invalid_event: malformed JSON"), std::string::npos) << bad.out;
   auto n = run("cat " + d + " n");
@@ -182,10 +193,16 @@ TEST(cli, tail_prints_the_last_events_and_follows_a_writer_in_another_process) {
   EXPECT_NE(last.out.find("\"version\":2"), std::string::npos) << last.out;
   EXPECT_NE(last.out.find("\"version\":3"), std::string::npos) << last.out;
   // Follow: the tail starts, then another process appends; the new event shows up.
-  auto follow = sh(cli + " tail " + d + " cart-1 -n 1 -f > " + out + " & pid=$!; "
-                    "for i in $(seq 100); do grep -q CartCheckedOut " + out + " && break; sleep 0.05; done; "
-                    "echo '{\"type\":\"Late\"}' | " + cli + " append " + d + " cart-1 >/dev/null; "
-                    "for i in $(seq 100); do grep -q Late " + out + " && break; sleep 0.05; done; kill $pid; wait $pid; true");
+  auto follow = sh(cli + " tail " + d + " cart-1 -n 1 -f > " + out +
+                   " & pid=$!; "
+                   "for i in $(seq 100); do grep -q CartCheckedOut " +
+                   out +
+                   " && break; sleep 0.05; done; "
+                   "echo '{\"type\":\"Late\"}' | " +
+                   cli + " append " + d +
+                   " cart-1 >/dev/null; "
+                   "for i in $(seq 100); do grep -q Late " +
+                   out + " && break; sleep 0.05; done; kill $pid; wait $pid; true");
   EXPECT_EQ(follow.status, 0) << follow.out;
   const std::string followed = slurp(out);
   EXPECT_EQ(std::count(followed.begin(), followed.end(), '\n'), 2) << followed;
@@ -232,7 +249,8 @@ TEST(cli, repair_keeps_a_lost_event_as_a_placeholder_and_reports_it) {
 
   auto dry = run("repair " + d + " --dry-run");
   EXPECT_EQ(dry.status, 1) << dry.out;
-  EXPECT_NE(dry.out.find("lost: cart-2 version 3 at position 7: kept as a $lost placeholder"), std::string::npos)
+  EXPECT_NE(dry.out.find("lost: cart-2 version 3 at position 7: kept as a $lost placeholder"),
+            std::string::npos)
       << dry.out;
   EXPECT_NE(dry.out.find("dry run: nothing was changed"), std::string::npos) << dry.out;
   EXPECT_EQ(std::filesystem::file_size(d + "/streams/cart-2.evs"), size - 10);
@@ -247,7 +265,8 @@ TEST(cli, repair_keeps_a_lost_event_as_a_placeholder_and_reports_it) {
   EXPECT_NE(repaired.out.find("kept 7 events in 2 streams, 1 lost events as placeholders, dropped 0 events"),
             std::string::npos)
       << repaired.out;
-  EXPECT_NE(repaired.out.find("repaired: the store opens and verifies clean"), std::string::npos) << repaired.out;
+  EXPECT_NE(repaired.out.find("repaired: the store opens and verifies clean"), std::string::npos)
+      << repaired.out;
   EXPECT_EQ(run("verify " + d).status, 0);
   auto exported = run("export " + d + " -o " + tmp.sub("all.ndjson"));
   EXPECT_EQ(exported.status, 0) << exported.out;

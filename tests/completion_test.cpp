@@ -3,7 +3,6 @@
 // durability modes, with callbacks, futures and coroutines; and run() then
 // returns: once everything completed the store holds no work of its own.
 #include "support/store_fixture.hpp"
-
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
@@ -38,7 +37,8 @@ void PrintTo(const mode& m, std::ostream* os) { *os << m.name; }
 class completion_test : public ::testing::TestWithParam<mode> {
  protected:
   store open() {
-    auto s = store::open(io_.get_executor(), {.directory = dir_.sub("store"), .fsync_on_flush = GetParam().fsync});
+    auto s =
+        store::open(io_.get_executor(), {.directory = dir_.sub("store"), .fsync_on_flush = GetParam().fsync});
     if (!s) throw std::runtime_error("open: " + s.error().message());
     return std::move(*s);
   }
@@ -175,7 +175,8 @@ TEST_P(completion_test, a_parked_next_completes_with_the_next_append_and_run_ret
       ASSERT_FALSE(nec) << nec.message();
       for (const auto& e : nb.events) delivered.push_back(e.version);
     });
-    s.append("a", events(2), expect::any, [](boost::system::error_code aec, append_result) { EXPECT_FALSE(aec); });
+    s.append("a", events(2), expect::any,
+             [](boost::system::error_code aec, append_result) { EXPECT_FALSE(aec); });
   });
   run();
   EXPECT_EQ(delivered, (std::vector<std::uint64_t>{0, 1}));
@@ -211,7 +212,8 @@ TEST_P(completion_test, the_callback_subscription_delivers_until_cancelled_and_r
   });
   ASSERT_TRUE(made) << made.error().message();
   sub.emplace(std::move(*made));
-  s.append("a", events(3), expect::any, [](boost::system::error_code ec, append_result) { EXPECT_FALSE(ec); });
+  s.append("a", events(3), expect::any,
+           [](boost::system::error_code ec, append_result) { EXPECT_FALSE(ec); });
   run();
   EXPECT_EQ(delivered, (std::vector<std::uint64_t>{0, 1, 2}));
   ASSERT_TRUE(ended.has_value());
@@ -234,14 +236,16 @@ TEST_P(completion_test, a_read_stream_back_fill_cut_short_by_destruction_complet
   {
     store s = open();
     for (int i = 0; i < 20; ++i) {
-      s.append("a", events(500), expect::any, [](boost::system::error_code ec, append_result) { EXPECT_FALSE(ec); });
+      s.append("a", events(500), expect::any,
+               [](boost::system::error_code ec, append_result) { EXPECT_FALSE(ec); });
     }
     run();
   }
   io_.restart();
   std::optional<store> s(open());
   std::optional<boost::system::error_code> created;
-  s->create_read_stream("tested", filter::event_types({"Tested"}), [&](boost::system::error_code ec) { created = ec; });
+  s->create_read_stream("tested", filter::event_types({"Tested"}),
+                        [&](boost::system::error_code ec) { created = ec; });
   s.reset();  // at once: the back-fill of 10,000 events has not finished (or has)
   run();
   ASSERT_TRUE(created.has_value()) << "the create handler never ran";
@@ -352,7 +356,8 @@ TEST_P(completion_test, a_conflict_carries_the_actual_version_and_a_detail_in_ev
     EXPECT_EQ(e.code(), errc::wrong_expected_version);
     EXPECT_EQ(e.result().actual, std::optional<std::uint64_t>(1));
     EXPECT_EQ(e.result().expected, expect::exactly(7));
-    EXPECT_NE(std::string(e.what()).find("stream 'a' is at version 1, expected 7"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("stream 'a' is at version 1, expected 7"), std::string::npos)
+        << e.what();
   }
   t.join();
   io_.restart();
@@ -387,7 +392,8 @@ struct failure {
 };
 
 // Expects `f` to hold `code` with `detail` in both its detail and what().
-void expect_failure(const std::optional<failure>& f, boost::system::error_code code, const std::string& detail) {
+void expect_failure(const std::optional<failure>& f, boost::system::error_code code,
+                    const std::string& detail) {
   ASSERT_TRUE(f.has_value()) << "no operation_error, expected " << code.message();
   EXPECT_EQ(f->code, code) << f->what;
   EXPECT_NE(f->detail.find(detail), std::string::npos) << f->detail;
@@ -417,7 +423,8 @@ TEST_P(completion_test, every_failing_operation_throws_an_operation_error_with_i
   EXPECT_FALSE(step(s.append("a", events(1), expect::no_stream, asio::use_future)));
   expect_failure(step(c->commit(5, "{}", asio::use_future)), errc::invalid_argument,
                  "position 5 is beyond the 1 published events of 'a'");
-  expect_failure(step(c->commit(1, "{not json", asio::use_future)), errc::invalid_event, "the state is not JSON");
+  expect_failure(step(c->commit(1, "{not json", asio::use_future)), errc::invalid_event,
+                 "the state is not JSON");
   expect_failure(step(s.create_read_stream("a", filter::event_types({"Tested"}), asio::use_future)),
                  errc::read_stream_exists, "'a' is the name of a write stream");
   EXPECT_FALSE(step(s.create_read_stream("tested", filter::event_types({"Tested"}), asio::use_future)));
@@ -430,7 +437,8 @@ TEST_P(completion_test, every_failing_operation_throws_an_operation_error_with_i
   expect_failure(step(sub->next(asio::use_future)), errc::store_closed, "the store was closed");
 }
 
-TEST_P(completion_test, every_failing_operation_throws_an_operation_error_with_its_detail_into_the_coroutine) {
+TEST_P(completion_test,
+       every_failing_operation_throws_an_operation_error_with_its_detail_into_the_coroutine) {
   store s = open();
   auto c = s.consumer("a", "mailer");
   ASSERT_TRUE(c) << c.error().message();
@@ -485,7 +493,8 @@ TEST_P(completion_test, a_close_after_a_failed_write_reports_the_io_error_with_i
   const auto eio = make_error_code(boost::system::errc::io_error);
   auto open_failing = [&](const std::string& dir) {
     auto faults = std::make_shared<fault_injecting_file_system>(std::make_shared<memory_file_system>());
-    auto s = store::open(io_.get_executor(), {.directory = dir, .fsync_on_flush = GetParam().fsync, .file_system = faults});
+    auto s = store::open(io_.get_executor(),
+                         {.directory = dir, .fsync_on_flush = GetParam().fsync, .file_system = faults});
     if (!s) throw std::runtime_error("open: " + s.error().message());
     faults->fail_operation(1, eio, true);
     return std::move(*s);

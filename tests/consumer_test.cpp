@@ -1,18 +1,16 @@
 // Durable consumers: position and state stored together, resumed after a
 // restart, one live instance, validation, and crashes while committing.
-#include "support/store_fixture.hpp"
 #include "store/test_hooks.hpp"
-
+#include "support/store_fixture.hpp"
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
-#include <stdexcept>
-
 #include <cstdio>
 #include <filesystem>
 #include <future>
+#include <stdexcept>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -120,7 +118,9 @@ TEST_F(consumer_test, list_consumers_finds_every_committed_one_long_names_includ
     std::string stream, name;
     std::uint64_t position;
   };
-  const std::vector<want> wanted = {{"invoices", "mailer", 1}, {"orders", long_name, 3}, {"orders", "mailer", 2},
+  const std::vector<want> wanted = {{"invoices", "mailer", 1},
+                                    {"orders", long_name, 3},
+                                    {"orders", "mailer", 2},
                                     {long_stream, "audit", 4}};
   for (const want& w : wanted) {
     auto c = s.consumer(w.stream, w.name);
@@ -230,8 +230,9 @@ TEST_F(consumer_test, read_only_store_keeps_consumers_in_its_own_directory) {
   auto ro = store::open(io_.executor(), {.directory = dir_.sub("store"), .read_only = true});
   ASSERT_TRUE(ro);
   EXPECT_EQ(ro->consumer("orders", "mailer").error().code, errc::read_only);
-  auto ro2 = store::open(io_.executor(),
-                         {.directory = dir_.sub("store"), .read_only = true, .consumer_directory = dir_.sub("mine")});
+  auto ro2 = store::open(
+      io_.executor(),
+      {.directory = dir_.sub("store"), .read_only = true, .consumer_directory = dir_.sub("mine")});
   ASSERT_TRUE(ro2);
   auto c = ro2->consumer("orders", "mailer");
   ASSERT_TRUE(c) << c.error().message();
@@ -255,7 +256,8 @@ TEST(consumer_crash, commit_is_atomic_at_every_crash_point) {
       auto mem = std::make_shared<memory_file_system>();
       auto fault = std::make_shared<fault_injecting_file_system>(mem);
       {
-        auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = fault});
+        auto s =
+            store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = fault});
         ASSERT_TRUE(s);
         ASSERT_FALSE(append_wait(*s, "a", make_events(20)).ec);
         auto c = s->consumer("a", "c");

@@ -1,16 +1,14 @@
 // Corruption suite (docs/reliability.md): damage of every kind injected into a
 // closed store's events and indexes — bit flips anywhere in partitions, index
-// files, catalog, checkpoint and head; zeroed 4 KiB blocks; deleted files. The store never returns wrong bytes:
-// each injection is either detected (open refuses, a read refuses, or verify
-// names the damage) or has no effect on what is read (redundant state that
-// recovery rebuilds). Figure: injected, detected, recovered transparently,
-// silent wrong reads (must be 0), false alarms on the clean store (must be 0).
-#include <evstore/testing/memory_file_system.hpp>
-#include <evstore/store.hpp>
-#include <evstore/verify.hpp>
-
+// files, catalog, checkpoint and head; zeroed 4 KiB blocks; deleted files. The store never returns wrong
+// bytes: each injection is either detected (open refuses, a read refuses, or verify names the damage) or has
+// no effect on what is read (redundant state that recovery rebuilds). Figure: injected, detected, recovered
+// transparently, silent wrong reads (must be 0), false alarms on the clean store (must be 0).
 #include "format/format.hpp"
 #include "support/store_fixture.hpp"
+#include <evstore/store.hpp>
+#include <evstore/testing/memory_file_system.hpp>
+#include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
 
@@ -32,7 +30,7 @@ struct stored_event {
 };
 
 struct outcome {
-  bool detected = false;  // an open, a read or verify reported damage
+  bool detected = false;    // an open, a read or verify reported damage
   std::uint64_t wrong = 0;  // events served that differ from what was stored
   std::uint64_t served = 0;
 };
@@ -47,7 +45,8 @@ class corruption : public ::testing::Test {
     for (int i = 0; i < 120; ++i) {
       std::vector<event_data> events;
       for (std::uint64_t k = 0, n = 1 + rng() % 3; k < n; ++k) {
-        events.push_back(make_event("T" + std::to_string(rng() % 4), "{\"n\":" + std::to_string(rng()) + "}"));
+        events.push_back(
+            make_event("T" + std::to_string(rng() % 4), "{\"n\":" + std::to_string(rng()) + "}"));
       }
       ASSERT_FALSE(append_wait(*s, "s-" + std::to_string(rng() % 6), std::move(events)).ec);
     }
@@ -75,7 +74,8 @@ class corruption : public ::testing::Test {
       if (!right) ++o.wrong;
     };
     {
-      auto s = store::open(io_.executor(), {.directory = "/s", .read_only = true, .file_system = fs, .follow = false});
+      auto s = store::open(io_.executor(),
+                           {.directory = "/s", .read_only = true, .file_system = fs, .follow = false});
       if (!s) {
         o.detected = true;
         return o;
@@ -141,7 +141,8 @@ TEST_F(corruption, damage_is_detected_or_harmless_never_served) {
       }
       case 2: {  // a zeroed 4 KiB block (aligned), as a lost sector run
         const std::size_t at = (rng() % bytes.size()) & ~std::size_t{4095};
-        bytes.replace(at, std::min<std::size_t>(4096, bytes.size() - at), std::min<std::size_t>(4096, bytes.size() - at), '\0');
+        bytes.replace(at, std::min<std::size_t>(4096, bytes.size() - at),
+                      std::min<std::size_t>(4096, bytes.size() - at), '\0');
         run("zeroed 4 KiB", std::move(damaged), path);
         break;
       }
@@ -151,16 +152,19 @@ TEST_F(corruption, damage_is_detected_or_harmless_never_served) {
     }
   }
   std::printf("[corruption] injected %llu (", static_cast<unsigned long long>(injected));
-  for (const auto& [kind, n] : by_kind) std::printf("%s %llu; ", kind.c_str(), static_cast<unsigned long long>(n));
+  for (const auto& [kind, n] : by_kind)
+    std::printf("%s %llu; ", kind.c_str(), static_cast<unsigned long long>(n));
   std::printf("), detected %llu, no effect on reads %llu, silent wrong reads %llu, false alarms %d\n",
               static_cast<unsigned long long>(detected), static_cast<unsigned long long>(harmless),
               static_cast<unsigned long long>(silent_wrong), clean.detected ? 1 : 0);
-  for (const auto& [where, n] : no_effect_by_file) std::printf("  no effect: %s x%llu\n", where.c_str(), static_cast<unsigned long long>(n));
+  for (const auto& [where, n] : no_effect_by_file)
+    std::printf("  no effect: %s x%llu\n", where.c_str(), static_cast<unsigned long long>(n));
   EXPECT_EQ(silent_wrong, 0u);
   // Only redundant files may take damage unnoticed: the checkpoint (recovery
   // recomputes what it promises) and the follower head.
   for (const auto& [where, n] : no_effect_by_file) {
-    EXPECT_TRUE(where.ends_with(" in checkpoint") || where.ends_with(" in head")) << where << " x" << n << " went unnoticed";
+    EXPECT_TRUE(where.ends_with(" in checkpoint") || where.ends_with(" in head"))
+        << where << " x" << n << " went unnoticed";
   }
 }
 
@@ -178,13 +182,15 @@ TEST_F(corruption, verify_names_a_damaged_file_header_that_reads_never_touch) {
     fs->create_directories(path.substr(0, path.rfind('/')));
     fs->set_contents(path, bytes);
   }
-  auto s = store::open(io_.executor(), {.directory = "/s", .read_only = true, .file_system = fs, .follow = false});
+  auto s =
+      store::open(io_.executor(), {.directory = "/s", .read_only = true, .file_system = fs, .follow = false});
   ASSERT_TRUE(s) << s.error().message();
   auto page = s->read("s-1");
   EXPECT_TRUE(page) << "reads do not need the header";
   const verify_report v = verify_store(*s);
   ASSERT_EQ(v.damage.size(), 1u);
-  EXPECT_NE(v.damage[0].message().find("damaged file header in streams/s-1.evs at offset 0"), std::string::npos)
+  EXPECT_NE(v.damage[0].message().find("damaged file header in streams/s-1.evs at offset 0"),
+            std::string::npos)
       << v.damage[0].message();
 }
 

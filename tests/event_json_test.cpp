@@ -1,10 +1,10 @@
 // JSON forms of events (event_json.hpp) and the raw-text helpers under them.
-#include <evstore/event_json.hpp>
-
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
+#include <evstore/event_json.hpp>
 
 #include <boost/json/parse.hpp>
+
 #include <gtest/gtest.h>
 
 using namespace evstore;
@@ -15,12 +15,14 @@ TEST(event_json, data_keeps_the_clients_number_spellings_and_loses_only_whitespa
   ASSERT_TRUE(events) << events.error().message();
   ASSERT_EQ(events->size(), 1u);
   EXPECT_EQ((*events)[0].type, "OrderPlaced");
-  EXPECT_EQ((*events)[0].data, R"({"total":129.5,"qty":[1,2.50e3,-0.0],"note":"two  spaces, a \"quote\" and a }"})");
+  EXPECT_EQ((*events)[0].data,
+            R"({"total":129.5,"qty":[1,2.50e3,-0.0],"note":"two  spaces, a \"quote\" and a }"})");
   EXPECT_EQ((*events)[0].metadata, R"({"k":1E5})");
 }
 
 TEST(event_json, arrays_escaped_keys_and_duplicates_follow_the_parsed_document) {
-  auto events = parse_events_json(R"([{"type":"A","data":1.0},{"type":"B","d\u0061ta":"x","data":"y"},{"type":"C"}])");
+  auto events =
+      parse_events_json(R"([{"type":"A","data":1.0},{"type":"B","d\u0061ta":"x","data":"y"},{"type":"C"}])");
   ASSERT_TRUE(events) << events.error().message();
   ASSERT_EQ(events->size(), 3u);
   EXPECT_EQ((*events)[0].data, "1.0");
@@ -34,15 +36,16 @@ TEST(event_json, bad_events_are_refused_with_the_reason) {
     const char* text;
     const char* reason;
   };
-  for (const bad& b : {bad{"", "malformed JSON"}, bad{"{\"type\":\"A\"", "malformed JSON"},
-                       bad{"[]", "empty array"}, bad{"42", "not a JSON object"},
-                       bad{"{\"data\":1}", "\"type\""}, bad{"{\"type\":\"\"}", "\"type\""},
-                       bad{"[{\"type\":\"A\"},{\"type\":7}]", "event 1"},
-                       bad{"{\"type\":\"A\",\"id\":\"nope\"}", "UUID"}, bad{"{\"type\":\"A\",\"id\":7}", "UUID"}}) {
+  for (const bad& b :
+       {bad{"", "malformed JSON"}, bad{"{\"type\":\"A\"", "malformed JSON"}, bad{"[]", "empty array"},
+        bad{"42", "not a JSON object"}, bad{"{\"data\":1}", "\"type\""}, bad{"{\"type\":\"\"}", "\"type\""},
+        bad{"[{\"type\":\"A\"},{\"type\":7}]", "event 1"}, bad{"{\"type\":\"A\",\"id\":\"nope\"}", "UUID"},
+        bad{"{\"type\":\"A\",\"id\":7}", "UUID"}}) {
     auto r = parse_events_json(b.text);
     ASSERT_FALSE(r) << b.text;
     EXPECT_EQ(r.error().code, errc::invalid_event) << b.text;
-    EXPECT_NE(r.error().message().find(b.reason), std::string::npos) << b.text << " -> " << r.error().message();
+    EXPECT_NE(r.error().message().find(b.reason), std::string::npos)
+        << b.text << " -> " << r.error().message();
   }
 }
 
@@ -58,8 +61,10 @@ TEST(event_json, a_recorded_event_prints_on_one_line_even_if_its_data_spans_line
   e.committed_at = 1700000000000;
   std::string line;
   append_event_json(line, e);
-  EXPECT_EQ(line, R"({"stream":"orders-1","version":2,"position":7,"type":"OrderPlaced",)"
-                  R"("data":{"total":129.5,"note":"a b"},"metadata":{"k":1},"id":null,"committedAt":1700000000000})");
+  EXPECT_EQ(
+      line,
+      R"({"stream":"orders-1","version":2,"position":7,"type":"OrderPlaced",)"
+      R"("data":{"total":129.5,"note":"a b"},"metadata":{"k":1},"id":null,"committedAt":1700000000000})");
   EXPECT_FALSE(boost::json::parse(line).as_object().empty());
 }
 

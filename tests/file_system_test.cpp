@@ -1,7 +1,7 @@
 // Tests of the file-system seam: the POSIX implementation against a real temp
 // directory, the memory file system's power-loss model, and fault injection.
-#include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
@@ -495,9 +495,9 @@ TEST(fault_fs, failure_applies_to_file_system_operations_too) {
 TEST(fault_fs, read_count_counts_reads_apart_from_mutating_operations) {
   fault_fixture t;
   t.mem->set_contents("s/f", "abc");
-  auto ro = open_or_fail(t.fs, "s/f", open_mode::read_only);    // read 1
+  auto ro = open_or_fail(t.fs, "s/f", open_mode::read_only);   // read 1
   EXPECT_EQ(read_all(*ro), "abc");                             // size + read_at: 2, 3
-  auto rw = open_or_fail(t.fs, "s/f", open_mode::read_write);   // read 4
+  auto rw = open_or_fail(t.fs, "s/f", open_mode::read_write);  // read 4
   EXPECT_TRUE(t.fs.list("s").has_value());                     // read 5
   EXPECT_TRUE(t.fs.exists("s/f"));                             // never counted
   EXPECT_EQ(t.fs.read_count(), 5u);

@@ -1,6 +1,7 @@
 // The follower's file watcher: inotify reports changes long before the poll
 // interval, polling works alone, and nothing is called after stop.
 #include "io/file_watcher.hpp"
+
 #include "support/store_fixture.hpp"
 
 #include <gtest/gtest.h>

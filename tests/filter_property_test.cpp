@@ -5,8 +5,8 @@
 // decimals, pointers walked by hand. Edge values on purpose: numbers beyond
 // a double or 64 bits, deep nesting, repeated keys and pointers, strings that
 // look like numbers, escapes, missing pointers.
-#include "links/filter_matcher.hpp"
 #include "json/json_check.hpp"
+#include "links/filter_matcher.hpp"
 #include "support/store_fixture.hpp"
 #include <evstore/read_stream.hpp>
 

@@ -1,8 +1,7 @@
 // Read-stream filters: the stored JSON form (docs/http.md's shape), validation, matching.
-#include <evstore/read_stream.hpp>
-
-#include "links/filter_matcher.hpp"
 #include "json/json_check.hpp"
+#include "links/filter_matcher.hpp"
+#include <evstore/read_stream.hpp>
 
 #include <gtest/gtest.h>
 
@@ -72,15 +71,29 @@ TEST(filter, numbers_are_equal_when_they_spell_the_same_decimal) {
     return m.matches(event("s", "T", std::string(R"({"n":)") + event_value + "}"));
   };
   for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{
-           {"12.5", "1.25E1"}, {"12.5", "12.50"}, {"1", "1.0"}, {"1", "10e-1"}, {"0", "-0.0"}, {"0", "0e99"},
-           {"-3", "-3.000"}, {"100", "1e2"}, {"123456789012345678901234", "123456789012345678901234.0"},
-           {"18446744073709551615", "18446744073709551615"}, {"-9223372036854775808", "-9223372036854775808"}}) {
+           {"12.5", "1.25E1"},
+           {"12.5", "12.50"},
+           {"1", "1.0"},
+           {"1", "10e-1"},
+           {"0", "-0.0"},
+           {"0", "0e99"},
+           {"-3", "-3.000"},
+           {"100", "1e2"},
+           {"123456789012345678901234", "123456789012345678901234.0"},
+           {"18446744073709551615", "18446744073709551615"},
+           {"-9223372036854775808", "-9223372036854775808"}}) {
     EXPECT_TRUE(same(a, b)) << a << " == " << b;
   }
   for (auto [a, b] : std::vector<std::pair<const char*, const char*>>{
-           {"123456789012345678901234", "123456789012345678901235"}, {"9007199254740992", "9007199254740993"},
-           {"18446744073709551615", "18446744073709551614"}, {"1", "1.0000000000000000000001"}, {"1", "-1"},
-           {"1", "\"1\""}, {"0", "false"}, {"0", "null"}, {"1e300", "1e-300"}}) {
+           {"123456789012345678901234", "123456789012345678901235"},
+           {"9007199254740992", "9007199254740993"},
+           {"18446744073709551615", "18446744073709551614"},
+           {"1", "1.0000000000000000000001"},
+           {"1", "-1"},
+           {"1", "\"1\""},
+           {"0", "false"},
+           {"0", "null"},
+           {"1e300", "1e-300"}}) {
     EXPECT_FALSE(same(a, b)) << a << " != " << b;
   }
 }
@@ -88,7 +101,8 @@ TEST(filter, numbers_are_equal_when_they_spell_the_same_decimal) {
 TEST(filter, objects_compare_by_members_and_strings_after_unescaping) {
   const detail::filter_matcher m(filter{}.where("/v", R"({"a":[1,"x"],"b":{"c":null}})"));
   EXPECT_TRUE(m.matches(event("s", "T", R"({"v":{"b":{"c":null},"a":[1.0,"\u0078"]}})")));
-  EXPECT_TRUE(m.matches(event("s", "T", R"({"v":{"b":1,"a":[1,"x"],"b":{"c":null}}})"))) << "the last of a repeated key";
+  EXPECT_TRUE(m.matches(event("s", "T", R"({"v":{"b":1,"a":[1,"x"],"b":{"c":null}}})")))
+      << "the last of a repeated key";
   EXPECT_FALSE(m.matches(event("s", "T", R"({"v":{"a":[1,"x"],"b":{"c":null},"d":1}})")));
   EXPECT_FALSE(m.matches(event("s", "T", R"({"v":{"a":["x",1],"b":{"c":null}}})")));
   const detail::filter_matcher escaped(filter{}.where("/a~1b/~0", "1"));

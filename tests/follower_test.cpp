@@ -4,10 +4,10 @@
 #include "support/durability_test.hpp"
 #include "support/paused_read_file_system.hpp"
 #include "support/store_fixture.hpp"
-
 #include <evstore/testing/fault_injecting_file_system.hpp>
 
 #include <boost/asio/use_future.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -16,10 +16,11 @@
 #include <functional>
 #include <future>
 #include <map>
-#include <sys/wait.h>
 #include <mutex>
 #include <optional>
 #include <thread>
+
+#include <sys/wait.h>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -54,8 +55,9 @@ TEST_P(follower_test, follows_a_writer_process_with_subscriptions_and_system_str
   const std::string store_dir = dir.sub("store");
   ASSERT_EQ(run_writer(store_dir, GetParam(), 5, 0), 0) << "the writer creates the store";
   io_thread io;
-  auto follower = store::open(io.executor(), {.directory = store_dir, .read_only = true,
-                                              .follow_poll_interval = std::chrono::milliseconds(200)});
+  auto follower = store::open(
+      io.executor(),
+      {.directory = store_dir, .read_only = true, .follow_poll_interval = std::chrono::milliseconds(200)});
   ASSERT_TRUE(follower) << follower.error().message();
 
   std::mutex m;
@@ -79,7 +81,8 @@ TEST_P(follower_test, follows_a_writer_process_with_subscriptions_and_system_str
   ASSERT_TRUE(wait_until([&] {
     std::lock_guard lock(m);
     return positions.size() >= final_count;
-  })) << "the follower saw " << positions.size() << " of " << final_count;
+  })) << "the follower saw "
+      << positions.size() << " of " << final_count;
   {
     std::lock_guard lock(m);
     ASSERT_EQ(positions.size(), final_count);
@@ -113,11 +116,15 @@ class follower_in_process : public ::testing::Test {
  protected:
   // Without system streams; the follower moves only on refresh().
   result<store> open_writer(std::shared_ptr<file_system> fs = {}) {
-    return store::open(io.executor(), {.directory = dir.path(), .file_system = std::move(fs), .system_streams = false});
+    return store::open(io.executor(),
+                       {.directory = dir.path(), .file_system = std::move(fs), .system_streams = false});
   }
   result<store> open_follower(std::shared_ptr<file_system> fs = {}) {
-    return store::open(io.executor(), {.directory = dir.path(), .read_only = true, .file_system = std::move(fs),
-                                       .follow = false, .system_streams = false});
+    return store::open(io.executor(), {.directory = dir.path(),
+                                       .read_only = true,
+                                       .file_system = std::move(fs),
+                                       .follow = false,
+                                       .system_streams = false});
   }
 
   // The set-up of a stream cut by the writer's recovery: a writer on a
@@ -133,7 +140,8 @@ class follower_in_process : public ::testing::Test {
     auto opened = open_follower();
     ASSERT_TRUE(opened) << opened.error().message();
     follower_.emplace(std::move(*opened));
-    faulty->fail_operation(k, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device), true);
+    faulty->fail_operation(k, boost::system::errc::make_error_code(boost::system::errc::no_space_on_device),
+                           true);
     ASSERT_TRUE(append_wait(**writer, "x", {make_event("X")}).ec);
     if (check_failed_flush) {
       ASSERT_NO_FATAL_FAILURE(check_failed_flush());
@@ -161,7 +169,8 @@ TEST_F(follower_in_process, sees_new_read_streams_and_runs_consumers_of_them) {
   auto writer = store::open(io.executor(), {.directory = dir.sub("store")});
   ASSERT_TRUE(writer);
   ASSERT_FALSE(append_wait(*writer, "order-1", make_events(3, "Paid")).ec);
-  auto follower = store::open(io.executor(), {.directory = dir.sub("store"), .read_only = true,
+  auto follower = store::open(io.executor(), {.directory = dir.sub("store"),
+                                              .read_only = true,
                                               .consumer_directory = dir.sub("follower-consumers"),
                                               .follow_poll_interval = std::chrono::milliseconds(50)});
   ASSERT_TRUE(follower);
@@ -225,7 +234,8 @@ TEST_F(follower_in_process, follows_a_stream_the_writers_recovery_cut_and_the_wr
   // Operations 1-3 write x's catalog record and $all entry and create its
   // partition; the record's write into it fails.
   ASSERT_NO_FATAL_FAILURE(cut_x_at_operation(4, [&] {
-    ASSERT_TRUE(std::filesystem::exists(dir.path() + "/streams/x.evs")) << "the flush failed before x's partition";
+    ASSERT_TRUE(std::filesystem::exists(dir.path() + "/streams/x.evs"))
+        << "the flush failed before x's partition";
   }));
   ASSERT_FALSE(append_wait(*restarted_, "x", {make_event("X2")}).ec);
   ASSERT_FALSE(append_wait(*restarted_, "a", make_events(2)).ec);

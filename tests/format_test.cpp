@@ -1,6 +1,7 @@
 // Encoders and decoders of every on-disk structure, and the checksum.
-#include "format/crc32c.hpp"
 #include "format/format.hpp"
+
+#include "format/crc32c.hpp"
 
 #include <gtest/gtest.h>
 
@@ -129,10 +130,13 @@ TEST(format_record, non_canonical_fields_under_a_valid_checksum_are_corrupt) {
   forged("reserved word", [](auto& b) { put_u32(b.data() + 60, 0xffffffffu); });
   // Flags other than has_id and commit_end.
   for (unsigned bit = 2; bit < 16; ++bit) {
-    forged("unknown flag", [bit](auto& b) { put_u16(b.data() + 10, static_cast<std::uint16_t>(get_u16(b.data() + 10) | (1u << bit))); });
+    forged("unknown flag", [bit](auto& b) {
+      put_u16(b.data() + 10, static_cast<std::uint16_t>(get_u16(b.data() + 10) | (1u << bit)));
+    });
   }
   // The trailing copy of the size, and the lengths that must add up to it.
-  forged("trailing size", [](auto& b) { put_u32(b.data() + b.size() - 4, static_cast<std::uint32_t>(b.size() + 8)); });
+  forged("trailing size",
+         [](auto& b) { put_u32(b.data() + b.size() - 4, static_cast<std::uint32_t>(b.size() + 8)); });
   forged("type length", [](auto& b) { put_u32(b.data() + 12, get_u32(b.data() + 12) - 1); });
   forged("data length", [](auto& b) { put_u32(b.data() + 52, get_u32(b.data() + 52) + 1); });
 

@@ -1,13 +1,12 @@
 // Journal replay (durable mode) on a journal that is damaged beyond a torn
 // tail: recovery refuses it naming the file and offset, repair reports it, and
 // nothing is ever written outside the store.
-#include <evstore/testing/memory_file_system.hpp>
-#include <evstore/repair.hpp>
-#include <evstore/store.hpp>
-
 #include "format/format.hpp"
 #include "support/gated_file_system.hpp"
 #include "support/store_fixture.hpp"
+#include <evstore/repair.hpp>
+#include <evstore/store.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
@@ -83,11 +82,13 @@ TEST_F(journal_test, an_op_with_an_unsafe_path_is_refused_and_nothing_leaves_the
   // op would write outside the store directory.
   const std::string payload = "escaped";
   std::vector<std::byte> frame;
-  format::append_journal_op(frame, {0, "../escape", true,
-                                    std::span(reinterpret_cast<const std::byte*>(payload.data()), payload.size())});
+  format::append_journal_op(
+      frame,
+      {0, "../escape", true, std::span(reinterpret_cast<const std::byte*>(payload.data()), payload.size())});
   format::seal_journal_frame(frame, checkpoint_.all_count, 1, 1);
   std::string& j = files_.at("/s/journal.wal");
-  j.replace(checkpoint_.journal_offset, frame.size(), reinterpret_cast<const char*>(frame.data()), frame.size());
+  j.replace(checkpoint_.journal_offset, frame.size(), reinterpret_cast<const char*>(frame.data()),
+            frame.size());
   auto fs = disk();
   auto s = store::open(io_.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = fs});
   ASSERT_FALSE(s);
@@ -122,8 +123,9 @@ TEST(journal_frames, batch_growing_during_a_flush_is_split_into_bounded_frames) 
   auto gated = std::make_shared<gated_file_system>(mem);
   io_thread io;
   constexpr std::size_t threshold = 16 * 1024;
-  auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = gated,
-                                       .flush_threshold_bytes = threshold});
+  auto s = store::open(
+      io.executor(),
+      {.directory = "/s", .fsync_on_flush = true, .file_system = gated, .flush_threshold_bytes = threshold});
   ASSERT_TRUE(s) << s.error().message();
   const gate_opener open_gate_on_exit{*gated};
   gated->close_gate();

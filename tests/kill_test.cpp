@@ -33,7 +33,6 @@
 // failure message names the seed, the iteration and each child's settings.
 #define EVSTORE_CRASH_CHILD_NO_MAIN
 #include "crash/crash_child.cpp"
-
 #include "support/crash_invariants.hpp"
 #include "support/store_fixture.hpp"
 
@@ -91,12 +90,12 @@ struct ack {
 struct child_plan {
   std::uint64_t seed = 0;
   std::uint64_t max_appends = 0;
-  std::string kill_at;                        // EVSTORE_KILL_AT, empty for none
+  std::string kill_at;                             // EVSTORE_KILL_AT, empty for none
   std::optional<std::chrono::microseconds> delay;  // SIGKILL this long after...
-  bool delay_from_spawn = false;              // ...the spawn, else after the OPEN line
-  std::chrono::milliseconds fallback{2000};   // SIGKILL this long after OPEN regardless
-  std::uint64_t checkpoint_interval = 0;      // 0: the default
-  std::uint64_t max_open_files = 0;           // 0: the default
+  bool delay_from_spawn = false;                   // ...the spawn, else after the OPEN line
+  std::chrono::milliseconds fallback{2000};        // SIGKILL this long after OPEN regardless
+  std::uint64_t checkpoint_interval = 0;           // 0: the default
+  std::uint64_t max_open_files = 0;                // 0: the default
 
   std::string describe() const {
     std::ostringstream o;
@@ -146,7 +145,8 @@ class line_parser {
     }
     std::uint64_t a = 0;
     ack k;
-    if (word == "ACK" && (in >> a >> k.stream >> k.first_version >> k.first_position >> k.count) && (in >> std::ws).eof()) {
+    if (word == "ACK" && (in >> a >> k.stream >> k.first_version >> k.first_position >> k.count) &&
+        (in >> std::ws).eof()) {
       out_.acks.emplace_back(a, std::move(k));
       return false;
     }
@@ -178,7 +178,8 @@ child_outcome run_child(const std::string& dir, bool fsync, const child_plan& pl
   if (plan.checkpoint_interval) {
     env.push_back("EVSTORE_CRASH_CHECKPOINT_INTERVAL=" + std::to_string(plan.checkpoint_interval));
   }
-  if (plan.max_open_files) env.push_back("EVSTORE_CRASH_MAX_OPEN_FILES=" + std::to_string(plan.max_open_files));
+  if (plan.max_open_files)
+    env.push_back("EVSTORE_CRASH_MAX_OPEN_FILES=" + std::to_string(plan.max_open_files));
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
@@ -269,17 +270,18 @@ std::optional<event_key> parse_key(std::string_view data) {
   const std::string head(data.substr(0, 160));
   unsigned long long seed = 0, append = 0;
   unsigned i = 0, of = 0;
-  if (std::sscanf(head.c_str(), "{\"seed\":%llu,\"append\":%llu,\"i\":%u,\"of\":%u,", &seed, &append, &i, &of) != 4) {
+  if (std::sscanf(head.c_str(), "{\"seed\":%llu,\"append\":%llu,\"i\":%u,\"of\":%u,", &seed, &append, &i,
+                  &of) != 4) {
     return std::nullopt;
   }
   return event_key{seed, append, i, of};
 }
 
 struct model {
-  std::set<std::uint64_t> seeds;                                  // children started on this directory
-  std::map<std::uint64_t, std::map<std::uint64_t, ack>> acked;    // seed -> append# -> acknowledgement
-  std::vector<std::pair<event_key, std::uint64_t>> verified;      // $all at the last check: key, version
-  std::optional<std::uint64_t> last_count;                        // event_count at the last check
+  std::set<std::uint64_t> seeds;                                // children started on this directory
+  std::map<std::uint64_t, std::map<std::uint64_t, ack>> acked;  // seed -> append# -> acknowledgement
+  std::vector<std::pair<event_key, std::uint64_t>> verified;    // $all at the last check: key, version
+  std::optional<std::uint64_t> last_count;                      // event_count at the last check
 };
 
 struct findings {
@@ -301,7 +303,8 @@ struct findings {
 };
 
 std::string where(const recorded_event& e) {
-  return std::string(e.stream) + "@" + std::to_string(e.version) + " (position " + std::to_string(e.position) + ")";
+  return std::string(e.stream) + "@" + std::to_string(e.version) + " (position " +
+         std::to_string(e.position) + ")";
 }
 
 struct stored_group {
@@ -328,15 +331,17 @@ void verify(const store& s, model& m, findings& f, bool update) {
 
   std::vector<event_key> keys(ev.size());
   std::map<std::pair<std::uint64_t, std::uint64_t>, stored_group> groups;
-  std::map<std::uint64_t, std::vector<std::pair<std::uint64_t, std::size_t>>> seed_order;  // seed -> (append, first idx)
-  std::map<std::string, std::vector<std::size_t>, std::less<>> stream_events;              // stream -> $all indexes
+  std::map<std::uint64_t, std::vector<std::pair<std::uint64_t, std::size_t>>>
+      seed_order;                                                              // seed -> (append, first idx)
+  std::map<std::string, std::vector<std::size_t>, std::less<>> stream_events;  // stream -> $all indexes
   for (std::size_t k = 0; k < ev.size(); ++k) {
     const recorded_event& e = ev[k];
-    if (e.position != k) f.problem("$all index " + std::to_string(k) + " holds position " + std::to_string(e.position));
+    if (e.position != k)
+      f.problem("$all index " + std::to_string(k) + " holds position " + std::to_string(e.position));
     auto& in_stream = stream_events[std::string(e.stream)];
     if (e.version != in_stream.size()) {
-      f.problem("stream versions not contiguous: " + where(e) + " follows " + std::to_string(in_stream.size()) +
-                " events of its stream in $all");
+      f.problem("stream versions not contiguous: " + where(e) + " follows " +
+                std::to_string(in_stream.size()) + " events of its stream in $all");
     }
     in_stream.push_back(k);
     const auto key = parse_key(e.data);
@@ -345,7 +350,8 @@ void verify(const store& s, model& m, findings& f, bool update) {
       continue;
     }
     keys[k] = *key;
-    if (m.seeds.count(key->seed) == 0) f.problem("event of unknown seed " + std::to_string(key->seed) + " at " + where(e));
+    if (m.seeds.count(key->seed) == 0)
+      f.problem("event of unknown seed " + std::to_string(key->seed) + " at " + where(e));
     const crash::append_plan plan = crash::plan_append(key->seed, key->append);
     const std::string type = crash::event_type(key->seed, key->append, key->i);
     const std::string data = crash::event_json(key->seed, key->append, key->i, plan.count);
@@ -378,8 +384,8 @@ void verify(const store& s, model& m, findings& f, bool update) {
                 ") is not one contiguous run of its events, first at " + where(ev[g.at[0]]));
     } else if (g.at.size() < of) {
       ++f.partial_visible;
-      f.problem("partial append visible: seed " + std::to_string(seed) + " #" + std::to_string(append) + " shows " +
-                std::to_string(g.at.size()) + " of " + std::to_string(of) + " events, first at " +
+      f.problem("partial append visible: seed " + std::to_string(seed) + " #" + std::to_string(append) +
+                " shows " + std::to_string(g.at.size()) + " of " + std::to_string(of) + " events, first at " +
                 where(ev[g.at[0]]));
     }
   }
@@ -404,14 +410,15 @@ void verify(const store& s, model& m, findings& f, bool update) {
       bool ok = it != groups.end() && it->second.at.size() == a.count;
       if (ok) {
         const recorded_event& first = ev[it->second.at[0]];
-        ok = first.stream == a.stream && first.version == a.first_version && first.position == a.first_position &&
-             crash::plan_append(seed, append).count == a.count;
+        ok = first.stream == a.stream && first.version == a.first_version &&
+             first.position == a.first_position && crash::plan_append(seed, append).count == a.count;
       }
       if (!ok) {
         ++f.acknowledged_lost;
-        f.problem("acknowledged append lost or moved: seed " + std::to_string(seed) + " #" + std::to_string(append) +
-                  " acked at " + a.stream + "@" + std::to_string(a.first_version) + " position " +
-                  std::to_string(a.first_position) + ", " + std::to_string(a.count) + " events; store has " +
+        f.problem("acknowledged append lost or moved: seed " + std::to_string(seed) + " #" +
+                  std::to_string(append) + " acked at " + a.stream + "@" + std::to_string(a.first_version) +
+                  " position " + std::to_string(a.first_position) + ", " + std::to_string(a.count) +
+                  " events; store has " +
                   (it == groups.end() ? std::string("nothing")
                                       : std::to_string(it->second.at.size()) + " events from " +
                                             where(ev[it->second.at[0]])));
@@ -492,12 +499,14 @@ loop_totals run_kill_loop(bool fsync, bool read_only_view) {
       since_rotation = 1;
     }
     findings f;
-    std::string context = "iteration " + std::to_string(it) + " (EVSTORE_KILL_SEED=" + std::to_string(base_seed) +
-                          ", " + (fsync ? "fsync" : "buffered") + (read_only_view ? ", read-only view" : "") + ")";
+    std::string context = "iteration " + std::to_string(it) +
+                          " (EVSTORE_KILL_SEED=" + std::to_string(base_seed) + ", " +
+                          (fsync ? "fsync" : "buffered") + (read_only_view ? ", read-only view" : "") + ")";
     const int children = it % 4 == 0 ? 2 : 1;
     for (int c = 0; c < children; ++c) {
       child_plan plan;
-      plan.seed = crash::mix(base_seed * 1000003 + it * 8 + static_cast<std::uint64_t>(c) * 2 + (fsync ? 1 : 0));
+      plan.seed =
+          crash::mix(base_seed * 1000003 + it * 8 + static_cast<std::uint64_t>(c) * 2 + (fsync ? 1 : 0));
       while (m.seeds.count(plan.seed) != 0) ++plan.seed;
       m.seeds.insert(plan.seed);
       plan.max_appends = 1000000;
@@ -542,8 +551,8 @@ loop_totals run_kill_loop(bool fsync, bool read_only_view) {
       }
       for (const auto& l : out.bad_lines) f.problem("unexpected child output: " + l);
       if (out.opened && m.last_count && out.open_count != *m.last_count) {
-        f.problem("the child opened the store with " + std::to_string(out.open_count) + " events, the last check saw " +
-                  std::to_string(*m.last_count));
+        f.problem("the child opened the store with " + std::to_string(out.open_count) +
+                  " events, the last check saw " + std::to_string(*m.last_count));
       }
       if (!out.opened) ++t.before_open;
       if (out.killed_by_parent) {
@@ -611,7 +620,8 @@ loop_totals run_kill_loop(bool fsync, bool read_only_view) {
     } else {
       std::string text;
       for (const auto& d : f.details) text += "\n  " + d;
-      if (f.problems > f.details.size()) text += "\n  ... " + std::to_string(f.problems - f.details.size()) + " more";
+      if (f.problems > f.details.size())
+        text += "\n  ... " + std::to_string(f.problems - f.details.size()) + " more";
       ADD_FAILURE() << context << ": " << f.problems << " problem(s)" << text;
       // Go on in a fresh directory, so later iterations count on their own.
       since_rotation = 0;
@@ -619,15 +629,16 @@ loop_totals run_kill_loop(bool fsync, bool read_only_view) {
   }
   t.last_store_events = m.verified.size();
   t.seconds = std::chrono::duration<double>(clock_type::now() - started).count();
-  std::printf("kill loop (%s%s, EVSTORE_KILL_SEED=%llu): %llu children, %llu acknowledged appends; "
-              "%llu killed by timer, %llu at a kill point, %llu clean exits, %llu before the store was open; "
-              "%llu stores failed to open; %zu events in the last store; %.1f s\n",
-              fsync ? "fsync_on_flush" : "buffered", read_only_view ? ", read-only view" : "",
-              static_cast<unsigned long long>(base_seed), static_cast<unsigned long long>(t.children),
-              static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.by_timer),
-              static_cast<unsigned long long>(t.by_point), static_cast<unsigned long long>(t.clean),
-              static_cast<unsigned long long>(t.before_open), static_cast<unsigned long long>(t.open_failures),
-              t.last_store_events, t.seconds);
+  std::printf(
+      "kill loop (%s%s, EVSTORE_KILL_SEED=%llu): %llu children, %llu acknowledged appends; "
+      "%llu killed by timer, %llu at a kill point, %llu clean exits, %llu before the store was open; "
+      "%llu stores failed to open; %zu events in the last store; %.1f s\n",
+      fsync ? "fsync_on_flush" : "buffered", read_only_view ? ", read-only view" : "",
+      static_cast<unsigned long long>(base_seed), static_cast<unsigned long long>(t.children),
+      static_cast<unsigned long long>(t.acked), static_cast<unsigned long long>(t.by_timer),
+      static_cast<unsigned long long>(t.by_point), static_cast<unsigned long long>(t.clean),
+      static_cast<unsigned long long>(t.before_open), static_cast<unsigned long long>(t.open_failures),
+      t.last_store_events, t.seconds);
   return t;
 }
 
@@ -635,10 +646,12 @@ class kill_loop : public ::testing::TestWithParam<bool> {};
 
 TEST_P(kill_loop, acknowledged_appends_survive_kill_9) {
   const loop_totals t = run_kill_loop(GetParam(), false);
-  std::printf("kill iterations %llu/%llu passed, acknowledged lost %llu, partial visible %llu, median recovery ms %.2f\n",
-              static_cast<unsigned long long>(t.passed), static_cast<unsigned long long>(t.iterations),
-              static_cast<unsigned long long>(t.lost), static_cast<unsigned long long>(t.partial),
-              t.median_recovery_ms());
+  std::printf(
+      "kill iterations %llu/%llu passed, acknowledged lost %llu, partial visible %llu, median recovery ms "
+      "%.2f\n",
+      static_cast<unsigned long long>(t.passed), static_cast<unsigned long long>(t.iterations),
+      static_cast<unsigned long long>(t.lost), static_cast<unsigned long long>(t.partial),
+      t.median_recovery_ms());
   std::fflush(stdout);
   EXPECT_EQ(t.passed, t.iterations);
   EXPECT_EQ(t.lost, 0u);
@@ -650,12 +663,13 @@ TEST_P(kill_loop, acknowledged_appends_survive_kill_9) {
 // its stream and the reverse, no partial append.
 TEST_P(kill_loop, read_only_open_of_crashed_store_is_consistent) {
   const loop_totals t = run_kill_loop(GetParam(), true);
-  std::printf("read-only opens of crashed stores %llu/%llu consistent; kill iterations %llu/%llu passed, "
-              "acknowledged lost %llu, partial visible %llu\n",
-              static_cast<unsigned long long>(t.read_only_consistent),
-              static_cast<unsigned long long>(t.read_only_checked), static_cast<unsigned long long>(t.passed),
-              static_cast<unsigned long long>(t.iterations), static_cast<unsigned long long>(t.lost),
-              static_cast<unsigned long long>(t.partial));
+  std::printf(
+      "read-only opens of crashed stores %llu/%llu consistent; kill iterations %llu/%llu passed, "
+      "acknowledged lost %llu, partial visible %llu\n",
+      static_cast<unsigned long long>(t.read_only_consistent),
+      static_cast<unsigned long long>(t.read_only_checked), static_cast<unsigned long long>(t.passed),
+      static_cast<unsigned long long>(t.iterations), static_cast<unsigned long long>(t.lost),
+      static_cast<unsigned long long>(t.partial));
   std::fflush(stdout);
   EXPECT_EQ(t.read_only_consistent, t.read_only_checked);
   EXPECT_EQ(t.passed, t.iterations);

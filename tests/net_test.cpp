@@ -5,10 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+
 #include <fcntl.h>
 #include <unistd.h>
-
-#include <string>
 
 using namespace std::chrono_literals;
 using evstore::net::deadline;
@@ -79,5 +79,6 @@ TEST(net_request_log, nothing_is_written_before_flush_until_64_KiB_wait) {
     log.flush();
   });
   EXPECT_EQ(early, "");
-  EXPECT_EQ(late.size(), 2001 * std::string("evstored method=GET path=/health status=200 duration_us=1\n").size());
+  EXPECT_EQ(late.size(),
+            2001 * std::string("evstored method=GET path=/health status=200 duration_us=1\n").size());
 }

@@ -31,10 +31,9 @@
 // EVSTORE_POWER_LOSS_SEED=<seed>.
 #include "support/crash_invariants.hpp"
 #include "support/store_fixture.hpp"
-
+#include <evstore/store.hpp>
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
-#include <evstore/store.hpp>
 
 #include <boost/asio/post.hpp>
 
@@ -165,7 +164,8 @@ class graveyard {
     const auto now = std::chrono::steady_clock::now();
     const std::lock_guard<std::mutex> guard(mutex_);
     stores_.emplace_back(now, std::move(s));
-    while (stores_.size() > 16 && now - stores_.front().first > std::chrono::milliseconds(50)) stores_.pop_front();
+    while (stores_.size() > 16 && now - stores_.front().first > std::chrono::milliseconds(50))
+      stores_.pop_front();
   }
   std::mutex mutex_;
   std::deque<std::pair<std::chrono::steady_clock::time_point, store>> stores_;
@@ -195,7 +195,9 @@ class held_store {
   result<store> r_;
 };
 
-held_store open_store(io_thread& io, const store_options& o) { return held_store(store::open(io.executor(), o)); }
+held_store open_store(io_thread& io, const store_options& o) {
+  return held_store(store::open(io.executor(), o));
+}
 
 store_options options_for(const workload& w, bool fsync, std::shared_ptr<file_system> fs) {
   store_options o;
@@ -212,7 +214,8 @@ store_options options_for(const workload& w, bool fsync, std::shared_ptr<file_sy
 
 // Issues appends[first, first + n) from one handler on the executor and waits
 // for all of them.
-void issue_step(store& s, io_thread& io, std::vector<acked_append>& appends, std::size_t first, std::size_t n) {
+void issue_step(store& s, io_thread& io, std::vector<acked_append>& appends, std::size_t first,
+                std::size_t n) {
   std::vector<std::promise<append_outcome>> done(n);
   std::vector<std::future<append_outcome>> results;
   for (auto& p : done) results.push_back(p.get_future());
@@ -220,8 +223,9 @@ void issue_step(store& s, io_thread& io, std::vector<acked_append>& appends, std
     for (std::size_t j = 0; j < n; ++j) {
       acked_append& a = appends[first + j];
       a.issued = true;
-      s.append(a.stream, a.events, a.expected,
-               [p = &done[j]](boost::system::error_code ec, append_result r) { p->set_value({ec, r}); });
+      s.append(a.stream, a.events, a.expected, [p = &done[j]](boost::system::error_code ec, append_result r) {
+        p->set_value({ec, r});
+      });
     }
   });
   for (std::size_t j = 0; j < n; ++j) {
@@ -302,7 +306,8 @@ std::string diff_event(const recorded_event& e, const acked_append& a, std::size
 // Checks (a)-(e) on an open store. `appends` are all appends ever issued to
 // this directory (acked or not); with require_acked every acked one must be
 // present. Returns the violations found (empty: all hold).
-std::vector<std::string> check_invariants(store& s, const std::vector<acked_append>& appends, bool require_acked) {
+std::vector<std::string> check_invariants(store& s, const std::vector<acked_append>& appends,
+                                          bool require_acked) {
   std::vector<std::string> problems;
   auto fail = [&problems](std::string m) { problems.push_back(std::move(m)); };
   std::map<std::size_t, const acked_append*> by_number;
@@ -346,7 +351,8 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
       break;
     }
     if (last_number && number <= *last_number) {
-      fail("(b) " + at + "append " + std::to_string(number) + " follows append " + std::to_string(*last_number));
+      fail("(b) " + at + "append " + std::to_string(number) + " follows append " +
+           std::to_string(*last_number));
       break;
     }
     last_number = number;
@@ -359,15 +365,16 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
     std::uint64_t& version = stream_count[a.stream];
     for (std::size_t j = 0; j < n && p + j < ev.size(); ++j) {
       const recorded_event& e = ev[p + j];
-      const std::string where = "$all position " + std::to_string(p + j) + ", append " + std::to_string(number) +
-                                " event " + std::to_string(j) + ":";
+      const std::string where = "$all position " + std::to_string(p + j) + ", append " +
+                                std::to_string(number) + " event " + std::to_string(j) + ":";
       if (auto d = diff_event(e, a, j); !d.empty()) {
         fail("(b) " + where + d);
         break;
       }
       if (e.position != p + j) fail("(c) " + where + " position " + std::to_string(e.position));
       if (e.version != version) {
-        fail("(c) " + where + " version " + std::to_string(e.version) + ", expected " + std::to_string(version));
+        fail("(c) " + where + " version " + std::to_string(e.version) + ", expected " +
+             std::to_string(version));
       }
       if (a.acked && (e.position != a.result.first_position + j || e.version != a.result.first_version + j)) {
         fail("(a) " + where + " acknowledged at position " + std::to_string(a.result.first_position + j) +
@@ -376,7 +383,8 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
       }
       ++version;
     }
-    if (a.acked && (a.result.position + 1 != a.result.first_position + n || a.result.version + 1 != a.result.first_version + n)) {
+    if (a.acked && (a.result.position + 1 != a.result.first_position + n ||
+                    a.result.version + 1 != a.result.first_version + n)) {
       fail("append " + std::to_string(number) + ": append_result is inconsistent with its event count");
     }
     p += n;
@@ -388,7 +396,8 @@ std::vector<std::string> check_invariants(store& s, const std::vector<acked_appe
     for (const acked_append& a : appends) {
       if (a.acked && present.count(a.number) == 0) {
         fail("(a) acknowledged append " + std::to_string(a.number) + " to " + a.stream + " (positions " +
-             std::to_string(a.result.first_position) + ".." + std::to_string(a.result.position) + ") is lost");
+             std::to_string(a.result.first_position) + ".." + std::to_string(a.result.position) +
+             ") is lost");
       }
     }
   }
@@ -486,7 +495,7 @@ void torn_power_loss(memory_file_system& mem, bool garbage_bytes, std::uint64_t 
         const bool written = i >= d.size() || d[i] != c[i];
         if (!written) continue;
         switch (choice) {
-          case 0: break;                                  // new bytes
+          case 0: break;                                       // new bytes
           case 1: out[i] = i < d.size() ? d[i] : '\0'; break;  // old bytes (zeros past the old end)
           case 2: out[i] = '\0'; break;
           default: out[i] = static_cast<char>(rng()); break;
@@ -510,13 +519,15 @@ void apply_crash(memory_file_system& mem, const crash_mode& m) {
 
 std::vector<crash_mode> crash_modes(std::uint64_t seed, int seeds_per_mode) {
   std::vector<crash_mode> out{{crash_kind::process, 0}, {crash_kind::synced_only, seed}};
-  for (crash_kind k : {crash_kind::random_prefix, crash_kind::torn_sectors, crash_kind::torn_bytes, crash_kind::garbage}) {
+  for (crash_kind k :
+       {crash_kind::random_prefix, crash_kind::torn_sectors, crash_kind::torn_bytes, crash_kind::garbage}) {
     for (int i = 0; i < seeds_per_mode; ++i) out.push_back({k, seed + static_cast<std::uint64_t>(i)});
   }
   return out;
 }
 
-void add_problems(std::vector<std::string>& to, const std::vector<std::string>& from, const std::string& prefix) {
+void add_problems(std::vector<std::string>& to, const std::vector<std::string>& from,
+                  const std::string& prefix) {
   for (const auto& p : from) to.push_back(prefix + p);
 }
 
@@ -538,8 +549,8 @@ bool only_corruption_reports(const std::vector<std::string>& problems) {
 // recovery. `may_refuse`: synced bytes were damaged, so a corrupt_data refusal
 // is the right answer.
 verdict verify_recovered(const std::shared_ptr<memory_file_system>& mem, std::vector<acked_append> appends,
-                         const workload& w, bool fsync, bool acked_must_survive, bool may_refuse, io_thread& io,
-                         std::uint64_t seed) {
+                         const workload& w, bool fsync, bool acked_must_survive, bool may_refuse,
+                         io_thread& io, std::uint64_t seed) {
   verdict v;
   auto& problems = v.problems;
   const store_options opts = options_for(w, fsync, mem);
@@ -597,7 +608,8 @@ verdict verify_recovered(const std::shared_ptr<memory_file_system>& mem, std::ve
     session = std::max(session, a.session + 1);
   }
   const std::string old_stream = appends.empty() ? "a" : appends.front().stream;
-  const workload post{"post", {{{old_stream, 1, expect::any, 10, true, true}}, {{"post-crash", 2, expect::no_stream}}}};
+  const workload post{
+      "post", {{{old_stream, 1, expect::any, 10, true, true}}, {{"post-crash", 2, expect::no_stream}}}};
   {
     auto s = open_store(io, opts);
     if (!s) {
@@ -670,7 +682,8 @@ struct tally {
 };
 
 std::string label_of(const workload& w, bool fsync, std::uint64_t k, const crash_mode& m) {
-  return w.name + (fsync ? " [fsync]" : " [buffered]") + " crash after op " + std::to_string(k) + ", " + m.name();
+  return w.name + (fsync ? " [fsync]" : " [buffered]") + " crash after op " + std::to_string(k) + ", " +
+         m.name();
 }
 
 // One crash state: run `w` with the process dying after k mutating operations,
@@ -685,7 +698,8 @@ void explore_crash_state(const workload& w, bool fsync, std::uint64_t k, const c
   // Buffered mode promises nothing on power loss; without one, both modes keep
   // every acknowledged append.
   const bool require = !m.power_lost() || (fsync && !m.damages_synced_bytes());
-  const verdict v = verify_recovered(mem, run.appends, w, fsync, require, m.damages_synced_bytes(), io, m.seed + 1000);
+  const verdict v =
+      verify_recovered(mem, run.appends, w, fsync, require, m.damages_synced_bytes(), io, m.seed + 1000);
   t.record(std::string(fsync ? "fsync " : "buffered ") + m.kind_name(), label_of(w, fsync, k, m), v);
 }
 
@@ -702,12 +716,18 @@ std::uint64_t count_operations(const workload& w, bool fsync, io_thread& io) {
 std::vector<workload> small_workloads() {
   return {
       {"one_stream_single_events",
-       {{{"a", 1, expect::no_stream, 0, true}}, {{"a", 1, expect::exactly(0)}}, {{"a", 1, expect::any, 0, false, true}}}},
-      {"multi_event_appends", {{{"a", 3, expect::no_stream, 200, false, true}}, {{"a", 2, expect::exactly(2), 0, true}}}},
+       {{{"a", 1, expect::no_stream, 0, true}},
+        {{"a", 1, expect::exactly(0)}},
+        {{"a", 1, expect::any, 0, false, true}}}},
+      {"multi_event_appends",
+       {{{"a", 3, expect::no_stream, 200, false, true}}, {{"a", 2, expect::exactly(2), 0, true}}}},
       {"new_stream_midway",
-       {{{"a", 2, expect::no_stream}}, {{"b", 1, expect::no_stream, 600, true}}, {{"a", 2, expect::exactly(1), 300}}}},
+       {{{"a", 2, expect::no_stream}},
+        {{"b", 1, expect::no_stream, 600, true}},
+        {{"a", 2, expect::exactly(1), 300}}}},
       {"group_commit_two_streams",
-       {{{"a", 1, expect::no_stream}, {"b", 2, expect::no_stream, 100, true}}, {{"b", 1, expect::exactly(1), 0, false, true}}}},
+       {{{"a", 1, expect::no_stream}, {"b", 2, expect::no_stream, 100, true}},
+        {{"b", 1, expect::exactly(1), 0, false, true}}}},
   };
 }
 
@@ -771,10 +791,11 @@ TEST(power_loss, crash_after_every_operation_small_workloads) {
       }
     }
   }
-  std::cout << "[power_loss] small workloads, both modes: crash points " << points << ", crash states " << t.states
-            << ", violations " << t.violations << "; after non-PSOW garbage: refused with corrupt_data "
-            << t.refused << ", acknowledged appends silently lost (fsync) " << t.acked_lost << " (seed " << seed
-            << ", " << elapsed_ms(t0) << " ms)" << std::endl;
+  std::cout << "[power_loss] small workloads, both modes: crash points " << points << ", crash states "
+            << t.states << ", violations " << t.violations
+            << "; after non-PSOW garbage: refused with corrupt_data " << t.refused
+            << ", acknowledged appends silently lost (fsync) " << t.acked_lost << " (seed " << seed << ", "
+            << elapsed_ms(t0) << " ms)" << std::endl;
   t.report("seed " + std::to_string(seed) + "; EVSTORE_POWER_LOSS_SEED reproduces");
 }
 
@@ -796,11 +817,12 @@ TEST(power_loss, random_crash_points_larger_workloads) {
       }
     }
   }
-  std::cout << "[power_loss] 50 appends over 10 streams, both modes: crash states " << t.states << ", violations "
-            << t.violations << "; after non-PSOW garbage: refused with corrupt_data " << t.refused
-            << ", acknowledged appends silently lost (fsync) " << t.acked_lost << " (seed " << seed << ", "
-            << elapsed_ms(t0) << " ms)" << std::endl;
-  t.report("seed " + std::to_string(seed) + "; EVSTORE_POWER_LOSS_SEED=" + std::to_string(seed) + " reproduces");
+  std::cout << "[power_loss] 50 appends over 10 streams, both modes: crash states " << t.states
+            << ", violations " << t.violations << "; after non-PSOW garbage: refused with corrupt_data "
+            << t.refused << ", acknowledged appends silently lost (fsync) " << t.acked_lost << " (seed "
+            << seed << ", " << elapsed_ms(t0) << " ms)" << std::endl;
+  t.report("seed " + std::to_string(seed) + "; EVSTORE_POWER_LOSS_SEED=" + std::to_string(seed) +
+           " reproduces");
 }
 
 // ---------------------------------------------------------------------------
@@ -814,16 +836,19 @@ struct io_fault {
 
 std::vector<io_fault> io_faults() {
   const auto os = [](int e) { return error_code(e, boost::system::system_category()); };
-  return {{"EIO once", os(EIO), false}, {"EIO persistent", os(EIO), true}, {"ENOSPC once", os(ENOSPC), false}};
+  return {
+      {"EIO once", os(EIO), false}, {"EIO persistent", os(EIO), true}, {"ENOSPC once", os(ENOSPC), false}};
 }
 
 // What the caller saw in a run whose k-th mutating operation failed with f:
 // open fails if k fell in it; the appends of the flush that hit it fail with
 // f's code; everything before is acknowledged and nothing after is.
-std::vector<std::string> check_failed_run(const run_output& r, std::size_t steps, std::uint64_t k, const io_fault& f) {
+std::vector<std::string> check_failed_run(const run_output& r, std::size_t steps, std::uint64_t k,
+                                          const io_fault& f) {
   std::vector<std::string> problems;
   if (k <= r.ops_after_open) {
-    if (r.opened) problems.push_back("store::open succeeded although its operation " + std::to_string(k) + " failed");
+    if (r.opened)
+      problems.push_back("store::open succeeded although its operation " + std::to_string(k) + " failed");
     return problems;
   }
   if (!r.opened) {
@@ -841,8 +866,8 @@ std::vector<std::string> check_failed_run(const run_output& r, std::size_t steps
     const std::string which = "append " + std::to_string(a.number) + " (step " + std::to_string(a.step) + ")";
     if (a.step < hit && !a.acked) problems.push_back(which + " before the fault failed: " + a.ec.message());
     if (a.step == hit && a.ec != f.ec) {
-      problems.push_back(which + " whose flush hit the fault completed with \"" + a.ec.message() + "\", not \"" +
-                         f.ec.message() + "\"");
+      problems.push_back(which + " whose flush hit the fault completed with \"" + a.ec.message() +
+                         "\", not \"" + f.ec.message() + "\"");
     }
     if (a.step > hit && a.ec != make_error_code(errc::store_failed) && a.ec != f.ec) {
       problems.push_back(which + " after the fault completed with \"" + a.ec.message() +
@@ -859,8 +884,8 @@ std::vector<std::string> check_failed_run(const run_output& r, std::size_t steps
 struct io_tally {
   std::uint64_t points = 0;
   std::uint64_t handled = 0;
-  std::uint64_t failed_open = 0;       // the fault hit store::open, which failed
-  std::uint64_t failed_appends = 0;    // appends completed with the fault's error
+  std::uint64_t failed_open = 0;         // the fault hit store::open, which failed
+  std::uint64_t failed_appends = 0;      // appends completed with the fault's error
   std::uint64_t failed_but_present = 0;  // ... that recovery found complete after reopening
   tally violations;
 };
@@ -868,8 +893,8 @@ struct io_tally {
 // Runs `w` on `mem` with the k-th operation from now failing with f, checks
 // what the caller saw, then reopens on `mem` itself and checks the invariants.
 void explore_io_error(const std::shared_ptr<memory_file_system>& mem, std::vector<acked_append> earlier,
-                      const workload& w, bool fsync, std::uint64_t k, const io_fault& f, const std::string& label,
-                      io_thread& io, io_tally& t) {
+                      const workload& w, bool fsync, std::uint64_t k, const io_fault& f,
+                      const std::string& label, io_thread& io, io_tally& t) {
   auto fault = std::make_shared<fault_injecting_file_system>(mem);
   fault->fail_operation(k, f.ec, f.persistent);
   std::size_t first = 0, session = 0;
@@ -981,9 +1006,9 @@ TEST(io_errors, failure_during_recovery_is_never_acknowledged) {
       }
     }
   }
-  std::cout << "[io_errors] recovering store (" << crash_points << " crash points): I/O-error points " << t.handled
-            << "/" << t.points << " handled (store::open failed " << t.failed_open << ", appends failed "
-            << t.failed_appends << "; " << elapsed_ms(t0) << " ms)" << std::endl;
+  std::cout << "[io_errors] recovering store (" << crash_points << " crash points): I/O-error points "
+            << t.handled << "/" << t.points << " handled (store::open failed " << t.failed_open
+            << ", appends failed " << t.failed_appends << "; " << elapsed_ms(t0) << " ms)" << std::endl;
   t.violations.report("recovering store");
 }
 
@@ -1059,8 +1084,10 @@ TEST(power_loss, crash_before_a_new_streams_index_header_leaves_a_store_that_ope
       (void)close_wait(*s);
       return r.ec ? "append to the stream failed: " + r.ec.message() : "";
     });
-    EXPECT_EQ(failing, "") << (fsync ? "fsync" : "buffered") << " mode, process crash after k operations (the flush"
-                           << " of the stream's first append is operations " << open_ops + 1 << ".." << total << ")";
+    EXPECT_EQ(failing, "") << (fsync ? "fsync" : "buffered")
+                           << " mode, process crash after k operations (the flush"
+                           << " of the stream's first append is operations " << open_ops + 1 << ".." << total
+                           << ")";
   }
 }
 
@@ -1089,7 +1116,7 @@ TEST(power_loss, recovery_makes_its_repairs_durable_before_its_checkpoint) {
     (void)run_workload(one_new_stream, true, fault, io);
     {
       auto s = open_store(io, options_for(one_new_stream, true, mem));  // recovery
-      if (!s) return "";  // another test's business
+      if (!s) return "";                                                // another test's business
       (void)close_wait(*s);
     }
     mem->power_loss(power_loss_mode::synced_only, 0);
@@ -1143,7 +1170,8 @@ TEST(io_errors, failed_recovery_leaves_the_tail_to_the_next_open) {
         return problems.empty() ? "" : "crash after " + std::to_string(c) + ": " + problems.front();
       });
     }
-    EXPECT_EQ(failing, "") << (fsync ? "fsync" : "buffered") << " mode: k = the operation of store::open that failed"
+    EXPECT_EQ(failing, "") << (fsync ? "fsync" : "buffered")
+                           << " mode: k = the operation of store::open that failed"
                            << " with EIO once, after a process crash in the second flush";
   }
 }
@@ -1162,7 +1190,8 @@ TEST(power_loss, fsync_store_destroyed_right_after_append_does_not_crash) {
         io_thread io;
         auto mem = std::make_shared<memory_file_system>();
         for (int i = 0; i < 10000; ++i) {
-          auto s = store::open(io.executor(), {.directory = store_dir, .fsync_on_flush = true, .file_system = mem});
+          auto s = store::open(io.executor(),
+                               {.directory = store_dir, .fsync_on_flush = true, .file_system = mem});
           if (!s) std::_Exit(2);
           if (append_wait(*s, "a", make_events(1)).ec) std::_Exit(3);
           if (close_wait(*s)) std::_Exit(4);

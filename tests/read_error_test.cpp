@@ -14,11 +14,10 @@
 // The suite ends with the figure "read-error points n/n handled".
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
-
-#include <evstore/testing/fault_injecting_file_system.hpp>
-#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
@@ -40,8 +39,12 @@ const std::string dir = "/store";
 const boost::system::error_code eio(EIO, boost::system::system_category());
 
 store_options options_for(std::shared_ptr<file_system> fs, bool fsync, bool read_only = false) {
-  return {.directory = dir, .fsync_on_flush = fsync, .read_only = read_only, .file_system = std::move(fs),
-          .follow = false, .system_streams = false};
+  return {.directory = dir,
+          .fsync_on_flush = fsync,
+          .read_only = read_only,
+          .file_system = std::move(fs),
+          .follow = false,
+          .system_streams = false};
 }
 
 // Every file's bytes.
@@ -69,7 +72,8 @@ std::vector<std::string> all_events(const store& s) {
   std::vector<std::string> out;
   auto page = s.read("$all", {.from = 0, .max_count = 1000});
   if (!page) return {"<error: " + page.error().message() + ">"};
-  for (const recorded_event& e : page->events) out.push_back(std::string(e.stream) + "/" + std::string(e.type));
+  for (const recorded_event& e : page->events)
+    out.push_back(std::string(e.stream) + "/" + std::string(e.type));
   return out;
 }
 
@@ -85,7 +89,8 @@ std::shared_ptr<memory_file_system> torn_store(bool fsync, io_thread& io) {
   std::map<std::string, std::size_t> versions;
   for (const auto& [stream, n] : appends) {
     std::vector<event_data> events;
-    for (std::size_t i = 0; i < n; ++i) events.push_back(make_event(stream + std::to_string(versions[stream]++)));
+    for (std::size_t i = 0; i < n; ++i)
+      events.push_back(make_event(stream + std::to_string(versions[stream]++)));
     EXPECT_FALSE(append_wait(*s, stream, std::move(events)).ec);
   }
   fault->crash_after(2);
@@ -134,7 +139,8 @@ class failing_reads_of final : public forwarding_file_system {
 };
 
 // The acknowledged events, in $all order.
-const std::vector<std::string> acknowledged = {"a/a0", "a/a1", "a/a2", "b/b0", "b/b1", "c/c0", "a/a3", "a/a4"};
+const std::vector<std::string> acknowledged = {"a/a0", "a/a1", "a/a2", "b/b0",
+                                               "b/b1", "c/c0", "a/a3", "a/a4"};
 
 struct tally {
   std::uint64_t points = 0, handled = 0, failed = 0, succeeded = 0;
@@ -167,16 +173,18 @@ struct read_fault {
 constexpr read_fault read_faults[] = {{"EIO once", false}, {"EIO persistent", true}};
 
 // Checks that the store on `mem`, opened without faults, shows `expected`.
-void check_reopens(const std::shared_ptr<memory_file_system>& mem, bool fsync, const std::vector<std::string>& expected,
-                   io_thread& io, std::vector<std::string>& problems) {
+void check_reopens(const std::shared_ptr<memory_file_system>& mem, bool fsync,
+                   const std::vector<std::string>& expected, io_thread& io,
+                   std::vector<std::string>& problems) {
   auto s = store::open(io.executor(), options_for(mem, fsync));
   if (!s) {
     problems.push_back("reopening without faults failed: " + s.error().message());
     return;
   }
   const auto events = all_events(*s);
-  if (events != expected) problems.push_back("reopened with " + std::to_string(events.size()) + " events, expected " +
-                                             std::to_string(expected.size()));
+  if (events != expected)
+    problems.push_back("reopened with " + std::to_string(events.size()) + " events, expected " +
+                       std::to_string(expected.size()));
   if (!verify_store(*s).clean()) problems.push_back("reopened store does not verify clean");
   (void)close_wait(*s);
 }
@@ -196,7 +204,8 @@ tally writer_open_points(bool fsync, io_thread& io) {
     if (!s) return t;
     n = counter->read_count();
     expected = all_events(*s);
-    EXPECT_EQ(std::vector<std::string>(expected.begin(), expected.begin() + std::min(expected.size(), acknowledged.size())),
+    EXPECT_EQ(std::vector<std::string>(expected.begin(),
+                                       expected.begin() + std::min(expected.size(), acknowledged.size())),
               acknowledged);
     (void)close_wait(*s);
   }
@@ -209,14 +218,16 @@ tally writer_open_points(bool fsync, io_thread& io) {
       std::vector<std::string> problems;
       auto s = store::open(io.executor(), options_for(fault, fsync));
       if (!s) {
-        if (s.error().code != eio) problems.push_back("open failed with \"" + s.error().message() + "\", not EIO");
+        if (s.error().code != eio)
+          problems.push_back("open failed with \"" + s.error().message() + "\", not EIO");
         const auto after = snapshot(*mem);
         if (!fsync) {
           if (const auto changed = changed_files(before, after); !changed.empty()) {
             problems.push_back("a failed open wrote:" + changed);
           }
         } else if (after.count(dir + "/index/checkpoint") != before.count(dir + "/index/checkpoint") ||
-                   mem->contents(dir + "/index/checkpoint") != before.find(dir + "/index/checkpoint")->second) {
+                   mem->contents(dir + "/index/checkpoint") !=
+                       before.find(dir + "/index/checkpoint")->second) {
           // Durable mode replays the journal before it reads the rest: a failed
           // open may leave the frames' bytes rewritten (what the journal already
           // holds), never a repair a checkpoint would promise.
@@ -228,7 +239,8 @@ tally writer_open_points(bool fsync, io_thread& io) {
         (void)close_wait(*s);
       }
       check_reopens(mem, fsync, expected, io, problems);
-      t.record(std::string(fsync ? "[fsync] " : "[buffered] ") + "open, " + f.name + " at read " + std::to_string(k),
+      t.record(std::string(fsync ? "[fsync] " : "[buffered] ") + "open, " + f.name + " at read " +
+                   std::to_string(k),
                !s, problems);
     }
   }
@@ -259,7 +271,8 @@ tally follower_open_points(io_thread& io) {
       fault->fail_read(k, eio, f.persistent);
       std::vector<std::string> problems;
       auto s = store::open(io.executor(), options_for(fault, false, true));
-      if (!s && s.error().code != eio) problems.push_back("open failed with \"" + s.error().message() + "\", not EIO");
+      if (!s && s.error().code != eio)
+        problems.push_back("open failed with \"" + s.error().message() + "\", not EIO");
       if (s) {
         fault->clear_faults();
         if (all_events(*s) != expected) problems.push_back("opened despite the fault, showing other events");
@@ -295,8 +308,10 @@ tally refresh_points(io_thread& io) {
     std::vector<std::string> problems;
     auto r = follower->refresh();
     if (reads) *reads = fault->read_count() - start;
-    if (!r && r.error().code != eio) problems.push_back("refresh failed with \"" + r.error().message() + "\", not EIO");
-    if (follower->event_count() > expected.size()) problems.push_back("published more than the writer acknowledged");
+    if (!r && r.error().code != eio)
+      problems.push_back("refresh failed with \"" + r.error().message() + "\", not EIO");
+    if (follower->event_count() > expected.size())
+      problems.push_back("published more than the writer acknowledged");
     if (const auto changed = changed_files(before, snapshot(*mem)); !changed.empty()) {
       problems.push_back("a follower wrote:" + changed);
     }
@@ -346,7 +361,9 @@ tally verify_points(io_thread& io) {
     fault->clear_faults();
     if (!verify_store(*s).clean()) problems.push_back("not clean without faults");
     (void)close_wait(*s);
-    if (f) t.record("verify, " + std::string(f->name) + " at read " + std::to_string(k), !report.clean(), problems);
+    if (f)
+      t.record("verify, " + std::string(f->name) + " at read " + std::to_string(k), !report.clean(),
+               problems);
   };
   std::uint64_t n = 0;
   run(0, nullptr, &n);
@@ -402,7 +419,8 @@ tally repair_points(io_thread& io) {
       fault->fail_read(k, eio, f.persistent);
       std::vector<std::string> problems;
       auto r = repair_store(dir, {.file_system = fault});
-      if (!r && r.error().code != eio) problems.push_back("repair failed with \"" + r.error().message() + "\", not EIO");
+      if (!r && r.error().code != eio)
+        problems.push_back("repair failed with \"" + r.error().message() + "\", not EIO");
       if (!r) {
         // What the failed repair left must still repair to the fault-free result.
         auto again = repair_store(dir, {.file_system = mem});
@@ -449,7 +467,8 @@ TEST(read_errors, read_error_at_every_read_is_handled) {
   report("follower refresh", refresh_points(io));
   report("verify", verify_points(io));
   report("repair", repair_points(io));
-  std::cout << "[read_errors] read-error points " << all.handled << "/" << all.points << " handled" << std::endl;
+  std::cout << "[read_errors] read-error points " << all.handled << "/" << all.points << " handled"
+            << std::endl;
   for (const std::string& p : all.problems) ADD_FAILURE() << p;
   EXPECT_EQ(all.handled, all.points);
   EXPECT_GT(all.points, 100u);

@@ -113,7 +113,8 @@ TEST_P(read_page_bytes_test, paging_by_bytes_reads_every_event_once_in_every_kin
                      std::to_string(budget));
         const paged by_bytes = page_through(s, stream, dir, budget);
         EXPECT_EQ(by_bytes.sequences, whole.sequences);
-        for (std::size_t n : by_bytes.page_sizes) EXPECT_GT(n, 0u) << "a page is never empty because of its budget";
+        for (std::size_t n : by_bytes.page_sizes)
+          EXPECT_GT(n, 0u) << "a page is never empty because of its budget";
         if (budget == 1) {
           EXPECT_EQ(by_bytes.page_sizes.size(), whole.sequences.size()) << "one event per page";
         } else if (budget == 1'000'000 && stream != "$all") {

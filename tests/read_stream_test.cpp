@@ -1,16 +1,13 @@
 // Read streams and system streams: routing, back-fill, live linking,
 // persistence of definitions, deletion, and rebuilding damaged links.
+#include "store/test_hooks.hpp"
 #include "support/durability_test.hpp"
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
-#include "store/test_hooks.hpp"
-
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
-
-#include <stdexcept>
 
 #include <filesystem>
 #include <fstream>
@@ -18,6 +15,7 @@
 #include <map>
 #include <optional>
 #include <set>
+#include <stdexcept>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -31,8 +29,8 @@ boost::system::error_code create_wait(store& s, const std::string& name, filter 
   // Shared: a creation that times out here may still complete later (at the latest when the
   // store goes), after this frame is gone.
   auto done = std::make_shared<std::promise<boost::system::error_code>>();
-  s.create_read_stream(name, std::move(f), [done](boost::system::error_code ec) { done->set_value(ec); },
-                       std::move(progress));
+  s.create_read_stream(
+      name, std::move(f), [done](boost::system::error_code ec) { done->set_value(ec); }, std::move(progress));
   auto fut = done->get_future();
   if (fut.wait_for(30s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
   return fut.get();
@@ -73,7 +71,8 @@ TEST_P(read_stream_test, system_streams_link_by_category_and_by_type) {
   ASSERT_FALSE(append_wait(s, "order-1", typed("ItemAdded")).ec);
   ASSERT_FALSE(append_wait(s, "cart-2", typed("ItemRemoved")).ec);
   ASSERT_FALSE(append_wait(s, "cart-1", typed("ItemAdded")).ec);
-  EXPECT_EQ(wait_for_events(s, "$ce-cart", 3), (std::vector<std::string>{"cart-1/0", "cart-2/0", "cart-1/1"}));
+  EXPECT_EQ(wait_for_events(s, "$ce-cart", 3),
+            (std::vector<std::string>{"cart-1/0", "cart-2/0", "cart-1/1"}));
   EXPECT_EQ(wait_for_events(s, "$et-ItemAdded", 3),
             (std::vector<std::string>{"cart-1/0", "order-1/0", "cart-1/1"}));
   auto back = s.read("$ce-cart", {.from = from_end, .max_count = 2, .direction = direction::backward});
@@ -113,8 +112,10 @@ TEST_P(read_stream_test, read_stream_is_back_filled_then_kept_current_and_surviv
     store s = open();
     for (int i = 0; i < 50; ++i) {
       const std::string total = std::to_string(i % 2 == 0 ? 1000 : 5);
-      ASSERT_FALSE(append_wait(s, "order-" + std::to_string(i), typed("OrderPaid", R"({"total":)" + total + "}")).ec);
-      ASSERT_FALSE(append_wait(s, "order-" + std::to_string(i), typed("OrderShipped", R"({"total":1000})")).ec);
+      ASSERT_FALSE(
+          append_wait(s, "order-" + std::to_string(i), typed("OrderPaid", R"({"total":)" + total + "}")).ec);
+      ASSERT_FALSE(
+          append_wait(s, "order-" + std::to_string(i), typed("OrderShipped", R"({"total":1000})")).ec);
     }
     std::uint64_t last_done = 0, calls = 0;
     ASSERT_FALSE(create_wait(s, "big-paid", filter::event_types({"OrderPaid"}).where("/total", "1000"),
@@ -202,7 +203,8 @@ TEST_P(read_stream_test, damaged_links_and_progress_are_rebuilt_from_all) {
   // The progress file lost, and a link file torn in its last entry.
   const std::string links = dir_.sub("store") + "/links";
   std::filesystem::remove(links + "/progress");
-  std::filesystem::resize_file(links + "/%24ce-cart.lnk", std::filesystem::file_size(links + "/%24ce-cart.lnk") - 5);
+  std::filesystem::resize_file(links + "/%24ce-cart.lnk",
+                               std::filesystem::file_size(links + "/%24ce-cart.lnk") - 5);
   store s = open();
   auto events = wait_for_events(s, "$ce-cart", 30);
   ASSERT_EQ(events.size(), 30u);
@@ -228,7 +230,8 @@ std::map<std::string, std::vector<std::uint64_t>> expected_links(const store& s)
   std::map<std::string, std::vector<std::uint64_t>> out;
   for (const auto& e : s.events("$all")) {
     const auto dash = e.stream.find('-');
-    if (dash != std::string_view::npos && dash > 0) out["$ce-" + std::string(e.stream.substr(0, dash))].push_back(e.position);
+    if (dash != std::string_view::npos && dash > 0)
+      out["$ce-" + std::string(e.stream.substr(0, dash))].push_back(e.position);
     out["$et-" + std::string(e.type)].push_back(e.position);
   }
   return out;
@@ -276,7 +279,8 @@ TEST(read_stream_delete, a_failed_delete_leaves_the_read_stream_defined_and_curr
 // and has no link file. The old link file's removal must be durable before
 // that definition is: after a power loss, the old entries (events of the old
 // filter) must not show through the new read stream.
-TEST(read_stream_delete, a_long_named_read_stream_defined_again_never_serves_its_old_links_after_a_power_loss) {
+TEST(read_stream_delete,
+     a_long_named_read_stream_defined_again_never_serves_its_old_links_after_a_power_loss) {
   io_thread io;
   auto mem = std::make_shared<memory_file_system>();
   // System streams keep links/progress moving: the old entries count as complete.
@@ -312,7 +316,8 @@ class link_removal_failing_file_system final : public forwarding_file_system {
   std::atomic<bool> failing{false};
 
   error_code remove(const std::string& p) override {
-    if (failing && p.ends_with(".lnk")) return boost::system::errc::make_error_code(boost::system::errc::io_error);
+    if (failing && p.ends_with(".lnk"))
+      return boost::system::errc::make_error_code(boost::system::errc::io_error);
     return base_->remove(p);
   }
 };
@@ -328,7 +333,8 @@ TEST(read_stream_delete, a_link_file_that_cannot_be_removed_does_not_fail_a_dele
   io_thread io;
   auto mem = std::make_shared<memory_file_system>();
   auto fs = std::make_shared<link_removal_failing_file_system>(mem);
-  const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = fs, .system_streams = false};
+  const store_options o{
+      .directory = "/s", .fsync_on_flush = true, .file_system = fs, .system_streams = false};
   {
     auto s = store::open(io.executor(), o);
     ASSERT_TRUE(s) << s.error().message();
@@ -396,12 +402,14 @@ TEST(read_stream_create, creating_an_existing_read_stream_again_after_the_indexe
 TEST(read_stream_delete, deleting_a_read_stream_right_after_its_back_fill_keeps_the_indexer_running) {
   io_thread io;
   auto mem = std::make_shared<memory_file_system>();
-  auto s = store::open(io.executor(),
-                       {.directory = "/s", .fsync_on_flush = true, .file_system = mem, .system_streams = false});
+  auto s =
+      store::open(io.executor(),
+                  {.directory = "/s", .fsync_on_flush = true, .file_system = mem, .system_streams = false});
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_FALSE(create_wait(*s, "kept", filter::event_types({"A"})));
   ASSERT_FALSE(append_wait(*s, "order-1", typed("A")).ec);
-  ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 1; }));  // its back-fill has an entry to write
+  ASSERT_TRUE(
+      wait_until([&] { return s->statistics().indexed == 1; }));  // its back-fill has an entry to write
   ASSERT_FALSE(create_wait(*s, "gone", filter::event_types({"A"})));
   ASSERT_FALSE(delete_wait(*s, "gone"));
   ASSERT_FALSE(append_wait(*s, "order-2", typed("A")).ec);
@@ -449,7 +457,9 @@ TEST(read_stream_crash, links_converge_to_all_after_a_crash_at_any_point) {
       ASSERT_TRUE(s);
       fault->crash_after(k);
       for (int i = 0; i < 12; ++i) {
-        if (append_wait(*s, (i % 2 ? "cart-" : "order-") + std::to_string(i % 3), typed(i % 3 ? "A" : "B")).ec) break;
+        if (append_wait(*s, (i % 2 ? "cart-" : "order-") + std::to_string(i % 3), typed(i % 3 ? "A" : "B"))
+                .ec)
+          break;
       }
     }
     mem->power_loss(power_loss_mode::synced_only, k);
@@ -477,7 +487,8 @@ TEST(read_stream_crash, links_converge_to_all_after_a_crash_at_any_point) {
 // (its creator heard so) and no step runs after it.
 TEST_P(read_stream_test, close_finishes_a_running_back_fill_before_releasing_the_directory) {
   std::optional<store> a(open());
-  for (int i = 0; i < 3; ++i) ASSERT_FALSE(append_wait(*a, "order-" + std::to_string(i), make_events(4096)).ec);
+  for (int i = 0; i < 3; ++i)
+    ASSERT_FALSE(append_wait(*a, "order-" + std::to_string(i), make_events(4096)).ec);
   ASSERT_TRUE(wait_until([&] { return a->statistics().indexed == 3 * 4096; }));
   // The first back-fill step returns once close() has queued its drain.
   std::promise<void> queued;
@@ -516,7 +527,8 @@ TEST_P(read_stream_test, close_finishes_a_running_back_fill_before_releasing_the
   store c = open();
   std::set<std::string> names;
   for (const auto& rs : c.list_read_streams()) names.insert(rs.name);
-  EXPECT_EQ(names, (std::set<std::string>{"all-orders", "other"})) << "the next owner's definitions were overwritten";
+  EXPECT_EQ(names, (std::set<std::string>{"all-orders", "other"}))
+      << "the next owner's definitions were overwritten";
 }
 #endif
 
@@ -555,7 +567,8 @@ TEST_P(read_stream_test, listing_read_streams_during_a_back_fill_is_race_free) {
   ASSERT_TRUE(wait_until([&] { return s.statistics().indexed == 5000; }));
   std::promise<boost::system::error_code> created;
   auto created_f = created.get_future();
-  s.create_read_stream("all-orders", filter::category("order"), [&](boost::system::error_code ec) { created.set_value(ec); });
+  s.create_read_stream("all-orders", filter::category("order"),
+                       [&](boost::system::error_code ec) { created.set_value(ec); });
   bool seen_built = false;
   while (!seen_built) {
     for (const auto& rs : s.list_read_streams()) seen_built = seen_built || !rs.building;

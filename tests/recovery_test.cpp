@@ -1,12 +1,10 @@
 // Torn tails are cut back to the last complete append; damage anywhere else is
 // reported as corrupt_data with the file and offset, never returned as data.
-#include "support/store_fixture.hpp"
-
 #include "format/format.hpp"
-
+#include "support/store_fixture.hpp"
+#include <evstore/repair.hpp>
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
-#include <evstore/repair.hpp>
 #include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
@@ -104,9 +102,11 @@ TEST_F(memory_store_test, recovery_cuts_partition_index_and_all_to_their_committ
     ASSERT_TRUE(s) << "cut " << cut << ": " << s.error().message();
     ASSERT_EQ(s->event_count(), 6u) << "cut " << cut;
     EXPECT_EQ(fs->contents("/store/streams/s.evs").size(), before) << "cut " << cut << ": partition of s";
-    EXPECT_EQ(fs->contents("/store/index/s.idx").size(), format::file_header_size + 4 * format::stream_entry_size)
+    EXPECT_EQ(fs->contents("/store/index/s.idx").size(),
+              format::file_header_size + 4 * format::stream_entry_size)
         << "cut " << cut << ": index of s";
-    EXPECT_EQ(fs->contents("/store/index/$all.idx").size(), format::file_header_size + 6 * format::all_entry_size)
+    EXPECT_EQ(fs->contents("/store/index/$all.idx").size(),
+              format::file_header_size + 6 * format::all_entry_size)
         << "cut " << cut << ": $all";
     // A stream the cut append did not touch keeps its files as they were.
     EXPECT_EQ(fs->contents("/store/streams/t.evs").size(), t_size) << "cut " << cut;
@@ -224,7 +224,8 @@ TEST_P(record_corruption, bit_flip_in_middle_record_is_detected_and_never_return
   build();
   // The second record of "s" (version 1) starts after the header and the first record.
   const std::string part = fs->contents("/store/streams/s.evs");
-  const std::size_t first_size = format::get_u32(reinterpret_cast<const std::byte*>(part.data()) + format::file_header_size);
+  const std::size_t first_size =
+      format::get_u32(reinterpret_cast<const std::byte*>(part.data()) + format::file_header_size);
   const std::size_t record_at = format::file_header_size + first_size;
   flip_bit("/store/streams/s.evs", record_at + GetParam(), 3);
   auto s = open();
@@ -232,7 +233,8 @@ TEST_P(record_corruption, bit_flip_in_middle_record_is_detected_and_never_return
   auto page = s->read("s");
   ASSERT_FALSE(page);
   EXPECT_EQ(page.error().code, errc::corrupt_data);
-  EXPECT_NE(page.error().detail.find("streams/s.evs at offset " + std::to_string(record_at)), std::string::npos)
+  EXPECT_NE(page.error().detail.find("streams/s.evs at offset " + std::to_string(record_at)),
+            std::string::npos)
       << page.error().detail;
   auto all = s->read("$all");
   ASSERT_FALSE(all);
@@ -284,7 +286,8 @@ TEST_F(memory_store_test, a_checksum_valid_index_entry_pointing_at_another_recor
   const std::string path = "/store/index/u.idx";
   std::string idx = fs->contents(path);
   const std::size_t entry2 = format::file_header_size + 2 * format::stream_entry_size;
-  idx.replace(entry2, format::stream_entry_size, idx.substr(entry2 + format::stream_entry_size, format::stream_entry_size));
+  idx.replace(entry2, format::stream_entry_size,
+              idx.substr(entry2 + format::stream_entry_size, format::stream_entry_size));
   fs->set_contents(path, idx);
 
   const auto refused = [&](const read_options& o, const char* what) {
@@ -373,7 +376,8 @@ TEST_F(memory_store_test, verify_reports_exactly_the_damaged_record_and_a_clean_
     ASSERT_FALSE(close_wait(*s));
   }
   const std::string part = fs->contents("/store/streams/s.evs");
-  const std::size_t first_size = format::get_u32(reinterpret_cast<const std::byte*>(part.data()) + format::file_header_size);
+  const std::size_t first_size =
+      format::get_u32(reinterpret_cast<const std::byte*>(part.data()) + format::file_header_size);
   flip_bit("/store/streams/s.evs", format::file_header_size + first_size + 85);
   auto s = open();
   ASSERT_TRUE(s);
@@ -383,8 +387,9 @@ TEST_F(memory_store_test, verify_reports_exactly_the_damaged_record_and_a_clean_
   ASSERT_EQ(report.damage.size(), 2u);
   for (const auto& d : report.damage) {
     EXPECT_EQ(d.code, errc::corrupt_data);
-    EXPECT_NE(d.detail.find("streams/s.evs at offset " + std::to_string(format::file_header_size + first_size)),
-              std::string::npos)
+    EXPECT_NE(
+        d.detail.find("streams/s.evs at offset " + std::to_string(format::file_header_size + first_size)),
+        std::string::npos)
         << d.detail;
   }
   EXPECT_EQ(report.events_checked, 7u);
@@ -463,9 +468,11 @@ TEST_F(memory_store_test, follower_opens_over_a_torn_or_missing_head) {
   ASSERT_EQ(head.size(), format::head_size);
   std::string garbled = head;
   garbled[10] = static_cast<char>(garbled[10] ^ 0x40);
-  for (const std::string& torn : {head.substr(0, 7), head.substr(0, 20), garbled, std::string(), std::string(24, '\0')}) {
+  for (const std::string& torn :
+       {head.substr(0, 7), head.substr(0, 20), garbled, std::string(), std::string(24, '\0')}) {
     fs->set_contents("/store/index/head", torn);
-    auto f = store::open(io.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
+    auto f =
+        store::open(io.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
     ASSERT_TRUE(f) << "head of " << torn.size() << " bytes: " << f.error().message();
     EXPECT_EQ(f->event_count(), 8u);
     auto r = f->refresh();
@@ -473,7 +480,8 @@ TEST_F(memory_store_test, follower_opens_over_a_torn_or_missing_head) {
     EXPECT_EQ(*r, 8u);
   }
   ASSERT_FALSE(fs->remove("/store/index/head"));
-  auto f = store::open(io.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
+  auto f =
+      store::open(io.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
   ASSERT_TRUE(f) << f.error().message();
   EXPECT_EQ(f->event_count(), 8u);
 }
@@ -483,14 +491,14 @@ TEST_F(memory_store_test, follower_opens_over_a_torn_or_missing_head) {
 TEST(event_size, max_event_bytes_beyond_the_record_format_is_refused_at_open) {
   io_thread io;
   auto fs = std::make_shared<memory_file_system>();
-  auto s = store::open(io.executor(), {.directory = dir, .file_system = fs,
-                                       .max_event_bytes = format::max_event_payload + 1});
+  auto s = store::open(
+      io.executor(), {.directory = dir, .file_system = fs, .max_event_bytes = format::max_event_payload + 1});
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, errc::invalid_argument);
   EXPECT_NE(s.error().detail.find("max_event_bytes"), std::string::npos) << s.error().detail;
   EXPECT_TRUE(fs->files().empty()) << "a refused open wrote";
-  auto at_limit = store::open(io.executor(), {.directory = dir, .file_system = fs,
-                                              .max_event_bytes = format::max_event_payload});
+  auto at_limit = store::open(
+      io.executor(), {.directory = dir, .file_system = fs, .max_event_bytes = format::max_event_payload});
   ASSERT_TRUE(at_limit) << at_limit.error().message();
   (void)close_wait(*at_limit);
 }
@@ -501,18 +509,22 @@ TEST(event_size, event_at_the_record_limit_survives_a_crash_and_one_past_it_is_r
   temp_dir tmp;
   io_thread io;
   auto faulty = std::make_shared<fault_injecting_file_system>(posix_file_system());
-  const store_options options{.directory = tmp.path(), .file_system = faulty, .system_streams = false,
+  const store_options options{.directory = tmp.path(),
+                              .file_system = faulty,
+                              .system_streams = false,
                               .max_event_bytes = format::max_event_payload};
   {
     auto s = store::open(io.executor(), options);
     ASSERT_TRUE(s) << s.error().message();
     ASSERT_FALSE(append_wait(*s, "a", {make_event("Small")}).ec);
     event_data over = make_event("T", "");
-    over.metadata = "\"" + std::string(format::max_event_payload - 3, 'm') + "\"";  // type + metadata = the limit
+    over.metadata =
+        "\"" + std::string(format::max_event_payload - 3, 'm') + "\"";  // type + metadata = the limit
     const std::uint64_t ops = faulty->operation_count();
     EXPECT_EQ(append_wait(*s, "over", {std::move(over)}).ec, errc::invalid_event);
     EXPECT_EQ(faulty->operation_count(), ops) << "a refused append wrote";
-    const std::string big = "\"" + std::string(format::max_event_payload - 3, 'x') + "\"";  // "T" + big = the limit
+    const std::string big =
+        "\"" + std::string(format::max_event_payload - 3, 'x') + "\"";  // "T" + big = the limit
     ASSERT_FALSE(append_wait(*s, "big", {make_event("T", big)}).ec);
     ASSERT_FALSE(append_wait(*s, "a", {make_event("Small")}).ec);
     auto page = s->read("big");
@@ -521,8 +533,9 @@ TEST(event_size, event_at_the_record_limit_survives_a_crash_and_one_past_it_is_r
     faulty->crash_after(0);  // kill -9 after the acks: no checkpoint at close
     (void)close_wait(*s);
   }
-  auto s = store::open(io.executor(), {.directory = tmp.path(), .system_streams = false,
-                                       .max_event_bytes = format::max_event_payload});
+  auto s = store::open(
+      io.executor(),
+      {.directory = tmp.path(), .system_streams = false, .max_event_bytes = format::max_event_payload});
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(s->event_count(), 3u) << "acknowledged events lost by recovery";
   EXPECT_EQ(s->read("a")->events.size(), 2u);

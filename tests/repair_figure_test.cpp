@@ -8,12 +8,10 @@
 // EVSTORE_REPAIR_TRIALS=N runs N of each kind (default 10, to keep the default
 // run short); the published figure uses 500:
 //   EVSTORE_REPAIR_TRIALS=500 build/tests/evstore_tests --gtest_filter='repair_figure.*'
-#include "support/store_fixture.hpp"
-
 #include "format/format.hpp"
-
-#include <evstore/testing/memory_file_system.hpp>
+#include "support/store_fixture.hpp"
 #include <evstore/repair.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
@@ -56,14 +54,15 @@ class repair_figure : public ::testing::Test {
         const std::uint64_t k = std::min<std::uint64_t>(1 + rng() % 4, 10'000 - n);
         std::vector<event_data> events;
         for (std::uint64_t i = 0; i < k; ++i) {
-          events.push_back(make_event("T" + std::to_string(rng() % 3), "{\"n\":" + std::to_string(n + i) + "}"));
+          events.push_back(
+              make_event("T" + std::to_string(rng() % 3), "{\"n\":" + std::to_string(n + i) + "}"));
         }
         ASSERT_FALSE(append_wait(*s, "s-" + std::to_string(rng() % 10), std::move(events)).ec);
         n += k;
       }
       for (const recorded_event& e : s->events("$all")) {
-        original_.push_back({std::string(e.stream), std::string(e.type), std::string(e.data), e.version, e.position,
-                             std::string(dir) + "/streams/" + std::string(e.stream) + ".evs"});
+        original_.push_back({std::string(e.stream), std::string(e.type), std::string(e.data), e.version,
+                             e.position, std::string(dir) + "/streams/" + std::string(e.stream) + ".evs"});
       }
       ASSERT_FALSE(close_wait(*s));
     }
@@ -71,8 +70,9 @@ class repair_figure : public ::testing::Test {
     // Each event's record, from the $all index.
     const std::string& all = image_.at(std::string(dir) + "/index/$all.idx");
     for (stored& e : original_) {
-      const auto entry = format::decode_all_entry(std::span(reinterpret_cast<const std::byte*>(all.data()), all.size())
-                                                      .subspan(format::file_header_size + e.position * format::all_entry_size));
+      const auto entry = format::decode_all_entry(
+          std::span(reinterpret_cast<const std::byte*>(all.data()), all.size())
+              .subspan(format::file_header_size + e.position * format::all_entry_size));
       ASSERT_TRUE(entry);
       e.offset = entry->offset;
       e.size = entry->size;
@@ -81,7 +81,8 @@ class repair_figure : public ::testing::Test {
 
   // Damages a copy of the store (`size` bytes at `at` of `path`: one flipped
   // byte or zeros), repairs it and adds what it kept to `t`.
-  void trial(const std::string& path, std::uint64_t at, std::uint64_t size, bool zero, std::uint8_t mask, tally& t) {
+  void trial(const std::string& path, std::uint64_t at, std::uint64_t size, bool zero, std::uint8_t mask,
+             tally& t) {
     auto fs = std::make_shared<memory_file_system>();
     for (const auto& [p, bytes] : image_) {
       fs->create_directories(p.substr(0, p.rfind('/')));
@@ -89,7 +90,8 @@ class repair_figure : public ::testing::Test {
     }
     std::string bytes = image_.at(path);
     size = std::min<std::uint64_t>(size, bytes.size() - at);
-    for (std::uint64_t i = at; i < at + size; ++i) bytes[i] = zero ? '\0' : static_cast<char>(bytes[i] ^ mask);
+    for (std::uint64_t i = at; i < at + size; ++i)
+      bytes[i] = zero ? '\0' : static_cast<char>(bytes[i] ^ mask);
     fs->set_contents(path, bytes);
     std::vector<bool> intact(original_.size());
     std::uint64_t intact_count = 0;
@@ -102,14 +104,16 @@ class repair_figure : public ::testing::Test {
     EXPECT_TRUE(!r->needed || r->verified) << path << "@" << at;
     std::uint64_t kept = 0, lost = 0;
     {
-      auto s = store::open(io_.executor(), {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
+      auto s = store::open(io_.executor(),
+                           {.directory = dir, .read_only = true, .file_system = fs, .follow = false});
       ASSERT_TRUE(s) << path << "@" << at << ": " << s.error().message();
       auto all = s->events("$all");
       for (const recorded_event& e : all) {
         if (e.position >= original_.size()) continue;
         const stored& o = original_[e.position];
         if (e.type == "$lost") ++lost;
-        if (intact[e.position] && o.stream == e.stream && o.version == e.version && o.type == e.type && o.data == e.data) {
+        if (intact[e.position] && o.stream == e.stream && o.version == e.version && o.type == e.type &&
+            o.data == e.data) {
           ++kept;
         }
       }
@@ -118,15 +122,17 @@ class repair_figure : public ::testing::Test {
     }
     EXPECT_EQ(kept, intact_count) << (zero ? "zeroed " : "flipped ") << path << "@" << at;
     if (lost != original_.size() - intact_count) {
-      std::printf("[repair figure] %s %s@%llu: %llu events damaged, %llu placeholders\n", zero ? "zeroed" : "flipped",
-                  path.c_str(), static_cast<unsigned long long>(at),
-                  static_cast<unsigned long long>(original_.size() - intact_count), static_cast<unsigned long long>(lost));
+      std::printf("[repair figure] %s %s@%llu: %llu events damaged, %llu placeholders\n",
+                  zero ? "zeroed" : "flipped", path.c_str(), static_cast<unsigned long long>(at),
+                  static_cast<unsigned long long>(original_.size() - intact_count),
+                  static_cast<unsigned long long>(lost));
     }
     ++t.trials;
     t.intact += intact_count;
     t.kept += kept;
     t.lost += lost;
-    const double share = intact_count == 0 ? 1.0 : static_cast<double>(kept) / static_cast<double>(intact_count);
+    const double share =
+        intact_count == 0 ? 1.0 : static_cast<double>(kept) / static_cast<double>(intact_count);
     if (share < t.worst || t.trials == 1) {
       t.worst = share;
       t.worst_kept = kept;
@@ -140,12 +146,14 @@ class repair_figure : public ::testing::Test {
 };
 
 void print(const char* kind, const tally& t) {
-  std::printf("[repair figure] %s: %llu trials, kept %llu of %llu intact events (%.4f%%), worst trial %llu of %llu; "
-              "%llu events damaged, %llu $lost placeholders\n",
-              kind, static_cast<unsigned long long>(t.trials), static_cast<unsigned long long>(t.kept),
-              static_cast<unsigned long long>(t.intact), 100.0 * static_cast<double>(t.kept) / static_cast<double>(t.intact),
-              static_cast<unsigned long long>(t.worst_kept), static_cast<unsigned long long>(t.worst_intact),
-              static_cast<unsigned long long>(t.trials * 10'000 - t.intact), static_cast<unsigned long long>(t.lost));
+  std::printf(
+      "[repair figure] %s: %llu trials, kept %llu of %llu intact events (%.4f%%), worst trial %llu of %llu; "
+      "%llu events damaged, %llu $lost placeholders\n",
+      kind, static_cast<unsigned long long>(t.trials), static_cast<unsigned long long>(t.kept),
+      static_cast<unsigned long long>(t.intact),
+      100.0 * static_cast<double>(t.kept) / static_cast<double>(t.intact),
+      static_cast<unsigned long long>(t.worst_kept), static_cast<unsigned long long>(t.worst_intact),
+      static_cast<unsigned long long>(t.trials * 10'000 - t.intact), static_cast<unsigned long long>(t.lost));
 }
 
 TEST_F(repair_figure, repair_keeps_every_intact_event_after_a_flipped_byte_or_a_zeroed_block) {

@@ -8,11 +8,13 @@ using namespace evstore::detail::repair;
 
 namespace {
 
-stream_known known(std::vector<std::pair<std::uint64_t, std::uint64_t>> positions, bool tail_damaged = false) {
+stream_known known(std::vector<std::pair<std::uint64_t, std::uint64_t>> positions,
+                   bool tail_damaged = false) {
   return {std::move(positions), tail_damaged};
 }
 
-std::map<std::uint64_t, std::pair<std::size_t, std::uint64_t>> flat(const std::map<std::uint64_t, owner>& owners) {
+std::map<std::uint64_t, std::pair<std::size_t, std::uint64_t>> flat(
+    const std::map<std::uint64_t, owner>& owners) {
   std::map<std::uint64_t, std::pair<std::size_t, std::uint64_t>> out;
   for (const auto& [position, o] : owners) out[position] = {o.stream, o.version};
   return out;
@@ -46,8 +48,8 @@ TEST(repair_lost, a_gap_with_exactly_as_many_holes_as_missing_versions_takes_the
 TEST(repair_lost, a_damaged_tail_takes_the_holes_only_it_can_hold_in_order) {
   std::vector<stream_known> streams{known({{0, 0}}, true), known({{0, 1}})};
   const auto owners = assign_lost(streams, {2, 3}, {}, 4);
-  EXPECT_EQ(flat(owners), (std::map<std::uint64_t, std::pair<std::size_t, std::uint64_t>>{
-                              {2, {0, 1}}, {3, {0, 2}}}));
+  EXPECT_EQ(flat(owners),
+            (std::map<std::uint64_t, std::pair<std::size_t, std::uint64_t>>{{2, {0, 1}}, {3, {0, 2}}}));
 }
 
 TEST(repair_lost, a_hole_two_damaged_tails_could_hold_stays_unassigned) {

@@ -1,12 +1,10 @@
 // evstore repair: torn tails are cut, damage cuts $all at its position, the
 // catalog and every index are rebuilt from the partitions, cut bytes land in
 // lost+found, and the store opens and verifies clean afterwards.
-#include "support/store_fixture.hpp"
-
 #include "format/format.hpp"
-
-#include <evstore/testing/memory_file_system.hpp>
+#include "support/store_fixture.hpp"
 #include <evstore/repair.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 #include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
@@ -62,8 +60,8 @@ struct repair_test : ::testing::Test {
     if (!s) return {};
     std::vector<std::string> out;
     auto line = [](const recorded_event& e) {
-      return std::string(e.stream) + " v" + std::to_string(e.version) + " @" + std::to_string(e.position) + " " +
-             std::string(e.type) + " " + std::string(e.data);
+      return std::string(e.stream) + " v" + std::to_string(e.version) + " @" + std::to_string(e.position) +
+             " " + std::string(e.type) + " " + std::string(e.data);
     };
     auto all = s->read("$all");
     EXPECT_TRUE(all) << all.error().message();
@@ -92,7 +90,8 @@ struct repair_test : ::testing::Test {
   std::size_t record_offset(const std::string& path, std::uint64_t version) {
     const std::string bytes = fs->contents(path);
     std::size_t at = format::file_header_size;
-    for (std::uint64_t v = 0; v < version; ++v) at += format::get_u32(reinterpret_cast<const std::byte*>(bytes.data() + at));
+    for (std::uint64_t v = 0; v < version; ++v)
+      at += format::get_u32(reinterpret_cast<const std::byte*>(bytes.data() + at));
     return at;
   }
 
@@ -101,8 +100,9 @@ struct repair_test : ::testing::Test {
   void checkpoint_at(std::uint64_t all_count, std::uint32_t streams) {
     std::string bytes(format::checkpoint_file_size, '\0');
     const format::checkpoint c{99, all_count, streams, 0};
-    format::encode_checkpoint(c, std::span(reinterpret_cast<std::byte*>(bytes.data()), bytes.size())
-                                     .subspan((c.sequence % 2) * format::checkpoint_slot_size, format::checkpoint_slot_size));
+    format::encode_checkpoint(
+        c, std::span(reinterpret_cast<std::byte*>(bytes.data()), bytes.size())
+               .subspan((c.sequence % 2) * format::checkpoint_slot_size, format::checkpoint_slot_size));
     fs->set_contents("/store/index/checkpoint", bytes);
   }
 
@@ -227,7 +227,8 @@ TEST_F(repair_test, garbled_middle_record_becomes_a_placeholder_and_every_other_
   ASSERT_EQ(r->damage.size(), 1u);
   EXPECT_EQ(r->damage[0].file, "streams/s.evs");
   EXPECT_EQ(r->damage[0].offset, v1);
-  EXPECT_EQ(fs->contents("/store/lost+found/streams/s.evs@" + std::to_string(v1)), garbled.substr(v1, v2 - v1));
+  EXPECT_EQ(fs->contents("/store/lost+found/streams/s.evs@" + std::to_string(v1)),
+            garbled.substr(v1, v2 - v1));
   EXPECT_NE(std::find(r->rebuilt.begin(), r->rebuilt.end(), "streams/s.evs"), r->rebuilt.end());
   EXPECT_TRUE(r->verified);
 
@@ -241,7 +242,8 @@ TEST_F(repair_test, garbled_middle_record_becomes_a_placeholder_and_every_other_
   ASSERT_TRUE(s);
   auto page = s->read("s", {.from = 1, .max_count = 1});
   ASSERT_TRUE(page) << page.error().message();
-  EXPECT_EQ(page->events.at(0).metadata, "{\"lost\":{\"file\":\"streams/s.evs\",\"offset\":" + std::to_string(v1) + "}}");
+  EXPECT_EQ(page->events.at(0).metadata,
+            "{\"lost\":{\"file\":\"streams/s.evs\",\"offset\":" + std::to_string(v1) + "}}");
   // The store goes on after the placeholder.
   auto again = append_wait(*s, "s", make_events(1), expect::exactly(5));
   ASSERT_FALSE(again.ec) << again.ec.message();
@@ -266,7 +268,8 @@ TEST_F(repair_test, zeroed_start_of_a_partition_rewrites_the_header_and_keeps_th
   EXPECT_EQ(r->lost[0].position, 0u);
   EXPECT_EQ(r->lost[1].position, 3u);
   EXPECT_EQ(r->events_kept, 7u);
-  EXPECT_EQ(fs->contents("/store/streams/s.evs").substr(0, format::file_header_size), part.substr(0, format::file_header_size));
+  EXPECT_EQ(fs->contents("/store/streams/s.evs").substr(0, format::file_header_size),
+            part.substr(0, format::file_header_size));
   EXPECT_TRUE(r->verified);
   expect_opens_and_verifies_clean();
   auto expected = before;
@@ -306,7 +309,8 @@ TEST_F(repair_test, lost_event_without_any_index_entry_is_placed_by_elimination)
   EXPECT_FALSE(again->needed);
 }
 
-class rebuilt_index : public repair_test, public ::testing::WithParamInterface<std::tuple<const char*, bool>> {};
+class rebuilt_index : public repair_test,
+                      public ::testing::WithParamInterface<std::tuple<const char*, bool>> {};
 
 // A deleted or zeroed index file is rebuilt byte for byte from the partitions.
 TEST_P(rebuilt_index, is_rebuilt_exactly) {
@@ -334,7 +338,8 @@ TEST_P(rebuilt_index, is_rebuilt_exactly) {
 }
 
 INSTANTIATE_TEST_SUITE_P(repair, rebuilt_index,
-                         ::testing::Combine(::testing::Values("index/$all.idx", "index/s.idx", "index/catalog"),
+                         ::testing::Combine(::testing::Values("index/$all.idx", "index/s.idx",
+                                                              "index/catalog"),
                                             ::testing::Bool()));
 
 class damaged_header : public repair_test, public ::testing::WithParamInterface<const char*> {};
@@ -574,7 +579,8 @@ struct ten_thousand : repair_test {
       const std::uint64_t k = std::min<std::uint64_t>(1 + rng() % 4, 10'000 - n);
       std::vector<event_data> events;
       for (std::uint64_t i = 0; i < k; ++i) {
-        events.push_back(make_event("T" + std::to_string(rng() % 3), "{\"n\":" + std::to_string(n + i) + "}"));
+        events.push_back(
+            make_event("T" + std::to_string(rng() % 3), "{\"n\":" + std::to_string(n + i) + "}"));
       }
       ASSERT_FALSE(append_wait(*s, "s-" + std::to_string(rng() % 10), std::move(events)).ec);
       n += k;
@@ -646,7 +652,8 @@ TEST_F(ten_thousand, one_flipped_byte_mid_partition_loses_one_event_and_keeps_ev
   ASSERT_TRUE(s);
   auto stream = s->read("s-3");
   ASSERT_TRUE(stream) << stream.error().message();
-  EXPECT_EQ(stream->events.size(), std::count_if(original.begin(), original.end(), [](const stored& e) { return e.stream == "s-3"; }));
+  EXPECT_EQ(stream->events.size(), std::count_if(original.begin(), original.end(),
+                                                 [](const stored& e) { return e.stream == "s-3"; }));
   const recorded_event& placeholder = stream->events.at(version);
   EXPECT_EQ(placeholder.type, "$lost");
   EXPECT_EQ(placeholder.position, lost->position);

@@ -22,7 +22,9 @@ struct route {
   std::vector<std::string> curl_args = {};
 };
 
-std::string describe(const route& r, const std::string& who) { return r.method + " " + r.path + " as " + who; }
+std::string describe(const route& r, const std::string& who) {
+  return r.method + " " + r.path + " as " + who;
+}
 
 class auth_test : public server_test {
  protected:
@@ -34,7 +36,11 @@ class auth_test : public server_test {
   static std::string bearer(const std::string& token) { return "Authorization: Bearer " + token; }
 
   http_response ask(const route& r, const std::optional<std::string>& token) {
-    request q{.method = r.method, .path = r.path, .body = r.body, .headers = r.extra_headers, .curl_args = r.curl_args};
+    request q{.method = r.method,
+              .path = r.path,
+              .body = r.body,
+              .headers = r.extra_headers,
+              .curl_args = r.curl_args};
     if (token) q.headers.push_back(bearer(*token));
     return http(q);
   }
@@ -66,17 +72,20 @@ std::vector<route> every_route() {
   };
 }
 
-TEST_F(auth_test, every_route_answers_401_without_a_token_403_to_a_read_token_that_writes_and_serves_the_rest) {
+TEST_F(auth_test,
+       every_route_answers_401_without_a_token_403_to_a_read_token_that_writes_and_serves_the_rest) {
   start_with_tokens();
   const std::vector<std::string> as_write = {bearer(write_token)};
   append_ok("au-1", batch_json(2, "Made"), as_write);
-  auto made = http({.method = "PUT", .path = "/read-streams/rs-kept", .body = R"({"filter":{"types":["Made"]}})",
+  auto made = http({.method = "PUT",
+                    .path = "/read-streams/rs-kept",
+                    .body = R"({"filter":{"types":["Made"]}})",
                     .headers = as_write});
   ASSERT_EQ(made.status, 201) << made;
   {
     // A consumer with a commit, through its WebSocket (the only way to make one).
-    auto c = ws(srv(), "/subscribe?stream=au-1&consumer=c1", {"until=caughtUp", "send={\"ack\":0}", "until=acked"},
-                as_write);
+    auto c = ws(srv(), "/subscribe?stream=au-1&consumer=c1",
+                {"until=caughtUp", "send={\"ack\":0}", "until=acked"}, as_write);
     ws_messages got;
     ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "DONE"; })) << got.transcript();
   }
@@ -125,7 +134,8 @@ TEST_F(auth_test, every_route_answers_401_without_a_token_403_to_a_read_token_th
 TEST_F(auth_test, a_server_without_tokens_serves_every_route_to_anyone) {
   start();
   append_ok("au-1", batch_json(1, "Made"));
-  auto made = http({.method = "PUT", .path = "/read-streams/rs-kept", .body = R"({"filter":{"types":["Made"]}})"});
+  auto made =
+      http({.method = "PUT", .path = "/read-streams/rs-kept", .body = R"({"filter":{"types":["Made"]}})"});
   ASSERT_EQ(made.status, 201) << made;
   for (const route& r : every_route()) {
     const auto anyone = ask(r, std::nullopt);

@@ -16,9 +16,10 @@ std::string find_chromium() {
 
 // The DOM after the page's script ran (fetches included: virtual time waits for them).
 std::string rendered(const std::string& chromium, const std::string& url, const std::string& scratch) {
-  child_process c({chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
-                   "--user-data-dir=" + scratch + "/chromium-profile", "--virtual-time-budget=5000", "--dump-dom", url},
-                  scratch + "/chromium.err");
+  child_process c(
+      {chromium, "--headless=new", "--no-sandbox", "--disable-gpu", "--no-first-run",
+       "--user-data-dir=" + scratch + "/chromium-profile", "--virtual-time-budget=5000", "--dump-dom", url},
+      scratch + "/chromium.err");
   std::string dom = c.read_all(60s);
   c.wait_exit(10s);
   return dom;
@@ -28,7 +29,8 @@ class console_test : public server_test {
  protected:
   void SetUp() override {
     chromium_ = find_chromium();
-    ASSERT_FALSE(chromium_.empty()) << "the console tests need Chromium: apt-get install chromium (tools/setup.sh test does)";
+    ASSERT_FALSE(chromium_.empty())
+        << "the console tests need Chromium: apt-get install chromium (tools/setup.sh test does)";
   }
   std::string chromium_;
 };
@@ -37,10 +39,12 @@ TEST_F(console_test, shows_streams_and_events_as_text_under_its_own_policy) {
   auto& s = start();
   append_ok("order-1", event_json("OrderPlaced", R"({"total":129.50})"));
   // Hostile names and types: they must reach the page as text, never as markup.
-  append_ok("%3Cb%3Ebold", event_json("<img src=x onerror=document.title='pwned'>", R"({"html":"<script>x()</script>"})"));
+  append_ok("%3Cb%3Ebold",
+            event_json("<img src=x onerror=document.title='pwned'>", R"({"html":"<script>x()</script>"})"));
   const std::string dom = rendered(chromium_, s.base() + "/", scratch());
   ASSERT_NE(dom.find("id=\"streams\""), std::string::npos) << dom;
-  EXPECT_NE(dom.find("data-stream=\"order-1\""), std::string::npos) << "stream list filled by the script:\n" << dom;
+  EXPECT_NE(dom.find("data-stream=\"order-1\""), std::string::npos) << "stream list filled by the script:\n"
+                                                                    << dom;
   EXPECT_NE(dom.find("class=\"pill ok\">ok<"), std::string::npos) << "health shown:\n" << dom;
   EXPECT_NE(dom.find("2 events"), std::string::npos) << "figures from /metrics:\n" << dom;
   // $all, newest first: both events rendered in the table.
@@ -59,7 +63,8 @@ TEST_F(console_test, with_tokens_the_page_loads_and_asks_for_one) {
   auto& s = start({"--token-file", token_file});
   auto page = get("/");
   ASSERT_EQ(page.status, 200) << page;
-  EXPECT_NE(page.header("Content-Security-Policy").value_or("").find("script-src 'self'"), std::string::npos) << page.headers;
+  EXPECT_NE(page.header("Content-Security-Policy").value_or("").find("script-src 'self'"), std::string::npos)
+      << page.headers;
   EXPECT_EQ(page.header("X-Content-Type-Options").value_or(""), "nosniff") << page.headers;
   EXPECT_EQ(get("/console.css").status, 200);
   EXPECT_EQ(get("/streams").status, 401) << "the data still needs a token";

@@ -7,12 +7,12 @@
 // Raw sockets on loopback (this file's raw_conn), every wait bounded.
 #include "support/server_fixture.hpp"
 
+#include <atomic>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
-
-#include <atomic>
 
 using namespace evstore::test::server;
 
@@ -127,7 +127,8 @@ class raw_conn {
 };
 
 std::string post_head(const std::string& path, std::size_t length, const std::string& extra = {}) {
-  return "POST " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
+  return "POST " + path +
+         " HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: " +
          std::to_string(length) + "\r\n" + extra + "\r\n";
 }
 
@@ -161,7 +162,8 @@ TEST_F(hostile_http_test, accepting_survives_running_out_of_descriptors_and_serv
   held.clear();
   // Once the clients left, new connections are served again (the backlog's too).
   int status = 0;
-  for (const auto end = clock_type::now() + 10s; status != 200 && clock_type::now() < end;) status = health(s.port(), 2s);
+  for (const auto end = clock_type::now() + 10s; status != 200 && clock_type::now() < end;)
+    status = health(s.port(), 2s);
   EXPECT_EQ(status, 200) << tail(s.log());
   const std::string m = get("/metrics").body;
   EXPECT_GT(metric(m, "evstore_http_accept_errors_total"), 0) << m;
@@ -184,22 +186,37 @@ TEST_F(hostile_http_test, ambiguous_or_malformed_framing_gets_400_and_close_and_
     return std::string(size) + "\r\n" + ev + "\r\n0\r\n\r\n";
   }();
   const std::vector<bad_case> cases = {
-      {"TE xchunked", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n" + smuggled},
-      {"TE chunked, identity", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + smuggled},
-      {"TE gzip, chunked", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + chunk},
-      {"TE gzip and CL", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
-                             std::to_string(ev.size()) + "\r\n\r\n" + ev},
-      {"TE identity", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n" + smuggled},
-      {"two TE fields", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk},
-      {"CL then TE chunked", "POST /streams/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk},
-      {"TE chunked then CL", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" + chunk},
-      {"differing CLs", "POST /streams/a HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(ev.size()) +
-                            "\r\nContent-Length: 2\r\n\r\n" + ev},
+      {"TE xchunked",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n" + smuggled},
+      {"TE chunked, identity",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n" + smuggled},
+      {"TE gzip, chunked",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n" + chunk},
+      {"TE gzip and CL",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nContent-Length: " +
+           std::to_string(ev.size()) + "\r\n\r\n" + ev},
+      {"TE identity",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n" + smuggled},
+      {"two TE fields",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n" +
+           chunk},
+      {"CL then TE chunked",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" +
+           chunk},
+      {"TE chunked then CL",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 4\r\n\r\n" +
+           chunk},
+      {"differing CLs", "POST /streams/a HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                            std::to_string(ev.size()) + "\r\nContent-Length: 2\r\n\r\n" + ev},
       {"CL not a number", "POST /streams/a HTTP/1.1\r\nHost: x\r\nContent-Length: 1x\r\n\r\n" + ev},
-      {"no Host on HTTP/1.1", "POST /streams/a HTTP/1.1\r\nContent-Length: " + std::to_string(ev.size()) + "\r\n\r\n" + ev},
+      {"no Host on HTTP/1.1",
+       "POST /streams/a HTTP/1.1\r\nContent-Length: " + std::to_string(ev.size()) + "\r\n\r\n" + ev},
       {"two Hosts", "GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"},
-      {"bad chunk size", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" + ev + "\r\n0\r\n\r\n"},
-      {"chunk without CRLF", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n"},
+      {"bad chunk size", "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n" +
+                             ev + "\r\n0\r\n\r\n"},
+      {"chunk without CRLF",
+       "POST /streams/a HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabcdef\r\n0\r\n\r\n"},
       {"bad request line", "GET /health HTTP/1.1 extra\r\nHost: x\r\n\r\n"},
       {"space before colon", "GET /health HTTP/1.1\r\nHost : x\r\n\r\n"},
   };
@@ -215,7 +232,8 @@ TEST_F(hostile_http_test, ambiguous_or_malformed_framing_gets_400_and_close_and_
   // An exact "chunked" (any case) is the one Transfer-Encoding served.
   {
     raw_conn conn(s.port());
-    ASSERT_TRUE(conn.send_all("POST /streams/chunky HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n" + chunk));
+    ASSERT_TRUE(conn.send_all(
+        "POST /streams/chunky HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n" + chunk));
     EXPECT_EQ(conn.read_response().status, 201);
   }
   EXPECT_EQ(get("/streams/smuggled").status, 404);
@@ -242,8 +260,10 @@ TEST_F(hostile_http_test, a_client_that_writes_its_whole_body_first_reads_the_ea
   const std::vector<early_case> cases = {
       {"413 by Content-Length", post_head("/streams/big", bigger.size(), auth), bigger, 413},
       {"401 without a token", post_head("/streams/big", big.size()), big, 401},
-      {"431", post_head("/streams/big", big.size(), auth + "X-Big: " + std::string(16384, 'h') + "\r\n"), big, 431},
-      {"400 bad framing", post_head("/streams/big", big.size(), auth + "Transfer-Encoding: gzip\r\n"), big, 400},
+      {"431", post_head("/streams/big", big.size(), auth + "X-Big: " + std::string(16384, 'h') + "\r\n"), big,
+       431},
+      {"400 bad framing", post_head("/streams/big", big.size(), auth + "Transfer-Encoding: gzip\r\n"), big,
+       400},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
@@ -257,7 +277,8 @@ TEST_F(hostile_http_test, a_client_that_writes_its_whole_body_first_reads_the_ea
   // Chunked past the body limit: 413 while the body is read.
   {
     raw_conn conn(s.port());
-    std::string chunked = "POST /streams/big HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n";
+    std::string chunked =
+        "POST /streams/big HTTP/1.1\r\nHost: x\r\n" + auth + "Transfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 160; ++i) chunked += "4000\r\n" + std::string(0x4000, 'c') + "\r\n";
     chunked += "0\r\n\r\n";
     EXPECT_TRUE(conn.send_all(chunked, 10s)) << std::strerror(conn.send_errno());
@@ -272,7 +293,8 @@ TEST_F(hostile_http_test, a_client_that_writes_its_whole_body_first_reads_the_ea
   ASSERT_EQ(b.read_response().status, 200);
   for (int round = 0; round < 5; ++round) {
     raw_conn over(full.port());
-    EXPECT_TRUE(over.send_all(post_head("/streams/big", big.size(), auth) + big, 10s)) << std::strerror(over.send_errno());
+    EXPECT_TRUE(over.send_all(post_head("/streams/big", big.size(), auth) + big, 10s))
+        << std::strerror(over.send_errno());
     EXPECT_EQ(over.read_response().status, 503);
   }
 }
@@ -294,11 +316,13 @@ TEST_F(hostile_http_test, expect_100_continue_is_answered_before_the_body_or_ref
     EXPECT_EQ(r.status, 413) << r.headers;
   }
   // curl waits for the 100 (up to 1 s) before a body over 1 MiB.
-  auto r = http(s, {.method = "POST", .path = "/streams/cont", .body = ev, .headers = {"Expect: 100-continue"}});
+  auto r =
+      http(s, {.method = "POST", .path = "/streams/cont", .body = ev, .headers = {"Expect: 100-continue"}});
   EXPECT_EQ(r.status, 201) << r;
 }
 
-TEST_F(hostile_http_test, every_request_on_a_connection_gets_the_header_deadline_once_its_first_byte_arrives) {
+TEST_F(hostile_http_test,
+       every_request_on_a_connection_gets_the_header_deadline_once_its_first_byte_arrives) {
   auto& s = start({"--header-timeout-ms", "300", "--idle-timeout-ms", "20000"});
   raw_conn c(s.port());
   ASSERT_TRUE(c.send_all("GET /health HTTP/1.1\r\nHost: x\r\n\r\n"));
@@ -517,9 +541,14 @@ TEST_F(hostile_http_test, a_port_in_use_fails_before_the_data_directory_is_made)
 
 TEST_F(hostile_http_test, out_of_range_options_are_refused_with_a_clear_message) {
   const std::vector<std::vector<std::string>> bad = {
-      {"--header-limit", "4294967296"}, {"--header-limit", "0"},      {"--body-limit", "-1"},
-      {"--body-limit", "99999999999999999999"}, {"--idle-timeout-ms", "99999999999999999"},
-      {"--header-timeout-ms", "0"},     {"--write-timeout-ms", "-5"}, {"--max-connections", "0"},
+      {"--header-limit", "4294967296"},
+      {"--header-limit", "0"},
+      {"--body-limit", "-1"},
+      {"--body-limit", "99999999999999999999"},
+      {"--idle-timeout-ms", "99999999999999999"},
+      {"--header-timeout-ms", "0"},
+      {"--write-timeout-ms", "-5"},
+      {"--max-connections", "0"},
       {"--stop-timeout-ms", "abc"},
   };
   for (const auto& args : bad) {

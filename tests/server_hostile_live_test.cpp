@@ -27,7 +27,9 @@ class live_test : public server_test {
  protected:
   std::string bearer(const std::string& token) { return "Authorization: Bearer " + token; }
 
-  std::string metrics_text(const std::vector<std::string>& headers = {}) { return get("/metrics", headers).body; }
+  std::string metrics_text(const std::vector<std::string>& headers = {}) {
+    return get("/metrics", headers).body;
+  }
 
   // Polls /metrics until pred(value of `name`) holds; false at the deadline.
   bool wait_metric(const std::string& name, const std::function<bool(std::uint64_t)>& pred,
@@ -51,7 +53,8 @@ class live_test : public server_test {
                          std::vector<std::string> headers, ws_messages& got) {
     auto c = ws(s, path, std::move(steps), std::move(headers), 5);
     read_ws_until(*c, got, [](const std::string& l) {
-      return l == "DONE" || l.rfind("REJECTED", 0) == 0 || l.rfind("CLOSE", 0) == 0 || l.rfind("TIMEOUT", 0) == 0;
+      return l == "DONE" || l.rfind("REJECTED", 0) == 0 || l.rfind("CLOSE", 0) == 0 ||
+             l.rfind("TIMEOUT", 0) == 0;
     });
     return got.lines.empty() ? "<nothing>" : got.lines.back();
   }
@@ -82,7 +85,8 @@ TEST_F(live_test, a_read_token_may_subscribe_but_not_open_lock_or_ack_a_consumer
     std::vector<std::string> headers;
     std::string outcome;  // the ws_client's last line
   };
-  const std::string plain = "/subscribe?stream=au-1&from=0", consumer = "/subscribe?stream=au-1&consumer=evil";
+  const std::string plain = "/subscribe?stream=au-1&from=0",
+                    consumer = "/subscribe?stream=au-1&consumer=evil";
   for (const upgrade_case& c : std::vector<upgrade_case>{
            {plain, {}, "REJECTED 401"},
            {consumer, {}, "REJECTED 401"},
@@ -92,15 +96,18 @@ TEST_F(live_test, a_read_token_may_subscribe_but_not_open_lock_or_ack_a_consumer
        }) {
     ws_messages got;
     EXPECT_EQ(ws_outcome(s, c.path, {"until=caughtUp"}, c.headers, got), c.outcome)
-        << c.path << " with " << (c.headers.empty() ? "no token" : c.headers[0]) << "\n" << got.transcript();
+        << c.path << " with " << (c.headers.empty() ? "no token" : c.headers[0]) << "\n"
+        << got.transcript();
   }
   EXPECT_TRUE(data_files_containing("evil").empty()) << "a refused consumer left files";
 
   // Every client message on a read-token subscription is answered with an
   // error and commits nothing: acks (with and without state), non-acks, junk.
-  for (const std::string msg : {R"({"ack":0})", R"({"ack":2,"state":{"x":1}})", R"({"hello":1})", "{junk", "[]"}) {
+  for (const std::string msg :
+       {R"({"ack":0})", R"({"ack":2,"state":{"x":1}})", R"({"hello":1})", "{junk", "[]"}) {
     ws_messages got;
-    EXPECT_EQ(ws_outcome(s, plain, {"until=caughtUp", "send=" + msg, "until=error"}, as_read, got), "DONE") << msg;
+    EXPECT_EQ(ws_outcome(s, plain, {"until=caughtUp", "send=" + msg, "until=error"}, as_read, got), "DONE")
+        << msg;
     ASSERT_FALSE(got.messages.empty()) << msg;
     EXPECT_EQ(got.messages.back().at("error"), "invalid_message") << msg << "\n" << got.transcript();
   }
@@ -110,12 +117,14 @@ TEST_F(live_test, a_read_token_may_subscribe_but_not_open_lock_or_ack_a_consumer
   // (403, not consumer_busy) nor disturb it: the real one acks as usual.
   auto owner = ws(s, consumer, {"until=caughtUp", "mark=ready", "send={\"ack\":1}", "until=acked"}, as_write);
   ws_messages mine;
-  ASSERT_TRUE(read_ws_until(*owner, mine, [](const std::string& l) { return l == "MARK ready"; })) << mine.transcript();
+  ASSERT_TRUE(read_ws_until(*owner, mine, [](const std::string& l) { return l == "MARK ready"; }))
+      << mine.transcript();
   {
     ws_messages got;
     EXPECT_EQ(ws_outcome(s, consumer, {"until=caughtUp"}, as_read, got), "REJECTED 403") << got.transcript();
   }
-  ASSERT_TRUE(read_ws_until(*owner, mine, [](const std::string& l) { return l == "DONE"; })) << mine.transcript();
+  ASSERT_TRUE(read_ws_until(*owner, mine, [](const std::string& l) { return l == "DONE"; }))
+      << mine.transcript();
   EXPECT_EQ(json::serialize(mine.messages.back()), R"({"acked":1})") << mine.transcript();
   auto state = get("/consumers/evil?stream=au-1", as_read);
   ASSERT_EQ(state.status, 200) << state;
@@ -123,7 +132,8 @@ TEST_F(live_test, a_read_token_may_subscribe_but_not_open_lock_or_ack_a_consumer
 
   // SSE is a read: no token 401, a read token 200.
   EXPECT_EQ(get("/streams/au-1?live=true", {"Accept: text/event-stream"}).status, 401);
-  auto sse = http({.path = "/streams/au-1?live=true", .headers = {"Accept: text/event-stream", bearer(read_token)},
+  auto sse = http({.path = "/streams/au-1?live=true",
+                   .headers = {"Accept: text/event-stream", bearer(read_token)},
                    .curl_args = {"--max-time", "1"}});
   EXPECT_EQ(sse.status, 200) << sse;
 }
@@ -137,11 +147,12 @@ TEST_F(live_test, acks_are_refused_when_they_would_move_a_consumer_back_or_overf
   append_ok("fw-1", batch_json(10));
   auto c = ws(s, "/subscribe?stream=fw-1&consumer=fw",
               {"until=caughtUp", "send={\"ack\":18446744073709551615}", "send={\"ack\":18446744073709551614}",
-               "send={\"ack\":4}", "send={\"ack\":1}", "send={\"ack\":4,\"state\":{\"again\":true}}", "mark=sent",
-               "until=error", "until=acked", "until=error", "until=acked"});
+               "send={\"ack\":4}", "send={\"ack\":1}", "send={\"ack\":4,\"state\":{\"again\":true}}",
+               "mark=sent", "until=error", "until=acked", "until=error", "until=acked"});
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "DONE" || l.rfind("CLOSE", 0) == 0; }))
-      << got.transcript();
+  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) {
+    return l == "DONE" || l.rfind("CLOSE", 0) == 0;
+  })) << got.transcript();
   ASSERT_EQ(got.lines.back(), "DONE") << got.transcript();
   std::vector<std::string> replies;
   for (const auto& m : got.messages) {
@@ -166,13 +177,15 @@ TEST_F(live_test, acks_are_refused_when_they_would_move_a_consumer_back_or_overf
 // Finding 2: acks and replies to invalid messages do not queue without limit
 // ============================================================================
 
-TEST_F(live_test, an_invalid_message_flood_from_a_client_that_does_not_read_is_stopped_at_the_send_queue_limit) {
+TEST_F(live_test,
+       an_invalid_message_flood_from_a_client_that_does_not_read_is_stopped_at_the_send_queue_limit) {
   constexpr std::uint64_t limit = 65536;
   auto& s = start({"--send-queue-limit", std::to_string(limit)});
   auto flood = raw({"flood", std::to_string(s.port()), "/subscribe?stream=fl-1", "200000"});
   auto line = flood->read_line(60s);
   ASSERT_TRUE(line) << "the flooding client never finished";
-  EXPECT_EQ(line->rfind("BLOCKED", 0), 0u) << *line << ": the server read every message and queued every reply";
+  EXPECT_EQ(line->rfind("BLOCKED", 0), 0u)
+      << *line << ": the server read every message and queued every reply";
   const auto text = metrics_text();
   const auto peak = metric(text, "evstore_send_queue_peak_bytes");
   ASSERT_TRUE(peak) << text;
@@ -181,7 +194,9 @@ TEST_F(live_test, an_invalid_message_flood_from_a_client_that_does_not_read_is_s
   // The server still serves others, and the session ends with its client.
   EXPECT_EQ(get("/health").status, 200);
   flood.reset();
-  EXPECT_TRUE(wait_metric("evstore_subscribers", [](std::uint64_t v) { return v == 0; }, 10s)) << metrics_text();
+  EXPECT_TRUE(wait_metric(
+      "evstore_subscribers", [](std::uint64_t v) { return v == 0; }, 10s))
+      << metrics_text();
 }
 
 TEST_F(live_test, an_ack_flood_commits_one_ack_at_a_time_and_ends_with_its_client) {
@@ -190,7 +205,8 @@ TEST_F(live_test, an_ack_flood_commits_one_ack_at_a_time_and_ends_with_its_clien
   auto& s = start({"--token-file", tokens});
   const std::vector<std::string> as_write = {bearer(write_token)};
   append_ok("af-1", event_json("A"), as_write);
-  auto flood = raw({"ackflood", std::to_string(s.port()), "/subscribe?stream=af-1&consumer=flood", "20000", write_token});
+  auto flood = raw(
+      {"ackflood", std::to_string(s.port()), "/subscribe?stream=af-1&consumer=flood", "20000", write_token});
   auto sent = flood->read_line(60s);
   ASSERT_TRUE(sent);
   ASSERT_EQ(sent->rfind("SENT", 0), 0u) << *sent;
@@ -208,7 +224,8 @@ TEST_F(live_test, an_ack_flood_commits_one_ack_at_a_time_and_ends_with_its_clien
   EXPECT_EQ(last, "DONE") << "the consumer stayed busy after its flooding client left (" << *sent << ")";
   const auto text = metrics_text({bearer(read_token)});
   EXPECT_EQ(metric(text, "evstore_consumer_commits_in_flight_peak").value_or(99), 1u)
-      << "one session committed acks concurrently\n" << text;
+      << "one session committed acks concurrently\n"
+      << text;
 }
 
 // ============================================================================
@@ -231,8 +248,10 @@ TEST_F(live_test, subscribers_from_zero_that_never_read_stay_under_the_send_queu
   ASSERT_EQ(sse_client->read_line(10s).value_or(""), "PAUSED");
   ASSERT_TRUE(wait_metric("evstore_subscribers", [](std::uint64_t v) { return v == 2; })) << metrics_text();
   // Both stop being fed (their writes stall), then the write timeout ends them.
-  EXPECT_TRUE(wait_metric("evstore_subscribers", [](std::uint64_t v) { return v == 0; }, 15s))
-      << "a subscriber that does not read was never disconnected\n" << metrics_text();
+  EXPECT_TRUE(wait_metric(
+      "evstore_subscribers", [](std::uint64_t v) { return v == 0; }, 15s))
+      << "a subscriber that does not read was never disconnected\n"
+      << metrics_text();
   const auto text = metrics_text();
   const auto peak = metric(text, "evstore_send_queue_peak_bytes");
   ASSERT_TRUE(peak) << text;
@@ -250,7 +269,9 @@ TEST_F(live_test, sse_clients_that_close_at_once_free_their_slots_at_once) {
   append_ok("st-1", event_json("A"));
   auto storm = raw({"ssestorm", std::to_string(s.port()), "/streams/st-1?live=true", "120"});
   EXPECT_EQ(storm->read_line(30s).value_or("<none>"), "DONE 120") << "the storm hit the connection limit";
-  EXPECT_TRUE(wait_metric("evstore_subscribers", [](std::uint64_t v) { return v == 0; }, 3s)) << metrics_text();
+  EXPECT_TRUE(wait_metric(
+      "evstore_subscribers", [](std::uint64_t v) { return v == 0; }, 3s))
+      << metrics_text();
   EXPECT_EQ(get("/health").status, 200);
 }
 
@@ -264,8 +285,9 @@ TEST_F(live_test, websocket_subscribers_are_pinged_past_the_idle_time_and_a_sile
   // The library client answers pings: still open after three idle times.
   auto c = ws(s, "/subscribe?stream=ka-1&from=0", {"until=caughtUp", "quiet=3", "mark=alive", "events=2"});
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK alive" || l.rfind("CLOSE", 0) == 0; }))
-      << got.transcript();
+  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) {
+    return l == "MARK alive" || l.rfind("CLOSE", 0) == 0;
+  })) << got.transcript();
   ASSERT_EQ(got.lines.back(), "MARK alive") << got.transcript();
   append_ok("ka-1", event_json("B"));
   EXPECT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "DONE"; })) << got.transcript();
@@ -288,7 +310,8 @@ TEST_F(live_test, a_message_sent_in_the_same_write_as_the_upgrade_request_is_rea
   // From the end: {"caughtUp"} comes first, then the reply to the message.
   std::string lines;
   std::optional<std::string> line;
-  while ((line = c->read_line(10s)) && line->rfind("MSG ", 0) == 0 && line->find("error") == std::string::npos) {
+  while ((line = c->read_line(10s)) && line->rfind("MSG ", 0) == 0 &&
+         line->find("error") == std::string::npos) {
     lines += *line + "\n";
   }
   ASSERT_TRUE(line) << lines;
@@ -301,19 +324,22 @@ TEST_F(live_test, a_busy_consumer_closes_with_4409_and_a_deleted_read_stream_wit
   append_ok("bz-1", event_json("Paid"));
   auto owner = ws(s, "/subscribe?stream=bz-1&consumer=one", {"until=caughtUp", "mark=ready", "wait_close"});
   ws_messages mine;
-  ASSERT_TRUE(read_ws_until(*owner, mine, [](const std::string& l) { return l == "MARK ready"; })) << mine.transcript();
+  ASSERT_TRUE(read_ws_until(*owner, mine, [](const std::string& l) { return l == "MARK ready"; }))
+      << mine.transcript();
   {
     ws_messages got;
     const auto last = ws_outcome(s, "/subscribe?stream=bz-1&consumer=one", {"until=caughtUp"}, {}, got);
     EXPECT_EQ(last.substr(0, 10), "CLOSE 4409") << got.transcript();
     EXPECT_NE(last.find("open elsewhere"), std::string::npos) << last;
   }
-  auto put = http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})"});
+  auto put =
+      http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})"});
   ASSERT_EQ(put.status, 201) << put;
   wait_for_events("/streams/paid", 1);
   auto sub = ws(s, "/subscribe?stream=paid&from=0", {"until=caughtUp", "mark=ready", "wait_close"});
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*sub, got, [](const std::string& l) { return l == "MARK ready"; })) << got.transcript();
+  ASSERT_TRUE(read_ws_until(*sub, got, [](const std::string& l) { return l == "MARK ready"; }))
+      << got.transcript();
   auto del = http({.method = "DELETE", .path = "/read-streams/paid"});
   ASSERT_EQ(del.status, 204) << del;
   ASSERT_TRUE(read_ws_until(*sub, got, [](const std::string& l) { return l.rfind("CLOSE", 0) == 0; }))

@@ -6,7 +6,6 @@
 #include "server.hpp"
 #include "support/paused_read_file_system.hpp"
 #include "support/store_fixture.hpp"
-
 #include <evstore/file_system.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -14,16 +13,16 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <future>
+#include <optional>
+#include <string>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <chrono>
-#include <future>
-#include <optional>
-#include <string>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -46,13 +45,15 @@ class raw_client {
   raw_client& operator=(const raw_client&) = delete;
 
   bool send(const std::string& bytes) {
-    return connected_ && ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
+    return connected_ &&
+           ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size());
   }
   // Reads until what was received contains `marker`; false at the deadline or at EOF.
   bool read_until(const std::string& marker, std::chrono::milliseconds deadline) {
     const auto end = std::chrono::steady_clock::now() + deadline;
     while (received_.find(marker) == std::string::npos) {
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
       if (left <= 0ms) return false;
       pollfd p{fd_, POLLIN, 0};
       if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
@@ -114,7 +115,8 @@ class in_process_server_test : public ::testing::Test {
   // While the next read of the file whose path ends with `held` waits, the
   // request `open` is sent; the server must still answer /health on another
   // connection, and `open` its answer once the read goes on.
-  void expect_health_while_opening(const std::string& held, const std::string& open, const std::string& answer) {
+  void expect_health_while_opening(const std::string& held, const std::string& open,
+                                   const std::string& answer) {
     paused_->pause_next_read(held);
     raw_client subscriber(server_->port());
     ASSERT_TRUE(subscriber.send(open));
@@ -148,19 +150,22 @@ class in_process_server_test : public ::testing::Test {
   std::optional<http::server> server_;
 };
 
-TEST_F(in_process_server_test, a_websocket_subscription_opening_on_a_slow_disk_does_not_stall_other_connections) {
-  expect_health_while_opening("index/cold-ws.idx", upgrade("/subscribe?stream=cold-ws&from=0"), "HTTP/1.1 101 ");
-}
-
-TEST_F(in_process_server_test, a_consumer_opening_on_a_slow_disk_does_not_stall_other_connections) {
-  expect_health_while_opening("consumers/cold-consumer/c1.consumer", upgrade("/subscribe?stream=cold-consumer&consumer=c1"),
+TEST_F(in_process_server_test,
+       a_websocket_subscription_opening_on_a_slow_disk_does_not_stall_other_connections) {
+  expect_health_while_opening("index/cold-ws.idx", upgrade("/subscribe?stream=cold-ws&from=0"),
                               "HTTP/1.1 101 ");
 }
 
+TEST_F(in_process_server_test, a_consumer_opening_on_a_slow_disk_does_not_stall_other_connections) {
+  expect_health_while_opening("consumers/cold-consumer/c1.consumer",
+                              upgrade("/subscribe?stream=cold-consumer&consumer=c1"), "HTTP/1.1 101 ");
+}
+
 TEST_F(in_process_server_test, an_sse_subscription_opening_on_a_slow_disk_does_not_stall_other_connections) {
-  expect_health_while_opening("index/cold-sse.idx",
-                              "GET /streams/cold-sse?live=true HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
-                              "HTTP/1.1 200 ");
+  expect_health_while_opening(
+      "index/cold-sse.idx",
+      "GET /streams/cold-sse?live=true HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n",
+      "HTTP/1.1 200 ");
 }
 
 }  // namespace

@@ -46,13 +46,20 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
       {"reserved $", post_to("/streams/$mine"), {400}, "invalid_stream_name"},
       {"reserved %24all", post_to("/streams/%24all"), {400}, "invalid_stream_name"},
       {"empty name", post_to("/streams/"), {400}, "invalid_stream_name"},
-      {"read-stream name ../x", {.method = "PUT", .path = "/read-streams/..%2Fescape", .body = R"({"filter":{"types":["A"]}})"},
-       {400}, "invalid_stream_name"},
-      {"read-stream name ..", {.method = "PUT", .path = "/read-streams/%2e%2e", .body = R"({"filter":{"types":["A"]}})"},
-       {400}, "invalid_stream_name"},
+      {"read-stream name ../x",
+       {.method = "PUT", .path = "/read-streams/..%2Fescape", .body = R"({"filter":{"types":["A"]}})"},
+       {400},
+       "invalid_stream_name"},
+      {"read-stream name ..",
+       {.method = "PUT", .path = "/read-streams/%2e%2e", .body = R"({"filter":{"types":["A"]}})"},
+       {400},
+       "invalid_stream_name"},
       {"consumer stream ../x", {.path = "/consumers/c?stream=..%2Fescape"}, {400}, "invalid_stream_name"},
       {"consumer stream empty", {.path = "/consumers/c?stream="}, {400}, "invalid_stream_name"},
-      {"SSE on ../x", {.path = "/streams/..%2Fescape?live=true", .headers = {"Accept: text/event-stream"}}, {400}, ""},
+      {"SSE on ../x",
+       {.path = "/streams/..%2Fescape?live=true", .headers = {"Accept: text/event-stream"}},
+       {400},
+       ""},
       {"bad percent escape", post_to("/streams/a%zz"), {400}, ""},
       // Bodies (400 invalid_event).
       {"malformed JSON", post_to("/streams/ok-1", "{\"type\":"), {400}, "invalid_event"},
@@ -61,21 +68,39 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
       {"no type", post_to("/streams/ok-1", "{\"data\":{}}"), {400}, "invalid_event"},
       {"type not a string", post_to("/streams/ok-1", "{\"type\":5}"), {400}, "invalid_event"},
       {"empty type", post_to("/streams/ok-1", "{\"type\":\"\"}"), {400}, "invalid_event"},
-      {"one bad event in a batch", post_to("/streams/ok-1", "[" + ev + ",{\"data\":1}]"), {400}, "invalid_event"},
-      {"invalid UTF-8 in body", post_to("/streams/ok-1", "{\"type\":\"A\",\"data\":\"\xff\xfe\"}"), {400},
+      {"one bad event in a batch",
+       post_to("/streams/ok-1", "[" + ev + ",{\"data\":1}]"),
+       {400},
+       "invalid_event"},
+      {"invalid UTF-8 in body",
+       post_to("/streams/ok-1", "{\"type\":\"A\",\"data\":\"\xff\xfe\"}"),
+       {400},
        "invalid_event"},
       {"bad id", post_to("/streams/ok-1", "{\"type\":\"A\",\"id\":\"not-a-uuid\"}"), {400}, "invalid_event"},
-      {"read-stream body", {.method = "PUT", .path = "/read-streams/rs-bad", .body = "{\"filter\":"}, {400}, ""},
+      {"read-stream body",
+       {.method = "PUT", .path = "/read-streams/rs-bad", .body = "{\"filter\":"},
+       {400},
+       ""},
       // Expected-Version (known deviation: 400 invalid_expected_version).
-      {"Expected-Version word", {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: banana"}},
-       {400}, "invalid_expected_version"},
-      {"Expected-Version -1", {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: -1"}},
-       {400}, "invalid_expected_version"},
-      {"Expected-Version 1.5", {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: 1.5"}},
-       {400}, "invalid_expected_version"},
+      {"Expected-Version word",
+       {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: banana"}},
+       {400},
+       "invalid_expected_version"},
+      {"Expected-Version -1",
+       {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: -1"}},
+       {400},
+       "invalid_expected_version"},
+      {"Expected-Version 1.5",
+       {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: 1.5"}},
+       {400},
+       "invalid_expected_version"},
       {"Expected-Version overflow",
-       {.method = "POST", .path = "/streams/ok-1", .body = ev, .headers = {"Expected-Version: 99999999999999999999999"}},
-       {400}, "invalid_expected_version"},
+       {.method = "POST",
+        .path = "/streams/ok-1",
+        .body = ev,
+        .headers = {"Expected-Version: 99999999999999999999999"}},
+       {400},
+       "invalid_expected_version"},
       // Absurd read parameters: 400 or clamped, never a crash.
       {"limit=0", {.path = "/streams/ok-1?limit=0"}, {400}, ""},
       {"limit=-1", {.path = "/streams/ok-1?limit=-1"}, {400}, ""},
@@ -84,36 +109,59 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
       {"from overflow", {.path = "/streams/ok-1?from=99999999999999999999999"}, {400, 200}, ""},
       {"from max", {.path = "/streams/ok-1?from=18446744073709551615"}, {400, 200}, ""},
       {"from -5", {.path = "/streams/ok-1?from=-5"}, {400}, ""},
-      {"$all from max backward", {.path = "/streams/$all?from=18446744073709551614&direction=backward"}, {400, 200}, ""},
+      {"$all from max backward",
+       {.path = "/streams/$all?from=18446744073709551614&direction=backward"},
+       {400, 200},
+       ""},
       {"direction", {.path = "/streams/ok-1?direction=sideways"}, {400}, ""},
-      {"list offset huge", {.path = "/streams?offset=18446744073709551615&limit=18446744073709551615"}, {400, 200}, ""},
+      {"list offset huge",
+       {.path = "/streams?offset=18446744073709551615&limit=18446744073709551615"},
+       {400, 200},
+       ""},
       // Routing.
       {"unknown route", {.path = "/nope"}, {404}, ""},
       {"wrong method", {.method = "PATCH", .path = "/streams/ok-1", .body = ev}, {405}, ""},
       // Sizes: 413 before reading the body (Content-Length; curl sends Expect: 100-continue).
-      {"body over --body-limit", post_to("/streams/big-1", "[" + std::string(64 << 10, ' ') + ev + "]"), {413}, ""},
+      {"body over --body-limit",
+       post_to("/streams/big-1", "[" + std::string(64 << 10, ' ') + ev + "]"),
+       {413},
+       ""},
       {"body over --body-limit, no Expect",
-       {.method = "POST", .path = "/streams/big-2", .body = "[" + std::string(64 << 10, ' ') + ev + "]",
+       {.method = "POST",
+        .path = "/streams/big-2",
+        .body = "[" + std::string(64 << 10, ' ') + ev + "]",
         .headers = {"Expect:"}},
-       {413}, ""},
+       {413},
+       ""},
       {"chunked body over --body-limit",
-       {.method = "POST", .path = "/streams/big-3", .body = "[" + std::string(64 << 10, ' ') + ev + "]",
+       {.method = "POST",
+        .path = "/streams/big-3",
+        .body = "[" + std::string(64 << 10, ' ') + ev + "]",
         .headers = {"Transfer-Encoding: chunked"}},
-       {413}, ""},
-      {"header over --header-limit", {.path = "/health", .headers = {"X-Big: " + std::string(32 << 10, 'h')}}, {431}, ""},
-      {"many headers over --header-limit", {.path = "/health", .headers = [] {
-         std::vector<std::string> h;
-         for (int i = 0; i < 400; ++i) h.push_back("X-H" + std::to_string(i) + ": " + std::string(60, 'v'));
-         return h;
-       }()},
-       {431}, ""},
+       {413},
+       ""},
+      {"header over --header-limit",
+       {.path = "/health", .headers = {"X-Big: " + std::string(32 << 10, 'h')}},
+       {431},
+       ""},
+      {"many headers over --header-limit",
+       {.path = "/health",
+        .headers =
+            [] {
+              std::vector<std::string> h;
+              for (int i = 0; i < 400; ++i)
+                h.push_back("X-H" + std::to_string(i) + ": " + std::string(60, 'v'));
+              return h;
+            }()},
+       {431},
+       ""},
   };
   const auto before = get("/health").json();
   for (const auto& c : cases) {
     SCOPED_TRACE(c.what);
     auto r = http(c.req);
-    EXPECT_TRUE(c.statuses.count(r.status)) << c.what << ": " << c.req.method << " " << c.req.path.substr(0, 80)
-                                            << " -> " << r;
+    EXPECT_TRUE(c.statuses.count(r.status))
+        << c.what << ": " << c.req.method << " " << c.req.path.substr(0, 80) << " -> " << r;
     if (!c.code.empty()) {
       EXPECT_EQ(r.error_code(), c.code) << c.what << ": " << r;
     }
@@ -149,7 +197,8 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
 
 TEST_F(server_test, slow_loris_headers_are_cut_by_the_header_deadline) {
   auto& s = start({"--header-timeout-ms", "400"});
-  child_process c({python, tcp_client, "slowloris", std::to_string(s.port()), "5"}, scratch() + "/evstored-tcp.err");
+  child_process c({python, tcp_client, "slowloris", std::to_string(s.port()), "5"},
+                  scratch() + "/evstored-tcp.err");
   auto line = c.read_line(10s);
   ASSERT_TRUE(line);
   ASSERT_EQ(line->substr(0, 6), "CLOSED") << *line;
@@ -163,7 +212,8 @@ TEST_F(server_test, slow_loris_headers_are_cut_by_the_header_deadline) {
 // requests, then the idle keep-alive deadline closes it.
 TEST_F(server_test, keep_alive_serves_split_and_pipelined_requests_then_idles_out) {
   auto& s = start({"--idle-timeout-ms", "400"});
-  child_process c({python, tcp_client, "keepalive", std::to_string(s.port()), "5"}, scratch() + "/evstored-tcp.err");
+  child_process c({python, tcp_client, "keepalive", std::to_string(s.port()), "5"},
+                  scratch() + "/evstored-tcp.err");
   auto statuses = c.read_line(10s);
   ASSERT_TRUE(statuses);
   EXPECT_EQ(*statuses, "STATUS 201 200 200");
@@ -178,7 +228,8 @@ TEST_F(server_test, keep_alive_serves_split_and_pipelined_requests_then_idles_ou
 
 TEST_F(server_test, connections_over_max_connections_get_503) {
   auto& s = start({"--max-connections", "3", "--header-timeout-ms", "20000"});
-  child_process hold({python, tcp_client, "hold", std::to_string(s.port()), "3", "20"}, scratch() + "/evstored-tcp.err");
+  child_process hold({python, tcp_client, "hold", std::to_string(s.port()), "3", "20"},
+                     scratch() + "/evstored-tcp.err");
   auto line = hold.read_line(10s);
   ASSERT_TRUE(line);
   ASSERT_EQ(*line, "HELD");
@@ -216,7 +267,9 @@ TEST_F(server_test, bearer_tokens_401_403_and_never_logged) {
 
   auto read_post = post("/streams/auth-1", event_json("A"), {rd});
   EXPECT_EQ(read_post.status, 403) << read_post;
-  auto read_put = http({.method = "PUT", .path = "/read-streams/rs", .body = R"({"filter":{"types":["A"]}})",
+  auto read_put = http({.method = "PUT",
+                        .path = "/read-streams/rs",
+                        .body = R"({"filter":{"types":["A"]}})",
                         .headers = {rd}});
   EXPECT_EQ(read_put.status, 403) << read_put;
   auto anon_post = post("/streams/auth-1", event_json("A"));
@@ -268,7 +321,9 @@ TEST_F(server_test, a_read_token_cannot_delete_a_read_stream) {
   write_file(token_file, "read " + read_token + "\nwrite " + write_token + "\n");
   start({"--token-file", token_file});
   const std::string rd = "Authorization: Bearer " + read_token, wr = "Authorization: Bearer " + write_token;
-  auto put = http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})",
+  auto put = http({.method = "PUT",
+                   .path = "/read-streams/paid",
+                   .body = R"({"filter":{"types":["Paid"]}})",
                    .headers = {wr}});
   ASSERT_EQ(put.status, 201) << put;
   const auto listed = [&] {
@@ -300,7 +355,8 @@ TEST_F(server_test, read_only_server_follows_a_writer_and_refuses_writes_with_40
   EXPECT_EQ(http(reader, {.path = "/health"}).json().at("readOnly"), true);
   auto w = http(reader, {.method = "POST", .path = "/streams/ro-1", .body = event_json("B")});
   EXPECT_EQ(w.status, 403) << w;
-  auto p = http(reader, {.method = "PUT", .path = "/read-streams/ro-rs", .body = R"({"filter":{"types":["A"]}})"});
+  auto p =
+      http(reader, {.method = "PUT", .path = "/read-streams/ro-rs", .body = R"({"filter":{"types":["A"]}})"});
   EXPECT_EQ(p.status, 403) << p;
   append_ok("ro-1", event_json("C"));
   bool followed = evstore::test::wait_until(
@@ -316,8 +372,10 @@ TEST_F(server_test, read_only_server_follows_a_writer_and_refuses_writes_with_40
 TEST_F(server_test, data_directory_is_0700_and_files_0600) {
   start();
   append_ok("perm-1", batch_json(3));
-  ASSERT_EQ(http({.method = "PUT", .path = "/read-streams/perm-rs", .body = R"({"filter":{"types":["Tested"]}})"}).status,
-            201);
+  ASSERT_EQ(
+      http({.method = "PUT", .path = "/read-streams/perm-rs", .body = R"({"filter":{"types":["Tested"]}})"})
+          .status,
+      201);
   EXPECT_EQ(srv().stop(), 0);
   struct stat st {};
   ASSERT_EQ(stat(data_dir().c_str(), &st), 0);
@@ -337,15 +395,17 @@ TEST_F(server_test, sigterm_with_open_subscribers_stops_cleanly_and_keeps_acknow
   append_ok("st-1", batch_json(2));
   auto c = ws(s, "/subscribe?stream=st-1&from=0", {"until=caughtUp", "mark=ready", "wait_close"});
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; })) << got.transcript();
+  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; }))
+      << got.transcript();
   sse_client sse(s.base() + "/streams/st-1?live=true", {}, scratch() + "/evstored-sse.err");
   ASSERT_TRUE(sse.next());
   const auto t0 = clock_type::now();
   EXPECT_EQ(s.stop(), 0) << s.log();
   EXPECT_LT(clock_type::now() - t0, 5s);
-  read_ws_until(*c, got, [](const std::string& l) { return l.rfind("CLOSE", 0) == 0; }, 5s);
-  EXPECT_EQ(got.lines.back().rfind("CLOSE 1001", 0), 0u) << "a stopping server closes subscribers with going-away; "
-                                                           << got.transcript();
+  read_ws_until(
+      *c, got, [](const std::string& l) { return l.rfind("CLOSE", 0) == 0; }, 5s);
+  EXPECT_EQ(got.lines.back().rfind("CLOSE 1001", 0), 0u)
+      << "a stopping server closes subscribers with going-away; " << got.transcript();
   sse.stop();
   // Restart on the same data: everything acknowledged is there.
   auto& again = start();
@@ -361,7 +421,10 @@ TEST_F(server_test, https_and_wss_with_a_self_signed_certificate_made_at_test_ti
   auto& s = start({"--tls-cert", cert, "--tls-key", key});
   ASSERT_NE(s.banner().find("https://127.0.0.1:"), std::string::npos) << s.banner();
 
-  auto r = http(s, {.method = "POST", .path = "/streams/tls-1", .body = event_json("Secured"), .curl_args = {"--cacert", cert}});
+  auto r = http(s, {.method = "POST",
+                    .path = "/streams/tls-1",
+                    .body = event_json("Secured"),
+                    .curl_args = {"--cacert", cert}});
   EXPECT_EQ(r.status, 201) << r;
   auto read = http(s, {.path = "/streams/tls-1", .curl_args = {"--cacert", cert}});
   EXPECT_EQ(read.status, 200) << read;
@@ -377,9 +440,11 @@ TEST_F(server_test, https_and_wss_with_a_self_signed_certificate_made_at_test_ti
   plain.wait_exit(5s);
 
   // WSS: catch-up, caughtUp, then a live event.
-  auto c = ws(s, "/subscribe?stream=tls-1&from=0", {"until=caughtUp", "mark=ready", "events=2"}, {}, 10, cert);
+  auto c =
+      ws(s, "/subscribe?stream=tls-1&from=0", {"until=caughtUp", "mark=ready", "events=2"}, {}, 10, cert);
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; })) << got.transcript();
+  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; }))
+      << got.transcript();
   append_ok_on(s, cert, "tls-1");
   ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "DONE"; })) << got.transcript();
   EXPECT_EQ(c->wait_exit(5s), 0);

@@ -39,7 +39,8 @@ TEST_F(server_test, sse_catch_up_then_caught_up_then_live_and_last_event_id_resu
   }
   {
     // Resume: Last-Event-ID 3 gives 4, then caughtUp.
-    sse_client c(s.base() + "/streams/sse-1?live=true", {"Last-Event-ID: 3"}, scratch() + "/evstored-sse.err");
+    sse_client c(s.base() + "/streams/sse-1?live=true", {"Last-Event-ID: 3"},
+                 scratch() + "/evstored-sse.err");
     auto m = c.next();
     ASSERT_TRUE(m);
     EXPECT_EQ(m->id, "4");
@@ -67,7 +68,8 @@ TEST_F(server_test, sse_catch_up_then_caught_up_then_live_and_last_event_id_resu
 TEST_F(server_test, sse_subscription_to_a_deleted_read_stream_ends_with_stream_deleted) {
   auto& s = start();
   append_ok("o-1", event_json("Paid", "{}"));
-  auto put = http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})"});
+  auto put =
+      http({.method = "PUT", .path = "/read-streams/paid", .body = R"({"filter":{"types":["Paid"]}})"});
   ASSERT_EQ(put.status, 201) << put;
   wait_for_events("/streams/paid", 1);
   sse_client c(s.base() + "/streams/paid?live=true", {}, scratch() + "/evstored-sse.err");
@@ -101,7 +103,8 @@ TEST_F(server_test, websocket_catch_up_caught_up_then_live_in_order_without_gap)
   // Racing the catch-up: appends while the client is still reading history.
   for (int i = 0; i < 10; ++i) append_ok("ws-1", event_json("Racing", "{\"i\":" + std::to_string(i) + "}"));
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; })) << got.transcript();
+  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; }))
+      << got.transcript();
   // Live: appends after caughtUp.
   for (int i = 0; i < 5; ++i) append_ok("ws-1", event_json("Live", "{\"i\":" + std::to_string(i) + "}"));
   append_ok("ws-other", event_json("Noise"));
@@ -130,7 +133,8 @@ TEST_F(server_test, websocket_default_from_is_the_end_and_all_is_the_default_str
   append_ok("wd-1", batch_json(3));
   auto c = ws(s, "/subscribe", {"until=caughtUp", "mark=ready", "events=2"});
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; })) << got.transcript();
+  ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready"; }))
+      << got.transcript();
   EXPECT_TRUE(event_versions(got).empty()) << "only new events by default: " << got.transcript();
   append_ok("wd-2", event_json("New"));
   append_ok("wd-1", event_json("New"));
@@ -162,10 +166,11 @@ TEST_F(server_test, websocket_consumer_acks_and_resumes_after_reconnect) {
     // Reconnect at once: resumes after the ack (3, 4), then caughtUp, then live.
     std::unique_ptr<child_process> c;
     ws_messages got;
-    c = ws(s, "/subscribe?stream=cs-1&consumer=mailer", {"until=caughtUp", "mark=ready", "events=3",
-                                                          R"(send={"ack":5})", "until=acked"});
-    ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "MARK ready" || l.rfind("CLOSE", 0) == 0; }))
-        << got.transcript();
+    c = ws(s, "/subscribe?stream=cs-1&consumer=mailer",
+           {"until=caughtUp", "mark=ready", "events=3", R"(send={"ack":5})", "until=acked"});
+    ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) {
+      return l == "MARK ready" || l.rfind("CLOSE", 0) == 0;
+    })) << got.transcript();
     ASSERT_EQ(got.lines.back(), "MARK ready") << "reconnecting right after a clean close was refused:\n"
                                               << got.transcript();
     EXPECT_EQ(event_versions(got), (std::vector<std::uint64_t>{3, 4})) << got.transcript();
@@ -182,7 +187,8 @@ TEST_F(server_test, websocket_consumer_acks_and_resumes_after_reconnect) {
   EXPECT_EQ(by_name.json().at("stream"), "cs-1");
   EXPECT_EQ(u64(by_name.json().at("position")), 6u) << by_name;
   {
-    auto c = ws(s, "/subscribe?stream=cs-2&consumer=mailer", {"events=1", R"(send={"ack":0})", "until=acked"});
+    auto c =
+        ws(s, "/subscribe?stream=cs-2&consumer=mailer", {"events=1", R"(send={"ack":0})", "until=acked"});
     append_ok("cs-2", event_json("A"));
     ws_messages got;
     ASSERT_TRUE(read_ws_until(*c, got, [](const std::string& l) { return l == "DONE"; })) << got.transcript();
@@ -201,12 +207,15 @@ TEST_F(server_test, websocket_consumer_acks_and_resumes_after_reconnect) {
 TEST_F(server_test, websocket_bad_parameters_close_4400_and_oversized_message_closes_1009) {
   auto& s = start({"--ws-max-message", "1024"});
   append_ok("wb-1", event_json("A"));
-  for (const std::string q : {"/subscribe?stream=..%2Fx", "/subscribe?stream=wb-1&from=abc",
-                              "/subscribe?stream=wb-1&from=-1", "/subscribe?stream=", "/subscribe?stream=a%00b",
-                              "/subscribe?stream=wb-1&consumer=..%2F..%2Fescape", "/subscribe?stream=wb-1&consumer="}) {
+  for (const std::string q :
+       {"/subscribe?stream=..%2Fx", "/subscribe?stream=wb-1&from=abc", "/subscribe?stream=wb-1&from=-1",
+        "/subscribe?stream=", "/subscribe?stream=a%00b", "/subscribe?stream=wb-1&consumer=..%2F..%2Fescape",
+        "/subscribe?stream=wb-1&consumer="}) {
     auto c = ws(s, q, {"wait_close"}, {}, 2);
     ws_messages got;
-    read_ws_until(*c, got, [](const std::string& l) { return l.rfind("CLOSE", 0) == 0 || l.rfind("REJECTED", 0) == 0; });
+    read_ws_until(*c, got, [](const std::string& l) {
+      return l.rfind("CLOSE", 0) == 0 || l.rfind("REJECTED", 0) == 0;
+    });
     ASSERT_FALSE(got.lines.empty()) << q;
     EXPECT_EQ(got.lines.back().substr(0, 10), "CLOSE 4400") << q << "\n" << got.transcript();
     EXPECT_EQ(get("/health").status, 200) << "after " << q;

@@ -27,8 +27,9 @@ TEST_F(server_test, a_paused_subscriber_costs_bounded_memory_and_slows_no_one) {
   auto& s = start();
   append_ok("big", event_json("Warmup"));
   // One subscriber reads nothing after its handshake; another reads everything.
-  child_process paused({python, tcp_client, "wspause", std::to_string(s.port()), "/subscribe?stream=big&from=0", "60"},
-                       scratch() + "/evstored-tcp.err");
+  child_process paused(
+      {python, tcp_client, "wspause", std::to_string(s.port()), "/subscribe?stream=big&from=0", "60"},
+      scratch() + "/evstored-tcp.err");
   auto ready = paused.read_line(10s);
   ASSERT_TRUE(ready);
   ASSERT_EQ(*ready, "PAUSED");
@@ -41,13 +42,15 @@ TEST_F(server_test, a_paused_subscriber_costs_bounded_memory_and_slows_no_one) {
   const std::string blob(8192, 'x');
   for (std::size_t b = 0; b < batches; ++b) {
     std::string body = "[";
-    for (std::size_t i = 0; i < per_batch; ++i) body += (i ? "," : "") + event_json("Big", "{\"blob\":\"" + blob + "\"}");
+    for (std::size_t i = 0; i < per_batch; ++i)
+      body += (i ? "," : "") + event_json("Big", "{\"blob\":\"" + blob + "\"}");
     body += "]";
     auto r = post("/streams/big", body);
     ASSERT_EQ(r.status, 201) << r;
   }
   ws_messages got;
-  ASSERT_TRUE(read_ws_until(*reader, got, [](const std::string& l) { return l == "DONE"; }, 60s))
+  ASSERT_TRUE(read_ws_until(
+      *reader, got, [](const std::string& l) { return l == "DONE"; }, 60s))
       << "the reading subscriber was held back";
   const auto v = event_versions(got);
   ASSERT_EQ(v.size(), events);
@@ -72,7 +75,8 @@ TEST_F(server_test, a_storm_of_dropped_connections_leaves_descriptors_at_baselin
   ASSERT_EQ(get("/health").status, 200);
   const std::size_t baseline = open_descriptors(s.pid());
   for (int round = 0; round < 3; ++round) {
-    child_process storm({python, tcp_client, "storm", std::to_string(s.port()), "300"}, scratch() + "/evstored-tcp.err");
+    child_process storm({python, tcp_client, "storm", std::to_string(s.port()), "300"},
+                        scratch() + "/evstored-tcp.err");
     auto done = storm.read_line(30s);
     ASSERT_TRUE(done);
     ASSERT_EQ(*done, "RESET");

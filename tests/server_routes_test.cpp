@@ -71,10 +71,12 @@ TEST_F(server_test, expected_version_any_no_stream_stream_exists_exact_and_409_b
     EXPECT_EQ(json::serialize(j.at("actual")), actual) << r;
   };
   // stream_exists on a missing stream: 409, actual null.
-  conflict(post("/streams/acct-1", event_json("A"), {"Expected-Version: stream_exists"}), "stream_exists", "null");
+  conflict(post("/streams/acct-1", event_json("A"), {"Expected-Version: stream_exists"}), "stream_exists",
+           "null");
   // The message is the engine's detail.
   auto detailed = post("/streams/acct-1", event_json("A"), {"Expected-Version: 3"});
-  EXPECT_NE(detailed.error_message().find("stream 'acct-1' has no events, expected 3"), std::string::npos) << detailed;
+  EXPECT_NE(detailed.error_message().find("stream 'acct-1' has no events, expected 3"), std::string::npos)
+      << detailed;
   // exact on a missing stream.
   conflict(post("/streams/acct-1", event_json("A"), {"Expected-Version: 0"}), "0", "null");
   auto created = append_ok("acct-1", event_json("Opened"), {"Expected-Version: no_stream"});
@@ -97,8 +99,9 @@ TEST_F(server_test, expected_version_any_no_stream_stream_exists_exact_and_409_b
 TEST_F(server_test, retrying_the_same_event_ids_returns_the_first_result_marked_duplicate) {
   start();
   append_ok("pay-1", event_json("Other"));
-  const std::string body = "[" + event_json("Charged", "{\"c\":1}", "0d5d2a7e-8f0b-4a9e-9c1e-2b3a4c5d6e7f") + "," +
-                           event_json("Charged", "{\"c\":2}", "1e6e3b8f-9a1c-4baf-8d2f-3c4b5d6e7f80") + "]";
+  const std::string body = "[" + event_json("Charged", "{\"c\":1}", "0d5d2a7e-8f0b-4a9e-9c1e-2b3a4c5d6e7f") +
+                           "," + event_json("Charged", "{\"c\":2}", "1e6e3b8f-9a1c-4baf-8d2f-3c4b5d6e7f80") +
+                           "]";
   auto first = post("/streams/pay-1", body, {"Expected-Version: 0"});
   ASSERT_EQ(first.status, 201) << first;
   const auto f = first.json();
@@ -117,7 +120,8 @@ TEST_F(server_test, retrying_the_same_event_ids_returns_the_first_result_marked_
   auto page = get("/streams/pay-1").json();
   EXPECT_EQ(page.at("events").as_array().size(), 3u) << "a retry must not write duplicates";
   // A part of that append is not a retry of it: 409, nothing written.
-  auto part = post("/streams/pay-1", "[" + event_json("Charged", "{\"c\":1}", "0d5d2a7e-8f0b-4a9e-9c1e-2b3a4c5d6e7f") + "]");
+  auto part = post("/streams/pay-1",
+                   "[" + event_json("Charged", "{\"c\":1}", "0d5d2a7e-8f0b-4a9e-9c1e-2b3a4c5d6e7f") + "]");
   EXPECT_EQ(part.status, 409) << part;
   EXPECT_EQ(part.error_code(), "duplicate_event_id") << part;
   EXPECT_EQ(get("/streams/pay-1").json().at("events").as_array().size(), 3u);
@@ -230,7 +234,8 @@ TEST_F(server_test, head_stream_list_health_console_and_metrics) {
   std::map<std::string, std::pair<std::uint64_t, std::string>> by_name;
   const auto listed_json = list.json();
   for (const auto& s : listed_json.as_array()) {
-    by_name[std::string(s.at("stream").as_string())] = {u64(s.at("version")), std::string(s.at("kind").as_string())};
+    by_name[std::string(s.at("stream").as_string())] = {u64(s.at("version")),
+                                                        std::string(s.at("kind").as_string())};
   }
   EXPECT_EQ(by_name["h-1"], (std::pair<std::uint64_t, std::string>{2, "write"}));
   EXPECT_EQ(by_name["h-2"], (std::pair<std::uint64_t, std::string>{0, "write"}));
@@ -251,12 +256,13 @@ TEST_F(server_test, head_stream_list_health_console_and_metrics) {
   ASSERT_EQ(metrics.status, 200) << metrics;
   EXPECT_EQ(metrics.header("Content-Type").value_or("").rfind("text/plain", 0), 0u) << metrics.headers;
   const std::string& m = metrics.body;
-  for (const char* line : {"# TYPE evstore_appends_total counter", "# TYPE evstore_events_written_total counter",
-                           "# TYPE evstore_bytes_written_total counter", "# TYPE evstore_flushes_total counter",
-                           "# TYPE evstore_fsyncs_total counter", "# TYPE evstore_subscribers gauge",
-                           "# TYPE evstore_http_responses_total counter", "\nevstore_appends_total 2\n",
-                           "\nevstore_events_written_total 4\n", "evstore_http_responses_total{code=\"201\"} 2\n",
-                           "evstore_http_responses_total{code=\"404\"} "}) {
+  for (const char* line :
+       {"# TYPE evstore_appends_total counter", "# TYPE evstore_events_written_total counter",
+        "# TYPE evstore_bytes_written_total counter", "# TYPE evstore_flushes_total counter",
+        "# TYPE evstore_fsyncs_total counter", "# TYPE evstore_subscribers gauge",
+        "# TYPE evstore_http_responses_total counter", "\nevstore_appends_total 2\n",
+        "\nevstore_events_written_total 4\n", "evstore_http_responses_total{code=\"201\"} 2\n",
+        "evstore_http_responses_total{code=\"404\"} "}) {
     EXPECT_NE(m.find(line), std::string::npos) << "missing '" << line << "' in:\n" << m;
   }
   // Every sample line is "name[{labels}] value".
@@ -295,11 +301,12 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   // The same filter again is accepted; another filter is 409.
   auto again = http({.method = "PUT", .path = "/read-streams/paid-x1", .body = filter});
   EXPECT_TRUE(again.status == 201 || again.status == 200) << again;
-  auto other = http({.method = "PUT", .path = "/read-streams/paid-x1",
-                     .body = R"({"filter":{"types":["Refunded"]}})"});
+  auto other = http(
+      {.method = "PUT", .path = "/read-streams/paid-x1", .body = R"({"filter":{"types":["Refunded"]}})"});
   EXPECT_EQ(other.status, 409) << other;
   // The engine's detail reaches the body.
-  EXPECT_NE(other.error_message().find("'paid-x1' is a read stream with another filter"), std::string::npos) << other;
+  EXPECT_NE(other.error_message().find("'paid-x1' is a read stream with another filter"), std::string::npos)
+      << other;
 
   auto list = get("/streams").json();
   bool listed = false;
@@ -315,7 +322,8 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   // would make both ids one double), and an operator is refused, not taken as equality.
   append_ok("a-1", event_json("Moved", R"({"id":123456789012345678901234})"));
   append_ok("a-2", event_json("Moved", R"({"id":123456789012345678901235})"));
-  auto big = http({.method = "PUT", .path = "/read-streams/one-id",
+  auto big = http({.method = "PUT",
+                   .path = "/read-streams/one-id",
                    .body = R"({"filter":{"where":{"/data/id":123456789012345678901234}}})"});
   ASSERT_EQ(big.status, 201) << big;
   auto one = wait_for_events("/streams/one-id", 1);
@@ -323,7 +331,8 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   ASSERT_EQ(one.at("events").as_array().size(), 1u) << json::serialize(one);
   EXPECT_EQ(one.at("events").as_array()[0].at("stream"), "a-1");
   EXPECT_NE(get("/streams").body.find(R"("/data/id":123456789012345678901234)"), std::string::npos);
-  auto op = http({.method = "PUT", .path = "/read-streams/gt", .body = R"({"filter":{"where":{"/data/x":{"$gt":1}}}})"});
+  auto op = http(
+      {.method = "PUT", .path = "/read-streams/gt", .body = R"({"filter":{"where":{"/data/x":{"$gt":1}}}})"});
   EXPECT_EQ(op.status, 400) << op;
 
   auto del = http({.method = "DELETE", .path = "/read-streams/paid-x1"});
@@ -331,7 +340,8 @@ TEST_F(server_test, read_streams_put_delete_and_consumer_state) {
   EXPECT_EQ(get("/streams/paid-x1").status, 404);
   auto del_again = http({.method = "DELETE", .path = "/read-streams/paid-x1"});
   EXPECT_EQ(del_again.status, 404) << del_again;
-  EXPECT_NE(del_again.error_message().find("there is no read stream 'paid-x1'"), std::string::npos) << del_again;
+  EXPECT_NE(del_again.error_message().find("there is no read stream 'paid-x1'"), std::string::npos)
+      << del_again;
   EXPECT_EQ(get("/streams/o-1").json().at("events").as_array().size(), 3u) << "events stay";
 
   // Consumers: none stored yet.

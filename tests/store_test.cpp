@@ -1,9 +1,8 @@
 // Behaviour of the public store API: expected versions, idempotent retries,
 // validation, reads in every direction, batching, concurrency.
+#include "store/test_hooks.hpp"
 #include "support/durability_test.hpp"
 #include "support/store_fixture.hpp"
-#include "store/test_hooks.hpp"
-
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/post.hpp>
@@ -11,13 +10,12 @@
 
 #include <gtest/gtest.h>
 
-#include <stdexcept>
-
 #include <atomic>
 #include <future>
 #include <map>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -26,7 +24,6 @@ using namespace evstore::test;
 namespace {
 
 class store_test : public durability_test {};
-
 
 }  // namespace
 
@@ -153,7 +150,8 @@ TEST_P(store_test, retry_of_a_multi_event_append_reports_its_versions_wherever_i
 TEST_P(store_test, append_repeating_some_ids_of_a_recent_append_is_refused_not_stored_twice) {
   auto s = open();
   const auto a = random_id(), b = random_id(), c = random_id();
-  auto first = append_wait(s, "pay-2", {make_event("A", "{}", a), make_event("B", "{}", b)}, expect::no_stream);
+  auto first =
+      append_wait(s, "pay-2", {make_event("A", "{}", a), make_event("B", "{}", b)}, expect::no_stream);
   ASSERT_FALSE(first.ec) << first.ec.message();
   // The first id matches, a later one differs.
   auto second = append_wait(s, "pay-2", {make_event("A", "{}", a), make_event("C", "{}", c)}, expect::any);
@@ -175,7 +173,8 @@ TEST_P(store_test, append_repeating_some_ids_of_a_recent_append_is_refused_not_s
   // The same holds when the window is reloaded from disk after a reopen.
   ASSERT_FALSE(close_wait(s));
   auto again = open();
-  auto after_reopen = append_wait(again, "pay-2", {make_event("A", "{}", a), make_event("D", "{}", random_id())}, expect::any);
+  auto after_reopen = append_wait(
+      again, "pay-2", {make_event("A", "{}", a), make_event("D", "{}", random_id())}, expect::any);
   EXPECT_EQ(after_reopen.ec, make_error_code(errc::duplicate_event_id));
   auto page = again.read("pay-2");
   ASSERT_TRUE(page) << page.error().message();
@@ -196,9 +195,9 @@ TEST_P(store_test, append_reusing_recent_ids_with_other_content_is_refused_not_a
   const auto a = random_id(), b = random_id();
   ASSERT_FALSE(append_wait(s, "pay-3", {make_event("A", R"({"total":1})", a), make_event("B", "{}", b)}).ec);
   const std::vector<std::vector<event_data>> others = {
-      {make_event("A", R"({"total":2})", a), make_event("B", "{}", b)},   // other data
-      {make_event("A", R"({"total":1})", a), make_event("C", "{}", b)},   // other type
-      {make_event("A", R"({"total":1})", a), make_event("B", "", b)},     // data null
+      {make_event("A", R"({"total":2})", a), make_event("B", "{}", b)},  // other data
+      {make_event("A", R"({"total":1})", a), make_event("C", "{}", b)},  // other type
+      {make_event("A", R"({"total":1})", a), make_event("B", "", b)},    // data null
   };
   for (bool reopened : {false, true}) {
     if (reopened) {
@@ -207,12 +206,14 @@ TEST_P(store_test, append_reusing_recent_ids_with_other_content_is_refused_not_a
     }
     for (const auto& other : others) {
       auto r = append_wait(s, "pay-3", other, expect::any);
-      EXPECT_EQ(r.ec, make_error_code(errc::duplicate_event_id)) << r.ec.message() << (reopened ? " (reopened)" : "");
+      EXPECT_EQ(r.ec, make_error_code(errc::duplicate_event_id))
+          << r.ec.message() << (reopened ? " (reopened)" : "");
       EXPECT_FALSE(r.result.duplicate);
     }
     auto meta = make_event("A", R"({"total":1})", a);
     meta.metadata = R"({"by":"x"})";
-    EXPECT_EQ(append_wait(s, "pay-3", {meta, make_event("B", "{}", b)}).ec, make_error_code(errc::duplicate_event_id));
+    EXPECT_EQ(append_wait(s, "pay-3", {meta, make_event("B", "{}", b)}).ec,
+              make_error_code(errc::duplicate_event_id));
     // The same events again are still a retry.
     auto retry = append_wait(s, "pay-3", {make_event("A", R"({"total":1})", a), make_event("B", "{}", b)});
     ASSERT_FALSE(retry.ec) << retry.ec.message();
@@ -250,10 +251,10 @@ TEST_P(store_test, retry_is_recognised_after_reopen) {
 
 TEST_P(store_test, invalid_stream_names_are_rejected_and_create_no_files) {
   auto s = open();
-  for (std::string name : {std::string(), std::string("../x"), std::string("a/b"), std::string("a\\b"),
-                           std::string("."), std::string(".."), std::string("$all"), std::string("$ce-x"),
-                           std::string("bad\x01name"), std::string(201, 'n'), std::string("nul\0x", 5),
-                           std::string("\xff\xfe")}) {
+  for (std::string name :
+       {std::string(), std::string("../x"), std::string("a/b"), std::string("a\\b"), std::string("."),
+        std::string(".."), std::string("$all"), std::string("$ce-x"), std::string("bad\x01name"),
+        std::string(201, 'n'), std::string("nul\0x", 5), std::string("\xff\xfe")}) {
     EXPECT_EQ(append_wait(s, name, make_events(1)).ec, errc::invalid_stream_name) << name;
   }
   EXPECT_EQ(s.event_count(), 0u);
@@ -268,7 +269,8 @@ TEST_P(store_test, invalid_events_are_rejected) {
   EXPECT_EQ(append_wait(s, "e", {make_event("T", "{not json")}).ec, errc::invalid_event);
   EXPECT_EQ(append_wait(s, "e", {make_event("T", "{} {}")}).ec, errc::invalid_event);
   EXPECT_EQ(append_wait(s, "e", {make_event("T\n", "{}")}).ec, errc::invalid_event);
-  EXPECT_EQ(append_wait(s, "e", {make_event("T", "\"" + std::string(2000, 'x') + "\"")}).ec, errc::invalid_event);
+  EXPECT_EQ(append_wait(s, "e", {make_event("T", "\"" + std::string(2000, 'x') + "\"")}).ec,
+            errc::invalid_event);
   event_data bad_meta = make_event("T");
   bad_meta.metadata = "[1,";
   EXPECT_EQ(append_wait(s, "e", {bad_meta}).ec, errc::invalid_event);
@@ -350,7 +352,8 @@ TEST_P(store_test, lazy_range_and_aggregate_visit_every_event_in_order) {
     ASSERT_EQ(e.version, back);
     if (back > 0) --back;
   }
-  auto count = s.aggregate("big", std::uint64_t{0}, [](std::uint64_t n, const recorded_event&) { return n + 1; });
+  auto count =
+      s.aggregate("big", std::uint64_t{0}, [](std::uint64_t n, const recorded_event&) { return n + 1; });
   ASSERT_TRUE(count);
   EXPECT_EQ(*count, 5000u);
   auto none = s.aggregate("nothing", 7, [](int& n, const recorded_event&) { ++n; });
@@ -366,10 +369,12 @@ TEST_P(store_test, lazy_range_and_aggregate_visit_every_event_in_order) {
 TEST_P(store_test, events_copied_out_of_pages_ranges_and_batches_own_their_bytes) {
   std::optional<store> s(open());
   std::vector<event_data> mine;
-  for (int i = 0; i < 3; ++i) mine.push_back(make_event("Kept", R"({"kept":")" + std::string(40, char('a' + i)) + "\"}"));
+  for (int i = 0; i < 3; ++i)
+    mine.push_back(make_event("Kept", R"({"kept":")" + std::string(40, char('a' + i)) + "\"}"));
   ASSERT_FALSE(append_wait(*s, "kept-1", mine).ec);
   std::vector<event_data> other;
-  for (int i = 0; i < 3; ++i) other.push_back(make_event("Over", R"({"over":")" + std::string(40, 'z') + "\"}"));
+  for (int i = 0; i < 3; ++i)
+    other.push_back(make_event("Over", R"({"over":")" + std::string(40, 'z') + "\"}"));
   ASSERT_FALSE(append_wait(*s, "other-1", other).ec);
 
   std::vector<recorded_event> from_page = s->read("kept-1")->events;  // the page dies with this statement
@@ -507,7 +512,9 @@ TEST_P(store_test, readers_looking_up_streams_being_created_see_them_whole_or_no
         if (!page && page.error().code == errc::stream_not_found) continue;
         if (!page || page->events.size() != 1) {
           std::lock_guard lock(problems_mutex);
-          problems.push_back(name + ": " + (page ? std::to_string(page->events.size()) + " events" : page.error().message()));
+          problems.push_back(
+              name + ": " +
+              (page ? std::to_string(page->events.size()) + " events" : page.error().message()));
         }
       }
     }
@@ -517,7 +524,9 @@ TEST_P(store_test, readers_looking_up_streams_being_created_see_them_whole_or_no
     std::vector<std::promise<boost::system::error_code>> done(burst);
     for (int i = 0; i < burst; ++i) {
       s.append("new-" + std::to_string(first + i), make_events(1), expect::any,
-               [&done, i](boost::system::error_code ec, append_result) { done[static_cast<std::size_t>(i)].set_value(ec); });
+               [&done, i](boost::system::error_code ec, append_result) {
+                 done[static_cast<std::size_t>(i)].set_value(ec);
+               });
     }
     for (auto& d : done) EXPECT_FALSE(d.get_future().get());  // not ASSERT: the reader must be joined
     created = first + burst;
@@ -566,8 +575,10 @@ TEST_P(store_test, list_streams_and_stream_version) {
 
 TEST_P(store_test, unusual_but_valid_names_round_trip_through_files) {
   auto s = open();
-  const std::vector<std::string> names = {"Cart-1", "cart-1", "käse", "订单-7", "CON", "a.b", "%41", std::string(200, 'Z')};
-  for (const auto& n : names) ASSERT_FALSE(append_wait(s, n, {make_event("T", "\"" + std::to_string(n.size()) + "\"")}).ec) << n;
+  const std::vector<std::string> names = {"Cart-1", "cart-1", "käse", "订单-7",
+                                          "CON",    "a.b",    "%41",  std::string(200, 'Z')};
+  for (const auto& n : names)
+    ASSERT_FALSE(append_wait(s, n, {make_event("T", "\"" + std::to_string(n.size()) + "\"")}).ec) << n;
   ASSERT_FALSE(close_wait(s));
   auto again = open();
   for (const auto& n : names) {

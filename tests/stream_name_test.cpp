@@ -63,16 +63,60 @@ std::string utf8(std::uint32_t cp) {
 // reserved '$' prefix and lengths around the 240-byte segment limit.
 std::vector<std::string> name_corpus() {
   std::vector<std::string> names = {
-      "cart-1", "Cart-1", "CART-1", "order_42", "käse-1", "订单-7", "😀", "a", "Z", "0", "-", "_",
-      "$all", "$by-type", "...", ".a", "a.", ".hidden", "a..b", "%", "%41", "+", "+-", "a+", "a b",
-      "con", "CON", "Con", "nul", "Nul", "NUL", "com1", "COM1", "lpt9", "aux", "prn", "com0", "lpt0",
-      "con1", "cona", "xcon", "con.txt", "~", "!@#$^&*()=[]{};:'\",<>?|`", "\xC2\xA0", "\xEF\xBF\xBF",
-      "\xF4\x8F\xBF\xBF", "\xED\x9F\xBF", "\xEE\x80\x80",
+      "cart-1",
+      "Cart-1",
+      "CART-1",
+      "order_42",
+      "käse-1",
+      "订单-7",
+      "😀",
+      "a",
+      "Z",
+      "0",
+      "-",
+      "_",
+      "$all",
+      "$by-type",
+      "...",
+      ".a",
+      "a.",
+      ".hidden",
+      "a..b",
+      "%",
+      "%41",
+      "+",
+      "+-",
+      "a+",
+      "a b",
+      "con",
+      "CON",
+      "Con",
+      "nul",
+      "Nul",
+      "NUL",
+      "com1",
+      "COM1",
+      "lpt9",
+      "aux",
+      "prn",
+      "com0",
+      "lpt0",
+      "con1",
+      "cona",
+      "xcon",
+      "con.txt",
+      "~",
+      "!@#$^&*()=[]{};:'\",<>?|`",
+      "\xC2\xA0",
+      "\xEF\xBF\xBF",
+      "\xF4\x8F\xBF\xBF",
+      "\xED\x9F\xBF",
+      "\xEE\x80\x80",
   };
   names.push_back(std::string(200, 'a'));
   names.push_back(std::string(200, 'A'));
   names.push_back(std::string(200, '.'));
-  names.push_back(std::string(80, 'A'));   // encodes to exactly 240 bytes
+  names.push_back(std::string(80, 'A'));         // encodes to exactly 240 bytes
   names.push_back(std::string(79, 'A') + "ab");  // encodes to 239 bytes
   names.push_back("b" + std::string(80, 'A'));   // 241 bytes: one split
   names.push_back(std::string(79, 'A') + "bb");  // 239 + 2 bytes
@@ -115,12 +159,8 @@ std::vector<std::string> random_valid_names(std::size_t count) {
           piece = utf8(cp);
           break;
         }
-        case 4:
-          piece = utf8(std::uniform_int_distribution<std::uint32_t>(0x10000, 0x10FFFF)(rng));
-          break;
-        default:
-          piece = "a";
-          break;
+        case 4: piece = utf8(std::uniform_int_distribution<std::uint32_t>(0x10000, 0x10FFFF)(rng)); break;
+        default: piece = "a"; break;
       }
       if (name.size() + piece.size() > target) break;
       name += piece;
@@ -207,9 +247,13 @@ TEST(validate_stream_name, rejects_c0_control_characters) {
 
 TEST(validate_stream_name, rejects_del_and_c1_control_characters) {
   EXPECT_FALSE(valid_for_read("\x7F"));
-  EXPECT_FALSE(valid_for_read("a\x7F" "b"));
+  EXPECT_FALSE(
+      valid_for_read("a\x7F"
+                     "b"));
   EXPECT_FALSE(valid_for_read("\xC2\x80"));
-  EXPECT_FALSE(valid_for_read("a\xC2\x85" "b"));
+  EXPECT_FALSE(
+      valid_for_read("a\xC2\x85"
+                     "b"));
   EXPECT_FALSE(valid_for_read("\xC2\x9F"));
   EXPECT_TRUE(valid_for_read("\xC2\xA0"));  // NO-BREAK SPACE is the first non-control
   EXPECT_TRUE(valid_for_read("~"));
@@ -221,10 +265,12 @@ TEST(validate_stream_name, rejects_invalid_utf8) {
       "a\xFE",             //
       "\xF5\x80\x80\x80",  // would be above U+10FFFF
       "\x80",              // stray continuation byte
-      "a\xBF" "b",         //
-      "\xC3",              // truncated 2-byte sequence
-      "\xE8\xAE",          // truncated 3-byte sequence
-      "\xE8\xAE" "a",      // continuation replaced by ASCII
+      "a\xBF"
+      "b",         //
+      "\xC3",      // truncated 2-byte sequence
+      "\xE8\xAE",  // truncated 3-byte sequence
+      "\xE8\xAE"
+      "a",                 // continuation replaced by ASCII
       "\xF0\x9F\x98",      // truncated 4-byte sequence
       "\xC3\xC3\xA4",      // lead byte where a continuation belongs
       "\xC0\xAF",          // overlong '/'

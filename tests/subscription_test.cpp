@@ -1,27 +1,25 @@
 // Live subscriptions: catch-up, the caught-up signal, live delivery, the
 // switch between them under concurrent appends, cancellation and close.
-#include "support/gated_file_system.hpp"
-#include "support/durability_test.hpp"
-#include "support/store_fixture.hpp"
 #include "store/test_hooks.hpp"
-
+#include "support/durability_test.hpp"
+#include "support/gated_file_system.hpp"
+#include "support/store_fixture.hpp"
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <gtest/gtest.h>
-
-#include <stdexcept>
 
 #include <atomic>
 #include <future>
 #include <optional>
 #include <random>
+#include <stdexcept>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -39,7 +37,9 @@ struct next_outcome {
 std::future<next_outcome> start_next(subscription& sub) {
   auto done = std::make_shared<std::promise<next_outcome>>();
   auto f = done->get_future();
-  sub.next([done](boost::system::error_code ec, subscription_batch b) { done->set_value({ec, std::move(b)}); });
+  sub.next([done](boost::system::error_code ec, subscription_batch b) {
+    done->set_value({ec, std::move(b)});
+  });
   return f;
 }
 
@@ -257,7 +257,8 @@ TEST_P(subscription_test, event_published_while_the_subscriber_parks_still_wakes
     published = wait_until([&] { return checked.load() == 2; });
   });
   auto live = start_next(*sub);
-  ASSERT_EQ(live.wait_for(5s), std::future_status::ready) << "the subscriber parked with the event undelivered";
+  ASSERT_EQ(live.wait_for(5s), std::future_status::ready)
+      << "the subscriber parked with the event undelivered";
   EXPECT_TRUE(held);
   EXPECT_TRUE(published);
   auto got = live.get();
@@ -304,7 +305,9 @@ TEST_P(subscription_test, switch_to_live_under_concurrent_appends_loses_and_repe
         boost::asio::post(io.executor(), [&, n, burst] {
           for (int b = 0; b < burst; ++b) {
             s.append(stream, make_events(n), expect::any,
-                     [p = &ps[static_cast<std::size_t>(b)]](boost::system::error_code, append_result) { p->set_value(); });
+                     [p = &ps[static_cast<std::size_t>(b)]](boost::system::error_code, append_result) {
+                       p->set_value();
+                     });
           }
         });
         for (auto& d : done) d.wait();
@@ -366,8 +369,11 @@ TEST_P(subscription_test, switch_to_live_under_concurrent_appends_loses_and_repe
     }
     writer.join();
     for (auto& t : readers) t.join();
-    const std::uint64_t final_count = s.read(stream, {.from = from_end, .max_count = 1, .direction = direction::backward})
-                                          ->events.front().version + 1;
+    const std::uint64_t final_count =
+        s.read(stream, {.from = from_end, .max_count = 1, .direction = direction::backward})
+            ->events.front()
+            .version +
+        1;
     for (const reader_result& res : results) {
       ASSERT_EQ(res.problem, "") << "round " << round;
       ASSERT_EQ(res.versions.size(), final_count - res.start) << "round " << round << " start " << res.start;
@@ -455,8 +461,9 @@ TEST_P(subscription_test, callback_form_ends_with_operation_aborted_when_destroy
   std::vector<boost::system::error_code> seen;
   std::optional<subscription> sub;
   {
-    auto r = s.subscribe("a", {.max_batch = 1}, own.get_executor(),
-                         [&](boost::system::error_code ec, const subscription_batch&) { seen.push_back(ec); });
+    auto r =
+        s.subscribe("a", {.max_batch = 1}, own.get_executor(),
+                    [&](boost::system::error_code ec, const subscription_batch&) { seen.push_back(ec); });
     ASSERT_TRUE(r);
     sub.emplace(std::move(*r));
   }
@@ -516,9 +523,11 @@ TEST_P(subscription_test, callback_form_runs_on_the_executor_it_is_given) {
   io_thread own;
   std::promise<bool> on_own_thread;
   std::atomic<bool> once{false};
-  auto sub = s.subscribe("a", {}, own.executor(), [&](boost::system::error_code ec, const subscription_batch&) {
-    if (!ec && !once.exchange(true)) on_own_thread.set_value(own.context().get_executor().running_in_this_thread());
-  });
+  auto sub =
+      s.subscribe("a", {}, own.executor(), [&](boost::system::error_code ec, const subscription_batch&) {
+        if (!ec && !once.exchange(true))
+          on_own_thread.set_value(own.context().get_executor().running_in_this_thread());
+      });
   ASSERT_TRUE(sub);
   auto f = on_own_thread.get_future();
   ASSERT_EQ(f.wait_for(10s), std::future_status::ready);
@@ -566,7 +575,8 @@ TEST_P(subscription_test, deleting_a_read_stream_ends_its_parked_subscriber_with
   auto pending = start_next(*sub);
   EXPECT_EQ(pending.wait_for(20ms), std::future_status::timeout);
   ASSERT_FALSE(delete_wait(s, "paid"));
-  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready) << "the subscriber of a deleted read stream waits forever";
+  ASSERT_EQ(pending.wait_for(5s), std::future_status::ready)
+      << "the subscriber of a deleted read stream waits forever";
   EXPECT_EQ(pending.get().ec, errc::stream_deleted);
   // It stays ended.
   EXPECT_EQ(next_wait(*sub).ec, errc::stream_deleted);
@@ -618,7 +628,8 @@ TEST(subscription, durable_mode_delivers_only_after_the_fsync) {
   auto pending = start_next(*sub);
   gated->close_gate();
   std::atomic<bool> acked{false};
-  s->append("a", make_events(1), expect::any, [&](boost::system::error_code, append_result) { acked = true; });
+  s->append("a", make_events(1), expect::any,
+            [&](boost::system::error_code, append_result) { acked = true; });
   ASSERT_TRUE(gated->wait_until_waiting());
   // The frame is written, its fdatasync has not returned.
   EXPECT_EQ(pending.wait_for(100ms), std::future_status::timeout);

@@ -4,7 +4,6 @@
 // alone. Also: reads of system streams that do not exist keep nothing.
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
-
 #include <evstore/file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
@@ -43,7 +42,8 @@ class refusing_file_system final : public forwarding_file_system {
   std::atomic<bool> refusing{true};
 
   boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode mode) override {
-    if (mode != open_mode::read_only && refusing && p.find(refused_) != std::string::npos && !base_->exists(p)) {
+    if (mode != open_mode::read_only && refusing && p.find(refused_) != std::string::npos &&
+        !base_->exists(p)) {
       return error_code(EACCES, boost::system::system_category());
     }
     return base_->open(p, mode);
@@ -165,7 +165,8 @@ TEST(system_stream, every_system_stream_the_indexer_writes_can_be_read_by_name) 
   auto v = s->stream_version("$et-orders/Placed");
   ASSERT_TRUE(v) << v.error().message();
   // Still invalid: what no event type or category can be.
-  for (const std::string& bad : std::vector<std::string>{"$et-", "$et-a\x01", "$ce-a/b", "$ce-", "$x-" + longest}) {
+  for (const std::string& bad :
+       std::vector<std::string>{"$et-", "$et-a\x01", "$ce-a/b", "$ce-", "$x-" + longest}) {
     auto page = s->read(bad);
     ASSERT_FALSE(page) << bad;
     EXPECT_EQ(page.error().code, errc::invalid_stream_name) << bad;

@@ -23,8 +23,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/program_options.hpp>
 
-#include <sys/resource.h>
-
 #include <charconv>
 #include <cstdio>
 #include <functional>
@@ -32,6 +30,8 @@
 #include <optional>
 #include <thread>
 #include <vector>
+
+#include <sys/resource.h>
 
 namespace po = boost::program_options;
 
@@ -82,8 +82,8 @@ std::optional<std::uint64_t> parse_flag(const number_flag& f) {
   const char* end = f.text.data() + f.text.size();
   const auto [ptr, ec] = std::from_chars(f.text.data(), end, v);
   if (ec != std::errc{} || ptr != end || v < f.low || v > f.high) {
-    std::cerr << "evstored: --" << f.name << " must be an integer from " << f.low << " to " << f.high << ", got '"
-              << f.text << "'\n";
+    std::cerr << "evstored: --" << f.name << " must be an integer from " << f.low << " to " << f.high
+              << ", got '" << f.text << "'\n";
     return std::nullopt;
   }
   return v;
@@ -112,7 +112,8 @@ std::vector<number_flag> number_flags(const options& defaults) {
       {"write-timeout-ms", 1, day_ms, text(so.write_timeout.count()), "time for one write to a client",
        [](options& o, std::uint64_t v) { o.server.write_timeout = ms(v); }},
       {"linger-ms", 0, 60'000, text(so.linger_timeout.count()),
-       "after an early answer (413, 431, 400, 401, 403, 503), time to read and discard the rest of the request",
+       "after an early answer (413, 431, 400, 401, 403, 503), time to read and discard the rest of the "
+       "request",
        [](options& o, std::uint64_t v) { o.server.linger_timeout = ms(v); }},
       {"stop-timeout-ms", 0, 3'600'000, text(so.stop_timeout.count()),
        "SIGTERM/SIGINT: time for requests in flight to finish and answer",
@@ -128,7 +129,8 @@ std::vector<number_flag> number_flags(const options& defaults) {
        [](options& o, std::uint64_t v) { o.server.api.max_read_bytes = v; }},
       {"max-connections", 1, 1'000'000, text(so.max_connections), "open connections at most (503 above)",
        [](options& o, std::uint64_t v) { o.server.max_connections = v; }},
-      {"ws-max-message", 1, gib, text(so.websocket_max_message), "largest WebSocket message from a client, bytes",
+      {"ws-max-message", 1, gib, text(so.websocket_max_message),
+       "largest WebSocket message from a client, bytes",
        [](options& o, std::uint64_t v) { o.server.websocket_max_message = v; }},
       {"send-queue-limit", 4096, gib, text(so.send_queue_limit),
        "bytes queued for one WebSocket or SSE client (4096 to 1 GiB)",
@@ -145,16 +147,18 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
   std::vector<number_flag> numbers = number_flags(o);
   po::options_description desc("evstored — serve an evstore directory over HTTP, WebSocket and SSE");
   auto add = desc.add_options();
-  add("help,h", "this help")
-     ("version", "print the version and exit")
-     ("data", po::value(&o.data)->required(), "store directory (created if missing)")
-     ("listen", po::value(&o.listen)->default_value(o.listen), "address:port to listen on (port 0: any free port)")
-     ("fsync", "acknowledge appends only after fdatasync (group commit)")
-     ("read-only", "serve a store another process writes, following it; writes answer 403")
-     ("token-file", po::value(&o.token_file), "require bearer tokens: lines \"read <token>\" or \"write <token>\"")
-     ("open-probes", "with --token-file: answer GET /health and /metrics without a token (probes, Prometheus)")
-     ("tls-cert", po::value(&o.server.tls_cert_file), "PEM certificate chain: serve HTTPS/WSS only")
-     ("tls-key", po::value(&o.server.tls_key_file), "PEM private key of --tls-cert");
+  add("help,h", "this help")("version", "print the version and exit")("data", po::value(&o.data)->required(),
+                                                                      "store directory (created if missing)")(
+      "listen", po::value(&o.listen)->default_value(o.listen),
+      "address:port to listen on (port 0: any free port)")(
+      "fsync", "acknowledge appends only after fdatasync (group commit)")(
+      "read-only", "serve a store another process writes, following it; writes answer 403")(
+      "token-file", po::value(&o.token_file),
+      "require bearer tokens: lines \"read <token>\" or \"write <token>\"")(
+      "open-probes",
+      "with --token-file: answer GET /health and /metrics without a token (probes, Prometheus)")(
+      "tls-cert", po::value(&o.server.tls_cert_file), "PEM certificate chain: serve HTTPS/WSS only")(
+      "tls-key", po::value(&o.server.tls_key_file), "PEM private key of --tls-cert");
   for (number_flag& f : numbers) add(f.name, po::value(&f.text)->default_value(f.text), f.help);
   po::variables_map vm;
   try {
@@ -238,7 +242,8 @@ void print_serving(const options& o, std::uint16_t port) {
   const std::string host = so.address.find(':') != std::string::npos ? "[" + so.address + "]" : so.address;
   const char* scheme = so.tls_cert_file.empty() ? "http" : "https";
   std::printf("evstored: serving %s on %s://%s:%u/ (console at %s://%s:%u/)%s\n", o.data.c_str(), scheme,
-              host.c_str(), port, scheme, host.c_str(), port, so.tokens.empty() ? "" : ", bearer tokens required");
+              host.c_str(), port, scheme, host.c_str(), port,
+              so.tokens.empty() ? "" : ", bearer tokens required");
   std::fflush(stdout);
 }
 
@@ -252,7 +257,11 @@ class stop_on_signal {
  public:
   stop_on_signal(boost::asio::io_context& net, evstore::http::server& srv, evstore::store& store,
                  std::chrono::milliseconds stop_timeout)
-      : net_(net), srv_(srv), store_(store), stop_timeout_(stop_timeout), signals_(net, SIGINT, SIGTERM),
+      : net_(net),
+        srv_(srv),
+        store_(store),
+        stop_timeout_(stop_timeout),
+        signals_(net, SIGINT, SIGTERM),
         deadline_(net) {
     signals_.async_wait([this](boost::system::error_code ec, int) {
       if (!ec) stop();
@@ -308,8 +317,8 @@ int main(int argc, char** argv) {
     engine_loop.stop();
   };
 
-  auto opened = evstore::store::open(engine_io.get_executor(),
-                                     {.directory = o.data, .fsync_on_flush = o.fsync, .read_only = o.read_only});
+  auto opened = evstore::store::open(
+      engine_io.get_executor(), {.directory = o.data, .fsync_on_flush = o.fsync, .read_only = o.read_only});
   if (!opened) {
     std::cerr << "evstored: cannot open " << o.data << ": " << opened.error().message() << "\n";
     stop_engine();

@@ -32,7 +32,6 @@ void scenario_a(context& ctx) {
   add(std::move(r));
 }
 
-
 void scenario_b(context& ctx) {
   const std::size_t n = ctx.cfg.n(200000);
   std::fprintf(stderr, "b) %zu single-event appends over 1000 streams, buffered, x3\n", n);
@@ -51,12 +50,14 @@ void scenario_b(context& ctx) {
     first += n;
     ctx.many_streams_events += o.events;
     row r = burst_row("b", v.name, o, n);
-    r.figures += ", flushing " + fmt(static_cast<double>(o.after.flush_nanoseconds - o.before.flush_nanoseconds) /
-                                         1e9 / o.seconds * 100, 0) + "% of the time";
+    r.figures += ", flushing " +
+                 fmt(static_cast<double>(o.after.flush_nanoseconds - o.before.flush_nanoseconds) / 1e9 /
+                         o.seconds * 100,
+                     0) +
+                 "% of the time";
     r.extra["max_open_files"] = v.max_open_files;
     add(std::move(r));
   }
 }
-
 
 }  // namespace evstore::bench

@@ -30,7 +30,8 @@ row disk_sync_loop(const std::string& dir, double secs) {
     }
     const auto w0 = clock_type::now();
     if (at + static_cast<off_t>(record.size()) > prealloc) at = 0;
-    if (::pwrite(fd, record.data(), record.size(), at) != static_cast<ssize_t>(record.size()) || ::fdatasync(fd) != 0) {
+    if (::pwrite(fd, record.data(), record.size(), at) != static_cast<ssize_t>(record.size()) ||
+        ::fdatasync(fd) != 0) {
       const int e = errno;
       ::close(fd);
       throw std::runtime_error(std::string("disk loop: write/fdatasync: ") + std::strerror(e));
@@ -108,6 +109,5 @@ void scenario_c(context& ctx) {
     add(std::move(r));
   }
 }
-
 
 }  // namespace evstore::bench

@@ -30,12 +30,16 @@ struct fanout_state {
     std::uint64_t batches = 0;  // non-empty batches
     bool caught_up = false;
     bool finished = false;
-    bool out_of_order = false;  // a gap or a duplicate
+    bool out_of_order = false;        // a gap or a duplicate
     boost::system::error_code error;  // other than operation_aborted
   };
 
   fanout_state(std::size_t subscribers, std::uint64_t events)
-      : total(events), subs(subscribers), to_catch_up(subscribers), to_finish(subscribers), to_end(subscribers) {
+      : total(events),
+        subs(subscribers),
+        to_catch_up(subscribers),
+        to_finish(subscribers),
+        to_end(subscribers) {
     handles.reserve(subscribers);
     if (subscribers == 0) {
       all_caught_up.set_value();
@@ -57,7 +61,8 @@ struct fanout_state {
     }
     if (!b.events.empty()) {
       ++s.batches;
-      if (b.events.front().version != s.received || b.events.back().version != s.received + b.events.size() - 1) {
+      if (b.events.front().version != s.received ||
+          b.events.back().version != s.received + b.events.size() - 1) {
         s.out_of_order = true;
       }
       s.received += b.events.size();
@@ -98,7 +103,7 @@ void pump(std::shared_ptr<fanout_state> st, std::size_t i) {
 
 struct fanout_outcome {
   std::size_t subscribers = 0;
-  std::uint64_t events = 0;  // appended
+  std::uint64_t events = 0;    // appended
   double append_seconds = 0;   // first append to the last acknowledgement
   double deliver_seconds = 0;  // first append until every subscriber has every event
   std::uint64_t batches = 0;   // non-empty batches delivered, all subscribers
@@ -142,11 +147,12 @@ fanout_outcome run_fanout(const config& cfg, std::size_t subscribers, bool own_l
 
   const evstore::subscription_options options{.from = evstore::from_end, .max_batch = 512};
   for (std::size_t i = 0; i < subscribers; ++i) {
-    auto sub = own_loop ? s.subscribe("orders", options, readers->executor())
-                        : s.subscribe("orders", options,
-                                      [st, i](boost::system::error_code ec, const evstore::subscription_batch& b) {
-                                        st->on_batch(i, ec, b);
-                                      });
+    auto sub = own_loop
+                   ? s.subscribe("orders", options, readers->executor())
+                   : s.subscribe("orders", options,
+                                 [st, i](boost::system::error_code ec, const evstore::subscription_batch& b) {
+                                   st->on_batch(i, ec, b);
+                                 });
     if (!sub) throw std::runtime_error("subscribe: " + sub.error().message());
     st->handles.push_back(std::move(*sub));
   }
@@ -173,7 +179,8 @@ fanout_outcome run_fanout(const config& cfg, std::size_t subscribers, bool own_l
   for (const auto& sub : st->subs) {
     if (sub.error) throw std::runtime_error("subscription failed: " + sub.error.message());
     if (sub.out_of_order) throw std::runtime_error("a subscriber saw a gap or a duplicate");
-    if (sub.received != n) throw std::runtime_error("a subscriber received " + std::to_string(sub.received) + " events");
+    if (sub.received != n)
+      throw std::runtime_error("a subscriber received " + std::to_string(sub.received) + " events");
     out.batches += sub.batches;
   }
   return out;
@@ -191,11 +198,13 @@ void scenario_h(context& ctx) {
   }
   std::sort(alone_runs.begin(), alone_runs.end());
   const double alone_eps = alone_runs[1];
-  std::fprintf(stderr, "  h appends alone (no subscribers), median of 3     %12s ev/s\n", fmt_int(alone_eps).c_str());
+  std::fprintf(stderr, "  h appends alone (no subscribers), median of 3     %12s ev/s\n",
+               fmt_int(alone_eps).c_str());
   for (std::size_t subscribers : {std::size_t{100}, std::size_t{1000}}) {
     for (bool own_loop : {false, true}) {
-      const std::string variant = fmt_int(static_cast<double>(subscribers)) + " subscribers, " +
-                                  (own_loop ? "next() on their own loop" : "callback form on the store's loop");
+      const std::string variant =
+          fmt_int(static_cast<double>(subscribers)) + " subscribers, " +
+          (own_loop ? "next() on their own loop" : "callback form on the store's loop");
       if (variant.find(ctx.cfg.variant) == std::string::npos) continue;
       const fanout_outcome o = run_fanout(ctx.cfg, subscribers, own_loop, n);
       const double delivered = static_cast<double>(subscribers) * static_cast<double>(o.events);
@@ -212,9 +221,11 @@ void scenario_h(context& ctx) {
       const double share = appended_eps / alone_eps * 100;
       r.figures = "events/s = deliveries; **appended " + fmt_int(appended_eps) + " ev/s** (" +
                   fmt(share, share < 10 ? 1 : 0) + "% of appends alone), " +
-                  fmt(static_cast<double>(subscribers * o.events) / std::max<double>(1, static_cast<double>(o.batches)), 1) +
-                  " ev/batch, " + fmt_int(flushes) + " flushes; RSS " + fmt(o.rss_before_mb, 0) + " MB, peak " +
-                  fmt(o.peak_rss_mb, 0) + " MB" + (o.peak_reset ? "" : " (since start)");
+                  fmt(static_cast<double>(subscribers * o.events) /
+                          std::max<double>(1, static_cast<double>(o.batches)),
+                      1) +
+                  " ev/batch, " + fmt_int(flushes) + " flushes; RSS " + fmt(o.rss_before_mb, 0) +
+                  " MB, peak " + fmt(o.peak_rss_mb, 0) + " MB" + (o.peak_reset ? "" : " (since start)");
       r.extra["subscribers"] = subscribers;
       r.extra["subscriber_loop"] = own_loop ? "own" : "store";
       r.extra["api"] = own_loop ? "next" : "callback";
@@ -236,6 +247,5 @@ void scenario_h(context& ctx) {
     }
   }
 }
-
 
 }  // namespace evstore::bench

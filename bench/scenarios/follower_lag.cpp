@@ -86,10 +86,9 @@ lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std
     loop follower_loop;
     // Declared after its loop, so destroyed before it.
     store follower = open_store_with(follower_loop, {.directory = dir.path(), .read_only = true});
-    auto sub = follower.subscribe("$all", {.from = evstore::from_end},
-                                  [st](boost::system::error_code ec, const evstore::subscription_batch& b) {
-                                    st->on_batch(ec, b);
-                                  });
+    auto sub = follower.subscribe(
+        "$all", {.from = evstore::from_end},
+        [st](boost::system::error_code ec, const evstore::subscription_batch& b) { st->on_batch(ec, b); });
     if (!sub) throw std::runtime_error("follower subscribe: " + sub.error().message());
     // Cancels the subscription and waits for its end on every way out.
     struct stopper {
@@ -112,17 +111,21 @@ lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std
     const auto t0 = clock_type::now();
     for (std::size_t i = 0; i < n; ++i) {
       issued_at[i] = clock_type::now();
-      writer.append("orders", make_event(i), evstore::expect::any,
-                    [st, i](boost::system::error_code ec, evstore::append_result r) { st->on_ack(i, ec, r); });
+      writer.append(
+          "orders", make_event(i), evstore::expect::any,
+          [st, i](boost::system::error_code ec, evstore::append_result r) { st->on_ack(i, ec, r); });
       std::unique_lock lock(st->m);
-      if (!st->cv.wait_for(lock, std::chrono::seconds(10),
-                           [&] { return st->error || st->out_of_order || st->ended || (st->acked > i && st->delivered > i); })) {
-        throw std::runtime_error("event " + std::to_string(i) + " (position " + std::to_string(st->base + i) + "): " +
-                                 (st->acked > i ? "acknowledged but not delivered to the follower" : "not acknowledged") +
-                                 " within 10 s");
+      if (!st->cv.wait_for(lock, std::chrono::seconds(10), [&] {
+            return st->error || st->out_of_order || st->ended || (st->acked > i && st->delivered > i);
+          })) {
+        throw std::runtime_error(
+            "event " + std::to_string(i) + " (position " + std::to_string(st->base + i) +
+            "): " + (st->acked > i ? "acknowledged but not delivered to the follower" : "not acknowledged") +
+            " within 10 s");
       }
       if (st->error) throw std::runtime_error("follower lag: " + st->error.message());
-      if (st->out_of_order) throw std::runtime_error("the follower saw a gap, a duplicate or a wrong position");
+      if (st->out_of_order)
+        throw std::runtime_error("the follower saw a gap, a duplicate or a wrong position");
       if (st->ended) throw std::runtime_error("the follower's subscription ended");
       lock.unlock();
       std::this_thread::sleep_for(gap);
@@ -134,7 +137,8 @@ lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std
   lag_ns.reserve(n);
   call_ns.reserve(n);
   for (std::size_t i = 0; i < n; ++i) {
-    const auto d = std::chrono::duration_cast<std::chrono::nanoseconds>(st->delivered_at[i] - st->acked_at[i]).count();
+    const auto d =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(st->delivered_at[i] - st->acked_at[i]).count();
     lag_ns.push_back(static_cast<std::int64_t>(d));
     call_ns.push_back(static_cast<std::int64_t>(
         std::chrono::duration_cast<std::chrono::nanoseconds>(st->delivered_at[i] - issued_at[i]).count()));
@@ -151,36 +155,42 @@ lag_outcome run_follower_lag(const config& cfg, bool durable, std::size_t n, std
 void scenario_j(context& ctx) {
   const std::size_t n = ctx.cfg.quick ? 300 : 2000;
   const auto gap = std::chrono::milliseconds(1);
-  std::fprintf(stderr, "j) follower lag: %zu single appends, each after the previous was delivered + 1 ms\n", n);
+  std::fprintf(stderr, "j) follower lag: %zu single appends, each after the previous was delivered + 1 ms\n",
+               n);
   for (bool durable : {false, true}) {
     const lag_outcome o = run_follower_lag(ctx.cfg, durable, n, gap);
     row r;
     r.scenario = "j";
-    r.variant = std::string("follower lag, ") + (durable ? "durable" : "buffered") + " writer, $all subscriber";
+    r.variant =
+        std::string("follower lag, ") + (durable ? "durable" : "buffered") + " writer, $all subscriber";
     r.events = o.events;
     r.seconds = o.seconds;
     r.events_per_s = static_cast<double>(o.events) / o.seconds;
     r.mb_per_s = static_cast<double>(o.events * record_bytes(event_type, payload(0), {})) / o.seconds / 1e6;
-    r.figures = "ack to follower delivery: **p50 " + fmt(o.lag.p50_us, 0) + " us, p99 " + fmt(o.lag.p99_us, 0) +
-                " us, max " + fmt(o.lag.max_us, 0) + " us**; append() call to delivery p50 " +
-                fmt(o.from_call.p50_us, 0) + " us, p99 " + fmt(o.from_call.p99_us, 0) + " us; " +
-                fmt_int(static_cast<double>(o.over_5ms)) +
+    r.figures = "ack to follower delivery: **p50 " + fmt(o.lag.p50_us, 0) + " us, p99 " +
+                fmt(o.lag.p99_us, 0) + " us, max " + fmt(o.lag.max_us, 0) +
+                " us**; append() call to delivery p50 " + fmt(o.from_call.p50_us, 0) + " us, p99 " +
+                fmt(o.from_call.p99_us, 0) + " us; " + fmt_int(static_cast<double>(o.over_5ms)) +
                 " over 5 ms, " + fmt_int(static_cast<double>(o.before_ack)) + " before the ack; " +
                 fmt_int(static_cast<double>(o.batches)) + " batches";
     r.extra["durable"] = durable;
     r.extra["gap_ms"] = 1;
     r.extra["follow_poll_interval_ms"] = 100;
-    r.extra["lag"] = json::object{{"p50_us", o.lag.p50_us}, {"p99_us", o.lag.p99_us}, {"max_us", o.lag.max_us},
-                                  {"min_us", o.lag.min_us}, {"mean_us", o.lag.mean_us}};
-    r.extra["append_call_to_delivery"] =
-        json::object{{"p50_us", o.from_call.p50_us}, {"p99_us", o.from_call.p99_us}, {"max_us", o.from_call.max_us},
-                     {"min_us", o.from_call.min_us}, {"mean_us", o.from_call.mean_us}};
+    r.extra["lag"] = json::object{{"p50_us", o.lag.p50_us},
+                                  {"p99_us", o.lag.p99_us},
+                                  {"max_us", o.lag.max_us},
+                                  {"min_us", o.lag.min_us},
+                                  {"mean_us", o.lag.mean_us}};
+    r.extra["append_call_to_delivery"] = json::object{{"p50_us", o.from_call.p50_us},
+                                                      {"p99_us", o.from_call.p99_us},
+                                                      {"max_us", o.from_call.max_us},
+                                                      {"min_us", o.from_call.min_us},
+                                                      {"mean_us", o.from_call.mean_us}};
     r.extra["over_5ms"] = o.over_5ms;
     r.extra["delivered_before_ack"] = o.before_ack;
     r.extra["batches"] = o.batches;
     add(std::move(r));
   }
 }
-
 
 }  // namespace evstore::bench

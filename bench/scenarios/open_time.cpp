@@ -20,7 +20,8 @@ double build_store(const std::string& dir, std::size_t n, std::size_t streams, s
 }
 
 // Median time of open + destroy, after one warm-up open.
-std::pair<double, json::array> median_open_ms(loop& l, const std::string& dir, std::uint64_t expect, int reps) {
+std::pair<double, json::array> median_open_ms(loop& l, const std::string& dir, std::uint64_t expect,
+                                              int reps) {
   std::vector<double> ms;
   json::array all;
   for (int i = 0; i < reps + 1; ++i) {
@@ -68,8 +69,9 @@ void scenario_f(context& ctx) {
     const double ratio = full_ms / base_ms;
     row r;
     r.scenario = "f";
-    r.variant = "open+destroy, " + fmt_int(static_cast<double>(n)) + " events in " + v.name + " vs " +
-                (v.streams > 1 ? fmt_int(static_cast<double>(v.streams)) + " events in " + v.name : "empty store");
+    r.variant =
+        "open+destroy, " + fmt_int(static_cast<double>(n)) + " events in " + v.name + " vs " +
+        (v.streams > 1 ? fmt_int(static_cast<double>(v.streams)) + " events in " + v.name : "empty store");
     r.events = n;
     r.seconds = full_ms / 1e3;
     r.figures = (v.streams > 1 ? "base " : "empty ") + fmt(base_ms, 3) + " ms, full " + fmt(full_ms, 3) +
@@ -87,6 +89,5 @@ void scenario_f(context& ctx) {
     add(std::move(r));
   }
 }
-
 
 }  // namespace evstore::bench

@@ -14,14 +14,17 @@ constexpr const char* rs_filter_total = "1000";
 
 std::uint64_t rs_total(std::size_t i) { return (i / rs_types.size()) % 1000 + 500; }
 
-bool rs_matches(std::size_t i) { return rs_types[i % rs_types.size()] == rs_filter_type && rs_total(i) == 1000; }
+bool rs_matches(std::size_t i) {
+  return rs_types[i % rs_types.size()] == rs_filter_type && rs_total(i) == 1000;
+}
 
 std::string rs_payload(std::size_t i) {
   char buf[160];
-  const int n = std::snprintf(buf, sizeof buf,
-                              R"({"total":%llu,"orderId":"ord-%08zu","customer":"cust-%05zu","sku":"SKU-%06zu",)"
-                              R"("currency":"EUR","pad":")",
-                              static_cast<unsigned long long>(rs_total(i)), i, i % 100000, (i * 7919) % 1000000);
+  const int n =
+      std::snprintf(buf, sizeof buf,
+                    R"({"total":%llu,"orderId":"ord-%08zu","customer":"cust-%05zu","sku":"SKU-%06zu",)"
+                    R"("currency":"EUR","pad":")",
+                    static_cast<unsigned long long>(rs_total(i)), i, i % 100000, (i * 7919) % 1000000);
   std::string s(buf, static_cast<std::size_t>(n));
   constexpr std::size_t target = 120;
   if (s.size() + 2 < target) s.append(target - s.size() - 2, 'x');
@@ -35,7 +38,8 @@ event_data rs_event(std::size_t i) {
 
 // The last entry of a stream (a link stream here): nullopt while it is empty.
 std::optional<evstore::recorded_event> last_event(const store& s, const std::string& stream) {
-  auto page = s.read(stream, {.from = evstore::from_end, .max_count = 1, .direction = evstore::direction::backward});
+  auto page =
+      s.read(stream, {.from = evstore::from_end, .max_count = 1, .direction = evstore::direction::backward});
   if (!page) throw std::runtime_error("read " + stream + ": " + page.error().message());
   if (page->events.empty()) return std::nullopt;
   return page->events.front();
@@ -44,17 +48,19 @@ std::optional<evstore::recorded_event> last_event(const store& s, const std::str
 // Polls (a backward read of 1 event every `poll`) until `stream`'s last entry
 // is the event at $all position `position`; returns when that was first seen.
 clock_type::time_point wait_for_link(const store& s, const std::string& stream, std::uint64_t position,
-                                     double timeout_s, std::chrono::microseconds poll = std::chrono::microseconds(500)) {
+                                     double timeout_s,
+                                     std::chrono::microseconds poll = std::chrono::microseconds(500)) {
   const auto t0 = clock_type::now();
   for (;;) {
     const auto e = last_event(s, stream);
     const auto now = clock_type::now();
     if (e && e->position == position) return now;
-    if (e && e->position > position) throw std::runtime_error(stream + " went past position " + std::to_string(position));
+    if (e && e->position > position)
+      throw std::runtime_error(stream + " went past position " + std::to_string(position));
     if (seconds_since(t0, now) > timeout_s) {
-      throw std::runtime_error(stream + " did not reach position " + std::to_string(position) + " within " +
-                               fmt(timeout_s, 0) + " s (its last entry: " +
-                               (e ? std::to_string(e->position) : std::string("none")) + ")");
+      throw std::runtime_error(
+          stream + " did not reach position " + std::to_string(position) + " within " + fmt(timeout_s, 0) +
+          " s (its last entry: " + (e ? std::to_string(e->position) : std::string("none")) + ")");
     }
     std::this_thread::sleep_for(poll);
   }
@@ -82,7 +88,8 @@ rs_store build_rs_store(const config& cfg, std::size_t n) {
   rs_store out;
   out.dir = std::make_unique<temp_dir>(cfg.dir, "i-src", cfg.keep);
   loop l;
-  store s = open_store_with(l, {.directory = out.dir->path(), .system_streams = false, .max_open_files = 4096});
+  store s =
+      open_store_with(l, {.directory = out.dir->path(), .system_streams = false, .max_open_files = 4096});
   constexpr std::size_t slice = 100000;
   for (std::size_t first = 0; first < n; first += slice) {
     const std::size_t count = std::min(slice, n - first);
@@ -127,7 +134,8 @@ void scenario_i_backfill(context& ctx, const rs_store& src, std::size_t max_open
   const double index_s = seconds_since(t0, indexed_at);
   const std::uint64_t in_ce = link_count(s, "$ce-order");
   const std::uint64_t in_et = link_count(s, "$et-" + rs_filter_type);
-  if (in_ce != n) throw std::runtime_error("$ce-order holds " + std::to_string(in_ce) + " of " + std::to_string(n));
+  if (in_ce != n)
+    throw std::runtime_error("$ce-order holds " + std::to_string(in_ce) + " of " + std::to_string(n));
   if (in_et != src.of_filter_type) {
     throw std::runtime_error("$et-" + rs_filter_type + " holds " + std::to_string(in_et) + " of " +
                              std::to_string(src.of_filter_type));
@@ -174,8 +182,9 @@ void scenario_i_backfill(context& ctx, const rs_store& src, std::size_t max_open
       });
   if (completed.wait_for(std::chrono::seconds(600)) != std::future_status::ready) {
     std::lock_guard lock(bf->m);
-    throw std::runtime_error("create_read_stream did not complete within 600 s; progress " + std::to_string(bf->done) +
-                             " of " + std::to_string(bf->total) + " after " + std::to_string(bf->calls) + " calls");
+    throw std::runtime_error("create_read_stream did not complete within 600 s; progress " +
+                             std::to_string(bf->done) + " of " + std::to_string(bf->total) + " after " +
+                             std::to_string(bf->calls) + " calls");
   }
   if (auto ec = completed.get()) throw std::runtime_error("create_read_stream: " + ec.message());
   const double backfill_s = seconds_since(b0, bf->completed_at);
@@ -193,21 +202,24 @@ void scenario_i_backfill(context& ctx, const rs_store& src, std::size_t max_open
   auto range = s.events("big");
   for (const evstore::recorded_event& e : range) {
     if (e.type != rs_filter_type || !rs_matches(e.position) || (checked > 0 && e.position <= last_position)) {
-      throw std::runtime_error("read stream holds position " + std::to_string(e.position) + " which does not match");
+      throw std::runtime_error("read stream holds position " + std::to_string(e.position) +
+                               " which does not match");
     }
     last_position = e.position;
     ++checked;
   }
   if (range.error()) throw std::runtime_error("read big: " + range.error()->message());
   if (matched != src.matches || checked != src.matches || listed != src.matches || building) {
-    throw std::runtime_error("read stream: " + std::to_string(matched) + " entries (" + std::to_string(checked) +
-                             " read, " + std::to_string(listed) + " listed" + (building ? ", still building" : "") +
-                             "), expected " + std::to_string(src.matches));
+    throw std::runtime_error("read stream: " + std::to_string(matched) + " entries (" +
+                             std::to_string(checked) + " read, " + std::to_string(listed) + " listed" +
+                             (building ? ", still building" : "") + "), expected " +
+                             std::to_string(src.matches));
   }
   close_store(s);
   row r;
   r.scenario = "i";
-  r.variant = "read-stream back-fill, event_types(" + rs_filter_type + ").where(/total, " + rs_filter_total + ")" + suffix;
+  r.variant = "read-stream back-fill, event_types(" + rs_filter_type + ").where(/total, " + rs_filter_total +
+              ")" + suffix;
   r.events = n;
   r.seconds = backfill_s;
   r.events_per_s = static_cast<double>(n) / backfill_s;
@@ -220,8 +232,9 @@ void scenario_i_backfill(context& ctx, const rs_store& src, std::size_t max_open
     if (bf->first_call) first_call_ms = seconds_since(b0, *bf->first_call) * 1e3;
   }
   r.figures = "events/s = $all events scanned; **matched " + fmt_int(static_cast<double>(matched)) + "** (" +
-              fmt_int(static_cast<double>(src.of_filter_type)) + " of the type parsed); " + fmt_int(static_cast<double>(calls)) +
-              " progress calls, first after " + fmt(first_call_ms, 2) + " ms";
+              fmt_int(static_cast<double>(src.of_filter_type)) + " of the type parsed); " +
+              fmt_int(static_cast<double>(calls)) + " progress calls, first after " + fmt(first_call_ms, 2) +
+              " ms";
   r.extra["max_open_files"] = max_open_files;
   r.extra["matched"] = matched;
   r.extra["events_of_filter_type"] = src.of_filter_type;
@@ -231,8 +244,8 @@ void scenario_i_backfill(context& ctx, const rs_store& src, std::size_t max_open
 }
 
 // Appends of (a) with system streams on and off: median of 5 each,
-// alternating (one run is ~0.15 s; runs vary by 10-20 % on this machine). With them on, also how long after the last acknowledgement the
-// indexer had linked the last event.
+// alternating (one run is ~0.15 s; runs vary by 10-20 % on this machine). With them on, also how long after
+// the last acknowledgement the indexer had linked the last event.
 void scenario_i_appends(context& ctx) {
   const std::size_t n = ctx.cfg.n(200000);
   std::vector<double> on_runs, off_runs, lag_ms;
@@ -243,9 +256,11 @@ void scenario_i_appends(context& ctx) {
       loop l;
       store s = open_store_with(l, {.directory = dir.path(), .system_streams = system_streams});
       const auto o = run_burst(l, s, stream_names(1), single_event_appends(n), ctx.cfg.chunk);
-      const auto acked_at = o.start + std::chrono::duration_cast<clock_type::duration>(std::chrono::duration<double>(o.seconds));
+      const auto acked_at = o.start + std::chrono::duration_cast<clock_type::duration>(
+                                          std::chrono::duration<double>(o.seconds));
       if (system_streams) {
-        const auto linked_at = wait_for_link(s, "$et-" + event_type, o.events - 1, 60, std::chrono::microseconds(200));
+        const auto linked_at =
+            wait_for_link(s, "$et-" + event_type, o.events - 1, 60, std::chrono::microseconds(200));
         lag_ms.push_back(std::max(0.0, seconds_since(acked_at, linked_at) * 1e3));
       }
       close_store(s);
@@ -264,8 +279,9 @@ void scenario_i_appends(context& ctx) {
   r.seconds = static_cast<double>(n) / on;
   r.events_per_s = on;
   r.mb_per_s = static_cast<double>(n * record_bytes(event_type, payload(0), {})) / r.seconds / 1e6;
-  r.figures = "events/s = on; off " + fmt_int(off) + " ev/s, **on/off " + fmt(on / off, 2) +
-              "**; $et-" + event_type + " complete " + fmt(lag, 1) + " ms after the last ack (medians of " + std::to_string(reps) + ")";
+  r.figures = "events/s = on; off " + fmt_int(off) + " ev/s, **on/off " + fmt(on / off, 2) + "**; $et-" +
+              event_type + " complete " + fmt(lag, 1) + " ms after the last ack (medians of " +
+              std::to_string(reps) + ")";
   json::array on_all, off_all, lag_all;
   for (double v : on_runs) on_all.push_back(v);
   for (double v : off_runs) off_all.push_back(v);
@@ -289,6 +305,5 @@ void scenario_i(context& ctx) {
   for (std::size_t max_open : {std::size_t{512}, std::size_t{4096}}) scenario_i_backfill(ctx, src, max_open);
   scenario_i_appends(ctx);
 }
-
 
 }  // namespace evstore::bench

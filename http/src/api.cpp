@@ -2,7 +2,6 @@
 #include "api.hpp"
 
 #include "console_assets.hpp"
-
 #include <evstore/event_json.hpp>
 
 #include <boost/asio/post.hpp>
@@ -45,12 +44,13 @@ api_response console_response(const console_asset& a) {
   api_response r;
   r.content_type = std::string(a.content_type);
   r.body = std::string(a.body);
-  r.headers = {{"Cache-Control", "no-cache"},
-               {"X-Content-Type-Options", "nosniff"},
-               {"Referrer-Policy", "no-referrer"},
-               {"Content-Security-Policy",
-                "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
-                "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
+  r.headers = {
+      {"Cache-Control", "no-cache"},
+      {"X-Content-Type-Options", "nosniff"},
+      {"Referrer-Policy", "no-referrer"},
+      {"Content-Security-Policy",
+       "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"}};
   return r;
 }
 
@@ -63,7 +63,6 @@ std::optional<std::uint64_t> to_u64(std::string_view s) {
   return v;
 }
 
-
 std::optional<target> parse_target(std::string_view raw) {
   if (raw.empty() || raw.front() != '/') return std::nullopt;
   target t;
@@ -73,7 +72,8 @@ std::optional<target> parse_target(std::string_view raw) {
   std::size_t at = 1;
   while (at <= path.size()) {
     const auto slash = path.find('/', at);
-    const std::string_view seg = path.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
+    const std::string_view seg =
+        path.substr(at, slash == std::string_view::npos ? std::string_view::npos : slash - at);
     auto decoded = percent_decode(seg, false);
     if (!decoded) return std::nullopt;
     if (path.size() > 1) t.segments.push_back(std::move(*decoded));  // "/" alone has no segments
@@ -89,7 +89,8 @@ std::optional<target> parse_target(std::string_view raw) {
       const std::string_view pair = query.substr(0, amp);
       const auto eq = pair.find('=');
       auto key = percent_decode(pair.substr(0, eq), true);
-      auto value = percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+      auto value =
+          percent_decode(eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
       if (!key || !value) return std::nullopt;
       if (!key->empty()) t.query[*key] = *value;
       if (amp == std::string_view::npos) break;
@@ -133,20 +134,23 @@ subscribe_params parse_subscribe(const target& t, std::string stream, std::uint6
 
 }  // namespace
 
-route route_request(std::string_view method, std::string_view raw_target, bool upgrade, std::string_view accept,
-                    std::string_view last_event_id) {
+route route_request(std::string_view method, std::string_view raw_target, bool upgrade,
+                    std::string_view accept, std::string_view last_event_id) {
   auto t = parse_target(raw_target);
   if (!t) return {};  // api::handle answers 400
   if (upgrade) {
-    if (t->segments.size() != 1 || t->segments[0] != "subscribe") return {.kind = route_kind::upgrade_elsewhere};
+    if (t->segments.size() != 1 || t->segments[0] != "subscribe")
+      return {.kind = route_kind::upgrade_elsewhere};
     // A WebSocket subscription reads $all from its end unless told otherwise;
     // it does not resume by Last-Event-ID (an SSE header).
     std::string stream = t->query.count("stream") ? t->query["stream"] : "$all";
-    return {.kind = route_kind::websocket, .subscribe = parse_subscribe(*t, std::move(stream), from_end, {}, true)};
+    return {.kind = route_kind::websocket,
+            .subscribe = parse_subscribe(*t, std::move(stream), from_end, {}, true)};
   }
   if (method == "GET" && t->segments.size() == 2 && t->segments[0] == "streams" && t->query.count("live") &&
       t->query["live"] == "true" && accept.find("text/event-stream") != std::string_view::npos) {
-    return {.kind = route_kind::sse, .subscribe = parse_subscribe(*t, t->segments[1], 0, last_event_id, false)};
+    return {.kind = route_kind::sse,
+            .subscribe = parse_subscribe(*t, t->segments[1], 0, last_event_id, false)};
   }
   return {};
 }
@@ -182,7 +186,8 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
   if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {
     return on_engine([this, name = seg[1], tt = *t] { return consumer(name, tt); });
   }
-  if (seg.size() == 1 && seg[0] == "consumers" && m == "GET") return on_engine([this] { return consumers(); });
+  if (seg.size() == 1 && seg[0] == "consumers" && m == "GET")
+    return on_engine([this] { return consumers(); });
   if (seg.size() == 1 && seg[0] == "health" && m == "GET") return done(health());
   if (seg.size() == 1 && seg[0] == "metrics" && m == "GET") return done(metrics());
   if (m == "GET" || m == "HEAD") {
@@ -200,23 +205,24 @@ void api::append(const std::string& stream, api_request& request, std::function<
   }
   auto events = parse_events_json(request.body);
   if (!events) return done(from_error(events.error()));
-  store_.append(stream, std::move(*events), *expected,
-                [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
-                  if (ec == errc::wrong_expected_version) {
-                    auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
-                    body["expected"] = json_text(to_string(r.expected));
-                    body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
-                    return done(json_response(409, body));
-                  }
-                  if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
-                  api_response resp;
-                  resp.status = 201;
-                  resp.body = "{\"stream\":" + json_string(stream) + ",\"version\":" + std::to_string(r.version) +
-                              ",\"position\":" + std::to_string(r.position) +
-                              ",\"createdStream\":" + (r.created_stream ? "true" : "false") +
-                              ",\"duplicate\":" + (r.duplicate ? "true" : "false") + "}";
-                  done(std::move(resp));
-                });
+  store_.append(
+      stream, std::move(*events), *expected,
+      [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
+        if (ec == errc::wrong_expected_version) {
+          auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
+          body["expected"] = json_text(to_string(r.expected));
+          body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+          return done(json_response(409, body));
+        }
+        if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
+        api_response resp;
+        resp.status = 201;
+        resp.body = "{\"stream\":" + json_string(stream) + ",\"version\":" + std::to_string(r.version) +
+                    ",\"position\":" + std::to_string(r.position) +
+                    ",\"createdStream\":" + (r.created_stream ? "true" : "false") +
+                    ",\"duplicate\":" + (r.duplicate ? "true" : "false") + "}";
+        done(std::move(resp));
+      });
 }
 
 api_response api::read(const std::string& stream, const target& t) const {
@@ -245,7 +251,8 @@ api_response api::read(const std::string& stream, const target& t) const {
   if (!page) return from_error(page.error());
   auto version = store_.stream_version(stream);
   std::string body = "{\"stream\":" + json_string(stream) + ",\"version\":" +
-                     (version && *version ? std::to_string(**version) : std::string("null")) + ",\"events\":[";
+                     (version && *version ? std::to_string(**version) : std::string("null")) +
+                     ",\"events\":[";
   for (std::size_t i = 0; i < page->events.size(); ++i) {
     if (i) body += ',';
     append_event_json(body, page->events[i]);
@@ -291,8 +298,8 @@ api_response api::list(const target& t) const {
     for (const auto& r : store_.list_read_streams()) {
       if (!first) body += ',';
       first = false;
-      body += "{\"stream\":" + json_string(r.name) + ",\"version\":" +
-              (r.event_count ? std::to_string(r.event_count - 1) : std::string("null")) +
+      body += "{\"stream\":" + json_string(r.name) +
+              ",\"version\":" + (r.event_count ? std::to_string(r.event_count - 1) : std::string("null")) +
               ",\"kind\":\"read\",\"filter\":" + r.filter.to_json() + "}";
     }
   }
@@ -340,8 +347,9 @@ api_response api::metrics() const {
   counter("evstore_bytes_written_total", "Partition bytes written by this process.", st.bytes);
   counter("evstore_flushes_total", "Flushes of per-tick batches.", st.flushes);
   counter("evstore_fsyncs_total", "fdatasync calls.", st.fsyncs);
-  out += "# HELP evstore_flush_duration_seconds Duration of flushes (write, and fsync in durable mode).\n"
-         "# TYPE evstore_flush_duration_seconds histogram\n";
+  out +=
+      "# HELP evstore_flush_duration_seconds Duration of flushes (write, and fsync in durable mode).\n"
+      "# TYPE evstore_flush_duration_seconds histogram\n";
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < st.flush_duration_counts.size(); ++i) {
     cumulative += st.flush_duration_counts[i];
@@ -354,43 +362,63 @@ api_response api::metrics() const {
     }
     out += "evstore_flush_duration_seconds_bucket{le=\"" + le + "\"} " + std::to_string(cumulative) + "\n";
   }
-  out += "evstore_flush_duration_seconds_sum " + std::to_string(static_cast<double>(st.flush_nanoseconds) / 1e9) + "\n";
+  out += "evstore_flush_duration_seconds_sum " +
+         std::to_string(static_cast<double>(st.flush_nanoseconds) / 1e9) + "\n";
   out += "evstore_flush_duration_seconds_count " + std::to_string(cumulative) + "\n";
   out += "# HELP evstore_events Events in the store ($all).\n# TYPE evstore_events gauge\nevstore_events " +
          std::to_string(store_.event_count()) + "\n";
-  out += "# HELP evstore_indexed_events Events linked into read and system streams.\n# TYPE evstore_indexed_events gauge\n"
-         "evstore_indexed_events " + std::to_string(st.indexed) + "\n";
-  out += "# HELP evstore_indexer_failed 1 if the indexer has failed (see /health), else 0.\n"
-         "# TYPE evstore_indexer_failed gauge\nevstore_indexer_failed " +
-         std::string(st.indexer_error ? "1" : "0") + "\n";
-  out += "# HELP evstore_failed_links Read and system streams that failed alone (reads of them fail).\n"
-         "# TYPE evstore_failed_links gauge\nevstore_failed_links " + std::to_string(st.failed_links) + "\n";
-  out += "# HELP evstore_subscribers Live WebSocket and SSE subscribers.\n# TYPE evstore_subscribers gauge\n"
-         "evstore_subscribers " + std::to_string(metrics_.subscribers.load()) + "\n";
-  out += "# HELP evstore_connections Open HTTP connections.\n# TYPE evstore_connections gauge\nevstore_connections " +
-         std::to_string(metrics_.connections.load()) + "\n";
-  out += "# HELP evstore_send_queue_bytes Bytes queued for WebSocket and SSE clients.\n"
-         "# TYPE evstore_send_queue_bytes gauge\nevstore_send_queue_bytes " +
-         std::to_string(metrics_.send_queue_bytes.load()) + "\n";
-  out += "# HELP evstore_send_queue_peak_bytes The most bytes one WebSocket or SSE client had queued.\n"
-         "# TYPE evstore_send_queue_peak_bytes gauge\nevstore_send_queue_peak_bytes " +
-         std::to_string(metrics_.send_queue_peak_bytes.load()) + "\n";
-  out += "# HELP evstore_consumer_commits_in_flight WebSocket consumer acks being committed (one per session at most).\n"
-         "# TYPE evstore_consumer_commits_in_flight gauge\nevstore_consumer_commits_in_flight " +
-         std::to_string(metrics_.consumer_commits_in_flight.load()) + "\n";
-  out += "# HELP evstore_consumer_commits_in_flight_peak The most WebSocket consumer acks committed at once.\n"
-         "# TYPE evstore_consumer_commits_in_flight_peak gauge\nevstore_consumer_commits_in_flight_peak " +
-         std::to_string(metrics_.consumer_commits_in_flight_peak.load()) + "\n";
+  out +=
+      "# HELP evstore_indexed_events Events linked into read and system streams.\n# TYPE "
+      "evstore_indexed_events gauge\n"
+      "evstore_indexed_events " +
+      std::to_string(st.indexed) + "\n";
+  out +=
+      "# HELP evstore_indexer_failed 1 if the indexer has failed (see /health), else 0.\n"
+      "# TYPE evstore_indexer_failed gauge\nevstore_indexer_failed " +
+      std::string(st.indexer_error ? "1" : "0") + "\n";
+  out +=
+      "# HELP evstore_failed_links Read and system streams that failed alone (reads of them fail).\n"
+      "# TYPE evstore_failed_links gauge\nevstore_failed_links " +
+      std::to_string(st.failed_links) + "\n";
+  out +=
+      "# HELP evstore_subscribers Live WebSocket and SSE subscribers.\n# TYPE evstore_subscribers gauge\n"
+      "evstore_subscribers " +
+      std::to_string(metrics_.subscribers.load()) + "\n";
+  out +=
+      "# HELP evstore_connections Open HTTP connections.\n# TYPE evstore_connections "
+      "gauge\nevstore_connections " +
+      std::to_string(metrics_.connections.load()) + "\n";
+  out +=
+      "# HELP evstore_send_queue_bytes Bytes queued for WebSocket and SSE clients.\n"
+      "# TYPE evstore_send_queue_bytes gauge\nevstore_send_queue_bytes " +
+      std::to_string(metrics_.send_queue_bytes.load()) + "\n";
+  out +=
+      "# HELP evstore_send_queue_peak_bytes The most bytes one WebSocket or SSE client had queued.\n"
+      "# TYPE evstore_send_queue_peak_bytes gauge\nevstore_send_queue_peak_bytes " +
+      std::to_string(metrics_.send_queue_peak_bytes.load()) + "\n";
+  out +=
+      "# HELP evstore_consumer_commits_in_flight WebSocket consumer acks being committed (one per session at "
+      "most).\n"
+      "# TYPE evstore_consumer_commits_in_flight gauge\nevstore_consumer_commits_in_flight " +
+      std::to_string(metrics_.consumer_commits_in_flight.load()) + "\n";
+  out +=
+      "# HELP evstore_consumer_commits_in_flight_peak The most WebSocket consumer acks committed at once.\n"
+      "# TYPE evstore_consumer_commits_in_flight_peak gauge\nevstore_consumer_commits_in_flight_peak " +
+      std::to_string(metrics_.consumer_commits_in_flight_peak.load()) + "\n";
   counter("evstore_http_rejected_connections_total", "Connections refused at the connection limit.",
           metrics_.rejected_connections.load());
-  counter("evstore_http_accept_errors_total", "Failed accepts (out of descriptors, ...), retried after a backoff.",
+  counter("evstore_http_accept_errors_total",
+          "Failed accepts (out of descriptors, ...), retried after a backoff.",
           metrics_.accept_errors.load());
   counter("evstore_log_lines_dropped_total", "Request log lines lost because stderr did not take them.",
           metrics_.log_lines_dropped ? metrics_.log_lines_dropped() : 0);
-  out += "# HELP evstore_http_responses_total HTTP responses by status code.\n# TYPE evstore_http_responses_total counter\n";
+  out +=
+      "# HELP evstore_http_responses_total HTTP responses by status code.\n# TYPE "
+      "evstore_http_responses_total counter\n";
   for (std::size_t code = 100; code < metrics_.responses_by_status.size(); ++code) {
     if (const auto n = metrics_.responses_by_status[code].load()) {
-      out += "evstore_http_responses_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
+      out +=
+          "evstore_http_responses_total{code=\"" + std::to_string(code) + "\"} " + std::to_string(n) + "\n";
     }
   }
   api_response r;
@@ -399,18 +427,19 @@ api_response api::metrics() const {
   return r;
 }
 
-void api::create_read_stream(const std::string& name, const std::string& body, std::function<void(api_response)>& done) {
+void api::create_read_stream(const std::string& name, const std::string& body,
+                             std::function<void(api_response)>& done) {
   // The filter's text as written: numbers keep their spelling and digits.
   auto f = filter::from_json_member(body, "filter");
   if (!f) return done(from_error(f.error()));
-  store_.create_read_stream(name, std::move(*f), [name, done = std::move(done)](boost::system::error_code e,
-                                                                                  std::string detail) {
-    if (e) return done(from_error({e, std::move(detail)}));
-    api_response r;
-    r.status = 201;
-    r.body = "{\"stream\":" + json_string(name) + "}";
-    done(std::move(r));
-  });
+  store_.create_read_stream(name, std::move(*f),
+                            [name, done = std::move(done)](boost::system::error_code e, std::string detail) {
+                              if (e) return done(from_error({e, std::move(detail)}));
+                              api_response r;
+                              r.status = 201;
+                              r.body = "{\"stream\":" + json_string(name) + "}";
+                              done(std::move(r));
+                            });
 }
 
 void api::delete_read_stream(const std::string& name, std::function<void(api_response)>& done) {
@@ -425,8 +454,8 @@ void api::delete_read_stream(const std::string& name, std::function<void(api_res
 namespace {
 std::string consumer_json(const consumer_info& c) {
   return "{\"stream\":" + json_string(c.stream) + ",\"consumer\":" + json_string(c.name) +
-         ",\"position\":" + std::to_string(c.position) + ",\"state\":" + (c.state.empty() ? std::string("null") : c.state) +
-         "}";
+         ",\"position\":" + std::to_string(c.position) +
+         ",\"state\":" + (c.state.empty() ? std::string("null") : c.state) + "}";
 }
 }  // namespace
 
@@ -448,8 +477,9 @@ api_response api::consumer(const std::string& name, const target& t) const {
   }
   if (named.empty()) return error_response(404, "consumer_not_found", "no consumer named " + name);
   if (named.size() > 1) {
-    auto body = error_object("ambiguous_consumer", "consumers named " + name + " exist on " +
-                                                       std::to_string(named.size()) + " streams: add ?stream=");
+    auto body =
+        error_object("ambiguous_consumer", "consumers named " + name + " exist on " +
+                                               std::to_string(named.size()) + " streams: add ?stream=");
     boost::json::array streams;
     for (const consumer_info* c : named) streams.emplace_back(json_text(c->stream));
     body["streams"] = std::move(streams);

@@ -12,7 +12,6 @@
 #pragma once
 
 #include "responses.hpp"
-
 #include <evstore/store.hpp>
 
 #include <array>
@@ -67,8 +66,8 @@ struct route {
 
 // Decides which handler a request goes to. `accept` and `last_event_id` are
 // the Accept and Last-Event-ID headers (SSE resumes after the latter).
-route route_request(std::string_view method, std::string_view raw_target, bool upgrade, std::string_view accept,
-                    std::string_view last_event_id);
+route route_request(std::string_view method, std::string_view raw_target, bool upgrade,
+                    std::string_view accept, std::string_view last_event_id);
 
 struct api_options {
   std::size_t max_read_limit = 1000;  // cap on `limit` of a read
@@ -84,7 +83,7 @@ struct server_metrics {
   std::atomic<std::uint64_t> subscribers{0};
   std::atomic<std::uint64_t> rejected_connections{0};
   std::atomic<std::uint64_t> accept_errors{0};  // failed accepts (EMFILE, ...), each retried after a backoff
-  std::function<std::uint64_t()> log_lines_dropped;  // request log lines stderr did not take
+  std::function<std::uint64_t()> log_lines_dropped;     // request log lines stderr did not take
   std::atomic<std::uint64_t> send_queue_bytes{0};       // queued for live clients, all sessions
   std::atomic<std::uint64_t> send_queue_peak_bytes{0};  // the most one session has held
   std::atomic<std::uint64_t> consumer_commits_in_flight{0};
@@ -107,7 +106,8 @@ class api {
   api_response list(const target& t) const;
   api_response health() const;
   api_response metrics() const;
-  void create_read_stream(const std::string& name, const std::string& body, std::function<void(api_response)>& done);
+  void create_read_stream(const std::string& name, const std::string& body,
+                          std::function<void(api_response)>& done);
   void delete_read_stream(const std::string& name, std::function<void(api_response)>& done);
   api_response consumer(const std::string& name, const target& t) const;
   api_response consumers() const;

@@ -26,9 +26,11 @@ result<std::vector<token>> load_token_file(const std::string& path) {
     std::istringstream words(line);
     std::string scope, secret, extra;
     if (!(words >> scope)) continue;
-    if (!(words >> secret) || (words >> extra) || (scope != "read" && scope != "write") || secret.size() < 16) {
-      return error(errc::invalid_argument, path + ":" + std::to_string(n) +
-                                               ": expected \"read <token>\" or \"write <token>\" (tokens of 16+ characters)");
+    if (!(words >> secret) || (words >> extra) || (scope != "read" && scope != "write") ||
+        secret.size() < 16) {
+      return error(errc::invalid_argument,
+                   path + ":" + std::to_string(n) +
+                       ": expected \"read <token>\" or \"write <token>\" (tokens of 16+ characters)");
     }
     out.push_back({secret, scope == "write" ? token_scope::write : token_scope::read});
   }

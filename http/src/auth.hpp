@@ -3,7 +3,6 @@
 #pragma once
 
 #include "responses.hpp"
-
 #include <evstore/error.hpp>
 
 #include <string>

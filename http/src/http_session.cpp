@@ -39,7 +39,8 @@ std::optional<std::string> framing_error(const Message& req) {
     if (te > 1 || !beast::iequals(v, "chunked")) return "Transfer-Encoding must be exactly \"chunked\"";
     if (req.count(bhttp::field::content_length) > 0) return "Content-Length and Transfer-Encoding together";
   }
-  if (req.version() >= 11 && req.count(bhttp::field::host) != 1) return "an HTTP/1.1 request needs one Host header";
+  if (req.version() >= 11 && req.count(bhttp::field::host) != 1)
+    return "an HTTP/1.1 request needs one Host header";
   return std::nullopt;
 }
 
@@ -54,11 +55,10 @@ class http_session : public net::connection, public std::enable_shared_from_this
   using std::enable_shared_from_this<http_session<Stream>>::shared_from_this;
 
  public:
-  http_session(std::shared_ptr<server::state> st, tcp::socket socket)
-    requires(!is_tls<Stream>)
+  http_session(std::shared_ptr<server::state> st, tcp::socket socket) requires(!is_tls<Stream>)
       : st_(std::move(st)), stream_(std::move(socket)), strand_(stream_.get_executor()) {}
-  http_session(std::shared_ptr<server::state> st, tcp::socket socket, boost::asio::ssl::context& tls)
-    requires is_tls<Stream>
+  http_session(std::shared_ptr<server::state> st, tcp::socket socket,
+               boost::asio::ssl::context& tls) requires is_tls<Stream>
       : st_(std::move(st)), stream_(std::move(socket), tls), strand_(stream_.get_executor()) {}
 
   void run() {
@@ -113,11 +113,12 @@ class http_session : public net::connection, public std::enable_shared_from_this
       // Between requests: the idle timeout until the next request's first
       // byte, then the header deadline for the rest of its header.
       deadline.expires_after(st_->options.idle_timeout);
-      stream_.async_read_some(buffer_.prepare(4096), [self = shared_from_this()](beast::error_code ec, std::size_t n) {
-        if (ec) return self->fail("read", ec);
-        self->buffer_.commit(n);
-        self->read_header_bytes();
-      });
+      stream_.async_read_some(buffer_.prepare(4096),
+                              [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                                if (ec) return self->fail("read", ec);
+                                self->buffer_.commit(n);
+                                self->read_header_bytes();
+                              });
       return;
     }
     read_header_bytes();
@@ -134,7 +135,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
   // that went away or a socket error.
   static bool is_parse_error(const beast::error_code& ec) {
     return ec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
-           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message && ec != bhttp::error::need_more;
+           ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message &&
+           ec != bhttp::error::need_more;
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -146,21 +148,25 @@ class http_session : public net::connection, public std::enable_shared_from_this
       method_ = std::string(h.method_string());
       path_ = std::string(h.target());
     }
-    if (ec == bhttp::error::header_limit) return reply_early(error_response(431, "headers_too_large", "request headers exceed the limit"));
+    if (ec == bhttp::error::header_limit)
+      return reply_early(error_response(431, "headers_too_large", "request headers exceed the limit"));
     // Beast refuses a Content-Length over the body limit while parsing the
     // header: answer before reading any of the body.
     if (ec == bhttp::error::body_limit) {
-      return reply_early(error_response(413, "body_too_large", "request body exceeds " +
-                                                                   std::to_string(st_->options.body_limit) + " bytes"));
+      return reply_early(
+          error_response(413, "body_too_large",
+                         "request body exceeds " + std::to_string(st_->options.body_limit) + " bytes"));
     }
-    if (ec && is_parse_error(ec)) return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
+    if (ec && is_parse_error(ec))
+      return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
     if (ec) return fail("read", ec);
     auto& req = parser_->get();
     if (auto why = framing_error(req)) return reply_early(error_response(400, "bad_request", *why));
     // Refused before the body is read.
     if (const auto len = parser_->content_length(); len && *len > st_->options.body_limit) {
-      return reply_early(error_response(413, "body_too_large", "request body exceeds " +
-                                                                   std::to_string(st_->options.body_limit) + " bytes"));
+      return reply_early(
+          error_response(413, "body_too_large",
+                         "request body exceeds " + std::to_string(st_->options.body_limit) + " bytes"));
     }
     const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
                         req.method() == bhttp::verb::delete_;
@@ -168,7 +174,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
     // a token, and the console then sends the token the user gives it.
     const bool console_file = (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
                               find_console_asset(req.target()) != nullptr;
-    const bool open_probe = st_->options.open_probes && req.method() == bhttp::verb::get && is_probe(req.target());
+    const bool open_probe =
+        st_->options.open_probes && req.method() == bhttp::verb::get && is_probe(req.target());
     if (const unsigned denied =
             console_file || open_probe ? 0 : st_->authorize(req[bhttp::field::authorization], writes)) {
       return reply_early(refusal(denied, "this token may only read"));
@@ -176,7 +183,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
     // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met.
     if (const auto n = req.count(bhttp::field::expect);
         n > 1 || (n == 1 && !beast::iequals(req[bhttp::field::expect], "100-continue"))) {
-      return reply_early(error_response(417, "expectation_failed", "only \"Expect: 100-continue\" is supported"));
+      return reply_early(
+          error_response(417, "expectation_failed", "only \"Expect: 100-continue\" is supported"));
     }
     busy_ = true;  // from here the request is answered, even across stop()
     // A client that asked waits for "100 Continue" before its body (RFC 9110 §10.1.1).
@@ -207,14 +215,16 @@ class http_session : public net::connection, public std::enable_shared_from_this
     }
     if (parser_->is_done()) return on_body({}, 0);
     deadline.expires_after(st_->options.header_timeout);
-    bhttp::async_read(stream_, buffer_, *parser_, beast::bind_front_handler(&http_session<Stream>::on_body, shared_from_this()));
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&http_session<Stream>::on_body, shared_from_this()));
   }
 
   void on_body(beast::error_code ec, std::size_t) {
     if (ec == bhttp::error::body_limit) {
       return reply_early(error_response(413, "body_too_large", "request body exceeds the limit"));
     }
-    if (ec && is_parse_error(ec)) return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
+    if (ec && is_parse_error(ec))
+      return reply_early(error_response(400, "bad_request", "malformed request: " + ec.message()));
     if (ec) return fail("read", ec);
     deadline.expires_never();  // no deadline while the engine works on it
     auto req = parser_->release();
@@ -238,7 +248,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
 
   // Counts the response for /metrics and writes its log line.
   void record(unsigned status) {
-    if (status < st_->metrics.responses_by_status.size()) st_->metrics.responses_by_status[status].fetch_add(1);
+    if (status < st_->metrics.responses_by_status.size())
+      st_->metrics.responses_by_status[status].fetch_add(1);
     st_->log_request(method_, path_, status, std::chrono::steady_clock::now() - started_);
   }
 
@@ -253,7 +264,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
 
   // The response is serialized by hand into one buffer: one send per
   // response, without Beast's header container and buffer sequences.
-  void write_response(api_response r, bool keep_alive) {  // NOLINT(performance-unnecessary-value-param): callers move it in
+  void write_response(api_response r,
+                      bool keep_alive) {  // NOLINT(performance-unnecessary-value-param): callers move it in
     if (st_->stopping()) keep_alive = false;  // stop(): this is the connection's last answer
     const unsigned status = r.status;
     response_.clear();
@@ -373,7 +385,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
     }
     record(101);
     finished_ = true;  // the WebSocket session owns the connection now
-    start_websocket_session<Stream>(st_, shared_from_this(), std::move(stream_), buffer_, std::move(req), std::move(p));
+    start_websocket_session<Stream>(st_, shared_from_this(), std::move(stream_), buffer_, std::move(req),
+                                    std::move(p));
   }
 
   // --- Server-Sent Events: refused parameters and a subscription that does
@@ -421,7 +434,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
   std::chrono::steady_clock::time_point started_;
   std::string response_;  // the response being written
   bool first_ = true, keep_alive_ = false, http10_ = false, finished_ = false;
-  bool busy_ = false;   // a request is read and being answered
+  bool busy_ = false;    // a request is read and being answered
   bool closed_ = false;  // close_now() ran: start nothing new
   bool linger_ = false;  // the answer came before the request's end: drain after it
   std::size_t lingered_ = 0;

@@ -14,14 +14,22 @@ std::size_t utf8_sequence(std::string_view s) {
   if (c < 0x80) return 1;
   std::size_t n = 0;
   unsigned char lo = 0x80, hi = 0xBF;  // the range of the second byte
-  if (c >= 0xC2 && c <= 0xDF) n = 2;
-  else if (c == 0xE0) n = 3, lo = 0xA0;
-  else if (c == 0xED) n = 3, hi = 0x9F;
-  else if (c >= 0xE1 && c <= 0xEF) n = 3;
-  else if (c == 0xF0) n = 4, lo = 0x90;
-  else if (c == 0xF4) n = 4, hi = 0x8F;
-  else if (c >= 0xF1 && c <= 0xF3) n = 4;
-  else return 0;
+  if (c >= 0xC2 && c <= 0xDF)
+    n = 2;
+  else if (c == 0xE0)
+    n = 3, lo = 0xA0;
+  else if (c == 0xED)
+    n = 3, hi = 0x9F;
+  else if (c >= 0xE1 && c <= 0xEF)
+    n = 3;
+  else if (c == 0xF0)
+    n = 4, lo = 0x90;
+  else if (c == 0xF4)
+    n = 4, hi = 0x8F;
+  else if (c >= 0xF1 && c <= 0xF3)
+    n = 4;
+  else
+    return 0;
   if (s.size() < n || b(1) < lo || b(1) > hi) return 0;
   for (std::size_t i = 2; i < n; ++i) {
     if (b(i) < 0x80 || b(i) > 0xBF) return 0;
@@ -76,7 +84,9 @@ boost::json::object error_object(std::string_view code, std::string_view message
   return {{"error", json_text(code)}, {"message", json_text(message)}};
 }
 
-boost::json::object error_object(const evstore::error& e) { return error_object(code_of(e.code), e.message()); }
+boost::json::object error_object(const evstore::error& e) {
+  return error_object(code_of(e.code), e.message());
+}
 
 api_response json_response(unsigned status, const boost::json::object& body) {
   api_response r;

@@ -34,11 +34,13 @@ void server::state::reject_busy(tcp::socket socket) {
     return;
   }
   static constexpr std::string_view reply =
-      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: 69\r\n\r\n"
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\nConnection: "
+      "close\r\nContent-Length: 69\r\n\r\n"
       "{\"error\":\"too_many_connections\",\"message\":\"connection limit reached\"}";
   metrics.rejected_connections.fetch_add(1);
   net::reject_connection(std::move(socket), std::string(reply),
-                         options.body_limit + options.header_limit + (std::size_t{1} << 20), options.linger_timeout);
+                         options.body_limit + options.header_limit + (std::size_t{1} << 20),
+                         options.linger_timeout);
 }
 
 namespace {
@@ -55,10 +57,12 @@ bool is_ordinary_end(const boost::system::error_code& ec) {
 void server::state::log_session_error(std::string_view what, const boost::system::error_code& ec,
                                       const net::connection& c) {
   if (is_ordinary_end(ec)) return;
-  if (log.add_error(what, c.peer, ec.message())) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
+  if (log.add_error(what, c.peer, ec.message()))
+    boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
 }
 
-server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options)
+server::server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine,
+               server_options options)
     : state_(std::make_shared<state>(net, s, std::move(engine), std::move(options))) {}
 
 server::~server() { stop(); }
@@ -79,7 +83,8 @@ result<void> server::start() {
   if (ec) return error(errc::invalid_argument, "bad listen address " + o.address);
   st.listener = std::make_shared<net::listener>(st.net, st.log, st.metrics.accept_errors,
                                                 [weak = std::weak_ptr<state>(state_)](tcp::socket socket) {
-                                                  if (auto self = weak.lock()) self->on_connection(std::move(socket));
+                                                  if (auto self = weak.lock())
+                                                    self->on_connection(std::move(socket));
                                                 });
   if (ec = st.listener->listen(tcp::endpoint(address, o.port)); ec) {
     return error(ec, "cannot listen on " + o.address + ":" + std::to_string(o.port));

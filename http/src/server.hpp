@@ -12,7 +12,6 @@
 
 #include "api.hpp"
 #include "auth.hpp"  // token, load_token_file
-
 #include <evstore/error.hpp>
 #include <evstore/store.hpp>
 
@@ -34,8 +33,9 @@ struct server_options {
   std::size_t header_limit = std::size_t{16} << 10;
   // To receive a request's headers, from its first byte (slow-loris); every request on a connection.
   std::chrono::milliseconds header_timeout{10'000};
-  std::chrono::milliseconds idle_timeout{60'000};    // keep-alive between requests, until the next one's first byte
-  std::chrono::milliseconds write_timeout{30'000};   // per write to a client
+  std::chrono::milliseconds idle_timeout{
+      60'000};  // keep-alive between requests, until the next one's first byte
+  std::chrono::milliseconds write_timeout{30'000};  // per write to a client
   std::size_t max_connections = 1024;
   std::size_t websocket_max_message = std::size_t{1} << 20;
   std::chrono::milliseconds sse_keepalive{15'000};

@@ -3,11 +3,10 @@
 // Internal to http/.
 #pragma once
 
-#include "server.hpp"
-
 #include "connection_set.hpp"
 #include "listener.hpp"
 #include "request_log.hpp"
+#include "server.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
@@ -21,9 +20,13 @@ namespace evstore::http {
 
 struct server::state : std::enable_shared_from_this<server::state> {
   state(boost::asio::io_context& n, store& s, boost::asio::any_io_executor e, server_options o)
-      : net(n), engine(std::move(e)), options(std::move(o)), routes(s, engine, options.api, metrics),
+      : net(n),
+        engine(std::move(e)),
+        options(std::move(o)),
+        routes(s, engine, options.api, metrics),
         connections(std::make_shared<net::connection_set>(
-            n, metrics.connections, std::min({options.header_timeout, options.idle_timeout, options.write_timeout}))) {
+            n, metrics.connections,
+            std::min({options.header_timeout, options.idle_timeout, options.write_timeout}))) {
     metrics.log_lines_dropped = [this] { return log.dropped(); };
   }
 
@@ -42,12 +45,14 @@ struct server::state : std::enable_shared_from_this<server::state> {
   bool stopping() const { return connections->stopping(); }
   void log_request(std::string_view method, std::string_view path, unsigned status,
                    std::chrono::steady_clock::duration took) {
-    if (log.add(method, path, status, took)) boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
+    if (log.add(method, path, status, took))
+      boost::asio::post(net, [self = shared_from_this()] { self->log.flush(); });
   }
   // A session's unexpected end (a failed TLS handshake, read or write), in
   // the request log: `what` names the step. Ends that mean the peer left or
   // the server closed the connection itself are not logged.
-  void log_session_error(std::string_view what, const boost::system::error_code& ec, const net::connection& c);
+  void log_session_error(std::string_view what, const boost::system::error_code& ec,
+                         const net::connection& c);
   // 0 if allowed; else the status to answer (401 or 403).
   unsigned authorize(std::string_view header, bool needs_write) const {
     return http::authorize(options.tokens, header, needs_write);

@@ -3,7 +3,6 @@
 
 #include "streams.hpp"
 #include "subscription_feed.hpp"
-
 #include <evstore/event_json.hpp>
 
 #include <boost/asio/bind_executor.hpp>
@@ -28,7 +27,9 @@ std::string frame_event(const recorded_event& e) {
   return out;
 }
 
-std::string frame_caught_up(const subscription_batch&) { return "event: caughtUp\ndata: {\"caughtUp\":true}\n\n"; }
+std::string frame_caught_up(const subscription_batch&) {
+  return "event: caughtUp\ndata: {\"caughtUp\":true}\n\n";
+}
 
 // Bounded by bytes as the WebSocket is (see subscription_feed.hpp), and a
 // read stays pending on the socket, so a client that closes ends its
@@ -42,15 +43,18 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
       : st_(std::move(st)),
         stream_(std::move(stream)),
         strand_(stream_.get_executor()),
-        feed_(st_->metrics, st_->options.send_queue_limit, {.event = frame_event, .caught_up = frame_caught_up}),
+        feed_(st_->metrics, st_->options.send_queue_limit,
+              {.event = frame_event, .caught_up = frame_caught_up}),
         keepalive_(strand_) {
     feed_.attach(std::move(live));
   }
 
   void start() {
     st_->metrics.subscribers.fetch_add(1);
-    feed_.push("HTTP/1.1 200 OK\r\nServer: evstored\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-               "Connection: close\r\n\r\n");
+    feed_.push(
+        "HTTP/1.1 200 OK\r\nServer: evstored\r\nContent-Type: text/event-stream\r\nCache-Control: "
+        "no-cache\r\n"
+        "Connection: close\r\n\r\n");
     write();
     pull();
     keepalive();
@@ -76,17 +80,18 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
   // The client sends nothing after its request: what it sends is dropped, and
   // its end of the stream (or an error) ends the session.
   void read() {
-    stream_.async_read_some(boost::asio::buffer(in_),
-                            boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                              if (self->finished_) return;
-                              if (ec) {
-                                self->st_->log_session_error("read", ec, *self);
-                                beast::error_code ignored;
-                                self->lowest().close(ignored);  // ends a write in flight too
-                                return self->finish();
-                              }
-                              self->read();
-                            }));
+    stream_.async_read_some(
+        boost::asio::buffer(in_),
+        boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (self->finished_) return;
+          if (ec) {
+            self->st_->log_session_error("read", ec, *self);
+            beast::error_code ignored;
+            self->lowest().close(ignored);  // ends a write in flight too
+            return self->finish();
+          }
+          self->read();
+        }));
   }
 
   void pull() {
@@ -116,18 +121,19 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
     out_.clear();
     for (const auto& m : queued) out_.push_back(boost::asio::buffer(m));
     deadline.expires_after(st_->options.write_timeout);
-    boost::asio::async_write(stream_, out_,
-                             boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                               self->writing_ = false;
-                               self->feed_.pop(self->out_.size());
-                               if (ec) {
-                                 if (!self->finished_) self->st_->log_session_error("write", ec, *self);
-                                 return self->finish();
-                               }
-                               self->deadline.expires_never();
-                               self->write();
-                               self->pull();
-                             }));
+    boost::asio::async_write(
+        stream_, out_,
+        boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->writing_ = false;
+          self->feed_.pop(self->out_.size());
+          if (ec) {
+            if (!self->finished_) self->st_->log_session_error("write", ec, *self);
+            return self->finish();
+          }
+          self->deadline.expires_never();
+          self->write();
+          self->pull();
+        }));
   }
 
   // A comment line now and then keeps proxies from closing an idle stream
@@ -166,17 +172,19 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
 }  // namespace
 
 template <class Stream>
-void start_sse_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from, Stream stream,
-                       subscription live) {
+void start_sse_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from,
+                       Stream stream, subscription live) {
   auto s = std::make_shared<sse_session<Stream>>(st, std::move(stream), std::move(live));
   s->peer = from->peer;
   st->connections->replace(from, s);
   s->start();
 }
 
-template void start_sse_session<plain_stream>(std::shared_ptr<server::state>, const std::shared_ptr<net::connection>&,
-                                              plain_stream, subscription);
-template void start_sse_session<tls_stream>(std::shared_ptr<server::state>, const std::shared_ptr<net::connection>&,
-                                            tls_stream, subscription);
+template void start_sse_session<plain_stream>(std::shared_ptr<server::state>,
+                                              const std::shared_ptr<net::connection>&, plain_stream,
+                                              subscription);
+template void start_sse_session<tls_stream>(std::shared_ptr<server::state>,
+                                            const std::shared_ptr<net::connection>&, tls_stream,
+                                            subscription);
 
 }  // namespace evstore::http

@@ -4,7 +4,6 @@
 #pragma once
 
 #include "server_state.hpp"
-
 #include <evstore/subscription.hpp>
 
 #include <memory>
@@ -14,7 +13,7 @@ namespace evstore::http {
 // Replaces `from` in the server's connections by an SSE session on `stream`,
 // which answers 200 and sends what `live` reads. Stream: plain_stream or tls_stream.
 template <class Stream>
-void start_sse_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from, Stream stream,
-                       subscription live);
+void start_sse_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from,
+                       Stream stream, subscription live);
 
 }  // namespace evstore::http

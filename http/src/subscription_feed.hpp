@@ -11,7 +11,6 @@
 #pragma once
 
 #include "api.hpp"
-
 #include <evstore/subscription.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -49,7 +48,8 @@ class subscription_feed {
   // then `then(ec, detail)` runs on `strand`: ec is the end of the
   // subscription (operation_aborted: cancelled). The handler must keep the
   // feed's owner alive.
-  void pull(const boost::asio::any_io_executor& strand, std::function<void(boost::system::error_code, std::string)> then);
+  void pull(const boost::asio::any_io_executor& strand,
+            std::function<void(boost::system::error_code, std::string)> then);
 
   // The queue of messages waiting to be written.
   void push(std::string message);

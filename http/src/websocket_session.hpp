@@ -20,6 +20,7 @@ namespace evstore::http {
 template <class Stream>
 void start_websocket_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from,
                              Stream stream, const boost::beast::flat_buffer& leftover,
-                             boost::beast::http::request<boost::beast::http::string_body> request, subscribe_params p);
+                             boost::beast::http::request<boost::beast::http::string_body> request,
+                             subscribe_params p);
 
 }  // namespace evstore::http

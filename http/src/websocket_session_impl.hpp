@@ -5,11 +5,9 @@
 // evstored, and two units build in parallel.
 #pragma once
 
-#include "websocket_session.hpp"
-
 #include "streams.hpp"
 #include "subscription_feed.hpp"
-
+#include "websocket_session.hpp"
 #include <evstore/event_json.hpp>
 
 #include <boost/asio/bind_executor.hpp>
@@ -37,7 +35,8 @@ inline std::string frame_event(const recorded_event& e) {
 
 inline std::string frame_caught_up(const subscription_batch& b) {
   return boost::json::serialize(boost::json::object{
-      {"caughtUp", true}, {"version", b.next ? boost::json::value(b.next - 1) : boost::json::value(nullptr)}});
+      {"caughtUp", true},
+      {"version", b.next ? boost::json::value(b.next - 1) : boost::json::value(nullptr)}});
 }
 
 // A close code for an engine error: 4000 + the HTTP status of an error the
@@ -49,7 +48,9 @@ inline std::uint16_t close_code_for(const evstore::error& e) {
 }
 
 // A reply to a client's message that was refused: the error body of any route.
-inline std::string invalid_message(std::string_view why) { return boost::json::serialize(error_object("invalid_message", why)); }
+inline std::string invalid_message(std::string_view why) {
+  return boost::json::serialize(error_object("invalid_message", why));
+}
 
 // The reply to an ack that was refused: the error body of any route, and the ack.
 inline std::string ack_error(boost::json::object error, std::uint64_t ack) {
@@ -57,14 +58,17 @@ inline std::string ack_error(boost::json::object error, std::uint64_t ack) {
   return boost::json::serialize(error);
 }
 
-inline std::string acked(std::uint64_t ack) { return boost::json::serialize(boost::json::object{{"acked", ack}}); }
+inline std::string acked(std::uint64_t ack) {
+  return boost::json::serialize(boost::json::object{{"acked", ack}});
+}
 
 // Bounded by bytes (see subscription_feed.hpp). The client's messages are
 // read one at a time, and not while an ack is being committed or the queue
 // is at its limit: a client that sends faster than acks commit, or than it
 // reads the replies, waits in its own socket.
 template <class Stream>
-class websocket_session : public net::connection, public std::enable_shared_from_this<websocket_session<Stream>> {
+class websocket_session : public net::connection,
+                          public std::enable_shared_from_this<websocket_session<Stream>> {
   using std::enable_shared_from_this<websocket_session<Stream>>::shared_from_this;
 
  public:
@@ -72,7 +76,8 @@ class websocket_session : public net::connection, public std::enable_shared_from
       : st_(std::move(st)),
         ws_(std::move(stream)),
         strand_(ws_.get_executor()),
-        feed_(st_->metrics, st_->options.send_queue_limit, {.event = frame_event, .caught_up = frame_caught_up}) {
+        feed_(st_->metrics, st_->options.send_queue_limit,
+              {.event = frame_event, .caught_up = frame_caught_up}) {
     auto& first = ws_.next_layer().buffer();
     first.commit(boost::asio::buffer_copy(first.prepare(leftover.size()), leftover.data()));
   }
@@ -132,8 +137,8 @@ class websocket_session : public net::connection, public std::enable_shared_from
       out.invalid = p.invalid;
       return out;
     }
-    const subscription_options batches{.max_batch = 256,
-                                       .max_bytes = subscription_feed::batch_bytes(st_->options.send_queue_limit)};
+    const subscription_options batches{
+        .max_batch = 256, .max_bytes = subscription_feed::batch_bytes(st_->options.send_queue_limit)};
     store& s = st_->routes.engine();
     result<subscription> sub = error(errc::invalid_argument, "");
     if (p.consumer) {
@@ -179,8 +184,9 @@ class websocket_session : public net::connection, public std::enable_shared_from
     if (!fail_reason_.empty()) {
       // A documented close code with the reason, after a handshake the client can read.
       closed_ = true;
-      return ws_.async_close(ws::close_reason(static_cast<ws::close_code>(fail_code_), fail_reason_.substr(0, 120)),
-                             [self = shared_from_this()](beast::error_code) { self->finish(); });
+      return ws_.async_close(
+          ws::close_reason(static_cast<ws::close_code>(fail_code_), fail_reason_.substr(0, 120)),
+          [self = shared_from_this()](beast::error_code) { self->finish(); });
     }
     read_client();
     pull();
@@ -189,7 +195,8 @@ class websocket_session : public net::connection, public std::enable_shared_from
   void read_client() {
     if (reading_ || committing_ || closed_ || finished_ || feed_.full()) return;
     reading_ = true;
-    ws_.async_read(in_, beast::bind_front_handler(&websocket_session<Stream>::on_client_message, shared_from_this()));
+    ws_.async_read(
+        in_, beast::bind_front_handler(&websocket_session<Stream>::on_client_message, shared_from_this()));
   }
 
   void on_client_message(beast::error_code ec, std::size_t) {
@@ -214,8 +221,9 @@ class websocket_session : public net::connection, public std::enable_shared_from
     }
     if (ack_number == std::numeric_limits<std::uint64_t>::max()) {
       // Its next position (ack + 1) does not exist: it would wrap to 0.
-      enqueue(ack_error(error_object("invalid_argument", "ack " + std::to_string(ack_number) + " has no next position"),
-                        ack_number));
+      enqueue(ack_error(
+          error_object("invalid_argument", "ack " + std::to_string(ack_number) + " has no next position"),
+          ack_number));
       return read_client();
     }
     std::string state;
@@ -229,16 +237,18 @@ class websocket_session : public net::connection, public std::enable_shared_from
     committing_ = true;
     const auto in_flight = st_->metrics.consumer_commits_in_flight.fetch_add(1) + 1;
     auto peak = st_->metrics.consumer_commits_in_flight_peak.load();
-    while (in_flight > peak && !st_->metrics.consumer_commits_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
+    while (in_flight > peak &&
+           !st_->metrics.consumer_commits_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
     }
-    consumer_->commit(ack + 1, state,
-                      boost::asio::bind_executor(strand_, [self = shared_from_this(), ack](boost::system::error_code e,
-                                                                                             std::string detail) {
-                        self->committing_ = false;
-                        self->st_->metrics.consumer_commits_in_flight.fetch_sub(1);
-                        self->enqueue(e ? ack_error(error_object({e, std::move(detail)}), ack) : acked(ack));
-                        self->read_client();
-                      }));
+    consumer_->commit(
+        ack + 1, state,
+        boost::asio::bind_executor(
+            strand_, [self = shared_from_this(), ack](boost::system::error_code e, std::string detail) {
+              self->committing_ = false;
+              self->st_->metrics.consumer_commits_in_flight.fetch_sub(1);
+              self->enqueue(e ? ack_error(error_object({e, std::move(detail)}), ack) : acked(ack));
+              self->read_client();
+            }));
   }
 
   // Reads the next batch while the queue is under half its limit.
@@ -274,16 +284,17 @@ class websocket_session : public net::connection, public std::enable_shared_from
     writing_ = true;
     deadline.expires_after(st_->options.write_timeout);
     ws_.text(true);
-    ws_.async_write(boost::asio::buffer(feed_.messages().front()),
-                    boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      self->writing_ = false;
-                      self->deadline.expires_never();
-                      if (ec) return self->fail("write", ec);
-                      self->feed_.pop(1);
-                      self->write_next();
-                      self->pull();
-                      self->read_client();
-                    }));
+    ws_.async_write(
+        boost::asio::buffer(feed_.messages().front()),
+        boost::asio::bind_executor(strand_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          self->writing_ = false;
+          self->deadline.expires_never();
+          if (ec) return self->fail("write", ec);
+          self->feed_.pop(1);
+          self->write_next();
+          self->pull();
+          self->read_client();
+        }));
   }
 
   void close_with(std::uint16_t code, const std::string& reason) {
@@ -333,7 +344,8 @@ namespace evstore::http {
 template <class Stream>
 void start_websocket_session(std::shared_ptr<server::state> st, const std::shared_ptr<net::connection>& from,
                              Stream stream, const boost::beast::flat_buffer& leftover,
-                             boost::beast::http::request<boost::beast::http::string_body> request, subscribe_params p) {
+                             boost::beast::http::request<boost::beast::http::string_body> request,
+                             subscribe_params p) {
   auto w = std::make_shared<websocket_detail::websocket_session<Stream>>(st, std::move(stream), leftover);
   w->peer = from->peer;
   st->connections->replace(from, w);

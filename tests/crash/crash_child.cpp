@@ -100,8 +100,8 @@ inline std::string event_json(std::uint64_t seed, std::uint64_t append, std::uin
     if (k % 8 == 0) r = mix(r + k);
     pad[k] = alphabet[(r >> ((k % 8) * 8)) % 36];
   }
-  return "{\"seed\":" + std::to_string(seed) + ",\"append\":" + std::to_string(append) + ",\"i\":" +
-         std::to_string(i) + ",\"of\":" + std::to_string(of) + ",\"pad\":\"" + pad + "\"}";
+  return "{\"seed\":" + std::to_string(seed) + ",\"append\":" + std::to_string(append) +
+         ",\"i\":" + std::to_string(i) + ",\"of\":" + std::to_string(of) + ",\"pad\":\"" + pad + "\"}";
 }
 
 inline std::string event_metadata(std::uint64_t seed, std::uint64_t append, std::uint32_t i) {
@@ -172,7 +172,7 @@ struct child {
     count += p.count;
     s.append(p.stream, crash::make_events(seed, a), ex,
              [this, a, stream = p.stream, n = p.count, predicted_first](boost::system::error_code ec,
-                                                                         append_result r) {
+                                                                        append_result r) {
                on_done(a, stream, n, predicted_first, ec, r);
              });
   }
@@ -180,7 +180,8 @@ struct child {
   void on_done(std::uint64_t a, const std::string& stream, std::uint32_t n, std::uint64_t predicted_first,
                boost::system::error_code ec, const append_result& r) {
     if (ec == errc::wrong_expected_version) {
-      std::fprintf(stderr, "crash_child: append %llu to %s: wrong_expected_version (expected %s, actual %s)\n",
+      std::fprintf(stderr,
+                   "crash_child: append %llu to %s: wrong_expected_version (expected %s, actual %s)\n",
                    static_cast<unsigned long long>(a), stream.c_str(), to_string(r.expected).c_str(),
                    r.actual ? std::to_string(*r.actual).c_str() : "none");
       std::_Exit(3);
@@ -192,18 +193,19 @@ struct child {
     }
     if (r.first_version != predicted_first || r.version != predicted_first + n - 1 ||
         r.position != r.first_position + n - 1 || r.duplicate) {
-      std::fprintf(stderr,
-                   "crash_child: append %llu to %s acknowledged at versions %llu..%llu positions %llu..%llu"
-                   "%s, predicted first version %llu, %u events\n",
-                   static_cast<unsigned long long>(a), stream.c_str(),
-                   static_cast<unsigned long long>(r.first_version), static_cast<unsigned long long>(r.version),
-                   static_cast<unsigned long long>(r.first_position), static_cast<unsigned long long>(r.position),
-                   r.duplicate ? " (duplicate)" : "", static_cast<unsigned long long>(predicted_first), n);
+      std::fprintf(
+          stderr,
+          "crash_child: append %llu to %s acknowledged at versions %llu..%llu positions %llu..%llu"
+          "%s, predicted first version %llu, %u events\n",
+          static_cast<unsigned long long>(a), stream.c_str(),
+          static_cast<unsigned long long>(r.first_version), static_cast<unsigned long long>(r.version),
+          static_cast<unsigned long long>(r.first_position), static_cast<unsigned long long>(r.position),
+          r.duplicate ? " (duplicate)" : "", static_cast<unsigned long long>(predicted_first), n);
       std::_Exit(5);
     }
     std::printf("ACK %llu %s %llu %llu %u\n", static_cast<unsigned long long>(a), stream.c_str(),
-                static_cast<unsigned long long>(r.first_version), static_cast<unsigned long long>(r.first_position),
-                n);
+                static_cast<unsigned long long>(r.first_version),
+                static_cast<unsigned long long>(r.first_position), n);
     std::fflush(stdout);
     ++acknowledged;
     if (issued < max_appends) {

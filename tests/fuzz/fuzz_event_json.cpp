@@ -2,10 +2,9 @@
 // An accepted event's data and metadata are valid JSON equal, as values, to
 // what the parsed document holds, and an event prints as one line of JSON that
 // parses back to the same fields.
-#include <evstore/event_json.hpp>
-
 #include "fuzz_check.hpp"
 #include "json/json_text.hpp"
+#include <evstore/event_json.hpp>
 
 #include <boost/json.hpp>
 

@@ -4,11 +4,10 @@
 // throws; a filter accepted is one to_json/from_json gives back unchanged;
 // and through a store it is created, stored, reloaded after a restart as the
 // same filter, created again as a no-op, and still matches as before.
-#include <evstore/testing/memory_file_system.hpp>
-#include <evstore/store.hpp>
-
-#include "links/filter_matcher.hpp"
 #include "fuzz_check.hpp"
+#include "links/filter_matcher.hpp"
+#include <evstore/store.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/asio/io_context.hpp>
 

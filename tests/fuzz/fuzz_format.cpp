@@ -20,7 +20,8 @@ void decoders_at(format::bytes in) {
   if (format::decode_record(in, r) == format::decode_status::ok) {
     FUZZ_CHECK(r.size <= in.size());
     if (r.kind == format::record_kind_event) {
-      std::vector<std::byte> out(format::record_size(r.fields.type.size(), r.fields.data.size(), r.fields.metadata.size()));
+      std::vector<std::byte> out(
+          format::record_size(r.fields.type.size(), r.fields.data.size(), r.fields.metadata.size()));
       FUZZ_CHECK(out.size() == r.size);
       FUZZ_CHECK(format::encode_record(r.fields, out) == r.stored_crc);
       FUZZ_CHECK(same(out, in));
@@ -44,8 +45,9 @@ void decoders_at(format::bytes in) {
     format::encode_catalog_record(c, out);
     FUZZ_CHECK(same(out, in));
   }
-  for (auto kind : {format::file_kind::partition, format::file_kind::stream_index, format::file_kind::all_index,
-                    format::file_kind::catalog, format::file_kind::journal, format::file_kind::link_index}) {
+  for (auto kind :
+       {format::file_kind::partition, format::file_kind::stream_index, format::file_kind::all_index,
+        format::file_kind::catalog, format::file_kind::journal, format::file_kind::link_index}) {
     if (auto h = format::decode_file_header(in, kind)) {
       FUZZ_CHECK(h->kind == kind && h->name.size() <= format::header_name_capacity);
       std::vector<std::byte> out(format::file_header_size);
@@ -63,7 +65,8 @@ void decoders_at(format::bytes in) {
   }
   (void)format::decode_link_entry(in);
   (void)format::decode_link_progress(in);
-  if (auto cp = format::decode_consumer_checkpoint(in)) FUZZ_CHECK(same(format::encode_consumer_checkpoint(*cp), in));
+  if (auto cp = format::decode_consumer_checkpoint(in))
+    FUZZ_CHECK(same(format::encode_consumer_checkpoint(*cp), in));
 }
 
 }  // namespace

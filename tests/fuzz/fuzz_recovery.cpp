@@ -7,11 +7,10 @@
 //
 // Whatever the damage, nothing crashes, and every event a read returns is the
 // event stored at its position: damage is refused or cut, never served.
-#include <evstore/testing/memory_file_system.hpp>
-#include <evstore/store.hpp>
-#include <evstore/verify.hpp>
-
 #include "fuzz_check.hpp"
+#include <evstore/store.hpp>
+#include <evstore/testing/memory_file_system.hpp>
+#include <evstore/verify.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -42,19 +41,24 @@ fixture build(bool durable) {
   auto work = boost::asio::make_work_guard(io);
   std::thread t([&] { io.run(); });
   {
-    auto s = evstore::store::open(io.get_executor(), {.directory = "/s", .fsync_on_flush = durable, .file_system = fs});
+    auto s = evstore::store::open(io.get_executor(),
+                                  {.directory = "/s", .fsync_on_flush = durable, .file_system = fs});
     FUZZ_CHECK(s);
     for (int i = 0; i < 12; ++i) {
       const std::string stream = "cart-" + std::to_string(i % 3);
       std::vector<evstore::event_data> events;
       for (int k = 0; k <= i % 3; ++k) {
-        events.push_back({"Added" + std::to_string(k), "{\"i\":" + std::to_string(i) + ",\"k\":" + std::to_string(k) + "}", {}, {}});
+        events.push_back({"Added" + std::to_string(k),
+                          "{\"i\":" + std::to_string(i) + ",\"k\":" + std::to_string(k) + "}",
+                          {},
+                          {}});
       }
       std::promise<void> done;
-      s->append(stream, std::move(events), evstore::expect::any, [&](boost::system::error_code ec, evstore::append_result) {
-        FUZZ_CHECK(!ec);
-        done.set_value();
-      });
+      s->append(stream, std::move(events), evstore::expect::any,
+                [&](boost::system::error_code ec, evstore::append_result) {
+                  FUZZ_CHECK(!ec);
+                  done.set_value();
+                });
       done.get_future().get();
     }
     for (const auto& e : s->events("$all")) {
@@ -100,7 +104,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       case 1: file.resize(offset); break;
       case 2: file.replace(offset, n, n, '\0'); break;
       default:
-        for (std::size_t i = 0; i < n; ++i) file[offset + i] = static_cast<char>(file[offset + i] ^ data[at + i]);
+        for (std::size_t i = 0; i < n; ++i)
+          file[offset + i] = static_cast<char>(file[offset + i] ^ data[at + i]);
     }
     at += op == 1 ? 0 : n;
   }

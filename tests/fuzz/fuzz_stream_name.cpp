@@ -1,8 +1,8 @@
 // Fuzz target: stream-name validation and the file-name encoding
 // (stream_name.hpp). A valid name encodes to a safe relative path that decodes
 // back to it; a string that decodes is the one encoding of its name.
-#include "fuzz_check.hpp"
 #include "format/stream_name.hpp"
+#include "fuzz_check.hpp"
 
 #include <string>
 

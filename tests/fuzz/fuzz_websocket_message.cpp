@@ -112,7 +112,9 @@ class client {
     });
     if (ec) return ec;
     beast::get_lowest_layer(ws_).set_option(tcp::no_delay(true), ec);  // small frames, no Nagle wait
-    return run([&](auto done) { ws_.async_handshake("127.0.0.1", target, [done](beast::error_code e) { done(e); }); });
+    return run([&](auto done) {
+      ws_.async_handshake("127.0.0.1", target, [done](beast::error_code e) { done(e); });
+    });
   }
 
   beast::error_code send(const std::string& text) {
@@ -125,13 +127,16 @@ class client {
   // The next frame's text, or the error that ended the read.
   beast::error_code read(std::string& text) {
     in_.clear();
-    auto ec = run([&](auto done) { ws_.async_read(in_, [done](beast::error_code e, std::size_t) { done(e); }); });
+    auto ec =
+        run([&](auto done) { ws_.async_read(in_, [done](beast::error_code e, std::size_t) { done(e); }); });
     text = beast::buffers_to_string(in_.data());
     return ec;
   }
 
   void close() {
-    run([&](auto done) { ws_.async_close(ws::close_code::normal, [done](beast::error_code e) { done(e); }); });
+    run([&](auto done) {
+      ws_.async_close(ws::close_code::normal, [done](beast::error_code e) { done(e); });
+    });
   }
 
  private:
@@ -158,7 +163,9 @@ std::string health(std::uint16_t port) {
   return got.substr(0, got.find("\r\n"));
 }
 
-bool is_event_or_caught_up(const boost::json::object& o) { return o.contains("event") || o.contains("caughtUp"); }
+bool is_event_or_caught_up(const boost::json::object& o) {
+  return o.contains("event") || o.contains("caughtUp");
+}
 
 }  // namespace
 

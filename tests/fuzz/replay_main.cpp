@@ -29,8 +29,8 @@ std::vector<std::uint8_t> read_file(const std::filesystem::path& p) {
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
 }
 
-std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> in, const std::vector<std::vector<std::uint8_t>>& seeds,
-                                 std::mt19937_64& rng) {
+std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> in,
+                                 const std::vector<std::vector<std::uint8_t>>& seeds, std::mt19937_64& rng) {
   const int edits = 1 + static_cast<int>(rng() % 8);
   for (int i = 0; i < edits; ++i) {
     const std::size_t at = in.empty() ? 0 : rng() % (in.size() + 1);
@@ -40,23 +40,29 @@ std::vector<std::uint8_t> mutate(std::vector<std::uint8_t> in, const std::vector
         break;
       case 1:  // set an interesting byte
         if (!in.empty()) {
-          static constexpr std::uint8_t interesting[] = {0, 1, 0x7f, 0x80, 0xff, '"', '\\', '{', '}', '[', ']', '%', '/', '?', '&', '=', 0xc3};
+          static constexpr std::uint8_t interesting[] = {0,   1,   0x7f, 0x80, 0xff, '"', '\\', '{', '}',
+                                                         '[', ']', '%',  '/',  '?',  '&', '=',  0xc3};
           in[at % in.size()] = interesting[rng() % sizeof interesting];
         }
         break;
       case 2:  // insert random bytes
-        for (std::size_t n = rng() % 16; n > 0; --n) in.insert(in.begin() + static_cast<std::ptrdiff_t>(at), static_cast<std::uint8_t>(rng()));
+        for (std::size_t n = rng() % 16; n > 0; --n)
+          in.insert(in.begin() + static_cast<std::ptrdiff_t>(at), static_cast<std::uint8_t>(rng()));
         break;
       case 3:  // remove a run
-        if (!in.empty()) in.erase(in.begin() + static_cast<std::ptrdiff_t>(at % in.size()),
-                                  in.begin() + static_cast<std::ptrdiff_t>(std::min(in.size(), at % in.size() + 1 + rng() % 32)));
+        if (!in.empty())
+          in.erase(
+              in.begin() + static_cast<std::ptrdiff_t>(at % in.size()),
+              in.begin() + static_cast<std::ptrdiff_t>(std::min(in.size(), at % in.size() + 1 + rng() % 32)));
         break;
       default:  // splice in a piece of another seed
         if (!seeds.empty()) {
           const auto& other = seeds[rng() % seeds.size()];
           if (!other.empty()) {
-            const std::size_t from = rng() % other.size(), n = std::min<std::size_t>(other.size() - from, 1 + rng() % 64);
-            in.insert(in.begin() + static_cast<std::ptrdiff_t>(std::min(at, in.size())), other.begin() + static_cast<std::ptrdiff_t>(from),
+            const std::size_t from = rng() % other.size(),
+                              n = std::min<std::size_t>(other.size() - from, 1 + rng() % 64);
+            in.insert(in.begin() + static_cast<std::ptrdiff_t>(std::min(at, in.size())),
+                      other.begin() + static_cast<std::ptrdiff_t>(from),
                       other.begin() + static_cast<std::ptrdiff_t>(from + n));
           }
         }

@@ -23,7 +23,8 @@ std::vector<std::uint64_t> before(std::vector<std::uint64_t> positions, std::uin
 void expect_event(const std::string& who, std::string_view stream, const recorded_event& got, const model& m,
                   std::uint64_t position, std::uint64_t sequence) {
   const auto where = at(who, stream, sequence);
-  expect(position < m.all().size(), where + "no such acknowledged event (position " + std::to_string(position) + ")");
+  expect(position < m.all().size(),
+         where + "no such acknowledged event (position " + std::to_string(position) + ")");
   const stored_event& want = m.all()[position];
   const sim_event& e = want.event;
   expect(got.position == want.position,
@@ -65,7 +66,8 @@ std::string describe(const filter& f) {
   std::string out = "{types";
   for (const auto& t : f.types) out += " '" + t + "'";
   out += ", prefix '" + f.stream_prefix + "'";
-  for (const auto& c : f.fields) out += std::string(", ") + (c.in_metadata ? "meta" : "data") + " '" + c.pointer + "' = " + c.value;
+  for (const auto& c : f.fields)
+    out += std::string(", ") + (c.in_metadata ? "meta" : "data") + " '" + c.pointer + "' = " + c.value;
   return out + "}";
 }
 
@@ -85,7 +87,8 @@ void check_writer(const store& s, const options& o, const model& m, rng& r, bool
   for (std::size_t i = 0; i < order.size(); ++i) {
     expect(listed[i].name == order[i] && listed[i].event_count == m.count(order[i]),
            "writer: list_streams[" + std::to_string(i) + "] is " + listed[i].name + "/" +
-               std::to_string(listed[i].event_count) + ", model " + order[i] + "/" + std::to_string(m.count(order[i])));
+               std::to_string(listed[i].event_count) + ", model " + order[i] + "/" +
+               std::to_string(m.count(order[i])));
   }
   for (int k = 0; k < 2 && !order.empty(); ++k) {
     const std::string& name = r.pick(order);
@@ -112,10 +115,11 @@ void check_writer(const store& s, const options& o, const model& m, rng& r, bool
                                                         std::to_string(m.read_streams.size()));
   for (const auto& [name, f] : m.read_streams) {
     if (o.on("filters") && o.on("filter-roundtrip")) {
-      const auto it = std::find_if(listed_rs.begin(), listed_rs.end(), [&](const auto& x) { return x.name == name; });
+      const auto it =
+          std::find_if(listed_rs.begin(), listed_rs.end(), [&](const auto& x) { return x.name == name; });
       expect(it != listed_rs.end(), "writer: list_read_streams lacks " + name);
-      expect(it->filter == f, "writer: read stream " + name + " has filter " + describe(it->filter) + ", created with " +
-                                  describe(f));
+      expect(it->filter == f, "writer: read stream " + name + " has filter " + describe(it->filter) +
+                                  ", created with " + describe(f));
     }
     expect_stream(s, "writer", name, m, m.positions(name), 0, r.between(1, 30));
   }
@@ -124,7 +128,8 @@ void check_writer(const store& s, const options& o, const model& m, rng& r, bool
     const bool whole = r.chance(20);
     for (const std::string& sys : m.system_streams()) {
       const auto want = m.positions(sys);
-      expect_stream(s, "writer", sys, m, want, whole ? 0 : want.size() - std::min<std::size_t>(want.size(), 8), 64);
+      expect_stream(s, "writer", sys, m, want,
+                    whole ? 0 : want.size() - std::min<std::size_t>(want.size(), 8), 64);
     }
     return;
   }
@@ -143,8 +148,8 @@ std::uint64_t check_follower(const store& f, const model& m, bool must_equal) {
                                           " events, writer acknowledged " + std::to_string(m.all().size()) +
                                           (doubt ? " (+" + std::to_string(doubt) + " in doubt)" : ""));
   if (must_equal) {
-    expect(n == m.all().size(), "follower: stuck at " + std::to_string(n) + " events after refresh(), writer has " +
-                                    std::to_string(m.all().size()));
+    expect(n == m.all().size(), "follower: stuck at " + std::to_string(n) +
+                                    " events after refresh(), writer has " + std::to_string(m.all().size()));
   }
   if (doubt > 0) return n;  // what it read is checked once the writer's reopen settled the doubt
   expect_stream(f, "follower", "$all", m, before(m.positions("$all"), n), n > 20 ? n - 20 : 0, 7);

@@ -6,7 +6,6 @@
 #include "model.hpp"
 #include "options.hpp"
 #include "random.hpp"
-
 #include <evstore/store.hpp>
 
 #include <cstdint>

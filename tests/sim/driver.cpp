@@ -35,7 +35,11 @@ bool is_read_stream_name(const std::string& s) {
 }  // namespace
 
 driver::driver(const options& o, std::uint64_t seed)
-    : options_(o), seed_(seed), rng_(seed * 0x9e3779b97f4a7c15ULL + 1), trace_(o.verbose), work_(io_.get_executor()) {
+    : options_(o),
+      seed_(seed),
+      rng_(seed * 0x9e3779b97f4a7c15ULL + 1),
+      trace_(o.verbose),
+      work_(io_.get_executor()) {
   fsync_ = o.on("fsync") && rng_.chance(50);
   static const std::uint64_t intervals[] = {1, 2, 5, 16, 65536};
   checkpoint_interval_ = intervals[rng_.below(5)];
@@ -93,8 +97,8 @@ run_result driver::run() {
 void driver::step(op_kind k) {
   current_step.store(step_);
   const bool needs_writer = k != op_kind::follower_open && k != op_kind::follower_refresh &&
-                            k != op_kind::follower_read && k != op_kind::follower_close && k != op_kind::restart &&
-                            k != op_kind::power_loss;
+                            k != op_kind::follower_read && k != op_kind::follower_close &&
+                            k != op_kind::restart && k != op_kind::power_loss;
   if (needs_writer && !writer_) {
     trace_.add("  skipped: writer down");
     return;
@@ -241,14 +245,17 @@ void driver::reconcile() {
   for (const append_request& r : model_.in_doubt()) {
     bool kept = tail.size() - at >= r.events.size();
     for (std::size_t i = 0; kept && i < r.events.size(); ++i) kept = matches(tail[at + i], r.events[i]);
-    trace_.add("  in doubt: " + r.stream + " x" + std::to_string(r.events.size()) + (kept ? " kept" : " gone"));
+    trace_.add("  in doubt: " + r.stream + " x" + std::to_string(r.events.size()) +
+               (kept ? " kept" : " gone"));
     if (!kept) continue;
-    expect(model_.predict(r).what == outcome::written, "writer: kept an in-doubt append that should not be written");
+    expect(model_.predict(r).what == outcome::written,
+           "writer: kept an in-doubt append that should not be written");
     model_.apply(r);
     at += r.events.size();
   }
   expect(at == tail.size(), "writer: reopened with " + std::to_string(tail.size() - at) +
-                                " events no append made whole (from position " + std::to_string(acked + at) + ")");
+                                " events no append made whole (from position " + std::to_string(acked + at) +
+                                ")");
   model_.clear_in_doubt();
 
   if (!model_.read_streams_in_doubt.empty()) {
@@ -260,9 +267,8 @@ void driver::reconcile() {
     auto st = w.consumer_state(key.first, key.second);
     const std::uint64_t pos = st ? st->position : 0;
     const std::string state = st ? st->state : std::string();
-    expect(c.may_hold(pos, state), "writer: consumer " + key.first + "/" + key.second +
-                                                      " stored at " + std::to_string(pos) + ", committed " +
-                                                      c.describe());
+    expect(c.may_hold(pos, state), "writer: consumer " + key.first + "/" + key.second + " stored at " +
+                                       std::to_string(pos) + ", committed " + c.describe());
   }
   trace_.add("  reconciled: " + std::to_string(model_.all().size()) + " events");
   // Subscriptions of a read stream that an in-doubt delete removed: gone with it.
@@ -283,12 +289,14 @@ void driver::close_writer() {
   if (options_.on("sub-churn")) {
     for (auto& s : subs_) await_end(*s, "destroyed before close()");
   }
-  drive([&] {
-    for (auto& s : subs_) {
-      if (s->pending) return false;
-    }
-    return true;
-  }, "cancelling subscriptions");
+  drive(
+      [&] {
+        for (auto& s : subs_) {
+          if (s->pending) return false;
+        }
+        return true;
+      },
+      "cancelling subscriptions");
   bool done = false;
   boost::system::error_code ec;
   writer_->close([&](boost::system::error_code e) {
@@ -366,8 +374,8 @@ void driver::settle() {
     bool building = false;
     for (const auto& rs : writer_->list_read_streams()) building = building || rs.building;
     if (st.indexed >= writer_->event_count() && !building) break;
-    expect(std::chrono::steady_clock::now() < end,
-           "writer: indexer stuck at " + std::to_string(st.indexed) + " of " + std::to_string(writer_->event_count()));
+    expect(std::chrono::steady_clock::now() < end, "writer: indexer stuck at " + std::to_string(st.indexed) +
+                                                       " of " + std::to_string(writer_->event_count()));
     std::this_thread::sleep_for(std::chrono::microseconds(200));
   }
   run_queued();

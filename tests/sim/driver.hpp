@@ -25,10 +25,9 @@
 #include "read_fault_file_system.hpp"
 #include "trace.hpp"
 #include "workload.hpp"
-
+#include <evstore/store.hpp>
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
-#include <evstore/store.hpp>
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -168,7 +167,7 @@ class driver {
   boost::asio::io_context follower_io_;
 
   std::optional<store> writer_;
-  bool writer_failed_ = false;   // an I/O error: restart before trusting it again
+  bool writer_failed_ = false;  // an I/O error: restart before trusting it again
   bool indexer_failed_ = false;
   std::optional<store> follower_;
   std::set<std::string> follower_loaded_;  // streams this follower instance has read

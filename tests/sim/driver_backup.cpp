@@ -5,15 +5,14 @@
 // looks like a store that a writer is appending to.
 #include "checker.hpp"
 #include "driver.hpp"
-
 #include <evstore/backup.hpp>
-
-#include <unistd.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
+
+#include <unistd.h>
 
 namespace evstore::sim {
 namespace {
@@ -29,7 +28,8 @@ void mirror(const memory_file_system& disk, const std::string& from, const fs::p
     const fs::path target = to / path.substr(prefix.size());
     fs::create_directories(target.parent_path());
     const std::string bytes = disk.contents(path);
-    std::ofstream(target, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    std::ofstream(target, std::ios::binary | std::ios::trunc)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     present.insert(target);
   }
   std::vector<fs::path> gone;
@@ -46,9 +46,10 @@ void driver::backup() {
   // where there is one, because the backup fsyncs every file it writes.
   const char* tmp = std::getenv("TMPDIR");
   std::error_code ec;
-  const fs::path scratch = fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::path(tmp ? tmp : "/tmp");
-  const fs::path base = scratch / ("evstore-sim-" + std::to_string(::getpid()) + "-" +
-                                                          std::to_string(seed_) + "-" + std::to_string(step_));
+  const fs::path scratch =
+      fs::is_directory("/dev/shm", ec) ? fs::path("/dev/shm") : fs::path(tmp ? tmp : "/tmp");
+  const fs::path base = scratch / ("evstore-sim-" + std::to_string(::getpid()) + "-" + std::to_string(seed_) +
+                                   "-" + std::to_string(step_));
   fs::remove_all(base);
   struct cleanup {
     fs::path dir;

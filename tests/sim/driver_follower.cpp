@@ -80,7 +80,8 @@ void driver::follower_read() {
     trace_.add("  follower read " + name + ": skipped, appends in doubt");
     return;
   }
-  const std::uint64_t got = expect_stream(*follower_, "follower", name, model_, before(model_.positions(name), n), 0, page);
+  const std::uint64_t got =
+      expect_stream(*follower_, "follower", name, model_, before(model_.positions(name), n), 0, page);
   follower_loaded_.insert(name);
   trace_.add("  follower read " + name + ": " + std::to_string(got) + " events");
 }

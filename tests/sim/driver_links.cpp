@@ -27,8 +27,9 @@ void driver::indexer_stopped(const boost::system::error_code& ec) {
   // Only an injected fault may stop it: a write error or crash armed now, or
   // one that fired since the writer opened (it may have left a link file
   // the indexer cannot go on with until a reopen).
-  expect(!options_.on("indexer-stops") || fault_armed_ || fault_fired_since_open_,
-         "writer: the indexer stopped without an injected fault: " + ec.message() + " (" + code_name(ec) + ")");
+  expect(
+      !options_.on("indexer-stops") || fault_armed_ || fault_fired_since_open_,
+      "writer: the indexer stopped without an injected fault: " + ec.message() + " (" + code_name(ec) + ")");
 }
 
 // close() while a read stream's back-fill runs, on a store of its own in
@@ -113,8 +114,9 @@ void driver::close_during_backfill() {
   trace_.add("  back-fill's create: " + std::string(create_ec ? "error" : "ok"));
   const auto expect_no_writes = [&](const std::string& by) {
     const std::uint64_t now = write_faults_->operation_count();
-    expect(now == ops_at_close, "closing store: the closed store kept writing: " + std::to_string(now - ops_at_close) +
-                                    " file operations after close() completed, by " + by);
+    expect(now == ops_at_close,
+           "closing store: the closed store kept writing: " + std::to_string(now - ops_at_close) +
+               " file operations after close() completed, by " + by);
   };
   expect_no_writes("the back-fill it cut");
   bool done = false;
@@ -124,16 +126,16 @@ void driver::close_during_backfill() {
     done = true;
   });
   drive([&] { return done; }, "closing store: create_read_stream after close()");
-  expect(ec == errc::store_closed, "closing store: create_read_stream after close(): " + code_name(ec) +
-                                       ", want store_closed");
+  expect(ec == errc::store_closed,
+         "closing store: create_read_stream after close(): " + code_name(ec) + ", want store_closed");
   done = false;
   s->delete_read_stream(create_ec ? "after-close" : "all-x", [&](boost::system::error_code e) {
     ec = e;
     done = true;
   });
   drive([&] { return done; }, "closing store: delete_read_stream after close()");
-  expect(ec == errc::store_closed, "closing store: delete_read_stream after close(): " + code_name(ec) +
-                                       ", want store_closed");
+  expect(ec == errc::store_closed,
+         "closing store: delete_read_stream after close(): " + code_name(ec) + ", want store_closed");
   s.reset();
   run_queued();
   expect_no_writes("read-stream changes after close(), or the store's destruction");

@@ -45,13 +45,15 @@ void driver::delivered(live_subscription& s, boost::system::error_code ec, const
     const bool indexer_error = ec.category() != category() && ec != boost::asio::error::operation_aborted &&
                                is_link_stream(model_, s.stream) && (fault_armed_ || fault_fired_since_open_);
     const bool expected_end = ec == boost::asio::error::operation_aborted || ec == errc::store_closed ||
-                              ((s.deleted || s.stream == deleting_) && ec == errc::stream_deleted) || indexer_error;
+                              ((s.deleted || s.stream == deleting_) && ec == errc::stream_deleted) ||
+                              indexer_error;
     expect(expected_end || !s.sub, who + ": " + ec.message());
     return;
   }
   const auto want = model_.positions(s.stream);
   for (const recorded_event& e : b.events) {
-    expect(s.next < want.size(), who + ": delivered an event nobody acknowledged (" + std::to_string(s.next) + ")");
+    expect(s.next < want.size(),
+           who + ": delivered an event nobody acknowledged (" + std::to_string(s.next) + ")");
     expect_event("subscription", s.stream, e, model_, want[s.next], s.next);
     ++s.next;
   }
@@ -80,7 +82,9 @@ void driver::subscribe() {
   // Several subscribers of one stream: one destroyed while another's wake-up runs.
   if (churn && rng_.chance(50)) s->stream = rng_.chance(50) ? "$all" : "a-1";
   if (options_.on("filters") && !model_.read_streams.empty() && rng_.chance(40)) {
-    s->stream = std::next(model_.read_streams.begin(), static_cast<std::ptrdiff_t>(rng_.below(model_.read_streams.size())))->first;
+    s->stream = std::next(model_.read_streams.begin(),
+                          static_cast<std::ptrdiff_t>(rng_.below(model_.read_streams.size())))
+                    ->first;
   } else if (options_.on("system-streams") && rng_.chance(20)) {
     const auto sys = model_.system_streams();
     if (!sys.empty()) s->stream = rng_.pick(sys);
@@ -106,9 +110,8 @@ void driver::resubscribe() {
     result<subscription> sub = error(errc::invalid_argument, "");
     if (s->callback) {
       sub = writer_->subscribe(s->stream, o, hooked_executor{&io_, &hook_, s.get()},
-                               [this, p = s.get()](boost::system::error_code ec, const subscription_batch& b) {
-                                 delivered(*p, ec, b);
-                               });
+                               [this, p = s.get()](boost::system::error_code ec,
+                                                   const subscription_batch& b) { delivered(*p, ec, b); });
     } else if (s->hooked) {
       sub = writer_->subscribe(s->stream, o, hooked_executor{&io_, &hook_, s.get()});
     } else {
@@ -162,7 +165,8 @@ void driver::arm_churn() {
     if (live.empty()) return;
     live_subscription& s = *live[pick % live.size()];
     s.churned = true;
-    trace_.add(std::string("  churn: ") + (cancel ? "cancelled" : "destroyed") + " a subscription of " + s.stream +
+    trace_.add(std::string("  churn: ") + (cancel ? "cancelled" : "destroyed") + " a subscription of " +
+               s.stream +
                (&s == busy ? " while given work" : " while one of " + busy->stream + " was given work"));
     if (cancel) {
       s.sub->cancel();
@@ -213,9 +217,9 @@ void driver::end_subscriptions_of(const std::string& name) {
         expect(std::chrono::steady_clock::now() < end || s.ended,
                "subscription " + name + ": its read stream was deleted and it is never told (still waiting)");
       }
-      expect(s.end == errc::stream_deleted,
-             "subscription " + name + ": its read stream was deleted, it ended with " + code_name(s.end) +
-                 ", want stream_deleted");
+      expect(s.end == errc::stream_deleted, "subscription " + name +
+                                                ": its read stream was deleted, it ended with " +
+                                                code_name(s.end) + ", want stream_deleted");
       trace_.add("  subscription " + name + " ended: stream_deleted");
     } else {
       s.sub.reset();
@@ -240,7 +244,8 @@ void driver::finish_subscriptions() {
     if (indexer_failed_ && is_link_stream(model_, s->stream)) continue;
     if (s->ended) continue;  // ended by the indexer's injected I/O error (delivered())
     const std::uint64_t want = model_.positions(s->stream).size();
-    drive([&] { return s->next >= want; }, "subscription " + s->stream + " delivering up to " + std::to_string(want));
+    drive([&] { return s->next >= want; },
+          "subscription " + s->stream + " delivering up to " + std::to_string(want));
   }
 }
 

@@ -85,14 +85,17 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
                         attempts[i].got = r;
                       });
     }
-    drive([&] { return std::all_of(attempts.begin(), attempts.end(), [](const attempt& a) { return a.done; }); },
-          "append");
+    drive(
+        [&] {
+          return std::all_of(attempts.begin(), attempts.end(), [](const attempt& a) { return a.done; });
+        },
+        "append");
     bool in_doubt = false, store_failed = false;
     for (std::size_t i = 0; i < requests.size(); ++i) {
       const append_request& r = requests[i];
       const attempt& a = attempts[i];
-      const std::string what = "append " + r.stream + " x" + std::to_string(r.events.size()) + " " +
-                               describe(r.expected) + ": ";
+      const std::string what =
+          "append " + r.stream + " x" + std::to_string(r.events.size()) + " " + describe(r.expected) + ": ";
       std::string line = "  " + what + code_name(a.ec);
       if (!a.ec) {
         line += (a.got.duplicate ? " duplicate v" : " v") + span(a.got.first_version, a.got.version) + " p" +
@@ -103,15 +106,17 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
       if (!a.ec) {
         expect(a.want.what == outcome::written || a.want.what == outcome::duplicate,
                "writer: " + what + "acknowledged, the model expected " +
-                   (a.want.what == outcome::conflict ? "a conflict" : a.want.what == outcome::id_taken ? "duplicate_event_id" : "store_failed"));
+                   (a.want.what == outcome::conflict   ? "a conflict"
+                    : a.want.what == outcome::id_taken ? "duplicate_event_id"
+                                                       : "store_failed"));
         expect(a.got.duplicate == (a.want.what == outcome::duplicate),
                "writer: " + what + (a.got.duplicate ? "taken for a retry" : "retry written again"));
         expect(a.got.first_version == w.first_version && a.got.version == w.version &&
                    a.got.first_position == w.first_position && a.got.position == w.position &&
                    a.got.created_stream == w.created_stream,
                "writer: " + what + "acknowledged v" + span(a.got.first_version, a.got.version) + " p" +
-                   span(a.got.first_position, a.got.position) + ", model v" + span(w.first_version, w.version) +
-                   " p" + span(w.first_position, w.position));
+                   span(a.got.first_position, a.got.position) + ", model v" +
+                   span(w.first_version, w.version) + " p" + span(w.first_position, w.position));
       } else if (a.ec == errc::wrong_expected_version) {
         expect(a.want.what == outcome::conflict, "writer: " + what + "conflict, the model expected none");
         expect(a.got.actual == w.actual, "writer: " + what + "conflict reports a wrong actual version");
@@ -122,7 +127,8 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
         failed_requests_.push_back(r);
         store_failed = true;
       } else if (a.ec == errc::duplicate_event_id) {
-        expect(a.want.what == outcome::id_taken, "writer: " + what + "duplicate_event_id, the model expected none");
+        expect(a.want.what == outcome::id_taken,
+               "writer: " + what + "duplicate_event_id, the model expected none");
       } else if (is_io_error(a.ec)) {
         expect(f.what != fault_plan::kind::none, "writer: " + what + "I/O error without an injected fault");
         in_doubt = true;
@@ -148,7 +154,8 @@ void driver::append_step(std::vector<append_request> requests, const fault_plan&
     model_.writer_failed = true;
     writer_failed_ = true;
   });
-  if (failed_requests_.size() > 50) failed_requests_.erase(failed_requests_.begin(), failed_requests_.begin() + 25);
+  if (failed_requests_.size() > 50)
+    failed_requests_.erase(failed_requests_.begin(), failed_requests_.begin() + 25);
 }
 
 void driver::nested_append(const std::string& stream) {
@@ -165,7 +172,8 @@ void driver::read_with_fault() {
   arm(f);
   auto p = writer_->read(name, {.from = 0, .max_count = 1000});
   const bool fired = disarm(f, ops_before);
-  trace_.add("  read " + name + ": " + (p ? std::to_string(p->events.size()) + " events" : code_name(p.error().code)));
+  trace_.add("  read " + name + ": " +
+             (p ? std::to_string(p->events.size()) + " events" : code_name(p.error().code)));
   const auto want = model_.positions(name);
   if (p) {
     for (std::size_t i = 0; i < p->events.size(); ++i) {
@@ -199,9 +207,9 @@ void driver::consumer_step(const fault_plan& f) {
       }
       c.emplace(std::move(*opened));
     }
-    expect(cm.may_hold(c->position(), c->state()), "writer: consumer " + stream + "/" + name + " resumes at " +
-                                                       std::to_string(c->position()) + ", committed " +
-                                                       cm.describe());
+    expect(cm.may_hold(c->position(), c->state()), "writer: consumer " + stream + "/" + name +
+                                                       " resumes at " + std::to_string(c->position()) +
+                                                       ", committed " + cm.describe());
     position = c->position();
     if (position < want.size()) {
       auto sub = c->subscribe({.max_batch = 1 + rng_.below(5)});
@@ -237,7 +245,8 @@ void driver::consumer_step(const fault_plan& f) {
       done = true;
     });
     drive([&] { return done; }, "consumer commit");
-    trace_.add("  consumer " + stream + "/" + name + " commit " + std::to_string(position) + ": " + code_name(ec));
+    trace_.add("  consumer " + stream + "/" + name + " commit " + std::to_string(position) + ": " +
+               code_name(ec));
     if (!ec) {
       cm.stored = {{position, state}};
     } else {

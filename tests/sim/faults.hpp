@@ -12,7 +12,6 @@
 #include "options.hpp"
 #include "random.hpp"
 #include "workload.hpp"
-
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <boost/system/error_code.hpp>

@@ -32,8 +32,8 @@ std::string replay_on_terminate;
     }
   }
   std::cout << "VIOLATION seed " << evstore::sim::current_seed.load() << " step "
-            << evstore::sim::current_step.load() << ": the process terminated (" << what << ")\n  replay: "
-            << replay_on_terminate << std::endl;
+            << evstore::sim::current_step.load() << ": the process terminated (" << what
+            << ")\n  replay: " << replay_on_terminate << std::endl;
   std::abort();
 }
 
@@ -53,7 +53,8 @@ int main(int argc, char** argv) {
   }
   const auto start = std::chrono::steady_clock::now();
   const auto out_of_time = [&] {
-    return std::chrono::steady_clock::now() - start >= std::chrono::duration<double, std::ratio<60>>(opts->minutes);
+    return std::chrono::steady_clock::now() - start >=
+           std::chrono::duration<double, std::ratio<60>>(opts->minutes);
   };
   std::uint64_t seeds = 0, ops = 0, crashes = 0, faults = 0, violations = 0;
   for (std::uint64_t seed = opts->seed;; ++seed) {
@@ -79,11 +80,11 @@ int main(int argc, char** argv) {
     }
     if (r.violation) {
       ++violations;
-      std::cout << "VIOLATION seed " << seed << " step " << r.steps << ": " << *r.violation << "\n  replay: "
-                << opts->replay_command(argv[0], seed) << std::endl;
+      std::cout << "VIOLATION seed " << seed << " step " << r.steps << ": " << *r.violation
+                << "\n  replay: " << opts->replay_command(argv[0], seed) << std::endl;
     }
   }
-  std::cout << "seeds " << seeds << ", simulated ops " << ops << ", crashes " << crashes << ", faults " << faults
-            << ", violations " << violations << std::endl;
+  std::cout << "seeds " << seeds << ", simulated ops " << ops << ", crashes " << crashes << ", faults "
+            << faults << ", violations " << violations << std::endl;
   return violations == 0 ? 0 : 1;
 }

@@ -16,14 +16,17 @@ bool expected_matches(expected_version e, std::uint64_t count) {
   return false;
 }
 
-std::string_view stored_data(const sim_event& e) { return e.data.empty() ? std::string_view("null") : e.data; }
+std::string_view stored_data(const sim_event& e) {
+  return e.data.empty() ? std::string_view("null") : e.data;
+}
 
 // A retry repeats the events: their ids and what they say.
 bool same_events(const std::vector<sim_event>& a, const std::vector<sim_event>& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (!a[i].id || !b[i].id || *a[i].id != *b[i].id) return false;
-    if (a[i].type != b[i].type || stored_data(a[i]) != stored_data(b[i]) || a[i].metadata != b[i].metadata) return false;
+    if (a[i].type != b[i].type || stored_data(a[i]) != stored_data(b[i]) || a[i].metadata != b[i].metadata)
+      return false;
   }
   return true;
 }

@@ -22,7 +22,7 @@ namespace evstore::sim {
 struct sim_event {
   std::string stream;
   std::string type;
-  std::string data;      // as appended ("" reads back as "null")
+  std::string data;  // as appended ("" reads back as "null")
   std::string metadata;
   std::optional<boost::uuids::uuid> id;
   // What a filter can test, as the workload wrote it: JSON pointer -> the

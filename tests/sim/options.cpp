@@ -23,9 +23,10 @@ std::string options::replay_command(const std::string& program, std::uint64_t s)
 }
 
 void print_usage() {
-  std::cout << "usage: evstore_sim [--seed S] [--seeds N | --minutes M] [--steps N] [--no-CLASS|--no-GROUP ...]\n"
-               "                   [--determinism] [--verbose]\n"
-               "classes:";
+  std::cout
+      << "usage: evstore_sim [--seed S] [--seeds N | --minutes M] [--steps N] [--no-CLASS|--no-GROUP ...]\n"
+         "                   [--determinism] [--verbose]\n"
+         "classes:";
   for (auto c : classes) std::cout << ' ' << c;
   std::cout << "\ngroups:";
   for (const auto& [g, members] : groups) {
@@ -65,10 +66,12 @@ std::optional<options> parse_options(int argc, char** argv, bool& help) {
       o.determinism = true;
     } else if (a == "--verbose") {
       o.verbose = true;
-    } else if (a.starts_with("--no-") && std::find(classes.begin(), classes.end(), a.substr(5)) != classes.end()) {
+    } else if (a.starts_with("--no-") &&
+               std::find(classes.begin(), classes.end(), a.substr(5)) != classes.end()) {
       o.disabled.insert(std::string(a.substr(5)));
-    } else if (auto g = std::find_if(groups.begin(), groups.end(),
-                                     [&](const auto& x) { return a.starts_with("--no-") && x.first == a.substr(5); });
+    } else if (auto g = std::find_if(
+                   groups.begin(), groups.end(),
+                   [&](const auto& x) { return a.starts_with("--no-") && x.first == a.substr(5); });
                g != groups.end()) {
       for (auto c : g->second) o.disabled.insert(std::string(c));
     } else {

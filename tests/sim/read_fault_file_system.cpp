@@ -34,14 +34,17 @@ namespace {
 
 class read_fault_file final : public file {
  public:
-  read_fault_file(std::unique_ptr<file> base, std::shared_ptr<read_fault_file_system::control> c, std::string path)
+  read_fault_file(std::unique_ptr<file> base, std::shared_ptr<read_fault_file_system::control> c,
+                  std::string path)
       : base_(std::move(base)), control_(std::move(c)), path_(std::move(path)) {}
 
   boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buf) override {
     if (auto ec = control_->admit(path_)) return ec;
     return base_->read_at(offset, buf);
   }
-  error_code write_at(std::uint64_t offset, const_buffer_span buf) override { return base_->write_at(offset, buf); }
+  error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
+    return base_->write_at(offset, buf);
+  }
   error_code write_gather(std::uint64_t offset, std::span<const const_buffer_span> bufs) override {
     return base_->write_gather(offset, bufs);
   }
@@ -61,7 +64,8 @@ class read_fault_file final : public file {
 read_fault_file_system::read_fault_file_system(std::shared_ptr<file_system> base)
     : base_(std::move(base)), control_(std::make_shared<control>()) {}
 
-boost::system::result<std::unique_ptr<file>> read_fault_file_system::open(const std::string& path, open_mode mode) {
+boost::system::result<std::unique_ptr<file>> read_fault_file_system::open(const std::string& path,
+                                                                          open_mode mode) {
   auto f = base_->open(path, mode);
   if (!f) return f.error();
   return std::unique_ptr<file>(std::make_unique<read_fault_file>(std::move(*f), control_, path));

@@ -32,9 +32,13 @@ class read_fault_file_system final : public file_system {
   error_code create_directories(const std::string& path) override { return base_->create_directories(path); }
   error_code sync_directory(const std::string& path) override { return base_->sync_directory(path); }
   bool exists(const std::string& path) override { return base_->exists(path); }
-  error_code rename(const std::string& from, const std::string& to) override { return base_->rename(from, to); }
+  error_code rename(const std::string& from, const std::string& to) override {
+    return base_->rename(from, to);
+  }
   error_code remove(const std::string& path) override { return base_->remove(path); }
-  boost::system::result<std::vector<std::string>> list(const std::string& dir) override { return base_->list(dir); }
+  boost::system::result<std::vector<std::string>> list(const std::string& dir) override {
+    return base_->list(dir);
+  }
   boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override {
     return base_->lock(path);
   }

@@ -21,7 +21,8 @@ class trace {
     for (char c : line) hash_ = (hash_ ^ static_cast<unsigned char>(c)) * 0x100000001b3ULL;
     hash_ = (hash_ ^ '\n') * 0x100000001b3ULL;
     if (verbose_) {  // with the time since the start (not hashed: it differs on every run)
-      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
+      const auto ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start_);
       std::cout << std::setw(7) << ms.count() << "ms " << line << '\n';
     }
   }

@@ -47,10 +47,10 @@ sim_event make_event(rng& r, const options& o, const std::string& stream, std::u
   const std::uint64_t n = ++nonce;
   switch (r.below(8)) {
     case 0: e.data = ""; break;  // reads back as null
-    case 1: e.data = "{\"n\":" + std::to_string(n) + ",\"pad\":\"" + std::string(r.between(100, 3000), 'x') + "\"}"; break;
-    default:
-      e.data = o.on("filters") ? filter_data(r, o, e, n) : "{\"n\":" + std::to_string(n) + "}";
+    case 1:
+      e.data = "{\"n\":" + std::to_string(n) + ",\"pad\":\"" + std::string(r.between(100, 3000), 'x') + "\"}";
       break;
+    default: e.data = o.on("filters") ? filter_data(r, o, e, n) : "{\"n\":" + std::to_string(n) + "}"; break;
   }
   if (e.data.empty()) {
     e.fields[""] = "null";  // the pointer "" is the whole document
@@ -113,7 +113,8 @@ op_kind next_op(rng& r, const options& o, const world& w) {
       {op_kind::restart, 2},
       {op_kind::kill, o.on("crash") ? 2 : 0},
       {op_kind::power_loss, o.on("power-loss") && w.fsync ? 1 : 0},
-      {op_kind::close_backfill, o.on("close-backfill") && o.on("read-streams") ? 1 : 0},  // a store of its own
+      {op_kind::close_backfill,
+       o.on("close-backfill") && o.on("read-streams") ? 1 : 0},  // a store of its own
   }};
   std::uint64_t total = 0;
   for (const auto& [k, wt] : weights) total += wt;
@@ -138,8 +139,10 @@ append_request make_append(rng& r, const options& o, const model& m, std::uint64
     case 0: a.expected = expect::no_stream; break;
     case 1: a.expected = expect::stream_exists; break;
     case 2:
-    case 3: a.expected = expect::exactly(count > 0 ? count - 1 : 0); break;  // right (or wrong on a new stream)
-    case 4: a.expected = expect::exactly(count + r.below(3)); break;           // wrong: conflicts
+    case 3:
+      a.expected = expect::exactly(count > 0 ? count - 1 : 0);
+      break;                                                          // right (or wrong on a new stream)
+    case 4: a.expected = expect::exactly(count + r.below(3)); break;  // wrong: conflicts
     default: a.expected = expect::any; break;
   }
   return a;

@@ -16,23 +16,23 @@
 namespace evstore::sim {
 
 enum class op_kind {
-  append,              // 1..3 appends in one tick, every expectation kind, some conflicting
-  retry,               // an append repeated with the same event ids
-  read_with_fault,     // a writer read with a read error injected
-  subscribe,           // a new live subscription
-  consumer,            // a durable consumer handles a batch and commits
+  append,           // 1..3 appends in one tick, every expectation kind, some conflicting
+  retry,            // an append repeated with the same event ids
+  read_with_fault,  // a writer read with a read error injected
+  subscribe,        // a new live subscription
+  consumer,         // a durable consumer handles a batch and commits
   create_read_stream,
   delete_read_stream,
   follower_open,
   follower_refresh,
-  follower_read,       // a follower reads one stream
-  follower_race,       // a follower's lazy stream load with an append and refresh() in the middle
+  follower_read,  // a follower reads one stream
+  follower_race,  // a follower's lazy stream load with an append and refresh() in the middle
   follower_close,
-  close_backfill,      // close() while a back-fill runs; then create/delete after close() (close-backfill)
-  backup,              // online backup with appends during the copy
-  restart,             // close and reopen the writer (or open it if down)
-  kill,                // the writer process dies
-  power_loss,          // the machine loses power: writer and follower die, unsynced writes go
+  close_backfill,  // close() while a back-fill runs; then create/delete after close() (close-backfill)
+  backup,          // online backup with appends during the copy
+  restart,         // close and reopen the writer (or open it if down)
+  kill,            // the writer process dies
+  power_loss,      // the machine loses power: writer and follower die, unsynced writes go
 };
 
 const char* name_of(op_kind k);

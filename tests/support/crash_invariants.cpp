@@ -16,8 +16,10 @@ std::string diff_recorded(const recorded_event& x, const recorded_event& y) {
   if (x.data != y.data) d += " data;";
   if (x.metadata != y.metadata) d += " metadata;";
   if (x.id != y.id) d += " id;";
-  if (x.version != y.version) d += " version " + std::to_string(x.version) + "/" + std::to_string(y.version) + ";";
-  if (x.position != y.position) d += " position " + std::to_string(x.position) + "/" + std::to_string(y.position) + ";";
+  if (x.version != y.version)
+    d += " version " + std::to_string(x.version) + "/" + std::to_string(y.version) + ";";
+  if (x.position != y.position)
+    d += " position " + std::to_string(x.position) + "/" + std::to_string(y.position) + ";";
   if (x.committed_at != y.committed_at) d += " committed_at;";
   return d;
 }
@@ -32,7 +34,8 @@ std::vector<std::string> check_views_agree_with_all(const store& s, const std::v
   std::map<std::string, std::vector<const recorded_event*>, std::less<>> by_stream;
   for (const recorded_event& e : all) by_stream[std::string(e.stream)].push_back(&e);
   // A limit past the store's own count: a stream_count() too low must not hide a stream.
-  const std::vector<stream_info> listed = s.list_streams(0, std::max<std::size_t>(100000, s.stream_count() + 1));
+  const std::vector<stream_info> listed =
+      s.list_streams(0, std::max<std::size_t>(100000, s.stream_count() + 1));
   std::set<std::string> names = names_in;
   for (const stream_info& info : listed) names.insert(info.name);
   for (const auto& [name, events] : by_stream) names.insert(name);
@@ -45,8 +48,8 @@ std::vector<std::string> check_views_agree_with_all(const store& s, const std::v
       // A stream that cannot be read is reported once: a store that refuses
       // damaged data (corrupt_data) says so here, and only here.
       if (page.error().code == errc::stream_not_found && expected == 0) continue;
-      fail("(e) read " + name + " failed: " + page.error().message() + " ($all has " + std::to_string(expected) +
-           " of its events)");
+      fail("(e) read " + name + " failed: " + page.error().message() + " ($all has " +
+           std::to_string(expected) + " of its events)");
       continue;
     }
     if (page->events.size() != expected) {
@@ -56,7 +59,8 @@ std::vector<std::string> check_views_agree_with_all(const store& s, const std::v
     for (std::size_t v = 0; v < std::min(page->events.size(), expected); ++v) {
       const recorded_event& e = page->events[v];
       std::string d = diff_recorded(e, *it->second[v]);
-      if (e.version != v) d += " version " + std::to_string(e.version) + " at index " + std::to_string(v) + ";";
+      if (e.version != v)
+        d += " version " + std::to_string(e.version) + " at index " + std::to_string(v) + ";";
       if (!d.empty()) {
         fail("(d) stream " + name + " version " + std::to_string(v) + " differs from $all position " +
              std::to_string(it->second[v]->position) + ":" + d);
@@ -67,8 +71,9 @@ std::vector<std::string> check_views_agree_with_all(const store& s, const std::v
     if (!version) {
       fail("(e) stream_version(" + name + ") failed: " + version.error().message());
     } else if (*version != (expected == 0 ? std::nullopt : std::optional<std::uint64_t>(expected - 1))) {
-      fail("(d) stream_version(" + name + ") is " + (*version ? std::to_string(**version) : std::string("none")) +
-           ", $all has " + std::to_string(expected) + " events of it");
+      fail("(d) stream_version(" + name + ") is " +
+           (*version ? std::to_string(**version) : std::string("none")) + ", $all has " +
+           std::to_string(expected) + " events of it");
     }
   }
 
@@ -82,8 +87,8 @@ std::vector<std::string> check_views_agree_with_all(const store& s, const std::v
     const auto it = by_stream.find(info.name);
     const std::size_t in_all = it == by_stream.end() ? 0 : it->second.size();
     if (info.event_count != in_all) {
-      fail("(d) list_streams says " + info.name + " has " + std::to_string(info.event_count) + " events, $all " +
-           std::to_string(in_all));
+      fail("(d) list_streams says " + info.name + " has " + std::to_string(info.event_count) +
+           " events, $all " + std::to_string(in_all));
     }
   }
 
@@ -98,7 +103,8 @@ std::vector<std::string> check_views_agree_with_all(const store& s, const std::v
     ++k;
   }
   if (range.error()) fail("(e) events(\"$all\") failed: " + range.error()->message());
-  if (k != all.size() && problems.empty()) fail("(d) events(\"$all\") yielded " + std::to_string(k) + " events");
+  if (k != all.size() && problems.empty())
+    fail("(d) events(\"$all\") yielded " + std::to_string(k) + " events");
   return problems;
 }
 

@@ -23,8 +23,12 @@ class forwarding_file_system : public file_system {
   bool exists(const std::string& p) override { return base_->exists(p); }
   error_code rename(const std::string& a, const std::string& b) override { return base_->rename(a, b); }
   error_code remove(const std::string& p) override { return base_->remove(p); }
-  boost::system::result<std::vector<std::string>> list(const std::string& d) override { return base_->list(d); }
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override { return base_->lock(p); }
+  boost::system::result<std::vector<std::string>> list(const std::string& d) override {
+    return base_->list(d);
+  }
+  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override {
+    return base_->lock(p);
+  }
 
  protected:
   std::shared_ptr<file_system> base_;

@@ -13,7 +13,6 @@
 
 namespace evstore::test {
 
-
 // Forwards to another file system; while closed, every sync() of the journal
 // waits for a permit: a flush stopped right before its fdatasync.
 class gated_file_system final : public forwarding_file_system {
@@ -50,9 +49,13 @@ class gated_file_system final : public forwarding_file_system {
   class gated_file final : public file {
    public:
     gated_file(std::unique_ptr<file> f, gated_file_system& fs) : f_(std::move(f)), fs_(fs) {}
-    boost::system::result<std::size_t> read_at(std::uint64_t o, std::span<std::byte> b) override { return f_->read_at(o, b); }
+    boost::system::result<std::size_t> read_at(std::uint64_t o, std::span<std::byte> b) override {
+      return f_->read_at(o, b);
+    }
     error_code write_at(std::uint64_t o, const_buffer_span b) override { return f_->write_at(o, b); }
-    error_code write_gather(std::uint64_t o, std::span<const const_buffer_span> b) override { return f_->write_gather(o, b); }
+    error_code write_gather(std::uint64_t o, std::span<const const_buffer_span> b) override {
+      return f_->write_gather(o, b);
+    }
     error_code sync() override {
       {
         std::unique_lock lock(fs_.mutex_);

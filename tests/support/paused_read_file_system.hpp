@@ -16,7 +16,8 @@ namespace evstore::test {
 
 class paused_read_file_system final : public forwarding_file_system {
  public:
-  explicit paused_read_file_system(std::shared_ptr<file_system> base) : forwarding_file_system(std::move(base)) {}
+  explicit paused_read_file_system(std::shared_ptr<file_system> base)
+      : forwarding_file_system(std::move(base)) {}
 
   // The next read of a file whose path ends with `suffix` waits for release().
   void pause_next_read(std::string suffix) {
@@ -61,7 +62,9 @@ class paused_read_file_system final : public forwarding_file_system {
       return f_->read_at(o, b);
     }
     error_code write_at(std::uint64_t o, const_buffer_span b) override { return f_->write_at(o, b); }
-    error_code write_gather(std::uint64_t o, std::span<const const_buffer_span> b) override { return f_->write_gather(o, b); }
+    error_code write_gather(std::uint64_t o, std::span<const const_buffer_span> b) override {
+      return f_->write_gather(o, b);
+    }
     error_code sync() override { return f_->sync(); }
     boost::system::result<std::uint64_t> size() override { return f_->size(); }
     error_code truncate(std::uint64_t s) override { return f_->truncate(s); }

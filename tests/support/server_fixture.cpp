@@ -81,7 +81,8 @@ int child_process::wait_exit(std::chrono::milliseconds timeout) {
 }
 
 bool child_process::fill(clock_type::time_point deadline) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count();
+  const auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock_type::now()).count();
   if (left <= 0) return false;
   pollfd p{out_, POLLIN, 0};
   const int r = poll(&p, 1, static_cast<int>(left));
@@ -117,7 +118,8 @@ json::value parse_json(const std::string& text) {
 }
 
 std::string lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  std::transform(s.begin(), s.end(), s.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return s;
 }
 
@@ -195,7 +197,8 @@ server_test::server_test() {
 void server_test::TearDown() {
   for (auto& s : servers_) {
     if (s.expect_clean_stop) {
-      EXPECT_EQ(s.server->stop(), 0) << "evstored did not stop cleanly on SIGTERM; log:\n" << tail(s.server->log());
+      EXPECT_EQ(s.server->stop(), 0) << "evstored did not stop cleanly on SIGTERM; log:\n"
+                                     << tail(s.server->log());
     } else {
       s.server->stop();
     }
@@ -228,8 +231,8 @@ std::pair<std::string, std::string> server_test::self_signed_certificate() {
 http_response server_test::http(evstored& s, const request& r) {
   const std::string n = std::to_string(++requests_);
   const std::string hdr = scratch() + "/h" + n, body = scratch() + "/b" + n, err = scratch() + "/e" + n;
-  std::vector<std::string> argv = {"curl", "-sS", "--path-as-is", "-g", "--max-time", "10", "-D", hdr, "-o", body,
-                                   "-w", "%{http_code}"};
+  std::vector<std::string> argv = {"curl", "-sS", "--path-as-is", "-g", "--max-time", "10",
+                                   "-D",   hdr,   "-o",           body, "-w",         "%{http_code}"};
   if (r.method == "HEAD") {
     argv.push_back("--head");
   } else if (r.method != "GET" || r.body) {
@@ -252,24 +255,29 @@ http_response server_test::http(evstored& s, const request& r) {
   out.curl_error = read_file(err);
   // Keep only the last header block (a 100 Continue may precede it).
   std::string h = read_file(hdr);
-  for (std::size_t at; (at = h.find("\r\n\r\n")) != std::string::npos && at + 4 < h.size();) h.erase(0, at + 4);
+  for (std::size_t at; (at = h.find("\r\n\r\n")) != std::string::npos && at + 4 < h.size();)
+    h.erase(0, at + 4);
   out.headers = h;
   return out;
 }
 
-json::value server_test::append_ok(const std::string& stream, const std::string& body, std::vector<std::string> headers) {
+json::value server_test::append_ok(const std::string& stream, const std::string& body,
+                                   std::vector<std::string> headers) {
   auto r = post("/streams/" + stream, body, std::move(headers));
   EXPECT_EQ(r.status, 201) << stream << ": " << r;
   return r.json();
 }
 
 void server_test::append_ok_on(evstored& s, const std::string& cafile, const std::string& stream) {
-  auto r = http(s, {.method = "POST", .path = "/streams/" + stream, .body = "{\"type\":\"Live\",\"data\":{}}",
+  auto r = http(s, {.method = "POST",
+                    .path = "/streams/" + stream,
+                    .body = "{\"type\":\"Live\",\"data\":{}}",
                     .curl_args = {"--cacert", cafile}});
   EXPECT_EQ(r.status, 201) << r;
 }
 
-json::value server_test::wait_for_events(const std::string& path, std::size_t count, std::chrono::milliseconds deadline) {
+json::value server_test::wait_for_events(const std::string& path, std::size_t count,
+                                         std::chrono::milliseconds deadline) {
   const auto end = clock_type::now() + deadline;
   json::value last;
   for (;;) {
@@ -294,8 +302,9 @@ std::vector<std::string> server_test::files_outside_data() const {
 }
 
 std::unique_ptr<child_process> server_test::ws(evstored& s, const std::string& path_and_query,
-                                               std::vector<std::string> steps, std::vector<std::string> headers,
-                                               double timeout_s, const std::string& cafile) {
+                                               std::vector<std::string> steps,
+                                               std::vector<std::string> headers, double timeout_s,
+                                               const std::string& cafile) {
   std::vector<std::string> argv = {python, ws_client, s.ws_base() + path_and_query, "--timeout",
                                    std::to_string(timeout_s)};
   if (!cafile.empty()) argv.insert(argv.end(), {"--cafile", cafile});
@@ -319,7 +328,9 @@ std::string batch_json(std::size_t n, const std::string& type) {
   return s + "]";
 }
 
-std::uint64_t u64(const json::value& v) { return v.is_int64() ? static_cast<std::uint64_t>(v.as_int64()) : v.as_uint64(); }
+std::uint64_t u64(const json::value& v) {
+  return v.is_int64() ? static_cast<std::uint64_t>(v.as_int64()) : v.as_uint64();
+}
 
 std::vector<std::uint64_t> versions_of(const json::value& page, const char* field) {
   std::vector<std::uint64_t> out;
@@ -360,7 +371,8 @@ std::vector<std::uint64_t> iota_vec(std::uint64_t from, std::uint64_t to) {
   return v;
 }
 
-sse_client::sse_client(const std::string& url, const std::vector<std::string>& headers, const std::string& err)
+sse_client::sse_client(const std::string& url, const std::vector<std::string>& headers,
+                       const std::string& err)
     : proc_(make_argv(url, headers), err) {
   // Status line and headers come first (-i).
   while (auto line = proc_.read_line(10s)) {
@@ -375,7 +387,8 @@ std::optional<sse_message> sse_client::next(std::chrono::milliseconds timeout) {
   bool any = false;
   const auto end = clock_type::now() + timeout;
   while (clock_type::now() < end) {
-    auto line = proc_.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now()));
+    auto line =
+        proc_.read_line(std::chrono::duration_cast<std::chrono::milliseconds>(end - clock_type::now()));
     if (!line) return std::nullopt;
     if (line->empty()) {
       if (any) return m;
@@ -399,8 +412,10 @@ void sse_client::stop() {
   proc_.wait_exit(5s);
 }
 
-std::vector<std::string> sse_client::make_argv(const std::string& url, const std::vector<std::string>& headers) {
-  std::vector<std::string> argv = {"curl", "-sS", "-N", "-i", "--max-time", "30", "-H", "Accept: text/event-stream"};
+std::vector<std::string> sse_client::make_argv(const std::string& url,
+                                               const std::vector<std::string>& headers) {
+  std::vector<std::string> argv = {"curl",       "-sS", "-N", "-i",
+                                   "--max-time", "30",  "-H", "Accept: text/event-stream"};
   for (const auto& h : headers) argv.insert(argv.end(), {"-H", h});
   argv.push_back(url);
   return argv;

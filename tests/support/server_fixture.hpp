@@ -10,31 +10,32 @@
 
 #include "support/store_fixture.hpp"
 
-#include <gtest/gtest.h>
-
 #include <boost/json.hpp>
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstring>
-#include <fcntl.h>
 #include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <poll.h>
 #include <set>
 #include <sstream>
 #include <string>
-#include <utility>
-#include <sys/stat.h>
 #include <thread>
-#include <unistd.h>
+#include <utility>
 #include <vector>
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace evstore::test::server {
 
@@ -125,7 +126,9 @@ class evstored {
   const std::string& banner() const { return banner_; }
   std::string log() const { return read_file(log_); }
   std::string base() const { return scheme_ + "://127.0.0.1:" + std::to_string(port_); }
-  std::string ws_base() const { return (scheme_ == "https" ? "wss" : "ws") + std::string("://127.0.0.1:") + std::to_string(port_); }
+  std::string ws_base() const {
+    return (scheme_ == "https" ? "wss" : "ws") + std::string("://127.0.0.1:") + std::to_string(port_);
+  }
   bool running() { return proc_->wait_exit(0ms) == -1; }
   pid_t pid() const { return proc_->pid(); }
 
@@ -170,25 +173,28 @@ class server_test : public ::testing::Test {
   http_response get(const std::string& path, std::vector<std::string> headers = {}) {
     return http({.path = path, .headers = std::move(headers)});
   }
-  http_response post(const std::string& path, const std::string& body, std::vector<std::string> headers = {}) {
+  http_response post(const std::string& path, const std::string& body,
+                     std::vector<std::string> headers = {}) {
     return http({.method = "POST", .path = path, .body = body, .headers = std::move(headers)});
   }
 
   // Appends and expects 201; returns the response body as JSON.
-  json::value append_ok(const std::string& stream, const std::string& body, std::vector<std::string> headers = {});
+  json::value append_ok(const std::string& stream, const std::string& body,
+                        std::vector<std::string> headers = {});
 
   void append_ok_on(evstored& s, const std::string& cafile, const std::string& stream);
 
   // GET a stream until it has `count` events (system streams fill asynchronously).
-  json::value wait_for_events(const std::string& path, std::size_t count, std::chrono::milliseconds deadline = 5s);
+  json::value wait_for_events(const std::string& path, std::size_t count,
+                              std::chrono::milliseconds deadline = 5s);
 
   // Files and directories anywhere under the sandbox but outside the data directories.
   std::vector<std::string> files_outside_data() const;
 
   // Runs the WebSocket client with the given steps; returns it to read its lines.
-  std::unique_ptr<child_process> ws(evstored& s, const std::string& path_and_query, std::vector<std::string> steps,
-                                    std::vector<std::string> headers = {}, double timeout_s = 10,
-                                    const std::string& cafile = {});
+  std::unique_ptr<child_process> ws(evstored& s, const std::string& path_and_query,
+                                    std::vector<std::string> steps, std::vector<std::string> headers = {},
+                                    double timeout_s = 10, const std::string& cafile = {});
 
  private:
   struct entry {

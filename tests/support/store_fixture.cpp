@@ -40,8 +40,9 @@ append_outcome append_wait(store& s, const std::string& stream, std::vector<even
                            expected_version expected) {
   std::promise<append_outcome> done;
   auto f = done.get_future();
-  s.append(stream, std::move(events), expected,
-           [&done](boost::system::error_code ec, append_result r) { done.set_value({ec, r}); });
+  s.append(stream, std::move(events), expected, [&done](boost::system::error_code ec, append_result r) {
+    done.set_value({ec, r});
+  });
   return f.get();
 }
 

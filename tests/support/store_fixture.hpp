@@ -3,7 +3,6 @@
 #pragma once
 
 #include "tools/io_threads.hpp"
-
 #include <evstore/store.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -59,6 +58,7 @@ append_outcome append_wait(store& s, const std::string& stream, std::vector<even
 boost::system::error_code close_wait(store& s);
 
 // Waits until pred() is true or the deadline passes; returns pred().
-bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline = std::chrono::seconds(10));
+bool wait_until(const std::function<bool()>& pred,
+                std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
 }  // namespace evstore::test

@@ -1,6 +1,5 @@
 // backup: a consistent copy of a store while its writer runs.
 #include "cli.hpp"
-
 #include <evstore/backup.hpp>
 #include <evstore/verify.hpp>
 
@@ -21,16 +20,18 @@ int cmd_backup(const args_t& args) {
     std::cerr << "evstore: backup failed: " << report.error().message() << "\n";
     return report.error().code == errc::invalid_argument ? 2 : 1;
   }
-  std::cout << "backed up " << report->events << " events in " << report->streams << " streams (" << report->files
-            << " files, " << report->bytes << " bytes) to " << destination << "\n";
+  std::cout << "backed up " << report->events << " events in " << report->streams << " streams ("
+            << report->files << " files, " << report->bytes << " bytes) to " << destination << "\n";
   if (vm.count("no-verify")) return 0;
   runner r;
   store copy = open_or_exit(r, destination, true);
   progress_bar check("verifying");
-  auto verified = verify_store(copy, [&](std::uint64_t done, std::uint64_t total) { check.update(done, total); });
+  auto verified =
+      verify_store(copy, [&](std::uint64_t done, std::uint64_t total) { check.update(done, total); });
   check.done();
   for (const error& e : verified.damage) std::cout << "damage: " << e.message() << "\n";
-  std::cout << "verified " << verified.events_checked << " events: " << (verified.clean() ? "clean" : "DAMAGED") << "\n";
+  std::cout << "verified " << verified.events_checked
+            << " events: " << (verified.clean() ? "clean" : "DAMAGED") << "\n";
   return verified.clean() ? 0 : 1;
 }
 

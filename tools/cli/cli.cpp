@@ -1,15 +1,14 @@
 #include "cli.hpp"
 
-#include <filesystem>
-
 #include <evstore/event_json.hpp>
-
-#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <iostream>
+
+#include <unistd.h>
 
 namespace evstore::cli {
 
@@ -32,8 +31,9 @@ std::pair<boost::system::error_code, append_result> append_blocking(store& s, co
                                                                     expected_version expected) {
   std::promise<std::pair<boost::system::error_code, append_result>> done;
   auto f = done.get_future();
-  s.append(stream, std::move(events), expected,
-           [&](boost::system::error_code ec, const append_result& r) { done.set_value({ec, r}); });
+  s.append(stream, std::move(events), expected, [&](boost::system::error_code ec, const append_result& r) {
+    done.set_value({ec, r});
+  });
   return f.get();
 }
 
@@ -46,7 +46,8 @@ boost::system::error_code close_blocking(store& s) {
   return ec;
 }
 
-po::variables_map parse(const args_t& args, po::options_description opts, const std::vector<std::string>& positional_names) {
+po::variables_map parse(const args_t& args, po::options_description opts,
+                        const std::vector<std::string>& positional_names) {
   opts.add_options()("help,h", "show help");
   po::positional_options_description pos;
   for (const auto& name : positional_names) {
@@ -70,27 +71,29 @@ po::variables_map parse(const args_t& args, po::options_description opts, const 
 append_pipeline::append_pipeline(store& s, std::size_t window, std::string unit)
     : store_(s), window_(window), unit_(std::move(unit)) {}
 
-void append_pipeline::submit(const std::string& stream, std::vector<event_data> events, expected_version expected,
-                             std::uint64_t n) {
+void append_pipeline::submit(const std::string& stream, std::vector<event_data> events,
+                             expected_version expected, std::uint64_t n) {
   std::unique_lock lock(mutex_);
   cv_.wait(lock, [&] { return in_flight_ < window_; });
   ++in_flight_;
   lock.unlock();
-  store_.append(stream, std::move(events), expected, [this, n](boost::system::error_code ec, append_result r) {
-    std::lock_guard guard(mutex_);
-    if (ec) {
-      ++failures_;
-      if (!failure_) {
-        failure_ = unit_ + " " + std::to_string(n) + ": " + ec.message();
-        if (ec == errc::wrong_expected_version) {
-          *failure_ += " (expected " + to_string(r.expected) + ", the store has " +
-                       (r.actual ? "version " + std::to_string(*r.actual) : std::string("no stream")) + ")";
+  store_.append(
+      stream, std::move(events), expected, [this, n](boost::system::error_code ec, append_result r) {
+        std::lock_guard guard(mutex_);
+        if (ec) {
+          ++failures_;
+          if (!failure_) {
+            failure_ = unit_ + " " + std::to_string(n) + ": " + ec.message();
+            if (ec == errc::wrong_expected_version) {
+              *failure_ += " (expected " + to_string(r.expected) + ", the store has " +
+                           (r.actual ? "version " + std::to_string(*r.actual) : std::string("no stream")) +
+                           ")";
+            }
+          }
         }
-      }
-    }
-    --in_flight_;
-    cv_.notify_all();
-  });
+        --in_flight_;
+        cv_.notify_all();
+      });
 }
 
 std::optional<std::string> append_pipeline::drain() {
@@ -135,8 +138,9 @@ void progress_bar::update(std::uint64_t done, std::uint64_t total) {
   last_percent_ = percent;
   constexpr int width = 30;
   const int filled = percent * width / 100;
-  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%  %llu/%llu", label_.c_str(), filled, "##############################",
-               width - filled, "", percent, static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
+  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%  %llu/%llu", label_.c_str(), filled,
+               "##############################", width - filled, "", percent,
+               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
   std::fflush(stderr);
 }
 

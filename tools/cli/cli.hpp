@@ -3,7 +3,6 @@
 #pragma once
 
 #include "tools/io_threads.hpp"
-
 #include <evstore/store.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -56,7 +55,8 @@ std::pair<boost::system::error_code, append_result> append_blocking(store& s, co
 boost::system::error_code close_blocking(store& s);
 
 // Parses `args` with `opts` plus the named positionals (all required).
-po::variables_map parse(const args_t& args, po::options_description opts, const std::vector<std::string>& positional_names);
+po::variables_map parse(const args_t& args, po::options_description opts,
+                        const std::vector<std::string>& positional_names);
 
 // Appends issued without waiting for each one (the writer batches each
 // tick's), at most `window` in flight. Each append carries a number (an input
@@ -64,7 +64,8 @@ po::variables_map parse(const args_t& args, po::options_description opts, const 
 class append_pipeline {
  public:
   append_pipeline(store& s, std::size_t window, std::string unit);
-  void submit(const std::string& stream, std::vector<event_data> events, expected_version expected, std::uint64_t n);
+  void submit(const std::string& stream, std::vector<event_data> events, expected_version expected,
+              std::uint64_t n);
   // Waits for every append; the first failure, if any.
   std::optional<std::string> drain();
   bool failed();

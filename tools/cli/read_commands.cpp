@@ -30,7 +30,8 @@ int cmd_info(const args_t& args) {
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
   std::cout << "directory: " << s.options().directory << "\nformat: evstore 1\nevents: " << s.event_count()
-            << "\nstreams: " << s.stream_count() << "\nread streams: " << s.list_read_streams().size() << "\n";
+            << "\nstreams: " << s.stream_count() << "\nread streams: " << s.list_read_streams().size()
+            << "\n";
   return 0;
 }
 
@@ -135,7 +136,8 @@ int cmd_export(const args_t& args) {
   if (vm.count("output")) {
     out = std::fopen(vm["output"].as<std::string>().c_str(), "wx");  // never overwrite an earlier export
     if (out == nullptr) {
-      std::cerr << "evstore: cannot create " << vm["output"].as<std::string>() << ": " << std::strerror(errno) << "\n";
+      std::cerr << "evstore: cannot create " << vm["output"].as<std::string>() << ": " << std::strerror(errno)
+                << "\n";
       return 2;
     }
   }

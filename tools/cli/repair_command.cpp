@@ -1,6 +1,5 @@
 // repair: offline repair of a damaged store (evstore::repair_store).
 #include "cli.hpp"
-
 #include <evstore/repair.hpp>
 
 #include <iostream>
@@ -14,8 +13,8 @@ void print_report(const repair_report& r) {
     std::cout << "damage: " << d.file << " at offset " << d.offset << ": " << d.problem << "\n";
   }
   for (const repair_drop& d : r.dropped) {
-    std::cout << "drop: " << d.stream << " from version " << d.from_version << ": " << (d.count_exact ? "" : "at least ")
-              << d.count << " events\n";
+    std::cout << "drop: " << d.stream << " from version " << d.from_version << ": "
+              << (d.count_exact ? "" : "at least ") << d.count << " events\n";
   }
   for (const repair_lost& l : r.lost) {
     std::cout << "lost: " << l.stream << " version " << l.version << " at position " << l.position
@@ -28,9 +27,9 @@ void print_report(const repair_report& r) {
   }
   for (const std::string& f : r.rebuilt) std::cout << "rebuild: " << f << "\n";
   for (const std::string& f : r.removed) std::cout << "reset: " << f << "\n";
-  std::cout << (r.dry_run ? "would keep " : "kept ") << r.events_kept << " events in " << r.streams_kept << " streams, "
-            << r.lost.size() << " lost events as placeholders, " << (r.dry_run ? "would drop " : "dropped ")
-            << r.events_dropped << " events\n";
+  std::cout << (r.dry_run ? "would keep " : "kept ") << r.events_kept << " events in " << r.streams_kept
+            << " streams, " << r.lost.size() << " lost events as placeholders, "
+            << (r.dry_run ? "would drop " : "dropped ") << r.events_dropped << " events\n";
 }
 
 }  // namespace
@@ -68,8 +67,8 @@ int cmd_repair(const args_t& args) {
   std::cout << "repaired: the store opens and verifies clean\n";
   for (const repair_consumer_ahead& c : r->consumers_ahead) {
     std::cout << "warning: consumer " << c.name << " of " << c.stream << " is at " << c.position << " but "
-              << c.stream << " now ends at " << c.stream_end << ": it would skip new events " << c.stream_end << ".."
-              << c.position - 1 << " (its state still reflects the dropped events)\n";
+              << c.stream << " now ends at " << c.stream_end << ": it would skip new events " << c.stream_end
+              << ".." << c.position - 1 << " (its state still reflects the dropped events)\n";
   }
   return 0;
 }

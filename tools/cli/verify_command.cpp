@@ -1,6 +1,5 @@
 // verify: a full consistency check, read-only.
 #include "cli.hpp"
-
 #include <evstore/verify.hpp>
 
 #include <iostream>

@@ -2,7 +2,6 @@
 // lock, so they fail with a clear error while evstored (or another writer)
 // has the store open.
 #include "cli.hpp"
-
 #include <evstore/event_json.hpp>
 
 #include <boost/json/parse.hpp>
@@ -30,8 +29,8 @@ int cmd_demo(const args_t& args) {
     std::cerr << "evstore: append failed: " << ec.message() << "\n";
     return 1;
   }
-  std::cout << "appended 4 events to " << stream << " in " << dir << " (versions " << res.first_version << ".."
-            << res.version << ", positions " << res.first_position << ".." << res.position << ")\n";
+  std::cout << "appended 4 events to " << stream << " in " << dir << " (versions " << res.first_version
+            << ".." << res.version << ", positions " << res.first_position << ".." << res.position << ")\n";
   std::cout << "reading " << stream << " back:\n";
   auto page = s.read(stream);
   if (!page) {
@@ -85,7 +84,8 @@ int cmd_append(const args_t& args) {
       status = 1;
       break;
     }
-    std::cout << "{\"stream\":\"" << stream << "\",\"version\":" << res.version << ",\"position\":" << res.position
+    std::cout << "{\"stream\":\"" << stream << "\",\"version\":" << res.version
+              << ",\"position\":" << res.position
               << ",\"createdStream\":" << (res.created_stream ? "true" : "false") << "}\n";
     expected = expect::any;  // the expectation applies to the first append only
   }
@@ -133,7 +133,8 @@ class importer {
     }
     if (parsed->version && *parsed->version < p.existing) return skip_stored(*parsed, line_no);
     if (parsed->version && *parsed->version != p.next) {
-      return at(line_no, parsed->stream + " version " + std::to_string(*parsed->version) + " does not follow version " +
+      return at(line_no, parsed->stream + " version " + std::to_string(*parsed->version) +
+                             " does not follow version " +
                              (p.next ? std::to_string(p.next - 1) : std::string("(none)")) +
                              " (events missing from the input, or out of order)");
     }
@@ -154,7 +155,8 @@ class importer {
 
   // "imported N events into N streams[, skipped N already stored]"
   std::string summary() const {
-    return "imported " + std::to_string(imported_) + " events into " + std::to_string(streams_.size()) + " streams" +
+    return "imported " + std::to_string(imported_) + " events into " + std::to_string(streams_.size()) +
+           " streams" +
            (skipped_ ? ", skipped " + std::to_string(skipped_) + " already stored" : std::string());
   }
 
@@ -171,7 +173,8 @@ class importer {
   std::optional<std::string> skip_stored(const exported_event& e, std::size_t line_no) {
     auto stored = store_.read(e.stream, {.from = *e.version, .max_count = 1});
     if (!stored || stored->events.empty() || !same_event(stored->events.front(), e.event)) {
-      return at(line_no, e.stream + " already has a different event at version " + std::to_string(*e.version));
+      return at(line_no,
+                e.stream + " already has a different event at version " + std::to_string(*e.version));
     }
     ++skipped_;
     return std::nullopt;
@@ -180,7 +183,8 @@ class importer {
   // A new batch starts at another stream, at 512 events, or where lines
   // with versions and lines without meet (the expectation differs).
   void batch(exported_event e, std::size_t line_no) {
-    if (e.stream != batch_stream_ || batch_.size() >= 512 || e.version.has_value() != batch_first_version_.has_value()) {
+    if (e.stream != batch_stream_ || batch_.size() >= 512 ||
+        e.version.has_value() != batch_first_version_.has_value()) {
       send();
       batch_stream_ = e.stream;
       batch_first_version_ = e.version;
@@ -191,9 +195,10 @@ class importer {
 
   void send() {
     if (batch_.empty()) return;
-    const expected_version expected = !batch_first_version_      ? expect::any
-                                      : *batch_first_version_ == 0 ? expect::no_stream
-                                                                   : expect::exactly(*batch_first_version_ - 1);
+    const expected_version expected = !batch_first_version_ ? expect::any
+                                      : *batch_first_version_ == 0
+                                          ? expect::no_stream
+                                          : expect::exactly(*batch_first_version_ - 1);
     pipeline_.submit(batch_stream_, std::move(batch_), expected, batch_line_);
     batch_.clear();
   }

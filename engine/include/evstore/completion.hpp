@@ -74,9 +74,9 @@ auto initiate_detailed(Token&& token, Initiate init) {
   using token_type = std::decay_t<Token>;
   constexpr bool throws = throws_on_error<token_type>;
   constexpr bool takes_detail = std::is_invocable_v<token_type&, boost::system::error_code, std::string>;
-  using signature = std::conditional_t<throws, void(std::exception_ptr),
-                                       std::conditional_t<takes_detail, detailed_signature,
-                                                          void(boost::system::error_code)>>;
+  using signature = std::conditional_t<
+      throws, void(std::exception_ptr),
+      std::conditional_t<takes_detail, detailed_signature, void(boost::system::error_code)>>;
   return boost::asio::async_initiate<Token, signature>(
       [init = std::move(init)](auto handler) mutable {
         init(detail_adapter<decltype(handler), throws, takes_detail>{std::move(handler)});
@@ -87,7 +87,8 @@ auto initiate_detailed(Token&& token, Initiate init) {
 }  // namespace evstore::detail
 
 template <class Handler, bool Throws, bool TakesDetail, class Candidate>
-struct boost::asio::associated_executor<evstore::detail::detail_adapter<Handler, Throws, TakesDetail>, Candidate> {
+struct boost::asio::associated_executor<evstore::detail::detail_adapter<Handler, Throws, TakesDetail>,
+                                        Candidate> {
   using type = typename boost::asio::associated_executor<Handler, Candidate>::type;
   static type get(const evstore::detail::detail_adapter<Handler, Throws, TakesDetail>& h,
                   const Candidate& candidate = Candidate()) noexcept {
@@ -98,7 +99,8 @@ struct boost::asio::associated_executor<evstore::detail::detail_adapter<Handler,
 template <class Handler, class Candidate>
 struct boost::asio::associated_executor<evstore::detail::result_detail_adapter<Handler>, Candidate> {
   using type = typename boost::asio::associated_executor<Handler, Candidate>::type;
-  static type get(const evstore::detail::result_detail_adapter<Handler>& h, const Candidate& candidate = Candidate()) noexcept {
+  static type get(const evstore::detail::result_detail_adapter<Handler>& h,
+                  const Candidate& candidate = Candidate()) noexcept {
     return boost::asio::get_associated_executor(h.handler, candidate);
   }
 };

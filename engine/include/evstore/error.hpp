@@ -20,18 +20,20 @@ enum class errc {
   wrong_expected_version = 1,  // the stream is not at the version the append expected
   stream_not_found,            // read of a stream that has no events
   stream_deleted,              // reserved for deleted streams / read streams
-  invalid_stream_name,         // empty, too long, not UTF-8, control chars, '/', '\', ".", "..", "$" prefix on append
-  invalid_event,               // empty/too-long type, data or metadata not JSON, event too large, empty append
-  corrupt_data,                // a checksum or structure check failed; the range is not served
-  store_locked,                // another process holds the store's LOCK
-  read_only,                   // a write on a store opened read-only
-  store_failed,                // an earlier write or fsync failed; the store no longer acknowledges appends
-  store_closed,                // the store was closed
-  format_mismatch,             // the directory holds a store of an unknown format version
-  invalid_argument,            // an option or parameter is out of range
-  consumer_busy,               // another live instance (this or another process) holds the consumer
-  read_stream_exists,          // create_read_stream with a name in use by another definition or a write stream
-  duplicate_event_id,          // an id of the append is a recent event's, but the append is not a retry of that append
+  invalid_stream_name,  // empty, too long, not UTF-8, control chars, '/', '\', ".", "..", "$" prefix on
+                        // append
+  invalid_event,        // empty/too-long type, data or metadata not JSON, event too large, empty append
+  corrupt_data,         // a checksum or structure check failed; the range is not served
+  store_locked,         // another process holds the store's LOCK
+  read_only,            // a write on a store opened read-only
+  store_failed,         // an earlier write or fsync failed; the store no longer acknowledges appends
+  store_closed,         // the store was closed
+  format_mismatch,      // the directory holds a store of an unknown format version
+  invalid_argument,     // an option or parameter is out of range
+  consumer_busy,        // another live instance (this or another process) holds the consumer
+  read_stream_exists,   // create_read_stream with a name in use by another definition or a write stream
+  duplicate_event_id,   // an id of the append is a recent event's, but the append is not a retry of that
+                        // append
 };
 
 const boost::system::error_category& category() noexcept;

@@ -79,7 +79,7 @@ struct read_stream_info {
   std::string name;
   evstore::filter filter;
   std::uint64_t event_count = 0;  // entries published so far
-  bool building = false;           // back-fill not finished
+  bool building = false;          // back-fill not finished
 };
 
 }  // namespace evstore

@@ -22,8 +22,8 @@
 // the end that open recovers, a writer's open would cut them as a torn tail,
 // so repair goes straight to its own walk. Otherwise it opens the store
 // normally (which replays the journal and cuts torn tails as any open does);
-// if that works and verify_store is clean, nothing else is changed. It holds the writer lock while it works and refuses
-// (errc::store_locked) while a writer has the store open.
+// if that works and verify_store is clean, nothing else is changed. It holds the writer lock while it works
+// and refuses (errc::store_locked) while a writer has the store open.
 #pragma once
 
 #include <evstore/error.hpp>

@@ -59,7 +59,8 @@ class cursor;
 // result().expected and result().actual).
 class append_error : public operation_error {
  public:
-  append_error(boost::system::error_code ec, append_result r) : operation_error(ec, r.detail), result_(std::move(r)) {}
+  append_error(boost::system::error_code ec, append_result r)
+      : operation_error(ec, r.detail), result_(std::move(r)) {}
   const append_result& result() const noexcept { return result_; }
 
  private:
@@ -159,17 +160,17 @@ class event_range {
 };
 
 struct store_statistics {
-  std::uint64_t appends = 0;        // acknowledged appends
-  std::uint64_t events = 0;         // events written by this process
-  std::uint64_t bytes = 0;          // partition bytes written by this process
+  std::uint64_t appends = 0;  // acknowledged appends
+  std::uint64_t events = 0;   // events written by this process
+  std::uint64_t bytes = 0;    // partition bytes written by this process
   std::uint64_t flushes = 0;
-  std::uint64_t fsyncs = 0;         // fdatasync calls
+  std::uint64_t fsyncs = 0;             // fdatasync calls
   std::uint64_t flush_nanoseconds = 0;  // sum of flush durations
   // Flush durations as a histogram: flush_duration_counts[i] counts flushes
   // that took at most flush_duration_bounds_ns[i] (the last bucket: longer).
   static constexpr std::array<std::uint64_t, 11> flush_duration_bounds_ns = {
-      100'000, 250'000, 500'000, 1'000'000, 2'500'000, 5'000'000, 10'000'000, 25'000'000, 50'000'000, 100'000'000,
-      1'000'000'000};
+      100'000,    250'000,    500'000,    1'000'000,   2'500'000,    5'000'000,
+      10'000'000, 25'000'000, 50'000'000, 100'000'000, 1'000'000'000};
   std::array<std::uint64_t, flush_duration_bounds_ns.size() + 1> flush_duration_counts{};
   // $all positions linked into read and system streams so far (they lag the
   // event count by the indexer's current step).
@@ -216,20 +217,27 @@ class store {
               CompletionToken&& token) {
     if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
       return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, append_result)>(
-          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
+          [this](
+              auto handler, std::string s, std::vector<event_data> ev,
+              expected_version
+                  ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
             auto executor = boost::asio::get_associated_executor(handler);
-            async_append(std::move(s), std::move(ev), ex,
-                         boost::asio::bind_executor(
-                             executor, [h = std::move(handler)](boost::system::error_code ec, append_result r) mutable {
-                               std::exception_ptr e;
-                               if (ec) e = std::make_exception_ptr(append_error(ec, r));
-                               std::move(h)(e, std::move(r));
-                             }));
+            async_append(
+                std::move(s), std::move(ev), ex,
+                boost::asio::bind_executor(executor, [h = std::move(handler)](boost::system::error_code ec,
+                                                                              append_result r) mutable {
+                  std::exception_ptr e;
+                  if (ec) e = std::make_exception_ptr(append_error(ec, r));
+                  std::move(h)(e, std::move(r));
+                }));
           },
           token, std::string(stream), std::move(events), expected);
     } else {
       return boost::asio::async_initiate<CompletionToken, append_signature>(
-          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
+          [this](
+              auto handler, std::string s, std::vector<event_data> ev,
+              expected_version
+                  ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
             async_append(std::move(s), std::move(ev), ex, std::move(handler));
           },
           token, std::string(stream), std::move(events), expected);
@@ -301,18 +309,16 @@ class store {
   // many subscribers give them an executor of their own (next overload), or
   // their reads compete with the writer.
   template <class OnBatch>
-  result<subscription> subscribe(std::string_view stream, subscription_options options, OnBatch on_batch) const
-    requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&>
-  {
+  result<subscription> subscribe(std::string_view stream, subscription_options options, OnBatch on_batch)
+      const requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&> {
     auto sub = subscribe(stream, options);
     if (sub) start_callbacks(*sub, std::move(on_batch));
     return sub;
   }
   template <class OnBatch>
   result<subscription> subscribe(std::string_view stream, subscription_options options,
-                                 subscription::executor_type executor, OnBatch on_batch) const
-    requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&>
-  {
+                                 subscription::executor_type executor, OnBatch on_batch)
+      const requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&> {
     auto sub = subscribe(stream, options, std::move(executor));
     if (sub) start_callbacks(*sub, std::move(on_batch));
     return sub;
@@ -389,8 +395,8 @@ class store {
                                 boost::asio::any_completion_handler<detail::detailed_signature> handler);
   void async_delete_read_stream(std::string name,
                                 boost::asio::any_completion_handler<detail::detailed_signature> handler);
-  static void start_callbacks(subscription& sub,
-                              std::function<void(boost::system::error_code, const subscription_batch&)> on_batch);
+  static void start_callbacks(
+      subscription& sub, std::function<void(boost::system::error_code, const subscription_batch&)> on_batch);
 
   std::shared_ptr<detail::store_impl> impl_;
 };

@@ -30,8 +30,8 @@
 
 #include <cstdint>
 #include <exception>
-#include <string>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace evstore {
@@ -91,7 +91,10 @@ class subscription {
   auto next(CompletionToken&& token) {
     if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
       return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, subscription_batch)>(
-          [this](auto handler) { async_next(detail::result_detail_adapter<decltype(handler)>{std::move(handler)}); }, token);
+          [this](auto handler) {
+            async_next(detail::result_detail_adapter<decltype(handler)>{std::move(handler)});
+          },
+          token);
     } else {
       return boost::asio::async_initiate<CompletionToken, next_signature>(
           [this](auto handler) { async_next(std::move(handler)); }, token);

@@ -33,9 +33,9 @@ struct recorded_event {
   std::string_view data;      // JSON text ("null" if appended empty)
   std::string_view metadata;  // JSON text, empty if none
   std::optional<boost::uuids::uuid> id;
-  std::uint64_t version = 0;     // 0-based position in its write stream
-  std::uint64_t position = 0;    // 0-based position in $all
-  std::int64_t committed_at = 0; // unix time, milliseconds
+  std::uint64_t version = 0;      // 0-based position in its write stream
+  std::uint64_t position = 0;     // 0-based position in $all
+  std::int64_t committed_at = 0;  // unix time, milliseconds
   // Its number in the stream it was read from: the version in a write stream,
   // the position in $all, the entry number in a read or system stream. A read
   // or subscription continues from sequence + 1.
@@ -65,7 +65,8 @@ class expected_version {
 namespace expect {
 inline constexpr expected_version any = expected_version::make(expected_version::kind::any);
 inline constexpr expected_version no_stream = expected_version::make(expected_version::kind::no_stream);
-inline constexpr expected_version stream_exists = expected_version::make(expected_version::kind::stream_exists);
+inline constexpr expected_version stream_exists =
+    expected_version::make(expected_version::kind::stream_exists);
 constexpr expected_version exactly(std::uint64_t version) noexcept {
   return expected_version::make(expected_version::kind::exact, version);
 }
@@ -81,7 +82,7 @@ struct append_result {
   std::uint64_t first_position = 0;  // position of the first appended event
   std::uint64_t position = 0;        // position of the last appended event
   bool created_stream = false;
-  bool duplicate = false;            // a retry: nothing was written, this is the first result
+  bool duplicate = false;  // a retry: nothing was written, this is the first result
   expected_version expected = expect::any;
   std::optional<std::uint64_t> actual;  // the stream's last version when checked (none: no stream)
   // On error, what went wrong, for people (never parsed by programs), e.g.

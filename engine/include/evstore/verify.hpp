@@ -12,13 +12,14 @@
 namespace evstore {
 
 struct verify_report {
-  std::uint64_t events_checked = 0;   // events read back and checked through $all
+  std::uint64_t events_checked = 0;  // events read back and checked through $all
   std::uint64_t streams_checked = 0;
-  std::vector<error> damage;          // each with the file and offset where known
+  std::vector<error> damage;  // each with the file and offset where known
   bool clean() const { return damage.empty(); }
 };
 
 // progress(done, total) is called now and then with event counts.
-verify_report verify_store(const store& s, const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+verify_report verify_store(const store& s,
+                           const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
 }  // namespace evstore

@@ -58,13 +58,15 @@ std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind)
   const auto magic = magic_of(expected_kind);
   if (std::memcmp(in.data(), magic.data(), magic.size()) != 0) return std::nullopt;
   if (get_u32(in.data() + 252) != masked_crc(in.data(), 252)) return std::nullopt;
-  if (get_u32(in.data() + 8) != format_version || get_u32(in.data() + 12) != file_header_size) return std::nullopt;
+  if (get_u32(in.data() + 8) != format_version || get_u32(in.data() + 12) != file_header_size)
+    return std::nullopt;
   const std::uint32_t name_len = get_u32(in.data() + 24);
   if (name_len > header_name_capacity) return std::nullopt;
   // Reserved and padding bytes are written as zeros; anything else is not a
   // form this format produces (even under a valid checksum), so it is refused.
   if (!all_zero(in.subspan(28 + name_len, 252 - 28 - name_len))) return std::nullopt;
-  return file_header{expected_kind, get_u32(in.data() + 16), get_u32(in.data() + 20), view(in.data() + 28, name_len)};
+  return file_header{expected_kind, get_u32(in.data() + 16), get_u32(in.data() + 20),
+                     view(in.data() + 28, name_len)};
 }
 
 std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
@@ -163,8 +165,12 @@ std::optional<all_entry> decode_all_entry(bytes in) {
   const std::byte* p = in.data();
   if (get_u32(p + 28) != masked_crc(p, 28)) return std::nullopt;
   const std::uint32_t size_bits = get_u32(p + 12);
-  all_entry e{get_u64(p), get_u32(p + 8), size_bits & ~all_entry_commit_end_bit,
-              (size_bits & all_entry_commit_end_bit) != 0, get_u64(p + 16), get_u32(p + 24)};
+  all_entry e{get_u64(p),
+              get_u32(p + 8),
+              size_bits & ~all_entry_commit_end_bit,
+              (size_bits & all_entry_commit_end_bit) != 0,
+              get_u64(p + 16),
+              get_u32(p + 24)};
   if (e.size < record_overhead || e.size > max_record_size) return std::nullopt;
   return e;
 }
@@ -203,7 +209,8 @@ decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t
   if (in.size() < 4) return decode_status::truncated;
   size = get_u32(in.data());
   if (size == 0) return decode_status::end;
-  if (size < catalog_record_header_size || size > catalog_record_header_size + 4096) return decode_status::corrupt;
+  if (size < catalog_record_header_size || size > catalog_record_header_size + 4096)
+    return decode_status::corrupt;
   if (in.size() < size) return decode_status::truncated;
   const std::byte* p = in.data();
   if (get_u32(p + 4) != masked_crc(p + 8, size - 8)) return decode_status::corrupt;
@@ -236,7 +243,8 @@ std::optional<checkpoint> decode_checkpoint_file(bytes in) {
 
 std::optional<checkpoint> decode_checkpoint(bytes in) {
   const std::byte* p = in.data();
-  if (in.size() < checkpoint_slot_size || std::memcmp(p, checkpoint_magic.data(), 8) != 0) return std::nullopt;
+  if (in.size() < checkpoint_slot_size || std::memcmp(p, checkpoint_magic.data(), 8) != 0)
+    return std::nullopt;
   if (get_u32(p + 60) != masked_crc(p, 60)) return std::nullopt;
   return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24), get_u64(p + 32)};
 }
@@ -248,7 +256,8 @@ void encode_link_entry(std::uint64_t position, mutable_bytes out) {
 }
 
 std::optional<std::uint64_t> decode_link_entry(bytes in) {
-  if (in.size() < link_entry_size || get_u32(in.data() + 12) != masked_crc(in.data(), 12)) return std::nullopt;
+  if (in.size() < link_entry_size || get_u32(in.data() + 12) != masked_crc(in.data(), 12))
+    return std::nullopt;
   return get_u64(in.data());
 }
 
@@ -263,7 +272,8 @@ void encode_counter(const std::array<char, 8>& magic, std::uint64_t value, mutab
 
 std::optional<std::uint64_t> decode_counter(const std::array<char, 8>& magic, bytes in) {
   if (in.size() < 24 || std::memcmp(in.data(), magic.data(), 8) != 0) return std::nullopt;
-  if (get_u32(in.data() + 20) != masked_crc(in.data(), 20) || get_u32(in.data() + 16) != 0) return std::nullopt;
+  if (get_u32(in.data() + 20) != masked_crc(in.data(), 20) || get_u32(in.data() + 16) != 0)
+    return std::nullopt;
   return get_u64(in.data() + 8);
 }
 }  // namespace
@@ -271,7 +281,9 @@ std::optional<std::uint64_t> decode_counter(const std::array<char, 8>& magic, by
 void encode_link_progress(std::uint64_t progress, mutable_bytes out) {
   encode_counter(link_progress_magic, progress, out);
 }
-std::optional<std::uint64_t> decode_link_progress(bytes in) { return decode_counter(link_progress_magic, in); }
+std::optional<std::uint64_t> decode_link_progress(bytes in) {
+  return decode_counter(link_progress_magic, in);
+}
 void encode_head(std::uint64_t count, mutable_bytes out) { encode_counter(head_magic, count, out); }
 std::optional<std::uint64_t> decode_head(bytes in) { return decode_counter(head_magic, in); }
 
@@ -297,7 +309,8 @@ std::vector<std::byte> encode_consumer_checkpoint(const consumer_checkpoint& c) 
 std::optional<consumer_checkpoint> decode_consumer_checkpoint(bytes in) {
   const std::byte* p = in.data();
   if (in.size() < consumer_header_size || std::memcmp(p, consumer_magic.data(), 8) != 0) return std::nullopt;
-  if (get_u32(p + 8) != format_version || get_u32(p + 12) != in.size() - consumer_header_size) return std::nullopt;
+  if (get_u32(p + 8) != format_version || get_u32(p + 12) != in.size() - consumer_header_size)
+    return std::nullopt;
   const std::string_view state = view(p + consumer_header_size, in.size() - consumer_header_size);
   if (get_u32(p + 28) != consumer_crc(p, state) || get_u32(p + 24) != 0) return std::nullopt;
   return consumer_checkpoint{get_u64(p + 16), state};
@@ -313,11 +326,12 @@ void append_journal_op(std::vector<std::byte>& frame, const journal_op& op) {
   put_u16(p + 12, static_cast<std::uint16_t>(op.path.size()));
   put_u16(p + 14, op.new_file ? journal_op_new_file : 0);
   copy(p + journal_op_header_size, op.path.data(), op.path.size());
-  if (!op.data.empty()) std::memcpy(p + journal_op_header_size + op.path.size(), op.data.data(), op.data.size());
+  if (!op.data.empty())
+    std::memcpy(p + journal_op_header_size + op.path.size(), op.data.data(), op.data.size());
 }
 
-void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_position, std::uint64_t event_count,
-                        std::uint32_t op_count) {
+void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_position,
+                        std::uint64_t event_count, std::uint32_t op_count) {
   if (frame.size() < journal_frame_header_size) frame.resize(journal_frame_header_size);
   std::byte* p = frame.data();
   put_u32(p, static_cast<std::uint32_t>(frame.size()));

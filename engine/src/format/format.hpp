@@ -131,9 +131,9 @@ std::uint32_t encode_record(const record_fields& r, mutable_bytes out);
 
 enum class decode_status : std::uint8_t {
   ok,
-  end,         // length field is 0: preallocated space, no record here
-  truncated,   // the record runs past the bytes given
-  corrupt,     // impossible length, checksum mismatch, bad structure
+  end,        // length field is 0: preallocated space, no record here
+  truncated,  // the record runs past the bytes given
+  corrupt,    // impossible length, checksum mismatch, bad structure
 };
 
 struct decoded_record {
@@ -292,8 +292,8 @@ struct journal_op {
 // Appends one op to a frame being built (after reserving the frame header).
 void append_journal_op(std::vector<std::byte>& frame, const journal_op& op);
 // Fills in the header of a frame built with append_journal_op.
-void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_position, std::uint64_t event_count,
-                        std::uint32_t op_count);
+void seal_journal_frame(std::vector<std::byte>& frame, std::uint64_t first_position,
+                        std::uint64_t event_count, std::uint32_t op_count);
 
 struct journal_frame {
   std::uint32_t size = 0;

@@ -27,9 +27,8 @@ constexpr std::string_view hex_digits = "0123456789ABCDEF";
 // Windows reserves these names (in any letter case) for devices; a file
 // called "con" cannot be created there no matter what the directory is.
 constexpr std::array<std::string_view, 24> windows_device_names = {
-    "con",  "prn",  "aux",  "nul",  "com0", "com1", "com2", "com3",
-    "com4", "com5", "com6", "com7", "com8", "com9", "lpt0", "lpt1",
-    "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "con",  "prn",  "aux",  "nul",  "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
+    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
 };
 
 bool is_literal_byte(unsigned char c) {
@@ -174,7 +173,8 @@ std::string encode_stream_file_name(std::string_view name) {
 
 std::optional<std::string> decode_stream_file_name(std::string_view encoded) {
   // "$et-<type>" is as long as the store's longest type: no fixed bound.
-  if (encoded.empty() || (encoded.size() > max_encoded_bytes && !encoded.starts_with("%24et-"))) return std::nullopt;
+  if (encoded.empty() || (encoded.size() > max_encoded_bytes && !encoded.starts_with("%24et-")))
+    return std::nullopt;
 
   // Parse leniently (any "+/" is a separator, any upper-case escape is
   // accepted), then demand that re-encoding reproduces the input byte for

@@ -7,7 +7,6 @@
 #pragma once
 
 #include "store/test_hooks.hpp"
-
 #include <evstore/file_system.hpp>
 
 #include <condition_variable>

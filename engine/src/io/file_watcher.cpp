@@ -34,8 +34,8 @@ constexpr std::uint32_t watch_mask = IN_MODIFY | IN_CREATE | IN_MOVED_TO | IN_CL
 // Everything but the atomics and the callback mutex is touched only on the
 // strand, apart from the constructor's setup before any operation starts.
 struct file_watcher::state : std::enable_shared_from_this<state> {
-  state(boost::asio::any_io_executor executor, std::vector<std::string> dirs, std::chrono::milliseconds interval,
-        std::function<void()> callback)
+  state(boost::asio::any_io_executor executor, std::vector<std::string> dirs,
+        std::chrono::milliseconds interval, std::function<void()> callback)
       : strand(boost::asio::make_strand(executor)),
         inotify(strand),
         timer(strand),
@@ -98,10 +98,9 @@ struct file_watcher::state : std::enable_shared_from_this<state> {
   }
 
   void read() {
-    inotify.async_read_some(boost::asio::buffer(buffer),
-                            [self = shared_from_this()](boost::system::error_code ec, std::size_t n) {
-                              self->on_read(ec, n);
-                            });
+    inotify.async_read_some(
+        boost::asio::buffer(buffer),
+        [self = shared_from_this()](boost::system::error_code ec, std::size_t n) { self->on_read(ec, n); });
   }
 
   void on_read(boost::system::error_code ec, std::size_t n) {

@@ -9,8 +9,8 @@
 // makes its durability one fdatasync whatever the number of streams. The
 // partitions and indexes are synced at checkpoints, in parallel, after which
 // the journal may start over.
-#include "journal/journal_reader.hpp"
 #include "format/layout.hpp"
+#include "journal/journal_reader.hpp"
 #include "store/store_impl.hpp"
 #include "store/test_hooks.hpp"
 
@@ -40,10 +40,11 @@ void store_impl::build_journal_frame(const batch& b, std::vector<std::byte>& fra
     format::append_journal_op(frame, {offset, relative(path), new_file, data});
     ++ops;
   };
-  if (!b.catalog_records.empty()) add(b.catalog_offset, layout::catalog(options_.directory), false, b.catalog_records);
+  if (!b.catalog_records.empty())
+    add(b.catalog_offset, layout::catalog(options_.directory), false, b.catalog_records);
   if (b.event_count > 0) {
-    add(format::file_header_size + b.first_position * format::all_entry_size, layout::all_index(options_.directory),
-        false, b.all_entries);
+    add(format::file_header_size + b.first_position * format::all_entry_size,
+        layout::all_index(options_.directory), false, b.all_entries);
   }
   std::array<std::byte, format::file_header_size> header{};
   for (const stream_batch& sb : b.streams) {
@@ -51,7 +52,8 @@ void store_impl::build_journal_frame(const batch& b, std::vector<std::byte>& fra
     if (sb.create_files) {
       format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, header);
       add(0, s.partition_path, true, header);
-      format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name}, header);
+      format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
+                                 header);
       add(0, s.index_path, true, header);
     }
     add(sb.partition_offset, s.partition_path, false, sb.records);
@@ -69,8 +71,8 @@ boost::system::error_code store_impl::write_journal_frame(const batch& b) {
 }
 
 bool store_impl::durable_checkpoint_due(std::uint64_t count) const {
-  return count - checkpoint_count_ >= options_.checkpoint_interval || journal_->end() >= journal_checkpoint_bytes ||
-         dirty_streams_.size() >= checkpoint_dirty_streams;
+  return count - checkpoint_count_ >= options_.checkpoint_interval ||
+         journal_->end() >= journal_checkpoint_bytes || dirty_streams_.size() >= checkpoint_dirty_streams;
 }
 
 // fdatasync of many files at once: the device overlaps them (measured 3.8 ms
@@ -173,24 +175,26 @@ result<void> store_impl::replay_journal(std::uint64_t from_offset, std::uint64_t
   if (!f) return read_error(f.error(), path, 0);
   std::map<std::string, std::unique_ptr<file>> touched;
   std::set<std::string> dirs;
-  auto walk = walk_journal(**f, path, from_offset, position, [&](const format::journal_frame& frame) -> result<void> {
-    for (const format::journal_op& op : frame.ops) {
-      const std::string target = layout::join(options_.directory, op.path);
-      auto it = touched.find(target);
-      if (it == touched.end()) {
-        if (op.new_file) {
-          const std::string parent = layout::parent(target);
-          if (auto ec = fs_->create_directories(parent)) return error(ec, parent);
-          for (std::string d = parent; d.size() > options_.directory.size(); d = layout::parent(d)) dirs.insert(d);
+  auto walk =
+      walk_journal(**f, path, from_offset, position, [&](const format::journal_frame& frame) -> result<void> {
+        for (const format::journal_op& op : frame.ops) {
+          const std::string target = layout::join(options_.directory, op.path);
+          auto it = touched.find(target);
+          if (it == touched.end()) {
+            if (op.new_file) {
+              const std::string parent = layout::parent(target);
+              if (auto ec = fs_->create_directories(parent)) return error(ec, parent);
+              for (std::string d = parent; d.size() > options_.directory.size(); d = layout::parent(d))
+                dirs.insert(d);
+            }
+            auto opened = fs_->open(target, open_mode::read_write_create);
+            if (!opened) return error(opened.error(), target);
+            it = touched.emplace(target, std::move(*opened)).first;
+          }
+          if (auto ec = it->second->write_at(op.offset, op.data)) return error(ec, target);
         }
-        auto opened = fs_->open(target, open_mode::read_write_create);
-        if (!opened) return error(opened.error(), target);
-        it = touched.emplace(target, std::move(*opened)).first;
-      }
-      if (auto ec = it->second->write_at(op.offset, op.data)) return error(ec, target);
-    }
-    return {};
-  });
+        return {};
+      });
   if (!walk) return walk.error();
   if (walk->damage) return corruption(walk->damage->what, relative(path), walk->damage->offset);
   for (auto& [p, file] : touched) {

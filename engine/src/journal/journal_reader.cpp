@@ -6,7 +6,8 @@
 
 namespace evstore::detail {
 
-result<journal_walk> walk_journal(file& journal, const std::string& path, std::uint64_t offset, std::uint64_t position,
+result<journal_walk> walk_journal(file& journal, const std::string& path, std::uint64_t offset,
+                                  std::uint64_t position,
                                   const std::function<result<void>(const format::journal_frame&)>& on_frame) {
   journal_walk walk{offset, std::nullopt};
   auto journal_size = journal.size();

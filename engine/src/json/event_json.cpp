@@ -1,7 +1,6 @@
-#include <evstore/event_json.hpp>
-
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
+#include <evstore/event_json.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -71,7 +70,8 @@ result<std::vector<event_data>> parse_events_json(std::string_view text) {
     events.reserve(arr->size());
     const auto raw = detail::raw_elements(text);
     for (std::size_t i = 0; i < arr->size(); ++i) {
-      auto e = event_from((*arr)[i], i < raw.size() ? raw[i] : std::string_view(), "event " + std::to_string(i) + ": ");
+      auto e = event_from((*arr)[i], i < raw.size() ? raw[i] : std::string_view(),
+                          "event " + std::to_string(i) + ": ");
       if (!e) return e.error();
       events.push_back(std::move(*e));
     }

@@ -76,7 +76,8 @@ bool is_printable_utf8(std::string_view text) noexcept {
       cp = (cp << 6) | (p[i] & 0x3f);
     }
     const bool overlong = (len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000);
-    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f)) return false;
+    if (overlong || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+      return false;
     p += len;
   }
   return true;

@@ -47,7 +47,8 @@ std::size_t skip_value(std::string_view s, std::size_t i) {
     }
     return s.size();
   }
-  while (i < s.size() && !is_space(s[i]) && s[i] != ',' && s[i] != ']' && s[i] != '}') ++i;  // number, literal
+  while (i < s.size() && !is_space(s[i]) && s[i] != ',' && s[i] != ']' && s[i] != '}')
+    ++i;  // number, literal
   return i;
 }
 
@@ -114,7 +115,8 @@ std::optional<std::string_view> raw_member(std::string_view object_text, std::st
 
 std::vector<std::pair<std::string, std::string_view>> raw_members(std::string_view object_text) {
   std::vector<std::pair<std::string, std::string_view>> out;
-  for_each_item(object_text, '{', [&](std::string_view k, std::string_view v) { out.emplace_back(key_text(k), v); });
+  for_each_item(object_text, '{',
+                [&](std::string_view k, std::string_view v) { out.emplace_back(key_text(k), v); });
   return out;
 }
 

@@ -2,10 +2,9 @@
 // (exact_json.hpp: numbers as the decimals they spell, never rounded doubles).
 #pragma once
 
+#include "json/exact_json.hpp"
 #include <evstore/read_stream.hpp>
 #include <evstore/types.hpp>
-
-#include "json/exact_json.hpp"
 
 #include <vector>
 

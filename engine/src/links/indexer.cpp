@@ -5,12 +5,12 @@
 // read_stream_definitions.cpp.
 #include "links/indexer.hpp"
 
+#include "format/layout.hpp"
+#include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
-#include "format/layout.hpp"
 #include "store/store_impl.hpp"
-#include "format/stream_name.hpp"
 #include "store/test_hooks.hpp"
 
 #include <boost/asio/post.hpp>
@@ -147,9 +147,10 @@ void indexer::fail(boost::system::error_code ec) {
   {
     std::lock_guard lock(error_mutex_);
     if (!published_error_.code) {
-      published_error_ = evstore::error(failed_, "indexer stopped at $all position " +
-                                                     std::to_string(progress_.load(std::memory_order_relaxed)) +
-                                                     " (read and system streams resume at the next open)");
+      published_error_ =
+          evstore::error(failed_, "indexer stopped at $all position " +
+                                      std::to_string(progress_.load(std::memory_order_relaxed)) +
+                                      " (read and system streams resume at the next open)");
     }
   }
   std::shared_lock lock(mutex_);
@@ -185,7 +186,8 @@ void indexer::step() {
       });
 }
 
-void indexer::route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams) {
+void indexer::route(const read_page& page, const std::vector<read_stream_definition*>& defs,
+                    bool system_streams) {
   std::array<std::byte, format::link_entry_size> entry{};
   auto add = [&](link_state& l, std::uint64_t position) {
     if (l.failed.load(std::memory_order_relaxed)) return;
@@ -198,7 +200,8 @@ void indexer::route(const read_page& page, const std::vector<read_stream_definit
   };
   for (const recorded_event& e : page.events) {
     if (system_streams && store_.options().system_streams) {
-      if (const auto dash = e.stream.find('-'); dash != std::string_view::npos && dash > 0 && !e.stream.starts_with('$')) {
+      if (const auto dash = e.stream.find('-');
+          dash != std::string_view::npos && dash > 0 && !e.stream.starts_with('$')) {
         add(link_for("$ce-" + std::string(e.stream.substr(0, dash))), e.position);
       }
       add(link_for("$et-" + std::string(e.type)), e.position);
@@ -222,7 +225,8 @@ boost::system::error_code indexer::live_step(std::uint64_t upto) {
     progress_.store(upto, std::memory_order_release);
     return {};
   }
-  auto page = store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, upto - from)});
+  auto page =
+      store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, upto - from)});
   if (!page) return page.error().code;
   std::vector<read_stream_definition*> defs;
   {
@@ -250,7 +254,8 @@ boost::system::error_code indexer::backfill_step() {
   const std::uint64_t target = progress_.load(std::memory_order_relaxed);
   std::uint64_t to = from;
   if (from < target) {
-    auto page = store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, target - from)});
+    auto page =
+        store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, target - from)});
     if (!page) return page.error().code;
     route(*page, defs, false);
     to = from + page->events.size();

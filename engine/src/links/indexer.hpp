@@ -35,7 +35,6 @@
 #pragma once
 
 #include "links/filter_matcher.hpp"
-
 #include <evstore/error.hpp>
 #include <evstore/read_stream.hpp>
 #include <evstore/store.hpp>
@@ -58,7 +57,9 @@ class store_impl;
 struct cached_file;
 
 // The names of system streams ($ce-<category>, $et-<type>).
-inline bool is_system_name(std::string_view name) { return name.starts_with("$ce-") || name.starts_with("$et-"); }
+inline bool is_system_name(std::string_view name) {
+  return name.starts_with("$ce-") || name.starts_with("$et-");
+}
 
 struct link_state {
   std::string name;
@@ -71,11 +72,11 @@ struct link_state {
   std::atomic<std::uint64_t> incarnation{0};
   std::mutex load_mutex;
   // Indexer thread only.
-  bool writer_ready = false;   // cut back to the progress, entries counted
-  std::uint64_t written = 0;   // entries in the file
+  bool writer_ready = false;  // cut back to the progress, entries counted
+  std::uint64_t written = 0;  // entries in the file
   std::vector<std::byte> pending;
   std::uint64_t pending_entries = 0;
-  bool dirty = false;          // written since the last progress write (durable mode: unsynced)
+  bool dirty = false;  // written since the last progress write (durable mode: unsynced)
   // Durable mode: directories made for this link's file (its name needs
   // sub-directories of links/), deepest first, whose entries are not synced yet.
   std::vector<std::string> unsynced_dirs;
@@ -194,15 +195,15 @@ class indexer {
   std::atomic<std::uint64_t> progress_{0};  // published: links are complete below it
   std::uint64_t persisted_progress_ = 0;
   std::atomic<bool> started_{false};
-  bool running_ = false;    // background thread
-  bool scheduled_ = false;  // background thread
+  bool running_ = false;              // background thread
+  bool scheduled_ = false;            // background thread
   boost::system::error_code failed_;  // background thread
   std::mutex step_mutex_;             // held while a step (or drain) runs
   bool stopped_ = false;              // under step_mutex_
   std::atomic<bool> closing_{false};
   std::atomic<std::uint64_t> failed_links_{0};
   mutable std::mutex error_mutex_;
-  evstore::error published_error_;  // failed_ with its detail, for other threads
+  evstore::error published_error_;   // failed_ with its detail, for other threads
   evstore::error first_link_error_;  // under error_mutex_
   struct liveness {
     std::mutex mutex;

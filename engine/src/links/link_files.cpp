@@ -1,14 +1,13 @@
 // Link-file storage (see indexer.hpp): the progress file, each link's file
 // (created, counted on load, read, cut back, reset, appended to), a link that
 // fails alone, and a follower's refresh of what the writer's indexer wrote.
-#include "links/indexer.hpp"
-
+#include "format/layout.hpp"
+#include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
-#include "format/layout.hpp"
+#include "links/indexer.hpp"
 #include "store/store_impl.hpp"
-#include "format/stream_name.hpp"
 #include "store/test_hooks.hpp"
 
 #include <boost/asio/post.hpp>
@@ -149,9 +148,11 @@ result<read_page> indexer::read(std::string_view name, const read_options& o) co
     const std::uint64_t at = format::file_header_size + first * format::link_entry_size;
     auto got = (*f)->file->read_at(at, buf);
     if (!got) return error(got.error(), l->path);
-    if (*got != buf.size()) return store_impl::corruption("link file shorter than its count", l->path, at + *got);
+    if (*got != buf.size())
+      return store_impl::corruption("link file shorter than its count", l->path, at + *got);
     for (std::uint64_t i = 0; i < k; ++i) {
-      const auto p = format::decode_link_entry(std::span(buf).subspan(i * format::link_entry_size, format::link_entry_size));
+      const auto p = format::decode_link_entry(
+          std::span(buf).subspan(i * format::link_entry_size, format::link_entry_size));
       if (!p || *p >= store_.all_count() || (i > 0 && *p <= positions[i - 1])) {
         return store_impl::corruption("bad link entry", l->path, at + i * format::link_entry_size);
       }
@@ -185,7 +186,8 @@ result<bool> indexer::refresh() {
   if (!redefined) return redefined.error();
   // Never past the $all this store has read (the writer's recovery may have
   // cut what the progress file still counts).
-  const std::uint64_t progress = *p ? std::min(**p, store_.all_count()) : progress_.load(std::memory_order_acquire);
+  const std::uint64_t progress =
+      *p ? std::min(**p, store_.all_count()) : progress_.load(std::memory_order_acquire);
   const bool moved = progress != progress_.load(std::memory_order_acquire);
   if (!moved && !*redefined) return false;
   if (moved) progress_.store(progress, std::memory_order_release);
@@ -276,7 +278,8 @@ boost::system::error_code indexer::prepare_for_write(link_state& l) {
   if (fs.exists(l.path)) {
     auto f = store_.files().get(l.path);
     if (!f) return f.error();
-    if (auto ec = (*f)->file->truncate(format::file_header_size + l.written * format::link_entry_size)) return ec;
+    if (auto ec = (*f)->file->truncate(format::file_header_size + l.written * format::link_entry_size))
+      return ec;
   }
   l.writer_ready = true;
   return {};
@@ -374,7 +377,8 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
       for (link_state* l : dirty) {
         auto f = store_.files().get(l->path);
         boost::system::error_code ec = f ? (*f)->file->sync() : f.error();
-        for (std::size_t i = 0; !ec && i < l->unsynced_dirs.size(); ++i) ec = fs.sync_directory(l->unsynced_dirs[i]);
+        for (std::size_t i = 0; !ec && i < l->unsynced_dirs.size(); ++i)
+          ec = fs.sync_directory(l->unsynced_dirs[i]);
         if (ec) {
           fail_link(*l, ec, "syncing");
         } else {

@@ -1,14 +1,13 @@
 // Read-stream definitions (see indexer.hpp): links/read_streams.json, the
 // names they claim against write streams, and creating and deleting a read
 // stream (whose back-fill the indexer's loop then runs, indexer.cpp).
-#include "links/indexer.hpp"
-
+#include "format/layout.hpp"
+#include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
-#include "format/layout.hpp"
+#include "links/indexer.hpp"
 #include "store/store_impl.hpp"
-#include "format/stream_name.hpp"
 #include "store/test_hooks.hpp"
 
 #include <boost/asio/post.hpp>
@@ -37,7 +36,8 @@ result<bool> indexer::load_definitions() {
   opts.max_depth = max_json_depth + 8;  // filter values may nest that deep, inside the file's envelope
   const auto doc = boost::json::parse(to_string_view(*text), ec, {}, opts);
   const auto* list = !ec && doc.is_object() ? doc.as_object().if_contains("readStreams") : nullptr;
-  if (list == nullptr || !list->is_array()) return store_impl::corruption("bad read-stream definitions", defs_path, 0);
+  if (list == nullptr || !list->is_array())
+    return store_impl::corruption("bad read-stream definitions", defs_path, 0);
   // Filters are read from their text as written (values keep their spelling).
   const auto raw_items = raw_elements(*raw_member(to_string_view(*text), "readStreams"));
   struct parsed {
@@ -119,7 +119,8 @@ std::vector<read_stream_info> indexer::list() const {
     // Counted on first use (after an open, nothing may have read it yet); a
     // link that cannot be counted shows what is published.
     (void)load(*d->link);
-    out.push_back({name, d->matcher.definition(), d->link->count.load(std::memory_order_acquire), d->building});
+    out.push_back(
+        {name, d->matcher.definition(), d->link->count.load(std::memory_order_acquire), d->building});
   }
   return out;
 }
@@ -133,7 +134,8 @@ boost::system::error_code indexer::write_definitions() {
     for (const auto& [name, d] : definitions_) {
       if (text.back() != '[') text += ',';
       text += "{\"name\":" + boost::json::serialize(boost::json::string(name)) +
-              ",\"filter\":" + d->matcher.definition().to_json() + ",\"built\":" + (d->building ? "false" : "true") + "}";
+              ",\"filter\":" + d->matcher.definition().to_json() +
+              ",\"built\":" + (d->building ? "false" : "true") + "}";
     }
   }
   text += "]}\n";
@@ -148,117 +150,118 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
     return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
   }
   start();  // the first read stream of a store without system streams
-  boost::asio::post(store_.background_executor(), [this, name = std::move(name),
-                                                   f = std::move(f), progress = std::move(progress),
-                                                   handler = std::move(handler)]() mutable {
-    std::lock_guard running(step_mutex_);
-    if (stopped_ || closing_.load(std::memory_order_acquire)) {
-      return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
-    }
-    EVSTORE_TEST_POINT("indexer.create.claim");
-    boost::system::error_code ec;
-    {
-      // Exclusive: the check of the write streams and the claim are one step
-      // against the writer's claim_write_name() (the caller's check in
-      // store.cpp is only a fast path: an append may come after it).
-      std::unique_lock lock(mutex_);
-      auto it = definitions_.find(name);
-      if (it != definitions_.end()) {
-        if (!it->second->matcher.same_filter(f)) {
-          ec = make_error_code(errc::read_stream_exists);
-        } else if (failed_) {
-          // Stopped: the links never reach what it would wait for.
-          ec = failed_;
-        } else if (it->second->building && it->second->link->failed.load()) {
-          // Its back-fill waits for the next open (fail_link).
-          std::lock_guard loading(it->second->link->load_mutex);
-          ec = it->second->link->failure.code;
-        } else if (const std::uint64_t all = store_.all_count();
-                   it->second->building || progress_.load(std::memory_order_relaxed) < all) {
-          // Completes with the back-fill, or once the live links reach the
-          // events acknowledged before this call (complete_built_waiters).
-          if (!it->second->building) it->second->complete_at = std::max(it->second->complete_at, all);
-          it->second->waiters.push_back(std::move(handler));
-          lock.unlock();
-          schedule();
+  boost::asio::post(
+      store_.background_executor(), [this, name = std::move(name), f = std::move(f),
+                                     progress = std::move(progress), handler = std::move(handler)]() mutable {
+        std::lock_guard running(step_mutex_);
+        if (stopped_ || closing_.load(std::memory_order_acquire)) {
+          return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+        }
+        EVSTORE_TEST_POINT("indexer.create.claim");
+        boost::system::error_code ec;
+        {
+          // Exclusive: the check of the write streams and the claim are one step
+          // against the writer's claim_write_name() (the caller's check in
+          // store.cpp is only a fast path: an append may come after it).
+          std::unique_lock lock(mutex_);
+          auto it = definitions_.find(name);
+          if (it != definitions_.end()) {
+            if (!it->second->matcher.same_filter(f)) {
+              ec = make_error_code(errc::read_stream_exists);
+            } else if (failed_) {
+              // Stopped: the links never reach what it would wait for.
+              ec = failed_;
+            } else if (it->second->building && it->second->link->failed.load()) {
+              // Its back-fill waits for the next open (fail_link).
+              std::lock_guard loading(it->second->link->load_mutex);
+              ec = it->second->link->failure.code;
+            } else if (const std::uint64_t all = store_.all_count();
+                       it->second->building || progress_.load(std::memory_order_relaxed) < all) {
+              // Completes with the back-fill, or once the live links reach the
+              // events acknowledged before this call (complete_built_waiters).
+              if (!it->second->building) it->second->complete_at = std::max(it->second->complete_at, all);
+              it->second->waiters.push_back(std::move(handler));
+              lock.unlock();
+              schedule();
+              return;
+            }
+            lock.unlock();
+            store_.complete_on_executor(std::move(handler), ec);
+            return;
+          }
+          if (store_.streams().find(name) != nullptr) {
+            lock.unlock();
+            return store_.complete_on_executor(std::move(handler), make_error_code(errc::read_stream_exists));
+          }
+          if (!failed_) claimed_ = name;
+        }
+        if (failed_) {
+          store_.complete_on_executor(std::move(handler), failed_);
           return;
         }
-        lock.unlock();
-        store_.complete_on_executor(std::move(handler), ec);
-        return;
-      }
-      if (store_.streams().find(name) != nullptr) {
-        lock.unlock();
-        return store_.complete_on_executor(std::move(handler), make_error_code(errc::read_stream_exists));
-      }
-      if (!failed_) claimed_ = name;
-    }
-    if (failed_) {
-      store_.complete_on_executor(std::move(handler), failed_);
-      return;
-    }
-    auto unclaim = [this] {
-      std::unique_lock lock(mutex_);
-      claimed_.clear();
-    };
-    auto d = std::make_unique<read_stream_definition>(
-        read_stream_definition{name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
-    // A link file left by an earlier read stream of that name must not
-    // show through the new one.
-    if (auto reset = reset_link(*d->link)) {
-      unclaim();
-      return store_.complete_on_executor(std::move(handler), reset);
-    }
-    d->waiters.push_back(std::move(handler));
-    {
-      std::unique_lock lock(mutex_);
-      definitions_.emplace(name, std::move(d));
-      claimed_.clear();
-    }
-    if (auto wec = write_definitions()) fail(wec);
-    schedule();
-  });
+        auto unclaim = [this] {
+          std::unique_lock lock(mutex_);
+          claimed_.clear();
+        };
+        auto d = std::make_unique<read_stream_definition>(read_stream_definition{
+            name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
+        // A link file left by an earlier read stream of that name must not
+        // show through the new one.
+        if (auto reset = reset_link(*d->link)) {
+          unclaim();
+          return store_.complete_on_executor(std::move(handler), reset);
+        }
+        d->waiters.push_back(std::move(handler));
+        {
+          std::unique_lock lock(mutex_);
+          definitions_.emplace(name, std::move(d));
+          claimed_.clear();
+        }
+        if (auto wec = write_definitions()) fail(wec);
+        schedule();
+      });
 }
 
 void indexer::remove(std::string name, create_handler handler) {
-  boost::asio::post(store_.background_executor(), [this, name = std::move(name),
-                                                   handler = std::move(handler)]() mutable {
-    std::lock_guard running(step_mutex_);
-    if (stopped_ || closing_.load(std::memory_order_acquire)) {
-      return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
-    }
-    std::unique_ptr<read_stream_definition> gone;
-    {
-      std::unique_lock lock(mutex_);
-      auto it = definitions_.find(name);
-      if (it != definitions_.end()) {
-        gone = std::move(it->second);
-        definitions_.erase(it);
-      }
-    }
-    boost::system::error_code ec;
-    if (!gone) {
-      ec = make_error_code(errc::stream_not_found);
-    } else if ((ec = write_definitions())) {
-      // The file still lists it, so it stays in memory too and goes on being
-      // linked: dropped from memory alone, it would come back at the next open
-      // missing every event appended in between.
-      std::unique_lock lock(mutex_);
-      definitions_.emplace(name, std::move(gone));
-    } else {
-      for (auto& w : gone->waiters) store_.complete_on_executor(std::move(w), make_error_code(errc::stream_deleted));
-      // The link state stays (readers may hold it) but its entries go, and
-      // its subscribers end: bumped before the wake-up their check runs after.
-      gone->link->incarnation.fetch_add(1, std::memory_order_acq_rel);
-      // The delete is made (the definitions no longer list it) and its
-      // subscribers are told so: a file left behind does not undo it. No
-      // definition serves that file, and a later one of the name removes it
-      // (and syncs its directory) before it is built, or fails.
-      (void)reset_link(*gone->link);
-      store_.subscriptions().notify(name);
-    }
-    store_.complete_on_executor(std::move(handler), ec);
-  });
+  boost::asio::post(
+      store_.background_executor(), [this, name = std::move(name), handler = std::move(handler)]() mutable {
+        std::lock_guard running(step_mutex_);
+        if (stopped_ || closing_.load(std::memory_order_acquire)) {
+          return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+        }
+        std::unique_ptr<read_stream_definition> gone;
+        {
+          std::unique_lock lock(mutex_);
+          auto it = definitions_.find(name);
+          if (it != definitions_.end()) {
+            gone = std::move(it->second);
+            definitions_.erase(it);
+          }
+        }
+        boost::system::error_code ec;
+        if (!gone) {
+          ec = make_error_code(errc::stream_not_found);
+        } else if ((ec = write_definitions())) {
+          // The file still lists it, so it stays in memory too and goes on being
+          // linked: dropped from memory alone, it would come back at the next open
+          // missing every event appended in between.
+          std::unique_lock lock(mutex_);
+          definitions_.emplace(name, std::move(gone));
+        } else {
+          for (auto& w : gone->waiters)
+            store_.complete_on_executor(std::move(w), make_error_code(errc::stream_deleted));
+          // The link state stays (readers may hold it) but its entries go, and
+          // its subscribers end: bumped before the wake-up their check runs after.
+          gone->link->incarnation.fetch_add(1, std::memory_order_acq_rel);
+          // The delete is made (the definitions no longer list it) and its
+          // subscribers are told so: a file left behind does not undo it. No
+          // definition serves that file, and a later one of the name removes it
+          // (and syncs its directory) before it is built, or fails.
+          (void)reset_link(*gone->link);
+          store_.subscriptions().notify(name);
+        }
+        store_.complete_on_executor(std::move(handler), ec);
+      });
 }
 
 }  // namespace evstore::detail

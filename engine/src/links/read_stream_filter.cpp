@@ -4,9 +4,9 @@
 // (Boost.JSON would print 12.5 as 1.25E1 and lose digits of big integers), so
 // parse -> store -> reload gives back the same filter; values are compared as
 // exact JSON (exact_json.hpp).
-#include "links/filter_matcher.hpp"
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
+#include "links/filter_matcher.hpp"
 
 #include <boost/json.hpp>
 

@@ -1,18 +1,17 @@
 // Durable consumers: load, lock and atomically replace a consumer's
 // checkpoint file (format.hpp, "Consumer checkpoint").
-#include <evstore/consumer.hpp>
-
-#include "live/store_consumers.hpp"
-#include "store/detailed_handler.hpp"
 #include "format/format.hpp"
+#include "format/layout.hpp"
+#include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "json/json_check.hpp"
-#include "format/layout.hpp"
-#include "store/store_impl.hpp"
-#include "format/stream_name.hpp"
+#include "live/store_consumers.hpp"
 #include "live/subscription_impl.hpp"
+#include "store/detailed_handler.hpp"
+#include "store/store_impl.hpp"
 #include "store/test_hooks.hpp"
 #include "store/tracked_handler.hpp"
+#include <evstore/consumer.hpp>
 
 #include <boost/asio/post.hpp>
 
@@ -58,8 +57,8 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
   std::string behind(std::uint64_t position) const;
   // Takes `self` by value: the completion carries the last reference back to
   // the store's executor, so a store is never destroyed on its background thread.
-  static void complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec,
-                       std::string detail = {});
+  static void complete(std::shared_ptr<consumer_impl> self, commit_handler handler,
+                       boost::system::error_code ec, std::string detail = {});
 
   const std::shared_ptr<store_impl> store_;
   const std::string stream_;
@@ -85,37 +84,40 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
   } else if (position > *published) {
     // Never ahead of what a crash keeps, never back over handled events.
     invalid.emplace(errc::invalid_argument, "position " + std::to_string(position) + " is beyond the " +
-                                                std::to_string(*published) + " published events of '" + stream_ + "'");
+                                                std::to_string(*published) + " published events of '" +
+                                                stream_ + "'");
   } else if (position < this->position()) {
     invalid.emplace(errc::invalid_argument, behind(position));
   } else if (!state.empty() && !is_valid_json(state)) {
     invalid.emplace(errc::invalid_event, "the state is not JSON");
   }
-  if (invalid) return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
+  if (invalid)
+    return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
   // fsync and rename are blocking: off the caller's executor.
-  boost::asio::post(store_->background_executor(), [self = shared_from_this(), position, state = std::move(state),
-                                                     handler = std::move(handler)]() mutable {
-    EVSTORE_TEST_POINT("consumer.commit.write");
-    boost::system::error_code ec;
-    std::string detail;
-    {
-      std::lock_guard serial(self->commit_mutex_);
-      // Checked again in turn: commit() checked against the position before
-      // any commit still in flight, and one of those may have passed this one.
-      if (position < self->position()) {
-        ec = make_error_code(errc::invalid_argument);
-        detail = self->behind(position);
-      } else if ((ec = self->write(position, state))) {
-        detail = describe_failure("writing the checkpoint " + self->path_, ec);
-      }
-      if (!ec) {
-        std::lock_guard lock(self->mutex_);
-        self->position_ = std::max(self->position_, position);
-        self->state_ = std::move(state);
-      }
-    }
-    complete(std::move(self), std::move(handler), ec, std::move(detail));
-  });
+  boost::asio::post(store_->background_executor(),
+                    [self = shared_from_this(), position, state = std::move(state),
+                     handler = std::move(handler)]() mutable {
+                      EVSTORE_TEST_POINT("consumer.commit.write");
+                      boost::system::error_code ec;
+                      std::string detail;
+                      {
+                        std::lock_guard serial(self->commit_mutex_);
+                        // Checked again in turn: commit() checked against the position before
+                        // any commit still in flight, and one of those may have passed this one.
+                        if (position < self->position()) {
+                          ec = make_error_code(errc::invalid_argument);
+                          detail = self->behind(position);
+                        } else if ((ec = self->write(position, state))) {
+                          detail = describe_failure("writing the checkpoint " + self->path_, ec);
+                        }
+                        if (!ec) {
+                          std::lock_guard lock(self->mutex_);
+                          self->position_ = std::max(self->position_, position);
+                          self->state_ = std::move(state);
+                        }
+                      }
+                      complete(std::move(self), std::move(handler), ec, std::move(detail));
+                    });
 }
 
 std::string consumer_impl::behind(std::uint64_t position) const {
@@ -123,16 +125,16 @@ std::string consumer_impl::behind(std::uint64_t position) const {
          std::to_string(this->position()) + " of consumer '" + name_ + "'";
 }
 
-void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler, boost::system::error_code ec,
-                             std::string detail) {
+void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler,
+                             boost::system::error_code ec, std::string detail) {
   // The store lets go of `self` before the handler runs: the caller may then
   // reopen the store and must not find this consumer (or its store) alive.
   store_impl& store = *self->store_;
-  store.complete_on_executor(
-      with_detail(std::move(handler),
-                  [d = std::move(detail)](boost::system::error_code e) { return d.empty() ? e.message() : d; }),
-      ec,
-      std::move(self));
+  store.complete_on_executor(with_detail(std::move(handler),
+                                         [d = std::move(detail)](boost::system::error_code e) {
+                                           return d.empty() ? e.message() : d;
+                                         }),
+                             ec, std::move(self));
 }
 
 namespace {
@@ -142,8 +144,10 @@ struct consumer_location {
   std::string path;
 };
 
-result<consumer_location> locate_consumer(const store_impl& store, std::string_view stream, std::string_view name) {
-  if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+result<consumer_location> locate_consumer(const store_impl& store, std::string_view stream,
+                                          std::string_view name) {
+  if (validate_stream_name(stream, name_use::read))
+    return error(errc::invalid_stream_name, std::string(stream));
   if (validate_stream_name(name, name_use::read)) {
     return error(errc::invalid_argument, "invalid consumer name: " + std::string(name));
   }
@@ -156,7 +160,8 @@ result<consumer_location> locate_consumer(const store_impl& store, std::string_v
 }
 
 // The stored checkpoint (position 0 and no state if there is none yet); views into `bytes`.
-result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::string& path, std::vector<std::byte>& bytes) {
+result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::string& path,
+                                                    std::vector<std::byte>& bytes) {
   format::consumer_checkpoint stored;
   if (!fs.exists(path)) return stored;
   auto f = fs.open(path, open_mode::read_only);
@@ -173,8 +178,8 @@ result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::
 
 }  // namespace
 
-result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store, std::string_view stream,
-                                                     std::string_view name) {
+result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store,
+                                                     std::string_view stream, std::string_view name) {
   auto where = locate_consumer(*store, stream, name);
   if (!where) return where.error();
   const std::string& root = where->root;
@@ -192,25 +197,27 @@ result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store
   auto lock = fs.lock(path + ".lock");
   if (!lock) {
     if (lock.error() == errc::store_locked) {
-      return error(errc::consumer_busy, "consumer '" + std::string(name) + "' of '" + std::string(stream) +
-                                            "' is open elsewhere");
+      return error(errc::consumer_busy,
+                   "consumer '" + std::string(name) + "' of '" + std::string(stream) + "' is open elsewhere");
     }
     return error(lock.error(), path + ".lock");
   }
   std::vector<std::byte> bytes;
   auto stored = load_checkpoint(fs, path, bytes);
   if (!stored) return stored.error();
-  return std::make_shared<consumer_impl>(store, std::string(stream), std::string(name), path, std::move(*lock),
-                                         *stored);
+  return std::make_shared<consumer_impl>(store, std::string(stream), std::string(name), path,
+                                         std::move(*lock), *stored);
 }
 
-result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream, std::string_view name) {
+result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
+                                         std::string_view name) {
   auto where = locate_consumer(store, stream, name);
   if (!where) return where.error();
   std::vector<std::byte> bytes;
   file_system& fs = *store.options().file_system;
-  if (!fs.exists(where->path)) return error(errc::stream_not_found, "no consumer '" + std::string(name) + "' of '" +
-                                                                     std::string(stream) + "'");
+  if (!fs.exists(where->path))
+    return error(errc::stream_not_found,
+                 "no consumer '" + std::string(name) + "' of '" + std::string(stream) + "'");
   auto stored = load_checkpoint(fs, where->path, bytes);
   if (!stored) return stored.error();
   return consumer_info{stored->position, std::string(stored->state), std::string(stream), std::string(name)};
@@ -237,7 +244,8 @@ boost::system::error_code walk_consumers(file_system& fs, const std::string& dir
       if (auto ec = walk_consumers(fs, path, stream_enc, name_enc + entry + "/", true, f)) return ec;
     } else if (entry.ends_with(".consumer")) {
       auto stream = decode_stream_file_name(stream_enc);
-      auto name = decode_stream_file_name(name_enc + entry.substr(0, entry.size() - std::string_view(".consumer").size()));
+      auto name = decode_stream_file_name(
+          name_enc + entry.substr(0, entry.size() - std::string_view(".consumer").size()));
       if (stream && name) f(*stream, *name, path);
     }
   }
@@ -252,16 +260,17 @@ result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store) 
   file_system& fs = *store.options().file_system;
   if (root.empty() || !fs.exists(root)) return out;  // none stored (a read-only store keeps none of its own)
   std::optional<evstore::error> failed;
-  auto ec = walk_consumers(fs, root, "", "", false, [&](const std::string& stream, const std::string& name, const std::string& path) {
-    if (failed) return;
-    std::vector<std::byte> bytes;
-    auto stored = load_checkpoint(fs, path, bytes);
-    if (!stored) {
-      failed = stored.error();
-      return;
-    }
-    out.push_back({stored->position, std::string(stored->state), stream, name});
-  });
+  auto ec = walk_consumers(fs, root, "", "", false,
+                           [&](const std::string& stream, const std::string& name, const std::string& path) {
+                             if (failed) return;
+                             std::vector<std::byte> bytes;
+                             auto stored = load_checkpoint(fs, path, bytes);
+                             if (!stored) {
+                               failed = stored.error();
+                               return;
+                             }
+                             out.push_back({stored->position, std::string(stored->state), stream, name});
+                           });
   if (failed) return *failed;
   if (ec) return error(ec, "cannot list " + root);
   std::sort(out.begin(), out.end(), [](const consumer_info& a, const consumer_info& b) {
@@ -288,15 +297,17 @@ result<subscription> consumer::subscribe(subscription_options options) const {
   return subscribe(options, impl_->store()->executor());
 }
 
-result<subscription> consumer::subscribe(subscription_options options, subscription::executor_type executor) const {
+result<subscription> consumer::subscribe(subscription_options options,
+                                         subscription::executor_type executor) const {
   options.from = impl_->position();
-  return subscription(
-      std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options, std::move(executor)));
+  return subscription(std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options,
+                                                                  std::move(executor)));
 }
 
 void consumer::async_commit(std::uint64_t position, std::string state,
                             boost::asio::any_completion_handler<detail::detailed_signature> handler) {
-  impl_->commit(position, std::move(state), detail::track_work(std::move(handler), impl_->store()->executor()));
+  impl_->commit(position, std::move(state),
+                detail::track_work(std::move(handler), impl_->store()->executor()));
 }
 
 }  // namespace evstore

@@ -1,8 +1,7 @@
 // Live subscriptions: catch-up reads, the caught-up signal, waiting for new
 // events. See subscription_impl.hpp.
-#include "live/subscription_impl.hpp"
-
 #include "links/indexer.hpp"
+#include "live/subscription_impl.hpp"
 #include "store/store_impl.hpp"
 #include "store/tracked_handler.hpp"
 
@@ -84,7 +83,8 @@ void subscription_impl::next(next_handler untracked) {
   {
     std::lock_guard lock(mutex_);
     if (pending_) {
-      deliver(std::move(handler), make_error_code(errc::invalid_argument), failed("a next() is already pending"));
+      deliver(std::move(handler), make_error_code(errc::invalid_argument),
+              failed("a next() is already pending"));
       return;
     }
     pending_.emplace(std::move(handler));
@@ -127,7 +127,9 @@ void subscription_impl::cancel() {
       pending_.reset();
     }
   }
-  if (handler) deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
+  if (handler)
+    deliver(std::move(*handler), make_error_code(boost::asio::error::operation_aborted),
+            failed(cancelled_detail));
 }
 
 void subscription_impl::post_attempt() {
@@ -149,12 +151,14 @@ void subscription_impl::complete(boost::system::error_code ec, subscription_batc
   deliver(std::move(*handler), ec, std::move(batch));
 }
 
-void subscription_impl::deliver(next_handler handler, boost::system::error_code ec, subscription_batch batch) {
+void subscription_impl::deliver(next_handler handler, boost::system::error_code ec,
+                                subscription_batch batch) {
   // Always through the subscription's executor: the caller may hold locks,
   // or be the handler's own frame (no recursion through next()).
   boost::asio::post(executor_, [ex = executor_, h = std::move(handler), ec, b = std::move(batch)]() mutable {
     auto target = boost::asio::get_associated_executor(h, ex);
-    boost::asio::dispatch(target, [h = std::move(h), ec, b = std::move(b)]() mutable { std::move(h)(ec, std::move(b)); });
+    boost::asio::dispatch(
+        target, [h = std::move(h), ec, b = std::move(b)]() mutable { std::move(h)(ec, std::move(b)); });
   });
 }
 
@@ -176,10 +180,13 @@ void subscription_impl::attempt() {
     from = next_;
   }
   // Cancelled after this attempt was posted: cancel() completed the handler.
-  if (cancelled) return complete(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
+  if (cancelled)
+    return complete(make_error_code(boost::asio::error::operation_aborted), failed(cancelled_detail));
   // Its read stream was deleted (and maybe re-created: another stream by the
   // same name, numbered from 0 again).
-  if (deleted()) return complete(make_error_code(errc::stream_deleted), failed("read stream '" + stream_ + "' was deleted"));
+  if (deleted())
+    return complete(make_error_code(errc::stream_deleted),
+                    failed("read stream '" + stream_ + "' was deleted"));
   auto count = store_->published_count(stream_);
   if (!count) return complete(count.error().code, failed(count.error().message()));
   subscription_batch batch;
@@ -196,7 +203,8 @@ void subscription_impl::attempt() {
     caught_up_ = batch.caught_up = true;
     return complete({}, std::move(batch));
   }
-  if (store_->is_closed()) return complete(make_error_code(errc::store_closed), failed("the store was closed"));
+  if (store_->is_closed())
+    return complete(make_error_code(errc::store_closed), failed("the store was closed"));
   // Live and nothing new: park until the stream's published count moves past `from`.
   std::unique_lock lock(mutex_);
   if (cancelled_) {

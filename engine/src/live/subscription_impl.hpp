@@ -45,7 +45,8 @@ class subscription_impl : public std::enable_shared_from_this<subscription_impl>
   void complete(boost::system::error_code ec, subscription_batch batch);
   void deliver(next_handler handler, boost::system::error_code ec, subscription_batch batch);
   // The incarnation of `stream` if it is a read stream now (indexer::incarnation).
-  static std::optional<std::uint64_t> read_stream_incarnation(const store_impl& store, std::string_view stream);
+  static std::optional<std::uint64_t> read_stream_incarnation(const store_impl& store,
+                                                              std::string_view stream);
   // The read stream subscribed to was deleted since.
   bool deleted() const;
   // The events from `from` on (fewer than `published`), bounded by max_batch_
@@ -62,8 +63,8 @@ class subscription_impl : public std::enable_shared_from_this<subscription_impl>
   std::optional<next_handler> pending_;
   std::uint64_t waiter_ = 0;  // notifier id while parked
   bool cancelled_ = false;
-  std::uint64_t next_;         // guarded by mutex_ for position(); written by attempts
-  bool caught_up_ = false;     // attempts only
+  std::uint64_t next_;                              // guarded by mutex_ for position(); written by attempts
+  bool caught_up_ = false;                          // attempts only
   const std::optional<std::uint64_t> incarnation_;  // of the read stream subscribed to, if it is one
 };
 

@@ -24,16 +24,11 @@
 // recovery, which cuts it when the copy is first opened. The journal (durable
 // mode) and the follower head are not copied: the data files already hold
 // what the journal would replay, and the copy gets a head when opened.
+#include "format/layout.hpp"
 #include <evstore/backup.hpp>
 #include <evstore/store.hpp>
 
-#include "format/layout.hpp"
-
 #include <boost/asio/io_context.hpp>
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -41,6 +36,10 @@
 #include <future>
 #include <thread>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 namespace evstore {
 namespace {
@@ -57,8 +56,9 @@ struct plan_entry {
 
 // Every regular file under `sub` (recursively) whose name ends in `suffix`,
 // but for one named `except`, in name order.
-void add_tree(const std::string& source, const std::string& destination, const std::string& sub, std::string_view suffix,
-              std::string_view except, std::vector<plan_entry>& plan, std::error_code& ec) {
+void add_tree(const std::string& source, const std::string& destination, const std::string& sub,
+              std::string_view suffix, std::string_view except, std::vector<plan_entry>& plan,
+              std::error_code& ec) {
   const fs::path root = fs::path(source) / sub;
   if (!fs::exists(root, ec)) return;
   std::vector<fs::path> files;
@@ -207,10 +207,12 @@ result<backup_report> backup_store(const std::string& source, const std::string&
   std::uint64_t copied = 0;
   auto copy_all = [&](const std::vector<plan_entry>& plan) -> result<void> {
     for (const plan_entry& e : plan) {
-      if (!fs::exists(e.from, ec)) continue;  // optional files (checkpoint, links definitions) or removed meanwhile
+      if (!fs::exists(e.from, ec))
+        continue;  // optional files (checkpoint, links definitions) or removed meanwhile
       const auto parent = fs::path(e.to).parent_path();
       // Directories as the store makes them: owner only.
-      for (auto p = parent; p.string().size() > destination.size() && !fs::exists(p, ec); p = p.parent_path()) {
+      for (auto p = parent; p.string().size() > destination.size() && !fs::exists(p, ec);
+           p = p.parent_path()) {
         fs::create_directories(p, ec);
         fs::permissions(p, fs::perms::owner_all, ec);
       }

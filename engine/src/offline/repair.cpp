@@ -23,18 +23,16 @@
 //      indexes and catalog, remove checkpoint, head, journal and links, sync,
 //      write a checkpoint.
 //   5. Release the lock, open and verify again.
-#include <evstore/repair.hpp>
-
-#include <evstore/store.hpp>
-#include <evstore/verify.hpp>
-
 #include "format/format.hpp"
+#include "format/layout.hpp"
+#include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "journal/journal_reader.hpp"
-#include "format/layout.hpp"
 #include "offline/repair_lost.hpp"
 #include "offline/repair_read.hpp"
-#include "format/stream_name.hpp"
+#include <evstore/repair.hpp>
+#include <evstore/store.hpp>
+#include <evstore/verify.hpp>
 
 #include <boost/asio/io_context.hpp>
 
@@ -55,10 +53,10 @@ namespace layout = detail::layout;
 namespace repair = detail::repair;
 using repair::overlay;
 using repair::overlay_write;
+using repair::read_window;
 using repair::record_info;
 using repair::source;
 using repair::window;
-using repair::read_window;
 
 constexpr std::string_view lost_found_dir = "lost+found";
 
@@ -75,9 +73,9 @@ struct partition {
   bool excluded = false;                   // not part of the repaired store
   std::vector<record_info> records;        // intact records and placeholders, in version order
   std::vector<std::pair<std::uint64_t, std::uint64_t>> damaged;  // [from, to): no intact record, more follow
-  std::uint64_t walk_end = format::file_header_size;  // where the walk stopped
-  bool tail_damaged = false;     // ... on damage, not at the end of the file
-  std::uint64_t framed_after = 0;  // records counted by framing from there
+  std::uint64_t walk_end = format::file_header_size;             // where the walk stopped
+  bool tail_damaged = false;                                     // ... on damage, not at the end of the file
+  std::uint64_t framed_after = 0;                                // records counted by framing from there
   bool framed_exact = true;
   std::uint64_t keep = 0;  // records kept after the $all cut
   bool rewrite = false;    // kept records and placeholders are written to a new file
@@ -116,7 +114,8 @@ class repair_job {
   result<std::optional<std::uint32_t>> id_from_all_index(const partition& p);
   std::uint64_t acknowledged_end() const;
   result<std::vector<repair::claim>> index_claims(const std::vector<std::uint64_t>& holes,
-                                                  const std::vector<repair::stream_known>& known, const overlay& ov);
+                                                  const std::vector<repair::stream_known>& known,
+                                                  const overlay& ov);
   result<void> salvage(const overlay& ov);
   void add_placeholders(partition& p);
   void cut();
@@ -142,9 +141,9 @@ class repair_job {
   std::unique_ptr<file_lock> lock_;
   std::vector<partition> parts_;
   std::map<std::string, std::uint32_t> catalog_ids_;  // from the old catalog, as far as it reads
-  std::uint64_t end_ = 0;                               // the new $all count
-  std::optional<std::uint64_t> checkpoint_count_;      // all_count of a valid checkpoint
-  std::uint64_t fill_below_ = 0;                       // lost positions below this get placeholders
+  std::uint64_t end_ = 0;                             // the new $all count
+  std::optional<std::uint64_t> checkpoint_count_;     // all_count of a valid checkpoint
+  std::uint64_t fill_below_ = 0;                      // lost positions below this get placeholders
   std::uint64_t total_bytes_ = 0, scanned_bytes_ = 0;
   std::set<std::string> dirs_to_sync_;
 };
@@ -172,7 +171,8 @@ result<std::uint64_t> repair_job::entries_an_open_would_cut() {
   if (!all) return 0;
   std::uint64_t count = 0;
   std::vector<std::byte> buf(read_window / format::all_entry_size * format::all_entry_size);
-  for (std::uint64_t at = format::file_header_size + end * format::all_entry_size; at < all->size(); at += buf.size()) {
+  for (std::uint64_t at = format::file_header_size + end * format::all_entry_size; at < all->size();
+       at += buf.size()) {
     auto n = all->read(at, buf);
     if (!n) return error(n.error().code, layout::all_index(dir_));
     for (std::size_t i = 0; i + format::all_entry_size <= *n; i += format::all_entry_size) {
@@ -197,7 +197,8 @@ result<bool> repair_job::opens_clean() {
                                            .consumer_directory = layout::join(dir_, "consumers"),
                                            .follow = false});
   if (!s) {
-    if (s.error().code == errc::store_locked) return error(errc::store_locked, "a writer has " + dir_ + " open");
+    if (s.error().code == errc::store_locked)
+      return error(errc::store_locked, "a writer has " + dir_ + " open");
     if (s.error().code == errc::format_mismatch) return s.error();
     if (is_io_error(s.error().code)) return s.error();
     report_.reasons.push_back("open: " + s.error().message());
@@ -234,7 +235,8 @@ void repair_job::note_consumers_ahead(const store& s) {
 result<void> repair_job::take_lock() {
   auto lock = fs_->lock(layout::lock_file(dir_));
   if (!lock) {
-    if (lock.error() == errc::store_locked) return error(errc::store_locked, "a writer has " + dir_ + " open");
+    if (lock.error() == errc::store_locked)
+      return error(errc::store_locked, "a writer has " + dir_ + " open");
     return error(lock.error(), layout::lock_file(dir_));
   }
   lock_ = std::move(*lock);
@@ -260,12 +262,13 @@ result<overlay> repair_job::read_journal() {
   if (cp.journal_offset == 0 || !fs_->exists(path)) return ov;
   auto f = fs_->open(path, open_mode::read_only);
   if (!f) return error(f.error(), path);
-  auto walk = detail::walk_journal(**f, path, cp.journal_offset, cp.all_count, [&](const format::journal_frame& frame) -> result<void> {
-    for (const format::journal_op& op : frame.ops) {
-      ov[layout::join(dir_, op.path)].push_back({op.offset, {op.data.begin(), op.data.end()}});
-    }
-    return {};
-  });
+  auto walk = detail::walk_journal(
+      **f, path, cp.journal_offset, cp.all_count, [&](const format::journal_frame& frame) -> result<void> {
+        for (const format::journal_op& op : frame.ops) {
+          ov[layout::join(dir_, op.path)].push_back({op.offset, {op.data.begin(), op.data.end()}});
+        }
+        return {};
+      });
   if (!walk) return walk.error();
   if (walk->damage) {
     // Offset 0 is the file header (frames start after it): then no frame is replayed.
@@ -315,7 +318,8 @@ result<void> repair_job::find_partitions(const std::string& d, const overlay& ov
     }
   }
   for (const std::string& path : seen) {
-    if (std::any_of(parts_.begin(), parts_.end(), [&](const partition& p) { return p.path == path; })) continue;
+    if (std::any_of(parts_.begin(), parts_.end(), [&](const partition& p) { return p.path == path; }))
+      continue;
     const std::string encoded = path.substr(top.size() + 1, path.size() - top.size() - 1 - 4);
     auto name = detail::decode_stream_file_name(encoded);
     if (!name) {
@@ -338,7 +342,8 @@ result<void> repair_job::scan(partition& p, const overlay& ov) {
   std::array<std::byte, format::file_header_size> header{};
   auto n = src->read(0, header);
   if (!n) return error(n.error().code, p.path);
-  const auto h = *n == header.size() ? format::decode_file_header(header, format::file_kind::partition) : std::nullopt;
+  const auto h =
+      *n == header.size() ? format::decode_file_header(header, format::file_kind::partition) : std::nullopt;
   if (h && h->name == p.name) {
     p.header_id = h->stream_id;
   } else {
@@ -383,8 +388,16 @@ result<void> repair_job::walk(partition& p, const source& src) {
       continue;
     }
     const format::record_fields& f = r.fields;
-    p.records.push_back({at, r.size, r.stored_crc, f.position, f.version, f.committed_at, f.commit_first_position,
-                         f.commit_count, f.commit_end, {}});
+    p.records.push_back({at,
+                         r.size,
+                         r.stored_crc,
+                         f.position,
+                         f.version,
+                         f.committed_at,
+                         f.commit_first_position,
+                         f.commit_count,
+                         f.commit_end,
+                         {}});
     at += r.size;
     if (progress_) progress_(scanned_bytes_ + at, total_bytes_);
   }
@@ -412,7 +425,8 @@ result<void> repair_job::read_catalog() {
   for (std::size_t at = format::file_header_size; at < bytes->size();) {
     format::catalog_record r;
     std::uint32_t size = 0;
-    if (format::decode_catalog_record(std::span(*bytes).subspan(at), r, size) != format::decode_status::ok) break;
+    if (format::decode_catalog_record(std::span(*bytes).subspan(at), r, size) != format::decode_status::ok)
+      break;
     catalog_ids_.emplace(std::string(r.name), r.stream_id);
     at += size;
   }
@@ -457,10 +471,12 @@ result<void> repair_job::assign_ids() {
   for (partition& p : parts_) {
     if (p.id || p.records.empty() || p.records.front().version != 0) continue;
     const auto first = p.records.front().position;
-    const auto rank = static_cast<std::uint32_t>(std::count_if(parts_.begin(), parts_.end(), [&](const partition& q) {
-      return !q.records.empty() && q.records.front().position < first;
-    }));
-    if (std::none_of(parts_.begin(), parts_.end(), [&](const partition& q) { return q.id == rank; })) p.id = rank;
+    const auto rank =
+        static_cast<std::uint32_t>(std::count_if(parts_.begin(), parts_.end(), [&](const partition& q) {
+          return !q.records.empty() && q.records.front().position < first;
+        }));
+    if (std::none_of(parts_.begin(), parts_.end(), [&](const partition& q) { return q.id == rank; }))
+      p.id = rank;
   }
   for (partition& p : parts_) {
     if (!p.id) {
@@ -484,7 +500,8 @@ result<void> repair_job::assign_ids() {
   for (const auto& entry : catalog_ids_) {
     const std::string& name = entry.first;  // not a structured binding: clang 14 cannot capture those
     if (std::none_of(parts_.begin(), parts_.end(), [&](const partition& p) { return p.name == name; })) {
-      damage(layout::catalog(dir_), 0, "stream " + name + " (id " + std::to_string(entry.second) + ") has no partition");
+      damage(layout::catalog(dir_), 0,
+             "stream " + name + " (id " + std::to_string(entry.second) + ") has no partition");
       report_.streams_removed.push_back(name);
     }
   }
@@ -534,7 +551,8 @@ result<std::vector<repair::claim>> repair_job::index_claims(const std::vector<st
   if (claims.size() >= holes.size()) return claims;
   for (std::size_t i = 0; i < parts_.size(); ++i) {
     const partition& p = parts_[i];
-    const bool gaps = !known[i].positions.empty() && known[i].positions.back().first + 1 != known[i].positions.size();
+    const bool gaps =
+        !known[i].positions.empty() && known[i].positions.back().first + 1 != known[i].positions.size();
     if (p.excluded || !(gaps || known[i].tail_damaged || known[i].positions.empty())) continue;
     const std::string path = layout::stream_index(dir_, detail::encode_stream_file_name(p.name));
     auto index = source::open(*fs_, path, ov);
@@ -548,8 +566,8 @@ result<std::vector<repair::claim>> repair_job::index_claims(const std::vector<st
     for (std::uint64_t v = 0; format::file_header_size + (v + 1) * format::stream_entry_size <= *n; ++v) {
       while (intact != known[i].positions.end() && intact->first < v) ++intact;
       if (intact != known[i].positions.end() && intact->first == v) continue;
-      const auto e = format::decode_stream_entry(
-          std::span(bytes).subspan(format::file_header_size + v * format::stream_entry_size, format::stream_entry_size));
+      const auto e = format::decode_stream_entry(std::span(bytes).subspan(
+          format::file_header_size + v * format::stream_entry_size, format::stream_entry_size));
       if (e) claims.push_back({i, v, e->position});
     }
   }
@@ -584,17 +602,19 @@ result<void> repair_job::salvage(const overlay& ov) {
     const auto next = std::lower_bound(p.records.begin(), p.records.end(), o.version,
                                        [](const record_info& r, std::uint64_t v) { return r.version < v; });
     record_info lost;
-    lost.offset = next == p.records.begin() ? format::file_header_size : std::prev(next)->offset + std::prev(next)->size;
+    lost.offset = next == p.records.begin() ? format::file_header_size
+                                            : std::prev(next)->offset + std::prev(next)->size;
     lost.position = position;
     lost.version = o.version;
-    lost.placeholder.resize(1);  // encoded in add_placeholders
+    lost.placeholder.resize(1);                  // encoded in add_placeholders
     added[o.stream].push_back(std::move(lost));  // in position order, so in version order
   }
   for (std::size_t i = 0; i < parts_.size(); ++i) {
     if (added[i].empty()) continue;
     std::vector<record_info>& records = parts_[i].records;
     const auto middle = static_cast<std::ptrdiff_t>(records.size());
-    records.insert(records.end(), std::make_move_iterator(added[i].begin()), std::make_move_iterator(added[i].end()));
+    records.insert(records.end(), std::make_move_iterator(added[i].begin()),
+                   std::make_move_iterator(added[i].end()));
     std::inplace_merge(records.begin(), records.begin() + middle, records.end(),
                        [](const record_info& a, const record_info& b) { return a.version < b.version; });
     add_placeholders(parts_[i]);
@@ -602,7 +622,8 @@ result<void> repair_job::salvage(const overlay& ov) {
   for (std::uint64_t q : holes) {
     if (!owners.count(q)) {
       damage(layout::all_index(dir_), format::file_header_size + q * format::all_entry_size,
-             "position " + std::to_string(q) + " was lost and no index tells which stream held it: $all ends there");
+             "position " + std::to_string(q) +
+                 " was lost and no index tells which stream held it: $all ends there");
       break;
     }
   }
@@ -615,7 +636,8 @@ result<void> repair_job::salvage(const overlay& ov) {
 void repair_job::add_placeholders(partition& p) {
   const std::size_t none = p.records.size();
   std::vector<std::size_t> next_intact(p.records.size() + 1, none);
-  for (std::size_t i = p.records.size(); i-- > 0;) next_intact[i] = p.records[i].placeholder.empty() ? i : next_intact[i + 1];
+  for (std::size_t i = p.records.size(); i-- > 0;)
+    next_intact[i] = p.records[i].placeholder.empty() ? i : next_intact[i + 1];
   for (std::size_t i = 0; i < p.records.size(); ++i) {
     record_info& r = p.records[i];
     if (r.placeholder.empty()) continue;
@@ -626,8 +648,8 @@ void repair_job::add_placeholders(partition& p) {
     f.commit_count = 1;
     const record_info* prev = i > 0 ? &p.records[i - 1] : nullptr;  // encoded already, if a placeholder
     const record_info* next = next_intact[i] == none ? nullptr : &p.records[next_intact[i]];
-    if (prev != nullptr && !prev->commit_end && prev->version + 1 == r.version && prev->position + 1 == r.position &&
-        r.position - prev->commit_first < prev->commit_count) {
+    if (prev != nullptr && !prev->commit_end && prev->version + 1 == r.version &&
+        prev->position + 1 == r.position && r.position - prev->commit_first < prev->commit_count) {
       f.commit_first_position = prev->commit_first;
       f.commit_count = prev->commit_count;
     } else if (next != nullptr && next->commit_first <= r.position &&
@@ -677,7 +699,8 @@ void repair_job::cut() {
       if (p.excluded) continue;
       std::uint64_t keep = kept_below(p, end);
       // Past the acknowledged end an append that would be cut in part goes whole.
-      while (keep > 0 && !p.records[keep - 1].commit_end && p.records[keep - 1].position >= fill_below_) --keep;
+      while (keep > 0 && !p.records[keep - 1].commit_end && p.records[keep - 1].position >= fill_below_)
+        --keep;
       if (keep < p.records.size() && p.records[keep].position < end) {
         end = p.records[keep].position;
         changed = true;
@@ -713,9 +736,10 @@ void repair_job::report_drops() {
     }
     // The records framing counted after a damaged tail, less those kept as placeholders.
     std::uint64_t tail_placeholders = 0;
-    for (auto r = p.records.rbegin(); r != p.records.rend() && !r->placeholder.empty(); ++r) tail_placeholders += 1;
-    const std::uint64_t count =
-        p.records.size() - p.keep + (p.framed_after > tail_placeholders ? p.framed_after - tail_placeholders : 0);
+    for (auto r = p.records.rbegin(); r != p.records.rend() && !r->placeholder.empty(); ++r)
+      tail_placeholders += 1;
+    const std::uint64_t count = p.records.size() - p.keep +
+                                (p.framed_after > tail_placeholders ? p.framed_after - tail_placeholders : 0);
     if (count == 0 && p.framed_exact) continue;
     report_.dropped.push_back({p.name, p.keep, count, p.framed_exact});
     report_.events_dropped += count;
@@ -736,7 +760,8 @@ void repair_job::note_dirs(const std::string& path) {
 
 // lost+found/<path relative to the store>@<offset>, made unique with ".N".
 result<std::string> repair_job::lost_found_name(const std::string& path, std::uint64_t offset) {
-  const std::string base = layout::join(dir_, std::string(lost_found_dir) + "/" + rel(path) + "@" + std::to_string(offset));
+  const std::string base =
+      layout::join(dir_, std::string(lost_found_dir) + "/" + rel(path) + "@" + std::to_string(offset));
   std::string name = base;
   for (int i = 1; fs_->exists(name); ++i) name = base + "." + std::to_string(i);
   if (!dry()) {
@@ -899,21 +924,25 @@ result<void> repair_job::write_indexes() {
   for (const partition* p : kept) {
     const std::string index_path = layout::stream_index(dir_, detail::encode_stream_file_name(p->name));
     std::vector<std::byte> index(format::file_header_size + p->keep * format::stream_entry_size);
-    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, *p->id, p->name}, index);
+    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, *p->id, p->name},
+                               index);
     for (std::uint64_t v = 0; v < p->keep; ++v) {
       const record_info& r = p->records[v];
-      format::encode_stream_entry({r.offset, r.position, r.size},
-                                  std::span(index).subspan(format::file_header_size + v * format::stream_entry_size,
-                                                           format::stream_entry_size));
-      format::encode_all_entry({r.offset, *p->id, r.size, r.commit_end, v, r.crc},
-                               std::span(all).subspan(format::file_header_size + r.position * format::all_entry_size,
-                                                      format::all_entry_size));
+      format::encode_stream_entry(
+          {r.offset, r.position, r.size},
+          std::span(index).subspan(format::file_header_size + v * format::stream_entry_size,
+                                   format::stream_entry_size));
+      format::encode_all_entry(
+          {r.offset, *p->id, r.size, r.commit_end, v, r.crc},
+          std::span(all).subspan(format::file_header_size + r.position * format::all_entry_size,
+                                 format::all_entry_size));
     }
     if (auto w = write_file(index_path, index); !w) return w;
     const std::size_t at = catalog.size();
     catalog.resize(at + format::catalog_record_size(p->name.size()));
-    format::encode_catalog_record({*p->id, format::catalog_kind_write_stream, p->records.front().position, p->name},
-                                  std::span(catalog).subspan(at));
+    format::encode_catalog_record(
+        {*p->id, format::catalog_kind_write_stream, p->records.front().position, p->name},
+        std::span(catalog).subspan(at));
   }
   if (auto w = write_file(layout::all_index(dir_), all); !w) return w;
   return write_file(layout::catalog(dir_), catalog);
@@ -934,8 +963,9 @@ result<void> repair_job::remove_derived(const std::string& d, bool links) {
     const std::string path = layout::join(d, n);
     if (n.ends_with("+")) {
       if (auto r = remove_derived(path, links); !r) return r;
-    } else if (links ? (n.ends_with(".lnk") || (n == "progress" && d == layout::links_dir(dir_)))
-                     : (n.ends_with(".idx") && path != layout::all_index(dir_) && !kept_indexes.count(path))) {
+    } else if (links
+                   ? (n.ends_with(".lnk") || (n == "progress" && d == layout::links_dir(dir_)))
+                   : (n.ends_with(".idx") && path != layout::all_index(dir_) && !kept_indexes.count(path))) {
       if (auto r = remove_file(path); !r) return r;
     }
   }
@@ -945,7 +975,8 @@ result<void> repair_job::remove_derived(const std::string& d, bool links) {
 result<void> repair_job::sync_directories() {
   // Deepest first, so each directory's entry in its parent is durable last.
   std::vector<std::string> dirs(dirs_to_sync_.begin(), dirs_to_sync_.end());
-  std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(dirs.begin(), dirs.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const std::string& d : dirs) {
     if (!fs_->exists(d)) continue;
     if (auto ec = fs_->sync_directory(d)) return error(ec, d);
@@ -984,15 +1015,17 @@ result<void> repair_job::rewrite() {
 // --- The whole job
 
 result<repair_report> repair_job::run() {
-  if (!fs_->exists(layout::store_json(dir_))) return error(errc::invalid_argument, "no evstore store in " + dir_);
+  if (!fs_->exists(layout::store_json(dir_)))
+    return error(errc::invalid_argument, "no evstore store in " + dir_);
   if (dry()) {
     if (auto r = take_lock(); !r) return r.error();  // held while the store is read
   }
   auto would_cut = entries_an_open_would_cut();
   if (!would_cut) return would_cut.error();
   if (*would_cut > 0) {
-    report_.reasons.push_back("open: $all holds " + std::to_string(*would_cut) +
-                              " valid entries past the end an open recovers, which it would cut as a torn tail");
+    report_.reasons.push_back(
+        "open: $all holds " + std::to_string(*would_cut) +
+        " valid entries past the end an open recovers, which it would cut as a torn tail");
   } else if (auto clean = opens_clean(); !clean) {
     return clean.error();
   } else if (*clean) {

@@ -20,7 +20,8 @@ std::vector<entry>::const_iterator after(const stream_known& s, std::uint64_t ve
 bool fits(const stream_known& s, std::uint64_t version, std::uint64_t position) {
   const auto next = after(s, version);
   if (next != s.positions.begin() && std::prev(next)->first == version) return false;  // not missing
-  if (next != s.positions.end() && (next->second <= position || next->second - position < next->first - version)) {
+  if (next != s.positions.end() &&
+      (next->second <= position || next->second - position < next->first - version)) {
     return false;
   }
   if (next == s.positions.begin()) return position >= version;  // versions 0..version-1 come before it
@@ -32,8 +33,8 @@ bool fits(const stream_known& s, std::uint64_t version, std::uint64_t position) 
 struct need {
   std::size_t stream = 0;
   std::uint64_t first_version = 0;
-  std::optional<std::uint64_t> count;  // none: after a damaged tail, how many is unknown
-  std::optional<std::uint64_t> after;  // positions are above this one
+  std::optional<std::uint64_t> count;   // none: after a damaged tail, how many is unknown
+  std::optional<std::uint64_t> after;   // positions are above this one
   std::optional<std::uint64_t> before;  // ... and below this one
 };
 
@@ -44,13 +45,14 @@ std::vector<need> needs_of(const std::vector<stream_known>& streams) {
     for (const auto& [version, position] : streams[k].positions) {
       const std::uint64_t first = prev ? prev->first + 1 : 0;
       if (version > first) {
-        out.push_back({k, first, version - first, prev ? std::optional(prev->second) : std::nullopt, position});
+        out.push_back(
+            {k, first, version - first, prev ? std::optional(prev->second) : std::nullopt, position});
       }
       prev = {version, position};
     }
     if (streams[k].tail_damaged) {
-      out.push_back({k, prev ? prev->first + 1 : 0, std::nullopt, prev ? std::optional(prev->second) : std::nullopt,
-                     std::nullopt});
+      out.push_back({k, prev ? prev->first + 1 : 0, std::nullopt,
+                     prev ? std::optional(prev->second) : std::nullopt, std::nullopt});
     }
   }
   return out;
@@ -68,7 +70,8 @@ std::vector<std::uint64_t> candidates(const need& n, const std::set<std::uint64_
 
 }  // namespace
 
-std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams, const std::vector<std::uint64_t>& holes,
+std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams,
+                                           const std::vector<std::uint64_t>& holes,
                                            const std::vector<claim>& claims, std::uint64_t limit) {
   std::map<std::uint64_t, owner> out;
   std::set<std::uint64_t> open(holes.begin(), holes.end());
@@ -80,7 +83,8 @@ std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams, c
   };
   // 1. What the indexes say, where it fits.
   for (const claim& c : claims) {
-    if (open.count(c.position) && c.stream < streams.size() && fits(streams[c.stream], c.version, c.position)) {
+    if (open.count(c.position) && c.stream < streams.size() &&
+        fits(streams[c.stream], c.version, c.position)) {
       take(c.stream, c.version, c.position);
     }
   }
@@ -104,7 +108,8 @@ std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams, c
       std::size_t take_count = 0;
       if (n.count) {
         const bool forced = n.before && *n.before <= limit;
-        if (c.size() == *n.count && (forced || std::all_of(c.begin(), c.end(), exclusive))) take_count = c.size();
+        if (c.size() == *n.count && (forced || std::all_of(c.begin(), c.end(), exclusive)))
+          take_count = c.size();
       } else {
         while (take_count < c.size() && exclusive(c[take_count])) ++take_count;  // versions follow in order
       }
@@ -129,7 +134,8 @@ std::vector<std::byte> encode_placeholder(format::record_fields fields, const st
   fields.data = "null";
   fields.metadata = metadata;
   fields.id.reset();
-  std::vector<std::byte> out(format::record_size(fields.type.size(), fields.data.size(), fields.metadata.size()));
+  std::vector<std::byte> out(
+      format::record_size(fields.type.size(), fields.data.size(), fields.metadata.size()));
   crc = format::encode_record(fields, out);
   return out;
 }

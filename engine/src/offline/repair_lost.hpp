@@ -48,7 +48,8 @@ struct owner {
 // `limit`: holes lie below it (the interval of a gap that reaches past it may
 // hold lost events that are no hole, so it is only filled by elimination).
 // Adds every assigned (version, position) to `streams`.
-std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams, const std::vector<std::uint64_t>& holes,
+std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams,
+                                           const std::vector<std::uint64_t>& holes,
                                            const std::vector<claim>& claims, std::uint64_t limit);
 
 // The type of a placeholder event. The writer does not refuse it from an

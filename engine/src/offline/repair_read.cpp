@@ -6,8 +6,9 @@ std::optional<std::string> check_record(const format::decoded_record& r, const r
   const format::record_fields& f = r.fields;
   if (r.kind != format::record_kind_event) return "unknown record kind " + std::to_string(r.kind);
   if (last != nullptr && (f.version <= last->version || f.position <= last->position)) {
-    return "version " + std::to_string(f.version) + " at position " + std::to_string(f.position) + " after version " +
-           std::to_string(last->version) + " at position " + std::to_string(last->position);
+    return "version " + std::to_string(f.version) + " at position " + std::to_string(f.position) +
+           " after version " + std::to_string(last->version) + " at position " +
+           std::to_string(last->position);
   }
   if (f.position < f.commit_first_position || f.position - f.commit_first_position >= f.commit_count ||
       f.commit_end != (f.position - f.commit_first_position + 1 == f.commit_count)) {
@@ -16,7 +17,8 @@ std::optional<std::string> check_record(const format::decoded_record& r, const r
   return std::nullopt;
 }
 
-result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from, const record_info* last) {
+result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from,
+                                                      const record_info* last) {
   window scan(src), probe(src);
   for (std::uint64_t at = from; at + format::record_overhead <= src.size(); ++at) {
     auto head = scan.get(at, 4);

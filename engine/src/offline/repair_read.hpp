@@ -5,10 +5,9 @@
 // still shows.
 #pragma once
 
+#include "format/format.hpp"
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
-
-#include "format/format.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -47,10 +46,12 @@ class source {
       s.file_ = std::move(*f);
       s.size_ = *size;
     } else if (s.writes_ == nullptr) {
-      return error(boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory), path);
+      return error(boost::system::errc::make_error_code(boost::system::errc::no_such_file_or_directory),
+                   path);
     }
     if (s.writes_ != nullptr) {
-      for (const overlay_write& w : *s.writes_) s.size_ = std::max<std::uint64_t>(s.size_, w.offset + w.data.size());
+      for (const overlay_write& w : *s.writes_)
+        s.size_ = std::max<std::uint64_t>(s.size_, w.offset + w.data.size());
     }
     return s;
   }
@@ -67,12 +68,14 @@ class source {
       if (!r) return error(r.error(), "read");
       got = *r;
     }
-    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(got), buf.begin() + static_cast<std::ptrdiff_t>(n), std::byte{0});
+    std::fill(buf.begin() + static_cast<std::ptrdiff_t>(got), buf.begin() + static_cast<std::ptrdiff_t>(n),
+              std::byte{0});
     if (writes_ != nullptr) {
       for (const overlay_write& w : *writes_) {
         const std::uint64_t from = std::max(offset, w.offset);
         const std::uint64_t to = std::min(offset + n, w.offset + w.data.size());
-        if (from < to) std::memcpy(buf.data() + (from - offset), w.data.data() + (from - w.offset), to - from);
+        if (from < to)
+          std::memcpy(buf.data() + (from - offset), w.data.data() + (from - w.offset), to - from);
       }
     }
     return n;
@@ -93,8 +96,10 @@ class window {
   result<std::span<const std::byte>> get(std::uint64_t offset, std::size_t n) {
     if (offset >= src_.size()) return std::span<const std::byte>{};
     n = static_cast<std::size_t>(std::min<std::uint64_t>(n, src_.size() - offset));
-    if (offset >= at_ && offset + n <= at_ + buf_.size()) return std::span<const std::byte>(buf_).subspan(offset - at_, n);
-    buf_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, read_window), src_.size() - offset)));
+    if (offset >= at_ && offset + n <= at_ + buf_.size())
+      return std::span<const std::byte>(buf_).subspan(offset - at_, n);
+    buf_.resize(
+        static_cast<std::size_t>(std::min<std::uint64_t>(std::max(n, read_window), src_.size() - offset)));
     auto got = src_.read(offset, buf_);
     if (!got) return got.error();
     buf_.resize(*got);
@@ -134,7 +139,8 @@ std::optional<std::string> check_record(const format::decoded_record& r, const r
 // cannot forge one (the checksum covers everything after the length), nor can
 // an event's payload hold one: it is JSON text, without the zero bytes every
 // record header has.
-result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from, const record_info* last);
+result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from,
+                                                      const record_info* last);
 
 // Counts the records from `at` by their framing alone (length, trailing
 // length), for reporting what a cut drops; false: framing broke before the end.

@@ -1,12 +1,10 @@
-#include <evstore/verify.hpp>
-
 #include "format/format.hpp"
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
+#include <evstore/verify.hpp>
 
 #include <algorithm>
 #include <array>
-
 #include <set>
 #include <string>
 #include <unordered_map>
@@ -20,8 +18,8 @@ constexpr std::uint64_t page_size = 4096;
 // Reads [from, from + count) of `stream` forward; on an error narrows down to
 // the single damaged events, records each once, and goes on.
 template <class OnEvent>
-void scan(const store& s, const std::string& stream, std::uint64_t from, std::uint64_t count, verify_report& report,
-          std::set<std::string>& seen, OnEvent&& on_event) {
+void scan(const store& s, const std::string& stream, std::uint64_t from, std::uint64_t count,
+          verify_report& report, std::set<std::string>& seen, OnEvent&& on_event) {
   auto page = s.read(stream, {.from = from, .max_count = count});
   if (page) {
     for (const recorded_event& e : page->events) on_event(e);
@@ -65,7 +63,8 @@ void check_header(const store& s, const std::string& path, format::file_kind kin
 
 }  // namespace
 
-verify_report verify_store(const store& s, const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+verify_report verify_store(const store& s,
+                           const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   verify_report report;
   std::set<std::string> seen;
   const std::uint64_t total = s.event_count();
@@ -75,8 +74,8 @@ verify_report verify_store(const store& s, const std::function<void(std::uint64_
       std::uint64_t& next = per_stream[std::string(e.stream)];
       // A version gap right after an unreadable $all position is that damage, already reported.
       if (e.version != next && report.damage.empty()) {
-        report.damage.push_back(error(errc::corrupt_data, "$all position " + std::to_string(e.position) + " has " +
-                                                              std::string(e.stream) + " version " +
+        report.damage.push_back(error(errc::corrupt_data, "$all position " + std::to_string(e.position) +
+                                                              " has " + std::string(e.stream) + " version " +
                                                               std::to_string(e.version) + ", expected " +
                                                               std::to_string(next)));
       }
@@ -103,7 +102,8 @@ verify_report verify_store(const store& s, const std::function<void(std::uint64_
     const std::uint64_t indexed = *version ? **version + 1 : 0;
     if (indexed < count || (indexed > count && report.damage.empty())) {
       report.damage.push_back(error(errc::corrupt_data, "stream " + name + " has " + std::to_string(indexed) +
-                                                            " indexed events, $all has " + std::to_string(count)));
+                                                            " indexed events, $all has " +
+                                                            std::to_string(count)));
     }
     for (std::uint64_t at = 0; at < indexed; at += page_size) {
       scan(s, name, at, std::min(page_size, indexed - at), report, seen, [](const recorded_event&) {});

@@ -39,8 +39,8 @@ class detailed_handler {
 
 // `handler` as an error-code-only completion; `describe(ec)` makes the detail.
 template <class Describe>
-boost::asio::any_completion_handler<void(boost::system::error_code)> with_detail(detailed_handler_type handler,
-                                                                                 Describe describe) {
+boost::asio::any_completion_handler<void(boost::system::error_code)> with_detail(
+    detailed_handler_type handler, Describe describe) {
   return detailed_handler<Describe>(std::move(handler), std::move(describe));
 }
 
@@ -49,7 +49,8 @@ inline std::string describe_failure(std::string_view what, boost::system::error_
   std::string d(what);
   d += ": ";
   d += ec.message();
-  if (ec.category() == boost::system::system_category() || ec.category() == boost::system::generic_category()) {
+  if (ec.category() == boost::system::system_category() ||
+      ec.category() == boost::system::generic_category()) {
     d += " (errno " + std::to_string(ec.value()) + ")";
   }
   return d;
@@ -60,7 +61,8 @@ inline std::string describe_failure(std::string_view what, boost::system::error_
 template <class Describe, class Candidate>
 struct boost::asio::associated_executor<evstore::detail::detailed_handler<Describe>, Candidate> {
   using type = boost::asio::any_completion_executor;
-  static type get(const evstore::detail::detailed_handler<Describe>& h, const Candidate& candidate = Candidate()) noexcept {
+  static type get(const evstore::detail::detailed_handler<Describe>& h,
+                  const Candidate& candidate = Candidate()) noexcept {
     return boost::asio::get_associated_executor(h.handler(), candidate);
   }
 };

@@ -4,15 +4,16 @@
 // A read-only store publishes only the part of the writer's $all whose stream
 // index entries are already written (indexed_prefix), never past the head the
 // writer acknowledged, and forgets streams the writer's recovery cut.
-#include "links/indexer.hpp"
 #include "format/layout.hpp"
+#include "links/indexer.hpp"
 #include "store/store_impl.hpp"
 
 #include <algorithm>
 
 namespace evstore::detail {
 
-result<std::uint64_t> store_impl::indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const {
+result<std::uint64_t> store_impl::indexed_prefix(std::uint64_t from,
+                                                 const std::vector<format::all_entry>& tail) const {
   // A writer's flush writes a stream's index entries after its $all entries:
   // a missing file or a short or invalid entry is one not written yet; a
   // failed read is an error (publishing less would hide nothing for good, but
@@ -151,7 +152,8 @@ result<std::uint64_t> store_impl::refresh() {
 result<std::optional<std::uint64_t>> store_impl::read_head() const {
   const std::string path = layout::head(options_.directory);
   auto f = files_.get(path);
-  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return std::optional<std::uint64_t>{};
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory)
+    return std::optional<std::uint64_t>{};
   if (!f) return read_error(f.error(), path, 0);
   std::array<std::byte, format::head_size> buf{};
   auto n = (*f)->file->read_at(0, buf);

@@ -23,7 +23,8 @@ result<std::optional<format::all_entry>> store_impl::read_all_entry(std::uint64_
   return format::decode_all_entry(buf);
 }
 
-result<bool> store_impl::entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t count) const {
+result<bool> store_impl::entry_is_committed(const stream_state& s, std::uint64_t version,
+                                            std::uint64_t count) const {
   auto f = files_.get(s.index_path);
   if (!f) return error(f.error(), s.index_path);
   std::array<std::byte, format::stream_entry_size> buf{};

@@ -7,11 +7,11 @@
 // mismatch is corruption: the range is refused, with the file and offset.
 #include "store/reader.hpp"
 
-#include "store/byte_budget.hpp"
-#include "links/indexer.hpp"
 #include "format/layout.hpp"
-#include "store/store_impl.hpp"
 #include "format/stream_name.hpp"
+#include "links/indexer.hpp"
+#include "store/byte_budget.hpp"
+#include "store/store_impl.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -106,7 +106,8 @@ void trim_to_budget(Entries& entries, std::uint64_t& first, byte_budget& budget,
 // once per stream.
 class page_names {
  public:
-  page_names(const stream_registry& registry, page_storage& storage) : registry_(registry), storage_(storage) {}
+  page_names(const stream_registry& registry, page_storage& storage)
+      : registry_(registry), storage_(storage) {}
   std::string_view operator()(std::uint32_t stream_id) {
     auto [it, fresh] = names_.try_emplace(stream_id);
     if (fresh) it->second = storage_.keep_name(registry_.by_id(stream_id)->name);
@@ -143,15 +144,18 @@ result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state
   const std::uint64_t entries_at = format::file_header_size + first * format::stream_entry_size;
   auto n = (*index)->file->read_at(entries_at, entries);
   if (!n) return error(n.error(), relative(s.index_path));
-  if (*n != entries.size()) return corruption("stream index shorter than its stream", relative(s.index_path), entries_at + *n);
+  if (*n != entries.size())
+    return corruption("stream index shorter than its stream", relative(s.index_path), entries_at + *n);
 
   std::vector<format::stream_entry> decoded(count);
   for (std::uint64_t i = 0; i < count; ++i) {
-    auto e = format::decode_stream_entry(std::span(entries).subspan(i * format::stream_entry_size, format::stream_entry_size));
+    auto e = format::decode_stream_entry(
+        std::span(entries).subspan(i * format::stream_entry_size, format::stream_entry_size));
     // Entries only need to increase: a future skippable record kind may sit between events.
     const bool follows = i == 0 || (e && e->offset >= decoded[i - 1].offset + decoded[i - 1].size);
     if (!e || !follows) {
-      return corruption("bad stream index entry", relative(s.index_path), entries_at + i * format::stream_entry_size);
+      return corruption("bad stream index entry", relative(s.index_path),
+                        entries_at + i * format::stream_entry_size);
     }
     decoded[i] = *e;
   }
@@ -194,19 +198,21 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
   const std::string_view name = storage->keep_name(s.name);
   page.events.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(r.count, 1u << 20)));
   byte_budget budget(o.max_bytes);
-  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
-    auto chunk = read_stream_records(s, first, count, &budget, o.direction);
-    if (!chunk) return chunk.error();
-    storage->buffers.push_back(chunk->buffer);
-    if (o.direction == direction::forward) {
-      for (const auto& rec : chunk->records) page.events.push_back(to_recorded(rec, name, rec.fields.version, storage));
-    } else {
-      for (auto it = chunk->records.rbegin(); it != chunk->records.rend(); ++it) {
-        page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
-      }
-    }
-    return chunk->records.size();
-  });
+  auto res =
+      for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
+        auto chunk = read_stream_records(s, first, count, &budget, o.direction);
+        if (!chunk) return chunk.error();
+        storage->buffers.push_back(chunk->buffer);
+        if (o.direction == direction::forward) {
+          for (const auto& rec : chunk->records)
+            page.events.push_back(to_recorded(rec, name, rec.fields.version, storage));
+        } else {
+          for (auto it = chunk->records.rbegin(); it != chunk->records.rend(); ++it) {
+            page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
+          }
+        }
+        return chunk->records.size();
+      });
   if (!res) return res.error();
   finish_page(page, *res, o, committed);
   return page;
@@ -249,7 +255,8 @@ result<void> store_impl::read_records(const std::vector<format::all_entry>& entr
     if (!part) return error(part.error(), relative(s.partition_path));
     auto got = (*part)->file->read_at(sr.lo, std::span(*buffer).subspan(sr.buffer_at, sr.hi - sr.lo));
     if (!got) return error(got.error(), relative(s.partition_path));
-    if (*got != sr.hi - sr.lo) return corruption("partition shorter than $all", relative(s.partition_path), sr.lo + *got);
+    if (*got != sr.hi - sr.lo)
+      return corruption("partition shorter than $all", relative(s.partition_path), sr.lo + *got);
   }
   records.resize(entries.size());
   for (std::size_t k = 0; k < entries.size(); ++k) {
@@ -264,7 +271,8 @@ result<void> store_impl::read_records(const std::vector<format::all_entry>& entr
       if (!part) return error(part.error(), relative(s.partition_path));
       auto got = (*part)->file->read_at(e.offset, *own);
       if (!got) return error(got.error(), relative(s.partition_path));
-      if (*got != e.size) return corruption("partition shorter than $all", relative(s.partition_path), e.offset + *got);
+      if (*got != e.size)
+        return corruption("partition shorter than $all", relative(s.partition_path), e.offset + *got);
       bytes = *own;
     } else {
       bytes = std::span(*buffer).subspan(sr.buffer_at + (e.offset - sr.lo), e.size);
@@ -289,7 +297,8 @@ result<void> store_impl::read_all_entries(const cached_file& all, std::uint64_t 
   if (!n) return error(n.error(), path());
   if (*n != entries.size()) return corruption("$all index shorter than its count", path(), at + *n);
   for (std::size_t i = 0; i < out.size(); ++i) {
-    auto e = format::decode_all_entry(std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
+    auto e = format::decode_all_entry(
+        std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
     if (!e || registry_.by_id(e->stream_id) == nullptr) {
       return corruption("bad $all index entry", path(), at + i * format::all_entry_size);
     }
@@ -298,8 +307,9 @@ result<void> store_impl::read_all_entries(const cached_file& all, std::uint64_t 
   return {};
 }
 
-result<read_page> store_impl::read_positions(std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
-                                             std::uint64_t max_bytes, direction dir) const {
+result<read_page> store_impl::read_positions(std::vector<std::uint64_t> positions,
+                                             std::uint64_t first_sequence, std::uint64_t max_bytes,
+                                             direction dir) const {
   read_page page;
   auto storage = std::make_shared<page_storage>();
   const std::string all_path = layout::all_index(options_.directory);
@@ -310,7 +320,8 @@ result<read_page> store_impl::read_positions(std::vector<std::uint64_t> position
   for (std::size_t i = 0; i < positions.size();) {
     std::size_t j = i + 1;
     while (j < positions.size() && positions[j] == positions[j - 1] + 1) ++j;
-    if (auto got = read_all_entries(**all, positions[i], std::span(decoded).subspan(i, j - i)); !got) return got.error();
+    if (auto got = read_all_entries(**all, positions[i], std::span(decoded).subspan(i, j - i)); !got)
+      return got.error();
     i = j;
   }
   byte_budget budget(max_bytes);
@@ -344,24 +355,25 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   std::vector<std::uint64_t> positions;
   page_names names(registry_, *storage);
   byte_budget budget(o.max_bytes);
-  auto res = for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
-    decoded.resize(count);
-    if (auto got = read_all_entries(**all, first, decoded); !got) return got.error();
-    trim_to_budget(decoded, first, budget, o.direction);
-    count = decoded.size();
-    positions.resize(count);
-    for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
-    if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();
-    auto push = [&](std::uint64_t k) {
-      page.events.push_back(to_recorded(records[k], names(decoded[k].stream_id), first + k, storage));
-    };
-    if (o.direction == direction::forward) {
-      for (std::uint64_t k = 0; k < count; ++k) push(k);
-    } else {
-      for (std::uint64_t k = count; k-- > 0;) push(k);
-    }
-    return count;
-  });
+  auto res =
+      for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
+        decoded.resize(count);
+        if (auto got = read_all_entries(**all, first, decoded); !got) return got.error();
+        trim_to_budget(decoded, first, budget, o.direction);
+        count = decoded.size();
+        positions.resize(count);
+        for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
+        if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();
+        auto push = [&](std::uint64_t k) {
+          page.events.push_back(to_recorded(records[k], names(decoded[k].stream_id), first + k, storage));
+        };
+        if (o.direction == direction::forward) {
+          for (std::uint64_t k = 0; k < count; ++k) push(k);
+        } else {
+          for (std::uint64_t k = count; k-- > 0;) push(k);
+        }
+        return count;
+      });
   if (!res) return res.error();
   finish_page(page, *res, o, committed);
   return page;
@@ -374,7 +386,8 @@ result<std::uint64_t> store_impl::published_count(std::string_view stream) const
   } else if (*links) {
     return **links;
   }
-  if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+  if (validate_stream_name(stream, name_use::read))
+    return error(errc::invalid_stream_name, std::string(stream));
   stream_state* s = registry_.find(stream);
   if (s == nullptr) return 0;
   if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
@@ -384,14 +397,17 @@ result<std::uint64_t> store_impl::published_count(std::string_view stream) const
 result<read_page> store_impl::read(std::string_view stream, const read_options& o) const {
   if (stream == "$all") return read_all_page(o);
   if (indexer_->is_link(stream)) {
-    if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+    if (validate_stream_name(stream, name_use::read))
+      return error(errc::invalid_stream_name, std::string(stream));
     return indexer_->read(stream, o);
   }
-  if (validate_stream_name(stream, name_use::read)) return error(errc::invalid_stream_name, std::string(stream));
+  if (validate_stream_name(stream, name_use::read))
+    return error(errc::invalid_stream_name, std::string(stream));
   stream_state* s = registry_.find(stream);
   if (s == nullptr) return error(errc::stream_not_found, std::string(stream));
   if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
-  if (s->committed_count.load(std::memory_order_acquire) == 0) return error(errc::stream_not_found, std::string(stream));
+  if (s->committed_count.load(std::memory_order_acquire) == 0)
+    return error(errc::stream_not_found, std::string(stream));
   return read_stream_page(*s, o);
 }
 

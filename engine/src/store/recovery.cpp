@@ -24,10 +24,10 @@
 //     writes anything, so such a failure leaves the store as it was.
 //   * Damage before the checkpoint is not a torn write: it is reported as
 //     corrupt_data (file and offset) when read, and by `evstore verify`.
-#include "io/io_util.hpp"
 #include "format/layout.hpp"
-#include "store/store_impl.hpp"
 #include "format/stream_name.hpp"
+#include "io/io_util.hpp"
+#include "store/store_impl.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -47,15 +47,17 @@ result<void> store_impl::prepare_directory() {
   const std::string& dir = options_.directory;
   if (dir.empty()) return error(errc::invalid_argument, "store_options::directory is empty");
   if (options_.read_only) {
-    if (!fs_->exists(layout::store_json(dir))) return error(errc::invalid_argument, "no evstore store in " + dir);
+    if (!fs_->exists(layout::store_json(dir)))
+      return error(errc::invalid_argument, "no evstore store in " + dir);
   } else {
     for (const auto& d : {dir, layout::streams_dir(dir), layout::index_dir(dir)}) {
       if (auto ec = fs_->create_directories(d)) return error(ec, "cannot create " + d);
     }
     auto lock = fs_->lock(layout::lock_file(dir));
     if (!lock) {
-      return error(lock.error(), lock.error() == errc::store_locked ? "another process writes " + dir
-                                                                     : "cannot lock " + layout::lock_file(dir));
+      return error(lock.error(), lock.error() == errc::store_locked
+                                     ? "another process writes " + dir
+                                     : "cannot lock " + layout::lock_file(dir));
     }
     lock_ = std::move(*lock);
   }
@@ -69,11 +71,12 @@ result<void> store_impl::prepare_directory() {
     // always means a complete skeleton.
     std::array<std::byte, format::file_header_size> header{};
     const std::pair<std::string, format::file_kind> files[] = {
-        {layout::all_index(dir), format::file_kind::all_index}, {layout::catalog(dir), format::file_kind::catalog}};
+        {layout::all_index(dir), format::file_kind::all_index},
+        {layout::catalog(dir), format::file_kind::catalog}};
     for (const auto& [path, kind] : files) {
-      format::encode_file_header({kind, kind == format::file_kind::all_index ? std::uint32_t{format::all_entry_size} : 0u,
-                                  0, {}},
-                                 header);
+      format::encode_file_header(
+          {kind, kind == format::file_kind::all_index ? std::uint32_t{format::all_entry_size} : 0u, 0, {}},
+          header);
       auto created = fs_->open(path, open_mode::read_write_create);
       if (!created) return error(created.error(), "cannot create " + path);
       if (auto ec = (*created)->truncate(0)) return error(ec, path);
@@ -91,7 +94,8 @@ result<void> store_impl::prepare_directory() {
   const auto* obj = meta.if_object();
   if (ec || obj == nullptr || !obj->contains("version") || !(*obj).at("version").is_int64() ||
       (*obj).at("version").as_int64() != format::format_version) {
-    return error(errc::format_mismatch, meta_path + " does not describe an evstore store of format version 1");
+    return error(errc::format_mismatch,
+                 meta_path + " does not describe an evstore store of format version 1");
   }
   return {};
 }
@@ -157,7 +161,8 @@ result<void> store_impl::read_catalog() {
     for (std::uint64_t j = at + 1; j < bytes.size(); ++j) {
       format::catalog_record later;
       std::uint32_t later_size = 0;
-      if (format::decode_catalog_record(std::span(bytes).subspan(j), later, later_size) == format::decode_status::ok) {
+      if (format::decode_catalog_record(std::span(bytes).subspan(j), later, later_size) ==
+          format::decode_status::ok) {
         catalog_damage_ = catalog_damage{catalog_end_ + at, later.first_position};
         break;
       }
@@ -187,8 +192,8 @@ result<format::checkpoint> store_impl::read_checkpoint() {
 
 result<void> store_impl::check_catalog_against(const format::checkpoint& cp) {
   if (cp.stream_count > registry_.size()) {
-    return corruption("catalog has " + std::to_string(registry_.size()) + " streams, the checkpoint promises " +
-                          std::to_string(cp.stream_count),
+    return corruption("catalog has " + std::to_string(registry_.size()) +
+                          " streams, the checkpoint promises " + std::to_string(cp.stream_count),
                       relative(layout::catalog(options_.directory)), catalog_end_);
   }
   return {};
@@ -233,7 +238,8 @@ result<std::uint64_t> store_impl::scan_all_tail(std::uint64_t from, std::vector<
     if (!n) return read_error(n.error(), path, chunk_at);
     const std::size_t entries = *n / format::all_entry_size;
     for (std::size_t i = 0; i < entries; ++i, ++position) {
-      auto e = format::decode_all_entry(std::span(chunk).subspan(i * format::all_entry_size, format::all_entry_size));
+      auto e = format::decode_all_entry(
+          std::span(chunk).subspan(i * format::all_entry_size, format::all_entry_size));
       if (!e) return position;
       const stream_state* s = registry_.by_id(e->stream_id);
       if (s == nullptr) return position;
@@ -243,7 +249,8 @@ result<std::uint64_t> store_impl::scan_all_tail(std::uint64_t from, std::vector<
         // partition: only a stream created after `from` may lack one.
         if (part.error() == boost::system::errc::no_such_file_or_directory) {
           if (s->first_position >= from) return position;
-          return corruption("partition missing for a stream with committed events", relative(s->partition_path), 0);
+          return corruption("partition missing for a stream with committed events",
+                            relative(s->partition_path), 0);
         }
         return read_error(part.error(), s->partition_path, e->offset);
       }
@@ -289,7 +296,8 @@ result<void> store_impl::recover() {
     // A follower never publishes past what the writer acknowledged.
     if (*head) end = std::max(cp->all_count, std::min(end, **head));
   }
-  while (end > cp->all_count && !tail[end - cp->all_count - 1].commit_end) --end;  // all or nothing per append
+  while (end > cp->all_count && !tail[end - cp->all_count - 1].commit_end)
+    --end;  // all or nothing per append
   tail.resize(end - cp->all_count);
   if (options_.read_only) {
     // A reader cannot repair: it publishes only what every index already shows.
@@ -311,7 +319,8 @@ result<void> store_impl::recover() {
 // bytes after the committed end, the stream index headers of the accepted
 // tail, the committed ends of the streams the lost tail touched, and a handle
 // on every file it will change or sync.
-result<recovery_plan> store_impl::plan_repair(std::uint64_t committed, const std::vector<format::all_entry>& tail,
+result<recovery_plan> store_impl::plan_repair(std::uint64_t committed,
+                                              const std::vector<format::all_entry>& tail,
                                               std::uint64_t checkpoint_count) {
   recovery_plan plan;
   plan.committed = committed;
@@ -331,7 +340,8 @@ result<recovery_plan> store_impl::plan_repair(std::uint64_t committed, const std
     plan.files.emplace(path, *f);
     return true;
   };
-  for (const std::string& path : {layout::catalog(options_.directory), layout::all_index(options_.directory)}) {
+  for (const std::string& path :
+       {layout::catalog(options_.directory), layout::all_index(options_.directory)}) {
     auto held = hold(path);
     if (!held) return held.error();
     if (!*held) return corruption("file missing", relative(path), 0);
@@ -386,7 +396,8 @@ result<recovery_plan> store_impl::plan_repair(std::uint64_t committed, const std
   //    from the accepted tail where it holds their last event, else from their
   //    index (which the tail does not change).
   for (auto it = tail.rbegin(); it != tail.rend(); ++it) {
-    if (plan.ends.count(it->stream_id) == 0) plan.ends.emplace(it->stream_id, std::pair{it->offset + it->size, it->version + 1});
+    if (plan.ends.count(it->stream_id) == 0)
+      plan.ends.emplace(it->stream_id, std::pair{it->offset + it->size, it->version + 1});
   }
   for (std::uint32_t id : plan.dirty) {
     stream_state& s = *registry_.by_id(id);
@@ -460,7 +471,8 @@ result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vecto
     if (!f) return error(f.error(), s.index_path);
     files[s.index_path] = *f;
     std::array<std::byte, format::file_header_size> header{};
-    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name}, header);
+    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
+                               header);
     if (auto ec = (*f)->file->write_at(0, header)) return error(ec, s.index_path);
     (*f)->note_written(header.size());
   }
@@ -482,9 +494,9 @@ result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vecto
     stream_state& s = *registry_.by_id(id);
     const auto [committed_end, count] = end;
     if (plan.dirty.count(id)) {
-      for (const auto& [path, size] : {std::pair{s.partition_path, committed_end},
-                                       std::pair{s.index_path, format::file_header_size +
-                                                                   count * format::stream_entry_size}}) {
+      for (const auto& [path, size] :
+           {std::pair{s.partition_path, committed_end},
+            std::pair{s.index_path, format::file_header_size + count * format::stream_entry_size}}) {
         auto it = files.find(path);
         if (it == files.end()) continue;  // never created
         if (it->second->allocated > size) {

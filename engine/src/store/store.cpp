@@ -1,14 +1,13 @@
 // evstore::store and evstore::event_range: thin forwarding to store_impl.
-#include <evstore/store.hpp>
-
-#include "live/store_consumers.hpp"
-#include "store/detailed_handler.hpp"
-#include "links/indexer.hpp"
-#include "store/reader.hpp"
 #include "format/stream_name.hpp"
-#include "store/store_impl.hpp"
+#include "links/indexer.hpp"
+#include "live/store_consumers.hpp"
 #include "live/subscription_impl.hpp"
+#include "store/detailed_handler.hpp"
+#include "store/reader.hpp"
+#include "store/store_impl.hpp"
 #include "store/tracked_handler.hpp"
+#include <evstore/store.hpp>
 
 namespace evstore {
 
@@ -33,18 +32,18 @@ store::~store() {
 
 void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                          boost::asio::any_completion_handler<append_signature> handler) {
-  impl_->append(std::move(stream), std::move(events), expected, detail::track_work(std::move(handler), impl_->executor()));
+  impl_->append(std::move(stream), std::move(events), expected,
+                detail::track_work(std::move(handler), impl_->executor()));
 }
 
 void store::async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler) {
-  impl_->async_close(detail::with_detail(detail::track_work(std::move(handler), impl_->executor()),
-                                         [dir = impl_->options().directory](boost::system::error_code ec) {
-                                           // The first write, fsync or linking error since the store opened.
-                                           return detail::describe_failure(
-                                               "closing the store in " + dir +
-                                                   ": a flush, checkpoint or read-stream link write failed",
-                                               ec);
-                                         }));
+  impl_->async_close(detail::with_detail(
+      detail::track_work(std::move(handler), impl_->executor()),
+      [dir = impl_->options().directory](boost::system::error_code ec) {
+        // The first write, fsync or linking error since the store opened.
+        return detail::describe_failure(
+            "closing the store in " + dir + ": a flush, checkpoint or read-stream link write failed", ec);
+      }));
 }
 
 result<read_page> store::read(std::string_view stream, read_options options) const {
@@ -85,14 +84,14 @@ result<subscription> store::subscribe(std::string_view stream, subscription_opti
       std::make_shared<detail::subscription_impl>(impl_, std::string(stream), options, std::move(executor)));
 }
 
-void store::start_callbacks(subscription& sub,
-                            std::function<void(boost::system::error_code, const subscription_batch&)> on_batch) {
+void store::start_callbacks(
+    subscription& sub, std::function<void(boost::system::error_code, const subscription_batch&)> on_batch) {
   sub.impl_->run(std::move(on_batch));
 }
 
-void store::async_create_read_stream(std::string name, evstore::filter f,
-                                     std::function<void(std::uint64_t, std::uint64_t)> progress,
-                                     boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
+void store::async_create_read_stream(
+    std::string name, evstore::filter f, std::function<void(std::uint64_t, std::uint64_t)> progress,
+    boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
   auto handler = detail::track_work(std::move(untracked), impl_->executor());
   std::optional<error> invalid;
   if (impl_->read_only()) {
@@ -100,17 +99,20 @@ void store::async_create_read_stream(std::string name, evstore::filter f,
   } else if (detail::validate_stream_name(name, detail::name_use::append) || name.starts_with("$")) {
     invalid.emplace(errc::invalid_stream_name, "'" + name + "' is not a name a read stream can take");
   } else if (auto valid = f.validate(); !valid) {
-    invalid.emplace(errc::invalid_argument, "the filter of read stream '" + name + "': " + valid.error().message());
+    invalid.emplace(errc::invalid_argument,
+                    "the filter of read stream '" + name + "': " + valid.error().message());
   } else if (impl_->streams().find(name) != nullptr) {
     invalid.emplace(errc::read_stream_exists, "'" + name + "' is the name of a write stream");
   }
   if (invalid) {
     return impl_->complete_on_executor(
-        detail::with_detail(std::move(handler), [d = invalid->detail](boost::system::error_code) { return d; }),
+        detail::with_detail(std::move(handler),
+                            [d = invalid->detail](boost::system::error_code) { return d; }),
         invalid->code);
   }
   auto describe = [name](boost::system::error_code ec) {
-    if (ec == errc::read_stream_exists) return "'" + name + "' is a read stream with another filter, or a write stream";
+    if (ec == errc::read_stream_exists)
+      return "'" + name + "' is a read stream with another filter, or a write stream";
     if (ec == errc::store_closed) return "the store was closed before read stream '" + name + "' was built";
     return detail::describe_failure("creating read stream '" + name + "'", ec);
   };
@@ -118,16 +120,18 @@ void store::async_create_read_stream(std::string name, evstore::filter f,
                         detail::with_detail(std::move(handler), std::move(describe)));
 }
 
-void store::async_delete_read_stream(std::string name,
-                                     boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
+void store::async_delete_read_stream(
+    std::string name, boost::asio::any_completion_handler<detail::detailed_signature> untracked) {
   auto describe = [name](boost::system::error_code ec) {
     if (ec == errc::read_only) return std::string("the store is open read-only");
     if (ec == errc::stream_not_found) return "there is no read stream '" + name + "'";
     if (ec == errc::store_closed) return std::string("the store was closed");
     return detail::describe_failure("deleting read stream '" + name + "'", ec);
   };
-  auto handler = detail::with_detail(detail::track_work(std::move(untracked), impl_->executor()), std::move(describe));
-  if (impl_->read_only()) return impl_->complete_on_executor(std::move(handler), make_error_code(errc::read_only));
+  auto handler =
+      detail::with_detail(detail::track_work(std::move(untracked), impl_->executor()), std::move(describe));
+  if (impl_->read_only())
+    return impl_->complete_on_executor(std::move(handler), make_error_code(errc::read_only));
   impl_->links().remove(std::move(name), std::move(handler));
 }
 
@@ -143,7 +147,9 @@ result<consumer_info> store::consumer_state(std::string_view stream, std::string
   return detail::read_consumer_info(*impl_, stream, name);
 }
 
-result<std::vector<consumer_info>> store::list_consumers() const { return detail::list_consumer_infos(*impl_); }
+result<std::vector<consumer_info>> store::list_consumers() const {
+  return detail::list_consumer_infos(*impl_);
+}
 
 result<std::uint64_t> store::refresh() { return impl_->refresh(); }
 bool store::is_read_only() const { return impl_->read_only(); }
@@ -159,11 +165,15 @@ event_range::~event_range() = default;
 event_range::iterator event_range::begin() { return iterator(this); }
 const std::optional<evstore::error>& event_range::error() const { return cursor_->error(); }
 
-event_range::iterator::reference event_range::iterator::operator*() const { return *range_->cursor_->current(); }
+event_range::iterator::reference event_range::iterator::operator*() const {
+  return *range_->cursor_->current();
+}
 event_range::iterator& event_range::iterator::operator++() {
   range_->cursor_->advance();
   return *this;
 }
-bool event_range::iterator::done() const { return range_ == nullptr || range_->cursor_->current() == nullptr; }
+bool event_range::iterator::done() const {
+  return range_ == nullptr || range_->cursor_->current() == nullptr;
+}
 
 }  // namespace evstore

@@ -2,18 +2,18 @@
 // the queries that are neither reads nor writes.
 #include "store/store_impl.hpp"
 
+#include "format/layout.hpp"
 #include "io/file_watcher.hpp"
 #include "links/indexer.hpp"
-#include "format/layout.hpp"
 #include "store/reader.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/post.hpp>
 
-#include <sys/resource.h>
-
 #include <algorithm>
+
+#include <sys/resource.h>
 
 namespace evstore::detail {
 namespace {
@@ -25,9 +25,10 @@ std::size_t resolve_open_files(store_options& o) {
     rlimit limit{};
     o.max_open_files = 512;
     if (::getrlimit(RLIMIT_NOFILE, &limit) == 0) {
-      o.max_open_files = limit.rlim_cur == RLIM_INFINITY
-                             ? 65536
-                             : std::clamp<std::size_t>(static_cast<std::size_t>(limit.rlim_cur) / 2, 64, 65536);
+      o.max_open_files =
+          limit.rlim_cur == RLIM_INFINITY
+              ? 65536
+              : std::clamp<std::size_t>(static_cast<std::size_t>(limit.rlim_cur) / 2, 64, 65536);
     }
   }
   return o.max_open_files;
@@ -85,7 +86,8 @@ result<void> store_impl::open() {
   if (options_.max_event_bytes > format::max_event_payload) {
     // A larger event would be acknowledged and then refused by every read
     // (and cut, with every later event, by the next recovery).
-    return error(errc::invalid_argument, "store_options::max_event_bytes " + std::to_string(options_.max_event_bytes) +
+    return error(errc::invalid_argument, "store_options::max_event_bytes " +
+                                             std::to_string(options_.max_event_bytes) +
                                              " exceeds the record format's limit of " +
                                              std::to_string(format::max_event_payload) + " bytes");
   }
@@ -131,7 +133,8 @@ result<void> store_impl::open() {
     const bool real_files = fs_ == posix_file_system();
     watcher_ = std::make_unique<file_watcher>(
         background_executor(),
-        std::vector<std::string>{layout::index_dir(options_.directory), layout::links_dir(options_.directory)},
+        std::vector<std::string>{layout::index_dir(options_.directory),
+                                 layout::links_dir(options_.directory)},
         options_.follow_poll_interval, [this] { (void)refresh(); }, real_files);
     // Changes between the initial scan and the watch being in place.
     (void)refresh();
@@ -144,13 +147,15 @@ result<void> store_impl::open() {
   return {};
 }
 
-void store_impl::complete_on_executor(boost::asio::any_completion_handler<void(boost::system::error_code)> handler,
-                                      boost::system::error_code ec, std::shared_ptr<const void> keep_alive) const {
-  boost::asio::post(executor_, [ex = executor_, h = std::move(handler), ec, keep = std::move(keep_alive)]() mutable {
-    keep.reset();  // before the handler: it may reopen the store
-    auto target = boost::asio::get_associated_executor(h, ex);
-    boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
-  });
+void store_impl::complete_on_executor(
+    boost::asio::any_completion_handler<void(boost::system::error_code)> handler,
+    boost::system::error_code ec, std::shared_ptr<const void> keep_alive) const {
+  boost::asio::post(executor_,
+                    [ex = executor_, h = std::move(handler), ec, keep = std::move(keep_alive)]() mutable {
+                      keep.reset();  // before the handler: it may reopen the store
+                      auto target = boost::asio::get_associated_executor(h, ex);
+                      boost::asio::dispatch(target, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+                    });
 }
 
 void store_impl::stop_background() {
@@ -174,8 +179,8 @@ std::string store_impl::consumer_directory() const {
 std::vector<stream_info> store_impl::list_streams(std::size_t offset, std::size_t limit) const {
   std::vector<stream_info> out;
   const std::uint32_t n = registry_.size();
-  for (std::uint32_t id = static_cast<std::uint32_t>(std::min<std::size_t>(offset, n)); id < n && out.size() < limit;
-       ++id) {
+  for (std::uint32_t id = static_cast<std::uint32_t>(std::min<std::size_t>(offset, n));
+       id < n && out.size() < limit; ++id) {
     stream_state& s = *registry_.by_id(id);
     if (!ensure_loaded(s)) continue;
     const std::uint64_t count = s.committed_count.load(std::memory_order_acquire);
@@ -207,10 +212,12 @@ std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const r
 }
 
 error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {
-  return error(errc::corrupt_data, std::string(what) + " in " + path + " at offset " + std::to_string(offset));
+  return error(errc::corrupt_data,
+               std::string(what) + " in " + path + " at offset " + std::to_string(offset));
 }
 
-error store_impl::read_error(boost::system::error_code ec, const std::string& path, std::uint64_t offset) const {
+error store_impl::read_error(boost::system::error_code ec, const std::string& path,
+                             std::uint64_t offset) const {
   return error(ec, "reading " + relative(path) + " at offset " + std::to_string(offset) + " (errno " +
                        std::to_string(ec.value()) + ")");
 }

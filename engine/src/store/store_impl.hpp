@@ -23,12 +23,11 @@
 //     file cache, both safe from any thread.
 #pragma once
 
-#include "io/file_cache.hpp"
 #include "format/format.hpp"
+#include "io/file_cache.hpp"
 #include "journal/journal_writer.hpp"
 #include "live/notifier.hpp"
 #include "store/stream_registry.hpp"
-
 #include <evstore/store.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -41,8 +40,8 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <set>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,9 +56,9 @@ using close_handler = boost::asio::any_completion_handler<void(boost::system::er
 // The writes one flush makes for one stream.
 struct stream_batch {
   stream_state* stream = nullptr;
-  bool create_files = false;          // write the partition and index headers first
-  std::uint64_t partition_offset = 0; // where `records` go
-  std::uint64_t first_version = 0;    // index entry of the first record
+  bool create_files = false;           // write the partition and index headers first
+  std::uint64_t partition_offset = 0;  // where `records` go
+  std::uint64_t first_version = 0;     // index entry of the first record
   std::vector<std::byte> records;
   std::vector<std::byte> index_entries;
   std::uint64_t event_count = 0;
@@ -82,10 +81,10 @@ struct pending_append {
 // What a writer's recovery changes, found by reads alone (recovery.cpp,
 // plan_repair) so that a read error fails the open before anything is written.
 struct recovery_plan {
-  std::uint64_t committed = 0;         // the committed end of $all
-  std::uint64_t checkpoint_count = 0;  // where the accepted tail starts
-  std::uint32_t keep_streams = 0;      // catalog records kept; the rest are cut
-  bool cut_all = false;                // $all holds bytes past the committed end
+  std::uint64_t committed = 0;           // the committed end of $all
+  std::uint64_t checkpoint_count = 0;    // where the accepted tail starts
+  std::uint32_t keep_streams = 0;        // catalog records kept; the rest are cut
+  bool cut_all = false;                  // $all holds bytes past the committed end
   std::set<std::uint32_t> touched;       // streams with events in the accepted tail
   std::set<std::uint32_t> create_index;  // ... whose index file the crash left without a header
   std::set<std::uint32_t> dirty;         // streams the lost tail touched: cut back
@@ -112,8 +111,8 @@ struct batch {
   std::size_t stream_frame_bytes = 0;
   // At least the size of this batch's journal frame (format::max_journal_frame_size).
   std::size_t frame_bound() const {
-    return format::journal_frame_header_size + format::journal_stream_overhead + bytes + catalog_records.size() +
-           stream_frame_bytes;
+    return format::journal_frame_header_size + format::journal_stream_overhead + bytes +
+           catalog_records.size() + stream_frame_bytes;
   }
 };
 
@@ -165,9 +164,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<read_page> read_positions(std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
                                    std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(),
                                    direction dir = direction::forward) const;
-  result<void> read_records(const std::vector<format::all_entry>& entries, const std::vector<std::uint64_t>& positions,
-                            page_storage& storage, std::vector<format::decoded_record>& records) const;
-  result<void> read_all_entries(const cached_file& all, std::uint64_t first, std::span<format::all_entry> out) const;
+  result<void> read_records(const std::vector<format::all_entry>& entries,
+                            const std::vector<std::uint64_t>& positions, page_storage& storage,
+                            std::vector<format::decoded_record>& records) const;
+  result<void> read_all_entries(const cached_file& all, std::uint64_t first,
+                                std::span<format::all_entry> out) const;
   // Versions [first, first + count) of a stream, decoded and checked against
   // its index. REQUIRES: first + count <= committed count.
   // With a budget, only the versions that fit in it, in reading order `dir`
@@ -178,7 +179,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
     std::uint64_t first = 0;
   };
   result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first, std::uint64_t count,
-                                        byte_budget* budget = nullptr, direction dir = direction::forward) const;
+                                        byte_budget* budget = nullptr,
+                                        direction dir = direction::forward) const;
 
   // Events of `stream` a reader may see now: its version count, $all's
   // position count, a read stream's entry count; 0 for a stream with no events.
@@ -188,7 +190,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Subscriptions park here; the writer (or a follower's refresh) wakes them.
   notifier& subscriptions() const { return notifier_; }
   file_cache& files() const { return files_; }
-  class indexer& links() const { return *indexer_; }
+  class indexer& links() const {
+    return *indexer_;
+  }
   // `keep_alive` is released on the executor, just before the handler runs.
   void complete_on_executor(boost::asio::any_completion_handler<void(boost::system::error_code)> handler,
                             boost::system::error_code ec, std::shared_ptr<const void> keep_alive = {}) const;
@@ -259,7 +263,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/lazy_load.cpp
   // ensure_loaded's work for one $all count.
   result<void> load_against(stream_state& s, std::uint64_t count_all) const;
-  result<bool> entry_is_committed(const stream_state& s, std::uint64_t version, std::uint64_t all_count) const;
+  result<bool> entry_is_committed(const stream_state& s, std::uint64_t version,
+                                  std::uint64_t all_count) const;
 
   // --- store/recovery.cpp
   result<void> prepare_directory();
@@ -313,10 +318,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::optional<catalog_damage> catalog_damage_;  // writer: a valid record follows the garbage
   std::uint64_t checkpoint_sequence_ = 0;
   std::uint64_t checkpoint_count_ = 0;
-  std::uint32_t checkpoint_stream_count_ = 0;  // streams with durable catalog records (see batch::stream_count)
+  std::uint32_t checkpoint_stream_count_ =
+      0;  // streams with durable catalog records (see batch::stream_count)
   std::uint64_t batch_epoch_ = 1;
-  std::unique_ptr<batch> batch_;                  // the open batch, appends go here
-  std::deque<std::unique_ptr<batch>> sealed_;     // closed batches waiting for their flush, oldest first
+  std::unique_ptr<batch> batch_;               // the open batch, appends go here
+  std::deque<std::unique_ptr<batch>> sealed_;  // closed batches waiting for their flush, oldest first
   bool flush_posted_ = false;
   bool flush_in_flight_ = false;
   bool closed_ = false;
@@ -327,10 +333,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Statistics (written by the writer, read from any thread).
   std::atomic<std::uint64_t> stat_appends_{0}, stat_events_{0}, stat_bytes_{0}, stat_flushes_{0},
       stat_fsyncs_{0}, stat_flush_ns_{0};
-  std::array<std::atomic<std::uint64_t>, store_statistics::flush_duration_bounds_ns.size() + 1> stat_flush_buckets_{};
+  std::array<std::atomic<std::uint64_t>, store_statistics::flush_duration_bounds_ns.size() + 1>
+      stat_flush_buckets_{};
 
   // Durable mode: the journal and what the next checkpoint must sync (I/O thread; journal.cpp).
-  std::shared_ptr<cached_file> head_file_;  // the flushing thread
+  std::shared_ptr<cached_file> head_file_;   // the flushing thread
   std::unique_ptr<journal_writer> journal_;  // durable mode, from open_journal() on
   // The journal offset checkpoints record while no writer is open (buffered
   // mode, and recovery before open_journal): the end of what was replayed.

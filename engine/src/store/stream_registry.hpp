@@ -6,6 +6,8 @@
 // long as the registry, so readers may keep raw pointers and name views.
 #pragma once
 
+#include <boost/uuid/uuid.hpp>
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -18,8 +20,6 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/uuid/uuid.hpp>
 
 namespace evstore::detail {
 
@@ -48,11 +48,11 @@ struct stream_state {
 
   // --- Writer only (the store's strand; recovery before that).
   bool writer_ready = false;
-  bool files_created = false;      // header of partition and index written by a flush
-  std::uint64_t pending_count = 0; // events including buffered, unflushed appends
-  std::uint64_t pending_end = 0;   // partition byte end including buffered appends
-  std::uint64_t committed_end = 0; // partition byte end of committed events
-  std::size_t batch_slot = 0;      // index into the current batch's streams, valid if batch_epoch matches
+  bool files_created = false;       // header of partition and index written by a flush
+  std::uint64_t pending_count = 0;  // events including buffered, unflushed appends
+  std::uint64_t pending_end = 0;    // partition byte end including buffered appends
+  std::uint64_t committed_end = 0;  // partition byte end of committed events
+  std::size_t batch_slot = 0;       // index into the current batch's streams, valid if batch_epoch matches
   std::uint64_t batch_epoch = 0;
   std::deque<recent_event> recent;  // bounded by store_options::idempotency_window
   bool recent_loaded = false;

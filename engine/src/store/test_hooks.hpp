@@ -49,7 +49,7 @@ class scoped_test_point {
 #else
 namespace evstore::detail {
 constexpr bool serial_io() noexcept { return false; }
-}
+}  // namespace evstore::detail
 #define EVSTORE_KILL_POINT(name) ((void)0)
 #define EVSTORE_TEST_POINT(name) ((void)0)
 #endif

@@ -26,7 +26,8 @@ class tracked_handler;
 template <class... Args>
 class tracked_handler<void(Args...)> {
  public:
-  tracked_handler(boost::asio::any_completion_handler<void(Args...)> handler, const boost::asio::any_io_executor& io)
+  tracked_handler(boost::asio::any_completion_handler<void(Args...)> handler,
+                  const boost::asio::any_io_executor& io)
       : handler_(std::move(handler)),
         io_work_(boost::asio::prefer(io, boost::asio::execution::outstanding_work.tracked)),
         handler_work_(boost::asio::prefer(boost::asio::get_associated_executor(handler_, io),
@@ -61,7 +62,8 @@ boost::asio::any_completion_handler<void(Args...)> track_work(
 template <class Signature, class Candidate>
 struct boost::asio::associated_executor<evstore::detail::tracked_handler<Signature>, Candidate> {
   using type = boost::asio::any_completion_executor;
-  static type get(const evstore::detail::tracked_handler<Signature>& h, const Candidate& candidate = Candidate()) noexcept {
+  static type get(const evstore::detail::tracked_handler<Signature>& h,
+                  const Candidate& candidate = Candidate()) noexcept {
     return boost::asio::get_associated_executor(h.handler(), candidate);
   }
 };

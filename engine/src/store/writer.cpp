@@ -12,11 +12,11 @@
 // however many streams it touches (journal.cpp). The data files are synced at
 // checkpoints, after which the journal starts over.
 #include "format/crc32c.hpp"
-#include "links/indexer.hpp"
-#include "json/json_check.hpp"
 #include "format/layout.hpp"
-#include "store/store_impl.hpp"
 #include "format/stream_name.hpp"
+#include "json/json_check.hpp"
+#include "links/indexer.hpp"
+#include "store/store_impl.hpp"
 #include "store/test_hooks.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -88,8 +88,8 @@ std::size_t frame_bytes_of(const std::vector<event_data>& events) {
 
 void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
                         append_handler handler) {
-  boost::asio::post(strand_, [self = shared_from_this(), stream = std::move(stream), events = std::move(events),
-                              expected, handler = std::move(handler)]() mutable {
+  boost::asio::post(strand_, [self = shared_from_this(), stream = std::move(stream),
+                              events = std::move(events), expected, handler = std::move(handler)]() mutable {
     self->do_append(stream, events, expected, handler);
   });
 }
@@ -102,14 +102,16 @@ void store_impl::complete(pending_append& p, boost::system::error_code ec) {
 error store_impl::validate(const std::vector<event_data>& events) const {
   if (events.empty()) return error(errc::invalid_event, "an append needs at least one event");
   if (events.size() > options_.max_append_events) {
-    return error(errc::invalid_event, std::to_string(events.size()) + " events, more than max_append_events (" +
+    return error(errc::invalid_event, std::to_string(events.size()) +
+                                          " events, more than max_append_events (" +
                                           std::to_string(options_.max_append_events) + ")");
   }
   for (std::size_t i = 0; i < events.size(); ++i) {
     const event_data& e = events[i];
     const std::string which = "event " + std::to_string(i) + ": ";
     if (e.type.empty() || e.type.size() > options_.max_type_bytes || !is_printable_utf8(e.type)) {
-      return error(errc::invalid_event, which + "the type must be 1.." + std::to_string(options_.max_type_bytes) +
+      return error(errc::invalid_event, which + "the type must be 1.." +
+                                            std::to_string(options_.max_type_bytes) +
                                             " bytes of printable UTF-8");
     }
     const std::size_t size = e.type.size() + e.data.size() + e.metadata.size();
@@ -117,8 +119,10 @@ error store_impl::validate(const std::vector<event_data>& events) const {
       return error(errc::invalid_event, which + std::to_string(size) + " bytes, more than max_event_bytes (" +
                                             std::to_string(options_.max_event_bytes) + ")");
     }
-    if (!e.data.empty() && !is_valid_json(e.data)) return error(errc::invalid_event, which + "data is not JSON");
-    if (!e.metadata.empty() && !is_valid_json(e.metadata)) return error(errc::invalid_event, which + "metadata is not JSON");
+    if (!e.data.empty() && !is_valid_json(e.data))
+      return error(errc::invalid_event, which + "data is not JSON");
+    if (!e.metadata.empty() && !is_valid_json(e.metadata))
+      return error(errc::invalid_event, which + "metadata is not JSON");
     // What is written, not what was given: empty data is stored as `null`.
     const std::size_t data_size = e.data.empty() ? 4 : e.data.size();
     if (format::record_size(e.type.size(), data_size, e.metadata.size()) > format::max_record_size) {
@@ -133,11 +137,13 @@ error store_impl::validate(const std::vector<event_data>& events) const {
   }
   std::sort(ids.begin(), ids.end());
   if (const auto twice = std::adjacent_find(ids.begin(), ids.end()); twice != ids.end()) {
-    return error(errc::invalid_event, "event id " + boost::uuids::to_string(*twice) + " is given twice in one append");
+    return error(errc::invalid_event,
+                 "event id " + boost::uuids::to_string(*twice) + " is given twice in one append");
   }
   // Durable mode writes a flush as one journal frame, whose length is a u32:
   // an append must fit in one (format::max_journal_frame_size).
-  if (options_.fsync_on_flush && empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
+  if (options_.fsync_on_flush &&
+      empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
     return error(errc::invalid_event, "the append is larger than one journal frame (" +
                                           std::to_string(format::max_journal_frame_size) + " bytes)");
   }
@@ -154,7 +160,9 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   };
   if (options_.read_only) return fail({errc::read_only, "the store is open read-only"});
   if (closed_) return fail({errc::store_closed, "the store was closed"});
-  if (failed_) return fail({errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"});
+  if (failed_)
+    return fail(
+        {errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"});
   if (auto ec = validate_stream_name(stream, name_use::append)) {
     return fail({ec, "'" + stream + "' is not a stream name that takes appends"});
   }
@@ -199,16 +207,19 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   if (s != nullptr) {
     if (const auto taken = find_taken_id(*s, events)) {
       if (count > 0) p.result.actual = count - 1;
-      return fail({errc::duplicate_event_id, "event " + std::to_string(taken->first) + "'s id " +
-                                                 boost::uuids::to_string(*events[taken->first].id) + " is version " +
-                                                 std::to_string(taken->second) + " of stream '" + stream +
-                                                 "', and the append is not a retry of the append that wrote it (other ids or other content)"});
+      return fail(
+          {errc::duplicate_event_id,
+           "event " + std::to_string(taken->first) + "'s id " +
+               boost::uuids::to_string(*events[taken->first].id) + " is version " +
+               std::to_string(taken->second) + " of stream '" + stream +
+               "', and the append is not a retry of the append that wrote it (other ids or other content)"});
     }
   }
   if (!expected_matches(expected, count)) {
     if (count > 0) p.result.actual = count - 1;
     return fail({errc::wrong_expected_version,
-                 "stream '" + stream + "' " + (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
+                 "stream '" + stream + "' " +
+                     (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
                      ", expected " + to_string(expected)});
   }
   // A batch grows while the previous flush is in flight (durable mode): seal
@@ -250,8 +261,10 @@ std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::ve
     if (!in_window(s, recent[i]) || !recent[i].commit_start || recent[i].id != *events.front().id) continue;
     bool match = recent[i + events.size() - 1].commit_end;
     for (std::size_t k = 0; k < events.size() && match; ++k) {
-      match = events[k].id && recent[i + k].id == *events[k].id && recent[i + k].version == recent[i].version + k &&
-              recent[i + k].content_crc == content_checksum(events[k].type, stored_data(events[k]), events[k].metadata);
+      match = events[k].id && recent[i + k].id == *events[k].id &&
+              recent[i + k].version == recent[i].version + k &&
+              recent[i + k].content_crc ==
+                  content_checksum(events[k].type, stored_data(events[k]), events[k].metadata);
     }
     if (match) return i;
   }
@@ -260,10 +273,11 @@ std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::ve
 
 // The first event of `events` whose id is one of the stream's recent events'
 // (its index, and that event's version), or nullopt.
-std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(stream_state& s,
-                                                                               const std::vector<event_data>& events) {
+std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(
+    stream_state& s, const std::vector<event_data>& events) {
   // Appends without ids (the common case) never load the window from disk.
-  if (std::none_of(events.begin(), events.end(), [](const event_data& e) { return e.id.has_value(); })) return std::nullopt;
+  if (std::none_of(events.begin(), events.end(), [](const event_data& e) { return e.id.has_value(); }))
+    return std::nullopt;
   load_recent(s);
   for (std::size_t k = 0; k < events.size(); ++k) {
     if (!events[k].id) continue;
@@ -288,8 +302,9 @@ void store_impl::load_recent(stream_state& s) {
   for (const format::decoded_record& r : chunk->records) {
     const auto& f = r.fields;
     if (!f.id) continue;
-    recent_event e{{}, f.version, f.position, f.position == f.commit_first_position, f.commit_end,
-                   content_checksum(f.type, f.data, f.metadata)};
+    recent_event e{{},           f.version,
+                   f.position,   f.position == f.commit_first_position,
+                   f.commit_end, content_checksum(f.type, f.data, f.metadata)};
     std::memcpy(e.id.data, f.id->data(), 16);
     loaded.push_back(e);
   }
@@ -334,9 +349,9 @@ stream_batch& store_impl::batch_for(stream_state& s) {
   sb.partition_offset = s.pending_end;
   sb.first_version = s.pending_count;
   // Its journal ops (two, four with the file headers of a new stream); the paths are relative there.
-  batch_->stream_frame_bytes +=
-      4 * format::journal_op_header_size + 2 * (s.partition_path.size() + s.index_path.size()) +
-      (sb.create_files ? 2 * format::file_header_size : 0);
+  batch_->stream_frame_bytes += 4 * format::journal_op_header_size +
+                                2 * (s.partition_path.size() + s.index_path.size()) +
+                                (sb.create_files ? 2 * format::file_header_size : 0);
   return sb;
 }
 
@@ -368,15 +383,17 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
 
     const std::size_t all_at = batch_->all_entries.size();
     append_bytes(batch_->all_entries, format::all_entry_size);
-    format::encode_all_entry({s.pending_end, s.id, static_cast<std::uint32_t>(size), f.commit_end, f.version, crc},
-                             std::span(batch_->all_entries).subspan(all_at, format::all_entry_size));
+    format::encode_all_entry(
+        {s.pending_end, s.id, static_cast<std::uint32_t>(size), f.commit_end, f.version, crc},
+        std::span(batch_->all_entries).subspan(all_at, format::all_entry_size));
     const std::size_t idx_at = sb.index_entries.size();
     append_bytes(sb.index_entries, format::stream_entry_size);
     format::encode_stream_entry({s.pending_end, f.position, static_cast<std::uint32_t>(size)},
                                 std::span(sb.index_entries).subspan(idx_at, format::stream_entry_size));
 
     if (e.id && options_.idempotency_window > 0) {
-      s.recent.push_back({*e.id, f.version, f.position, i == 0, f.commit_end, content_checksum(f.type, f.data, f.metadata)});
+      s.recent.push_back(
+          {*e.id, f.version, f.position, i == 0, f.commit_end, content_checksum(f.type, f.data, f.metadata)});
       // The window is the stream's last idempotency_window events (by version),
       // as load_recent rebuilds it after a reopen; events without ids take a place.
       while (s.recent.front().version + options_.idempotency_window <= f.version) s.recent.pop_front();
@@ -519,7 +536,7 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
       // Long names live in nested segment directories. Every directory that
       // gains an entry must be synced for the new file to survive power loss.
       const std::string top = path == &s.partition_path ? layout::streams_dir(options_.directory)
-                                                         : layout::index_dir(options_.directory);
+                                                        : layout::index_dir(options_.directory);
       std::string dir = layout::parent(*path);
       if (dir != top) {
         if (auto ec = fs_->create_directories(dir)) return ec;
@@ -563,14 +580,16 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
   return {};
 }
 
-void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took) {
+void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec,
+                              std::chrono::nanoseconds took) {
   flush_in_flight_ = false;
   stat_flushes_.fetch_add(1, std::memory_order_relaxed);
   stat_flush_ns_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
   {
     const auto& bounds = store_statistics::flush_duration_bounds_ns;
     const auto ns = static_cast<std::uint64_t>(took.count());
-    const auto bucket = static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), ns) - bounds.begin());
+    const auto bucket =
+        static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), ns) - bounds.begin());
     stat_flush_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
   }
   if (ec) {
@@ -607,7 +626,8 @@ void store_impl::notify_subscribers(const batch& b) {
 void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
   for (pending_append& p : b.appends) {
     // The bytes may or may not have reached the disk (see store::append).
-    p.result.detail = "the flush failed (" + ec.message() + "); the outcome is unknown until the store is reopened";
+    p.result.detail =
+        "the flush failed (" + ec.message() + "); the outcome is unknown until the store is reopened";
     complete(p, ec);
   }
   b.appends.clear();
@@ -615,7 +635,8 @@ void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
 
 void store_impl::maybe_checkpoint(bool force) {
   const std::uint64_t count = all_count();
-  if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval)) return;
+  if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval))
+    return;
   if (auto ec = write_checkpoint(count, journal_end_)) {
     if (!failed_) failed_ = ec;
   }
@@ -624,7 +645,8 @@ void store_impl::maybe_checkpoint(bool force) {
 void store_impl::async_close(close_handler user_handler) {
   // From now on read-stream creation and deletion write nothing.
   if (indexer_) indexer_->begin_close();
-  close_handler handler = [self = shared_from_this(), h = std::move(user_handler)](boost::system::error_code ec) mutable {
+  close_handler handler = [self = shared_from_this(),
+                           h = std::move(user_handler)](boost::system::error_code ec) mutable {
     self->complete_on_executor(std::move(h), ec);
   };
   boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
@@ -662,8 +684,10 @@ void store_impl::finish_close_if_idle() {
     if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) return release(ec);
     auto strand = self->strand_;
     auto* impl = self.get();
-    impl->indexer_->drain([self = std::move(self), strand, release, ec](boost::system::error_code drained) mutable {
-      boost::asio::post(strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
+    impl->indexer_->drain([self = std::move(self), strand, release,
+                           ec](boost::system::error_code drained) mutable {
+      boost::asio::post(
+          strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
     });
     EVSTORE_TEST_POINT("store.close.drain_queued");
   };

@@ -450,7 +450,7 @@ void memory_file_system::power_loss(power_loss_mode mode, std::uint64_t seed) {
           for (std::size_t i = at; i < at + len; ++i) {
             if (i < n.durable.size() && n.durable[i] == n.current[i]) continue;  // not written: unchanged
             switch (choice) {
-              case 0: break;                                                    // the new bytes
+              case 0: break;                                                       // the new bytes
               case 1: out[i] = i < n.durable.size() ? n.durable[i] : '\0'; break;  // the old ones
               case 2: out[i] = '\0'; break;
               default: out[i] = static_cast<char>(rng()); break;
