@@ -453,6 +453,47 @@ TEST_P(store_test, closed_store_refuses_appends_and_keeps_reads) {
   EXPECT_EQ(s.read("c")->events.size(), 1u);
 }
 
+#if defined(EVSTORE_TEST_HOOKS)
+// A durable close ends with a checkpoint on the store's own I/O thread. That
+// thread must never hold the store's last reference: the store would be
+// destroyed there, racing the application's teardown of its io_context
+// (ThreadSanitizer found it: the strand freed while the context died).
+TEST(store_close_test, a_durable_close_leaves_no_reference_on_the_store_io_thread) {
+  temp_dir dir;
+  io_thread io;
+  std::promise<void> dropped;
+  auto dropped_future = dropped.get_future().share();
+  std::mutex m;
+  std::optional<std::thread::id> checkpoint_thread, destroyed_on;
+  detail::scoped_test_point handed_back("store.close.checkpoint_handed_back", [&] {
+    {
+      std::lock_guard lock(m);
+      checkpoint_thread = std::this_thread::get_id();
+    }
+    // Hold the I/O thread here until the application has dropped its store.
+    dropped_future.wait_for(std::chrono::seconds(10));
+  });
+  detail::scoped_test_point destroy("store.destroy", [&] {
+    std::lock_guard lock(m);
+    destroyed_on = std::this_thread::get_id();
+  });
+  {
+    auto s = store::open(io.executor(), {.directory = dir.sub("store"), .fsync_on_flush = true});
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "c", make_events(1)).ec);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  dropped.set_value();
+  ASSERT_TRUE(wait_until([&] {
+    std::lock_guard lock(m);
+    return destroyed_on.has_value();
+  }));
+  std::lock_guard lock(m);
+  ASSERT_TRUE(checkpoint_thread.has_value());
+  EXPECT_NE(*destroyed_on, *checkpoint_thread);
+}
+#endif
+
 TEST_P(store_test, readers_on_many_threads_see_complete_appends_only) {
   auto s = open();
   std::atomic<bool> stop{false};

@@ -6,6 +6,7 @@
 #include "io/file_watcher.hpp"
 #include "links/indexer.hpp"
 #include "store/reader.hpp"
+#include "store/test_hooks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -48,6 +49,7 @@ store_impl::store_impl(store::executor_type executor, store_options options)
 }
 
 store_impl::~store_impl() {
+  EVSTORE_TEST_POINT("store.destroy");
   stop_background();  // waits for a refresh or indexer step in progress
   // Consumer commits and drains hold the store while they run there, so this
   // is never that thread. The indexer's tasks do not hold it; stopped, they

@@ -698,14 +698,18 @@ void store_impl::finish_close_if_idle() {
   }
   // The durable checkpoint syncs every dirty file: off the caller's executor.
   flush_in_flight_ = true;
+  // Both references move on to the strand: this thread must never hold the
+  // store's last one (the destructor would run here; ~store_impl).
   boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
     const auto ec = self->durable_checkpoint(self->all_count());
     auto strand = self->strand_;
-    boost::asio::post(strand, [self = std::move(self), complete_close, ec]() mutable {
-      self->flush_in_flight_ = false;
-      if (ec && !self->failed_) self->failed_ = ec;
-      complete_close(self->failed_);
-    });
+    boost::asio::post(strand,
+                      [self = std::move(self), complete_close = std::move(complete_close), ec]() mutable {
+                        self->flush_in_flight_ = false;
+                        if (ec && !self->failed_) self->failed_ = ec;
+                        complete_close(self->failed_);
+                      });
+    EVSTORE_TEST_POINT("store.close.checkpoint_handed_back");
   });
 }
 
