@@ -6,15 +6,15 @@
 #                                           test-only ones: chromium for the console tests)
 #   tools/setup.sh test [cmake args...]     deps + build with -DEVSTORE_WERROR=ON + ctest;
 #                                           last line: "N passed, N failed"
-#   tools/setup.sh lint [--format]          deps + clang-tidy (.clang-tidy) over the product
-#                                           sources (engine/, net/, http/, tools/) with
+#   tools/setup.sh lint                     deps + clang-format --dry-run -Werror over every C++
+#                                           file ("clang-format: files N, deviations 0"), then
+#                                           clang-tidy (.clang-tidy) over the product sources
+#                                           (engine/, net/, http/, tools/) with
 #                                           build/compile_commands.json (configures build/ if it
 #                                           has none): "clang-tidy: files N, findings N".
-#                                           --format: also clang-format --dry-run -Werror over
-#                                           every C++ file (off by default until the tree is
-#                                           formatted once: lint_format_by_default below).
 #                                           Not part of `test` (minutes on 2 cores); .ci/run
-#                                           runs lint, then test
+#                                           runs lint, then test. Fix the format with
+#                                           clang-format-14 -i FILES
 #   tools/setup.sh asan [cmake args...]     deps + ASan/UBSan Debug build in build-asan/ + ctest
 #   tools/setup.sh run [cmake args...]      deps + build, then evstored on ./data (console URL printed)
 #   tools/setup.sh fuzz [seconds]           deps + clang libFuzzer build in build-fuzz/, each target
@@ -49,9 +49,6 @@ test_packages=(chromium)
 fuzz_packages=(clang libclang-rt-dev)
 # Only `lint` needs these.
 lint_packages=(clang-tidy-14 clang-format-14)
-# The format check runs with `lint --format` only, until the one commit that formats the
-# tree: then set this to 1 and `lint` (so CI) checks the format too.
-lint_format_by_default=0
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -136,15 +133,16 @@ lint_format_files() {
   git ls-files -- '*.cpp' '*.hpp' '*.h'
 }
 
-# run_lint [--format]: clang-tidy with build/compile_commands.json (configures build/ if
-# it has none), then optionally clang-format. Returns non-zero on any finding.
+# run_lint: clang-format (fast, first), then clang-tidy with build/compile_commands.json
+# (configures build/ if it has none). Returns non-zero on any finding.
 run_lint() {
-  local format="$lint_format_by_default"
-  case "${1:-}" in
-    --format) format=1 ;;
-    "") ;;
-    *) die "lint takes only --format, got '$1'" ;;
-  esac
+  (($# == 0)) || die "lint takes no arguments, got '$1'"
+  local files=()
+  mapfile -t files < <(lint_format_files)
+  log "clang-format --dry-run -Werror over ${#files[@]} files"
+  clang-format-14 --dry-run -Werror "${files[@]}" ||
+    die "clang-format: the files above deviate from .clang-format (fix: clang-format-14 -i FILES)"
+  echo "clang-format: files ${#files[@]}, deviations 0"
   if [[ ! -f build/compile_commands.json ]]; then
     log "configuring build (for compile_commands.json)"
     cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -164,15 +162,6 @@ run_lint() {
   findings="$(wc -l <"$out.findings")"
   echo "clang-tidy: files ${#sources[@]}, findings ${findings}"
   ((rc == 0 && findings == 0)) || die "clang-tidy found problems: $out"
-  if ((format)); then
-    local files=()
-    mapfile -t files < <(lint_format_files)
-    log "clang-format --dry-run -Werror over ${#files[@]} files"
-    clang-format-14 --dry-run -Werror "${files[@]}" || die "clang-format: files above deviate from .clang-format"
-    echo "clang-format: files ${#files[@]}, deviations 0"
-  else
-    log "clang-format check skipped (lint --format, or lint_format_by_default=1 once the tree is formatted)"
-  fi
 }
 
 cmd="build"
@@ -199,7 +188,7 @@ case "$cmd" in
     run_ctest build
     ;;
   lint)
-    (($# <= 1)) || die "lint takes only --format"
+    (($# == 0)) || die "lint takes no arguments"
     packages+=("${lint_packages[@]}")
     install_deps
     run_lint "$@"
