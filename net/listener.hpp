@@ -29,7 +29,7 @@ class listener : public std::enable_shared_from_this<listener> {
            on_accept handler);
 
   // Binds and listens (SO_REUSEADDR). Errors: the open, bind or listen error.
-  boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& at);
+  [[nodiscard]] boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& at);
   void start();
   // Stops accepting (the pending accept and a backoff in progress).
   void close();

@@ -16,7 +16,7 @@ bool constant_time_equal(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-result<std::vector<token>> load_token_file(const std::string& path) {
+[[nodiscard]] result<std::vector<token>> load_token_file(const std::string& path) {
   std::ifstream in(path);
   if (!in) return error(errc::invalid_argument, "cannot read token file " + path);
   std::vector<token> out;

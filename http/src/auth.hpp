@@ -19,7 +19,7 @@ struct token {
 };
 
 // "<read|write> <token>" per line; '#' starts a comment. Errors name the line.
-result<std::vector<token>> load_token_file(const std::string& path);
+[[nodiscard]] result<std::vector<token>> load_token_file(const std::string& path);
 
 // 0 if allowed (always, without tokens); else the status to answer: 401
 // (no or an unknown bearer token) or 403 (a read token for a write).

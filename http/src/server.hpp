@@ -67,7 +67,7 @@ class server {
   server(boost::asio::io_context& net, store& s, boost::asio::any_io_executor engine, server_options options);
   ~server();
   // Binds and starts accepting. Errors: the bind/listen error, a TLS file that does not load.
-  result<void> start();
+  [[nodiscard]] result<void> start();
   // The bound port (useful with port 0).
   std::uint16_t port() const;
   // Stops accepting, closes idle connections and subscriptions, lets each

@@ -27,7 +27,8 @@ struct backup_report {
 // copied first, so none points past the copied events.
 // progress(bytes copied, bytes to copy). Errors: invalid_argument (no store
 // at `source`, `destination` not empty), the I/O error with the file's name.
-result<backup_report> backup_store(const std::string& source, const std::string& destination,
-                                   const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
+[[nodiscard]] result<backup_report> backup_store(
+    const std::string& source, const std::string& destination,
+    const std::function<void(std::uint64_t, std::uint64_t)>& progress = {});
 
 }  // namespace evstore

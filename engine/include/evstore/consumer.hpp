@@ -64,7 +64,7 @@ class consumer {
   // Its reads run on `executor` (default: the store's, which also runs the
   // appends' flushes: a server gives its consumers a read executor of their
   // own, as with store::subscribe).
-  result<subscription> subscribe(subscription_options options = {}) const;
+  [[nodiscard]] result<subscription> subscribe(subscription_options options = {}) const;
   result<subscription> subscribe(subscription_options options, subscription::executor_type executor) const;
 
   // Stores `position` (the next event number to deliver, usually a batch's

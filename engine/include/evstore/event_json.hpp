@@ -16,7 +16,7 @@ namespace evstore {
 
 // Parses one event object or an array of them. Errors: invalid_event with a
 // detail naming the problem (malformed JSON, missing string "type", bad id).
-result<std::vector<event_data>> parse_events_json(std::string_view text);
+[[nodiscard]] result<std::vector<event_data>> parse_events_json(std::string_view text);
 
 // Appends the JSON object of `e` to `out` (data and metadata embedded as JSON;
 // metadata null when absent, id null when absent).
@@ -30,7 +30,7 @@ struct exported_event {
   std::optional<std::uint64_t> version;
   event_data event;
 };
-result<exported_event> parse_exported_event_json(std::string_view line);
+[[nodiscard]] result<exported_event> parse_exported_event_json(std::string_view line);
 
 // "any" | "no_stream" | "stream_exists" | <non-negative integer>; nullopt otherwise.
 std::optional<expected_version> parse_expected_version(std::string_view text);

@@ -37,18 +37,20 @@ class file {
   file& operator=(const file&) = delete;
 
   // Reads up to buf.size() bytes at offset; fewer only at end of file.
-  virtual boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buf) = 0;
+  [[nodiscard]] virtual boost::system::result<std::size_t> read_at(std::uint64_t offset,
+                                                                   std::span<std::byte> buf) = 0;
   // Writes all of buf at offset (extends the file if needed).
-  virtual error_code write_at(std::uint64_t offset, const_buffer_span buf) = 0;
+  [[nodiscard]] virtual error_code write_at(std::uint64_t offset, const_buffer_span buf) = 0;
   // Writes the buffers back to back starting at offset, as one pwritev where possible.
-  virtual error_code write_gather(std::uint64_t offset, std::span<const const_buffer_span> bufs) = 0;
+  [[nodiscard]] virtual error_code write_gather(std::uint64_t offset,
+                                                std::span<const const_buffer_span> bufs) = 0;
   // fdatasync: everything written so far survives power loss once this returns ok.
-  virtual error_code sync() = 0;
+  [[nodiscard]] virtual error_code sync() = 0;
   virtual boost::system::result<std::uint64_t> size() = 0;
-  virtual error_code truncate(std::uint64_t size) = 0;
+  [[nodiscard]] virtual error_code truncate(std::uint64_t size) = 0;
   // Grows the file to `size` bytes of zeros with real blocks behind them, so that later
   // overwrites need no metadata update (cheap fdatasync). No-op if already that large.
-  virtual error_code allocate(std::uint64_t size) = 0;
+  [[nodiscard]] virtual error_code allocate(std::uint64_t size) = 0;
 };
 
 // An advisory lock held for the lifetime of the object.
@@ -67,19 +69,20 @@ class file_system {
  public:
   virtual ~file_system() = default;
 
-  virtual boost::system::result<std::unique_ptr<file>> open(const std::string& path, open_mode mode) = 0;
+  [[nodiscard]] virtual boost::system::result<std::unique_ptr<file>> open(const std::string& path,
+                                                                          open_mode mode) = 0;
   // Creates the directory and its parents (mode 0700). Ok if it exists.
-  virtual error_code create_directories(const std::string& path) = 0;
+  [[nodiscard]] virtual error_code create_directories(const std::string& path) = 0;
   // fsync of a directory: makes creations, renames and removals in it durable.
-  virtual error_code sync_directory(const std::string& path) = 0;
+  [[nodiscard]] virtual error_code sync_directory(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
-  virtual error_code rename(const std::string& from, const std::string& to) = 0;
+  [[nodiscard]] virtual error_code rename(const std::string& from, const std::string& to) = 0;
   virtual error_code remove(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, unordered.
-  virtual boost::system::result<std::vector<std::string>> list(const std::string& dir) = 0;
+  [[nodiscard]] virtual boost::system::result<std::vector<std::string>> list(const std::string& dir) = 0;
   // Exclusive, non-blocking lock of `path` (created if needed). Fails with
   // errc::store_locked when another holder has it.
-  virtual boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) = 0;
+  [[nodiscard]] virtual boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) = 0;
 };
 
 // The real file system (POSIX calls: pread, pwritev, fdatasync, flock ...).

@@ -60,17 +60,17 @@ struct filter {
   // Errors: invalid_argument with the reason (not that shape, an unknown or
   // repeated key, both streamPrefix and category, a pointer repeated in
   // "where", or what validate() refuses).
-  static result<filter> from_json(std::string_view json);
+  [[nodiscard]] static result<filter> from_json(std::string_view json);
   // from_json of the member `key` of a JSON object (an HTTP body
   // {"filter": {...}}), its values as written.
-  static result<filter> from_json_member(std::string_view json, std::string_view key);
+  [[nodiscard]] static result<filter> from_json_member(std::string_view json, std::string_view key);
   // The checks of create_read_stream. Errors: invalid_argument with the
   // reason: an empty or non-UTF-8 type, a prefix that is not UTF-8, a pointer
   // that is not RFC 6901 ('/'-separated, "~0" and "~1" the only escapes), a
   // value that is not JSON or is nested deeper than 64, a number a double
   // cannot hold (1e400, 1e-400), an object value with a "$" key (an
   // operator such as {"$gt": 5}: not supported; equality only).
-  result<void> validate() const;
+  [[nodiscard]] result<void> validate() const;
 
   friend bool operator==(const filter&, const filter&) = default;
 };

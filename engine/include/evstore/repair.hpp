@@ -119,7 +119,8 @@ using repair_progress = std::function<void(std::uint64_t done, std::uint64_t tot
 // Errors: store_locked (a writer has the store open), invalid_argument (no
 // store in `directory`), format_mismatch, I/O errors. Damage is not an error:
 // it is what the report describes.
-result<repair_report> repair_store(const std::string& directory, const repair_options& options = {},
-                                   const repair_progress& progress = {});
+[[nodiscard]] result<repair_report> repair_store(const std::string& directory,
+                                                 const repair_options& options = {},
+                                                 const repair_progress& progress = {});
 
 }  // namespace evstore

@@ -193,7 +193,7 @@ class store {
   // Opens (creating if missing) the store in options.directory and recovers
   // from a crash if needed. Cost depends on the files touched, never on the
   // number of events. Errors: store_locked, format_mismatch, corrupt_data, I/O.
-  static result<store> open(executor_type executor, store_options options);
+  [[nodiscard]] static result<store> open(executor_type executor, store_options options);
 
   store(store&&) noexcept;
   store& operator=(store&&) noexcept;
@@ -217,10 +217,9 @@ class store {
               CompletionToken&& token) {
     if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
       return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, append_result)>(
-          [this](
-              auto handler, std::string s, std::vector<event_data> ev,
-              expected_version
-                  ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
+          // The parameters are moved below, which clang-tidy 14 does not see.
+          // NOLINTNEXTLINE(performance-unnecessary-value-param)
+          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
             auto executor = boost::asio::get_associated_executor(handler);
             async_append(
                 std::move(s), std::move(ev), ex,
@@ -234,10 +233,9 @@ class store {
           token, std::string(stream), std::move(events), expected);
     } else {
       return boost::asio::async_initiate<CompletionToken, append_signature>(
-          [this](
-              auto handler, std::string s, std::vector<event_data> ev,
-              expected_version
-                  ex) {  // NOLINT(performance-unnecessary-value-param): moved below, unseen by clang-tidy 14
+          // The parameters are moved below, which clang-tidy 14 does not see.
+          // NOLINTNEXTLINE(performance-unnecessary-value-param)
+          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
             async_append(std::move(s), std::move(ev), ex, std::move(handler));
           },
           token, std::string(stream), std::move(events), expected);
@@ -265,14 +263,14 @@ class store {
 
   // One page of a stream (write stream or "$all"). Errors: stream_not_found
   // (a write stream with no events), invalid_stream_name, corrupt_data.
-  result<read_page> read(std::string_view stream, read_options options = {}) const;
+  [[nodiscard]] result<read_page> read(std::string_view stream, read_options options = {}) const;
   // The same, lazily, page by page.
   event_range events(std::string_view stream, read_options options = {}) const;
 
   // Folds a stream's events into a state: evolve(state, event) returns the new
   // state, or evolve(state&, event) updates it in place.
   template <class State, class Evolve>
-  result<State> aggregate(std::string_view stream, State state, Evolve evolve) const {
+  [[nodiscard]] result<State> aggregate(std::string_view stream, State state, Evolve evolve) const {
     auto range = events(stream);
     for (const recorded_event& e : range) {
       if constexpr (std::is_invocable_r_v<State, Evolve&, State&&, const recorded_event&>) {
@@ -286,7 +284,7 @@ class store {
   }
 
   // The version of the stream's last event; nullopt when it has none.
-  result<std::optional<std::uint64_t>> stream_version(std::string_view stream) const;
+  [[nodiscard]] result<std::optional<std::uint64_t>> stream_version(std::string_view stream) const;
   // Streams in creation order, starting at index `offset`.
   std::vector<stream_info> list_streams(std::size_t offset = 0, std::size_t limit = 1000) const;
   std::size_t stream_count() const;
@@ -298,7 +296,8 @@ class store {
   // Pull batches with next(token); the subscription's own work runs on
   // `executor` (default: the store's). A stream that does not exist yet is
   // empty: the subscription waits for its first events.
-  result<subscription> subscribe(std::string_view stream, subscription_options options = {}) const;
+  [[nodiscard]] result<subscription> subscribe(std::string_view stream,
+                                               subscription_options options = {}) const;
   result<subscription> subscribe(std::string_view stream, subscription_options options,
                                  subscription::executor_type executor) const;
   // Callback form: `on_batch(error_code, const subscription_batch&)` receives
@@ -309,15 +308,16 @@ class store {
   // many subscribers give them an executor of their own (next overload), or
   // their reads compete with the writer.
   template <class OnBatch>
-  result<subscription> subscribe(std::string_view stream, subscription_options options, OnBatch on_batch)
+  [[nodiscard]] result<subscription> subscribe(std::string_view stream, subscription_options options,
+                                               OnBatch on_batch)
       const requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&> {
     auto sub = subscribe(stream, options);
     if (sub) start_callbacks(*sub, std::move(on_batch));
     return sub;
   }
   template <class OnBatch>
-  result<subscription> subscribe(std::string_view stream, subscription_options options,
-                                 subscription::executor_type executor, OnBatch on_batch)
+  [[nodiscard]] result<subscription> subscribe(std::string_view stream, subscription_options options,
+                                               subscription::executor_type executor, OnBatch on_batch)
       const requires std::is_invocable_v<OnBatch&, boost::system::error_code, const subscription_batch&> {
     auto sub = subscribe(stream, options, std::move(executor));
     if (sub) start_callbacks(*sub, std::move(on_batch));
@@ -361,17 +361,17 @@ class store {
   // stored position and state. Errors: consumer_busy (already open, here or in
   // another process), invalid_stream_name, read_only (a read-only store
   // without consumer_directory), corrupt_data (a damaged checkpoint file).
-  result<evstore::consumer> consumer(std::string_view stream, std::string_view name) const;
+  [[nodiscard]] result<evstore::consumer> consumer(std::string_view stream, std::string_view name) const;
   // The stored position and state of a consumer, whether or not an instance
   // is open (no lock taken). stream_not_found if it never committed.
-  result<consumer_info> consumer_state(std::string_view stream, std::string_view name) const;
+  [[nodiscard]] result<consumer_info> consumer_state(std::string_view stream, std::string_view name) const;
   // Every consumer that has committed, by stream then name (none for a
   // read-only store without consumer_directory). Errors: the I/O error,
   // corrupt_data (a damaged checkpoint file).
-  result<std::vector<consumer_info>> list_consumers() const;
+  [[nodiscard]] result<std::vector<consumer_info>> list_consumers() const;
 
   // Read-only stores: picks up events and streams the writer has added since.
-  result<std::uint64_t> refresh();
+  [[nodiscard]] result<std::uint64_t> refresh();
 
   bool is_read_only() const;
   const store_options& options() const;

@@ -4,6 +4,7 @@
 
 #include <boost/uuid/uuid.hpp>
 
+#include <cassert>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -51,7 +52,10 @@ class expected_version {
 
   constexpr kind which() const noexcept { return kind_; }
   // REQUIRES: which() == kind::exact. The version of the stream's last event.
-  constexpr std::uint64_t version() const noexcept { return version_; }
+  constexpr std::uint64_t version() const noexcept {
+    assert(kind_ == kind::exact);
+    return version_;
+  }
 
   static constexpr expected_version make(kind k, std::uint64_t v = 0) noexcept { return {k, v}; }
   friend constexpr bool operator==(expected_version, expected_version) = default;

@@ -1,6 +1,7 @@
 #include "format/format.hpp"
 
 #include "format/crc32c.hpp"
+#include "require.hpp"
 
 #include <algorithm>
 #include <cstring>
@@ -41,6 +42,7 @@ bool all_zero(bytes in) {
 }
 
 void encode_file_header(const file_header& h, mutable_bytes out) {
+  EVSTORE_REQUIRE(out.size() >= file_header_size && h.name.size() <= header_name_capacity);
   std::memset(out.data(), 0, file_header_size);
   const auto magic = magic_of(h.kind);
   std::memcpy(out.data(), magic.data(), magic.size());

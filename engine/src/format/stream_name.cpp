@@ -1,6 +1,7 @@
 #include "format/stream_name.hpp"
 
 #include "json/json_check.hpp"
+#include "require.hpp"
 
 #include <array>
 #include <cstdint>
@@ -106,7 +107,7 @@ bool is_control(std::uint32_t cp) { return cp <= 0x1F || (cp >= 0x7F && cp <= 0x
 
 }  // namespace
 
-boost::system::error_code validate_stream_name(std::string_view name, name_use use) {
+[[nodiscard]] boost::system::error_code validate_stream_name(std::string_view name, name_use use) {
   const auto invalid = make_error_code(errc::invalid_stream_name);
   // The indexer names these after an event's type or its stream's category,
   // so they follow those rules: every system stream it writes can be read.
@@ -130,6 +131,7 @@ boost::system::error_code validate_stream_name(std::string_view name, name_use u
 }
 
 std::string encode_stream_file_name(std::string_view name) {
+  EVSTORE_REQUIRE(!validate_stream_name(name, name_use::read));
   std::string body;
   body.reserve(3 * name.size());
   for (char ch : name) {

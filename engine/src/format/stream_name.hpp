@@ -33,7 +33,7 @@ enum class name_use { append, read };
 
 // Returns errc::invalid_stream_name (or {} if valid). With name_use::append a
 // leading '$' is rejected.
-boost::system::error_code validate_stream_name(std::string_view name, name_use use);
+[[nodiscard]] boost::system::error_code validate_stream_name(std::string_view name, name_use use);
 
 // REQUIRES: validate_stream_name(name, name_use::read) succeeded.
 std::string encode_stream_file_name(std::string_view name);

@@ -6,6 +6,7 @@
 // alternately: start, wait, start, wait, ...
 #pragma once
 
+#include "require.hpp"
 #include "store/test_hooks.hpp"
 #include <evstore/file_system.hpp>
 
@@ -31,6 +32,8 @@ class background_sync {
 
   // REQUIRES: no sync pending. `f` must stay alive until wait() returns.
   void start(file& f) {
+    EVSTORE_REQUIRE(!awaited_);
+    awaited_ = true;
     if (serial_io()) {  // test hook: the same order of file operations on every run
       const auto ec = f.sync();
       std::lock_guard lock(mutex_);
@@ -46,7 +49,8 @@ class background_sync {
     cv_.notify_all();
   }
 
-  boost::system::error_code wait() {
+  [[nodiscard]] boost::system::error_code wait() {
+    awaited_ = false;
     std::unique_lock lock(mutex_);
     cv_.wait(lock, [&] { return done_; });
     return result_;
@@ -75,7 +79,8 @@ class background_sync {
   bool done_ = true;
   bool stop_ = false;
   boost::system::error_code result_;
-  std::thread thread_;  // last: started once the members above exist
+  bool awaited_ = false;  // start() called, wait() not yet (the calling thread's only)
+  std::thread thread_;    // last: started once the members above exist
 };
 
 }  // namespace evstore::detail

@@ -32,9 +32,9 @@ class file_cache {
   file_cache& operator=(const file_cache&) = delete;
 
   // Opens (or returns the cached) existing file.
-  boost::system::result<std::shared_ptr<cached_file>> get(const std::string& path);
+  [[nodiscard]] boost::system::result<std::shared_ptr<cached_file>> get(const std::string& path);
   // Creates or empties the file (read-write) and caches it. Writer only.
-  boost::system::result<std::shared_ptr<cached_file>> create(const std::string& path);
+  [[nodiscard]] boost::system::result<std::shared_ptr<cached_file>> create(const std::string& path);
   void erase(const std::string& path);
 
  private:

@@ -11,7 +11,7 @@
 namespace evstore::detail {
 
 // The whole file (as large as size() says; shorter if it shrank meanwhile).
-inline boost::system::result<std::vector<std::byte>> read_all(file& f) {
+[[nodiscard]] inline boost::system::result<std::vector<std::byte>> read_all(file& f) {
   auto size = f.size();
   if (!size) return size.error();
   std::vector<std::byte> bytes(*size);
@@ -23,8 +23,8 @@ inline boost::system::result<std::vector<std::byte>> read_all(file& f) {
 
 // Replaces `path` with `bytes` so that a crash leaves the old contents or the
 // new ones: temp file, fdatasync, rename, fsync of the directory.
-inline boost::system::error_code write_file_atomically(file_system& fs, const std::string& path,
-                                                       std::span<const std::byte> bytes) {
+[[nodiscard]] inline boost::system::error_code write_file_atomically(file_system& fs, const std::string& path,
+                                                                     std::span<const std::byte> bytes) {
   const std::string temp = path + ".tmp";
   auto f = fs.open(temp, open_mode::read_write_create);
   if (!f) return f.error();

@@ -31,9 +31,9 @@ constexpr std::size_t iov_max = 1024;
 // small enough not to need a big buffer.
 constexpr std::size_t zero_chunk_bytes = std::size_t{1} << 20;
 
-error_code last_error() noexcept { return {errno, boost::system::system_category()}; }
+[[nodiscard]] error_code last_error() noexcept { return {errno, boost::system::system_category()}; }
 
-error_code os_error(int e) noexcept { return {e, boost::system::system_category()}; }
+[[nodiscard]] error_code os_error(int e) noexcept { return {e, boost::system::system_category()}; }
 
 // Offsets come in as uint64; anything off_t cannot hold would be misread by the
 // kernel as a negative offset, so reject it before the call.
@@ -51,7 +51,7 @@ int open_retry(const char* path, int flags, mode_t mode = 0) noexcept {
   return fd;
 }
 
-error_code pwrite_all(int fd, std::uint64_t offset, const_buffer_span buf) noexcept {
+[[nodiscard]] error_code pwrite_all(int fd, std::uint64_t offset, const_buffer_span buf) noexcept {
   if (!fits_off_t(offset, buf.size())) return os_error(EFBIG);
   while (!buf.empty()) {
     const ssize_t n = ::pwrite(fd, buf.data(), buf.size(), static_cast<off_t>(offset));
@@ -77,7 +77,8 @@ class posix_file final : public file {
     ::close(fd_);
   }
 
-  boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buf) override {
+  [[nodiscard]] boost::system::result<std::size_t> read_at(std::uint64_t offset,
+                                                           std::span<std::byte> buf) override {
     if (!fits_off_t(offset, buf.size())) return os_error(EFBIG);
     std::size_t done = 0;
     while (done < buf.size()) {
@@ -92,11 +93,12 @@ class posix_file final : public file {
     return done;
   }
 
-  error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
+  [[nodiscard]] error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
     return pwrite_all(fd_, offset, buf);
   }
 
-  error_code write_gather(std::uint64_t offset, std::span<const const_buffer_span> bufs) override {
+  [[nodiscard]] error_code write_gather(std::uint64_t offset,
+                                        std::span<const const_buffer_span> bufs) override {
     std::vector<iovec> iov;
     iov.reserve(bufs.size());
     std::uint64_t total = 0;
@@ -133,7 +135,7 @@ class posix_file final : public file {
     return {};
   }
 
-  error_code sync() override {
+  [[nodiscard]] error_code sync() override {
     // No retry loop beyond EINTR: after a real fdatasync failure the kernel may have
     // dropped the dirty pages, so a later "successful" retry would prove nothing.
     int rc;
@@ -143,13 +145,13 @@ class posix_file final : public file {
     return rc == 0 ? error_code{} : last_error();
   }
 
-  boost::system::result<std::uint64_t> size() override {
+  [[nodiscard]] boost::system::result<std::uint64_t> size() override {
     struct stat st {};
     if (::fstat(fd_, &st) != 0) return last_error();
     return static_cast<std::uint64_t>(st.st_size);
   }
 
-  error_code truncate(std::uint64_t new_size) override {
+  [[nodiscard]] error_code truncate(std::uint64_t new_size) override {
     if (!fits_off_t(new_size, 0)) return os_error(EFBIG);
     int rc;
     do {
@@ -163,7 +165,7 @@ class posix_file final : public file {
   // change that fdatasync then has to journal. The point of preallocating is that
   // later appends into the region are pure data writes whose fdatasync only flushes
   // data, so we pay once now by writing real zero blocks.
-  error_code allocate(std::uint64_t target) override {
+  [[nodiscard]] error_code allocate(std::uint64_t target) override {
     auto current = size();
     if (!current) return current.error();
     std::uint64_t at = *current;
@@ -204,7 +206,8 @@ bool is_directory(const std::string& path) noexcept {
 
 class posix_fs final : public file_system {
  public:
-  boost::system::result<std::unique_ptr<file>> open(const std::string& path, open_mode mode) override {
+  [[nodiscard]] boost::system::result<std::unique_ptr<file>> open(const std::string& path,
+                                                                  open_mode mode) override {
     int flags = 0;
     switch (mode) {
       case open_mode::read_only: flags = O_RDONLY; break;
@@ -224,7 +227,7 @@ class posix_fs final : public file_system {
     return std::unique_ptr<file>(std::make_unique<posix_file>(fd));
   }
 
-  error_code create_directories(const std::string& path) override {
+  [[nodiscard]] error_code create_directories(const std::string& path) override {
     if (path.empty() || is_directory(path)) return {};
     // mkdir -p, one prefix at a time. Any mkdir failure is judged by what is there
     // afterwards: EEXIST, but also EACCES on an existing parent we may not write.
@@ -242,7 +245,7 @@ class posix_fs final : public file_system {
     return {};
   }
 
-  error_code sync_directory(const std::string& path) override {
+  [[nodiscard]] error_code sync_directory(const std::string& path) override {
     const int fd = open_retry(path.c_str(), O_RDONLY | O_DIRECTORY);
     if (fd < 0) return last_error();
     int rc;
@@ -259,18 +262,18 @@ class posix_fs final : public file_system {
     return ::stat(path.c_str(), &st) == 0;
   }
 
-  error_code rename(const std::string& from, const std::string& to) override {
+  [[nodiscard]] error_code rename(const std::string& from, const std::string& to) override {
     return ::rename(from.c_str(), to.c_str()) == 0 ? error_code{} : last_error();
   }
 
-  error_code remove(const std::string& path) override {
+  [[nodiscard]] error_code remove(const std::string& path) override {
     if (::unlink(path.c_str()) == 0) return {};
     // Linux reports EISDIR for unlink of a directory, POSIX allows EPERM.
     if (errno != EISDIR && errno != EPERM) return last_error();
     return ::rmdir(path.c_str()) == 0 ? error_code{} : last_error();
   }
 
-  boost::system::result<std::vector<std::string>> list(const std::string& dir) override {
+  [[nodiscard]] boost::system::result<std::vector<std::string>> list(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());
     if (d == nullptr) return last_error();
     std::vector<std::string> names;
@@ -288,7 +291,7 @@ class posix_fs final : public file_system {
     }
   }
 
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override {
+  [[nodiscard]] boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override {
     const int fd = open_retry(path.c_str(), O_RDWR | O_CREAT, 0600);
     if (fd < 0) return last_error();
     // flock, not fcntl locks: flock locks belong to the open file description, so a

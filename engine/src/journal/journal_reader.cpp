@@ -6,9 +6,9 @@
 
 namespace evstore::detail {
 
-result<journal_walk> walk_journal(file& journal, const std::string& path, std::uint64_t offset,
-                                  std::uint64_t position,
-                                  const std::function<result<void>(const format::journal_frame&)>& on_frame) {
+[[nodiscard]] result<journal_walk> walk_journal(
+    file& journal, const std::string& path, std::uint64_t offset, std::uint64_t position,
+    const std::function<result<void>(const format::journal_frame&)>& on_frame) {
   journal_walk walk{offset, std::nullopt};
   auto journal_size = journal.size();
   if (!journal_size) return error(journal_size.error(), path);

@@ -30,8 +30,8 @@ struct journal_walk {
 // position `position` (an older cycle's frame or a torn tail ends the walk),
 // frame by frame: the cost is the frames walked, never the journal's size.
 // on_frame sees views valid during the call; its error ends the walk.
-result<journal_walk> walk_journal(file& journal, const std::string& path, std::uint64_t offset,
-                                  std::uint64_t position,
-                                  const std::function<result<void>(const format::journal_frame&)>& on_frame);
+[[nodiscard]] result<journal_walk> walk_journal(
+    file& journal, const std::string& path, std::uint64_t offset, std::uint64_t position,
+    const std::function<result<void>(const format::journal_frame&)>& on_frame);
 
 }  // namespace evstore::detail

@@ -25,9 +25,9 @@ class journal_writer {
   // Pads `frame` (sealed, format::seal_journal_frame) to the frame alignment,
   // writes it at the end and starts its fdatasync. REQUIRES: no fdatasync
   // pending (wait_synced() was called since the last add()).
-  boost::system::error_code add(std::vector<std::byte>& frame);
+  [[nodiscard]] boost::system::error_code add(std::vector<std::byte>& frame);
   // Waits for the fdatasync the last add() started.
-  boost::system::error_code wait_synced() { return sync_.wait(); }
+  [[nodiscard]] boost::system::error_code wait_synced() { return sync_.wait(); }
   // A checkpoint made every frame's bytes durable in place: the next frame
   // goes first again (an older frame left behind cannot continue the new
   // chain, format.hpp).
@@ -36,7 +36,7 @@ class journal_writer {
   std::uint64_t end() const { return end_; }
 
  private:
-  boost::system::error_code ensure_allocated(std::uint64_t end);
+  [[nodiscard]] boost::system::error_code ensure_allocated(std::uint64_t end);
 
   std::shared_ptr<cached_file> file_;
   background_sync sync_;  // after file_: its thread stops before the file goes

@@ -26,7 +26,8 @@ std::string raw_json(const boost::json::object& obj, std::string_view raw_object
 }
 
 // `v` is the parsed object, `raw` its text; `where` prefixes every error detail ("event 2: ").
-result<event_data> event_from(const boost::json::value& v, std::string_view raw, const std::string& where) {
+[[nodiscard]] result<event_data> event_from(const boost::json::value& v, std::string_view raw,
+                                            const std::string& where) {
   const auto* obj = v.if_object();
   if (obj == nullptr) return error(errc::invalid_event, where + "not a JSON object");
   const auto* type = obj->if_contains("type");
@@ -60,7 +61,7 @@ boost::json::parse_options depth_for(std::size_t envelope) {
 
 }  // namespace
 
-result<std::vector<event_data>> parse_events_json(std::string_view text) {
+[[nodiscard]] result<std::vector<event_data>> parse_events_json(std::string_view text) {
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(text, ec, {}, depth_for(2));
   if (ec) return error(errc::invalid_event, "malformed JSON: " + ec.message());
@@ -83,7 +84,7 @@ result<std::vector<event_data>> parse_events_json(std::string_view text) {
   return events;
 }
 
-result<exported_event> parse_exported_event_json(std::string_view line) {
+[[nodiscard]] result<exported_event> parse_exported_event_json(std::string_view line) {
   boost::system::error_code ec;
   const boost::json::value v = boost::json::parse(line, ec, {}, depth_for(1));
   if (ec) return error(errc::invalid_event, "malformed JSON: " + ec.message());

@@ -2,7 +2,8 @@
 // was written, and copy JSON without insignificant whitespace. Used so that
 // event data keeps the client's exact number spellings (129.5 stays 129.5,
 // not Boost.JSON's 1.295E2) and so that every event prints on one line.
-// Every function REQUIRES text that is valid JSON.
+// Every function REQUIRES text that is valid JSON. Not checked: that costs a parse,
+// and every caller passes event data validated when it was appended.
 #pragma once
 
 #include <cstddef>

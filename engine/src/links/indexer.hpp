@@ -115,7 +115,7 @@ class indexer {
   // Loads definitions and progress. Called once while opening, before
   // recovery writes anything (it only reads); then limit_progress() with the
   // committed end recovery found.
-  result<void> open();
+  [[nodiscard]] result<void> open();
   void limit_progress(std::uint64_t all_count);
   // Writer stores: starts following $all (once; later calls do nothing).
   // Not called while there is nothing to link, so such a store runs no
@@ -134,12 +134,12 @@ class indexer {
   // streams and names never a read stream in this process.
   std::optional<std::uint64_t> incarnation(std::string_view name) const;
   // Published entries of a link stream; nullopt if `name` is no link stream.
-  result<std::optional<std::uint64_t>> count(std::string_view name) const;
+  [[nodiscard]] result<std::optional<std::uint64_t>> count(std::string_view name) const;
   result<read_page> read(std::string_view name, const read_options& options) const;
   std::vector<read_stream_info> list() const;
   // Read-only stores: pick up what the writer's indexer added, and new or
   // deleted read streams. True if the links moved.
-  result<bool> refresh();
+  [[nodiscard]] result<bool> refresh();
   // Wakes subscribers of every link this process has touched.
   void notify_links() const;
   std::uint64_t progress() const { return progress_.load(std::memory_order_acquire); }
@@ -163,26 +163,26 @@ class indexer {
  private:
   link_state* find_link(std::string_view name) const;
   link_state& link_for(const std::string& name);
-  result<void> load(link_state& l) const;
+  [[nodiscard]] result<void> load(link_state& l) const;
   void schedule();
   bool any_building() const;
   void step();
-  boost::system::error_code live_step(std::uint64_t upto);
+  [[nodiscard]] boost::system::error_code live_step(std::uint64_t upto);
   boost::system::error_code backfill_step();
   void complete_built_waiters();
   void route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams);
-  boost::system::error_code prepare_for_write(link_state& l);
+  [[nodiscard]] boost::system::error_code prepare_for_write(link_state& l);
   boost::system::error_code reset_link(link_state& l);
-  boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  [[nodiscard]] boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
   boost::system::error_code write_definitions();
-  result<bool> load_definitions();
+  [[nodiscard]] result<bool> load_definitions();
   // The progress file's value (not limited to the store's $all count).
-  result<std::optional<std::uint64_t>> read_progress() const;
+  [[nodiscard]] result<std::optional<std::uint64_t>> read_progress() const;
   // The indexer stops (until the next open).
   void fail(boost::system::error_code ec);
   // Only `l` stops: its pending entries are dropped, its readers get `ec`.
   void fail_link(link_state& l, boost::system::error_code ec, std::string_view what);
-  boost::system::error_code create_link_file(link_state& l, std::shared_ptr<cached_file>& f);
+  [[nodiscard]] boost::system::error_code create_link_file(link_state& l, std::shared_ptr<cached_file>& f);
   // Under step_mutex_: no more steps; back-fills end with store_closed.
   void stop_locked();
 

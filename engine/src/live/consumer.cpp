@@ -52,7 +52,7 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
   void commit(std::uint64_t position, std::string state, commit_handler handler);
 
  private:
-  boost::system::error_code write(std::uint64_t position, const std::string& state) const;
+  [[nodiscard]] boost::system::error_code write(std::uint64_t position, const std::string& state) const;
   // The detail of a commit going back over handled events.
   std::string behind(std::uint64_t position) const;
   // Takes `self` by value: the completion carries the last reference back to
@@ -144,8 +144,8 @@ struct consumer_location {
   std::string path;
 };
 
-result<consumer_location> locate_consumer(const store_impl& store, std::string_view stream,
-                                          std::string_view name) {
+[[nodiscard]] result<consumer_location> locate_consumer(const store_impl& store, std::string_view stream,
+                                                        std::string_view name) {
   if (validate_stream_name(stream, name_use::read))
     return error(errc::invalid_stream_name, std::string(stream));
   if (validate_stream_name(name, name_use::read)) {
@@ -160,8 +160,8 @@ result<consumer_location> locate_consumer(const store_impl& store, std::string_v
 }
 
 // The stored checkpoint (position 0 and no state if there is none yet); views into `bytes`.
-result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::string& path,
-                                                    std::vector<std::byte>& bytes) {
+[[nodiscard]] result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::string& path,
+                                                                  std::vector<std::byte>& bytes) {
   format::consumer_checkpoint stored;
   if (!fs.exists(path)) return stored;
   auto f = fs.open(path, open_mode::read_only);
@@ -178,8 +178,9 @@ result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::
 
 }  // namespace
 
-result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store,
-                                                     std::string_view stream, std::string_view name) {
+[[nodiscard]] result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store,
+                                                                   std::string_view stream,
+                                                                   std::string_view name) {
   auto where = locate_consumer(*store, stream, name);
   if (!where) return where.error();
   const std::string& root = where->root;
@@ -209,8 +210,8 @@ result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store
                                          std::move(*lock), *stored);
 }
 
-result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
-                                         std::string_view name) {
+[[nodiscard]] result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
+                                                       std::string_view name) {
   auto where = locate_consumer(store, stream, name);
   if (!where) return where.error();
   std::vector<std::byte> bytes;
@@ -229,8 +230,9 @@ namespace {
 // names may span directories (each segment but the last ends in '+'; see
 // stream_name.hpp): the stream's segments come first, then the name's.
 template <class F>
-boost::system::error_code walk_consumers(file_system& fs, const std::string& dir, std::string stream_enc,
-                                         const std::string& name_enc, bool in_name, F&& f) {
+[[nodiscard]] boost::system::error_code walk_consumers(file_system& fs, const std::string& dir,
+                                                       std::string stream_enc, const std::string& name_enc,
+                                                       bool in_name, F&& f) {
   auto entries = fs.list(dir);
   if (!entries) return entries.error();
   for (const std::string& entry : *entries) {
@@ -254,7 +256,7 @@ boost::system::error_code walk_consumers(file_system& fs, const std::string& dir
 
 }  // namespace
 
-result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store) {
+[[nodiscard]] result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store) {
   std::vector<consumer_info> out;
   const std::string root = store.consumer_directory();
   file_system& fs = *store.options().file_system;

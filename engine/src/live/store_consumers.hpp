@@ -14,10 +14,11 @@ namespace evstore::detail {
 class store_impl;
 class consumer_impl;
 
-result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store,
-                                                     std::string_view stream, std::string_view name);
-result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
-                                         std::string_view name);
-result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store);
+[[nodiscard]] result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store,
+                                                                   std::string_view stream,
+                                                                   std::string_view name);
+[[nodiscard]] result<consumer_info> read_consumer_info(const store_impl& store, std::string_view stream,
+                                                       std::string_view name);
+[[nodiscard]] result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store);
 
 }  // namespace evstore::detail

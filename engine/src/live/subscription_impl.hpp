@@ -51,7 +51,7 @@ class subscription_impl : public std::enable_shared_from_this<subscription_impl>
   bool deleted() const;
   // The events from `from` on (fewer than `published`), bounded by max_batch_
   // and max_bytes_.
-  result<read_page> read_batch(std::uint64_t from);
+  [[nodiscard]] result<read_page> read_batch(std::uint64_t from);
 
   const std::shared_ptr<const store_impl> store_;
   const std::string stream_;

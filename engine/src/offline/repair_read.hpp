@@ -35,7 +35,7 @@ using overlay = std::map<std::string, std::vector<overlay_write>>;
 // The files of a store, read through the journal frames a dry run did not apply.
 class source {
  public:
-  static result<source> open(file_system& fs, const std::string& path, const overlay& ov) {
+  [[nodiscard]] static result<source> open(file_system& fs, const std::string& path, const overlay& ov) {
     source s;
     if (auto it = ov.find(path); it != ov.end()) s.writes_ = &it->second;
     if (fs.exists(path)) {
@@ -59,7 +59,7 @@ class source {
   std::uint64_t size() const { return size_; }
 
   // Bytes [offset, offset + buf.size()) clipped to size(); returns how many.
-  result<std::size_t> read(std::uint64_t offset, std::span<std::byte> buf) const {
+  [[nodiscard]] result<std::size_t> read(std::uint64_t offset, std::span<std::byte> buf) const {
     if (offset >= size_) return std::size_t{0};
     const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), size_ - offset));
     std::size_t got = 0;
@@ -93,7 +93,7 @@ class window {
   explicit window(const source& src) : src_(src) {}
 
   // Bytes [offset, offset + n) clipped to the file.
-  result<std::span<const std::byte>> get(std::uint64_t offset, std::size_t n) {
+  [[nodiscard]] result<std::span<const std::byte>> get(std::uint64_t offset, std::size_t n) {
     if (offset >= src_.size()) return std::span<const std::byte>{};
     n = static_cast<std::size_t>(std::min<std::uint64_t>(n, src_.size() - offset));
     if (offset >= at_ && offset + n <= at_ + buf_.size())
@@ -139,11 +139,12 @@ std::optional<std::string> check_record(const format::decoded_record& r, const r
 // cannot forge one (the checksum covers everything after the length), nor can
 // an event's payload hold one: it is JSON text, without the zero bytes every
 // record header has.
-result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from,
-                                                      const record_info* last);
+[[nodiscard]] result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from,
+                                                                    const record_info* last);
 
 // Counts the records from `at` by their framing alone (length, trailing
 // length), for reporting what a cut drops; false: framing broke before the end.
-result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at, std::uint64_t size);
+[[nodiscard]] result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at,
+                                                                  std::uint64_t size);
 
 }  // namespace evstore::detail::repair

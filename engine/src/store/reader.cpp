@@ -137,6 +137,7 @@ result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state
                                                               direction dir) const {
   raw_chunk chunk;
   chunk.first = first;
+  EVSTORE_REQUIRE(first + count <= s.committed_count.load(std::memory_order_acquire));
   if (count == 0) return chunk;
   auto index = files_.get(s.index_path);
   if (!index) return error(index.error(), relative(s.index_path));

@@ -124,7 +124,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   store_impl(const store_impl&) = delete;
   store_impl& operator=(const store_impl&) = delete;
 
-  result<void> open();
+  [[nodiscard]] result<void> open();
   // The application dropped its store object: stop following files and
   // indexing, and wait for either if it is running. Reads, pending appends
   // and their completions go on.
@@ -136,17 +136,17 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/recovery.cpp
   // Brings the writer's or reader's view of the files up to date: the catalog,
   // the $all tail (verified and, for a writer, repaired), the checkpoint.
-  result<void> recover();
+  [[nodiscard]] result<void> recover();
 
   // --- store/lazy_load.cpp
   // Loads a stream's committed state from its index, once. Any thread.
-  result<void> ensure_loaded(stream_state& s) const;
+  [[nodiscard]] result<void> ensure_loaded(stream_state& s) const;
   // Entry `position` of $all, committed or not; nullopt if it does not decode.
-  result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
+  [[nodiscard]] result<std::optional<format::all_entry>> read_all_entry(std::uint64_t position) const;
 
   // --- store/follower.cpp
   // Read-only stores: follow new events of the writer.
-  result<std::uint64_t> refresh();
+  [[nodiscard]] result<std::uint64_t> refresh();
 
   // --- store/writer.cpp (append() posts to the strand)
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
@@ -154,21 +154,22 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void async_close(close_handler handler);
 
   // --- store/reader.cpp (any thread)
-  result<read_page> read(std::string_view stream, const read_options& options) const;
+  [[nodiscard]] result<read_page> read(std::string_view stream, const read_options& options) const;
   result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
-  result<read_page> read_all_page(const read_options& options) const;
+  [[nodiscard]] result<read_page> read_all_page(const read_options& options) const;
   // The events at these $all positions (published ones, ascending), numbered
   // first_sequence, first_sequence + 1, ... in the page; as many as fit in
   // max_bytes counted in reading order `dir` (the page is in ascending order
   // either way).
-  result<read_page> read_positions(std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
-                                   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(),
-                                   direction dir = direction::forward) const;
-  result<void> read_records(const std::vector<format::all_entry>& entries,
-                            const std::vector<std::uint64_t>& positions, page_storage& storage,
-                            std::vector<format::decoded_record>& records) const;
-  result<void> read_all_entries(const cached_file& all, std::uint64_t first,
-                                std::span<format::all_entry> out) const;
+  [[nodiscard]] result<read_page> read_positions(
+      std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
+      std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(),
+      direction dir = direction::forward) const;
+  [[nodiscard]] result<void> read_records(const std::vector<format::all_entry>& entries,
+                                          const std::vector<std::uint64_t>& positions, page_storage& storage,
+                                          std::vector<format::decoded_record>& records) const;
+  [[nodiscard]] result<void> read_all_entries(const cached_file& all, std::uint64_t first,
+                                              std::span<format::all_entry> out) const;
   // Versions [first, first + count) of a stream, decoded and checked against
   // its index. REQUIRES: first + count <= committed count.
   // With a budget, only the versions that fit in it, in reading order `dir`
@@ -178,13 +179,13 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
     std::vector<format::decoded_record> records;
     std::uint64_t first = 0;
   };
-  result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first, std::uint64_t count,
-                                        byte_budget* budget = nullptr,
-                                        direction dir = direction::forward) const;
+  [[nodiscard]] result<raw_chunk> read_stream_records(const stream_state& s, std::uint64_t first,
+                                                      std::uint64_t count, byte_budget* budget = nullptr,
+                                                      direction dir = direction::forward) const;
 
   // Events of `stream` a reader may see now: its version count, $all's
   // position count, a read stream's entry count; 0 for a stream with no events.
-  result<std::uint64_t> published_count(std::string_view stream) const;
+  [[nodiscard]] result<std::uint64_t> published_count(std::string_view stream) const;
 
   // --- store/store_impl.cpp: shared by the parts (and by live/, links/, offline/)
   // Subscriptions park here; the writer (or a follower's refresh) wakes them.
@@ -235,9 +236,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void start_flush();
   // Closes the open batch (if it holds appends) and queues it for its flush.
   void seal_batch();
-  boost::system::error_code write_batch(batch& b);
+  [[nodiscard]] boost::system::error_code write_batch(batch& b);
   boost::system::error_code write_data_files(batch& b);
-  boost::system::error_code write_stream_batch(stream_batch& sb);
+  [[nodiscard]] boost::system::error_code write_stream_batch(stream_batch& sb);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
   void fail_batch(batch& b, boost::system::error_code ec);
   void complete(pending_append& p, boost::system::error_code ec);
@@ -245,52 +246,54 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void finish_close_if_idle();
   void notify_subscribers(const batch& b);
   // Records `count` as published for followers (format.hpp, "Published head").
-  boost::system::error_code write_head(std::uint64_t count);
+  [[nodiscard]] boost::system::error_code write_head(std::uint64_t count);
 
   // --- store/follower.cpp
   // Followers: the writer's published count; nullopt without a valid head file
   // (missing, or torn while the writer rewrites it); a failed read is an error.
-  result<std::optional<std::uint64_t>> read_head() const;
+  [[nodiscard]] result<std::optional<std::uint64_t>> read_head() const;
   // Followers: forgets the streams whose catalog records the writer's
   // recovery cut since this store read them.
-  result<void> forget_cut_streams();
+  [[nodiscard]] result<void> forget_cut_streams();
   void advance_loaded(stream_state& s, const format::all_entry& e);
   // The part of a verified $all tail [from, from + tail.size()) whose stream
   // index entries are in place, cut back to a commit boundary: what a reader
   // may publish while a writer (live or crashed) may be between the two writes.
-  result<std::uint64_t> indexed_prefix(std::uint64_t from, const std::vector<format::all_entry>& tail) const;
+  [[nodiscard]] result<std::uint64_t> indexed_prefix(std::uint64_t from,
+                                                     const std::vector<format::all_entry>& tail) const;
 
   // --- store/lazy_load.cpp
   // ensure_loaded's work for one $all count.
-  result<void> load_against(stream_state& s, std::uint64_t count_all) const;
+  [[nodiscard]] result<void> load_against(stream_state& s, std::uint64_t count_all) const;
   result<bool> entry_is_committed(const stream_state& s, std::uint64_t version,
                                   std::uint64_t all_count) const;
 
   // --- store/recovery.cpp
-  result<void> prepare_directory();
+  [[nodiscard]] result<void> prepare_directory();
   result<void> read_catalog();
-  result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
+  [[nodiscard]] result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
   result<recovery_plan> plan_repair(std::uint64_t committed, const std::vector<format::all_entry>& tail,
                                     std::uint64_t checkpoint_count);
-  result<void> repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail);
+  [[nodiscard]] result<void> repair_tail(const recovery_plan& plan,
+                                         const std::vector<format::all_entry>& tail);
   result<format::checkpoint> read_checkpoint();
-  result<void> check_catalog_against(const format::checkpoint& cp);
+  [[nodiscard]] result<void> check_catalog_against(const format::checkpoint& cp);
   result<void> cut_uncommitted_streams(const recovery_plan& plan);
-  result<void> write_store_json();
+  [[nodiscard]] result<void> write_store_json();
   boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
   // Writes the frame and starts its fdatasync (journal_writer); the caller waits.
-  boost::system::error_code write_journal_frame(const batch& b);
+  [[nodiscard]] boost::system::error_code write_journal_frame(const batch& b);
   bool durable_checkpoint_due(std::uint64_t count) const;
-  boost::system::error_code durable_checkpoint(std::uint64_t count);
+  [[nodiscard]] boost::system::error_code durable_checkpoint(std::uint64_t count);
   boost::system::error_code sync_files(const std::vector<std::shared_ptr<cached_file>>& files);
   void note_dirty(stream_state& s);
   // `existing`: the journal, opened before recovery wrote anything (null: none yet).
-  result<void> open_journal(std::shared_ptr<cached_file> existing);
+  [[nodiscard]] result<void> open_journal(std::shared_ptr<cached_file> existing);
   // Replays the frames after the checkpoint with the journal's reader (journal_reader.hpp).
-  result<void> replay_journal(std::uint64_t from_offset, std::uint64_t position);
+  [[nodiscard]] result<void> replay_journal(std::uint64_t from_offset, std::uint64_t position);
 
   store_options options_;
   std::shared_ptr<file_system> fs_;

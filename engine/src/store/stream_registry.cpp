@@ -1,8 +1,8 @@
 #include "store/stream_registry.hpp"
 
+#include "require.hpp"
 #include "store/test_hooks.hpp"
 
-#include <cassert>
 #include <stdexcept>
 
 namespace evstore::detail {
@@ -36,6 +36,7 @@ stream_state* stream_registry::add(std::string name, std::string partition_path,
 }
 
 stream_state* stream_registry::add(std::unique_ptr<stream_state> state) {
+  EVSTORE_REQUIRE(find(state->name) == nullptr);
   const std::uint32_t id = count_.load(std::memory_order_relaxed);
   if ((id >> chunk_bits) >= max_chunks) throw std::length_error("evstore: too many streams");
   state->id = id;

@@ -28,7 +28,7 @@ struct planned_failure {
     ec = e ? e : error_code{EIO, boost::system::system_category()};
     persistent = p;
   }
-  error_code check(std::uint64_t n) {
+  [[nodiscard]] error_code check(std::uint64_t n) {
     if (!armed || !(n == at || (persistent && n > at))) return {};
     if (!persistent) armed = false;
     return ec;
@@ -52,7 +52,7 @@ struct fault_injecting_file_system::control {
 
   // Numbers the operation and decides its fate. Failed attempts are numbered too,
   // so operation_count() is the number of mutating calls the engine made.
-  error_code admit() {
+  [[nodiscard]] error_code admit() {
     const std::lock_guard<std::mutex> guard(mutex);
     const std::uint64_t n = count.load(std::memory_order_relaxed) + 1;
     count.store(n, std::memory_order_relaxed);
@@ -62,7 +62,7 @@ struct fault_injecting_file_system::control {
 
   // The same for a read; a crash does not stop reads (the tests read the
   // "dead" process's files through the base file system anyway).
-  error_code admit_read() {
+  [[nodiscard]] error_code admit_read() {
     const std::lock_guard<std::mutex> guard(mutex);
     const std::uint64_t n = reads.load(std::memory_order_relaxed) + 1;
     reads.store(n, std::memory_order_relaxed);
@@ -79,31 +79,33 @@ class faulty_file final : public file {
   faulty_file(std::unique_ptr<file> base, std::shared_ptr<control> c)
       : base_(std::move(base)), control_(std::move(c)) {}
 
-  boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buf) override {
+  [[nodiscard]] boost::system::result<std::size_t> read_at(std::uint64_t offset,
+                                                           std::span<std::byte> buf) override {
     if (auto ec = control_->admit_read()) return ec;
     return base_->read_at(offset, buf);
   }
-  error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
+  [[nodiscard]] error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
     if (auto ec = control_->admit()) return ec;
     return base_->write_at(offset, buf);
   }
-  error_code write_gather(std::uint64_t offset, std::span<const const_buffer_span> bufs) override {
+  [[nodiscard]] error_code write_gather(std::uint64_t offset,
+                                        std::span<const const_buffer_span> bufs) override {
     if (auto ec = control_->admit()) return ec;
     return base_->write_gather(offset, bufs);
   }
-  error_code sync() override {
+  [[nodiscard]] error_code sync() override {
     if (auto ec = control_->admit()) return ec;
     return base_->sync();
   }
-  boost::system::result<std::uint64_t> size() override {
+  [[nodiscard]] boost::system::result<std::uint64_t> size() override {
     if (auto ec = control_->admit_read()) return ec;
     return base_->size();
   }
-  error_code truncate(std::uint64_t size) override {
+  [[nodiscard]] error_code truncate(std::uint64_t size) override {
     if (auto ec = control_->admit()) return ec;
     return base_->truncate(size);
   }
-  error_code allocate(std::uint64_t size) override {
+  [[nodiscard]] error_code allocate(std::uint64_t size) override {
     if (auto ec = control_->admit()) return ec;
     return base_->allocate(size);
   }

@@ -27,7 +27,7 @@ namespace {
 constexpr std::uint64_t max_file_bytes = std::uint64_t{1} << 32;
 constexpr std::size_t sector_bytes = 512;
 
-error_code os_error(int e) noexcept { return {e, boost::system::system_category()}; }
+[[nodiscard]] error_code os_error(int e) noexcept { return {e, boost::system::system_category()}; }
 
 struct mutation {
   enum class kind { write, resize } what;
@@ -114,7 +114,7 @@ struct memory_file_system::state {
   bool dir_exists(const std::string& p) const { return is_root(p) || dirs.count(p) != 0; }
 
   // Creates `path` as an empty file if missing (callers hold the mutex).
-  boost::system::result<inode_ptr> create_file(const std::string& path) {
+  [[nodiscard]] boost::system::result<inode_ptr> create_file(const std::string& path) {
     if (auto it = names.find(path); it != names.end()) return it->second;
     if (is_root(path) || dirs.count(path) != 0) return os_error(EISDIR);
     const std::string parent = parent_of(path);
@@ -139,7 +139,8 @@ class memory_file final : public file {
   memory_file(std::shared_ptr<state> s, state::inode_ptr node, bool writable)
       : state_(std::move(s)), node_(std::move(node)), writable_(writable) {}
 
-  boost::system::result<std::size_t> read_at(std::uint64_t offset, std::span<std::byte> buf) override {
+  [[nodiscard]] boost::system::result<std::size_t> read_at(std::uint64_t offset,
+                                                           std::span<std::byte> buf) override {
     const std::lock_guard<std::mutex> guard(state_->mutex);
     const std::string& data = node_->current;
     if (offset >= data.size()) return std::size_t{0};
@@ -148,12 +149,13 @@ class memory_file final : public file {
     return n;
   }
 
-  error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
+  [[nodiscard]] error_code write_at(std::uint64_t offset, const_buffer_span buf) override {
     const const_buffer_span one[] = {buf};
     return write_gather(offset, one);
   }
 
-  error_code write_gather(std::uint64_t offset, std::span<const const_buffer_span> bufs) override {
+  [[nodiscard]] error_code write_gather(std::uint64_t offset,
+                                        std::span<const const_buffer_span> bufs) override {
     if (!writable_) return os_error(EBADF);
     std::string bytes;
     for (const auto& b : bufs) bytes.append(reinterpret_cast<const char*>(b.data()), b.size());
@@ -166,19 +168,19 @@ class memory_file final : public file {
     return {};
   }
 
-  error_code sync() override {
+  [[nodiscard]] error_code sync() override {
     const std::lock_guard<std::mutex> guard(state_->mutex);
     node_->durable = node_->current;
     node_->log.clear();
     return {};
   }
 
-  boost::system::result<std::uint64_t> size() override {
+  [[nodiscard]] boost::system::result<std::uint64_t> size() override {
     const std::lock_guard<std::mutex> guard(state_->mutex);
     return std::uint64_t{node_->current.size()};
   }
 
-  error_code truncate(std::uint64_t new_size) override {
+  [[nodiscard]] error_code truncate(std::uint64_t new_size) override {
     if (!writable_) return os_error(EBADF);
     if (new_size > max_file_bytes) return os_error(EFBIG);
     const std::lock_guard<std::mutex> guard(state_->mutex);
@@ -186,7 +188,7 @@ class memory_file final : public file {
     return {};
   }
 
-  error_code allocate(std::uint64_t new_size) override {
+  [[nodiscard]] error_code allocate(std::uint64_t new_size) override {
     if (!writable_) return os_error(EBADF);
     if (new_size > max_file_bytes) return os_error(EFBIG);
     const std::lock_guard<std::mutex> guard(state_->mutex);

@@ -31,13 +31,14 @@ class fault_injecting_file_system final : public file_system {
   explicit fault_injecting_file_system(std::shared_ptr<file_system> base);
   ~fault_injecting_file_system() override;
 
-  boost::system::result<std::unique_ptr<file>> open(const std::string& path, open_mode mode) override;
+  [[nodiscard]] boost::system::result<std::unique_ptr<file>> open(const std::string& path,
+                                                                  open_mode mode) override;
   error_code create_directories(const std::string& path) override;
-  error_code sync_directory(const std::string& path) override;
+  [[nodiscard]] error_code sync_directory(const std::string& path) override;
   bool exists(const std::string& path) override;
-  error_code rename(const std::string& from, const std::string& to) override;
+  [[nodiscard]] error_code rename(const std::string& from, const std::string& to) override;
   error_code remove(const std::string& path) override;
-  boost::system::result<std::vector<std::string>> list(const std::string& dir) override;
+  [[nodiscard]] boost::system::result<std::vector<std::string>> list(const std::string& dir) override;
   boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override;
 
   std::uint64_t operation_count() const noexcept;
