@@ -1057,7 +1057,7 @@ TEST(power_loss, crash_while_creating_the_store_leaves_a_directory_that_opens) {
 }
 
 // A process crash during the first flush of a new stream, after its index file
-// was created (writer.cpp, write_stream_batch: files_.create) and before its
+// was created (flush.cpp, write_stream_batch: files_.create) and before its
 // header was written, must leave a store that opens and takes appends to that
 // stream. The empty index file makes ensure_loaded (recovery.cpp) report
 // "bad stream index header": recovery calls it for the stream of the cut $all

@@ -6,6 +6,7 @@
 #include "io/file_watcher.hpp"
 #include "links/indexer.hpp"
 #include "store/reader.hpp"
+#include "store/test_hooks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -228,6 +229,75 @@ std::string store_impl::relative(const std::string& path) const {
     return path.substr(dir.size() + 1);
   }
   return path;
+}
+
+// --- close: the last flush, then the indexer's drain, then the lock goes.
+
+void store_impl::async_close(close_handler user_handler) {
+  // From now on read-stream creation and deletion write nothing.
+  if (indexer_) indexer_->begin_close();
+  close_handler handler = [self = shared_from_this(),
+                           h = std::move(user_handler)](boost::system::error_code ec) mutable {
+    self->complete_on_executor(std::move(h), ec);
+  };
+  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
+    self->closed_ = true;
+    self->close_handlers_.push_back(std::move(handler));
+    if (!self->flush_in_flight_ && (!self->sealed_.empty() || !self->batch_->empty())) {
+      self->start_flush();
+    } else {
+      self->finish_close_if_idle();
+    }
+  });
+}
+
+void store_impl::finish_close_if_idle() {
+  if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
+  auto release = [this](boost::system::error_code ec) {
+    // Once close completes the directory may be reopened, even while this
+    // object lingers until its last handler has run.
+    lock_.reset();
+    closed_published_.store(true, std::memory_order_release);
+    notifier_.close();
+    for (auto& h : close_handlers_) {
+      auto ex = boost::asio::get_associated_executor(h, strand_);
+      boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+    close_handlers_.clear();
+  };
+  // Once the last flush is done, the indexer links what it has not yet (read
+  // streams are complete when the next process opens the store) and stops:
+  // only then does the lock go, so nothing of this store writes links/ under
+  // the directory's next owner. The drain runs on the background thread,
+  // which must never hold the store's last reference: its completion carries
+  // it back to the strand.
+  auto complete_close = [self = shared_from_this(), release](boost::system::error_code ec) mutable {
+    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) return release(ec);
+    auto strand = self->strand_;
+    auto* impl = self.get();
+    impl->indexer_->drain([self = std::move(self), strand, release,
+                           ec](boost::system::error_code drained) mutable {
+      boost::asio::post(
+          strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
+    });
+    EVSTORE_TEST_POINT("store.close.drain_queued");
+  };
+  if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
+  if (!journal_) {
+    maybe_checkpoint(true);
+    return complete_close(failed_);
+  }
+  // The durable checkpoint syncs every dirty file: off the caller's executor.
+  flush_in_flight_ = true;
+  boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
+    const auto ec = self->durable_checkpoint(self->all_count());
+    auto strand = self->strand_;
+    boost::asio::post(strand, [self = std::move(self), complete_close, ec]() mutable {
+      self->flush_in_flight_ = false;
+      if (ec && !self->failed_) self->failed_ = ec;
+      complete_close(self->failed_);
+    });
+  });
 }
 
 }  // namespace evstore::detail

@@ -1,10 +1,10 @@
 // The engine behind evstore::store. One object per open store directory.
 //
 // Parts (member functions are declared below under the file that defines them):
-//   store/store_impl.cpp  construction, open, destruction, the facade's queries, helpers
-//                         the other parts share (errors, executors, accessors)
-//   store/writer.cpp      append: validation, retries, per-tick batches, flush, group
-//                         commit, the published head, close
+//   store/store_impl.cpp  construction, open, close, destruction, the facade's queries,
+//                         helpers the other parts share (errors, executors, accessors)
+//   store/writer.cpp      append: validation, retries, per-tick batches
+//   store/flush.cpp       the flush of a batch, group commit, the published head
 //   store/reader.cpp      stream, $all and positional reads, pages and their byte budget
 //   store/recovery.cpp    open-time checks and repair of the file tails, checkpoints
 //   store/lazy_load.cpp   a stream's committed state, loaded on first use
@@ -129,6 +129,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // indexing, and wait for either if it is running. Reads, pending appends
   // and their completions go on.
   void stop_background();
+  void async_close(close_handler handler);
   std::vector<stream_info> list_streams(std::size_t offset, std::size_t limit) const;
   store_statistics statistics() const;
   std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
@@ -151,7 +152,6 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/writer.cpp (append() posts to the strand)
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
               append_handler handler);
-  void async_close(close_handler handler);
 
   // --- store/reader.cpp (any thread)
   result<read_page> read(std::string_view stream, const read_options& options) const;
@@ -231,6 +231,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   stream_state& register_stream(std::string name);
   stream_batch& batch_for(stream_state& s);
   void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);
+  void complete(pending_append& p, boost::system::error_code ec);
+
+  // --- store/flush.cpp
   void schedule_flush();
   void start_flush();
   // Closes the open batch (if it holds appends) and queues it for its flush.
@@ -240,12 +243,13 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   boost::system::error_code write_stream_batch(stream_batch& sb);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
   void fail_batch(batch& b, boost::system::error_code ec);
-  void complete(pending_append& p, boost::system::error_code ec);
   void maybe_checkpoint(bool force);
-  void finish_close_if_idle();
   void notify_subscribers(const batch& b);
   // Records `count` as published for followers (format.hpp, "Published head").
   boost::system::error_code write_head(std::uint64_t count);
+
+  // --- store/store_impl.cpp
+  void finish_close_if_idle();
 
   // --- store/follower.cpp
   // Followers: the writer's published count; nullopt without a valid head file
