@@ -1094,7 +1094,7 @@ TEST(power_loss, crash_before_a_new_streams_index_header_leaves_a_store_that_ope
 // fsync mode: after a process crash in the middle of a flush, recovery accepts
 // the complete commits it finds, rewrites index entries and writes a synced
 // checkpoint that promises them. It must make everything that checkpoint covers
-// durable first. It does not (recovery.cpp, repair_tail): $all and the catalog
+// durable first. It does not (tail_repair.cpp, repair_tail): $all and the catalog
 // are synced only when cut, and the directory entries of the partition and index
 // files the interrupted flush created (and of an index file recovery creates
 // itself) are never synced. A power loss after recovery then leaves a

@@ -6,7 +6,8 @@
 //   store/writer.cpp      append: validation, retries, per-tick batches
 //   store/flush.cpp       the flush of a batch, group commit, the published head
 //   store/reader.cpp      stream, $all and positional reads, pages and their byte budget
-//   store/recovery.cpp    open-time checks and repair of the file tails, checkpoints
+//   store/recovery.cpp    open-time checks of the catalog and the $all tail, checkpoints
+//   store/tail_repair.cpp the writer's repair of the file tails recovery found
 //   store/lazy_load.cpp   a stream's committed state, loaded on first use
 //   store/follower.cpp    read-only stores: following a writer (refresh)
 //   journal/journal.cpp   durable mode: a flush as a journal frame (written by
@@ -274,14 +275,16 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   result<void> prepare_directory();
   result<void> read_catalog();
   result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
+  result<format::checkpoint> read_checkpoint();
+  result<void> check_catalog_against(const format::checkpoint& cp);
+  result<void> write_store_json();
+  boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
+
+  // --- store/tail_repair.cpp (the writer's repair, called by recover())
   result<recovery_plan> plan_repair(std::uint64_t committed, const std::vector<format::all_entry>& tail,
                                     std::uint64_t checkpoint_count);
   result<void> repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail);
-  result<format::checkpoint> read_checkpoint();
-  result<void> check_catalog_against(const format::checkpoint& cp);
   result<void> cut_uncommitted_streams(const recovery_plan& plan);
-  result<void> write_store_json();
-  boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
