@@ -285,6 +285,18 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                                     std::uint64_t checkpoint_count);
   result<void> repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail);
   result<void> cut_uncommitted_streams(const recovery_plan& plan);
+  // plan_repair's steps.
+  result<bool> hold_for_repair(recovery_plan& plan, const std::string& path);
+  result<void> plan_lost_tail(recovery_plan& plan);
+  result<void> plan_tail_indexes(recovery_plan& plan, const std::vector<format::all_entry>& tail);
+  result<void> plan_committed_ends(recovery_plan& plan, const std::vector<format::all_entry>& tail);
+  // repair_tail's steps; `files`: the plan's, and the index files step 2 creates.
+  using repair_files = std::map<std::string, std::shared_ptr<cached_file>>;
+  result<void> cut_all_tail(const recovery_plan& plan);
+  result<void> rewrite_tail_index_entries(const recovery_plan& plan,
+                                          const std::vector<format::all_entry>& tail, repair_files& files);
+  result<void> cut_lost_tail_streams(const recovery_plan& plan, const repair_files& files);
+  result<void> sync_repaired_tail(const recovery_plan& plan, const repair_files& files);
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;

@@ -29,22 +29,31 @@ result<recovery_plan> store_impl::plan_repair(std::uint64_t committed,
   while (plan.keep_streams > 0 && registry_.by_id(plan.keep_streams - 1)->first_position >= committed) {
     --plan.keep_streams;
   }
-  auto hold = [&](const std::string& path) -> result<bool> {
-    if (plan.files.count(path)) return true;
-    auto f = files_.get(path);
-    if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return false;
-    if (!f) return read_error(f.error(), path, 0);
-    plan.files.emplace(path, *f);
-    return true;
-  };
   for (const std::string& path :
        {layout::catalog(options_.directory), layout::all_index(options_.directory)}) {
-    auto held = hold(path);
+    auto held = hold_for_repair(plan, path);
     if (!held) return held.error();
     if (!*held) return corruption("file missing", relative(path), 0);
   }
+  if (auto r = plan_lost_tail(plan); !r) return r.error();
+  if (auto r = plan_tail_indexes(plan, tail); !r) return r.error();
+  if (auto r = plan_committed_ends(plan, tail); !r) return r.error();
+  return plan;
+}
 
-  // 1. Streams touched by whatever lies after the committed end of $all.
+// Opens `path` for the repair, once; false if it does not exist.
+result<bool> store_impl::hold_for_repair(recovery_plan& plan, const std::string& path) {
+  if (plan.files.count(path)) return true;
+  auto f = files_.get(path);
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return false;
+  if (!f) return read_error(f.error(), path, 0);
+  plan.files.emplace(path, *f);
+  return true;
+}
+
+// 1. Streams touched by whatever lies after the committed end of $all.
+result<void> store_impl::plan_lost_tail(recovery_plan& plan) {
+  const std::uint64_t committed = plan.committed;
   const std::string all_path = layout::all_index(options_.directory);
   cached_file& all = *plan.files.at(all_path);
   const std::uint64_t cut_at = format::file_header_size + committed * format::all_entry_size;
@@ -62,14 +71,17 @@ result<recovery_plan> store_impl::plan_repair(std::uint64_t committed,
       }
     }
   }
+  return {};
+}
 
-  // 2. The stream index files of the verified tail, whose entries are rewritten.
+// 2. The stream index files of the verified tail, whose entries are rewritten.
+result<void> store_impl::plan_tail_indexes(recovery_plan& plan, const std::vector<format::all_entry>& tail) {
   for (const format::all_entry& e : tail) {
     if (plan.touched.count(e.stream_id)) continue;
     plan.touched.insert(e.stream_id);
     const stream_state& s = *registry_.by_id(e.stream_id);
     for (const std::string& path : {s.partition_path, s.index_path}) {
-      auto held = hold(path);
+      auto held = hold_for_repair(plan, path);
       if (!held) return held.error();
       if (!*held && path == s.partition_path) {
         return corruption("partition missing for a stream with committed events", relative(path), 0);
@@ -88,10 +100,14 @@ result<recovery_plan> store_impl::plan_repair(std::uint64_t committed,
       plan.create_index.insert(e.stream_id);
     }
   }
+  return {};
+}
 
-  // 3. The committed ends the streams the lost tail touched are cut back to:
-  //    from the accepted tail where it holds their last event, else from their
-  //    index (which the tail does not change).
+// 3. The committed ends the streams the lost tail touched are cut back to:
+//    from the accepted tail where it holds their last event, else from their
+//    index (which the tail does not change).
+result<void> store_impl::plan_committed_ends(recovery_plan& plan,
+                                             const std::vector<format::all_entry>& tail) {
   for (auto it = tail.rbegin(); it != tail.rend(); ++it) {
     if (plan.ends.count(it->stream_id) == 0)
       plan.ends.emplace(it->stream_id, std::pair{it->offset + it->size, it->version + 1});
@@ -99,13 +115,13 @@ result<recovery_plan> store_impl::plan_repair(std::uint64_t committed,
   for (std::uint32_t id : plan.dirty) {
     stream_state& s = *registry_.by_id(id);
     for (const std::string& path : {s.partition_path, s.index_path}) {
-      if (auto held = hold(path); !held) return held.error();
+      if (auto held = hold_for_repair(plan, path); !held) return held.error();
     }
     if (plan.ends.count(id)) continue;
     if (auto r = ensure_loaded(s); !r) return r.error();
     plan.ends.emplace(id, std::pair{s.committed_end, s.committed_count.load()});
   }
-  return plan;
+  return {};
 }
 
 // Removes the files of streams whose catalog records recovery cuts, then the
@@ -146,8 +162,19 @@ result<void> store_impl::cut_uncommitted_streams(const recovery_plan& plan) {
   return {};
 }
 
+// The repair itself, in four steps, once the plan has read everything.
 result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail) {
-  // 1. Cut whatever lies after the committed end of $all.
+  if (auto r = cut_all_tail(plan); !r) return r;
+  // The files written or synced below: held since planning (the cache may have
+  // closed them since; reopening would read after writing), or created here.
+  repair_files files = plan.files;
+  if (auto r = rewrite_tail_index_entries(plan, tail, files); !r) return r;
+  if (auto r = cut_lost_tail_streams(plan, files); !r) return r;
+  return sync_repaired_tail(plan, files);
+}
+
+// 1. Cut whatever lies after the committed end of $all.
+result<void> store_impl::cut_all_tail(const recovery_plan& plan) {
   const std::string all_path = layout::all_index(options_.directory);
   cached_file& all = *plan.files.at(all_path);
   if (plan.cut_all) {
@@ -156,12 +183,14 @@ result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vecto
     if (auto ec = all.file->sync()) return error(ec, all_path);
     all.allocated = cut_at;
   }
+  return {};
+}
 
-  // 2. Rewrite the stream index entries of the verified tail: a flush writes
-  //    them last, so they are the part of a committed append most likely lost.
-  // The files written or synced below: held since planning (the cache may have
-  // closed them since; reopening would read after writing), or created here.
-  std::map<std::string, std::shared_ptr<cached_file>> files = plan.files;
+// 2. Rewrite the stream index entries of the verified tail: a flush writes
+//    them last, so they are the part of a committed append most likely lost.
+result<void> store_impl::rewrite_tail_index_entries(const recovery_plan& plan,
+                                                    const std::vector<format::all_entry>& tail,
+                                                    repair_files& files) {
   for (std::uint32_t id : plan.create_index) {
     stream_state& s = *registry_.by_id(id);
     auto f = files_.create(s.index_path);
@@ -183,10 +212,13 @@ result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vecto
     if (auto ec = f.file->write_at(entry_at, entry)) return error(ec, s.index_path);
     f.note_written(entry_at + entry.size());
   }
+  return {};
+}
 
-  // 3. Cut partitions and indexes of streams the lost tail touched back to their
-  //    committed ends, so no stale record outlives recovery there; the streams
-  //    of the tail are loaded from it.
+// 3. Cut partitions and indexes of streams the lost tail touched back to their
+//    committed ends, so no stale record outlives recovery there; the streams
+//    of the tail are loaded from it.
+result<void> store_impl::cut_lost_tail_streams(const recovery_plan& plan, const repair_files& files) {
   for (const auto& [id, end] : plan.ends) {
     stream_state& s = *registry_.by_id(id);
     const auto [committed_end, count] = end;
@@ -208,9 +240,12 @@ result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vecto
       s.loaded.store(true, std::memory_order_release);
     }
   }
+  return {};
+}
 
-  // 4. Make all of it durable, the directory entries of files the interrupted
-  //    flush created included, before a checkpoint promises it.
+// 4. Make all of it durable, the directory entries of files the interrupted
+//    flush created included, before a checkpoint promises it.
+result<void> store_impl::sync_repaired_tail(const recovery_plan& plan, const repair_files& files) {
   if (plan.committed == plan.checkpoint_count && plan.dirty.empty()) return {};
   std::set<std::string> dirs = {options_.directory, layout::streams_dir(options_.directory),
                                 layout::index_dir(options_.directory)};
