@@ -223,6 +223,14 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/writer.cpp
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler);
+  // do_append's steps.
+  error check_appendable(const std::string& stream, const std::vector<event_data>& events) const;
+  result<stream_state*> writer_stream(const std::string& stream);
+  void queue_retry(stream_state& s, std::size_t at, std::size_t size, std::uint64_t count, pending_append& p);
+  error check_ids_and_version(stream_state* s, const std::string& stream,
+                              const std::vector<event_data>& events, expected_version expected,
+                              std::uint64_t count, append_result& r);
+  void seal_before_overflow(const std::vector<event_data>& events);
   error validate(const std::vector<event_data>& events) const;
   std::optional<std::size_t> find_retry(stream_state& s, const std::vector<event_data>& events);
   bool in_window(const stream_state& s, const recent_event& r) const;

@@ -148,79 +148,21 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
     complete(p, e.code);
   };
-  if (options_.read_only) return fail({errc::read_only, "the store is open read-only"});
-  if (closed_) return fail({errc::store_closed, "the store was closed"});
-  if (failed_)
-    return fail(
-        {errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"});
-  if (auto ec = validate_stream_name(stream, name_use::append)) {
-    return fail({ec, "'" + stream + "' is not a stream name that takes appends"});
-  }
-  if (auto invalid = validate(events); invalid.code) return fail(std::move(invalid));
-
-  stream_state* s = registry_.find(stream);
-  // A read stream's name is taken: its events are links, not appends.
-  if (s == nullptr && indexer_->is_link(stream)) {
-    return fail({errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"});
-  }
-  if (s != nullptr && !s->writer_ready) {
-    if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error());
-    s->pending_count = s->committed_count.load(std::memory_order_acquire);
-    s->pending_end = s->committed_end;
-    s->files_created = s->pending_count > 0;
-    s->writer_ready = true;
-  }
+  if (auto refused = check_appendable(stream, events); refused.code) return fail(std::move(refused));
+  auto found = writer_stream(stream);
+  if (!found) return fail(found.error());
+  stream_state* s = *found;
   const std::uint64_t count = s ? s->pending_count : 0;
 
   // A retry of a recent append (same ids) gets the first result; it is queued
   // with this tick's batch so that it never completes before the original.
   if (s != nullptr && events.front().id) {
-    if (const auto at = find_retry(*s, events)) {
-      // By index: the window is a deque, whose elements are not contiguous.
-      const recent_event& first = s->recent[*at];
-      const recent_event& last = s->recent[*at + events.size() - 1];
-      p.result.first_version = first.version;
-      p.result.version = last.version;
-      p.result.first_position = first.position;
-      p.result.position = last.position;
-      p.result.created_stream = first.version == 0;
-      p.result.duplicate = true;
-      p.result.actual = count - 1;
-      batch_->appends.push_back(std::move(p));
-      schedule_flush();
-      return;
-    }
+    if (const auto at = find_retry(*s, events)) return queue_retry(*s, *at, events.size(), count, p);
   }
-
-  // Not a retry, yet one of its ids is a recent event's: writing it would
-  // store that id twice (and a client that meant a retry would get two copies).
-  if (s != nullptr) {
-    if (const auto taken = find_taken_id(*s, events)) {
-      if (count > 0) p.result.actual = count - 1;
-      return fail(
-          {errc::duplicate_event_id,
-           "event " + std::to_string(taken->first) + "'s id " +
-               boost::uuids::to_string(*events[taken->first].id) + " is version " +
-               std::to_string(taken->second) + " of stream '" + stream +
-               "', and the append is not a retry of the append that wrote it (other ids or other content)"});
-    }
+  if (auto refused = check_ids_and_version(s, stream, events, expected, count, p.result); refused.code) {
+    return fail(std::move(refused));
   }
-  if (!expected_matches(expected, count)) {
-    if (count > 0) p.result.actual = count - 1;
-    return fail({errc::wrong_expected_version,
-                 "stream '" + stream + "' " +
-                     (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
-                     ", expected " + to_string(expected)});
-  }
-  // A batch grows while the previous flush is in flight (durable mode): seal
-  // it before it would outgrow a flush (and its journal frame) and queue the
-  // next one behind it. Sealed before registering: a new stream's catalog
-  // record belongs to the batch of its first append.
-  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
-  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
-    seal_batch();
-    start_flush();  // at once unless a flush is in flight, as at the threshold below
-  }
+  seal_before_overflow(events);
   // Claimed against a read stream being created since the check above.
   if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
     return fail({errc::invalid_stream_name, "'" + stream + "' is the name of a read stream"});
@@ -232,6 +174,94 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     start_flush();
   } else {
     schedule_flush();
+  }
+}
+
+// Why no append may go to `stream` now, or no error: the store's state, the
+// stream's name, the events themselves.
+error store_impl::check_appendable(const std::string& stream, const std::vector<event_data>& events) const {
+  if (options_.read_only) return {errc::read_only, "the store is open read-only"};
+  if (closed_) return {errc::store_closed, "the store was closed"};
+  if (failed_)
+    return {errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"};
+  if (auto ec = validate_stream_name(stream, name_use::append)) {
+    return {ec, "'" + stream + "' is not a stream name that takes appends"};
+  }
+  return validate(events);
+}
+
+// The stream an append goes to, its writer state ready; null for a new stream.
+result<stream_state*> store_impl::writer_stream(const std::string& stream) {
+  stream_state* s = registry_.find(stream);
+  // A read stream's name is taken: its events are links, not appends.
+  if (s == nullptr && indexer_->is_link(stream)) {
+    return error{errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"};
+  }
+  if (s != nullptr && !s->writer_ready) {
+    if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
+    s->pending_count = s->committed_count.load(std::memory_order_acquire);
+    s->pending_end = s->committed_end;
+    s->files_created = s->pending_count > 0;
+    s->writer_ready = true;
+  }
+  return s;
+}
+
+// Completes a retry with the result of the recent commit it repeats (at
+// s.recent[at]), in this tick's batch.
+void store_impl::queue_retry(stream_state& s, std::size_t at, std::size_t size, std::uint64_t count,
+                             pending_append& p) {
+  // By index: the window is a deque, whose elements are not contiguous.
+  const recent_event& first = s.recent[at];
+  const recent_event& last = s.recent[at + size - 1];
+  p.result.first_version = first.version;
+  p.result.version = last.version;
+  p.result.first_position = first.position;
+  p.result.position = last.position;
+  p.result.created_stream = first.version == 0;
+  p.result.duplicate = true;
+  p.result.actual = count - 1;
+  batch_->appends.push_back(std::move(p));
+  schedule_flush();
+}
+
+// Refuses an append (not a retry) that reuses a recent event's id or does not
+// meet its expected version; `count`: the stream's events, pending included.
+error store_impl::check_ids_and_version(stream_state* s, const std::string& stream,
+                                        const std::vector<event_data>& events, expected_version expected,
+                                        std::uint64_t count, append_result& r) {
+  // Not a retry, yet one of its ids is a recent event's: writing it would
+  // store that id twice (and a client that meant a retry would get two copies).
+  if (s != nullptr) {
+    if (const auto taken = find_taken_id(*s, events)) {
+      if (count > 0) r.actual = count - 1;
+      return {
+          errc::duplicate_event_id,
+          "event " + std::to_string(taken->first) + "'s id " +
+              boost::uuids::to_string(*events[taken->first].id) + " is version " +
+              std::to_string(taken->second) + " of stream '" + stream +
+              "', and the append is not a retry of the append that wrote it (other ids or other content)"};
+    }
+  }
+  if (!expected_matches(expected, count)) {
+    if (count > 0) r.actual = count - 1;
+    return {errc::wrong_expected_version,
+            "stream '" + stream + "' " +
+                (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") + ", expected " +
+                to_string(expected)};
+  }
+  return {};
+}
+
+// A batch grows while the previous flush is in flight (durable mode): seal
+// it before it would outgrow a flush (and its journal frame) and queue the
+// next one behind it. Sealed before registering: a new stream's catalog
+// record belongs to the batch of its first append.
+void store_impl::seal_before_overflow(const std::vector<event_data>& events) {
+  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
+  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
+    seal_batch();
+    start_flush();  // at once unless a flush is in flight, as at the threshold below
   }
 }
 
