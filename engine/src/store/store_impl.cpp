@@ -35,6 +35,22 @@ std::size_t resolve_open_files(store_options& o) {
   return o.max_open_files;
 }
 
+result<void> check_options(const store_options& o) {
+  if (o.max_open_files < 8 || o.flush_threshold_bytes == 0 || o.max_event_bytes == 0 ||
+      o.max_append_events == 0 || o.checkpoint_interval == 0) {
+    return error(errc::invalid_argument, "store_options out of range");
+  }
+  if (o.max_event_bytes > format::max_event_payload) {
+    // A larger event would be acknowledged and then refused by every read
+    // (and cut, with every later event, by the next recovery).
+    return error(errc::invalid_argument, "store_options::max_event_bytes " +
+                                             std::to_string(o.max_event_bytes) +
+                                             " exceeds the record format's limit of " +
+                                             std::to_string(format::max_event_payload) + " bytes");
+  }
+  return {};
+}
+
 }  // namespace
 
 store_impl::store_impl(store::executor_type executor, store_options options)
@@ -80,18 +96,7 @@ store_impl::~store_impl() {
 }
 
 result<void> store_impl::open() {
-  if (options_.max_open_files < 8 || options_.flush_threshold_bytes == 0 || options_.max_event_bytes == 0 ||
-      options_.max_append_events == 0 || options_.checkpoint_interval == 0) {
-    return error(errc::invalid_argument, "store_options out of range");
-  }
-  if (options_.max_event_bytes > format::max_event_payload) {
-    // A larger event would be acknowledged and then refused by every read
-    // (and cut, with every later event, by the next recovery).
-    return error(errc::invalid_argument, "store_options::max_event_bytes " +
-                                             std::to_string(options_.max_event_bytes) +
-                                             " exceeds the record format's limit of " +
-                                             std::to_string(format::max_event_payload) + " bytes");
-  }
+  if (auto r = check_options(options_); !r) return r;
   if (auto r = prepare_directory(); !r) return r;
   // Everything open reads after recovery's first write is read first, so that
   // a failed read leaves the store as it was (recovery.cpp).
@@ -99,22 +104,9 @@ result<void> store_impl::open() {
   if (auto r = indexer_->open(); !r) return r;
   std::shared_ptr<cached_file> journal;
   if (!options_.read_only) {
-    const std::string head = layout::head(options_.directory);
-    auto f = files_.get(head);
-    if (f) {
-      head_file_ = *f;
-    } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
-      return read_error(f.error(), head, 0);
-    }
-    if (options_.fsync_on_flush) {
-      const std::string path = layout::journal(options_.directory);
-      auto j = files_.get(path);
-      if (j) {
-        journal = *j;
-      } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
-        return read_error(j.error(), path, 0);
-      }
-    }
+    auto held = hold_head_and_journal();
+    if (!held) return held.error();
+    journal = std::move(*held);
   }
   if (auto r = recover(); !r) return r;
   indexer_->limit_progress(all_count());
@@ -146,6 +138,29 @@ result<void> store_impl::open() {
     if (options_.system_streams || indexer_->has_definitions()) indexer_->start();
   }
   return {};
+}
+
+// A writer's published head and (durable mode) journal, opened before
+// recovery writes anything; returns the journal (null: none yet).
+result<std::shared_ptr<cached_file>> store_impl::hold_head_and_journal() {
+  std::shared_ptr<cached_file> journal;
+  const std::string head = layout::head(options_.directory);
+  auto f = files_.get(head);
+  if (f) {
+    head_file_ = *f;
+  } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
+    return read_error(f.error(), head, 0);
+  }
+  if (options_.fsync_on_flush) {
+    const std::string path = layout::journal(options_.directory);
+    auto j = files_.get(path);
+    if (j) {
+      journal = *j;
+    } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
+      return read_error(j.error(), path, 0);
+    }
+  }
+  return journal;
 }
 
 void store_impl::complete_on_executor(

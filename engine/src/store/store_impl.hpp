@@ -258,6 +258,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   boost::system::error_code write_head(std::uint64_t count);
 
   // --- store/store_impl.cpp
+  result<std::shared_ptr<cached_file>> hold_head_and_journal();
   void finish_close_if_idle();
 
   // --- store/follower.cpp
