@@ -277,6 +277,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/lazy_load.cpp
   // ensure_loaded's work for one $all count.
   result<void> load_against(stream_state& s, std::uint64_t count_all) const;
+  result<std::uint64_t> committed_prefix(const stream_state& s, std::uint64_t count_all,
+                                         std::uint64_t capacity) const;
   result<bool> entry_is_committed(const stream_state& s, std::uint64_t version,
                                   std::uint64_t all_count) const;
 
