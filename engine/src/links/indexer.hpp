@@ -174,6 +174,10 @@ class indexer {
   boost::system::error_code prepare_for_write(link_state& l);
   boost::system::error_code reset_link(link_state& l);
   boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  // write_pending's steps.
+  void append_pending(const std::vector<link_state*>& touched);
+  boost::system::error_code sync_dirty_links();
+  void publish_pending(const std::vector<link_state*>& touched);
   boost::system::error_code write_definitions();
   result<bool> load_definitions();
   // The progress file's value (not limited to the store's $all count).
