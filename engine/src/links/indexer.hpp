@@ -179,6 +179,11 @@ class indexer {
   boost::system::error_code sync_dirty_links();
   void publish_pending(const std::vector<link_state*>& touched);
   boost::system::error_code write_definitions();
+  void create_on_background(const std::string& name, const filter& f,
+                            std::function<void(std::uint64_t, std::uint64_t)> progress,
+                            create_handler handler);
+  bool answer_if_taken(std::unique_lock<std::shared_mutex>& lock, const std::string& name, const filter& f,
+                       create_handler& handler);
   result<bool> load_definitions();
   // The progress file's value (not limited to the store's $all count).
   result<std::optional<std::uint64_t>> read_progress() const;
