@@ -268,8 +268,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
 
   // The response is serialized by hand into one buffer: one send per
   // response, without Beast's header container and buffer sequences.
-  void write_response(api_response r,
-                      bool keep_alive) {  // NOLINT(performance-unnecessary-value-param): callers move it in
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): callers move it in
+  void write_response(api_response r, bool keep_alive) {
     if (st_->stopping()) keep_alive = false;  // stop(): this is the connection's last answer
     const unsigned status = r.status;
     response_.clear();
