@@ -1057,7 +1057,7 @@ TEST(power_loss, crash_while_creating_the_store_leaves_a_directory_that_opens) {
 }
 
 // A process crash during the first flush of a new stream, after its index file
-// was created (writer.cpp, write_stream_batch: files_.create) and before its
+// was created (flush.cpp, write_stream_batch: files_.create) and before its
 // header was written, must leave a store that opens and takes appends to that
 // stream. The empty index file makes ensure_loaded (recovery.cpp) report
 // "bad stream index header": recovery calls it for the stream of the cut $all
@@ -1094,7 +1094,7 @@ TEST(power_loss, crash_before_a_new_streams_index_header_leaves_a_store_that_ope
 // fsync mode: after a process crash in the middle of a flush, recovery accepts
 // the complete commits it finds, rewrites index entries and writes a synced
 // checkpoint that promises them. It must make everything that checkpoint covers
-// durable first. It does not (recovery.cpp, repair_tail): $all and the catalog
+// durable first. It does not (tail_repair.cpp, repair_tail): $all and the catalog
 // are synced only when cut, and the directory entries of the partition and index
 // files the interrupted flush created (and of an index file recovery creates
 // itself) are never synced. A power loss after recovery then leaves a

@@ -139,6 +139,19 @@ class http_session : public net::connection, public std::enable_shared_from_this
            ec != bhttp::error::need_more;
   }
 
+  // The status that refuses `req` for its token (401, 403), or 0.
+  unsigned access_refusal(const bhttp::request<bhttp::string_body>& req) const {
+    const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
+                        req.method() == bhttp::verb::delete_;
+    // The console's static files hold no data: a browser loads them without
+    // a token, and the console then sends the token the user gives it.
+    const bool console_file = (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
+                              find_console_asset(req.target()) != nullptr;
+    const bool open_probe =
+        st_->options.open_probes && req.method() == bhttp::verb::get && is_probe(req.target());
+    return console_file || open_probe ? 0 : st_->authorize(req[bhttp::field::authorization], writes);
+  }
+
   void on_header(beast::error_code ec, std::size_t) {
     first_ = false;
     // Closed (by stop()) while the header came: a header already in the
@@ -168,16 +181,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
           error_response(413, "body_too_large",
                          "request body exceeds " + std::to_string(st_->options.body_limit) + " bytes"));
     }
-    const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
-                        req.method() == bhttp::verb::delete_;
-    // The console's static files hold no data: a browser loads them without
-    // a token, and the console then sends the token the user gives it.
-    const bool console_file = (req.method() == bhttp::verb::get || req.method() == bhttp::verb::head) &&
-                              find_console_asset(req.target()) != nullptr;
-    const bool open_probe =
-        st_->options.open_probes && req.method() == bhttp::verb::get && is_probe(req.target());
-    if (const unsigned denied =
-            console_file || open_probe ? 0 : st_->authorize(req[bhttp::field::authorization], writes)) {
+    if (const unsigned denied = access_refusal(req)) {
       return reply_early(refusal(denied, "this token may only read"));
     }
     // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met.
@@ -264,8 +268,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
 
   // The response is serialized by hand into one buffer: one send per
   // response, without Beast's header container and buffer sequences.
-  void write_response(api_response r,
-                      bool keep_alive) {  // NOLINT(performance-unnecessary-value-param): callers move it in
+  // NOLINTNEXTLINE(performance-unnecessary-value-param): callers move it in
+  void write_response(api_response r, bool keep_alive) {
     if (st_->stopping()) keep_alive = false;  // stop(): this is the connection's last answer
     const unsigned status = r.status;
     response_.clear();

@@ -173,9 +173,18 @@ class indexer {
   void route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams);
   [[nodiscard]] boost::system::error_code prepare_for_write(link_state& l);
   boost::system::error_code reset_link(link_state& l);
-  [[nodiscard]] boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  // write_pending's steps.
+  void append_pending(const std::vector<link_state*>& touched);
+  boost::system::error_code sync_dirty_links();
+  void publish_pending(const std::vector<link_state*>& touched);
   boost::system::error_code write_definitions();
-  [[nodiscard]] result<bool> load_definitions();
+  void create_on_background(const std::string& name, const filter& f,
+                            std::function<void(std::uint64_t, std::uint64_t)> progress,
+                            create_handler handler);
+  bool answer_if_taken(std::unique_lock<std::shared_mutex>& lock, const std::string& name, const filter& f,
+                       create_handler& handler);
+  result<bool> load_definitions();
   // The progress file's value (not limited to the store's $all count).
   [[nodiscard]] result<std::optional<std::uint64_t>> read_progress() const;
   // The indexer stops (until the next open).

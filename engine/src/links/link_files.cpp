@@ -340,7 +340,36 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
       if (l->pending_entries > 0) touched.push_back(l.get());
     }
   }
-  // A failure here is the link's alone (fail_link).
+  append_pending(touched);
+  if (persist_progress) {
+    if (auto ec = fs.create_directories(dir_)) return ec;
+    if (store_.options().fsync_on_flush) {
+      if (auto ec = sync_dirty_links()) return ec;
+    }
+    std::shared_lock lock(mutex_);
+    for (auto& [name, l] : links_) l->dirty = false;
+    // Not while a link has failed: the next open must redo $all from here.
+    if (new_progress != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
+      std::array<std::byte, format::link_progress_size> buf{};
+      format::encode_link_progress(new_progress, buf);
+      if (auto ec = fs.create_directories(dir_)) return ec;
+      const std::string path = layout::join(dir_, "progress");
+      auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
+      if (!f) return f.error();
+      if (auto ec = (*f)->file->write_at(0, buf)) return ec;
+      persisted_progress_ = new_progress;
+    }
+  }
+  publish_pending(touched);
+  if (persist_progress) progress_.store(new_progress, std::memory_order_release);
+  for (link_state* l : touched) store_.subscriptions().notify(l->name);
+  return {};
+}
+
+// Writes the pending entries of `touched` after their written ones. A failure
+// here is the link's alone (fail_link).
+void indexer::append_pending(const std::vector<link_state*>& touched) {
+  file_system& fs = *store_.options().file_system;
   for (link_state* l : touched) {
     std::shared_ptr<cached_file> f;
     if (l->written == 0 && !fs.exists(l->path)) {
@@ -364,43 +393,36 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
     f->note_written(at + l->pending.size());
     l->dirty = true;
   }
-  if (persist_progress) {
-    if (auto ec = fs.create_directories(dir_)) return ec;
-    if (store_.options().fsync_on_flush) {
-      std::vector<link_state*> dirty;
-      {
-        std::shared_lock lock(mutex_);
-        for (auto& [name, l] : links_) {
-          if (l->dirty) dirty.push_back(l.get());
-        }
-      }
-      for (link_state* l : dirty) {
-        auto f = store_.files().get(l->path);
-        boost::system::error_code ec = f ? (*f)->file->sync() : f.error();
-        for (std::size_t i = 0; !ec && i < l->unsynced_dirs.size(); ++i)
-          ec = fs.sync_directory(l->unsynced_dirs[i]);
-        if (ec) {
-          fail_link(*l, ec, "syncing");
-        } else {
-          l->unsynced_dirs.clear();
-        }
-      }
-      if (auto ec = fs.sync_directory(dir_)) return ec;
-    }
+}
+
+// Durable mode: syncs every link file written since the last progress (and
+// the directories made for it), then links/. A link that fails to sync fails
+// alone; a failed sync of links/ is returned.
+boost::system::error_code indexer::sync_dirty_links() {
+  file_system& fs = *store_.options().file_system;
+  std::vector<link_state*> dirty;
+  {
     std::shared_lock lock(mutex_);
-    for (auto& [name, l] : links_) l->dirty = false;
-    // Not while a link has failed: the next open must redo $all from here.
-    if (new_progress != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
-      std::array<std::byte, format::link_progress_size> buf{};
-      format::encode_link_progress(new_progress, buf);
-      if (auto ec = fs.create_directories(dir_)) return ec;
-      const std::string path = layout::join(dir_, "progress");
-      auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
-      if (!f) return f.error();
-      if (auto ec = (*f)->file->write_at(0, buf)) return ec;
-      persisted_progress_ = new_progress;
+    for (auto& [name, l] : links_) {
+      if (l->dirty) dirty.push_back(l.get());
     }
   }
+  for (link_state* l : dirty) {
+    auto f = store_.files().get(l->path);
+    boost::system::error_code ec = f ? (*f)->file->sync() : f.error();
+    for (std::size_t i = 0; !ec && i < l->unsynced_dirs.size(); ++i)
+      ec = fs.sync_directory(l->unsynced_dirs[i]);
+    if (ec) {
+      fail_link(*l, ec, "syncing");
+    } else {
+      l->unsynced_dirs.clear();
+    }
+  }
+  return fs.sync_directory(dir_);
+}
+
+// The entries written are the links' counts now: readers see them.
+void indexer::publish_pending(const std::vector<link_state*>& touched) {
   for (link_state* l : touched) {
     l->written += l->pending_entries;
     l->pending.clear();
@@ -410,9 +432,6 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
     l->count.store(l->written, std::memory_order_release);
     l->loaded.store(true, std::memory_order_release);
   }
-  if (persist_progress) progress_.store(new_progress, std::memory_order_release);
-  for (link_state* l : touched) store_.subscriptions().notify(l->name);
-  return {};
 }
 
 }  // namespace evstore::detail

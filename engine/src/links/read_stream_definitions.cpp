@@ -14,6 +14,43 @@
 #include <boost/json.hpp>
 
 namespace evstore::detail {
+namespace {
+
+// One definition as links/read_streams.json lists it.
+struct parsed_definition {
+  std::string name;
+  filter f;
+  bool built;
+};
+
+// The definitions in `text`, the contents of links/read_streams.json at `path`.
+result<std::vector<parsed_definition>> parse_definitions(std::string_view text, const std::string& path) {
+  boost::system::error_code ec;
+  boost::json::parse_options opts;
+  opts.max_depth = max_json_depth + 8;  // filter values may nest that deep, inside the file's envelope
+  const auto doc = boost::json::parse(text, ec, {}, opts);
+  const auto* list = !ec && doc.is_object() ? doc.as_object().if_contains("readStreams") : nullptr;
+  if (list == nullptr || !list->is_array())
+    return store_impl::corruption("bad read-stream definitions", path, 0);
+  // Filters are read from their text as written (values keep their spelling).
+  const auto raw_items = raw_elements(*raw_member(text, "readStreams"));
+  std::vector<parsed_definition> items;
+  for (std::size_t i = 0; i < raw_items.size(); ++i) {
+    const auto* o = list->as_array()[i].if_object();
+    const auto* name = o ? o->if_contains("name") : nullptr;
+    const auto* def = o ? o->if_contains("filter") : nullptr;
+    const auto* built = o ? o->if_contains("built") : nullptr;
+    if (!name || !name->is_string() || !def || !built || !built->is_bool()) {
+      return store_impl::corruption("bad read-stream definition", path, 0);
+    }
+    auto f2 = filter::from_json(*raw_member(raw_items[i], "filter"));
+    if (!f2) return store_impl::corruption("bad read-stream filter: " + f2.error().message(), path, 0);
+    items.push_back({std::string(name->as_string()), std::move(*f2), built->as_bool()});
+  }
+  return items;
+}
+
+}  // namespace
 
 // Reads links/read_streams.json; a definition already known keeps its state
 // (back-fill cursor, waiters), one no longer listed is dropped. True if any
@@ -31,41 +68,17 @@ result<bool> indexer::load_definitions() {
   if (!f) return error(f.error(), defs_path);
   auto text = read_all(**f);
   if (!text) return error(text.error(), defs_path);
-  boost::system::error_code ec;
-  boost::json::parse_options opts;
-  opts.max_depth = max_json_depth + 8;  // filter values may nest that deep, inside the file's envelope
-  const auto doc = boost::json::parse(to_string_view(*text), ec, {}, opts);
-  const auto* list = !ec && doc.is_object() ? doc.as_object().if_contains("readStreams") : nullptr;
-  if (list == nullptr || !list->is_array())
-    return store_impl::corruption("bad read-stream definitions", defs_path, 0);
-  // Filters are read from their text as written (values keep their spelling).
-  const auto raw_items = raw_elements(*raw_member(to_string_view(*text), "readStreams"));
-  struct parsed {
-    std::string name;
-    filter f;
-    bool built;
-  };
-  std::vector<parsed> items;
-  for (std::size_t i = 0; i < raw_items.size(); ++i) {
-    const auto* o = list->as_array()[i].if_object();
-    const auto* name = o ? o->if_contains("name") : nullptr;
-    const auto* def = o ? o->if_contains("filter") : nullptr;
-    const auto* built = o ? o->if_contains("built") : nullptr;
-    if (!name || !name->is_string() || !def || !built || !built->is_bool()) {
-      return store_impl::corruption("bad read-stream definition", defs_path, 0);
-    }
-    auto f2 = filter::from_json(*raw_member(raw_items[i], "filter"));
-    if (!f2) return store_impl::corruption("bad read-stream filter: " + f2.error().message(), defs_path, 0);
-    items.push_back({std::string(name->as_string()), std::move(*f2), built->as_bool()});
-  }
+  auto parsed = parse_definitions(to_string_view(*text), defs_path);
+  if (!parsed) return parsed.error();
+  std::vector<parsed_definition>& items = *parsed;
   std::vector<link_state*> links;
   links.reserve(items.size());
-  for (const parsed& p : items) links.push_back(&link_for(p.name));
+  for (const parsed_definition& p : items) links.push_back(&link_for(p.name));
   std::unique_lock lock(mutex_);
   std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> loaded;
   bool changed = items.size() != definitions_.size();
   for (std::size_t i = 0; i < items.size(); ++i) {
-    parsed& p = items[i];
+    parsed_definition& p = items[i];
     if (auto it = definitions_.find(p.name);
         it != definitions_.end() && it->second && it->second->matcher.definition() == p.f) {
       changed = changed || it->second->building != !p.built;
@@ -150,76 +163,94 @@ void indexer::create(std::string name, filter f, std::function<void(std::uint64_
     return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
   }
   start();  // the first read stream of a store without system streams
-  boost::asio::post(
-      store_.background_executor(), [this, name = std::move(name), f = std::move(f),
-                                     progress = std::move(progress), handler = std::move(handler)]() mutable {
-        std::lock_guard running(step_mutex_);
-        if (stopped_ || closing_.load(std::memory_order_acquire)) {
-          return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
-        }
-        EVSTORE_TEST_POINT("indexer.create.claim");
-        boost::system::error_code ec;
-        {
-          // Exclusive: the check of the write streams and the claim are one step
-          // against the writer's claim_write_name() (the caller's check in
-          // store.cpp is only a fast path: an append may come after it).
-          std::unique_lock lock(mutex_);
-          auto it = definitions_.find(name);
-          if (it != definitions_.end()) {
-            if (!it->second->matcher.same_filter(f)) {
-              ec = make_error_code(errc::read_stream_exists);
-            } else if (failed_) {
-              // Stopped: the links never reach what it would wait for.
-              ec = failed_;
-            } else if (it->second->building && it->second->link->failed.load()) {
-              // Its back-fill waits for the next open (fail_link).
-              std::lock_guard loading(it->second->link->load_mutex);
-              ec = it->second->link->failure.code;
-            } else if (const std::uint64_t all = store_.all_count();
-                       it->second->building || progress_.load(std::memory_order_relaxed) < all) {
-              // Completes with the back-fill, or once the live links reach the
-              // events acknowledged before this call (complete_built_waiters).
-              if (!it->second->building) it->second->complete_at = std::max(it->second->complete_at, all);
-              it->second->waiters.push_back(std::move(handler));
-              lock.unlock();
-              schedule();
-              return;
-            }
-            lock.unlock();
-            store_.complete_on_executor(std::move(handler), ec);
-            return;
-          }
-          if (store_.streams().find(name) != nullptr) {
-            lock.unlock();
-            return store_.complete_on_executor(std::move(handler), make_error_code(errc::read_stream_exists));
-          }
-          if (!failed_) claimed_ = name;
-        }
-        if (failed_) {
-          store_.complete_on_executor(std::move(handler), failed_);
-          return;
-        }
-        auto unclaim = [this] {
-          std::unique_lock lock(mutex_);
-          claimed_.clear();
-        };
-        auto d = std::make_unique<read_stream_definition>(read_stream_definition{
-            name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
-        // A link file left by an earlier read stream of that name must not
-        // show through the new one.
-        if (auto reset = reset_link(*d->link)) {
-          unclaim();
-          return store_.complete_on_executor(std::move(handler), reset);
-        }
-        d->waiters.push_back(std::move(handler));
-        {
-          std::unique_lock lock(mutex_);
-          definitions_.emplace(name, std::move(d));
-          claimed_.clear();
-        }
-        if (auto wec = write_definitions()) fail(wec);
-        schedule();
-      });
+  boost::asio::post(store_.background_executor(),
+                    [this, name = std::move(name), f = std::move(f), progress = std::move(progress),
+                     handler = std::move(handler)]() mutable {
+                      create_on_background(name, f, std::move(progress), std::move(handler));
+                    });
+}
+
+// create() on the background thread: claims the name, then adds the
+// definition, whose back-fill completes `handler`.
+void indexer::create_on_background(const std::string& name, const filter& f,
+                                   std::function<void(std::uint64_t, std::uint64_t)> progress,
+                                   create_handler handler) {
+  std::lock_guard running(step_mutex_);
+  if (stopped_ || closing_.load(std::memory_order_acquire)) {
+    return store_.complete_on_executor(std::move(handler), make_error_code(errc::store_closed));
+  }
+  EVSTORE_TEST_POINT("indexer.create.claim");
+  {
+    // Exclusive: the check of the write streams and the claim are one step
+    // against the writer's claim_write_name() (the caller's check in
+    // store.cpp is only a fast path: an append may come after it).
+    std::unique_lock lock(mutex_);
+    if (answer_if_taken(lock, name, f, handler)) return;
+    if (!failed_) claimed_ = name;
+  }
+  if (failed_) {
+    store_.complete_on_executor(std::move(handler), failed_);
+    return;
+  }
+  auto unclaim = [this] {
+    std::unique_lock lock(mutex_);
+    claimed_.clear();
+  };
+  auto d = std::make_unique<read_stream_definition>(
+      read_stream_definition{name, filter_matcher(f), true, 0, &link_for(name), std::move(progress), {}});
+  // A link file left by an earlier read stream of that name must not
+  // show through the new one.
+  if (auto reset = reset_link(*d->link)) {
+    unclaim();
+    return store_.complete_on_executor(std::move(handler), reset);
+  }
+  d->waiters.push_back(std::move(handler));
+  {
+    std::unique_lock lock(mutex_);
+    definitions_.emplace(name, std::move(d));
+    claimed_.clear();
+  }
+  if (auto wec = write_definitions()) fail(wec);
+  schedule();
+}
+
+// A create of `name` when a read stream or a write stream has it: answers
+// `handler` (now, or once the existing read stream is built) and returns
+// true; false if the name is free. `lock` holds mutex_ exclusively.
+bool indexer::answer_if_taken(std::unique_lock<std::shared_mutex>& lock, const std::string& name,
+                              const filter& f, create_handler& handler) {
+  boost::system::error_code ec;
+  auto it = definitions_.find(name);
+  if (it != definitions_.end()) {
+    if (!it->second->matcher.same_filter(f)) {
+      ec = make_error_code(errc::read_stream_exists);
+    } else if (failed_) {
+      // Stopped: the links never reach what it would wait for.
+      ec = failed_;
+    } else if (it->second->building && it->second->link->failed.load()) {
+      // Its back-fill waits for the next open (fail_link).
+      std::lock_guard loading(it->second->link->load_mutex);
+      ec = it->second->link->failure.code;
+    } else if (const std::uint64_t all = store_.all_count();
+               it->second->building || progress_.load(std::memory_order_relaxed) < all) {
+      // Completes with the back-fill, or once the live links reach the
+      // events acknowledged before this call (complete_built_waiters).
+      if (!it->second->building) it->second->complete_at = std::max(it->second->complete_at, all);
+      it->second->waiters.push_back(std::move(handler));
+      lock.unlock();
+      schedule();
+      return true;
+    }
+    lock.unlock();
+    store_.complete_on_executor(std::move(handler), ec);
+    return true;
+  }
+  if (store_.streams().find(name) != nullptr) {
+    lock.unlock();
+    store_.complete_on_executor(std::move(handler), make_error_code(errc::read_stream_exists));
+    return true;
+  }
+  return false;
 }
 
 void indexer::remove(std::string name, create_handler handler) {

@@ -54,6 +54,46 @@ result<void> check_keys(std::string_view object_text, std::initializer_list<std:
   return {};
 }
 
+// The conditions of "where" (`w`, a member of `json`) into `f.fields`.
+// Values are taken as written (the DOM has lost their spelling).
+result<void> read_where(std::string_view json, const boost::json::value& w, filter& f) {
+  if (!w.is_object()) return bad_filter("\"where\" must be an object of JSON pointers");
+  std::set<std::string, std::less<>> seen;
+  for (const auto& [key, raw] : detail::raw_members(*detail::raw_member(json, "where"))) {
+    const std::string_view k = key;
+    const bool meta = k.starts_with("/metadata/") || k == "/metadata";
+    if (!meta && !k.starts_with("/data/") && k != "/data") {
+      return bad_filter("a \"where\" pointer must start with /data or /metadata: " + json_string(k));
+    }
+    if (!seen.insert(key).second) {
+      return bad_filter("pointer " + json_string(k) +
+                        " given twice in \"where\" (use \"fields\" for two conditions on one pointer)");
+    }
+    f.fields.push_back({meta, std::string(k.substr(meta ? 9 : 5)), compact(raw)});
+  }
+  return {};
+}
+
+// The conditions of "fields" (`fs`, a member of `json`) into `f.fields`.
+result<void> read_fields(std::string_view json, const boost::json::value& fs, filter& f) {
+  if (!fs.is_array()) return bad_filter("\"fields\" must be an array");
+  const auto raw = detail::raw_elements(*detail::raw_member(json, "fields"));
+  for (std::size_t i = 0; i < raw.size(); ++i) {
+    const auto* c = fs.as_array()[i].if_object();
+    const auto* ptr = c ? c->if_contains("pointer") : nullptr;
+    const auto* val = c ? c->if_contains("value") : nullptr;
+    const auto* in = c ? c->if_contains("in") : nullptr;
+    if (!ptr || !ptr->is_string() || !val) return bad_filter("a field needs \"pointer\" and \"value\"");
+    if (in && (!in->is_string() || (in->as_string() != "data" && in->as_string() != "metadata"))) {
+      return bad_filter("\"in\" must be \"data\" or \"metadata\"");
+    }
+    if (auto r = check_keys(raw[i], {"in", "pointer", "value"}, " in a field"); !r) return r.error();
+    f.fields.push_back({in && in->as_string() == "metadata", std::string(ptr->as_string()),
+                        compact(*detail::raw_member(raw[i], "value"))});
+  }
+  return {};
+}
+
 }  // namespace
 
 std::string filter::to_json() const {
@@ -146,39 +186,11 @@ result<filter> filter::from_json(std::string_view json) {
     f.stream_prefix = std::string(c->as_string()) + "-";
   }
   // The stored shape: "where": {"/data/total": 1000, "/metadata/tenant": "a"}.
-  // Values are taken as written (the DOM has lost their spelling).
   if (auto* w = o.if_contains("where")) {
-    if (!w->is_object()) return bad_filter("\"where\" must be an object of JSON pointers");
-    std::set<std::string, std::less<>> seen;
-    for (const auto& [key, raw] : detail::raw_members(*detail::raw_member(json, "where"))) {
-      const std::string_view k = key;
-      const bool meta = k.starts_with("/metadata/") || k == "/metadata";
-      if (!meta && !k.starts_with("/data/") && k != "/data") {
-        return bad_filter("a \"where\" pointer must start with /data or /metadata: " + json_string(k));
-      }
-      if (!seen.insert(key).second) {
-        return bad_filter("pointer " + json_string(k) +
-                          " given twice in \"where\" (use \"fields\" for two conditions on one pointer)");
-      }
-      f.fields.push_back({meta, std::string(k.substr(meta ? 9 : 5)), compact(raw)});
-    }
+    if (auto r = read_where(json, *w, f); !r) return r.error();
   }
   if (auto* fs = o.if_contains("fields")) {
-    if (!fs->is_array()) return bad_filter("\"fields\" must be an array");
-    const auto raw = detail::raw_elements(*detail::raw_member(json, "fields"));
-    for (std::size_t i = 0; i < raw.size(); ++i) {
-      const auto* c = fs->as_array()[i].if_object();
-      const auto* ptr = c ? c->if_contains("pointer") : nullptr;
-      const auto* val = c ? c->if_contains("value") : nullptr;
-      const auto* in = c ? c->if_contains("in") : nullptr;
-      if (!ptr || !ptr->is_string() || !val) return bad_filter("a field needs \"pointer\" and \"value\"");
-      if (in && (!in->is_string() || (in->as_string() != "data" && in->as_string() != "metadata"))) {
-        return bad_filter("\"in\" must be \"data\" or \"metadata\"");
-      }
-      if (auto r = check_keys(raw[i], {"in", "pointer", "value"}, " in a field"); !r) return r.error();
-      f.fields.push_back({in && in->as_string() == "metadata", std::string(ptr->as_string()),
-                          compact(*detail::raw_member(raw[i], "value"))});
-    }
+    if (auto r = read_fields(json, *fs, f); !r) return r.error();
   }
   if (auto r = f.validate(); !r) return r.error();
   return f;

@@ -154,58 +154,49 @@ result<backup_report> finish_copy(const std::string& destination, backup_report 
   return report;
 }
 
-}  // namespace
+// The log and what names streams first (see the top of this file).
+std::vector<plan_entry> log_files(const std::string& source, const std::string& destination,
+                                  std::error_code& ec) {
+  std::vector<plan_entry> plan;
+  plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
+  add_tree(source, destination, "consumers", ".consumer", {}, plan, ec);
+  plan.push_back({detail::layout::checkpoint(source), detail::layout::checkpoint(destination), 0});
+  plan.push_back({detail::layout::all_index(source), detail::layout::all_index(destination), 0});
+  plan.push_back({detail::layout::catalog(source), detail::layout::catalog(destination), 0});
+  return plan;
+}
 
-result<backup_report> backup_store(const std::string& source, const std::string& destination,
-                                   const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  std::error_code ec;
-  if (!fs::exists(detail::layout::store_json(source), ec)) {
-    return error(errc::invalid_argument, "no evstore store in " + source);
+// The stream files, listed after the log files are copied.
+std::vector<plan_entry> stream_files(const std::string& source, const std::string& destination,
+                                     std::error_code& ec) {
+  std::vector<plan_entry> plan;
+  add_tree(source, destination, "index", ".idx", "$all.idx", plan, ec);  // $all.idx is a log file
+  add_tree(source, destination, "streams", ".evs", {}, plan, ec);
+  plan.push_back({join(detail::layout::links_dir(source), "read_streams.json"),
+                  join(detail::layout::links_dir(destination), "read_streams.json"), 0});
+  return plan;
+}
+
+// Notes each file's size now; returns their sum.
+std::uint64_t measure(std::vector<plan_entry>& plan, std::error_code& ec) {
+  std::uint64_t bytes = 0;
+  for (plan_entry& e : plan) {
+    e.size = fs::exists(e.from, ec) ? fs::file_size(e.from, ec) : 0;
+    bytes += e.size;
   }
-  if (fs::exists(destination, ec) && !fs::is_empty(destination, ec)) {
-    return error(errc::invalid_argument, destination + " is not empty: a backup goes into a new directory");
-  }
+  return bytes;
+}
 
-  // The log and what names streams first; the stream files, listed after
-  // those are copied (see the top of this file), second.
-  auto log_files = [&] {
-    std::vector<plan_entry> plan;
-    plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
-    add_tree(source, destination, "consumers", ".consumer", {}, plan, ec);
-    plan.push_back({detail::layout::checkpoint(source), detail::layout::checkpoint(destination), 0});
-    plan.push_back({detail::layout::all_index(source), detail::layout::all_index(destination), 0});
-    plan.push_back({detail::layout::catalog(source), detail::layout::catalog(destination), 0});
-    return plan;
-  };
-  auto stream_files = [&] {
-    std::vector<plan_entry> plan;
-    add_tree(source, destination, "index", ".idx", "$all.idx", plan, ec);  // $all.idx is a log file
-    add_tree(source, destination, "streams", ".evs", {}, plan, ec);
-    plan.push_back({join(detail::layout::links_dir(source), "read_streams.json"),
-                    join(detail::layout::links_dir(destination), "read_streams.json"), 0});
-    return plan;
-  };
-  auto measure = [&](std::vector<plan_entry>& plan) {
-    std::uint64_t bytes = 0;
-    for (plan_entry& e : plan) {
-      e.size = fs::exists(e.from, ec) ? fs::file_size(e.from, ec) : 0;
-      bytes += e.size;
-    }
-    return bytes;
-  };
-  auto log_plan = log_files();
-  if (ec) return error(ec, "cannot list " + source);
-  // For progress only: the stream files as they are now.
-  auto estimate = stream_files();
-  if (ec) return error(ec, "cannot list " + source);
-  std::uint64_t total = measure(log_plan) + measure(estimate);
-
-  backup_report report;
-  fs::create_directories(destination, ec);
-  if (ec) return error(ec, "cannot create " + destination);
-  fs::permissions(destination, fs::perms::owner_all, ec);
+// Copies plans into `destination`, counting what it copied into `report` and
+// reporting progress against `total`, an estimate.
+struct copier {
+  const std::string& destination;
+  const std::function<void(std::uint64_t, std::uint64_t)>& progress;
+  std::uint64_t total = 0;
   std::uint64_t copied = 0;
-  auto copy_all = [&](const std::vector<plan_entry>& plan) -> result<void> {
+  backup_report report;
+
+  result<void> copy_all(const std::vector<plan_entry>& plan, std::error_code& ec) {
     for (const plan_entry& e : plan) {
       if (!fs::exists(e.from, ec))
         continue;  // optional files (checkpoint, links definitions) or removed meanwhile
@@ -225,13 +216,40 @@ result<backup_report> backup_store(const std::string& source, const std::string&
       if (progress) progress(std::min(copied, total), total);
     }
     return {};
-  };
-  if (auto r = copy_all(log_plan); !r) return r.error();
-  auto streams = stream_files();
+  }
+};
+
+}  // namespace
+
+result<backup_report> backup_store(const std::string& source, const std::string& destination,
+                                   const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  std::error_code ec;
+  if (!fs::exists(detail::layout::store_json(source), ec)) {
+    return error(errc::invalid_argument, "no evstore store in " + source);
+  }
+  if (fs::exists(destination, ec) && !fs::is_empty(destination, ec)) {
+    return error(errc::invalid_argument, destination + " is not empty: a backup goes into a new directory");
+  }
+
+  // The log and what names streams first; the stream files, listed after
+  // those are copied (see the top of this file), second.
+  auto log_plan = log_files(source, destination, ec);
   if (ec) return error(ec, "cannot list " + source);
-  total = std::max(total, copied + measure(streams));
-  if (auto r = copy_all(streams); !r) return r.error();
-  auto finished = finish_copy(destination, report);
+  // For progress only: the stream files as they are now.
+  auto estimate = stream_files(source, destination, ec);
+  if (ec) return error(ec, "cannot list " + source);
+  copier copy{destination, progress};
+  copy.total = measure(log_plan, ec) + measure(estimate, ec);
+
+  fs::create_directories(destination, ec);
+  if (ec) return error(ec, "cannot create " + destination);
+  fs::permissions(destination, fs::perms::owner_all, ec);
+  if (auto r = copy.copy_all(log_plan, ec); !r) return r.error();
+  auto streams = stream_files(source, destination, ec);
+  if (ec) return error(ec, "cannot list " + source);
+  copy.total = std::max(copy.total, copy.copied + measure(streams, ec));
+  if (auto r = copy.copy_all(streams, ec); !r) return r.error();
+  auto finished = finish_copy(destination, copy.report);
   if (!finished) return finished;
   // Recovery's cuts and the new checkpoint, durable before we say "done".
   if (auto sec = sync_tree(destination)) return error(sec, "cannot sync " + destination);

@@ -61,12 +61,11 @@ void check_header(const store& s, const std::string& path, format::file_kind kin
   }
 }
 
-}  // namespace
-
-verify_report verify_store(const store& s,
-                           const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
-  verify_report report;
-  std::set<std::string> seen;
+// Reads all of $all, checking that each stream's versions follow each other;
+// returns each stream's event count.
+std::unordered_map<std::string, std::uint64_t> scan_all(
+    const store& s, verify_report& report, std::set<std::string>& seen,
+    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   const std::uint64_t total = s.event_count();
   std::unordered_map<std::string, std::uint64_t> per_stream;
   for (std::uint64_t at = 0; at < total; at += page_size) {
@@ -84,31 +83,46 @@ verify_report verify_store(const store& s,
     });
     if (progress) progress(at + std::min(page_size, total - at), total);
   }
+  return per_stream;
+}
+
+// Checks that stream `name`, of which $all lists `count` events, has them
+// indexed, and reads them.
+void check_stream(const store& s, const std::string& name, std::uint64_t count, verify_report& report,
+                  std::set<std::string>& seen) {
+  ++report.streams_checked;
+  // Asked per stream rather than taken from list_streams(), which leaves out
+  // a stream it cannot load: a failed read must be reported as itself.
+  auto version = s.stream_version(name);
+  if (!version) {
+    report.damage.push_back(version.error());
+    return;
+  }
+  const std::uint64_t indexed = *version ? **version + 1 : 0;
+  if (indexed < count || (indexed > count && report.damage.empty())) {
+    report.damage.push_back(error(errc::corrupt_data, "stream " + name + " has " + std::to_string(indexed) +
+                                                          " indexed events, $all has " +
+                                                          std::to_string(count)));
+  }
+  for (std::uint64_t at = 0; at < indexed; at += page_size) {
+    scan(s, name, at, std::min(page_size, indexed - at), report, seen, [](const recorded_event&) {});
+  }
+}
+
+}  // namespace
+
+verify_report verify_store(const store& s,
+                           const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+  verify_report report;
+  std::set<std::string> seen;
+  const auto per_stream = scan_all(s, report, seen, progress);
   std::unordered_map<std::string, std::uint64_t> listed;
   for (std::size_t offset = 0;; offset += 1000) {
     auto streams = s.list_streams(offset, 1000);
     if (offset >= s.stream_count()) break;
     for (const stream_info& info : streams) listed[info.name] = info.event_count;
   }
-  for (const auto& [name, count] : per_stream) {
-    ++report.streams_checked;
-    // Asked per stream rather than taken from list_streams(), which leaves out
-    // a stream it cannot load: a failed read must be reported as itself.
-    auto version = s.stream_version(name);
-    if (!version) {
-      report.damage.push_back(version.error());
-      continue;
-    }
-    const std::uint64_t indexed = *version ? **version + 1 : 0;
-    if (indexed < count || (indexed > count && report.damage.empty())) {
-      report.damage.push_back(error(errc::corrupt_data, "stream " + name + " has " + std::to_string(indexed) +
-                                                            " indexed events, $all has " +
-                                                            std::to_string(count)));
-    }
-    for (std::uint64_t at = 0; at < indexed; at += page_size) {
-      scan(s, name, at, std::min(page_size, indexed - at), report, seen, [](const recorded_event&) {});
-    }
-  }
+  for (const auto& [name, count] : per_stream) check_stream(s, name, count, report, seen);
   const std::string& dir = s.options().directory;
   check_header(s, detail::layout::all_index(dir), format::file_kind::all_index, {}, report);
   check_header(s, detail::layout::catalog(dir), format::file_kind::catalog, {}, report);

@@ -83,8 +83,28 @@ result<void> store_impl::load_against(stream_state& s, std::uint64_t count_all) 
   const std::uint64_t size = *file_size;
   const std::uint64_t capacity =
       size > format::file_header_size ? (size - format::file_header_size) / format::stream_entry_size : 0;
-  // Committed versions are a prefix of the index (recovery rewrote any entry
-  // that could be missing), so binary search for its end.
+  auto found = committed_prefix(s, count_all, capacity);
+  if (!found) return found.error();
+  const std::uint64_t lo = *found;
+  std::uint64_t end = format::file_header_size;
+  if (lo > 0) {
+    std::array<std::byte, format::stream_entry_size> buf{};
+    auto got = (*f)->file->read_at(format::file_header_size + (lo - 1) * format::stream_entry_size, buf);
+    if (!got) return error(got.error(), s.index_path);
+    const auto se = format::decode_stream_entry(buf);
+    if (!se) return corruption("bad stream index entry", relative(s.index_path), format::file_header_size);
+    end = se->offset + se->size;
+  }
+  s.committed_end = end;
+  s.committed_count.store(lo, std::memory_order_release);
+  return {};
+}
+
+// The number of committed entries of `capacity` in the stream's index.
+// Committed versions are a prefix of the index (recovery rewrote any entry
+// that could be missing), so binary search for its end.
+result<std::uint64_t> store_impl::committed_prefix(const stream_state& s, std::uint64_t count_all,
+                                                   std::uint64_t capacity) const {
   std::uint64_t lo = 0, hi = capacity;
   while (lo < hi) {
     const std::uint64_t mid = lo + (hi - lo) / 2;
@@ -109,18 +129,7 @@ result<void> store_impl::load_against(stream_state& s, std::uint64_t count_all) 
                         format::file_header_size + lo * format::stream_entry_size);
     }
   }
-  std::uint64_t end = format::file_header_size;
-  if (lo > 0) {
-    std::array<std::byte, format::stream_entry_size> buf{};
-    auto got = (*f)->file->read_at(format::file_header_size + (lo - 1) * format::stream_entry_size, buf);
-    if (!got) return error(got.error(), s.index_path);
-    const auto se = format::decode_stream_entry(buf);
-    if (!se) return corruption("bad stream index entry", relative(s.index_path), format::file_header_size);
-    end = se->offset + se->size;
-  }
-  s.committed_end = end;
-  s.committed_count.store(lo, std::memory_order_release);
-  return {};
+  return lo;
 }
 
 }  // namespace evstore::detail

@@ -130,6 +130,37 @@ void finish_page(read_page& page, const range& r, const read_options& o, std::ui
   }
 }
 
+// The bytes of one stream's partition that a read of records gets at once,
+// and where they go in the shared buffer (~0: the records are read alone).
+struct stream_range {
+  std::uint64_t lo = 0, hi = 0, bytes = 0, buffer_at = 0;
+};
+
+// The range of each stream among `entries`; returns the bytes of the buffer
+// the ranges read at once share.
+std::uint64_t plan_stream_ranges(const std::vector<format::all_entry>& entries,
+                                 std::unordered_map<std::uint32_t, stream_range>& ranges) {
+  for (const format::all_entry& e : entries) {
+    auto [it, fresh] = ranges.try_emplace(e.stream_id, stream_range{e.offset, e.offset + e.size, 0, 0});
+    stream_range& sr = it->second;
+    sr.lo = std::min(sr.lo, e.offset);
+    sr.hi = std::max(sr.hi, e.offset + e.size);
+    sr.bytes += e.size;
+  }
+  std::uint64_t total = 0;
+  for (auto& [id, sr] : ranges) {
+    // Gaps are allowed (skippable record kinds) but never sized by damage; a
+    // sparse selection (a read stream) reads its events one by one instead.
+    if (sr.hi - sr.lo > sr.bytes + (1u << 20)) sr.buffer_at = ~std::uint64_t{0};
+  }
+  for (auto& [id, sr] : ranges) {
+    if (sr.buffer_at == ~std::uint64_t{0}) continue;
+    sr.buffer_at = total;
+    total += sr.hi - sr.lo;
+  }
+  return total;
+}
+
 }  // namespace
 
 result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state& s, std::uint64_t first,
@@ -225,28 +256,8 @@ result<read_page> store_impl::read_stream_page(stream_state& s, const read_optio
 result<void> store_impl::read_records(const std::vector<format::all_entry>& entries,
                                       const std::vector<std::uint64_t>& positions, page_storage& storage,
                                       std::vector<format::decoded_record>& records) const {
-  struct stream_range {
-    std::uint64_t lo = 0, hi = 0, bytes = 0, buffer_at = 0;
-  };
   std::unordered_map<std::uint32_t, stream_range> ranges;
-  for (const format::all_entry& e : entries) {
-    auto [it, fresh] = ranges.try_emplace(e.stream_id, stream_range{e.offset, e.offset + e.size, 0, 0});
-    stream_range& sr = it->second;
-    sr.lo = std::min(sr.lo, e.offset);
-    sr.hi = std::max(sr.hi, e.offset + e.size);
-    sr.bytes += e.size;
-  }
-  std::uint64_t total = 0;
-  for (auto& [id, sr] : ranges) {
-    // Gaps are allowed (skippable record kinds) but never sized by damage; a
-    // sparse selection (a read stream) reads its events one by one instead.
-    if (sr.hi - sr.lo > sr.bytes + (1u << 20)) sr.buffer_at = ~std::uint64_t{0};
-  }
-  for (auto& [id, sr] : ranges) {
-    if (sr.buffer_at == ~std::uint64_t{0}) continue;
-    sr.buffer_at = total;
-    total += sr.hi - sr.lo;
-  }
+  const std::uint64_t total = plan_stream_ranges(entries, ranges);
   auto buffer = std::make_shared<std::vector<std::byte>>(total);
   storage.buffers.push_back(buffer);
   for (const auto& [id, sr] : ranges) {

@@ -11,10 +11,10 @@
 //     all or nothing.
 //   * Catalog records of streams whose first event lies beyond that end belong
 //     to a flush that never completed: they are cut.
-//   * A writer then repairs: cuts the $all tail, rewrites the tail's stream
-//     index entries (which may have been lost), cuts partitions and indexes of
-//     streams the lost tail touched, syncs all of it (directories too), and
-//     only then writes a new checkpoint.
+//   * A writer then repairs (tail_repair.cpp): cuts the $all tail, rewrites
+//     the tail's stream index entries (which may have been lost), cuts
+//     partitions and indexes of streams the lost tail touched, syncs all of it
+//     (directories too), and only then writes a new checkpoint.
 //   * In durable mode the journal frames written since the checkpoint are
 //     replayed first (journal.cpp), which restores every acknowledged flush.
 //   * Only framing, checksums, identities (stream, position, version) and the
@@ -34,12 +34,27 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
-#include <set>
+#include <optional>
+#include <span>
 
 namespace evstore::detail {
 namespace {
 
 constexpr std::size_t scan_chunk_entries = 4096;
+
+// The first position of the first valid catalog record that starts after
+// offset `at` of `bytes` (garbage starts at `at`), if any.
+std::optional<std::uint64_t> first_position_of_a_later_record(std::span<const std::byte> bytes,
+                                                              std::uint64_t at) {
+  for (std::uint64_t j = at + 1; j < bytes.size(); ++j) {
+    format::catalog_record later;
+    std::uint32_t later_size = 0;
+    if (format::decode_catalog_record(bytes.subspan(j), later, later_size) == format::decode_status::ok) {
+      return later.first_position;
+    }
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
@@ -158,15 +173,8 @@ result<void> store_impl::read_catalog() {
   const bool garbage = at < bytes.size() && !format::all_zero(std::span(bytes).subspan(at));
   catalog_damage_ = std::nullopt;
   if (!options_.read_only && garbage) {
-    for (std::uint64_t j = at + 1; j < bytes.size(); ++j) {
-      format::catalog_record later;
-      std::uint32_t later_size = 0;
-      if (format::decode_catalog_record(std::span(bytes).subspan(j), later, later_size) ==
-          format::decode_status::ok) {
-        catalog_damage_ = catalog_damage{catalog_end_ + at, later.first_position};
-        break;
-      }
-    }
+    if (auto later = first_position_of_a_later_record(bytes, at))
+      catalog_damage_ = catalog_damage{catalog_end_ + at, *later};
   }
   catalog_end_ += at;
   // The writer cuts it with the rest of the repair (recover()), after every read.
@@ -313,223 +321,6 @@ result<void> store_impl::recover() {
   if (auto r = cut_uncommitted_streams(*plan); !r) return r;
   checkpoint_stream_count_ = registry_.size();
   return repair_tail(*plan, tail);
-}
-
-// Everything the writer's repair reads, before it writes anything: the $all
-// bytes after the committed end, the stream index headers of the accepted
-// tail, the committed ends of the streams the lost tail touched, and a handle
-// on every file it will change or sync.
-result<recovery_plan> store_impl::plan_repair(std::uint64_t committed,
-                                              const std::vector<format::all_entry>& tail,
-                                              std::uint64_t checkpoint_count) {
-  recovery_plan plan;
-  plan.committed = committed;
-  plan.checkpoint_count = checkpoint_count;
-  // Catalog records are written by the flush that creates their stream; when
-  // recovery cuts that flush, the record goes too (records are in creation
-  // order, so they are the catalog's tail).
-  plan.keep_streams = registry_.size();
-  while (plan.keep_streams > 0 && registry_.by_id(plan.keep_streams - 1)->first_position >= committed) {
-    --plan.keep_streams;
-  }
-  auto hold = [&](const std::string& path) -> result<bool> {
-    if (plan.files.count(path)) return true;
-    auto f = files_.get(path);
-    if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return false;
-    if (!f) return read_error(f.error(), path, 0);
-    plan.files.emplace(path, *f);
-    return true;
-  };
-  for (const std::string& path :
-       {layout::catalog(options_.directory), layout::all_index(options_.directory)}) {
-    auto held = hold(path);
-    if (!held) return held.error();
-    if (!*held) return corruption("file missing", relative(path), 0);
-  }
-
-  // 1. Streams touched by whatever lies after the committed end of $all.
-  const std::string all_path = layout::all_index(options_.directory);
-  cached_file& all = *plan.files.at(all_path);
-  const std::uint64_t cut_at = format::file_header_size + committed * format::all_entry_size;
-  if (all.allocated > cut_at) {
-    std::vector<std::byte> rest(all.allocated - cut_at);
-    auto n = all.file->read_at(cut_at, rest);
-    if (!n) return read_error(n.error(), all_path, cut_at);
-    rest.resize(*n);
-    if (!format::all_zero(rest)) {
-      plan.cut_all = true;
-      for (std::size_t i = 0; i + format::all_entry_size <= rest.size(); i += format::all_entry_size) {
-        if (auto e = format::decode_all_entry(std::span(rest).subspan(i, format::all_entry_size))) {
-          if (e->stream_id < plan.keep_streams) plan.dirty.insert(e->stream_id);  // cut streams are gone
-        }
-      }
-    }
-  }
-
-  // 2. The stream index files of the verified tail, whose entries are rewritten.
-  for (const format::all_entry& e : tail) {
-    if (plan.touched.count(e.stream_id)) continue;
-    plan.touched.insert(e.stream_id);
-    const stream_state& s = *registry_.by_id(e.stream_id);
-    for (const std::string& path : {s.partition_path, s.index_path}) {
-      auto held = hold(path);
-      if (!held) return held.error();
-      if (!*held && path == s.partition_path) {
-        return corruption("partition missing for a stream with committed events", relative(path), 0);
-      }
-    }
-    std::array<std::byte, format::file_header_size> header{};
-    bool header_ok = false;
-    if (auto it = plan.files.find(s.index_path); it != plan.files.end()) {
-      auto n = it->second->file->read_at(0, header);
-      if (!n) return read_error(n.error(), s.index_path, 0);
-      header_ok = *n == header.size() && format::decode_file_header(header, format::file_kind::stream_index);
-    }
-    if (!header_ok) {
-      // Only a stream created within the tail may lack its index file.
-      if (e.version != 0) return corruption("stream index missing or damaged", relative(s.index_path), 0);
-      plan.create_index.insert(e.stream_id);
-    }
-  }
-
-  // 3. The committed ends the streams the lost tail touched are cut back to:
-  //    from the accepted tail where it holds their last event, else from their
-  //    index (which the tail does not change).
-  for (auto it = tail.rbegin(); it != tail.rend(); ++it) {
-    if (plan.ends.count(it->stream_id) == 0)
-      plan.ends.emplace(it->stream_id, std::pair{it->offset + it->size, it->version + 1});
-  }
-  for (std::uint32_t id : plan.dirty) {
-    stream_state& s = *registry_.by_id(id);
-    for (const std::string& path : {s.partition_path, s.index_path}) {
-      if (auto held = hold(path); !held) return held.error();
-    }
-    if (plan.ends.count(id)) continue;
-    if (auto r = ensure_loaded(s); !r) return r.error();
-    plan.ends.emplace(id, std::pair{s.committed_end, s.committed_count.load()});
-  }
-  return plan;
-}
-
-// Removes the files of streams whose catalog records recovery cuts, then the
-// records (and any torn garbage after the last one). Files first: a crash in
-// between leaves records whose streams have no files, a torn tail the next
-// open cuts; the other order would leave files no record names, which a new
-// stream of the same name would find, or repair would trust.
-result<void> store_impl::cut_uncommitted_streams(const recovery_plan& plan) {
-  const std::uint32_t keep = plan.keep_streams;
-  if (keep == registry_.size() && !catalog_torn_) return {};
-  std::set<std::string> dirs;
-  for (std::uint32_t id = keep; id < registry_.size(); ++id) {
-    const stream_state& s = *registry_.by_id(id);
-    for (const std::string& path : {s.partition_path, s.index_path}) {
-      files_.erase(path);
-      if (auto ec = fs_->remove(path); ec && ec != boost::system::errc::no_such_file_or_directory) {
-        return error(ec, "removing " + relative(path));
-      }
-      dirs.insert(layout::parent(path));
-    }
-  }
-  for (const std::string& d : dirs) {
-    // A long name's sub-directory the crash came before holds nothing to sync.
-    if (auto ec = fs_->sync_directory(d); ec && ec != boost::system::errc::no_such_file_or_directory) {
-      return error(ec, d);
-    }
-  }
-  const std::string path = layout::catalog(options_.directory);
-  cached_file& f = *plan.files.at(path);
-  const std::uint64_t at = keep < registry_.size() ? catalog_offsets_[keep] : catalog_end_;
-  if (auto ec = f.file->truncate(at)) return error(ec, path);
-  if (auto ec = f.file->sync()) return error(ec, path);
-  f.allocated = at;
-  catalog_end_ = at;
-  catalog_torn_ = false;
-  catalog_offsets_.resize(keep);
-  registry_.truncate(keep);
-  return {};
-}
-
-result<void> store_impl::repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail) {
-  // 1. Cut whatever lies after the committed end of $all.
-  const std::string all_path = layout::all_index(options_.directory);
-  cached_file& all = *plan.files.at(all_path);
-  if (plan.cut_all) {
-    const std::uint64_t cut_at = format::file_header_size + plan.committed * format::all_entry_size;
-    if (auto ec = all.file->truncate(cut_at)) return error(ec, all_path);
-    if (auto ec = all.file->sync()) return error(ec, all_path);
-    all.allocated = cut_at;
-  }
-
-  // 2. Rewrite the stream index entries of the verified tail: a flush writes
-  //    them last, so they are the part of a committed append most likely lost.
-  // The files written or synced below: held since planning (the cache may have
-  // closed them since; reopening would read after writing), or created here.
-  std::map<std::string, std::shared_ptr<cached_file>> files = plan.files;
-  for (std::uint32_t id : plan.create_index) {
-    stream_state& s = *registry_.by_id(id);
-    auto f = files_.create(s.index_path);
-    if (!f) return error(f.error(), s.index_path);
-    files[s.index_path] = *f;
-    std::array<std::byte, format::file_header_size> header{};
-    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
-                               header);
-    if (auto ec = (*f)->file->write_at(0, header)) return error(ec, s.index_path);
-    (*f)->note_written(header.size());
-  }
-  for (std::size_t i = 0; i < tail.size(); ++i) {
-    const format::all_entry& e = tail[i];
-    const stream_state& s = *registry_.by_id(e.stream_id);
-    cached_file& f = *files.at(s.index_path);
-    std::array<std::byte, format::stream_entry_size> entry{};
-    format::encode_stream_entry({e.offset, plan.checkpoint_count + i, e.size}, entry);
-    const std::uint64_t entry_at = format::file_header_size + e.version * format::stream_entry_size;
-    if (auto ec = f.file->write_at(entry_at, entry)) return error(ec, s.index_path);
-    f.note_written(entry_at + entry.size());
-  }
-
-  // 3. Cut partitions and indexes of streams the lost tail touched back to their
-  //    committed ends, so no stale record outlives recovery there; the streams
-  //    of the tail are loaded from it.
-  for (const auto& [id, end] : plan.ends) {
-    stream_state& s = *registry_.by_id(id);
-    const auto [committed_end, count] = end;
-    if (plan.dirty.count(id)) {
-      for (const auto& [path, size] :
-           {std::pair{s.partition_path, committed_end},
-            std::pair{s.index_path, format::file_header_size + count * format::stream_entry_size}}) {
-        auto it = files.find(path);
-        if (it == files.end()) continue;  // never created
-        if (it->second->allocated > size) {
-          if (auto ec = it->second->file->truncate(size)) return error(ec, path);
-          it->second->allocated = size;
-        }
-      }
-    }
-    if (!s.loaded.load(std::memory_order_acquire)) {
-      s.committed_end = committed_end;
-      s.committed_count.store(count, std::memory_order_release);
-      s.loaded.store(true, std::memory_order_release);
-    }
-  }
-
-  // 4. Make all of it durable, the directory entries of files the interrupted
-  //    flush created included, before a checkpoint promises it.
-  if (plan.committed == plan.checkpoint_count && plan.dirty.empty()) return {};
-  std::set<std::string> dirs = {options_.directory, layout::streams_dir(options_.directory),
-                                layout::index_dir(options_.directory)};
-  for (const auto& [path, f] : files) {
-    if (auto ec = f->file->sync()) return error(ec, "syncing the repaired " + relative(path));
-    for (std::string d = layout::parent(path); d.size() > options_.directory.size(); d = layout::parent(d)) {
-      dirs.insert(d);
-    }
-  }
-  for (const std::string& d : dirs) {
-    if (auto ec = fs_->sync_directory(d)) return error(ec, "syncing the repaired tail: " + d);
-  }
-  if (auto ec = write_checkpoint(plan.committed, journal_end_)) {
-    return error(ec, layout::checkpoint(options_.directory));
-  }
-  return {};
 }
 
 }  // namespace evstore::detail

@@ -35,6 +35,22 @@ std::size_t resolve_open_files(store_options& o) {
   return o.max_open_files;
 }
 
+result<void> check_options(const store_options& o) {
+  if (o.max_open_files < 8 || o.flush_threshold_bytes == 0 || o.max_event_bytes == 0 ||
+      o.max_append_events == 0 || o.checkpoint_interval == 0) {
+    return error(errc::invalid_argument, "store_options out of range");
+  }
+  if (o.max_event_bytes > format::max_event_payload) {
+    // A larger event would be acknowledged and then refused by every read
+    // (and cut, with every later event, by the next recovery).
+    return error(errc::invalid_argument, "store_options::max_event_bytes " +
+                                             std::to_string(o.max_event_bytes) +
+                                             " exceeds the record format's limit of " +
+                                             std::to_string(format::max_event_payload) + " bytes");
+  }
+  return {};
+}
+
 }  // namespace
 
 store_impl::store_impl(store::executor_type executor, store_options options)
@@ -81,18 +97,7 @@ store_impl::~store_impl() {
 }
 
 result<void> store_impl::open() {
-  if (options_.max_open_files < 8 || options_.flush_threshold_bytes == 0 || options_.max_event_bytes == 0 ||
-      options_.max_append_events == 0 || options_.checkpoint_interval == 0) {
-    return error(errc::invalid_argument, "store_options out of range");
-  }
-  if (options_.max_event_bytes > format::max_event_payload) {
-    // A larger event would be acknowledged and then refused by every read
-    // (and cut, with every later event, by the next recovery).
-    return error(errc::invalid_argument, "store_options::max_event_bytes " +
-                                             std::to_string(options_.max_event_bytes) +
-                                             " exceeds the record format's limit of " +
-                                             std::to_string(format::max_event_payload) + " bytes");
-  }
+  if (auto r = check_options(options_); !r) return r;
   if (auto r = prepare_directory(); !r) return r;
   // Everything open reads after recovery's first write is read first, so that
   // a failed read leaves the store as it was (recovery.cpp).
@@ -100,22 +105,9 @@ result<void> store_impl::open() {
   if (auto r = indexer_->open(); !r) return r;
   std::shared_ptr<cached_file> journal;
   if (!options_.read_only) {
-    const std::string head = layout::head(options_.directory);
-    auto f = files_.get(head);
-    if (f) {
-      head_file_ = *f;
-    } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
-      return read_error(f.error(), head, 0);
-    }
-    if (options_.fsync_on_flush) {
-      const std::string path = layout::journal(options_.directory);
-      auto j = files_.get(path);
-      if (j) {
-        journal = *j;
-      } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
-        return read_error(j.error(), path, 0);
-      }
-    }
+    auto held = hold_head_and_journal();
+    if (!held) return held.error();
+    journal = std::move(*held);
   }
   if (auto r = recover(); !r) return r;
   indexer_->limit_progress(all_count());
@@ -147,6 +139,29 @@ result<void> store_impl::open() {
     if (options_.system_streams || indexer_->has_definitions()) indexer_->start();
   }
   return {};
+}
+
+// A writer's published head and (durable mode) journal, opened before
+// recovery writes anything; returns the journal (null: none yet).
+result<std::shared_ptr<cached_file>> store_impl::hold_head_and_journal() {
+  std::shared_ptr<cached_file> journal;
+  const std::string head = layout::head(options_.directory);
+  auto f = files_.get(head);
+  if (f) {
+    head_file_ = *f;
+  } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
+    return read_error(f.error(), head, 0);
+  }
+  if (options_.fsync_on_flush) {
+    const std::string path = layout::journal(options_.directory);
+    auto j = files_.get(path);
+    if (j) {
+      journal = *j;
+    } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
+      return read_error(j.error(), path, 0);
+    }
+  }
+  return journal;
 }
 
 void store_impl::complete_on_executor(
@@ -230,6 +245,79 @@ std::string store_impl::relative(const std::string& path) const {
     return path.substr(dir.size() + 1);
   }
   return path;
+}
+
+// --- close: the last flush, then the indexer's drain, then the lock goes.
+
+void store_impl::async_close(close_handler user_handler) {
+  // From now on read-stream creation and deletion write nothing.
+  if (indexer_) indexer_->begin_close();
+  close_handler handler = [self = shared_from_this(),
+                           h = std::move(user_handler)](boost::system::error_code ec) mutable {
+    self->complete_on_executor(std::move(h), ec);
+  };
+  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
+    self->closed_ = true;
+    self->close_handlers_.push_back(std::move(handler));
+    if (!self->flush_in_flight_ && (!self->sealed_.empty() || !self->batch_->empty())) {
+      self->start_flush();
+    } else {
+      self->finish_close_if_idle();
+    }
+  });
+}
+
+void store_impl::finish_close_if_idle() {
+  if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
+  auto release = [this](boost::system::error_code ec) {
+    // Once close completes the directory may be reopened, even while this
+    // object lingers until its last handler has run.
+    lock_.reset();
+    closed_published_.store(true, std::memory_order_release);
+    notifier_.close();
+    for (auto& h : close_handlers_) {
+      auto ex = boost::asio::get_associated_executor(h, strand_);
+      boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
+    }
+    close_handlers_.clear();
+  };
+  // Once the last flush is done, the indexer links what it has not yet (read
+  // streams are complete when the next process opens the store) and stops:
+  // only then does the lock go, so nothing of this store writes links/ under
+  // the directory's next owner. The drain runs on the background thread,
+  // which must never hold the store's last reference: its completion carries
+  // it back to the strand.
+  auto complete_close = [self = shared_from_this(), release](boost::system::error_code ec) mutable {
+    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) return release(ec);
+    auto strand = self->strand_;
+    auto* impl = self.get();
+    impl->indexer_->drain([self = std::move(self), strand, release,
+                           ec](boost::system::error_code drained) mutable {
+      boost::asio::post(
+          strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
+    });
+    EVSTORE_TEST_POINT("store.close.drain_queued");
+  };
+  if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
+  if (!journal_) {
+    maybe_checkpoint(true);
+    return complete_close(failed_);
+  }
+  // The durable checkpoint syncs every dirty file: off the caller's executor.
+  flush_in_flight_ = true;
+  // Both references move on to the strand: this thread must never hold the
+  // store's last one (the destructor would run here; ~store_impl).
+  boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
+    const auto ec = self->durable_checkpoint(self->all_count());
+    auto strand = self->strand_;
+    boost::asio::post(strand,
+                      [self = std::move(self), complete_close = std::move(complete_close), ec]() mutable {
+                        self->flush_in_flight_ = false;
+                        if (ec && !self->failed_) self->failed_ = ec;
+                        complete_close(self->failed_);
+                      });
+    EVSTORE_TEST_POINT("store.close.checkpoint_handed_back");
+  });
 }
 
 }  // namespace evstore::detail

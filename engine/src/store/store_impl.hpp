@@ -1,12 +1,13 @@
 // The engine behind evstore::store. One object per open store directory.
 //
 // Parts (member functions are declared below under the file that defines them):
-//   store/store_impl.cpp  construction, open, destruction, the facade's queries, helpers
-//                         the other parts share (errors, executors, accessors)
-//   store/writer.cpp      append: validation, retries, per-tick batches, flush, group
-//                         commit, the published head, close
+//   store/store_impl.cpp  construction, open, close, destruction, the facade's queries,
+//                         helpers the other parts share (errors, executors, accessors)
+//   store/writer.cpp      append: validation, retries, per-tick batches
+//   store/flush.cpp       the flush of a batch, group commit, the published head
 //   store/reader.cpp      stream, $all and positional reads, pages and their byte budget
-//   store/recovery.cpp    open-time checks and repair of the file tails, checkpoints
+//   store/recovery.cpp    open-time checks of the catalog and the $all tail, checkpoints
+//   store/tail_repair.cpp the writer's repair of the file tails recovery found
 //   store/lazy_load.cpp   a stream's committed state, loaded on first use
 //   store/follower.cpp    read-only stores: following a writer (refresh)
 //   journal/journal.cpp   durable mode: a flush as a journal frame (written by
@@ -129,6 +130,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // indexing, and wait for either if it is running. Reads, pending appends
   // and their completions go on.
   void stop_background();
+  void async_close(close_handler handler);
   std::vector<stream_info> list_streams(std::size_t offset, std::size_t limit) const;
   store_statistics statistics() const;
   std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
@@ -151,7 +153,6 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/writer.cpp (append() posts to the strand)
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
               append_handler handler);
-  void async_close(close_handler handler);
 
   // --- store/reader.cpp (any thread)
   [[nodiscard]] result<read_page> read(std::string_view stream, const read_options& options) const;
@@ -223,6 +224,14 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/writer.cpp
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler);
+  // do_append's steps.
+  error check_appendable(const std::string& stream, const std::vector<event_data>& events) const;
+  result<stream_state*> writer_stream(const std::string& stream);
+  void queue_retry(stream_state& s, std::size_t at, std::size_t size, std::uint64_t count, pending_append& p);
+  error check_ids_and_version(stream_state* s, const std::string& stream,
+                              const std::vector<event_data>& events, expected_version expected,
+                              std::uint64_t count, append_result& r);
+  void seal_before_overflow(const std::vector<event_data>& events);
   error validate(const std::vector<event_data>& events) const;
   std::optional<std::size_t> find_retry(stream_state& s, const std::vector<event_data>& events);
   bool in_window(const stream_state& s, const recent_event& r) const;
@@ -232,6 +241,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   stream_state& register_stream(std::string name);
   stream_batch& batch_for(stream_state& s);
   void encode_append(stream_state& s, std::vector<event_data>& events, append_result& r);
+  void complete(pending_append& p, boost::system::error_code ec);
+
+  // --- store/flush.cpp
   void schedule_flush();
   void start_flush();
   // Closes the open batch (if it holds appends) and queues it for its flush.
@@ -241,12 +253,14 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   [[nodiscard]] boost::system::error_code write_stream_batch(stream_batch& sb);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
   void fail_batch(batch& b, boost::system::error_code ec);
-  void complete(pending_append& p, boost::system::error_code ec);
   void maybe_checkpoint(bool force);
-  void finish_close_if_idle();
   void notify_subscribers(const batch& b);
   // Records `count` as published for followers (format.hpp, "Published head").
   [[nodiscard]] boost::system::error_code write_head(std::uint64_t count);
+
+  // --- store/store_impl.cpp
+  result<std::shared_ptr<cached_file>> hold_head_and_journal();
+  void finish_close_if_idle();
 
   // --- store/follower.cpp
   // Followers: the writer's published count; nullopt without a valid head file
@@ -264,23 +278,38 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // --- store/lazy_load.cpp
   // ensure_loaded's work for one $all count.
-  [[nodiscard]] result<void> load_against(stream_state& s, std::uint64_t count_all) const;
+  result<void> load_against(stream_state& s, std::uint64_t count_all) const;
+  result<std::uint64_t> committed_prefix(const stream_state& s, std::uint64_t count_all,
+                                         std::uint64_t capacity) const;
   result<bool> entry_is_committed(const stream_state& s, std::uint64_t version,
                                   std::uint64_t all_count) const;
 
   // --- store/recovery.cpp
   [[nodiscard]] result<void> prepare_directory();
   result<void> read_catalog();
-  [[nodiscard]] result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
+  result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
+  result<format::checkpoint> read_checkpoint();
+  result<void> check_catalog_against(const format::checkpoint& cp);
+  result<void> write_store_json();
+  boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
+
+  // --- store/tail_repair.cpp (the writer's repair, called by recover())
   result<recovery_plan> plan_repair(std::uint64_t committed, const std::vector<format::all_entry>& tail,
                                     std::uint64_t checkpoint_count);
-  [[nodiscard]] result<void> repair_tail(const recovery_plan& plan,
-                                         const std::vector<format::all_entry>& tail);
-  result<format::checkpoint> read_checkpoint();
-  [[nodiscard]] result<void> check_catalog_against(const format::checkpoint& cp);
+  result<void> repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail);
   result<void> cut_uncommitted_streams(const recovery_plan& plan);
-  [[nodiscard]] result<void> write_store_json();
-  boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
+  // plan_repair's steps.
+  result<bool> hold_for_repair(recovery_plan& plan, const std::string& path);
+  result<void> plan_lost_tail(recovery_plan& plan);
+  result<void> plan_tail_indexes(recovery_plan& plan, const std::vector<format::all_entry>& tail);
+  result<void> plan_committed_ends(recovery_plan& plan, const std::vector<format::all_entry>& tail);
+  // repair_tail's steps; `files`: the plan's, and the index files step 2 creates.
+  using repair_files = std::map<std::string, std::shared_ptr<cached_file>>;
+  result<void> cut_all_tail(const recovery_plan& plan);
+  result<void> rewrite_tail_index_entries(const recovery_plan& plan,
+                                          const std::vector<format::all_entry>& tail, repair_files& files);
+  result<void> cut_lost_tail_streams(const recovery_plan& plan, const repair_files& files);
+  result<void> sync_repaired_tail(const recovery_plan& plan, const repair_files& files);
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;

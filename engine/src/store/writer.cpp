@@ -1,23 +1,13 @@
-// The write path: validation, optimistic concurrency, per-tick batching,
-// flush and group commit. See store_impl.hpp for the threading contract.
-//
-// A flush writes, in this order: catalog records of new streams, the $all
-// entries, then each stream's records and its index entries, and only then
-// completes the appends. $all goes first because it is what recovery trusts:
-// a record without its $all entry was never acknowledged, and recovery knows
-// every partition a lost $all entry touched.
-//
-// Durable mode (fsync_on_flush) first appends the whole flush as one frame to
-// the journal and fdatasyncs the journal alone: one fdatasync per flush
-// however many streams it touches (journal.cpp). The data files are synced at
-// checkpoints, after which the journal starts over.
+// The write path: validation, optimistic concurrency, idempotent retries,
+// per-tick batching into the open batch. Its flush and group commit are in
+// flush.cpp. See store_impl.hpp for the threading contract.
+
 #include "format/crc32c.hpp"
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
 #include "json/json_check.hpp"
 #include "links/indexer.hpp"
 #include "store/store_impl.hpp"
-#include "store/test_hooks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -158,79 +148,21 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
     complete(p, e.code);
   };
-  if (options_.read_only) return fail({errc::read_only, "the store is open read-only"});
-  if (closed_) return fail({errc::store_closed, "the store was closed"});
-  if (failed_)
-    return fail(
-        {errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"});
-  if (auto ec = validate_stream_name(stream, name_use::append)) {
-    return fail({ec, "'" + stream + "' is not a stream name that takes appends"});
-  }
-  if (auto invalid = validate(events); invalid.code) return fail(std::move(invalid));
-
-  stream_state* s = registry_.find(stream);
-  // A read stream's name is taken: its events are links, not appends.
-  if (s == nullptr && indexer_->is_link(stream)) {
-    return fail({errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"});
-  }
-  if (s != nullptr && !s->writer_ready) {
-    if (auto loaded = ensure_loaded(*s); !loaded) return fail(loaded.error());
-    s->pending_count = s->committed_count.load(std::memory_order_acquire);
-    s->pending_end = s->committed_end;
-    s->files_created = s->pending_count > 0;
-    s->writer_ready = true;
-  }
+  if (auto refused = check_appendable(stream, events); refused.code) return fail(std::move(refused));
+  auto found = writer_stream(stream);
+  if (!found) return fail(found.error());
+  stream_state* s = *found;
   const std::uint64_t count = s ? s->pending_count : 0;
 
   // A retry of a recent append (same ids) gets the first result; it is queued
   // with this tick's batch so that it never completes before the original.
   if (s != nullptr && events.front().id) {
-    if (const auto at = find_retry(*s, events)) {
-      // By index: the window is a deque, whose elements are not contiguous.
-      const recent_event& first = s->recent[*at];
-      const recent_event& last = s->recent[*at + events.size() - 1];
-      p.result.first_version = first.version;
-      p.result.version = last.version;
-      p.result.first_position = first.position;
-      p.result.position = last.position;
-      p.result.created_stream = first.version == 0;
-      p.result.duplicate = true;
-      p.result.actual = count - 1;
-      batch_->appends.push_back(std::move(p));
-      schedule_flush();
-      return;
-    }
+    if (const auto at = find_retry(*s, events)) return queue_retry(*s, *at, events.size(), count, p);
   }
-
-  // Not a retry, yet one of its ids is a recent event's: writing it would
-  // store that id twice (and a client that meant a retry would get two copies).
-  if (s != nullptr) {
-    if (const auto taken = find_taken_id(*s, events)) {
-      if (count > 0) p.result.actual = count - 1;
-      return fail(
-          {errc::duplicate_event_id,
-           "event " + std::to_string(taken->first) + "'s id " +
-               boost::uuids::to_string(*events[taken->first].id) + " is version " +
-               std::to_string(taken->second) + " of stream '" + stream +
-               "', and the append is not a retry of the append that wrote it (other ids or other content)"});
-    }
+  if (auto refused = check_ids_and_version(s, stream, events, expected, count, p.result); refused.code) {
+    return fail(std::move(refused));
   }
-  if (!expected_matches(expected, count)) {
-    if (count > 0) p.result.actual = count - 1;
-    return fail({errc::wrong_expected_version,
-                 "stream '" + stream + "' " +
-                     (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
-                     ", expected " + to_string(expected)});
-  }
-  // A batch grows while the previous flush is in flight (durable mode): seal
-  // it before it would outgrow a flush (and its journal frame) and queue the
-  // next one behind it. Sealed before registering: a new stream's catalog
-  // record belongs to the batch of its first append.
-  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
-  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
-    seal_batch();
-    start_flush();  // at once unless a flush is in flight, as at the threshold below
-  }
+  seal_before_overflow(events);
   // Claimed against a read stream being created since the check above.
   if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
     return fail({errc::invalid_stream_name, "'" + stream + "' is the name of a read stream"});
@@ -242,6 +174,94 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     start_flush();
   } else {
     schedule_flush();
+  }
+}
+
+// Why no append may go to `stream` now, or no error: the store's state, the
+// stream's name, the events themselves.
+error store_impl::check_appendable(const std::string& stream, const std::vector<event_data>& events) const {
+  if (options_.read_only) return {errc::read_only, "the store is open read-only"};
+  if (closed_) return {errc::store_closed, "the store was closed"};
+  if (failed_)
+    return {errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"};
+  if (auto ec = validate_stream_name(stream, name_use::append)) {
+    return {ec, "'" + stream + "' is not a stream name that takes appends"};
+  }
+  return validate(events);
+}
+
+// The stream an append goes to, its writer state ready; null for a new stream.
+result<stream_state*> store_impl::writer_stream(const std::string& stream) {
+  stream_state* s = registry_.find(stream);
+  // A read stream's name is taken: its events are links, not appends.
+  if (s == nullptr && indexer_->is_link(stream)) {
+    return error{errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"};
+  }
+  if (s != nullptr && !s->writer_ready) {
+    if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
+    s->pending_count = s->committed_count.load(std::memory_order_acquire);
+    s->pending_end = s->committed_end;
+    s->files_created = s->pending_count > 0;
+    s->writer_ready = true;
+  }
+  return s;
+}
+
+// Completes a retry with the result of the recent commit it repeats (at
+// s.recent[at]), in this tick's batch.
+void store_impl::queue_retry(stream_state& s, std::size_t at, std::size_t size, std::uint64_t count,
+                             pending_append& p) {
+  // By index: the window is a deque, whose elements are not contiguous.
+  const recent_event& first = s.recent[at];
+  const recent_event& last = s.recent[at + size - 1];
+  p.result.first_version = first.version;
+  p.result.version = last.version;
+  p.result.first_position = first.position;
+  p.result.position = last.position;
+  p.result.created_stream = first.version == 0;
+  p.result.duplicate = true;
+  p.result.actual = count - 1;
+  batch_->appends.push_back(std::move(p));
+  schedule_flush();
+}
+
+// Refuses an append (not a retry) that reuses a recent event's id or does not
+// meet its expected version; `count`: the stream's events, pending included.
+error store_impl::check_ids_and_version(stream_state* s, const std::string& stream,
+                                        const std::vector<event_data>& events, expected_version expected,
+                                        std::uint64_t count, append_result& r) {
+  // Not a retry, yet one of its ids is a recent event's: writing it would
+  // store that id twice (and a client that meant a retry would get two copies).
+  if (s != nullptr) {
+    if (const auto taken = find_taken_id(*s, events)) {
+      if (count > 0) r.actual = count - 1;
+      return {
+          errc::duplicate_event_id,
+          "event " + std::to_string(taken->first) + "'s id " +
+              boost::uuids::to_string(*events[taken->first].id) + " is version " +
+              std::to_string(taken->second) + " of stream '" + stream +
+              "', and the append is not a retry of the append that wrote it (other ids or other content)"};
+    }
+  }
+  if (!expected_matches(expected, count)) {
+    if (count > 0) r.actual = count - 1;
+    return {errc::wrong_expected_version,
+            "stream '" + stream + "' " +
+                (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") + ", expected " +
+                to_string(expected)};
+  }
+  return {};
+}
+
+// A batch grows while the previous flush is in flight (durable mode): seal
+// it before it would outgrow a flush (and its journal frame) and queue the
+// next one behind it. Sealed before registering: a new stream's catalog
+// record belongs to the batch of its first append.
+void store_impl::seal_before_overflow(const std::vector<event_data>& events) {
+  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
+  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
+    seal_batch();
+    start_flush();  // at once unless a flush is in flight, as at the threshold below
   }
 }
 
@@ -408,309 +428,6 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
   r.version = s.pending_count - 1;
   r.position = next_position_ - 1;
   r.actual = r.version;
-}
-
-void store_impl::schedule_flush() {
-  if (flush_posted_) return;
-  flush_posted_ = true;
-  boost::asio::post(strand_, [self = shared_from_this()] {
-    self->flush_posted_ = false;
-    self->start_flush();
-  });
-}
-
-void store_impl::seal_batch() {
-  if (batch_->empty()) return;
-  batch_->stream_count = registry_.size();
-  sealed_.push_back(std::move(batch_));
-  batch_ = std::make_unique<batch>();
-  batch_->first_position = next_position_;
-  batch_->catalog_offset = catalog_end_;
-  ++batch_epoch_;
-}
-
-void store_impl::start_flush() {
-  if (flush_in_flight_) return;  // finish_flush starts the next one
-  seal_batch();
-  if (sealed_.empty()) return finish_close_if_idle();
-  if (failed_) {
-    for (auto& b : sealed_) fail_batch(*b, failed_);
-    sealed_.clear();
-    return finish_close_if_idle();
-  }
-  std::unique_ptr<batch> b = std::move(sealed_.front());
-  sealed_.pop_front();
-  flush_in_flight_ = true;
-
-  if (!io_context_) {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto ec = write_batch(*b);
-    finish_flush(std::move(b), ec, std::chrono::steady_clock::now() - t0);
-    return;
-  }
-  boost::asio::post(*io_context_, [self = shared_from_this(), b = std::move(b)]() mutable {
-    const auto t0 = std::chrono::steady_clock::now();
-    const auto ec = self->write_batch(*b);
-    const auto took = std::chrono::steady_clock::now() - t0;
-    // Hand our reference over: the last one must never be dropped on this
-    // thread, whose io_context the destructor stops.
-    auto strand = self->strand_;
-    boost::asio::post(strand, [self = std::move(self), b = std::move(b), ec, took]() mutable {
-      self->finish_flush(std::move(b), ec, took);
-    });
-  });
-}
-
-boost::system::error_code store_impl::write_batch(batch& b) {
-  const bool journaled = journal_ != nullptr;
-  EVSTORE_KILL_POINT("flush_begin");
-  if (journaled) {
-    if (auto ec = write_journal_frame(b)) return ec;
-  }
-  // The journal's fdatasync runs while the data files are written (their
-  // bytes without a durable frame are an unacknowledged tail to recovery).
-  const auto ec = write_data_files(b);
-  if (journaled) {
-    const auto synced = journal_->wait_synced();
-    if (synced) return synced;
-    EVSTORE_KILL_POINT("after_journal");
-  }
-  if (ec) return ec;
-  checkpoint_stream_count_ = b.stream_count;
-  if (journaled) {
-    const std::uint64_t count = b.first_position + b.event_count;
-    if (durable_checkpoint_due(count)) {
-      if (auto cec = durable_checkpoint(count)) return cec;
-    }
-    EVSTORE_KILL_POINT("after_fsync");
-  }
-  return write_head(b.first_position + b.event_count);
-}
-
-boost::system::error_code store_impl::write_head(std::uint64_t count) {
-  std::array<std::byte, format::head_size> buf{};
-  format::encode_head(count, buf);
-  if (!head_file_) {
-    const std::string path = layout::head(options_.directory);
-    auto f = fs_->exists(path) ? files_.get(path) : files_.create(path);
-    if (!f) return f.error();
-    head_file_ = *f;
-  }
-  return head_file_->file->write_at(0, buf);
-}
-
-boost::system::error_code store_impl::write_data_files(batch& b) {
-  const bool journaled = journal_ != nullptr;
-  if (!b.catalog_records.empty()) {
-    const std::string path = layout::catalog(options_.directory);
-    auto f = files_.get(path);
-    if (!f) return f.error();
-    if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
-    (*f)->note_written(b.catalog_offset + b.catalog_records.size());
-    if (journaled) catalog_dirty_ = true;
-  }
-  if (b.event_count > 0) {
-    const std::string path = layout::all_index(options_.directory);
-    auto f = files_.get(path);
-    if (!f) return f.error();
-    const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
-    if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
-    (*f)->note_written(at + b.all_entries.size());
-    if (journaled) all_dirty_ = true;
-  }
-  EVSTORE_KILL_POINT("after_all_index");
-  for (stream_batch& sb : b.streams) {
-    if (auto ec = write_stream_batch(sb)) return ec;
-    EVSTORE_KILL_POINT("after_stream");
-  }
-  return {};
-}
-
-boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
-  stream_state& s = *sb.stream;
-  const bool journaled = journal_ != nullptr;
-  std::shared_ptr<cached_file> part, index;
-  std::array<std::byte, format::file_header_size> part_header{}, index_header{};
-  if (sb.create_files) {
-    for (const std::string* path : {&s.partition_path, &s.index_path}) {
-      // Long names live in nested segment directories. Every directory that
-      // gains an entry must be synced for the new file to survive power loss.
-      const std::string top = path == &s.partition_path ? layout::streams_dir(options_.directory)
-                                                        : layout::index_dir(options_.directory);
-      std::string dir = layout::parent(*path);
-      if (dir != top) {
-        if (auto ec = fs_->create_directories(dir)) return ec;
-      }
-      for (; dir.size() >= top.size(); dir = layout::parent(dir)) {
-        if (journaled) dirty_dirs_.insert(dir);
-        if (dir == top) break;
-      }
-    }
-    auto p = files_.create(s.partition_path);
-    if (!p) return p.error();
-    auto i = files_.create(s.index_path);
-    if (!i) return i.error();
-    part = *p;
-    index = *i;
-    format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, part_header);
-    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
-                               index_header);
-  } else {
-    auto p = files_.get(s.partition_path);
-    if (!p) return p.error();
-    auto i = files_.get(s.index_path);
-    if (!i) return i.error();
-    part = *p;
-    index = *i;
-  }
-  const std::uint64_t index_at = format::file_header_size + sb.first_version * format::stream_entry_size;
-  if (sb.create_files) {
-    const const_buffer_span part_bufs[] = {part_header, sb.records};
-    if (auto ec = part->file->write_gather(0, part_bufs)) return ec;
-    const const_buffer_span index_bufs[] = {index_header, sb.index_entries};
-    if (auto ec = index->file->write_gather(0, index_bufs)) return ec;
-  } else {
-    if (auto ec = part->file->write_at(sb.partition_offset, sb.records)) return ec;
-    if (auto ec = index->file->write_at(index_at, sb.index_entries)) return ec;
-  }
-  part->note_written(sb.partition_offset + sb.records.size());
-  index->note_written(index_at + sb.index_entries.size());
-  stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
-  if (journaled) note_dirty(s);
-  return {};
-}
-
-void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec,
-                              std::chrono::nanoseconds took) {
-  flush_in_flight_ = false;
-  stat_flushes_.fetch_add(1, std::memory_order_relaxed);
-  stat_flush_ns_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);
-  {
-    const auto& bounds = store_statistics::flush_duration_bounds_ns;
-    const auto ns = static_cast<std::uint64_t>(took.count());
-    const auto bucket =
-        static_cast<std::size_t>(std::lower_bound(bounds.begin(), bounds.end(), ns) - bounds.begin());
-    stat_flush_buckets_[bucket].fetch_add(1, std::memory_order_relaxed);
-  }
-  if (ec) {
-    // Sticky: after a failed write or fsync nothing more is acknowledged; the
-    // state on disk is unknown until the store is reopened and recovered.
-    if (!failed_) failed_ = ec;
-    fail_batch(*b, ec);
-  } else {
-    for (stream_batch& sb : b->streams) {
-      sb.stream->committed_end = sb.partition_offset + sb.records.size();
-      sb.stream->committed_count.store(sb.first_version + sb.event_count, std::memory_order_release);
-    }
-    all_count_.store(b->first_position + b->event_count, std::memory_order_release);
-    stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
-    if (!journal_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
-    for (pending_append& p : b->appends) complete(p, {});
-    notify_subscribers(*b);
-  }
-  if (!sealed_.empty() || !batch_->empty()) {
-    start_flush();
-  } else {
-    finish_close_if_idle();
-  }
-}
-
-void store_impl::notify_subscribers(const batch& b) {
-  const bool waiters = notifier_.has_waiters();
-  EVSTORE_TEST_POINT("writer.notify_subscribers.checked");
-  if (!waiters) return;
-  notifier_.notify("$all");
-  for (const stream_batch& sb : b.streams) notifier_.notify(sb.stream->name);
-}
-
-void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
-  for (pending_append& p : b.appends) {
-    // The bytes may or may not have reached the disk (see store::append).
-    p.result.detail =
-        "the flush failed (" + ec.message() + "); the outcome is unknown until the store is reopened";
-    complete(p, ec);
-  }
-  b.appends.clear();
-}
-
-void store_impl::maybe_checkpoint(bool force) {
-  const std::uint64_t count = all_count();
-  if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval))
-    return;
-  if (auto ec = write_checkpoint(count, journal_end_)) {
-    if (!failed_) failed_ = ec;
-  }
-}
-
-void store_impl::async_close(close_handler user_handler) {
-  // From now on read-stream creation and deletion write nothing.
-  if (indexer_) indexer_->begin_close();
-  close_handler handler = [self = shared_from_this(),
-                           h = std::move(user_handler)](boost::system::error_code ec) mutable {
-    self->complete_on_executor(std::move(h), ec);
-  };
-  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
-    self->closed_ = true;
-    self->close_handlers_.push_back(std::move(handler));
-    if (!self->flush_in_flight_ && (!self->sealed_.empty() || !self->batch_->empty())) {
-      self->start_flush();
-    } else {
-      self->finish_close_if_idle();
-    }
-  });
-}
-
-void store_impl::finish_close_if_idle() {
-  if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
-  auto release = [this](boost::system::error_code ec) {
-    // Once close completes the directory may be reopened, even while this
-    // object lingers until its last handler has run.
-    lock_.reset();
-    closed_published_.store(true, std::memory_order_release);
-    notifier_.close();
-    for (auto& h : close_handlers_) {
-      auto ex = boost::asio::get_associated_executor(h, strand_);
-      boost::asio::dispatch(ex, [h = std::move(h), ec]() mutable { std::move(h)(ec); });
-    }
-    close_handlers_.clear();
-  };
-  // Once the last flush is done, the indexer links what it has not yet (read
-  // streams are complete when the next process opens the store) and stops:
-  // only then does the lock go, so nothing of this store writes links/ under
-  // the directory's next owner. The drain runs on the background thread,
-  // which must never hold the store's last reference: its completion carries
-  // it back to the strand.
-  auto complete_close = [self = shared_from_this(), release](boost::system::error_code ec) mutable {
-    if (self->options_.read_only || !self->indexer_ || !self->indexer_->started()) return release(ec);
-    auto strand = self->strand_;
-    auto* impl = self.get();
-    impl->indexer_->drain([self = std::move(self), strand, release,
-                           ec](boost::system::error_code drained) mutable {
-      boost::asio::post(
-          strand, [self = std::move(self), release, ec, drained]() mutable { release(ec ? ec : drained); });
-    });
-    EVSTORE_TEST_POINT("store.close.drain_queued");
-  };
-  if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
-  if (!journal_) {
-    maybe_checkpoint(true);
-    return complete_close(failed_);
-  }
-  // The durable checkpoint syncs every dirty file: off the caller's executor.
-  flush_in_flight_ = true;
-  // Both references move on to the strand: this thread must never hold the
-  // store's last one (the destructor would run here; ~store_impl).
-  boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
-    const auto ec = self->durable_checkpoint(self->all_count());
-    auto strand = self->strand_;
-    boost::asio::post(strand,
-                      [self = std::move(self), complete_close = std::move(complete_close), ec]() mutable {
-                        self->flush_in_flight_ = false;
-                        if (ec && !self->failed_) self->failed_ = ec;
-                        complete_close(self->failed_);
-                      });
-    EVSTORE_TEST_POINT("store.close.checkpoint_handed_back");
-  });
 }
 
 }  // namespace evstore::detail
