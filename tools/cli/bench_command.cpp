@@ -16,18 +16,24 @@ struct bench_plan {
   std::uint64_t events = 0, streams = 0;
   std::size_t size = 0;
   bool fsync = false;
+  po::variables_map vm;  // --progress
 };
 
 // The options, checked (usage_error when out of range).
 bench_plan parse_bench(const args_t& args) {
-  po::options_description opts("bench");
+  po::options_description opts;
   opts.add_options()("events", po::value<std::uint64_t>()->default_value(200'000), "events to append")(
       "streams", po::value<std::uint64_t>()->default_value(1), "spread over this many streams")(
       "size", po::value<std::size_t>()->default_value(100), "bytes of JSON data per event")(
       "fsync", "durable mode: acknowledge after fdatasync (group commit)");
-  auto vm = parse(args, opts, {"dir"});
-  bench_plan p{vm["dir"].as<std::string>(), vm["events"].as<std::uint64_t>(),
-               vm["streams"].as<std::uint64_t>(), vm["size"].as<std::size_t>(), vm.count("fsync") > 0};
+  add_progress_option(opts);
+  auto vm = parse(args, "bench", opts, {"dir"});
+  bench_plan p{vm["dir"].as<std::string>(),
+               vm["events"].as<std::uint64_t>(),
+               vm["streams"].as<std::uint64_t>(),
+               vm["size"].as<std::size_t>(),
+               vm.count("fsync") > 0,
+               vm};
   if (p.events == 0 || p.streams == 0 || p.streams > p.events)
     throw usage_error("need 0 < --streams <= --events");
   if (p.size < 2 || p.size > (std::size_t{1} << 20)) throw usage_error("--size must be 2..1048576");
@@ -45,13 +51,14 @@ std::optional<double> append_phase(store& s, const bench_plan& p) {
   const std::string data = "\"" + std::string(p.size - 2, 'x') + "\"";
   append_pipeline pipeline(s, 4096, "append");
   const auto start = std::chrono::steady_clock::now();
-  progress_bar bar("appending");
+  progress_meter bar("appending", "events", p.vm);
   for (std::uint64_t i = 0; i < p.events; ++i) {
     pipeline.submit("bench-" + std::to_string(i % p.streams), {{"BenchEvent", data, {}, {}}}, expect::any, i);
     if (i % 8192 == 0) bar.update(i, p.events);
   }
   const auto failure = pipeline.drain();
-  bar.done();
+  bar.update(p.events, p.events);
+  bar.finish();
   if (failure) {
     std::cerr << "evstore: " << pipeline.failures() << " appends failed (" << *failure << ")\n";
     return std::nullopt;
