@@ -474,3 +474,21 @@ TEST(cli, info_and_ls_print_one_json_document_with_json) {
   auto past = run_split(dir, "ls " + d + " --json --offset 9");
   EXPECT_EQ(past.out, "[]\n");
 }
+
+// On a terminal (script(1) gives the CLI one) the meter shows without
+// --progress and is cleared when the work is done; stdout, redirected to a
+// file as a pipe would read it, holds only the events.
+TEST(cli, on_a_terminal_the_meter_shows_and_is_cleared_and_stdout_stays_clean) {
+  if (sh("command -v script").status != 0) GTEST_SKIP() << "script(1) is not installed";
+  temp_dir dir;
+  const std::string d = dir.sub("data"), out = dir.sub("out.ndjson");
+  ASSERT_EQ(run("bench " + d + " --events 20000").status, 0);
+  auto tty = sh("script -qec \"" + std::string(EVSTORE_CLI) + " export " + d + " > " + out + "\" /dev/null");
+  EXPECT_EQ(tty.status, 0) << tty.out;
+  EXPECT_NE(tty.out.find("\rexporting  "), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find(" events/s"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\r\033[Kexported 20000 events of $all"), std::string::npos) << tty.out;
+  const std::string ndjson = slurp(out);
+  EXPECT_EQ(std::count(ndjson.begin(), ndjson.end(), '\n'), 20000);
+  EXPECT_EQ(ndjson.find('\r'), std::string::npos);
+}
