@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <ctime>
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -84,6 +85,24 @@ std::size_t write_some(std::string_view s) {
 
 std::size_t write_stderr_nowait(std::string_view s) { return write_some(s); }
 
+std::string log_timestamp(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  ::gmtime_r(&seconds, &utc);
+  char buf[32];
+  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", utc.tm_year + 1900,
+                              utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
+                              static_cast<int>(ms % 1000));
+  return {buf, n > 0 ? static_cast<std::size_t>(n) : 0};
+}
+
+void log_line_nowait(std::string_view line) {
+  std::string stamped = log_timestamp();
+  stamped += line;
+  write_some(stamped);
+}
+
 bool request_log::append_locked(std::string_view line) {
   if (pending_.size() + line.size() > pending_limit) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
@@ -105,7 +124,8 @@ bool request_log::add(std::string_view method, std::string_view path, unsigned s
   char tail[64];
   const int n =
       std::snprintf(tail, sizeof tail, " status=%u duration_us=%lld\n", status, static_cast<long long>(us));
-  std::string line = "evstored method=";
+  std::string line = log_timestamp();
+  line += "evstored method=";
   line += method;
   line += " path=";
   line += path;
@@ -119,7 +139,8 @@ bool request_log::add(std::string_view method, std::string_view path, unsigned s
 }
 
 bool request_log::add_error(std::string_view what, std::string_view peer, std::string_view message) {
-  std::string line = "evstored error=";
+  std::string line = log_timestamp();
+  line += "evstored error=";
   line += what;
   line += " peer=";
   line += peer;
@@ -134,7 +155,9 @@ bool request_log::add_error(std::string_view what, std::string_view peer, std::s
   return true;
 }
 
-void request_log::note(std::string_view line) {
+void request_log::note(std::string_view text) {
+  std::string line = log_timestamp();
+  line += text;
   std::lock_guard lock(mutex_);
   append_locked(line);
   write_locked();

@@ -1,5 +1,7 @@
 // evstored's request log: one structured line per request (method, path
 // without the query, status, duration), never headers, bodies or tokens.
+// Every line starts with its time, RFC 3339 in UTC with milliseconds
+// ("2026-11-30T20:19:06.123Z evstored method=GET ...").
 // Lines are gathered and written to stderr once per turn of the network loop
 // (or when 64 KiB are waiting), not with a write(2) per request.
 //
@@ -33,7 +35,8 @@ class request_log {
   // A connection's unexpected end ("evstored error=tls_handshake peer=... message=..."),
   // gathered as add()'s lines are; returns as add() does. Thread-safe.
   bool add_error(std::string_view what, std::string_view peer, std::string_view message);
-  // A free-form line ("evstored: ..."), written at once if stderr takes it. Thread-safe.
+  // A free-form line ("evstored: ...\n"), after the time, written at once if
+  // stderr takes it. Thread-safe.
   void note(std::string_view line);
   // Writes what is gathered, as much as stderr takes now. Thread-safe.
   void flush();
@@ -52,5 +55,13 @@ class request_log {
 
 // Writes to stderr without blocking (see above); returns the bytes written.
 std::size_t write_stderr_nowait(std::string_view s);
+
+// "2026-11-30T20:19:06.123Z ": the time every log line starts with (RFC 3339,
+// UTC, milliseconds), followed by a space.
+std::string log_timestamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
+
+// `line` (ending in '\n') after the time, to stderr without blocking: the
+// lines evstored writes outside the request log (start, stop, failures).
+void log_line_nowait(std::string_view line);
 
 }  // namespace evstore::net

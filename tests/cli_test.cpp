@@ -1,12 +1,18 @@
 // The evstore command-line tool, run as a separate process.
 #include "support/store_fixture.hpp"
 
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include <gtest/gtest.h>
 
 #include <array>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <regex>
+#include <utility>
+#include <vector>
 
 #include <sys/wait.h>
 
@@ -338,4 +344,151 @@ TEST(cli, ls_lists_every_stream_past_a_thousand) {
   EXPECT_EQ(std::count(page.out.begin(), page.out.end(), '\n'), 5) << page.out;
   auto few = run("ls " + d + " --offset 3 --limit 10");
   EXPECT_EQ(std::count(few.out.begin(), few.out.end(), '\n'), 10) << few.out;
+}
+
+// Each command answers --help with its own usage, options and an example
+// (exit 0), `evstore help <command>` says the same, and an unknown option is
+// refused (exit 2) naming the option and where the command's help is.
+TEST(cli, each_command_has_its_own_help_with_options_and_an_example) {
+  const std::vector<std::pair<std::string, std::string>> commands = {
+      {"demo", "--help"},       {"info", "--json"},       {"ls", "--json"},          {"cat", "--backward"},
+      {"tail", "--follow"},     {"append", "--expected"}, {"export", "--output"},    {"import", "--input"},
+      {"verify", "--progress"}, {"repair", "--dry-run"},  {"backup", "--no-verify"}, {"bench", "--events"}};
+  for (const auto& [command, option] : commands) {
+    SCOPED_TRACE(command);
+    auto help = run(command + " --help");
+    EXPECT_EQ(help.status, 0) << help.out;
+    EXPECT_EQ(help.out.rfind("usage: evstore " + command + " <dir>", 0), 0u) << help.out;
+    EXPECT_NE(help.out.find("\noptions:\n"), std::string::npos) << help.out;
+    EXPECT_NE(help.out.find(option), std::string::npos) << help.out;
+    const auto example = help.out.find("\nexample:\n  ");
+    ASSERT_NE(example, std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("evstore " + command + " ", example), std::string::npos) << help.out;
+    EXPECT_EQ(run("help " + command).out, help.out);
+  }
+  auto list = run("help");
+  EXPECT_EQ(list.status, 0);
+  EXPECT_NE(list.out.find("evstore <command> --help"), std::string::npos) << list.out;
+  temp_dir dir;
+  ASSERT_EQ(run("demo " + dir.sub("data")).status, 0);
+  auto unknown = run("cat " + dir.sub("data") + " cart-1 --frobnicate");
+  EXPECT_EQ(unknown.status, 2) << unknown.out;
+  EXPECT_NE(unknown.out.find("'--frobnicate'"), std::string::npos) << unknown.out;
+  EXPECT_NE(unknown.out.find("evstore cat --help"), std::string::npos) << unknown.out;
+  EXPECT_EQ(run("help frobnicate").status, 2);
+}
+
+namespace {
+
+// Runs the CLI with stdout and stderr in files of `dir` (neither a terminal);
+// returns {status, stdout, stderr}.
+struct split_run {
+  int status;
+  std::string out, err;
+};
+split_run run_split(const temp_dir& dir, const std::string& args) {
+  const std::string out = dir.sub("run.out"), err = dir.sub("run.err");
+  const int status = sh(std::string(EVSTORE_CLI) + " " + args + " >" + out + " 2>" + err).status;
+  return {status, slurp(out), slurp(err)};
+}
+
+}  // namespace
+
+// Long commands show their rate and ETA on stderr when asked (--progress) or
+// when it is a terminal, never on stdout (a pipe may read it), and not at all
+// when stderr is a file and --progress is not given.
+TEST(cli, long_commands_show_rate_and_eta_on_stderr_only_when_asked_or_on_a_terminal) {
+  temp_dir dir;
+  const std::string d = dir.sub("data");
+  auto bench = run_split(dir, "bench " + d + " --events 3000 --streams 3 --progress");
+  ASSERT_EQ(bench.status, 0) << bench.err;
+  EXPECT_NE(bench.err.find("appending  100%  3,000/3,000 events  "), std::string::npos) << bench.err;
+  EXPECT_NE(bench.err.find(" events/s  ETA 0:00"), std::string::npos) << bench.err;
+  EXPECT_EQ(bench.out.find('\r'), std::string::npos) << bench.out;
+
+  auto exported = run_split(dir, "export " + d + " --progress");
+  ASSERT_EQ(exported.status, 0) << exported.err;
+  EXPECT_NE(exported.err.find("exporting  100%  3,000/3,000 events  "), std::string::npos) << exported.err;
+  EXPECT_EQ(std::count(exported.out.begin(), exported.out.end(), '\n'), 3000);
+  EXPECT_EQ(exported.out.find('\r'), std::string::npos) << "stdout is only the events";
+  const std::string ndjson = dir.sub("all.ndjson");
+  std::ofstream(ndjson) << exported.out;
+
+  auto imported = run_split(dir, "import " + dir.sub("copy") + " -i " + ndjson + " --progress");
+  ASSERT_EQ(imported.status, 0) << imported.err;
+  EXPECT_NE(imported.err.find("importing  100%  "), std::string::npos) << imported.err;
+  EXPECT_NE(imported.err.find(" MiB/s  ETA 0:00"), std::string::npos) << imported.err;
+
+  auto verified = run_split(dir, "verify " + dir.sub("copy") + " --progress");
+  EXPECT_EQ(verified.status, 0) << verified.err;
+  EXPECT_NE(verified.err.find("verifying  100%  3,000/3,000 events"), std::string::npos) << verified.err;
+
+  auto backup = run_split(dir, "backup " + d + " " + dir.sub("backup") + " --progress");
+  EXPECT_EQ(backup.status, 0) << backup.err;
+  EXPECT_NE(backup.err.find("copying  100%  "), std::string::npos) << backup.err;
+  EXPECT_NE(backup.err.find(" MiB/s"), std::string::npos) << backup.err;
+
+  // Without --progress, stderr being a file: no meter.
+  auto quiet = run_split(dir, "export " + d);
+  EXPECT_EQ(quiet.err, "exported 3000 events of $all\n");
+  auto quiet_verify = run_split(dir, "verify " + d);
+  EXPECT_EQ(quiet_verify.err, "");
+}
+
+// backup's summary counts events and MiB, not raw bytes.
+TEST(cli, backup_reports_events_and_mib) {
+  temp_dir dir;
+  ASSERT_EQ(run("bench " + dir.sub("a") + " --events 20000 --size 100").status, 0);
+  auto backup = run("backup " + dir.sub("a") + " " + dir.sub("b"));
+  ASSERT_EQ(backup.status, 0) << backup.out;
+  const std::regex summary(R"(backed up 20000 events in 1 streams \((\d+\.\d\d) MiB in \d+ files\) to )");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(backup.out, m, summary)) << backup.out;
+  EXPECT_GT(std::stod(m[1]), 1.0) << "20,000 events of 100 bytes are more than 1 MiB";
+  EXPECT_EQ(backup.out.find(" bytes"), std::string::npos) << backup.out;
+}
+
+// info --json and ls --json print one JSON document each (docs: README.md,
+// "The evstore CLI").
+TEST(cli, info_and_ls_print_one_json_document_with_json) {
+  temp_dir dir;
+  const std::string d = dir.sub("data");
+  ASSERT_EQ(run("demo " + d).status, 0);
+  ASSERT_EQ(run("demo " + d).status, 0);
+  auto info = run_split(dir, "info " + d + " --json");
+  ASSERT_EQ(info.status, 0) << info.err;
+  const auto i = boost::json::parse(info.out).as_object();
+  EXPECT_EQ(std::string_view(i.at("directory").as_string()), d);
+  EXPECT_EQ(i.at("format").to_number<int>(), 1);
+  EXPECT_EQ(i.at("events").to_number<std::uint64_t>(), 8u);
+  EXPECT_EQ(i.at("streams").to_number<std::uint64_t>(), 2u);
+  EXPECT_EQ(i.at("readStreams").to_number<std::uint64_t>(), 0u);
+  EXPECT_EQ(i.size(), 5u) << info.out;
+
+  auto ls = run_split(dir, "ls " + d + " --json");
+  ASSERT_EQ(ls.status, 0) << ls.err;
+  EXPECT_EQ(boost::json::parse(ls.out), boost::json::parse(R"([{"stream":"cart-1","events":4},
+                                                               {"stream":"cart-2","events":4}])"));
+  auto page = run_split(dir, "ls " + d + " --json --offset 1 --limit 5");
+  EXPECT_EQ(boost::json::parse(page.out), boost::json::parse(R"([{"stream":"cart-2","events":4}])"));
+  auto past = run_split(dir, "ls " + d + " --json --offset 9");
+  EXPECT_EQ(past.out, "[]\n");
+}
+
+// On a terminal (script(1) gives the CLI one) the meter shows without
+// --progress and is cleared when the work is done; stdout, redirected to a
+// file as a pipe would read it, holds only the events.
+TEST(cli, on_a_terminal_the_meter_shows_and_is_cleared_and_stdout_stays_clean) {
+  if (sh("command -v script").status != 0) GTEST_SKIP() << "script(1) is not installed";
+  temp_dir dir;
+  const std::string d = dir.sub("data"), out = dir.sub("out.ndjson");
+  ASSERT_EQ(run("bench " + d + " --events 20000").status, 0);
+  auto tty = sh("script -qec \"" + std::string(EVSTORE_CLI) + " export " + d + " > " + out + "\" /dev/null");
+  EXPECT_EQ(tty.status, 0) << tty.out;
+  EXPECT_NE(tty.out.find("\rexporting  "), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find(" events/s"), std::string::npos) << tty.out;
+  EXPECT_NE(tty.out.find("\r\033[Kexported 20000 events of $all"), std::string::npos) << tty.out;
+  const std::string ndjson = slurp(out);
+  EXPECT_EQ(std::count(ndjson.begin(), ndjson.end(), '\n'), 20000);
+  EXPECT_EQ(ndjson.find('\r'), std::string::npos);
 }

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <regex>
 #include <string>
 
 #include <fcntl.h>
@@ -52,6 +54,23 @@ std::string capture_stderr(F f) {
   ::close(fds[0]);
   return out;
 }
+
+// `log` with the time each line starts with taken off, after checking that
+// every line has one ("2026-11-30T20:19:06.123Z "); "(no time)" marks a line
+// without.
+std::string without_times(const std::string& log) {
+  static const std::regex stamp(R"(^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z )");
+  std::string out;
+  std::size_t at = 0;
+  while (at < log.size()) {
+    std::size_t end = log.find('\n', at);
+    end = end == std::string::npos ? log.size() : end + 1;
+    const std::string line = log.substr(at, end - at);
+    out += std::regex_search(line, stamp) ? line.substr(25) : "(no time)" + line;
+    at = end;
+  }
+  return out;
+}
 }  // namespace
 
 TEST(net_request_log, lines_wait_for_flush_and_never_carry_the_query) {
@@ -64,7 +83,7 @@ TEST(net_request_log, lines_wait_for_flush_and_never_carry_the_query) {
   });
   EXPECT_TRUE(first) << "the first line asks for a flush";
   EXPECT_FALSE(second) << "later lines ride on the flush already asked for";
-  EXPECT_EQ(all,
+  EXPECT_EQ(without_times(all),
             "evstored method=GET path=/streams/orders status=200 duration_us=1500\n"
             "evstored method=POST path=/streams/orders status=201 duration_us=20\n");
 }
@@ -79,6 +98,35 @@ TEST(net_request_log, nothing_is_written_before_flush_until_64_KiB_wait) {
     log.flush();
   });
   EXPECT_EQ(early, "");
-  EXPECT_EQ(late.size(),
+  EXPECT_EQ(without_times(late).size(),
             2001 * std::string("evstored method=GET path=/health status=200 duration_us=1\n").size());
+}
+
+// Every line of the log starts with its time, RFC 3339 in UTC with
+// milliseconds: requests, session errors, notes and evstored's own lines.
+TEST(net_request_log, every_line_starts_with_an_rfc_3339_utc_time_with_milliseconds) {
+  using namespace std::chrono;
+  const auto t = sys_days{year{2026} / 11 / 30} + 20h + 19min + 6s + 123ms;
+  EXPECT_EQ(evstore::net::log_timestamp(t), "2026-11-30T20:19:06.123Z ");
+  EXPECT_EQ(evstore::net::log_timestamp(sys_days{year{1999} / 1 / 2} + 3h + 4min + 5s + 7ms),
+            "1999-01-02T03:04:05.007Z ");
+  const auto before = system_clock::now();
+  const std::string all = capture_stderr([&] {
+    evstore::net::request_log log;
+    log.add("GET", "/health", 200, 1us);
+    log.add_error("tls_handshake", "127.0.0.1:5", "wrong version number");
+    log.note("evstored: accept failed: too many open files\n");
+    log.flush();
+    evstore::net::log_line_nowait("evstored: stopped\n");
+  });
+  EXPECT_EQ(without_times(all),
+            "evstored method=GET path=/health status=200 duration_us=1\n"
+            "evstored error=tls_handshake peer=127.0.0.1:5 message=wrong version number\n"
+            "evstored: accept failed: too many open files\n"
+            "evstored: stopped\n")
+      << all;
+  // The time is now's, in UTC: the same date as a UTC clock read around it.
+  const std::string today = evstore::net::log_timestamp(before).substr(0, 10);
+  const std::string later = evstore::net::log_timestamp().substr(0, 10);
+  EXPECT_TRUE(all.substr(0, 10) == today || all.substr(0, 10) == later) << all;
 }

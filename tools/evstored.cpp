@@ -12,6 +12,9 @@
 // start the server, serve until a signal has stopped it, stop the loops.
 // Exit codes: 0 after a clean stop or --help, 2 for bad flags or a bad token
 // file, 1 when the store does not open or the server does not start.
+// Every line it logs (stdout's banner, stderr's lines from the token file on)
+// starts with the time (net::log_timestamp); --help and flag errors are not
+// log lines.
 #include "request_log.hpp"
 #include "server.hpp"
 #include "tools/io_threads.hpp"
@@ -200,7 +203,8 @@ std::optional<int> load_tokens(options& o) {
   if (o.token_file.empty()) return std::nullopt;
   auto tokens = evstore::http::load_token_file(o.token_file);
   if (!tokens) {
-    std::cerr << "evstored: " << tokens.error().message() << "\n";  // names the file and line, never a token
+    // Names the file and line, never a token.
+    evstore::net::log_line_nowait("evstored: " + tokens.error().message() + "\n");
     return 2;
   }
   o.server.tokens = std::move(*tokens);
@@ -224,7 +228,7 @@ std::optional<int> check_listen_address(const options& o) {
     if (!ec) probe.bind(at, ec);
   }
   if (!ec) return std::nullopt;
-  std::cerr << "evstored: cannot listen on " << o.listen << ": " << ec.message() << "\n";
+  evstore::net::log_line_nowait("evstored: cannot listen on " + o.listen + ": " + ec.message() + "\n");
   return 1;
 }
 
@@ -241,9 +245,9 @@ void print_serving(const options& o, std::uint16_t port) {
   const auto& so = o.server;
   const std::string host = so.address.find(':') != std::string::npos ? "[" + so.address + "]" : so.address;
   const char* scheme = so.tls_cert_file.empty() ? "http" : "https";
-  std::printf("evstored: serving %s on %s://%s:%u/ (console at %s://%s:%u/)%s\n", o.data.c_str(), scheme,
-              host.c_str(), port, scheme, host.c_str(), port,
-              so.tokens.empty() ? "" : ", bearer tokens required");
+  std::printf("%sevstored: serving %s on %s://%s:%u/ (console at %s://%s:%u/)%s\n",
+              evstore::net::log_timestamp().c_str(), o.data.c_str(), scheme, host.c_str(), port, scheme,
+              host.c_str(), port, so.tokens.empty() ? "" : ", bearer tokens required");
   std::fflush(stdout);
 }
 
@@ -270,14 +274,14 @@ class stop_on_signal {
 
  private:
   void stop() {
-    evstore::net::write_stderr_nowait("evstored: stopping\n");
+    evstore::net::log_line_nowait("evstored: stopping\n");
     deadline_.expires_after(stop_timeout_ + std::chrono::seconds(5));
     deadline_.async_wait([this](boost::system::error_code ec) {
       if (!ec) net_.stop();
     });
     srv_.stop([this] {
       store_.close([this](boost::system::error_code ec) {
-        if (ec) evstore::net::write_stderr_nowait("evstored: close: " + ec.message() + "\n");
+        if (ec) evstore::net::log_line_nowait("evstored: close: " + ec.message() + "\n");
         boost::asio::post(net_, [this] { deadline_.cancel(); });  // the loop now runs out of work
       });
     });
@@ -320,14 +324,14 @@ int main(int argc, char** argv) {
   auto opened = evstore::store::open(
       engine_io.get_executor(), {.directory = o.data, .fsync_on_flush = o.fsync, .read_only = o.read_only});
   if (!opened) {
-    std::cerr << "evstored: cannot open " << o.data << ": " << opened.error().message() << "\n";
+    evstore::net::log_line_nowait("evstored: cannot open " + o.data + ": " + opened.error().message() + "\n");
     stop_engine();
     return 1;
   }
   evstore::store& store = *opened;
   evstore::http::server srv(net_io, store, read_io.get_executor(), o.server);
   if (auto started = srv.start(); !started) {
-    std::cerr << "evstored: " << started.error().message() << "\n";
+    evstore::net::log_line_nowait("evstored: " + started.error().message() + "\n");
     stop_engine();
     return 1;
   }
@@ -336,6 +340,6 @@ int main(int argc, char** argv) {
   stop_on_signal stopper(net_io, srv, store, o.server.stop_timeout);
   run_network_loop(net_io, o.network_threads);
   stop_engine();
-  evstore::net::write_stderr_nowait("evstored: stopped\n");
+  evstore::net::log_line_nowait("evstored: stopped\n");
   return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <evstore/event_json.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -46,20 +47,22 @@ boost::system::error_code close_blocking(store& s) {
   return ec;
 }
 
-po::variables_map parse(const args_t& args, po::options_description opts,
+po::variables_map parse(const args_t& args, std::string_view command, po::options_description opts,
                         const std::vector<std::string>& positional_names) {
-  opts.add_options()("help,h", "show help");
+  opts.add_options()("help,h", "this help");
+  po::options_description all;
+  all.add(opts);
   po::positional_options_description pos;
   for (const auto& name : positional_names) {
-    opts.add_options()(name.c_str(), po::value<std::string>()->required(), name.c_str());
+    all.add_options()(name.c_str(), po::value<std::string>()->required(), name.c_str());
     pos.add(name.c_str(), 1);
   }
   po::variables_map vm;
   try {
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
     if (vm.count("help")) {
-      std::cout << usage_text;
-      std::exit(0);
+      if (const command_help* help = find_command_help(command)) print_command_help(std::cout, *help, opts);
+      throw help_shown{};
     }
     po::notify(vm);
   } catch (const po::error& e) {
@@ -129,24 +132,89 @@ int print_range(event_range& range) {
   return 0;
 }
 
-progress_bar::progress_bar(std::string label) : label_(std::move(label)), tty_(isatty(STDERR_FILENO) != 0) {}
-
-void progress_bar::update(std::uint64_t done, std::uint64_t total) {
-  if (!tty_ || total == 0) return;
-  const int percent = static_cast<int>(done * 100 / total);
-  if (percent == last_percent_) return;
-  last_percent_ = percent;
-  constexpr int width = 30;
-  const int filled = percent * width / 100;
-  std::fprintf(stderr, "\r%s [%.*s%*s] %3d%%  %llu/%llu", label_.c_str(), filled,
-               "##############################", width - filled, "", percent,
-               static_cast<unsigned long long>(done), static_cast<unsigned long long>(total));
-  std::fflush(stderr);
+void add_progress_option(po::options_description& opts) {
+  opts.add_options()("progress", "show rate and ETA on stderr even when it is not a terminal");
 }
 
-void progress_bar::done() {
-  if (tty_ && last_percent_ >= 0) std::fprintf(stderr, "\r\033[K");
-  last_percent_ = -1;
+progress_meter::progress_meter(std::string label, std::string unit, const po::variables_map& vm)
+    : label_(std::move(label)),
+      unit_(std::move(unit)),
+      shown_(vm.count("progress") > 0 || isatty(STDERR_FILENO) != 0),
+      tty_(isatty(STDERR_FILENO) != 0),
+      start_(std::chrono::steady_clock::now()) {}
+
+void progress_meter::update(std::uint64_t done, std::uint64_t total) {
+  done_ = done;
+  total_ = total;
+  const auto now = std::chrono::steady_clock::now();
+  if (!shown_ || (printed_ && now - last_ < std::chrono::milliseconds(250))) return;
+  last_ = now;
+  print(done, total);
+}
+
+namespace {
+
+// 12345678 -> "12,345,678"
+std::string grouped(std::uint64_t n) {
+  std::string digits = std::to_string(n), out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+// A count in the meter's unit: bytes as MiB with one decimal, else grouped.
+std::string amount(double n, const std::string& unit) {
+  if (unit != "MiB") return grouped(static_cast<std::uint64_t>(n));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.1f", n / (1024.0 * 1024.0));
+  return buf;
+}
+
+// 125 -> "2:05", 3725 -> "1:02:05"
+std::string clock_time(std::uint64_t s) {
+  char buf[32];
+  if (s >= 3600) {
+    std::snprintf(buf, sizeof buf, "%llu:%02llu:%02llu", static_cast<unsigned long long>(s / 3600),
+                  static_cast<unsigned long long>(s / 60 % 60), static_cast<unsigned long long>(s % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%llu:%02llu", static_cast<unsigned long long>(s / 60),
+                  static_cast<unsigned long long>(s % 60));
+  }
+  return buf;
+}
+
+}  // namespace
+
+void progress_meter::print(std::uint64_t done, std::uint64_t total) {
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  const double rate = elapsed > 0 ? static_cast<double>(done) / elapsed : 0;
+  std::string line = "\r" + label_ + "  ";
+  if (total > 0) line += std::to_string(std::min<std::uint64_t>(done * 100 / total, 100)) + "%  ";
+  line += amount(static_cast<double>(done), unit_);
+  if (total > 0) line += "/" + amount(static_cast<double>(total), unit_);
+  line += " " + unit_ + "  " + amount(rate, unit_) + " " + unit_ + "/s";
+  // Under a second the rate says little about what is left.
+  if (total > 0 && rate > 0 && done <= total && (elapsed >= 1 || done == total)) {
+    line += "  ETA " + clock_time(static_cast<std::uint64_t>(static_cast<double>(total - done) / rate));
+  }
+  if (tty_) line += "\033[K";  // clears what a longer earlier line left
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  printed_ = true;
+}
+
+void progress_meter::finish() {
+  if (!shown_) return;
+  if (tty_) {
+    if (printed_) std::fputs("\r\033[K", stderr);
+  } else {
+    print(done_, total_);
+    std::fputs("\n", stderr);
+  }
+  std::fflush(stderr);
+  printed_ = false;
 }
 
 }  // namespace evstore::cli

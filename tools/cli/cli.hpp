@@ -8,13 +8,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/program_options.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <optional>
+#include <ostream>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -25,10 +28,31 @@ namespace po = boost::program_options;
 
 using args_t = std::vector<std::string>;
 
-// Bad arguments: main() prints the message and the usage, exit 2.
+// Bad arguments: main() prints the message and the command's usage, exit 2.
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// --help was given and the command's help printed: main() exits 0.
+struct help_shown {};
+
+// A command as `evstore help` and `evstore <command> --help` describe it.
+struct command_help {
+  std::string_view name;
+  const char* arguments;  // "<dir> <stream>"
+  const char* summary;    // one line
+  const char* details;    // more lines for --help, each ending in '\n' (may be empty)
+  const char* example;    // one command line
+};
+
+// The entry of `name`, or nullptr for an unknown command.
+const command_help* find_command_help(std::string_view name);
+// Every command with its arguments and summary.
+void print_usage(std::ostream& out);
+// One line: the command's arguments and where its help is.
+void print_command_usage(std::ostream& out, const command_help& c);
+// Usage, summary, details, `opts` (one per line) and the example.
+void print_command_help(std::ostream& out, const command_help& c, const po::options_description& opts);
 
 // The store's executor runs on its own thread while the command waits on
 // futures; on destruction the work queued runs out before the thread ends.
@@ -54,8 +78,10 @@ std::pair<boost::system::error_code, append_result> append_blocking(store& s, co
 // Closes (flush, fsync, checkpoint); prints an error, returns it.
 boost::system::error_code close_blocking(store& s);
 
-// Parses `args` with `opts` plus the named positionals (all required).
-po::variables_map parse(const args_t& args, po::options_description opts,
+// Parses the arguments of `command` with `opts` plus the named positionals
+// (all required). --help prints the command's help and throws help_shown; a
+// bad argument throws usage_error.
+po::variables_map parse(const args_t& args, std::string_view command, po::options_description opts,
                         const std::vector<std::string>& positional_names);
 
 // Appends issued without waiting for each one (the writer batches each
@@ -84,26 +110,37 @@ class append_pipeline {
 
 // One event as a line of NDJSON; `scratch` is reused between calls.
 void write_event_line(std::FILE* out, std::string& scratch, const recorded_event& e);
-// Writes every event of `range` to stdout as NDJSON; 1 (after saying why) if
-// the range ended on an error, else 0.
 // Whether `dir` holds a store (its store.json), without opening it.
 bool holds_store(const std::string& dir);
+// Writes every event of `range` to stdout as NDJSON; 1 (after saying why) if
+// the range ended on an error, else 0.
 int print_range(event_range& range);
 
-// "\rlabel  42%  12,345/29,000" on stderr when it is a terminal; done() clears the line.
-class progress_bar {
+// Rate and ETA of a long command on stderr, one line rewritten with '\r' at
+// most 4 times a second: "verifying  42%  12,345/29,000 events  8,123 events/s
+// ETA 0:02". Shown when stderr is a terminal or with --progress (stdout, which
+// a pipe may read, is never touched). A total of 0 is unknown: no percentage
+// or ETA. With unit "MiB" the counts are bytes, shown in MiB.
+class progress_meter {
  public:
-  explicit progress_bar(std::string label);
+  progress_meter(std::string label, std::string unit, const po::variables_map& vm);
   void update(std::uint64_t done, std::uint64_t total);
-  void done();
+  // Clears the line on a terminal; elsewhere (--progress into a file or pipe)
+  // writes the last figures and ends the line.
+  void finish();
 
  private:
-  std::string label_;
-  bool tty_;
-  int last_percent_ = -1;
+  void print(std::uint64_t done, std::uint64_t total);
+
+  std::string label_, unit_;
+  bool shown_, tty_;
+  std::chrono::steady_clock::time_point start_, last_;
+  std::uint64_t done_ = 0, total_ = 0;
+  bool printed_ = false;
 };
 
-extern const char* const usage_text;
+// Adds --progress to a long command's options.
+void add_progress_option(po::options_description& opts);
 
 // The commands; each returns the process exit code (0 ok, 1 refused or damage).
 int cmd_demo(const args_t&);

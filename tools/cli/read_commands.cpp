@@ -3,6 +3,8 @@
 #include "cli.hpp"
 
 #include <boost/asio/use_future.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <algorithm>
 #include <cerrno>
@@ -26,9 +28,20 @@ std::optional<std::uint64_t> known_count(const store& s, const std::string& stre
 }  // namespace
 
 int cmd_info(const args_t& args) {
-  auto vm = parse(args, po::options_description("info"), {"dir"});
+  po::options_description opts;
+  opts.add_options()("json", "one JSON object instead of lines");
+  auto vm = parse(args, "info", opts, {"dir"});
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  if (vm.count("json")) {
+    const boost::json::object info = {{"directory", s.options().directory},
+                                      {"format", 1},
+                                      {"events", s.event_count()},
+                                      {"streams", s.stream_count()},
+                                      {"readStreams", s.list_read_streams().size()}};
+    std::cout << boost::json::serialize(info) << "\n";
+    return 0;
+  }
   std::cout << "directory: " << s.options().directory << "\nformat: evstore 1\nevents: " << s.event_count()
             << "\nstreams: " << s.stream_count() << "\nread streams: " << s.list_read_streams().size()
             << "\n";
@@ -36,31 +49,46 @@ int cmd_info(const args_t& args) {
 }
 
 int cmd_ls(const args_t& args) {
-  po::options_description opts("ls");
+  po::options_description opts;
   opts.add_options()("offset", po::value<std::size_t>()->default_value(0), "first stream index")(
-      "limit", po::value<std::size_t>(), "streams to list (default: all)");
-  auto vm = parse(args, opts, {"dir"});
+      "limit", po::value<std::size_t>(), "streams to list (default: all)")(
+      "json", "one JSON array of {\"stream\",\"events\"} instead of lines");
+  auto vm = parse(args, "ls", opts, {"dir"});
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
+  const bool json = vm.count("json") > 0;
   // Page by page: the store hands out at most a page of streams per call.
+  // JSON is written element by element, so a million streams need no
+  // document in memory.
   constexpr std::size_t page = 1000;
   std::size_t offset = vm["offset"].as<std::size_t>();
   std::size_t left = vm.count("limit") ? vm["limit"].as<std::size_t>() : SIZE_MAX;
+  const char* separator = "[";
   while (left > 0) {
     const auto streams = s.list_streams(offset, std::min(left, page));
-    for (const stream_info& info : streams) std::cout << info.name << "\t" << info.event_count << "\n";
+    for (const stream_info& info : streams) {
+      if (!json) {
+        std::cout << info.name << "\t" << info.event_count << "\n";
+        continue;
+      }
+      std::cout << separator
+                << boost::json::serialize(
+                       boost::json::object{{"stream", info.name}, {"events", info.event_count}});
+      separator = ",";
+    }
     if (streams.empty()) break;
     offset += streams.size();
     left -= std::min(left, streams.size());
   }
+  if (json) std::cout << (*separator == '[' ? "[]\n" : "]\n");
   return 0;
 }
 
 int cmd_cat(const args_t& args) {
-  po::options_description opts("cat");
+  po::options_description opts;
   opts.add_options()("from", po::value<std::uint64_t>(), "first version (position for $all)")(
       "limit", po::value<std::uint64_t>(), "most events to print")("backward", "newest first");
-  auto vm = parse(args, opts, {"dir", "stream"});
+  auto vm = parse(args, "cat", opts, {"dir", "stream"});
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
   const bool backward = vm.count("backward") > 0;
@@ -79,11 +107,11 @@ int cmd_cat(const args_t& args) {
 }
 
 int cmd_tail(const args_t& args) {
-  po::options_description opts("tail");
+  po::options_description opts;
   opts.add_options()("lines,n", po::value<std::uint64_t>()->default_value(10), "how many of the last events")(
       "from", po::value<std::uint64_t>(), "start at this event number instead")(
       "follow,f", "then print new events as they are appended, until interrupted");
-  auto vm = parse(args, opts, {"dir", "stream"});
+  auto vm = parse(args, "tail", opts, {"dir", "stream"});
   const std::string stream = vm["stream"].as<std::string>();
   runner r;
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
@@ -126,11 +154,12 @@ int cmd_tail(const args_t& args) {
 }
 
 int cmd_export(const args_t& args) {
-  po::options_description opts("export");
+  po::options_description opts;
   opts.add_options()("stream", po::value<std::string>()->default_value("$all"), "the stream to export")(
       "from", po::value<std::uint64_t>()->default_value(0), "first event number")(
       "output,o", po::value<std::string>(), "write to this file instead of stdout");
-  auto vm = parse(args, opts, {"dir"});
+  add_progress_option(opts);
+  auto vm = parse(args, "export", opts, {"dir"});
   const std::string stream = vm["stream"].as<std::string>();
   std::FILE* out = stdout;
   if (vm.count("output")) {
@@ -145,15 +174,16 @@ int cmd_export(const args_t& args) {
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
   const auto from = vm["from"].as<std::uint64_t>();
   const auto total = known_count(s, stream);
-  progress_bar bar("exporting");
+  progress_meter bar("exporting", "events", vm);
   std::uint64_t n = 0;
   std::string line;
   auto range = s.events(stream, {.from = from});
   for (const recorded_event& e : range) {
     write_event_line(out, line, e);
-    if (++n % 4096 == 0 && total && *total > from) bar.update(n, *total - from);
+    if (++n % 4096 == 0) bar.update(n, total && *total > from ? *total - from : 0);
   }
-  bar.done();
+  bar.update(n, total && *total > from ? *total - from : 0);
+  bar.finish();
   int status = 0;
   if (range.error()) {
     std::cerr << "evstore: " << range.error()->message() << "\n";

@@ -35,15 +35,16 @@ void print_report(const repair_report& r) {
 }  // namespace
 
 int cmd_repair(const args_t& args) {
-  po::options_description opts("repair");
+  po::options_description opts;
   opts.add_options()("dry-run,n", "report what would be done, change nothing");
-  auto vm = parse(args, opts, {"dir"});
+  add_progress_option(opts);
+  auto vm = parse(args, "repair", opts, {"dir"});
   const std::string dir = vm["dir"].as<std::string>();
   const bool dry_run = vm.count("dry-run") > 0;
-  progress_bar bar(dry_run ? "checking" : "repairing");
+  progress_meter bar(dry_run ? "checking" : "repairing", "MiB", vm);
   auto r = repair_store(dir, {.dry_run = dry_run},
                         [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); });
-  bar.done();
+  bar.finish();
   if (!r) {
     std::cerr << "evstore: cannot repair " << dir << ": " << r.error().message() << "\n";
     const bool refused = r.error().code == errc::store_locked || r.error().code == errc::invalid_argument ||

@@ -6,14 +6,18 @@
 
 #include <boost/json/parse.hpp>
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <unordered_map>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 namespace evstore::cli {
 
 int cmd_demo(const args_t& args) {
-  auto vm = parse(args, po::options_description("demo"), {"dir"});
+  auto vm = parse(args, "demo", po::options_description(), {"dir"});
   const std::string dir = vm["dir"].as<std::string>();
   runner r;
   store s = open_or_exit(r, dir, false);
@@ -45,11 +49,11 @@ int cmd_demo(const args_t& args) {
 }
 
 int cmd_append(const args_t& args) {
-  po::options_description opts("append");
+  po::options_description opts;
   opts.add_options()("expected", po::value<std::string>()->default_value("any"),
                      "expected version of the first append: any, no_stream, stream_exists or N")(
       "fsync", "acknowledge only after fdatasync")("create", "make a new store if <dir> holds none");
-  auto vm = parse(args, opts, {"dir", "stream"});
+  auto vm = parse(args, "append", opts, {"dir", "stream"});
   auto expected = parse_expected_version(vm["expected"].as<std::string>());
   if (!expected) throw usage_error("--expected must be any, no_stream, stream_exists or a version");
   const std::string dir = vm["dir"].as<std::string>();
@@ -213,24 +217,43 @@ class importer {
   std::uint64_t imported_ = 0, skipped_ = 0;
 };
 
-// Every line of `in` until the first failure (of a line or of an append).
-std::optional<std::string> import_lines(std::istream& in, importer& imp) {
+// Every line of `in` until the first failure (of a line or of an append);
+// `bar` counts the bytes read of `total` (0: unknown).
+std::optional<std::string> import_lines(std::istream& in, importer& imp, progress_meter& bar,
+                                        std::uint64_t total) {
   std::size_t line_no = 0;
+  std::uint64_t bytes = 0;
   std::string line;
   while (!imp.failed() && std::getline(in, line)) {
     if (auto failure = imp.add(line, ++line_no)) return failure;
+    bytes += line.size() + 1;
+    if (line_no % 1024 == 0) bar.update(bytes, total);
   }
+  bar.update(bytes, total);
   if (!in.eof() && in.fail() && !imp.failed()) return "reading the input failed";
   return std::nullopt;
+}
+
+// The size of the input when it is a regular file (-i FILE, or stdin
+// redirected from one), else 0: a pipe's length is unknown.
+std::uint64_t input_size(const po::variables_map& vm) {
+  std::error_code ec;
+  if (vm.count("input")) {
+    const auto size = std::filesystem::file_size(vm["input"].as<std::string>(), ec);
+    return ec ? 0 : size;
+  }
+  struct stat st {};
+  return ::fstat(STDIN_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? static_cast<std::uint64_t>(st.st_size) : 0;
 }
 
 }  // namespace
 
 int cmd_import(const args_t& args) {
-  po::options_description opts("import");
+  po::options_description opts;
   opts.add_options()("input,i", po::value<std::string>(), "read this file instead of stdin")(
       "fsync", "acknowledge only after fdatasync (slower; an interrupted import can be rerun either way)");
-  auto vm = parse(args, opts, {"dir"});
+  add_progress_option(opts);
+  auto vm = parse(args, "import", opts, {"dir"});
   std::ifstream file;
   if (vm.count("input")) {
     file.open(vm["input"].as<std::string>());
@@ -244,7 +267,9 @@ int cmd_import(const args_t& args) {
   store s = open_or_exit(r, vm["dir"].as<std::string>(), false, vm.count("fsync") > 0);
 
   importer imp(s);
-  std::optional<std::string> failure = import_lines(in, imp);
+  progress_meter bar("importing", "MiB", vm);
+  std::optional<std::string> failure = import_lines(in, imp, bar, input_size(vm));
+  bar.finish();
   if (auto f = imp.finish(); f && !failure) failure = f;
   const bool close_failed = static_cast<bool>(close_blocking(s));
   if (failure) {
