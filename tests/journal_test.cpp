@@ -40,7 +40,6 @@ class journal_test : public ::testing::Test {
   std::shared_ptr<memory_file_system> disk() const {
     auto fs = std::make_shared<memory_file_system>();
     for (const auto& [path, bytes] : files_) {
-      fs->create_directories(path.substr(0, path.rfind('/')));
       fs->set_contents(path, bytes);
     }
     return fs;

@@ -85,7 +85,6 @@ class repair_figure : public ::testing::Test {
              tally& t) {
     auto fs = std::make_shared<memory_file_system>();
     for (const auto& [p, bytes] : image_) {
-      fs->create_directories(p.substr(0, p.rfind('/')));
       fs->set_contents(p, bytes);
     }
     std::string bytes = image_.at(path);

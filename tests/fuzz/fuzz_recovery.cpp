@@ -111,7 +111,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   auto fs = std::make_shared<evstore::testing::memory_file_system>();
   for (const auto& [path, bytes] : files) {
-    fs->create_directories(path.substr(0, path.rfind('/')));
     fs->set_contents(path, bytes);
   }
   boost::asio::io_context io;

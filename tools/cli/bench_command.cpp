@@ -110,11 +110,11 @@ int cmd_bench(const args_t& args) {
   store s = open_or_exit(r, p.dir, false, p.fsync);
   const auto append_s = append_phase(s, p);
   if (!append_s) {
-    close_blocking(s);
+    (void)close_blocking(s);  // failing already; close prints its own error
     return 1;
   }
   const read_figures f = read_phase(s, p);
-  close_blocking(s);
+  if (close_blocking(s)) return 1;
   if (f.replayed != p.events || f.scanned != p.events) {
     std::cerr << "evstore: read back " << f.replayed << " / " << f.scanned << " of " << p.events
               << " events\n";

@@ -38,7 +38,7 @@ std::pair<boost::system::error_code, append_result> append_blocking(store& s, co
   return f.get();
 }
 
-boost::system::error_code close_blocking(store& s) {
+[[nodiscard]] boost::system::error_code close_blocking(store& s) {
   std::promise<boost::system::error_code> done;
   auto f = done.get_future();
   s.close([&](boost::system::error_code ec) { done.set_value(ec); });

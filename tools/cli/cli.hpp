@@ -76,7 +76,7 @@ std::pair<boost::system::error_code, append_result> append_blocking(store& s, co
                                                                     std::vector<event_data> events,
                                                                     expected_version expected);
 // Closes (flush, fsync, checkpoint); prints an error, returns it.
-boost::system::error_code close_blocking(store& s);
+[[nodiscard]] boost::system::error_code close_blocking(store& s);
 
 // Parses the arguments of `command` with `opts` plus the named positionals
 // (all required). --help prints the command's help and throws help_shown; a

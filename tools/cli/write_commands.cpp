@@ -44,8 +44,7 @@ int cmd_demo(const args_t& args) {
   std::string line;
   for (const recorded_event& e : page->events) write_event_line(stdout, line, e);
   std::cout << "store now holds " << s.event_count() << " events in " << s.stream_count() << " streams\n";
-  close_blocking(s);
-  return 0;
+  return close_blocking(s) ? 1 : 0;
 }
 
 int cmd_append(const args_t& args) {

@@ -65,7 +65,8 @@ class consumer {
   // appends' flushes: a server gives its consumers a read executor of their
   // own, as with store::subscribe).
   [[nodiscard]] result<subscription> subscribe(subscription_options options = {}) const;
-  result<subscription> subscribe(subscription_options options, subscription::executor_type executor) const;
+  [[nodiscard]] result<subscription> subscribe(subscription_options options,
+                                               subscription::executor_type executor) const;
 
   // Stores `position` (the next event number to deliver, usually a batch's
   // `next`) and `state_json` (JSON text, or empty for none) atomically and

@@ -46,7 +46,7 @@ class file {
                                                 std::span<const const_buffer_span> bufs) = 0;
   // fdatasync: everything written so far survives power loss once this returns ok.
   [[nodiscard]] virtual error_code sync() = 0;
-  virtual boost::system::result<std::uint64_t> size() = 0;
+  [[nodiscard]] virtual boost::system::result<std::uint64_t> size() = 0;
   [[nodiscard]] virtual error_code truncate(std::uint64_t size) = 0;
   // Grows the file to `size` bytes of zeros with real blocks behind them, so that later
   // overwrites need no metadata update (cheap fdatasync). No-op if already that large.
@@ -77,7 +77,7 @@ class file_system {
   [[nodiscard]] virtual error_code sync_directory(const std::string& path) = 0;
   virtual bool exists(const std::string& path) = 0;
   [[nodiscard]] virtual error_code rename(const std::string& from, const std::string& to) = 0;
-  virtual error_code remove(const std::string& path) = 0;
+  [[nodiscard]] virtual error_code remove(const std::string& path) = 0;
   // Names (not paths) of the entries of a directory, unordered.
   [[nodiscard]] virtual boost::system::result<std::vector<std::string>> list(const std::string& dir) = 0;
   // Exclusive, non-blocking lock of `path` (created if needed). Fails with

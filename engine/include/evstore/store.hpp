@@ -298,8 +298,8 @@ class store {
   // empty: the subscription waits for its first events.
   [[nodiscard]] result<subscription> subscribe(std::string_view stream,
                                                subscription_options options = {}) const;
-  result<subscription> subscribe(std::string_view stream, subscription_options options,
-                                 subscription::executor_type executor) const;
+  [[nodiscard]] result<subscription> subscribe(std::string_view stream, subscription_options options,
+                                               subscription::executor_type executor) const;
   // Callback form: `on_batch(error_code, const subscription_batch&)` receives
   // every batch until an error ends it (operation_aborted once cancelled or
   // destroyed, store_closed after close()). The next batch is read only after

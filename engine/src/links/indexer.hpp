@@ -135,7 +135,7 @@ class indexer {
   std::optional<std::uint64_t> incarnation(std::string_view name) const;
   // Published entries of a link stream; nullopt if `name` is no link stream.
   [[nodiscard]] result<std::optional<std::uint64_t>> count(std::string_view name) const;
-  result<read_page> read(std::string_view name, const read_options& options) const;
+  [[nodiscard]] result<read_page> read(std::string_view name, const read_options& options) const;
   std::vector<read_stream_info> list() const;
   // Read-only stores: pick up what the writer's indexer added, and new or
   // deleted read streams. True if the links moved.
@@ -168,23 +168,23 @@ class indexer {
   bool any_building() const;
   void step();
   [[nodiscard]] boost::system::error_code live_step(std::uint64_t upto);
-  boost::system::error_code backfill_step();
+  [[nodiscard]] boost::system::error_code backfill_step();
   void complete_built_waiters();
   void route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams);
   [[nodiscard]] boost::system::error_code prepare_for_write(link_state& l);
-  boost::system::error_code reset_link(link_state& l);
-  boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  [[nodiscard]] boost::system::error_code reset_link(link_state& l);
+  [[nodiscard]] boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
   // write_pending's steps.
   void append_pending(const std::vector<link_state*>& touched);
-  boost::system::error_code sync_dirty_links();
+  [[nodiscard]] boost::system::error_code sync_dirty_links();
   void publish_pending(const std::vector<link_state*>& touched);
-  boost::system::error_code write_definitions();
+  [[nodiscard]] boost::system::error_code write_definitions();
   void create_on_background(const std::string& name, const filter& f,
                             std::function<void(std::uint64_t, std::uint64_t)> progress,
                             create_handler handler);
   bool answer_if_taken(std::unique_lock<std::shared_mutex>& lock, const std::string& name, const filter& f,
                        create_handler& handler);
-  result<bool> load_definitions();
+  [[nodiscard]] result<bool> load_definitions();
   // The progress file's value (not limited to the store's $all count).
   [[nodiscard]] result<std::optional<std::uint64_t>> read_progress() const;
   // The indexer stops (until the next open).

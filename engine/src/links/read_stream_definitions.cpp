@@ -24,7 +24,8 @@ struct parsed_definition {
 };
 
 // The definitions in `text`, the contents of links/read_streams.json at `path`.
-result<std::vector<parsed_definition>> parse_definitions(std::string_view text, const std::string& path) {
+[[nodiscard]] result<std::vector<parsed_definition>> parse_definitions(std::string_view text,
+                                                                       const std::string& path) {
   boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = max_json_depth + 8;  // filter values may nest that deep, inside the file's envelope

@@ -42,8 +42,9 @@ bool is_json_pointer(std::string_view p) {
 }
 
 // Each key once, and only the known ones: a misspelt key must not widen a filter.
-result<void> check_keys(std::string_view object_text, std::initializer_list<std::string_view> known,
-                        const std::string& where) {
+[[nodiscard]] result<void> check_keys(std::string_view object_text,
+                                      std::initializer_list<std::string_view> known,
+                                      const std::string& where) {
   std::set<std::string, std::less<>> seen;
   for (const auto& [key, value] : detail::raw_members(object_text)) {
     if (std::find(known.begin(), known.end(), key) == known.end()) {
@@ -56,7 +57,7 @@ result<void> check_keys(std::string_view object_text, std::initializer_list<std:
 
 // The conditions of "where" (`w`, a member of `json`) into `f.fields`.
 // Values are taken as written (the DOM has lost their spelling).
-result<void> read_where(std::string_view json, const boost::json::value& w, filter& f) {
+[[nodiscard]] result<void> read_where(std::string_view json, const boost::json::value& w, filter& f) {
   if (!w.is_object()) return bad_filter("\"where\" must be an object of JSON pointers");
   std::set<std::string, std::less<>> seen;
   for (const auto& [key, raw] : detail::raw_members(*detail::raw_member(json, "where"))) {
@@ -75,7 +76,7 @@ result<void> read_where(std::string_view json, const boost::json::value& w, filt
 }
 
 // The conditions of "fields" (`fs`, a member of `json`) into `f.fields`.
-result<void> read_fields(std::string_view json, const boost::json::value& fs, filter& f) {
+[[nodiscard]] result<void> read_fields(std::string_view json, const boost::json::value& fs, filter& f) {
   if (!fs.is_array()) return bad_filter("\"fields\" must be an array");
   const auto raw = detail::raw_elements(*detail::raw_member(json, "fields"));
   for (std::size_t i = 0; i < raw.size(); ++i) {

@@ -47,7 +47,7 @@ namespace {
 namespace fs = std::filesystem;
 using detail::layout::join;
 
-boost::system::error_code last_error() { return {errno, boost::system::system_category()}; }
+[[nodiscard]] boost::system::error_code last_error() { return {errno, boost::system::system_category()}; }
 
 struct plan_entry {
   std::string from, to;
@@ -78,7 +78,7 @@ void add_tree(const std::string& source, const std::string& destination, const s
 
 // Copies `e.from` to `e.to` as it is now: its length is read once at the
 // start, so a file that grows meanwhile is copied to that length.
-result<std::uint64_t> copy_one(const plan_entry& e) {
+[[nodiscard]] result<std::uint64_t> copy_one(const plan_entry& e) {
   const int in = ::open(e.from.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
     if (errno == ENOENT) return std::uint64_t{0};  // removed meanwhile (a deleted read stream, a consumer)
@@ -116,7 +116,7 @@ result<std::uint64_t> copy_one(const plan_entry& e) {
 }
 
 // fsync of every file and directory under `dir`, and of `dir`.
-boost::system::error_code sync_tree(const std::string& dir) {
+[[nodiscard]] boost::system::error_code sync_tree(const std::string& dir) {
   std::error_code ec;
   std::vector<std::string> paths{dir};
   for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator();
@@ -135,7 +135,7 @@ boost::system::error_code sync_tree(const std::string& dir) {
 }
 
 // Opens the copy as a writer (recovery finishes it) and closes it.
-result<backup_report> finish_copy(const std::string& destination, backup_report report) {
+[[nodiscard]] result<backup_report> finish_copy(const std::string& destination, backup_report report) {
   boost::asio::io_context io;
   auto s = store::open(io.get_executor(), {.directory = destination});
   if (!s) return error(s.error().code, "the copy does not open: " + s.error().message());
@@ -196,7 +196,7 @@ struct copier {
   std::uint64_t copied = 0;
   backup_report report;
 
-  result<void> copy_all(const std::vector<plan_entry>& plan, std::error_code& ec) {
+  [[nodiscard]] result<void> copy_all(const std::vector<plan_entry>& plan, std::error_code& ec) {
     for (const plan_entry& e : plan) {
       if (!fs::exists(e.from, ec))
         continue;  // optional files (checkpoint, links definitions) or removed meanwhile
@@ -221,8 +221,9 @@ struct copier {
 
 }  // namespace
 
-result<backup_report> backup_store(const std::string& source, const std::string& destination,
-                                   const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
+[[nodiscard]] result<backup_report> backup_store(
+    const std::string& source, const std::string& destination,
+    const std::function<void(std::uint64_t, std::uint64_t)>& progress) {
   std::error_code ec;
   if (!fs::exists(detail::layout::store_json(source), ec)) {
     return error(errc::invalid_argument, "no evstore store in " + source);

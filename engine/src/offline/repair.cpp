@@ -256,8 +256,8 @@ result<repair_report> repair_job::run() {
 
 namespace evstore {
 
-result<repair_report> repair_store(const std::string& directory, const repair_options& options,
-                                   const repair_progress& progress) {
+[[nodiscard]] result<repair_report> repair_store(const std::string& directory, const repair_options& options,
+                                                 const repair_progress& progress) {
   return detail::repair::repair_job(directory, options, progress).run();
 }
 

@@ -56,7 +56,7 @@ class repair_job {
     while (dir_.size() > 1 && dir_.back() == '/') dir_.pop_back();
   }
 
-  result<repair_report> run();
+  [[nodiscard]] result<repair_report> run();
 
  private:
   std::string rel(const std::string& path) const { return path.substr(dir_.size() + 1); }
@@ -65,38 +65,38 @@ class repair_job {
   }
   bool dry() const { return report_.dry_run; }
 
-  result<std::uint64_t> entries_an_open_would_cut();
-  result<bool> opens_clean();
+  [[nodiscard]] result<std::uint64_t> entries_an_open_would_cut();
+  [[nodiscard]] result<bool> opens_clean();
   void note_consumers_ahead(const store& s);
-  result<void> take_lock();
-  result<overlay> read_journal();
-  result<void> apply_journal(const overlay& ov);
-  result<void> find_partitions(const std::string& d, const overlay& ov);
-  result<void> scan(partition& p, const overlay& ov);
-  result<void> walk(partition& p, const source& src);
-  result<void> read_catalog();
-  result<void> assign_ids();
-  result<std::optional<std::uint32_t>> id_from_all_index(const partition& p);
+  [[nodiscard]] result<void> take_lock();
+  [[nodiscard]] result<overlay> read_journal();
+  [[nodiscard]] result<void> apply_journal(const overlay& ov);
+  [[nodiscard]] result<void> find_partitions(const std::string& d, const overlay& ov);
+  [[nodiscard]] result<void> scan(partition& p, const overlay& ov);
+  [[nodiscard]] result<void> walk(partition& p, const source& src);
+  [[nodiscard]] result<void> read_catalog();
+  [[nodiscard]] result<void> assign_ids();
+  [[nodiscard]] result<std::optional<std::uint32_t>> id_from_all_index(const partition& p);
   std::uint64_t acknowledged_end() const;
-  result<std::vector<repair::claim>> index_claims(const std::vector<std::uint64_t>& holes,
-                                                  const std::vector<repair::stream_known>& known,
-                                                  const overlay& ov);
-  result<void> salvage(const overlay& ov);
+  [[nodiscard]] result<std::vector<repair::claim>> index_claims(
+      const std::vector<std::uint64_t>& holes, const std::vector<repair::stream_known>& known,
+      const overlay& ov);
+  [[nodiscard]] result<void> salvage(const overlay& ov);
   void add_placeholders(partition& p);
   void cut();
   void report_drops();
-  result<void> rewrite();
-  result<void> save_cut(partition& p);
-  result<void> rewrite_partition(partition& p);
-  result<std::string> lost_found_name(const std::string& path, std::uint64_t offset);
-  result<void> copy_aside(const std::string& path, std::uint64_t offset, std::uint64_t size);
-  result<void> move_aside(const std::string& path);
-  result<void> write_indexes();
-  result<void> write_file(const std::string& path, std::span<const std::byte> bytes);
-  result<void> remove_file(const std::string& path);
-  result<void> remove_derived(const std::string& d, bool links);
-  result<void> sync_directories();
-  result<void> write_checkpoint();
+  [[nodiscard]] result<void> rewrite();
+  [[nodiscard]] result<void> save_cut(partition& p);
+  [[nodiscard]] result<void> rewrite_partition(partition& p);
+  [[nodiscard]] result<std::string> lost_found_name(const std::string& path, std::uint64_t offset);
+  [[nodiscard]] result<void> copy_aside(const std::string& path, std::uint64_t offset, std::uint64_t size);
+  [[nodiscard]] result<void> move_aside(const std::string& path);
+  [[nodiscard]] result<void> write_indexes();
+  [[nodiscard]] result<void> write_file(const std::string& path, std::span<const std::byte> bytes);
+  [[nodiscard]] result<void> remove_file(const std::string& path);
+  [[nodiscard]] result<void> remove_derived(const std::string& d, bool links);
+  [[nodiscard]] result<void> sync_directories();
+  [[nodiscard]] result<void> write_checkpoint();
   void note_dirs(const std::string& path);
 
   std::string dir_;

@@ -17,8 +17,8 @@ std::optional<std::string> check_record(const format::decoded_record& r, const r
   return std::nullopt;
 }
 
-result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from,
-                                                      const record_info* last) {
+[[nodiscard]] result<std::optional<std::uint64_t>> find_next_record(const source& src, std::uint64_t from,
+                                                                    const record_info* last) {
   window scan(src), probe(src);
   for (std::uint64_t at = from; at + format::record_overhead <= src.size(); ++at) {
     auto head = scan.get(at, 4);
@@ -36,7 +36,8 @@ result<std::optional<std::uint64_t>> find_next_record(const source& src, std::ui
   return std::nullopt;
 }
 
-result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at, std::uint64_t size) {
+[[nodiscard]] result<std::pair<std::uint64_t, bool>> count_framed(window& w, std::uint64_t at,
+                                                                  std::uint64_t size) {
   std::uint64_t count = 0;
   while (at < size) {
     auto head = w.get(at, 4);

@@ -15,6 +15,7 @@
 // checkpoints, after which the journal starts over.
 
 #include "format/layout.hpp"
+#include "require.hpp"
 #include "store/store_impl.hpp"
 #include "store/test_hooks.hpp"
 
@@ -26,6 +27,7 @@
 namespace evstore::detail {
 
 void store_impl::schedule_flush() {
+  EVSTORE_REQUIRE(on_writer_strand());
   if (flush_posted_) return;
   flush_posted_ = true;
   boost::asio::post(strand_, [self = shared_from_this()] {
@@ -35,6 +37,7 @@ void store_impl::schedule_flush() {
 }
 
 void store_impl::seal_batch() {
+  EVSTORE_REQUIRE(on_writer_strand());
   if (batch_->empty()) return;
   batch_->stream_count = registry_.size();
   sealed_.push_back(std::move(batch_));
@@ -45,6 +48,7 @@ void store_impl::seal_batch() {
 }
 
 void store_impl::start_flush() {
+  EVSTORE_REQUIRE(on_writer_strand());
   if (flush_in_flight_) return;  // finish_flush starts the next one
   seal_batch();
   if (sealed_.empty()) return finish_close_if_idle();
@@ -197,6 +201,7 @@ boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
 
 void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec,
                               std::chrono::nanoseconds took) {
+  EVSTORE_REQUIRE(on_writer_strand());
   flush_in_flight_ = false;
   stat_flushes_.fetch_add(1, std::memory_order_relaxed);
   stat_flush_ns_.fetch_add(static_cast<std::uint64_t>(took.count()), std::memory_order_relaxed);

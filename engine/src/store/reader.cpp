@@ -63,7 +63,7 @@ range clip(const read_options& o, std::uint64_t committed) {
 // returns how many of its chunk it took (fewer once the page's byte budget is
 // spent, which ends the walk). Returns the part of `r` read.
 template <class Load>
-result<range> for_each_chunk(const range& r, direction dir, Load&& load) {
+[[nodiscard]] result<range> for_each_chunk(const range& r, direction dir, Load&& load) {
   std::uint64_t taken = 0;
   if (dir == direction::forward) {
     for (std::uint64_t at = r.first; at < r.first + r.count; at += chunk_events) {

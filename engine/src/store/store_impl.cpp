@@ -5,6 +5,7 @@
 #include "format/layout.hpp"
 #include "io/file_watcher.hpp"
 #include "links/indexer.hpp"
+#include "require.hpp"
 #include "store/reader.hpp"
 #include "store/test_hooks.hpp"
 
@@ -35,7 +36,7 @@ std::size_t resolve_open_files(store_options& o) {
   return o.max_open_files;
 }
 
-result<void> check_options(const store_options& o) {
+[[nodiscard]] result<void> check_options(const store_options& o) {
   if (o.max_open_files < 8 || o.flush_threshold_bytes == 0 || o.max_event_bytes == 0 ||
       o.max_append_events == 0 || o.checkpoint_interval == 0) {
     return error(errc::invalid_argument, "store_options out of range");
@@ -268,6 +269,7 @@ void store_impl::async_close(close_handler user_handler) {
 }
 
 void store_impl::finish_close_if_idle() {
+  EVSTORE_REQUIRE(on_writer_strand());
   if (close_handlers_.empty() || flush_in_flight_ || !sealed_.empty() || !batch_->empty()) return;
   auto release = [this](boost::system::error_code ec) {
     // Once close completes the directory may be reopened, even while this

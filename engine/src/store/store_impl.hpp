@@ -156,7 +156,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // --- store/reader.cpp (any thread)
   [[nodiscard]] result<read_page> read(std::string_view stream, const read_options& options) const;
-  result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
+  [[nodiscard]] result<read_page> read_stream_page(stream_state& s, const read_options& options) const;
   [[nodiscard]] result<read_page> read_all_page(const read_options& options) const;
   // The events at these $all positions (published ones, ascending), numbered
   // first_sequence, first_sequence + 1, ... in the page; as many as fit in
@@ -226,7 +226,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                  append_handler& handler);
   // do_append's steps.
   error check_appendable(const std::string& stream, const std::vector<event_data>& events) const;
-  result<stream_state*> writer_stream(const std::string& stream);
+  [[nodiscard]] result<stream_state*> writer_stream(const std::string& stream);
   void queue_retry(stream_state& s, std::size_t at, std::size_t size, std::uint64_t count, pending_append& p);
   error check_ids_and_version(stream_state* s, const std::string& stream,
                               const std::vector<event_data>& events, expected_version expected,
@@ -249,7 +249,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Closes the open batch (if it holds appends) and queues it for its flush.
   void seal_batch();
   [[nodiscard]] boost::system::error_code write_batch(batch& b);
-  boost::system::error_code write_data_files(batch& b);
+  [[nodiscard]] boost::system::error_code write_data_files(batch& b);
   [[nodiscard]] boost::system::error_code write_stream_batch(stream_batch& sb);
   void finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec, std::chrono::nanoseconds took);
   void fail_batch(batch& b, boost::system::error_code ec);
@@ -259,7 +259,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   [[nodiscard]] boost::system::error_code write_head(std::uint64_t count);
 
   // --- store/store_impl.cpp
-  result<std::shared_ptr<cached_file>> hold_head_and_journal();
+  [[nodiscard]] result<std::shared_ptr<cached_file>> hold_head_and_journal();
   void finish_close_if_idle();
 
   // --- store/follower.cpp
@@ -278,38 +278,43 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // --- store/lazy_load.cpp
   // ensure_loaded's work for one $all count.
-  result<void> load_against(stream_state& s, std::uint64_t count_all) const;
-  result<std::uint64_t> committed_prefix(const stream_state& s, std::uint64_t count_all,
-                                         std::uint64_t capacity) const;
-  result<bool> entry_is_committed(const stream_state& s, std::uint64_t version,
-                                  std::uint64_t all_count) const;
+  [[nodiscard]] result<void> load_against(stream_state& s, std::uint64_t count_all) const;
+  [[nodiscard]] result<std::uint64_t> committed_prefix(const stream_state& s, std::uint64_t count_all,
+                                                       std::uint64_t capacity) const;
+  [[nodiscard]] result<bool> entry_is_committed(const stream_state& s, std::uint64_t version,
+                                                std::uint64_t all_count) const;
 
   // --- store/recovery.cpp
   [[nodiscard]] result<void> prepare_directory();
-  result<void> read_catalog();
-  result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
-  result<format::checkpoint> read_checkpoint();
-  result<void> check_catalog_against(const format::checkpoint& cp);
-  result<void> write_store_json();
-  boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
+  [[nodiscard]] result<void> read_catalog();
+  [[nodiscard]] result<std::uint64_t> scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail);
+  [[nodiscard]] result<format::checkpoint> read_checkpoint();
+  [[nodiscard]] result<void> check_catalog_against(const format::checkpoint& cp);
+  [[nodiscard]] result<void> write_store_json();
+  [[nodiscard]] boost::system::error_code write_checkpoint(std::uint64_t count, std::uint64_t journal_offset);
 
   // --- store/tail_repair.cpp (the writer's repair, called by recover())
-  result<recovery_plan> plan_repair(std::uint64_t committed, const std::vector<format::all_entry>& tail,
-                                    std::uint64_t checkpoint_count);
-  result<void> repair_tail(const recovery_plan& plan, const std::vector<format::all_entry>& tail);
-  result<void> cut_uncommitted_streams(const recovery_plan& plan);
+  [[nodiscard]] result<recovery_plan> plan_repair(std::uint64_t committed,
+                                                  const std::vector<format::all_entry>& tail,
+                                                  std::uint64_t checkpoint_count);
+  [[nodiscard]] result<void> repair_tail(const recovery_plan& plan,
+                                         const std::vector<format::all_entry>& tail);
+  [[nodiscard]] result<void> cut_uncommitted_streams(const recovery_plan& plan);
   // plan_repair's steps.
-  result<bool> hold_for_repair(recovery_plan& plan, const std::string& path);
-  result<void> plan_lost_tail(recovery_plan& plan);
-  result<void> plan_tail_indexes(recovery_plan& plan, const std::vector<format::all_entry>& tail);
-  result<void> plan_committed_ends(recovery_plan& plan, const std::vector<format::all_entry>& tail);
+  [[nodiscard]] result<bool> hold_for_repair(recovery_plan& plan, const std::string& path);
+  [[nodiscard]] result<void> plan_lost_tail(recovery_plan& plan);
+  [[nodiscard]] result<void> plan_tail_indexes(recovery_plan& plan,
+                                               const std::vector<format::all_entry>& tail);
+  [[nodiscard]] result<void> plan_committed_ends(recovery_plan& plan,
+                                                 const std::vector<format::all_entry>& tail);
   // repair_tail's steps; `files`: the plan's, and the index files step 2 creates.
   using repair_files = std::map<std::string, std::shared_ptr<cached_file>>;
-  result<void> cut_all_tail(const recovery_plan& plan);
-  result<void> rewrite_tail_index_entries(const recovery_plan& plan,
-                                          const std::vector<format::all_entry>& tail, repair_files& files);
-  result<void> cut_lost_tail_streams(const recovery_plan& plan, const repair_files& files);
-  result<void> sync_repaired_tail(const recovery_plan& plan, const repair_files& files);
+  [[nodiscard]] result<void> cut_all_tail(const recovery_plan& plan);
+  [[nodiscard]] result<void> rewrite_tail_index_entries(const recovery_plan& plan,
+                                                        const std::vector<format::all_entry>& tail,
+                                                        repair_files& files);
+  [[nodiscard]] result<void> cut_lost_tail_streams(const recovery_plan& plan, const repair_files& files);
+  [[nodiscard]] result<void> sync_repaired_tail(const recovery_plan& plan, const repair_files& files);
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
@@ -317,7 +322,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   [[nodiscard]] boost::system::error_code write_journal_frame(const batch& b);
   bool durable_checkpoint_due(std::uint64_t count) const;
   [[nodiscard]] boost::system::error_code durable_checkpoint(std::uint64_t count);
-  boost::system::error_code sync_files(const std::vector<std::shared_ptr<cached_file>>& files);
+  [[nodiscard]] boost::system::error_code sync_files(const std::vector<std::shared_ptr<cached_file>>& files);
   void note_dirty(stream_state& s);
   // `existing`: the journal, opened before recovery wrote anything (null: none yet).
   [[nodiscard]] result<void> open_journal(std::shared_ptr<cached_file> existing);
@@ -328,6 +333,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::shared_ptr<file_system> fs_;
   store::executor_type executor_;
   boost::asio::strand<store::executor_type> strand_;
+  // The REQUIRES of every writer step (EVSTORE_REQUIRE at its entry): writer
+  // state is touched only on strand_.
+  bool on_writer_strand() const { return strand_.running_in_this_thread(); }
   std::unique_ptr<file_lock> lock_;
   mutable stream_registry registry_;
   mutable file_cache files_;

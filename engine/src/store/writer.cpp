@@ -7,6 +7,7 @@
 #include "format/stream_name.hpp"
 #include "json/json_check.hpp"
 #include "links/indexer.hpp"
+#include "require.hpp"
 #include "store/store_impl.hpp"
 
 #include <boost/asio/dispatch.hpp>
@@ -142,6 +143,7 @@ error store_impl::validate(const std::vector<event_data>& events) const {
 
 void store_impl::do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                            append_handler& handler) {
+  EVSTORE_REQUIRE(on_writer_strand());
   pending_append p{std::move(handler), {}};
   p.result.expected = expected;
   auto fail = [&](error e) {

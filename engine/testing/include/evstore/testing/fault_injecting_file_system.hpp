@@ -33,13 +33,13 @@ class fault_injecting_file_system final : public file_system {
 
   [[nodiscard]] boost::system::result<std::unique_ptr<file>> open(const std::string& path,
                                                                   open_mode mode) override;
-  error_code create_directories(const std::string& path) override;
+  [[nodiscard]] error_code create_directories(const std::string& path) override;
   [[nodiscard]] error_code sync_directory(const std::string& path) override;
   bool exists(const std::string& path) override;
   [[nodiscard]] error_code rename(const std::string& from, const std::string& to) override;
-  error_code remove(const std::string& path) override;
+  [[nodiscard]] error_code remove(const std::string& path) override;
   [[nodiscard]] boost::system::result<std::vector<std::string>> list(const std::string& dir) override;
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override;
+  [[nodiscard]] boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override;
 
   std::uint64_t operation_count() const noexcept;
   void fail_operation(std::uint64_t k, error_code ec, bool persistent);

@@ -42,20 +42,21 @@ class memory_file_system final : public file_system {
 
   [[nodiscard]] boost::system::result<std::unique_ptr<file>> open(const std::string& path,
                                                                   open_mode mode) override;
-  error_code create_directories(const std::string& path) override;
+  [[nodiscard]] error_code create_directories(const std::string& path) override;
   [[nodiscard]] error_code sync_directory(const std::string& path) override;
   bool exists(const std::string& path) override;
   [[nodiscard]] error_code rename(const std::string& from, const std::string& to) override;
-  error_code remove(const std::string& path) override;
+  [[nodiscard]] error_code remove(const std::string& path) override;
   [[nodiscard]] boost::system::result<std::vector<std::string>> list(const std::string& dir) override;
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override;
+  [[nodiscard]] boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override;
 
   // Simulates losing power now. Open file objects keep working on the new state
   // (as a restarted process would after reopening), but the test should reopen.
   void power_loss(power_loss_mode mode, std::uint64_t seed);
 
   // Test access: the current bytes of a file (empty string if missing), and a way to
-  // overwrite them (durably) to inject corruption.
+  // overwrite them (durably, making its parent directories) to inject corruption or
+  // load an image of a store.
   std::string contents(const std::string& path) const;
   void set_contents(const std::string& path, const std::string& bytes);
   // Every file path that currently exists, sorted.
