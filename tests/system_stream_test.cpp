@@ -5,6 +5,7 @@
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
 #include <evstore/file_system.hpp>
+#include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
@@ -91,6 +92,41 @@ TEST(system_stream, a_link_in_a_sub_directory_is_written_and_converges_after_a_p
   EXPECT_EQ(events_in(*s, "$et-" + long_type), 1u);
   EXPECT_EQ(events_in(*s, "$ce-order"), 2u);
   EXPECT_FALSE(s->indexer_status().code) << s->indexer_status().message();
+}
+
+// Links are derived from $all, which the journal already makes durable: a
+// durable append costs the journal's one fdatasync, not one more per link file
+// and one for links/. The link files are synced with the indexer's durable
+// progress (every checkpoint_interval events and at close); after a crash the
+// indexer redoes $all from there.
+TEST(system_stream, a_durable_append_costs_one_sync_with_system_streams_on) {
+  temp_dir dir;
+  io_thread io;
+  auto fs = std::make_shared<fault_injecting_file_system>(posix_file_system());
+  const store_options o{.directory = dir.sub("store"), .fsync_on_flush = true, .file_system = fs};
+  {
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    // The first append creates the link files: count from after it.
+    ASSERT_FALSE(append_wait(*s, "cart-0", make_events(1, "Added")).ec);
+    ASSERT_TRUE(
+        wait_until([&] { return events_in(*s, "$ce-cart") == 1 && events_in(*s, "$et-Added") == 1; }));
+    const std::uint64_t before = fs->sync_count();
+    constexpr std::size_t appends = 20;
+    for (std::size_t i = 1; i <= appends; ++i) {
+      ASSERT_FALSE(append_wait(*s, "cart-" + std::to_string(i), make_events(1, "Added")).ec);
+      // The indexer's step for this append has run (and made what syncs it makes).
+      ASSERT_TRUE(wait_until([&] { return events_in(*s, "$et-Added") == i + 1; }));
+    }
+    const std::uint64_t syncs = fs->sync_count() - before;
+    EXPECT_EQ(syncs, appends) << "syncs per durable append: " << static_cast<double>(syncs) / appends;
+    ASSERT_FALSE(close_wait(*s));
+  }
+  // Closed: the links are durable and complete without redoing $all.
+  auto reopened = store::open(io.executor(), o);
+  ASSERT_TRUE(reopened) << reopened.error().message();
+  EXPECT_EQ(events_in(*reopened, "$ce-cart"), 21u);
+  EXPECT_EQ(events_in(*reopened, "$et-Added"), 21u);
 }
 
 TEST(system_stream, a_read_stream_whose_name_needs_a_sub_directory_is_linked) {
