@@ -329,10 +329,9 @@ boost::system::error_code indexer::reset_link(link_state& l) {
   return ec == boost::system::errc::no_such_file_or_directory ? boost::system::error_code{} : ec;
 }
 
-// Appends every link's pending entries, then (durable mode) syncs them and
-// records the new progress; publishes the new counts last.
-boost::system::error_code indexer::write_pending(std::uint64_t new_progress, bool persist_progress) {
-  file_system& fs = *store_.options().file_system;
+// Appends every link's pending entries; a live step then persists the new
+// progress if it is due (indexer.hpp, top). Publishes the new counts last.
+boost::system::error_code indexer::write_pending(std::uint64_t new_progress, bool live_step) {
   std::vector<link_state*> touched;
   {
     std::shared_lock lock(mutex_);
@@ -341,28 +340,49 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
     }
   }
   append_pending(touched);
-  if (persist_progress) {
-    if (auto ec = fs.create_directories(dir_)) return ec;
-    if (store_.options().fsync_on_flush) {
-      if (auto ec = sync_dirty_links()) return ec;
-    }
-    std::shared_lock lock(mutex_);
-    for (auto& [name, l] : links_) l->dirty = false;
-    // Not while a link has failed: the next open must redo $all from here.
-    if (new_progress != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
-      std::array<std::byte, format::link_progress_size> buf{};
-      format::encode_link_progress(new_progress, buf);
-      if (auto ec = fs.create_directories(dir_)) return ec;
-      const std::string path = layout::join(dir_, "progress");
-      auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
-      if (!f) return f.error();
-      if (auto ec = (*f)->file->write_at(0, buf)) return ec;
-      persisted_progress_ = new_progress;
+  if (live_step) {
+    unpersisted_ = unpersisted_ || new_progress != persist_point_;
+    if (persist_due(new_progress)) {
+      if (auto ec = persist(new_progress)) return ec;
     }
   }
   publish_pending(touched);
-  if (persist_progress) progress_.store(new_progress, std::memory_order_release);
+  if (live_step) progress_.store(new_progress, std::memory_order_release);
   for (link_state* l : touched) store_.subscriptions().notify(l->name);
+  return {};
+}
+
+bool indexer::persist_due(std::uint64_t new_progress) const {
+  const store_options& o = store_.options();
+  if (!o.fsync_on_flush) return true;
+  if (new_progress - persist_point_ >= o.checkpoint_interval) return true;
+  const auto interval = detail::link_sync_interval(link_sync_interval);
+  return interval && std::chrono::steady_clock::now() - persisted_at_ >= *interval;
+}
+
+boost::system::error_code indexer::persist(std::uint64_t upto) {
+  file_system& fs = *store_.options().file_system;
+  if (auto ec = fs.create_directories(dir_)) return ec;
+  if (store_.options().fsync_on_flush) {
+    if (auto ec = sync_dirty_links()) return ec;
+  }
+  {
+    std::shared_lock lock(mutex_);
+    for (auto& [name, l] : links_) l->dirty = false;
+  }
+  // Not while a link has failed: the next open must redo $all from here.
+  if (upto != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
+    std::array<std::byte, format::link_progress_size> buf{};
+    format::encode_link_progress(upto, buf);
+    const std::string path = layout::join(dir_, "progress");
+    auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
+    if (!f) return f.error();
+    if (auto ec = (*f)->file->write_at(0, buf)) return ec;
+    persisted_progress_ = upto;
+  }
+  persist_point_ = upto;
+  persisted_at_ = std::chrono::steady_clock::now();
+  unpersisted_ = false;
   return {};
 }
 
@@ -392,6 +412,7 @@ void indexer::append_pending(const std::vector<link_state*>& touched) {
     }
     f->note_written(at + l->pending.size());
     l->dirty = true;
+    unpersisted_ = true;
   }
 }
 
