@@ -187,6 +187,48 @@ TEST(system_stream, links_written_after_the_last_persist_converge_after_a_power_
     }
   }
 }
+// A process crashed after creating a link file in a sub-directory of links/,
+// before any persist synced the file's entry there. The next process finds the
+// file and writes it again: it must sync that entry before its progress covers
+// the file, or a power loss takes the file and leaves the progress (seed 204).
+TEST(system_stream, a_link_file_left_by_a_crashed_process_in_a_sub_directory_survives_a_power_loss) {
+  const detail::scoped_link_sync_interval no_timer(std::nullopt);
+  io_thread io;
+  const std::string long_type(90, 'T');
+  for (std::uint64_t seed = 1; seed <= 16; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    auto mem = std::make_shared<memory_file_system>();
+    auto faults = std::make_shared<fault_injecting_file_system>(mem);
+    const store_options o{.directory = "/s", .fsync_on_flush = true, .file_system = faults};
+    {
+      // A progress file whose entry in links/ is durable (the next open syncs links/).
+      auto s = store::open(io.executor(), o);
+      ASSERT_TRUE(s) << s.error().message();
+      ASSERT_FALSE(append_wait(*s, "order-1", {make_event("Paid")}).ec);
+      ASSERT_FALSE(close_wait(*s));
+    }
+    {
+      auto s = store::open(io.executor(), o);
+      ASSERT_TRUE(s) << s.error().message();
+      ASSERT_FALSE(append_wait(*s, "order-2", {make_event(long_type)}).ec);
+      ASSERT_TRUE(wait_until([&] { return events_in(*s, "$et-" + long_type) == 1; }));
+      faults->crash_after(0);  // the link file is written, nothing synced it
+    }
+    faults->clear_faults();
+    {
+      auto s = store::open(io.executor(), o);  // redoes $all from 1 into the same file
+      ASSERT_TRUE(s) << s.error().message();
+      ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 2; }));
+      ASSERT_FALSE(close_wait(*s));  // persists: progress 2
+    }
+    mem->power_loss(power_loss_mode::torn_sectors, seed);
+    auto s = store::open(io.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 2 || s->statistics().indexer_error; }));
+    EXPECT_EQ(events_in(*s, "$et-" + long_type), 1u);
+    EXPECT_FALSE(s->indexer_status().code) << s->indexer_status().message();
+  }
+}
 #endif
 
 TEST(system_stream, a_read_stream_whose_name_needs_a_sub_directory_is_linked) {

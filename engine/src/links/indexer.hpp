@@ -225,6 +225,9 @@ class indexer {
   // Only `l` stops: its pending entries are dropped, its readers get `ec`.
   void fail_link(link_state& l, boost::system::error_code ec, std::string_view what);
   [[nodiscard]] boost::system::error_code create_link_file(link_state& l, std::shared_ptr<cached_file>& f);
+  // Durable mode: the sub-directories of links/ holding l's file, whose
+  // entries the next persist syncs.
+  void note_unsynced_dirs(link_state& l) const;
   // Under step_mutex_: no more steps; back-fills end with store_closed.
   void stop_locked();
 

@@ -253,13 +253,7 @@ boost::system::error_code indexer::create_link_file(link_state& l, std::shared_p
   file_system& fs = *store_.options().file_system;
   const std::string parent = l.path.substr(0, l.path.rfind('/'));
   if (auto ec = fs.create_directories(parent)) return ec;
-  if (store_.options().fsync_on_flush) {
-    // The file's entry, and each sub-directory's entry in its parent, become
-    // durable before the progress covers the file (links/ itself is synced
-    // with every progress write).
-    l.unsynced_dirs.clear();
-    for (std::string d = parent; d.size() > dir_.size(); d.resize(d.rfind('/'))) l.unsynced_dirs.push_back(d);
-  }
+  note_unsynced_dirs(l);
   auto created = store_.files().create(l.path);
   if (!created) return created.error();
   f = *created;
@@ -269,6 +263,16 @@ boost::system::error_code indexer::create_link_file(link_state& l, std::shared_p
   return f->file->write_at(0, header);
 }
 
+// Durable mode: the file's entry, and each sub-directory's entry in its
+// parent, become durable before the progress covers the file (links/ itself
+// is synced with every progress write).
+void indexer::note_unsynced_dirs(link_state& l) const {
+  if (!store_.options().fsync_on_flush) return;
+  l.unsynced_dirs.clear();
+  const std::string parent = l.path.substr(0, l.path.rfind('/'));
+  for (std::string d = parent; d.size() > dir_.size(); d.resize(d.rfind('/'))) l.unsynced_dirs.push_back(d);
+}
+
 // A link the indexer writes for the first time in this process: count its
 // complete entries and cut anything after them.
 boost::system::error_code indexer::prepare_for_write(link_state& l) {
@@ -276,6 +280,10 @@ boost::system::error_code indexer::prepare_for_write(link_state& l) {
   l.written = l.count.load(std::memory_order_acquire);
   file_system& fs = *store_.options().file_system;
   if (fs.exists(l.path)) {
+    // An earlier process may have created it and died before a persist
+    // synced its entry (persists are lazy, indexer.hpp): this one makes the
+    // entry durable before its progress covers the file.
+    note_unsynced_dirs(l);
     auto f = store_.files().get(l.path);
     if (!f) return f.error();
     if (auto ec = (*f)->file->truncate(format::file_header_size + l.written * format::link_entry_size))
