@@ -216,7 +216,13 @@ TEST(system_stream, a_link_file_left_by_a_crashed_process_in_a_sub_directory_sur
     }
     faults->clear_faults();
     {
-      auto s = store::open(io.executor(), o);  // redoes $all from 1 into the same file
+      // Redoes $all from 1 into the same file, once the dropped store (alive
+      // until its last completion has run) has let go of the directory.
+      result<store> s = evstore::error(make_error_code(errc::store_locked));
+      ASSERT_TRUE(wait_until([&] {
+        s = store::open(io.executor(), o);
+        return s || s.error().code != errc::store_locked;
+      }));
       ASSERT_TRUE(s) << s.error().message();
       ASSERT_TRUE(wait_until([&] { return s->statistics().indexed == 2; }));
       ASSERT_FALSE(close_wait(*s));  // persists: progress 2
