@@ -237,6 +237,22 @@ TEST(system_stream, a_link_file_left_by_a_crashed_process_in_a_sub_directory_sur
 }
 #endif
 
+// Durable mode: once appends stop, the indexer's timer persists the links
+// within link_sync_interval, so a follower (which reads links/progress) sees
+// them while the writer stays open and idle.
+TEST(system_stream, a_follower_of_an_idle_durable_writer_sees_its_system_streams) {
+  temp_dir dir;
+  io_thread io;
+  auto writer = store::open(io.executor(), {.directory = dir.path(), .fsync_on_flush = true});
+  ASSERT_TRUE(writer) << writer.error().message();
+  ASSERT_FALSE(append_wait(*writer, "cart-1", make_events(1, "Added")).ec);
+  ASSERT_FALSE(append_wait(*writer, "cart-2", make_events(1, "Added")).ec);
+  auto follower = store::open(io.executor(), {.directory = dir.path(), .read_only = true});
+  ASSERT_TRUE(follower) << follower.error().message();
+  EXPECT_TRUE(wait_until(
+      [&] { return events_in(*follower, "$ce-cart") == 2 && events_in(*follower, "$et-Added") == 2; }));
+}
+
 TEST(system_stream, a_read_stream_whose_name_needs_a_sub_directory_is_linked) {
   temp_dir dir;
   io_thread io;
