@@ -69,7 +69,8 @@ void driver::follower_refresh() {
 // progress it read, and below it hold exactly what $all derives.
 void driver::check_follower_links() {
   const std::uint64_t linked = fsync_ ? follower_->statistics().indexed : model_.all().size();
-  expect(linked <= follower_->event_count(), "follower: links at " + std::to_string(linked) + " beyond $all at " +
+  expect(linked <= follower_->event_count(), "follower: links at " + std::to_string(linked) +
+                                                 " beyond $all at " +
                                                  std::to_string(follower_->event_count()));
   for (const auto& [name, f] : model_.read_streams) {
     expect_stream(*follower_, "follower", name, model_, before(model_.positions(name), linked), 0,
