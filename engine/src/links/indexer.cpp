@@ -41,6 +41,10 @@ void indexer::shutdown() {
 void indexer::stop_locked() {
   if (stopped_) return;
   stopped_ = true;
+  // Its wait is cancelled: the background thread's join does not wait for it,
+  // and its handler returns at once.
+  sync_timer_.reset();
+  sync_timer_armed_ = false;
   // A back-fill that will never finish: its creators hear so now, rather
   // than never (their handlers hold work on the application's executor).
   std::shared_lock lock(mutex_);
@@ -59,6 +63,7 @@ result<void> indexer::open() {
   auto p = read_progress();
   if (!p) return p.error();
   persisted_progress_ = p->value_or(0);
+  persist_point_ = persisted_progress_;
   progress_.store(persisted_progress_, std::memory_order_release);
   if (auto r = load_definitions(); !r) return r.error();
   // A delete or create whose rename reached the directory but not its sync
@@ -74,6 +79,7 @@ result<void> indexer::open() {
 
 void indexer::limit_progress(std::uint64_t all_count) {
   persisted_progress_ = std::min(persisted_progress_, all_count);
+  persist_point_ = persisted_progress_;
   progress_.store(persisted_progress_, std::memory_order_release);
 }
 
@@ -86,6 +92,7 @@ void indexer::start() {
     std::lock_guard running(step_mutex_);
     if (stopped_) return;
     running_ = true;
+    persisted_at_ = std::chrono::steady_clock::now();
     // An unfinished back-fill starts over: its file holds an unknown prefix.
     for (auto& [name, d] : definitions_) {
       if (d->building) {
@@ -114,6 +121,10 @@ void indexer::drain(std::function<void(boost::system::error_code)> done) {
           if (auto ec = live_step(all)) fail(ec);
         }
         if (!failed_) complete_built_waiters();
+      }
+      // Durable mode: what the live steps left unpersisted.
+      if (!failed_ && !stopped_ && running_ && unpersisted_) {
+        if (auto ec = persist(progress_.load(std::memory_order_relaxed))) fail(ec);
       }
       // The directory lock goes once `done` has run: nothing of this store
       // may write links/ after it.
@@ -174,7 +185,9 @@ void indexer::step() {
   complete_built_waiters();
   if (building || progress_.load(std::memory_order_relaxed) < store_.all_count()) return schedule();
   if (store_.is_closed()) return;
-  // Caught up: wait for the next flush.
+  // Caught up: wait for the next flush, and persist what is unpersisted if
+  // none comes within the interval.
+  arm_sync_timer();
   const std::uint64_t seen = progress_.load(std::memory_order_relaxed);
   store_.subscriptions().wait(
       "$all", [&] { return store_.all_count() > seen || store_.is_closed(); },
@@ -237,6 +250,30 @@ boost::system::error_code indexer::live_step(std::uint64_t upto) {
   }
   route(*page, defs, true);
   return write_pending(from + page->events.size(), true);
+}
+
+void indexer::arm_sync_timer() {
+  if (sync_timer_armed_ || !unpersisted_ || !store_.options().fsync_on_flush) return;
+  const auto interval = detail::link_sync_interval(link_sync_interval);
+  if (!interval) return;
+  if (!sync_timer_) sync_timer_.emplace(store_.background_executor());
+  sync_timer_armed_ = true;
+  sync_timer_->expires_at(persisted_at_ + *interval);
+  // Only `this` (indexer.hpp, threading): stop_locked() cancels the wait.
+  sync_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) on_sync_timer();
+  });
+}
+
+void indexer::on_sync_timer() {
+  std::lock_guard running(step_mutex_);
+  if (stopped_) return;
+  sync_timer_armed_ = false;
+  if (failed_ || !unpersisted_) return;
+  // A live step persisted since the timer was armed: wait for the rest of
+  // the interval from there.
+  if (!persist_due(progress_.load(std::memory_order_relaxed))) return arm_sync_timer();
+  if (auto ec = persist(progress_.load(std::memory_order_relaxed))) fail(ec);
 }
 
 boost::system::error_code indexer::backfill_step() {

@@ -10,6 +10,17 @@
 // files (synced first in durable mode), so every link is complete below P; on
 // restart each link is cut back to P and the indexer redoes $all from P.
 //
+// When P is written ("persisted"): in buffered mode after every live step. In
+// durable mode lazily, because links are derived from $all, which the
+// journal's one fdatasync per flush already makes durable: a live step
+// persists only once link_sync_interval has passed since the last persist or
+// P moved by checkpoint_interval events since; drain() persists what is left;
+// and once caught up, a timer on the background thread persists what is
+// unpersisted when the interval is over. So a durable append costs one sync,
+// and followers (which read P) see read and system streams at most about
+// link_sync_interval behind $all. The published progress (progress(), what
+// the live links count) moves every live step in both modes.
+//
 // A link that cannot be written (its file cannot be created, written or
 // synced) fails alone: the others stay current, reads of it fail with its
 // error, and links/progress stays where it was until the next open, which
@@ -31,7 +42,8 @@
 // indexer runs on the background executor (one thread). Its tasks hold only
 // `this`, never the store: the store's destructor stops and joins that thread
 // first, so no task outlives it and no task can drop the store's last
-// reference on its own thread.
+// reference on its own thread. The sync timer is destroyed when the indexer
+// stops (its wait is cancelled), so that join never waits for it.
 #pragma once
 
 #include "links/filter_matcher.hpp"
@@ -40,8 +52,10 @@
 #include <evstore/store.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -102,6 +116,11 @@ struct read_stream_definition {
 
 class indexer {
  public:
+  // Durable mode: the longest a live step leaves the link files unsynced and
+  // links/progress unwritten while appends go on, and how long after the last
+  // append the timer persists them (docs/format.md, "Links").
+  static constexpr std::chrono::milliseconds link_sync_interval{100};
+
   using create_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
   explicit indexer(store_impl& store);
@@ -173,10 +192,24 @@ class indexer {
   void route(const read_page& page, const std::vector<read_stream_definition*>& defs, bool system_streams);
   [[nodiscard]] boost::system::error_code prepare_for_write(link_state& l);
   [[nodiscard]] boost::system::error_code reset_link(link_state& l);
-  [[nodiscard]] boost::system::error_code write_pending(std::uint64_t new_progress, bool persist_progress);
+  // Writes the links' pending entries and publishes them; a live step (not a
+  // back-fill's) also moves the published progress to `new_progress` and
+  // persists it when persist_due() says so.
+  [[nodiscard]] boost::system::error_code write_pending(std::uint64_t new_progress, bool live_step);
   // write_pending's steps.
   void append_pending(const std::vector<link_state*>& touched);
+  // Buffered mode: always. Durable mode: the interval or checkpoint_interval
+  // events since the last persist (indexer.hpp, top).
+  bool persist_due(std::uint64_t new_progress) const;
+  // Makes links/progress say `upto` (unless a link has failed): in durable
+  // mode after syncing the link files written since the last persist, their
+  // new directories and links/. Every link must be written up to `upto`.
+  [[nodiscard]] boost::system::error_code persist(std::uint64_t upto);
   [[nodiscard]] boost::system::error_code sync_dirty_links();
+  // Caught up with something unpersisted (durable mode): persists it once the
+  // interval since the last persist is over. Under step_mutex_.
+  void arm_sync_timer();
+  void on_sync_timer();
   void publish_pending(const std::vector<link_state*>& touched);
   [[nodiscard]] boost::system::error_code write_definitions();
   void create_on_background(const std::string& name, const filter& f,
@@ -192,6 +225,9 @@ class indexer {
   // Only `l` stops: its pending entries are dropped, its readers get `ec`.
   void fail_link(link_state& l, boost::system::error_code ec, std::string_view what);
   [[nodiscard]] boost::system::error_code create_link_file(link_state& l, std::shared_ptr<cached_file>& f);
+  // Durable mode: the sub-directories of links/ holding l's file, whose
+  // entries the next persist syncs.
+  void note_unsynced_dirs(link_state& l) const;
   // Under step_mutex_: no more steps; back-fills end with store_closed.
   void stop_locked();
 
@@ -202,7 +238,15 @@ class indexer {
   std::map<std::string, std::unique_ptr<read_stream_definition>, std::less<>> definitions_;
   std::string claimed_;  // under mutex_: the read stream create() is setting up, not yet in definitions_
   std::atomic<std::uint64_t> progress_{0};  // published: links are complete below it
-  std::uint64_t persisted_progress_ = 0;
+  std::uint64_t persisted_progress_ = 0;    // what links/progress says
+  // Background thread: the progress at the last persist (where
+  // checkpoint_interval counts from; links/progress says it unless a link had
+  // failed), when it ran, and whether anything was written or linked since.
+  std::uint64_t persist_point_ = 0;
+  std::chrono::steady_clock::time_point persisted_at_;
+  bool unpersisted_ = false;
+  std::optional<boost::asio::steady_timer> sync_timer_;  // under step_mutex_; reset on stop
+  bool sync_timer_armed_ = false;                        // under step_mutex_
   std::atomic<bool> started_{false};
   bool running_ = false;              // background thread
   bool scheduled_ = false;            // background thread

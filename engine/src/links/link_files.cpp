@@ -253,13 +253,7 @@ boost::system::error_code indexer::create_link_file(link_state& l, std::shared_p
   file_system& fs = *store_.options().file_system;
   const std::string parent = l.path.substr(0, l.path.rfind('/'));
   if (auto ec = fs.create_directories(parent)) return ec;
-  if (store_.options().fsync_on_flush) {
-    // The file's entry, and each sub-directory's entry in its parent, become
-    // durable before the progress covers the file (links/ itself is synced
-    // with every progress write).
-    l.unsynced_dirs.clear();
-    for (std::string d = parent; d.size() > dir_.size(); d.resize(d.rfind('/'))) l.unsynced_dirs.push_back(d);
-  }
+  note_unsynced_dirs(l);
   auto created = store_.files().create(l.path);
   if (!created) return created.error();
   f = *created;
@@ -269,6 +263,16 @@ boost::system::error_code indexer::create_link_file(link_state& l, std::shared_p
   return f->file->write_at(0, header);
 }
 
+// Durable mode: the file's entry, and each sub-directory's entry in its
+// parent, become durable before the progress covers the file (links/ itself
+// is synced with every progress write).
+void indexer::note_unsynced_dirs(link_state& l) const {
+  if (!store_.options().fsync_on_flush) return;
+  l.unsynced_dirs.clear();
+  const std::string parent = l.path.substr(0, l.path.rfind('/'));
+  for (std::string d = parent; d.size() > dir_.size(); d.resize(d.rfind('/'))) l.unsynced_dirs.push_back(d);
+}
+
 // A link the indexer writes for the first time in this process: count its
 // complete entries and cut anything after them.
 boost::system::error_code indexer::prepare_for_write(link_state& l) {
@@ -276,6 +280,10 @@ boost::system::error_code indexer::prepare_for_write(link_state& l) {
   l.written = l.count.load(std::memory_order_acquire);
   file_system& fs = *store_.options().file_system;
   if (fs.exists(l.path)) {
+    // An earlier process may have created it and died before a persist
+    // synced its entry (persists are lazy, indexer.hpp): this one makes the
+    // entry durable before its progress covers the file.
+    note_unsynced_dirs(l);
     auto f = store_.files().get(l.path);
     if (!f) return f.error();
     if (auto ec = (*f)->file->truncate(format::file_header_size + l.written * format::link_entry_size))
@@ -329,10 +337,9 @@ boost::system::error_code indexer::reset_link(link_state& l) {
   return ec == boost::system::errc::no_such_file_or_directory ? boost::system::error_code{} : ec;
 }
 
-// Appends every link's pending entries, then (durable mode) syncs them and
-// records the new progress; publishes the new counts last.
-boost::system::error_code indexer::write_pending(std::uint64_t new_progress, bool persist_progress) {
-  file_system& fs = *store_.options().file_system;
+// Appends every link's pending entries; a live step then persists the new
+// progress if it is due (indexer.hpp, top). Publishes the new counts last.
+boost::system::error_code indexer::write_pending(std::uint64_t new_progress, bool live_step) {
   std::vector<link_state*> touched;
   {
     std::shared_lock lock(mutex_);
@@ -341,28 +348,49 @@ boost::system::error_code indexer::write_pending(std::uint64_t new_progress, boo
     }
   }
   append_pending(touched);
-  if (persist_progress) {
-    if (auto ec = fs.create_directories(dir_)) return ec;
-    if (store_.options().fsync_on_flush) {
-      if (auto ec = sync_dirty_links()) return ec;
-    }
-    std::shared_lock lock(mutex_);
-    for (auto& [name, l] : links_) l->dirty = false;
-    // Not while a link has failed: the next open must redo $all from here.
-    if (new_progress != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
-      std::array<std::byte, format::link_progress_size> buf{};
-      format::encode_link_progress(new_progress, buf);
-      if (auto ec = fs.create_directories(dir_)) return ec;
-      const std::string path = layout::join(dir_, "progress");
-      auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
-      if (!f) return f.error();
-      if (auto ec = (*f)->file->write_at(0, buf)) return ec;
-      persisted_progress_ = new_progress;
+  if (live_step) {
+    unpersisted_ = unpersisted_ || new_progress != persist_point_;
+    if (persist_due(new_progress)) {
+      if (auto ec = persist(new_progress)) return ec;
     }
   }
   publish_pending(touched);
-  if (persist_progress) progress_.store(new_progress, std::memory_order_release);
+  if (live_step) progress_.store(new_progress, std::memory_order_release);
   for (link_state* l : touched) store_.subscriptions().notify(l->name);
+  return {};
+}
+
+bool indexer::persist_due(std::uint64_t new_progress) const {
+  const store_options& o = store_.options();
+  if (!o.fsync_on_flush) return true;
+  if (new_progress - persist_point_ >= o.checkpoint_interval) return true;
+  const auto interval = detail::link_sync_interval(link_sync_interval);
+  return interval && std::chrono::steady_clock::now() - persisted_at_ >= *interval;
+}
+
+boost::system::error_code indexer::persist(std::uint64_t upto) {
+  file_system& fs = *store_.options().file_system;
+  if (auto ec = fs.create_directories(dir_)) return ec;
+  if (store_.options().fsync_on_flush) {
+    if (auto ec = sync_dirty_links()) return ec;
+  }
+  {
+    std::shared_lock lock(mutex_);
+    for (auto& [name, l] : links_) l->dirty = false;
+  }
+  // Not while a link has failed: the next open must redo $all from here.
+  if (upto != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
+    std::array<std::byte, format::link_progress_size> buf{};
+    format::encode_link_progress(upto, buf);
+    const std::string path = layout::join(dir_, "progress");
+    auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
+    if (!f) return f.error();
+    if (auto ec = (*f)->file->write_at(0, buf)) return ec;
+    persisted_progress_ = upto;
+  }
+  persist_point_ = upto;
+  persisted_at_ = std::chrono::steady_clock::now();
+  unpersisted_ = false;
   return {};
 }
 
@@ -392,6 +420,7 @@ void indexer::append_pending(const std::vector<link_state*>& touched) {
     }
     f->note_written(at + l->pending.size());
     l->dirty = true;
+    unpersisted_ = true;
   }
 }
 

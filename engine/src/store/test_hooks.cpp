@@ -3,6 +3,7 @@
 #if defined(EVSTORE_TEST_HOOKS)
 #include <atomic>
 #include <csignal>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -42,6 +43,11 @@ test_points& points() {
 // Any callback installed: the common case (none) skips the lock.
 std::atomic<bool> any_test_point{false};
 
+// scoped_link_sync_interval's value in milliseconds: -1 none set, -2 no interval.
+constexpr std::int64_t interval_unset = -1;
+constexpr std::int64_t interval_none = -2;
+std::atomic<std::int64_t> link_sync_override{interval_unset};
+
 }  // namespace
 
 void kill_point(const char* name) noexcept {
@@ -57,6 +63,20 @@ bool serial_io() noexcept {
     return v != nullptr && std::strcmp(v, "1") == 0;
   }();
   return on;
+}
+
+std::optional<std::chrono::milliseconds> link_sync_interval(std::chrono::milliseconds normal) noexcept {
+  const std::int64_t v = link_sync_override.load(std::memory_order_acquire);
+  if (v == interval_none || (v == interval_unset && serial_io())) return std::nullopt;
+  return v == interval_unset ? normal : std::chrono::milliseconds(v);
+}
+
+scoped_link_sync_interval::scoped_link_sync_interval(std::optional<std::chrono::milliseconds> interval) {
+  link_sync_override.store(interval ? interval->count() : interval_none, std::memory_order_release);
+}
+
+scoped_link_sync_interval::~scoped_link_sync_interval() {
+  link_sync_override.store(interval_unset, std::memory_order_release);
 }
 
 void test_point(const char* name) {

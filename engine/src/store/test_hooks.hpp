@@ -16,7 +16,17 @@
 // syncs in turn instead of on parallel threads), so that the deterministic
 // simulation (tests/sim) sees them in the same order on every run. Always
 // false without EVSTORE_TEST_HOOKS.
+//
+// link_sync_interval(normal): the indexer's time between syncs of the link
+// files in durable mode (links/indexer.hpp). `normal`, unless a test set
+// another with scoped_link_sync_interval (nullopt: none, the links are then
+// synced only every checkpoint_interval events and at close); none under
+// serial_io(), so that what a simulated power loss keeps never depends on the
+// clock. Always `normal` without EVSTORE_TEST_HOOKS.
 #pragma once
+
+#include <chrono>
+#include <optional>
 
 #if defined(EVSTORE_TEST_HOOKS)
 #include <functional>
@@ -29,6 +39,7 @@ bool serial_io() noexcept;
 void test_point(const char* name);
 // Installs `callback` for the point `name` (an empty one removes it).
 void set_test_point(const std::string& name, std::function<void()> callback);
+std::optional<std::chrono::milliseconds> link_sync_interval(std::chrono::milliseconds normal) noexcept;
 
 // Installs a test point's callback for its lifetime.
 class scoped_test_point {
@@ -43,12 +54,25 @@ class scoped_test_point {
  private:
   std::string name_;
 };
+
+// Replaces link_sync_interval() for its lifetime (nullopt: no time-based sync).
+class scoped_link_sync_interval {
+ public:
+  explicit scoped_link_sync_interval(std::optional<std::chrono::milliseconds> interval);
+  ~scoped_link_sync_interval();
+  scoped_link_sync_interval(const scoped_link_sync_interval&) = delete;
+  scoped_link_sync_interval& operator=(const scoped_link_sync_interval&) = delete;
+};
 }  // namespace evstore::detail
 #define EVSTORE_KILL_POINT(name) ::evstore::detail::kill_point(name)
 #define EVSTORE_TEST_POINT(name) ::evstore::detail::test_point(name)
 #else
 namespace evstore::detail {
 constexpr bool serial_io() noexcept { return false; }
+constexpr std::optional<std::chrono::milliseconds> link_sync_interval(
+    std::chrono::milliseconds normal) noexcept {
+  return normal;
+}
 }  // namespace evstore::detail
 #define EVSTORE_KILL_POINT(name) ((void)0)
 #define EVSTORE_TEST_POINT(name) ((void)0)

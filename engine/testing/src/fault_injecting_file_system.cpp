@@ -42,6 +42,7 @@ struct fault_injecting_file_system::control {
   // Written under the mutex; atomic so the counts can be read without locking.
   std::atomic<std::uint64_t> count{0};
   std::atomic<std::uint64_t> reads{0};
+  std::atomic<std::uint64_t> syncs{0};  // file and directory syncs attempted
 
   planned_failure fail;       // mutating operations
   planned_failure read_fail;  // reads
@@ -94,6 +95,7 @@ class faulty_file final : public file {
     return base_->write_gather(offset, bufs);
   }
   [[nodiscard]] error_code sync() override {
+    control_->syncs.fetch_add(1, std::memory_order_relaxed);
     if (auto ec = control_->admit()) return ec;
     return base_->sync();
   }
@@ -142,6 +144,7 @@ error_code fault_injecting_file_system::create_directories(const std::string& pa
 }
 
 error_code fault_injecting_file_system::sync_directory(const std::string& path) {
+  control_->syncs.fetch_add(1, std::memory_order_relaxed);
   if (auto ec = control_->admit()) return ec;
   return base_->sync_directory(path);
 }
@@ -171,6 +174,10 @@ boost::system::result<std::unique_ptr<file_lock>> fault_injecting_file_system::l
 
 std::uint64_t fault_injecting_file_system::operation_count() const noexcept {
   return control_->count.load(std::memory_order_relaxed);
+}
+
+std::uint64_t fault_injecting_file_system::sync_count() const noexcept {
+  return control_->syncs.load(std::memory_order_relaxed);
 }
 
 void fault_injecting_file_system::fail_operation(std::uint64_t k, error_code ec, bool persistent) {

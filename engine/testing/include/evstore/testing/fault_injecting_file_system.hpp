@@ -14,6 +14,8 @@
 //   fail_read(k, ec, persistent)       the k-th read operation from now fails with
 //                                      ec; with persistent, every later one too.
 // exists() is never failed: it cannot report an error.
+// sync_count(): the file syncs and directory syncs among them (what a durable
+// write costs), for tests that count them.
 //
 // Threading: safe from any thread.
 #pragma once
@@ -42,6 +44,7 @@ class fault_injecting_file_system final : public file_system {
   [[nodiscard]] boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& path) override;
 
   std::uint64_t operation_count() const noexcept;
+  std::uint64_t sync_count() const noexcept;
   void fail_operation(std::uint64_t k, error_code ec, bool persistent);
   void crash_after(std::uint64_t k);
   std::uint64_t read_count() const noexcept;
