@@ -20,6 +20,7 @@ struct context {
   std::unique_ptr<temp_dir> many_streams_store;   // 200k events over 1000 streams (b)
   std::uint64_t single_stream_events = 0;
   std::uint64_t many_streams_events = 0;
+  double single_stream_events_per_s = 0;  // (a)'s median, for (b)'s ratios
 };
 
 inline row burst_row(const std::string& scenario, const std::string& variant, const burst_outcome& o,
@@ -52,10 +53,11 @@ inline void build_single_stream_store(context& ctx) {
 }
 
 inline burst_outcome many_streams_burst(context& ctx, const std::string& dir, std::size_t n,
-                                        std::size_t max_open_files, std::size_t first_event = 0) {
+                                        std::size_t max_open_files, std::size_t first_event = 0,
+                                        std::size_t streams = 1000) {
   loop l;
   store s = open_store(l, dir, false, max_open_files);
-  const auto o = run_burst(l, s, stream_names(1000), single_event_appends(n, first_event), ctx.cfg.chunk);
+  const auto o = run_burst(l, s, stream_names(streams), single_event_appends(n, first_event), ctx.cfg.chunk);
   close_store(s);
   return o;
 }
@@ -116,6 +118,12 @@ void scenario_g(context& ctx);  // append_latency.cpp
 void scenario_h(context& ctx);  // fanout.cpp
 void scenario_i(context& ctx);  // read_streams.cpp
 void scenario_j(context& ctx);  // follower_lag.cpp
+void scenario_k(context& ctx);  // many_streams.cpp
+
+// open_time.cpp: median time of open + destroy of the store in `dir` (which
+// must hold `expect` events), after one warm-up open; and every run's time.
+std::pair<double, json::array> median_open_ms(loop& l, const std::string& dir, std::uint64_t expect,
+                                              int reps);
 
 // report.cpp: the Markdown table on stdout and the JSON file.
 void write_outputs(const config& cfg);
