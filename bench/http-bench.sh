@@ -2,27 +2,34 @@
 # HTTP figures of evstored with wrk (Debian package `wrk`), on loopback:
 # single-event appends per request with keep-alive (1 and 16 connections),
 # and reads of 10-event pages. Starts its own evstored on a temp directory.
+# Besides wrk's figures, prints the CPU time evstored used per request (all
+# its threads, user + system, from /proc): less sensitive to other load on
+# the machine than requests/s, and what a change to the server's path moves.
 #
-#   bench/http-bench.sh [--fsync] [--threads N] [--seconds N]
+#   bench/http-bench.sh [--fsync] [--threads N] [--seconds N] [--server PATH]
+# --server: the evstored to measure (default build/tools/evstored), e.g. an
+# older commit's build, to compare two servers side by side.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=5
+server=build/tools/evstored
 extra=()
 while (($#)); do
   case "$1" in
     --fsync) extra+=(--fsync) ;;
     --threads) extra+=(--threads "$2"); shift ;;
     --seconds) seconds="$2"; shift ;;
-    *) echo "usage: $0 [--fsync] [--threads N] [--seconds N]" >&2; exit 2 ;;
+    --server) server="$2"; shift ;;
+    *) echo "usage: $0 [--fsync] [--threads N] [--seconds N] [--server PATH]" >&2; exit 2 ;;
   esac
   shift
 done
 command -v wrk >/dev/null || { echo "http-bench: wrk not found (apt-get install wrk)" >&2; exit 1; }
-[[ -x build/tools/evstored ]] || { echo "http-bench: build first (tools/setup.sh build)" >&2; exit 1; }
+[[ -x "$server" ]] || { echo "http-bench: $server not found: build first (tools/setup.sh build)" >&2; exit 1; }
 
 dir="$(mktemp -d /tmp/evstored-bench.XXXXXX)"
 out="$dir/stdout"
-build/tools/evstored --data "$dir/data" --listen 127.0.0.1:0 "${extra[@]}" >"$out" 2>/dev/null &
+"$server" --data "$dir/data" --listen 127.0.0.1:0 "${extra[@]}" >"$out" 2>/dev/null &
 pid=$!
 trap 'kill -TERM $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
 for _ in $(seq 50); do grep -q 'serving' "$out" 2>/dev/null && break; sleep 0.1; done
@@ -35,15 +42,29 @@ wrk.body   = '{"type":"OrderPlaced","data":{"order":"o-1","customer":"c-42","tot
 wrk.headers["Content-Type"] = "application/json"
 LUA
 
+# CPU time evstored has used (all threads, user + system), in clock ticks.
+server_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+# Context switches of all evstored's threads so far: each is a sleep and a
+# wake-up, the kernel cost that dominates a small request on few cores.
+server_switches() { cat /proc/"$pid"/task/*/status | awk '/ctxt_switches/{n += $2} END{print n}'; }
+ticks_per_s=$(getconf CLK_TCK)
+
 run() {  # label, wrk args...
   local label="$1"; shift
-  local res
+  local res t0 t1 s0 s1 requests
+  t0=$(server_ticks)
+  s0=$(server_switches)
   res="$(wrk "$@")"
-  printf '| %s | %s | %s |\n' "$label" "$(awk '/Requests\/sec/{print $2}' <<<"$res")" \
-    "$(awk '/Latency/{print $2" avg, "$4" max"}' <<<"$res")"
+  t1=$(server_ticks)
+  s1=$(server_switches)
+  requests=$(awk '/requests in/{print $1}' <<<"$res")
+  printf '| %s | %s | %s | %s | %s |\n' "$label" "$(awk '/Requests\/sec/{print $2}' <<<"$res")" \
+    "$(awk '/Latency/{print $2" avg, "$4" max"}' <<<"$res")" \
+    "$(awk -v t=$((t1 - t0)) -v hz="$ticks_per_s" -v n="$requests" 'BEGIN{printf "%.1f", (n > 0 ? t / hz * 1e6 / n : 0)}')" \
+    "$(awk -v s=$((s1 - s0)) -v n="$requests" 'BEGIN{printf "%.2f", (n > 0 ? s / n : 0)}')"
 }
-echo "| scenario (${seconds}s each, ${extra[*]:-buffered}) | requests/s | latency |"
-echo "|---|---:|---|"
+echo "| scenario (${seconds}s each, ${extra[*]:-buffered}) | requests/s | latency | server CPU µs/request | server context switches/request |"
+echo "|---|---:|---|---:|---:|"
 run "append, 1 connection" -t1 -c1 -d"${seconds}s" -s "$dir/post.lua" "$url/streams/orders"
 run "append, 16 connections" -t2 -c16 -d"${seconds}s" -s "$dir/post.lua" "$url/streams/orders"
 run "read 10 events, 16 connections" -t2 -c16 -d"${seconds}s" "$url/streams/orders?limit=10"
