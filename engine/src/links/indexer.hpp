@@ -46,6 +46,7 @@
 // stops (its wait is cancelled), so that join never waits for it.
 #pragma once
 
+#include "io/file_cache.hpp"
 #include "links/filter_matcher.hpp"
 #include <evstore/error.hpp>
 #include <evstore/read_stream.hpp>
@@ -245,6 +246,9 @@ class indexer {
   std::uint64_t persist_point_ = 0;
   std::chrono::steady_clock::time_point persisted_at_;
   bool unpersisted_ = false;
+  // links/progress, kept open from its first write on (background thread):
+  // a persist is then one write, not a directory check, a stat and a lookup.
+  std::shared_ptr<cached_file> progress_file_;
   std::optional<boost::asio::steady_timer> sync_timer_;  // under step_mutex_; reset on stop
   bool sync_timer_armed_ = false;                        // under step_mutex_
   std::atomic<bool> started_{false};

@@ -370,7 +370,9 @@ bool indexer::persist_due(std::uint64_t new_progress) const {
 
 boost::system::error_code indexer::persist(std::uint64_t upto) {
   file_system& fs = *store_.options().file_system;
-  if (auto ec = fs.create_directories(dir_)) return ec;
+  if (!progress_file_) {
+    if (auto ec = fs.create_directories(dir_)) return ec;
+  }
   if (store_.options().fsync_on_flush) {
     if (auto ec = sync_dirty_links()) return ec;
   }
@@ -382,10 +384,13 @@ boost::system::error_code indexer::persist(std::uint64_t upto) {
   if (upto != persisted_progress_ && failed_links_.load(std::memory_order_acquire) == 0) {
     std::array<std::byte, format::link_progress_size> buf{};
     format::encode_link_progress(upto, buf);
-    const std::string path = layout::join(dir_, "progress");
-    auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
-    if (!f) return f.error();
-    if (auto ec = (*f)->file->write_at(0, buf)) return ec;
+    if (!progress_file_) {
+      const std::string path = layout::join(dir_, "progress");
+      auto f = fs.exists(path) ? store_.files().get(path) : store_.files().create(path);
+      if (!f) return f.error();
+      progress_file_ = std::move(*f);
+    }
+    if (auto ec = progress_file_->file->write_at(0, buf)) return ec;
     persisted_progress_ = upto;
   }
   persist_point_ = upto;
