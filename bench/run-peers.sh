@@ -3,7 +3,8 @@
 # other on this machine and prints one Markdown table with evstore/peer ratios.
 # Writes bench/results/latest.json and bench/results/latest.md.
 #
-#   bench/run-peers.sh [--quick] [--dir=/tmp]
+#   bench/run-peers.sh [--quick] [--dir=/tmp] [--k-streams=N]
+# --k-streams: streams of scenario k (evstore_bench's default: 1,000,000).
 # Environment: BUILD_DIR (default <repo>/build, configured with EVSTORE_BUILD_BENCH=ON).
 set -euo pipefail
 
@@ -12,12 +13,14 @@ repo=$(cd "$here/.." && pwd)
 build=${BUILD_DIR:-$repo/build}
 results=$here/results
 quick=()
+bench_args=()
 dir=/tmp
 for arg in "$@"; do
   case $arg in
     --quick) quick=(--quick) ;;
     --dir=*) dir=${arg#--dir=} ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --k-streams=*) bench_args+=("$arg") ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "run-peers.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
 done
@@ -41,7 +44,7 @@ fi
 
 # One at a time: the machine has 2 cores and the figures must not disturb each other.
 echo "== evstore_bench ${quick[*]}" >&2
-"$build/bench/evstore_bench" "${quick[@]}" --dir="$dir" --json="$results/evstore.json" >"$results/evstore.md"
+"$build/bench/evstore_bench" "${quick[@]}" "${bench_args[@]}" --dir="$dir" --json="$results/evstore.json" >"$results/evstore.md"
 echo "== peers ${quick[*]}" >&2
 node "$here/peers/peers.mjs" "${quick[@]}" --dir="$dir" >"$results/peers.jsonl"
 

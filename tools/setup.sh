@@ -26,6 +26,10 @@
 #   tools/setup.sh tsan [cmake args...]     deps + ThreadSanitizer build in build-tsan/ (engine, server,
 #                                           tests), runs the tests that use threads; last line:
 #                                           "tests N, races N" (reports in build-tsan/tsan-logs/)
+#   tools/setup.sh bench [args...]          deps + build + bench/run-peers.sh (evstore and its peers
+#                                           side by side; args pass through, e.g. --quick or
+#                                           --k-streams=100000), then the charts of
+#                                           docs/performance.md (docs/images/*.png) from its results
 #   tools/setup.sh mutate [args...]         deps + mutation run (tools/mutate.sh --help): each mutant
 #                                           of tools/mutants.tsv built in build-mutate/ and its
 #                                           targeted tests run; last line "mutants N, killed K (P%)"
@@ -49,6 +53,10 @@ test_packages=(chromium)
 fuzz_packages=(clang libclang-rt-dev)
 # Only `lint` needs these.
 lint_packages=(clang-tidy-14 clang-format-14)
+# Only `bench` needs these: PostgreSQL as a peer, gnuplot for the charts, wrk for
+# bench/http-bench.sh. (Node.js 18+ and npm, for the other peers, are not installed
+# here: bench/run-peers.sh says so if they are missing.)
+bench_packages=(postgresql gnuplot-nox wrk)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'setup.sh: %s\n' "$*" >&2; exit 1; }
@@ -282,6 +290,15 @@ case "$cmd" in
     echo "tests ${tests:-0}, races ${races}"
     ((races == 0)) || die "ThreadSanitizer reports: build-tsan/tsan-logs/"
     ((rc == 0)) || die "a test failed under ThreadSanitizer: build-tsan/tsan-output.log"
+    ;;
+  bench)
+    # Figures for docs/performance.md: one command from a fresh machine to the
+    # table and the charts.
+    packages+=("${bench_packages[@]}")
+    install_deps
+    configure_and_build build
+    BUILD_DIR=build bench/run-peers.sh "$@"
+    exec node bench/charts.mjs
     ;;
   mutate)
     # Mutation testing: tools/mutate.sh builds each mutant in build-mutate/ (a copy of the
