@@ -148,6 +148,45 @@ TEST(format_record, non_canonical_fields_under_a_valid_checksum_are_corrupt) {
   forged("id bytes without has_id", [](auto& b) { b[64 + 15] = std::byte{0x40}; });
 }
 
+// Format 2 records carry their stream's name between the header and the
+// type; format 1's carry none. Each kind of store refuses the other kind.
+TEST(format_record, a_named_record_round_trips_and_only_where_names_are_required) {
+  record_fields f = sample();
+  f.stream = "order-0042";
+  std::vector<std::byte> buf(record_size(f));
+  ASSERT_EQ(buf.size(), record_size(f.type.size(), f.data.size(), f.metadata.size()) + f.stream.size());
+  encode_record(f, buf);
+  EXPECT_EQ(get_u16(buf.data() + 60), f.stream.size());
+  EXPECT_EQ(std::string_view(reinterpret_cast<const char*>(buf.data() + record_header_size), f.stream.size()),
+            f.stream);
+  decoded_record d;
+  ASSERT_EQ(decode_record(buf, d, record_names::required), decode_status::ok);
+  EXPECT_EQ(d.fields.stream, f.stream);
+  EXPECT_EQ(d.fields.type, f.type);
+  EXPECT_EQ(d.fields.data, f.data);
+  EXPECT_EQ(d.fields.metadata, f.metadata);
+  EXPECT_EQ(d.size, buf.size());
+  EXPECT_EQ(decode_record(buf, d), decode_status::corrupt) << "a format-1 store holds no named record";
+
+  record_fields unnamed = sample();
+  std::vector<std::byte> plain(record_size(unnamed));
+  encode_record(unnamed, plain);
+  EXPECT_EQ(decode_record(plain, d, record_names::required), decode_status::corrupt)
+      << "a format-2 record always names its stream";
+
+  // Forged under a valid checksum: a name longer than any stream name, a
+  // name length the other lengths do not add up with, the reserved half-word.
+  auto forged = [&](const char* what, auto&& change) {
+    auto copy = buf;
+    change(copy);
+    reseal(copy);
+    EXPECT_EQ(decode_record(copy, d, record_names::required), decode_status::corrupt) << what;
+  };
+  forged("name length past the limit", [](auto& b) { put_u16(b.data() + 60, max_record_name + 1); });
+  forged("name length off by one", [](auto& b) { put_u16(b.data() + 60, get_u16(b.data() + 60) + 1); });
+  forged("reserved half-word", [](auto& b) { put_u16(b.data() + 62, 1); });
+}
+
 TEST(format_index, entries_round_trip_and_reject_damage) {
   const all_entry a{1ull << 40, 7, 300, true, 99, 0xabcdef01u};
   std::array<std::byte, all_entry_size> abuf{};

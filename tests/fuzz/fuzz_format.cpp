@@ -16,15 +16,18 @@ bool same(const std::vector<std::byte>& a, format::bytes b) {
 }
 
 void decoders_at(format::bytes in) {
-  format::decoded_record r;
-  if (format::decode_record(in, r) == format::decode_status::ok) {
-    FUZZ_CHECK(r.size <= in.size());
-    if (r.kind == format::record_kind_event) {
-      std::vector<std::byte> out(
-          format::record_size(r.fields.type.size(), r.fields.data.size(), r.fields.metadata.size()));
-      FUZZ_CHECK(out.size() == r.size);
-      FUZZ_CHECK(format::encode_record(r.fields, out) == r.stored_crc);
-      FUZZ_CHECK(same(out, in));
+  // Both kinds of record: format 1's (no name) and format 2's (named).
+  for (const auto names : {format::record_names::none, format::record_names::required}) {
+    format::decoded_record r;
+    if (format::decode_record(in, r, names) == format::decode_status::ok) {
+      FUZZ_CHECK(r.size <= in.size());
+      FUZZ_CHECK(r.fields.stream.empty() == (names == format::record_names::none));
+      if (r.kind == format::record_kind_event) {
+        std::vector<std::byte> out(format::record_size(r.fields));
+        FUZZ_CHECK(out.size() == r.size);
+        FUZZ_CHECK(format::encode_record(r.fields, out) == r.stored_crc);
+        FUZZ_CHECK(same(out, in));
+      }
     }
   }
   if (auto e = format::decode_all_entry(in)) {

@@ -72,7 +72,8 @@ std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind)
 }
 
 std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
-  const std::size_t size = record_size(r.type.size(), r.data.size(), r.metadata.size());
+  EVSTORE_REQUIRE(r.stream.size() <= max_record_name);
+  const std::size_t size = record_size(r);
   std::byte* p = out.data();
   put_u32(p, static_cast<std::uint32_t>(size));
   put_u16(p + 8, record_kind_event);
@@ -88,13 +89,16 @@ std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
   put_u32(p + 48, r.commit_count);
   put_u32(p + 52, static_cast<std::uint32_t>(r.data.size()));
   put_u32(p + 56, static_cast<std::uint32_t>(r.metadata.size()));
-  put_u32(p + 60, 0);
+  put_u16(p + 60, static_cast<std::uint16_t>(r.stream.size()));
+  put_u16(p + 62, 0);
   if (r.id) {
     std::memcpy(p + 64, r.id->data(), 16);
   } else {
     std::memset(p + 64, 0, 16);
   }
   std::byte* q = p + record_header_size;
+  copy(q, r.stream.data(), r.stream.size());
+  q += r.stream.size();
   copy(q, r.type.data(), r.type.size());
   q += r.type.size();
   copy(q, r.data.data(), r.data.size());
@@ -107,7 +111,7 @@ std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
   return crc;
 }
 
-decode_status decode_record(bytes in, decoded_record& out) {
+decode_status decode_record(bytes in, decoded_record& out, record_names names) {
   if (in.size() < 4) return decode_status::truncated;
   const std::uint32_t size = get_u32(in.data());
   if (size == 0) return decode_status::end;
@@ -120,11 +124,16 @@ decode_status decode_record(bytes in, decoded_record& out) {
   const std::uint32_t type_len = get_u32(p + 12);
   const std::uint32_t data_len = get_u32(p + 52);
   const std::uint32_t meta_len = get_u32(p + 56);
-  if (std::uint64_t{type_len} + data_len + meta_len + record_overhead != size) return decode_status::corrupt;
+  const std::uint16_t name_len = get_u16(p + 60);
+  if (name_len > max_record_name || (name_len == 0) != (names == record_names::none))
+    return decode_status::corrupt;
+  if (std::uint64_t{type_len} + data_len + meta_len + name_len + record_overhead != size) {
+    return decode_status::corrupt;
+  }
   const std::uint16_t flags = get_u16(p + 10);
   out.kind = get_u16(p + 8);
   if (out.kind == record_kind_event) {
-    if ((flags & ~(record_flag_has_id | record_flag_commit_end)) != 0 || get_u32(p + 60) != 0) {
+    if ((flags & ~(record_flag_has_id | record_flag_commit_end)) != 0 || get_u16(p + 62) != 0) {
       return decode_status::corrupt;
     }
     if (!(flags & record_flag_has_id) && !all_zero(in.subspan(64, 16))) return decode_status::corrupt;
@@ -146,6 +155,8 @@ decode_status decode_record(bytes in, decoded_record& out) {
     f.id.reset();
   }
   const std::byte* q = p + record_header_size;
+  f.stream = view(q, name_len);
+  q += name_len;
   f.type = view(q, type_len);
   f.data = view(q + type_len, data_len);
   f.metadata = view(q + type_len + data_len, meta_len);

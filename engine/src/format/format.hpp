@@ -90,9 +90,12 @@ std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind)
 //   48  u32   commit_count: records in the commit
 //   52  u32   data_len
 //   56  u32   metadata_len
-//   60  u32   reserved, zero
+//   60  u16   name_len: bytes of the stream name after the header; 0 in
+//             format 1 (a partition holds one stream, named in its file
+//             header), the stream's name in format 2 (docs/format-2.md)
+//   62  u16   reserved, zero (format 2: bit 0 will mark a compressed record)
 //   64  u8[16] event id (zero if none)
-//   80  type bytes, data bytes, metadata bytes
+//   80  name bytes, type bytes, data bytes, metadata bytes
 //   length-4  u32 length again, so a reader can walk backwards
 inline constexpr std::size_t record_header_size = 80;
 inline constexpr std::size_t record_trailer_size = 4;
@@ -109,6 +112,7 @@ inline constexpr std::uint32_t max_record_size = 64u << 20;
 inline constexpr std::size_t max_event_payload = max_record_size - record_overhead;
 
 struct record_fields {
+  std::string_view stream;  // empty in format 1 (see name_len)
   std::uint64_t position = 0;
   std::uint64_t version = 0;
   std::int64_t committed_at = 0;
@@ -124,9 +128,15 @@ struct record_fields {
 inline std::size_t record_size(std::size_t type_len, std::size_t data_len, std::size_t metadata_len) {
   return record_overhead + type_len + data_len + metadata_len;
 }
+// The same with the stream's name stored in the record (format 2).
+inline std::size_t record_size(const record_fields& r) {
+  return record_size(r.type.size(), r.data.size(), r.metadata.size()) + r.stream.size();
+}
+// Longest name a record holds (a stream name's limit, stream_name.hpp).
+inline constexpr std::size_t max_record_name = 200;
 
-// Encodes the record into `out` (exactly record_size(...) bytes) and returns its
-// stored (masked) CRC.
+// Encodes the record into `out` (exactly record_size(r) bytes) and returns its
+// stored (masked) CRC. REQUIRES: r.stream.size() <= max_record_name.
 std::uint32_t encode_record(const record_fields& r, mutable_bytes out);
 
 enum class decode_status : std::uint8_t {
@@ -143,8 +153,12 @@ struct decoded_record {
   std::uint16_t kind = 0;
 };
 
+// Which records a store holds: format 1's carry no name (name_len 0),
+// format 2's always carry their stream's; the other kind is corruption.
+enum class record_names : std::uint8_t { none, required };
+
 // Decodes the record at the start of `in`; views in the result point into `in`.
-decode_status decode_record(bytes in, decoded_record& out);
+decode_status decode_record(bytes in, decoded_record& out, record_names names = record_names::none);
 
 // ---------------------------------------------------------------------------
 // $all index entry (index/$all.idx): entry N describes position N.
