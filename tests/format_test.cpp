@@ -211,6 +211,33 @@ TEST(format_index, entries_round_trip_and_reject_damage) {
   EXPECT_FALSE(decode_stream_entry(std::span(zeros).first(stream_entry_size)));
 }
 
+// Format 2's $all entry: 16 bytes locating a record in its partition log.
+TEST(format_index, a_format_2_all_entry_round_trips_at_its_limits_and_rejects_damage) {
+  for (const all_entry2 e : {all_entry2{0, 256, format::record_overhead, false},
+                             all_entry2{999, all_entry2_max_offset, max_record_size, true},
+                             all_entry2{65535, 1ull << 40, 215, true}}) {
+    std::array<std::byte, all_entry2_size> buf{};
+    encode_all_entry2(e, buf);
+    ASSERT_EQ(decode_all_entry2(buf), e);
+    for (std::size_t i = 0; i < all_entry2_size; ++i) {
+      for (unsigned bit = 0; bit < 8; ++bit) {
+        auto copy = buf;
+        copy[i] ^= std::byte{static_cast<unsigned char>(1u << bit)};
+        EXPECT_FALSE(decode_all_entry2(copy)) << i << ":" << bit;
+      }
+    }
+  }
+  std::array<std::byte, all_entry2_size> zeros{};
+  EXPECT_FALSE(decode_all_entry2(zeros)) << "preallocated space is no entry";
+  EXPECT_FALSE(decode_all_entry2(std::span(zeros).first(all_entry2_size - 1)));
+  // A size no record has, under a valid checksum.
+  std::array<std::byte, all_entry2_size> small{};
+  put_u64(small.data(), 256);
+  put_u32(small.data() + 8, format::record_overhead - 1);
+  put_u32(small.data() + 12, crc32c::mask(crc32c::value(small.data(), 12)));
+  EXPECT_FALSE(decode_all_entry2(small));
+}
+
 TEST(format_header, round_trips_and_checks_kind) {
   std::array<std::byte, file_header_size> buf{};
   encode_file_header({file_kind::stream_index, stream_entry_size, 17, "cart-1"}, buf);

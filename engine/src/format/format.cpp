@@ -188,6 +188,26 @@ std::optional<all_entry> decode_all_entry(bytes in) {
   return e;
 }
 
+void encode_all_entry2(const all_entry2& e, mutable_bytes out) {
+  EVSTORE_REQUIRE(e.offset <= all_entry2_max_offset && out.size() >= all_entry2_size);
+  std::byte* p = out.data();
+  put_u64(p, std::uint64_t{e.partition} << all_entry2_offset_bits | e.offset);
+  put_u32(p + 8, e.size | (e.commit_end ? all_entry_commit_end_bit : 0u));
+  put_u32(p + 12, masked_crc(p, 12));
+}
+
+std::optional<all_entry2> decode_all_entry2(bytes in) {
+  if (in.size() < all_entry2_size) return std::nullopt;
+  const std::byte* p = in.data();
+  if (get_u32(p + 12) != masked_crc(p, 12)) return std::nullopt;
+  const std::uint64_t locator = get_u64(p);
+  const std::uint32_t size_bits = get_u32(p + 8);
+  all_entry2 e{static_cast<std::uint16_t>(locator >> all_entry2_offset_bits), locator & all_entry2_max_offset,
+               size_bits & ~all_entry_commit_end_bit, (size_bits & all_entry_commit_end_bit) != 0};
+  if (e.size < record_overhead || e.size > max_record_size) return std::nullopt;
+  return e;
+}
+
 void encode_stream_entry(const stream_entry& e, mutable_bytes out) {
   std::byte* p = out.data();
   put_u64(p, e.offset);

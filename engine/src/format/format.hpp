@@ -185,6 +185,29 @@ void encode_all_entry(const all_entry& e, mutable_bytes out);
 std::optional<all_entry> decode_all_entry(bytes in);
 
 // ---------------------------------------------------------------------------
+// $all index entry of format 2 (index/all.idx, docs/format-2.md): entry N
+// describes position N. Records carry their stream's name and version, so
+// the entry only locates the record in the partition logs.
+//   0   u64  partition << 48 | offset (the record's place in its partition log)
+//   8   u32  record size; bit 31 set on the last record of a commit
+//   12  u32  masked crc32c of bytes [0, 12)
+inline constexpr std::size_t all_entry2_size = 16;
+inline constexpr unsigned all_entry2_offset_bits = 48;
+inline constexpr std::uint64_t all_entry2_max_offset = (std::uint64_t{1} << all_entry2_offset_bits) - 1;
+
+struct all_entry2 {
+  std::uint16_t partition = 0;
+  std::uint64_t offset = 0;  // REQUIRES (encode): <= all_entry2_max_offset
+  std::uint32_t size = 0;
+  bool commit_end = false;
+  friend bool operator==(const all_entry2&, const all_entry2&) = default;
+};
+
+void encode_all_entry2(const all_entry2& e, mutable_bytes out);
+// nullopt if the checksum fails or the size is not a record's.
+std::optional<all_entry2> decode_all_entry2(bytes in);
+
+// ---------------------------------------------------------------------------
 // Stream index entry (index/<enc>.idx): entry N describes version N.
 //   0   u64  offset of the record in the partition
 //   8   u64  position of the event in $all
