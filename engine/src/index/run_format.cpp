@@ -37,8 +37,10 @@ void append_bytes(std::vector<std::byte>& out, const void* p, std::size_t n) {
   out.insert(out.end(), b, b + n);
 }
 
-// A bounds-checked reader over bytes that belong to `path` starting at `base`:
-// every failure names the offset of the field that did not decode.
+// A bounds-checked reader over bytes that belong to `path` starting at `base`.
+// Each read returns false on damage and remembers what and where, so the hot
+// loop of decode_block builds no error until one is needed: failure() then
+// names the offset of the field that did not decode.
 class field_reader {
  public:
   field_reader(std::span<const std::byte> in, std::uint64_t base, const std::string& path)
@@ -48,42 +50,50 @@ class field_reader {
   std::size_t left() const noexcept { return in_.size() - pos_; }
   bool done() const noexcept { return pos_ == in_.size(); }
   error damage(std::string_view what) const { return index_corruption(what, path_, base_ + pos_); }
+  error failure() const { return damage(what_); }
 
-  result<std::uint64_t> u64() {
-    if (left() < 8) return damage("truncated field");
-    const std::uint64_t v = get_u64(in_.data() + pos_);
+  bool u64(std::uint64_t& v) noexcept {
+    if (left() < 8) return fail("truncated field");
+    v = get_u64(in_.data() + pos_);
     pos_ += 8;
-    return v;
+    return true;
   }
-  result<std::uint32_t> u32() {
-    if (left() < 4) return damage("truncated field");
-    const std::uint32_t v = get_u32(in_.data() + pos_);
+  bool u32(std::uint32_t& v) noexcept {
+    if (left() < 4) return fail("truncated field");
+    v = get_u32(in_.data() + pos_);
     pos_ += 4;
-    return v;
+    return true;
   }
-  result<std::uint64_t> var(std::uint64_t max) {
+  bool var(std::uint64_t max, std::uint64_t& v) noexcept {
     const std::size_t at = pos_;
-    const auto v = varint::get(in_, pos_);
-    if (!v || *v > max) {
-      pos_ = at;
-      return damage(v ? "out-of-range length" : "bad varint");
+    const auto got = varint::get(in_, pos_);
+    if (got && *got <= max) {
+      v = *got;
+      return true;
     }
-    return *v;
+    pos_ = at;
+    return fail(got ? "out-of-range length" : "bad varint");
   }
-  result<std::string_view> name() {
-    auto len = var(max_name_size);
-    if (!len) return len.error();
-    if (*len == 0 || *len > left()) return damage("bad name length");
-    std::string_view s(reinterpret_cast<const char*>(in_.data() + pos_), *len);
-    pos_ += *len;
-    return s;
+  bool name(std::string_view& s) noexcept {
+    std::uint64_t len = 0;
+    if (!var(max_name_size, len)) return false;
+    if (len == 0 || len > left()) return fail("bad name length");
+    s = std::string_view(reinterpret_cast<const char*>(in_.data() + pos_), len);
+    pos_ += len;
+    return true;
   }
 
  private:
+  bool fail(std::string_view what) noexcept {
+    what_ = what;
+    return false;
+  }
+
   std::span<const std::byte> in_;
   std::uint64_t base_;
   const std::string& path_;
   std::size_t pos_ = 0;
+  std::string_view what_;
 };
 
 }  // namespace
@@ -187,17 +197,11 @@ result<run_footer> decode_footer(std::span<const std::byte> in, std::uint64_t fo
   for (std::uint32_t i = 0; i < block_count; ++i) {
     const std::size_t at = r.pos();
     run_fence fence;
-    auto offset = r.u64();
-    if (!offset) return offset.error();
-    auto length = r.u32();
-    if (!length) return length.error();
-    auto hash = r.u64();
-    if (!hash) return hash.error();
-    auto name = r.name();
-    if (!name) return name.error();
-    auto first_version = r.var(UINT64_MAX);
-    if (!first_version) return first_version.error();
-    fence = {*offset, *length, *hash, std::string(*name), *first_version};
+    std::string_view name;
+    if (!r.u64(fence.offset) || !r.u32(fence.length) || !r.u64(fence.hash) || !r.name(name) ||
+        !r.var(UINT64_MAX, fence.first_version))
+      return r.failure();
+    fence.name = std::string(name);
     if (fence.offset != expected_offset || fence.length <= crc_size || fence.length > max_block_size ||
         fence.length > footer_offset - fence.offset)
       return index_corruption("bad fence", path, footer_offset + fences_at + at);
@@ -248,31 +252,27 @@ result<void> decode_block(decoded_block& out, const run_fence& fence, const run_
   field_reader r(all.subspan(0, body), fence.offset, path);
   while (!r.done()) {
     run_group g;
-    auto hash = r.u64();
-    if (!hash) return hash.error();
-    auto name = r.name();
-    if (!name) return name.error();
-    auto first_version = r.var(UINT64_MAX);
-    if (!first_version) return first_version.error();
-    auto count = r.var(max_group_positions);
-    if (!count) return count.error();
-    if (*count == 0) return r.damage("empty group");
-    g.key = {*hash, *name, *first_version};
-    g.count = static_cast<std::uint32_t>(*count);
+    std::uint64_t count = 0;
+    if (!r.u64(g.key.hash) || !r.name(g.key.name) || !r.var(UINT64_MAX, g.key.first_version) ||
+        !r.var(max_group_positions, count))
+      return r.failure();
+    if (count == 0) return r.damage("empty group");
+    g.count = static_cast<std::uint32_t>(count);
     g.positions_index = static_cast<std::uint32_t>(out.positions.size());
     if (out.groups.empty() ? g.key != fence.key() : !(out.groups.back().key < g.key))
       return r.damage("group key out of order");
-    if (*first_version > UINT64_MAX - *count) return r.damage("version overflow");
-    auto position = r.var(UINT64_MAX);
-    if (!position) return position.error();
-    out.positions.push_back(*position);
+    if (g.key.first_version > UINT64_MAX - count) return r.damage("version overflow");
+    std::uint64_t position = 0;
+    if (!r.var(UINT64_MAX, position)) return r.failure();
+    out.positions.push_back(position);
     for (std::uint32_t i = 1; i < g.count; ++i) {
-      auto delta = r.var(UINT64_MAX);
-      if (!delta) return delta.error();
-      if (*delta == 0 || *delta > UINT64_MAX - out.positions.back()) return r.damage("bad position delta");
-      out.positions.push_back(out.positions.back() + *delta);
+      std::uint64_t delta = 0;
+      if (!r.var(UINT64_MAX, delta)) return r.failure();
+      if (delta == 0 || delta > UINT64_MAX - position) return r.damage("bad position delta");
+      position += delta;
+      out.positions.push_back(position);
     }
-    if (out.positions[g.positions_index] < run.first_position || out.positions.back() >= run.end_position)
+    if (out.positions[g.positions_index] < run.first_position || position >= run.end_position)
       return r.damage("position outside the run's range");
     out.groups.push_back(g);
   }
