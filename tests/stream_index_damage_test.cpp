@@ -255,3 +255,36 @@ TEST(stream_index_power_loss, a_crash_while_compacting_leaves_the_previous_runs_
     EXPECT_GE(crash_and_check(true, mode), 10u);
   }
 }
+
+TEST(stream_index_power_loss,
+     a_retried_run_write_never_rewrites_a_run_number_a_failed_manifest_write_may_have_named) {
+  // A failed directory sync after the manifest's rename leaves the disk holding
+  // the old manifest or the new one: the retry must not truncate a run that the
+  // new one names, so it takes a new number.
+  auto mem = std::make_shared<memory_file_system>();
+  auto fs = std::make_shared<fault_injecting_file_system>(mem);
+  auto index = stream_index::open(fs, "/idx", {});
+  ASSERT_TRUE(index);
+  stream_index_model model;
+  for (int i = 0; i < 50; ++i) model.add(**index, "s-" + std::to_string(i % 7));
+  // Every mutating operation of a run write; the last is the manifest's directory sync.
+  std::uint64_t ops = 0;
+  {
+    auto probe_mem = std::make_shared<memory_file_system>();
+    auto probe_fs = std::make_shared<fault_injecting_file_system>(probe_mem);
+    auto probe = stream_index::open(probe_fs, "/idx", {});
+    ASSERT_TRUE(probe);
+    for (const auto& e : model.log) (*probe)->add(e.name, e.version, e.position);
+    const std::uint64_t before = probe_fs->operation_count();
+    ASSERT_TRUE((*probe)->freeze_and_write_run());
+    ops = probe_fs->operation_count() - before;
+  }
+  fs->fail_operation(ops, eio, false);
+  ASSERT_FALSE((*index)->freeze_and_write_run());
+  ASSERT_TRUE(mem->contents("/idx/" + run_file_name(1)).size() > 0);
+  fs->clear_faults();
+  ASSERT_TRUE((*index)->freeze_and_write_run());
+  EXPECT_EQ((*index)->runs().back()->header().seq, 2u);
+  std::mt19937_64 rng(1);
+  expect_index_matches(**index, model, rng);
+}

@@ -63,15 +63,20 @@ result<void> stream_index::install(const index_manifest& next,
   return {};
 }
 
+// A run number is used once, even when its write fails: a failed directory
+// sync after the manifest's rename may still have made a manifest naming it
+// durable, so a retry must never truncate and rewrite that file. The number
+// reaches the disk with the next manifest written.
+std::uint64_t stream_index::take_seq() noexcept { return manifest_.next_seq++; }
+
 result<void> stream_index::freeze_and_write_run() {
   if (memtable_.empty()) return {};
-  const std::uint64_t seq = manifest_.next_seq;
+  const std::uint64_t seq = take_seq();
   auto summary = merge_runs(*fs_, run_path(seq), seq, {}, &memtable_);
   if (!summary) return summary.error();
   auto reader = index_run_reader::open(*fs_, run_path(seq));
   if (!reader) return reader.error();
   index_manifest next = manifest_;
-  next.next_seq = seq + 1;
   next.runs.push_back({seq, summary->header.first_position, summary->header.end_position});
   auto runs = runs_;
   runs.push_back(std::move(*reader));
@@ -82,12 +87,13 @@ result<void> stream_index::freeze_and_write_run() {
 
 result<bool> stream_index::compact() {
   if (runs_.size() <= options_.max_runs) return false;
-  const std::uint64_t seq = manifest_.next_seq;
+  const std::uint64_t seq = take_seq();
   auto summary = merge_runs(*fs_, run_path(seq), seq, runs_, nullptr);
   if (!summary) return summary.error();
   auto reader = index_run_reader::open(*fs_, run_path(seq));
   if (!reader) return reader.error();
-  index_manifest next{seq + 1, {{seq, summary->header.first_position, summary->header.end_position}}};
+  index_manifest next{manifest_.next_seq,
+                      {{seq, summary->header.first_position, summary->header.end_position}}};
   const index_manifest old = manifest_;
   if (auto r = install(next, {std::move(*reader)}); !r) return r.error();
   // The new manifest is durable: the inputs are orphans now. A failed removal

@@ -80,6 +80,7 @@ class stream_index {
       : fs_(std::move(fs)), dir_(std::move(dir)), options_(opts) {}
   [[nodiscard]] result<void> load();
   [[nodiscard]] result<void> remove_orphans();
+  std::uint64_t take_seq() noexcept;
   std::string run_path(std::uint64_t seq) const { return dir_ + "/" + run_file_name(seq); }
   [[nodiscard]] result<void> install(const index_manifest& next,
                                      std::vector<std::shared_ptr<const index_run_reader>> runs);
