@@ -3,9 +3,10 @@
 // per stream, the open of a reader (trailer + footer) and the first lookup of a
 // stream. "Cold" cases drop the file's pages from the page cache first
 // (posix_fadvise DONTNEED; a virtual disk may still cache them below).
-//   build/bench/evstore_micro_bench --benchmark_filter=IndexRun
+//   build/bench/evstore_micro_bench --benchmark_filter=Index
 #include "index/index_run_reader.hpp"
 #include "index/index_run_writer.hpp"
+#include "index/stream_index.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -164,18 +165,47 @@ void IndexRunLookup(benchmark::State& state) {
 }
 BENCHMARK(IndexRunLookup)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
-// An absent name: the bloom filter answers, no read.
+// An absent name: the bloom filter answers, no read (unless it errs: fp_rate).
 void IndexRunLookupAbsent(benchmark::State& state) {
   const bench_run& run = the_run();
   auto fs = evstore::posix_file_system();
   const auto reader = open_reader(*fs, run.path);
   std::vector<std::uint64_t> out;
   std::uint64_t i = 0;
+  std::uint64_t false_positives = 0;
   for (auto _ : state) {
-    auto n = reader->lookup("absent-" + std::to_string(i++), 0, 10, out);
+    const std::string name = "absent-" + std::to_string(i++);
+    false_positives += reader->may_contain(stream_hash(name)) ? 1 : 0;
+    auto n = reader->lookup(name, 0, 10, out);
     benchmark::DoNotOptimize(n);
   }
+  state.counters["fp_rate"] = static_cast<double>(false_positives) / static_cast<double>(i);
 }
 BENCHMARK(IndexRunLookupAbsent)->Unit(benchmark::kNanosecond);
+
+// The store's path: 3M adds to a memtable (three rounds over 1M streams), then
+// freeze_and_write_run() (run write + manifest), on the real disk.
+void IndexMemtableFreeze1Mx3(benchmark::State& state) {
+  const bench_run& run = the_run();
+  const std::filesystem::path dir = run.dir / "facade";
+  for (auto _ : state) {
+    std::filesystem::remove_all(dir);
+    auto index = stream_index::open(evstore::posix_file_system(), dir.string(), {});
+    if (!index) throw std::runtime_error(index.error().message());
+    const auto start = std::chrono::steady_clock::now();
+    for (std::uint64_t round = 0; round < events_per_stream; ++round)
+      for (std::uint64_t i = 0; i < streams; ++i) (*index)->add(run.names[i], round, round * streams + i);
+    const auto added = std::chrono::steady_clock::now();
+    state.counters["memtable_bytes_per_stream"] =
+        static_cast<double>((*index)->memtable().byte_size()) / static_cast<double>(streams);
+    if (auto r = (*index)->freeze_and_write_run(); !r) throw std::runtime_error(r.error().message());
+    const auto frozen = std::chrono::steady_clock::now();
+    state.counters["add_Mev_per_s"] = static_cast<double>(streams * events_per_stream) /
+                                      std::chrono::duration<double>(added - start).count() / 1e6;
+    state.counters["freeze_s"] = std::chrono::duration<double>(frozen - added).count();
+  }
+  std::filesystem::remove_all(dir);
+}
+BENCHMARK(IndexMemtableFreeze1Mx3)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -30,14 +30,12 @@ group_ref run_cursor::current() const {
   return {g.key, block_.positions_of(g)};
 }
 
-result<bool> memtable_cursor::advance() {
-  it_ = started_ ? std::next(it_) : memtable_.entries().begin();
-  started_ = true;
-  return it_ != memtable_.entries().end();
-}
+result<bool> memtable_cursor::advance() { return ++next_ <= sorted_.size(); }
 
 group_ref memtable_cursor::current() const {
-  return {{it_->first.hash, it_->first.name, it_->second.first_version}, it_->second.positions};
+  const stream_memtable::value_type& v = *sorted_[next_ - 1];
+  return {{v.first.hash, v.first.name, v.second.first_version},
+          {v.second.positions.data(), v.second.positions.size()}};
 }
 
 result<void> continuity_check::next(const group_ref& g, const std::string& source) {

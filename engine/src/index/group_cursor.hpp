@@ -53,15 +53,14 @@ class run_cursor final : public group_cursor {
 
 class memtable_cursor final : public group_cursor {
  public:
-  explicit memtable_cursor(const stream_memtable& m) : memtable_(m), it_(m.entries().end()) {}
+  explicit memtable_cursor(const stream_memtable& m) : sorted_(m.sorted()) {}
   [[nodiscard]] result<bool> advance() override;
   group_ref current() const override;
   const std::string& source() const override { return name_; }
 
  private:
-  const stream_memtable& memtable_;
-  stream_memtable::map_type::const_iterator it_;
-  bool started_ = false;
+  std::vector<const stream_memtable::value_type*> sorted_;  // 8 bytes per stream
+  std::size_t next_ = 0;
   std::string name_ = "the memtable";
 };
 

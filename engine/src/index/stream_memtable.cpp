@@ -28,6 +28,7 @@ void stream_memtable::add(std::uint64_t hash, std::string_view name, std::uint64
   entry& e = it->second;
   EVSTORE_REQUIRE(version == e.end_version());
   const std::size_t capacity = e.positions.capacity();
+  if (capacity == 0) e.positions.reserve(4);
   e.positions.push_back(position);
   bytes_ += (e.positions.capacity() - capacity) * sizeof(std::uint64_t);
   if (events_ == 0) first_position_ = position;
@@ -49,6 +50,17 @@ std::size_t stream_memtable::lookup(std::uint64_t hash, std::string_view name, s
       std::min<std::size_t>(max_count, static_cast<std::size_t>(e->positions.end() - begin));
   out.insert(out.end(), begin, begin + static_cast<std::ptrdiff_t>(n));
   return n;
+}
+
+std::vector<const stream_memtable::value_type*> stream_memtable::sorted() const {
+  std::vector<const value_type*> out;
+  out.reserve(streams_.size());
+  for (const value_type& v : streams_) out.push_back(&v);
+  std::sort(out.begin(), out.end(), [](const value_type* a, const value_type* b) {
+    return stream_key_view{a->first.hash, a->first.name, 0} <
+           stream_key_view{b->first.hash, b->first.name, 0};
+  });
+  return out;
 }
 
 std::optional<std::uint64_t> stream_memtable::last_version(std::uint64_t hash, std::string_view name) const {

@@ -3,8 +3,10 @@
 // For each name it holds one contiguous range of versions [first_version, +n);
 // the runs hold the earlier ones.
 //
-// Entries are kept in the index's key order (stream_key.hpp: xxh3_64(name), name),
-// so a run is written by walking them.
+// A hash table on the name's xxh3_64 (the key's own hash, computed once per add),
+// and room for four positions reserved with each new stream: an add costs one
+// probe and, for short streams, two allocations (node, positions) in all. sorted() puts the entries
+// in the index's key order (stream_key.hpp) for writing a run.
 //
 // Threading: not synchronized. The stream index's writer thread owns the live
 // memtable; once frozen (no more add), any number of threads may read it.
@@ -14,11 +16,10 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <map>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace evstore::detail {
@@ -57,24 +58,29 @@ class stream_memtable {
     std::uint64_t hash = 0;
     std::string name;
   };
-  struct key_less {
+  // Hashing and equality that accept (hash, name) views, so a lookup neither
+  // rehashes nor copies the name.
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(const key& k) const noexcept { return k.hash; }
+    std::size_t operator()(const stream_key_view& k) const noexcept { return k.hash; }
+  };
+  struct key_equal {
     using is_transparent = void;
     bool operator()(const key& a, const key& b) const noexcept {
-      return less(a.hash, a.name, b.hash, b.name);
+      return a.hash == b.hash && a.name == b.name;
     }
     bool operator()(const stream_key_view& a, const key& b) const noexcept {
-      return less(a.hash, a.name, b.hash, b.name);
+      return a.hash == b.hash && a.name == b.name;
     }
     bool operator()(const key& a, const stream_key_view& b) const noexcept {
-      return less(a.hash, a.name, b.hash, b.name);
-    }
-    static bool less(std::uint64_t ha, std::string_view a, std::uint64_t hb, std::string_view b) noexcept {
-      return ha != hb ? ha < hb : a < b;
+      return a.hash == b.hash && a.name == b.name;
     }
   };
-  using map_type = std::map<key, entry, key_less>;
-  // In key order, for writing a run.
-  const map_type& entries() const noexcept { return streams_; }
+  using map_type = std::unordered_map<key, entry, key_hash, key_equal>;
+  using value_type = map_type::value_type;
+  // The entries in key order (xxh3_64(name), name), for writing a run.
+  std::vector<const value_type*> sorted() const;
 
  private:
   map_type streams_;
