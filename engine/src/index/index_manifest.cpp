@@ -1,6 +1,5 @@
 #include "index/index_manifest.hpp"
 
-#include "format/crc32c.hpp"
 #include "format/format.hpp"
 #include "index/index_error.hpp"
 #include "index/run_format.hpp"
@@ -16,13 +15,12 @@ using format::get_u32;
 using format::get_u64;
 using format::put_u32;
 using format::put_u64;
+using run_format::masked_crc;
 
 constexpr char magic[8] = {'E', 'V', 'S', 'S', 'M', 'A', 'N', '\n'};
 constexpr std::size_t fixed_size = 32;
 constexpr std::size_t run_size = 24;
 constexpr std::uint64_t max_runs = 1u << 20;
-
-std::uint32_t masked_crc(const std::byte* p, std::size_t n) { return crc32c::mask(crc32c::value(p, n)); }
 
 result<index_manifest> decode(const std::vector<std::byte>& in, const std::string& path) {
   const std::size_t body = in.size() - run_format::crc_size;

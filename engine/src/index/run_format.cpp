@@ -18,8 +18,6 @@ using format::put_u64;
 constexpr char header_magic[8] = {'E', 'V', 'S', 'S', 'I', 'D', 'X', '\n'};
 constexpr char trailer_magic[8] = {'E', 'V', 'S', 'S', 'E', 'N', 'D', '\n'};
 
-std::uint32_t masked_crc(const std::byte* p, std::size_t n) { return crc32c::mask(crc32c::value(p, n)); }
-
 void append_u32(std::vector<std::byte>& out, std::uint32_t v) {
   const std::size_t at = out.size();
   out.resize(at + 4);
@@ -97,6 +95,10 @@ class field_reader {
 };
 
 }  // namespace
+
+std::uint32_t masked_crc(const std::byte* p, std::size_t n) noexcept {
+  return crc32c::mask(crc32c::value(p, n));
+}
 
 void encode_header(const run_header& h, std::span<std::byte, header_size> out) {
   std::memset(out.data(), 0, header_size);

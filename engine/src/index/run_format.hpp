@@ -126,6 +126,9 @@ struct decoded_block {
   }
 };
 
+// The masked crc32c of n bytes, as every checksum of the run files and the manifest.
+std::uint32_t masked_crc(const std::byte* p, std::size_t n) noexcept;
+
 void encode_header(const run_header& h, std::span<std::byte, header_size> out);
 // errc::corrupt_data (with path and offset 0) unless magic, version, size and crc check out.
 [[nodiscard]] result<run_header> decode_header(std::span<const std::byte> in, const std::string& path);
