@@ -1,6 +1,6 @@
 // Merges runs (and optionally a frozen memtable) into one new run file: a k-way
 // merge in key order, one block of each input in memory at a time (plus the
-// writer's buffers: run_writer.hpp), so a merge never loads a whole run.
+// writer's buffers: index_run_writer.hpp), so a merge never loads a whole run.
 // A stream's groups come out in version order (for one name the key orders by
 // first version) and are re-cut into groups of 256 positions. Each stream's
 // versions must continue each other across the inputs; a gap or an overlap is

@@ -109,7 +109,7 @@ struct run_trailer {
 };
 
 // One group of a decoded block; name points into the block's bytes, positions
-// are [first_position_index, +count) of the block's positions.
+// are [positions_index, +count) of the block's positions.
 struct run_group {
   stream_key_view key;
   std::uint32_t count = 0;

@@ -7,7 +7,8 @@
 namespace evstore::detail {
 namespace {
 
-// A std::map node: three pointers, a colour, the key and the entry.
+// A hash node (next pointer, cached hash, key, entry), its bucket pointer and
+// the malloc header of the node.
 constexpr std::size_t node_overhead =
     4 * sizeof(void*) + sizeof(stream_memtable::key) + sizeof(stream_memtable::entry);
 
