@@ -13,6 +13,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+
 using namespace evstore;
 using namespace evstore::detail;
 using namespace evstore::testing;
@@ -93,6 +96,32 @@ TEST(stream_index_run, a_long_stream_is_cut_into_groups_of_256_and_read_across_b
   EXPECT_EQ(run->last_version("short-7").value(), 0u);
   EXPECT_FALSE(run->last_version("short-70").value());
   EXPECT_TRUE(run->verify()) << run->verify().error().message();
+}
+
+TEST(stream_index_run, many_threads_look_up_in_one_shared_run_at_once) {
+  // The reader is immutable after open (its contract): threads share it by shared_ptr.
+  auto fs = std::make_shared<memory_file_system>();
+  ASSERT_FALSE(fs->create_directories("/r"));
+  stream_memtable m;
+  for (std::uint64_t round = 0; round < 3; ++round)
+    for (std::uint64_t i = 0; i < 2000; ++i) m.add("s-" + std::to_string(i), round, round * 2000 + i);
+  const auto run = write_run(*fs, "/r/run.sidx", 1, m);
+  ASSERT_TRUE(run);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  threads.reserve(4);
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::uint64_t> out;
+      for (std::uint64_t i = static_cast<std::uint64_t>(t); i < 2000; i += 2) {
+        out.clear();
+        auto n = run->lookup("s-" + std::to_string(i), 0, 10, out);
+        if (!n || out != std::vector<std::uint64_t>{i, 2000 + i, 4000 + i}) ++wrong;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
 }
 
 TEST(stream_index_run, the_writer_refuses_names_out_of_key_order_and_gaps_in_versions) {
