@@ -44,7 +44,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-2}"
 packages=(
   build-essential cmake ninja-build pkg-config git
   libboost1.81-dev libboost-json1.81-dev libboost-program-options1.81-dev libboost-url1.81-dev
-  libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev
+  libssl-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libxxhash-dev
   curl ca-certificates python3 python3-websockets
 )
 # Only the test runs need these: the console tests load the page in a real browser.
