@@ -25,8 +25,9 @@
 // and is cut as one. An owner that flushes without sync passes
 // unlimited_window: nothing past its last sync was acknowledged as durable.
 //
-// Cost: reads each segment from the start offset to its end once (a buffer of
-// one segment); the search for later frames runs only past a bad record.
+// Cost: reads each segment from the start offset to its end once, and the
+// segment after the end (two buffers of one segment); the search for later
+// frames runs only past a bad record.
 #pragma once
 
 #include "format/format.hpp"
