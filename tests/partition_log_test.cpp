@@ -90,29 +90,41 @@ void poke(memory_file_system& mem, const std::string& path, std::uint64_t at, co
   mem.set_contents(path, c);
 }
 
-// Counts allocate() calls: what a roll-over costs on the hot path.
+// Counts allocate(), write and sync calls: what a flush and a roll-over cost.
+struct io_counts {
+  std::atomic<int> allocations{0};
+  std::atomic<int> writes{0};
+  std::atomic<int> syncs{0};
+};
+
 class counting_file final : public file {
  public:
-  counting_file(std::unique_ptr<file> base, std::atomic<int>& allocations)
-      : base_(std::move(base)), allocations_(allocations) {}
+  counting_file(std::unique_ptr<file> base, io_counts& counts) : base_(std::move(base)), counts_(counts) {}
   boost::system::result<std::size_t> read_at(std::uint64_t o, std::span<std::byte> b) override {
     return base_->read_at(o, b);
   }
-  error_code write_at(std::uint64_t o, const_buffer_span b) override { return base_->write_at(o, b); }
+  error_code write_at(std::uint64_t o, const_buffer_span b) override {
+    ++counts_.writes;
+    return base_->write_at(o, b);
+  }
   error_code write_gather(std::uint64_t o, std::span<const const_buffer_span> b) override {
+    ++counts_.writes;
     return base_->write_gather(o, b);
   }
-  error_code sync() override { return base_->sync(); }
+  error_code sync() override {
+    ++counts_.syncs;
+    return base_->sync();
+  }
   boost::system::result<std::uint64_t> size() override { return base_->size(); }
   error_code truncate(std::uint64_t s) override { return base_->truncate(s); }
   error_code allocate(std::uint64_t s) override {
-    ++allocations_;
+    ++counts_.allocations;
     return base_->allocate(s);
   }
 
  private:
   std::unique_ptr<file> base_;
-  std::atomic<int>& allocations_;
+  io_counts& counts_;
 };
 
 class counting_file_system final : public file_system {
@@ -121,7 +133,7 @@ class counting_file_system final : public file_system {
   boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode m) override {
     auto f = base_->open(p, m);
     if (!f) return f.error();
-    return std::unique_ptr<file>(std::make_unique<counting_file>(std::move(*f), allocations));
+    return std::unique_ptr<file>(std::make_unique<counting_file>(std::move(*f), counts));
   }
   error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
   error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
@@ -135,7 +147,7 @@ class counting_file_system final : public file_system {
     return base_->lock(p);
   }
 
-  std::atomic<int> allocations{0};
+  io_counts counts;
 
  private:
   std::shared_ptr<file_system> base_;
@@ -280,7 +292,7 @@ TEST(partition_log, prepare_next_makes_the_roll_over_allocate_nothing) {
     std::mt19937_64 rng(3);
     auto w = open_writer(counting, 0);
     ASSERT_TRUE(w);
-    EXPECT_EQ(counting->allocations, 1) << "the first segment";
+    EXPECT_EQ(counting->counts.allocations, 1) << "the first segment";
     while (!w->should_prepare_next()) {
       ASSERT_TRUE(w->append(make_record(rng, 1000)));
       ASSERT_TRUE(w->flush(true));
@@ -290,12 +302,18 @@ TEST(partition_log, prepare_next_makes_the_roll_over_allocate_nothing) {
       ASSERT_TRUE(w->prepare_next());
       EXPECT_FALSE(w->should_prepare_next());
     }
-    const int before = counting->allocations;
-    while (geometry.segment_of(w->written_end()) == 0) {
-      ASSERT_TRUE(w->append(make_record(rng, 1000)));
-      ASSERT_TRUE(w->flush(true));
-    }
-    EXPECT_EQ(counting->allocations - before, prepare ? 0 : 1) << "prepare " << prepare;
+    const int before = counting->counts.allocations;
+    // One flush fills segment 0 and rolls over into segment 1.
+    while (geometry.segment_of(w->end()) == 0) ASSERT_TRUE(w->append(make_record(rng, 1000)));
+    ASSERT_TRUE(w->append(make_record(rng, 1000)));
+    const int writes = counting->counts.writes;
+    const int syncs = counting->counts.syncs;
+    ASSERT_TRUE(w->flush(true));
+    EXPECT_EQ(geometry.segment_of(w->written_end()), 1u);
+    EXPECT_EQ(counting->counts.allocations - before, prepare ? 0 : 1) << "prepare " << prepare;
+    // Without prepare, creating the segment writes its header and syncs it too.
+    EXPECT_EQ(counting->counts.writes - writes, prepare ? 2 : 3) << "one write per segment touched";
+    EXPECT_EQ(counting->counts.syncs - syncs, prepare ? 2 : 3) << "one sync per segment touched";
   }
 }
 
@@ -559,6 +577,7 @@ TEST(partition_log,
     // one mixes and scans with an unlimited window.
     const bool durable = seed % 2 == 0;
     std::vector<record_bytes> model;
+    std::vector<std::uint64_t> at;  // where each record of the model is
     std::size_t synced = 0;
     auto w = open_writer(faults, 0, window);
     ASSERT_TRUE(w);
@@ -566,7 +585,9 @@ TEST(partition_log,
       const auto what = rng() % 100;
       if (what < 60) {
         model.push_back(make_record(rng, random_size(rng, rng() % 4 == 0 ? 20000 : 800)));
-        ASSERT_TRUE(w->append(model.back()));
+        auto l = w->append(model.back());
+        ASSERT_TRUE(l);
+        at.push_back(l->offset);
       } else if (what < 85) {
         const bool sync = durable || rng() % 2 == 0;
         ASSERT_TRUE(w->flush(sync));
@@ -585,15 +606,20 @@ TEST(partition_log,
         ++losses;
         mem->power_loss(modes[rng() % 4], rng());
         faults->clear_faults();
-        auto s = scan(*mem, 0, durable ? window : unlimited_window);
+        // From the start, or from a record boundary a checkpoint could hold.
+        const std::size_t from = synced > 0 && rng() % 2 == 0 ? rng() % (synced + 1) : 0;
+        const std::uint64_t from_offset = from == 0 ? 0 : at[from - 1] + model[from - 1].size();
+        auto s = scan(*mem, from_offset, durable ? window : unlimited_window);
         ASSERT_TRUE(s) << "seed " << seed << " step " << step << ": " << s.error().message();
-        const std::size_t n = s->records.size();
+        const std::size_t n = from + s->records.size();
         ASSERT_GE(n, synced) << "seed " << seed << " step " << step << ": " << s->scan.detail;
         ASSERT_LE(n, model.size()) << "seed " << seed << " step " << step;
-        ASSERT_TRUE(std::equal(s->records.begin(), s->records.end(), model.begin()))
+        ASSERT_TRUE(std::equal(s->records.begin(), s->records.end(),
+                               model.begin() + static_cast<std::ptrdiff_t>(from)))
             << "seed " << seed << " step " << step;
         ASSERT_TRUE(truncate_partition(*mem, dir, 0, geometry, s->scan.end));
         model.resize(n);
+        at.resize(n);
         synced = n;  // what survived is on the disk now, and truncate synced the cut
         w = open_writer(faults, s->scan.end, window);
         ASSERT_TRUE(w);
