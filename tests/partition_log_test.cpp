@@ -271,6 +271,12 @@ TEST(partition_log, a_record_that_does_not_fit_starts_the_next_segment_and_the_r
   EXPECT_EQ(s0.size(), 8192u);
   EXPECT_EQ(s0.find_first_not_of('\0', 6256), std::string::npos) << "the unused tail stays zero";
   EXPECT_EQ(mem->contents(seg(2)).size(), 8192u);
+  // Bytes that would not scan back as a record would end the log there: refused.
+  record_bytes damaged = make_record(rng, 300);
+  damaged[150] ^= std::byte{1};
+  EXPECT_EQ(w->append(damaged).error().code, errc::invalid_argument);
+  EXPECT_EQ(w->append(format::bytes(r).first(200)).error().code, errc::invalid_argument)
+      << "part of a record";
   const record_bytes too_big = make_record(rng, 8192 - 256 + 1);
   auto refused = w->append(too_big);
   ASSERT_FALSE(refused);

@@ -51,6 +51,11 @@ class tail_scanner {
 };
 
 result<void> tail_scanner::load(std::uint64_t segment, std::uint64_t base, segment_bytes& out) {
+  if (segment >= max_segments) {  // past the last name the layout has: no such segment
+    out.what = opened_segment::state::missing;
+    out.bytes.assign(static_cast<std::size_t>(g_.segment_size - base), std::byte{0});
+    return {};
+  }
   auto opened = open_segment(fs_, dir_, partition_, segment, g_, open_mode::read_only);
   if (!opened) return opened.error();
   out.what = opened->what;
@@ -168,6 +173,10 @@ result<log_scan> scan_partition_tail(file_system& fs, const std::string& store_d
                                      const log_geometry& g, std::uint64_t from,
                                      const log_record_visitor& visit, const scan_options& options) {
   if (auto ok = check_geometry(g); !ok) return ok.error();
+  if (partition >= max_partitions || g.segment_of(g.normalize(from)) >= max_segments) {
+    return error{errc::invalid_argument,
+                 "no partition log position " + std::to_string(partition) + "/" + std::to_string(from)};
+  }
   tail_scanner scanner(fs, store_dir, partition, g, visit, options);
   return scanner.run(from);
 }

@@ -37,6 +37,10 @@ result<void> truncate_partition(file_system& fs, const std::string& store_dir, s
   if (auto ok = check_geometry(g); !ok) return ok.error();
   end = g.normalize(end);
   const std::uint64_t segment = g.segment_of(end);
+  if (partition >= max_partitions || segment >= max_segments) {
+    return error{errc::invalid_argument,
+                 "no partition log position " + std::to_string(partition) + "/" + std::to_string(end)};
+  }
   if (auto ok = remove_later_segments(fs, store_dir, partition, segment, cache); !ok) return ok;
   const std::string name = segment_relative_path(partition, segment);
   auto opened = open_segment(fs, store_dir, partition, segment, g, open_mode::read_write);

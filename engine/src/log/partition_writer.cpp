@@ -83,8 +83,11 @@ result<log_locator> partition_writer::append(format::bytes record) {
   if (failed_) return *failed_;
   const log_geometry& g = options_.geometry;
   const std::uint64_t n = record.size();
-  if (n < 12 || framed_length(record) != n || format::get_u32(record.data() + n - 4) != n) {
-    return error{errc::invalid_argument, "record framing does not match its size"};
+  // A record that fails framing would end the log at the next scan and cut every
+  // record after it as a torn tail: refuse it here (a checksum of the record).
+  std::uint32_t framed = 0;
+  if (format::check_record_framing(record, framed) != format::decode_status::ok || framed != n) {
+    return error{errc::invalid_argument, "not one framed record"};
   }
   if (n > g.max_record()) {
     return error{errc::invalid_argument,

@@ -58,8 +58,9 @@ class partition_writer {
   ~partition_writer();
 
   // Copies a framed record (format.hpp, Event record) into the buffer and
-  // returns where it will be. No I/O. invalid_argument if the framing's length
-  // words do not match record.size() or the record cannot fit in a segment.
+  // returns where it will be. No I/O. invalid_argument unless `record` is
+  // exactly one record that passes format::check_record_framing and fits in a
+  // segment.
   [[nodiscard]] result<log_locator> append(format::bytes record);
 
   // Writes the buffered records (one write per segment touched, unless longer
