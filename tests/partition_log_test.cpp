@@ -2,6 +2,8 @@
 // a write buffer flushed per segment, reads by locator, the recovery scan that
 // tells a clean end, a torn tail and damage apart, and truncation. Runs on the
 // in-memory disk (power loss) and the fault-injecting wrapper (I/O errors).
+// One file over 500 lines on purpose: the cases share the record maker, the
+// counting file system and the scan helper, and read as one contract.
 #include "format/format.hpp"
 #include "io/file_cache.hpp"
 #include "log/log_layout.hpp"
