@@ -3,6 +3,7 @@
 #include "log/log_error.hpp"
 #include "log/segment_file.hpp"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -24,6 +25,7 @@ struct segment_bytes {
 
 // What the next segment's first record says about the end of the previous one.
 enum class next_head : std::uint8_t { nothing, record, junk };
+constexpr std::uint64_t head_probe_bytes = 4096;
 
 class tail_scanner {
  public:
@@ -34,7 +36,8 @@ class tail_scanner {
   result<log_scan> run(std::uint64_t from);
 
  private:
-  result<void> load(std::uint64_t segment, std::uint64_t base, segment_bytes& out);
+  result<void> load(std::uint64_t segment, std::uint64_t base, std::uint64_t length, segment_bytes& out);
+  result<void> load_head_of_next(std::uint64_t segment);
   std::uint64_t walk(std::uint64_t segment, decode_status& status, log_scan& scan);
   next_head head_of_next(std::uint32_t& size) const;
   result<log_scan> judge(std::uint64_t segment, std::uint64_t x, decode_status status, log_scan scan);
@@ -50,17 +53,19 @@ class tail_scanner {
   segment_bytes next_;
 };
 
-result<void> tail_scanner::load(std::uint64_t segment, std::uint64_t base, segment_bytes& out) {
+// Reads `length` bytes of `segment` from in-segment offset `base`.
+result<void> tail_scanner::load(std::uint64_t segment, std::uint64_t base, std::uint64_t length,
+                                segment_bytes& out) {
   if (segment >= max_segments) {  // past the last name the layout has: no such segment
     out.what = opened_segment::state::missing;
-    out.bytes.assign(static_cast<std::size_t>(g_.segment_size - base), std::byte{0});
+    out.bytes.assign(static_cast<std::size_t>(length), std::byte{0});
     return {};
   }
   auto opened = open_segment(fs_, dir_, partition_, segment, g_, open_mode::read_only);
   if (!opened) return opened.error();
   out.what = opened->what;
   out.base = base;
-  out.bytes.assign(static_cast<std::size_t>(g_.segment_size - base), std::byte{0});
+  out.bytes.assign(static_cast<std::size_t>(length), std::byte{0});
   if (out.what == opened_segment::state::missing) return {};
   auto n = opened->handle->read_at(base, out.bytes);
   if (!n) return log_io_error(n.error(), "reading", name(segment), base);
@@ -84,6 +89,19 @@ std::uint64_t tail_scanner::walk(std::uint64_t segment, decode_status& status, l
   return at;
 }
 
+// The start of the segment after `segment` into next_: the first
+// head_probe_bytes after its header, or its whole first record if longer. Only
+// its first record matters (the writer starts every segment at offset 256), so
+// a prepared segment costs a small read, not a segment of zeros.
+result<void> tail_scanner::load_head_of_next(std::uint64_t segment) {
+  const std::uint64_t room = g_.max_record();
+  const std::uint64_t probe = std::min<std::uint64_t>(head_probe_bytes, room);
+  if (auto ok = load(segment + 1, format::segment_records_start, probe, next_); !ok) return ok;
+  const std::uint32_t len = format::get_u32(next_.bytes.data());
+  if (next_.what != opened_segment::state::ok || len <= probe || len > room) return {};
+  return load(segment + 1, format::segment_records_start, len, next_);
+}
+
 // The next segment (in next_): nothing (missing, or a header and zeros:
 // prepared or cut short), a valid first record (its size in `size`), or junk.
 next_head tail_scanner::head_of_next(std::uint32_t& size) const {
@@ -100,7 +118,8 @@ result<log_scan> tail_scanner::run(std::uint64_t from) {
   log_scan scan;
   const std::uint64_t start = g_.normalize(from);
   std::uint64_t segment = g_.segment_of(start);
-  if (auto ok = load(segment, g_.in_segment(start), cur_); !ok) return ok.error();
+  if (auto ok = load(segment, g_.in_segment(start), g_.segment_size - g_.in_segment(start), cur_); !ok)
+    return ok.error();
   if (cur_.what != opened_segment::state::ok) {
     const bool known_records = start != g_.records_start(segment);
     if (known_records || (cur_.what == opened_segment::state::bad_header && !format::all_zero(cur_.bytes))) {
@@ -116,14 +135,15 @@ result<log_scan> tail_scanner::run(std::uint64_t from) {
     const std::uint64_t x = walk(segment, status, scan);
     // Zeros, or fewer than 4 bytes of zeros (no room for a length): the records end here.
     const bool zeros_to_end = format::all_zero(cur_.from(x));
-    if (auto ok = load(segment + 1, format::segment_records_start, next_); !ok) return ok.error();
+    if (auto ok = load_head_of_next(segment); !ok) return ok.error();
     std::uint32_t head_size = 0;
     const next_head head = head_of_next(head_size);
     if (zeros_to_end) {
       // A roll-over: the next segment starts with a record that did not fit here.
       if (head == next_head::record && head_size > g_.segment_size - x) {
         ++segment;
-        std::swap(cur_, next_);
+        const std::uint64_t base = format::segment_records_start;
+        if (auto ok = load(segment, base, g_.segment_size - base, cur_); !ok) return ok.error();
         continue;
       }
       if (head == next_head::nothing) {

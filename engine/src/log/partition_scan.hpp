@@ -15,7 +15,8 @@
 //          segment file and the in-segment offset of X. The log is not cut.
 // "Followed by a valid record" checks every byte offset after X in X's
 // segment for a complete frame whose checksum and trailing length agree, and
-// the first record of the next segment. Why a window: a writer that syncs
+// the first record of the next segment (whose first 4 KiB after the header
+// tell junk from a prepared, empty segment). Why a window: a writer that syncs
 // every flush (partition_writer.hpp) never has more than that many bytes
 // written and not synced, and a disk may keep any of their sectors and lose
 // others, so valid records can follow a torn one within the window without
@@ -25,9 +26,10 @@
 // and is cut as one. An owner that flushes without sync passes
 // unlimited_window: nothing past its last sync was acknowledged as durable.
 //
-// Cost: reads each segment from the start offset to its end once, and the
-// segment after the end (two buffers of one segment); the search for later
-// frames runs only past a bad record.
+// Cost: reads each segment from the start offset to its end once (a buffer of
+// one segment: the zeros after the end are read to tell a clean end from a
+// hole), and the first record (or 4 KiB) of the segment after the end; the
+// search for later frames runs only past a bad record.
 #pragma once
 
 #include "format/format.hpp"
