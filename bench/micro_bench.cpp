@@ -95,6 +95,8 @@ BENCHMARK_MAIN();
 // the ceiling, a bare write_at + fdatasync loop of 215 bytes into a pre-zeroed
 // file, and the same loop appending to a growing file (what preallocation saves).
 //   build/bench/evstore_micro_bench --benchmark_filter='Log|Bare' --benchmark_min_time=2
+// and the cost of recovery's scan of a segment (LogScanHalfSegment).
+#include "log/partition_scan.hpp"
 #include "log/partition_writer.hpp"
 #include <evstore/file_system.hpp>
 
@@ -172,5 +174,37 @@ void BareWriteSyncPreallocated(benchmark::State& state) { bare_write_sync(state,
 void BareWriteSyncAppending(benchmark::State& state) { bare_write_sync(state, false); }
 BENCHMARK(BareWriteSyncPreallocated)->Unit(benchmark::kMicrosecond)->UseRealTime();
 BENCHMARK(BareWriteSyncAppending)->Unit(benchmark::kMicrosecond)->UseRealTime();
+
+// Recovery's scan of one 64 MiB segment holding 32 MiB of 215-byte records
+// (page cache warm): what an open pays per partition when it starts from the
+// segment's first record.
+void LogScanHalfSegment(benchmark::State& state) {
+  const bench_dir dir;
+  const auto rec = record_215();
+  const auto fs = evstore::posix_file_system();
+  const evstore::detail::log_geometry g{bench_segment_size};
+  {
+    auto w = evstore::detail::partition_writer::open({.fs = fs, .directory = dir.path, .geometry = g}, 0);
+    while (w && g.in_segment((*w)->end()) < bench_segment_size / 2) {
+      if (!(*w)->append(rec)) break;
+    }
+    if (!w || !(*w)->flush(true)) {
+      state.SkipWithError("cannot write the segment");
+      return;
+    }
+  }
+  std::uint64_t records = 0;
+  for (auto _ : state) {
+    auto r = evstore::detail::scan_partition_tail(*fs, dir.path, 0, g, 0,
+                                                  [](evstore::detail::log_locator, format::bytes) {});
+    if (!r) {
+      state.SkipWithError(r.error().message().c_str());
+      return;
+    }
+    records = r->records;
+  }
+  state.counters["records"] = static_cast<double>(records);
+}
+BENCHMARK(LogScanHalfSegment)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace

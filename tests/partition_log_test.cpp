@@ -257,6 +257,42 @@ TEST(partition_log, records_of_random_sizes_across_many_segments_read_back_and_r
   EXPECT_EQ(from_middle->scan.end, end);
 }
 
+TEST(partition_log, large_segments_scan_back_whole_records_across_the_scans_read_pieces) {
+  // The scan reads 1 MiB at a time: records of up to 300 KiB straddle those pieces.
+  auto mem = std::make_shared<memory_file_system>();
+  const log_geometry g{std::uint64_t{3} << 20};
+  std::mt19937_64 rng(21);
+  std::vector<record_bytes> records;
+  std::vector<log_locator> at;
+  auto w = open_writer(mem, 0, default_unsynced_window, g);
+  ASSERT_TRUE(w);
+  while (g.segment_of(w->end()) < 2) {
+    records.push_back(make_record(rng, random_size(rng, rng() % 3 == 0 ? 300'000 : 3000)));
+    at.push_back(w->append(records.back()).value());
+  }
+  ASSERT_TRUE(w->flush(true));
+  auto s = scan(*mem, 0, default_unsynced_window, g);
+  ASSERT_TRUE(s) << s.error().message();
+  EXPECT_EQ(s->records, records);
+  EXPECT_EQ(s->at, at);
+  EXPECT_EQ(s->scan.how, log_end_kind::clean);
+  EXPECT_EQ(s->scan.end, w->end());
+  // A record torn in the middle of segment 1 ends the log there.
+  std::size_t k = 0;
+  while (k < at.size() && (g.segment_of(at[k].offset) != 1 || g.in_segment(at[k].offset) < (1u << 20))) ++k;
+  ASSERT_LT(k + 1, at.size());
+  const std::string path = dir + "/log/" + segment_name(0, 1);
+  poke(*mem, path, g.in_segment(at[k].offset) + records[k].size() - 2, std::string(2, '\x7f'));
+  auto torn = scan(*mem, 0, unlimited_window, g);
+  ASSERT_TRUE(torn) << torn.error().message();
+  EXPECT_EQ(torn->scan.how, log_end_kind::torn);
+  EXPECT_EQ(torn->scan.end, at[k].offset);
+  EXPECT_EQ(torn->records.size(), k);
+  auto damaged = scan(*mem, 0, 4096, g);
+  ASSERT_FALSE(damaged) << "valid records follow beyond the window";
+  EXPECT_EQ(damaged.error().code, errc::corrupt_data);
+}
+
 TEST(partition_log, a_record_that_does_not_fit_starts_the_next_segment_and_the_rest_stays_zero) {
   auto mem = std::make_shared<memory_file_system>();
   const log_geometry g{8192};

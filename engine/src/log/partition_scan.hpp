@@ -26,10 +26,11 @@
 // and is cut as one. An owner that flushes without sync passes
 // unlimited_window: nothing past its last sync was acknowledged as durable.
 //
-// Cost: reads each segment from the start offset to its end once (a buffer of
-// one segment: the zeros after the end are read to tell a clean end from a
-// hole), and the first record (or 4 KiB) of the segment after the end; the
-// search for later frames runs only past a bad record.
+// Cost: reads each segment from the start offset to its end once, in 1 MiB
+// pieces into one buffer (the zeros after the end are read too, to tell a
+// clean end from a hole), and the first record (or 4 KiB) of the segment after
+// the end. The search for later frames runs only past a bad record and reads
+// the rest of that segment at once.
 #pragma once
 
 #include "format/format.hpp"
