@@ -18,9 +18,9 @@ namespace evstore::detail {
 // blocks that exist and are already written, and the fdatasync that makes them
 // durable flushes data only; into unwritten (fallocated) extents or holes every
 // fdatasync must also commit the file system's journal for the extent change.
-// Measured on the project's machine: the overwrite loop syncs about twice as
-// fast (bench/micro_bench.cpp, BareWriteSyncPreallocated against
-// BareWriteSyncAppending, shows the pair). The cost, one segment of zeros
+// Issue 13 measured the overwrite loop syncing about twice as fast on an idle
+// machine (bench/micro_bench.cpp: BareWriteSyncPreallocated against
+// BareWriteSyncAppending measures the pair). The cost, one segment of zeros
 // written and synced, is paid by prepare_next() off the hot path.
 //
 // An existing file is reused (a segment prepared before a crash) and brought
