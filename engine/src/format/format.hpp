@@ -19,6 +19,8 @@
 //   links/progress          how far the indexer has linked $all
 //   links/read_streams.json definitions of read streams (name, filter, built?)
 //   consumers/<enc>/<enc>.consumer  durable consumer checkpoints
+//   log/p<NNN>-<SSSSSSSS>.evs  format v2 (not used by the store yet): segment
+//                           SSSSSSSS of partition NNN (section Segment below)
 // <enc> is stream_name.hpp's file-name encoding of the stream name.
 #pragma once
 
@@ -52,20 +54,34 @@ bool all_zero(bytes in);
 //   20  u32    stream_id (partition and stream index), 0 otherwise
 //   24  u32    name_len
 //   28  u8[200] stream name (partition and stream index), zero padded
-//   228 u8[24] reserved, zero
+//   228 u32    segment number (segment files), 0 otherwise
+//   232 u64    segment size in bytes (segment files), 0 otherwise
+//   240 u8[12] reserved, zero
 //   252 u32    masked crc32c of bytes [0, 252)
 // The stream name in partition headers lets repair rebuild every index from the
 // partitions alone.
 inline constexpr std::size_t file_header_size = 256;
 inline constexpr std::size_t header_name_capacity = 200;
 
-enum class file_kind : std::uint8_t { partition, stream_index, all_index, catalog, journal, link_index };
+// Values are the order of this list (never stored: each kind has its own
+// magic); append new kinds at the end.
+enum class file_kind : std::uint8_t {
+  partition,
+  stream_index,
+  all_index,
+  catalog,
+  journal,
+  link_index,
+  segment
+};
 
 struct file_header {
   file_kind kind = file_kind::partition;
   std::uint32_t entry_size = 0;
   std::uint32_t stream_id = 0;
-  std::string_view name;  // decode: points into the decoded buffer
+  std::string_view name;           // decode: points into the decoded buffer
+  std::uint32_t segment = 0;       // segment files only
+  std::uint64_t segment_size = 0;  // segment files only
 };
 
 // REQUIRES: out.size() >= file_header_size, h.name.size() <= header_name_capacity.
@@ -159,6 +175,36 @@ enum class record_names : std::uint8_t { none, required };
 
 // Decodes the record at the start of `in`; views in the result point into `in`.
 decode_status decode_record(bytes in, decoded_record& out, record_names names = record_names::none);
+
+// The framing checks of decode_record alone (length, checksum, trailing length),
+// for code that treats records as opaque (the segmented log, format v2): ok and
+// the record's size in `size`, or end/truncated/corrupt as decode_record says.
+decode_status check_record_framing(bytes in, std::uint32_t& size);
+
+// ---------------------------------------------------------------------------
+// Segment (format v2, not yet used by the store; engine/src/log/): a partition
+// of v2 is one append-only log of records split into segment files of a fixed
+// size, log/p<NNN>-<SSSSSSSS>.evs (partition NNN < 1000 and segment number, in
+// decimal, zero padded). A record is addressed by (partition u16, offset u48):
+// offset = segment * segment_size + in-segment offset.
+//   0    u8[256] file header, kind segment: stream_id = partition number,
+//                segment = segment number, segment_size = the file's size
+//                (the same in every segment of a store), name empty
+//   256  records, back to back, framed as event records (length, masked crc32c
+//        of [8, length), ..., length again); the log treats them as opaque
+//   ...  zeros up to segment_size: a length of 0 where a record would start
+//        ends the records of the segment
+// A segment file is created at its full size, zeros written (not a sparse or
+// fallocated file), so appends only overwrite blocks that already exist.
+// Records never span segments: one that does not fit in the rest of a segment
+// starts at offset 256 of the next, and the rest stays zero. The log's end is
+// the first offset without a valid record; a segment after it holds no records
+// (a prepared, empty one may exist).
+// Crash rule: a writer that syncs every flush leaves at most `unsynced window`
+// bytes (engine/src/log/partition_writer.hpp) written and not yet synced; a
+// damaged record followed, beyond that window, by a valid one is therefore
+// damage to acknowledged data (corrupt_data), never a torn tail to cut.
+inline constexpr std::size_t segment_records_start = file_header_size;
 
 // ---------------------------------------------------------------------------
 // $all index entry (index/$all.idx): entry N describes position N.
