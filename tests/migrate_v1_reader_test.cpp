@@ -439,4 +439,102 @@ TEST(migrate_v1_reader, refuses_a_damaged_or_missing_store_json_saying_what_it_f
   EXPECT_NE(missing.error().detail.find("no store.json"), std::string::npos) << missing.error().detail;
 }
 
+// ---------------------------------------------------------------------------
+// After a crash at any write, the reader ends $all where the engine's own
+// recovery does and returns what the recovered store reads. GetParam():
+// fsync_on_flush.
+
+class v1_reader_after_a_crash : public ::testing::TestWithParam<bool> {};
+
+// The fields the engine's reads show (commit fields are not among them).
+v1_event without_commit_fields(v1_event e) {
+  e.commit_first_position = 0;
+  e.commit_count = 0;
+  e.commit_end = false;
+  return e;
+}
+
+// Appends to three streams at once (one flush, group commit, when they land in
+// one tick) until the file system fails them all or `rounds` are done.
+void append_until_the_crash(store& s, int rounds) {
+  for (int round = 0; round < rounds; ++round) {
+    std::vector<std::future<boost::system::error_code>> done;
+    for (const std::string& stream : {"order-" + std::to_string(round % 2), "new-" + std::to_string(round),
+                                      round % 3 == 0 ? long_name : std::string("cart")}) {
+      auto p = std::make_shared<std::promise<boost::system::error_code>>();
+      done.push_back(p->get_future());
+      s.append(stream,
+               {event_data{"A", R"({"r":)" + std::to_string(round) + "}", R"({"m":1})", random_id()},
+                event_data{"B", "", {}, {}}},
+               expect::any, [p](boost::system::error_code ec, const append_result&) { p->set_value(ec); });
+    }
+    bool failed = false;
+    for (auto& f : done) {
+      if (f.wait_for(10s) != std::future_status::ready || f.get()) failed = true;
+    }
+    if (failed) return;
+  }
+}
+
+TEST_P(v1_reader_after_a_crash, ends_all_where_recovery_does_and_returns_what_the_recovered_store_reads) {
+  int compared = 0;
+  for (std::uint64_t crash_at = 2; crash_at < 400; crash_at += 9) {
+    for (const power_loss_mode mode : {power_loss_mode::random_prefix, power_loss_mode::torn_bytes}) {
+      SCOPED_TRACE("crash after " + std::to_string(crash_at) + " writes, power-loss mode " +
+                   std::to_string(static_cast<int>(mode)));
+      auto mem = std::make_shared<memory_file_system>();
+      {
+        auto faulty = std::make_shared<fault_injecting_file_system>(mem);
+        io_thread io;
+        auto s = store::open(io.executor(), {.directory = dir,
+                                             .fsync_on_flush = GetParam(),
+                                             .file_system = faulty,
+                                             .checkpoint_interval = 8});
+        ASSERT_TRUE(s) << s.error().message();
+        faulty->crash_after(crash_at);
+        append_until_the_crash(*s, 30);
+      }
+      mem->power_loss(mode, crash_at);
+      const snapshot files = files_of(*mem);
+
+      io_thread io;
+      auto recovered = store::open(io.executor(), {.directory = dir, .file_system = disk_of(files)});
+      if (!recovered) continue;  // a state recovery refuses: nothing to compare with
+      auto page = recovered->read("$all");
+      ASSERT_TRUE(page) << page.error().message();
+      auto fs = disk_of(files);
+      auto r = v1_reader::open(*fs, dir);
+      ASSERT_TRUE(r) << r.error().message();
+      EXPECT_EQ(r->event_count(), page->events.size()) << r->left_out().reason;
+      std::vector<v1_event> got = read_all(*r, 6);
+      ASSERT_EQ(got.size(), page->events.size());
+      for (std::size_t i = 0; i < got.size(); ++i) {
+        const recorded_event& e = page->events[i];
+        const v1_event want{std::string(e.stream),
+                            e.version,
+                            e.position,
+                            e.committed_at,
+                            e.id,
+                            std::string(e.type),
+                            std::string(e.data),
+                            std::string(e.metadata)};
+        EXPECT_EQ(without_commit_fields(got[i]), want) << "position " << i;
+        EXPECT_EQ(got[i].commit_end,
+                  got[i].position + 1 == got[i].commit_first_position + got[i].commit_count);
+      }
+      if (!got.empty()) {
+        EXPECT_TRUE(got.back().commit_end) << "appends are all or nothing";
+      }
+      EXPECT_EQ(files_of(*fs), files) << "reading must not change the source store";
+      ++compared;
+    }
+  }
+  EXPECT_GT(compared, 60);
+}
+
+INSTANTIATE_TEST_SUITE_P(migrate, v1_reader_after_a_crash, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "durable" : "buffered";
+                         });
+
 }  // namespace
