@@ -335,6 +335,26 @@ TEST(migrate_v1_reader, leaves_out_a_torn_last_record_and_names_where_it_is) {
   expect_same(read_all(*r, 1000), std::vector<v1_event>(all.begin(), all.end() - 2));
 }
 
+TEST(migrate_v1_reader, refuses_a_damaged_catalog_record_before_an_acknowledged_stream_as_recovery_does) {
+  std::vector<v1_event> all;
+  snapshot files = crashed_buffered_store(1, all);
+  // No checkpoint covers these streams, but the published head does: damage
+  // to the second catalog record is no torn tail.
+  std::string& catalog = files.at(dir + "/index/catalog");
+  const std::size_t second = format::file_header_size + format::catalog_record_size(all[0].stream.size());
+  catalog[second + format::catalog_record_header_size] ^= 0x20;
+
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir, .file_system = disk_of(files)});
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, errc::corrupt_data);
+  auto r = v1_reader::open(*disk_of(files), dir);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::corrupt_data);
+  EXPECT_NE(r.error().detail.find("index/catalog at offset " + std::to_string(second)), std::string::npos)
+      << r.error().detail;
+}
+
 TEST(migrate_v1_reader, refuses_a_damaged_record_that_all_covers_naming_the_file_and_offset) {
   std::vector<v1_event> want;
   snapshot files = closed_store(want);

@@ -81,6 +81,19 @@ result<format::checkpoint> v1_reader::impl::read_checkpoint() {
   return format::decode_checkpoint_file(*bytes).value_or(format::checkpoint{});
 }
 
+// The writer's published count (index/head); 0 if missing or torn.
+result<std::uint64_t> v1_reader::impl::read_head() {
+  const std::string path = layout::head(dir);
+  auto f = fs->open(path, open_mode::read_only);
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return std::uint64_t{0};
+  if (!f) return read_error(f.error(), path, 0);
+  std::array<std::byte, format::head_size> buf{};
+  auto n = (*f)->read_at(0, buf);
+  if (!n) return read_error(n.error(), path, 0);
+  if (*n != buf.size()) return std::uint64_t{0};
+  return format::decode_head(buf).value_or(0);
+}
+
 // The frames recovery would replay, kept in memory: the store stays as it is.
 result<void> v1_reader::impl::read_journal(const format::checkpoint& cp) {
   if (cp.journal_offset == 0) return {};
@@ -121,6 +134,19 @@ result<void> v1_reader::impl::read_catalog(const format::checkpoint& cp) {
     streams.push_back(
         {std::string(r.name), layout::partition(dir, encode_stream_file_name(r.name)), r.first_position});
     at += size;
+  }
+  // Garbage after the last record is a torn tail unless a later record is of
+  // an acknowledged stream: then it is damage in the middle (recovery.cpp).
+  if (at < bytes.size() && !format::all_zero(std::span(bytes).subspan(at))) {
+    if (auto later = format::first_position_after_damage(bytes, at)) {
+      auto head = read_head();
+      if (!head) return head.error();
+      if (*later < std::max(cp.all_count, *head)) {
+        return error(errc::corrupt_data,
+                     "damaged catalog record before the record of an acknowledged stream in " +
+                         relative(path) + " at offset " + std::to_string(at));
+      }
+    }
   }
   if (streams.size() < cp.stream_count) {
     return error(errc::corrupt_data, "catalog has " + std::to_string(streams.size()) +

@@ -84,6 +84,7 @@ struct v1_reader::impl {
   [[nodiscard]] result<void> read_store_json();
   [[nodiscard]] result<format::checkpoint> read_checkpoint();
   [[nodiscard]] result<void> read_journal(const format::checkpoint& cp);
+  [[nodiscard]] result<std::uint64_t> read_head();
   [[nodiscard]] result<void> read_catalog(const format::checkpoint& cp);
   [[nodiscard]] result<void> find_committed_end();
   [[nodiscard]] result<std::uint64_t> count_decodable(std::uint64_t from);
