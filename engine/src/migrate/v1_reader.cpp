@@ -205,7 +205,7 @@ result<void> v1_reader::impl::find_committed_end() {
   if (*left == 0) return {};
   if (committed < scanned) {
     left_out.reason = "positions " + std::to_string(committed) + " to " + std::to_string(scanned - 1) +
-                      " are an append whose last event was never written";
+                      " belong to an append whose last event is missing or damaged";
     if (stop) left_out.reason += "; then ";
   }
   if (stop) {
