@@ -55,9 +55,9 @@ v1_event to_event(const std::string& stream, const format::record_fields& f) {
 }  // namespace
 
 result<const overlay_source*> v1_reader::impl::partition(std::uint32_t id, std::string& why) {
-  if (auto it = partitions.find(id); it != partitions.end()) {
-    it->second.last_use = ++uses;
-    return &it->second.source;
+  if (auto it = partition_of.find(id); it != partition_of.end()) {
+    partitions.splice(partitions.begin(), partitions, it->second);
+    return &it->second->source;
   }
   const stream& st = streams[id];
   auto src = overlay_source::open(*fs, st.partition, journal);
@@ -77,12 +77,12 @@ result<const overlay_source*> v1_reader::impl::partition(std::uint32_t id, std::
     return nullptr;
   }
   if (partitions.size() >= max_open_partitions) {
-    partitions.erase(std::min_element(partitions.begin(), partitions.end(), [](const auto& a, const auto& b) {
-      return a.second.last_use < b.second.last_use;
-    }));
+    partition_of.erase(partitions.back().id);
+    partitions.pop_back();
   }
-  auto& slot = partitions.emplace(id, open_partition{std::move(*src), ++uses}).first->second;
-  return &slot.source;
+  partitions.push_front(open_partition{id, std::move(*src)});
+  partition_of[id] = partitions.begin();
+  return &partitions.front().source;
 }
 
 // Entries [first, last) of `entries` (positions from + first ...): contiguous

@@ -6,6 +6,7 @@
 #include "io/io_util.hpp"
 #include "journal/journal_reader.hpp"
 #include "migrate/v1_reader_impl.hpp"
+#include "require.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -243,8 +244,10 @@ result<void> v1_reader::impl::open() {
   return find_committed_end();
 }
 
-result<v1_reader> v1_reader::open(file_system& fs, const std::string& dir) {
+result<v1_reader> v1_reader::open(file_system& fs, const std::string& dir, std::size_t max_open_files) {
+  EVSTORE_REQUIRE(max_open_files > 0);
   auto p = std::make_unique<impl>();
+  p->max_open_partitions = max_open_files;
   p->fs = &fs;
   p->dir = dir;
   while (p->dir.size() > 1 && p->dir.back() == '/') p->dir.pop_back();

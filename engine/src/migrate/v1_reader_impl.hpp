@@ -9,9 +9,11 @@
 #include "migrate/v1_reader.hpp"
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace evstore::detail::migrate {
@@ -43,12 +45,10 @@ struct v1_reader::impl {
     std::uint64_t first_position = 0;
   };
   struct open_partition {
+    std::uint32_t id = 0;
     overlay_source source;
-    std::uint64_t last_use = 0;
   };
 
-  // Open partitions kept at most; a run of another stream reopens its file.
-  static constexpr std::size_t max_open_partitions = 64;
   // $all entries read with one read.
   static constexpr std::size_t entries_per_read = 4096;
   // Bytes of records read with one read (a larger record is read alone).
@@ -64,8 +64,10 @@ struct v1_reader::impl {
   std::uint64_t end = 0;
   std::uint64_t next = 0;
   v1_left_out left_out;
-  std::map<std::uint32_t, open_partition> partitions;
-  std::uint64_t uses = 0;
+  // Open partitions, most recently used first, at most max_open_partitions.
+  std::size_t max_open_partitions = 0;
+  std::list<open_partition> partitions;
+  std::unordered_map<std::uint32_t, std::list<open_partition>::iterator> partition_of;
   std::vector<std::byte> buffer;  // one run of records
 
   std::string relative(const std::string& path) const;
