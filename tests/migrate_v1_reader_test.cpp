@@ -58,6 +58,24 @@ boost::system::error_code create_read_stream_wait(store& s, const std::string& n
   return fut.get();
 }
 
+// The fields the engine's reads show (commit fields are not among them).
+v1_event without_commit_fields(v1_event e) {
+  e.commit_first_position = 0;
+  e.commit_count = 0;
+  e.commit_end = false;
+  return e;
+}
+v1_event without_commit_fields(const recorded_event& e) {
+  return {std::string(e.stream),
+          e.version,
+          e.position,
+          e.committed_at,
+          e.id,
+          std::string(e.type),
+          std::string(e.data),
+          std::string(e.metadata)};
+}
+
 // The events a test appended, as the reader must return them: $all as the
 // store reads it, plus the commit fields the appends' results give.
 class expected_events {
@@ -73,14 +91,7 @@ class expected_events {
     EXPECT_TRUE(page) << page.error().message();
     std::vector<v1_event> out;
     for (const recorded_event& e : page->events) {
-      v1_event ev{std::string(e.stream),
-                  e.version,
-                  e.position,
-                  e.committed_at,
-                  e.id,
-                  std::string(e.type),
-                  std::string(e.data),
-                  std::string(e.metadata)};
+      v1_event ev = without_commit_fields(e);
       for (const auto& [first, last] : commits_) {
         if (e.position < first || e.position > last) continue;
         ev.commit_first_position = first;
@@ -467,14 +478,6 @@ TEST(migrate_v1_reader, refuses_a_damaged_or_missing_store_json_saying_what_it_f
 
 class v1_reader_after_a_crash : public ::testing::TestWithParam<bool> {};
 
-// The fields the engine's reads show (commit fields are not among them).
-v1_event without_commit_fields(v1_event e) {
-  e.commit_first_position = 0;
-  e.commit_count = 0;
-  e.commit_end = false;
-  return e;
-}
-
 // Appends to three streams at once (one flush, group commit, when they land in
 // one tick) until the file system fails them all or `rounds` are done.
 void append_until_the_crash(store& s, int rounds) {
@@ -530,16 +533,7 @@ TEST_P(v1_reader_after_a_crash, ends_all_where_recovery_does_and_returns_what_th
       std::vector<v1_event> got = read_all(*r, 6);
       ASSERT_EQ(got.size(), page->events.size());
       for (std::size_t i = 0; i < got.size(); ++i) {
-        const recorded_event& e = page->events[i];
-        const v1_event want{std::string(e.stream),
-                            e.version,
-                            e.position,
-                            e.committed_at,
-                            e.id,
-                            std::string(e.type),
-                            std::string(e.data),
-                            std::string(e.metadata)};
-        EXPECT_EQ(without_commit_fields(got[i]), want) << "position " << i;
+        EXPECT_EQ(without_commit_fields(got[i]), without_commit_fields(page->events[i])) << "position " << i;
         EXPECT_EQ(got[i].commit_end,
                   got[i].position + 1 == got[i].commit_first_position + got[i].commit_count);
       }
