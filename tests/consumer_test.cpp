@@ -19,14 +19,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-boost::system::error_code commit_wait(consumer& c, std::uint64_t position, std::string state) {
-  std::promise<boost::system::error_code> done;
-  c.commit(position, std::move(state), [&](boost::system::error_code ec) { done.set_value(ec); });
-  auto f = done.get_future();
-  if (f.wait_for(10s) != std::future_status::ready) return make_error_code(boost::system::errc::timed_out);
-  return f.get();
-}
-
 subscription_batch next_batch(subscription& sub) {
   std::promise<subscription_batch> done;
   sub.next([&](boost::system::error_code ec, subscription_batch b) {

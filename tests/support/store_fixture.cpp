@@ -53,6 +53,15 @@ boost::system::error_code close_wait(store& s) {
   return f.get();
 }
 
+boost::system::error_code commit_wait(consumer& c, std::uint64_t position, std::string state) {
+  std::promise<boost::system::error_code> done;
+  c.commit(position, std::move(state), [&](boost::system::error_code ec) { done.set_value(ec); });
+  auto f = done.get_future();
+  if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+    return make_error_code(boost::system::errc::timed_out);
+  return f.get();
+}
+
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline) {
   const auto end = std::chrono::steady_clock::now() + deadline;
   while (!pred()) {

@@ -56,6 +56,8 @@ struct append_outcome {
 append_outcome append_wait(store& s, const std::string& stream, std::vector<event_data> events,
                            expected_version expected = expect::any);
 boost::system::error_code close_wait(store& s);
+// Commits a consumer's checkpoint and waits (timed_out after 10 s).
+boost::system::error_code commit_wait(consumer& c, std::uint64_t position, std::string state);
 
 // Waits until pred() is true or the deadline passes; returns pred().
 bool wait_until(const std::function<bool()>& pred,

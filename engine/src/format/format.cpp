@@ -273,6 +273,16 @@ decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t
   return decode_status::ok;
 }
 
+std::optional<std::uint64_t> first_position_after_damage(bytes catalog, std::uint64_t at) {
+  for (std::uint64_t j = at + 1; j < catalog.size(); ++j) {
+    catalog_record later;
+    std::uint32_t later_size = 0;
+    if (decode_catalog_record(catalog.subspan(j), later, later_size) == decode_status::ok)
+      return later.first_position;
+  }
+  return std::nullopt;
+}
+
 void encode_checkpoint(const checkpoint& c, mutable_bytes out) {
   std::byte* p = out.data();
   std::memset(p, 0, checkpoint_slot_size);

@@ -295,6 +295,11 @@ std::size_t catalog_record_size(std::size_t name_len);
 void encode_catalog_record(const catalog_record& r, mutable_bytes out);
 // Returns the record and its size; decode_status::end/truncated/corrupt as for records.
 decode_status decode_catalog_record(bytes in, catalog_record& out, std::uint32_t& size);
+// The first_position of the first valid catalog record that starts after
+// offset `at` of `catalog` (garbage starts at `at`), if any: recovery tells a
+// torn tail (no later record, or one of an unacknowledged flush) from damage
+// in the middle (a later record of an acknowledged stream) by it.
+std::optional<std::uint64_t> first_position_after_damage(bytes catalog, std::uint64_t at);
 
 // ---------------------------------------------------------------------------
 // Checkpoint (index/checkpoint): two 64-byte slots, written alternately, the

@@ -2,6 +2,8 @@
 // chain.
 #include "journal/journal_reader.hpp"
 
+#include "format/layout.hpp"
+
 #include <vector>
 
 namespace evstore::detail {
@@ -47,6 +49,17 @@ namespace evstore::detail {
     walk.end = at;
   }
   return walk;
+}
+
+[[nodiscard]] result<journal_walk> collect_journal(file& journal, const std::string& path,
+                                                   const std::string& dir, std::uint64_t offset,
+                                                   std::uint64_t position, overlay& out) {
+  return walk_journal(
+      journal, path, offset, position, [&](const format::journal_frame& frame) -> result<void> {
+        for (const format::journal_op& op : frame.ops)
+          out[layout::join(dir, op.path)].push_back({op.offset, {op.data.begin(), op.data.end()}});
+        return {};
+      });
 }
 
 }  // namespace evstore::detail

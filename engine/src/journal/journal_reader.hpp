@@ -1,9 +1,10 @@
 // The journal's reader (format.hpp, "Journal"): shared by recovery, which
-// replays it (journal.cpp), and repair, which reads it to find what the
-// partitions lack. Its writer is the durable flush (journal.cpp).
+// replays it (journal.cpp), and repair and migration, which read it to find
+// what the partitions lack. Its writer is the durable flush (journal.cpp).
 #pragma once
 
 #include "format/format.hpp"
+#include "journal/journal_overlay.hpp"
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
 
@@ -33,5 +34,11 @@ struct journal_walk {
 [[nodiscard]] result<journal_walk> walk_journal(
     file& journal, const std::string& path, std::uint64_t offset, std::uint64_t position,
     const std::function<result<void>(const format::journal_frame&)>& on_frame);
+
+// walk_journal's frames as the writes replay would make (paths under `dir`),
+// added to `out` for readers that must not write the store (overlay_source).
+[[nodiscard]] result<journal_walk> collect_journal(file& journal, const std::string& path,
+                                                   const std::string& dir, std::uint64_t offset,
+                                                   std::uint64_t position, overlay& out);
 
 }  // namespace evstore::detail

@@ -1,6 +1,8 @@
 // Read-stream definitions (see indexer.hpp): links/read_streams.json, the
 // names they claim against write streams, and creating and deleting a read
 // stream (whose back-fill the indexer's loop then runs, indexer.cpp).
+#include "links/read_stream_definitions.hpp"
+
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
 #include "io/io_util.hpp"
@@ -14,18 +16,8 @@
 #include <boost/json.hpp>
 
 namespace evstore::detail {
-namespace {
-
-// One definition as links/read_streams.json lists it.
-struct parsed_definition {
-  std::string name;
-  filter f;
-  bool built;
-};
-
-// The definitions in `text`, the contents of links/read_streams.json at `path`.
-[[nodiscard]] result<std::vector<parsed_definition>> parse_definitions(std::string_view text,
-                                                                       const std::string& path) {
+result<std::vector<parsed_definition>> parse_read_stream_definitions(std::string_view text,
+                                                                     const std::string& path) {
   boost::system::error_code ec;
   boost::json::parse_options opts;
   opts.max_depth = max_json_depth + 8;  // filter values may nest that deep, inside the file's envelope
@@ -51,8 +43,6 @@ struct parsed_definition {
   return items;
 }
 
-}  // namespace
-
 // Reads links/read_streams.json; a definition already known keeps its state
 // (back-fill cursor, waiters), one no longer listed is dropped. True if any
 // definition came, went, or changed its filter or back-fill state.
@@ -69,7 +59,7 @@ result<bool> indexer::load_definitions() {
   if (!f) return error(f.error(), defs_path);
   auto text = read_all(**f);
   if (!text) return error(text.error(), defs_path);
-  auto parsed = parse_definitions(to_string_view(*text), defs_path);
+  auto parsed = parse_read_stream_definitions(to_string_view(*text), defs_path);
   if (!parsed) return parsed.error();
   std::vector<parsed_definition>& items = *parsed;
   std::vector<link_state*> links;

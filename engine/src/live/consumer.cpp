@@ -5,6 +5,7 @@
 #include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "json/json_check.hpp"
+#include "live/consumer_files.hpp"
 #include "live/store_consumers.hpp"
 #include "live/subscription_impl.hpp"
 #include "store/detailed_handler.hpp"
@@ -159,23 +160,6 @@ struct consumer_location {
   return consumer_location{std::move(root), layout::join(dir, encode_stream_file_name(name) + ".consumer")};
 }
 
-// The stored checkpoint (position 0 and no state if there is none yet); views into `bytes`.
-[[nodiscard]] result<format::consumer_checkpoint> load_checkpoint(file_system& fs, const std::string& path,
-                                                                  std::vector<std::byte>& bytes) {
-  format::consumer_checkpoint stored;
-  if (!fs.exists(path)) return stored;
-  auto f = fs.open(path, open_mode::read_only);
-  if (!f) return error(f.error(), path);
-  auto size = (*f)->size();
-  if (!size) return error(size.error(), path);
-  bytes.resize(*size);
-  auto n = (*f)->read_at(0, bytes);
-  if (!n) return error(n.error(), path);
-  auto decoded = format::decode_consumer_checkpoint(std::span(bytes).first(*n));
-  if (!decoded) return store_impl::corruption("damaged consumer checkpoint", path, 0);
-  return *decoded;
-}
-
 }  // namespace
 
 [[nodiscard]] result<std::shared_ptr<consumer_impl>> open_consumer(const std::shared_ptr<store_impl>& store,
@@ -204,7 +188,7 @@ struct consumer_location {
     return error(lock.error(), path + ".lock");
   }
   std::vector<std::byte> bytes;
-  auto stored = load_checkpoint(fs, path, bytes);
+  auto stored = load_consumer_checkpoint(fs, path, bytes);
   if (!stored) return stored.error();
   return std::make_shared<consumer_impl>(store, std::string(stream), std::string(name), path,
                                          std::move(*lock), *stored);
@@ -219,66 +203,16 @@ struct consumer_location {
   if (!fs.exists(where->path))
     return error(errc::stream_not_found,
                  "no consumer '" + std::string(name) + "' of '" + std::string(stream) + "'");
-  auto stored = load_checkpoint(fs, where->path, bytes);
+  auto stored = load_consumer_checkpoint(fs, where->path, bytes);
   if (!stored) return stored.error();
   return consumer_info{stored->position, std::string(stored->state), std::string(stream), std::string(name)};
 }
 
-namespace {
-
-// Calls f(stream, name, path) for each checkpoint file under `root`. Encoded
-// names may span directories (each segment but the last ends in '+'; see
-// stream_name.hpp): the stream's segments come first, then the name's.
-template <class F>
-[[nodiscard]] boost::system::error_code walk_consumers(file_system& fs, const std::string& dir,
-                                                       std::string stream_enc, const std::string& name_enc,
-                                                       bool in_name, F&& f) {
-  auto entries = fs.list(dir);
-  if (!entries) return entries.error();
-  for (const std::string& entry : *entries) {
-    const std::string path = layout::join(dir, entry);
-    const bool segment = entry.ends_with('+');
-    if (!in_name) {
-      // Still in the stream's part: every entry is a directory.
-      const std::string enc = stream_enc + entry;
-      if (auto ec = walk_consumers(fs, path, segment ? enc + "/" : enc, "", !segment, f)) return ec;
-    } else if (segment) {
-      if (auto ec = walk_consumers(fs, path, stream_enc, name_enc + entry + "/", true, f)) return ec;
-    } else if (entry.ends_with(".consumer")) {
-      auto stream = decode_stream_file_name(stream_enc);
-      auto name = decode_stream_file_name(
-          name_enc + entry.substr(0, entry.size() - std::string_view(".consumer").size()));
-      if (stream && name) f(*stream, *name, path);
-    }
-  }
-  return {};
-}
-
-}  // namespace
-
 [[nodiscard]] result<std::vector<consumer_info>> list_consumer_infos(const store_impl& store) {
-  std::vector<consumer_info> out;
   const std::string root = store.consumer_directory();
   file_system& fs = *store.options().file_system;
-  if (root.empty() || !fs.exists(root)) return out;  // none stored (a read-only store keeps none of its own)
-  std::optional<evstore::error> failed;
-  auto ec = walk_consumers(fs, root, "", "", false,
-                           [&](const std::string& stream, const std::string& name, const std::string& path) {
-                             if (failed) return;
-                             std::vector<std::byte> bytes;
-                             auto stored = load_checkpoint(fs, path, bytes);
-                             if (!stored) {
-                               failed = stored.error();
-                               return;
-                             }
-                             out.push_back({stored->position, std::string(stored->state), stream, name});
-                           });
-  if (failed) return *failed;
-  if (ec) return error(ec, "cannot list " + root);
-  std::sort(out.begin(), out.end(), [](const consumer_info& a, const consumer_info& b) {
-    return std::tie(a.stream, a.name) < std::tie(b.stream, b.name);
-  });
-  return out;
+  if (root.empty()) return std::vector<consumer_info>{};  // a read-only store keeps none of its own
+  return list_consumer_checkpoints(fs, root);
 }
 
 }  // namespace evstore::detail

@@ -161,13 +161,7 @@ result<overlay> repair_job::read_journal() {
   if (cp.journal_offset == 0 || !fs_->exists(path)) return ov;
   auto f = fs_->open(path, open_mode::read_only);
   if (!f) return error(f.error(), path);
-  auto walk = detail::walk_journal(
-      **f, path, cp.journal_offset, cp.all_count, [&](const format::journal_frame& frame) -> result<void> {
-        for (const format::journal_op& op : frame.ops) {
-          ov[layout::join(dir_, op.path)].push_back({op.offset, {op.data.begin(), op.data.end()}});
-        }
-        return {};
-      });
+  auto walk = detail::collect_journal(**f, path, dir_, cp.journal_offset, cp.all_count, ov);
   if (!walk) return walk.error();
   if (walk->damage) {
     // Offset 0 is the file header (frames start after it): then no frame is replayed.

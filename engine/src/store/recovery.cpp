@@ -42,20 +42,6 @@ namespace {
 
 constexpr std::size_t scan_chunk_entries = 4096;
 
-// The first position of the first valid catalog record that starts after
-// offset `at` of `bytes` (garbage starts at `at`), if any.
-std::optional<std::uint64_t> first_position_of_a_later_record(std::span<const std::byte> bytes,
-                                                              std::uint64_t at) {
-  for (std::uint64_t j = at + 1; j < bytes.size(); ++j) {
-    format::catalog_record later;
-    std::uint32_t later_size = 0;
-    if (format::decode_catalog_record(bytes.subspan(j), later, later_size) == format::decode_status::ok) {
-      return later.first_position;
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 result<void> store_impl::prepare_directory() {
@@ -173,7 +159,7 @@ result<void> store_impl::read_catalog() {
   const bool garbage = at < bytes.size() && !format::all_zero(std::span(bytes).subspan(at));
   catalog_damage_ = std::nullopt;
   if (!options_.read_only && garbage) {
-    if (auto later = first_position_of_a_later_record(bytes, at))
+    if (auto later = format::first_position_after_damage(bytes, at))
       catalog_damage_ = catalog_damage{catalog_end_ + at, *later};
   }
   catalog_end_ += at;
