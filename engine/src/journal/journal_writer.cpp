@@ -16,7 +16,7 @@ boost::system::error_code journal_writer::add(std::vector<std::byte>& frame) {
   if (auto ec = ensure_allocated(end)) return ec;
   if (auto ec = file_->file->write_at(end_, frame)) return ec;
   file_->note_written(end);
-  sync_.start(*file_->file);
+  if (auto ec = file_->file->sync()) return ec;
   end_ = end;
   return {};
 }

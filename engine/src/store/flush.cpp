@@ -11,7 +11,7 @@
 //
 // Durable mode (fsync_on_flush) first appends the whole flush as one frame to
 // the journal and fdatasyncs the journal alone: one fdatasync per flush
-// however many streams it touches (journal.cpp). The data files are synced at
+// however many streams it touches (journal.cpp), before the data files. The data files are synced at
 // checkpoints, after which the journal starts over.
 
 #include "format/layout.hpp"
@@ -83,17 +83,13 @@ void store_impl::start_flush() {
 boost::system::error_code store_impl::write_batch(batch& b) {
   const bool journaled = journal_ != nullptr;
   EVSTORE_KILL_POINT("flush_begin");
+  // Durable mode: the frame is written and synced first; the data files
+  // follow (journal_writer.hpp says why not in parallel).
   if (journaled) {
     if (auto ec = write_journal_frame(b)) return ec;
   }
-  // The journal's fdatasync runs while the data files are written (their
-  // bytes without a durable frame are an unacknowledged tail to recovery).
   const auto ec = write_data_files(b);
-  if (journaled) {
-    const auto synced = journal_->wait_synced();
-    if (synced) return synced;
-    EVSTORE_KILL_POINT("after_journal");
-  }
+  if (journaled) EVSTORE_KILL_POINT("after_journal");
   if (ec) return ec;
   checkpoint_stream_count_ = b.stream_count;
   if (journaled) {

@@ -10,6 +10,7 @@
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
 #include "links/indexer.hpp"
+#include "require.hpp"
 #include "store/byte_budget.hpp"
 #include "store/store_impl.hpp"
 

@@ -318,7 +318,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
   // --- journal/journal.cpp (durable mode; the I/O thread, or open/close when nothing else runs)
   void build_journal_frame(const batch& b, std::vector<std::byte>& frame) const;
-  // Writes the frame and starts its fdatasync (journal_writer); the caller waits.
+  // Writes the frame and fdatasyncs it (journal_writer).
   [[nodiscard]] boost::system::error_code write_journal_frame(const batch& b);
   bool durable_checkpoint_due(std::uint64_t count) const;
   [[nodiscard]] boost::system::error_code durable_checkpoint(std::uint64_t count);
