@@ -40,5 +40,7 @@ set autoscale x
 set style fill solid 0.6
 set boxwidth 0.6
 set xtics rotate by -30
+set bmargin 7
+set rmargin 8
 set format y "%g"
 plot data."/ratios.dat" using 0:2:xtic(1) with boxes notitle, 1 with lines dt 2 notitle
