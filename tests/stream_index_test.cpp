@@ -254,3 +254,41 @@ TEST(stream_index_model, random_adds_runs_compactions_and_reopens_answer_as_a_mo
     EXPECT_EQ(fs->files().size(), 1 + index->runs().size());
   }
 }
+
+// A follower opens the index another process writes: it must neither create
+// the directory nor remove a run file no manifest names yet (that may be the
+// writer's run in progress, not an orphan of a crash).
+TEST(stream_index_follower, a_read_only_open_removes_nothing_and_answers_from_the_manifest_runs) {
+  auto fs = std::make_shared<memory_file_system>();
+  {
+    auto writer = open_index(fs);
+    ASSERT_TRUE(writer);
+    writer->add("order-1", 0, 0);
+    writer->add("order-2", 0, 1);
+    writer->add("order-1", 1, 2);
+    ASSERT_TRUE(writer->freeze_and_write_run());
+  }
+  stream_memtable in_progress;
+  in_progress.add("order-3", 0, 3);
+  const std::string stray = "/idx/" + run_file_name(99);
+  ASSERT_TRUE(write_run(*fs, stray, 99, in_progress));
+
+  auto follower = stream_index::open(fs, "/idx", {.read_only = true});
+  ASSERT_TRUE(follower) << follower.error().message();
+  std::vector<std::uint64_t> out;
+  auto n = (*follower)->lookup("order-1", 0, 10, out);
+  ASSERT_TRUE(n) << n.error().message();
+  EXPECT_EQ(out, (std::vector<std::uint64_t>{0, 2}));
+  auto absent = (*follower)->last_version("order-3");
+  ASSERT_TRUE(absent);
+  EXPECT_FALSE(*absent) << "a run the manifest does not name is not part of the index";
+  EXPECT_TRUE(fs->exists(stray)) << "a read-only open removed the writer's run in progress";
+
+  auto nothing = stream_index::open(fs, "/no-index", {.read_only = true});
+  ASSERT_TRUE(nothing) << nothing.error().message();
+  EXPECT_FALSE(fs->exists("/no-index")) << "a read-only open created the directory";
+
+  // The writer's own open, after a crash, does remove it.
+  ASSERT_TRUE(open_index(fs));
+  EXPECT_FALSE(fs->exists(stray));
+}

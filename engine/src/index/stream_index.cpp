@@ -3,6 +3,7 @@
 #include "index/index_error.hpp"
 #include "index/index_run_writer.hpp"
 #include "index/merge_runs.hpp"
+#include "require.hpp"
 
 #include <algorithm>
 
@@ -11,10 +12,14 @@ namespace evstore::detail {
 result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_system> fs, std::string dir,
                                                          options opts) {
   std::unique_ptr<stream_index> index(new stream_index(std::move(fs), std::move(dir), opts));
-  if (auto ec = index->fs_->create_directories(index->dir_))
-    return index_io_error(ec, "creating the directory", index->dir_, 0);
+  if (!opts.read_only) {
+    if (auto ec = index->fs_->create_directories(index->dir_))
+      return index_io_error(ec, "creating the directory", index->dir_, 0);
+  }
   if (auto r = index->load(); !r) return r.error();
-  if (auto r = index->remove_orphans(); !r) return r.error();
+  if (!opts.read_only) {
+    if (auto r = index->remove_orphans(); !r) return r.error();
+  }
   return index;
 }
 
@@ -52,6 +57,7 @@ result<void> stream_index::remove_orphans() {
 }
 
 void stream_index::add(std::string_view name, std::uint64_t version, std::uint64_t position) {
+  EVSTORE_REQUIRE(!options_.read_only);
   memtable_.add(name, version, position);
 }
 
@@ -70,6 +76,7 @@ result<void> stream_index::install(const index_manifest& next,
 std::uint64_t stream_index::take_seq() noexcept { return manifest_.next_seq++; }
 
 result<void> stream_index::freeze_and_write_run() {
+  EVSTORE_REQUIRE(!options_.read_only);
   if (memtable_.empty()) return {};
   const std::uint64_t seq = take_seq();
   auto summary = merge_runs(*fs_, run_path(seq), seq, {}, &memtable_);
@@ -86,6 +93,7 @@ result<void> stream_index::freeze_and_write_run() {
 }
 
 result<bool> stream_index::compact() {
+  EVSTORE_REQUIRE(!options_.read_only);
   if (runs_.size() <= options_.max_runs) return false;
   const std::uint64_t seq = take_seq();
   auto summary = merge_runs(*fs_, run_path(seq), seq, runs_, nullptr);

@@ -43,22 +43,28 @@ class stream_index {
     // a lookup of an absent name costs max_runs bloom probes, a present one at
     // most max_runs + 1 block reads.
     std::size_t max_runs = 8;
+    // A follower's index: another process writes it. Open creates and
+    // removes nothing (a run file no manifest names may be the writer's run
+    // in progress, not an orphan), and add/freeze/compact are not allowed.
+    bool read_only = false;
   };
 
-  // Opens (creating the directory) the index in `dir`: reads the manifest and
-  // the footer of each live run, removes orphan run files and manifest.tmp.
+  // Opens the index in `dir`: reads the manifest and the footer of each live
+  // run. Unless read_only, creates the directory first and then removes
+  // orphan run files and manifest.tmp (left by a crashed writer).
   [[nodiscard]] static result<std::unique_ptr<stream_index>> open(std::shared_ptr<file_system> fs,
                                                                   std::string dir, options opts);
 
-  // REQUIRES: version == last_version(name) + 1 (0 for a new stream) and position
-  // above every position added before.
+  // REQUIRES: !read_only, version == last_version(name) + 1 (0 for a new
+  // stream) and position above every position added before.
   void add(std::string_view name, std::uint64_t version, std::uint64_t position);
 
   // Writes the memtable as a new run, makes it durable in the manifest, then
   // empties the memtable. No-op when the memtable is empty. On failure the
-  // memtable is kept (a retry writes the same run again).
+  // memtable is kept (a retry writes the same run again). REQUIRES: !read_only.
   [[nodiscard]] result<void> freeze_and_write_run();
   // Merges every run into one when there are more than max_runs; true if it did.
+  // REQUIRES: !read_only.
   // The old run files are removed after the new manifest is durable.
   [[nodiscard]] result<bool> compact();
 
