@@ -1,6 +1,6 @@
 #include "index/group_cursor.hpp"
 
-#include "index/index_error.hpp"
+#include "io/file_error.hpp"
 
 namespace evstore::detail {
 
@@ -18,7 +18,7 @@ result<bool> run_cursor::advance() {
   }
   if (auto r = run_->read_block(next_block_, block_); !r) return r.error();
   if (started_ && !(stream_key_view{last_hash_, last_name_, last_version_} < block_.groups.front().key))
-    return index_corruption("block keys out of order", run_->path(), 0);
+    return corruption_at("block keys out of order", run_->path(), 0);
   ++next_block_;
   group_ = 0;
   started_ = true;

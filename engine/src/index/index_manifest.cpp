@@ -1,8 +1,8 @@
 #include "index/index_manifest.hpp"
 
 #include "format/format.hpp"
-#include "index/index_error.hpp"
 #include "index/run_format.hpp"
+#include "io/file_error.hpp"
 
 #include <cinttypes>
 #include <cstdio>
@@ -26,13 +26,13 @@ result<index_manifest> decode(const std::vector<std::byte>& in, const std::strin
   const std::size_t body = in.size() - run_format::crc_size;
   const std::byte* p = in.data();
   if (get_u32(p + body) != masked_crc(p, body))
-    return index_corruption("manifest checksum mismatch", path, body);
+    return corruption_at("manifest checksum mismatch", path, body);
   if (std::memcmp(p, magic, 8) != 0 || get_u32(p + 8) != run_format::version ||
       !format::all_zero(std::span(in).subspan(24, 8)))
-    return index_corruption("bad manifest header", path, 0);
+    return corruption_at("bad manifest header", path, 0);
   const std::uint32_t count = get_u32(p + 12);
   if (std::uint64_t{count} * run_size != body - fixed_size)
-    return index_corruption("bad manifest run count", path, 12);
+    return corruption_at("bad manifest run count", path, 12);
   index_manifest m;
   m.next_seq = get_u64(p + 16);
   for (std::uint32_t i = 0; i < count; ++i) {
@@ -40,7 +40,7 @@ result<index_manifest> decode(const std::vector<std::byte>& in, const std::strin
     manifest_run run{get_u64(r), get_u64(r + 8), get_u64(r + 16)};
     if (run.seq >= m.next_seq || (!m.runs.empty() && run.seq <= m.runs.back().seq) ||
         run.end_position < run.first_position)
-      return index_corruption("bad manifest run", path, fixed_size + i * run_size);
+      return corruption_at("bad manifest run", path, fixed_size + i * run_size);
     m.runs.push_back(run);
   }
   return m;
@@ -72,16 +72,16 @@ result<std::optional<index_manifest>> index_manifest::read(file_system& fs, cons
   auto f = fs.open(path, open_mode::read_only);
   if (!f && f.error() == boost::system::errc::no_such_file_or_directory)
     return std::optional<index_manifest>{};
-  if (!f) return index_io_error(f.error(), "opening", path, 0);
+  if (!f) return io_error_at(f.error(), "opening", path, 0);
   auto size = (*f)->size();
-  if (!size) return index_io_error(size.error(), "reading the size of", path, 0);
+  if (!size) return io_error_at(size.error(), "reading the size of", path, 0);
   if (*size < fixed_size + run_format::crc_size ||
       *size > fixed_size + run_format::crc_size + max_runs * run_size)
-    return index_corruption("bad manifest size", path, *size);
+    return corruption_at("bad manifest size", path, *size);
   std::vector<std::byte> bytes(*size);
   auto n = (*f)->read_at(0, bytes);
-  if (!n) return index_io_error(n.error(), "reading", path, 0);
-  if (*n != bytes.size()) return index_corruption("manifest ends early", path, *n);
+  if (!n) return io_error_at(n.error(), "reading", path, 0);
+  if (*n != bytes.size()) return corruption_at("manifest ends early", path, *n);
   auto m = decode(bytes, path);
   if (!m) return m.error();
   return std::optional<index_manifest>(std::move(*m));
@@ -103,13 +103,13 @@ result<void> index_manifest::write(file_system& fs, const std::string& dir) cons
   put_u32(out.data() + body, masked_crc(out.data(), body));
   const std::string temp = dir + "/" + manifest_temp_name;
   auto f = fs.open(temp, open_mode::read_write_create);
-  if (!f) return index_io_error(f.error(), "creating", temp, 0);
-  if (auto ec = (*f)->truncate(0)) return index_io_error(ec, "truncating", temp, 0);
-  if (auto ec = (*f)->write_at(0, out)) return index_io_error(ec, "writing", temp, 0);
-  if (auto ec = (*f)->sync()) return index_io_error(ec, "syncing", temp, 0);
+  if (!f) return io_error_at(f.error(), "creating", temp, 0);
+  if (auto ec = (*f)->truncate(0)) return io_error_at(ec, "truncating", temp, 0);
+  if (auto ec = (*f)->write_at(0, out)) return io_error_at(ec, "writing", temp, 0);
+  if (auto ec = (*f)->sync()) return io_error_at(ec, "syncing", temp, 0);
   const std::string path = dir + "/" + manifest_name;
-  if (auto ec = fs.rename(temp, path)) return index_io_error(ec, "renaming over", path, 0);
-  if (auto ec = fs.sync_directory(dir)) return index_io_error(ec, "syncing the directory", dir, 0);
+  if (auto ec = fs.rename(temp, path)) return io_error_at(ec, "renaming over", path, 0);
+  if (auto ec = fs.sync_directory(dir)) return io_error_at(ec, "syncing the directory", dir, 0);
   return {};
 }
 

@@ -1,7 +1,7 @@
 #include "index/index_run_reader.hpp"
 
 #include "index/group_cursor.hpp"
-#include "index/index_error.hpp"
+#include "io/file_error.hpp"
 
 #include <algorithm>
 #include <array>
@@ -15,8 +15,8 @@ constexpr std::uint64_t tail_read_size = 64 * 1024;
 
 result<void> read_exact(file& f, const std::string& path, std::uint64_t offset, std::span<std::byte> buf) {
   auto n = f.read_at(offset, buf);
-  if (!n) return index_io_error(n.error(), "reading", path, offset);
-  if (*n != buf.size()) return index_corruption("file ends early", path, offset + *n);
+  if (!n) return io_error_at(n.error(), "reading", path, offset);
+  if (*n != buf.size()) return corruption_at("file ends early", path, offset + *n);
   return {};
 }
 
@@ -30,12 +30,12 @@ index_run_reader::index_run_reader(std::unique_ptr<file> f, std::string path, ru
 result<std::shared_ptr<const index_run_reader>> index_run_reader::open(file_system& fs,
                                                                        const std::string& path) {
   auto f = fs.open(path, open_mode::read_only);
-  if (!f) return index_io_error(f.error(), "opening", path, 0);
+  if (!f) return io_error_at(f.error(), "opening", path, 0);
   auto size = (*f)->size();
-  if (!size) return index_io_error(size.error(), "reading the size of", path, 0);
+  if (!size) return io_error_at(size.error(), "reading the size of", path, 0);
   if (*size < run_format::header_size + run_format::footer_fixed_size + run_format::crc_size +
                   run_format::trailer_size)
-    return index_corruption("run file too short", path, *size);
+    return corruption_at("run file too short", path, *size);
   const std::uint64_t tail_size = std::min(*size, tail_read_size);
   const std::uint64_t tail_offset = *size - tail_size;
   std::vector<std::byte> tail(tail_size);
@@ -127,7 +127,7 @@ result<std::size_t> index_run_reader::lookup(std::uint64_t hash, std::string_vie
     }
     if (g->key.hash != hash || g->key.name != name) return taken;
     if (g->key.first_version != next)
-      return index_corruption("versions of a stream not contiguous", path_, footer_.fences[*i].offset);
+      return corruption_at("versions of a stream not contiguous", path_, footer_.fences[*i].offset);
   }
 }
 
@@ -149,7 +149,7 @@ result<void> index_run_reader::verify() const {
   if (auto r = read_exact(*file_, path_, 0, h); !r) return r;
   auto header = run_format::decode_header(h, path_);
   if (!header) return header.error();
-  if (*header != footer_.header) return index_corruption("run header disagrees with its footer", path_, 0);
+  if (*header != footer_.header) return corruption_at("run header disagrees with its footer", path_, 0);
   // Walk every group: order across blocks, each stream's continuity, the counts.
   run_cursor cursor(std::shared_ptr<const index_run_reader>(std::shared_ptr<const index_run_reader>{}, this));
   continuity_check check;
@@ -160,7 +160,7 @@ result<void> index_run_reader::verify() const {
     if (auto r = check.next(cursor.current(), path_); !r) return r;
   }
   if (check.streams() != footer_.stream_count || check.events() != footer_.event_count)
-    return index_corruption("footer counts disagree with the blocks", path_, 0);
+    return corruption_at("footer counts disagree with the blocks", path_, 0);
   return {};
 }
 

@@ -1,7 +1,7 @@
 #include "index/index_run_writer.hpp"
 
 #include "index/bloom_filter.hpp"
-#include "index/index_error.hpp"
+#include "io/file_error.hpp"
 
 #include <array>
 
@@ -18,11 +18,11 @@ index_run_writer::index_run_writer(std::unique_ptr<file> f, std::string path, ru
 result<index_run_writer> index_run_writer::create(file_system& fs, std::string path,
                                                   run_format::run_header header) {
   auto f = fs.open(path, open_mode::read_write_create);
-  if (!f) return index_io_error(f.error(), "creating", path, 0);
-  if (auto ec = (*f)->truncate(0)) return index_io_error(ec, "truncating", path, 0);
+  if (!f) return io_error_at(f.error(), "creating", path, 0);
+  if (auto ec = (*f)->truncate(0)) return io_error_at(ec, "truncating", path, 0);
   std::array<std::byte, run_format::header_size> h{};
   run_format::encode_header(header, h);
-  if (auto ec = (*f)->write_at(0, h)) return index_io_error(ec, "writing", path, 0);
+  if (auto ec = (*f)->write_at(0, h)) return io_error_at(ec, "writing", path, 0);
   return index_run_writer(std::move(*f), std::move(path), header);
 }
 
@@ -92,7 +92,7 @@ result<void> index_run_writer::close_block() {
 
 result<void> index_run_writer::write_out() {
   if (out_.empty()) return {};
-  if (auto ec = file_->write_at(out_offset_, out_)) return index_io_error(ec, "writing", path_, out_offset_);
+  if (auto ec = file_->write_at(out_offset_, out_)) return io_error_at(ec, "writing", path_, out_offset_);
   out_offset_ += out_.size();
   out_.clear();
   return {};
@@ -119,7 +119,7 @@ result<run_summary> index_run_writer::finish() {
   out_.insert(out_.end(), trailer.begin(), trailer.end());
   const std::uint64_t file_bytes = out_offset_ + out_.size();
   if (auto r = write_out(); !r) return r.error();
-  if (auto ec = file_->sync()) return index_io_error(ec, "syncing", path_, 0);
+  if (auto ec = file_->sync()) return io_error_at(ec, "syncing", path_, 0);
   return run_summary{header_, footer.stream_count, events_, file_bytes, encoded.size()};
 }
 

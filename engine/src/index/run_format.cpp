@@ -2,8 +2,8 @@
 
 #include "format/crc32c.hpp"
 #include "format/format.hpp"
-#include "index/index_error.hpp"
 #include "index/varint.hpp"
+#include "io/file_error.hpp"
 
 #include <cstring>
 
@@ -47,7 +47,7 @@ class field_reader {
   std::size_t pos() const noexcept { return pos_; }
   std::size_t left() const noexcept { return in_.size() - pos_; }
   bool done() const noexcept { return pos_ == in_.size(); }
-  error damage(std::string_view what) const { return index_corruption(what, path_, base_ + pos_); }
+  error damage(std::string_view what) const { return corruption_at(what, path_, base_ + pos_); }
   error failure() const { return damage(what_); }
 
   bool u64(std::uint64_t& v) noexcept {
@@ -112,14 +112,14 @@ void encode_header(const run_header& h, std::span<std::byte, header_size> out) {
 }
 
 result<run_header> decode_header(std::span<const std::byte> in, const std::string& path) {
-  if (in.size() < header_size) return index_corruption("truncated run header", path, 0);
+  if (in.size() < header_size) return corruption_at("truncated run header", path, 0);
   const std::byte* p = in.data();
-  if (get_u32(p + 60) != masked_crc(p, 60)) return index_corruption("run header checksum mismatch", path, 0);
+  if (get_u32(p + 60) != masked_crc(p, 60)) return corruption_at("run header checksum mismatch", path, 0);
   if (std::memcmp(p, header_magic, 8) != 0 || get_u32(p + 8) != version || get_u32(p + 12) != header_size ||
       !format::all_zero(in.subspan(40, 20)))
-    return index_corruption("bad run header", path, 0);
+    return corruption_at("bad run header", path, 0);
   run_header h{get_u64(p + 16), get_u64(p + 24), get_u64(p + 32)};
-  if (h.end_position < h.first_position) return index_corruption("bad run position range", path, 24);
+  if (h.end_position < h.first_position) return corruption_at("bad run position range", path, 24);
   return h;
 }
 
@@ -170,11 +170,10 @@ std::vector<std::byte> encode_footer(const run_footer& f) {
 
 result<run_footer> decode_footer(std::span<const std::byte> in, std::uint64_t footer_offset,
                                  const std::string& path) {
-  if (in.size() < footer_fixed_size + crc_size)
-    return index_corruption("truncated footer", path, footer_offset);
+  if (in.size() < footer_fixed_size + crc_size) return corruption_at("truncated footer", path, footer_offset);
   const std::size_t body = in.size() - crc_size;
   if (get_u32(in.data() + body) != masked_crc(in.data(), body))
-    return index_corruption("footer checksum mismatch", path, footer_offset + body);
+    return corruption_at("footer checksum mismatch", path, footer_offset + body);
   const std::byte* p = in.data();
   run_footer f;
   f.header = {get_u64(p), get_u64(p + 8), get_u64(p + 16)};
@@ -185,13 +184,13 @@ result<run_footer> decode_footer(std::span<const std::byte> in, std::uint64_t fo
   if (f.header.end_position < f.header.first_position || f.event_count < f.stream_count ||
       f.event_count > f.header.end_position - f.header.first_position ||
       (block_count == 0) != (f.event_count == 0))
-    return index_corruption("bad footer counts", path, footer_offset);
+    return corruption_at("bad footer counts", path, footer_offset);
   if (bloom_bytes > body - footer_fixed_size || bloom_bytes == 0)
-    return index_corruption("bad bloom length", path, footer_offset + 44);
+    return corruption_at("bad bloom length", path, footer_offset + 44);
   f.bloom.assign(p + footer_fixed_size, p + footer_fixed_size + bloom_bytes);
   // Each fence takes at least 22 bytes: bound the count before reserving.
   const std::size_t fence_bytes = body - footer_fixed_size - bloom_bytes;
-  if (block_count > fence_bytes / 22) return index_corruption("bad block count", path, footer_offset + 40);
+  if (block_count > fence_bytes / 22) return corruption_at("bad block count", path, footer_offset + 40);
   f.fences.reserve(block_count);
   const std::size_t fences_at = footer_fixed_size + bloom_bytes;
   field_reader r(in.subspan(fences_at, body - fences_at), footer_offset + fences_at, path);
@@ -206,17 +205,17 @@ result<run_footer> decode_footer(std::span<const std::byte> in, std::uint64_t fo
     fence.name = std::string(name);
     if (fence.offset != expected_offset || fence.length <= crc_size || fence.length > max_block_size ||
         fence.length > footer_offset - fence.offset)
-      return index_corruption("bad fence", path, footer_offset + fences_at + at);
+      return corruption_at("bad fence", path, footer_offset + fences_at + at);
     if (!f.fences.empty() && !(f.fences.back().key() < fence.key()))
-      return index_corruption("fences out of order", path, footer_offset + fences_at + at);
+      return corruption_at("fences out of order", path, footer_offset + fences_at + at);
     expected_offset = fence.offset + fence.length;
     f.fences.push_back(std::move(fence));
   }
   if (!r.done()) return r.damage("trailing bytes in footer");
   if (expected_offset != footer_offset && block_count > 0)
-    return index_corruption("blocks do not reach the footer", path, footer_offset);
+    return corruption_at("blocks do not reach the footer", path, footer_offset);
   if (block_count == 0 && footer_offset != header_size)
-    return index_corruption("bad footer offset", path, footer_offset);
+    return corruption_at("bad footer offset", path, footer_offset);
   return f;
 }
 
@@ -233,13 +232,13 @@ result<run_trailer> decode_trailer(std::span<const std::byte> in, std::uint64_t 
   const std::uint64_t at = file_size - trailer_size;
   const std::byte* p = in.data();
   if (in.size() != trailer_size || std::memcmp(p + 24, trailer_magic, 8) != 0)
-    return index_corruption("bad run trailer magic", path, at + 24);
+    return corruption_at("bad run trailer magic", path, at + 24);
   if (get_u32(p + 20) != masked_crc(p, 20) || get_u32(p + 16) != 0)
-    return index_corruption("run trailer checksum mismatch", path, at);
+    return corruption_at("run trailer checksum mismatch", path, at);
   run_trailer t{get_u64(p), get_u64(p + 8)};
   if (t.footer_offset < header_size || t.footer_offset > at || t.footer_length != at - t.footer_offset ||
       t.footer_length > max_footer_size)
-    return index_corruption("bad footer location", path, at);
+    return corruption_at("bad footer location", path, at);
   return t;
 }
 
@@ -248,7 +247,7 @@ result<void> decode_block(decoded_block& out, const run_fence& fence, const run_
   const std::span<const std::byte> all(out.bytes);
   const std::size_t body = all.size() - crc_size;
   if (get_u32(all.data() + body) != masked_crc(all.data(), body))
-    return index_corruption("block checksum mismatch", path, fence.offset + body);
+    return corruption_at("block checksum mismatch", path, fence.offset + body);
   out.groups.clear();
   out.positions.clear();
   field_reader r(all.subspan(0, body), fence.offset, path);
@@ -278,7 +277,7 @@ result<void> decode_block(decoded_block& out, const run_fence& fence, const run_
       return r.damage("position outside the run's range");
     out.groups.push_back(g);
   }
-  if (out.groups.empty()) return index_corruption("empty block", path, fence.offset);
+  if (out.groups.empty()) return corruption_at("empty block", path, fence.offset);
   return {};
 }
 

@@ -1,8 +1,8 @@
 #include "index/stream_index.hpp"
 
-#include "index/index_error.hpp"
 #include "index/index_run_writer.hpp"
 #include "index/merge_runs.hpp"
+#include "io/file_error.hpp"
 #include "require.hpp"
 
 #include <algorithm>
@@ -14,7 +14,7 @@ result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_sy
   std::unique_ptr<stream_index> index(new stream_index(std::move(fs), std::move(dir), opts));
   if (!opts.read_only) {
     if (auto ec = index->fs_->create_directories(index->dir_))
-      return index_io_error(ec, "creating the directory", index->dir_, 0);
+      return io_error_at(ec, "creating the directory", index->dir_, 0);
   }
   if (auto r = index->load(); !r) return r.error();
   if (!opts.read_only) {
@@ -32,7 +32,7 @@ result<void> stream_index::load() {
     if (!reader) return reader.error();
     const auto& h = (*reader)->header();
     if (h.seq != run.seq || h.first_position != run.first_position || h.end_position != run.end_position)
-      return index_corruption("run disagrees with the manifest", run_path(run.seq), 0);
+      return corruption_at("run disagrees with the manifest", run_path(run.seq), 0);
     runs_.push_back(std::move(*reader));
   }
   manifest_ = std::move(**m);
@@ -44,14 +44,13 @@ result<void> stream_index::load() {
 // inputs of a compaction that finished: none holds anything the manifest needs.
 result<void> stream_index::remove_orphans() {
   auto names = fs_->list(dir_);
-  if (!names) return index_io_error(names.error(), "listing", dir_, 0);
+  if (!names) return io_error_at(names.error(), "listing", dir_, 0);
   for (const std::string& name : *names) {
     const auto seq = parse_run_file_name(name);
     const bool live = seq && std::any_of(manifest_.runs.begin(), manifest_.runs.end(),
                                          [&](const manifest_run& r) { return r.seq == *seq; });
     if ((seq && !live) || name == manifest_temp_name)
-      if (auto ec = fs_->remove(dir_ + "/" + name))
-        return index_io_error(ec, "removing", dir_ + "/" + name, 0);
+      if (auto ec = fs_->remove(dir_ + "/" + name)) return io_error_at(ec, "removing", dir_ + "/" + name, 0);
   }
   return {};
 }

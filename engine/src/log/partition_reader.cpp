@@ -1,6 +1,6 @@
 #include "log/partition_reader.hpp"
 
-#include "log/log_error.hpp"
+#include "io/file_error.hpp"
 
 namespace evstore::detail {
 
@@ -20,13 +20,13 @@ result<void> partition_reader::read(log_locator at, std::span<std::byte> out) co
   auto f = cache_->get(segment_path(store_dir_, at.partition, segment));
   if (!f) {
     if (f.error() == boost::system::errc::no_such_file_or_directory) {
-      return log_corruption("segment missing", name, offset);
+      return corruption_at("segment missing", name, offset);
     }
-    return log_io_error(f.error(), "opening", name, offset);
+    return io_error_at(f.error(), "opening", name, offset);
   }
   auto n = (*f)->file->read_at(offset, out);
-  if (!n) return log_io_error(n.error(), "reading", name, offset);
-  if (*n != out.size()) return log_corruption("segment too short", name, offset);
+  if (!n) return io_error_at(n.error(), "reading", name, offset);
+  if (*n != out.size()) return corruption_at("segment too short", name, offset);
   return {};
 }
 
@@ -34,8 +34,8 @@ result<void> partition_reader::read_record(log_locator at, std::span<std::byte> 
   if (auto ok = read(at, out); !ok) return ok;
   std::uint32_t size = 0;
   if (format::check_record_framing(out, size) != format::decode_status::ok || size != out.size()) {
-    return log_corruption("bad record", segment_relative_path(at.partition, geometry_.segment_of(at.offset)),
-                          geometry_.in_segment(at.offset));
+    return corruption_at("bad record", segment_relative_path(at.partition, geometry_.segment_of(at.offset)),
+                         geometry_.in_segment(at.offset));
   }
   return {};
 }

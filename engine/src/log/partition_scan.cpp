@@ -1,6 +1,6 @@
 #include "log/partition_scan.hpp"
 
-#include "log/log_error.hpp"
+#include "io/file_error.hpp"
 #include "log/segment_file.hpp"
 
 #include <algorithm>
@@ -86,7 +86,7 @@ result<format::bytes> tail_scanner::view(std::uint64_t at, std::uint64_t n) {
     window_base_ = at;
     if (current_) {
       auto got = current_->read_at(at, window_);
-      if (!got) return log_io_error(got.error(), "reading", name(segment_), at);
+      if (!got) return io_error_at(got.error(), "reading", name(segment_), at);
     }
   }
   return format::bytes(window_).subspan(static_cast<std::size_t>(at - window_base_),
@@ -139,7 +139,7 @@ result<void> tail_scanner::load(std::uint64_t segment, std::uint64_t base, std::
   out.what = opened->what;
   if (out.what == opened_segment::state::missing) return {};
   auto n = opened->handle->read_at(base, out.bytes);
-  if (!n) return log_io_error(n.error(), "reading", name(segment), base);
+  if (!n) return io_error_at(n.error(), "reading", name(segment), base);
   return {};
 }
 
@@ -178,7 +178,7 @@ result<log_scan> tail_scanner::run(std::uint64_t from) {
     auto empty = zeros_from(format::segment_records_start);
     if (!empty) return empty.error();
     if (known_records || (*state == opened_segment::state::bad_header && !*empty)) {
-      return log_corruption(
+      return corruption_at(
           *state == opened_segment::state::missing ? "segment missing" : "bad segment header", name(segment_),
           0);
     }
@@ -227,9 +227,7 @@ result<log_scan> tail_scanner::judge(std::uint64_t x, decode_status status, log_
   scan.detail = std::string(what) + " in " + name(segment_) + " at offset " + std::to_string(x);
   if (options_.unsynced_window == unlimited_window) return scan;
   const std::uint64_t limit = end + options_.unsynced_window;
-  const auto damage = [&] {
-    return log_corruption("damaged record before valid records", name(segment_), x);
-  };
+  const auto damage = [&] { return corruption_at("damaged record before valid records", name(segment_), x); };
   segment_bytes rest;
   if (auto ok = load(segment_, x, g_.segment_size - x, rest); !ok) return ok.error();
   for (std::uint64_t j = x + 1; j + format::record_overhead <= g_.segment_size; ++j) {

@@ -1,6 +1,6 @@
 #include "log/partition_writer.hpp"
 
-#include "log/log_error.hpp"
+#include "io/file_error.hpp"
 #include "log/segment_file.hpp"
 
 #include <utility>
@@ -59,7 +59,7 @@ result<void> partition_writer::open_segment_at(std::uint64_t end) {
   if (!opened) return opened.error();
   if (opened->what != opened_segment::state::ok) {
     if (end != g.records_start(segment_)) {
-      return log_corruption(
+      return corruption_at(
           opened->what == opened_segment::state::missing ? "segment missing" : "bad segment header",
           current_name(), 0);
     }
@@ -70,11 +70,11 @@ result<void> partition_writer::open_segment_at(std::uint64_t end) {
   }
   current_ = std::move(opened->handle);
   auto size = current_->size();
-  if (!size) return log_io_error(size.error(), "sizing", current_name(), 0);
+  if (!size) return io_error_at(size.error(), "sizing", current_name(), 0);
   if (*size < g.segment_size) {
     if (auto ec = current_->allocate(g.segment_size))
-      return log_io_error(ec, "allocating", current_name(), *size);
-    if (auto ec = current_->sync()) return log_io_error(ec, "syncing", current_name(), 0);
+      return io_error_at(ec, "allocating", current_name(), *size);
+    if (auto ec = current_->sync()) return io_error_at(ec, "syncing", current_name(), 0);
   }
   return {};
 }
@@ -167,12 +167,12 @@ result<void> partition_writer::write_run(const run& r, bool sync) {
 
 result<void> partition_writer::write_piece(std::uint64_t offset, format::bytes piece, bool sync) {
   if (auto ec = current_->write_at(offset, piece))
-    return fail(log_io_error(ec, "writing", current_name(), offset));
+    return fail(io_error_at(ec, "writing", current_name(), offset));
   return sync ? sync_current() : result<void>{};
 }
 
 result<void> partition_writer::sync_current() {
-  if (auto ec = current_->sync()) return fail(log_io_error(ec, "syncing", current_name(), 0));
+  if (auto ec = current_->sync()) return fail(io_error_at(ec, "syncing", current_name(), 0));
   return {};
 }
 

@@ -1,7 +1,7 @@
 #include "log/segment_file.hpp"
 
 #include "format/format.hpp"
-#include "log/log_error.hpp"
+#include "io/file_error.hpp"
 
 #include <array>
 
@@ -12,19 +12,19 @@ result<std::unique_ptr<file>> create_segment(file_system& fs, const std::string&
                                              const log_geometry& g) {
   const std::string dir = log_directory(store_dir);
   const std::string name = segment_relative_path(partition, segment);
-  if (auto ec = fs.create_directories(dir)) return log_io_error(ec, "creating directory", "log", 0);
+  if (auto ec = fs.create_directories(dir)) return io_error_at(ec, "creating directory", "log", 0);
   auto f = fs.open(segment_path(store_dir, partition, segment), open_mode::read_write_create);
-  if (!f) return log_io_error(f.error(), "creating", name, 0);
+  if (!f) return io_error_at(f.error(), "creating", name, 0);
   std::array<std::byte, format::file_header_size> header{};
   format::encode_file_header({.kind = format::file_kind::segment,
                               .stream_id = partition,
                               .segment = static_cast<std::uint32_t>(segment),
                               .segment_size = g.segment_size},
                              header);
-  if (auto ec = (*f)->write_at(0, header)) return log_io_error(ec, "writing", name, 0);
-  if (auto ec = (*f)->allocate(g.segment_size)) return log_io_error(ec, "allocating", name, 0);
-  if (auto ec = (*f)->sync()) return log_io_error(ec, "syncing", name, 0);
-  if (auto ec = fs.sync_directory(dir)) return log_io_error(ec, "syncing directory", "log", 0);
+  if (auto ec = (*f)->write_at(0, header)) return io_error_at(ec, "writing", name, 0);
+  if (auto ec = (*f)->allocate(g.segment_size)) return io_error_at(ec, "allocating", name, 0);
+  if (auto ec = (*f)->sync()) return io_error_at(ec, "syncing", name, 0);
+  if (auto ec = fs.sync_directory(dir)) return io_error_at(ec, "syncing directory", "log", 0);
   return std::move(*f);
 }
 
@@ -36,12 +36,12 @@ result<opened_segment> open_segment(file_system& fs, const std::string& store_di
   auto f = fs.open(path, mode);
   if (!f) {
     if (f.error() == boost::system::errc::no_such_file_or_directory) return out;
-    return log_io_error(f.error(), "opening", name, 0);
+    return io_error_at(f.error(), "opening", name, 0);
   }
   out.handle = std::move(*f);
   std::array<std::byte, format::file_header_size> header{};
   auto n = out.handle->read_at(0, header);
-  if (!n) return log_io_error(n.error(), "reading", name, 0);
+  if (!n) return io_error_at(n.error(), "reading", name, 0);
   const auto h = format::decode_file_header(std::span(header.data(), *n), format::file_kind::segment);
   const bool matches = h && h->stream_id == partition && h->segment == segment &&
                        h->segment_size == g.segment_size && h->entry_size == 0 && h->name.empty();

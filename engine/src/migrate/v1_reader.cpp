@@ -3,6 +3,7 @@
 // files in memory.
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
+#include "io/file_error.hpp"
 #include "io/io_util.hpp"
 #include "journal/journal_reader.hpp"
 #include "migrate/v1_reader_impl.hpp"
@@ -40,8 +41,7 @@ std::string v1_reader::impl::relative(const std::string& path) const {
 }
 
 error v1_reader::impl::read_error(const error& e, const std::string& path, std::uint64_t offset) const {
-  return error(e.code, "reading " + relative(path) + " at offset " + std::to_string(offset) + " (errno " +
-                           std::to_string(e.code.value()) + ")");
+  return io_error_at(e.code, "reading", relative(path), offset);
 }
 
 result<void> v1_reader::impl::read_store_json() {
@@ -105,8 +105,7 @@ result<void> v1_reader::impl::read_journal(const format::checkpoint& cp) {
   auto walk = collect_journal(**f, path, dir, cp.journal_offset, cp.all_count, journal);
   if (!walk) return error(walk.error().code, walk.error().detail + " (" + relative(path) + ")");
   if (walk->damage) {
-    return error(errc::corrupt_data, walk->damage->what + " in " + relative(path) + " at offset " +
-                                         std::to_string(walk->damage->offset));
+    return corruption_at(walk->damage->what, relative(path), walk->damage->offset);
   }
   return {};
 }
@@ -196,8 +195,7 @@ result<void> v1_reader::impl::find_committed_end() {
   }
   // A stream created before the checkpoint must have its partition: no torn tail.
   if (stop && stop->lost_partition) {
-    return error(errc::corrupt_data,
-                 stop->what + " in " + stop->file + " at offset " + std::to_string(stop->offset));
+    return corruption_at(stop->what, stop->file, stop->offset);
   }
   end = committed;
   auto left = count_decodable(end);

@@ -3,6 +3,7 @@
 #include "store/store_impl.hpp"
 
 #include "format/layout.hpp"
+#include "io/file_error.hpp"
 #include "io/file_watcher.hpp"
 #include "links/indexer.hpp"
 #include "require.hpp"
@@ -230,14 +231,12 @@ std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const r
 }
 
 error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {
-  return error(errc::corrupt_data,
-               std::string(what) + " in " + path + " at offset " + std::to_string(offset));
+  return corruption_at(what, path, offset);
 }
 
 error store_impl::read_error(boost::system::error_code ec, const std::string& path,
                              std::uint64_t offset) const {
-  return error(ec, "reading " + relative(path) + " at offset " + std::to_string(offset) + " (errno " +
-                       std::to_string(ec.value()) + ")");
+  return io_error_at(ec, "reading", relative(path), offset);
 }
 
 std::string store_impl::relative(const std::string& path) const {
