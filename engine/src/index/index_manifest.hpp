@@ -14,6 +14,7 @@
 // The file is exactly 36 + 24 * run_count bytes.
 #pragma once
 
+#include "index/run_format.hpp"
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
 
@@ -24,12 +25,9 @@
 
 namespace evstore::detail {
 
-struct manifest_run {
-  std::uint64_t seq = 0;
-  std::uint64_t first_position = 0;
-  std::uint64_t end_position = 0;
-  friend bool operator==(const manifest_run&, const manifest_run&) = default;
-};
+// A manifest names each run by its header's identity (seq and covered
+// range); open checks the run file's header against it.
+using manifest_run = run_format::run_header;
 
 struct index_manifest {
   std::uint64_t next_seq = 1;

@@ -30,8 +30,7 @@ result<void> stream_index::load() {
   for (const manifest_run& run : (*m)->runs) {
     auto reader = index_run_reader::open(*fs_, run_path(run.seq));
     if (!reader) return reader.error();
-    const auto& h = (*reader)->header();
-    if (h.seq != run.seq || h.first_position != run.first_position || h.end_position != run.end_position)
+    if ((*reader)->header() != run)
       return corruption_at("run disagrees with the manifest", run_path(run.seq), 0);
     runs_.push_back(std::move(*reader));
   }
@@ -83,7 +82,7 @@ result<void> stream_index::freeze_and_write_run() {
   auto reader = index_run_reader::open(*fs_, run_path(seq));
   if (!reader) return reader.error();
   index_manifest next = manifest_;
-  next.runs.push_back({seq, summary->header.first_position, summary->header.end_position});
+  next.runs.push_back(summary->header);
   auto runs = runs_;
   runs.push_back(std::move(*reader));
   if (auto r = install(next, std::move(runs)); !r) return r;
@@ -99,8 +98,7 @@ result<bool> stream_index::compact() {
   if (!summary) return summary.error();
   auto reader = index_run_reader::open(*fs_, run_path(seq));
   if (!reader) return reader.error();
-  index_manifest next{manifest_.next_seq,
-                      {{seq, summary->header.first_position, summary->header.end_position}}};
+  index_manifest next{manifest_.next_seq, {summary->header}};
   const index_manifest old = manifest_;
   if (auto r = install(next, {std::move(*reader)}); !r) return r.error();
   // The new manifest is durable: the inputs are orphans now. A failed removal
