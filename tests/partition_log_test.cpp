@@ -12,6 +12,7 @@
 #include "log/partition_truncate.hpp"
 #include "log/partition_writer.hpp"
 #include "log/segment_file.hpp"
+#include "support/forwarding_file_system.hpp"
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
@@ -129,30 +130,18 @@ class counting_file final : public file {
   io_counts& counts_;
 };
 
-class counting_file_system final : public file_system {
+// Counts the writes, syncs and allocations of the files it opens; every
+// other call goes straight through (forwarding_file_system).
+class counting_file_system final : public test::forwarding_file_system {
  public:
-  explicit counting_file_system(std::shared_ptr<file_system> base) : base_(std::move(base)) {}
+  using test::forwarding_file_system::forwarding_file_system;
   boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode m) override {
     auto f = base_->open(p, m);
     if (!f) return f.error();
     return std::unique_ptr<file>(std::make_unique<counting_file>(std::move(*f), counts));
   }
-  error_code create_directories(const std::string& p) override { return base_->create_directories(p); }
-  error_code sync_directory(const std::string& p) override { return base_->sync_directory(p); }
-  bool exists(const std::string& p) override { return base_->exists(p); }
-  error_code rename(const std::string& f, const std::string& t) override { return base_->rename(f, t); }
-  error_code remove(const std::string& p) override { return base_->remove(p); }
-  boost::system::result<std::vector<std::string>> list(const std::string& d) override {
-    return base_->list(d);
-  }
-  boost::system::result<std::unique_ptr<file_lock>> lock(const std::string& p) override {
-    return base_->lock(p);
-  }
 
   io_counts counts;
-
- private:
-  std::shared_ptr<file_system> base_;
 };
 
 const error_code eio(EIO, boost::system::system_category());
