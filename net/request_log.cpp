@@ -1,8 +1,12 @@
 #include "request_log.hpp"
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
+#include <limits>
 
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -85,16 +89,48 @@ std::size_t write_some(std::string_view s) {
 
 std::size_t write_stderr_nowait(std::string_view s) { return write_some(s); }
 
+namespace {
+// "2026-11-30T20:19:06.123Z " into `out`. The date and time up to the
+// second are formatted (gmtime_r, snprintf) once per second and per thread,
+// then reused: a request's log line is the server's most frequent write,
+// and formatting the whole time each time cost more than the rest of it.
+void append_timestamp(std::string& out, std::chrono::system_clock::time_point t) {
+  struct cached_second {
+    std::int64_t second = std::numeric_limits<std::int64_t>::min();
+    char text[32] = {};  // "2026-11-30T20:19:06."
+    std::size_t size = 0;
+  };
+  thread_local cached_second cache;
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t.time_since_epoch()).count();
+  const std::int64_t second = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  if (second != cache.second) {
+    const auto seconds = static_cast<std::time_t>(second);
+    std::tm utc{};
+    ::gmtime_r(&seconds, &utc);
+    const int n =
+        std::snprintf(cache.text, sizeof cache.text, "%04d-%02d-%02dT%02d:%02d:%02d.", utc.tm_year + 1900,
+                      utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec);
+    cache.size = n > 0 ? std::min(static_cast<std::size_t>(n), sizeof cache.text - 1) : 0;
+    cache.second = second;
+  }
+  const auto milli = static_cast<int>(ms - second * 1000);
+  const char tail[] = {static_cast<char>('0' + milli / 100), static_cast<char>('0' + milli / 10 % 10),
+                       static_cast<char>('0' + milli % 10), 'Z', ' '};
+  out.append(cache.text, cache.size);
+  out.append(tail, sizeof tail);
+}
+
+void append_number(std::string& out, std::uint64_t v) {
+  char digits[20];
+  const auto r = std::to_chars(digits, digits + sizeof digits, v);
+  out.append(digits, r.ptr);
+}
+}  // namespace
+
 std::string log_timestamp(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
-  std::tm utc{};
-  ::gmtime_r(&seconds, &utc);
-  char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ ", utc.tm_year + 1900,
-                              utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec,
-                              static_cast<int>(ms % 1000));
-  return {buf, n > 0 ? static_cast<std::size_t>(n) : 0};
+  std::string s;
+  append_timestamp(s, t);
+  return s;
 }
 
 void log_line_nowait(std::string_view line) {
@@ -121,15 +157,25 @@ bool request_log::add(std::string_view method, std::string_view path, unsigned s
                       std::chrono::steady_clock::duration took) {
   const auto us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
   if (const auto q = path.find('?'); q != std::string_view::npos) path = path.substr(0, q);
-  char tail[64];
-  const int n =
-      std::snprintf(tail, sizeof tail, " status=%u duration_us=%lld\n", status, static_cast<long long>(us));
-  std::string line = log_timestamp();
+  // Built with appends into a buffer each thread reuses (no snprintf, no
+  // allocation once it is large enough): this runs once per request.
+  thread_local std::string line;
+  line.clear();
+  append_timestamp(line, std::chrono::system_clock::now());
   line += "evstored method=";
   line += method;
   line += " path=";
   line += path;
-  line.append(tail, n > 0 ? static_cast<std::size_t>(n) : 0);
+  line += " status=";
+  append_number(line, status);
+  line += " duration_us=";
+  if (us < 0) {
+    line += '-';
+    append_number(line, static_cast<std::uint64_t>(-us));
+  } else {
+    append_number(line, static_cast<std::uint64_t>(us));
+  }
+  line += '\n';
   std::lock_guard lock(mutex_);
   append_locked(line);
   if (pending_.size() >= flush_at) write_locked();
