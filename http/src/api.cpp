@@ -42,7 +42,7 @@ std::optional<std::string> percent_decode(std::string_view in, bool plus_is_spac
 // scripts, styles and API, out of frames, and revalidated on every load.
 api_response console_response(const console_asset& a) {
   api_response r;
-  r.content_type = std::string(a.content_type);
+  r.content_type = a.content_type;
   r.body = std::string(a.body);
   r.headers = {
       {"Cache-Control", "no-cache"},
@@ -136,6 +136,10 @@ subscribe_params parse_subscribe(const target& t, std::string stream, std::uint6
 
 route route_request(std::string_view method, std::string_view raw_target, bool upgrade,
                     std::string_view accept, std::string_view last_event_id) {
+  // Only an upgrade or a GET accepting an event stream can go elsewhere than
+  // api::handle: the target of any other request (every append) is parsed
+  // once, there, not twice.
+  if (!upgrade && (method != "GET" || accept.find("text/event-stream") == std::string_view::npos)) return {};
   auto t = parse_target(raw_target);
   if (!t) return {};  // api::handle answers 400
   if (upgrade) {
@@ -215,12 +219,19 @@ void api::append(const std::string& stream, api_request& request, std::function<
           return done(json_response(409, body));
         }
         if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
+        // Appended into one string: every append's answer is built here.
         api_response resp;
         resp.status = 201;
-        resp.body = "{\"stream\":" + json_string(stream) + ",\"version\":" + std::to_string(r.version) +
-                    ",\"position\":" + std::to_string(r.position) +
-                    ",\"createdStream\":" + (r.created_stream ? "true" : "false") +
-                    ",\"duplicate\":" + (r.duplicate ? "true" : "false") + "}";
+        std::string& b = resp.body;
+        b.reserve(96 + stream.size());
+        b += "{\"stream\":";
+        b += json_string(stream);
+        b += ",\"version\":";
+        b += std::to_string(r.version);
+        b += ",\"position\":";
+        b += std::to_string(r.position);
+        b += r.created_stream ? ",\"createdStream\":true" : ",\"createdStream\":false";
+        b += r.duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}";
         done(std::move(resp));
       });
 }

@@ -8,6 +8,7 @@
 #include "subscription_feed.hpp"
 #include "websocket_session.hpp"
 
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
@@ -245,8 +246,13 @@ class http_session : public net::connection, public std::enable_shared_from_this
     }
     api_request a{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
                   std::string(req["Expected-Version"])};
+    // dispatch, not post: an append completes on the store's strand, on
+    // this same loop (evstored), and the answer is written from there
+    // without another trip through the loop's queue. From another thread (the
+    // read pool, the store's I/O thread) it is queued on the session's strand
+    // as a post would.
     st_->routes.handle(std::move(a), [self = shared_from_this()](api_response r) {
-      boost::asio::post(self->strand_, [self, r = std::move(r)]() mutable { self->reply(std::move(r)); });
+      boost::asio::dispatch(self->strand_, [self, r = std::move(r)]() mutable { self->reply(std::move(r)); });
     });
   }
 
@@ -302,18 +308,40 @@ class http_session : public net::connection, public std::enable_shared_from_this
     response_ += "\r\n";
     if (has_body && !head) response_ += r.body;
     record(status);
+    send_response(keep_alive);
+  }
+
+  // Plain TCP: one non-blocking send first. A response nearly always fits in
+  // the socket's buffer, and then the connection goes on at once, without an
+  // asynchronous write's operation, completion post and trip through the
+  // loop. What the socket does not take is written asynchronously, under
+  // the write deadline, as every TLS response is.
+  void send_response(bool keep_alive) {
+    std::size_t sent = 0;
+    if constexpr (!is_tls<Stream>) {
+      beast::error_code ec;
+      if (!lowest().non_blocking()) lowest().non_blocking(true, ec);
+      if (!ec) sent = lowest().write_some(boost::asio::buffer(response_), ec);
+      if (ec && ec != boost::asio::error::would_block && ec != boost::asio::error::try_again)
+        return after_response(ec, keep_alive);
+      if (sent == response_.size()) return after_response({}, keep_alive);
+    }
     deadline.expires_after(st_->options.write_timeout);
-    boost::asio::async_write(stream_, boost::asio::buffer(response_),
+    boost::asio::async_write(stream_, boost::asio::buffer(response_) + sent,
                              [self = shared_from_this(), keep_alive](beast::error_code ec, std::size_t) {
-                               self->busy_ = false;
-                               if (ec) {
-                                 self->st_->log_session_error("write", ec, *self);
-                                 self->close_now();
-                                 return self->finish();
-                               }
-                               if (!keep_alive) return self->close_after_response();
-                               self->read_header();
+                               self->after_response(ec, keep_alive);
                              });
+  }
+
+  void after_response(const beast::error_code& ec, bool keep_alive) {
+    busy_ = false;
+    if (ec) {
+      st_->log_session_error("write", ec, *this);
+      close_now();
+      return finish();
+    }
+    if (!keep_alive) return close_after_response();
+    read_header();
   }
 
   // Plain TCP ends with a FIN, TLS with close_notify (bounded by the linger
@@ -431,7 +459,9 @@ class http_session : public net::connection, public std::enable_shared_from_this
 
   std::shared_ptr<server::state> st_;
   Stream stream_;
-  boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
+  // The connection's executor (from accept): its strand, or the loop itself
+  // when one thread runs it (server_options::one_network_thread).
+  boost::asio::any_io_executor strand_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string method_, path_;

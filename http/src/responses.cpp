@@ -3,6 +3,8 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
+
 namespace evstore::http {
 namespace {
 
@@ -72,7 +74,21 @@ boost::json::string json_text(std::string_view s) {
   return text;
 }
 
-std::string json_string(std::string_view s) { return boost::json::serialize(json_text(s)); }
+std::string json_string(std::string_view s) {
+  // Printable ASCII without '"' or '\\' (every usual stream name) is its own
+  // JSON text: quoted as is, without building and serializing a json::string.
+  const bool plain =
+      std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; });
+  if (plain) {
+    std::string out;
+    out.reserve(s.size() + 2);
+    out += '"';
+    out += s;
+    out += '"';
+    return out;
+  }
+  return boost::json::serialize(json_text(s));
+}
 
 std::string code_of(const boost::system::error_code& ec) {
   return ec.category() == evstore::category() ? ec.message() : "io_error";

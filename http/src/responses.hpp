@@ -17,7 +17,10 @@ namespace evstore::http {
 struct api_response {
   unsigned status = 200;
   std::string body;
-  std::string content_type = "application/json";
+  // Always a literal or static text (the console's assets): a string_view,
+  // so that a response does not allocate its type ("application/json" is
+  // one byte too long for std::string's inline buffer).
+  std::string_view content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
 };
 

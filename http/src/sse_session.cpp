@@ -159,7 +159,9 @@ class sse_session : public net::connection, public std::enable_shared_from_this<
 
   std::shared_ptr<server::state> st_;
   Stream stream_;
-  boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
+  // The connection's executor (from accept): its strand, or the loop itself
+  // when one thread runs it (server_options::one_network_thread).
+  boost::asio::any_io_executor strand_;
   subscription_feed feed_;
   std::vector<boost::asio::const_buffer> out_;  // the messages being written
   std::array<char, 512> in_;

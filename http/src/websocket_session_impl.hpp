@@ -324,7 +324,9 @@ class websocket_session : public net::connection,
 
   std::shared_ptr<server::state> st_;
   ws::stream<beast::buffered_read_stream<Stream, beast::flat_buffer>> ws_;
-  boost::asio::any_io_executor strand_;  // the connection's strand (from accept)
+  // The connection's executor (from accept): its strand, or the loop itself
+  // when one thread runs it (server_options::one_network_thread).
+  boost::asio::any_io_executor strand_;
   beast::flat_buffer in_;
   subscription_feed feed_;
   std::optional<evstore::consumer> consumer_;
