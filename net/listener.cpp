@@ -10,11 +10,12 @@ namespace evstore::net {
 using tcp = boost::asio::ip::tcp;
 
 listener::listener(boost::asio::io_context& io, request_log& log, std::atomic<std::uint64_t>& accept_errors,
-                   on_accept handler)
+                   on_accept handler, bool one_thread)
     : io_(io),
       log_(log),
       accept_errors_(accept_errors),
       handler_(std::move(handler)),
+      one_thread_(one_thread),
       acceptor_(io),
       retry_(io) {}
 
@@ -43,7 +44,12 @@ std::uint16_t listener::port() const {
 }
 
 void listener::accept() {
-  acceptor_.async_accept(boost::asio::make_strand(io_),
+  // A strand costs every operation of the connection a lock, a queue and a
+  // heap-allocated executor (a strand does not fit any_io_executor's inline
+  // buffer): only taken when several threads run the loop.
+  const auto executor = one_thread_ ? boost::asio::any_io_executor(io_.get_executor())
+                                    : boost::asio::any_io_executor(boost::asio::make_strand(io_));
+  acceptor_.async_accept(executor,
                          [self = shared_from_this()](boost::system::error_code ec, tcp::socket socket) {
                            if (self->closed_) return;
                            if (ec) return self->accept_failed(ec);

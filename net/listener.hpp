@@ -1,5 +1,6 @@
-// A TCP listener that hands each accepted socket (on its own strand) to its
-// owner, and keeps accepting through errors: out of descriptors or buffers
+// A TCP listener that hands each accepted socket (on its own strand, or on
+// the io_context itself when one thread runs it) to its owner, and keeps
+// accepting through errors: out of descriptors or buffers
 // (EMFILE, ENFILE, ENOBUFS, ...) it backs off from 10 ms doubling to 1 s,
 // counts each failure and logs at most a line a second.
 //
@@ -25,8 +26,10 @@ class listener : public std::enable_shared_from_this<listener> {
   using on_accept = std::function<void(boost::asio::ip::tcp::socket)>;
 
   // `accept_errors` counts failed accepts (for /metrics); `log` takes their lines.
+  // `one_thread`: only one thread runs `io`, so a socket's handlers never run
+  // concurrently and it needs no strand (see server_options::one_network_thread).
   listener(boost::asio::io_context& io, request_log& log, std::atomic<std::uint64_t>& accept_errors,
-           on_accept handler);
+           on_accept handler, bool one_thread = false);
 
   // Binds and listens (SO_REUSEADDR). Errors: the open, bind or listen error.
   [[nodiscard]] boost::system::error_code listen(const boost::asio::ip::tcp::endpoint& at);
@@ -44,6 +47,7 @@ class listener : public std::enable_shared_from_this<listener> {
   request_log& log_;
   std::atomic<std::uint64_t>& accept_errors_;
   on_accept handler_;
+  bool one_thread_;
   boost::asio::ip::tcp::acceptor acceptor_;
   std::atomic<bool> closed_{false};
   boost::asio::steady_timer retry_;

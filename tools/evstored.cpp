@@ -3,9 +3,10 @@
 //   evstored --data ./data [--listen 127.0.0.1:2113] [--fsync] [--read-only]
 //            [--token-file F] [limits...]
 //
-// Three loops: the network loop (listener and sessions), the engine loop
-// (the appends' strand) and the read loop (reads and subscriptions' reads, on
-// their own threads so that a large read never delays an append). SIGINT/SIGTERM stop
+// Two loops: the network loop (listener, sessions and the store's strand, so
+// that an append is answered without waking another thread) and the read loop
+// (reads and subscriptions' reads, on their own threads so that a large read
+// never delays an append or a connection). SIGINT/SIGTERM stop
 // accepting, close the sessions, close the store (flush, fsync) and exit 0.
 //
 // main() is the sequence: parse the options, load the tokens, open the store,
@@ -313,33 +314,38 @@ int main(int argc, char** argv) {
   if (auto exit_code = check_listen_address(o)) return *exit_code;
   raise_descriptor_limit();
 
-  boost::asio::io_context engine_io(1), net_io(static_cast<int>(o.network_threads));
+  boost::asio::io_context net_io(static_cast<int>(o.network_threads));
   boost::asio::io_context read_io(static_cast<int>(o.read_threads));
-  evstore::tools::io_threads engine_loop(engine_io), read_loop(read_io, o.read_threads);
-  const auto stop_engine = [&] {
-    read_loop.stop();
-    engine_loop.stop();
-  };
+  evstore::tools::io_threads read_loop(read_io, o.read_threads);
+  const auto stop_reads = [&] { read_loop.stop(); };
 
+  // The store's strand runs on the network loop: an append goes from its
+  // session to the strand and back without a cross-thread post and wake-up
+  // (two of each per request on a thread of its own). The loop still never
+  // waits on a disk flush: with --fsync the writes and fdatasync run on the
+  // store's I/O thread; buffered, a flush is a few writes to the page cache.
+  // (The first append to a stream not loaded since open reads its index once.)
   auto opened = evstore::store::open(
-      engine_io.get_executor(), {.directory = o.data, .fsync_on_flush = o.fsync, .read_only = o.read_only});
+      net_io.get_executor(), {.directory = o.data, .fsync_on_flush = o.fsync, .read_only = o.read_only});
   if (!opened) {
     evstore::net::log_line_nowait("evstored: cannot open " + o.data + ": " + opened.error().message() + "\n");
-    stop_engine();
+    stop_reads();
     return 1;
   }
   evstore::store& store = *opened;
+  // With one network thread (the default) connections need no strands.
+  o.server.one_network_thread = o.network_threads == 1;
   evstore::http::server srv(net_io, store, read_io.get_executor(), o.server);
   if (auto started = srv.start(); !started) {
     evstore::net::log_line_nowait("evstored: " + started.error().message() + "\n");
-    stop_engine();
+    stop_reads();
     return 1;
   }
   print_serving(o, srv.port());
 
   stop_on_signal stopper(net_io, srv, store, o.server.stop_timeout);
   run_network_loop(net_io, o.network_threads);
-  stop_engine();
+  stop_reads();
   evstore::net::log_line_nowait("evstored: stopped\n");
   return 0;
 }

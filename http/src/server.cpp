@@ -81,11 +81,12 @@ result<void> server::start() {
   }
   const auto address = boost::asio::ip::make_address(o.address, ec);
   if (ec) return error(errc::invalid_argument, "bad listen address " + o.address);
-  st.listener = std::make_shared<net::listener>(st.net, st.log, st.metrics.accept_errors,
-                                                [weak = std::weak_ptr<state>(state_)](tcp::socket socket) {
-                                                  if (auto self = weak.lock())
-                                                    self->on_connection(std::move(socket));
-                                                });
+  st.listener = std::make_shared<net::listener>(
+      st.net, st.log, st.metrics.accept_errors,
+      [weak = std::weak_ptr<state>(state_)](tcp::socket socket) {
+        if (auto self = weak.lock()) self->on_connection(std::move(socket));
+      },
+      o.one_network_thread);
   if (ec = st.listener->listen(tcp::endpoint(address, o.port)); ec) {
     return error(ec, "cannot listen on " + o.address + ":" + std::to_string(o.port));
   }

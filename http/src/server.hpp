@@ -3,7 +3,7 @@
 // subscriptions, with limits, deadlines and bearer-token auth.
 //
 // Threading: the listener and every session run on the network io_context
-// (each session on its own strand); engine work (reads, subscriptions'
+// (each session on its own strand, unless one_network_thread); engine work (reads, subscriptions'
 // reads) runs on the `engine` executor given to the constructor and comes
 // back to the session's strand, so the network loop never waits on a disk.
 // Give it threads other than the store's own executor (evstored gives it a
@@ -59,6 +59,11 @@ struct server_options {
   std::chrono::milliseconds linger_timeout{1'000};
   // stop(): in-flight requests have this long to finish and answer.
   std::chrono::milliseconds stop_timeout{5'000};
+  // Only one thread runs the network io_context (evstored --threads 1): a
+  // connection's handlers can never run at once, so it gets no strand of its
+  // own (cheaper: no lock, queue and executor allocation per operation).
+  // Leave it false if several threads may run the io_context.
+  bool one_network_thread = false;
   api_options api;
 };
 
