@@ -197,7 +197,8 @@ result<fixture> read_fixture(const std::string& name, const std::string& dir) {
   if (!stores) return stores.error();
   out.stores = std::move(*stores);
   try {
-    for (const auto& [store, x] : json::parse(*text).as_object().at("stores").as_object())
+    const json::value parsed = json::parse(*text);
+    for (const auto& [store, x] : parsed.as_object().at("stores").as_object())
       out.expected[std::string(store)] = expectation_of(x);
   } catch (const std::exception& e) {
     return error(errc::corrupt_data, name + ".json: " + e.what());
