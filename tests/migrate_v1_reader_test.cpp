@@ -246,6 +246,38 @@ TEST(migrate_v1_reader, refuses_a_damaged_catalog_record_before_an_acknowledged_
       << r.error().detail;
 }
 
+// tests/data/v1/realistic: the store migration tests use once format 1 can
+// no longer be written; the reader must return all of it as the engine did.
+TEST(migrate_v1_reader, reads_the_realistic_fixture_as_the_format_1_engine_read_it) {
+  const fixture_store realistic = store_of("realistic", "realistic");
+  const store_expectation& want = realistic.expected;
+  ASSERT_GE(want.events.size(), 200u);
+  auto fs = disk_of(realistic.files, dir);
+  auto r = v1_reader::open(*fs, dir);
+  ASSERT_TRUE(r) << r.error().message();
+  EXPECT_EQ(r->event_count(), want.events.size());
+  EXPECT_EQ(r->left_out().events, 0u) << r->left_out().reason;
+  expect_same(read_all(*r, 64), want.events);
+  auto defs = r->read_streams();
+  ASSERT_TRUE(defs) << defs.error().message();
+  ASSERT_EQ(defs->size(), want.read_streams.size());
+  for (std::size_t i = 0; i < defs->size(); ++i) {
+    EXPECT_EQ((*defs)[i].name, want.read_streams[i].name);
+    EXPECT_EQ((*defs)[i].filter_json, want.read_streams[i].filter_json);
+    EXPECT_EQ((*defs)[i].built, want.read_streams[i].built);
+  }
+  auto consumers = r->consumers();
+  ASSERT_TRUE(consumers) << consumers.error().message();
+  ASSERT_EQ(consumers->size(), want.consumers.size());
+  for (std::size_t i = 0; i < consumers->size(); ++i) {
+    EXPECT_EQ((*consumers)[i].stream, want.consumers[i].stream);
+    EXPECT_EQ((*consumers)[i].name, want.consumers[i].name);
+    EXPECT_EQ((*consumers)[i].position, want.consumers[i].position);
+    EXPECT_EQ((*consumers)[i].state, want.consumers[i].state);
+  }
+  EXPECT_EQ(image_of(*fs, dir), realistic.files) << "reading must not change the source store";
+}
+
 // The files of a closed buffered store (a mix of appends) and its events.
 disk_image closed_store(std::vector<v1_event>& expected) {
   fixture_store closed = store_of("closed", "closed");
