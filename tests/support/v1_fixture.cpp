@@ -203,12 +203,12 @@ result<fixture> read_fixture(const std::string& name, const std::string& dir) {
   } catch (const std::exception& e) {
     return error(errc::corrupt_data, name + ".json: " + e.what());
   }
+  // Both files must name the same stores.
   for (const auto& [store, image] : out.stores) {
-    if (!out.expected.contains(store))
-      return error(errc::corrupt_data, name + ".json: no expectations for store " + store);
+    if (!out.expected.contains(store)) return error(errc::corrupt_data, name + ".json: no store " += store);
   }
   for (const auto& [store, x] : out.expected) {
-    if (!out.stores.contains(store)) return error(errc::corrupt_data, name + ".v1img: no store " + store);
+    if (!out.stores.contains(store)) return error(errc::corrupt_data, name + ".v1img: no store " += store);
   }
   return out;
 }
@@ -268,7 +268,7 @@ std::string to_archive(const std::map<std::string, disk_image>& stores) {
   std::string out(magic);
   for (const auto& [store, image] : stores) {
     for (const auto& [path, bytes] : image) {
-      const std::string full = store + "/" + path;
+      const std::string full = store + "/" += path;
       put_le(out, full.size(), 4);
       out += full;
       put_le(out, bytes.size(), 8);
@@ -319,8 +319,10 @@ std::string to_json(const std::map<std::string, store_expectation>& expected) {
     for (const auto& [name, o] : x.damaged)
       damaged[name] = json::object{{"opens", o.opens}, {"error", o.error}, {"event_count", o.event_count}};
     out += "    \"damaged\": " + json::serialize(damaged) + ",\n";
+    const bool commit_fields = x.has_commit_fields;
     out += "    \"events\": " +
-           rows(x.events, [&](const v1_event& e) { return event_to_json(e, x.has_commit_fields); }) + "\n  }";
+           rows(x.events, [commit_fields](const v1_event& e) { return event_to_json(e, commit_fields); }) +
+           "\n  }";
   }
   return out + "\n}}\n";
 }

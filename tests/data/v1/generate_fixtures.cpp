@@ -418,7 +418,8 @@ void write(const std::string& out_dir, const std::string& name, const fixture_st
   auto fs = posix_file_system();
   for (const auto& [ext, bytes] :
        {std::pair{".v1img", v1::to_archive(f.first)}, std::pair{".json", v1::to_json(f.second)}}) {
-    const std::string path = out_dir + "/" + name + ext;
+    std::string path = out_dir;
+    path.append("/").append(name).append(ext);
     auto file = fs->open(path, open_mode::read_write_create);
     check(file.has_value(), "creating " + path);
     check(!(*file)->truncate(0), "truncating " + path);
