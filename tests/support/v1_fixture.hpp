@@ -49,8 +49,10 @@ using disk_image = std::map<std::string, std::string>;
 // What the format-1 engine's open (recovery) did with a store.
 struct recovery_outcome {
   bool opens = false;
-  std::string error;              // the error's message when it does not open
-  std::uint64_t event_count = 0;  // events $all reads when it opens
+  // The error's message when it does not open, or when it opens but reading
+  // $all then fails (damage recovery did not look at).
+  std::string error;
+  std::uint64_t event_count = 0;  // events $all reads when it opens and reads
   friend bool operator==(const recovery_outcome&, const recovery_outcome&) = default;
 };
 
