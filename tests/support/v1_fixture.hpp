@@ -20,7 +20,7 @@
 // zeros or more are left out: a preallocated journal is mostly zeros).
 // Integers are little-endian.
 //
-// The writing half (write_archive, to_json) is for the generator
+// The writing half (to_archive, to_json) is for the generator
 // (tests/data/v1/generate_fixtures.cpp), which is built only at commits that
 // still have the format-1 engine.
 #pragma once
