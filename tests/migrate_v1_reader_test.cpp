@@ -389,6 +389,40 @@ TEST(migrate_v1_reader, refuses_a_damaged_or_missing_store_json_saying_what_it_f
   EXPECT_NE(missing.error().detail.find("no store.json"), std::string::npos) << missing.error().detail;
 }
 
+// The fixtures themselves: a cut or damaged archive, or expectations that do
+// not match its stores, are refused with the file (and offset), never read
+// as a smaller store.
+TEST(migrate_v1_fixture, refuses_a_cut_or_mismatched_fixture_naming_the_file) {
+  const v1::fixture& closed = fixture("closed");
+  const std::string archive = v1::to_archive(closed.stores);
+  const std::string json = v1::to_json(closed.expected);
+  auto whole = v1::parse_fixture("closed", archive, json);
+  ASSERT_TRUE(whole) << whole.error().message();
+  EXPECT_EQ(whole->stores, closed.stores);
+  ASSERT_EQ(whole->expected.at("closed").events, closed.expected.at("closed").events);
+
+  auto cut = v1::parse_fixture("closed", archive.substr(0, archive.size() - 1), json);
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().code, errc::corrupt_data);
+  EXPECT_NE(cut.error().detail.find("closed.v1img at offset "), std::string::npos) << cut.error().detail;
+
+  auto not_an_archive = v1::parse_fixture("closed", "PK\x03\x04", json);
+  ASSERT_FALSE(not_an_archive);
+  EXPECT_NE(not_an_archive.error().detail.find("closed.v1img at offset 0"), std::string::npos)
+      << not_an_archive.error().detail;
+
+  auto bad_json = v1::parse_fixture("closed", archive, json.substr(0, json.size() / 2));
+  ASSERT_FALSE(bad_json);
+  EXPECT_EQ(bad_json.error().code, errc::corrupt_data);
+  EXPECT_NE(bad_json.error().detail.find("closed.json"), std::string::npos) << bad_json.error().detail;
+
+  auto other_store =
+      v1::parse_fixture("closed", archive, v1::to_json({{"other", closed.expected.at("closed")}}));
+  ASSERT_FALSE(other_store);
+  EXPECT_NE(other_store.error().detail.find("no store closed"), std::string::npos)
+      << other_store.error().detail;
+}
+
 // ---------------------------------------------------------------------------
 // After a crash at any write, the reader ends $all where the engine's own
 // recovery did and returns what the recovered store read. GetParam():

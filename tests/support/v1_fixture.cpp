@@ -192,12 +192,16 @@ result<fixture> read_fixture(const std::string& name, const std::string& dir) {
   if (!archive) return archive.error();
   auto text = read_file(base + ".json");
   if (!text) return text.error();
+  return parse_fixture(name, *archive, *text);
+}
+
+result<fixture> parse_fixture(const std::string& name, std::string_view archive, std::string_view json_text) {
   fixture out;
-  auto stores = parse_archive(*archive, name + ".v1img");
+  auto stores = parse_archive(archive, name + ".v1img");
   if (!stores) return stores.error();
   out.stores = std::move(*stores);
   try {
-    const json::value parsed = json::parse(*text);
+    const json::value parsed = json::parse(json_text);
     for (const auto& [store, x] : parsed.as_object().at("stores").as_object())
       out.expected[std::string(store)] = expectation_of(x);
   } catch (const std::exception& e) {

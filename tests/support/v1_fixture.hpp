@@ -34,6 +34,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace evstore::test::v1 {
@@ -86,6 +87,9 @@ std::string data_dir();
 // naming the file (and offset in the archive) when one does not parse or the
 // two name different stores.
 [[nodiscard]] result<fixture> read_fixture(const std::string& name, const std::string& dir = {});
+// The same from the two files' bytes (errors name <name>.v1img or <name>.json).
+[[nodiscard]] result<fixture> parse_fixture(const std::string& name, std::string_view archive,
+                                            std::string_view json_text);
 
 // A memory file system holding `image` under `dir` (files synced: a power
 // loss keeps them), and the files under `dir` of a file system, as an image.
