@@ -197,7 +197,7 @@ void IndexMemtableFreeze1Mx3(benchmark::State& state) {
       for (std::uint64_t i = 0; i < streams; ++i) (*index)->add(run.names[i], round, round * streams + i);
     const auto added = std::chrono::steady_clock::now();
     state.counters["memtable_bytes_per_stream"] =
-        static_cast<double>((*index)->memtable().byte_size()) / static_cast<double>(streams);
+        static_cast<double>((*index)->sizes().live_bytes) / static_cast<double>(streams);
     if (auto r = (*index)->freeze_and_write_run(); !r) throw std::runtime_error(r.error().message());
     const auto frozen = std::chrono::steady_clock::now();
     state.counters["add_Mev_per_s"] = static_cast<double>(streams * events_per_stream) /
