@@ -456,6 +456,7 @@ TEST(stream_index_add_batch, a_batch_indexes_as_the_same_adds_one_by_one) {
   std::vector<std::string> names;
   std::vector<stream_index::entry> batch;
   std::mt19937_64 rng(5);
+  names.reserve(500);
   for (int i = 0; i < 500; ++i) names.push_back("s-" + std::to_string(rng() % 40));
   for (std::size_t i = 0; i < names.size(); ++i) {
     const std::uint64_t version = model.streams[names[i]].size();

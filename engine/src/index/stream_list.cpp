@@ -19,7 +19,7 @@ bool key_less(const listed_stream& a, const listed_stream& b) noexcept {
 // none of its positions is below all_count).
 class run_streams {
  public:
-  run_streams(std::shared_ptr<const index_run_reader> run, const list_cursor& after)
+  run_streams(const std::shared_ptr<const index_run_reader>& run, const list_cursor& after)
       : cursor_(run, after.from_start() ? 0 : run->block_at_or_before({after.hash, after.name, 0})),
         after_(after) {}
 
