@@ -192,6 +192,15 @@ result<std::uint64_t> stream_index::refresh() {
   return end;
 }
 
+// Memory only (the frozen memtable's table, the runs' bloom filters), so fit
+// for the shared section: when no older source may hold the name, a reader
+// needs no reference to them, and an absent name costs no shared_ptr copies.
+bool stream_index::older_may_hold(std::uint64_t hash, std::string_view name) const {
+  if (frozen_ && frozen_->find(hash, name) != nullptr) return true;
+  return std::any_of(runs_->runs.begin(), runs_->runs.end(),
+                     [&](const auto& run) { return run->may_contain(hash); });
+}
+
 result<std::size_t> stream_index::lookup(std::string_view name, std::uint64_t from, std::size_t max_count,
                                          std::vector<std::uint64_t>& out) const {
   if (max_count == 0) return 0;
@@ -210,6 +219,10 @@ result<std::size_t> stream_index::lookup(std::string_view name, std::uint64_t fr
       if (from >= live_first) return live_.lookup(hash, name, from, max_count, out);
       if (live_first - from < max_count)
         live_n = live_.lookup(hash, name, live_first, max_count - (live_first - from), out);
+    }
+    if (!older_may_hold(hash, name)) {
+      out.resize(base);  // `from` is in no older source
+      return 0;
     }
     frozen = frozen_;
     runs = runs_;
@@ -259,6 +272,7 @@ result<std::optional<std::uint64_t>> stream_index::last_version(std::string_view
   {
     std::shared_lock lock(mutex_);
     if (auto v = live_.last_version(hash, name)) return v;
+    if (!older_may_hold(hash, name)) return std::optional<std::uint64_t>{};
     frozen = frozen_;
     runs = runs_;
   }
@@ -278,6 +292,7 @@ result<std::uint64_t> stream_index::count_below(std::string_view name, std::uint
   {
     std::shared_lock lock(mutex_);
     if (auto n = live_.count_below(hash, name, all_count)) return *n;
+    if (!older_may_hold(hash, name)) return std::uint64_t{0};
     frozen = frozen_;
     runs = runs_;
   }
