@@ -7,13 +7,16 @@
 #include "index/index_run_writer.hpp"
 #include "index/merge_runs.hpp"
 #include "index/stream_memtable.hpp"
+#include "support/forwarding_file_system.hpp"
 #include "support/stream_index_model.hpp"
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <functional>
 #include <thread>
 
 using namespace evstore;
@@ -247,7 +250,7 @@ TEST(stream_index_model, random_adds_runs_compactions_and_reopens_answer_as_a_mo
     index.reset();
     index = open_index(fs, 3);
     ASSERT_TRUE(index);
-    EXPECT_TRUE(index->memtable().empty());
+    EXPECT_EQ(index->sizes().live_events, 0u);
     expect_index_matches(*index, model, rng);
     for (const auto& run : index->runs()) EXPECT_TRUE(run->verify()) << run->verify().error().message();
     // The index's files: the manifest and the live runs, whatever the number of streams.
@@ -291,4 +294,319 @@ TEST(stream_index_follower, a_read_only_open_removes_nothing_and_answers_from_th
   // The writer's own open, after a crash, does remove it.
   ASSERT_TRUE(open_index(fs));
   EXPECT_FALSE(fs->exists(stray));
+}
+
+namespace {
+
+// How many of the model's versions of `name` have a position below all_count.
+std::uint64_t model_count(const stream_index_model& model, const std::string& name, std::uint64_t all_count) {
+  auto it = model.streams.find(name);
+  if (it == model.streams.end()) return 0;
+  return static_cast<std::uint64_t>(std::lower_bound(it->second.begin(), it->second.end(), all_count) -
+                                    it->second.begin());
+}
+
+// Every stream the model holds with a version below all_count, in key order, with its count.
+std::vector<std::pair<std::string, std::uint64_t>> model_listing(const stream_index_model& model,
+                                                                 std::uint64_t all_count) {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  for (const auto& [name, positions] : model.streams)
+    if (const auto n = model_count(model, name, all_count); n > 0) out.emplace_back(name, n);
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) {
+    return stream_key_view{stream_hash(a.first), a.first, 0} <
+           stream_key_view{stream_hash(b.first), b.first, 0};
+  });
+  return out;
+}
+
+// Pages through list() `limit` streams at a time.
+std::vector<std::pair<std::string, std::uint64_t>> list_all(const stream_index& index, std::size_t limit,
+                                                            std::uint64_t all_count) {
+  std::vector<std::pair<std::string, std::uint64_t>> out;
+  std::string after;
+  for (int pages = 0; pages < 10000; ++pages) {
+    auto page = index.list(after, limit, all_count);
+    EXPECT_TRUE(page) << page.error().message();
+    if (!page) break;
+    EXPECT_LE(page->streams.size(), limit);
+    for (const listed_stream& s : page->streams) out.emplace_back(s.name, s.count);
+    if (!page->more) break;
+    EXPECT_EQ(page->streams.size(), limit) << "a page that is not the last is full";
+    after = page->streams.back().name;
+  }
+  return out;
+}
+
+// An index whose streams are spread over two runs, the frozen memtable (its
+// run write failed) and the live memtable: old-* only in the runs, mid-* only
+// in the frozen memtable, new-* only in the live one, and s-* in all four.
+struct three_tier {
+  std::shared_ptr<memory_file_system> mem = std::make_shared<memory_file_system>();
+  std::shared_ptr<fault_injecting_file_system> fs = std::make_shared<fault_injecting_file_system>(mem);
+  std::unique_ptr<stream_index> index;
+  stream_index_model model;
+  std::vector<std::uint64_t> boundaries;  // $all counts where a tier ends
+
+  three_tier() {
+    auto opened = stream_index::open(fs, "/idx", {});
+    EXPECT_TRUE(opened);
+    index = std::move(*opened);
+    auto round = [&](const std::string& only, int only_count) {
+      for (int i = 0; i < 12; ++i) model.add(*index, "s-" + std::to_string(i));
+      for (int i = 0; i < only_count; ++i) model.add(*index, only + std::to_string(i));
+      for (int i = 0; i < 12; i += 3) model.add(*index, "s-" + std::to_string(i));
+      boundaries.push_back(model.next_position);
+    };
+    round("old-", 20);
+    EXPECT_TRUE(index->freeze_and_write_run());
+    round("old-", 20);
+    EXPECT_TRUE(index->freeze_and_write_run());
+    round("mid-", 15);
+    fs->fail_operation(1, make_error_code(boost::system::errc::io_error), false);
+    EXPECT_FALSE(index->freeze_and_write_run()) << "the run write was to fail";
+    round("new-", 15);
+    EXPECT_EQ(index->runs().size(), 2u);
+    EXPECT_GT(index->sizes().frozen_events, 0u);
+    EXPECT_GT(index->sizes().live_events, 0u);
+  }
+};
+
+}  // namespace
+
+TEST(stream_index_count_below, counts_the_versions_below_each_cut_across_runs_frozen_and_live_memtables) {
+  three_tier t;
+  ASSERT_TRUE(t.index);
+  std::vector<std::uint64_t> cuts{0, 1, UINT64_MAX};
+  for (const std::uint64_t b : t.boundaries) cuts.insert(cuts.end(), {b - 1, b, b + 1, b / 2 + 3});
+  for (const std::uint64_t cut : cuts) {
+    for (const auto& [name, positions] : t.model.streams) {
+      auto n = t.index->count_below(name, cut);
+      ASSERT_TRUE(n) << n.error().message();
+      ASSERT_EQ(*n, model_count(t.model, name, cut)) << name << " below " << cut;
+    }
+    auto absent = t.index->count_below("absent", cut);
+    ASSERT_TRUE(absent);
+    EXPECT_EQ(*absent, 0u);
+  }
+  // The live memtable answers without I/O; a run with one block read, as last_version.
+  const std::uint64_t reads = t.fs->read_count();
+  EXPECT_EQ(t.index->count_below("new-3", UINT64_MAX).value(), 1u);
+  EXPECT_EQ(t.index->count_below("s-1", UINT64_MAX).value(), t.model.streams["s-1"].size());
+  EXPECT_EQ(t.fs->read_count(), reads);
+  EXPECT_EQ(t.index->count_below("old-3", UINT64_MAX).value(), 2u);
+  EXPECT_LE(t.fs->read_count() - reads, 1u);
+}
+
+TEST(stream_index_count_below, a_run_walks_back_over_groups_and_blocks_to_the_cut) {
+  auto fs = std::make_shared<memory_file_system>();
+  ASSERT_FALSE(fs->create_directories("/r"));
+  stream_memtable m;
+  constexpr std::uint64_t step = 100000;  // 3-byte deltas: the 3,000 positions span blocks
+  for (std::uint64_t v = 0; v < 3000; ++v) m.add("long", v, step * v + 5);
+  const auto run = write_run(*fs, "/r/run.sidx", 1, m);
+  ASSERT_TRUE(run);
+  ASSERT_GT(run->block_count(), 2u);
+  const std::uint64_t h = stream_hash("long");
+  for (const std::uint64_t cut :
+       std::initializer_list<std::uint64_t>{0, 5, 6, step + 5, step + 6, 256 * step + 5, 256 * step + 6,
+                                            1000 * step, 2999 * step + 5, 2999 * step + 6, 5000 * step}) {
+    auto n = run->count_below(h, "long", cut);
+    ASSERT_TRUE(n) << n.error().message();
+    const std::uint64_t expected = cut <= 5 ? 0 : std::min<std::uint64_t>(3000, (cut - 5 + step - 1) / step);
+    // Below the first position the run still answers 0: no version of the name precedes it.
+    ASSERT_TRUE(n->has_value()) << cut;
+    EXPECT_EQ(**n, expected) << "cut " << cut;
+  }
+  EXPECT_FALSE(run->count_below(stream_hash("other"), "other", 100).value());
+}
+
+TEST(stream_index_list, pages_in_key_order_across_runs_frozen_and_live_memtables_with_the_cut) {
+  three_tier t;
+  ASSERT_TRUE(t.index);
+  std::vector<std::uint64_t> cuts{0, UINT64_MAX};
+  for (const std::uint64_t b : t.boundaries) cuts.insert(cuts.end(), {b - 1, b, b + 7});
+  for (const std::uint64_t cut : cuts) {
+    const auto expected = model_listing(t.model, cut);
+    for (const std::size_t limit : {std::size_t{1}, std::size_t{4}, std::size_t{7}, std::size_t{1000}}) {
+      SCOPED_TRACE("cut " + std::to_string(cut) + " limit " + std::to_string(limit));
+      EXPECT_EQ(list_all(*t.index, limit, cut), expected);
+    }
+  }
+  // A cursor that names no stream resumes at the next key.
+  const auto all = model_listing(t.model, UINT64_MAX);
+  auto page = t.index->list("zz-not-a-stream", 1000, UINT64_MAX);
+  ASSERT_TRUE(page);
+  const list_cursor cursor("zz-not-a-stream");
+  std::size_t after = 0;
+  for (const auto& [name, count] : all) after += cursor.before(stream_hash(name), name) ? 1 : 0;
+  EXPECT_EQ(page->streams.size(), after);
+  EXPECT_FALSE(page->more);
+  // And the listing is the same once everything is in runs.
+  ASSERT_TRUE(t.index->freeze_and_write_run());
+  EXPECT_EQ(t.index->sizes().frozen_events + t.index->sizes().live_events, 0u);
+  EXPECT_EQ(list_all(*t.index, 5, UINT64_MAX), all);
+}
+
+TEST(stream_index_add_batch, a_batch_indexes_as_the_same_adds_one_by_one) {
+  auto fs = std::make_shared<memory_file_system>();
+  auto one = open_index(fs);
+  auto batched = stream_index::open(fs, "/other", {});
+  ASSERT_TRUE(one && batched);
+  stream_index_model model;
+  std::vector<std::string> names;
+  std::vector<stream_index::entry> batch;
+  std::mt19937_64 rng(5);
+  names.reserve(500);
+  for (int i = 0; i < 500; ++i) names.push_back("s-" + std::to_string(rng() % 40));
+  for (std::size_t i = 0; i < names.size(); ++i) {
+    const std::uint64_t version = model.streams[names[i]].size();
+    batch.push_back({names[i], version, model.next_position});
+    model.add(*one, names[i]);
+    if (batch.size() == 37 || i + 1 == names.size()) {
+      (*batched)->add_batch(batch);
+      batch.clear();
+    }
+    if (i == 250) {
+      ASSERT_TRUE((*batched)->freeze_and_write_run());
+    }
+  }
+  expect_index_matches(**batched, model, rng);
+  EXPECT_EQ(list_all(**batched, 1000, UINT64_MAX), list_all(*one, 1000, UINT64_MAX));
+}
+
+namespace {
+
+// A file system that runs a hook (once) before opening a file whose path contains `part`.
+class open_hook_file_system final : public forwarding_file_system {
+ public:
+  using forwarding_file_system::forwarding_file_system;
+  void arm(std::string part, std::function<void()> hook) {
+    part_ = std::move(part);
+    hook_ = std::move(hook);
+  }
+  boost::system::result<std::unique_ptr<file>> open(const std::string& p, open_mode mode) override {
+    if (hook_ && p.find(part_) != std::string::npos) std::exchange(hook_, nullptr)();
+    return base_->open(p, mode);
+  }
+
+ private:
+  std::string part_;
+  std::function<void()> hook_;
+};
+
+// The follower indexes the writer's $all entries itself, from `from` on.
+void follow(stream_index& follower, const stream_index_model& model, std::uint64_t from, std::uint64_t to) {
+  for (const index_event& e : model.log)
+    if (e.position >= from && e.position < to) follower.add(e.name, e.version, e.position);
+}
+
+}  // namespace
+
+TEST(stream_index_follower, refresh_after_the_writers_run_takes_its_runs_and_trims_the_memtable) {
+  auto fs = std::make_shared<memory_file_system>();
+  auto writer = open_index(fs);
+  ASSERT_TRUE(writer);
+  stream_index_model model;
+  std::mt19937_64 rng(3);
+  for (int i = 0; i < 300; ++i) model.add(*writer, "s-" + std::to_string(rng() % 25));
+  ASSERT_TRUE(writer->freeze_and_write_run());
+  auto opened = stream_index::open(fs, "/idx", {.read_only = true});
+  ASSERT_TRUE(opened) << opened.error().message();
+  stream_index& follower = **opened;
+  EXPECT_EQ(follower.durable_end(), 300u);
+  // The writer appends more; the follower indexes them in memory, as it reads $all.
+  for (int i = 0; i < 200; ++i) model.add(*writer, "s-" + std::to_string(rng() % 30));
+  follow(follower, model, 300, 500);
+  expect_index_matches(follower, model, rng);
+  auto same = follower.refresh();
+  ASSERT_TRUE(same) << same.error().message();
+  EXPECT_EQ(*same, 300u) << "an unchanged manifest changes nothing";
+  EXPECT_EQ(follower.sizes().live_events, 200u);
+  // The writer writes a run of 300..500 and appends on; the follower is ahead of the run.
+  ASSERT_TRUE(writer->freeze_and_write_run());
+  for (int i = 0; i < 50; ++i) model.add(*writer, "s-" + std::to_string(rng() % 30));
+  follow(follower, model, 500, 550);
+  auto end = follower.refresh();
+  ASSERT_TRUE(end) << end.error().message();
+  EXPECT_EQ(*end, 500u);
+  EXPECT_EQ(follower.sizes().runs, 2u);
+  EXPECT_EQ(follower.sizes().live_events, 50u) << "what the runs cover leaves the memtable";
+  expect_index_matches(follower, model, rng);
+  EXPECT_EQ(list_all(follower, 7, 550), model_listing(model, 550));
+  // A follower behind the writer's run: everything of its memtable goes; it goes on from the end.
+  ASSERT_TRUE(writer->freeze_and_write_run());
+  for (int i = 0; i < 40; ++i) model.add(*writer, "s-" + std::to_string(rng() % 30));
+  ASSERT_TRUE(writer->freeze_and_write_run());
+  end = follower.refresh();
+  ASSERT_TRUE(end);
+  EXPECT_EQ(*end, 590u);
+  EXPECT_EQ(follower.sizes().live_events, 0u);
+  expect_index_matches(follower, model, rng);
+}
+
+TEST(stream_index_follower, refresh_after_a_compaction_and_the_old_runs_stay_readable_until_then) {
+  auto fs = std::make_shared<memory_file_system>();
+  auto writer = open_index(fs, 1);
+  ASSERT_TRUE(writer);
+  stream_index_model model;
+  std::mt19937_64 rng(4);
+  for (int round = 0; round < 2; ++round) {
+    for (int i = 0; i < 150; ++i) model.add(*writer, "s-" + std::to_string(rng() % 20));
+    ASSERT_TRUE(writer->freeze_and_write_run());
+  }
+  auto opened = stream_index::open(fs, "/idx", {.read_only = true});
+  ASSERT_TRUE(opened);
+  stream_index& follower = **opened;
+  ASSERT_EQ(follower.sizes().runs, 2u);
+  auto compacted = writer->compact();
+  ASSERT_TRUE(compacted && *compacted);
+  ASSERT_EQ(fs->files().size(), 2u) << "the writer removed the compacted runs";
+  // The follower still reads the removed runs through its open files.
+  expect_index_matches(follower, model, rng);
+  auto end = follower.refresh();
+  ASSERT_TRUE(end) << end.error().message();
+  EXPECT_EQ(*end, 300u);
+  EXPECT_EQ(follower.sizes().runs, 1u);
+  EXPECT_EQ(follower.runs().at(0)->header(), writer->runs().at(0)->header());
+  expect_index_matches(follower, model, rng);
+}
+
+TEST(stream_index_follower,
+     a_run_that_vanishes_between_the_manifest_read_and_its_open_makes_refresh_read_again) {
+  auto mem = std::make_shared<memory_file_system>();
+  auto writer = open_index(mem, 2);
+  ASSERT_TRUE(writer);
+  stream_index_model model;
+  std::mt19937_64 rng(6);
+  auto append_and_freeze = [&] {
+    for (int i = 0; i < 100; ++i) model.add(*writer, "s-" + std::to_string(rng() % 20));
+    ASSERT_TRUE(writer->freeze_and_write_run());
+  };
+  append_and_freeze();
+  append_and_freeze();
+  auto hooked = std::make_shared<open_hook_file_system>(mem);
+  auto opened = stream_index::open(hooked, "/idx", {.read_only = true});
+  ASSERT_TRUE(opened);
+  stream_index& follower = **opened;
+  append_and_freeze();  // three runs: the manifest names run 3, which the follower has not opened
+  // Right before the follower opens run 3, the writer compacts runs 1-3 into run 4 and removes them.
+  bool compacted = false;
+  hooked->arm(run_file_name(3), [&] { compacted = writer->compact().value(); });
+  auto end = follower.refresh();
+  ASSERT_TRUE(compacted);
+  ASSERT_TRUE(end) << end.error().message();
+  EXPECT_EQ(*end, 300u);
+  ASSERT_EQ(follower.runs().size(), 1u);
+  EXPECT_EQ(follower.runs().at(0)->header().seq, 4u);
+  expect_index_matches(follower, model, rng);
+
+  // A run that stays missing is not a race: refresh gives up, with the file's error.
+  append_and_freeze();
+  ASSERT_FALSE(mem->remove("/idx/" + run_file_name(5)));
+  auto missing = follower.refresh();
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, boost::system::errc::no_such_file_or_directory);
+  EXPECT_NE(missing.error().detail.find(run_file_name(5)), std::string::npos) << missing.error().detail;
+  EXPECT_EQ(follower.durable_end(), 300u) << "a failed refresh keeps what the follower had";
+  expect_index_matches(follower, model, rng, 300);
 }

@@ -1,5 +1,6 @@
 // Walks the groups of a run file or a frozen memtable in key order, one block
-// in memory at a time: the inputs of merge_runs() and of a run's verify().
+// in memory at a time: the inputs of merge_runs(), of a run's verify() and of
+// the stream index's listing (stream_list.hpp), which starts at a block.
 #pragma once
 
 #include "index/index_run_reader.hpp"
@@ -34,7 +35,9 @@ class group_cursor {
 // one block to the next.
 class run_cursor final : public group_cursor {
  public:
-  explicit run_cursor(std::shared_ptr<const index_run_reader> run) : run_(std::move(run)) {}
+  // Starts at block `first_block` (0: the whole run).
+  explicit run_cursor(std::shared_ptr<const index_run_reader> run, std::size_t first_block = 0)
+      : run_(std::move(run)), next_block_(first_block) {}
   [[nodiscard]] result<bool> advance() override;
   group_ref current() const override;
   const std::string& source() const override { return run_->path(); }

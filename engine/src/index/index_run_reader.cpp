@@ -1,6 +1,7 @@
 #include "index/index_run_reader.hpp"
 
 #include "index/group_cursor.hpp"
+#include "index/versions_below.hpp"
 #include "io/file_error.hpp"
 
 #include <algorithm>
@@ -142,6 +143,31 @@ result<std::optional<std::uint64_t>> index_run_reader::last_version(std::uint64_
   const run_format::run_group* g = group_at_or_before(block, key);
   if (g == nullptr) return std::nullopt;
   return g->end_version() - 1;
+}
+
+result<std::optional<std::uint64_t>> index_run_reader::count_below(std::uint64_t hash, std::string_view name,
+                                                                   std::uint64_t all_count) const {
+  if (!bloom_.may_contain(hash)) return std::nullopt;
+  const stream_key_view key{hash, name, UINT64_MAX};
+  auto i = block_for(key);
+  if (!i) return std::nullopt;
+  run_format::decoded_block block;
+  if (auto r = read_block(*i, block); !r) return r.error();
+  const run_format::run_group* g = group_at_or_before(block, key);
+  while (g != nullptr && g->key.hash == hash && g->key.name == name) {
+    if (auto n = versions_below(g->key.first_version, block.positions_of(*g), all_count)) return n;
+    if (g->key.first_version == 0) return std::optional<std::uint64_t>{0};
+    // The name's previous group: earlier in this block, or the last of the previous one.
+    if (g != block.groups.data()) {
+      --g;
+    } else if (*i == 0) {
+      return std::nullopt;
+    } else {
+      if (auto r = read_block(--*i, block); !r) return r.error();
+      g = &block.groups.back();
+    }
+  }
+  return std::nullopt;
 }
 
 result<void> index_run_reader::verify() const {

@@ -7,7 +7,7 @@
 // damage is errc::corrupt_data with the file and offset, an I/O error is the
 // file system's code with the file and offset: never "not found".
 //
-// Threading: immutable after open; lookups from any number of threads at once
+// Threading: immutable after open; lookups and cursors from any number of threads at once
 // (pread on a shared file). Share it with std::shared_ptr.
 #pragma once
 
@@ -45,7 +45,18 @@ class index_run_reader {
   [[nodiscard]] result<std::optional<std::uint64_t>> last_version(std::string_view name) const {
     return last_version(stream_hash(name), name);
   }
+  // versions_below() of the name in this run: from its last group (one block
+  // read, as last_version), walking back over the name's earlier groups only
+  // when that one lies wholly at or above all_count. nullopt when the run does
+  // not hold the name or none of its positions below all_count.
+  [[nodiscard]] result<std::optional<std::uint64_t>> count_below(std::uint64_t hash, std::string_view name,
+                                                                 std::uint64_t all_count) const;
   bool may_contain(std::uint64_t hash) const noexcept { return bloom_.may_contain(hash); }
+  // The block where a walk in key order finds the first key after `key` (the
+  // last whose first key is <= key; 0 if none is): where a listing resumes.
+  std::size_t block_at_or_before(const stream_key_view& key) const noexcept {
+    return block_for(key).value_or(0);
+  }
 
   const std::string& path() const noexcept { return path_; }
   const run_format::run_header& header() const noexcept { return footer_.header; }

@@ -1,5 +1,6 @@
 #include "index/stream_memtable.hpp"
 
+#include "index/versions_below.hpp"
 #include "require.hpp"
 
 #include <algorithm>
@@ -68,6 +69,33 @@ std::optional<std::uint64_t> stream_memtable::last_version(std::uint64_t hash, s
   const entry* e = find(hash, name);
   if (e == nullptr) return std::nullopt;
   return e->end_version() - 1;
+}
+
+std::optional<std::uint64_t> stream_memtable::count_below(std::uint64_t hash, std::string_view name,
+                                                          std::uint64_t all_count) const {
+  const entry* e = find(hash, name);
+  if (e == nullptr) return std::nullopt;
+  return versions_below(e->first_version, e->positions, all_count);
+}
+
+stream_memtable stream_memtable::without_below(std::uint64_t end) const {
+  if (events_ == 0 || first_position_ >= end) return *this;
+  stream_memtable out;
+  out.first_position_ = UINT64_MAX;
+  for (const auto& [k, e] : streams_) {
+    const auto cut = std::lower_bound(e.positions.begin(), e.positions.end(), end);
+    if (cut == e.positions.end()) continue;
+    entry kept{e.first_version + static_cast<std::uint64_t>(cut - e.positions.begin()),
+               {cut, e.positions.end()}};
+    out.first_position_ = std::min(out.first_position_, kept.positions.front());
+    out.events_ += kept.positions.size();
+    out.bytes_ += node_overhead + (k.name.size() > 15 ? k.name.size() + 1 : 0) +
+                  kept.positions.capacity() * sizeof(std::uint64_t);
+    out.streams_.emplace(k, std::move(kept));
+  }
+  if (out.events_ == 0) return stream_memtable();
+  out.end_position_ = end_position_;
+  return out;
 }
 
 }  // namespace evstore::detail

@@ -8,8 +8,9 @@
 // probe and, for short streams, two allocations (node, positions) in all. sorted() puts the entries
 // in the index's key order (stream_key.hpp) for writing a run.
 //
-// Threading: not synchronized. The stream index's writer thread owns the live
-// memtable; once frozen (no more add), any number of threads may read it.
+// Threading: not synchronized. The stream index (stream_index.hpp) guards its
+// live memtable with its lock; once frozen (no more add), any number of
+// threads may read it without one.
 #pragma once
 
 #include "index/stream_key.hpp"
@@ -44,6 +45,14 @@ class stream_memtable {
                      std::vector<std::uint64_t>& out) const;
   const entry* find(std::uint64_t hash, std::string_view name) const;
   std::optional<std::uint64_t> last_version(std::uint64_t hash, std::string_view name) const;
+  // versions_below() of the name's entry: nullopt when the memtable does not
+  // hold the name or holds none of its positions below all_count.
+  std::optional<std::uint64_t> count_below(std::uint64_t hash, std::string_view name,
+                                           std::uint64_t all_count) const;
+  // A copy without the positions below `end` (a follower's memtable once the
+  // writer's runs cover them): each stream keeps its versions from the first
+  // position >= end on; a stream left with none is dropped.
+  stream_memtable without_below(std::uint64_t end) const;
 
   bool empty() const noexcept { return streams_.empty(); }
   std::size_t stream_count() const noexcept { return streams_.size(); }
@@ -81,6 +90,8 @@ class stream_memtable {
   using value_type = map_type::value_type;
   // The entries in key order (xxh3_64(name), name), for writing a run.
   std::vector<const value_type*> sorted() const;
+  // Every entry, in no order.
+  const map_type& streams() const noexcept { return streams_; }
 
  private:
   map_type streams_;
