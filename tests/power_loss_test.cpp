@@ -462,48 +462,22 @@ struct crash_mode {
   bool damages_synced_bytes() const { return kind == crash_kind::garbage; }
 };
 
-using fs_image = std::map<std::string, std::string>;
-
-fs_image snapshot(const memory_file_system& mem) {
-  fs_image out;
-  for (const std::string& f : mem.files()) out[f] = mem.contents(f);
-  return out;
-}
-
 // A power loss on a disk that keeps "powersafe overwrite": names and files as
 // synced_only would leave them, except that each 512-byte sector the unsynced
 // writes touched is either wholly old or wholly new (torn_sectors) or, with
 // `garbage_bytes`, may also get zeros or random bytes where the new writes
 // differ from the synced bytes (torn_bytes). Bytes that no write changed since
 // the last sync keep their value. Files keep their current (grown) size.
+//
+// Per file (inode), as memory_file_system's own torn modes do it, never per
+// path: a name renamed over since the last directory sync (an atomically
+// replaced manifest or store.json) names another file now, and mixing that
+// file's bytes into the old one's, as this helper once did by comparing the
+// current and durable bytes under one path, tore files that were never
+// written: a synced manifest read back with a bad checksum, or naming a run
+// whose creation the power loss undid.
 void torn_power_loss(memory_file_system& mem, bool garbage_bytes, std::uint64_t seed) {
-  constexpr std::size_t sector = 512;
-  const fs_image current = snapshot(mem);
-  mem.power_loss(power_loss_mode::synced_only, 0);
-  const fs_image durable = snapshot(mem);
-  std::mt19937_64 rng(seed);
-  for (const auto& [path, d] : durable) {  // only durable names survive
-    const auto it = current.find(path);
-    if (it == current.end()) continue;
-    const std::string& c = it->second;
-    std::string out = c;
-    for (std::size_t at = 0; at < out.size(); at += sector) {
-      const std::size_t len = std::min(sector, out.size() - at);
-      if (at + len <= d.size() && d.compare(at, len, c, at, len) == 0) continue;
-      const auto choice = rng() % (garbage_bytes ? 4 : 2);
-      for (std::size_t i = at; i < at + len; ++i) {
-        const bool written = i >= d.size() || d[i] != c[i];
-        if (!written) continue;
-        switch (choice) {
-          case 0: break;                                       // new bytes
-          case 1: out[i] = i < d.size() ? d[i] : '\0'; break;  // old bytes (zeros past the old end)
-          case 2: out[i] = '\0'; break;
-          default: out[i] = static_cast<char>(rng()); break;
-        }
-      }
-    }
-    if (out != d) mem.set_contents(path, out);
-  }
+  mem.power_loss(garbage_bytes ? power_loss_mode::torn_bytes : power_loss_mode::torn_sectors, seed);
 }
 
 void apply_crash(memory_file_system& mem, const crash_mode& m) {
