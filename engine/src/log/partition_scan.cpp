@@ -59,6 +59,10 @@ class tail_scanner {
   // The segment being walked, and a window of its bytes [window_base_, + size).
   std::uint64_t segment_ = 0;
   std::unique_ptr<file> current_;
+  // Where the current segment's bytes end: its file's size, at most the
+  // segment size. Past it every byte reads as zero, so the checks for zeros
+  // stop there (a segment is written, or allocated, only as far as needed).
+  std::uint64_t stored_ = 0;
   std::uint64_t window_base_ = 0;
   std::vector<std::byte> window_;
   segment_bytes next_;  // the head of segment_ + 1
@@ -69,10 +73,16 @@ result<opened_segment::state> tail_scanner::open_current(std::uint64_t segment) 
   window_.clear();
   window_base_ = 0;
   current_.reset();
+  stored_ = 0;
   if (segment >= max_segments) return opened_segment::state::missing;
   auto opened = open_segment(fs_, dir_, partition_, segment, g_, open_mode::read_only);
   if (!opened) return opened.error();
   current_ = std::move(opened->handle);
+  if (current_) {
+    auto size = current_->size();
+    if (!size) return io_error_at(size.error(), "sizing", name(segment), 0);
+    stored_ = std::min(*size, g_.segment_size);
+  }
   return opened->what;
 }
 
@@ -94,7 +104,7 @@ result<format::bytes> tail_scanner::view(std::uint64_t at, std::uint64_t n) {
 }
 
 result<bool> tail_scanner::zeros_from(std::uint64_t at) {
-  while (at < g_.segment_size) {
+  while (at < stored_) {
     auto piece = view(at, chunk_bytes);
     if (!piece) return piece.error();
     if (!format::all_zero(*piece)) return false;
@@ -215,7 +225,7 @@ result<log_scan> tail_scanner::run(std::uint64_t from) {
 
 // The log ends at in-segment offset x of the current segment with something
 // other than a clean end: a torn tail, or damage if a valid record ends beyond
-// the window. The search reads the rest of the segment at once (rare: only
+// the window. The search reads the rest of the segment's file at once (rare: only
 // after a crash or damage).
 result<log_scan> tail_scanner::judge(std::uint64_t x, decode_status status, log_scan scan) {
   const std::uint64_t end = segment_ * g_.segment_size + x;
@@ -229,8 +239,9 @@ result<log_scan> tail_scanner::judge(std::uint64_t x, decode_status status, log_
   const std::uint64_t limit = end + options_.unsynced_window;
   const auto damage = [&] { return corruption_at("damaged record before valid records", name(segment_), x); };
   segment_bytes rest;
-  if (auto ok = load(segment_, x, g_.segment_size - x, rest); !ok) return ok.error();
-  for (std::uint64_t j = x + 1; j + format::record_overhead <= g_.segment_size; ++j) {
+  const std::uint64_t stored = std::max(stored_, x);
+  if (auto ok = load(segment_, x, stored - x, rest); !ok) return ok.error();
+  for (std::uint64_t j = x + 1; j + format::record_overhead <= stored; ++j) {
     const format::bytes here = rest.from(j);
     const std::uint32_t len = format::get_u32(here.data());
     // Cheap tests first: most offsets fail on the length words alone.
