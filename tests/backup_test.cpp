@@ -167,3 +167,50 @@ TEST(backup, refuses_a_non_empty_destination_or_a_source_that_is_no_store) {
   EXPECT_EQ(nothing.error().code, errc::invalid_argument);
   EXPECT_FALSE(std::filesystem::exists(dir.sub("copy")));
 }
+
+// Four partition logs of 8 KiB segments that roll over during the copy, and
+// a checkpoint (a new run, often a compaction that removes runs) every 30
+// events while the copy runs: each copy opens, holds a prefix of the source's
+// $all of whole appends, and verifies clean.
+TEST(backup, taken_while_segments_roll_and_runs_are_compacted_is_a_whole_prefix) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.sub("src"),
+                                       .system_streams = false,
+                                       .checkpoint_interval = 30,
+                                       .partitions = 4,
+                                       .segment_size = 8192});
+  ASSERT_TRUE(s) << s.error().message();
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 0; !stop; ++i) {
+      if (append_wait(*s, "s-" + std::to_string(i % 13), make_events(3)).ec) return;
+    }
+  });
+  ASSERT_TRUE(wait_until([&] { return s->event_count() > 600; }, std::chrono::seconds(60)));
+  std::vector<std::uint64_t> counts;
+  for (int round = 0; round < 3; ++round) {
+    auto report = backup_store(dir.sub("src"), dir.sub("copy-" + std::to_string(round)));
+    ASSERT_TRUE(report) << report.error().message();
+    counts.push_back(report->events);
+  }
+  stop = true;
+  writer.join();
+  const auto source = all_events(*s);
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE(round);
+    auto copy = store::open(io.executor(),
+                            {.directory = dir.sub("copy-" + std::to_string(round)), .system_streams = false});
+    ASSERT_TRUE(copy) << copy.error().message();
+    const auto events = all_events(*copy);
+    ASSERT_EQ(events.size(), counts[round]);
+    EXPECT_GT(events.size(), 600u);
+    EXPECT_EQ(events.size() % 3, 0u) << "appends are whole";
+    ASSERT_LE(events.size(), source.size());
+    EXPECT_TRUE(std::equal(events.begin(), events.end(), source.begin())) << "a prefix of the source's $all";
+    const verify_report v = verify_store(*copy);
+    EXPECT_TRUE(v.clean()) << v.damage.front().message();
+    ASSERT_FALSE(close_wait(*copy));
+  }
+  ASSERT_FALSE(close_wait(*s));
+}

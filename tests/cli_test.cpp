@@ -1,5 +1,6 @@
 // The evstore command-line tool, run as a separate process.
 #include "support/store_fixture.hpp"
+#include "support/v1_fixture.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -83,13 +84,13 @@ TEST(cli, verify_exits_1_and_names_the_damaged_file) {
   const std::string d = dir.sub("data");
   ASSERT_EQ(run("demo " + d).status, 0);
   {
-    std::fstream f(d + "/streams/cart-1.evs", std::ios::in | std::ios::out | std::ios::binary);
+    std::fstream f(d + "/log/p000-00000000.evs", std::ios::in | std::ios::out | std::ios::binary);
     f.seekp(256 + 100);
     f.put('\x7f');
   }
   auto verify = run("verify " + d);
   EXPECT_EQ(verify.status, 1) << verify.out;
-  EXPECT_NE(verify.out.find("streams/cart-1.evs at offset 256"), std::string::npos) << verify.out;
+  EXPECT_NE(verify.out.find("log/p000-00000000.evs at offset 256"), std::string::npos) << verify.out;
 }
 
 namespace {
@@ -249,8 +250,15 @@ TEST(cli, repair_keeps_a_lost_event_as_a_placeholder_and_reports_it) {
   const std::string d = tmp.sub("data");
   ASSERT_EQ(run("demo " + d).status, 0);
   ASSERT_EQ(run("demo " + d).status, 0);  // cart-2, positions 4..7
-  const auto size = std::filesystem::file_size(d + "/streams/cart-2.evs");
-  std::filesystem::resize_file(d + "/streams/cart-2.evs", size - 10);
+  const std::string log = d + "/log/p000-00000000.evs";
+  const std::string before = slurp(log);
+  {
+    // A byte of the last record (position 7), before its trailing length.
+    std::fstream f(log, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(before.find_last_not_of('\0') - 10));
+    f.put('\x7f');
+  }
+  const std::string damaged = slurp(log);
   EXPECT_EQ(run("verify " + d).status, 1);
 
   auto dry = run("repair " + d + " --dry-run");
@@ -259,7 +267,7 @@ TEST(cli, repair_keeps_a_lost_event_as_a_placeholder_and_reports_it) {
             std::string::npos)
       << dry.out;
   EXPECT_NE(dry.out.find("dry run: nothing was changed"), std::string::npos) << dry.out;
-  EXPECT_EQ(std::filesystem::file_size(d + "/streams/cart-2.evs"), size - 10);
+  EXPECT_EQ(slurp(log), damaged);
 
   auto locked = sh("flock " + d + "/LOCK " + EVSTORE_CLI + " repair " + d);
   EXPECT_EQ(locked.status, 2) << locked.out;
@@ -267,7 +275,7 @@ TEST(cli, repair_keeps_a_lost_event_as_a_placeholder_and_reports_it) {
 
   auto repaired = run("repair " + d);
   EXPECT_EQ(repaired.status, 0) << repaired.out;
-  EXPECT_NE(repaired.out.find("save: streams/cart-2.evs bytes "), std::string::npos) << repaired.out;
+  EXPECT_NE(repaired.out.find("save: log/p000-00000000.evs bytes "), std::string::npos) << repaired.out;
   EXPECT_NE(repaired.out.find("kept 7 events in 2 streams, 1 lost events as placeholders, dropped 0 events"),
             std::string::npos)
       << repaired.out;
@@ -459,18 +467,26 @@ TEST(cli, info_and_ls_print_one_json_document_with_json) {
   ASSERT_EQ(info.status, 0) << info.err;
   const auto i = boost::json::parse(info.out).as_object();
   EXPECT_EQ(std::string_view(i.at("directory").as_string()), d);
-  EXPECT_EQ(i.at("format").to_number<int>(), 1);
+  EXPECT_EQ(i.at("format").to_number<int>(), 2);
+  EXPECT_EQ(i.at("partitions").to_number<int>(), 1);
+  EXPECT_EQ(i.at("segmentSize").to_number<std::uint64_t>(), std::uint64_t{256} << 20);
   EXPECT_EQ(i.at("events").to_number<std::uint64_t>(), 8u);
   EXPECT_EQ(i.at("streams").to_number<std::uint64_t>(), 2u);
   EXPECT_EQ(i.at("readStreams").to_number<std::uint64_t>(), 0u);
-  EXPECT_EQ(i.size(), 5u) << info.out;
+  EXPECT_EQ(i.size(), 7u) << info.out;
 
   auto ls = run_split(dir, "ls " + d + " --json");
   ASSERT_EQ(ls.status, 0) << ls.err;
-  EXPECT_EQ(boost::json::parse(ls.out), boost::json::parse(R"([{"stream":"cart-1","events":4},
-                                                               {"stream":"cart-2","events":4}])"));
+  // The stream index's order (a hash of the name), not creation order.
+  const auto listed = boost::json::parse(ls.out);
+  ASSERT_TRUE(listed.is_array() && listed.as_array().size() == 2) << ls.out;
+  const boost::json::value cart1 = boost::json::parse(R"({"stream":"cart-1","events":4})");
+  const boost::json::value cart2 = boost::json::parse(R"({"stream":"cart-2","events":4})");
+  EXPECT_TRUE((listed.as_array()[0] == cart1 && listed.as_array()[1] == cart2) ||
+              (listed.as_array()[0] == cart2 && listed.as_array()[1] == cart1))
+      << ls.out;
   auto page = run_split(dir, "ls " + d + " --json --offset 1 --limit 5");
-  EXPECT_EQ(boost::json::parse(page.out), boost::json::parse(R"([{"stream":"cart-2","events":4}])"));
+  EXPECT_EQ(boost::json::parse(page.out), boost::json::value(boost::json::array{listed.as_array()[1]}));
   auto past = run_split(dir, "ls " + d + " --json --offset 9");
   EXPECT_EQ(past.out, "[]\n");
 }
@@ -491,4 +507,69 @@ TEST(cli, on_a_terminal_the_meter_shows_and_is_cleared_and_stdout_stays_clean) {
   const std::string ndjson = slurp(out);
   EXPECT_EQ(std::count(ndjson.begin(), ndjson.end(), '\n'), 20000);
   EXPECT_EQ(ndjson.find('\r'), std::string::npos);
+}
+
+namespace {
+
+// Writes a store of a committed format-1 fixture (tests/data/v1) to `dir`.
+void write_image(const evstore::test::v1::disk_image& image, const std::string& dir) {
+  for (const auto& [path, bytes] : image) {
+    const std::filesystem::path file = std::filesystem::path(dir) / path;
+    std::filesystem::create_directories(file.parent_path());
+    std::ofstream out(file, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ASSERT_TRUE(out.good()) << file;
+  }
+}
+
+}  // namespace
+
+TEST(cli, migrate_converts_a_format_1_store_then_has_nothing_to_do_and_refuses_a_backup_in_the_way) {
+  namespace v1 = evstore::test::v1;
+  auto f = v1::read_fixture("realistic");
+  ASSERT_TRUE(f) << f.error().message();
+  const v1::store_expectation& expected = f->expected.at("realistic");
+  temp_dir dir;
+  const std::string d = dir.sub("data");
+  write_image(f->stores.at("realistic"), d);
+
+  auto locked = sh("flock " + d + "/LOCK " + EVSTORE_CLI + " migrate " + d);
+  EXPECT_EQ(locked.status, 2) << locked.out;
+  EXPECT_NE(locked.out.find("open in another process"), std::string::npos) << locked.out;
+
+  auto migrated = run("migrate " + d + " --partitions 2 --segment-mib 1");
+  ASSERT_EQ(migrated.status, 0) << migrated.out;
+  EXPECT_NE(migrated.out.find("migrated " + std::to_string(expected.events.size()) +
+                              " events, 1 read stream definitions and 2 consumer checkpoints to format 2"),
+            std::string::npos)
+      << migrated.out;
+  EXPECT_TRUE(std::filesystem::exists(d + ".v1/store.json"));
+  EXPECT_FALSE(std::filesystem::exists(d + ".v2-tmp"));
+  {
+    evstore::test::io_thread io;
+    auto s = evstore::store::open(io.executor(), {.directory = d});
+    ASSERT_TRUE(s) << s.error().message();
+    EXPECT_EQ(s->event_count(), expected.events.size());
+    auto last = s->read("$all", {.from = expected.events.size() - 1});
+    ASSERT_TRUE(last) << last.error().message();
+    ASSERT_EQ(last->events.size(), 1u);
+    EXPECT_EQ(last->events[0].stream, expected.events.back().stream);
+    EXPECT_EQ(last->events[0].version, expected.events.back().version);
+    EXPECT_EQ(last->events[0].data, expected.events.back().data);
+    ASSERT_FALSE(evstore::test::close_wait(*s));
+  }
+
+  auto again = run("migrate " + d);
+  EXPECT_EQ(again.status, 0) << again.out;
+  EXPECT_NE(again.out.find("nothing to do"), std::string::npos) << again.out;
+
+  // Another format-1 store where the first one's backup is.
+  const std::string e = dir.sub("other");
+  write_image(f->stores.at("realistic"), e);
+  std::filesystem::create_directories(e + ".v1");
+  std::ofstream(e + ".v1/store.json") << "{}";
+  auto in_the_way = run("migrate " + e);
+  EXPECT_EQ(in_the_way.status, 2) << in_the_way.out;
+  EXPECT_NE(in_the_way.out.find(e + ".v1"), std::string::npos) << in_the_way.out;
+  EXPECT_TRUE(std::filesystem::exists(e + "/streams")) << "the format-1 store stays";
 }

@@ -173,9 +173,9 @@ namespace {
 
 TEST_F(corruption, verify_names_a_damaged_file_header_that_reads_never_touch) {
   image damaged = image_;
-  std::string& part = damaged["/s/streams/s-1.evs"];
+  std::string& part = damaged["/s/log/p000-00000000.evs"];
   ASSERT_GT(part.size(), 256u);
-  part[100] = static_cast<char>(part[100] ^ 0x04);  // inside the header's zero-padded name field
+  part[100] = static_cast<char>(part[100] ^ 0x04);  // inside the segment header's zero-padded name field
   auto fs = std::make_shared<memory_file_system>();
   for (const auto& [path, bytes] : damaged) {
     fs->set_contents(path, bytes);
@@ -186,8 +186,10 @@ TEST_F(corruption, verify_names_a_damaged_file_header_that_reads_never_touch) {
   auto page = s->read("s-1");
   EXPECT_TRUE(page) << "reads do not need the header";
   const verify_report v = verify_store(*s);
-  ASSERT_EQ(v.damage.size(), 1u);
-  EXPECT_NE(v.damage[0].message().find("damaged file header in streams/s-1.evs at offset 0"),
+  // The header, and what follows from it: the log it heads is unreadable to
+  // verify's own scan (reads locate records by offset and never need it).
+  ASSERT_GE(v.damage.size(), 1u);
+  EXPECT_NE(v.damage[0].message().find("bad segment header in log/p000-00000000.evs at offset 0"),
             std::string::npos)
       << v.damage[0].message();
 }

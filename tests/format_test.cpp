@@ -2,10 +2,15 @@
 #include "format/format.hpp"
 
 #include "format/crc32c.hpp"
+#include "format/store_json.hpp"
+#include <evstore/testing/fault_injecting_file_system.hpp>
+#include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <span>
 #include <vector>
 
 using namespace evstore::detail;
@@ -274,6 +279,151 @@ TEST(format_catalog_and_checkpoint, round_trip) {
   EXPECT_EQ(c->journal_offset, 4096u);
   slot[20] ^= std::byte{4};
   EXPECT_FALSE(decode_checkpoint(slot));
+}
+
+TEST(format_checkpoint2, a_slot_round_trips_and_every_bit_flip_is_refused) {
+  for (const std::uint32_t partitions : {1u, 3u, 16u}) {
+    checkpoint2 c{7, 123456, 99, {}};
+    for (std::uint32_t p = 0; p < partitions; ++p) c.ends.push_back(256 + 1000ull * p + (1ull << 40));
+    std::vector<std::byte> slot(checkpoint2_slot_size(partitions));
+    encode_checkpoint2(c, slot);
+    ASSERT_EQ(decode_checkpoint2(slot, partitions), c);
+    for (std::size_t i = 0; i < slot.size(); ++i) {
+      for (int bit = 0; bit < 8; ++bit) {
+        auto copy = slot;
+        copy[i] ^= static_cast<std::byte>(1 << bit);
+        EXPECT_FALSE(decode_checkpoint2(copy, partitions)) << partitions << " " << i << ":" << bit;
+      }
+    }
+    EXPECT_FALSE(decode_checkpoint2(std::span(slot).first(slot.size() - 1), partitions)) << "short slot";
+  }
+  std::vector<std::byte> zeros(checkpoint2_slot_size(2));
+  EXPECT_FALSE(decode_checkpoint2(zeros, 2)) << "a slot never written";
+}
+
+TEST(format_checkpoint2, a_slot_of_another_partition_count_is_refused) {
+  const checkpoint2 c{3, 10, 2, {256, 4096}};
+  std::vector<std::byte> file(checkpoint2_file_size(4));
+  encode_checkpoint2(c, file);
+  EXPECT_FALSE(decode_checkpoint2(file, 1)) << "fewer partitions";
+  EXPECT_FALSE(decode_checkpoint2(file, 4)) << "more partitions";
+  EXPECT_FALSE(decode_checkpoint2_file(file, 4));
+  EXPECT_EQ(decode_checkpoint2(file, 2), c);
+}
+
+TEST(format_checkpoint2, the_valid_slot_with_the_higher_sequence_wins) {
+  const std::uint32_t partitions = 2;
+  const std::size_t slot = checkpoint2_slot_size(partitions);
+  const checkpoint2 older{4, 100, 3, {300, 5000}};
+  const checkpoint2 newer{5, 180, 5, {900, 7000}};
+  std::vector<std::byte> file(checkpoint2_file_size(partitions));
+  EXPECT_FALSE(decode_checkpoint2_file(file, partitions)) << "neither slot written";
+
+  // Either slot may hold the newer one (they alternate).
+  encode_checkpoint2(older, std::span(file).first(slot));
+  encode_checkpoint2(newer, std::span(file).subspan(slot));
+  EXPECT_EQ(decode_checkpoint2_file(file, partitions), newer);
+  std::vector<std::byte> swapped(file.size());
+  encode_checkpoint2(newer, std::span(swapped).first(slot));
+  encode_checkpoint2(older, std::span(swapped).subspan(slot));
+  EXPECT_EQ(decode_checkpoint2_file(swapped, partitions), newer);
+
+  // A torn write of the newer slot leaves the older one.
+  auto torn = file;
+  std::fill(torn.begin() + static_cast<std::ptrdiff_t>(slot + 20), torn.end(), std::byte{0});
+  EXPECT_EQ(decode_checkpoint2_file(torn, partitions), older);
+  // A bad checksum in the newer slot: the older one.
+  auto bad = file;
+  bad[slot + 16] ^= std::byte{0x10};
+  EXPECT_EQ(decode_checkpoint2_file(bad, partitions), older);
+  // A file cut inside the second slot: the first one alone.
+  EXPECT_EQ(decode_checkpoint2_file(std::span(file).first(slot + 10), partitions), older);
+  EXPECT_FALSE(decode_checkpoint2_file(std::span(file).first(slot - 1), partitions));
+}
+
+TEST(format_store_json, both_versions_round_trip) {
+  for (const store_description d : {store_description{1, 0, 0}, store_description{2, 1, 8192},
+                                    store_description{2, 1000, std::uint64_t{1} << 32}}) {
+    auto parsed = parse_store_json(store_json_text(d), "store.json");
+    ASSERT_TRUE(parsed) << parsed.error().message();
+    EXPECT_EQ(*parsed, d);
+  }
+  EXPECT_EQ(store_json_text({1, 0, 0}), "{\"format\":\"evstore\",\"version\":1}\n");
+  EXPECT_EQ(store_json_text({2, 4, 268435456}),
+            "{\"format\":\"evstore\",\"version\":2,\"partitions\":4,\"segment_size\":268435456}\n");
+  // What the format-1 engine has always written, and members added later.
+  auto v1 = parse_store_json(R"({"format":"evstore","version":1})", "store.json");
+  ASSERT_TRUE(v1);
+  EXPECT_EQ(v1->version, 1u);
+  auto extra = parse_store_json(
+      R"({"format":"evstore","version":2,"partitions":2,"segment_size":8192,"x":1})", "store.json");
+  ASSERT_TRUE(extra) << extra.error().message();
+  EXPECT_EQ(extra->partitions, 2u);
+}
+
+TEST(format_store_json, says_what_is_wrong) {
+  struct bad_case {
+    const char* text;
+    evstore::errc code;
+    const char* says;
+  };
+  for (const bad_case& c : {
+           bad_case{"", evstore::errc::corrupt_data, "does not describe an evstore store"},
+           bad_case{"not json", evstore::errc::corrupt_data, "does not describe an evstore store"},
+           bad_case{R"({"format":"other","version":2})", evstore::errc::corrupt_data, "does not describe"},
+           bad_case{R"({"format":"evstore"})", evstore::errc::corrupt_data, "no integer \"version\""},
+           bad_case{R"({"format":"evstore","version":"2"})", evstore::errc::corrupt_data,
+                    "no integer \"version\""},
+           bad_case{R"({"format":"evstore","version":3})", evstore::errc::format_mismatch,
+                    "format version 3"},
+           bad_case{R"({"format":"evstore","version":2,"segment_size":8192})", evstore::errc::corrupt_data,
+                    "no integer \"partitions\""},
+           bad_case{R"({"format":"evstore","version":2,"partitions":1})", evstore::errc::corrupt_data,
+                    "no integer \"segment_size\""},
+           bad_case{R"({"format":"evstore","version":2,"partitions":0,"segment_size":8192})",
+                    evstore::errc::corrupt_data, "partitions 0"},
+           bad_case{R"({"format":"evstore","version":2,"partitions":1001,"segment_size":8192})",
+                    evstore::errc::corrupt_data, "partitions 1001"},
+           bad_case{R"({"format":"evstore","version":2,"partitions":1,"segment_size":10000})",
+                    evstore::errc::corrupt_data, "segment size 10000"},
+           bad_case{R"({"format":"evstore","version":2,"partitions":-1,"segment_size":8192})",
+                    evstore::errc::corrupt_data, "no integer \"partitions\""},
+       }) {
+    auto r = parse_store_json(c.text, "s/store.json");
+    ASSERT_FALSE(r) << c.text;
+    EXPECT_EQ(r.error().code, c.code) << c.text;
+    EXPECT_NE(r.error().detail.find(c.says), std::string::npos) << c.text << " -> " << r.error().detail;
+    EXPECT_NE(r.error().detail.find("s/store.json"), std::string::npos) << r.error().detail;
+  }
+}
+
+TEST(format_store_json, is_written_atomically_and_read_back) {
+  auto mem = std::make_shared<evstore::testing::memory_file_system>();
+  auto missing = read_store_json(*mem, "/s");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, evstore::errc::invalid_argument);
+  ASSERT_TRUE(mem->create_directories("/s") == boost::system::error_code{});
+  EXPECT_FALSE(write_store_json(*mem, "/s", {2, 0, 8192})) << "out of range: nothing written";
+  EXPECT_FALSE(mem->exists("/s/store.json"));
+  ASSERT_TRUE(write_store_json(*mem, "/s", {2, 3, 8192}));
+  mem->power_loss(evstore::testing::power_loss_mode::synced_only, 1);
+  auto back = read_store_json(*mem, "/s");
+  ASSERT_TRUE(back) << back.error().message();
+  EXPECT_EQ(*back, (store_description{2, 3, 8192}));
+  EXPECT_FALSE(mem->exists("/s/store.json.tmp"));
+
+  // A failed write leaves the old file.
+  evstore::testing::fault_injecting_file_system faults(mem);
+  for (std::uint64_t k = 1; k <= 6; ++k) {  // open, truncate, write, sync, rename, directory sync
+    faults.fail_operation(k, {}, false);
+    auto r = write_store_json(faults, "/s", {1, 0, 0});
+    ASSERT_FALSE(r) << k;
+    EXPECT_NE(r.error().detail.find("store.json"), std::string::npos);
+    mem->power_loss(evstore::testing::power_loss_mode::synced_only, k);
+    auto now = read_store_json(*mem, "/s");
+    ASSERT_TRUE(now) << now.error().message();
+    EXPECT_EQ(now->version, 2u) << k;
+  }
 }
 
 TEST(format_record, random_bytes_never_decode_as_a_valid_record) {

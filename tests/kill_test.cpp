@@ -519,11 +519,16 @@ loop_totals run_kill_loop(bool fsync, bool read_only_view) {
         plan.delay = std::chrono::microseconds(uniform(0, 30000));
         plan.delay_from_spawn = uniform(0, 4) == 0;
       } else if (kind < 90) {
-        std::vector<std::string> points = {"flush_begin", "after_all_index", "after_stream"};
-        if (fsync) points.push_back("after_fsync");
+        // A flush: its records, its $all entries; a checkpoint: the syncs,
+        // the stream index's run (engine/src/store/flush.cpp, checkpoint.cpp).
+        std::vector<std::string> points = {"flush_begin", "after_records", "after_all_index"};
+        if (plan.checkpoint_interval != 0 || uniform(0, 1) == 0) {
+          points.push_back("checkpoint_synced");
+          points.push_back("checkpoint_indexed");
+        }
         const std::string point = points[uniform(0, points.size() - 1)];
         const std::uint64_t flushes = fsync ? 6 : 60;  // about what 30 ms holds
-        const std::uint64_t k = uniform(1, point == "after_stream" ? flushes * 4 : flushes);
+        const std::uint64_t k = uniform(1, point.starts_with("checkpoint") ? 3 : flushes);
         plan.kill_at = point + ":" + std::to_string(k);
         plan.fallback = std::chrono::milliseconds(300);
       } else {

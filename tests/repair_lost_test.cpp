@@ -56,3 +56,28 @@ TEST(repair_lost, a_hole_two_damaged_tails_could_hold_stays_unassigned) {
   std::vector<stream_known> streams{known({{0, 0}}, true), known({{0, 1}}, true)};
   EXPECT_TRUE(assign_lost(streams, {2}, {}, 3).empty());
 }
+
+// A placeholder of format 2 carries its stream's name, like every record.
+TEST(repair_lost, placeholder_is_an_event_record_with_its_streams_name) {
+  evstore::detail::format::record_fields f;
+  f.stream = "order-7";
+  f.position = 41;
+  f.version = 3;
+  f.commit_first_position = 41;
+  f.commit_count = 1;
+  f.commit_end = true;
+  std::uint32_t crc = 0;
+  const auto bytes = encode_placeholder(f, lost_metadata("log/p000-00000002.evs", 4096), crc);
+  evstore::detail::format::decoded_record r;
+  ASSERT_EQ(evstore::detail::format::decode_record(bytes, r, evstore::detail::format::record_names::required),
+            evstore::detail::format::decode_status::ok);
+  EXPECT_EQ(r.size, bytes.size());
+  EXPECT_EQ(r.stored_crc, crc);
+  EXPECT_EQ(r.fields.stream, "order-7");
+  EXPECT_EQ(r.fields.type, "$lost");
+  EXPECT_EQ(r.fields.data, "null");
+  EXPECT_EQ(r.fields.metadata, R"({"lost":{"file":"log/p000-00000002.evs","offset":4096}})");
+  EXPECT_EQ(r.fields.version, 3u);
+  EXPECT_EQ(r.fields.position, 41u);
+  EXPECT_TRUE(r.fields.commit_end);
+}

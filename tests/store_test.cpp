@@ -465,7 +465,7 @@ TEST(store_close_test, a_durable_close_leaves_no_reference_on_the_store_io_threa
   auto dropped_future = dropped.get_future().share();
   std::mutex m;
   std::optional<std::thread::id> checkpoint_thread, destroyed_on;
-  detail::scoped_test_point handed_back("store.close.checkpoint_handed_back", [&] {
+  detail::scoped_test_point handed_back("store.io_thread.handed_back", [&] {
     {
       std::lock_guard lock(m);
       checkpoint_thread = std::this_thread::get_id();
@@ -579,13 +579,13 @@ TEST_P(store_test, readers_looking_up_streams_being_created_see_them_whole_or_no
 }
 
 #if defined(EVSTORE_TEST_HOOKS)
-// The same, forced: a reader looks the stream up the moment its name is in
-// the registry, while the writer that is creating it waits.
+// The same, forced: a reader looks the stream up the moment the writer has
+// taken its name, while the writer that is creating it waits.
 TEST_P(store_test, stream_found_the_moment_its_name_is_registered_is_complete) {
   auto s = open();
   ASSERT_FALSE(append_wait(s, "older", make_events(2)).ec);
   std::optional<result<read_page>> seen;
-  detail::scoped_test_point look("stream_registry.add.named", [&] {
+  detail::scoped_test_point look("writer_streams.add.new", [&] {
     if (seen) return;
     seen = std::async(std::launch::async, [&] { return s.read("newer"); }).get();
   });
@@ -607,8 +607,16 @@ TEST_P(store_test, list_streams_and_stream_version) {
   ASSERT_FALSE(append_wait(s, "a-1", make_events(1)).ec);
   auto list = s.list_streams();
   ASSERT_EQ(list.size(), 2u);
-  EXPECT_EQ(list[0].name, "b-1");
-  EXPECT_EQ(list[0].event_count, 2u);
+  // The stream index's order (a hash of the name), not creation order.
+  std::sort(list.begin(), list.end(), [](const auto& x, const auto& y) { return x.name < y.name; });
+  EXPECT_EQ(list[0].name, "a-1");
+  EXPECT_EQ(list[0].event_count, 1u);
+  EXPECT_EQ(list[1].name, "b-1");
+  EXPECT_EQ(list[1].event_count, 2u);
+  // Pages: offset and limit walk the same order.
+  const auto all = s.list_streams();
+  EXPECT_EQ(s.list_streams(1, 1).at(0).name, all.at(1).name);
+  EXPECT_TRUE(s.list_streams(2, 5).empty());
   EXPECT_EQ(s.stream_version("b-1")->value(), 1u);
   EXPECT_FALSE(s.stream_version("zzz")->has_value());
   EXPECT_EQ(s.stream_version("$all")->value(), 2u);

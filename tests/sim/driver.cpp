@@ -315,6 +315,16 @@ void driver::drop_writer() {
   writer_.reset();
   // Pending completions (cancelled subscriptions, the engine's last references).
   run_queued();
+  // The engine's I/O thread may hold the last reference for a moment (a
+  // checkpoint or a segment prepared ahead, handing back to the strand): the
+  // writer lock goes with the store, so wait for it as a restarted process
+  // would wait for the old one to exit (bounded).
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (auto held = disk_->lock(std::string(directory) + "/LOCK")) break;
+    run_queued();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   for (auto& s : subs_) {
     if (options_.on("sub-churn")) {
       expect(s->callback ? s->ended : !s->pending,

@@ -1,5 +1,6 @@
-// A file system whose journal fdatasync can be held at a gate: a flush
-// stopped right before its fsync returns, for tests of what may happen then.
+// A file system whose partition logs' fdatasync can be held at a gate: a
+// durable flush stopped right before its fsync returns, for tests of what
+// may happen then.
 #pragma once
 
 #include "forwarding_file_system.hpp"
@@ -13,8 +14,8 @@
 
 namespace evstore::test {
 
-// Forwards to another file system; while closed, every sync() of the journal
-// waits for a permit: a flush stopped right before its fdatasync.
+// Forwards to another file system; while closed, every sync() of a log
+// segment (log/p...) waits for a permit: a flush stopped right before its fdatasync.
 class gated_file_system final : public forwarding_file_system {
  public:
   explicit gated_file_system(std::shared_ptr<file_system> base) : forwarding_file_system(std::move(base)) {}
@@ -41,7 +42,7 @@ class gated_file_system final : public forwarding_file_system {
 
   boost::system::result<std::unique_ptr<file>> open(const std::string& path, open_mode mode) override {
     auto f = base_->open(path, mode);
-    if (!f || path.find("journal.wal") == std::string::npos) return f;
+    if (!f || path.find("/log/p") == std::string::npos) return f;
     return std::unique_ptr<file>(std::make_unique<gated_file>(std::move(*f), *this));
   }
 

@@ -154,6 +154,7 @@ int cmd_import(const args_t&);
 int cmd_verify(const args_t&);
 int cmd_repair(const args_t&);
 int cmd_backup(const args_t&);
+int cmd_migrate(const args_t&);
 int cmd_bench(const args_t&);
 
 }  // namespace evstore::cli

@@ -11,14 +11,15 @@
 namespace evstore::cli {
 namespace {
 
-const std::array<command_help, 12> commands = {{
+const std::array<command_help, 13> commands = {{
     {"demo", "<dir>", "append a shopping cart's events to a new stream and read them back", "",
      "evstore demo ./data"},
     {"info", "<dir>", "events, streams, read streams and format of a store",
-     "--json prints one object: {\"directory\":\"./data\",\"format\":1,\"events\":8,\"streams\":2,"
+     "--json prints one object: "
+     "{\"directory\":\"./data\",\"format\":2,\"partitions\":1,\"events\":8,\"streams\":2,"
      "\"readStreams\":0}\n",
      "evstore info ./data --json"},
-    {"ls", "<dir>", "streams with their event counts, in creation order (all unless --limit)",
+    {"ls", "<dir>", "streams with their event counts, in the stream index's order (all unless --limit)",
      "--json prints one array: [{\"stream\":\"cart-1\",\"events\":4},...]\n",
      "evstore ls ./data --offset 100 --limit 10"},
     {"cat", "<dir> <stream>", "a stream's events as NDJSON ($all for every event)",
@@ -43,6 +44,10 @@ const std::array<command_help, 12> commands = {{
      "evstore repair ./data --dry-run"},
     {"backup", "<dir> <destination>", "a consistent copy while the writer runs, then verified",
      "The destination must not exist or be empty.\n", "evstore backup ./data ./backup-2026-11-30"},
+    {"migrate", "<dir>", "offline: convert a store of format 1 (evstore before 2026-12) to format 2",
+     "The format-1 store is kept in <dir>.v1. Run it again after a crash to finish. Exit 2 refused\n"
+     "(the store is open, or <dir>.v1 exists).\n",
+     "evstore migrate ./data --partitions 1"},
     {"bench", "<dir>", "append events into a new store, read them back, print events/s",
      "The directory must not exist or be empty; the store is left there.\n",
      "evstore bench /tmp/evstore-bench --events 200000 --streams 10"},

@@ -35,16 +35,19 @@ int cmd_info(const args_t& args) {
   store s = open_or_exit(r, vm["dir"].as<std::string>(), true);
   if (vm.count("json")) {
     const boost::json::object info = {{"directory", s.options().directory},
-                                      {"format", 1},
+                                      {"format", store_format_version},
+                                      {"partitions", s.options().partitions},
+                                      {"segmentSize", s.options().segment_size},
                                       {"events", s.event_count()},
                                       {"streams", s.stream_count()},
                                       {"readStreams", s.list_read_streams().size()}};
     std::cout << boost::json::serialize(info) << "\n";
     return 0;
   }
-  std::cout << "directory: " << s.options().directory << "\nformat: evstore 1\nevents: " << s.event_count()
-            << "\nstreams: " << s.stream_count() << "\nread streams: " << s.list_read_streams().size()
-            << "\n";
+  std::cout << "directory: " << s.options().directory << "\nformat: evstore " << store_format_version
+            << "\npartitions: " << s.options().partitions << "\nsegment size: " << s.options().segment_size
+            << "\nevents: " << s.event_count() << "\nstreams: " << s.stream_count()
+            << "\nread streams: " << s.list_read_streams().size() << "\n";
   return 0;
 }
 

@@ -1,29 +1,29 @@
-// Offline repair: salvages what damage left intact, rebuilds indexes from partitions.
+// Offline repair: salvages what damage left intact, rebuilds what derives
+// from the partition logs.
 //
-// For a store that fails to open, or that verify_store reports as damaged.
-// The partitions are the truth: each is walked record by record (length,
-// checksum, kind, versions and positions increasing); a damaged record is
-// skipped, the walk resuming at the next intact one. Every intact event is
-// kept at its version and position. An event lost below the checkpoint (it
-// had been acknowledged) keeps its place as a placeholder event of type
-// "$lost" (data null, metadata {"lost":{"file":...,"offset":...}}), so $all
-// stays dense and no stream loses what follows; its stream and version come
-// from its $all entry, the stream indexes, or elimination. Only past the
-// checkpoint, where a crash may have torn the last appends, does the first
-// position no record holds end $all (an append cut in part goes whole), as an
-// open does. Nothing is renumbered. Damaged and cut bytes are first copied to
-// <dir>/lost+found/<file>@<offset>; then partitions are rewritten or
-// truncated, the catalog, $all and every stream index are rewritten from the
-// kept records, and derived state (checkpoint, head, journal, links and their
-// progress) is reset so the next open rebuilds it. docs/format.md, "Repair",
-// has the details.
+// For a store (format 2) that fails to open, or that verify_store reports as
+// damaged. The partition logs are the truth: every segment is walked record
+// by record (framing, checksum, an event with its stream's name); a damaged
+// record is skipped, the walk resuming at the next intact one. Every intact
+// event is kept at its stream, version and position (records carry all
+// three). An event lost below the acknowledged end (the checkpoint's count,
+// or what the stream index's runs cover) keeps its place as a placeholder
+// event of type "$lost" (data null, metadata {"lost":{"file":...,"offset":...}})
+// appended to a log, so $all stays dense and no stream loses what follows;
+// its stream and version come from the stream index's runs or elimination.
+// Only past the acknowledged end does the first position no record holds end
+// $all (an append cut in part goes whole), as an open does. Nothing is
+// renumbered. Damaged and cut bytes are first copied to
+// <dir>/lost+found/log/<segment>@<offset>; the logs that change are written
+// anew under <dir>/repair.new and installed (a crash in between is finished
+// by the next repair); then index/all.idx, the stream index, the checkpoint
+// and the head are rewritten from the kept records and the links reset so the
+// next open rebuilds them. docs/format.md, "Repair", has the details.
 //
-// Repair first opens the store read-only: if $all holds valid entries past
-// the end that open recovers, a writer's open would cut them as a torn tail,
-// so repair goes straight to its own walk. Otherwise it opens the store
-// normally (which replays the journal and cuts torn tails as any open does);
-// if that works and verify_store is clean, nothing else is changed. It holds the writer lock while it works
-// and refuses (errc::store_locked) while a writer has the store open.
+// Repair first opens the store normally (which cuts a torn tail past the
+// checkpoint as any open does); if that works and verify_store is clean,
+// nothing else is changed. It holds the writer lock while it works and
+// refuses (errc::store_locked) while a writer has the store open.
 #pragma once
 
 #include <evstore/error.hpp>
@@ -99,21 +99,25 @@ struct repair_report {
   std::uint64_t events_kept = 0;
   std::uint64_t events_dropped = 0;  // sum of dropped[].count
   std::uint64_t streams_kept = 0;
-  // Streams left without events: dropped from the catalog, partitions moved aside.
+  // Streams left without events (every event of theirs was past the cut).
   std::vector<std::string> streams_removed;
   std::vector<repair_drop> dropped;
   // Damaged events replaced by "$lost" placeholders, in $all order.
   std::vector<repair_lost> lost;
   std::vector<repair_damage> damage;
   std::vector<repair_move> moved;
-  std::vector<std::string> rebuilt;  // files rewritten: partitions with placeholders, and indexes from them
-  std::vector<std::string> removed;  // derived files deleted; the next open rebuilds them
+  // Files rewritten: log segments (with placeholders, or without damaged or
+  // cut bytes), index/all.idx, index/manifest (and its one run), index/checkpoint.
+  std::vector<std::string> rebuilt;
+  // Files deleted: old segments past a rewritten log's end, runs, links and
+  // their progress (the next open rebuilds the links).
+  std::vector<std::string> removed;
   // After a real repair: the store opened again and verify_store found it clean.
   bool verified = false;
   std::vector<repair_consumer_ahead> consumers_ahead;
 };
 
-// progress(done, total): partition bytes scanned.
+// progress(done, total): log segment bytes scanned.
 using repair_progress = std::function<void(std::uint64_t done, std::uint64_t total)>;
 
 // Errors: store_locked (a writer has the store open), invalid_argument (no

@@ -67,6 +67,10 @@ class append_error : public operation_error {
   append_result result_;
 };
 
+// The on-disk format this evstore writes (docs/format.md); stores of format 1
+// are converted once with `evstore migrate`.
+inline constexpr int store_format_version = 2;
+
 struct store_options {
   std::string directory;
   // Acknowledge appends only after fdatasync of data and indexes (survives power
@@ -106,6 +110,18 @@ struct store_options {
   std::size_t idempotency_window = 128;
   // Events between recovery checkpoints: bounds the work of opening after a crash.
   std::uint64_t checkpoint_interval = 65536;
+  // The store's partition logs (1..1000): each stream's records go to one of
+  // them. One log makes a durable flush one write and one fdatasync; several
+  // spread the writes of many streams over files synced in turn. Fixed when
+  // the store is created (store.json keeps it; later opens ignore this).
+  std::uint16_t partitions = 1;
+  // Size of each segment file of a partition log, a multiple of 4 KiB in
+  // [8 KiB, 4 GiB]. Fixed when the store is created, like `partitions`.
+  std::uint64_t segment_size = std::uint64_t{256} << 20;
+  // Which partition a stream goes to (taken modulo `partitions`); default: a
+  // hash of the name. Only placement depends on it: it may change between
+  // opens. Called on the writer's strand.
+  std::function<std::size_t(std::string_view stream)> partitioner;
 };
 
 // One page of a read. Each event owns its bytes (recorded_event::storage).
@@ -285,7 +301,10 @@ class store {
 
   // The version of the stream's last event; nullopt when it has none.
   [[nodiscard]] result<std::optional<std::uint64_t>> stream_version(std::string_view stream) const;
-  // Streams in creation order, starting at index `offset`.
+  // Streams with at least one event, starting at index `offset`, in the stream
+  // index's order: a hash of the name, stable while no stream is created
+  // (not creation order; a page walks the index, so a large offset costs
+  // the streams it skips).
   std::vector<stream_info> list_streams(std::size_t offset = 0, std::size_t limit = 1000) const;
   std::size_t stream_count() const;
   // Number of events in $all (= last position + 1).

@@ -1,6 +1,10 @@
-// Full consistency check of a store: every record's checksum, every index
-// entry, and the agreement of $all with every stream. Reads every event, so it
-// costs a full scan; for `evstore verify` and tests, not for open.
+// Full consistency check of a store: every event read through $all (each
+// entry checked against its record's position, stream and version) and
+// through its stream (versions contiguous in the stream index), every
+// partition log scanned in full from its first record, every block of every
+// run of the stream index, and the checkpoint. Reads every event, so it costs
+// a full scan; for `evstore verify` and tests, not for open. Damage is
+// reported, never thrown.
 #pragma once
 
 #include <evstore/store.hpp>

@@ -311,6 +311,49 @@ std::optional<checkpoint> decode_checkpoint(bytes in) {
   return checkpoint{get_u64(p + 8), get_u64(p + 16), get_u32(p + 24), get_u64(p + 32)};
 }
 
+namespace {
+constexpr std::array<char, 8> checkpoint2_magic = {'E', 'V', 'S', 'C', 'K', 'P', '2', '\n'};
+}  // namespace
+
+void encode_checkpoint2(const checkpoint2& c, mutable_bytes out) {
+  const auto partitions = static_cast<std::uint32_t>(c.ends.size());
+  const std::size_t size = checkpoint2_slot_size(partitions);
+  EVSTORE_REQUIRE(out.size() >= size && c.ends.size() <= UINT32_MAX);
+  std::byte* p = out.data();
+  std::memset(p, 0, size);
+  std::memcpy(p, checkpoint2_magic.data(), 8);
+  put_u64(p + 8, c.sequence);
+  put_u64(p + 16, c.all_count);
+  put_u32(p + 24, partitions);
+  put_u64(p + 32, c.stream_count);
+  for (std::size_t i = 0; i < c.ends.size(); ++i) put_u64(p + 40 + 8 * i, c.ends[i]);
+  put_u32(p + size - 8, masked_crc(p, size - 8));
+}
+
+std::optional<checkpoint2> decode_checkpoint2(bytes in, std::uint32_t partitions) {
+  const std::size_t size = checkpoint2_slot_size(partitions);
+  if (in.size() < size) return std::nullopt;
+  const std::byte* p = in.data();
+  if (std::memcmp(p, checkpoint2_magic.data(), 8) != 0) return std::nullopt;
+  if (get_u32(p + 24) != partitions) return std::nullopt;
+  if (get_u32(p + size - 8) != masked_crc(p, size - 8)) return std::nullopt;
+  if (get_u32(p + 28) != 0 || get_u32(p + size - 4) != 0) return std::nullopt;
+  checkpoint2 c{get_u64(p + 8), get_u64(p + 16), get_u64(p + 32), std::vector<std::uint64_t>(partitions)};
+  if (c.sequence == 0) return std::nullopt;
+  for (std::size_t i = 0; i < partitions; ++i) c.ends[i] = get_u64(p + 40 + 8 * i);
+  return c;
+}
+
+std::optional<checkpoint2> decode_checkpoint2_file(bytes in, std::uint32_t partitions) {
+  const std::size_t size = checkpoint2_slot_size(partitions);
+  std::optional<checkpoint2> best;
+  for (std::size_t slot = 0; slot < 2 && in.size() >= (slot + 1) * size; ++slot) {
+    auto c = decode_checkpoint2(in.subspan(slot * size, size), partitions);
+    if (c && (!best || c->sequence > best->sequence)) best = std::move(c);
+  }
+  return best;
+}
+
 void encode_link_entry(std::uint64_t position, mutable_bytes out) {
   put_u64(out.data(), position);
   put_u32(out.data() + 8, 0);

@@ -12,7 +12,7 @@
 //   index/<enc>.idx         stream index: file header, then stream_entry[version]
 //   index/$all.idx          global index: file header, then all_entry[position]
 //   index/catalog           file header, then catalog records (stream id -> name)
-//   index/checkpoint        two checkpoint slots
+//   index/checkpoint        two checkpoint slots (format 2: section Checkpoint of format 2)
 //   index/head              the writer's published $all count (for followers)
 //   journal.wal             durable mode: frames of recent flushes (write-ahead)
 //   links/<enc>.lnk         read and system streams: link_entry[entry number]
@@ -21,6 +21,11 @@
 //   consumers/<enc>/<enc>.consumer  durable consumer checkpoints
 //   log/p<NNN>-<SSSSSSSS>.evs  format v2 (not used by the store yet): segment
 //                           SSSSSSSS of partition NNN (section Segment below)
+// A format-2 directory (docs/format.md, "Directory") holds
+// store.json (version 2, partitions, segment_size: format/store_json.hpp),
+// log/, index/all.idx (all_entry2[position], no header), index/manifest and
+// index/run-*.sidx (the stream index), index/checkpoint (checkpoint2),
+// index/head, links/ and consumers/ as above; no streams/, catalog or journal.
 // <enc> is stream_name.hpp's file-name encoding of the stream name.
 #pragma once
 
@@ -108,7 +113,7 @@ std::optional<file_header> decode_file_header(bytes in, file_kind expected_kind)
 //   56  u32   metadata_len
 //   60  u16   name_len: bytes of the stream name after the header; 0 in
 //             format 1 (a partition holds one stream, named in its file
-//             header), the stream's name in format 2 (docs/format-2.md)
+//             header), the stream's name in format 2 (docs/format.md)
 //   62  u16   reserved, zero (format 2: bit 0 will mark a compressed record)
 //   64  u8[16] event id (zero if none)
 //   80  name bytes, type bytes, data bytes, metadata bytes
@@ -122,10 +127,12 @@ inline constexpr std::uint16_t record_flag_has_id = 1;
 inline constexpr std::uint16_t record_flag_commit_end = 2;
 // Upper bound on one record; anything larger is corruption.
 inline constexpr std::uint32_t max_record_size = 64u << 20;
+// Longest name a record holds (a stream name's limit, stream_name.hpp).
+inline constexpr std::size_t max_record_name = 200;
 // Largest store_options::max_event_bytes (type + data + metadata) whose events
-// always encode within max_record_size; the writer still checks each encoded
-// record (empty data is stored as `null`).
-inline constexpr std::size_t max_event_payload = max_record_size - record_overhead;
+// always encode within max_record_size with any stream's name; the writer
+// still checks each encoded record (empty data is stored as `null`).
+inline constexpr std::size_t max_event_payload = max_record_size - record_overhead - max_record_name;
 
 struct record_fields {
   std::string_view stream;  // empty in format 1 (see name_len)
@@ -148,8 +155,6 @@ inline std::size_t record_size(std::size_t type_len, std::size_t data_len, std::
 inline std::size_t record_size(const record_fields& r) {
   return record_size(r.type.size(), r.data.size(), r.metadata.size()) + r.stream.size();
 }
-// Longest name a record holds (a stream name's limit, stream_name.hpp).
-inline constexpr std::size_t max_record_name = 200;
 
 // Encodes the record into `out` (exactly record_size(r) bytes) and returns its
 // stored (masked) CRC. REQUIRES: r.stream.size() <= max_record_name.
@@ -194,8 +199,10 @@ decode_status check_record_framing(bytes in, std::uint32_t& size);
 //        of [8, length), ..., length again); the log treats them as opaque
 //   ...  zeros up to segment_size: a length of 0 where a record would start
 //        ends the records of the segment
-// A segment file is created at its full size, zeros written (not a sparse or
-// fallocated file), so appends only overwrite blocks that already exist.
+// Space ahead of the records is written with zeros (not a hole or fallocated)
+// where it exists: a durable writer keeps some of it ahead so that appends
+// overwrite blocks that already exist; a buffered writer and repair write
+// none, and the file ends where the records do (docs/format.md).
 // Records never span segments: one that does not fit in the rest of a segment
 // starts at offset 256 of the next, and the rest stays zero. The log's end is
 // the first offset without a valid record; a segment after it holds no records
@@ -231,9 +238,10 @@ void encode_all_entry(const all_entry& e, mutable_bytes out);
 std::optional<all_entry> decode_all_entry(bytes in);
 
 // ---------------------------------------------------------------------------
-// $all index entry of format 2 (index/all.idx, docs/format-2.md): entry N
-// describes position N. Records carry their stream's name and version, so
-// the entry only locates the record in the partition logs.
+// $all index entry of format 2 (index/all.idx, docs/format.md): entry N
+// describes position N and sits at byte N * 16 (the file has no header).
+// Records carry their stream's name and version, so the entry only locates
+// the record in the partition logs.
 //   0   u64  partition << 48 | offset (the record's place in its partition log)
 //   8   u32  record size; bit 31 set on the last record of a commit
 //   12  u32  masked crc32c of bytes [0, 12)
@@ -330,6 +338,52 @@ std::optional<checkpoint> decode_checkpoint(bytes in);
 // The checkpoint a file's two slots hold: the valid one with the higher
 // (non-zero) sequence; nullopt if neither slot decodes.
 std::optional<checkpoint> decode_checkpoint_file(bytes in);
+
+// ---------------------------------------------------------------------------
+// Checkpoint of format 2 (index/checkpoint, docs/format.md): two slots,
+// written alternately, the valid one with the higher (non-zero) sequence
+// wins. A slot's size depends on the store's partition count P (store.json):
+//   0      u8[8]  magic "EVSCKP2\n"
+//   8      u64    sequence
+//   16     u64    all_count
+//   24     u32    partition_count: P (a slot for another count is invalid)
+//   28     u32    reserved, zero
+//   32     u64    stream_count: streams with an event below all_count
+//   40     u64    end[P]: partition p's log end (a logical log offset, at
+//                 least 256: everything below it is written and synced)
+//   40+8P  u32    masked crc32c of bytes [0, 40+8P)
+//   44+8P  u32    reserved, zero
+// Slot k (0 or 1) starts at byte k * (48 + 8P); the file is 2 * (48 + 8P)
+// bytes (a slot never written is zeros, which never checksum correctly). The
+// checkpoint of sequence n goes to slot n % 2 (as in format 1), so writing
+// one never overwrites the previous one; a new store's first is sequence 1.
+// A checkpoint promises that all.idx entries [0, all_count) and the records
+// they point to are durable, and that partition p's log is durable up to
+// end[p]. The stream index's manifest records its own covered range.
+inline constexpr std::size_t checkpoint2_fixed_size = 48;
+inline constexpr std::size_t checkpoint2_slot_size(std::uint32_t partitions) {
+  return checkpoint2_fixed_size + 8 * std::size_t{partitions};
+}
+inline constexpr std::size_t checkpoint2_file_size(std::uint32_t partitions) {
+  return 2 * checkpoint2_slot_size(partitions);
+}
+
+struct checkpoint2 {
+  std::uint64_t sequence = 0;
+  std::uint64_t all_count = 0;
+  std::uint64_t stream_count = 0;
+  std::vector<std::uint64_t> ends;  // one per partition
+  friend bool operator==(const checkpoint2&, const checkpoint2&) = default;
+};
+
+// REQUIRES: out.size() >= checkpoint2_slot_size(c.ends.size()).
+void encode_checkpoint2(const checkpoint2& c, mutable_bytes out);
+// The slot at the start of `in` for a store of `partitions` partitions;
+// nullopt if it is short, its magic, checksum or partition count is wrong, a
+// reserved field is not zero, or its sequence is 0.
+std::optional<checkpoint2> decode_checkpoint2(bytes in, std::uint32_t partitions);
+// The valid slot of the two with the higher sequence; nullopt if neither decodes.
+std::optional<checkpoint2> decode_checkpoint2_file(bytes in, std::uint32_t partitions);
 
 // ---------------------------------------------------------------------------
 // Journal (journal.wal), durable mode only: a flush first appends one frame

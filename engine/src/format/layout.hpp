@@ -18,6 +18,8 @@ inline std::string store_json(std::string_view dir) { return join(dir, "store.js
 inline std::string streams_dir(std::string_view dir) { return join(dir, "streams"); }
 inline std::string index_dir(std::string_view dir) { return join(dir, "index"); }
 inline std::string all_index(std::string_view dir) { return join(dir, "index/$all.idx"); }
+// Format 2's $all index: all_entry2[position], no header (format.hpp).
+inline std::string all_entries(std::string_view dir) { return join(dir, "index/all.idx"); }
 inline std::string catalog(std::string_view dir) { return join(dir, "index/catalog"); }
 inline std::string checkpoint(std::string_view dir) { return join(dir, "index/checkpoint"); }
 inline std::string head(std::string_view dir) { return join(dir, "index/head"); }
@@ -33,6 +35,14 @@ inline std::string stream_index(std::string_view dir, std::string_view encoded) 
 inline std::string parent(std::string_view path) {
   const auto slash = path.rfind('/');
   return slash == std::string_view::npos ? std::string(".") : std::string(path.substr(0, slash));
+}
+
+// The same, but "/" for a path in the root directory ("/s" -> "/"), where
+// parent() gives "".
+inline std::string parent_directory(std::string_view path) {
+  const auto slash = path.rfind('/');
+  if (slash == 0) return "/";
+  return parent(path);
 }
 
 }  // namespace evstore::detail::layout

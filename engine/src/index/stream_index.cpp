@@ -41,7 +41,7 @@ result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_sy
     index->manifest_ = std::move((*loaded)->manifest);
     index->runs_ = std::move((*loaded)->runs);
   }
-  if (!opts.read_only) {
+  if (!opts.read_only && !opts.keep_orphans) {
     if (auto r = index->remove_orphans(); !r) return r.error();
   }
   return index;
@@ -80,17 +80,31 @@ result<std::optional<stream_index::loaded>> stream_index::load_manifest(const ru
 // Run files the manifest does not name were being written when the process
 // stopped (a run or a compaction whose manifest never became durable), or are
 // inputs of a compaction that finished: none holds anything the manifest needs.
-result<void> stream_index::remove_orphans() {
+result<std::vector<std::string>> stream_index::orphans() const {
   auto names = fs_->list(dir_);
   if (!names) return io_error_at(names.error(), "listing", dir_, 0);
+  std::vector<std::string> found;
   for (const std::string& name : *names) {
     const auto seq = parse_run_file_name(name);
     const bool live = seq && std::any_of(manifest_.runs.begin(), manifest_.runs.end(),
                                          [&](const manifest_run& r) { return r.seq == *seq; });
-    if ((seq && !live) || name == manifest_temp_name)
-      if (auto ec = fs_->remove(dir_ + "/" + name)) return io_error_at(ec, "removing", dir_ + "/" + name, 0);
+    if ((seq && !live) || name == manifest_temp_name) found.push_back(name);
+  }
+  return found;
+}
+
+result<void> stream_index::remove_orphans(const std::vector<std::string>& names) {
+  EVSTORE_REQUIRE(!options_.read_only);
+  for (const std::string& name : names) {
+    if (auto ec = fs_->remove(dir_ + "/" + name)) return io_error_at(ec, "removing", dir_ + "/" + name, 0);
   }
   return {};
+}
+
+result<void> stream_index::remove_orphans() {
+  auto names = orphans();
+  if (!names) return names.error();
+  return remove_orphans(*names);
 }
 
 void stream_index::add(std::string_view name, std::uint64_t version, std::uint64_t position) {

@@ -72,6 +72,9 @@ class stream_index {
     // follower adds the writer's new $all entries to its own memtable (memory
     // only) and calls refresh() to follow the writer's manifest.
     bool read_only = false;
+    // A writer that must read everything before it writes anything (store
+    // recovery): open leaves orphan run files for a later remove_orphans().
+    bool keep_orphans = false;
   };
 
   // Opens the index in `dir`: reads the manifest and the footer of each live
@@ -81,6 +84,14 @@ class stream_index {
                                                                   std::string dir, options opts);
 
   // --- The writer thread.
+  // Removes run files no manifest names and manifest.tmp (left by a crashed
+  // writer); open does it unless keep_orphans. REQUIRES: !read_only.
+  [[nodiscard]] result<void> remove_orphans();
+  // remove_orphans() in two steps, for recovery, which reads everything
+  // before it writes: orphans() lists (reads only), remove_orphans(names)
+  // removes what it listed.
+  [[nodiscard]] result<std::vector<std::string>> orphans() const;
+  [[nodiscard]] result<void> remove_orphans(const std::vector<std::string>& names);
 
   // REQUIRES: version == last_version(name) + 1 (0 for a new stream) and
   // position above every position added before (and, after refresh(), at or
@@ -162,7 +173,6 @@ class stream_index {
     std::shared_ptr<const run_set> runs;
   };
   [[nodiscard]] result<std::optional<loaded>> load_manifest(const run_set& current) const;
-  [[nodiscard]] result<void> remove_orphans();
   std::uint64_t take_seq() noexcept;
   std::string run_path(std::uint64_t seq) const { return dir_ + "/" + run_file_name(seq); }
   // Writes frozen_ as a run, then installs it and drops frozen_.

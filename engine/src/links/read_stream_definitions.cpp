@@ -236,7 +236,7 @@ bool indexer::answer_if_taken(std::unique_lock<std::shared_mutex>& lock, const s
     store_.complete_on_executor(std::move(handler), ec);
     return true;
   }
-  if (store_.streams().find(name) != nullptr) {
+  if (store_.write_name_taken(name)) {
     lock.unlock();
     store_.complete_on_executor(std::move(handler), make_error_code(errc::read_stream_exists));
     return true;

@@ -2,7 +2,9 @@
 
 #include "io/file_error.hpp"
 #include "log/segment_file.hpp"
+#include "require.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace evstore::detail {
@@ -35,6 +37,14 @@ partition_writer::~partition_writer() = default;
 
 result<std::unique_ptr<partition_writer>> partition_writer::open(partition_writer_options options,
                                                                  std::uint64_t end) {
+  auto w = attach(std::move(options), end);
+  if (!w) return w.error();
+  if (auto ok = (*w)->ready(); !ok) return ok.error();
+  return w;
+}
+
+result<std::unique_ptr<partition_writer>> partition_writer::attach(partition_writer_options options,
+                                                                   std::uint64_t end) {
   if (auto ok = check_geometry(options.geometry); !ok) return ok.error();
   if (options.partition >= max_partitions) {
     return error{errc::invalid_argument, "partition " + std::to_string(options.partition) + " >= 1000"};
@@ -42,15 +52,14 @@ result<std::unique_ptr<partition_writer>> partition_writer::open(partition_write
   if (options.unsynced_window == 0) return error{errc::invalid_argument, "unsynced window of 0 bytes"};
   std::unique_ptr<partition_writer> w(new partition_writer(std::move(options)));
   end = w->options_.geometry.normalize(end);
-  if (auto ok = w->open_segment_at(end); !ok) return ok.error();
+  if (auto ok = w->attach_segment_at(end); !ok) return ok.error();
   w->end_ = w->written_ = w->synced_ = end;
   return w;
 }
 
 // The segment that holds `end`: it must exist with a good header unless no
-// record precedes `end` in it (then it is created), and it is (re)allocated to
-// its full size in case a crash cut its creation short.
-result<void> partition_writer::open_segment_at(std::uint64_t end) {
+// record precedes `end` in it (then ready() creates it). Reads only.
+result<void> partition_writer::attach_segment_at(std::uint64_t end) {
   const log_geometry& g = options_.geometry;
   segment_ = g.segment_of(end);
   if (segment_ >= max_segments) return error{errc::invalid_argument, "log offset beyond the last segment"};
@@ -63,20 +72,68 @@ result<void> partition_writer::open_segment_at(std::uint64_t end) {
           opened->what == opened_segment::state::missing ? "segment missing" : "bad segment header",
           current_name(), 0);
     }
-    auto created = create_segment(*options_.fs, options_.directory, options_.partition, segment_, g);
-    if (!created) return created.error();
-    current_ = std::move(*created);
-    return {};
+    return {};  // current_ stays empty: ready() creates the segment
   }
   current_ = std::move(opened->handle);
   auto size = current_->size();
   if (!size) return io_error_at(size.error(), "sizing", current_name(), 0);
-  if (*size < g.segment_size) {
-    if (auto ec = current_->allocate(g.segment_size))
-      return io_error_at(ec, "allocating", current_name(), *size);
+  allocated_ = *size;
+  return {};
+}
+
+// Creates the segment attach() found missing, and allocates it ahead of the
+// end in case a crash cut its creation short.
+result<void> partition_writer::ready() {
+  if (failed_) return *failed_;
+  const log_geometry& g = options_.geometry;
+  const std::uint64_t target = allocation_target(g.in_segment(end_));
+  if (!current_) {
+    auto created = create_segment(*options_.fs, options_.directory, options_.partition, segment_, g, target);
+    if (!created) return created.error();
+    current_ = std::move(*created);
+    allocated_ = std::max<std::uint64_t>(target, format::file_header_size);
+    return {};
+  }
+  if (allocated_ < target) {
+    if (auto ec = current_->allocate(target))
+      return io_error_at(ec, "allocating", current_name(), allocated_);
     if (auto ec = current_->sync()) return io_error_at(ec, "syncing", current_name(), 0);
+    allocated_ = target;
   }
   return {};
+}
+
+// The allocated size wanted with records up to in-segment offset `to`: 0
+// (nothing) without allocate_ahead.
+std::uint64_t partition_writer::allocation_target(std::uint64_t to) const {
+  const std::uint64_t ahead = options_.allocate_ahead;
+  if (ahead == 0) return 0;
+  const std::uint64_t size = options_.geometry.segment_size;
+  return ahead >= size - std::min(to, size) ? size : to + ahead;
+}
+
+result<void> partition_writer::allocate_to(std::uint64_t to) {
+  const std::uint64_t target = allocation_target(to);
+  if (target <= allocated_) return {};
+  if (auto ec = current_->allocate(target))
+    return fail(io_error_at(ec, "allocating", current_name(), allocated_));
+  if (auto ok = sync_current(); !ok) return ok;
+  allocated_ = target;
+  return {};
+}
+
+bool partition_writer::should_extend() const {
+  if (failed_ || options_.allocate_ahead == 0) return false;
+  const log_geometry& g = options_.geometry;
+  if (g.segment_of(end_) != segment_) return false;
+  const std::uint64_t at = g.in_segment(end_);
+  return allocated_ < g.segment_size && allocated_ - std::min(allocated_, at) < options_.allocate_ahead / 2;
+}
+
+result<void> partition_writer::extend() {
+  if (failed_) return *failed_;
+  if (options_.geometry.segment_of(end_) != segment_) return {};
+  return allocate_to(options_.geometry.in_segment(end_));
 }
 
 result<log_locator> partition_writer::append(format::bytes record) {
@@ -115,16 +172,25 @@ result<log_locator> partition_writer::append(format::bytes record) {
 
 result<void> partition_writer::flush(bool sync) {
   if (failed_) return *failed_;
+  EVSTORE_REQUIRE(current_ || runs_used_ == 0);  // attach() without ready()
   for (std::size_t i = 0; i < runs_used_; ++i) {
     const run& r = runs_[i];
     if (r.segment != segment_) {
       if (auto ok = roll_to(r.segment); !ok) return ok;
+    }
+    const std::uint64_t run_end = options_.geometry.in_segment(r.start) + r.bytes.size();
+    if (options_.allocate_ahead != 0 && run_end > allocated_) {
+      if (auto ok = allocate_to(run_end); !ok) return ok;
     }
     if (auto ok = write_run(r, sync); !ok) return ok;
     written_ = r.start + r.bytes.size();
     if (sync) synced_ = written_;
   }
   runs_used_ = 0;
+  // A burst's buffers go back (steady flushes reuse theirs).
+  for (run& r : runs_) {
+    if (r.bytes.capacity() > (std::size_t{1} << 20)) r.bytes = {};
+  }
   if (sync && synced_ < written_) {  // bytes of earlier flushes without sync
     if (auto ok = sync_current(); !ok) return ok;
     synced_ = written_;
@@ -140,15 +206,17 @@ result<void> partition_writer::roll_to(std::uint64_t segment) {
     if (auto ok = sync_current(); !ok) return ok;
   }
   synced_ = written_ = options_.geometry.records_start(segment);
+  const std::uint64_t target = allocation_target(format::file_header_size);
   if (next_ && segment == segment_ + 1) {
     current_ = std::move(next_);
   } else {
     next_.reset();
-    auto created =
-        create_segment(*options_.fs, options_.directory, options_.partition, segment, options_.geometry);
+    auto created = create_segment(*options_.fs, options_.directory, options_.partition, segment,
+                                  options_.geometry, target);
     if (!created) return fail(created.error());
     current_ = std::move(*created);
   }
+  allocated_ = std::max<std::uint64_t>(target, format::file_header_size);
   segment_ = segment;
   return {};
 }
@@ -186,8 +254,8 @@ result<void> partition_writer::prepare_next() {
   if (failed_) return *failed_;
   if (next_) return {};
   if (segment_ + 1 >= max_segments) return {};  // the log is full: appends will say so
-  auto created =
-      create_segment(*options_.fs, options_.directory, options_.partition, segment_ + 1, options_.geometry);
+  auto created = create_segment(*options_.fs, options_.directory, options_.partition, segment_ + 1,
+                                options_.geometry, allocation_target(format::file_header_size));
   if (!created) return fail(created.error());
   next_ = std::move(*created);
   return {};

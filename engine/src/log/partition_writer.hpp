@@ -42,6 +42,13 @@ struct partition_writer_options {
   std::uint16_t partition = 0;
   log_geometry geometry;
   std::uint64_t unsynced_window = default_unsynced_window;
+  // How far ahead of the end segments are written with zeros before use
+  // (segment_file.hpp says why). The default, the whole segment at creation,
+  // suits a log synced on every flush; a store that flushes without sync
+  // passes 0 (files grow by their appends: nothing is written twice), and one
+  // that wants durability without paying a whole segment up front passes a
+  // few MiB, extended by extend() off the append's latency.
+  std::uint64_t allocate_ahead = UINT64_MAX;
 };
 
 class partition_writer {
@@ -52,6 +59,14 @@ class partition_writer {
   // record (recovery runs truncate_partition(end) first).
   [[nodiscard]] static result<std::unique_ptr<partition_writer>> open(partition_writer_options options,
                                                                       std::uint64_t end);
+  // open() in two steps, for recovery, which reads everything before it
+  // writes anything: attach() only reads (opens the segment that holds `end`,
+  // or notes it missing when no record precedes `end` in it); ready() writes
+  // (creates that segment, allocates ahead). ready() must succeed before
+  // append() or flush(). The REQUIRES of open() applies once ready() runs.
+  [[nodiscard]] static result<std::unique_ptr<partition_writer>> attach(partition_writer_options options,
+                                                                        std::uint64_t end);
+  [[nodiscard]] result<void> ready();
 
   partition_writer(const partition_writer&) = delete;
   partition_writer& operator=(const partition_writer&) = delete;
@@ -76,6 +91,15 @@ class partition_writer {
   // flush that rolls over without it creates the segment itself.
   [[nodiscard]] result<void> prepare_next();
 
+  // True when allocate_ahead is set and less than half of it is left between
+  // the end and the allocated part of the current segment.
+  bool should_extend() const;
+  // Writes zeros up to allocate_ahead past the end (within the segment) and
+  // syncs them; the owner runs it after acknowledging a flush, like
+  // prepare_next(). A flush that would write past the allocated part extends
+  // first by itself.
+  [[nodiscard]] result<void> extend();
+
   std::uint64_t end() const { return end_; }              // after every appended record
   std::uint64_t written_end() const { return written_; }  // after every flushed record
   std::uint64_t synced_end() const { return synced_; }    // every record below is durable
@@ -91,15 +115,20 @@ class partition_writer {
 
   explicit partition_writer(partition_writer_options options);
   result<void> fail(error e);
-  result<void> open_segment_at(std::uint64_t end);
+  result<void> attach_segment_at(std::uint64_t end);
   result<void> roll_to(std::uint64_t segment);
   result<void> write_run(const run& r, bool sync);
   result<void> write_piece(std::uint64_t offset, format::bytes piece, bool sync);
   result<void> sync_current();
+  // Allocates the current segment up to in-segment offset `to` plus
+  // allocate_ahead (capped at the segment's size), then syncs it.
+  result<void> allocate_to(std::uint64_t to);
+  std::uint64_t allocation_target(std::uint64_t to) const;
   std::string current_name() const;
 
   partition_writer_options options_;
-  std::uint64_t segment_ = 0;  // the segment current_ holds
+  std::uint64_t segment_ = 0;    // the segment current_ holds
+  std::uint64_t allocated_ = 0;  // bytes of current_ known written (zeros or records)
   std::unique_ptr<file> current_;
   std::unique_ptr<file> next_;  // segment_ + 1, prepared
   std::vector<run> runs_;       // the buffer; runs_[0, runs_used_) hold bytes

@@ -3,13 +3,14 @@
 #include "format/format.hpp"
 #include "io/file_error.hpp"
 
+#include <algorithm>
 #include <array>
 
 namespace evstore::detail {
 
 result<std::unique_ptr<file>> create_segment(file_system& fs, const std::string& store_dir,
                                              std::uint16_t partition, std::uint64_t segment,
-                                             const log_geometry& g) {
+                                             const log_geometry& g, std::uint64_t allocate_to) {
   const std::string dir = log_directory(store_dir);
   const std::string name = segment_relative_path(partition, segment);
   if (auto ec = fs.create_directories(dir)) return io_error_at(ec, "creating directory", "log", 0);
@@ -22,7 +23,8 @@ result<std::unique_ptr<file>> create_segment(file_system& fs, const std::string&
                               .segment_size = g.segment_size},
                              header);
   if (auto ec = (*f)->write_at(0, header)) return io_error_at(ec, "writing", name, 0);
-  if (auto ec = (*f)->allocate(g.segment_size)) return io_error_at(ec, "allocating", name, 0);
+  const std::uint64_t size = std::clamp<std::uint64_t>(allocate_to, header.size(), g.segment_size);
+  if (auto ec = (*f)->allocate(size)) return io_error_at(ec, "allocating", name, 0);
   if (auto ec = (*f)->sync()) return io_error_at(ec, "syncing", name, 0);
   if (auto ec = fs.sync_directory(dir)) return io_error_at(ec, "syncing directory", "log", 0);
   return std::move(*f);

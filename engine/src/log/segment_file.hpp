@@ -1,18 +1,21 @@
-// One segment file of the partition log: creating it at its full size and
-// opening it with its header checked (format.hpp, section Segment).
+// One segment file of the partition log: creating it (zeros written ahead as
+// far as asked) and opening it with its header checked (format.hpp, Segment).
 #pragma once
 
 #include "log/log_layout.hpp"
 #include <evstore/file_system.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 
 namespace evstore::detail {
 
 // Creates segment `segment` of `partition` ready for appends: header written,
-// the rest zeros actually written up to segment_size (file::allocate), the file
-// synced and the log directory synced, so that its name and size are durable.
+// zeros actually written up to `allocate_to` bytes (file::allocate; at most
+// segment_size, default all of it), the file synced and the log directory
+// synced, so that its name and size are durable. With a smaller allocate_to
+// the file grows later (partition_writer_options::allocate_ahead).
 //
 // Why zeros written and not fallocate or a sparse file: appends then overwrite
 // blocks that exist and are already written, and the fdatasync that makes them
@@ -27,7 +30,8 @@ namespace evstore::detail {
 // back to that state; REQUIRES: it holds no record the log still needs.
 [[nodiscard]] result<std::unique_ptr<file>> create_segment(file_system& fs, const std::string& store_dir,
                                                            std::uint16_t partition, std::uint64_t segment,
-                                                           const log_geometry& g);
+                                                           const log_geometry& g,
+                                                           std::uint64_t allocate_to = UINT64_MAX);
 
 // What open_segment found.
 struct opened_segment {

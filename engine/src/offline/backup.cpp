@@ -1,30 +1,41 @@
 // Online backup by copying files in an order that makes the copy look like a
 // store after a crash, which recovery already knows how to finish.
 //
-// Files refer to one another: $all entries to catalog records and partition
-// records, stream index entries to partition records. Each file only grows
-// (the checkpoint aside, which only promises what is already written), so a
-// file copied later holds at least what it held when an earlier one was
-// copied. Copying every referring file before the files it refers to
-// therefore leaves nothing in the copy pointing at bytes the copy lacks:
+// A store of format 2 (format.hpp) is the partition logs plus what points
+// into them: $all's entries (index/all.idx), the stream index's runs (named
+// by index/manifest) and the checkpoint. The logs and all.idx only grow (a
+// writer's open may cut a torn tail, but no writer opens while another
+// writes); runs are immutable and only replaced by compaction, which keeps
+// what they cover. Files are copied in this order:
 //
 //   consumer checkpoints   (positions the copied events will cover)
-//   index/checkpoint       (promises a prefix of $all that is already written)
-//   index/$all.idx         (the commit log: the copy's content is this prefix)
-//   index/catalog          (a superset of the streams those entries name)
-//   index/*.idx            (supersets of what those $all entries refer to)
-//   streams/**.evs         (supersets of every record referred to)
+//   store.json
+//   index/checkpoint       (all_count N, each log's end E[p], all durable now)
+//   index/manifest + runs  (cover $all below D; D <= what the logs held when
+//                           the runs were written, which was before the copy)
+//   index/all.idx          (at least N entries: the checkpoint came after them)
+//   log/*.evs              (each at least E[p] long, holding every record
+//                           below D, plus whatever was written meanwhile)
+//   links/read_streams.json
 //
-// The stream files are listed only once $all and the catalog are copied: a
-// stream created while the copy runs has its files on disk before any
-// checkpoint or complete $all entry names it, so the listing finds every
-// file the copied log needs (a listing made earlier would miss it).
+// What recovery needs of the copy then holds: the logs are complete up to the
+// checkpoint's ends (copied after it, and the logs only grow); all.idx holds
+// at least all_count entries; the runs exist, and cover no position the logs
+// lack, since every record below D was in its log before the manifest was
+// read and each log is copied after that. Records past E[p] form the tail
+// recovery scans: it keeps the positions that follow each other up to the
+// last complete append and cuts the rest (a record the copy caught half
+// written, an append of which only some partitions were copied), so the copy
+// is the store as it was at one instant. Compaction may remove a run between
+// the manifest's read and the run's copy: then the manifest is read and its
+// runs copied again (the run files copied before stay as orphans, which the
+// first open removes).
 //
-// What the later files hold beyond the copied $all is an unfinished tail to
-// recovery, which cuts it when the copy is first opened. The journal (durable
-// mode) and the follower head are not copied: the data files already hold
-// what the journal would replay, and the copy gets a head when opened.
+// The segments are listed only once all.idx is copied, so a segment created
+// meanwhile (a roll-over) is copied too. The follower head and the links are
+// not copied: the copy gets a head when opened, and links are rebuilt from $all.
 #include "format/layout.hpp"
+#include "index/index_manifest.hpp"
 #include <evstore/backup.hpp>
 #include <evstore/store.hpp>
 
@@ -34,6 +45,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <future>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -77,11 +89,12 @@ void add_tree(const std::string& source, const std::string& destination, const s
 }
 
 // Copies `e.from` to `e.to` as it is now: its length is read once at the
-// start, so a file that grows meanwhile is copied to that length.
-[[nodiscard]] result<std::uint64_t> copy_one(const plan_entry& e) {
+// start, so a file that grows meanwhile is copied to that length. nullopt if
+// it was removed meanwhile (a consumer, a run compaction replaced).
+[[nodiscard]] result<std::optional<std::uint64_t>> copy_one(const plan_entry& e) {
   const int in = ::open(e.from.c_str(), O_RDONLY | O_CLOEXEC);
   if (in < 0) {
-    if (errno == ENOENT) return std::uint64_t{0};  // removed meanwhile (a deleted read stream, a consumer)
+    if (errno == ENOENT) return std::optional<std::uint64_t>();
     return error(last_error(), "cannot read " + e.from);
   }
   struct stat st {};
@@ -112,7 +125,7 @@ void add_tree(const std::string& source, const std::string& destination, const s
   ::close(in);
   ::close(out);
   if (ec) return error(ec, "cannot copy " + e.from + " to " + e.to);
-  return done;
+  return std::optional<std::uint64_t>(done);
 }
 
 // fsync of every file and directory under `dir`, and of `dir`.
@@ -154,24 +167,50 @@ void add_tree(const std::string& source, const std::string& destination, const s
   return report;
 }
 
-// The log and what names streams first (see the top of this file).
-std::vector<plan_entry> log_files(const std::string& source, const std::string& destination,
-                                  std::error_code& ec) {
+// What is copied before the stream index (see the top of this file).
+std::vector<plan_entry> first_files(const std::string& source, const std::string& destination,
+                                    std::error_code& ec) {
   std::vector<plan_entry> plan;
-  plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
   add_tree(source, destination, "consumers", ".consumer", {}, plan, ec);
+  plan.push_back({detail::layout::store_json(source), detail::layout::store_json(destination), 0});
   plan.push_back({detail::layout::checkpoint(source), detail::layout::checkpoint(destination), 0});
-  plan.push_back({detail::layout::all_index(source), detail::layout::all_index(destination), 0});
-  plan.push_back({detail::layout::catalog(source), detail::layout::catalog(destination), 0});
   return plan;
 }
 
-// The stream files, listed after the log files are copied.
-std::vector<plan_entry> stream_files(const std::string& source, const std::string& destination,
-                                     std::error_code& ec) {
+// The manifest and the runs it names now (none if it cannot be read whole).
+std::vector<plan_entry> index_files(const std::string& source, const std::string& destination) {
   std::vector<plan_entry> plan;
-  add_tree(source, destination, "index", ".idx", "$all.idx", plan, ec);  // $all.idx is a log file
-  add_tree(source, destination, "streams", ".evs", {}, plan, ec);
+  const std::string from = detail::layout::index_dir(source), to = detail::layout::index_dir(destination);
+  plan.push_back({join(from, detail::manifest_name), join(to, detail::manifest_name), 0});
+  auto manifest = detail::index_manifest::read(*posix_file_system(), from);
+  if (manifest && *manifest) {
+    for (const detail::manifest_run& run : (*manifest)->runs) {
+      const std::string name = detail::run_file_name(run.seq);
+      plan.push_back({join(from, name), join(to, name), 0});
+    }
+  }
+  return plan;
+}
+
+// True if the copied manifest (if any) names only runs the copy holds.
+bool complete_index(const std::string& destination) {
+  const std::string dir = detail::layout::index_dir(destination);
+  auto manifest = detail::index_manifest::read(*posix_file_system(), dir);
+  if (!manifest) return false;  // torn while copied: copy it again
+  if (!*manifest) return true;  // a store that never wrote a run
+  std::error_code ec;
+  for (const detail::manifest_run& run : (*manifest)->runs) {
+    if (!fs::exists(join(dir, detail::run_file_name(run.seq)), ec)) return false;
+  }
+  return true;
+}
+
+// What follows the stream index.
+std::vector<plan_entry> log_files(const std::string& source, const std::string& destination,
+                                  std::error_code& ec) {
+  std::vector<plan_entry> plan;
+  plan.push_back({detail::layout::all_entries(source), detail::layout::all_entries(destination), 0});
+  add_tree(source, destination, "log", ".evs", {}, plan, ec);
   plan.push_back({join(detail::layout::links_dir(source), "read_streams.json"),
                   join(detail::layout::links_dir(destination), "read_streams.json"), 0});
   return plan;
@@ -198,8 +237,7 @@ struct copier {
 
   [[nodiscard]] result<void> copy_all(const std::vector<plan_entry>& plan, std::error_code& ec) {
     for (const plan_entry& e : plan) {
-      if (!fs::exists(e.from, ec))
-        continue;  // optional files (checkpoint, links definitions) or removed meanwhile
+      if (!fs::exists(e.from, ec)) continue;  // optional files, or removed meanwhile
       const auto parent = fs::path(e.to).parent_path();
       // Directories as the store makes them: owner only.
       for (auto p = parent; p.string().size() > destination.size() && !fs::exists(p, ec);
@@ -210,9 +248,10 @@ struct copier {
       if (ec) return error(ec, "cannot create " + parent.string());
       auto n = copy_one(e);
       if (!n) return n.error();
+      if (!*n) continue;  // removed meanwhile
       ++report.files;
-      report.bytes += *n;
-      copied += std::max(*n, e.size);
+      report.bytes += **n;
+      copied += std::max(**n, e.size);
       if (progress) progress(std::min(copied, total), total);
     }
     return {};
@@ -232,24 +271,39 @@ struct copier {
     return error(errc::invalid_argument, destination + " is not empty: a backup goes into a new directory");
   }
 
-  // The log and what names streams first; the stream files, listed after
-  // those are copied (see the top of this file), second.
-  auto log_plan = log_files(source, destination, ec);
+  // For progress only: the files as they are now.
+  auto first = first_files(source, destination, ec);
+  auto estimate = log_files(source, destination, ec);
   if (ec) return error(ec, "cannot list " + source);
-  // For progress only: the stream files as they are now.
-  auto estimate = stream_files(source, destination, ec);
-  if (ec) return error(ec, "cannot list " + source);
+  auto index_estimate = index_files(source, destination);
   copier copy{destination, progress};
-  copy.total = measure(log_plan, ec) + measure(estimate, ec);
+  copy.total = measure(first, ec) + measure(index_estimate, ec) + measure(estimate, ec);
 
   fs::create_directories(destination, ec);
   if (ec) return error(ec, "cannot create " + destination);
   fs::permissions(destination, fs::perms::owner_all, ec);
-  if (auto r = copy.copy_all(log_plan, ec); !r) return r.error();
-  auto streams = stream_files(source, destination, ec);
+  if (auto r = copy.copy_all(first, ec); !r) return r.error();
+  // The manifest and its runs, again while compaction changes them: until
+  // every run the copied manifest names was copied (each round reads the
+  // manifest anew; runs already copied are immutable and kept).
+  for (int round = 0;; ++round) {
+    auto index = index_files(source, destination);
+    fs::remove(index.front().to, ec);
+    std::vector<plan_entry> todo{index.front()};
+    for (std::size_t i = 1; i < index.size(); ++i) {
+      if (!fs::exists(index[i].to, ec)) todo.push_back(index[i]);
+    }
+    if (auto r = copy.copy_all(todo, ec); !r) return r.error();
+    if (complete_index(destination)) break;
+    if (round == 100) {
+      return error(boost::system::errc::make_error_code(boost::system::errc::resource_unavailable_try_again),
+                   "the stream index of " + source + " kept changing while it was copied");
+    }
+  }
+  auto logs = log_files(source, destination, ec);
   if (ec) return error(ec, "cannot list " + source);
-  copy.total = std::max(copy.total, copy.copied + measure(streams, ec));
-  if (auto r = copy.copy_all(streams, ec); !r) return r.error();
+  copy.total = std::max(copy.total, copy.copied + measure(logs, ec));
+  if (auto r = copy.copy_all(logs, ec); !r) return r.error();
   auto finished = finish_copy(destination, copy.report);
   if (!finished) return finished;
   // Recovery's cuts and the new checkpoint, durable before we say "done".

@@ -1,35 +1,37 @@
-// Offline repair (repair.hpp): the partitions are the truth, the catalog,
-// $all and the stream indexes are rebuilt from them, derived state is reset.
+// Offline repair (repair.hpp) of a store of format 2: the partition logs are
+// the truth; $all, the stream index, the checkpoint and derived state are
+// rebuilt from them.
 //
 // Steps:
-//   1. Open the store read-only and count the valid $all entries past the end
-//      it recovers: a writer's open would cut them as a torn tail, so if there
-//      are any, go to step 2. Else open the store normally (or, for a dry
-//      run, read-only) and verify it: clean means nothing to repair. A
-//      writer's open also replays the journal.
-//   2. Take the writer lock. A real repair replays the journal frames after the
-//      checkpoint once more (idempotent: in case the open failed before doing
-//      so); a dry run lays them over the files it reads instead.
-//   3. Walk every partition's records. A damaged record is skipped: the walk
-//      resumes at the next intact record, found by its framing and checksum.
-//   3b. Salvage (repair_lost.hpp): every position below the checkpoint that no
-//      intact record holds was an acknowledged event; the one it belonged to
-//      gets a "$lost" placeholder at its version and position.
-//   3c. Cut $all at the first position still held by nothing (past the
-//      checkpoint: a torn tail), and back to the start of an append that would
-//      be cut in part there.
-//   4. Copy damaged and cut bytes to lost+found; rewrite the partitions that
-//      gained placeholders or lost damaged bytes, truncate the others; rewrite
-//      indexes and catalog, remove checkpoint, head, journal and links, sync,
-//      write a checkpoint.
-//   5. Release the lock, open and verify again.
+//   1. Open the store normally (a dry run: read-only) and verify it: clean
+//      means nothing to repair. A writer's open cuts a torn tail past the
+//      checkpoint as any open does.
+//   2. Take the writer lock; read store.json and the checkpoint. Lost
+//      positions below the acknowledged end (the checkpoint's count, or what
+//      the stream index's manifest covers if more) get placeholders.
+//   3. Walk every partition log in full, segment by segment. A damaged record
+//      is skipped: the walk resumes at the next intact frame (any byte offset
+//      where a record's framing, checksum and decoding agree).
+//   4. Salvage (repair_lost.hpp): every position below the acknowledged end
+//      that no intact record holds gets a "$lost" placeholder, its stream and
+//      version from the stream index's runs or elimination. $all then ends at
+//      the first position still held by nothing, at a stream's version gap,
+//      and (past the acknowledged end) before an append it would cut in part.
+//   5. Copy damaged and dropped bytes to lost+found; write each log that
+//      changes anew into repair.new/log/ and, once all are synced, the plan
+//      (repair.new/plan); install them (renames over the old segments); then
+//      rewrite index/all.idx, the stream index (one run), the checkpoint and
+//      the head, and reset the links. A crash before the plan leaves the store
+//      as it was; after it, the next repair installs the staged logs first and
+//      rebuilds everything else from them.
+//   6. Release the lock, open and verify again.
 //
 // The job's state and its steps' files: repair_job.hpp.
 
 #include "format/format.hpp"
 #include "format/layout.hpp"
+#include "index/index_manifest.hpp"
 #include "io/io_util.hpp"
-#include "journal/journal_reader.hpp"
 #include "offline/repair_job.hpp"
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
@@ -37,45 +39,43 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include <algorithm>
 #include <string>
 #include <utility>
 #include <vector>
 
 namespace evstore::detail::repair {
 
-// --- 1. Does a normal open give a clean store?
+std::string repair_job::path(const std::string& rel) const { return layout::join(dir_, rel); }
+std::string repair_job::staging() const { return layout::join(dir_, staging_dir); }
 
-// A writer's open takes everything from the first $all entry past the
-// checkpoint that does not match its record for a torn write and cuts it, in
-// every stream. Damage there is no torn write (and without a checkpoint all
-// of $all is past it): counted first, read-only, so that the walk keeps the
-// intact events after the damage rather than the open cutting them.
-result<std::uint64_t> repair_job::entries_an_open_would_cut() {
-  std::uint64_t end = 0;
-  {
-    boost::asio::io_context io;
-    auto s = store::open(io.get_executor(), {.directory = dir_,
-                                             .read_only = true,
-                                             .file_system = fs_,
-                                             .consumer_directory = layout::join(dir_, "consumers"),
-                                             .follow = false});
-    if (!s) return 0;  // opens_clean() says why
-    end = s->event_count();
-  }
-  auto all = source::open(*fs_, layout::all_index(dir_), {});
-  if (!all) return 0;
-  std::uint64_t count = 0;
-  std::vector<std::byte> buf(read_window / format::all_entry_size * format::all_entry_size);
-  for (std::uint64_t at = format::file_header_size + end * format::all_entry_size; at < all->size();
-       at += buf.size()) {
-    auto n = all->read(at, buf);
-    if (!n) return error(n.error().code, layout::all_index(dir_));
-    for (std::size_t i = 0; i + format::all_entry_size <= *n; i += format::all_entry_size) {
-      count += format::decode_all_entry(std::span(buf).subspan(i, format::all_entry_size)).has_value();
-    }
-  }
-  return count;
+std::uint32_t repair_job::stream_id(std::string_view name) {
+  auto [it, added] = name_ids_.try_emplace(std::string(name), static_cast<std::uint32_t>(names_.size()));
+  if (added) names_.emplace_back(name);
+  return it->second;
 }
+
+result<void> repair_job::read_meta() {
+  const std::string p = layout::store_json(dir_);
+  auto f = fs_->open(p, open_mode::read_only);
+  if (!f && f.error() == boost::system::errc::no_such_file_or_directory)
+    return error(errc::invalid_argument, "no evstore store in " + dir_);
+  if (!f) return error(f.error(), p);
+  auto text = read_all(**f);
+  if (!text) return error(text.error(), p);
+  auto meta = parse_store_json(to_string_view(*text), "store.json");
+  if (!meta) return meta.error();
+  if (meta->version != static_cast<std::uint32_t>(store_format_version)) {
+    return error(errc::format_mismatch, dir_ + " holds a store of format " + std::to_string(meta->version) +
+                                            ": convert it with `evstore migrate` first");
+  }
+  meta_ = *meta;
+  geometry_.segment_size = meta_.segment_size;
+  parts_.resize(meta_.partitions);
+  return {};
+}
+
+// --- 1. Does a normal open give a clean store?
 
 namespace {
 
@@ -142,98 +142,81 @@ result<void> repair_job::take_lock() {
   return {};
 }
 
-// --- 2. The journal
+// --- 2. What was acknowledged
 
-result<overlay> repair_job::read_journal() {
-  overlay ov;
-  const std::string path = layout::journal(dir_);
-  format::checkpoint cp{};
-  if (fs_->exists(layout::checkpoint(dir_))) {
-    auto f = fs_->open(layout::checkpoint(dir_), open_mode::read_only);
-    if (!f) return error(f.error(), layout::checkpoint(dir_));
-    auto bytes = detail::read_all(**f);
-    if (!bytes) return error(bytes.error(), layout::checkpoint(dir_));
-    if (auto decoded = format::decode_checkpoint_file(*bytes)) {
-      cp = *decoded;
-      checkpoint_count_ = cp.all_count;
-    }
+result<void> repair_job::read_checkpoint() {
+  const std::string p = layout::checkpoint(dir_);
+  auto f = fs_->open(p, open_mode::read_only);
+  if (f) {
+    auto bytes = read_all(**f);
+    if (!bytes) return error(bytes.error(), p);
+    checkpoint_ = format::decode_checkpoint2_file(*bytes, meta_.partitions);
+  } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
+    return error(f.error(), p);
   }
-  if (cp.journal_offset == 0 || !fs_->exists(path)) return ov;
-  auto f = fs_->open(path, open_mode::read_only);
-  if (!f) return error(f.error(), path);
-  auto walk = detail::collect_journal(**f, path, dir_, cp.journal_offset, cp.all_count, ov);
-  if (!walk) return walk.error();
-  if (walk->damage) {
-    // Offset 0 is the file header (frames start after it): then no frame is replayed.
-    damage(path, walk->damage->offset,
-           walk->damage->what + (walk->damage->offset == 0 ? ": its frames cannot be replayed"
-                                                           : ": frames from here on are not replayed"));
+  if (checkpoint_) {
+    fill_below_ = std::max(fill_below_, checkpoint_->all_count);
+  } else {
+    damage("index/checkpoint", 0, "no valid checkpoint slot");
   }
-  return ov;
-}
-
-// Replays the frames as recovery does: same bytes at the same offsets.
-result<void> repair_job::apply_journal(const overlay& ov) {
-  for (const auto& [path, writes] : ov) {
-    if (auto ec = fs_->create_directories(layout::parent(path))) return error(ec, layout::parent(path));
-    auto f = fs_->open(path, open_mode::read_write_create);
-    if (!f) return error(f.error(), path);
-    for (const overlay_write& w : writes) {
-      if (auto ec = (*f)->write_at(w.offset, w.data)) return error(ec, path);
-    }
-    if (auto ec = (*f)->sync()) return error(ec, path);
-    note_dirs(path);
+  // Runs are written only once the events they index are durable.
+  auto manifest = index_manifest::read(*fs_, layout::index_dir(dir_));
+  if (manifest && *manifest) {
+    for (const manifest_run& r : (*manifest)->runs) fill_below_ = std::max(fill_below_, r.end_position);
+  } else if (!manifest) {
+    if (is_io_error(manifest.error().code)) return manifest.error();
+    damage("index/manifest", 0, manifest.error().detail);
   }
-  return sync_directories();
+  return {};
 }
 
 // --- The whole job
 
 result<repair_report> repair_job::run() {
-  if (!fs_->exists(layout::store_json(dir_)))
-    return error(errc::invalid_argument, "no evstore store in " + dir_);
+  if (auto r = read_meta(); !r) return r.error();
   if (dry()) {
     if (auto r = take_lock(); !r) return r.error();  // held while the store is read
   }
-  auto would_cut = entries_an_open_would_cut();
-  if (!would_cut) return would_cut.error();
-  if (*would_cut > 0) {
-    report_.reasons.push_back(
-        "open: $all holds " + std::to_string(*would_cut) +
-        " valid entries past the end an open recovers, which it would cut as a torn tail");
+  const bool interrupted = fs_->exists(layout::join(staging(), plan_name));
+  if (interrupted) {
+    report_.reasons.push_back("an interrupted repair left its rewritten logs in " + std::string(staging_dir) +
+                              " to install");
   } else if (auto clean = opens_clean(); !clean) {
     return clean.error();
   } else if (*clean) {
     return report_;
   }
   report_.needed = true;
+  report_.events_kept = 0;
+  report_.streams_kept = 0;
   if (!dry()) {
     if (auto r = take_lock(); !r) return r.error();
   }
-  auto ov = read_journal();
-  if (!ov) return ov.error();
-  if (!dry() && !ov->empty()) {
-    if (auto r = apply_journal(*ov); !r) return r.error();
-    ov->clear();
+  if (interrupted) {
+    if (dry()) return report_;  // what the interrupted repair decided is in the staged logs
+    auto end = read_plan();
+    if (!end) return end.error();
+    if (auto r = install(); !r) return r.error();
+    // The installed logs hold every event below the cut that repair chose.
+    if (*end) fill_below_ = **end;
+    resumed_ = true;
+  } else {
+    if (auto r = remove_staging(); !r) return r.error();  // an interrupted staging: start over
+    if (auto r = read_checkpoint(); !r) return r.error();
   }
-  if (fs_->exists(layout::streams_dir(dir_))) {
-    if (auto r = find_partitions(layout::streams_dir(dir_), *ov); !r) return r.error();
-  }
-  for (const partition& p : parts_) {
-    auto src = source::open(*fs_, p.path, *ov);
-    if (src) total_bytes_ += src->size();
-  }
-  for (partition& p : parts_) {
-    if (auto r = scan(p, *ov); !r) return r.error();
+  for (std::uint32_t p = 0; p < meta_.partitions; ++p) {
+    if (auto r = walk(static_cast<std::uint16_t>(p)); !r) return r.error();
   }
   if (progress_) progress_(total_bytes_, total_bytes_);
-  if (auto r = read_catalog(); !r) return r.error();
-  if (auto r = assign_ids(); !r) return r.error();
-  if (auto r = salvage(*ov); !r) return r.error();
+  if (auto r = salvage(); !r) return r.error();
   cut();
   report_drops();
-  if (auto r = rewrite(); !r) return r.error();
+  if (auto r = save_aside(); !r) return r.error();
+  if (auto r = stage(); !r) return r.error();
   if (dry()) return report_;
+  if (auto r = install(); !r) return r.error();
+  if (auto r = rebuild(); !r) return r.error();
+  if (auto r = remove_staging(); !r) return r.error();
   lock_.reset();
   repair_report out = report_;
   auto after = opens_clean();

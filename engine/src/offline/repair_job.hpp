@@ -1,14 +1,16 @@
-// Repair's job (repair.hpp): what the walk of each partition found and the
-// state its numbered steps share. The steps are listed in repair.cpp, which
-// holds steps 1, 2, 5 and the whole job; the others are in the files named
-// for them: repair_walk.cpp (3: walking the partitions, stream ids),
-// repair_salvage.cpp (3b: placeholders for lost events; 3c: the cut) and
-// repair_rewrite.cpp (4: lost+found, partitions, indexes, catalog).
+// Repair's job (repair.hpp) on a store of format 2: what the walk of the
+// partition logs found and the state its numbered steps share. The steps are
+// listed in repair.cpp, which holds steps 1, 2, 6 and the whole job; the
+// others are in the files named for them: repair_walk.cpp (3: walking the
+// logs), repair_salvage.cpp (4: placeholders for lost events, the cut) and
+// repair_rewrite.cpp (5: lost+found, the logs staged and installed, $all, the
+// stream index, checkpoint, head and links).
 #pragma once
 
 #include "format/format.hpp"
+#include "format/store_json.hpp"
+#include "log/log_layout.hpp"
 #include "offline/repair_lost.hpp"
-#include "offline/repair_read.hpp"
 #include <evstore/file_system.hpp>
 #include <evstore/repair.hpp>
 #include <evstore/store.hpp>
@@ -20,33 +22,46 @@
 #include <set>
 #include <span>
 #include <string>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
 namespace evstore::detail::repair {
 
-// ---------------------------------------------------------------------------
-// What the walk of one partition found.
+// Where repair stages the logs it rewrites; see repair_rewrite.cpp.
+inline constexpr const char* staging_dir = "repair.new";
+inline constexpr const char* plan_name = "plan";
+inline constexpr const char* lost_found_dir = "lost+found";
 
-struct partition {
-  std::string path;  // absolute
-  std::string rel;   // relative to the store directory
-  std::string name;  // decoded from the file name
-  std::uint64_t size = 0;
-  std::optional<std::uint32_t> header_id;  // from a valid header naming this stream
-  std::optional<std::uint32_t> id;         // the id it keeps
-  bool excluded = false;                   // not part of the repaired store
-  std::vector<record_info> records;        // intact records and placeholders, in version order
-  std::vector<std::pair<std::uint64_t, std::uint64_t>> damaged;  // [from, to): no intact record, more follow
-  std::uint64_t walk_end = format::file_header_size;             // where the walk stopped
-  bool tail_damaged = false;                                     // ... on damage, not at the end of the file
-  std::uint64_t framed_after = 0;                                // records counted by framing from there
-  bool framed_exact = true;
-  std::uint64_t keep = 0;  // records kept after the $all cut
-  bool rewrite = false;    // kept records and placeholders are written to a new file
+// An intact record of a partition log, or a placeholder repair adds.
+struct log_record {
+  std::uint16_t partition = 0;
+  std::uint64_t offset = 0;  // logical offset in its log (before the repair)
+  std::uint32_t size = 0;
+  std::uint64_t position = 0;
+  std::uint64_t version = 0;
+  std::uint32_t stream = 0;  // index into repair_job::names_
+  bool commit_end = false;
+  std::int64_t committed_at = 0;
+  // Placeholders only: their metadata ({"lost":...}); empty for an intact record.
+  std::string placeholder;
+  // Where the repaired log holds it (set by staging; = offset if its log is kept).
+  std::uint64_t new_offset = 0;
 };
 
-// ---------------------------------------------------------------------------
+// Bytes of a segment that hold no intact record.
+struct damaged_range {
+  std::uint16_t partition = 0;
+  std::uint64_t segment = 0;
+  std::uint64_t from = 0, to = 0;  // in-segment
+};
+
+struct partition_state {
+  std::vector<std::uint64_t> segments;  // present in log/, ascending
+  bool rewrite = false;                 // staged anew (damage, a cut or placeholders)
+  std::uint64_t new_segments = 0;       // segments of the rewritten log
+  std::uint64_t new_end = 0;            // the repaired log's end
+};
 
 class repair_job {
  public:
@@ -59,58 +74,69 @@ class repair_job {
   [[nodiscard]] result<repair_report> run();
 
  private:
-  std::string rel(const std::string& path) const { return path.substr(dir_.size() + 1); }
-  void damage(const std::string& path, std::uint64_t offset, std::string problem) {
-    report_.damage.push_back({rel(path), offset, std::move(problem)});
-  }
   bool dry() const { return report_.dry_run; }
+  std::string path(const std::string& rel) const;
+  std::string staging() const;
+  void damage(std::string file, std::uint64_t offset, std::string problem) {
+    report_.damage.push_back({std::move(file), offset, std::move(problem)});
+  }
+  std::uint32_t stream_id(std::string_view name);
 
-  [[nodiscard]] result<std::uint64_t> entries_an_open_would_cut();
+  // repair.cpp
+  [[nodiscard]] result<void> read_meta();
   [[nodiscard]] result<bool> opens_clean();
   void note_consumers_ahead(const store& s);
   [[nodiscard]] result<void> take_lock();
-  [[nodiscard]] result<overlay> read_journal();
-  [[nodiscard]] result<void> apply_journal(const overlay& ov);
-  [[nodiscard]] result<void> find_partitions(const std::string& d, const overlay& ov);
-  [[nodiscard]] result<void> scan(partition& p, const overlay& ov);
-  [[nodiscard]] result<void> walk(partition& p, const source& src);
-  [[nodiscard]] result<void> read_catalog();
-  [[nodiscard]] result<void> assign_ids();
-  [[nodiscard]] result<std::optional<std::uint32_t>> id_from_all_index(const partition& p);
-  std::uint64_t acknowledged_end() const;
-  [[nodiscard]] result<std::vector<repair::claim>> index_claims(
-      const std::vector<std::uint64_t>& holes, const std::vector<repair::stream_known>& known,
-      const overlay& ov);
-  [[nodiscard]] result<void> salvage(const overlay& ov);
-  void add_placeholders(partition& p);
+  [[nodiscard]] result<void> read_checkpoint();
+
+  // repair_walk.cpp
+  [[nodiscard]] result<void> walk(std::uint16_t partition);
+  [[nodiscard]] result<void> walk_segment(std::uint16_t partition, std::uint64_t segment);
+
+  // repair_salvage.cpp
+  [[nodiscard]] result<void> salvage();
+  [[nodiscard]] result<std::vector<claim>> index_claims(const std::vector<std::uint64_t>& holes);
+  std::string lost_where(std::uint16_t partition, std::uint64_t after_offset) const;
   void cut();
   void report_drops();
-  [[nodiscard]] result<void> rewrite();
-  [[nodiscard]] result<void> save_cut(partition& p);
-  [[nodiscard]] result<void> rewrite_partition(partition& p);
-  [[nodiscard]] result<std::string> lost_found_name(const std::string& path, std::uint64_t offset);
-  [[nodiscard]] result<void> copy_aside(const std::string& path, std::uint64_t offset, std::uint64_t size);
-  [[nodiscard]] result<void> move_aside(const std::string& path);
-  [[nodiscard]] result<void> write_indexes();
-  [[nodiscard]] result<void> write_file(const std::string& path, std::span<const std::byte> bytes);
-  [[nodiscard]] result<void> remove_file(const std::string& path);
-  [[nodiscard]] result<void> remove_derived(const std::string& d, bool links);
-  [[nodiscard]] result<void> sync_directories();
-  [[nodiscard]] result<void> write_checkpoint();
-  void note_dirs(const std::string& path);
+
+  // repair_rewrite.cpp
+  [[nodiscard]] result<void> save_aside();
+  [[nodiscard]] result<void> copy_aside(std::uint16_t partition, std::uint64_t segment, std::uint64_t offset,
+                                        std::uint64_t size);
+  [[nodiscard]] result<void> stage();
+  [[nodiscard]] result<void> stage_partition(std::uint16_t partition);
+  [[nodiscard]] result<void> write_plan();
+  [[nodiscard]] result<std::optional<std::uint64_t>> read_plan();
+  [[nodiscard]] result<void> install();
+  [[nodiscard]] result<void> rebuild();
+  [[nodiscard]] result<void> write_all_index();
+  [[nodiscard]] result<void> write_stream_index();
+  [[nodiscard]] result<void> write_checkpoint_and_head();
+  [[nodiscard]] result<void> reset_links(const std::string& d);
+  [[nodiscard]] result<void> remove_file(const std::string& p, bool report = true);
+  [[nodiscard]] result<void> remove_staging();
+  // store.json's partition count (read_store_json checked it is at most max_partitions).
+  std::uint16_t partitions() const { return static_cast<std::uint16_t>(meta_.partitions); }
 
   std::string dir_;
   std::shared_ptr<file_system> fs_;
   const repair_progress& progress_;
   repair_report report_;
   std::unique_ptr<file_lock> lock_;
-  std::vector<partition> parts_;
-  std::map<std::string, std::uint32_t> catalog_ids_;  // from the old catalog, as far as it reads
-  std::uint64_t end_ = 0;                             // the new $all count
-  std::optional<std::uint64_t> checkpoint_count_;     // all_count of a valid checkpoint
-  std::uint64_t fill_below_ = 0;                      // lost positions below this get placeholders
+  store_description meta_;
+  log_geometry geometry_;
+  std::optional<format::checkpoint2> checkpoint_;  // a valid one, if any
+  std::uint64_t fill_below_ = 0;                   // lost positions below this get placeholders
+  bool resumed_ = false;                           // an interrupted repair's staged logs were installed
+  std::vector<partition_state> parts_;
+  std::vector<log_record> records_;  // intact records, then placeholders; sorted by position after salvage
+  std::vector<damaged_range> damaged_;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string, std::uint32_t> name_ids_;
+  std::vector<log_record> dropped_;  // intact records past the cut (or holding a position twice)
+  std::uint64_t end_ = 0;            // the new $all count
   std::uint64_t total_bytes_ = 0, scanned_bytes_ = 0;
-  std::set<std::string> dirs_to_sync_;
 };
 
 }  // namespace evstore::detail::repair

@@ -134,8 +134,7 @@ std::vector<std::byte> encode_placeholder(format::record_fields fields, const st
   fields.data = "null";
   fields.metadata = metadata;
   fields.id.reset();
-  std::vector<std::byte> out(
-      format::record_size(fields.type.size(), fields.data.size(), fields.metadata.size()));
+  std::vector<std::byte> out(format::record_size(fields));  // with the stream's name (format 2)
   crc = format::encode_record(fields, out);
   return out;
 }

@@ -56,13 +56,14 @@ std::map<std::uint64_t, owner> assign_lost(std::vector<stream_known>& streams,
 // application (types are free text), so the metadata marks it as well.
 inline constexpr std::string_view lost_type = "$lost";
 
-// The metadata of a placeholder: {"lost":{"file":<partition>,"offset":<n>}},
-// the partition bytes from that offset held the event (saved, when there were
-// any, in lost+found/<partition>@<offset>).
+// The metadata of a placeholder: {"lost":{"file":<segment>,"offset":<n>}}:
+// the damaged bytes of that log segment from that in-segment offset most
+// likely held the event (saved, when there were any, in
+// lost+found/<segment>@<offset>).
 std::string lost_metadata(std::string_view partition, std::uint64_t offset);
 
-// The placeholder record: `fields` gives position, version, committed_at and
-// the commit fields; type, data, metadata and id are set here. Returns the
+// The placeholder record: `fields` gives the stream's name, position, version,
+// committed_at and the commit fields; type, data, metadata and id are set here. Returns the
 // encoded record and its stored crc.
 std::vector<std::byte> encode_placeholder(format::record_fields fields, const std::string& metadata,
                                           std::uint32_t& crc);

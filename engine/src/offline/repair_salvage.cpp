@@ -1,262 +1,233 @@
-// Repair, steps 3b and 3c (repair.cpp lists the steps): lost events below the
-// checkpoint become placeholders, then $all is cut where it stops being dense.
-
-#include "format/format.hpp"
+// Repair, step 4 (repair.cpp): placeholders for lost events, and where $all ends.
+//
+// Records carry their position, stream and version, so the walk alone puts
+// every intact event back in place. A position below the acknowledged end
+// that no intact record holds was an acknowledged event: its stream and
+// version come from the stream index's runs (which map (name, version) to
+// position; each run is walked once, group by group) or from elimination
+// (repair_lost.hpp), and a "$lost" placeholder keeps its place, in the log of
+// its stream's other records. Then $all ends at the first position still held
+// by nothing, before the first record that does not continue its stream's
+// versions, and, past the acknowledged end, after the last complete append.
 #include "format/layout.hpp"
-#include "format/stream_name.hpp"
+#include "index/group_cursor.hpp"
+#include "index/index_manifest.hpp"
+#include "index/index_run_reader.hpp"
+#include "log/partitioner.hpp"
 #include "offline/repair_job.hpp"
 
 #include <algorithm>
-#include <array>
-#include <limits>
-#include <map>
-#include <vector>
+#include <unordered_set>
 
 namespace evstore::detail::repair {
+namespace {
 
-// --- 3b. Salvage: lost events below the checkpoint become placeholders.
-
-// Positions below this had been acknowledged and made durable: the
-// checkpoint's count or, without a valid checkpoint, the end of the last
-// complete append any partition holds. What is missing above it may be a
-// torn write, which (as at open) ends $all.
-std::uint64_t repair_job::acknowledged_end() const {
-  if (checkpoint_count_) return *checkpoint_count_;
-  std::uint64_t end = 0;
-  for (const partition& p : parts_) {
-    if (p.excluded) continue;
-    for (const record_info& r : p.records) {
-      if (r.commit_end) end = std::max(end, r.position + 1);
-    }
-  }
-  return end;
+bool by_position(const log_record& a, const log_record& b) {
+  if (a.position != b.position) return a.position < b.position;
+  if (a.partition != b.partition) return a.partition < b.partition;
+  return a.offset < b.offset;
 }
 
-// The $all entries at the holes and, if they leave some unexplained, the
-// stream index entries of the versions the damaged streams are missing. Both
-// are mere claims: assign_lost keeps only those that fit.
-result<std::vector<repair::claim>> repair_job::index_claims(const std::vector<std::uint64_t>& holes,
-                                                            const std::vector<repair::stream_known>& known,
-                                                            const overlay& ov) {
-  std::vector<repair::claim> claims;
-  std::map<std::uint32_t, std::size_t> by_id;
-  for (std::size_t i = 0; i < parts_.size(); ++i) {
-    if (!parts_[i].excluded) by_id.emplace(*parts_[i].id, i);
-  }
-  if (auto all = source::open(*fs_, layout::all_index(dir_), ov)) {
-    std::array<std::byte, format::all_entry_size> buf{};
-    for (std::uint64_t q : holes) {
-      auto n = all->read(format::file_header_size + q * format::all_entry_size, buf);
-      if (!n) return error(n.error().code, layout::all_index(dir_));
-      const auto e = *n == buf.size() ? format::decode_all_entry(buf) : std::nullopt;
-      if (auto it = e ? by_id.find(e->stream_id) : by_id.end(); it != by_id.end()) {
-        claims.push_back({it->second, e->version, q});
-      }
+// A failed read is no damage: repairing around it would cut what could not be read.
+bool is_read_failure(const error& e) {
+  return e.code.category() != make_error_code(errc::corrupt_data).category() &&
+         e.code != boost::system::errc::no_such_file_or_directory;
+}
+
+}  // namespace
+
+result<std::vector<claim>> repair_job::index_claims(const std::vector<std::uint64_t>& holes) {
+  std::vector<claim> claims;
+  const std::string index_dir = layout::index_dir(dir_);
+  auto manifest = index_manifest::read(*fs_, index_dir);
+  if (!manifest && is_read_failure(manifest.error())) return manifest.error();
+  if (!manifest || !*manifest) return claims;  // damage reported by read_checkpoint
+  const std::unordered_set<std::uint64_t> wanted(holes.begin(), holes.end());
+  // Newest run first: compaction's merged run is the one most trusted.
+  for (auto it = (*manifest)->runs.rbegin(); it != (*manifest)->runs.rend(); ++it) {
+    const std::string run_path = layout::join(index_dir, run_file_name(it->seq));
+    const std::string rel = "index/" + run_file_name(it->seq);
+    auto run = index_run_reader::open(*fs_, run_path);
+    if (!run && is_read_failure(run.error())) return run.error();
+    if (!run) {
+      damage(rel, 0, run.error().detail);
+      continue;
     }
-  }
-  if (claims.size() >= holes.size()) return claims;
-  for (std::size_t i = 0; i < parts_.size(); ++i) {
-    const partition& p = parts_[i];
-    const bool gaps =
-        !known[i].positions.empty() && known[i].positions.back().first + 1 != known[i].positions.size();
-    if (p.excluded || !(gaps || known[i].tail_damaged || known[i].positions.empty())) continue;
-    const std::string path = layout::stream_index(dir_, detail::encode_stream_file_name(p.name));
-    auto index = source::open(*fs_, path, ov);
-    if (!index) continue;  // missing: no evidence
-    std::vector<std::byte> bytes(static_cast<std::size_t>(index->size()));
-    auto n = index->read(0, bytes);
-    if (!n) return error(n.error().code, path);
-    const auto h = format::decode_file_header(bytes, format::file_kind::stream_index);
-    if (!h || h->name != p.name) continue;
-    auto intact = known[i].positions.begin();
-    for (std::uint64_t v = 0; format::file_header_size + (v + 1) * format::stream_entry_size <= *n; ++v) {
-      while (intact != known[i].positions.end() && intact->first < v) ++intact;
-      if (intact != known[i].positions.end() && intact->first == v) continue;
-      const auto e = format::decode_stream_entry(std::span(bytes).subspan(
-          format::file_header_size + v * format::stream_entry_size, format::stream_entry_size));
-      if (e) claims.push_back({i, v, e->position});
+    run_cursor cursor(*run);
+    for (;;) {
+      auto more = cursor.advance();
+      if (!more && is_read_failure(more.error())) return more.error();
+      if (!more) {
+        damage(rel, 0, more.error().detail);  // claims read before the damage stay
+        break;
+      }
+      if (!*more) break;
+      const group_ref g = cursor.current();
+      for (std::size_t i = 0; i < g.positions.size(); ++i) {
+        if (wanted.count(g.positions[i]))
+          claims.push_back({stream_id(g.key.name), g.key.first_version + i, g.positions[i]});
+      }
     }
   }
   return claims;
 }
 
-result<void> repair_job::salvage(const overlay& ov) {
-  fill_below_ = acknowledged_end();
-  std::vector<repair::stream_known> known(parts_.size());
-  std::vector<bool> held(fill_below_);
-  for (std::size_t i = 0; i < parts_.size(); ++i) {
-    if (parts_[i].excluded) continue;
-    known[i].tail_damaged = parts_[i].tail_damaged;
-    known[i].positions.reserve(parts_[i].records.size());
-    for (const record_info& r : parts_[i].records) {
-      known[i].positions.emplace_back(r.version, r.position);
-      if (r.position < fill_below_) held[r.position] = true;
-    }
-  }
-  std::vector<std::uint64_t> holes;
-  for (std::uint64_t q = 0; q < fill_below_; ++q) {
-    if (!held[q]) holes.push_back(q);
-  }
-  if (holes.empty()) return {};
-  auto claims = index_claims(holes, known, ov);
-  if (!claims) return claims.error();
-  const auto owners = repair::assign_lost(known, holes, *claims, fill_below_);
-  std::vector<std::vector<record_info>> added(parts_.size());
-  for (const auto& [position, o] : owners) {
-    const partition& p = parts_[o.stream];
-    // Where its bytes were: after the intact record before it in the partition.
-    const auto next = std::lower_bound(p.records.begin(), p.records.end(), o.version,
-                                       [](const record_info& r, std::uint64_t v) { return r.version < v; });
-    record_info lost;
-    lost.offset = next == p.records.begin() ? format::file_header_size
-                                            : std::prev(next)->offset + std::prev(next)->size;
-    lost.position = position;
-    lost.version = o.version;
-    lost.placeholder.resize(1);                  // encoded in add_placeholders
-    added[o.stream].push_back(std::move(lost));  // in position order, so in version order
-  }
-  for (std::size_t i = 0; i < parts_.size(); ++i) {
-    if (added[i].empty()) continue;
-    std::vector<record_info>& records = parts_[i].records;
-    const auto middle = static_cast<std::ptrdiff_t>(records.size());
-    records.insert(records.end(), std::make_move_iterator(added[i].begin()),
-                   std::make_move_iterator(added[i].end()));
-    std::inplace_merge(records.begin(), records.begin() + middle, records.end(),
-                       [](const record_info& a, const record_info& b) { return a.version < b.version; });
-    add_placeholders(parts_[i]);
-  }
-  for (std::uint64_t q : holes) {
-    if (!owners.count(q)) {
-      damage(layout::all_index(dir_), format::file_header_size + q * format::all_entry_size,
-             "position " + std::to_string(q) +
-                 " was lost and no index tells which stream held it: $all ends there");
+// The damage a placeholder of partition `p` most likely stands for: the first
+// damaged range after the stream's previous record there, else any in `p`,
+// else any at all. Named as {"file":..., "offset":...} in its metadata.
+std::string repair_job::lost_where(std::uint16_t p, std::uint64_t after_offset) const {
+  const damaged_range* best = nullptr;
+  for (const damaged_range& d : damaged_) {
+    if (d.partition != p) continue;
+    if (d.segment * geometry_.segment_size + d.from >= after_offset) {
+      best = &d;
       break;
     }
+    if (!best) best = &d;
   }
+  if (!best && !damaged_.empty()) best = &damaged_.front();
+  if (!best) return lost_metadata(log_directory(""), 0);
+  return lost_metadata(segment_relative_path(best->partition, best->segment), best->from);
+}
+
+result<void> repair_job::salvage() {
+  std::sort(records_.begin(), records_.end(), by_position);
+  // A position held twice (a copy of a record): the first kept, the other dropped.
+  std::vector<log_record> unique;
+  unique.reserve(records_.size());
+  for (log_record& r : records_) {
+    if (!unique.empty() && unique.back().position == r.position) {
+      damage(segment_relative_path(r.partition, geometry_.segment_of(r.offset)),
+             geometry_.in_segment(r.offset),
+             "position " + std::to_string(r.position) + " held by another record too");
+      dropped_.push_back(std::move(r));
+      continue;
+    }
+    unique.push_back(std::move(r));
+  }
+  records_ = std::move(unique);
+
+  std::vector<std::uint64_t> holes;
+  {
+    std::size_t i = 0;
+    for (std::uint64_t pos = 0; pos < fill_below_; ++pos) {
+      while (i < records_.size() && records_[i].position < pos) ++i;
+      if (i == records_.size() || records_[i].position != pos) holes.push_back(pos);
+    }
+  }
+  if (holes.empty()) return {};
+
+  auto claims = index_claims(holes);
+  if (!claims) return claims.error();
+  std::vector<stream_known> known(names_.size());
+  std::vector<const log_record*> last(names_.size(), nullptr);
+  for (const log_record& r : records_) {
+    known[r.stream].positions.emplace_back(r.version, r.position);
+    last[r.stream] = &r;
+  }
+  // A stream may have lost events after its last intact record when damage
+  // follows that record in its log.
+  for (std::size_t s = 0; s < known.size(); ++s) {
+    std::sort(known[s].positions.begin(), known[s].positions.end());
+    if (!last[s]) continue;
+    for (const damaged_range& d : damaged_) {
+      if (d.partition == last[s]->partition && d.segment * geometry_.segment_size + d.to > last[s]->offset)
+        known[s].tail_damaged = true;
+    }
+  }
+  const auto owners = assign_lost(known, holes, *claims, fill_below_);
+
+  // Each placeholder goes to the log of its stream's nearest record. Indexes
+  // into records_ (sorted by position) per stream and per partition, so that
+  // each lookup is a binary search.
+  std::vector<std::vector<std::size_t>> of_stream(names_.size()), of_partition(meta_.partitions);
+  for (std::size_t i = 0; i < records_.size(); ++i) {
+    of_stream[records_[i].stream].push_back(i);
+    of_partition[records_[i].partition].push_back(i);
+  }
+  // The last of `in` below `position`, else the first above it; nullptr if none.
+  const auto nearest = [&](const std::vector<std::size_t>& in, std::uint64_t position,
+                           bool only_below) -> const log_record* {
+    const auto it = std::lower_bound(in.begin(), in.end(), position, [&](std::size_t i, std::uint64_t p) {
+      return records_[i].position < p;
+    });
+    if (it != in.begin()) return &records_[*std::prev(it)];
+    return it != in.end() && !only_below ? &records_[*it] : nullptr;
+  };
+  std::vector<std::size_t> everything(records_.size());
+  for (std::size_t i = 0; i < everything.size(); ++i) everything[i] = i;
+  std::vector<log_record> added;
+  for (const auto& [position, o] : owners) {
+    log_record ph;
+    ph.position = position;
+    ph.version = o.version;
+    ph.stream = static_cast<std::uint32_t>(o.stream);
+    ph.commit_end = true;
+    const log_record* near =
+        o.stream < of_stream.size() ? nearest(of_stream[o.stream], position, false) : nullptr;
+    const log_record* before = nearest(everything, position, true);
+    ph.partition = near ? near->partition : default_partition(names_[o.stream], meta_.partitions);
+    ph.committed_at = before ? before->committed_at : 0;
+    const log_record* previous_here = nearest(of_partition[ph.partition], position, true);
+    ph.placeholder = lost_where(ph.partition, previous_here ? previous_here->offset : 0);
+    format::record_fields f;
+    f.stream = names_[o.stream];
+    std::uint32_t crc = 0;
+    ph.size = static_cast<std::uint32_t>(encode_placeholder(f, ph.placeholder, crc).size());
+    added.push_back(std::move(ph));
+  }
+  for (log_record& ph : added) records_.push_back(std::move(ph));
+  std::sort(records_.begin(), records_.end(), by_position);
   return {};
 }
 
-// Encodes the placeholders of `p`, with the commit fields of the append a
-// neighbour shows it was part of (else an append of its own) and the commit
-// time of the intact event before it in its stream (after it, if none).
-void repair_job::add_placeholders(partition& p) {
-  const std::size_t none = p.records.size();
-  std::vector<std::size_t> next_intact(p.records.size() + 1, none);
-  for (std::size_t i = p.records.size(); i-- > 0;)
-    next_intact[i] = p.records[i].placeholder.empty() ? i : next_intact[i + 1];
-  for (std::size_t i = 0; i < p.records.size(); ++i) {
-    record_info& r = p.records[i];
-    if (r.placeholder.empty()) continue;
-    format::record_fields f;
-    f.position = r.position;
-    f.version = r.version;
-    f.commit_first_position = r.position;
-    f.commit_count = 1;
-    const record_info* prev = i > 0 ? &p.records[i - 1] : nullptr;  // encoded already, if a placeholder
-    const record_info* next = next_intact[i] == none ? nullptr : &p.records[next_intact[i]];
-    if (prev != nullptr && !prev->commit_end && prev->version + 1 == r.version &&
-        prev->position + 1 == r.position && r.position - prev->commit_first < prev->commit_count) {
-      f.commit_first_position = prev->commit_first;
-      f.commit_count = prev->commit_count;
-    } else if (next != nullptr && next->commit_first <= r.position &&
-               next->position - r.position == next->version - r.version) {
-      f.commit_first_position = next->commit_first;
-      f.commit_count = next->commit_count;
-    }
-    f.commit_end = r.position - f.commit_first_position + 1 == f.commit_count;
-    if (const record_info* t = prev != nullptr ? prev : next) f.committed_at = t->committed_at;
-    r.placeholder = repair::encode_placeholder(f, repair::lost_metadata(p.rel, r.offset), r.crc);
-    r.size = static_cast<std::uint32_t>(r.placeholder.size());
-    r.committed_at = f.committed_at;
-    r.commit_first = f.commit_first_position;
-    r.commit_count = f.commit_count;
-    r.commit_end = f.commit_end;
-  }
-}
-
-// --- 3c. The cut: $all stays dense, appends past the checkpoint stay whole,
-//     ids stay dense.
-
-namespace {
-
-// Records of `p` below position `end` that follow each other from version 0.
-std::uint64_t kept_below(const partition& p, std::uint64_t end) {
-  std::uint64_t keep = 0;
-  while (keep < p.records.size() && p.records[keep].version == keep && p.records[keep].position < end) ++keep;
-  return keep;
-}
-
-}  // namespace
-
 void repair_job::cut() {
-  std::uint64_t n = 0;
-  for (const partition& p : parts_) n += p.excluded ? 0 : p.records.size();
-  // Holder of each position; n records can only make [0, n) dense.
-  constexpr std::size_t none = std::numeric_limits<std::size_t>::max(), twice = none - 1;
-  std::vector<std::size_t> holder(n, none);
-  for (std::size_t i = 0; i < parts_.size(); ++i) {
-    if (parts_[i].excluded) continue;
-    for (const record_info& r : parts_[i].records) {
-      if (r.position < n) holder[r.position] = holder[r.position] == none ? i : twice;
-    }
+  std::uint64_t end = 0;
+  std::vector<std::uint64_t> next_version(names_.size(), 0);
+  for (; end < records_.size(); ++end) {
+    const log_record& r = records_[end];
+    if (r.position != end || r.version != next_version[r.stream]) break;
+    ++next_version[r.stream];
   }
-  std::uint64_t end = static_cast<std::uint64_t>(
-      std::find_if(holder.begin(), holder.end(), [](std::size_t h) { return h >= twice; }) - holder.begin());
-  for (bool changed = true; changed;) {
-    changed = false;
-    std::vector<std::pair<std::uint32_t, std::uint64_t>> kept_ids;  // id, first position
-    for (partition& p : parts_) {
-      if (p.excluded) continue;
-      std::uint64_t keep = kept_below(p, end);
-      // Past the acknowledged end an append that would be cut in part goes whole.
-      while (keep > 0 && !p.records[keep - 1].commit_end && p.records[keep - 1].position >= fill_below_)
-        --keep;
-      if (keep < p.records.size() && p.records[keep].position < end) {
-        end = p.records[keep].position;
-        changed = true;
-      }
-      if (keep > 0) kept_ids.emplace_back(*p.id, p.records.front().position);
-    }
-    std::sort(kept_ids.begin(), kept_ids.end());
-    for (std::size_t k = 0; k < kept_ids.size(); ++k) {
-      if (kept_ids[k].first != k) {  // a stream id with no kept stream before it
-        end = std::min(end, kept_ids[k].second);
-        changed = true;
-        break;
-      }
-    }
+  // Past the acknowledged end an append that would be cut in part goes whole.
+  while (end > 0 && records_[end - 1].position >= fill_below_ && !records_[end - 1].commit_end) --end;
+  for (std::size_t i = end; i < records_.size(); ++i) {
+    if (records_[i].placeholder.empty()) dropped_.push_back(std::move(records_[i]));
   }
+  records_.resize(end);
   end_ = end;
-  for (partition& p : parts_) p.keep = p.excluded ? 0 : kept_below(p, end);
 }
 
 void repair_job::report_drops() {
-  report_.streams_kept = 0;
-  report_.dropped.clear();
   report_.lost.clear();
+  report_.dropped.clear();
+  report_.streams_removed.clear();
   report_.events_dropped = 0;
-  for (const partition& p : parts_) {
-    if (p.keep > 0) {
-      ++report_.streams_kept;
-    } else {
-      report_.streams_removed.push_back(p.name);
-    }
-    for (std::uint64_t v = 0; v < p.keep; ++v) {
-      if (!p.records[v].placeholder.empty()) report_.lost.push_back({p.name, v, p.records[v].position});
-    }
-    // The records framing counted after a damaged tail, less those kept as placeholders.
-    std::uint64_t tail_placeholders = 0;
-    for (auto r = p.records.rbegin(); r != p.records.rend() && !r->placeholder.empty(); ++r)
-      tail_placeholders += 1;
-    const std::uint64_t count = p.records.size() - p.keep +
-                                (p.framed_after > tail_placeholders ? p.framed_after - tail_placeholders : 0);
-    if (count == 0 && p.framed_exact) continue;
-    report_.dropped.push_back({p.name, p.keep, count, p.framed_exact});
-    report_.events_dropped += count;
+  std::vector<bool> kept(names_.size(), false);
+  for (const log_record& r : records_) {
+    kept[r.stream] = true;
+    if (!r.placeholder.empty()) report_.lost.push_back({names_[r.stream], r.version, r.position});
   }
-  std::sort(report_.lost.begin(), report_.lost.end(),
-            [](const repair_lost& a, const repair_lost& b) { return a.position < b.position; });
+  // Intact events past the cut, per stream (a record holding a position twice is no event of its own).
+  std::map<std::uint32_t, std::pair<std::uint64_t, std::uint64_t>> drops;  // stream: first version, count
+  std::set<std::uint64_t> kept_positions;
+  for (const log_record& r : dropped_) {
+    if (r.position < end_) continue;
+    if (!kept_positions.insert(r.position).second) continue;
+    auto [it, added] = drops.try_emplace(r.stream, r.version, 0);
+    it->second.first = std::min(it->second.first, r.version);
+    ++it->second.second;
+  }
+  for (const auto& [stream, d] : drops) {
+    report_.dropped.push_back({names_[stream], d.first, d.second, true});
+    report_.events_dropped += d.second;
+    if (!kept[stream]) report_.streams_removed.push_back(names_[stream]);
+  }
+  std::sort(report_.dropped.begin(), report_.dropped.end(),
+            [](const repair_drop& a, const repair_drop& b) { return a.stream < b.stream; });
+  std::sort(report_.streams_removed.begin(), report_.streams_removed.end());
   report_.events_kept = end_ - report_.lost.size();
+  report_.streams_kept = static_cast<std::uint64_t>(std::count(kept.begin(), kept.end(), true));
 }
 
 }  // namespace evstore::detail::repair

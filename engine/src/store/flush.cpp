@@ -1,18 +1,15 @@
 // The flush of a sealed batch and group commit: one flush in flight at a
-// time, its bytes written to the data files (and, in durable mode, to the
-// journal first), the published head, the appends completed and subscribers
-// woken. Appends fill batches in writer.cpp.
+// time, its records appended to the partition logs, its $all entries and
+// stream index entries after them, the published head, then the appends
+// completed and subscribers woken. Appends fill batches in writer.cpp.
 //
-// A flush writes, in this order: catalog records of new streams, the $all
-// entries, then each stream's records and its index entries, and only then
-// completes the appends. $all goes first because it is what recovery trusts:
-// a record without its $all entry was never acknowledged, and recovery knows
-// every partition a lost $all entry touched.
-//
-// Durable mode (fsync_on_flush) first appends the whole flush as one frame to
-// the journal and fdatasyncs the journal alone: one fdatasync per flush
-// however many streams it touches (journal.cpp), before the data files. The data files are synced at
-// checkpoints, after which the journal starts over.
+// Order, and why: the records go first and are the only thing a durable flush
+// syncs (one fdatasync per partition touched: with one partition, the log is
+// the write-ahead log and a flush costs one write and one fdatasync). $all
+// entries and stream index entries are derived from the records, which carry
+// their stream, version, position and commit: they are written to the page
+// cache only and made durable by checkpoints (checkpoint.cpp), and recovery
+// rebuilds what a crash lost of them from the logs (recovery.cpp).
 
 #include "format/layout.hpp"
 #include "require.hpp"
@@ -39,11 +36,14 @@ void store_impl::schedule_flush() {
 void store_impl::seal_batch() {
   EVSTORE_REQUIRE(on_writer_strand());
   if (batch_->empty()) return;
-  batch_->stream_count = registry_.size();
   sealed_.push_back(std::move(batch_));
-  batch_ = std::make_unique<batch>();
+  if (spare_) {
+    batch_ = std::move(spare_);
+    batch_->clear();
+  } else {
+    batch_ = std::make_unique<batch>();
+  }
   batch_->first_position = next_position_;
-  batch_->catalog_offset = catalog_end_;
   ++batch_epoch_;
 }
 
@@ -61,7 +61,8 @@ void store_impl::start_flush() {
   sealed_.pop_front();
   flush_in_flight_ = true;
 
-  if (!io_context_) {
+  if (!options_.fsync_on_flush) {
+    // Buffered: a few writes to the page cache, cheaper here than a thread hop.
     const auto t0 = std::chrono::steady_clock::now();
     const auto ec = write_batch(*b);
     finish_flush(std::move(b), ec, std::chrono::steady_clock::now() - t0);
@@ -80,26 +81,61 @@ void store_impl::start_flush() {
   });
 }
 
+void store_impl::run_on_io_thread(std::function<boost::system::error_code()> work,
+                                  std::function<void(boost::system::error_code)> then) {
+  EVSTORE_REQUIRE(on_writer_strand() && !flush_in_flight_);
+  flush_in_flight_ = true;
+  boost::asio::post(
+      *io_context_, [self = shared_from_this(), work = std::move(work), then = std::move(then)]() mutable {
+        const auto ec = work();
+        auto strand = self->strand_;
+        boost::asio::post(strand, [self = std::move(self), then = std::move(then), ec]() mutable {
+          self->flush_in_flight_ = false;
+          then(ec);
+        });
+        EVSTORE_TEST_POINT("store.io_thread.handed_back");
+      });
+}
+
 boost::system::error_code store_impl::write_batch(batch& b) {
-  const bool journaled = journal_ != nullptr;
+  const bool durable = options_.fsync_on_flush;
+  const std::uint64_t n = b.event_count();
   EVSTORE_KILL_POINT("flush_begin");
-  // Durable mode: the frame is written and synced first; the data files
-  // follow (journal_writer.hpp says why not in parallel).
-  if (journaled) {
-    if (auto ec = write_journal_frame(b)) return ec;
+  entry_buffer_.resize(n * format::all_entry2_size);
+  added_.resize(n);
+  touched_.clear();
+  for (std::uint64_t k = 0; k < n; ++k) {
+    const batch_record& r = b.refs[k];
+    const std::uint16_t p = r.stream->partition;
+    auto at = partitions_[p]->append(std::span(b.records).subspan(r.offset, r.size));
+    if (!at) return at.error().code;
+    if (std::find(touched_.begin(), touched_.end(), p) == touched_.end()) touched_.push_back(p);
+    format::encode_all_entry2({p, at->offset, r.size, r.commit_end},
+                              std::span(entry_buffer_).subspan(k * format::all_entry2_size));
+    added_[k] = {r.stream->name, r.version, b.first_position + k};
   }
-  const auto ec = write_data_files(b);
-  if (journaled) EVSTORE_KILL_POINT("after_journal");
-  if (ec) return ec;
-  checkpoint_stream_count_ = b.stream_count;
-  if (journaled) {
-    const std::uint64_t count = b.first_position + b.event_count;
-    if (durable_checkpoint_due(count)) {
-      if (auto cec = durable_checkpoint(count)) return cec;
-    }
-    EVSTORE_KILL_POINT("after_fsync");
+  for (const std::uint16_t p : touched_) {
+    if (auto ok = partitions_[p]->flush(durable); !ok) return ok.error().code;
+    if (durable) stat_fsyncs_.fetch_add(1, std::memory_order_relaxed);
   }
-  return write_head(b.first_position + b.event_count);
+  stat_bytes_.fetch_add(b.records.size(), std::memory_order_relaxed);
+  EVSTORE_KILL_POINT("after_records");
+  if (auto ec = all_file_->write_at(b.first_position * format::all_entry2_size, entry_buffer_)) return ec;
+  EVSTORE_KILL_POINT("after_all_index");
+  // Indexed before the count is published (finish_flush): a reader asks the
+  // index only below the count it loaded, so it sees all of a flush or none.
+  index_->add_batch(added_);
+  if (entry_buffer_.capacity() > (std::size_t{1} << 20)) entry_buffer_ = {};
+  if (added_.capacity() > (std::size_t{1} << 16)) added_ = {};
+  if (auto ec = write_head(b.first_position + n)) return ec;
+  // Within the flush, on its thread, before its appends complete: a
+  // checkpoint when due and segments prepared ahead. Rare (every
+  // checkpoint_interval events, every few MiB), and it keeps the order of
+  // everything the store does a function of the appends alone.
+  if (auto ec = prepare_logs()) return ec;
+  const std::uint64_t count = b.first_position + n;
+  if (checkpoint_due(count)) return write_checkpoint(count, stream_count() + b.new_streams);
+  return {};
 }
 
 boost::system::error_code store_impl::write_head(std::uint64_t count) {
@@ -107,92 +143,11 @@ boost::system::error_code store_impl::write_head(std::uint64_t count) {
   format::encode_head(count, buf);
   if (!head_file_) {
     const std::string path = layout::head(options_.directory);
-    auto f = fs_->exists(path) ? files_.get(path) : files_.create(path);
+    auto f = fs_->exists(path) ? files_->get(path) : files_->create(path);
     if (!f) return f.error();
     head_file_ = *f;
   }
   return head_file_->file->write_at(0, buf);
-}
-
-boost::system::error_code store_impl::write_data_files(batch& b) {
-  const bool journaled = journal_ != nullptr;
-  if (!b.catalog_records.empty()) {
-    const std::string path = layout::catalog(options_.directory);
-    auto f = files_.get(path);
-    if (!f) return f.error();
-    if (auto ec = (*f)->file->write_at(b.catalog_offset, b.catalog_records)) return ec;
-    (*f)->note_written(b.catalog_offset + b.catalog_records.size());
-    if (journaled) catalog_dirty_ = true;
-  }
-  if (b.event_count > 0) {
-    const std::string path = layout::all_index(options_.directory);
-    auto f = files_.get(path);
-    if (!f) return f.error();
-    const std::uint64_t at = format::file_header_size + b.first_position * format::all_entry_size;
-    if (auto ec = (*f)->file->write_at(at, b.all_entries)) return ec;
-    (*f)->note_written(at + b.all_entries.size());
-    if (journaled) all_dirty_ = true;
-  }
-  EVSTORE_KILL_POINT("after_all_index");
-  for (stream_batch& sb : b.streams) {
-    if (auto ec = write_stream_batch(sb)) return ec;
-    EVSTORE_KILL_POINT("after_stream");
-  }
-  return {};
-}
-
-boost::system::error_code store_impl::write_stream_batch(stream_batch& sb) {
-  stream_state& s = *sb.stream;
-  const bool journaled = journal_ != nullptr;
-  std::shared_ptr<cached_file> part, index;
-  std::array<std::byte, format::file_header_size> part_header{}, index_header{};
-  if (sb.create_files) {
-    for (const std::string* path : {&s.partition_path, &s.index_path}) {
-      // Long names live in nested segment directories. Every directory that
-      // gains an entry must be synced for the new file to survive power loss.
-      const std::string top = path == &s.partition_path ? layout::streams_dir(options_.directory)
-                                                        : layout::index_dir(options_.directory);
-      std::string dir = layout::parent(*path);
-      if (dir != top) {
-        if (auto ec = fs_->create_directories(dir)) return ec;
-      }
-      for (; dir.size() >= top.size(); dir = layout::parent(dir)) {
-        if (journaled) dirty_dirs_.insert(dir);
-        if (dir == top) break;
-      }
-    }
-    auto p = files_.create(s.partition_path);
-    if (!p) return p.error();
-    auto i = files_.create(s.index_path);
-    if (!i) return i.error();
-    part = *p;
-    index = *i;
-    format::encode_file_header({format::file_kind::partition, 0, s.id, s.name}, part_header);
-    format::encode_file_header({format::file_kind::stream_index, format::stream_entry_size, s.id, s.name},
-                               index_header);
-  } else {
-    auto p = files_.get(s.partition_path);
-    if (!p) return p.error();
-    auto i = files_.get(s.index_path);
-    if (!i) return i.error();
-    part = *p;
-    index = *i;
-  }
-  const std::uint64_t index_at = format::file_header_size + sb.first_version * format::stream_entry_size;
-  if (sb.create_files) {
-    const const_buffer_span part_bufs[] = {part_header, sb.records};
-    if (auto ec = part->file->write_gather(0, part_bufs)) return ec;
-    const const_buffer_span index_bufs[] = {index_header, sb.index_entries};
-    if (auto ec = index->file->write_gather(0, index_bufs)) return ec;
-  } else {
-    if (auto ec = part->file->write_at(sb.partition_offset, sb.records)) return ec;
-    if (auto ec = index->file->write_at(index_at, sb.index_entries)) return ec;
-  }
-  part->note_written(sb.partition_offset + sb.records.size());
-  index->note_written(index_at + sb.index_entries.size());
-  stat_bytes_.fetch_add(sb.records.size(), std::memory_order_relaxed);
-  if (journaled) note_dirty(s);
-  return {};
 }
 
 void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec,
@@ -214,21 +169,15 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
     if (!failed_) failed_ = ec;
     fail_batch(*b, ec);
   } else {
-    for (stream_batch& sb : b->streams) {
-      sb.stream->committed_end = sb.partition_offset + sb.records.size();
-      sb.stream->committed_count.store(sb.first_version + sb.event_count, std::memory_order_release);
-    }
-    all_count_.store(b->first_position + b->event_count, std::memory_order_release);
-    stat_events_.fetch_add(b->event_count, std::memory_order_relaxed);
-    if (!journal_) maybe_checkpoint(false);  // durable mode checkpoints on the I/O thread
+    stream_count_.fetch_add(b->new_streams, std::memory_order_release);
+    all_count_.store(b->first_position + b->event_count(), std::memory_order_release);
+    stat_events_.fetch_add(b->event_count(), std::memory_order_relaxed);
     for (pending_append& p : b->appends) complete(p, {});
     notify_subscribers(*b);
   }
-  if (!sealed_.empty() || !batch_->empty()) {
-    start_flush();
-  } else {
-    finish_close_if_idle();
-  }
+  b->clear();
+  spare_ = std::move(b);
+  start_flush();
 }
 
 void store_impl::notify_subscribers(const batch& b) {
@@ -236,7 +185,7 @@ void store_impl::notify_subscribers(const batch& b) {
   EVSTORE_TEST_POINT("writer.notify_subscribers.checked");
   if (!waiters) return;
   notifier_.notify("$all");
-  for (const stream_batch& sb : b.streams) notifier_.notify(sb.stream->name);
+  for (const writer_stream* s : b.streams) notifier_.notify(s->name);
 }
 
 void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
@@ -247,15 +196,6 @@ void store_impl::fail_batch(batch& b, boost::system::error_code ec) {
     complete(p, ec);
   }
   b.appends.clear();
-}
-
-void store_impl::maybe_checkpoint(bool force) {
-  const std::uint64_t count = all_count();
-  if (count == checkpoint_count_ || (!force && count - checkpoint_count_ < options_.checkpoint_interval))
-    return;
-  if (auto ec = write_checkpoint(count, journal_end_)) {
-    if (!failed_) failed_ = ec;
-  }
 }
 
 }  // namespace evstore::detail

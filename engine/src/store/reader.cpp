@@ -1,14 +1,18 @@
 // The read path: pages of a stream or of $all, and lazy ranges over them.
 //
-// Any thread, no locks on the data path: a read takes a snapshot of the
-// published counts, reads the fixed-size index entries of the range with one
-// pread, the records they point to with one pread per contiguous run, and
-// checks every record's checksum and identity against its index entry. A
-// mismatch is corruption: the range is refused, with the file and offset.
+// Any thread, no locks on the data path. A read loads the published $all count
+// first and looks at nothing at or above it: the stream index gives a stream's
+// positions (only those below the count), $all's fixed-size entries locate
+// their records (one pread per run of consecutive positions), and the records
+// are read grouped by partition log, with one pread per stretch of nearby
+// records. Every record is checked: its checksum and framing, and its name,
+// version and position against what the index and $all said. A mismatch is
+// corruption: the range is refused, with the file and offset.
 #include "store/reader.hpp"
 
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
+#include "io/file_error.hpp"
 #include "links/indexer.hpp"
 #include "require.hpp"
 #include "store/byte_budget.hpp"
@@ -16,12 +20,17 @@
 
 #include <algorithm>
 #include <cstring>
-#include <unordered_map>
+#include <numeric>
 
 namespace evstore::detail {
 namespace {
 
 constexpr std::uint64_t chunk_events = 4096;
+// Records closer than this in one segment are read with one pread (the bytes
+// between are read and dropped): cheaper than a second system call.
+constexpr std::uint64_t merge_gap = 64 * 1024;
+// The same for $all's entries: 256 entries are 4 KiB.
+constexpr std::uint64_t locate_gap_entries = 256;
 
 recorded_event to_recorded(const format::decoded_record& r, std::string_view stream, std::uint64_t sequence,
                            const std::shared_ptr<page_storage>& storage) {
@@ -103,24 +112,6 @@ void trim_to_budget(Entries& entries, std::uint64_t& first, byte_budget& budget,
   }
 }
 
-// The names of the streams of a $all or link page, copied into its storage
-// once per stream.
-class page_names {
- public:
-  page_names(const stream_registry& registry, page_storage& storage)
-      : registry_(registry), storage_(storage) {}
-  std::string_view operator()(std::uint32_t stream_id) {
-    auto [it, fresh] = names_.try_emplace(stream_id);
-    if (fresh) it->second = storage_.keep_name(registry_.by_id(stream_id)->name);
-    return it->second;
-  }
-
- private:
-  const stream_registry& registry_;
-  page_storage& storage_;
-  std::unordered_map<std::uint32_t, std::string_view> names_;
-};
-
 void finish_page(read_page& page, const range& r, const read_options& o, std::uint64_t committed) {
   if (o.direction == direction::forward) {
     page.next = r.first + r.count;
@@ -131,226 +122,205 @@ void finish_page(read_page& page, const range& r, const read_options& o, std::ui
   }
 }
 
-// The bytes of one stream's partition that a read of records gets at once,
-// and where they go in the shared buffer (~0: the records are read alone).
-struct stream_range {
-  std::uint64_t lo = 0, hi = 0, bytes = 0, buffer_at = 0;
-};
+// Copies each distinct stream name of a page into its storage once.
+class page_names {
+ public:
+  explicit page_names(page_storage& storage) : storage_(storage) {}
+  std::string_view operator()(std::string_view name) {
+    if (last_.data() == nullptr || last_ != name) last_ = storage_.keep_name(name);
+    return last_;
+  }
 
-// The range of each stream among `entries`; returns the bytes of the buffer
-// the ranges read at once share.
-std::uint64_t plan_stream_ranges(const std::vector<format::all_entry>& entries,
-                                 std::unordered_map<std::uint32_t, stream_range>& ranges) {
-  for (const format::all_entry& e : entries) {
-    auto [it, fresh] = ranges.try_emplace(e.stream_id, stream_range{e.offset, e.offset + e.size, 0, 0});
-    stream_range& sr = it->second;
-    sr.lo = std::min(sr.lo, e.offset);
-    sr.hi = std::max(sr.hi, e.offset + e.size);
-    sr.bytes += e.size;
-  }
-  std::uint64_t total = 0;
-  for (auto& [id, sr] : ranges) {
-    // Gaps are allowed (skippable record kinds) but never sized by damage; a
-    // sparse selection (a read stream) reads its events one by one instead.
-    if (sr.hi - sr.lo > sr.bytes + (1u << 20)) sr.buffer_at = ~std::uint64_t{0};
-  }
-  for (auto& [id, sr] : ranges) {
-    if (sr.buffer_at == ~std::uint64_t{0}) continue;
-    sr.buffer_at = total;
-    total += sr.hi - sr.lo;
-  }
-  return total;
-}
+ private:
+  page_storage& storage_;
+  std::string_view last_;
+};
 
 }  // namespace
 
-result<store_impl::raw_chunk> store_impl::read_stream_records(const stream_state& s, std::uint64_t first,
-                                                              std::uint64_t count, byte_budget* budget,
-                                                              direction dir) const {
-  raw_chunk chunk;
-  chunk.first = first;
-  EVSTORE_REQUIRE(first + count <= s.committed_count.load(std::memory_order_acquire));
-  if (count == 0) return chunk;
-  auto index = files_.get(s.index_path);
-  if (!index) return error(index.error(), relative(s.index_path));
-  std::vector<std::byte> entries(count * format::stream_entry_size);
-  const std::uint64_t entries_at = format::file_header_size + first * format::stream_entry_size;
-  auto n = (*index)->file->read_at(entries_at, entries);
-  if (!n) return error(n.error(), relative(s.index_path));
-  if (*n != entries.size())
-    return corruption("stream index shorter than its stream", relative(s.index_path), entries_at + *n);
+std::string store_impl::all_path() const { return layout::all_entries(options_.directory); }
 
-  std::vector<format::stream_entry> decoded(count);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    auto e = format::decode_stream_entry(
-        std::span(entries).subspan(i * format::stream_entry_size, format::stream_entry_size));
-    // Entries only need to increase: a future skippable record kind may sit between events.
-    const bool follows = i == 0 || (e && e->offset >= decoded[i - 1].offset + decoded[i - 1].size);
-    if (!e || !follows) {
-      return corruption("bad stream index entry", relative(s.index_path),
-                        entries_at + i * format::stream_entry_size);
+result<void> store_impl::locate(std::span<located_record> out) const {
+  const std::string path = all_path();
+  auto all = files_->get(path);
+  if (!all) return read_error(all.error(), path, 0);
+  std::vector<std::byte> bytes;
+  // One pread per stretch of positions less than a page of entries apart (a
+  // stream's events interleaved with a few others' cost one read, not one each).
+  for (std::size_t i = 0; i < out.size();) {
+    std::size_t j = i + 1;
+    while (j < out.size() && out[j].position > out[j - 1].position &&
+           out[j].position - out[j - 1].position <= locate_gap_entries)
+      ++j;
+    const std::uint64_t base = out[i].position;
+    bytes.resize((out[j - 1].position - base + 1) * format::all_entry2_size);
+    const std::uint64_t at = base * format::all_entry2_size;
+    auto n = (*all)->file->read_at(at, bytes);
+    if (!n) return read_error(n.error(), path, at);
+    if (*n != bytes.size()) return corruption("$all index shorter than its count", relative(path), at + *n);
+    for (std::size_t k = i; k < j; ++k) {
+      auto e = format::decode_all_entry2(
+          std::span(bytes).subspan((out[k].position - base) * format::all_entry2_size));
+      if (!e || e->partition >= partitions_count_) {
+        return corruption("bad $all index entry", relative(path), out[k].position * format::all_entry2_size);
+      }
+      out[k].partition = e->partition;
+      out[k].offset = e->offset;
+      out[k].size = e->size;
+      out[k].commit_end = e->commit_end;
     }
-    decoded[i] = *e;
+    i = j;
   }
-  if (budget != nullptr) {
-    trim_to_budget(decoded, first, *budget, dir);
-    count = decoded.size();
-    chunk.first = first;
-  }
-  const std::uint64_t base = decoded.front().offset;
-  const std::uint64_t end = decoded.back().offset + decoded.back().size;
-  auto part = files_.get(s.partition_path);
-  if (!part) return error(part.error(), relative(s.partition_path));
-  chunk.buffer = std::make_shared<std::vector<std::byte>>(end - base);
-  auto got = (*part)->file->read_at(base, *chunk.buffer);
-  if (!got) return error(got.error(), relative(s.partition_path));
-  if (*got != chunk.buffer->size()) {
-    return corruption("partition shorter than its index", relative(s.partition_path), base + *got);
-  }
-  chunk.records.resize(count);
-  for (std::uint64_t i = 0; i < count; ++i) {
-    const format::stream_entry& e = decoded[i];
-    format::decoded_record& r = chunk.records[i];
-    const auto status = format::decode_record(std::span(*chunk.buffer).subspan(e.offset - base, e.size), r);
-    if (status != format::decode_status::ok) {
-      return corruption("damaged record (checksum or framing)", relative(s.partition_path), e.offset);
-    }
-    if (r.size != e.size || r.fields.version != first + i || r.fields.position != e.position ||
-        r.kind != format::record_kind_event) {
-      return corruption("record does not match its index entry", relative(s.partition_path), e.offset);
-    }
-  }
-  return chunk;
+  return {};
 }
 
-result<read_page> store_impl::read_stream_page(stream_state& s, const read_options& o) const {
-  const std::uint64_t committed = s.committed_count.load(std::memory_order_acquire);
-  const range r = clip(o, committed);
+result<void> store_impl::read_records(const std::vector<located_record>& located, page_storage& storage,
+                                      std::vector<format::decoded_record>& records) const {
+  records.resize(located.size());
+  if (located.empty()) return {};
+  // Log order: by partition, then offset. A stretch of records of one segment
+  // with gaps below merge_gap is one read.
+  std::vector<std::uint32_t> order(located.size());
+  std::iota(order.begin(), order.end(), 0u);
+  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
+    return std::tie(located[a].partition, located[a].offset) <
+           std::tie(located[b].partition, located[b].offset);
+  });
+  // Stretches: [begin, end) of `order`, each read with one pread straight into
+  // the page's buffer (the bytes between its records, under merge_gap, too).
+  struct stretch {
+    std::size_t begin = 0, end = 0;
+    std::uint64_t from = 0, to = 0;
+  };
+  std::vector<stretch> stretches;
+  std::size_t total = 0;
+  for (std::size_t i = 0; i < order.size();) {
+    const located_record& first = located[order[i]];
+    const std::uint64_t segment = geometry_.segment_of(first.offset);
+    std::uint64_t end = first.offset + first.size;
+    std::size_t j = i + 1;
+    while (j < order.size()) {
+      const located_record& next = located[order[j]];
+      if (next.partition != first.partition || geometry_.segment_of(next.offset) != segment ||
+          next.offset > end + merge_gap || next.offset < first.offset)
+        break;
+      end = std::max(end, next.offset + next.size);
+      ++j;
+    }
+    stretches.push_back({i, j, first.offset, end});
+    total += end - first.offset;
+    i = j;
+  }
+  auto buffer = std::make_shared<std::vector<std::byte>>(total);
+  storage.buffers.push_back(buffer);
+  std::vector<std::size_t> at(located.size());  // where each record's bytes are in *buffer
+  std::size_t base = 0;
+  for (const stretch& st : stretches) {
+    const located_record& first = located[order[st.begin]];
+    const std::span<std::byte> into = std::span(*buffer).subspan(base, st.to - st.from);
+    if (auto ok = log_reader_->read({first.partition, st.from}, into); !ok) return ok.error();
+    for (std::size_t k = st.begin; k < st.end; ++k)
+      at[order[k]] = base + (located[order[k]].offset - st.from);
+    base += st.to - st.from;
+  }
+  for (std::size_t k = 0; k < located.size(); ++k) {
+    const located_record& l = located[k];
+    format::decoded_record& rec = records[k];
+    const auto status =
+        format::decode_record(std::span(*buffer).subspan(at[k], l.size), rec, format::record_names::required);
+    if (status != format::decode_status::ok || rec.size != l.size || rec.fields.position != l.position ||
+        rec.fields.commit_end != l.commit_end || rec.kind != format::record_kind_event) {
+      return corruption("damaged record or mismatch with $all",
+                        segment_relative_path(l.partition, geometry_.segment_of(l.offset)),
+                        geometry_.in_segment(l.offset));
+    }
+  }
+  return {};
+}
+
+result<store_impl::stream_records> store_impl::read_stream_records(std::string_view stream,
+                                                                   std::uint64_t first, std::uint64_t count,
+                                                                   std::uint64_t all_count,
+                                                                   page_storage& storage, byte_budget* budget,
+                                                                   direction dir) const {
+  std::vector<std::uint64_t> positions;
+  auto got = index_->lookup(stream, first, count, positions);
+  if (!got) return got.error();
+  std::vector<located_record> located;
+  located.reserve(positions.size());
+  for (const std::uint64_t p : positions) {
+    if (p >= all_count) break;
+    located.push_back({p, 0, 0, 0, false});
+  }
+  if (located.size() != count)
+    return corruption("stream index holds fewer versions than it counted", "index", 0);
+  if (auto ok = locate(located); !ok) return ok.error();
+  if (budget != nullptr) trim_to_budget(located, first, *budget, dir);
+  stream_records out;
+  out.first = first;
+  if (auto ok = read_records(located, storage, out.records); !ok) return ok.error();
+  for (std::uint64_t i = 0; i < out.records.size(); ++i) {
+    if (out.records[i].fields.version != first + i || out.records[i].fields.stream != stream) {
+      const located_record& l = located[i];
+      return corruption("record does not match the stream index",
+                        segment_relative_path(l.partition, geometry_.segment_of(l.offset)),
+                        geometry_.in_segment(l.offset));
+    }
+  }
+  return out;
+}
+
+namespace {
+
+// A stream's page: `count` of its versions are published.
+result<read_page> read_stream_page(const store_impl& impl, std::string_view stream, std::uint64_t count,
+                                   std::uint64_t all_count, const read_options& o) {
+  const range r = clip(o, count);
   read_page page;
   auto storage = std::make_shared<page_storage>();
-  const std::string_view name = storage->keep_name(s.name);
+  const std::string_view name = storage->keep_name(stream);
   page.events.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(r.count, 1u << 20)));
   byte_budget budget(o.max_bytes);
   auto res =
-      for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
-        auto chunk = read_stream_records(s, first, count, &budget, o.direction);
-        if (!chunk) return chunk.error();
-        storage->buffers.push_back(chunk->buffer);
+      for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t n) -> result<std::uint64_t> {
+        auto got = impl.read_stream_records(name, first, n, all_count, *storage, &budget, o.direction);
+        if (!got) return got.error();
+        const auto& records = got->records;
         if (o.direction == direction::forward) {
-          for (const auto& rec : chunk->records)
+          for (const auto& rec : records)
             page.events.push_back(to_recorded(rec, name, rec.fields.version, storage));
         } else {
-          for (auto it = chunk->records.rbegin(); it != chunk->records.rend(); ++it) {
+          for (auto it = records.rbegin(); it != records.rend(); ++it)
             page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
-          }
         }
-        return chunk->records.size();
+        return records.size();
       });
   if (!res) return res.error();
-  finish_page(page, *res, o, committed);
+  finish_page(page, *res, o, count);
   return page;
 }
 
-// The records `entries` point to (entry k is the $all entry of positions[k]):
-// one pread per stream, since a stream's events among them lie back to back
-// in its partition (or nearly: skippable records may sit between).
-result<void> store_impl::read_records(const std::vector<format::all_entry>& entries,
-                                      const std::vector<std::uint64_t>& positions, page_storage& storage,
-                                      std::vector<format::decoded_record>& records) const {
-  std::unordered_map<std::uint32_t, stream_range> ranges;
-  const std::uint64_t total = plan_stream_ranges(entries, ranges);
-  auto buffer = std::make_shared<std::vector<std::byte>>(total);
-  storage.buffers.push_back(buffer);
-  for (const auto& [id, sr] : ranges) {
-    if (sr.buffer_at == ~std::uint64_t{0}) continue;
-    const stream_state& s = *registry_.by_id(id);
-    auto part = files_.get(s.partition_path);
-    if (!part) return error(part.error(), relative(s.partition_path));
-    auto got = (*part)->file->read_at(sr.lo, std::span(*buffer).subspan(sr.buffer_at, sr.hi - sr.lo));
-    if (!got) return error(got.error(), relative(s.partition_path));
-    if (*got != sr.hi - sr.lo)
-      return corruption("partition shorter than $all", relative(s.partition_path), sr.lo + *got);
-  }
-  records.resize(entries.size());
-  for (std::size_t k = 0; k < entries.size(); ++k) {
-    const format::all_entry& e = entries[k];
-    const stream_range& sr = ranges[e.stream_id];
-    const stream_state& s = *registry_.by_id(e.stream_id);
-    std::span<const std::byte> bytes;
-    if (sr.buffer_at == ~std::uint64_t{0}) {
-      auto own = std::make_shared<std::vector<std::byte>>(e.size);
-      storage.buffers.push_back(own);
-      auto part = files_.get(s.partition_path);
-      if (!part) return error(part.error(), relative(s.partition_path));
-      auto got = (*part)->file->read_at(e.offset, *own);
-      if (!got) return error(got.error(), relative(s.partition_path));
-      if (*got != e.size)
-        return corruption("partition shorter than $all", relative(s.partition_path), e.offset + *got);
-      bytes = *own;
-    } else {
-      bytes = std::span(*buffer).subspan(sr.buffer_at + (e.offset - sr.lo), e.size);
-    }
-    format::decoded_record& rec = records[k];
-    const auto status = format::decode_record(bytes, rec);
-    if (status != format::decode_status::ok || rec.size != e.size || rec.stored_crc != e.record_crc ||
-        rec.fields.position != positions[k] || rec.fields.version != e.version) {
-      return corruption("damaged record or mismatch with $all", relative(s.partition_path), e.offset);
-    }
-  }
-  return {};
-}
-
-// $all entries [first, first + out.size()) with one pread, each checked.
-result<void> store_impl::read_all_entries(const cached_file& all, std::uint64_t first,
-                                          std::span<format::all_entry> out) const {
-  std::vector<std::byte> entries(out.size() * format::all_entry_size);
-  const std::uint64_t at = format::file_header_size + first * format::all_entry_size;
-  auto path = [this] { return relative(layout::all_index(options_.directory)); };  // for errors only
-  auto n = all.file->read_at(at, entries);
-  if (!n) return error(n.error(), path());
-  if (*n != entries.size()) return corruption("$all index shorter than its count", path(), at + *n);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    auto e = format::decode_all_entry(
-        std::span(entries).subspan(i * format::all_entry_size, format::all_entry_size));
-    if (!e || registry_.by_id(e->stream_id) == nullptr) {
-      return corruption("bad $all index entry", path(), at + i * format::all_entry_size);
-    }
-    out[i] = *e;
-  }
-  return {};
-}
+}  // namespace
 
 result<read_page> store_impl::read_positions(std::vector<std::uint64_t> positions,
                                              std::uint64_t first_sequence, std::uint64_t max_bytes,
                                              direction dir) const {
   read_page page;
   auto storage = std::make_shared<page_storage>();
-  const std::string all_path = layout::all_index(options_.directory);
-  auto all = files_.get(all_path);
-  if (!all) return error(all.error(), relative(all_path));
-  std::vector<format::all_entry> decoded(positions.size());
-  // One pread per run of consecutive positions.
-  for (std::size_t i = 0; i < positions.size();) {
-    std::size_t j = i + 1;
-    while (j < positions.size() && positions[j] == positions[j - 1] + 1) ++j;
-    if (auto got = read_all_entries(**all, positions[i], std::span(decoded).subspan(i, j - i)); !got)
-      return got.error();
-    i = j;
-  }
+  std::vector<located_record> located(positions.size());
+  for (std::size_t i = 0; i < positions.size(); ++i) located[i].position = positions[i];
+  if (auto ok = locate(located); !ok) return ok.error();
   byte_budget budget(max_bytes);
   std::uint64_t first_kept = 0;
-  trim_to_budget(decoded, first_kept, budget, dir);
-  if (decoded.size() < positions.size()) {
-    positions.erase(positions.begin(), positions.begin() + static_cast<std::ptrdiff_t>(first_kept));
-    positions.resize(decoded.size());
-    first_sequence += first_kept;
-  }
+  trim_to_budget(located, first_kept, budget, dir);
+  first_sequence += first_kept;
   std::vector<format::decoded_record> records;
-  if (auto r = read_records(decoded, positions, *storage, records); !r) return r.error();
+  if (auto r = read_records(located, *storage, records); !r) return r.error();
   page.events.reserve(records.size());
-  page_names names(registry_, *storage);
+  page_names names(*storage);
   for (std::size_t k = 0; k < records.size(); ++k) {
-    page.events.push_back(to_recorded(records[k], names(decoded[k].stream_id), first_sequence + k, storage));
+    page.events.push_back(
+        to_recorded(records[k], names(records[k].fields.stream), first_sequence + k, storage));
   }
   return page;
 }
@@ -360,25 +330,20 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   const range r = clip(o, committed);
   read_page page;
   auto storage = std::make_shared<page_storage>();
-  const std::string all_path = layout::all_index(options_.directory);
-  auto all = files_.get(all_path);
-  if (!all) return error(all.error(), relative(all_path));
-  std::vector<format::all_entry> decoded;
+  std::vector<located_record> located;
   std::vector<format::decoded_record> records;
-  std::vector<std::uint64_t> positions;
-  page_names names(registry_, *storage);
+  page_names names(*storage);
   byte_budget budget(o.max_bytes);
   auto res =
       for_each_chunk(r, o.direction, [&](std::uint64_t first, std::uint64_t count) -> result<std::uint64_t> {
-        decoded.resize(count);
-        if (auto got = read_all_entries(**all, first, decoded); !got) return got.error();
-        trim_to_budget(decoded, first, budget, o.direction);
-        count = decoded.size();
-        positions.resize(count);
-        for (std::uint64_t i = 0; i < count; ++i) positions[i] = first + i;
-        if (auto got = read_records(decoded, positions, *storage, records); !got) return got.error();
+        located.assign(count, {});
+        for (std::uint64_t i = 0; i < count; ++i) located[i].position = first + i;
+        if (auto got = locate(located); !got) return got.error();
+        trim_to_budget(located, first, budget, o.direction);
+        count = located.size();
+        if (auto got = read_records(located, *storage, records); !got) return got.error();
         auto push = [&](std::uint64_t k) {
-          page.events.push_back(to_recorded(records[k], names(decoded[k].stream_id), first + k, storage));
+          page.events.push_back(to_recorded(records[k], names(records[k].fields.stream), first + k, storage));
         };
         if (o.direction == direction::forward) {
           for (std::uint64_t k = 0; k < count; ++k) push(k);
@@ -392,6 +357,18 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
   return page;
 }
 
+result<bool> store_impl::stream_exists(std::string_view stream) const {
+  auto n = index_->count_below(stream, all_count());
+  if (!n) return n.error();
+  return *n > 0;
+}
+
+bool store_impl::write_name_taken(std::string_view stream) const {
+  if (writers_.contains(stream)) return true;
+  auto exists = stream_exists(stream);
+  return !exists || *exists;
+}
+
 result<std::uint64_t> store_impl::published_count(std::string_view stream) const {
   if (stream == "$all") return all_count();
   if (auto links = indexer_->count(stream); !links) {
@@ -401,10 +378,7 @@ result<std::uint64_t> store_impl::published_count(std::string_view stream) const
   }
   if (validate_stream_name(stream, name_use::read))
     return error(errc::invalid_stream_name, std::string(stream));
-  stream_state* s = registry_.find(stream);
-  if (s == nullptr) return 0;
-  if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
-  return s->committed_count.load(std::memory_order_acquire);
+  return index_->count_below(stream, all_count());
 }
 
 result<read_page> store_impl::read(std::string_view stream, const read_options& o) const {
@@ -416,12 +390,11 @@ result<read_page> store_impl::read(std::string_view stream, const read_options& 
   }
   if (validate_stream_name(stream, name_use::read))
     return error(errc::invalid_stream_name, std::string(stream));
-  stream_state* s = registry_.find(stream);
-  if (s == nullptr) return error(errc::stream_not_found, std::string(stream));
-  if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
-  if (s->committed_count.load(std::memory_order_acquire) == 0)
-    return error(errc::stream_not_found, std::string(stream));
-  return read_stream_page(*s, o);
+  const std::uint64_t published = all_count();
+  auto count = index_->count_below(stream, published);
+  if (!count) return count.error();
+  if (*count == 0) return error(errc::stream_not_found, std::string(stream));
+  return read_stream_page(*this, stream, *count, published, o);
 }
 
 // --- cursor: the state behind event_range.

@@ -1,32 +1,32 @@
-// Opening and recovery. Cost: the catalog, the checkpoint and the $all
-// entries written after the last checkpoint (bounded by
-// store_options::checkpoint_interval) — never the number of events. Streams
-// load lazily, with a binary search over their index checked against $all.
+// Opening a writer: store.json, then recovery. Cost: the checkpoint, the logs
+// written after it (bounded by checkpoint_interval and the memtable's bound),
+// the stream index's manifest and run footers — never the number of streams
+// or of events.
 //
 // Recovery policy (docs/architecture.md, "Recovery"):
-//   * $all is the commit log. Entries after the checkpoint are accepted while
-//     each decodes, names a known stream and matches a complete, checksummed
-//     record at the position it claims; the first that does not ends the log.
-//   * The end is then moved back to the last complete commit, so an append is
-//     all or nothing.
-//   * Catalog records of streams whose first event lies beyond that end belong
-//     to a flush that never completed: they are cut.
-//   * A writer then repairs (tail_repair.cpp): cuts the $all tail, rewrites
-//     the tail's stream index entries (which may have been lost), cuts
-//     partitions and indexes of streams the lost tail touched, syncs all of it
-//     (directories too), and only then writes a new checkpoint.
-//   * In durable mode the journal frames written since the checkpoint are
-//     replayed first (journal.cpp), which restores every acknowledged flush.
-//   * Only framing, checksums, identities (stream, position, version) and the
-//     end of a file end the log. A failed read, or a missing file that a
-//     committed stream must have, is no torn tail: open fails with the file,
-//     offset and errno. A writer reads everything its repair needs before it
-//     writes anything, so such a failure leaves the store as it was.
+//   * The partition logs are the commit log. Below the checkpoint everything
+//     is durable. Past each log's checkpointed end, scan_partition_tail walks
+//     the records a crash may have left and tells a torn tail (cut) from
+//     damage to acknowledged records (corrupt_data).
+//   * Records carry their $all position: the records of all partitions past
+//     the checkpoint are put in position order and accepted while the
+//     positions follow each other; the end then moves back to the last record
+//     that ends a commit, so an append is all or nothing.
+//   * A writer then cuts every log after its last accepted record, syncs the
+//     accepted records (a process crash leaves them in the page cache, not on
+//     the disk), rewrites $all's entries from the checkpoint on and cuts
+//     $all there, and re-adds the stream index entries the index's runs do
+//     not cover to its memtable.
+//   * Everything is read before anything is written, so that a failed read
+//     (an I/O error, corruption) fails the open and leaves the store as it was.
 //   * Damage before the checkpoint is not a torn write: it is reported as
 //     corrupt_data (file and offset) when read, and by `evstore verify`.
 #include "format/layout.hpp"
-#include "format/stream_name.hpp"
+#include "io/file_error.hpp"
 #include "io/io_util.hpp"
+#include "log/partition_scan.hpp"
+#include "log/partition_truncate.hpp"
+#include "log/segment_file.hpp"
 #include "store/store_impl.hpp"
 
 #include <boost/json/parse.hpp>
@@ -34,13 +34,23 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 #include <span>
 
 namespace evstore::detail {
 namespace {
 
-constexpr std::size_t scan_chunk_entries = 4096;
+// A record found past a log's checkpointed end.
+struct tail_record {
+  std::uint64_t position = 0;
+  std::uint64_t version = 0;
+  std::uint16_t partition = 0;
+  std::uint64_t offset = 0;
+  std::uint32_t size = 0;
+  bool commit_end = false;
+  std::string name;
+};
 
 }  // namespace
 
@@ -51,9 +61,7 @@ result<void> store_impl::prepare_directory() {
     if (!fs_->exists(layout::store_json(dir)))
       return error(errc::invalid_argument, "no evstore store in " + dir);
   } else {
-    for (const auto& d : {dir, layout::streams_dir(dir), layout::index_dir(dir)}) {
-      if (auto ec = fs_->create_directories(d)) return error(ec, "cannot create " + d);
-    }
+    if (auto ec = fs_->create_directories(dir)) return error(ec, "cannot create " + dir);
     auto lock = fs_->lock(layout::lock_file(dir));
     if (!lock) {
       return error(lock.error(), lock.error() == errc::store_locked
@@ -65,248 +73,321 @@ result<void> store_impl::prepare_directory() {
 
   const std::string meta_path = layout::store_json(dir);
   // Opened rather than tested with exists(), which cannot report an error:
-  // taking an existing store for a new one would empty its catalog and $all.
+  // taking an existing store for a new one would empty it.
   auto f = fs_->open(meta_path, open_mode::read_only);
   if (!f && f.error() == boost::system::errc::no_such_file_or_directory) {
-    // A new store: the index files first, store.json last, so that a store.json
-    // always means a complete skeleton.
-    std::array<std::byte, format::file_header_size> header{};
-    const std::pair<std::string, format::file_kind> files[] = {
-        {layout::all_index(dir), format::file_kind::all_index},
-        {layout::catalog(dir), format::file_kind::catalog}};
-    for (const auto& [path, kind] : files) {
-      format::encode_file_header(
-          {kind, kind == format::file_kind::all_index ? std::uint32_t{format::all_entry_size} : 0u, 0, {}},
-          header);
-      auto created = fs_->open(path, open_mode::read_write_create);
-      if (!created) return error(created.error(), "cannot create " + path);
-      if (auto ec = (*created)->truncate(0)) return error(ec, path);
-      if (auto ec = (*created)->write_at(0, header)) return error(ec, path);
-      if (auto ec = (*created)->sync()) return error(ec, path);
-    }
-    if (auto ec = fs_->sync_directory(layout::index_dir(dir))) return error(ec, layout::index_dir(dir));
-    return write_store_json();
+    if (options_.read_only) return error(errc::invalid_argument, "no evstore store in " + dir);
+    return create_store();
   }
   if (!f) return read_error(f.error(), meta_path, 0);
   auto text = read_all(**f);
   if (!text) return read_error(text.error(), meta_path, 0);
-  boost::system::error_code ec;
-  const boost::json::value meta = boost::json::parse(to_string_view(*text), ec);
-  const auto* obj = meta.if_object();
-  if (ec || obj == nullptr || !obj->contains("version") || !(*obj).at("version").is_int64() ||
-      (*obj).at("version").as_int64() != format::format_version) {
-    return error(errc::format_mismatch,
-                 meta_path + " does not describe an evstore store of format version 1");
+  auto meta = parse_store_json(to_string_view(*text), relative(meta_path));
+  if (!meta) return meta.error();
+  if (meta->version == 1) {
+    return error(errc::format_mismatch, dir + " holds a store of format 1; this evstore reads format " +
+                                            std::to_string(store_format_version) +
+                                            ": convert it once with `evstore migrate " + dir + "`");
   }
+  partitions_count_ = static_cast<std::uint16_t>(meta->partitions);
+  geometry_.segment_size = meta->segment_size;
+  // What the store has, not what was asked for (store::options() reports it).
+  options_.partitions = partitions_count_;
+  options_.segment_size = geometry_.segment_size;
   return {};
 }
 
-// store.json appears atomically (temp file, sync, rename, sync the directory),
-// so a crash while creating a store never leaves a half-written one behind.
-result<void> store_impl::write_store_json() {
-  const std::string path = layout::store_json(options_.directory);
-  boost::json::object meta{{"format", "evstore"}, {"version", format::format_version}};
-  const std::string text = boost::json::serialize(meta) + "\n";
-  if (auto ec = write_file_atomically(*fs_, path, std::as_bytes(std::span(text)))) return error(ec, path);
+// A new store: the log and index directories, an empty $all and a first
+// checkpoint, then store.json last, so that a store.json always means a
+// complete skeleton.
+result<void> store_impl::create_store() {
+  const std::string& dir = options_.directory;
+  if (options_.partitions == 0 || options_.partitions > max_partitions) {
+    return error(errc::invalid_argument,
+                 "store_options::partitions must be 1.." + std::to_string(max_partitions));
+  }
+  partitions_count_ = options_.partitions;
+  geometry_.segment_size = options_.segment_size;
+  if (auto ok = check_geometry(geometry_); !ok) {
+    return error(errc::invalid_argument, "store_options::segment_size: " + ok.error().detail);
+  }
+  for (const auto& d : {log_directory(dir), layout::index_dir(dir)}) {
+    if (auto ec = fs_->create_directories(d)) return error(ec, "cannot create " + d);
+  }
+  auto all = fs_->open(all_path(), open_mode::read_write_create);
+  if (!all) return error(all.error(), "cannot create " + all_path());
+  if (auto ec = (*all)->truncate(0)) return error(ec, all_path());
+  if (auto ec = (*all)->sync()) return error(ec, all_path());
+  format::checkpoint2 cp;
+  cp.sequence = 1;
+  for (std::uint16_t p = 0; p < partitions_count_; ++p) cp.ends.push_back(geometry_.records_start(0));
+  std::vector<std::byte> slots(format::checkpoint2_file_size(partitions_count_));
+  format::encode_checkpoint2(cp, std::span(slots).subspan(slots.size() / 2));
+  const std::string cp_path = layout::checkpoint(dir);
+  auto cpf = fs_->open(cp_path, open_mode::read_write_create);
+  if (!cpf) return error(cpf.error(), "cannot create " + cp_path);
+  if (auto ec = (*cpf)->truncate(0)) return error(ec, cp_path);
+  if (auto ec = (*cpf)->write_at(0, slots)) return error(ec, cp_path);
+  if (auto ec = (*cpf)->sync()) return error(ec, cp_path);
+  if (auto ec = fs_->sync_directory(layout::index_dir(dir))) return error(ec, layout::index_dir(dir));
+  if (auto ok =
+          write_store_json(*fs_, dir, {store_format_version, partitions_count_, geometry_.segment_size});
+      !ok)
+    return ok.error();
   return {};
-}
-
-// Reads the catalog records after the ones already known (all of them at
-// open; a follower's refresh() reads only what the writer added since).
-result<void> store_impl::read_catalog() {
-  const std::string path = layout::catalog(options_.directory);
-  auto f = files_.get(path);
-  if (!f) return read_error(f.error(), path, 0);
-  file& cat = *(*f)->file;
-  if (catalog_end_ <= format::file_header_size) {
-    std::array<std::byte, format::file_header_size> header{};
-    auto n = cat.read_at(0, header);
-    if (!n) return read_error(n.error(), path, 0);
-    if (*n != header.size() || !format::decode_file_header(header, format::file_kind::catalog)) {
-      return corruption("bad file header", relative(path), 0);
-    }
-    catalog_end_ = format::file_header_size;
-  }
-  auto size = cat.size();
-  if (!size) return read_error(size.error(), path, 0);
-  if (*size <= catalog_end_) return {};
-  std::vector<std::byte> bytes(*size - catalog_end_);
-  auto n = cat.read_at(catalog_end_, bytes);
-  if (!n) return read_error(n.error(), path, catalog_end_);
-  bytes.resize(*n);
-  std::uint64_t at = 0;
-  std::uint32_t index = registry_.size();
-  while (at < bytes.size()) {
-    format::catalog_record r;
-    std::uint32_t record_size = 0;
-    const auto status = format::decode_catalog_record(std::span(bytes).subspan(at), r, record_size);
-    if (status != format::decode_status::ok) break;
-    if (r.stream_id != index || validate_stream_name(r.name, name_use::read)) break;
-    const std::string encoded = encode_stream_file_name(r.name);
-    stream_state* st = registry_.add(std::string(r.name), layout::partition(options_.directory, encoded),
-                                     layout::stream_index(options_.directory, encoded));
-    st->first_position = r.first_position;
-    catalog_offsets_.push_back(catalog_end_ + at);
-    ++index;
-    at += record_size;
-  }
-  // Garbage after the last record is an unacknowledged flush's torn write (a
-  // reader leaves it: it may be a record the writer is writing right now).
-  // A valid record after the garbage may be one too (power loss keeps some
-  // sectors of a torn write and not others), unless that record's stream was
-  // acknowledged: then the garbage is damage in the middle, which recover()
-  // refuses rather than cut acknowledged streams.
-  const bool garbage = at < bytes.size() && !format::all_zero(std::span(bytes).subspan(at));
-  catalog_damage_ = std::nullopt;
-  if (!options_.read_only && garbage) {
-    if (auto later = format::first_position_after_damage(bytes, at))
-      catalog_damage_ = catalog_damage{catalog_end_ + at, *later};
-  }
-  catalog_end_ += at;
-  // The writer cuts it with the rest of the repair (recover()), after every read.
-  catalog_torn_ = !options_.read_only && garbage;
-  return {};
-}
-
-result<format::checkpoint> store_impl::read_checkpoint() {
-  const std::string path = layout::checkpoint(options_.directory);
-  format::checkpoint best{};
-  // Opened rather than tested with exists(), which cannot report an error: a
-  // checkpoint that fails to open is not a missing one.
-  auto f = fs_->open(path, open_mode::read_only);
-  if (!f && f.error() == boost::system::errc::no_such_file_or_directory) return best;
-  if (!f) return read_error(f.error(), path, 0);
-  auto bytes = read_all(**f);
-  if (!bytes) return read_error(bytes.error(), path, 0);
-  best = format::decode_checkpoint_file(*bytes).value_or(best);
-  checkpoint_sequence_ = best.sequence;
-  checkpoint_count_ = best.all_count;
-  return best;
-}
-
-result<void> store_impl::check_catalog_against(const format::checkpoint& cp) {
-  if (cp.stream_count > registry_.size()) {
-    return corruption("catalog has " + std::to_string(registry_.size()) +
-                          " streams, the checkpoint promises " + std::to_string(cp.stream_count),
-                      relative(layout::catalog(options_.directory)), catalog_end_);
-  }
-  return {};
-}
-
-boost::system::error_code store_impl::write_checkpoint(std::uint64_t count, std::uint64_t journal_offset) {
-  const std::string path = layout::checkpoint(options_.directory);
-  const bool created = !fs_->exists(path);
-  auto f = fs_->open(path, open_mode::read_write_create);
-  if (!f) return f.error();
-  const format::checkpoint c{++checkpoint_sequence_, count, checkpoint_stream_count_, journal_offset};
-  std::array<std::byte, format::checkpoint_slot_size> slot{};
-  format::encode_checkpoint(c, slot);
-  if (auto ec = (*f)->write_at((c.sequence % 2) * format::checkpoint_slot_size, slot)) return ec;
-  // Losing a checkpoint only lengthens the next recovery, but it must never
-  // promise more than is on disk, so it is written after the data it covers
-  // and synced in durable mode.
-  if (options_.fsync_on_flush) {
-    if (auto ec = (*f)->sync()) return ec;
-    if (created) {
-      if (auto ec = fs_->sync_directory(layout::index_dir(options_.directory))) return ec;
-    }
-  }
-  checkpoint_count_ = count;
-  return {};
-}
-
-// Reads and checks $all entries from `from` on, appending the valid ones to
-// `tail`; stops at the first entry that is missing, damaged or whose record is
-// not complete. Returns the first position not accepted. A failed read is an
-// error, never the end of the log.
-result<std::uint64_t> store_impl::scan_all_tail(std::uint64_t from, std::vector<format::all_entry>& tail) {
-  const std::string path = layout::all_index(options_.directory);
-  auto f = files_.get(path);
-  if (!f) return read_error(f.error(), path, 0);
-  std::vector<std::byte> chunk(scan_chunk_entries * format::all_entry_size);
-  std::vector<std::byte> record;
-  std::uint64_t position = from;
-  for (;;) {
-    const std::uint64_t chunk_at = format::file_header_size + position * format::all_entry_size;
-    auto n = (*f)->file->read_at(chunk_at, chunk);
-    if (!n) return read_error(n.error(), path, chunk_at);
-    const std::size_t entries = *n / format::all_entry_size;
-    for (std::size_t i = 0; i < entries; ++i, ++position) {
-      auto e = format::decode_all_entry(
-          std::span(chunk).subspan(i * format::all_entry_size, format::all_entry_size));
-      if (!e) return position;
-      const stream_state* s = registry_.by_id(e->stream_id);
-      if (s == nullptr) return position;
-      auto part = files_.get(s->partition_path);
-      if (!part) {
-        // The flush that creates a stream writes its $all entries before its
-        // partition: only a stream created after `from` may lack one.
-        if (part.error() == boost::system::errc::no_such_file_or_directory) {
-          if (s->first_position >= from) return position;
-          return corruption("partition missing for a stream with committed events",
-                            relative(s->partition_path), 0);
-        }
-        return read_error(part.error(), s->partition_path, e->offset);
-      }
-      record.resize(e->size);
-      auto got = (*part)->file->read_at(e->offset, record);
-      if (!got) return read_error(got.error(), s->partition_path, e->offset);
-      if (*got != e->size) return position;
-      format::decoded_record r;
-      if (format::decode_record(record, r) != format::decode_status::ok || r.size != e->size ||
-          r.stored_crc != e->record_crc || r.fields.position != position || r.fields.version != e->version ||
-          r.fields.commit_end != e->commit_end) {
-        return position;
-      }
-      tail.push_back(*e);
-    }
-    if (entries < scan_chunk_entries) return position;
-  }
 }
 
 result<void> store_impl::recover() {
+  const std::string& dir = options_.directory;
   auto cp = read_checkpoint();
   if (!cp) return cp.error();
-  if (options_.read_only) {
-    journal_end_ = cp->journal_offset;
-  } else if (auto r = replay_journal(cp->journal_offset, cp->all_count); !r) {
-    return r;
+  const std::uint64_t from = cp->all_count;
+
+  // --- Reads: the logs past the checkpoint. A log shorter than its
+  // checkpointed end lost acknowledged records: the scan from there would
+  // find a clean end and hide it.
+  for (std::uint16_t p = 0; p < partitions_count_; ++p) {
+    auto size = short_log_file(p, cp->ends[p]);
+    if (!size) return size.error();
+    if (*size) {
+      const std::uint64_t end = geometry_.normalize(cp->ends[p]);
+      return corruption(
+          "log shorter than the checkpoint's end (" + std::to_string(geometry_.in_segment(end)) + ")",
+          segment_relative_path(p, geometry_.segment_of(end)), **size);
+    }
   }
-  if (auto r = read_catalog(); !r) return r;
-  if (auto r = check_catalog_against(*cp); !r) return r;
-  // The writer's published head counts acknowledged appends (durable mode:
-  // fdatasynced in the journal, which replay has just rewritten).
-  auto head = read_head();
-  if (!head) return head.error();
-  if (catalog_damage_ && catalog_damage_->next_first_position < std::max(cp->all_count, head->value_or(0))) {
-    return corruption("damaged catalog record before the record of an acknowledged stream",
-                      relative(layout::catalog(options_.directory)), catalog_damage_->offset);
+  const scan_options scan_with{options_.fsync_on_flush ? default_unsynced_window : unlimited_window};
+  std::vector<tail_record> tail;
+  std::vector<log_scan> scans(partitions_count_);
+  // A log's records are in position order: one that is not past the one
+  // before it (a misdirected or replayed write) ends that log as a torn
+  // record does; what follows it there is cut.
+  std::vector<std::uint64_t> log_end_at(partitions_count_, ~std::uint64_t{0});
+  for (std::uint16_t p = 0; p < partitions_count_; ++p) {
+    error bad;
+    std::optional<std::uint64_t> previous;
+    auto scan = scan_partition_tail(
+        *fs_, dir, p, geometry_, cp->ends[p],
+        [&](log_locator at, format::bytes bytes) {
+          if (bad.code || log_end_at[p] != ~std::uint64_t{0}) return;
+          format::decoded_record r;
+          if (format::decode_record(bytes, r, format::record_names::required) != format::decode_status::ok ||
+              r.kind != format::record_kind_event) {
+            bad = corruption_at("record of an unknown kind or without a name",
+                                segment_relative_path(p, geometry_.segment_of(at.offset)),
+                                geometry_.in_segment(at.offset));
+            return;
+          }
+          if (r.fields.position < from || (previous && r.fields.position <= *previous)) {
+            log_end_at[p] = at.offset;
+            return;
+          }
+          previous = r.fields.position;
+          tail.push_back({r.fields.position, r.fields.version, p, at.offset, r.size, r.fields.commit_end,
+                          std::string(r.fields.stream)});
+        },
+        scan_with);
+    if (!scan) return scan.error();
+    if (bad.code) return bad;
+    scans[p] = *scan;
   }
-  std::vector<format::all_entry> tail;
-  auto scanned = scan_all_tail(cp->all_count, tail);
-  if (!scanned) return scanned.error();
-  std::uint64_t end = *scanned;
-  if (options_.read_only) {
-    // A follower never publishes past what the writer acknowledged.
-    if (*head) end = std::max(cp->all_count, std::min(end, **head));
+  std::sort(tail.begin(), tail.end(),
+            [](const tail_record& a, const tail_record& b) { return a.position < b.position; });
+  // Accepted: consecutive positions from the checkpoint on, up to the last
+  // record that ends a commit.
+  std::size_t accepted = 0;
+  for (std::size_t i = 0; i < tail.size() && tail[i].position == from + i; ++i) {
+    if (tail[i].commit_end) accepted = i + 1;
   }
-  while (end > cp->all_count && !tail[end - cp->all_count - 1].commit_end)
-    --end;  // all or nothing per append
-  tail.resize(end - cp->all_count);
-  if (options_.read_only) {
-    // A reader cannot repair: it publishes only what every index already shows.
-    auto usable = indexed_prefix(cp->all_count, tail);
-    if (!usable) return usable.error();
-    all_count_.store(*usable, std::memory_order_release);
-    return {};
+  const std::uint64_t committed = from + accepted;
+  std::vector<std::uint64_t> keep_end = cp->ends;
+  for (std::size_t i = 0; i < accepted; ++i) {
+    keep_end[tail[i].partition] = std::max(keep_end[tail[i].partition], tail[i].offset + tail[i].size);
   }
-  all_count_.store(end, std::memory_order_release);
-  next_position_ = end;
-  auto plan = plan_repair(end, tail, cp->all_count);
-  if (!plan) return plan.error();
-  if (auto r = cut_uncommitted_streams(*plan); !r) return r;
-  checkpoint_stream_count_ = registry_.size();
-  return repair_tail(*plan, tail);
+
+  // Logs whose file ends before their last accepted record (grown back below).
+  std::vector<bool> short_log(partitions_count_, false);
+  for (std::uint16_t p = 0; p < partitions_count_; ++p) {
+    auto size = short_log_file(p, keep_end[p]);
+    if (!size) return size.error();
+    short_log[p] = size->has_value();
+  }
+
+  auto all = fs_->open(all_path(), open_mode::read_write);
+  if (!all) return read_error(all.error(), all_path(), 0);
+  auto all_size = (*all)->size();
+  if (!all_size) return read_error(all_size.error(), all_path(), 0);
+  if (*all_size < from * format::all_entry2_size) {
+    return corruption("$all index shorter than the checkpoint's count (" + std::to_string(from) + ")",
+                      relative(all_path()), *all_size);
+  }
+  auto index = stream_index::open(fs_, layout::index_dir(dir), {.keep_orphans = true});
+  if (!index) return index.error();
+  const std::uint64_t indexed = (*index)->durable_end();
+  if (indexed > committed) {
+    return corruption("the stream index covers $all up to " + std::to_string(indexed) +
+                          " but the logs hold events up to " + std::to_string(committed),
+                      "index/manifest", 0);
+  }
+  auto orphans = (*index)->orphans();
+  if (!orphans) return orphans.error();
+  // Stream index entries the runs do not cover: from the tail's records, and
+  // (after a crash between a run and its checkpoint... the other way round)
+  // from $all below the checkpoint.
+  std::vector<tail_record> before;
+  if (indexed < from) {
+    std::vector<located_record> located(from - indexed);
+    for (std::uint64_t i = 0; i < located.size(); ++i) located[i].position = indexed + i;
+    if (auto ok = locate(located); !ok) return ok.error();
+    page_storage storage;
+    std::vector<format::decoded_record> records;
+    if (auto ok = read_records(located, storage, records); !ok) return ok.error();
+    for (const auto& r : records)
+      before.push_back({r.fields.position, r.fields.version, 0, 0, 0, false, std::string(r.fields.stream)});
+  }
+
+  // What the writes below need opened, opened now: each log's cut, the
+  // segments to grow or sync, the partition writers at the new ends.
+  std::vector<std::optional<partition_cut>> cuts(partitions_count_);
+  struct segment_to_sync {
+    std::uint16_t partition;
+    std::uint64_t segment;
+    std::unique_ptr<file> handle;
+  };
+  std::vector<segment_to_sync> to_sync;  // those that hold accepted records past the checkpoint
+  std::vector<std::unique_ptr<file>> to_fill(partitions_count_);
+  std::vector<std::unique_ptr<partition_writer>> writers;
+  const std::uint64_t allocate_ahead = options_.fsync_on_flush ? durable_allocate_ahead : 0;
+  for (std::uint16_t p = 0; p < partitions_count_; ++p) {
+    const bool beyond = scans[p].end > keep_end[p] || scans[p].how == log_end_kind::torn ||
+                        log_end_at[p] != ~std::uint64_t{0};
+    if (beyond) {
+      auto cut = plan_partition_cut(*fs_, dir, p, geometry_, keep_end[p]);
+      if (!cut) return cut.error();
+      cuts[p] = std::move(*cut);
+    }
+    if (short_log[p]) {
+      auto f = open_log_segment(p, geometry_.segment_of(geometry_.normalize(keep_end[p])));
+      if (!f) return f.error();
+      to_fill[p] = std::move(*f);
+    }
+    if (keep_end[p] > cp->ends[p]) {
+      for (std::uint64_t s = geometry_.segment_of(cp->ends[p]); s <= geometry_.segment_of(keep_end[p] - 1);
+           ++s) {
+        auto f = open_log_segment(p, s);
+        if (!f) return f.error();
+        to_sync.push_back({p, s, std::move(*f)});
+      }
+    }
+    auto w = partition_writer::attach({fs_, dir, p, geometry_, default_unsynced_window, allocate_ahead},
+                                      keep_end[p]);
+    if (!w) return w.error();
+    writers.push_back(std::move(*w));
+  }
+  // The published head, which open() rewrites once recovery is done.
+  if (const std::string head = layout::head(dir); fs_->exists(head)) {
+    auto f = files_->get(head);
+    if (!f) return error(f.error(), head);
+    head_file_ = *f;
+  }
+
+  // --- Writes.
+  for (std::uint16_t p = 0; p < partitions_count_; ++p) {
+    if (cuts[p]) {
+      if (auto ok = apply_partition_cut(*fs_, dir, *cuts[p], files_.get()); !ok) return ok;
+    }
+    if (to_fill[p]) {
+      const std::uint64_t end = geometry_.normalize(keep_end[p]);
+      const std::string name = segment_relative_path(p, geometry_.segment_of(end));
+      if (auto ec = to_fill[p]->truncate(geometry_.in_segment(end)))
+        return io_error_at(ec, "growing", name, 0);
+      if (auto ec = to_fill[p]->sync()) return io_error_at(ec, "syncing", name, 0);
+    }
+  }
+  for (const segment_to_sync& s : to_sync) {
+    if (auto ec = s.handle->sync())
+      return io_error_at(ec, "syncing", segment_relative_path(s.partition, s.segment), 0);
+  }
+  std::vector<std::byte> entries(accepted * format::all_entry2_size);
+  std::uint64_t new_streams = 0;
+  for (std::size_t i = 0; i < accepted; ++i) {
+    const tail_record& t = tail[i];
+    format::encode_all_entry2({t.partition, t.offset, t.size, t.commit_end},
+                              std::span(entries).subspan(i * format::all_entry2_size));
+    if (t.version == 0) ++new_streams;
+  }
+  if (auto ec = (*all)->write_at(from * format::all_entry2_size, entries)) return error(ec, all_path());
+  if (auto ec = (*all)->truncate(committed * format::all_entry2_size)) return error(ec, all_path());
+  if (auto ec = (*all)->sync()) return error(ec, all_path());
+  all_file_ = std::move(*all);
+
+  index_ = std::move(*index);
+  if (auto ok = index_->remove_orphans(*orphans); !ok) return ok;
+  std::vector<stream_index::entry> additions;
+  additions.reserve(before.size() + accepted);
+  for (const tail_record& t : before) additions.push_back({t.name, t.version, t.position});
+  for (std::size_t i = 0; i < accepted; ++i) {
+    if (tail[i].position >= indexed) additions.push_back({tail[i].name, tail[i].version, tail[i].position});
+  }
+  index_->add_batch(additions);
+
+  for (auto& w : writers) {
+    if (auto ok = w->ready(); !ok) return ok;
+    partitions_.push_back(std::move(w));
+  }
+  checkpoint_sequence_ = cp->sequence;
+  checkpoint_count_ = from;
+  checkpoint_streams_ = cp->stream_count;
+  next_position_ = committed;
+  stream_count_.store(cp->stream_count + new_streams, std::memory_order_release);
+  all_count_.store(committed, std::memory_order_release);
+  return {};
+}
+
+// The size of the file of the segment that holds log offset `end` when it is
+// shorter than `end` in it; nullopt when it is long enough or `end` starts its
+// segment. corrupt_data when that segment is missing or has a bad header.
+// Reads only (recovery's read phase). Recovery asks it of each log's
+// checkpointed end (shorter: acknowledged records lost) and of its last
+// accepted record's end: a crash may leave the file short of that record when
+// the bytes it lost were zeros (a record's trailing length ends in zero
+// bytes); the scan reads missing bytes as zeros and accepts the record, so
+// the file is grown back (recover's writes), or readers would find it short.
+result<std::optional<std::uint64_t>> store_impl::short_log_file(std::uint16_t p, std::uint64_t end) {
+  end = geometry_.normalize(end);
+  const std::uint64_t segment = geometry_.segment_of(end);
+  if (end == geometry_.records_start(segment)) return std::optional<std::uint64_t>{};
+  auto opened = open_segment(*fs_, options_.directory, p, segment, geometry_, open_mode::read_only);
+  if (!opened) return opened.error();
+  const std::string name = segment_relative_path(p, segment);
+  if (opened->what != opened_segment::state::ok)
+    return corruption("segment missing or with a bad header below a log's end", name, 0);
+  auto size = opened->handle->size();
+  if (!size) return read_error(size.error(), name, 0);
+  if (*size >= geometry_.in_segment(end)) return std::optional<std::uint64_t>{};
+  return std::optional<std::uint64_t>{*size};
+}
+
+// The checkpoint's valid slot with the higher sequence (format.hpp).
+result<format::checkpoint2> store_impl::read_checkpoint() const {
+  const std::string path = layout::checkpoint(options_.directory);
+  auto f = fs_->open(path, open_mode::read_only);
+  if (!f) return read_error(f.error(), path, 0);
+  auto bytes = read_all(**f);
+  if (!bytes) return read_error(bytes.error(), path, 0);
+  auto cp = format::decode_checkpoint2_file(*bytes, partitions_count_);
+  if (!cp) return corruption("no valid checkpoint slot", relative(path), 0);
+  return std::move(*cp);
+}
+
+// A log segment below a log's end, opened for writing: it must be there
+// with a good header.
+result<std::unique_ptr<file>> store_impl::open_log_segment(std::uint16_t p, std::uint64_t segment) {
+  auto opened = open_segment(*fs_, options_.directory, p, segment, geometry_, open_mode::read_write);
+  if (!opened) return opened.error();
+  if (opened->what != opened_segment::state::ok)
+    return corruption_at("segment missing or with a bad header", segment_relative_path(p, segment), 0);
+  return std::move(opened->handle);
 }
 
 }  // namespace evstore::detail

@@ -69,7 +69,7 @@ result<std::optional<std::uint64_t>> store::stream_version(std::string_view stre
 std::vector<stream_info> store::list_streams(std::size_t offset, std::size_t limit) const {
   return impl_->list_streams(offset, limit);
 }
-std::size_t store::stream_count() const { return impl_->streams().size(); }
+std::size_t store::stream_count() const { return impl_->stream_count(); }
 std::uint64_t store::event_count() const { return impl_->all_count(); }
 result<subscription> store::subscribe(std::string_view stream, subscription_options options) const {
   return subscribe(stream, options, impl_->executor());
@@ -101,7 +101,7 @@ void store::async_create_read_stream(
   } else if (auto valid = f.validate(); !valid) {
     invalid.emplace(errc::invalid_argument,
                     "the filter of read stream '" + name + "': " + valid.error().message());
-  } else if (impl_->streams().find(name) != nullptr) {
+  } else if (impl_->write_name_taken(name)) {
     invalid.emplace(errc::read_stream_exists, "'" + name + "' is the name of a write stream");
   }
   if (invalid) {

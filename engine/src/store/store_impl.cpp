@@ -60,7 +60,7 @@ store_impl::store_impl(store::executor_type executor, store_options options)
       fs_(options_.file_system ? options_.file_system : posix_file_system()),
       executor_(std::move(executor)),
       strand_(boost::asio::make_strand(executor_)),
-      files_(fs_, !options_.read_only, resolve_open_files(options_)),
+      files_(std::make_shared<file_cache>(fs_, !options_.read_only, resolve_open_files(options_))),
       batch_(std::make_unique<batch>()) {
   options_.file_system = fs_;
   while (options_.directory.size() > 1 && options_.directory.back() == '/') options_.directory.pop_back();
@@ -91,32 +91,25 @@ store_impl::~store_impl() {
   // Nothing else can run now: leave a checkpoint so the next open scans nothing.
   // Only for a store that opened: a failed open must leave recovery to the next one.
   if (!opened_ || options_.read_only || !lock_ || failed_ || flush_in_flight_) return;
-  if (journal_) {
-    (void)durable_checkpoint(all_count());
-  } else if (all_count() != checkpoint_count_) {
-    (void)write_checkpoint(all_count(), journal_end_);
-  }
+  if (all_count() != checkpoint_count_) (void)write_checkpoint(all_count(), stream_count());
 }
 
 result<void> store_impl::open() {
   if (auto r = check_options(options_); !r) return r;
   if (auto r = prepare_directory(); !r) return r;
+  log_reader_ = std::make_unique<partition_reader>(files_, options_.directory, geometry_);
   // Everything open reads after recovery's first write is read first, so that
   // a failed read leaves the store as it was (recovery.cpp).
   indexer_ = std::make_unique<indexer>(*this);
   if (auto r = indexer_->open(); !r) return r;
-  std::shared_ptr<cached_file> journal;
-  if (!options_.read_only) {
-    auto held = hold_head_and_journal();
-    if (!held) return held.error();
-    journal = std::move(*held);
+  if (options_.read_only) {
+    if (auto r = open_follower(); !r) return r;
+  } else {
+    if (auto r = recover(); !r) return r;
   }
-  if (auto r = recover(); !r) return r;
   indexer_->limit_progress(all_count());
   batch_->first_position = next_position_;
-  batch_->catalog_offset = catalog_end_;
-  if (options_.fsync_on_flush && !options_.read_only) {
-    if (auto r = open_journal(std::move(journal)); !r) return r;
+  if (!options_.read_only) {
     io_context_ = std::make_unique<boost::asio::io_context>(1);
     io_thread_ = std::thread([ctx = io_context_.get()] {
       auto guard = boost::asio::make_work_guard(*ctx);
@@ -141,29 +134,6 @@ result<void> store_impl::open() {
     if (options_.system_streams || indexer_->has_definitions()) indexer_->start();
   }
   return {};
-}
-
-// A writer's published head and (durable mode) journal, opened before
-// recovery writes anything; returns the journal (null: none yet).
-result<std::shared_ptr<cached_file>> store_impl::hold_head_and_journal() {
-  std::shared_ptr<cached_file> journal;
-  const std::string head = layout::head(options_.directory);
-  auto f = files_.get(head);
-  if (f) {
-    head_file_ = *f;
-  } else if (f.error() != boost::system::errc::no_such_file_or_directory) {
-    return read_error(f.error(), head, 0);
-  }
-  if (options_.fsync_on_flush) {
-    const std::string path = layout::journal(options_.directory);
-    auto j = files_.get(path);
-    if (j) {
-      journal = *j;
-    } else if (j.error() != boost::system::errc::no_such_file_or_directory) {
-      return read_error(j.error(), path, 0);
-    }
-  }
-  return journal;
 }
 
 void store_impl::complete_on_executor(
@@ -197,13 +167,22 @@ std::string store_impl::consumer_directory() const {
 
 std::vector<stream_info> store_impl::list_streams(std::size_t offset, std::size_t limit) const {
   std::vector<stream_info> out;
-  const std::uint32_t n = registry_.size();
-  for (std::uint32_t id = static_cast<std::uint32_t>(std::min<std::size_t>(offset, n));
-       id < n && out.size() < limit; ++id) {
-    stream_state& s = *registry_.by_id(id);
-    if (!ensure_loaded(s)) continue;
-    const std::uint64_t count = s.committed_count.load(std::memory_order_acquire);
-    if (count > 0) out.push_back({s.name, count});
+  const std::uint64_t published = all_count();
+  std::size_t skipped = 0;
+  std::string after;
+  while (out.size() < limit) {
+    auto page = index_->list(after, 1024, published);
+    if (!page) break;
+    for (auto& s : page->streams) {
+      if (skipped < offset) {
+        ++skipped;
+        continue;
+      }
+      if (out.size() == limit) break;
+      out.push_back({s.name, s.count});
+    }
+    if (!page->more || page->streams.empty()) break;
+    after = page->streams.back().name;
   }
   return out;
 }
@@ -299,26 +278,16 @@ void store_impl::finish_close_if_idle() {
     });
     EVSTORE_TEST_POINT("store.close.drain_queued");
   };
-  if (options_.read_only || failed_ || !lock_) return complete_close(failed_);
-  if (!journal_) {
-    maybe_checkpoint(true);
+  if (options_.read_only || failed_ || !lock_ || all_count() == checkpoint_count_)
     return complete_close(failed_);
-  }
-  // The durable checkpoint syncs every dirty file: off the caller's executor.
-  flush_in_flight_ = true;
-  // Both references move on to the strand: this thread must never hold the
-  // store's last one (the destructor would run here; ~store_impl).
-  boost::asio::post(*io_context_, [self = shared_from_this(), complete_close]() mutable {
-    const auto ec = self->durable_checkpoint(self->all_count());
-    auto strand = self->strand_;
-    boost::asio::post(strand,
-                      [self = std::move(self), complete_close = std::move(complete_close), ec]() mutable {
-                        self->flush_in_flight_ = false;
-                        if (ec && !self->failed_) self->failed_ = ec;
-                        complete_close(self->failed_);
-                      });
-    EVSTORE_TEST_POINT("store.close.checkpoint_handed_back");
-  });
+  // The checkpoint syncs the logs and writes the index's run: off the caller's
+  // executor, as the flush in flight.
+  const std::uint64_t count = all_count();
+  run_on_io_thread([this, count] { return write_checkpoint(count, stream_count()); },
+                   [self = shared_from_this(), complete_close](boost::system::error_code ec) mutable {
+                     if (ec && !self->failed_) self->failed_ = ec;
+                     complete_close(self->failed_);
+                   });
 }
 
 }  // namespace evstore::detail

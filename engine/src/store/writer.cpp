@@ -3,12 +3,13 @@
 // flush.cpp. See store_impl.hpp for the threading contract.
 
 #include "format/crc32c.hpp"
-#include "format/layout.hpp"
 #include "format/stream_name.hpp"
 #include "json/json_check.hpp"
 #include "links/indexer.hpp"
+#include "log/partitioner.hpp"
 #include "require.hpp"
 #include "store/store_impl.hpp"
+#include "store/test_hooks.hpp"
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
@@ -62,19 +63,6 @@ bool expected_matches(expected_version expected, std::uint64_t count) {
 
 void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() + n); }
 
-const std::size_t empty_frame_bound = batch{}.frame_bound();
-
-// What an append adds to its batch's journal frame, at most: its records and
-// index entries, a catalog record and one stream's ops.
-std::size_t frame_bytes_of(const std::vector<event_data>& events) {
-  std::size_t n = format::journal_stream_overhead + format::catalog_record_size(format::header_name_capacity);
-  for (const event_data& e : events) {
-    n += format::record_size(e.type.size(), e.data.empty() ? 4 : e.data.size(), e.metadata.size()) +
-         format::all_entry_size + format::stream_entry_size;
-  }
-  return n;
-}
-
 }  // namespace
 
 void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
@@ -116,7 +104,9 @@ error store_impl::validate(const std::vector<event_data>& events) const {
       return error(errc::invalid_event, which + "metadata is not JSON");
     // What is written, not what was given: empty data is stored as `null`.
     const std::size_t data_size = e.data.empty() ? 4 : e.data.size();
-    if (format::record_size(e.type.size(), data_size, e.metadata.size()) > format::max_record_size) {
+    // The record also carries its stream's name (at most max_record_name bytes).
+    if (format::record_size(e.type.size(), data_size, e.metadata.size()) + format::max_record_name >
+        format::max_record_size) {
       return error(errc::invalid_event, which + "its record would exceed the format's limit of " +
                                             std::to_string(format::max_record_size) + " bytes");
     }
@@ -131,13 +121,6 @@ error store_impl::validate(const std::vector<event_data>& events) const {
     return error(errc::invalid_event,
                  "event id " + boost::uuids::to_string(*twice) + " is given twice in one append");
   }
-  // Durable mode writes a flush as one journal frame, whose length is a u32:
-  // an append must fit in one (format::max_journal_frame_size).
-  if (options_.fsync_on_flush &&
-      empty_frame_bound + frame_bytes_of(events) > format::max_journal_frame_size) {
-    return error(errc::invalid_event, "the append is larger than one journal frame (" +
-                                          std::to_string(format::max_journal_frame_size) + " bytes)");
-  }
   return {};
 }
 
@@ -151,9 +134,9 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     complete(p, e.code);
   };
   if (auto refused = check_appendable(stream, events); refused.code) return fail(std::move(refused));
-  auto found = writer_stream(stream);
+  auto found = writer_stream_of(stream);
   if (!found) return fail(found.error());
-  stream_state* s = *found;
+  writer_stream* s = *found;
   const std::uint64_t count = s ? s->pending_count : 0;
 
   // A retry of a recent append (same ids) gets the first result; it is queued
@@ -166,13 +149,18 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   }
   seal_before_overflow(events);
   // Claimed against a read stream being created since the check above.
-  if (s == nullptr && !indexer_->claim_write_name(stream, [&] { s = &register_stream(stream); })) {
+  if (s == nullptr && !indexer_->claim_write_name(stream, [&] {
+        s = &writers_.add(stream);
+        s->partition = partition_of(stream);
+        s->recent_loaded = true;
+        EVSTORE_TEST_POINT("writer_streams.add.new");
+      })) {
     return fail({errc::invalid_stream_name, "'" + stream + "' is the name of a read stream"});
   }
   encode_append(*s, events, p.result);
   batch_->appends.push_back(std::move(p));
   stat_appends_.fetch_add(1, std::memory_order_relaxed);
-  if (batch_->bytes >= options_.flush_threshold_bytes) {
+  if (batch_->records.size() >= options_.flush_threshold_bytes) {
     start_flush();
   } else {
     schedule_flush();
@@ -193,25 +181,26 @@ error store_impl::check_appendable(const std::string& stream, const std::vector<
 }
 
 // The stream an append goes to, its writer state ready; null for a new stream.
-result<stream_state*> store_impl::writer_stream(const std::string& stream) {
-  stream_state* s = registry_.find(stream);
+// A stream the writer has not touched since open has no appends in flight:
+// its count is the stream index's (everything flushed is indexed).
+result<writer_stream*> store_impl::writer_stream_of(const std::string& stream) {
+  if (writer_stream* s = writers_.find(stream)) return s;
   // A read stream's name is taken: its events are links, not appends.
-  if (s == nullptr && indexer_->is_link(stream)) {
+  if (indexer_->is_link(stream)) {
     return error{errc::invalid_stream_name, "'" + stream + "' is a read stream: its events are links"};
   }
-  if (s != nullptr && !s->writer_ready) {
-    if (auto loaded = ensure_loaded(*s); !loaded) return loaded.error();
-    s->pending_count = s->committed_count.load(std::memory_order_acquire);
-    s->pending_end = s->committed_end;
-    s->files_created = s->pending_count > 0;
-    s->writer_ready = true;
-  }
-  return s;
+  auto last = index_->last_version(stream);
+  if (!last) return last.error();
+  if (!*last) return nullptr;
+  writer_stream& s = writers_.add(stream);
+  s.partition = partition_of(stream);
+  s.pending_count = **last + 1;
+  return &s;
 }
 
 // Completes a retry with the result of the recent commit it repeats (at
 // s.recent[at]), in this tick's batch.
-void store_impl::queue_retry(stream_state& s, std::size_t at, std::size_t size, std::uint64_t count,
+void store_impl::queue_retry(writer_stream& s, std::size_t at, std::size_t size, std::uint64_t count,
                              pending_append& p) {
   // By index: the window is a deque, whose elements are not contiguous.
   const recent_event& first = s.recent[at];
@@ -229,7 +218,7 @@ void store_impl::queue_retry(stream_state& s, std::size_t at, std::size_t size, 
 
 // Refuses an append (not a retry) that reuses a recent event's id or does not
 // meet its expected version; `count`: the stream's events, pending included.
-error store_impl::check_ids_and_version(stream_state* s, const std::string& stream,
+error store_impl::check_ids_and_version(writer_stream* s, const std::string& stream,
                                         const std::vector<event_data>& events, expected_version expected,
                                         std::uint64_t count, append_result& r) {
   // Not a retry, yet one of its ids is a recent event's: writing it would
@@ -256,27 +245,28 @@ error store_impl::check_ids_and_version(stream_state* s, const std::string& stre
 }
 
 // A batch grows while the previous flush is in flight (durable mode): seal
-// it before it would outgrow a flush (and its journal frame) and queue the
-// next one behind it. Sealed before registering: a new stream's catalog
-// record belongs to the batch of its first append.
+// it before it would outgrow a flush and queue the next one behind it.
 void store_impl::seal_before_overflow(const std::vector<event_data>& events) {
-  const std::size_t budget = std::min(options_.flush_threshold_bytes, format::max_journal_frame_size);
-  if (batch_->frame_bound() + frame_bytes_of(events) > budget) {
+  std::size_t bytes = 0;
+  for (const event_data& e : events) {
+    bytes += format::record_size(e.type.size(), e.data.empty() ? 4 : e.data.size(), e.metadata.size());
+  }
+  if (!batch_->empty() && batch_->records.size() + bytes > options_.flush_threshold_bytes) {
     seal_batch();
-    start_flush();  // at once unless a flush is in flight, as at the threshold below
+    start_flush();  // at once unless a flush is in flight, as at the threshold
   }
 }
 
 // True if `r` is one of the stream's last idempotency_window events: entries
 // stay in s.recent past that until the next event with an id pushes them out.
-bool store_impl::in_window(const stream_state& s, const recent_event& r) const {
+bool store_impl::in_window(const writer_stream& s, const recent_event& r) const {
   return r.version + options_.idempotency_window >= s.pending_count;
 }
 
 // The index in s.recent of the first event of a recent commit whose ids and
 // contents are exactly `events`', or nullopt. A commit's events are kept one after
 // another in the deque, so its events follow that index.
-std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::vector<event_data>& events) {
+std::optional<std::size_t> store_impl::find_retry(writer_stream& s, const std::vector<event_data>& events) {
   load_recent(s);
   const auto& recent = s.recent;
   for (std::size_t i = 0; i + events.size() <= recent.size(); ++i) {
@@ -296,7 +286,7 @@ std::optional<std::size_t> store_impl::find_retry(stream_state& s, const std::ve
 // The first event of `events` whose id is one of the stream's recent events'
 // (its index, and that event's version), or nullopt.
 std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(
-    stream_state& s, const std::vector<event_data>& events) {
+    writer_stream& s, const std::vector<event_data>& events) {
   // Appends without ids (the common case) never load the window from disk.
   if (std::none_of(events.begin(), events.end(), [](const event_data& e) { return e.id.has_value(); }))
     return std::nullopt;
@@ -312,16 +302,20 @@ std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(
 
 // Fills the idempotency window of a stream from disk the first time it is
 // needed after open, so that a retry after a restart is still recognised.
-void store_impl::load_recent(stream_state& s) {
+void store_impl::load_recent(writer_stream& s) {
   if (s.recent_loaded) return;
   s.recent_loaded = true;
-  const std::uint64_t committed = s.committed_count.load(std::memory_order_acquire);
-  if (committed == 0 || options_.idempotency_window == 0) return;
-  const std::uint64_t n = std::min<std::uint64_t>(committed, options_.idempotency_window);
-  auto chunk = read_stream_records(s, committed - n, n);
-  if (!chunk) return;  // an unreadable tail only weakens retry detection; reads report it
+  // Not in the cache before this open: every event of it is flushed and
+  // published (s.recent holds only appends since it entered the cache).
+  const std::uint64_t published = all_count();
+  auto count = index_->count_below(s.name, published);
+  if (!count || *count == 0 || options_.idempotency_window == 0) return;
+  const std::uint64_t n = std::min<std::uint64_t>(*count, options_.idempotency_window);
+  page_storage storage;
+  auto records = read_stream_records(s.name, *count - n, n, published, storage);
+  if (!records) return;  // an unreadable tail only weakens retry detection; reads report it
   std::deque<recent_event> loaded;
-  for (const format::decoded_record& r : chunk->records) {
+  for (const format::decoded_record& r : records->records) {
     const auto& f = r.fields;
     if (!f.id) continue;
     recent_event e{{},           f.version,
@@ -330,64 +324,36 @@ void store_impl::load_recent(stream_state& s) {
     std::memcpy(e.id.data, f.id->data(), 16);
     loaded.push_back(e);
   }
-  // Events appended since open (already in s.recent) are newer.
+  // Events appended since (already in s.recent) are newer.
   for (const recent_event& r : s.recent) loaded.push_back(r);
   s.recent = std::move(loaded);
   while (s.recent.size() > options_.idempotency_window) s.recent.pop_front();
 }
 
-stream_state& store_impl::register_stream(std::string name) {
-  const std::string encoded = encode_stream_file_name(name);
-  // Complete before the registry publishes it: a reader may look it up by
-  // name the moment add() has it (a half-built one read as corrupt).
-  auto fresh = std::make_unique<stream_state>();
-  fresh->name = std::move(name);
-  fresh->partition_path = layout::partition(options_.directory, encoded);
-  fresh->index_path = layout::stream_index(options_.directory, encoded);
-  fresh->first_position = next_position_;
-  fresh->loaded.store(true, std::memory_order_relaxed);  // published by add()
-  fresh->writer_ready = true;
-  fresh->recent_loaded = true;
-  fresh->pending_end = format::file_header_size;
-  fresh->committed_end = format::file_header_size;
-  stream_state* s = registry_.add(std::move(fresh));
-  const std::size_t size = format::catalog_record_size(s->name.size());
-  const std::size_t at = batch_->catalog_records.size();
-  append_bytes(batch_->catalog_records, size);
-  format::encode_catalog_record({s->id, format::catalog_kind_write_stream, s->first_position, s->name},
-                                std::span(batch_->catalog_records).subspan(at, size));
-  catalog_end_ += size;
-  return *s;
+std::uint16_t store_impl::partition_of(std::string_view stream) const {
+  if (partitions_count_ == 1) return 0;
+  if (options_.partitioner)
+    return static_cast<std::uint16_t>(options_.partitioner(stream) % partitions_count_);
+  return default_partition(stream, partitions_count_);
 }
 
-stream_batch& store_impl::batch_for(stream_state& s) {
-  if (s.batch_epoch == batch_epoch_) return batch_->streams[s.batch_slot];
-  s.batch_epoch = batch_epoch_;
-  s.batch_slot = batch_->streams.size();
-  stream_batch& sb = batch_->streams.emplace_back();
-  sb.stream = &s;
-  sb.create_files = !s.files_created;
-  s.files_created = true;
-  sb.partition_offset = s.pending_end;
-  sb.first_version = s.pending_count;
-  // Its journal ops (two, four with the file headers of a new stream); the paths are relative there.
-  batch_->stream_frame_bytes += 4 * format::journal_op_header_size +
-                                2 * (s.partition_path.size() + s.index_path.size()) +
-                                (sb.create_files ? 2 * format::file_header_size : 0);
-  return sb;
-}
-
-void store_impl::encode_append(stream_state& s, std::vector<event_data>& events, append_result& r) {
-  stream_batch& sb = batch_for(s);
+void store_impl::encode_append(writer_stream& s, std::vector<event_data>& events, append_result& r) {
+  batch& b = *batch_;
+  if (s.batch_epoch != batch_epoch_) {
+    s.batch_epoch = batch_epoch_;
+    b.streams.push_back(&s);
+  }
   const std::int64_t committed_at = now_ms();
   const std::uint64_t first_position = next_position_;
   const auto n = static_cast<std::uint32_t>(events.size());
   r.first_version = s.pending_count;
   r.first_position = first_position;
   r.created_stream = s.pending_count == 0;
+  if (r.created_stream) ++b.new_streams;
   for (std::uint32_t i = 0; i < n; ++i) {
     event_data& e = events[i];
     format::record_fields f;
+    f.stream = s.name;
     f.position = first_position + i;
     f.version = s.pending_count;
     f.committed_at = committed_at;
@@ -398,20 +364,12 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
     f.type = e.type;
     f.data = stored_data(e);
     f.metadata = e.metadata;
-    const std::size_t size = format::record_size(f.type.size(), f.data.size(), f.metadata.size());
-    const std::size_t at = sb.records.size();
-    append_bytes(sb.records, size);
-    const std::uint32_t crc = format::encode_record(f, std::span(sb.records).subspan(at, size));
-
-    const std::size_t all_at = batch_->all_entries.size();
-    append_bytes(batch_->all_entries, format::all_entry_size);
-    format::encode_all_entry(
-        {s.pending_end, s.id, static_cast<std::uint32_t>(size), f.commit_end, f.version, crc},
-        std::span(batch_->all_entries).subspan(all_at, format::all_entry_size));
-    const std::size_t idx_at = sb.index_entries.size();
-    append_bytes(sb.index_entries, format::stream_entry_size);
-    format::encode_stream_entry({s.pending_end, f.position, static_cast<std::uint32_t>(size)},
-                                std::span(sb.index_entries).subspan(idx_at, format::stream_entry_size));
+    const std::size_t size = format::record_size(f);
+    const std::size_t at = b.records.size();
+    append_bytes(b.records, size);
+    format::encode_record(f, std::span(b.records).subspan(at, size));
+    b.refs.push_back(
+        {static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(size), &s, f.version, f.commit_end});
 
     if (e.id && options_.idempotency_window > 0) {
       s.recent.push_back(
@@ -420,13 +378,9 @@ void store_impl::encode_append(stream_state& s, std::vector<event_data>& events,
       // as load_recent rebuilds it after a reopen; events without ids take a place.
       while (s.recent.front().version + options_.idempotency_window <= f.version) s.recent.pop_front();
     }
-    s.pending_end += size;
     s.pending_count += 1;
-    sb.event_count += 1;
-    batch_->bytes += size + format::all_entry_size + format::stream_entry_size;
   }
   next_position_ += n;
-  batch_->event_count += n;
   r.version = s.pending_count - 1;
   r.position = next_position_ - 1;
   r.actual = r.version;
