@@ -3,12 +3,16 @@
 // past the checkpoint; damage anywhere else is reported as corrupt_data with
 // the file and offset, never returned as data.
 #include "format/format.hpp"
+#include "index/index_run_reader.hpp"
+#include "index/index_run_writer.hpp"
+#include "index/stream_key.hpp"
 #include "support/store_fixture.hpp"
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <span>
 
@@ -128,6 +132,59 @@ TEST_F(memory_store_test, all_entries_lost_past_the_checkpoint_are_rebuilt_from_
     EXPECT_FALSE(close_wait(*s));
     if (HasFailure()) return;
   }
+}
+
+// A read trusts the stream index only as far as the record agrees: an entry
+// that points at another stream's record (a bug, or a run damaged under a
+// valid checksum) is corrupt_data naming the record, never that record
+// served as this stream's event.
+TEST_F(memory_store_test, a_stream_index_entry_pointing_at_another_streams_record_is_corrupt_data) {
+  {
+    auto s = open();
+    ASSERT_TRUE(s) << s.error().message();
+    ASSERT_FALSE(append_wait(*s, "s", make_events(1)).ec);
+    ASSERT_FALSE(append_wait(*s, "t", make_events(1)).ec);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  std::string run_path;
+  for (const auto& path : fs->files()) {
+    if (path.find("/index/run-") != std::string::npos) run_path = path;
+  }
+  ASSERT_FALSE(run_path.empty()) << "close wrote no run of the stream index";
+  auto run = evstore::detail::index_run_reader::open(*fs, run_path);
+  ASSERT_TRUE(run) << run.error().message();
+  const auto header = (*run)->header();
+  ASSERT_EQ(header.end_position, 2u);
+  run->reset();
+  // The same run with the two streams' positions swapped: "s" at 1, "t" at 0.
+  std::vector<std::pair<std::string, std::uint64_t>> swapped{{"s", 1}, {"t", 0}};
+  std::sort(swapped.begin(), swapped.end(), [](const auto& a, const auto& b) {
+    return evstore::detail::stream_key_view{evstore::detail::stream_hash(a.first), a.first, 0} <
+           evstore::detail::stream_key_view{evstore::detail::stream_hash(b.first), b.first, 0};
+  });
+  auto w = evstore::detail::index_run_writer::create(*fs, run_path, header);
+  ASSERT_TRUE(w) << w.error().message();
+  for (const auto& [name, position] : swapped) {
+    const std::uint64_t at[] = {position};
+    ASSERT_TRUE(w->add(evstore::detail::stream_hash(name), name, 0, at));
+  }
+  ASSERT_TRUE(w->finish());
+
+  auto s = open();
+  ASSERT_TRUE(s) << s.error().message();
+  for (const char* stream : {"s", "t"}) {
+    auto page = s->read(stream);
+    ASSERT_FALSE(page) << stream << " served another stream's record";
+    EXPECT_EQ(page.error().code, errc::corrupt_data);
+    EXPECT_NE(page.error().message().find("record does not match the stream index"), std::string::npos)
+        << page.error().message();
+  }
+  auto all = s->read("$all");
+  ASSERT_TRUE(all) << all.error().message();
+  ASSERT_EQ(all->events.size(), 2u);
+  EXPECT_EQ(all->events[0].stream, "s");
+  EXPECT_EQ(all->events[1].stream, "t");
+  EXPECT_FALSE(close_wait(*s));
 }
 
 TEST_F(memory_store_test, garbage_after_the_last_record_is_cut) {
