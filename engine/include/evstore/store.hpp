@@ -73,8 +73,8 @@ inline constexpr int store_format_version = 2;
 
 struct store_options {
   std::string directory;
-  // Acknowledge appends only after fdatasync of data and indexes (survives power
-  // loss). Off: acknowledged once written to the OS (survives a process crash).
+  // Acknowledge appends only after fdatasync of their records in the partition
+  // log (survives power loss). Off: acknowledged once written to the OS (survives a process crash).
   bool fsync_on_flush = false;
   // Open without the writer lock, never write; for reading a store another
   // process writes. Call store::refresh() to see its new events.

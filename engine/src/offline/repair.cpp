@@ -90,11 +90,15 @@ bool is_io_error(const boost::system::error_code& ec) {
 
 result<bool> repair_job::opens_clean() {
   boost::asio::io_context io;
+  // System streams off: their links are removed and re-derived by the next
+  // open after a repair, and an indexer reading in the background here would
+  // only race the checks below (and make their reads' order vary).
   auto s = store::open(io.get_executor(), {.directory = dir_,
                                            .read_only = dry(),
                                            .file_system = fs_,
                                            .consumer_directory = layout::join(dir_, "consumers"),
-                                           .follow = false});
+                                           .follow = false,
+                                           .system_streams = false});
   if (!s) {
     if (s.error().code == errc::store_locked)
       return error(errc::store_locked, "a writer has " + dir_ + " open");
