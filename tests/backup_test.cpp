@@ -75,43 +75,60 @@ class backup_modes : public ::testing::TestWithParam<bool> {};
 INSTANTIATE_TEST_SUITE_P(modes, backup_modes, ::testing::Values(false, true),
                          [](const auto& p) { return p.param ? "durable" : "buffered"; });
 
-TEST_P(backup_modes, taken_while_appending_is_a_whole_prefix_of_the_source) {
-  temp_dir dir;
+namespace {
+
+// Appends of 3 events each, on `streams` streams, run while `rounds` backups
+// of the store in `o.directory` are taken once it holds `before` events. Each
+// copy opens, holds a prefix of the source's $all made of whole appends, and
+// verifies clean.
+void expect_backups_while_appending_are_whole_prefixes(const temp_dir& dir, store_options o, int streams,
+                                                       std::uint64_t before, int rounds) {
   io_thread io;
-  auto s = store::open(io.executor(), {.directory = dir.sub("src"), .fsync_on_flush = GetParam()});
+  auto s = store::open(io.executor(), o);
   ASSERT_TRUE(s) << s.error().message();
-  // Appends of 3 events each, on 16 streams, until told to stop.
   std::atomic<bool> stop{false};
   std::thread writer([&] {
     for (int i = 0; !stop; ++i) {
-      if (append_wait(*s, "s-" + std::to_string(i % 16), make_events(3)).ec) return;
+      if (append_wait(*s, "s-" + std::to_string(i % streams), make_events(3)).ec) return;
     }
   });
-  ASSERT_TRUE(wait_until([&] { return s->event_count() > 3000; }, std::chrono::seconds(60)));
+  const bool filled = wait_until([&] { return s->event_count() > before; }, std::chrono::seconds(60));
   std::vector<std::uint64_t> counts;
-  for (int round = 0; round < 4; ++round) {
-    auto report = backup_store(dir.sub("src"), dir.sub("copy-" + std::to_string(round)));
-    ASSERT_TRUE(report) << report.error().message();
-    counts.push_back(report->events);
+  for (int round = 0; filled && round < rounds; ++round) {
+    auto report = backup_store(o.directory, dir.sub("copy-" + std::to_string(round)));
+    EXPECT_TRUE(report) << report.error().message();
+    counts.push_back(report ? report->events : 0);
   }
   stop = true;
   writer.join();
+  ASSERT_TRUE(filled);
   const auto source = all_events(*s);
-  for (int round = 0; round < 4; ++round) {
+  for (int round = 0; round < rounds; ++round) {
     SCOPED_TRACE(round);
-    auto copy = store::open(io.executor(),
-                            {.directory = dir.sub("copy-" + std::to_string(round)), .read_only = true});
+    auto copy = store::open(io.executor(), {.directory = dir.sub("copy-" + std::to_string(round)),
+                                            .read_only = true,
+                                            .system_streams = o.system_streams});
     ASSERT_TRUE(copy) << copy.error().message();
     const auto events = all_events(*copy);
     ASSERT_EQ(events.size(), counts[round]);
-    EXPECT_GT(events.size(), 3000u);
+    EXPECT_GT(events.size(), before);
     EXPECT_EQ(events.size() % 3, 0u) << "appends are whole";
     ASSERT_LE(events.size(), source.size());
     EXPECT_TRUE(std::equal(events.begin(), events.end(), source.begin())) << "a prefix of the source's $all";
     for (const stream_info& info : copy->list_streams()) EXPECT_EQ(info.event_count % 3, 0u) << info.name;
-    EXPECT_TRUE(verify_store(*copy).clean());
+    const verify_report v = verify_store(*copy);
+    EXPECT_TRUE(v.clean()) << v.damage.front().message();
+    ASSERT_FALSE(close_wait(*copy));
   }
   ASSERT_FALSE(close_wait(*s));
+}
+
+}  // namespace
+
+TEST_P(backup_modes, taken_while_appending_is_a_whole_prefix_of_the_source) {
+  temp_dir dir;
+  expect_backups_while_appending_are_whole_prefixes(dir, {.directory = dir.sub("src"), .fsync_on_flush = GetParam()},
+                                                    16, 3000, 4);
 }
 
 // Streams created while the copy runs (one after each file copied), each
@@ -174,43 +191,11 @@ TEST(backup, refuses_a_non_empty_destination_or_a_source_that_is_no_store) {
 // $all of whole appends, and verifies clean.
 TEST(backup, taken_while_segments_roll_and_runs_are_compacted_is_a_whole_prefix) {
   temp_dir dir;
-  io_thread io;
-  auto s = store::open(io.executor(), {.directory = dir.sub("src"),
-                                       .system_streams = false,
-                                       .checkpoint_interval = 30,
-                                       .partitions = 4,
-                                       .segment_size = 8192});
-  ASSERT_TRUE(s) << s.error().message();
-  std::atomic<bool> stop{false};
-  std::thread writer([&] {
-    for (int i = 0; !stop; ++i) {
-      if (append_wait(*s, "s-" + std::to_string(i % 13), make_events(3)).ec) return;
-    }
-  });
-  ASSERT_TRUE(wait_until([&] { return s->event_count() > 600; }, std::chrono::seconds(60)));
-  std::vector<std::uint64_t> counts;
-  for (int round = 0; round < 3; ++round) {
-    auto report = backup_store(dir.sub("src"), dir.sub("copy-" + std::to_string(round)));
-    ASSERT_TRUE(report) << report.error().message();
-    counts.push_back(report->events);
-  }
-  stop = true;
-  writer.join();
-  const auto source = all_events(*s);
-  for (int round = 0; round < 3; ++round) {
-    SCOPED_TRACE(round);
-    auto copy = store::open(io.executor(),
-                            {.directory = dir.sub("copy-" + std::to_string(round)), .system_streams = false});
-    ASSERT_TRUE(copy) << copy.error().message();
-    const auto events = all_events(*copy);
-    ASSERT_EQ(events.size(), counts[round]);
-    EXPECT_GT(events.size(), 600u);
-    EXPECT_EQ(events.size() % 3, 0u) << "appends are whole";
-    ASSERT_LE(events.size(), source.size());
-    EXPECT_TRUE(std::equal(events.begin(), events.end(), source.begin())) << "a prefix of the source's $all";
-    const verify_report v = verify_store(*copy);
-    EXPECT_TRUE(v.clean()) << v.damage.front().message();
-    ASSERT_FALSE(close_wait(*copy));
-  }
-  ASSERT_FALSE(close_wait(*s));
+  expect_backups_while_appending_are_whole_prefixes(dir,
+                                                    {.directory = dir.sub("src"),
+                                                     .system_streams = false,
+                                                     .checkpoint_interval = 30,
+                                                     .partitions = 4,
+                                                     .segment_size = 8192},
+                                                    13, 600, 3);
 }
