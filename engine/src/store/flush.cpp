@@ -141,13 +141,21 @@ boost::system::error_code store_impl::write_batch(batch& b) {
 boost::system::error_code store_impl::write_head(std::uint64_t count) {
   std::array<std::byte, format::head_size> buf{};
   format::encode_head(count, buf);
-  if (!head_file_) {
-    const std::string path = layout::head(options_.directory);
-    auto f = fs_->exists(path) ? files_->get(path) : files_->create(path);
-    if (!f) return f.error();
-    head_file_ = *f;
-  }
+  if (auto ec = open_head_file(true)) return ec;
   return head_file_->file->write_at(0, buf);
+}
+
+// The published head's file, opened once and kept in head_file_. Without
+// `create` a missing file stays unopened (recovery reads before it writes).
+boost::system::error_code store_impl::open_head_file(bool create) {
+  if (head_file_) return {};
+  const std::string path = layout::head(options_.directory);
+  const bool exists = fs_->exists(path);
+  if (!exists && !create) return {};
+  auto f = exists ? files_->get(path) : files_->create(path);
+  if (!f) return f.error();
+  head_file_ = *f;
+  return {};
 }
 
 void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_code ec,

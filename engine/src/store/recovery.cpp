@@ -285,11 +285,7 @@ result<void> store_impl::recover() {
     writers.push_back(std::move(*w));
   }
   // The published head, which open() rewrites once recovery is done.
-  if (const std::string head = layout::head(dir); fs_->exists(head)) {
-    auto f = files_->get(head);
-    if (!f) return error(f.error(), head);
-    head_file_ = *f;
-  }
+  if (auto ec = open_head_file(false)) return error(ec, layout::head(dir));
 
   // --- Writes.
   for (std::uint16_t p = 0; p < partitions_count_; ++p) {

@@ -254,6 +254,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void notify_subscribers(const batch& b);
   // Records `count` as published for followers (format.hpp, "Published head").
   [[nodiscard]] boost::system::error_code write_head(std::uint64_t count);
+  [[nodiscard]] boost::system::error_code open_head_file(bool create);
   // Runs `work` on io_thread_ as the flush in flight, then `then` on the strand.
   void run_on_io_thread(std::function<boost::system::error_code()> work,
                         std::function<void(boost::system::error_code)> then);
