@@ -117,10 +117,11 @@ TEST_P(store_test, retry_with_same_ids_returns_first_result_without_duplicates) 
   EXPECT_EQ(s.event_count(), 3u);
 }
 
-// The idempotency window is a deque: a retried append's events may lie in two
-// of its blocks. Every offset in a block is tried (a block holds a dozen).
+// The idempotency window is a ring: a retried append's events may wrap around
+// its end. A window of 6 (a ring of 8) and 0..23 events before the append put
+// the append at every offset of the ring.
 TEST_P(store_test, retry_of_a_multi_event_append_reports_its_versions_wherever_it_lies_in_the_window) {
-  auto s = open();
+  auto s = open({.idempotency_window = 6});
   for (int before = 0; before < 24; ++before) {
     const std::string stream = "retry-" + std::to_string(before);
     for (int i = 0; i < before; ++i) {
@@ -247,6 +248,43 @@ TEST_P(store_test, retry_is_recognised_after_reopen) {
   EXPECT_TRUE(retry.result.duplicate);
   EXPECT_EQ(retry.result.position, first.position);
   EXPECT_EQ(s.event_count(), 1u);
+}
+
+// The writer keeps the state of the streams it appended to (next version,
+// recent ids) in a bounded cache: a million aggregates must not cost a
+// million states in memory. A stream that left the cache appends, checks its
+// expected version and recognises a retry exactly as before, from the index.
+TEST_P(store_test, writer_state_is_bounded_and_streams_that_left_it_append_and_retry_as_before) {
+  constexpr std::size_t cache = 16;
+  constexpr int streams = 300;
+  auto s = open({.writer_stream_cache = cache});
+  std::vector<append_result> first(streams);
+  std::vector<boost::uuids::uuid> ids(streams);
+  std::size_t most = 0;
+  for (int i = 0; i < streams; ++i) {
+    ids[i] = random_id();
+    auto r = append_wait(s, "agg-" + std::to_string(i), {make_event("Opened", "{}", ids[i])}, expect::no_stream);
+    ASSERT_FALSE(r.ec) << r.ec.message();
+    first[i] = r.result;
+    most = std::max<std::size_t>(most, s.statistics().writer_streams);
+  }
+  EXPECT_LE(most, 2 * cache);
+  EXPECT_GT(most, 0u);
+  for (int i = 0; i < streams; ++i) {
+    const std::string name = "agg-" + std::to_string(i);
+    auto retry = append_wait(s, name, {make_event("Opened", "{}", ids[i])}, expect::no_stream);
+    ASSERT_FALSE(retry.ec) << name << ": " << retry.ec.message();
+    EXPECT_TRUE(retry.result.duplicate) << name;
+    EXPECT_EQ(retry.result.position, first[i].position) << name;
+    auto stale = append_wait(s, name, make_events(1), expect::no_stream);
+    EXPECT_EQ(stale.ec, make_error_code(errc::wrong_expected_version)) << name;
+    EXPECT_EQ(stale.result.actual, 0u) << name;
+    auto next = append_wait(s, name, make_events(1), expect::exactly(0));
+    ASSERT_FALSE(next.ec) << name << ": " << next.ec.message();
+    EXPECT_EQ(next.result.version, 1u) << name;
+  }
+  EXPECT_LE(s.statistics().writer_streams, 2 * cache);
+  EXPECT_EQ(s.event_count(), 2u * streams);
 }
 
 TEST_P(store_test, invalid_stream_names_are_rejected_and_create_no_files) {

@@ -108,6 +108,11 @@ struct store_options {
   std::size_t max_append_events = 65536;
   // How many of a stream's most recent events a retried append's ids are compared with.
   std::size_t idempotency_window = 128;
+  // Streams whose writer state (next version, recent event ids) stays in
+  // memory between appends. Past it, the states of streams not appended to
+  // lately are dropped; their next append finds its version in the stream
+  // index again (and its recent ids on disk). At least 1.
+  std::size_t writer_stream_cache = 65536;
   // Events between recovery checkpoints: bounds the work of opening after a crash.
   std::uint64_t checkpoint_interval = 65536;
   // The store's partition logs (1..1000): each stream's records go to one of
@@ -188,6 +193,8 @@ struct store_statistics {
       100'000,    250'000,    500'000,    1'000'000,   2'500'000,    5'000'000,
       10'000'000, 25'000'000, 50'000'000, 100'000'000, 1'000'000'000};
   std::array<std::uint64_t, flush_duration_bounds_ns.size() + 1> flush_duration_counts{};
+  // Streams whose writer state is in memory (store_options::writer_stream_cache).
+  std::uint64_t writer_streams = 0;
   // $all positions linked into read and system streams so far (they lag the
   // event count by the indexer's current step).
   std::uint64_t indexed = 0;

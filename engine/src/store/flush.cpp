@@ -185,6 +185,10 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
   }
   b->clear();
   spare_ = std::move(b);
+  // Before the next flush starts: the batches waiting in sealed_ (the oldest
+  // listed its streams at epoch batch_epoch_ - sealed_.size()) and the one
+  // being filled are all that point at states now.
+  writers_.evict(options_.writer_stream_cache, batch_epoch_ - sealed_.size());
   start_flush();
 }
 

@@ -38,7 +38,7 @@ std::size_t resolve_open_files(store_options& o) {
 }
 
 [[nodiscard]] result<void> check_options(const store_options& o) {
-  if (o.max_open_files < 8 || o.flush_threshold_bytes == 0 || o.max_event_bytes == 0 ||
+  if (o.max_open_files < 8 || o.writer_stream_cache == 0 || o.flush_threshold_bytes == 0 || o.max_event_bytes == 0 ||
       o.max_append_events == 0 || o.checkpoint_interval == 0) {
     return error(errc::invalid_argument, "store_options out of range");
   }
@@ -198,6 +198,7 @@ store_statistics store_impl::statistics() const {
   for (std::size_t i = 0; i < st.flush_duration_counts.size(); ++i) {
     st.flush_duration_counts[i] = stat_flush_buckets_[i].load(std::memory_order_relaxed);
   }
+  st.writer_streams = writers_.size();
   st.indexed = indexer_->progress();
   const evstore::error status = indexer_->status();
   st.indexer_error = status.code;

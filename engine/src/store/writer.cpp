@@ -202,7 +202,7 @@ result<writer_stream*> store_impl::writer_stream_of(const std::string& stream) {
 // s.recent[at]), in this tick's batch.
 void store_impl::queue_retry(writer_stream& s, std::size_t at, std::size_t size, std::uint64_t count,
                              pending_append& p) {
-  // By index: the window is a deque, whose elements are not contiguous.
+  // By index: the window is a ring, whose elements may wrap around its end.
   const recent_event& first = s.recent[at];
   const recent_event& last = s.recent[at + size - 1];
   p.result.first_version = first.version;
@@ -265,7 +265,7 @@ bool store_impl::in_window(const writer_stream& s, const recent_event& r) const 
 
 // The index in s.recent of the first event of a recent commit whose ids and
 // contents are exactly `events`', or nullopt. A commit's events are kept one after
-// another in the deque, so its events follow that index.
+// another in the ring, so its events follow that index.
 std::optional<std::size_t> store_impl::find_retry(writer_stream& s, const std::vector<event_data>& events) {
   load_recent(s);
   const auto& recent = s.recent;
@@ -293,7 +293,8 @@ std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(
   load_recent(s);
   for (std::size_t k = 0; k < events.size(); ++k) {
     if (!events[k].id) continue;
-    for (const recent_event& r : s.recent) {
+    for (std::size_t i = 0; i < s.recent.size(); ++i) {
+      const recent_event& r = s.recent[i];
       if (r.id == *events[k].id && in_window(s, r)) return std::pair{k, r.version};
     }
   }
@@ -314,7 +315,7 @@ void store_impl::load_recent(writer_stream& s) {
   page_storage storage;
   auto records = read_stream_records(s.name, *count - n, n, published, storage);
   if (!records) return;  // an unreadable tail only weakens retry detection; reads report it
-  std::deque<recent_event> loaded;
+  recent_events loaded;
   for (const format::decoded_record& r : records->records) {
     const auto& f = r.fields;
     if (!f.id) continue;
@@ -325,7 +326,7 @@ void store_impl::load_recent(writer_stream& s) {
     loaded.push_back(e);
   }
   // Events appended since (already in s.recent) are newer.
-  for (const recent_event& r : s.recent) loaded.push_back(r);
+  for (std::size_t i = 0; i < s.recent.size(); ++i) loaded.push_back(s.recent[i]);
   s.recent = std::move(loaded);
   while (s.recent.size() > options_.idempotency_window) s.recent.pop_front();
 }
