@@ -16,6 +16,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <thread>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -285,6 +286,45 @@ TEST_P(store_test, writer_state_is_bounded_and_streams_that_left_it_append_and_r
   }
   EXPECT_LE(s.statistics().writer_streams, 2 * cache);
   EXPECT_EQ(s.event_count(), 2u * streams);
+}
+
+// Appends keep arriving while flushes run (durable: on the I/O thread), so
+// batches waiting for their flush hold writer states when the cache is swept.
+// Dropping one of those would give the stream's next append a version from
+// the index, which lacks the pending appends: two events with one version.
+TEST_P(store_test, writer_state_of_a_stream_with_appends_pending_is_never_dropped) {
+  auto s = open({.writer_stream_cache = 1});
+  constexpr int appends = 3000;
+  constexpr int streams = 8;
+  std::mutex m;
+  std::map<std::string, std::vector<std::uint64_t>> versions;
+  std::atomic<int> done{0}, failed{0};
+  for (int i = 0; i < appends; ++i) {
+    // In waves, so that appends arrive while a flush is in flight.
+    if (i % 50 == 0) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    std::string stream = "busy-" + std::to_string(i % streams);
+    s.append(stream, make_events(1), expect::any,
+             [&, stream](boost::system::error_code ec, append_result r) {
+               if (ec) {
+                 ++failed;
+               } else {
+                 std::lock_guard lock(m);
+                 versions[stream].push_back(r.version);
+               }
+               ++done;
+             });
+  }
+  ASSERT_TRUE(wait_until([&] { return done == appends; }));
+  EXPECT_EQ(failed, 0);
+  ASSERT_EQ(versions.size(), std::size_t{streams});
+  for (auto& [stream, vs] : versions) {
+    std::sort(vs.begin(), vs.end());
+    for (std::size_t k = 0; k < vs.size(); ++k) ASSERT_EQ(vs[k], k) << stream << ": versions repeat or skip";
+    auto page = s.read(stream);
+    ASSERT_TRUE(page) << page.error().message();
+    EXPECT_EQ(page->events.size(), vs.size()) << stream;
+  }
+  EXPECT_EQ(s.event_count(), std::uint64_t{appends});
 }
 
 TEST_P(store_test, invalid_stream_names_are_rejected_and_create_no_files) {

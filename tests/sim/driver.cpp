@@ -44,12 +44,16 @@ driver::driver(const options& o, std::uint64_t seed)
   static const std::uint64_t intervals[] = {1, 2, 5, 16, 65536};
   checkpoint_interval_ = intervals[rng_.below(5)];
   max_open_files_ = rng_.between(8, 40);
+  // Half the seeds keep 1..4 writer states: streams leave the cache between
+  // most appends, so versions and retries come back from the index and disk.
+  writer_stream_cache_ = rng_.chance(50) ? rng_.between(1, 4) : 65536;
   disk_ = std::make_shared<memory_file_system>();
   write_faults_ = std::make_shared<fault_injecting_file_system>(disk_);
   writer_fs_ = std::make_shared<read_fault_file_system>(write_faults_);
   follower_fs_ = std::make_shared<read_fault_file_system>(disk_);
   trace_.add("seed " + std::to_string(seed) + (fsync_ ? " durable" : " buffered") + " checkpoint_interval " +
-             std::to_string(checkpoint_interval_) + " max_open_files " + std::to_string(max_open_files_));
+             std::to_string(checkpoint_interval_) + " max_open_files " + std::to_string(max_open_files_) +
+             " writer_stream_cache " + std::to_string(writer_stream_cache_));
 }
 
 driver::~driver() {
@@ -169,6 +173,7 @@ store_options driver::writer_options() {
   o.file_system = writer_fs_;
   o.system_streams = true;
   o.max_open_files = max_open_files_;
+  o.writer_stream_cache = writer_stream_cache_;
   o.checkpoint_interval = checkpoint_interval_;
   return o;
 }

@@ -156,6 +156,7 @@ class driver {
   bool fsync_ = false;
   std::uint64_t checkpoint_interval_ = 0;
   std::size_t max_open_files_ = 0;
+  std::size_t writer_stream_cache_ = 0;
 
   std::shared_ptr<memory_file_system> disk_;
   std::shared_ptr<fault_injecting_file_system> write_faults_;
