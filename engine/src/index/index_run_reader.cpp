@@ -82,6 +82,15 @@ result<void> index_run_reader::read_block(std::size_t i, run_format::decoded_blo
 
 namespace {
 
+// The decoded block of this thread's lookups, each of which is done with it
+// when it returns: once its buffers have grown to a block, a lookup
+// allocates nothing (a writer that has not cached a stream looks up its last
+// version on its first append).
+run_format::decoded_block& scratch_block() {
+  thread_local run_format::decoded_block block;
+  return block;
+}
+
 // The last group of the block whose key is <= key, if it belongs to key's name.
 const run_format::run_group* group_at_or_before(const run_format::decoded_block& block,
                                                 const stream_key_view& key) {
@@ -102,7 +111,7 @@ result<std::size_t> index_run_reader::lookup(std::uint64_t hash, std::string_vie
   const stream_key_view key{hash, name, from};
   auto i = block_for(key);
   if (!i) return 0;
-  run_format::decoded_block block;
+  run_format::decoded_block& block = scratch_block();
   if (auto r = read_block(*i, block); !r) return r.error();
   const run_format::run_group* g = group_at_or_before(block, key);
   if (g == nullptr || from >= g->end_version()) return 0;
@@ -138,7 +147,7 @@ result<std::optional<std::uint64_t>> index_run_reader::last_version(std::uint64_
   const stream_key_view key{hash, name, UINT64_MAX};
   auto i = block_for(key);
   if (!i) return std::nullopt;
-  run_format::decoded_block block;
+  run_format::decoded_block& block = scratch_block();
   if (auto r = read_block(*i, block); !r) return r.error();
   const run_format::run_group* g = group_at_or_before(block, key);
   if (g == nullptr) return std::nullopt;
@@ -151,7 +160,7 @@ result<std::optional<std::uint64_t>> index_run_reader::count_below(std::uint64_t
   const stream_key_view key{hash, name, UINT64_MAX};
   auto i = block_for(key);
   if (!i) return std::nullopt;
-  run_format::decoded_block block;
+  run_format::decoded_block& block = scratch_block();
   if (auto r = read_block(*i, block); !r) return r.error();
   const run_format::run_group* g = group_at_or_before(block, key);
   while (g != nullptr && g->key.hash == hash && g->key.name == name) {
