@@ -112,7 +112,7 @@ struct store_options {
   // memory between appends. Past it, the states of streams not appended to
   // lately are dropped; their next append finds its version in the stream
   // index again (and its recent ids on disk). At least 1.
-  std::size_t writer_stream_cache = 65536;
+  std::size_t writer_stream_cache = std::size_t{1} << 20;
   // Events between recovery checkpoints: bounds the work of opening after a crash.
   std::uint64_t checkpoint_interval = 65536;
   // The store's partition logs (1..1000): each stream's records go to one of
