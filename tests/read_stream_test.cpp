@@ -275,6 +275,32 @@ TEST(read_stream_delete, a_failed_delete_leaves_the_read_stream_defined_and_curr
   EXPECT_EQ(wait_for_events(*s, "paid", 2), (std::vector<std::string>{"order-1/0", "order-2/0"}));
 }
 
+// After a failed flush the outcome of its appends is unknown until the store
+// is reopened: a stream it created may be on disk, so its name stays taken
+// (the writer keeps that stream's state; its cache is not swept any more).
+TEST(read_stream_names, a_stream_whose_flush_failed_keeps_its_name_from_read_streams) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fault = std::make_shared<fault_injecting_file_system>(mem);
+  auto s = store::open(io.executor(),
+                       {.directory = "/s", .file_system = fault, .system_streams = false, .writer_stream_cache = 1});
+  ASSERT_TRUE(s) << s.error().message();
+  for (int i = 0; i < 4; ++i) ASSERT_FALSE(append_wait(*s, "a-" + std::to_string(i), make_events(1)).ec);
+  fault->fail_operation(1, boost::system::errc::make_error_code(boost::system::errc::io_error), true);
+  // Two new streams in the failed flush: more states than the cache keeps.
+  std::atomic<int> failed{0};
+  for (const char* name : {"lost-1", "lost-2"}) {
+    s->append(name, make_events(1), expect::any, [&](boost::system::error_code ec, append_result) {
+      failed += ec ? 1 : 100;
+    });
+  }
+  ASSERT_TRUE(wait_until([&] { return failed >= 2; }));
+  EXPECT_EQ(failed, 2);
+  fault->clear_faults();
+  EXPECT_EQ(create_wait(*s, "lost-1", filter::event_types({"X"})), errc::read_stream_exists);
+  EXPECT_EQ(create_wait(*s, "lost-2", filter::event_types({"X"})), errc::read_stream_exists);
+}
+
 // A read stream whose name needs a sub-directory of links/ is deleted and
 // defined again with a filter nothing matches: its new definition is durable
 // and has no link file. The old link file's removal must be durable before

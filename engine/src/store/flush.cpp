@@ -187,8 +187,9 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
   spare_ = std::move(b);
   // Before the next flush starts: the batches waiting in sealed_ (the oldest
   // listed its streams at epoch batch_epoch_ - sealed_.size()) and the one
-  // being filled are all that point at states now.
-  writers_.evict(options_.writer_stream_cache, batch_epoch_ - sealed_.size());
+  // being filled are all that point at states now. Not once a flush failed:
+  // a stream whose records may or may not be on disk keeps its name taken.
+  if (!failed_) writers_.evict(options_.writer_stream_cache, batch_epoch_ - sealed_.size());
   start_flush();
 }
 

@@ -134,6 +134,10 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     complete(p, e.code);
   };
   if (auto refused = check_appendable(stream, events); refused.code) return fail(std::move(refused));
+  // Before the stream's state is looked up: in buffered mode the flush this
+  // may start runs here, and its sweep of the writer cache must not drop a
+  // state this append is about to use (it is not in a batch yet).
+  seal_before_overflow(events);
   auto found = writer_stream_of(stream);
   if (!found) return fail(found.error());
   writer_stream* s = *found;
@@ -147,7 +151,6 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   if (auto refused = check_ids_and_version(s, stream, events, expected, count, p.result); refused.code) {
     return fail(std::move(refused));
   }
-  seal_before_overflow(events);
   // Claimed against a read stream being created since the check above.
   if (s == nullptr && !indexer_->claim_write_name(stream, [&] {
         s = &writers_.add(stream);
@@ -181,8 +184,9 @@ error store_impl::check_appendable(const std::string& stream, const std::vector<
 }
 
 // The stream an append goes to, its writer state ready; null for a new stream.
-// A stream the writer has not touched since open has no appends in flight:
-// its count is the stream index's (everything flushed is indexed).
+// A stream not in the writer's cache (not appended to since open, or dropped
+// from it since) has no appends in flight: its count is the stream index's
+// (everything flushed is indexed).
 result<writer_stream*> store_impl::writer_stream_of(const std::string& stream) {
   if (writer_stream* s = writers_.find(stream)) return s;
   // A read stream's name is taken: its events are links, not appends.
@@ -306,8 +310,8 @@ std::optional<std::pair<std::size_t, std::uint64_t>> store_impl::find_taken_id(
 void store_impl::load_recent(writer_stream& s) {
   if (s.recent_loaded) return;
   s.recent_loaded = true;
-  // Not in the cache before this open: every event of it is flushed and
-  // published (s.recent holds only appends since it entered the cache).
+  // Not in the cache before it (re)entered it: every earlier event of it is
+  // flushed and published (s.recent holds only appends since then).
   const std::uint64_t published = all_count();
   auto count = index_->count_below(s.name, published);
   if (!count || *count == 0 || options_.idempotency_window == 0) return;
@@ -373,11 +377,13 @@ void store_impl::encode_append(writer_stream& s, std::vector<event_data>& events
         {static_cast<std::uint32_t>(at), static_cast<std::uint32_t>(size), &s, f.version, f.commit_end});
 
     if (e.id && options_.idempotency_window > 0) {
+      // The window is the stream's last idempotency_window events (by version),
+      // as load_recent rebuilds it after a reopen; events without ids take a
+      // place. Made room for first, so the ring never outgrows the window.
+      while (!s.recent.empty() && s.recent.front().version + options_.idempotency_window <= f.version)
+        s.recent.pop_front();
       s.recent.push_back(
           {*e.id, f.version, f.position, i == 0, f.commit_end, content_checksum(f.type, f.data, f.metadata)});
-      // The window is the stream's last idempotency_window events (by version),
-      // as load_recent rebuilds it after a reopen; events without ids take a place.
-      while (s.recent.front().version + options_.idempotency_window <= f.version) s.recent.pop_front();
     }
     s.pending_count += 1;
   }

@@ -9,8 +9,8 @@
 // stream index with the published $all count.
 //
 // Threading: the store's strand only (the writer), and the flushing thread
-// for a batch's streams while its flush is in flight (evict() keeps those:
-// references stay valid while a batch holds them). contains() and size() may
+// for a batch's streams while its flush is in flight (evict() runs between
+// flushes on the strand and keeps every state a batch holds). contains() and size() may
 // be called from any thread: add() and evict() take the lock they take
 // (find() on the strand needs none, the strand being the only thread that
 // changes the map).
@@ -112,22 +112,22 @@ class writer_streams {
   // Once more than `keep` states are cached, drops those of streams no batch
   // of epoch `in_use` or later lists: first the ones not found since the last
   // sweep (a second chance keeps streams appended to often), then, if that
-  // left more than half of `keep`, any. A sweep costs the cache's size and
-  // frees at least half of `keep` unless batches hold more: amortised, O(1)
-  // per append.
+  // left more than half of `keep`, others until half is left. A sweep costs
+  // the cache's size and frees at least half of `keep` unless batches hold
+  // more: amortised, O(1) per append.
   void evict(std::size_t keep, std::uint64_t in_use) {
     if (streams_.size() <= keep) return;
-    auto sweep = [&](bool second_chance) {
+    auto sweep = [&](bool second_chance, std::size_t down_to) {
       std::lock_guard lock(mutex_);
-      for (auto it = streams_.begin(); it != streams_.end();) {
+      for (auto it = streams_.begin(); it != streams_.end() && streams_.size() > down_to;) {
         writer_stream& s = *it->second;
         const bool keep_it = s.batch_epoch >= in_use || (second_chance && s.found_again);
-        s.found_again = false;
+        if (second_chance) s.found_again = false;
         it = keep_it ? std::next(it) : streams_.erase(it);
       }
     };
-    sweep(true);
-    if (streams_.size() > keep / 2) sweep(false);
+    sweep(true, 0);
+    sweep(false, keep / 2);
   }
 
  private:
