@@ -127,8 +127,8 @@ void expect_backups_while_appending_are_whole_prefixes(const temp_dir& dir, stor
 
 TEST_P(backup_modes, taken_while_appending_is_a_whole_prefix_of_the_source) {
   temp_dir dir;
-  expect_backups_while_appending_are_whole_prefixes(dir, {.directory = dir.sub("src"), .fsync_on_flush = GetParam()},
-                                                    16, 3000, 4);
+  expect_backups_while_appending_are_whole_prefixes(
+      dir, {.directory = dir.sub("src"), .fsync_on_flush = GetParam()}, 16, 3000, 4);
 }
 
 // Streams created while the copy runs (one after each file copied), each

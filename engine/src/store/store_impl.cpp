@@ -38,8 +38,8 @@ std::size_t resolve_open_files(store_options& o) {
 }
 
 [[nodiscard]] result<void> check_options(const store_options& o) {
-  if (o.max_open_files < 8 || o.writer_stream_cache == 0 || o.flush_threshold_bytes == 0 || o.max_event_bytes == 0 ||
-      o.max_append_events == 0 || o.checkpoint_interval == 0) {
+  if (o.max_open_files < 8 || o.writer_stream_cache == 0 || o.flush_threshold_bytes == 0 ||
+      o.max_event_bytes == 0 || o.max_append_events == 0 || o.checkpoint_interval == 0) {
     return error(errc::invalid_argument, "store_options out of range");
   }
   if (o.max_event_bytes > format::max_event_payload) {
