@@ -2,6 +2,7 @@
 // more than one path segment: every link the indexer writes can be read by
 // its name, survives a power loss, and a link that cannot be written fails
 // alone. Also: reads of system streams that do not exist keep nothing.
+#include "links/indexer.hpp"
 #include "store/test_hooks.hpp"
 #include "support/forwarding_file_system.hpp"
 #include "support/store_fixture.hpp"
@@ -95,6 +96,45 @@ TEST(system_stream, a_link_in_a_sub_directory_is_written_and_converges_after_a_p
   EXPECT_EQ(events_in(*s, "$ce-order"), 2u);
   EXPECT_FALSE(s->indexer_status().code) << s->indexer_status().message();
 }
+
+#if defined(EVSTORE_TEST_HOOKS)
+// One durable appender awaiting each append makes one flush per event. Caught up, the
+// indexer steps at most once per link_linger, not once per flush (each step is
+// a wake-up, reads and a write competing with the writer for the CPU); every
+// event is still linked, and a close right after the last append links it.
+TEST(system_stream, a_trickle_of_flushes_is_linked_in_steps_of_several_events) {
+  temp_dir dir;
+  io_thread io;
+  std::atomic<int> steps{0};
+  const detail::scoped_test_point count("indexer.live_step", [&] { ++steps; });
+  const int appends = 300;
+  std::chrono::steady_clock::duration took{};
+  {
+    auto s = store::open(io.executor(), {.directory = dir.path(), .fsync_on_flush = true});
+    ASSERT_TRUE(s);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < appends; ++i)
+      ASSERT_FALSE(append_wait(*s, "order-" + std::to_string(i), {make_event("Placed")}).ec);
+    ASSERT_TRUE(wait_until([&] { return s->statistics().indexed >= appends; }));
+    took = std::chrono::steady_clock::now() - t0;
+    EXPECT_EQ(events_in(*s, "$et-Placed"), static_cast<std::size_t>(appends));
+    EXPECT_EQ(events_in(*s, "$ce-order"), static_cast<std::size_t>(appends));
+    // The linger's bound: the step at the first flush, then at most one per
+    // linger that passed (and one for the timer that was pending at the end).
+    const auto lingers = took / detail::indexer::link_linger;
+    EXPECT_LE(steps.load(), lingers + 2)
+        << "over " << std::chrono::duration<double, std::milli>(took).count() << " ms";
+    // The last append, then close at once: the drain links it although a
+    // linger may be pending.
+    ASSERT_FALSE(append_wait(*s, "order-last", {make_event("Placed")}).ec);
+    ASSERT_FALSE(close_wait(*s));
+  }
+  auto s = store::open(io.executor(), {.directory = dir.path(), .fsync_on_flush = true});
+  ASSERT_TRUE(s);
+  EXPECT_EQ(events_in(*s, "$et-Placed"), static_cast<std::size_t>(appends + 1));
+  ASSERT_FALSE(close_wait(*s));
+}
+#endif
 
 #if defined(EVSTORE_TEST_HOOKS)
 // Links are derived from $all, which the journal already makes durable: a

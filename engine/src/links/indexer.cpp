@@ -21,6 +21,9 @@ namespace {
 
 // Events read from $all per indexer step (live or back-fill).
 constexpr std::uint64_t step_events = 4096;
+// Behind $all by at least this many events, the indexer steps again at once
+// rather than after link_linger.
+constexpr std::uint64_t linger_backlog = 256;
 
 }  // namespace
 
@@ -45,6 +48,7 @@ void indexer::stop_locked() {
   // and its handler returns at once.
   sync_timer_.reset();
   sync_timer_armed_ = false;
+  linger_timer_.reset();
   // A back-fill that will never finish: its creators hear so now, rather
   // than never (their handlers hold work on the application's executor).
   std::shared_lock lock(mutex_);
@@ -183,7 +187,14 @@ void indexer::step() {
     if (auto ec = live_step(all)) return fail(ec);
   }
   complete_built_waiters();
-  if (building || progress_.load(std::memory_order_relaxed) < store_.all_count()) return schedule();
+  last_step_at_ = std::chrono::steady_clock::now();
+  if (building) return schedule();
+  if (const std::uint64_t now_all = store_.all_count(), at = progress_.load(std::memory_order_relaxed);
+      at < now_all) {
+    // A few events flushed during this step: they wait out the linger with
+    // the ones still to come; a backlog is worked off at once.
+    return now_all - at >= linger_backlog ? schedule() : step_after_linger();
+  }
   if (store_.is_closed()) return;
   // Caught up: wait for the next flush, and persist what is unpersisted if
   // none comes within the interval.
@@ -195,8 +206,26 @@ void indexer::step() {
         // Only while the store lives: shutdown() clears the flag under the
         // same lock before the background thread is stopped.
         std::lock_guard lock(alive->mutex);
-        if (alive->yes) boost::asio::post(store_.background_executor(), [this] { schedule(); });
+        if (alive->yes) boost::asio::post(store_.background_executor(), [this] { on_woken(); });
       });
+}
+
+void indexer::on_woken() {
+  std::lock_guard running(step_mutex_);
+  if (stopped_) return;
+  step_after_linger();
+}
+
+void indexer::step_after_linger() {
+  const auto linger = serial_io() ? std::chrono::microseconds(0) : link_linger;
+  const auto due = last_step_at_ + linger;
+  if (linger.count() == 0 || std::chrono::steady_clock::now() >= due) return schedule();
+  if (!linger_timer_) linger_timer_.emplace(store_.background_executor());
+  linger_timer_->expires_at(due);
+  // Only `this` (indexer.hpp, threading): stop_locked() cancels the wait.
+  linger_timer_->async_wait([this](boost::system::error_code ec) {
+    if (!ec) schedule();
+  });
 }
 
 void indexer::route(const read_page& page, const std::vector<read_stream_definition*>& defs,
@@ -232,6 +261,7 @@ boost::system::error_code indexer::live_step(std::uint64_t upto) {
     std::shared_lock lock(mutex_);
     any_definition = !definitions_.empty();
   }
+  EVSTORE_TEST_POINT("indexer.live_step");
   if (!store_.options().system_streams && !any_definition) {
     // Nothing to link: no reads, no writes. The stored progress stays where
     // it is; a later read stream is back-filled from 0 anyway.

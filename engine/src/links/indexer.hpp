@@ -43,7 +43,8 @@
 // `this`, never the store: the store's destructor stops and joins that thread
 // first, so no task outlives it and no task can drop the store's last
 // reference on its own thread. The sync timer is destroyed when the indexer
-// stops (its wait is cancelled), so that join never waits for it.
+// stops (its wait is cancelled), so that join never waits for it; so is the
+// linger timer.
 #pragma once
 
 #include "io/file_cache.hpp"
@@ -121,6 +122,13 @@ class indexer {
   // links/progress unwritten while appends go on, and how long after the last
   // append the timer persists them (docs/format.md, "Links").
   static constexpr std::chrono::milliseconds link_sync_interval{100};
+  // The indexer steps at most once per linger while it is caught up or only a
+  // few events behind: the first event after a quiet spell is linked at once,
+  // a steady trickle (one durable appender: thousands of one-event flushes a
+  // second) in steps of a few events each, rather than with one wake-up, two
+  // reads and a write per flush competing with the writer for the CPU. A
+  // backlog is worked off without pause. None under serial_io().
+  static constexpr std::chrono::microseconds link_linger{1000};
 
   using create_handler = boost::asio::any_completion_handler<void(boost::system::error_code)>;
 
@@ -211,6 +219,11 @@ class indexer {
   // interval since the last persist is over. Under step_mutex_.
   void arm_sync_timer();
   void on_sync_timer();
+  // A flush woke the caught-up indexer (background thread).
+  void on_woken();
+  // Steps now if link_linger has passed since the last step, else when it
+  // has. Under step_mutex_.
+  void step_after_linger();
   void publish_pending(const std::vector<link_state*>& touched);
   [[nodiscard]] boost::system::error_code write_definitions();
   void create_on_background(const std::string& name, const filter& f,
@@ -249,8 +262,10 @@ class indexer {
   // links/progress, kept open from its first write on (background thread):
   // a persist is then one write, not a directory check, a stat and a lookup.
   std::shared_ptr<cached_file> progress_file_;
-  std::optional<boost::asio::steady_timer> sync_timer_;  // under step_mutex_; reset on stop
-  bool sync_timer_armed_ = false;                        // under step_mutex_
+  std::optional<boost::asio::steady_timer> sync_timer_;    // under step_mutex_; reset on stop
+  bool sync_timer_armed_ = false;                          // under step_mutex_
+  std::optional<boost::asio::steady_timer> linger_timer_;  // under step_mutex_; reset on stop
+  std::chrono::steady_clock::time_point last_step_at_;     // under step_mutex_
   std::atomic<bool> started_{false};
   bool running_ = false;              // background thread
   bool scheduled_ = false;            // background thread
