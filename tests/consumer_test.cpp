@@ -261,6 +261,10 @@ TEST(consumer_crash, commit_is_atomic_at_every_crash_point) {
           ASSERT_EQ(c->position(), 10u) << "a failed commit changes nothing in memory";
         }
       }
+      // The process dies: nothing of the store still running elsewhere after
+      // its last handle went reaches the disk past the power loss.
+      fault->crash_after(0);
+      ASSERT_TRUE(wait_for_store_gone(*mem, "/s"));
       mem->power_loss(mode, k);
       auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem});
       ASSERT_TRUE(s) << s.error().message();

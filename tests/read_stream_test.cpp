@@ -498,6 +498,10 @@ TEST(read_stream_crash, links_converge_to_all_after_a_crash_at_any_point) {
           break;
       }
     }
+    // The process dies (if it has not at k): nothing of it reaches the disk
+    // after the power loss, not even a destructor still running elsewhere.
+    fault->crash_after(0);
+    ASSERT_TRUE(wait_for_store_gone(*mem, "/s"));
     mem->power_loss(power_loss_mode::synced_only, k);
     auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem});
     ASSERT_TRUE(s) << "crash after " << k << ": " << s.error().message();

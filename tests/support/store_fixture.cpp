@@ -1,5 +1,7 @@
 #include "support/store_fixture.hpp"
 
+#include "format/layout.hpp"
+
 #include <boost/uuid/random_generator.hpp>
 
 #include <cstdlib>
@@ -69,6 +71,10 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds dea
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   return true;
+}
+
+bool wait_for_store_gone(file_system& fs, const std::string& dir) {
+  return wait_until([&] { return fs.lock(detail::layout::lock_file(dir)).has_value(); });
 }
 
 }  // namespace evstore::test

@@ -63,4 +63,13 @@ boost::system::error_code commit_wait(consumer& c, std::uint64_t position, std::
 bool wait_until(const std::function<bool()>& pred,
                 std::chrono::milliseconds deadline = std::chrono::seconds(10));
 
+// A store dropped without close() may live on a moment on another thread (a
+// completion handler holds it) and write its last checkpoint then. A test that
+// simulates the process dying makes its file system fail first (the fault
+// wrapper's crash_after(0)); this then waits until the store is gone, i.e.
+// its lock on `dir` in `fs` (the file system under that wrapper) is free, so
+// that nothing of it runs into the power loss or the next open. False after
+// 10 s.
+bool wait_for_store_gone(file_system& fs, const std::string& dir);
+
 }  // namespace evstore::test
