@@ -289,6 +289,51 @@ TEST_P(store_test, writer_state_is_bounded_and_streams_that_left_it_append_and_r
   EXPECT_EQ(s.event_count(), 3u * streams);
 }
 
+// A stream the writer does not hold in memory (here: every stream, after a
+// reopen) costs a stream-index lookup on its next append. Its run block holds
+// many streams: with the index cache a block is read and decoded once for all
+// of them; without it (index_cache_bytes = 0) every lookup reads.
+TEST_P(store_test, appends_to_streams_not_in_memory_read_each_index_block_once_with_the_index_cache) {
+  constexpr int streams = 1500;
+  std::uint64_t versions = 0;  // of each stream so far
+  for (const std::size_t cache_bytes : {std::size_t{0}, std::size_t{32} << 20}) {
+    SCOPED_TRACE("index_cache_bytes " + std::to_string(cache_bytes));
+    {
+      auto s = open({.index_cache_bytes = cache_bytes});
+      for (int i = 0; i < streams; ++i) {
+        const std::string name = "agg-" + std::to_string(i);
+        auto r = append_wait(s, name, make_events(1),
+                             versions == 0 ? expect::no_stream : expect::exactly(versions - 1));
+        ASSERT_FALSE(r.ec) << name << ": " << r.ec.message();
+      }
+      ASSERT_FALSE(close_wait(s));  // the memtable goes to a run file
+    }
+    ++versions;
+    auto s = open({.index_cache_bytes = cache_bytes});
+    const std::uint64_t version = versions - 1;
+    for (int i = 0; i < streams; ++i) {
+      const std::string name = "agg-" + std::to_string(i);
+      auto r = append_wait(s, name, make_events(1), expect::exactly(version));
+      ASSERT_FALSE(r.ec) << name << ": " << r.ec.message();
+      EXPECT_EQ(r.result.version, version + 1) << name;
+    }
+    const store_statistics st = s.statistics();
+    if (cache_bytes == 0) {
+      EXPECT_EQ(st.index_cache_hits + st.index_cache_misses, 0u);
+      EXPECT_EQ(st.index_cache_bytes, 0u);
+    } else {
+      // ~150 streams a block: a few dozen blocks, each read once.
+      EXPECT_GT(st.index_cache_misses, 0u);
+      EXPECT_LT(st.index_cache_misses, streams / 20u);
+      EXPECT_GE(st.index_cache_hits, streams - st.index_cache_misses);
+      EXPECT_GT(st.index_cache_bytes, 0u);
+      EXPECT_LE(st.index_cache_bytes, cache_bytes);
+    }
+    ASSERT_FALSE(close_wait(s));
+    ++versions;
+  }
+}
+
 namespace {
 
 // Issues 3000 single-event appends over 8 streams without waiting (in waves

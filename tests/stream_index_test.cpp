@@ -2,6 +2,7 @@
 // merge and the facade, against a std::map model on the in-memory file system.
 #include "index/stream_index.hpp"
 
+#include "index/block_cache.hpp"
 #include "index/bloom_filter.hpp"
 #include "index/index_run_reader.hpp"
 #include "index/index_run_writer.hpp"
@@ -26,8 +27,9 @@ using namespace evstore::test;
 
 namespace {
 
-std::unique_ptr<stream_index> open_index(const std::shared_ptr<file_system>& fs, std::size_t max_runs = 8) {
-  auto index = stream_index::open(fs, "/idx", {.max_runs = max_runs});
+std::unique_ptr<stream_index> open_index(const std::shared_ptr<file_system>& fs, std::size_t max_runs = 8,
+                                         std::shared_ptr<block_cache> cache = nullptr) {
+  auto index = stream_index::open(fs, "/idx", {.max_runs = max_runs, .cache = std::move(cache)});
   EXPECT_TRUE(index) << index.error().message();
   return index ? std::move(*index) : nullptr;
 }
@@ -127,6 +129,97 @@ TEST(stream_index_run, many_threads_look_up_in_one_shared_run_at_once) {
   EXPECT_EQ(wrong.load(), 0);
 }
 
+// The same, the threads sharing a cache too small for the run's blocks: finds,
+// inserts and evictions race (ThreadSanitizer runs this), answers stay right.
+TEST(stream_index_run, many_threads_share_one_block_cache_that_evicts_as_they_look_up) {
+  auto fs = std::make_shared<memory_file_system>();
+  ASSERT_FALSE(fs->create_directories("/r"));
+  stream_memtable m;
+  for (std::uint64_t round = 0; round < 3; ++round)
+    for (std::uint64_t i = 0; i < 6000; ++i) m.add("s-" + std::to_string(i), round, round * 6000 + i);
+  ASSERT_TRUE(merge_runs(*fs, "/r/run.sidx", 1, {}, &m));
+  auto cache = std::make_shared<block_cache>(std::size_t{32} << 10);
+  auto run = index_run_reader::open(*fs, "/r/run.sidx", cache);
+  ASSERT_TRUE(run);
+  ASSERT_GT((*run)->block_count(), 16u);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      std::vector<std::uint64_t> out;
+      for (int pass = 0; pass < 3; ++pass) {
+        for (std::uint64_t i = static_cast<std::uint64_t>(t); i < 6000; i += 7) {
+          out.clear();
+          auto n = (*run)->lookup("s-" + std::to_string(i), 0, 10, out);
+          auto last = (*run)->last_version("s-" + std::to_string(i));
+          if (!n || out != std::vector<std::uint64_t>{i, 6000 + i, 12000 + i} || !last || *last != 2u)
+            ++wrong;
+        }
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(wrong.load(), 0);
+  EXPECT_GT(cache->hits(), 0u);
+  EXPECT_GT(cache->misses(), (*run)->block_count());  // it evicted, so it read blocks again
+}
+
+// Lookups of many streams in one run read each block once while the cache
+// holds it: the second pass over every stream reads nothing.
+TEST(stream_index_run, a_block_cache_reads_each_block_once_for_the_streams_it_holds) {
+  auto mem = std::make_shared<memory_file_system>();
+  auto fs = std::make_shared<fault_injecting_file_system>(mem);
+  ASSERT_FALSE(fs->create_directories("/r"));
+  stream_memtable m;
+  for (std::uint64_t i = 0; i < 3000; ++i) m.add("s-" + std::to_string(i), 0, i);
+  ASSERT_TRUE(merge_runs(*fs, "/r/run.sidx", 1, {}, &m));
+  auto cache = std::make_shared<block_cache>(std::size_t{8} << 20);
+  auto run = index_run_reader::open(*fs, "/r/run.sidx", cache);
+  ASSERT_TRUE(run);
+  const auto reads_before = fs->read_count();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (std::uint64_t i = 0; i < 3000; ++i) {
+      auto last = (*run)->last_version("s-" + std::to_string(i));
+      ASSERT_TRUE(last && *last == 0u);
+    }
+  }
+  EXPECT_EQ(fs->read_count() - reads_before, (*run)->block_count());
+  EXPECT_EQ(cache->misses(), (*run)->block_count());
+  EXPECT_EQ(cache->hits(), 6000u - (*run)->block_count());
+  EXPECT_GT(cache->bytes(), 0u);
+}
+
+TEST(stream_index_block_cache, keeps_at_most_its_bytes_and_drops_the_least_recently_used_first) {
+  auto block_of = [](std::size_t positions) {
+    auto b = std::make_shared<run_format::decoded_block>();
+    b->positions.resize(positions);
+    return b;
+  };
+  const std::size_t one = decoded_block_bytes(*block_of(1000));
+  // Three keys of one shard; each shard has room for two such blocks.
+  std::vector<std::uint64_t> keys;
+  for (std::uint64_t b = 0; keys.size() < 3; ++b)
+    if (block_cache::shard_of_key(1, b) == block_cache::shard_of_key(1, 0)) keys.push_back(b);
+  block_cache cache(block_cache::shard_count * (2 * one + one / 2));
+  cache.insert(1, keys[0], block_of(1000));
+  cache.insert(1, keys[1], block_of(1000));
+  EXPECT_TRUE(cache.find(1, keys[0]));  // now keys[1] is the least recently used
+  cache.insert(1, keys[2], block_of(1000));
+  EXPECT_TRUE(cache.find(1, keys[0]));
+  EXPECT_TRUE(cache.find(1, keys[2]));
+  EXPECT_FALSE(cache.find(1, keys[1]));
+  EXPECT_EQ(cache.bytes(), 2 * one);
+  cache.insert(1, keys[2], block_of(1000));  // replacing a block does not count it twice
+  EXPECT_EQ(cache.bytes(), 2 * one);
+  EXPECT_EQ(cache.hits(), 3u);
+  EXPECT_EQ(cache.misses(), 1u);
+  // A block larger than a shard's share is kept alone (the lookup that read it uses it).
+  block_cache tiny(block_cache::shard_count);
+  tiny.insert(2, 0, block_of(1000));
+  EXPECT_TRUE(tiny.find(2, 0));
+  EXPECT_EQ(tiny.bytes(), one);
+}
+
 TEST(stream_index_run, the_writer_refuses_names_out_of_key_order_and_gaps_in_versions) {
   auto fs = std::make_shared<memory_file_system>();
   ASSERT_FALSE(fs->create_directories("/r"));
@@ -210,52 +303,60 @@ TEST(stream_index_bloom, an_absent_name_costs_no_read_unless_the_filter_errs_and
   EXPECT_LT(static_cast<double>(run->memory_bytes()) / 20000, 4.0);
 }
 
+// Without a block cache, with one too small for a run's blocks (every lookup
+// evicts) and with one that holds them all: the answers are the model's.
 TEST(stream_index_model, random_adds_runs_compactions_and_reopens_answer_as_a_model_does) {
-  for (const std::uint64_t seed : {1u, 2u, 3u, 4u}) {
-    SCOPED_TRACE("seed " + std::to_string(seed));
-    std::mt19937_64 rng(seed);
-    auto fs = std::make_shared<memory_file_system>();
-    auto index = open_index(fs, 3);
-    ASSERT_TRUE(index);
-    stream_index_model model;
-    std::uint64_t short_streams = 0;
-    const int events = 20000;
-    for (int step = 1; step <= events; ++step) {
-      const std::uint64_t r = rng() % 100;
-      std::string name;
-      if (r < 15) {
-        name = "long-" + std::to_string(rng() % 2);  // ~1,500 events each
-      } else if (r < 60 || short_streams == 0) {
-        name = "order-" + std::to_string(short_streams++);
-      } else {
-        name = "order-" + std::to_string(rng() % short_streams);
+  for (const std::size_t cache_bytes : {std::size_t{0}, std::size_t{64} << 10, std::size_t{64} << 20})
+    for (const std::uint64_t seed : {1u, 2u, 3u, 4u}) {
+      SCOPED_TRACE("seed " + std::to_string(seed) + ", cache " + std::to_string(cache_bytes));
+      auto cache = cache_bytes > 0 ? std::make_shared<block_cache>(cache_bytes) : nullptr;
+      std::mt19937_64 rng(seed);
+      auto fs = std::make_shared<memory_file_system>();
+      auto index = open_index(fs, 3, cache);
+      ASSERT_TRUE(index);
+      stream_index_model model;
+      std::uint64_t short_streams = 0;
+      const int events = 20000;
+      for (int step = 1; step <= events; ++step) {
+        const std::uint64_t r = rng() % 100;
+        std::string name;
+        if (r < 15) {
+          name = "long-" + std::to_string(rng() % 2);  // ~1,500 events each
+        } else if (r < 60 || short_streams == 0) {
+          name = "order-" + std::to_string(short_streams++);
+        } else {
+          name = "order-" + std::to_string(rng() % short_streams);
+        }
+        model.add(*index, name);
+        if (step % 1500 == 0) {
+          ASSERT_TRUE(index->freeze_and_write_run());
+          auto compacted = index->compact();
+          ASSERT_TRUE(compacted) << compacted.error().message();
+          ASSERT_LE(index->runs().size(), 3u);
+        }
+        if (step % 4000 == 0) {
+          // A new facade over the same disk: the memtable is gone, re-added from durable_end().
+          index.reset();
+          index = open_index(fs, 3, cache);
+          ASSERT_TRUE(index);
+          model.replay_after_reopen(*index);
+        }
+        if (step % 7000 == 0) expect_index_matches(*index, model, rng);
       }
-      model.add(*index, name);
-      if (step % 1500 == 0) {
-        ASSERT_TRUE(index->freeze_and_write_run());
-        auto compacted = index->compact();
-        ASSERT_TRUE(compacted) << compacted.error().message();
-        ASSERT_LE(index->runs().size(), 3u);
+      ASSERT_TRUE(index->freeze_and_write_run());
+      index.reset();
+      index = open_index(fs, 3, cache);
+      ASSERT_TRUE(index);
+      EXPECT_EQ(index->sizes().live_events, 0u);
+      expect_index_matches(*index, model, rng);
+      for (const auto& run : index->runs()) EXPECT_TRUE(run->verify()) << run->verify().error().message();
+      // The index's files: the manifest and the live runs, whatever the number of streams.
+      EXPECT_EQ(fs->files().size(), 1 + index->runs().size());
+      if (cache) {
+        EXPECT_GT(cache->hits(), 0u);
+        EXPECT_LE(cache->bytes(), cache_bytes + 16 * (run_format::max_block_size * 4));
       }
-      if (step % 4000 == 0) {
-        // A new facade over the same disk: the memtable is gone, re-added from durable_end().
-        index.reset();
-        index = open_index(fs, 3);
-        ASSERT_TRUE(index);
-        model.replay_after_reopen(*index);
-      }
-      if (step % 7000 == 0) expect_index_matches(*index, model, rng);
     }
-    ASSERT_TRUE(index->freeze_and_write_run());
-    index.reset();
-    index = open_index(fs, 3);
-    ASSERT_TRUE(index);
-    EXPECT_EQ(index->sizes().live_events, 0u);
-    expect_index_matches(*index, model, rng);
-    for (const auto& run : index->runs()) EXPECT_TRUE(run->verify()) << run->verify().error().message();
-    // The index's files: the manifest and the live runs, whatever the number of streams.
-    EXPECT_EQ(fs->files().size(), 1 + index->runs().size());
-  }
 }
 
 // A follower opens the index another process writes: it must neither create

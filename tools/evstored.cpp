@@ -50,6 +50,7 @@ struct options {
   bool read_only = false;
   unsigned network_threads = 1;
   unsigned read_threads = 2;
+  std::uint64_t index_cache_mb = evstore::store_options{}.index_cache_bytes >> 20;
   evstore::http::server_options server;  // address, port, limits, TLS files; tokens once loaded
 };
 
@@ -128,6 +129,10 @@ std::vector<number_flag> number_flags(const options& defaults) {
       {"read-threads", 1, 64, text(defaults.read_threads),
        "threads serving reads and subscriptions, 1 to 64 (appends have their own)",
        [](options& o, std::uint64_t v) { o.read_threads = static_cast<unsigned>(v); }},
+      {"index-cache-mb", 0, 1 << 20, text(defaults.index_cache_mb),
+       "MiB of decoded stream-index blocks kept in memory (0: none; lookups of streams not appended "
+       "to lately read their block once while it stays)",
+       [](options& o, std::uint64_t v) { o.index_cache_mb = v; }},
       {"read-page-bytes", 1, gib, text(so.api.max_read_bytes),
        "largest page of a read, in stored event bytes (a page always holds one event)",
        [](options& o, std::uint64_t v) { o.server.api.max_read_bytes = v; }},
@@ -326,7 +331,10 @@ int main(int argc, char** argv) {
   // store's I/O thread; buffered, a flush is a few writes to the page cache.
   // (The first append to a stream not loaded since open reads its index once.)
   auto opened = evstore::store::open(
-      net_io.get_executor(), {.directory = o.data, .fsync_on_flush = o.fsync, .read_only = o.read_only});
+      net_io.get_executor(), {.directory = o.data,
+                              .fsync_on_flush = o.fsync,
+                              .read_only = o.read_only,
+                              .index_cache_bytes = static_cast<std::size_t>(o.index_cache_mb) << 20});
   if (!opened) {
     evstore::net::log_line_nowait("evstored: cannot open " + o.data + ": " + opened.error().message() + "\n");
     stop_reads();

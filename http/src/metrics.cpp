@@ -68,6 +68,12 @@ void store_metrics(std::string& out, const store& s, const store_statistics& st)
         st.indexer_error ? 1 : 0);
   gauge(out, "evstore_failed_links", "Read and system streams that failed alone (reads of them fail).",
         st.failed_links);
+  gauge(out, "evstore_index_cache_bytes", "Bytes of decoded stream-index blocks held in memory.",
+        st.index_cache_bytes);
+  counter(out, "evstore_index_cache_hits_total", "Stream-index lookups that found their block in memory.",
+          st.index_cache_hits);
+  counter(out, "evstore_index_cache_misses_total", "Stream-index lookups that read their block from disk.",
+          st.index_cache_misses);
 }
 
 void server_gauges(std::string& out, const server_metrics& m) {

@@ -113,6 +113,12 @@ struct store_options {
   // lately are dropped; their next append finds its version in the stream
   // index again (and its recent ids on disk). At least 1.
   std::size_t writer_stream_cache = std::size_t{1} << 20;
+  // Bytes of decoded stream-index blocks kept in memory (0: none). A block
+  // holds the versions of ~150 streams: looking up streams whose entries
+  // left memory for the index's run files (a stream's first append since
+  // open, a read of a cold stream) reads and decodes a block once, not once
+  // per stream, while it stays here. Least recently used out first.
+  std::size_t index_cache_bytes = std::size_t{32} << 20;
   // Events between recovery checkpoints: bounds the work of opening after a crash.
   std::uint64_t checkpoint_interval = 65536;
   // The store's partition logs (1..1000): each stream's records go to one of
@@ -195,6 +201,11 @@ struct store_statistics {
   std::array<std::uint64_t, flush_duration_bounds_ns.size() + 1> flush_duration_counts{};
   // Streams whose writer state is in memory (store_options::writer_stream_cache).
   std::uint64_t writer_streams = 0;
+  // Stream-index blocks (store_options::index_cache_bytes): bytes held now,
+  // and lookups that found their block there or read it from its run file.
+  std::uint64_t index_cache_bytes = 0;
+  std::uint64_t index_cache_hits = 0;
+  std::uint64_t index_cache_misses = 0;
   // $all positions linked into read and system streams so far (they lag the
   // event count by the indexer's current step).
   std::uint64_t indexed = 0;

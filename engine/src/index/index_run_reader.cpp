@@ -23,13 +23,19 @@ result<void> read_exact(file& f, const std::string& path, std::uint64_t offset, 
 
 }  // namespace
 
-index_run_reader::index_run_reader(std::unique_ptr<file> f, std::string path, run_format::run_footer footer)
-    : file_(std::move(f)), path_(std::move(path)), footer_(std::move(footer)), bloom_(footer_.bloom) {
+index_run_reader::index_run_reader(std::unique_ptr<file> f, std::string path, run_format::run_footer footer,
+                                   std::shared_ptr<block_cache> cache)
+    : file_(std::move(f)),
+      path_(std::move(path)),
+      footer_(std::move(footer)),
+      bloom_(footer_.bloom),
+      cache_(std::move(cache)) {
   footer_.bloom = {};
 }
 
 result<std::shared_ptr<const index_run_reader>> index_run_reader::open(file_system& fs,
-                                                                       const std::string& path) {
+                                                                       const std::string& path,
+                                                                       std::shared_ptr<block_cache> cache) {
   auto f = fs.open(path, open_mode::read_only);
   if (!f) return io_error_at(f.error(), "opening", path, 0);
   auto size = (*f)->size();
@@ -54,7 +60,7 @@ result<std::shared_ptr<const index_run_reader>> index_run_reader::open(file_syst
   auto footer = run_format::decode_footer(footer_bytes, trailer->footer_offset, path);
   if (!footer) return footer.error();
   return std::shared_ptr<const index_run_reader>(
-      new index_run_reader(std::move(*f), path, std::move(*footer)));
+      new index_run_reader(std::move(*f), path, std::move(*footer), std::move(cache)));
 }
 
 std::size_t index_run_reader::memory_bytes() const noexcept {
@@ -105,35 +111,56 @@ const run_format::run_group* group_at_or_before(const run_format::decoded_block&
 
 }  // namespace
 
+result<const run_format::decoded_block*> index_run_reader::lookup_block(
+    std::size_t i, std::shared_ptr<const run_format::decoded_block>& hold) const {
+  if (!cache_) {
+    run_format::decoded_block& block = scratch_block();
+    if (auto r = read_block(i, block); !r) return r.error();
+    return &block;
+  }
+  hold = cache_->find(id_, i);
+  if (!hold) {
+    auto block = std::make_shared<run_format::decoded_block>();
+    if (auto r = read_block(i, *block); !r) return r.error();
+    cache_->insert(id_, i, block);
+    hold = std::move(block);
+  }
+  return hold.get();
+}
+
 result<std::size_t> index_run_reader::lookup(std::uint64_t hash, std::string_view name, std::uint64_t from,
                                              std::size_t max_count, std::vector<std::uint64_t>& out) const {
   if (max_count == 0 || !bloom_.may_contain(hash)) return 0;
   const stream_key_view key{hash, name, from};
   auto i = block_for(key);
   if (!i) return 0;
-  run_format::decoded_block& block = scratch_block();
-  if (auto r = read_block(*i, block); !r) return r.error();
-  const run_format::run_group* g = group_at_or_before(block, key);
+  std::shared_ptr<const run_format::decoded_block> hold;
+  auto got = lookup_block(*i, hold);
+  if (!got) return got.error();
+  const run_format::decoded_block* block = *got;
+  const run_format::run_group* g = group_at_or_before(*block, key);
   if (g == nullptr || from >= g->end_version()) return 0;
   std::size_t taken = 0;
   std::uint64_t next = from;
   while (true) {
-    const auto positions = block.positions_of(*g).subspan(next - g->key.first_version);
+    const auto positions = block->positions_of(*g).subspan(next - g->key.first_version);
     const std::size_t n = std::min(max_count - taken, positions.size());
     out.insert(out.end(), positions.begin(), positions.begin() + static_cast<std::ptrdiff_t>(n));
     taken += n;
     next += n;
     if (taken == max_count) return taken;
     // The name's next group follows in this block or starts the next one.
-    const std::size_t gi = static_cast<std::size_t>(g - block.groups.data()) + 1;
-    if (gi < block.groups.size()) {
-      g = &block.groups[gi];
+    const std::size_t gi = static_cast<std::size_t>(g - block->groups.data()) + 1;
+    if (gi < block->groups.size()) {
+      g = &block->groups[gi];
     } else {
       if (++*i == footer_.fences.size()) return taken;
       const auto& fence = footer_.fences[*i];
       if (fence.hash != hash || fence.name != name) return taken;
-      if (auto r = read_block(*i, block); !r) return r.error();
-      g = &block.groups[0];
+      got = lookup_block(*i, hold);
+      if (!got) return got.error();
+      block = *got;
+      g = &block->groups[0];
     }
     if (g->key.hash != hash || g->key.name != name) return taken;
     if (g->key.first_version != next)
@@ -147,9 +174,11 @@ result<std::optional<std::uint64_t>> index_run_reader::last_version(std::uint64_
   const stream_key_view key{hash, name, UINT64_MAX};
   auto i = block_for(key);
   if (!i) return std::nullopt;
-  run_format::decoded_block& block = scratch_block();
-  if (auto r = read_block(*i, block); !r) return r.error();
-  const run_format::run_group* g = group_at_or_before(block, key);
+  std::shared_ptr<const run_format::decoded_block> hold;
+  auto got = lookup_block(*i, hold);
+  if (!got) return got.error();
+  const run_format::decoded_block* block = *got;
+  const run_format::run_group* g = group_at_or_before(*block, key);
   if (g == nullptr) return std::nullopt;
   return g->end_version() - 1;
 }
@@ -160,20 +189,24 @@ result<std::optional<std::uint64_t>> index_run_reader::count_below(std::uint64_t
   const stream_key_view key{hash, name, UINT64_MAX};
   auto i = block_for(key);
   if (!i) return std::nullopt;
-  run_format::decoded_block& block = scratch_block();
-  if (auto r = read_block(*i, block); !r) return r.error();
-  const run_format::run_group* g = group_at_or_before(block, key);
+  std::shared_ptr<const run_format::decoded_block> hold;
+  auto got = lookup_block(*i, hold);
+  if (!got) return got.error();
+  const run_format::decoded_block* block = *got;
+  const run_format::run_group* g = group_at_or_before(*block, key);
   while (g != nullptr && g->key.hash == hash && g->key.name == name) {
-    if (auto n = versions_below(g->key.first_version, block.positions_of(*g), all_count)) return n;
+    if (auto n = versions_below(g->key.first_version, block->positions_of(*g), all_count)) return n;
     if (g->key.first_version == 0) return std::optional<std::uint64_t>{0};
     // The name's previous group: earlier in this block, or the last of the previous one.
-    if (g != block.groups.data()) {
+    if (g != block->groups.data()) {
       --g;
     } else if (*i == 0) {
       return std::nullopt;
     } else {
-      if (auto r = read_block(--*i, block); !r) return r.error();
-      g = &block.groups.back();
+      got = lookup_block(--*i, hold);
+      if (!got) return got.error();
+      block = *got;
+      g = &block->groups.back();
     }
   }
   return std::nullopt;

@@ -3,14 +3,15 @@
 // and the fence pointers in memory (memory_bytes(): ~1.3 bytes per stream at
 // 10 bloom bits per name and ~150 names per block). A lookup costs nothing when
 // the bloom filter says no, otherwise one pread per block it touches (usually
-// one). Every block is checked (crc, varints, lengths, key order) before use;
-// damage is errc::corrupt_data with the file and offset, an I/O error is the
-// file system's code with the file and offset: never "not found".
+// one), or none when `cache` (given to open) holds the block. Every block is checked (crc, varints, lengths,
+// key order) before use; damage is errc::corrupt_data with the file and offset, an I/O error is the file
+// system's code with the file and offset: never "not found".
 //
 // Threading: immutable after open; lookups and cursors from any number of threads at once
 // (pread on a shared file). Share it with std::shared_ptr.
 #pragma once
 
+#include "index/block_cache.hpp"
 #include "index/bloom_filter.hpp"
 #include "index/run_format.hpp"
 #include <evstore/error.hpp>
@@ -27,8 +28,9 @@ namespace evstore::detail {
 
 class index_run_reader {
  public:
-  [[nodiscard]] static result<std::shared_ptr<const index_run_reader>> open(file_system& fs,
-                                                                            const std::string& path);
+  // Lookups keep the blocks they read in `cache` (if any) and look there first.
+  [[nodiscard]] static result<std::shared_ptr<const index_run_reader>> open(
+      file_system& fs, const std::string& path, std::shared_ptr<block_cache> cache = nullptr);
 
   // Appends the positions of versions [from, from + max_count) of `name` that
   // this run holds, in version order, up to the run's last version of the name;
@@ -72,7 +74,12 @@ class index_run_reader {
   [[nodiscard]] result<void> verify() const;
 
  private:
-  index_run_reader(std::unique_ptr<file> f, std::string path, run_format::run_footer footer);
+  index_run_reader(std::unique_ptr<file> f, std::string path, run_format::run_footer footer,
+                   std::shared_ptr<block_cache> cache);
+  // Block i for a lookup: from the cache, or read (into the cache, or into
+  // this thread's scratch block without one). `hold` keeps a cached one alive.
+  [[nodiscard]] result<const run_format::decoded_block*> lookup_block(
+      std::size_t i, std::shared_ptr<const run_format::decoded_block>& hold) const;
   // The block that holds `key` if the run does (the last whose first key is <= key).
   std::optional<std::size_t> block_for(const stream_key_view& key) const;
 
@@ -80,6 +87,8 @@ class index_run_reader {
   std::string path_;
   run_format::run_footer footer_;
   bloom_filter bloom_;
+  std::shared_ptr<block_cache> cache_;
+  std::uint64_t id_ = block_cache::next_run_id();
 };
 
 }  // namespace evstore::detail

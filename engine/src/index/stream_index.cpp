@@ -62,7 +62,7 @@ result<std::optional<stream_index::loaded>> stream_index::load_manifest(const ru
         set->runs.push_back(*kept);
         continue;
       }
-      auto reader = index_run_reader::open(*fs_, run_path(run.seq));
+      auto reader = index_run_reader::open(*fs_, run_path(run.seq), options_.cache);
       if (!reader && options_.read_only && attempt < manifest_read_attempts &&
           reader.error().code == boost::system::errc::no_such_file_or_directory) {
         vanished = true;
@@ -153,7 +153,7 @@ result<void> stream_index::write_frozen() {
   const std::uint64_t seq = take_seq();
   auto summary = merge_runs(*fs_, run_path(seq), seq, {}, frozen_.get());
   if (!summary) return summary.error();
-  auto reader = index_run_reader::open(*fs_, run_path(seq));
+  auto reader = index_run_reader::open(*fs_, run_path(seq), options_.cache);
   if (!reader) return reader.error();
   index_manifest next = manifest_;
   next.runs.push_back(summary->header);
@@ -173,7 +173,7 @@ result<bool> stream_index::compact() {
   const std::uint64_t seq = take_seq();
   auto summary = merge_runs(*fs_, run_path(seq), seq, inputs->runs, nullptr);
   if (!summary) return summary.error();
-  auto reader = index_run_reader::open(*fs_, run_path(seq));
+  auto reader = index_run_reader::open(*fs_, run_path(seq), options_.cache);
   if (!reader) return reader.error();
   index_manifest next{manifest_.next_seq, {summary->header}};
   if (auto r = next.write(*fs_, dir_); !r) return r.error();

@@ -75,6 +75,8 @@ class stream_index {
     // A writer that must read everything before it writes anything (store
     // recovery): open leaves orphan run files for a later remove_orphans().
     bool keep_orphans = false;
+    // Decoded run blocks kept for lookups (block_cache.hpp); null: none.
+    std::shared_ptr<block_cache> cache;
   };
 
   // Opens the index in `dir`: reads the manifest and the footer of each live

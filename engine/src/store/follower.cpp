@@ -24,7 +24,8 @@ constexpr std::uint64_t index_chunk = 4096;
 }  // namespace
 
 result<void> store_impl::open_follower() {
-  auto index = stream_index::open(fs_, layout::index_dir(options_.directory), {.read_only = true});
+  auto index = stream_index::open(fs_, layout::index_dir(options_.directory),
+                                  {.read_only = true, .cache = index_cache_});
   if (!index) return index.error();
   index_ = std::move(*index);
   // The stream count: the checkpoint's, plus the streams created past it.

@@ -221,7 +221,7 @@ result<void> store_impl::recover() {
     return corruption("$all index shorter than the checkpoint's count (" + std::to_string(from) + ")",
                       relative(all_path()), *all_size);
   }
-  auto index = stream_index::open(fs_, layout::index_dir(dir), {.keep_orphans = true});
+  auto index = stream_index::open(fs_, layout::index_dir(dir), {.keep_orphans = true, .cache = index_cache_});
   if (!index) return index.error();
   const std::uint64_t indexed = (*index)->durable_end();
   if (indexed > committed) {

@@ -199,6 +199,11 @@ store_statistics store_impl::statistics() const {
     st.flush_duration_counts[i] = stat_flush_buckets_[i].load(std::memory_order_relaxed);
   }
   st.writer_streams = writers_.size();
+  if (index_cache_) {
+    st.index_cache_bytes = index_cache_->bytes();
+    st.index_cache_hits = index_cache_->hits();
+    st.index_cache_misses = index_cache_->misses();
+  }
   st.indexed = indexer_->progress();
   const evstore::error status = indexer_->status();
   st.indexer_error = status.code;

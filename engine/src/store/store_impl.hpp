@@ -306,6 +306,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::uint16_t partitions_count_ = 1;
   std::unique_ptr<partition_reader> log_reader_;
   std::unique_ptr<stream_index> index_;
+  // index_'s decoded blocks (store_options::index_cache_bytes); null if 0.
+  std::shared_ptr<block_cache> index_cache_ = options_.index_cache_bytes > 0
+                                                  ? std::make_shared<block_cache>(options_.index_cache_bytes)
+                                                  : nullptr;
 
   // Published state (set by flush.cpp, recovery.cpp, follower.cpp; read from any thread).
   std::atomic<std::uint64_t> all_count_{0};
