@@ -262,7 +262,8 @@ TEST_F(server_test, head_stream_list_health_console_and_metrics) {
         "# TYPE evstore_fsyncs_total counter", "# TYPE evstore_subscribers gauge",
         "# TYPE evstore_http_responses_total counter", "\nevstore_appends_total 2\n",
         "\nevstore_events_written_total 4\n", "evstore_http_responses_total{code=\"201\"} 2\n",
-        "evstore_http_responses_total{code=\"404\"} "}) {
+        "evstore_http_responses_total{code=\"404\"} ", "# TYPE evstore_index_cache_bytes gauge",
+        "# TYPE evstore_index_cache_hits_total counter", "# TYPE evstore_index_cache_misses_total counter"}) {
     EXPECT_NE(m.find(line), std::string::npos) << "missing '" << line << "' in:\n" << m;
   }
   // Every sample line is "name[{labels}] value".
