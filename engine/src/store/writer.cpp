@@ -87,31 +87,34 @@ error store_impl::validate(const std::vector<event_data>& events) const {
   }
   for (std::size_t i = 0; i < events.size(); ++i) {
     const event_data& e = events[i];
-    const std::string which = "event " + std::to_string(i) + ": ";
+    // Built only for an error: most appends have none.
+    const auto which = [i] { return "event " + std::to_string(i) + ": "; };
     if (e.type.empty() || e.type.size() > options_.max_type_bytes || !is_printable_utf8(e.type)) {
-      return error(errc::invalid_event, which + "the type must be 1.." +
+      return error(errc::invalid_event, which() + "the type must be 1.." +
                                             std::to_string(options_.max_type_bytes) +
                                             " bytes of printable UTF-8");
     }
     const std::size_t size = e.type.size() + e.data.size() + e.metadata.size();
     if (size > options_.max_event_bytes) {
-      return error(errc::invalid_event, which + std::to_string(size) + " bytes, more than max_event_bytes (" +
+      return error(errc::invalid_event, which() + std::to_string(size) +
+                                            " bytes, more than max_event_bytes (" +
                                             std::to_string(options_.max_event_bytes) + ")");
     }
     if (!e.data.empty() && !is_valid_json(e.data))
-      return error(errc::invalid_event, which + "data is not JSON");
+      return error(errc::invalid_event, which() + "data is not JSON");
     if (!e.metadata.empty() && !is_valid_json(e.metadata))
-      return error(errc::invalid_event, which + "metadata is not JSON");
+      return error(errc::invalid_event, which() + "metadata is not JSON");
     // What is written, not what was given: empty data is stored as `null`.
     const std::size_t data_size = e.data.empty() ? 4 : e.data.size();
     // The record also carries its stream's name (at most max_record_name bytes).
     if (format::record_size(e.type.size(), data_size, e.metadata.size()) + format::max_record_name >
         format::max_record_size) {
-      return error(errc::invalid_event, which + "its record would exceed the format's limit of " +
+      return error(errc::invalid_event, which() + "its record would exceed the format's limit of " +
                                             std::to_string(format::max_record_size) + " bytes");
     }
   }
   // An id names one event: the same id twice in one append is a client's bug.
+  if (events.size() < 2) return {};
   std::vector<boost::uuids::uuid> ids;
   for (const event_data& e : events) {
     if (e.id) ids.push_back(*e.id);
