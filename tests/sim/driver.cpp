@@ -47,13 +47,17 @@ driver::driver(const options& o, std::uint64_t seed)
   // Half the seeds keep 1..4 writer states: streams leave the cache between
   // most appends, so versions and retries come back from the index and disk.
   writer_stream_cache_ = rng_.chance(50) ? rng_.between(1, 4) : 65536;
+  // The stream index's block cache: none, one that keeps a single block a
+  // shard (every other lookup evicts), or the default.
+  index_cache_bytes_ = rng_.chance(30) ? 0 : rng_.chance(50) ? 1 : std::size_t{32} << 20;
   disk_ = std::make_shared<memory_file_system>();
   write_faults_ = std::make_shared<fault_injecting_file_system>(disk_);
   writer_fs_ = std::make_shared<read_fault_file_system>(write_faults_);
   follower_fs_ = std::make_shared<read_fault_file_system>(disk_);
   trace_.add("seed " + std::to_string(seed) + (fsync_ ? " durable" : " buffered") + " checkpoint_interval " +
              std::to_string(checkpoint_interval_) + " max_open_files " + std::to_string(max_open_files_) +
-             " writer_stream_cache " + std::to_string(writer_stream_cache_));
+             " writer_stream_cache " + std::to_string(writer_stream_cache_) + " index_cache_bytes " +
+             std::to_string(index_cache_bytes_));
 }
 
 driver::~driver() {
@@ -174,6 +178,7 @@ store_options driver::writer_options() {
   o.system_streams = true;
   o.max_open_files = max_open_files_;
   o.writer_stream_cache = writer_stream_cache_;
+  o.index_cache_bytes = index_cache_bytes_;
   o.checkpoint_interval = checkpoint_interval_;
   return o;
 }

@@ -157,6 +157,7 @@ class driver {
   std::uint64_t checkpoint_interval_ = 0;
   std::size_t max_open_files_ = 0;
   std::size_t writer_stream_cache_ = 0;
+  std::size_t index_cache_bytes_ = 0;
 
   std::shared_ptr<memory_file_system> disk_;
   std::shared_ptr<fault_injecting_file_system> write_faults_;

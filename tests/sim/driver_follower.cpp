@@ -27,6 +27,7 @@ void driver::follower_open() {
   o.follow = false;
   o.system_streams = true;
   o.max_open_files = max_open_files_;
+  o.index_cache_bytes = index_cache_bytes_;
   auto f = store::open(follower_io_.get_executor(), o);
   trace_.add("  open follower: " + (f ? std::string("ok") : code_name(f.error().code)));
   expect(f.has_value(), "follower: open failed: " + (f ? "" : f.error().message()));
