@@ -330,11 +330,11 @@ int main(int argc, char** argv) {
   // waits on a disk flush: with --fsync the writes and fdatasync run on the
   // store's I/O thread; buffered, a flush is a few writes to the page cache.
   // (The first append to a stream not loaded since open reads its index once.)
-  auto opened = evstore::store::open(
-      net_io.get_executor(), {.directory = o.data,
-                              .fsync_on_flush = o.fsync,
-                              .read_only = o.read_only,
-                              .index_cache_bytes = static_cast<std::size_t>(o.index_cache_mb) << 20});
+  auto opened = evstore::store::open(net_io.get_executor(),
+                                     {.directory = o.data,
+                                      .fsync_on_flush = o.fsync,
+                                      .read_only = o.read_only,
+                                      .index_cache_bytes = static_cast<std::size_t>(o.index_cache_mb) << 20});
   if (!opened) {
     evstore::net::log_line_nowait("evstored: cannot open " + o.data + ": " + opened.error().message() + "\n");
     stop_reads();
