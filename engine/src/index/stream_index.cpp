@@ -26,12 +26,16 @@ std::uint64_t end_of(const index_manifest& m) noexcept {
 }  // namespace
 
 stream_index::stream_index(std::shared_ptr<file_system> fs, std::string dir, options opts)
-    : fs_(std::move(fs)), dir_(std::move(dir)), options_(opts), runs_(std::make_shared<const run_set>()) {}
+    : fs_(std::move(fs)),
+      dir_(std::move(dir)),
+      options_(std::move(opts)),
+      runs_(std::make_shared<const run_set>()) {}
 
 result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_system> fs, std::string dir,
                                                          options opts) {
-  std::unique_ptr<stream_index> index(new stream_index(std::move(fs), std::move(dir), opts));
-  if (!opts.read_only) {
+  const bool read_only = opts.read_only;
+  std::unique_ptr<stream_index> index(new stream_index(std::move(fs), std::move(dir), std::move(opts)));
+  if (!read_only) {
     if (auto ec = index->fs_->create_directories(index->dir_))
       return io_error_at(ec, "creating the directory", index->dir_, 0);
   }
@@ -41,7 +45,7 @@ result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_sy
     index->manifest_ = std::move((*loaded)->manifest);
     index->runs_ = std::move((*loaded)->runs);
   }
-  if (!opts.read_only && !opts.keep_orphans) {
+  if (!index->options_.read_only && !index->options_.keep_orphans) {
     if (auto r = index->remove_orphans(); !r) return r.error();
   }
   return index;
