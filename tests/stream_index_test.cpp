@@ -34,14 +34,24 @@ std::unique_ptr<stream_index> open_index(const std::shared_ptr<file_system>& fs,
   return index ? std::move(*index) : nullptr;
 }
 
-// Writes `memtable` as run `seq` at `path` and opens it.
+// Writes `memtable` as run `seq` at `path` and opens it (with `cache`, if any).
 std::shared_ptr<const index_run_reader> write_run(file_system& fs, const std::string& path, std::uint64_t seq,
-                                                  const stream_memtable& memtable) {
+                                                  const stream_memtable& memtable,
+                                                  std::shared_ptr<block_cache> cache = nullptr) {
   auto summary = merge_runs(fs, path, seq, {}, &memtable);
   EXPECT_TRUE(summary) << summary.error().message();
-  auto reader = index_run_reader::open(fs, path);
+  auto reader = index_run_reader::open(fs, path, std::move(cache));
   EXPECT_TRUE(reader) << reader.error().message();
   return reader ? *reader : nullptr;
+}
+
+// `streams` streams s-0.. with versions 0, 1, 2 each, added round by round:
+// version r of s-i is at position r * streams + i.
+stream_memtable three_versions_each(std::uint64_t streams) {
+  stream_memtable m;
+  for (std::uint64_t round = 0; round < 3; ++round)
+    for (std::uint64_t i = 0; i < streams; ++i) m.add("s-" + std::to_string(i), round, round * streams + i);
+  return m;
 }
 
 }  // namespace
@@ -107,10 +117,7 @@ TEST(stream_index_run, many_threads_look_up_in_one_shared_run_at_once) {
   // The reader is immutable after open (its contract): threads share it by shared_ptr.
   auto fs = std::make_shared<memory_file_system>();
   ASSERT_FALSE(fs->create_directories("/r"));
-  stream_memtable m;
-  for (std::uint64_t round = 0; round < 3; ++round)
-    for (std::uint64_t i = 0; i < 2000; ++i) m.add("s-" + std::to_string(i), round, round * 2000 + i);
-  const auto run = write_run(*fs, "/r/run.sidx", 1, m);
+  const auto run = write_run(*fs, "/r/run.sidx", 1, three_versions_each(2000));
   ASSERT_TRUE(run);
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
@@ -134,14 +141,10 @@ TEST(stream_index_run, many_threads_look_up_in_one_shared_run_at_once) {
 TEST(stream_index_run, many_threads_share_one_block_cache_that_evicts_as_they_look_up) {
   auto fs = std::make_shared<memory_file_system>();
   ASSERT_FALSE(fs->create_directories("/r"));
-  stream_memtable m;
-  for (std::uint64_t round = 0; round < 3; ++round)
-    for (std::uint64_t i = 0; i < 6000; ++i) m.add("s-" + std::to_string(i), round, round * 6000 + i);
-  ASSERT_TRUE(merge_runs(*fs, "/r/run.sidx", 1, {}, &m));
   auto cache = std::make_shared<block_cache>(std::size_t{32} << 10);
-  auto run = index_run_reader::open(*fs, "/r/run.sidx", cache);
+  const auto run = write_run(*fs, "/r/run.sidx", 1, three_versions_each(6000), cache);
   ASSERT_TRUE(run);
-  ASSERT_GT((*run)->block_count(), 16u);
+  ASSERT_GT(run->block_count(), 16u);
   std::atomic<int> wrong{0};
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
@@ -150,8 +153,8 @@ TEST(stream_index_run, many_threads_share_one_block_cache_that_evicts_as_they_lo
       for (int pass = 0; pass < 3; ++pass) {
         for (std::uint64_t i = static_cast<std::uint64_t>(t); i < 6000; i += 7) {
           out.clear();
-          auto n = (*run)->lookup("s-" + std::to_string(i), 0, 10, out);
-          auto last = (*run)->last_version("s-" + std::to_string(i));
+          auto n = run->lookup("s-" + std::to_string(i), 0, 10, out);
+          auto last = run->last_version("s-" + std::to_string(i));
           if (!n || out != std::vector<std::uint64_t>{i, 6000 + i, 12000 + i} || !last || *last != 2u)
             ++wrong;
         }
@@ -161,7 +164,7 @@ TEST(stream_index_run, many_threads_share_one_block_cache_that_evicts_as_they_lo
   for (auto& th : threads) th.join();
   EXPECT_EQ(wrong.load(), 0);
   EXPECT_GT(cache->hits(), 0u);
-  EXPECT_GT(cache->misses(), (*run)->block_count());  // it evicted, so it read blocks again
+  EXPECT_GT(cache->misses(), run->block_count());  // it evicted, so it read blocks again
 }
 
 // Lookups of many streams in one run read each block once while the cache
@@ -172,20 +175,19 @@ TEST(stream_index_run, a_block_cache_reads_each_block_once_for_the_streams_it_ho
   ASSERT_FALSE(fs->create_directories("/r"));
   stream_memtable m;
   for (std::uint64_t i = 0; i < 3000; ++i) m.add("s-" + std::to_string(i), 0, i);
-  ASSERT_TRUE(merge_runs(*fs, "/r/run.sidx", 1, {}, &m));
   auto cache = std::make_shared<block_cache>(std::size_t{8} << 20);
-  auto run = index_run_reader::open(*fs, "/r/run.sidx", cache);
+  const auto run = write_run(*fs, "/r/run.sidx", 1, m, cache);
   ASSERT_TRUE(run);
   const auto reads_before = fs->read_count();
   for (int pass = 0; pass < 2; ++pass) {
     for (std::uint64_t i = 0; i < 3000; ++i) {
-      auto last = (*run)->last_version("s-" + std::to_string(i));
+      auto last = run->last_version("s-" + std::to_string(i));
       ASSERT_TRUE(last && *last == 0u);
     }
   }
-  EXPECT_EQ(fs->read_count() - reads_before, (*run)->block_count());
-  EXPECT_EQ(cache->misses(), (*run)->block_count());
-  EXPECT_EQ(cache->hits(), 6000u - (*run)->block_count());
+  EXPECT_EQ(fs->read_count() - reads_before, run->block_count());
+  EXPECT_EQ(cache->misses(), run->block_count());
+  EXPECT_EQ(cache->hits(), 6000u - run->block_count());
   EXPECT_GT(cache->bytes(), 0u);
 }
 
