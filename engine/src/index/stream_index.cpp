@@ -33,9 +33,9 @@ stream_index::stream_index(std::shared_ptr<file_system> fs, std::string dir, opt
 
 result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_system> fs, std::string dir,
                                                          options opts) {
-  const bool read_only = opts.read_only;
   std::unique_ptr<stream_index> index(new stream_index(std::move(fs), std::move(dir), std::move(opts)));
-  if (!read_only) {
+  const options& o = index->options_;
+  if (!o.read_only) {
     if (auto ec = index->fs_->create_directories(index->dir_))
       return io_error_at(ec, "creating the directory", index->dir_, 0);
   }
@@ -45,7 +45,7 @@ result<std::unique_ptr<stream_index>> stream_index::open(std::shared_ptr<file_sy
     index->manifest_ = std::move((*loaded)->manifest);
     index->runs_ = std::move((*loaded)->runs);
   }
-  if (!index->options_.read_only && !index->options_.keep_orphans) {
+  if (!o.read_only && !o.keep_orphans) {
     if (auto r = index->remove_orphans(); !r) return r.error();
   }
   return index;
