@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <filesystem>
 #include <future>
@@ -126,6 +127,31 @@ TEST_P(completion_test, append_and_close_callbacks_run_and_run_returns) {
   EXPECT_EQ(appended, 1);
   ASSERT_TRUE(closed.has_value()) << "the close handler never ran";
   EXPECT_FALSE(*closed) << closed->message();
+}
+
+// A callback bound to an executor of its own runs there, and the append holds
+// work on that executor too: the other context's run(), started with nothing
+// else to do, returns only after the callback ran. Plain callbacks (above)
+// and bound ones take different paths in the store.
+TEST_P(completion_test, a_callback_bound_to_another_executor_runs_there_and_keeps_it_running) {
+  asio::io_context other;
+  store s = open();
+  std::atomic<int> ran{0};
+  std::atomic<bool> ran_on_other{false};
+  for (int i = 0; i < 3; ++i) {
+    s.append("bound", events(1), expect::any,
+             asio::bind_executor(other.get_executor(), [&](boost::system::error_code ec, append_result r) {
+               EXPECT_FALSE(ec) << r.detail;
+               ran_on_other = other.get_executor().running_in_this_thread();
+               ++ran;
+             }));
+  }
+  // Started after the appends: only their work keeps `other` running.
+  std::thread other_loop([&] { other.run_for(20s); });
+  run();
+  other_loop.join();
+  EXPECT_EQ(ran.load(), 3) << "other.run() returned before every bound callback ran";
+  EXPECT_TRUE(ran_on_other.load());
 }
 
 TEST_P(completion_test, read_stream_create_and_delete_callbacks_run_and_run_returns) {

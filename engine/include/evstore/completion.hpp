@@ -13,6 +13,7 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -30,6 +31,13 @@ template <class Allocator>
 inline constexpr bool throws_on_error<boost::asio::use_future_t<Allocator>> = true;
 template <class Executor>
 inline constexpr bool throws_on_error<boost::asio::use_awaitable_t<Executor>> = true;
+
+// Whether a completion handler names an executor of its own. One that does not
+// (a plain callback) runs wherever the operation completes, so the store can
+// call it there without asking Asio where, or holding work for it.
+template <class Handler>
+inline constexpr bool has_own_executor =
+    !std::is_same_v<boost::asio::associated_executor_t<Handler>, boost::asio::system_executor>;
 
 // The internal completion of an operation with a detail.
 using detailed_signature = void(boost::system::error_code, std::string);

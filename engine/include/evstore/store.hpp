@@ -255,14 +255,15 @@ class store {
           // NOLINTNEXTLINE(performance-unnecessary-value-param)
           [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
             auto executor = boost::asio::get_associated_executor(handler);
-            async_append(
-                std::move(s), std::move(ev), ex,
-                boost::asio::bind_executor(executor, [h = std::move(handler)](boost::system::error_code ec,
-                                                                              append_result r) mutable {
-                  std::exception_ptr e;
-                  if (ec) e = std::make_exception_ptr(append_error(ec, r));
-                  std::move(h)(e, std::move(r));
-                }));
+            async_append(std::move(s), std::move(ev), ex,
+                         boost::asio::bind_executor(
+                             executor,
+                             [h = std::move(handler)](boost::system::error_code ec, append_result r) mutable {
+                               std::exception_ptr e;
+                               if (ec) e = std::make_exception_ptr(append_error(ec, r));
+                               std::move(h)(e, std::move(r));
+                             }),
+                         true);
           },
           token, std::string(stream), std::move(events), expected);
     } else {
@@ -270,7 +271,8 @@ class store {
           // The parameters are moved below, which clang-tidy 14 does not see.
           // NOLINTNEXTLINE(performance-unnecessary-value-param)
           [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
-            async_append(std::move(s), std::move(ev), ex, std::move(handler));
+            constexpr bool own_executor = detail::has_own_executor<decltype(handler)>;
+            async_append(std::move(s), std::move(ev), ex, std::move(handler), own_executor);
           },
           token, std::string(stream), std::move(events), expected);
     }
@@ -424,8 +426,10 @@ class store {
 
  private:
   explicit store(std::shared_ptr<detail::store_impl> impl);
+  // own_executor: the handler has an associated executor (has_own_executor);
+  // one without is called on the writer's strand, as dispatch would.
   void async_append(std::string stream, std::vector<event_data> events, expected_version expected,
-                    boost::asio::any_completion_handler<append_signature> handler);
+                    boost::asio::any_completion_handler<append_signature> handler, bool own_executor);
   void async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler);
   void async_create_read_stream(std::string name, evstore::filter f,
                                 std::function<void(std::uint64_t, std::uint64_t)> progress,

@@ -31,9 +31,15 @@ store::~store() {
 }
 
 void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
-                         boost::asio::any_completion_handler<append_signature> handler) {
+                         boost::asio::any_completion_handler<append_signature> handler, bool own_executor) {
+  if (!own_executor) {
+    // Called on the strand; the store holds work on its executor for all of
+    // them at once (store_impl::complete).
+    impl_->append(std::move(stream), std::move(events), expected, std::move(handler), true);
+    return;
+  }
   impl_->append(std::move(stream), std::move(events), expected,
-                detail::track_work(std::move(handler), impl_->executor()));
+                detail::track_work(std::move(handler), impl_->executor()), false);
 }
 
 void store::async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler) {

@@ -75,6 +75,9 @@ struct page_storage {
 struct pending_append {
   append_handler handler;
   append_result result;
+  // The handler has no executor of its own: complete() calls it on the
+  // strand, under the store's shared work (store_impl::direct_work_).
+  bool direct = false;
 };
 
 // One record of a batch, in position order (the batch's first_position + its index).
@@ -151,8 +154,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   [[nodiscard]] result<std::uint64_t> refresh();
 
   // --- store/writer.cpp (append() posts to the strand)
+  // direct: call the handler on the strand (it has no executor of its own)
+  // and hold the store's shared work for it instead of its own.
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
-              append_handler handler);
+              append_handler handler, bool direct);
 
   // --- store/reader.cpp (any thread)
   [[nodiscard]] result<read_page> read(std::string_view stream, const read_options& options) const;
@@ -223,7 +228,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
  private:
   // --- store/writer.cpp
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
-                 append_handler& handler);
+                 append_handler& handler, bool direct);
   // do_append's steps.
   error check_appendable(const std::string& stream, const std::vector<event_data>& events) const;
   [[nodiscard]] result<writer_stream*> writer_stream_of(const std::string& stream);
@@ -327,6 +332,12 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::unique_ptr<batch> spare_;               // a flushed batch, kept for its buffers
   bool flush_posted_ = false;
   bool flush_in_flight_ = false;
+  // Direct appends (pending_append::direct) between do_append and their
+  // completion, and the outstanding work on executor_ they share while there
+  // are any: without it an io_context whose only work is a durable append
+  // waiting on the I/O thread would run out of work and return.
+  std::size_t direct_pending_ = 0;
+  boost::asio::any_io_executor direct_work_;
   bool closed_ = false;
   boost::system::error_code failed_;  // sticky: the first write/fsync error
   bool opened_ = false;               // open() succeeded: the destructor may checkpoint

@@ -12,7 +12,9 @@
 #include "store/test_hooks.hpp"
 
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/uuid/uuid_io.hpp>
 
 #include <algorithm>
@@ -66,16 +68,26 @@ void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() 
 }  // namespace
 
 void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
-                        append_handler handler) {
-  boost::asio::post(strand_, [self = shared_from_this(), stream = std::move(stream),
-                              events = std::move(events), expected, handler = std::move(handler)]() mutable {
-    self->do_append(stream, events, expected, handler);
-  });
+                        append_handler handler, bool direct) {
+  boost::asio::post(
+      strand_, [self = shared_from_this(), stream = std::move(stream), events = std::move(events), expected,
+                handler = std::move(handler),
+                direct]() mutable { self->do_append(stream, events, expected, handler, direct); });
 }
 
 void store_impl::complete(pending_append& p, boost::system::error_code ec) {
-  auto ex = boost::asio::get_associated_executor(p.handler, strand_);
-  boost::asio::dispatch(ex, [h = std::move(p.handler), ec, r = p.result]() mutable { std::move(h)(ec, r); });
+  if (!p.direct) {
+    auto ex = boost::asio::get_associated_executor(p.handler, strand_);
+    boost::asio::dispatch(ex,
+                          [h = std::move(p.handler), ec, r = p.result]() mutable { std::move(h)(ec, r); });
+    return;
+  }
+  // What dispatch to the strand does from the strand, without its type-erased
+  // executor and function object.
+  auto h = std::move(p.handler);
+  std::move(h)(ec, std::move(p.result));
+  // After the handler returned, as a tracked handler's work would be released.
+  if (--direct_pending_ == 0) direct_work_ = {};
 }
 
 error store_impl::validate(const std::vector<event_data>& events) const {
@@ -128,9 +140,12 @@ error store_impl::validate(const std::vector<event_data>& events) const {
 }
 
 void store_impl::do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
-                           append_handler& handler) {
+                           append_handler& handler, bool direct) {
   EVSTORE_REQUIRE(on_writer_strand());
-  pending_append p{std::move(handler), {}};
+  pending_append p{std::move(handler), {}, direct};
+  if (direct && direct_pending_++ == 0) {
+    direct_work_ = boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked);
+  }
   p.result.expected = expected;
   auto fail = [&](error e) {
     p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
