@@ -211,13 +211,14 @@ result<void> store_impl::read_records(const std::vector<located_record>& located
     total += end - first.offset;
     i = j;
   }
-  auto buffer = std::make_shared<std::vector<std::byte>>(total);
-  storage.buffers.push_back(buffer);
+  // Not zeroed: every byte of it is read into below.
+  storage.buffers.push_back(std::make_shared_for_overwrite<std::byte[]>(total));
+  const std::span<std::byte> buffer(storage.buffers.back().get(), total);
   std::vector<std::size_t> at(located.size());  // where each record's bytes are in *buffer
   std::size_t base = 0;
   for (const stretch& st : stretches) {
     const located_record& first = located[order[st.begin]];
-    const std::span<std::byte> into = std::span(*buffer).subspan(base, st.to - st.from);
+    const std::span<std::byte> into = buffer.subspan(base, st.to - st.from);
     if (auto ok = log_reader_->read({first.partition, st.from}, into); !ok) return ok.error();
     for (std::size_t k = st.begin; k < st.end; ++k)
       at[order[k]] = base + (located[order[k]].offset - st.from);
@@ -227,7 +228,7 @@ result<void> store_impl::read_records(const std::vector<located_record>& located
     const located_record& l = located[k];
     format::decoded_record& rec = records[k];
     const auto status =
-        format::decode_record(std::span(*buffer).subspan(at[k], l.size), rec, format::record_names::required);
+        format::decode_record(buffer.subspan(at[k], l.size), rec, format::record_names::required);
     if (status != format::decode_status::ok || rec.size != l.size || rec.fields.position != l.position ||
         rec.fields.commit_end != l.commit_end || rec.kind != format::record_kind_event) {
       return corruption("damaged record or mismatch with $all",

@@ -67,7 +67,7 @@ using close_handler = boost::asio::any_completion_handler<void(boost::system::er
 // Owns the bytes the events of one read point into: the records read, and
 // copies of the stream names (an event may outlive the store).
 struct page_storage {
-  std::vector<std::shared_ptr<std::vector<std::byte>>> buffers;
+  std::vector<std::shared_ptr<std::byte[]>> buffers;
   std::deque<std::string> names;  // a deque: growing it never moves a name
   std::string_view keep_name(std::string_view name) { return names.emplace_back(name); }
 };
@@ -77,6 +77,15 @@ struct pending_append {
   append_result result;
   // The handler has no executor of its own: complete() calls it on the
   // strand, under the store's shared work (store_impl::direct_work_).
+  bool direct = false;
+};
+
+// An append on its way to the strand, waiting in the inbox (store_impl::append).
+struct incoming_append {
+  std::string stream;
+  std::vector<event_data> events;
+  expected_version expected;
+  append_handler handler;
   bool direct = false;
 };
 
@@ -227,6 +236,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
 
  private:
   // --- store/writer.cpp
+  // The inbox's appends queued since the drain of `epoch` was posted, unless
+  // a close took them first.
+  void drain_inbox(std::uint64_t epoch);
+  // Runs `appends` in order through do_append and empties it.
+  void run_appends(std::vector<incoming_append>& appends);
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler, bool direct);
   // do_append's steps.
@@ -322,6 +336,17 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::atomic<bool> closed_published_{false};
   mutable notifier notifier_;
   std::unique_ptr<class indexer> indexer_;
+
+  // Appends cross to the strand through this inbox: the first of a run posts
+  // one drain that takes all queued by then, instead of one post (an
+  // operation, a strand lock, a reference) each. close() takes what is
+  // queued before it and moves the epoch on, so an append made after
+  // close() still runs after it (and fails with store_closed).
+  std::mutex inbox_mutex_;
+  std::vector<incoming_append> inbox_;     // inbox_mutex_
+  std::uint64_t inbox_epoch_ = 0;          // inbox_mutex_
+  bool drain_posted_ = false;              // inbox_mutex_
+  std::vector<incoming_append> draining_;  // strand
 
   // Writer state (strand; recovery while opening).
   writer_streams writers_;
