@@ -14,6 +14,7 @@
 #include <future>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -592,6 +593,48 @@ TEST_P(store_test, closed_store_refuses_appends_and_keeps_reads) {
   ASSERT_FALSE(close_wait(s));
   EXPECT_EQ(append_wait(s, "c", make_events(1)).ec, errc::store_closed);
   EXPECT_EQ(s.read("c")->events.size(), 1u);
+}
+
+// Appends and a close issued without waiting, from a thread other than the
+// running loop, take effect in call order: each append made before close()
+// is stored, each made after fails with store_closed. The loop drains the
+// appends while they are being made, so close() finds some queued and some
+// already taken.
+TEST_P(store_test, unawaited_appends_around_a_close_take_effect_in_call_order) {
+  for (int round = 0; round < 8; ++round) {
+    store_options o;
+    o.directory = dir_.sub("round-" + std::to_string(round));
+    o.fsync_on_flush = GetParam();
+    auto s = store::open(io_.executor(), o);
+    ASSERT_TRUE(s) << s.error().message();
+    constexpr int before = 300, after = 100;
+    std::mutex m;
+    std::vector<std::optional<boost::system::error_code>> got(before + after);
+    int done = 0;
+    std::promise<void> all;
+    auto append = [&](int i) {
+      s->append("c", make_events(1), expect::any, [&, i](boost::system::error_code ec, append_result) {
+        std::lock_guard lock(m);
+        got[i] = ec;
+        if (++done == before + after) all.set_value();
+      });
+    };
+    for (int i = 0; i < before; ++i) append(i);
+    std::promise<boost::system::error_code> closed;
+    s->close([&](boost::system::error_code ec) { closed.set_value(ec); });
+    for (int i = before; i < before + after; ++i) append(i);
+    ASSERT_EQ(all.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+    EXPECT_FALSE(closed.get_future().get());
+    for (int i = 0; i < before + after; ++i) {
+      ASSERT_TRUE(got[i].has_value()) << i;
+      if (i < before) {
+        EXPECT_FALSE(*got[i]) << "append " << i << " was made before close(): " << got[i]->message();
+      } else {
+        EXPECT_EQ(*got[i], errc::store_closed) << "append " << i << " was made after close()";
+      }
+    }
+    EXPECT_EQ(s->read("c", {.max_count = 1000})->events.size(), static_cast<std::size_t>(before));
+  }
 }
 
 #if defined(EVSTORE_TEST_HOOKS)

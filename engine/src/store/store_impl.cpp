@@ -241,7 +241,18 @@ void store_impl::async_close(close_handler user_handler) {
                            h = std::move(user_handler)](boost::system::error_code ec) mutable {
     self->complete_on_executor(std::move(h), ec);
   };
-  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler)]() mutable {
+  // The appends queued before this call run before the close; a drain
+  // posted for them finds the epoch moved on and leaves the rest for its own.
+  std::vector<incoming_append> earlier;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    earlier.swap(inbox_);
+    ++inbox_epoch_;
+    drain_posted_ = false;
+  }
+  boost::asio::post(strand_, [self = shared_from_this(), handler = std::move(handler),
+                              earlier = std::move(earlier)]() mutable {
+    self->run_appends(earlier);
     self->closed_ = true;
     self->close_handlers_.push_back(std::move(handler));
     if (!self->flush_in_flight_ && (!self->sealed_.empty() || !self->batch_->empty())) {

@@ -69,10 +69,39 @@ void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() 
 
 void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
                         append_handler handler, bool direct) {
-  boost::asio::post(
-      strand_, [self = shared_from_this(), stream = std::move(stream), events = std::move(events), expected,
-                handler = std::move(handler),
-                direct]() mutable { self->do_append(stream, events, expected, handler, direct); });
+  bool post = false;
+  std::uint64_t epoch = 0;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back({std::move(stream), std::move(events), expected, std::move(handler), direct});
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      post = true;
+      epoch = inbox_epoch_;
+    }
+  }
+  if (post) boost::asio::post(strand_, [self = shared_from_this(), epoch] { self->drain_inbox(epoch); });
+}
+
+void store_impl::drain_inbox(std::uint64_t epoch) {
+  EVSTORE_REQUIRE(on_writer_strand());
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (epoch != inbox_epoch_) return;  // a close took them, and a later drain has the rest
+    std::swap(inbox_, draining_);
+    drain_posted_ = false;
+  }
+  run_appends(draining_);
+}
+
+void store_impl::run_appends(std::vector<incoming_append>& appends) {
+  EVSTORE_REQUIRE(on_writer_strand());
+  // A handler called here (a refused append) may append again: that goes to
+  // the inbox and a drain of its own, never into `appends`.
+  for (incoming_append& a : appends) do_append(a.stream, a.events, a.expected, a.handler, a.direct);
+  appends.clear();
+  // A burst's queue goes back; steady appends reuse theirs.
+  if (appends.capacity() > 4096) appends.shrink_to_fit();
 }
 
 void store_impl::complete(pending_append& p, boost::system::error_code ec) {
