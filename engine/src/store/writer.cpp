@@ -113,10 +113,16 @@ void store_impl::complete(pending_append& p, boost::system::error_code ec) {
   }
   // What dispatch to the strand does from the strand, without its type-erased
   // executor and function object.
+  // The work goes after the handler returned or threw, as a tracked
+  // handler's would: a throwing callback must not keep run() from returning.
+  struct release_work {
+    store_impl& s;
+    ~release_work() {
+      if (--s.direct_pending_ == 0) s.direct_work_ = {};
+    }
+  } release{*this};
   auto h = std::move(p.handler);
   std::move(h)(ec, std::move(p.result));
-  // After the handler returned, as a tracked handler's work would be released.
-  if (--direct_pending_ == 0) direct_work_ = {};
 }
 
 error store_impl::validate(const std::vector<event_data>& events) const {
