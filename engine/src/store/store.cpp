@@ -32,9 +32,10 @@ store::~store() {
 
 void store::async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                          boost::asio::any_completion_handler<append_signature> handler, bool own_executor) {
+  // A plain callback runs on the strand, under the one work guard the store
+  // holds for all of them (store_impl::complete); a handler with an executor
+  // of its own keeps that executor busy until it runs there.
   if (!own_executor) {
-    // Called on the strand; the store holds work on its executor for all of
-    // them at once (store_impl::complete).
     impl_->append(std::move(stream), std::move(events), expected, std::move(handler), true);
     return;
   }

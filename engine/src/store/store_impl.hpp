@@ -162,7 +162,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Read-only stores: follow new events of the writer.
   [[nodiscard]] result<std::uint64_t> refresh();
 
-  // --- store/writer.cpp (append() posts to the strand)
+  // --- store/writer.cpp (append() queues in the inbox; the strand runs them)
   // direct: call the handler on the strand (it has no executor of its own)
   // and hold the store's shared work for it instead of its own.
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
@@ -241,8 +241,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void drain_inbox(std::uint64_t epoch);
   // Runs `appends` in order through do_append and empties it.
   void run_appends(std::vector<incoming_append>& appends);
+  // `committed_at`: the wall clock (ms) read once for the run of appends.
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
-                 append_handler& handler, bool direct);
+                 append_handler& handler, bool direct, std::int64_t committed_at);
   // do_append's steps.
   error check_appendable(const std::string& stream, const std::vector<event_data>& events) const;
   [[nodiscard]] result<writer_stream*> writer_stream_of(const std::string& stream);
@@ -259,7 +260,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                                                                      const std::vector<event_data>& events);
   void load_recent(writer_stream& s);
   std::uint16_t partition_of(std::string_view stream) const;
-  void encode_append(writer_stream& s, std::vector<event_data>& events, append_result& r);
+  void encode_append(writer_stream& s, std::vector<event_data>& events, append_result& r,
+                     std::int64_t committed_at);
   void complete(pending_append& p, boost::system::error_code ec);
 
   // --- store/flush.cpp
