@@ -163,7 +163,7 @@ std::optional<int> parse_options(int argc, char** argv, options& o) {
       "fsync", "acknowledge appends only after fdatasync (group commit)")(
       "read-only", "serve a store another process writes, following it; writes answer 403")(
       "token-file", po::value(&o.token_file),
-      "require bearer tokens: lines \"read <token>\" or \"write <token>\"")(
+      "require bearer tokens: lines \"<read|write|append> <token> [<stream prefix>...]\"")(
       "open-probes",
       "with --token-file: answer GET /health and /metrics without a token (probes, Prometheus)")(
       "tls-cert", po::value(&o.server.tls_cert_file), "PEM certificate chain: serve HTTPS/WSS only")(

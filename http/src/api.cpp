@@ -171,27 +171,39 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
   auto on_engine = [this, &done](std::function<api_response()> work) {
     boost::asio::post(engine_, [work = std::move(work), done = std::move(done)] { done(work()); });
   };
+  const permissions& who = request.who;
+  // The token was checked for the method (a read or a change) as the header
+  // came; here for what the route touches.
+  auto forbidden = [&done](const std::string& why) { done(error_response(403, "forbidden", why)); };
   if (seg.size() == 2 && seg[0] == "streams") {
     const std::string stream = seg[1];
-    if (m == "POST") return append(stream, request, done);
+    if (m == "POST") {
+      if (!who.may_append(stream)) return forbidden("this token may not append to '" + stream + "'");
+      return append(stream, request, done);
+    }
+    if ((m == "GET" || m == "HEAD") && !who.may_read(stream))
+      return forbidden("this token may not read '" + stream + "'");
     if (m == "GET") return on_engine([this, stream, tt = *t] { return read(stream, tt); });
     if (m == "HEAD") return on_engine([this, stream] { return head(stream); });
     return done(error_response(405, "method_not_allowed", "use GET, HEAD or POST on a stream"));
   }
   if (seg.size() == 1 && seg[0] == "streams") {
-    if (m == "GET") return on_engine([this, tt = *t] { return list(tt); });
+    if (m == "GET") return on_engine([this, tt = *t, who] { return list(tt, who); });
     return done(error_response(405, "method_not_allowed", "use GET"));
   }
   if (seg.size() == 2 && seg[0] == "read-streams") {
+    // A read stream's filter may take any stream's events.
+    if ((m == "PUT" || m == "DELETE") && !who.may_administer())
+      return forbidden("creating and dropping read streams needs a write token without stream prefixes");
     if (m == "PUT") return create_read_stream(seg[1], request.body, done);
     if (m == "DELETE") return delete_read_stream(seg[1], done);
     return done(error_response(405, "method_not_allowed", "use PUT or DELETE on a read stream"));
   }
   if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {
-    return on_engine([this, name = seg[1], tt = *t] { return consumer(name, tt); });
+    return on_engine([this, name = seg[1], tt = *t, who] { return consumer(name, tt, who); });
   }
   if (seg.size() == 1 && seg[0] == "consumers" && m == "GET")
-    return on_engine([this] { return consumers(); });
+    return on_engine([this, who] { return consumers(who); });
   if (seg.size() == 1 && seg[0] == "health" && m == "GET") return done(health());
   if (seg.size() == 1 && seg[0] == "metrics" && m == "GET") return done(metrics());
   if (m == "GET" || m == "HEAD") {
@@ -285,7 +297,7 @@ api_response api::head(const std::string& stream) const {
   return r;
 }
 
-api_response api::list(const target& t) const {
+api_response api::list(const target& t, const permissions& who) const {
   std::size_t offset = 0, limit = 1000;
   if (auto it = t.query.find("offset"); it != t.query.end()) {
     auto v = to_u64(it->second);
@@ -299,7 +311,10 @@ api_response api::list(const target& t) const {
   }
   std::string body = "[";
   bool first = true;
+  // A token bound to prefixes sees its streams: a page may hold fewer than
+  // `limit`, and offsets count every stream.
   for (const auto& s : store_.list_streams(offset, limit)) {
+    if (!who.may_read(s.name)) continue;
     if (!first) body += ',';
     first = false;
     body += "{\"stream\":" + json_string(s.name) + ",\"version\":" + std::to_string(s.event_count - 1) +
@@ -307,6 +322,7 @@ api_response api::list(const target& t) const {
   }
   if (offset == 0) {
     for (const auto& r : store_.list_read_streams()) {
+      if (!who.may_read(r.name)) continue;
       if (!first) body += ',';
       first = false;
       body += "{\"stream\":" + json_string(r.name) +
@@ -371,8 +387,10 @@ std::string consumer_json(const consumer_info& c) {
 
 // A consumer is named within its stream: ?stream= picks one; without it the
 // name must belong to exactly one stream.
-api_response api::consumer(const std::string& name, const target& t) const {
+api_response api::consumer(const std::string& name, const target& t, const permissions& who) const {
   if (auto it = t.query.find("stream"); it != t.query.end()) {
+    if (!who.may_read(it->second))
+      return error_response(403, "forbidden", "this token may not read '" + it->second + "'");
     auto info = store_.consumer_state(it->second, name);
     if (!info) return from_error(info.error());
     api_response r;
@@ -382,8 +400,9 @@ api_response api::consumer(const std::string& name, const target& t) const {
   auto all = store_.list_consumers();
   if (!all) return from_error(all.error());
   std::vector<const consumer_info*> named;
+  // Consumers of streams the token may not read are not there for it.
   for (const consumer_info& c : *all) {
-    if (c.name == name) named.push_back(&c);
+    if (c.name == name && who.may_read(c.stream)) named.push_back(&c);
   }
   if (named.empty()) return error_response(404, "consumer_not_found", "no consumer named " + name);
   if (named.size() > 1) {
@@ -400,12 +419,17 @@ api_response api::consumer(const std::string& name, const target& t) const {
   return r;
 }
 
-api_response api::consumers() const {
+api_response api::consumers(const permissions& who) const {
   auto all = store_.list_consumers();
   if (!all) return from_error(all.error());
   api_response r;
   r.body = "[";
-  for (std::size_t i = 0; i < all->size(); ++i) r.body += (i ? "," : "") + consumer_json((*all)[i]);
+  bool first = true;
+  for (const consumer_info& c : *all) {
+    if (!who.may_read(c.stream)) continue;
+    r.body += (first ? "" : ",") + consumer_json(c);
+    first = false;
+  }
   r.body += "]";
   return r;
 }

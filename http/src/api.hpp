@@ -11,6 +11,7 @@
 // strand; `done` is called on one of those, exactly once.
 #pragma once
 
+#include "auth.hpp"
 #include "responses.hpp"
 #include <evstore/store.hpp>
 
@@ -31,6 +32,7 @@ struct api_request {
   std::string target;  // path and query, as sent (percent-encoded)
   std::string body;
   std::string expected_version;  // the Expected-Version header, if any
+  permissions who;               // what the request's token allows (default: everything)
 };
 
 // A parsed request target: decoded path segments and query parameters.
@@ -103,14 +105,14 @@ class api {
   void append(const std::string& stream, api_request& request, std::function<void(api_response)>& done);
   api_response read(const std::string& stream, const target& t) const;
   api_response head(const std::string& stream) const;
-  api_response list(const target& t) const;
+  api_response list(const target& t, const permissions& who) const;
   api_response health() const;
   api_response metrics() const;
   void create_read_stream(const std::string& name, const std::string& body,
                           std::function<void(api_response)>& done);
   void delete_read_stream(const std::string& name, std::function<void(api_response)>& done);
-  api_response consumer(const std::string& name, const target& t) const;
-  api_response consumers() const;
+  api_response consumer(const std::string& name, const target& t, const permissions& who) const;
+  api_response consumers(const permissions& who) const;
 
   store& store_;
   boost::asio::any_io_executor engine_;

@@ -1,5 +1,6 @@
-// Bearer-token authentication: the token file, and the check of a request's
-// Authorization header against the tokens and the scope the operation needs.
+// Bearer-token authentication and authorization: the token file, the check
+// of a request's Authorization header, and what the token found may touch
+// (a scope, and stream name prefixes that bound it).
 #pragma once
 
 #include "responses.hpp"
@@ -11,19 +12,53 @@
 
 namespace evstore::http {
 
-enum class token_scope { read, write };
+// read: GET/HEAD routes and subscriptions. write: those and every change.
+// append: appends only (a producer that must not read).
+enum class token_scope { read, write, append };
 
 struct token {
   std::string secret;
   token_scope scope = token_scope::read;
+  // Stream name prefixes the token is bound to ("orders-": the streams of
+  // category orders); empty: every stream, the store's own included.
+  std::vector<std::string> prefixes;
 };
 
-// "<read|write> <token>" per line; '#' starts a comment. Errors name the line.
+// What the request's token allows. Without tokens on the server: everything.
+class permissions {
+ public:
+  permissions() = default;  // no tokens: everything
+  explicit permissions(const token& t) : scope_(t.scope), prefixes_(t.prefixes), open_(false) {}
+
+  bool may_read() const { return open_ || scope_ != token_scope::append; }
+  bool may_append() const { return open_ || scope_ != token_scope::read; }
+  // A token without prefixes: $all, $et-, read streams' definitions, every
+  // consumer; write scope adds creating and dropping read streams.
+  bool whole_store() const { return open_ || prefixes_.empty(); }
+  bool may_administer() const { return whole_store() && (open_ || scope_ == token_scope::write); }
+  // The stream's events, by name: a stream within the prefixes, or $ce-<c>
+  // when every stream of category c is (its "c-" starts with a prefix).
+  // Other $ streams ($all, $et-<type>) mix any stream's events: whole store only.
+  bool may_read(std::string_view stream) const;
+  bool may_append(std::string_view stream) const;
+
+ private:
+  bool within(std::string_view name) const;
+
+  token_scope scope_ = token_scope::write;
+  std::vector<std::string> prefixes_;
+  bool open_ = true;
+};
+
+// "<read|write|append> <token> [<prefix>...]" per line; '#' starts a
+// comment. Errors name the line, never the token.
 [[nodiscard]] result<std::vector<token>> load_token_file(const std::string& path);
 
 // 0 if allowed (always, without tokens); else the status to answer: 401
-// (no or an unknown bearer token) or 403 (a read token for a write).
-unsigned authorize(const std::vector<token>& tokens, std::string_view authorization, bool needs_write);
+// (no or an unknown bearer token) or 403 (a read token for a write, an
+// append token for a read). Sets `granted` to what the token allows.
+unsigned authorize(const std::vector<token>& tokens, std::string_view authorization, bool needs_write,
+                   permissions& granted);
 
 // The answer to a refusal of authorize(): 401 with WWW-Authenticate: Bearer,
 // or 403 with `forbidden` as its message.

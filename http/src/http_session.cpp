@@ -140,8 +140,9 @@ class http_session : public net::connection, public std::enable_shared_from_this
            ec != bhttp::error::need_more;
   }
 
-  // The status that refuses `req` for its token (401, 403), or 0.
-  unsigned access_refusal(const bhttp::request<bhttp::string_body>& req) const {
+  // The status that refuses `req` for its token (401, 403), or 0; what the
+  // token allows goes to granted_, for the route's own check.
+  unsigned access_refusal(const bhttp::request<bhttp::string_body>& req) {
     const bool writes = req.method() == bhttp::verb::post || req.method() == bhttp::verb::put ||
                         req.method() == bhttp::verb::delete_;
     // The console's static files hold no data: a browser loads them without
@@ -150,7 +151,9 @@ class http_session : public net::connection, public std::enable_shared_from_this
                               find_console_asset(req.target()) != nullptr;
     const bool open_probe =
         st_->options.open_probes && req.method() == bhttp::verb::get && is_probe(req.target());
-    return console_file || open_probe ? 0 : st_->authorize(req[bhttp::field::authorization], writes);
+    granted_ = permissions();
+    if (console_file || open_probe) return 0;
+    return st_->authorize(req[bhttp::field::authorization], writes, granted_);
   }
 
   void on_header(beast::error_code ec, std::size_t) {
@@ -183,7 +186,8 @@ class http_session : public net::connection, public std::enable_shared_from_this
                          "request body exceeds " + std::to_string(st_->options.body_limit) + " bytes"));
     }
     if (const unsigned denied = access_refusal(req)) {
-      return reply_early(refusal(denied, "this token may only read"));
+      return reply_early(
+          refusal(denied, granted_.may_read() ? "this token may only read" : "this token may only append"));
     }
     // RFC 9110 §10.1.1: an expectation other than 100-continue cannot be met.
     if (const auto n = req.count(bhttp::field::expect);
@@ -245,7 +249,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
       case route_kind::plain: break;
     }
     api_request a{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
-                  std::string(req["Expected-Version"])};
+                  std::string(req["Expected-Version"]), std::move(granted_)};
     // dispatch, not post: an append completes on the store's strand, on
     // this same loop (evstored), and the answer is written from there
     // without another trip through the loop's queue. From another thread (the
@@ -410,10 +414,11 @@ class http_session : public net::connection, public std::enable_shared_from_this
   // consumer also takes the consumer's lock, may create its file, and its
   // acks commit: it needs a write token.
   void start_websocket(bhttp::request<bhttp::string_body> req, subscribe_params p) {
-    if (p.consumer) {
-      if (const unsigned denied = st_->authorize(req[bhttp::field::authorization], true)) {
-        return reply_and_close(refusal(denied, "a consumer commits its acks: it needs a write token"));
-      }
+    if (!granted_.may_read(p.stream)) {
+      return reply_and_close(refusal(403, "this token may not read '" + p.stream + "'"));
+    }
+    if (p.consumer && !granted_.may_append()) {
+      return reply_and_close(refusal(403, "a consumer commits its acks: it needs a write token"));
     }
     record(101);
     finished_ = true;  // the WebSocket session owns the connection now
@@ -425,6 +430,9 @@ class http_session : public net::connection, public std::enable_shared_from_this
   // not open are answered here; the stream is the SSE session's.
   void start_sse(const subscribe_params& p) {
     if (!p.invalid.empty()) return reply_and_close(error_response(400, "invalid_argument", p.invalid));
+    if (!granted_.may_read(p.stream)) {
+      return reply_and_close(refusal(403, "this token may not read '" + p.stream + "'"));
+    }
     // Opening may read the stream's index (its first use): on the engine's
     // executor, never on the network loop.
     boost::asio::post(st_->engine, [self = shared_from_this(), p] {
@@ -465,6 +473,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::string method_, path_;
+  permissions granted_;  // what the current request's token allows
   std::chrono::steady_clock::time_point started_;
   std::string response_;  // the response being written
   bool first_ = true, keep_alive_ = false, http10_ = false, finished_ = false;

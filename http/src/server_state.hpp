@@ -53,9 +53,10 @@ struct server::state : std::enable_shared_from_this<server::state> {
   // the server closed the connection itself are not logged.
   void log_session_error(std::string_view what, const boost::system::error_code& ec,
                          const net::connection& c);
-  // 0 if allowed; else the status to answer (401 or 403).
-  unsigned authorize(std::string_view header, bool needs_write) const {
-    return http::authorize(options.tokens, header, needs_write);
+  // 0 if allowed; else the status to answer (401 or 403). `granted`: what
+  // the token allows, for the route to check against its streams.
+  unsigned authorize(std::string_view header, bool needs_write, permissions& granted) const {
+    return http::authorize(options.tokens, header, needs_write, granted);
   }
 };
 
