@@ -45,6 +45,7 @@ unsigned status_for(const boost::system::error_code& ec) {
       case errc::wrong_expected_version: return 409;
       case errc::read_stream_exists: return 409;
       case errc::duplicate_event_id: return 409;
+      case errc::refused: return 403;
       case errc::consumer_busy: return 409;
       case errc::stream_not_found: return 404;
       case errc::stream_deleted: return 404;

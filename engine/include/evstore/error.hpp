@@ -34,6 +34,7 @@ enum class errc {
   read_stream_exists,   // create_read_stream with a name in use by another definition or a write stream
   duplicate_event_id,   // an id of the append is a recent event's, but the append is not a retry of that
                         // append
+  refused,              // the application's before_append or before_read hook refused (store_options)
 };
 
 const boost::system::error_category& category() noexcept;

@@ -133,6 +133,23 @@ struct store_options {
   // hash of the name. Only placement depends on it: it may change between
   // opens. Called on the writer's strand.
   std::function<std::size_t(std::string_view stream)> partitioner;
+
+  // The application's own rules for who may touch which stream (the way
+  // node-event-storage's preCommit and preRead do): return an error to refuse,
+  // an empty one (the default error{}) to let the operation through. A
+  // refusal reaches the caller with errc::refused and the hook's detail
+  // (whatever code the hook gives: callers branch on one code) and changes
+  // nothing. The hooks must not call back into the store.
+  //
+  // before_append: every append, once its events passed validation and
+  // before its expected version is checked. Called on the writer's strand,
+  // one append at a time: keep it cheap, it holds up every append behind it.
+  std::function<evstore::error(std::string_view stream, const std::vector<event_data>& events)> before_append;
+  // before_read: each read(), events(), stream_version(), aggregate(),
+  // subscribe() and consumer() of a stream ("$all", system and read streams
+  // included), once per call, on the caller's thread: it may run on several
+  // threads at once. Not the store's own reads (indexers, recovery, backup).
+  std::function<evstore::error(std::string_view stream)> before_read;
 };
 
 // One page of a read. Each event owns its bytes (recorded_event::storage).

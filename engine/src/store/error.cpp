@@ -28,6 +28,7 @@ class evstore_category final : public boost::system::error_category {
       case errc::consumer_busy: return "consumer_busy";
       case errc::read_stream_exists: return "read_stream_exists";
       case errc::duplicate_event_id: return "duplicate_event_id";
+      case errc::refused: return "refused";
     }
     return "unknown evstore error";
   }

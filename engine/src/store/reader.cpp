@@ -401,7 +401,13 @@ result<read_page> store_impl::read(std::string_view stream, const read_options& 
 // --- cursor: the state behind event_range.
 
 cursor::cursor(std::shared_ptr<const store_impl> impl, std::string stream, read_options o)
-    : impl_(std::move(impl)), stream_(std::move(stream)), options_(o), remaining_(o.max_count) {}
+    : impl_(std::move(impl)), stream_(std::move(stream)), options_(o), remaining_(o.max_count) {
+  // store::events() and aggregate(): asked once, as the range is made.
+  if (auto refused = impl_->refused_read(stream_); refused.code) {
+    error_ = std::move(refused);
+    done_ = true;
+  }
+}
 
 void cursor::fill() {
   while (index_ >= page_.events.size() && !done_) {

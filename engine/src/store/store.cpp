@@ -54,6 +54,7 @@ void store::async_close(boost::asio::any_completion_handler<detail::detailed_sig
 }
 
 result<read_page> store::read(std::string_view stream, read_options options) const {
+  if (auto refused = impl_->refused_read(stream); refused.code) return refused;
   return impl_->read(stream, options);
 }
 
@@ -62,6 +63,7 @@ event_range store::events(std::string_view stream, read_options options) const {
 }
 
 result<std::optional<std::uint64_t>> store::stream_version(std::string_view stream) const {
+  if (auto refused = impl_->refused_read(stream); refused.code) return refused;
   auto page = impl_->read(stream, read_options{from_end, 1, direction::backward});
   if (!page) {
     if (page.error().code == errc::stream_not_found) return std::optional<std::uint64_t>{};
@@ -84,6 +86,7 @@ result<subscription> store::subscribe(std::string_view stream, subscription_opti
 
 result<subscription> store::subscribe(std::string_view stream, subscription_options options,
                                       subscription::executor_type executor) const {
+  if (auto refused = impl_->refused_read(stream); refused.code) return refused;
   auto count = impl_->published_count(stream);
   if (!count) return count.error();
   if (options.from == from_end) options.from = *count;
@@ -145,12 +148,14 @@ void store::async_delete_read_stream(
 std::vector<read_stream_info> store::list_read_streams() const { return impl_->links().list(); }
 
 result<consumer> store::consumer(std::string_view stream, std::string_view name) const {
+  if (auto refused = impl_->refused_read(stream); refused.code) return refused;
   auto c = detail::open_consumer(impl_, stream, name);
   if (!c) return c.error();
   return evstore::consumer(std::move(*c));
 }
 
 result<consumer_info> store::consumer_state(std::string_view stream, std::string_view name) const {
+  if (auto refused = impl_->refused_read(stream); refused.code) return refused;
   return detail::read_consumer_info(*impl_, stream, name);
 }
 

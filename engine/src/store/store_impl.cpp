@@ -15,6 +15,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <exception>
 
 #include <sys/resource.h>
 
@@ -213,6 +214,42 @@ store_statistics store_impl::statistics() const {
 
 std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const read_options& options) const {
   return std::make_unique<cursor>(shared_from_this(), std::string(stream), options);
+}
+
+namespace {
+
+// A hook's answer as the caller sees it: one code to branch on, the hook's
+// own words (or its code's) as the detail.
+evstore::error as_refusal(const evstore::error& verdict, std::string_view what, std::string_view stream) {
+  if (!verdict.code) return {};
+  std::string why = verdict.detail.empty() ? verdict.code.message() : verdict.detail;
+  return {errc::refused,
+          std::string(what) + " of '" + std::string(stream) + "' refused by the application: " + why};
+}
+
+}  // namespace
+
+evstore::error store_impl::refused_read(std::string_view stream) const {
+  if (!options_.before_read) return {};
+  try {
+    return as_refusal(options_.before_read(stream), "a read", stream);
+  } catch (const std::exception& e) {
+    return as_refusal({errc::refused, std::string("before_read threw: ") + e.what()}, "a read", stream);
+  } catch (...) {
+    return as_refusal({errc::refused, "before_read threw"}, "a read", stream);
+  }
+}
+
+evstore::error store_impl::refused_append(std::string_view stream,
+                                          const std::vector<event_data>& events) const {
+  if (!options_.before_append) return {};
+  try {
+    return as_refusal(options_.before_append(stream, events), "an append", stream);
+  } catch (const std::exception& e) {
+    return as_refusal({errc::refused, std::string("before_append threw: ") + e.what()}, "an append", stream);
+  } catch (...) {
+    return as_refusal({errc::refused, "before_append threw"}, "an append", stream);
+  }
 }
 
 error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {

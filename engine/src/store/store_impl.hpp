@@ -150,6 +150,12 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   std::vector<stream_info> list_streams(std::size_t offset, std::size_t limit) const;
   store_statistics statistics() const;
   std::unique_ptr<cursor> make_cursor(std::string_view stream, const read_options& options) const;
+  // The application's verdict on a read or an append (store_options'
+  // before_read, before_append): errc::refused with the hook's detail, or
+  // no error. A hook that throws refuses.
+  [[nodiscard]] evstore::error refused_read(std::string_view stream) const;
+  [[nodiscard]] evstore::error refused_append(std::string_view stream,
+                                              const std::vector<event_data>& events) const;
   // Streams with at least one published event.
   std::uint64_t stream_count() const { return stream_count_.load(std::memory_order_acquire); }
   // True if `stream` is a write stream with a published event.

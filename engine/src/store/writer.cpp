@@ -191,6 +191,7 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
     complete(p, e.code);
   };
   if (auto refused = check_appendable(stream, events); refused.code) return fail(std::move(refused));
+  if (auto refused = refused_append(stream, events); refused.code) return fail(std::move(refused));
   // Before the stream's state is looked up: in buffered mode the flush this
   // may start runs here, and its sweep of the writer cache must not drop a
   // state this append is about to use (it is not in a batch yet).
