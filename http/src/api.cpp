@@ -162,6 +162,16 @@ route route_request(std::string_view method, std::string_view raw_target, bool u
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
     : store_(s), engine_(std::move(engine_executor)), options_(options), metrics_(metrics) {}
 
+bool api::may_read(const permissions& who, std::string_view stream) const {
+  if (who.whole_store() || stream.starts_with('$')) return who.may_read(stream);
+  // An in-memory list (a few definitions), not a disk read.
+  for (const read_stream_info& r : store_.list_read_streams()) {
+    if (r.name == stream)
+      return !r.filter.stream_prefix.empty() && who.may_read_all_of(r.filter.stream_prefix);
+  }
+  return who.may_read(stream);
+}
+
 void api::handle(api_request request, std::function<void(api_response)> done) {
   auto t = parse_target(request.target);
   if (!t) return done(error_response(400, "bad_request", "malformed request target"));
@@ -181,7 +191,7 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
       if (!who.may_append(stream)) return forbidden("this token may not append to '" + stream + "'");
       return append(stream, request, done);
     }
-    if ((m == "GET" || m == "HEAD") && !who.may_read(stream))
+    if ((m == "GET" || m == "HEAD") && !may_read(who, stream))
       return forbidden("this token may not read '" + stream + "'");
     if (m == "GET") return on_engine([this, stream, tt = *t] { return read(stream, tt); });
     if (m == "HEAD") return on_engine([this, stream] { return head(stream); });
@@ -322,7 +332,7 @@ api_response api::list(const target& t, const permissions& who) const {
   }
   if (offset == 0) {
     for (const auto& r : store_.list_read_streams()) {
-      if (!who.may_read(r.name)) continue;
+      if (!may_read(who, r.name)) continue;
       if (!first) body += ',';
       first = false;
       body += "{\"stream\":" + json_string(r.name) +
@@ -389,7 +399,7 @@ std::string consumer_json(const consumer_info& c) {
 // name must belong to exactly one stream.
 api_response api::consumer(const std::string& name, const target& t, const permissions& who) const {
   if (auto it = t.query.find("stream"); it != t.query.end()) {
-    if (!who.may_read(it->second))
+    if (!may_read(who, it->second))
       return error_response(403, "forbidden", "this token may not read '" + it->second + "'");
     auto info = store_.consumer_state(it->second, name);
     if (!info) return from_error(info.error());
@@ -402,7 +412,7 @@ api_response api::consumer(const std::string& name, const target& t, const permi
   std::vector<const consumer_info*> named;
   // Consumers of streams the token may not read are not there for it.
   for (const consumer_info& c : *all) {
-    if (c.name == name && who.may_read(c.stream)) named.push_back(&c);
+    if (c.name == name && may_read(who, c.stream)) named.push_back(&c);
   }
   if (named.empty()) return error_response(404, "consumer_not_found", "no consumer named " + name);
   if (named.size() > 1) {
@@ -426,7 +436,7 @@ api_response api::consumers(const permissions& who) const {
   r.body = "[";
   bool first = true;
   for (const consumer_info& c : *all) {
-    if (!who.may_read(c.stream)) continue;
+    if (!may_read(who, c.stream)) continue;
     r.body += (first ? "" : ",") + consumer_json(c);
     first = false;
   }

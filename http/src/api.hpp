@@ -98,6 +98,10 @@ class api {
 
   void handle(api_request request, std::function<void(api_response)> done);
 
+  // May `who` read `stream`'s events: permissions::may_read, except that a
+  // read stream is judged by its filter (a token bound to prefixes reads one
+  // only when its filter's stream prefix is within them), not by its name.
+  bool may_read(const permissions& who, std::string_view stream) const;
   store& engine() { return store_; }
   const boost::asio::any_io_executor& engine_executor() const { return engine_; }
 

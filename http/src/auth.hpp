@@ -38,9 +38,14 @@ class permissions {
   bool may_administer() const { return whole_store() && (open_ || scope_ == token_scope::write); }
   // The stream's events, by name: a stream within the prefixes, or $ce-<c>
   // when every stream of category c is (its "c-" starts with a prefix).
-  // Other $ streams ($all, $et-<type>) mix any stream's events: whole store only.
+  // Other $ streams ($all, $et-<type>) mix any stream's events: whole store
+  // only. A read stream's events come from the streams its filter takes:
+  // api::may_read asks may_read_all_of(its stream prefix) instead.
   bool may_read(std::string_view stream) const;
   bool may_append(std::string_view stream) const;
+  // Every stream whose name starts with `prefix` is within the token's
+  // prefixes (an empty `prefix`, any stream: only for a whole-store token).
+  bool may_read_all_of(std::string_view prefix) const { return may_read() && within(prefix); }
 
  private:
   bool within(std::string_view name) const;

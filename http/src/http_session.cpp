@@ -249,7 +249,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
       case route_kind::plain: break;
     }
     api_request a{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
-                  std::string(req["Expected-Version"]), std::move(granted_)};
+                  std::string(req["Expected-Version"]), granted_};
     // dispatch, not post: an append completes on the store's strand, on
     // this same loop (evstored), and the answer is written from there
     // without another trip through the loop's queue. From another thread (the
@@ -414,7 +414,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
   // consumer also takes the consumer's lock, may create its file, and its
   // acks commit: it needs a write token.
   void start_websocket(bhttp::request<bhttp::string_body> req, subscribe_params p) {
-    if (!granted_.may_read(p.stream)) {
+    if (!st_->routes.may_read(granted_, p.stream)) {
       return reply_and_close(refusal(403, "this token may not read '" + p.stream + "'"));
     }
     if (p.consumer && !granted_.may_append()) {
@@ -430,7 +430,7 @@ class http_session : public net::connection, public std::enable_shared_from_this
   // not open are answered here; the stream is the SSE session's.
   void start_sse(const subscribe_params& p) {
     if (!p.invalid.empty()) return reply_and_close(error_response(400, "invalid_argument", p.invalid));
-    if (!granted_.may_read(p.stream)) {
+    if (!st_->routes.may_read(granted_, p.stream)) {
       return reply_and_close(refusal(403, "this token may not read '" + p.stream + "'"));
     }
     // Opening may read the stream's index (its first use): on the engine's
