@@ -133,3 +133,43 @@ TEST(store_hooks, before_read_refuses_every_way_of_reading_a_stream_and_not_the_
 }
 
 }  // namespace
+
+namespace {
+
+TEST(store_hooks, lists_leave_out_what_before_read_refuses) {
+  temp_dir dir;
+  io_thread io;
+  {
+    // A consumer on each stream, made before the rule exists.
+    auto s = store::open(io.executor(), {.directory = dir.sub("store")});
+    ASSERT_TRUE(s) << s.error().message();
+    for (const std::string stream : {"secret-1", "public-1"}) {
+      ASSERT_FALSE(append_wait(*s, stream, make_events(1)).ec);
+      auto c = s->consumer(stream, "mailer");
+      ASSERT_TRUE(c) << c.error().message();
+      ASSERT_FALSE(commit_wait(*c, 1, "{}"));
+    }
+    ASSERT_FALSE(close_wait(*s));
+  }
+  store_options o{.directory = dir.sub("store")};
+  o.before_read = [](std::string_view stream) -> evstore::error {
+    return stream.starts_with("secret-") ? evstore::error(errc::refused, "need-to-know") : evstore::error();
+  };
+  auto s = store::open(io.executor(), o);
+  ASSERT_TRUE(s) << s.error().message();
+  const auto streams = s->list_streams();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams.front().name, "public-1");
+  auto consumers = s->list_consumers();
+  ASSERT_TRUE(consumers) << consumers.error().message();
+  ASSERT_EQ(consumers->size(), 1u);
+  EXPECT_EQ(consumers->front().stream, "public-1");
+  // The hook sees names: secret-1's event still reaches the names it lets through.
+  EXPECT_TRUE(wait_until([&] {
+    auto ce = s->read("$ce-secret");
+    return ce && ce->events.size() == 1;
+  })) << "documented: refuse $ce-secret, $all, $et- too to keep secret-1 private";
+  EXPECT_FALSE(close_wait(*s));
+}
+
+}  // namespace

@@ -146,9 +146,13 @@ struct store_options {
   // one append at a time: keep it cheap, it holds up every append behind it.
   std::function<evstore::error(std::string_view stream, const std::vector<event_data>& events)> before_append;
   // before_read: each read(), events(), stream_version(), aggregate(),
-  // subscribe() and consumer() of a stream ("$all", system and read streams
-  // included), once per call, on the caller's thread: it may run on several
-  // threads at once. Not the store's own reads (indexers, recovery, backup).
+  // subscribe(), consumer() and consumer_state() of a stream, once per call,
+  // on the caller's thread: it may run on several threads at once.
+  // list_streams() and list_consumers() leave out the streams it refuses.
+  // It is asked with the name read: a stream's events also reach "$all",
+  // "$et-<type>", "$ce-<category>" and read streams whose filter takes them,
+  // so a rule that keeps a stream private refuses those names too. Not the
+  // store's own reads (indexers, recovery, backup).
   std::function<evstore::error(std::string_view stream)> before_read;
 };
 

@@ -76,7 +76,12 @@ result<std::optional<std::uint64_t>> store::stream_version(std::string_view stre
 }
 
 std::vector<stream_info> store::list_streams(std::size_t offset, std::size_t limit) const {
-  return impl_->list_streams(offset, limit);
+  auto page = impl_->list_streams(offset, limit);
+  // Streams the application's before_read refuses are not listed.
+  if (impl_->options().before_read) {
+    std::erase_if(page, [&](const stream_info& s) { return impl_->refused_read(s.name).code.failed(); });
+  }
+  return page;
 }
 std::size_t store::stream_count() const { return impl_->stream_count(); }
 std::uint64_t store::event_count() const { return impl_->all_count(); }
@@ -160,7 +165,11 @@ result<consumer_info> store::consumer_state(std::string_view stream, std::string
 }
 
 result<std::vector<consumer_info>> store::list_consumers() const {
-  return detail::list_consumer_infos(*impl_);
+  auto all = detail::list_consumer_infos(*impl_);
+  if (all && impl_->options().before_read) {
+    std::erase_if(*all, [&](const consumer_info& c) { return impl_->refused_read(c.stream).code.failed(); });
+  }
+  return all;
 }
 
 result<std::uint64_t> store::refresh() { return impl_->refresh(); }
