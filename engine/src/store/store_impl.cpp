@@ -219,10 +219,20 @@ std::unique_ptr<cursor> store_impl::make_cursor(std::string_view stream, const r
 namespace {
 
 // A hook's answer as the caller sees it: one code to branch on, the hook's
-// own words (or its code's) as the detail.
-evstore::error as_refusal(const evstore::error& verdict, std::string_view what, std::string_view stream) {
+// own words (or its code's) as the detail. `ask` calls the hook; one that
+// throws refuses, with what it threw.
+template <class Ask>
+evstore::error consult(std::string_view hook, std::string_view what, std::string_view stream, Ask&& ask) {
+  evstore::error verdict;
+  try {
+    verdict = ask();
+  } catch (const std::exception& e) {
+    verdict = {errc::refused, std::string(hook) + " threw: " + e.what()};
+  } catch (...) {
+    verdict = {errc::refused, std::string(hook) + " threw"};
+  }
   if (!verdict.code) return {};
-  std::string why = verdict.detail.empty() ? verdict.code.message() : verdict.detail;
+  std::string why = verdict.detail.empty() ? verdict.code.message() : std::move(verdict.detail);
   return {errc::refused,
           std::string(what) + " of '" + std::string(stream) + "' refused by the application: " + why};
 }
@@ -231,25 +241,14 @@ evstore::error as_refusal(const evstore::error& verdict, std::string_view what, 
 
 evstore::error store_impl::refused_read(std::string_view stream) const {
   if (!options_.before_read) return {};
-  try {
-    return as_refusal(options_.before_read(stream), "a read", stream);
-  } catch (const std::exception& e) {
-    return as_refusal({errc::refused, std::string("before_read threw: ") + e.what()}, "a read", stream);
-  } catch (...) {
-    return as_refusal({errc::refused, "before_read threw"}, "a read", stream);
-  }
+  return consult("before_read", "a read", stream, [&] { return options_.before_read(stream); });
 }
 
 evstore::error store_impl::refused_append(std::string_view stream,
                                           const std::vector<event_data>& events) const {
   if (!options_.before_append) return {};
-  try {
-    return as_refusal(options_.before_append(stream, events), "an append", stream);
-  } catch (const std::exception& e) {
-    return as_refusal({errc::refused, std::string("before_append threw: ") + e.what()}, "an append", stream);
-  } catch (...) {
-    return as_refusal({errc::refused, "before_append threw"}, "an append", stream);
-  }
+  return consult("before_append", "an append", stream,
+                 [&] { return options_.before_append(stream, events); });
 }
 
 error store_impl::corruption(std::string_view what, const std::string& path, std::uint64_t offset) {
