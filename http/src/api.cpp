@@ -162,12 +162,22 @@ route route_request(std::string_view method, std::string_view raw_target, bool u
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
     : store_(s), engine_(std::move(engine_executor)), options_(options), metrics_(metrics) {}
 
+namespace {
+
+// A read stream's events come from the streams its filter takes: a token
+// bound to prefixes reads it only when the filter's stream prefix is within them.
+bool may_read_links(const permissions& who, const evstore::filter& f) {
+  if (who.whole_store()) return who.may_read();
+  return !f.stream_prefix.empty() && who.may_read_all_of(f.stream_prefix);
+}
+
+}  // namespace
+
 bool api::may_read(const permissions& who, std::string_view stream) const {
   if (who.whole_store() || stream.starts_with('$')) return who.may_read(stream);
   // An in-memory list (a few definitions), not a disk read.
   for (const read_stream_info& r : store_.list_read_streams()) {
-    if (r.name == stream)
-      return !r.filter.stream_prefix.empty() && who.may_read_all_of(r.filter.stream_prefix);
+    if (r.name == stream) return may_read_links(who, r.filter);
   }
   return who.may_read(stream);
 }
@@ -332,7 +342,7 @@ api_response api::list(const target& t, const permissions& who) const {
   }
   if (offset == 0) {
     for (const auto& r : store_.list_read_streams()) {
-      if (!may_read(who, r.name)) continue;
+      if (!may_read_links(who, r.filter)) continue;
       if (!first) body += ',';
       first = false;
       body += "{\"stream\":" + json_string(r.name) +
