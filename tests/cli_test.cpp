@@ -79,6 +79,36 @@ TEST(cli, append_reports_bad_input_and_conflicts_with_exit_1) {
   EXPECT_EQ(run("cat " + d).status, 2);
 }
 
+TEST(cli, delete_and_metadata_hide_events_and_refuse_with_exit_1) {
+  temp_dir dir;
+  const std::string d = dir.sub("data");
+  const std::string cli = EVSTORE_CLI;
+  auto made = sh("echo '[{\"type\":\"A\"},{\"type\":\"A\"},{\"type\":\"A\"}]' | " + cli + " append " + d +
+                 " o-1 --create; echo '{\"type\":\"B\"}' | " + cli + " append " + d + " u-1");
+  ASSERT_EQ(made.status, 0) << made.out;
+  ASSERT_NE(made.out.find("\"version\":2"), std::string::npos) << made.out;
+
+  auto capped = run("metadata " + d + " o-1 --max-count 1");
+  ASSERT_EQ(capped.status, 0) << capped.out;
+  EXPECT_EQ(run("metadata " + d + " o-1").out,
+            "{\"stream\":\"o-1\",\"maxCount\":1,\"maxAge\":null,\"truncateBefore\":null}\n");
+  auto cat = run("cat " + d + " o-1");
+  EXPECT_EQ(std::count(cat.out.begin(), cat.out.end(), '\n'), 1) << cat.out;
+
+  auto stale = run("delete " + d + " o-1 --expected 0");
+  EXPECT_EQ(stale.status, 1);
+  EXPECT_NE(stale.out.find("wrong_expected_version"), std::string::npos) << stale.out;
+  auto deleted = run("delete " + d + " o-1 --expected 2");
+  EXPECT_EQ(deleted.status, 0) << deleted.out;
+  EXPECT_NE(deleted.out.find("\"version\":2"), std::string::npos) << deleted.out;
+  EXPECT_NE(run("cat " + d + " o-1").out.find("stream_deleted"), std::string::npos);
+
+  ASSERT_EQ(run("delete " + d + " u-1 --hard").status, 0);
+  auto refused = sh("echo '{\"type\":\"B\"}' | " + cli + " append " + d + " u-1");
+  EXPECT_EQ(refused.status, 1);
+  EXPECT_NE(refused.out.find("stream_tombstoned"), std::string::npos) << refused.out;
+}
+
 TEST(cli, verify_exits_1_and_names_the_damaged_file) {
   temp_dir dir;
   const std::string d = dir.sub("data");

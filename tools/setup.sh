@@ -271,7 +271,7 @@ case "$cmd" in
     tsan_filter+=':file_watcher_test.*:consumer_test.*:*/read_stream_test.*:read_stream_delete.*:read_stream_create.*'
     tsan_filter+=':server_test.*:hostile_http_test.*:live_test.*:auth_test.*:in_process_server_test.*:net_deadline.*'
     tsan_filter+=':stream_index_run.many_threads*:stream_index_threads.*:system_stream.*'
-    tsan_filter+=':*/completion_test.*:scoped_token_server_test.*'
+    tsan_filter+=':*/completion_test.*:scoped_token_server_test.*:stream_lifecycle.*:lifecycle_server_test.*'
     install_deps
     log "configuring build-tsan (ThreadSanitizer)"
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVSTORE_TSAN=ON \

@@ -205,7 +205,24 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
       return forbidden("this token may not read '" + stream + "'");
     if (m == "GET") return on_engine([this, stream, tt = *t] { return read(stream, tt); });
     if (m == "HEAD") return on_engine([this, stream] { return head(stream); });
-    return done(error_response(405, "method_not_allowed", "use GET, HEAD or POST on a stream"));
+    if (m == "DELETE") {
+      if (!who.may_change(stream)) return forbidden("this token may not delete '" + stream + "'");
+      return delete_stream(stream, *t, request, done);
+    }
+    return done(error_response(405, "method_not_allowed", "use GET, HEAD, POST or DELETE on a stream"));
+  }
+  if (seg.size() == 3 && seg[0] == "streams" && seg[2] == "metadata") {
+    const std::string stream = seg[1];
+    if (m == "PUT") {
+      if (!who.may_change(stream))
+        return forbidden("this token may not set the metadata of '" + stream + "'");
+      return put_metadata(stream, request, done);
+    }
+    if (m == "GET") {
+      if (!may_read(who, stream)) return forbidden("this token may not read '" + stream + "'");
+      return done(get_metadata(stream));
+    }
+    return done(error_response(405, "method_not_allowed", "use GET or PUT on a stream's metadata"));
   }
   if (seg.size() == 1 && seg[0] == "streams") {
     if (m == "GET") return on_engine([this, tt = *t, who] { return list(tt, who); });
@@ -266,6 +283,117 @@ void api::append(const std::string& stream, api_request& request, std::function<
         b += r.duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}";
         done(std::move(resp));
       });
+}
+
+namespace {
+
+// The answer to a delete or a metadata change: what append answers, less
+// what only an append has.
+std::function<void(boost::system::error_code, append_result)> lifecycle_answer(
+    std::string stream, std::function<void(api_response)> done) {
+  return [stream = std::move(stream), done = std::move(done)](boost::system::error_code ec, append_result r) {
+    if (ec == errc::wrong_expected_version) {
+      auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
+      body["expected"] = json_text(to_string(r.expected));
+      body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+      return done(json_response(409, body));
+    }
+    if (ec) return done(from_error({ec, r.detail}));
+    boost::json::object body;
+    body["stream"] = stream;
+    body["version"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+    body["position"] = r.position;
+    done(json_response(200, body));
+  };
+}
+
+// A metadata member: absent or null is no limit, else a non-negative integer.
+std::optional<std::string> read_limit(const boost::json::object& o, std::string_view key,
+                                      std::optional<std::uint64_t>& out) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (v->is_uint64()) {
+    out = v->get_uint64();
+  } else if (v->is_int64() && v->get_int64() >= 0) {
+    out = static_cast<std::uint64_t>(v->get_int64());
+  } else {
+    return std::string(key) + " must be a non-negative integer or null";
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+void api::delete_stream(const std::string& stream, const target& t, api_request& request,
+                        std::function<void(api_response)>& done) {
+  auto expected = request.expected_version.empty() ? std::optional<expected_version>(expect::any)
+                                                   : parse_expected_version(request.expected_version);
+  if (!expected) {
+    return done(error_response(400, "invalid_expected_version",
+                               "Expected-Version must be any, no_stream, stream_exists or a version"));
+  }
+  delete_options options{.expected = *expected};
+  if (auto it = t.query.find("hard"); it != t.query.end()) {
+    if (it->second != "true" && it->second != "false")
+      return done(error_response(400, "invalid_argument", "hard must be true or false"));
+    options.hard = it->second == "true";
+  }
+  if (t.query.count("erase")) {
+    return done(
+        error_response(400, "invalid_argument",
+                       "erase is not available yet: a hard delete hides the events, the files keep them"));
+  }
+  store_.delete_stream(stream, options, lifecycle_answer(stream, std::move(done)));
+}
+
+void api::put_metadata(const std::string& stream, api_request& request,
+                       std::function<void(api_response)>& done) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(request.body, ec);
+  if (ec || !v.is_object())
+    return done(error_response(400, "invalid_argument", "the body must be a JSON object"));
+  const boost::json::object& o = v.get_object();
+  for (const auto& member : o) {
+    const std::string_view key = member.key();
+    if (key != "maxCount" && key != "maxAge" && key != "truncateBefore")
+      return done(error_response(400, "invalid_argument",
+                                 "unknown member '" + std::string(key) +
+                                     "': metadata takes maxCount, maxAge (seconds) and truncateBefore"));
+  }
+  stream_metadata m;
+  std::optional<std::uint64_t> age;
+  for (const auto& [key, out] :
+       {std::pair<std::string_view, std::optional<std::uint64_t>*>{"maxCount", &m.max_count},
+        {"maxAge", &age},
+        {"truncateBefore", &m.truncate_before}}) {
+    if (auto bad = read_limit(o, key, *out)) return done(error_response(400, "invalid_argument", *bad));
+  }
+  if (age) {
+    if (*age > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max() / 1000))
+      return done(error_response(400, "invalid_argument", "maxAge is too large"));
+    m.max_age = std::chrono::seconds(static_cast<std::int64_t>(*age));
+  }
+  auto expected = request.expected_version.empty() ? std::optional<expected_version>(expect::any)
+                                                   : parse_expected_version(request.expected_version);
+  if (!expected) {
+    return done(error_response(400, "invalid_expected_version",
+                               "Expected-Version must be any, no_stream, stream_exists or a version"));
+  }
+  store_.set_stream_metadata(stream, m, *expected, lifecycle_answer(stream, std::move(done)));
+}
+
+api_response api::get_metadata(const std::string& stream) const {
+  const stream_metadata m = store_.stream_metadata_of(stream);
+  boost::json::object body;
+  body["stream"] = stream;
+  const auto put = [&](std::string_view key, const std::optional<std::uint64_t>& v) {
+    body[key] = v ? boost::json::value(*v) : boost::json::value(nullptr);
+  };
+  put("maxCount", m.max_count);
+  put("maxAge", m.max_age ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(m.max_age->count()))
+                          : std::nullopt);
+  put("truncateBefore", m.truncate_before);
+  return json_response(200, body);
 }
 
 api_response api::read(const std::string& stream, const target& t) const {

@@ -109,6 +109,11 @@ class api {
   void append(const std::string& stream, api_request& request, std::function<void(api_response)>& done);
   api_response read(const std::string& stream, const target& t) const;
   api_response head(const std::string& stream) const;
+  // DELETE /streams/{stream}[?hard=true] and /streams/{stream}/metadata.
+  void delete_stream(const std::string& stream, const target& t, api_request& request,
+                     std::function<void(api_response)>& done);
+  void put_metadata(const std::string& stream, api_request& request, std::function<void(api_response)>& done);
+  api_response get_metadata(const std::string& stream) const;
   api_response list(const target& t, const permissions& who) const;
   api_response health() const;
   api_response metrics() const;

@@ -43,6 +43,11 @@ class permissions {
   // api::may_read asks may_read_all_of(its stream prefix) instead.
   bool may_read(std::string_view stream) const;
   bool may_append(std::string_view stream) const;
+  // Deleting the stream or setting its metadata: a write token (an append
+  // token only appends) whose prefixes hold the stream.
+  bool may_change(std::string_view stream) const {
+    return (open_ || scope_ == token_scope::write) && within(stream);
+  }
   // Every stream whose name starts with `prefix` is within the token's
   // prefixes (an empty `prefix`, any stream: only for a whole-store token).
   bool may_read_all_of(std::string_view prefix) const { return may_read() && within(prefix); }

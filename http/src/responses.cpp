@@ -49,6 +49,7 @@ unsigned status_for(const boost::system::error_code& ec) {
       case errc::consumer_busy: return 409;
       case errc::stream_not_found: return 404;
       case errc::stream_deleted: return 404;
+      case errc::stream_tombstoned: return 410;
       case errc::invalid_stream_name: return 400;
       case errc::invalid_event: return 400;
       case errc::invalid_argument: return 400;

@@ -51,10 +51,10 @@ int main(int argc, char** argv) {
   const std::string command = argv[1];
   const args_t args(argv + 2, argv + argc);
   const std::map<std::string, int (*)(const args_t&)> commands = {
-      {"demo", cmd_demo},     {"info", cmd_info},     {"ls", cmd_ls},         {"cat", cmd_cat},
-      {"tail", cmd_tail},     {"append", cmd_append}, {"export", cmd_export}, {"import", cmd_import},
-      {"verify", cmd_verify}, {"repair", cmd_repair}, {"backup", cmd_backup}, {"migrate", cmd_migrate},
-      {"bench", cmd_bench},
+      {"demo", cmd_demo},     {"info", cmd_info},       {"ls", cmd_ls},         {"cat", cmd_cat},
+      {"tail", cmd_tail},     {"append", cmd_append},   {"delete", cmd_delete}, {"metadata", cmd_metadata},
+      {"export", cmd_export}, {"import", cmd_import},   {"verify", cmd_verify}, {"repair", cmd_repair},
+      {"backup", cmd_backup}, {"migrate", cmd_migrate}, {"bench", cmd_bench},
   };
   if (auto it = commands.find(command); it != commands.end()) return run(command, it->second, args);
   if (command == "--version" || command == "version") {

@@ -19,7 +19,7 @@ enum class errc {
   ok = 0,
   wrong_expected_version = 1,  // the stream is not at the version the append expected
   stream_not_found,            // read of a stream that has no events
-  stream_deleted,              // reserved for deleted streams / read streams
+  stream_deleted,       // a read of a deleted stream (store::delete_stream) or of a deleted read stream
   invalid_stream_name,  // empty, too long, not UTF-8, control chars, '/', '\', ".", "..", "$" prefix on
                         // append
   invalid_event,        // empty/too-long type, data or metadata not JSON, event too large, empty append
@@ -35,6 +35,7 @@ enum class errc {
   duplicate_event_id,   // an id of the append is a recent event's, but the append is not a retry of that
                         // append
   refused,              // the application's before_append or before_read hook refused (store_options)
+  stream_tombstoned,    // a write to a stream deleted for good (store::delete_stream with hard)
 };
 
 const boost::system::error_category& category() noexcept;

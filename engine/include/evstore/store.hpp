@@ -270,33 +270,12 @@ class store {
   template <class CompletionToken>
   auto append(std::string_view stream, std::vector<event_data> events, expected_version expected,
               CompletionToken&& token) {
-    if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
-      return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, append_result)>(
-          // The parameters are moved below, which clang-tidy 14 does not see.
-          // NOLINTNEXTLINE(performance-unnecessary-value-param)
-          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
-            auto executor = boost::asio::get_associated_executor(handler);
-            async_append(std::move(s), std::move(ev), ex,
-                         boost::asio::bind_executor(
-                             executor,
-                             [h = std::move(handler)](boost::system::error_code ec, append_result r) mutable {
-                               std::exception_ptr e;
-                               if (ec) e = std::make_exception_ptr(append_error(ec, r));
-                               std::move(h)(e, std::move(r));
-                             }),
-                         true);
-          },
-          token, std::string(stream), std::move(events), expected);
-    } else {
-      return boost::asio::async_initiate<CompletionToken, append_signature>(
-          // The parameters are moved below, which clang-tidy 14 does not see.
-          // NOLINTNEXTLINE(performance-unnecessary-value-param)
-          [this](auto handler, std::string s, std::vector<event_data> ev, expected_version ex) {
-            constexpr bool own_executor = detail::has_own_executor<decltype(handler)>;
-            async_append(std::move(s), std::move(ev), ex, std::move(handler), own_executor);
-          },
-          token, std::string(stream), std::move(events), expected);
-    }
+    return initiate_append(
+        std::forward<CompletionToken>(token),
+        [this, s = std::string(stream), ev = std::move(events), expected](
+            boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
+          async_append(std::move(s), std::move(ev), expected, std::move(handler), own_executor);
+        });
   }
 
   template <class CompletionToken>
@@ -305,6 +284,43 @@ class store {
     events.push_back(std::move(event));
     return append(stream, std::move(events), expected, std::forward<CompletionToken>(token));
   }
+
+  // Deletes `stream` (delete_options): at once its events stop being readable
+  // anywhere (reads answer stream_deleted; $all, system and read streams,
+  // subscriptions and consumers leave them out). Soft: an append recreates
+  // the stream, its versions going on where they stopped; hard: every later
+  // write fails with stream_tombstoned. Written as one event of the system
+  // stream "$lifecycle" (durable as an append, recovered, followed); the
+  // files keep the bytes. Completes like append(): the result's `version` is
+  // the stream's last version, `position` that of the $lifecycle event.
+  // Errors: as append(), and stream_not_found (a soft delete of a stream
+  // with no events), stream_tombstoned.
+  template <class CompletionToken>
+  auto delete_stream(std::string_view stream, delete_options options, CompletionToken&& token) {
+    return initiate_append(
+        std::forward<CompletionToken>(token),
+        [this, s = std::string(stream), options](
+            boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
+          async_delete_stream(std::move(s), options, std::move(handler), own_executor);
+        });
+  }
+  // Replaces the stream's metadata (types.hpp, stream_metadata): events
+  // outside its limits stop being readable at once, as deleted ones do. A
+  // stream need not exist yet. `expected` is checked against the stream.
+  // Completes and fails as delete_stream().
+  template <class CompletionToken>
+  auto set_stream_metadata(std::string_view stream, stream_metadata metadata, expected_version expected,
+                           CompletionToken&& token) {
+    return initiate_append(
+        std::forward<CompletionToken>(token),
+        [this, s = std::string(stream), metadata, expected](
+            boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
+          async_set_stream_metadata(std::move(s), metadata, expected, std::move(handler), own_executor);
+        });
+  }
+  // The stream's metadata as reads apply it now (a delete shows as its
+  // truncate_before); empty for a stream without any.
+  [[nodiscard]] stream_metadata stream_metadata_of(std::string_view stream) const;
 
   // Flushes what is buffered, writes a recovery checkpoint and stops accepting
   // appends (they fail with store_closed). Completes with the flush's error.
@@ -451,6 +467,40 @@ class store {
   // one without is called on the writer's strand, as dispatch would.
   void async_append(std::string stream, std::vector<event_data> events, expected_version expected,
                     boost::asio::any_completion_handler<append_signature> handler, bool own_executor);
+  void async_delete_stream(std::string stream, delete_options options,
+                           boost::asio::any_completion_handler<append_signature> handler, bool own_executor);
+  void async_set_stream_metadata(std::string stream, stream_metadata metadata, expected_version expected,
+                                 boost::asio::any_completion_handler<append_signature> handler,
+                                 bool own_executor);
+  // What append(), delete_stream() and set_stream_metadata() share: `start`
+  // gets the type-erased handler and whether it has an executor of its own;
+  // with use_future / use_awaitable an error is thrown as an append_error.
+  template <class CompletionToken, class Start>
+  static auto initiate_append(CompletionToken&& token, Start start) {
+    if constexpr (detail::throws_on_error<std::decay_t<CompletionToken>>) {
+      return boost::asio::async_initiate<CompletionToken, void(std::exception_ptr, append_result)>(
+          [](auto handler, Start begin) {
+            auto executor = boost::asio::get_associated_executor(handler);
+            std::move(begin)(boost::asio::bind_executor(executor,
+                                                        [h = std::move(handler)](boost::system::error_code ec,
+                                                                                 append_result r) mutable {
+                                                          std::exception_ptr e;
+                                                          if (ec)
+                                                            e = std::make_exception_ptr(append_error(ec, r));
+                                                          std::move(h)(e, std::move(r));
+                                                        }),
+                             true);
+          },
+          token, std::move(start));
+    } else {
+      return boost::asio::async_initiate<CompletionToken, append_signature>(
+          [](auto handler, Start begin) {
+            constexpr bool own_executor = detail::has_own_executor<decltype(handler)>;
+            std::move(begin)(std::move(handler), own_executor);
+          },
+          token, std::move(start));
+    }
+  }
   void async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler);
   void async_create_read_stream(std::string name, evstore::filter f,
                                 std::function<void(std::uint64_t, std::uint64_t)> progress,

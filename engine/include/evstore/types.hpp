@@ -5,6 +5,7 @@
 #include <boost/uuid/uuid.hpp>
 
 #include <cassert>
+#include <chrono>
 #include <cstdint>
 #include <limits>
 #include <memory>
@@ -109,6 +110,26 @@ struct read_options {
   // event is always in it, however large. Bounds a page's memory by bytes
   // where max_count bounds it by events. `next` says where to go on.
   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
+};
+
+// A stream's limits (store::set_stream_metadata): events outside them stop
+// being readable at once, in every read of the stream, of $all, of system and
+// read streams, in subscriptions and consumers. Unset means no limit.
+struct stream_metadata {
+  std::optional<std::uint64_t> max_count;        // only its last max_count events
+  std::optional<std::chrono::seconds> max_age;   // only events committed within max_age of now
+  std::optional<std::uint64_t> truncate_before;  // only versions from truncate_before on
+  friend bool operator==(const stream_metadata&, const stream_metadata&) = default;
+};
+
+// store::delete_stream. Soft (the default): the stream reads as deleted
+// (errc::stream_deleted) until an append recreates it; its versions go on
+// where they stopped and the events from before the delete stay hidden.
+// Hard: the same, and the name never takes a write again
+// (errc::stream_tombstoned).
+struct delete_options {
+  expected_version expected = expect::any;  // checked against the stream, as an append's
+  bool hard = false;
 };
 
 struct stream_info {

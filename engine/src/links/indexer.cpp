@@ -241,9 +241,9 @@ void indexer::route(const read_page& page, const std::vector<read_stream_definit
     ++l.pending_entries;
   };
   for (const recorded_event& e : page.events) {
-    if (system_streams && store_.options().system_streams) {
-      if (const auto dash = e.stream.find('-');
-          dash != std::string_view::npos && dash > 0 && !e.stream.starts_with('$')) {
+    // The store's own streams ($lifecycle) get no system links.
+    if (system_streams && store_.options().system_streams && !e.stream.starts_with('$')) {
+      if (const auto dash = e.stream.find('-'); dash != std::string_view::npos && dash > 0) {
         add(link_for("$ce-" + std::string(e.stream.substr(0, dash))), e.position);
       }
       add(link_for("$et-" + std::string(e.type)), e.position);

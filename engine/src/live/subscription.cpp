@@ -167,7 +167,7 @@ void subscription_impl::deliver(next_handler handler, boost::system::error_code 
 result<read_page> subscription_impl::read_batch(std::uint64_t from) {
   read_options o{.from = from, .max_count = max_batch_, .direction = direction::forward};
   if (max_bytes_ > 0) o.max_bytes = max_bytes_;
-  return store_->read(stream_, o);
+  return store_->read_visible(stream_, o);
 }
 
 void subscription_impl::attempt() {

@@ -29,6 +29,7 @@ class evstore_category final : public boost::system::error_category {
       case errc::read_stream_exists: return "read_stream_exists";
       case errc::duplicate_event_id: return "duplicate_event_id";
       case errc::refused: return "refused";
+      case errc::stream_tombstoned: return "stream_tombstoned";
     }
     return "unknown evstore error";
   }

@@ -177,6 +177,15 @@ void store_impl::finish_flush(std::unique_ptr<batch> b, boost::system::error_cod
     if (!failed_) failed_ = ec;
     fail_batch(*b, ec);
   } else {
+    // Before the count that publishes the $lifecycle events: a reader that
+    // sees them also sees what they hide hidden.
+    for (const batch_lifecycle& l : b->lifecycles) {
+      lifecycle_.set(l.stream, l.lifecycle);
+      if (const auto it = pending_lifecycle_.find(l.stream);
+          it != pending_lifecycle_.end() && it->second.sequence == l.sequence) {
+        pending_lifecycle_.erase(it);
+      }
+    }
     stream_count_.fetch_add(b->new_streams, std::memory_order_release);
     all_count_.store(b->first_position + b->event_count(), std::memory_order_release);
     stat_events_.fetch_add(b->event_count(), std::memory_order_relaxed);

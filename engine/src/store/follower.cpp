@@ -118,7 +118,14 @@ result<std::uint64_t> store_impl::refresh() {
     auto end = index_range(from, **head, &touched);
     if (!end) return end.error();
     to = *end;
+    // Before the count that publishes them, as the writer does (flush.cpp).
+    // A failed read publishes the count all the same (its entries are in the
+    // index now) and the next refresh folds the rest.
+    auto folded = fold_lifecycle(to);
     all_count_.store(to, std::memory_order_seq_cst);
+    if (!folded) return folded.error();
+  } else if (auto folded = fold_lifecycle(to); !folded) {
+    return folded.error();
   }
   auto links_moved = indexer_->refresh();
   if (!links_moved) return links_moved.error();

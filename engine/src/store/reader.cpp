@@ -398,6 +398,69 @@ result<read_page> store_impl::read(std::string_view stream, const read_options& 
   return read_stream_page(*this, stream, *count, published, o);
 }
 
+namespace {
+
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+result<read_page> store_impl::read_visible(std::string_view stream, const read_options& o) const {
+  if (lifecycle_.empty()) return read(stream, o);
+  const std::int64_t now = now_ms();
+  if (stream != "$all" && !indexer_->is_link(stream)) {
+    const auto l = lifecycle_.find(stream);
+    if (!l) return read(stream, o);
+    if (validate_stream_name(stream, name_use::read))
+      return error(errc::invalid_stream_name, std::string(stream));
+    auto count = index_->count_below(stream, all_count());
+    if (!count) return count.error();
+    if (reads_as_deleted(*l, *count))
+      return error(errc::stream_deleted, "stream '" + std::string(stream) + "' was deleted");
+    const std::uint64_t first = first_readable(*l, *count);
+    read_options clamped = o;
+    if (o.direction == direction::forward) {
+      clamped.from = std::max(o.from, first);
+    } else if (o.from < first) {
+      return read_page{};  // below what is readable: the end
+    }
+    auto page = read(stream, clamped);
+    if (!page) return page;
+    std::erase_if(page->events, [&](const recorded_event& e) {
+      return e.version < first || expired(*l, e.committed_at, now);
+    });
+    if (o.direction == direction::backward && !page->end && page->next < first) {
+      page->end = true;
+      page->next = 0;
+    }
+    return page;
+  }
+  // $all, system and read streams: each event by its own stream's lifecycle.
+  auto page = read(stream, o);
+  if (!page) return page;
+  std::string_view last_name;
+  std::optional<stream_lifecycle> last;
+  std::uint64_t last_count = 0;
+  result<void> failed;
+  std::erase_if(page->events, [&](const recorded_event& e) {
+    if (e.stream != last_name) {
+      last_name = e.stream;
+      last = lifecycle_.find(e.stream);
+      if (last && last->metadata.max_count) {
+        auto n = index_->count_below(e.stream, all_count());
+        if (!n) failed = n.error();
+        last_count = n ? *n : 0;
+      }
+    }
+    if (!last) return false;
+    return e.version < first_readable(*last, last_count) || expired(*last, e.committed_at, now);
+  });
+  if (!failed) return failed.error();
+  return page;
+}
+
 // --- cursor: the state behind event_range.
 
 cursor::cursor(std::shared_ptr<const store_impl> impl, std::string stream, read_options o)
@@ -418,7 +481,7 @@ void cursor::fill() {
     read_options o = options_;
     if (started_) o.from = page_.next;
     o.max_count = std::min<std::uint64_t>(remaining_, page_events);
-    auto page = impl_->read(stream_, o);
+    auto page = impl_->read_visible(stream_, o);
     if (!page) {
       // An empty stream is an empty range, not an error.
       if (page.error().code != errc::stream_not_found) error_ = page.error();
@@ -429,7 +492,8 @@ void cursor::fill() {
     index_ = 0;
     started_ = true;
     remaining_ -= page_.events.size();
-    if (page_.events.empty()) done_ = true;
+    // A page of hidden events only is empty and not the end.
+    if (page_.events.empty() && page_.end) done_ = true;
   }
 }
 

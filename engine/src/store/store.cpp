@@ -43,6 +43,37 @@ void store::async_append(std::string stream, std::vector<event_data> events, exp
                 detail::track_work(std::move(handler), impl_->executor()), false);
 }
 
+void store::async_delete_stream(std::string stream, delete_options options,
+                                boost::asio::any_completion_handler<append_signature> handler,
+                                bool own_executor) {
+  detail::lifecycle_change change;
+  change.what = options.hard ? detail::lifecycle_change::kind::hard_delete
+                             : detail::lifecycle_change::kind::soft_delete;
+  if (!own_executor) {
+    impl_->change_lifecycle(std::move(stream), change, options.expected, std::move(handler), true);
+    return;
+  }
+  impl_->change_lifecycle(std::move(stream), change, options.expected,
+                          detail::track_work(std::move(handler), impl_->executor()), false);
+}
+
+void store::async_set_stream_metadata(std::string stream, stream_metadata metadata, expected_version expected,
+                                      boost::asio::any_completion_handler<append_signature> handler,
+                                      bool own_executor) {
+  detail::lifecycle_change change{detail::lifecycle_change::kind::set_metadata, metadata};
+  if (!own_executor) {
+    impl_->change_lifecycle(std::move(stream), change, expected, std::move(handler), true);
+    return;
+  }
+  impl_->change_lifecycle(std::move(stream), change, expected,
+                          detail::track_work(std::move(handler), impl_->executor()), false);
+}
+
+stream_metadata store::stream_metadata_of(std::string_view stream) const {
+  const auto l = impl_->lifecycle_of(stream);
+  return l ? l->metadata : stream_metadata{};
+}
+
 void store::async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler) {
   impl_->async_close(detail::with_detail(
       detail::track_work(std::move(handler), impl_->executor()),
@@ -55,7 +86,7 @@ void store::async_close(boost::asio::any_completion_handler<detail::detailed_sig
 
 result<read_page> store::read(std::string_view stream, read_options options) const {
   if (auto refused = impl_->refused_read(stream); refused.code) return refused;
-  return impl_->read(stream, options);
+  return impl_->read_visible(stream, options);
 }
 
 event_range store::events(std::string_view stream, read_options options) const {

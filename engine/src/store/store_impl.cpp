@@ -108,6 +108,7 @@ result<void> store_impl::open() {
   } else {
     if (auto r = recover(); !r) return r;
   }
+  if (auto r = fold_lifecycle(all_count()); !r) return r;
   indexer_->limit_progress(all_count());
   batch_->first_position = next_position_;
   if (!options_.read_only) {

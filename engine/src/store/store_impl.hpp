@@ -34,6 +34,7 @@
 #include "live/notifier.hpp"
 #include "log/partition_reader.hpp"
 #include "log/partition_writer.hpp"
+#include "store/lifecycle.hpp"
 #include "store/writer_streams.hpp"
 #include <evstore/store.hpp>
 
@@ -50,6 +51,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 namespace evstore::detail {
@@ -81,12 +83,30 @@ struct pending_append {
 };
 
 // An append on its way to the strand, waiting in the inbox (store_impl::append).
+// A delete or a change of a stream's metadata: one $lifecycle event, checked
+// on the strand against the stream it is about (writer.cpp, do_lifecycle).
+struct lifecycle_change {
+  enum class kind : std::uint8_t { set_metadata, soft_delete, hard_delete };
+  kind what = kind::set_metadata;
+  stream_metadata metadata;  // set_metadata's
+};
+
 struct incoming_append {
   std::string stream;
   std::vector<event_data> events;
   expected_version expected;
   append_handler handler;
   bool direct = false;
+  std::optional<lifecycle_change> change;  // set: a lifecycle change of `stream`, no events
+};
+
+// A lifecycle a batch sets once it is published; `sequence` tells the
+// writer's pending entry for the stream (store_impl::pending_lifecycle_) from
+// a later change.
+struct batch_lifecycle {
+  std::string stream;
+  stream_lifecycle lifecycle;
+  std::uint64_t sequence = 0;
 };
 
 // One record of a batch, in position order (the batch's first_position + its index).
@@ -105,7 +125,8 @@ struct batch {
   std::vector<batch_record> refs;
   std::vector<writer_stream*> streams;  // each stream with events in the batch, once
   std::vector<pending_append> appends;
-  std::uint64_t new_streams = 0;  // streams whose version 0 is in the batch
+  std::vector<batch_lifecycle> lifecycles;  // set in the table when the batch is published
+  std::uint64_t new_streams = 0;            // streams whose version 0 is in the batch
   std::uint64_t event_count() const { return refs.size(); }
   bool empty() const { return appends.empty(); }
   // Empties the batch for reuse, keeping its buffers unless a burst grew
@@ -120,6 +141,7 @@ struct batch {
     refs.clear();
     streams.clear();
     appends.clear();
+    lifecycles.clear();
     new_streams = 0;
   }
 };
@@ -173,9 +195,23 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // and hold the store's shared work for it instead of its own.
   void append(std::string stream, std::vector<event_data> events, expected_version expected,
               append_handler handler, bool direct);
+  // A delete or metadata change of `stream`, queued like an append; the
+  // result is the $lifecycle event's position and the stream's last version.
+  void change_lifecycle(std::string stream, lifecycle_change change, expected_version expected,
+                        append_handler handler, bool direct);
+  // The stream's lifecycle as reads apply it (any thread); nullopt: none.
+  std::optional<stream_lifecycle> lifecycle_of(std::string_view stream) const {
+    return lifecycle_.find(stream);
+  }
 
   // --- store/reader.cpp (any thread)
+  // Every event, hidden or not: the store's own reads (indexer, writer).
   [[nodiscard]] result<read_page> read(std::string_view stream, const read_options& options) const;
+  // What the application reads: read() without the events a delete, a
+  // truncation, max_count or max_age hides (lifecycle.hpp); stream_deleted
+  // for a deleted stream. A page may hold fewer events than asked, or none,
+  // and still not be the end: go on from `next`.
+  [[nodiscard]] result<read_page> read_visible(std::string_view stream, const read_options& options) const;
   // The events at these $all positions (published ones, ascending), numbered
   // first_sequence, first_sequence + 1, ... in the page; as many as fit in
   // max_bytes counted in reading order `dir` (the page is in ascending order
@@ -245,12 +281,15 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // The inbox's appends queued since the drain of `epoch` was posted, unless
   // a close took them first.
   void drain_inbox(std::uint64_t epoch);
+  // Puts an append or a lifecycle change in the inbox, posting a drain when none is.
+  void queue(incoming_append a);
   // Runs `appends` in order through do_append and empties it.
   void run_appends(std::vector<incoming_append>& appends);
   // `committed_at`: the wall clock (ms) read once for the run of appends.
   void do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                  append_handler& handler, bool direct, std::int64_t committed_at);
   // do_append's steps.
+  error check_writable(const std::string& stream) const;
   error check_appendable(const std::string& stream, const std::vector<event_data>& events) const;
   [[nodiscard]] result<writer_stream*> writer_stream_of(const std::string& stream);
   void queue_retry(writer_stream& s, std::size_t at, std::size_t size, std::uint64_t count,
@@ -269,6 +308,13 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   void encode_append(writer_stream& s, std::vector<event_data>& events, append_result& r,
                      std::int64_t committed_at);
   void complete(pending_append& p, boost::system::error_code ec);
+  // What do_append and do_lifecycle start with: the append's pending state,
+  // holding the store's shared work for a direct handler.
+  pending_append begin_pending(append_handler& handler, bool direct, expected_version expected);
+  void do_lifecycle(incoming_append& a, std::int64_t committed_at);
+  // The stream's lifecycle with the changes not yet published (strand).
+  std::optional<stream_lifecycle> writer_lifecycle_of(std::string_view stream) const;
+  error check_not_tombstoned(const std::string& stream) const;
 
   // --- store/flush.cpp
   void schedule_flush();
@@ -320,6 +366,11 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                                                   std::vector<std::string>* touched);
   [[nodiscard]] result<void> open_follower();
 
+  // --- store/lifecycle_fold.cpp
+  // Folds the $lifecycle events below `all_count` that the table has not seen
+  // (open, and a follower's refresh before it publishes the count).
+  [[nodiscard]] result<void> fold_lifecycle(std::uint64_t all_count);
+
   store_options options_;
   std::shared_ptr<file_system> fs_;
   store::executor_type executor_;
@@ -356,8 +407,20 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   bool drain_posted_ = false;              // inbox_mutex_
   std::vector<incoming_append> draining_;  // strand
 
+  // Deleted, truncated and limited streams (lifecycle.hpp).
+  lifecycle_table lifecycle_;
+
   // Writer state (strand; recovery while opening).
   writer_streams writers_;
+  // Lifecycle changes queued in a batch and not yet published: appends and
+  // later changes check these first (a tombstone refuses the next append at
+  // once, not once its flush is done).
+  struct pending_lifecycle {
+    stream_lifecycle lifecycle;
+    std::uint64_t sequence = 0;
+  };
+  std::unordered_map<std::string, pending_lifecycle> pending_lifecycle_;
+  std::uint64_t lifecycle_sequence_ = 0;
   std::uint64_t next_position_ = 0;
   std::uint64_t batch_epoch_ = 1;
   std::unique_ptr<batch> batch_;               // the open batch, appends go here

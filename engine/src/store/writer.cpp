@@ -69,11 +69,20 @@ void append_bytes(std::vector<std::byte>& v, std::size_t n) { v.resize(v.size() 
 
 void store_impl::append(std::string stream, std::vector<event_data> events, expected_version expected,
                         append_handler handler, bool direct) {
+  queue({std::move(stream), std::move(events), expected, std::move(handler), direct, std::nullopt});
+}
+
+void store_impl::change_lifecycle(std::string stream, lifecycle_change change, expected_version expected,
+                                  append_handler handler, bool direct) {
+  queue({std::move(stream), {}, expected, std::move(handler), direct, change});
+}
+
+void store_impl::queue(incoming_append a) {
   bool post = false;
   std::uint64_t epoch = 0;
   {
     std::lock_guard lock(inbox_mutex_);
-    inbox_.push_back({std::move(stream), std::move(events), expected, std::move(handler), direct});
+    inbox_.push_back(std::move(a));
     if (!drain_posted_) {
       drain_posted_ = true;
       post = true;
@@ -101,8 +110,13 @@ void store_impl::run_appends(std::vector<incoming_append>& appends) {
   // One clock read for the run: its appends arrived together, and a read per
   // append cost a few percent of a burst.
   const std::int64_t committed_at = now_ms();
-  for (incoming_append& a : appends)
-    do_append(a.stream, a.events, a.expected, a.handler, a.direct, committed_at);
+  for (incoming_append& a : appends) {
+    if (a.change) {
+      do_lifecycle(a, committed_at);
+    } else {
+      do_append(a.stream, a.events, a.expected, a.handler, a.direct, committed_at);
+    }
+  }
   appends.clear();
   // A burst's queue goes back; steady appends reuse theirs.
   if (appends.capacity() > 4096) appends.shrink_to_fit();
@@ -181,16 +195,13 @@ error store_impl::validate(const std::vector<event_data>& events) const {
 void store_impl::do_append(std::string& stream, std::vector<event_data>& events, expected_version expected,
                            append_handler& handler, bool direct, std::int64_t committed_at) {
   EVSTORE_REQUIRE(on_writer_strand());
-  pending_append p{std::move(handler), {}, direct};
-  if (direct && direct_pending_++ == 0) {
-    direct_work_ = boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked);
-  }
-  p.result.expected = expected;
+  pending_append p = begin_pending(handler, direct, expected);
   auto fail = [&](error e) {
     p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
     complete(p, e.code);
   };
   if (auto refused = check_appendable(stream, events); refused.code) return fail(std::move(refused));
+  if (auto refused = check_not_tombstoned(stream); refused.code) return fail(std::move(refused));
   if (auto refused = refused_append(stream, events); refused.code) return fail(std::move(refused));
   // Before the stream's state is looked up: in buffered mode the flush this
   // may start runs here, and its sweep of the writer cache must not drop a
@@ -228,9 +239,18 @@ void store_impl::do_append(std::string& stream, std::vector<event_data>& events,
   }
 }
 
-// Why no append may go to `stream` now, or no error: the store's state, the
-// stream's name, the events themselves.
-error store_impl::check_appendable(const std::string& stream, const std::vector<event_data>& events) const {
+pending_append store_impl::begin_pending(append_handler& handler, bool direct, expected_version expected) {
+  pending_append p{std::move(handler), {}, direct};
+  if (direct && direct_pending_++ == 0) {
+    direct_work_ = boost::asio::prefer(executor_, boost::asio::execution::outstanding_work.tracked);
+  }
+  p.result.expected = expected;
+  return p;
+}
+
+// Why no write may go to `stream` now, or no error: the store's state and
+// the stream's name.
+error store_impl::check_writable(const std::string& stream) const {
   if (options_.read_only) return {errc::read_only, "the store is open read-only"};
   if (closed_) return {errc::store_closed, "the store was closed"};
   if (failed_)
@@ -238,7 +258,91 @@ error store_impl::check_appendable(const std::string& stream, const std::vector<
   if (auto ec = validate_stream_name(stream, name_use::append)) {
     return {ec, "'" + stream + "' is not a stream name that takes appends"};
   }
+  return {};
+}
+
+// check_writable, then the events themselves.
+error store_impl::check_appendable(const std::string& stream, const std::vector<event_data>& events) const {
+  if (auto refused = check_writable(stream); refused.code) return refused;
   return validate(events);
+}
+
+std::optional<stream_lifecycle> store_impl::writer_lifecycle_of(std::string_view stream) const {
+  if (!pending_lifecycle_.empty()) {
+    if (const auto it = pending_lifecycle_.find(std::string(stream)); it != pending_lifecycle_.end())
+      return it->second.lifecycle;
+  }
+  return lifecycle_.find(stream);
+}
+
+error store_impl::check_not_tombstoned(const std::string& stream) const {
+  if (pending_lifecycle_.empty() && lifecycle_.empty()) return {};
+  const auto l = writer_lifecycle_of(stream);
+  if (!l || !l->tombstoned) return {};
+  return {errc::stream_tombstoned, "stream '" + stream + "' was deleted for good and takes no writes"};
+}
+
+// A delete or a metadata change: checked against `a.stream` (its name, a
+// tombstone, the expected version), then written as one $lifecycle event
+// carrying the stream's whole lifecycle after it. The stream's count is taken
+// here, on the strand, so a soft delete hides exactly the events appended
+// before it (those queued in this batch included) and none after.
+void store_impl::do_lifecycle(incoming_append& a, std::int64_t committed_at) {
+  EVSTORE_REQUIRE(on_writer_strand());
+  pending_append p = begin_pending(a.handler, a.direct, a.expected);
+  auto fail = [&](error e) {
+    p.result.detail = e.detail.empty() ? e.code.message() : std::move(e.detail);
+    complete(p, e.code);
+  };
+  const std::string& stream = a.stream;
+  const lifecycle_change& change = *a.change;
+  if (auto refused = check_writable(stream); refused.code) return fail(std::move(refused));
+  if (auto refused = check_not_tombstoned(stream); refused.code) return fail(std::move(refused));
+  auto found = writer_stream_of(stream);
+  if (!found) return fail(found.error());
+  const std::uint64_t count = *found ? (*found)->pending_count : 0;
+  if (count > 0) p.result.actual = count - 1;
+  if (!expected_matches(a.expected, count)) {
+    return fail({errc::wrong_expected_version,
+                 "stream '" + stream + "' " +
+                     (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
+                     ", expected " + to_string(a.expected)});
+  }
+  stream_lifecycle next = writer_lifecycle_of(stream).value_or(stream_lifecycle{});
+  switch (change.what) {
+    case lifecycle_change::kind::set_metadata: next.metadata = change.metadata; break;
+    case lifecycle_change::kind::hard_delete: next.tombstoned = true; [[fallthrough]];
+    case lifecycle_change::kind::soft_delete:
+      if (count == 0 && change.what == lifecycle_change::kind::soft_delete)
+        return fail({errc::stream_not_found, "stream '" + stream + "' has no events to delete"});
+      next.deleted = true;
+      next.metadata.truncate_before = count;
+      break;
+  }
+  std::vector<event_data> events(1);
+  events[0].type = lifecycle_event_type;
+  events[0].data = lifecycle_event_data(stream, next);
+  if (auto refused = refused_append(stream, events); refused.code) return fail(std::move(refused));
+  seal_before_overflow(events);
+  auto log = writer_stream_of(std::string(lifecycle_stream));
+  if (!log) return fail(log.error());
+  writer_stream* s = *log;
+  if (s == nullptr) {
+    s = &writers_.add(std::string(lifecycle_stream));
+    s->partition = partition_of(lifecycle_stream);
+    s->recent_loaded = true;
+  }
+  encode_append(*s, events, p.result, committed_at);
+  // The result speaks of the stream: its last version, and where in $all the change is.
+  p.result.first_version = p.result.version = count > 0 ? count - 1 : 0;
+  p.result.actual = count > 0 ? std::optional<std::uint64_t>(count - 1) : std::nullopt;
+  p.result.created_stream = false;
+  const std::uint64_t sequence = ++lifecycle_sequence_;
+  pending_lifecycle_[stream] = {next, sequence};
+  batch_->lifecycles.push_back({stream, next, sequence});
+  batch_->appends.push_back(std::move(p));
+  stat_appends_.fetch_add(1, std::memory_order_relaxed);
+  schedule_flush();
 }
 
 // The stream an append goes to, its writer state ready; null for a new stream.

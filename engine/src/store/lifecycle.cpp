@@ -1,0 +1,88 @@
+#include "store/lifecycle.hpp"
+
+#include <boost/json.hpp>
+
+#include <mutex>
+
+namespace evstore::detail {
+namespace {
+
+std::optional<std::uint64_t> optional_count(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return std::nullopt;
+  if (v->is_uint64()) return v->get_uint64();
+  if (v->is_int64() && v->get_int64() >= 0) return static_cast<std::uint64_t>(v->get_int64());
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string lifecycle_event_data(std::string_view stream, const stream_lifecycle& l) {
+  boost::json::object o;
+  o["stream"] = stream;
+  if (l.metadata.truncate_before) o["truncateBefore"] = *l.metadata.truncate_before;
+  if (l.metadata.max_count) o["maxCount"] = *l.metadata.max_count;
+  if (l.metadata.max_age) o["maxAge"] = static_cast<std::int64_t>(l.metadata.max_age->count());
+  if (l.deleted) o["deleted"] = true;
+  if (l.tombstoned) o["tombstoned"] = true;
+  return boost::json::serialize(o);
+}
+
+std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(std::string_view data) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(data, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  const boost::json::object& o = v.get_object();
+  const boost::json::value* stream = o.if_contains("stream");
+  if (stream == nullptr || !stream->is_string()) return std::nullopt;
+  stream_lifecycle l;
+  l.metadata.truncate_before = optional_count(o, "truncateBefore");
+  l.metadata.max_count = optional_count(o, "maxCount");
+  if (const auto age = optional_count(o, "maxAge"))
+    l.metadata.max_age = std::chrono::seconds(static_cast<std::int64_t>(*age));
+  const auto flag = [&](std::string_view key) {
+    const boost::json::value* f = o.if_contains(key);
+    return f != nullptr && f->is_bool() && f->get_bool();
+  };
+  l.deleted = flag("deleted");
+  l.tombstoned = flag("tombstoned");
+  return std::pair{std::string(stream->get_string()), l};
+}
+
+std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count) {
+  std::uint64_t first = l.metadata.truncate_before.value_or(0);
+  if (l.metadata.max_count && count > *l.metadata.max_count)
+    first = std::max(first, count - *l.metadata.max_count);
+  return first;
+}
+
+bool expired(const stream_lifecycle& l, std::int64_t committed_at, std::int64_t now_ms) {
+  if (!l.metadata.max_age) return false;
+  const std::int64_t age_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(*l.metadata.max_age).count();
+  return committed_at < now_ms - age_ms;
+}
+
+bool reads_as_deleted(const stream_lifecycle& l, std::uint64_t count) {
+  return l.tombstoned || (l.deleted && count <= l.metadata.truncate_before.value_or(0));
+}
+
+std::optional<stream_lifecycle> lifecycle_table::find(std::string_view stream) const {
+  if (empty()) return std::nullopt;
+  std::shared_lock lock(mutex_);
+  const auto it = map_.find(stream);
+  if (it == map_.end()) return std::nullopt;
+  return it->second;
+}
+
+void lifecycle_table::set(const std::string& stream, const stream_lifecycle& l) {
+  std::unique_lock lock(mutex_);
+  if (l.unrestricted()) {
+    if (const auto it = map_.find(stream); it != map_.end()) map_.erase(it);
+  } else {
+    map_.insert_or_assign(stream, l);
+  }
+  size_.store(map_.size(), std::memory_order_release);
+}
+
+}  // namespace evstore::detail

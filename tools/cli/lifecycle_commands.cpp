@@ -1,0 +1,104 @@
+// Commands that end streams: delete, metadata. They write, so they take the
+// store's writer lock (as append does).
+#include "cli.hpp"
+#include <evstore/event_json.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+
+#include <future>
+#include <iostream>
+
+namespace evstore::cli {
+namespace {
+
+using outcome = std::pair<boost::system::error_code, append_result>;
+
+std::string json_quote(const std::string& s) { return boost::json::serialize(boost::json::string(s)); }
+
+// Prints a delete's or a metadata change's result as one JSON line; 0, or 1
+// after saying why it was refused.
+int report(const std::string& stream, const outcome& o) {
+  const auto& [ec, r] = o;
+  if (ec) {
+    std::cerr << "evstore: " << ec.message();
+    if (!r.detail.empty()) std::cerr << ": " << r.detail;
+    std::cerr << "\n";
+    return 1;
+  }
+  std::cout << "{\"stream\":" << json_quote(stream)
+            << ",\"version\":" << (r.actual ? std::to_string(*r.actual) : std::string("null"))
+            << ",\"position\":" << r.position << "}\n";
+  return 0;
+}
+
+std::string limit_text(const std::optional<std::uint64_t>& v) {
+  return v ? std::to_string(*v) : std::string("null");
+}
+
+}  // namespace
+
+int cmd_delete(const args_t& args) {
+  po::options_description opts;
+  opts.add_options()("expected", po::value<std::string>()->default_value("any"),
+                     "the stream's expected version: any, no_stream, stream_exists or N")(
+      "hard", "delete for good: the name never takes a write again");
+  auto vm = parse(args, "delete", opts, {"dir", "stream"});
+  auto expected = parse_expected_version(vm["expected"].as<std::string>());
+  if (!expected) throw usage_error("--expected must be any, no_stream, stream_exists or a version");
+  const std::string dir = vm["dir"].as<std::string>();
+  const std::string stream = vm["stream"].as<std::string>();
+  runner r;
+  store s = open_or_exit(r, dir, false);
+  std::promise<outcome> done;
+  s.delete_stream(stream, {.expected = *expected, .hard = vm.count("hard") > 0},
+                  [&](boost::system::error_code ec, append_result res) {
+                    done.set_value({ec, std::move(res)});
+                  });
+  int status = report(stream, done.get_future().get());
+  if (close_blocking(s)) status = 1;
+  return status;
+}
+
+int cmd_metadata(const args_t& args) {
+  po::options_description opts;
+  opts.add_options()("max-count", po::value<std::uint64_t>(), "keep the last N events readable")(
+      "max-age", po::value<std::uint64_t>(), "keep events committed within N seconds readable")(
+      "truncate-before", po::value<std::uint64_t>(), "hide the versions before N")(
+      "clear", "lift every limit")("expected", po::value<std::string>()->default_value("any"),
+                                   "the stream's expected version when setting");
+  auto vm = parse(args, "metadata", opts, {"dir", "stream"});
+  const std::string dir = vm["dir"].as<std::string>();
+  const std::string stream = vm["stream"].as<std::string>();
+  const bool setting =
+      vm.count("max-count") || vm.count("max-age") || vm.count("truncate-before") || vm.count("clear");
+  auto expected = parse_expected_version(vm["expected"].as<std::string>());
+  if (!expected) throw usage_error("--expected must be any, no_stream, stream_exists or a version");
+  runner r;
+  store s = open_or_exit(r, dir, !setting);
+  int status = 0;
+  if (setting) {
+    stream_metadata m;
+    if (vm.count("max-count")) m.max_count = vm["max-count"].as<std::uint64_t>();
+    if (vm.count("max-age"))
+      m.max_age = std::chrono::seconds(static_cast<std::int64_t>(vm["max-age"].as<std::uint64_t>()));
+    if (vm.count("truncate-before")) m.truncate_before = vm["truncate-before"].as<std::uint64_t>();
+    std::promise<outcome> done;
+    s.set_stream_metadata(stream, m, *expected, [&](boost::system::error_code ec, append_result res) {
+      done.set_value({ec, std::move(res)});
+    });
+    status = report(stream, done.get_future().get());
+  } else {
+    const stream_metadata m = s.stream_metadata_of(stream);
+    std::cout << "{\"stream\":" << json_quote(stream) << ",\"maxCount\":" << limit_text(m.max_count)
+              << ",\"maxAge\":"
+              << limit_text(m.max_age
+                                ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(m.max_age->count()))
+                                : std::nullopt)
+              << ",\"truncateBefore\":" << limit_text(m.truncate_before) << "}\n";
+  }
+  if (close_blocking(s)) status = 1;
+  return status;
+}
+
+}  // namespace evstore::cli
