@@ -107,6 +107,15 @@ TEST(cli, delete_and_metadata_hide_events_and_refuse_with_exit_1) {
   auto refused = sh("echo '{\"type\":\"B\"}' | " + cli + " append " + d + " u-1");
   EXPECT_EQ(refused.status, 1);
   EXPECT_NE(refused.out.find("stream_tombstoned"), std::string::npos) << refused.out;
+
+  // verify checks every stored event, hidden or not; export carries them all
+  // (and not $lifecycle), so an import into a new store takes them.
+  auto verify = run("verify " + d);
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  auto exported = sh(cli + " export " + d + " 2>/dev/null | " + cli + " import " + dir.sub("copy") +
+                     " --create 2>&1; " + cli + " cat " + dir.sub("copy") + " o-1");
+  EXPECT_EQ(std::count(exported.out.begin(), exported.out.end(), '\n') >= 3, true) << exported.out;
+  EXPECT_EQ(exported.out.find("$lifecycle"), std::string::npos) << exported.out;
 }
 
 TEST(cli, verify_exits_1_and_names_the_damaged_file) {

@@ -5,6 +5,7 @@
 #include "support/store_fixture.hpp"
 #include <evstore/store.hpp>
 #include <evstore/testing/memory_file_system.hpp>
+#include <evstore/verify.hpp>
 
 #include <gtest/gtest.h>
 
@@ -244,6 +245,9 @@ TEST(stream_lifecycle, deletes_and_metadata_survive_a_reopen_and_reach_a_followe
   }
   auto s = store::open(io.executor(), {.directory = path});
   ASSERT_TRUE(s) << s.error().message();
+  const verify_report report = verify_store(*s);
+  EXPECT_TRUE(report.clean()) << (report.damage.empty() ? "" : report.damage.front().message());
+  EXPECT_EQ(report.events_checked, 9u) << "every event stored, the hidden ones too";
   EXPECT_EQ(s->read("x-1").error().code, errc::stream_deleted);
   EXPECT_EQ(versions(*s, "x-2"), std::vector<std::uint64_t>{2});
   EXPECT_EQ(append_wait(*s, "x-3", make_events(1)).ec, errc::stream_tombstoned);
@@ -335,4 +339,66 @@ TEST(stream_lifecycle, an_acknowledged_delete_survives_a_power_loss) {
   ASSERT_TRUE(s) << s.error().message();
   EXPECT_EQ(s->read("p-1").error().code, errc::stream_deleted);
   EXPECT_EQ(append_wait(*s, "p-1", make_events(1)).ec, errc::stream_tombstoned);
+}
+
+// A metadata change replaces the metadata, never a delete's cut: the deleted
+// events stay hidden, before and after the stream is recreated.
+TEST(stream_lifecycle, a_metadata_change_after_a_delete_never_shows_the_deleted_events) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.sub("store")});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(append_wait(*s, "d-1", make_events(3)).ec);
+  ASSERT_FALSE(delete_wait(*s, "d-1").ec);
+  ASSERT_FALSE(metadata_wait(*s, "d-1", {.max_count = 100}).ec);
+  EXPECT_EQ(s->read("d-1").error().code, errc::stream_deleted);
+  ASSERT_FALSE(append_wait(*s, "d-1", make_events(1)).ec);
+  ASSERT_FALSE(metadata_wait(*s, "d-1", {}).ec);
+  EXPECT_EQ(versions(*s, "d-1"), std::vector<std::uint64_t>{3});
+  EXPECT_EQ(listed(*s, "$all"), std::vector<std::string>{"d-1@3"});
+  // Out of range: refused, nothing written.
+  EXPECT_EQ(metadata_wait(*s, "d-1", {.max_age = std::chrono::seconds(std::int64_t{1} << 50)}).ec,
+            errc::invalid_argument);
+  EXPECT_EQ(metadata_wait(*s, "d-1", {.max_age = std::chrono::seconds(-1)}).ec, errc::invalid_argument);
+  // include_hidden reads what is stored.
+  auto all = s->read("d-1", {.include_hidden = true});
+  ASSERT_TRUE(all) << all.error().message();
+  EXPECT_EQ(all->events.size(), 4u);
+  EXPECT_FALSE(close_wait(*s));
+}
+
+// A page whose events are all hidden is empty and not the end; a
+// subscription skips it and delivers the next visible event, live too.
+TEST(stream_lifecycle, pages_and_subscriptions_go_on_past_hidden_events) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.sub("store")});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(append_wait(*s, "h-1", make_events(5)).ec);
+  ASSERT_FALSE(append_wait(*s, "k-1", make_events(1)).ec);
+  ASSERT_FALSE(delete_wait(*s, "h-1").ec);
+  auto page = s->read("$all", {.from = 0, .max_count = 2});
+  ASSERT_TRUE(page) << page.error().message();
+  EXPECT_TRUE(page->events.empty());
+  EXPECT_FALSE(page->end);
+  EXPECT_EQ(page->next, 2u);
+
+  auto sub = s->subscribe("$all", {.from = 0, .max_batch = 2});
+  ASSERT_TRUE(sub) << sub.error().message();
+  std::vector<std::string> seen;
+  for (int i = 0; i < 10; ++i) {
+    auto batch = sub->next(boost::asio::use_future).get();
+    EXPECT_TRUE(!batch.events.empty() || batch.caught_up) << "an empty batch that is not caught up";
+    for (const recorded_event& e : batch.events) seen.emplace_back(e.stream);
+    if (batch.caught_up) break;
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"k-1", "$lifecycle"})) << "the hidden pages are skipped";
+  // Then live: a delete's hidden events never make a batch.
+  auto live = sub->next(boost::asio::use_future);
+  ASSERT_FALSE(append_wait(*s, "k-1", make_events(1)).ec);
+  const auto got = live.get();
+  ASSERT_EQ(got.events.size(), 1u);
+  EXPECT_EQ(got.events[0].stream, "k-1");
+  sub->cancel();
+  EXPECT_FALSE(close_wait(*s));
 }

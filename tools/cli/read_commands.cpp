@@ -180,8 +180,12 @@ int cmd_export(const args_t& args) {
   progress_meter bar("exporting", "events", vm);
   std::uint64_t n = 0;
   std::string line;
-  auto range = s.events(stream, {.from = from});
+  // Every event as stored, hidden ones too (an import needs every version);
+  // the store's own $lifecycle events are not the application's: an import
+  // could not append them, and deletes and metadata are not carried.
+  auto range = s.events(stream, {.from = from, .include_hidden = true});
   for (const recorded_event& e : range) {
+    if (e.stream.starts_with('$')) continue;
     write_event_line(out, line, e);
     if (++n % 4096 == 0) bar.update(n, total && *total > from ? *total - from : 0);
   }

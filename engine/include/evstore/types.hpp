@@ -110,6 +110,10 @@ struct read_options {
   // event is always in it, however large. Bounds a page's memory by bytes
   // where max_count bounds it by events. `next` says where to go on.
   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
+  // Also the events a delete or stream metadata hides (store::delete_stream,
+  // set_stream_metadata), and a deleted stream's: for tools that check or
+  // copy the store as it is on disk (verify, export).
+  bool include_hidden = false;
 };
 
 // A stream's limits (store::set_stream_metadata): events outside them stop

@@ -193,11 +193,21 @@ void subscription_impl::attempt() {
   batch.next = from;
   if (from < *count) {
     auto page = read_batch(from);
+    // Pages of hidden events only (deleted, truncated, capped, expired) are
+    // skipped: a batch holds at least one event, or says caught up.
+    while (page && page->events.empty() && !page->end && page->next > from && page->next < *count) {
+      from = page->next;
+      page = read_batch(from);
+    }
     if (!page) return complete(page.error().code, failed(page.error().message()));
     batch.events = std::move(page->events);
     batch.next = page->next;
     if (!caught_up_ && batch.next >= *count) caught_up_ = batch.caught_up = true;
-    return complete({}, std::move(batch));
+    if (!batch.events.empty() || batch.caught_up) return complete({}, std::move(batch));
+    // Only hidden events up to the end, and caught up already: wait after them.
+    from = batch.next;
+    std::lock_guard lock(mutex_);
+    next_ = from;
   }
   if (!caught_up_) {
     caught_up_ = batch.caught_up = true;

@@ -33,7 +33,8 @@ constexpr std::uint64_t page_size = 4096;
 template <class OnEvent>
 void scan(const store& s, const std::string& stream, std::uint64_t from, std::uint64_t count,
           verify_report& report, std::set<std::string>& seen, OnEvent&& on_event) {
-  auto page = s.read(stream, {.from = from, .max_count = count});
+  // Every event on disk, those a delete or stream metadata hides included.
+  auto page = s.read(stream, {.from = from, .max_count = count, .include_hidden = true});
   if (page) {
     for (const recorded_event& e : page->events) on_event(e);
     return;

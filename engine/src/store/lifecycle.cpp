@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <mutex>
 
 namespace evstore::detail {
@@ -23,6 +24,7 @@ std::string lifecycle_event_data(std::string_view stream, const stream_lifecycle
   if (l.metadata.truncate_before) o["truncateBefore"] = *l.metadata.truncate_before;
   if (l.metadata.max_count) o["maxCount"] = *l.metadata.max_count;
   if (l.metadata.max_age) o["maxAge"] = static_cast<std::int64_t>(l.metadata.max_age->count());
+  if (l.deleted_before > 0) o["deletedBefore"] = l.deleted_before;
   if (l.deleted) o["deleted"] = true;
   if (l.tombstoned) o["tombstoned"] = true;
   return boost::json::serialize(o);
@@ -39,7 +41,9 @@ std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(st
   l.metadata.truncate_before = optional_count(o, "truncateBefore");
   l.metadata.max_count = optional_count(o, "maxCount");
   if (const auto age = optional_count(o, "maxAge"))
-    l.metadata.max_age = std::chrono::seconds(static_cast<std::int64_t>(*age));
+    l.metadata.max_age =
+        std::chrono::seconds(static_cast<std::int64_t>(std::min<std::uint64_t>(*age, max_age_limit.count())));
+  l.deleted_before = optional_count(o, "deletedBefore").value_or(0);
   const auto flag = [&](std::string_view key) {
     const boost::json::value* f = o.if_contains(key);
     return f != nullptr && f->is_bool() && f->get_bool();
@@ -50,7 +54,7 @@ std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(st
 }
 
 std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count) {
-  std::uint64_t first = l.metadata.truncate_before.value_or(0);
+  std::uint64_t first = std::max(l.deleted_before, l.metadata.truncate_before.value_or(0));
   if (l.metadata.max_count && count > *l.metadata.max_count)
     first = std::max(first, count - *l.metadata.max_count);
   return first;
@@ -64,7 +68,7 @@ bool expired(const stream_lifecycle& l, std::int64_t committed_at, std::int64_t 
 }
 
 bool reads_as_deleted(const stream_lifecycle& l, std::uint64_t count) {
-  return l.tombstoned || (l.deleted && count <= l.metadata.truncate_before.value_or(0));
+  return l.tombstoned || (l.deleted && count <= l.deleted_before);
 }
 
 std::optional<stream_lifecycle> lifecycle_table::find(std::string_view stream) const {

@@ -6,7 +6,7 @@
 // it hides. Its type is "$stream-lifecycle" and its data the stream's whole
 // lifecycle after the change (docs/format.md, "The $lifecycle stream"):
 //   {"stream":"order-1","truncateBefore":3,"maxCount":10,"maxAge":86400,
-//    "deleted":true,"tombstoned":false}
+//    "deletedBefore":3,"deleted":true,"tombstoned":true}
 // (members absent when unset). The latest event of a stream wins, so the
 // table below is the fold of $lifecycle: the writer sets an entry when the
 // flush that holds its event is published, an open and a follower's refresh
@@ -26,6 +26,7 @@
 #include <evstore/types.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <shared_mutex>
@@ -37,14 +38,21 @@ namespace evstore::detail {
 
 inline constexpr std::string_view lifecycle_stream = "$lifecycle";
 inline constexpr std::string_view lifecycle_event_type = "$stream-lifecycle";
+// The largest max_age taken (in milliseconds it still fits an int64).
+inline constexpr std::chrono::seconds max_age_limit{std::int64_t{1} << 40};
 
 struct stream_lifecycle {
   stream_metadata metadata;
-  // Soft-deleted at version metadata.truncate_before: reads answer
-  // stream_deleted until an append takes the stream past it.
+  // A delete's cut: versions below it stay hidden whatever the metadata
+  // says later (a metadata change replaces truncate_before, never this).
+  std::uint64_t deleted_before = 0;
+  // Soft-deleted at deleted_before: reads answer stream_deleted until an
+  // append takes the stream past it.
   bool deleted = false;
   bool tombstoned = false;  // deleted for good: no write is taken any more
-  bool unrestricted() const { return !deleted && !tombstoned && metadata == stream_metadata{}; }
+  bool unrestricted() const {
+    return !deleted && !tombstoned && deleted_before == 0 && metadata == stream_metadata{};
+  }
   friend bool operator==(const stream_lifecycle&, const stream_lifecycle&) = default;
 };
 
@@ -54,10 +62,11 @@ std::string lifecycle_event_data(std::string_view stream, const stream_lifecycle
 // (an event of another shape is ignored, never fatal: the stream is readable).
 std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(std::string_view data);
 
-// The first version of a stream of `count` events that truncate_before and
-// max_count leave readable (max_age is per event: expired()).
+// The first version of a stream of `count` events that a delete,
+// truncate_before and max_count leave readable (max_age is per event: expired()).
 std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count);
-// True when max_age hides an event committed at `committed_at` (unix ms) at `now_ms`.
+// True when max_age hides an event committed at `committed_at` (unix ms) at
+// `now_ms`. REQUIRES: max_age within max_age_limit.
 bool expired(const stream_lifecycle& l, std::int64_t committed_at, std::int64_t now_ms);
 // True when a read of the stream answers stream_deleted: tombstoned, or
 // soft-deleted with no event appended since.

@@ -408,15 +408,19 @@ std::int64_t now_ms() {
 }  // namespace
 
 result<read_page> store_impl::read_visible(std::string_view stream, const read_options& o) const {
-  if (lifecycle_.empty()) return read(stream, o);
+  if (o.include_hidden) return read(stream, o);
   const std::int64_t now = now_ms();
   if (stream != "$all" && !indexer_->is_link(stream)) {
-    const auto l = lifecycle_.find(stream);
-    if (!l) return read(stream, o);
     if (validate_stream_name(stream, name_use::read))
       return error(errc::invalid_stream_name, std::string(stream));
-    auto count = index_->count_below(stream, all_count());
+    // The count first, then the table: a lifecycle is set before the count
+    // that publishes it, so this snapshot's changes are all in the table.
+    const std::uint64_t published = all_count();
+    const auto l = lifecycle_.find(stream);
+    auto count = index_->count_below(stream, published);
     if (!count) return count.error();
+    if (*count == 0) return error(errc::stream_not_found, std::string(stream));
+    if (!l) return read_stream_page(*this, stream, *count, published, o);
     if (reads_as_deleted(*l, *count))
       return error(errc::stream_deleted, "stream '" + std::string(stream) + "' was deleted");
     const std::uint64_t first = first_readable(*l, *count);
@@ -426,7 +430,7 @@ result<read_page> store_impl::read_visible(std::string_view stream, const read_o
     } else if (o.from < first) {
       return read_page{};  // below what is readable: the end
     }
-    auto page = read(stream, clamped);
+    auto page = read_stream_page(*this, stream, *count, published, clamped);
     if (!page) return page;
     std::erase_if(page->events, [&](const recorded_event& e) {
       return e.version < first || expired(*l, e.committed_at, now);
@@ -437,9 +441,12 @@ result<read_page> store_impl::read_visible(std::string_view stream, const read_o
     }
     return page;
   }
-  // $all, system and read streams: each event by its own stream's lifecycle.
+  // $all, system and read streams: each event by its own stream's lifecycle
+  // (the table is read after the page: it holds every change the page's
+  // snapshot published).
   auto page = read(stream, o);
-  if (!page) return page;
+  if (!page || lifecycle_.empty()) return page;
+  const std::uint64_t published = all_count();
   std::string_view last_name;
   std::optional<stream_lifecycle> last;
   std::uint64_t last_count = 0;
@@ -449,7 +456,7 @@ result<read_page> store_impl::read_visible(std::string_view stream, const read_o
       last_name = e.stream;
       last = lifecycle_.find(e.stream);
       if (last && last->metadata.max_count) {
-        auto n = index_->count_below(e.stream, all_count());
+        auto n = index_->count_below(e.stream, published);
         if (!n) failed = n.error();
         last_count = n ? *n : 0;
       }

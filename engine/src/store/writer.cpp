@@ -308,6 +308,10 @@ void store_impl::do_lifecycle(incoming_append& a, std::int64_t committed_at) {
                      (count > 0 ? "is at version " + std::to_string(count - 1) : "has no events") +
                      ", expected " + to_string(a.expected)});
   }
+  if (const auto& age = change.metadata.max_age; age && (age->count() < 0 || *age > max_age_limit)) {
+    return fail(
+        {errc::invalid_argument, "max_age must be 0.." + std::to_string(max_age_limit.count()) + " seconds"});
+  }
   stream_lifecycle next = writer_lifecycle_of(stream).value_or(stream_lifecycle{});
   switch (change.what) {
     case lifecycle_change::kind::set_metadata: next.metadata = change.metadata; break;
@@ -316,6 +320,7 @@ void store_impl::do_lifecycle(incoming_append& a, std::int64_t committed_at) {
       if (count == 0 && change.what == lifecycle_change::kind::soft_delete)
         return fail({errc::stream_not_found, "stream '" + stream + "' has no events to delete"});
       next.deleted = true;
+      next.deleted_before = count;
       next.metadata.truncate_before = count;
       break;
   }
