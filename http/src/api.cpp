@@ -159,6 +159,29 @@ route route_request(std::string_view method, std::string_view raw_target, bool u
   return {};
 }
 
+namespace {
+
+// The request's Expected-Version (any when absent); nullopt when malformed.
+std::optional<expected_version> expected_of(const api_request& request) {
+  if (request.expected_version.empty()) return expect::any;
+  return parse_expected_version(request.expected_version);
+}
+
+api_response invalid_expected_version() {
+  return error_response(400, "invalid_expected_version",
+                        "Expected-Version must be any, no_stream, stream_exists or a version");
+}
+
+// 409 wrong_expected_version, with what the write expected and where the stream is.
+api_response version_conflict(boost::system::error_code ec, const append_result& r) {
+  auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
+  body["expected"] = json_text(to_string(r.expected));
+  body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+  return json_response(409, body);
+}
+
+}  // namespace
+
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
     : store_(s), engine_(std::move(engine_executor)), options_(options), metrics_(metrics) {}
 
@@ -250,23 +273,14 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
 }
 
 void api::append(const std::string& stream, api_request& request, std::function<void(api_response)>& done) {
-  auto expected = request.expected_version.empty() ? std::optional<expected_version>(expect::any)
-                                                   : parse_expected_version(request.expected_version);
-  if (!expected) {
-    return done(error_response(400, "invalid_expected_version",
-                               "Expected-Version must be any, no_stream, stream_exists or a version"));
-  }
+  const auto expected = expected_of(request);
+  if (!expected) return done(invalid_expected_version());
   auto events = parse_events_json(request.body);
   if (!events) return done(from_error(events.error()));
   store_.append(
       stream, std::move(*events), *expected,
-      [stream, done = std::move(done)](boost::system::error_code ec, append_result r) {
-        if (ec == errc::wrong_expected_version) {
-          auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
-          body["expected"] = json_text(to_string(r.expected));
-          body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
-          return done(json_response(409, body));
-        }
+      [stream, done = std::move(done)](boost::system::error_code ec, const append_result& r) {
+        if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r));
         if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
         // Appended into one string: every append's answer is built here.
         api_response resp;
@@ -291,13 +305,9 @@ namespace {
 // what only an append has.
 std::function<void(boost::system::error_code, append_result)> lifecycle_answer(
     std::string stream, std::function<void(api_response)> done) {
-  return [stream = std::move(stream), done = std::move(done)](boost::system::error_code ec, append_result r) {
-    if (ec == errc::wrong_expected_version) {
-      auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
-      body["expected"] = json_text(to_string(r.expected));
-      body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
-      return done(json_response(409, body));
-    }
+  return [stream = std::move(stream), done = std::move(done)](boost::system::error_code ec,
+                                                              const append_result& r) {
+    if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r));
     if (ec) return done(from_error({ec, r.detail}));
     boost::json::object body;
     body["stream"] = stream;
@@ -326,12 +336,8 @@ std::optional<std::string> read_limit(const boost::json::object& o, std::string_
 
 void api::delete_stream(const std::string& stream, const target& t, api_request& request,
                         std::function<void(api_response)>& done) {
-  auto expected = request.expected_version.empty() ? std::optional<expected_version>(expect::any)
-                                                   : parse_expected_version(request.expected_version);
-  if (!expected) {
-    return done(error_response(400, "invalid_expected_version",
-                               "Expected-Version must be any, no_stream, stream_exists or a version"));
-  }
+  const auto expected = expected_of(request);
+  if (!expected) return done(invalid_expected_version());
   delete_options options{.expected = *expected};
   if (auto it = t.query.find("hard"); it != t.query.end()) {
     if (it->second != "true" && it->second != "false")
@@ -373,12 +379,8 @@ void api::put_metadata(const std::string& stream, api_request& request,
       return done(error_response(400, "invalid_argument", "maxAge is too large"));
     m.max_age = std::chrono::seconds(static_cast<std::int64_t>(*age));
   }
-  auto expected = request.expected_version.empty() ? std::optional<expected_version>(expect::any)
-                                                   : parse_expected_version(request.expected_version);
-  if (!expected) {
-    return done(error_response(400, "invalid_expected_version",
-                               "Expected-Version must be any, no_stream, stream_exists or a version"));
-  }
+  const auto expected = expected_of(request);
+  if (!expected) return done(invalid_expected_version());
   store_.set_stream_metadata(stream, m, *expected, lifecycle_answer(stream, std::move(done)));
 }
 
