@@ -19,23 +19,6 @@ using namespace evstore::test;
 
 namespace {
 
-append_outcome delete_wait(store& s, const std::string& stream, delete_options o = {}) {
-  std::promise<append_outcome> done;
-  s.delete_stream(stream, o, [&](boost::system::error_code ec, append_result r) {
-    done.set_value({ec, std::move(r)});
-  });
-  return done.get_future().get();
-}
-
-append_outcome metadata_wait(store& s, const std::string& stream, stream_metadata m,
-                             expected_version expected = expect::any) {
-  std::promise<append_outcome> done;
-  s.set_stream_metadata(stream, m, expected, [&](boost::system::error_code ec, append_result r) {
-    done.set_value({ec, std::move(r)});
-  });
-  return done.get_future().get();
-}
-
 // Versions of `stream` a read returns, forward or backward.
 std::vector<std::uint64_t> versions(const store& s, const std::string& stream,
                                     direction dir = direction::forward) {
@@ -77,7 +60,7 @@ TEST(stream_lifecycle, a_soft_delete_hides_the_stream_everywhere_and_an_append_r
   ASSERT_FALSE(append_wait(*s, "order-1", make_events(3)).ec);
   ASSERT_FALSE(append_wait(*s, "order-2", make_events(2)).ec);
 
-  auto deleted = delete_wait(*s, "order-1", {.expected = expect::exactly(2)});
+  auto deleted = delete_stream_wait(*s, "order-1", {.expected = expect::exactly(2)});
   ASSERT_FALSE(deleted.ec) << deleted.result.detail;
   EXPECT_EQ(deleted.result.version, 2u) << "the stream's last version";
   EXPECT_EQ(deleted.result.position, 5u) << "the $lifecycle event follows the five events";
@@ -116,15 +99,16 @@ TEST(stream_lifecycle, deletes_check_the_expected_version_and_refuse_what_they_c
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_FALSE(append_wait(*s, "cart-1", make_events(3)).ec);
 
-  auto stale = delete_wait(*s, "cart-1", {.expected = expect::exactly(1)});
+  auto stale = delete_stream_wait(*s, "cart-1", {.expected = expect::exactly(1)});
   EXPECT_EQ(stale.ec, errc::wrong_expected_version);
   EXPECT_EQ(stale.result.actual, std::optional<std::uint64_t>(2));
-  EXPECT_EQ(delete_wait(*s, "cart-1", {.expected = expect::no_stream}).ec, errc::wrong_expected_version);
+  EXPECT_EQ(delete_stream_wait(*s, "cart-1", {.expected = expect::no_stream}).ec,
+            errc::wrong_expected_version);
   EXPECT_EQ(versions(*s, "cart-1").size(), 3u) << "a refused delete hides nothing";
 
-  EXPECT_EQ(delete_wait(*s, "cart-9").ec, errc::stream_not_found);
-  EXPECT_EQ(delete_wait(*s, "$all").ec, errc::invalid_stream_name);
-  EXPECT_EQ(delete_wait(*s, "$lifecycle").ec, errc::invalid_stream_name);
+  EXPECT_EQ(delete_stream_wait(*s, "cart-9").ec, errc::stream_not_found);
+  EXPECT_EQ(delete_stream_wait(*s, "$all").ec, errc::invalid_stream_name);
+  EXPECT_EQ(delete_stream_wait(*s, "$lifecycle").ec, errc::invalid_stream_name);
   EXPECT_EQ(metadata_wait(*s, "cart-1", {.max_count = 1}, expect::exactly(0)).ec,
             errc::wrong_expected_version);
   EXPECT_EQ(s->read("$lifecycle").error().code, errc::stream_not_found) << "nothing refused was written";
@@ -153,13 +137,13 @@ TEST(stream_lifecycle, a_hard_delete_refuses_every_later_write_even_one_queued_b
   EXPECT_EQ(b.ec, errc::stream_tombstoned) << b.result.detail;
 
   EXPECT_EQ(append_wait(*s, "user-1", make_events(1)).ec, errc::stream_tombstoned);
-  EXPECT_EQ(delete_wait(*s, "user-1").ec, errc::stream_tombstoned);
+  EXPECT_EQ(delete_stream_wait(*s, "user-1").ec, errc::stream_tombstoned);
   EXPECT_EQ(metadata_wait(*s, "user-1", {}).ec, errc::stream_tombstoned);
   EXPECT_EQ(s->read("user-1").error().code, errc::stream_deleted);
   EXPECT_TRUE(listed(*s, "$all").empty());
 
   // A name never written can be retired too.
-  ASSERT_FALSE(delete_wait(*s, "user-2", {.hard = true}).ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "user-2", {.hard = true}).ec);
   EXPECT_EQ(append_wait(*s, "user-2", make_events(1)).ec, errc::stream_tombstoned);
   EXPECT_EQ(s->event_count(), 4u) << "two events, two $lifecycle events";
   EXPECT_FALSE(close_wait(*s));
@@ -212,7 +196,7 @@ TEST(stream_lifecycle, subscriptions_leave_out_what_is_hidden) {
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_FALSE(append_wait(*s, "a-1", make_events(2)).ec);
   ASSERT_FALSE(append_wait(*s, "b-1", make_events(1)).ec);
-  ASSERT_FALSE(delete_wait(*s, "a-1").ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "a-1").ec);
   ASSERT_FALSE(append_wait(*s, "b-1", make_events(1)).ec);
   auto sub = s->subscribe("$all", {.from = 0});
   ASSERT_TRUE(sub) << sub.error().message();
@@ -238,9 +222,9 @@ TEST(stream_lifecycle, deletes_and_metadata_survive_a_reopen_and_reach_a_followe
     ASSERT_FALSE(append_wait(*s, "x-1", make_events(2)).ec);
     ASSERT_FALSE(append_wait(*s, "x-2", make_events(3)).ec);
     ASSERT_FALSE(append_wait(*s, "x-3", make_events(1)).ec);
-    ASSERT_FALSE(delete_wait(*s, "x-1").ec);
+    ASSERT_FALSE(delete_stream_wait(*s, "x-1").ec);
     ASSERT_FALSE(metadata_wait(*s, "x-2", {.max_count = 1}).ec);
-    ASSERT_FALSE(delete_wait(*s, "x-3", {.hard = true}).ec);
+    ASSERT_FALSE(delete_stream_wait(*s, "x-3", {.hard = true}).ec);
     EXPECT_FALSE(close_wait(*s));
   }
   auto s = store::open(io.executor(), {.directory = path});
@@ -259,7 +243,7 @@ TEST(stream_lifecycle, deletes_and_metadata_survive_a_reopen_and_reach_a_followe
   // Changes made while it follows reach it with the refresh that reads them.
   ASSERT_FALSE(metadata_wait(*s, "x-2", {}).ec);
   ASSERT_FALSE(append_wait(*s, "x-1", make_events(1)).ec);
-  ASSERT_FALSE(delete_wait(*s, "x-2").ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "x-2").ec);
   ASSERT_TRUE(follower->refresh()) << "refresh failed";
   EXPECT_EQ(versions(*follower, "x-1"), std::vector<std::uint64_t>{2});
   EXPECT_EQ(follower->read("x-2").error().code, errc::stream_deleted);
@@ -295,7 +279,7 @@ TEST(stream_lifecycle, a_delete_racing_appends_hides_exactly_what_came_before_it
       }
     });
     std::this_thread::sleep_for(std::chrono::microseconds(200));
-    auto d = delete_wait(*s, "race-1");
+    auto d = delete_stream_wait(*s, "race-1");
     appender.join();
     ASSERT_TRUE(wait_until([&] { return outstanding == 0; }));
     ASSERT_FALSE(d.ec) << d.result.detail;
@@ -329,7 +313,7 @@ TEST(stream_lifecycle, an_acknowledged_delete_survives_a_power_loss) {
     auto s = store::open(io.executor(), {.directory = "/s", .fsync_on_flush = true, .file_system = mem});
     ASSERT_TRUE(s) << s.error().message();
     ASSERT_FALSE(append_wait(*s, "p-1", make_events(3)).ec);
-    ASSERT_FALSE(delete_wait(*s, "p-1", {.hard = true}).ec);
+    ASSERT_FALSE(delete_stream_wait(*s, "p-1", {.hard = true}).ec);
     // What a disk would keep now, copied while the store still runs (its
     // close would write on after the power loss).
     mem->power_loss(power_loss_mode::synced_only, 7);
@@ -349,7 +333,7 @@ TEST(stream_lifecycle, a_metadata_change_after_a_delete_never_shows_the_deleted_
   auto s = store::open(io.executor(), {.directory = dir.sub("store")});
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_FALSE(append_wait(*s, "d-1", make_events(3)).ec);
-  ASSERT_FALSE(delete_wait(*s, "d-1").ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "d-1").ec);
   ASSERT_FALSE(metadata_wait(*s, "d-1", {.max_count = 100}).ec);
   EXPECT_EQ(s->read("d-1").error().code, errc::stream_deleted);
   ASSERT_FALSE(append_wait(*s, "d-1", make_events(1)).ec);
@@ -376,7 +360,7 @@ TEST(stream_lifecycle, pages_and_subscriptions_go_on_past_hidden_events) {
   ASSERT_TRUE(s) << s.error().message();
   ASSERT_FALSE(append_wait(*s, "h-1", make_events(5)).ec);
   ASSERT_FALSE(append_wait(*s, "k-1", make_events(1)).ec);
-  ASSERT_FALSE(delete_wait(*s, "h-1").ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "h-1").ec);
   auto page = s->read("$all", {.from = 0, .max_count = 2});
   ASSERT_TRUE(page) << page.error().message();
   EXPECT_TRUE(page->events.empty());

@@ -48,6 +48,25 @@ append_outcome append_wait(store& s, const std::string& stream, std::vector<even
   return f.get();
 }
 
+append_outcome delete_stream_wait(store& s, const std::string& stream, delete_options o) {
+  std::promise<append_outcome> done;
+  auto f = done.get_future();
+  s.delete_stream(stream, o, [&done](boost::system::error_code ec, append_result r) {
+    done.set_value({ec, r});
+  });
+  return f.get();
+}
+
+append_outcome metadata_wait(store& s, const std::string& stream, stream_metadata m,
+                             expected_version expected) {
+  std::promise<append_outcome> done;
+  auto f = done.get_future();
+  s.set_stream_metadata(stream, m, expected, [&done](boost::system::error_code ec, append_result r) {
+    done.set_value({ec, r});
+  });
+  return f.get();
+}
+
 boost::system::error_code close_wait(store& s) {
   std::promise<boost::system::error_code> done;
   auto f = done.get_future();

@@ -55,6 +55,10 @@ struct append_outcome {
 // Appends and waits (the store's executor must be running on another thread).
 append_outcome append_wait(store& s, const std::string& stream, std::vector<event_data> events,
                            expected_version expected = expect::any);
+// A delete or a metadata change, waited for likewise.
+append_outcome delete_stream_wait(store& s, const std::string& stream, delete_options o = {});
+append_outcome metadata_wait(store& s, const std::string& stream, stream_metadata m,
+                             expected_version expected = expect::any);
 boost::system::error_code close_wait(store& s);
 // Commits a consumer's checkpoint and waits (timed_out after 10 s).
 boost::system::error_code commit_wait(consumer& c, std::uint64_t position, std::string state);
