@@ -119,6 +119,7 @@ void scenario_h(context& ctx);  // fanout.cpp
 void scenario_i(context& ctx);  // read_streams.cpp
 void scenario_j(context& ctx);  // follower_lag.cpp
 void scenario_k(context& ctx);  // many_streams.cpp
+void scenario_l(context& ctx);  // scavenge.cpp
 
 // open_time.cpp: median time of open + destroy of the store in `dir` (which
 // must hold `expect` events), after one warm-up open; and every run's time.

@@ -118,6 +118,37 @@ TEST(cli, delete_and_metadata_hide_events_and_refuse_with_exit_1) {
   EXPECT_EQ(exported.out.find("$lifecycle"), std::string::npos) << exported.out;
 }
 
+TEST(cli, scavenge_and_delete_erase_remove_event_bodies_from_the_files) {
+  temp_dir dir;
+  const std::string d = dir.sub("data");
+  const std::string cli = EVSTORE_CLI;
+  auto made =
+      sh("echo '[{\"type\":\"A\",\"data\":{\"who\":\"secret-one\"}},{\"type\":\"A\"}]' | " + cli +
+         " append " + d + " o-1 --create; echo '{\"type\":\"B\",\"data\":{\"who\":\"secret-two\"}}' | " +
+         cli + " append " + d + " u-1");
+  ASSERT_EQ(made.status, 0) << made.out;
+  const auto holding = [&](const std::string& needle) {
+    return sh("grep -rl " + needle + " " + d + " | wc -l").out;
+  };
+  ASSERT_EQ(holding("secret-one"), "1\n");
+  ASSERT_EQ(run("metadata " + d + " o-1 --max-count 1").status, 0);
+  auto scavenged = run("scavenge " + d);
+  ASSERT_EQ(scavenged.status, 0) << scavenged.out;
+  EXPECT_NE(scavenged.out.find("\"eventsErased\":1,"), std::string::npos) << scavenged.out;
+  EXPECT_EQ(holding("secret-one"), "0\n");
+
+  auto erased = run("delete " + d + " u-1 --hard --erase");
+  ASSERT_EQ(erased.status, 0) << erased.out;
+  EXPECT_NE(erased.out.find("\"eventsErased\":1,"), std::string::npos) << erased.out;
+  EXPECT_EQ(holding("secret-two"), "0\n");
+  auto only = run("scavenge " + d + " --stream o-1");
+  EXPECT_EQ(only.status, 0) << only.out;
+  EXPECT_NE(only.out.find("\"eventsErased\":0,"), std::string::npos) << only.out;
+  auto verify = run("verify " + d);
+  EXPECT_EQ(verify.status, 0) << verify.out;
+  EXPECT_EQ(run("scavenge " + d + " --stream a/b").status, 1) << "an invalid name is refused";
+}
+
 TEST(cli, verify_exits_1_and_names_the_damaged_file) {
   temp_dir dir;
   const std::string d = dir.sub("data");

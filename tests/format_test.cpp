@@ -2,6 +2,7 @@
 #include "format/format.hpp"
 
 #include "format/crc32c.hpp"
+#include "format/scavenge_state.hpp"
 #include "format/store_json.hpp"
 #include <evstore/testing/fault_injecting_file_system.hpp>
 #include <evstore/testing/memory_file_system.hpp>
@@ -220,7 +221,8 @@ TEST(format_index, entries_round_trip_and_reject_damage) {
 TEST(format_index, a_format_2_all_entry_round_trips_at_its_limits_and_rejects_damage) {
   for (const all_entry2 e : {all_entry2{0, 256, format::record_overhead, false},
                              all_entry2{999, all_entry2_max_offset, max_record_size, true},
-                             all_entry2{65535, 1ull << 40, 215, true}}) {
+                             all_entry2{65535, 1ull << 40, 215, true}, all_entry2{3, 4096, 300, false, true},
+                             all_entry2{3, 4096, 300, true, true}}) {
     std::array<std::byte, all_entry2_size> buf{};
     encode_all_entry2(e, buf);
     ASSERT_EQ(decode_all_entry2(buf), e);
@@ -436,4 +438,67 @@ TEST(format_record, random_bytes_never_decode_as_a_valid_record) {
     put_u32(buf.data(), 100 + static_cast<std::uint32_t>(rng() % 400));
     EXPECT_NE(decode_record(buf, d), decode_status::ok);
   }
+}
+
+// A scavenged event's record: its header and name, zeros up to the trailer,
+// the size of the record it replaces; anything else there is damage.
+TEST(format_record, an_erased_record_keeps_its_place_and_header_and_nothing_else) {
+  record_fields f;
+  f.stream = "user-7";
+  f.type = "Registered";
+  f.data = R"({"email":"someone@example.com"})";
+  f.position = 41;
+  f.version = 3;
+  f.committed_at = 1764000000000;
+  f.commit_first_position = 40;
+  f.commit_count = 2;
+  f.commit_end = true;
+  f.id = std::array<std::byte, 16>{std::byte{1}};
+  std::vector<std::byte> original(record_size(f));
+  encode_record(f, original);
+  std::vector<std::byte> erased(original.size());
+  const std::uint32_t crc = encode_erased_record(f, erased);
+  decoded_record r;
+  ASSERT_EQ(decode_record(erased, r, record_names::required), decode_status::ok);
+  EXPECT_EQ(r.kind, record_kind_erased);
+  EXPECT_EQ(r.size, original.size());
+  EXPECT_EQ(r.stored_crc, crc);
+  EXPECT_EQ(r.fields.stream, "user-7");
+  EXPECT_EQ(r.fields.version, 3u);
+  EXPECT_EQ(r.fields.position, 41u);
+  EXPECT_EQ(r.fields.commit_first_position, 40u);
+  EXPECT_EQ(r.fields.commit_count, 2u);
+  EXPECT_TRUE(r.fields.commit_end);
+  EXPECT_EQ(r.fields.committed_at, 1764000000000);
+  EXPECT_TRUE(r.fields.type.empty() && r.fields.data.empty() && !r.fields.id);
+  const std::string text(reinterpret_cast<const char*>(erased.data()), erased.size());
+  EXPECT_EQ(text.find("someone@example.com"), std::string::npos);
+  EXPECT_EQ(text.find("Registered"), std::string::npos);
+  // A non-zero byte in the padding, under a checksum made to match, is refused.
+  auto padded = erased;
+  padded[record_header_size + 6 + 2] = std::byte{1};
+  put_u32(padded.data() + 4, crc32c::mask(crc32c::value(padded.data() + 8, padded.size() - 8)));
+  EXPECT_EQ(decode_record(padded, r, record_names::required), decode_status::corrupt);
+}
+
+TEST(format_scavenge_state, a_batch_round_trips_and_a_torn_one_is_refused) {
+  std::vector<scavenge_entry> batch(2);
+  batch[0] = {7, {0, 300, 500, true, true}, "user-1", 2, 1764000000000, 6, 2};
+  batch[1] = {9, {1, 1u << 20, 4096, false, true}, "user-22", 0, 1764000000001, 9, 1};
+  const auto bytes = encode_scavenge_state(batch);
+  auto back = decode_scavenge_state(bytes);
+  ASSERT_TRUE(back);
+  ASSERT_EQ(back->size(), 2u);
+  EXPECT_EQ((*back)[1].stream, "user-22");
+  EXPECT_EQ((*back)[0].entry, batch[0].entry);
+  EXPECT_EQ((*back)[0].commit_count, 2u);
+  EXPECT_EQ(encode_scavenge_state(*back), bytes);
+  for (std::size_t cut = 0; cut < bytes.size(); ++cut)
+    EXPECT_FALSE(decode_scavenge_state(std::span(bytes).first(cut))) << cut;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    auto copy = bytes;
+    copy[i] ^= std::byte{0x10};
+    EXPECT_FALSE(decode_scavenge_state(copy)) << i;
+  }
+  EXPECT_TRUE(decode_scavenge_state(encode_scavenge_state({}))) << "an empty batch is valid";
 }

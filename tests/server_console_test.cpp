@@ -57,6 +57,21 @@ TEST_F(console_test, shows_streams_and_events_as_text_under_its_own_policy) {
   EXPECT_EQ(dom.find("pwned</title>"), std::string::npos) << dom;
 }
 
+TEST_F(console_test, shows_the_last_scavenge_and_has_the_lifecycle_forms) {
+  auto& s = start();
+  append_ok("user-1", event_json("Registered", R"({"email":"a@example.com"})"));
+  append_ok("user-1", event_json("Renamed", R"({"name":"A"})"));
+  ASSERT_EQ(http({.method = "DELETE", .path = "/streams/user-1"}).status, 200);
+  auto started = http({.method = "POST", .path = "/admin/scavenge"});
+  ASSERT_EQ(started.status, 202) << started;
+  for (int i = 0; i < 500 && get("/admin/scavenge").body.find("\"running\":false") == std::string::npos; ++i)
+    std::this_thread::sleep_for(10ms);
+  const std::string dom = rendered(chromium_, s.base() + "/", scratch());
+  EXPECT_NE(dom.find("id=\"delete-erase\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("id=\"metadata-max-count\""), std::string::npos) << dom;
+  EXPECT_NE(dom.find("done: 2 events erased"), std::string::npos) << "the last scavenge shown:\n" << dom;
+}
+
 TEST_F(console_test, with_tokens_the_page_loads_and_asks_for_one) {
   const std::string token_file = scratch() + "/tokens";
   write_file(token_file, "read console-read-token-0123456789\n");

@@ -1,8 +1,10 @@
-// evstored's stream lifecycle routes: DELETE /streams/{stream} (soft and hard)
-// and PUT/GET /streams/{stream}/metadata, with their errors and tokens.
+// evstored's stream lifecycle routes: DELETE /streams/{stream} (soft, hard,
+// erase), PUT/GET /streams/{stream}/metadata and POST/GET /admin/scavenge,
+// with their errors and tokens.
 #include "support/server_fixture.hpp"
 
 using namespace evstore::test::server;
+using evstore::test::files_holding;
 
 namespace {
 
@@ -52,7 +54,7 @@ TEST_F(lifecycle_server_test, a_soft_delete_answers_404_stream_deleted_until_an_
 
   EXPECT_EQ(del("/streams/never-1").error_code(), "stream_not_found");
   EXPECT_EQ(del("/streams/order-2?hard=maybe").status, 400);
-  EXPECT_EQ(del("/streams/order-2?erase=true").status, 400);
+  EXPECT_EQ(del("/streams/order-2?erase=maybe").status, 400);
   EXPECT_EQ(del("/streams/$all").status, 400);
 }
 
@@ -106,6 +108,69 @@ TEST_F(lifecycle_server_test, deleting_needs_a_write_token_whose_prefixes_hold_t
   EXPECT_EQ(get("/streams/orders-1", as("admin-token-0123456789ab")).status, 200) << "nothing was deleted";
   EXPECT_EQ(del("/streams/orders-1", as("orders-writer-0123456789")).status, 200);
   EXPECT_EQ(get("/streams/orders-1/metadata", as("orders-reader-0123456789")).status, 200);
+}
+
+TEST_F(lifecycle_server_test, erase_removes_a_streams_event_bodies_from_every_file_before_answering) {
+  start();
+  const std::string marker = "erase-me-4b1d";
+  append_ok("user-7", event_json("Registered", R"({"email":")" + marker + R"("})"));
+  append_ok("user-7", event_json("Moved", R"({"city":")" + marker + R"("})"));
+  append_ok("user-8", event_json("Registered", R"({"email":"kept@example.com"})"));
+  ASSERT_FALSE(files_holding(data_dir(), marker).empty());
+  auto erased = del("/streams/user-7?hard=true&erase=true", {"Expected-Version: 1"});
+  ASSERT_EQ(erased.status, 200) << erased;
+  const auto body = erased.json();
+  EXPECT_EQ(u64(body.as_object().at("version")), 1u);
+  EXPECT_EQ(u64(body.as_object().at("eventsErased")), 2u);
+  EXPECT_GT(u64(body.as_object().at("bytesErased")), 2 * marker.size());
+  EXPECT_EQ(files_holding(data_dir(), marker), std::vector<std::string>{});
+  EXPECT_EQ(get("/streams/user-7").error_code(), "stream_deleted");
+  EXPECT_EQ(post("/streams/user-7", event_json("Back")).status, 410);
+  EXPECT_EQ(versions_of(get("/streams/user-8").json()), std::vector<std::uint64_t>{0});
+  auto stale = del("/streams/user-8?erase=true", {"Expected-Version: 5"});
+  EXPECT_EQ(stale.status, 409) << "a refused delete erases nothing";
+  EXPECT_EQ(versions_of(get("/streams/user-8").json()), std::vector<std::uint64_t>{0});
+}
+
+TEST_F(lifecycle_server_test, admin_scavenge_starts_once_reports_progress_and_needs_an_admin_token) {
+  const std::string tokens = scratch() + "/tokens";
+  write_file(tokens,
+             "write  admin-token-0123456789ab\nwrite  orders-writer-0123456789 orders-\n"
+             "read   reader-token-0123456789ab\n");
+  start({"--token-file", tokens});
+  const auto as = [](const std::string& t) { return std::vector<std::string>{"Authorization: Bearer " + t}; };
+  const auto admin = as("admin-token-0123456789ab");
+  append_ok("orders-1", batch_json(3), admin);
+  append_ok("orders-2", batch_json(4), admin);
+  ASSERT_EQ(del("/streams/orders-1", admin).status, 200);
+  ASSERT_EQ(put("/streams/orders-2/metadata", R"({"maxCount":1})", admin).status, 200);
+
+  auto idle = get("/admin/scavenge", admin);
+  ASSERT_EQ(idle.status, 200) << idle;
+  EXPECT_TRUE(idle.json().as_object().at("startedAt").is_null());
+  EXPECT_EQ(
+      http({.method = "POST", .path = "/admin/scavenge", .headers = as("orders-writer-0123456789")}).status,
+      403);
+  EXPECT_EQ(get("/admin/scavenge", as("reader-token-0123456789ab")).status, 403);
+  EXPECT_EQ(put("/admin/scavenge", "{}", admin).status, 405);
+
+  auto started = http({.method = "POST", .path = "/admin/scavenge", .headers = admin});
+  ASSERT_EQ(started.status, 202) << started;
+  EXPECT_FALSE(started.json().as_object().at("startedAt").is_null());
+  json::value last;
+  for (int i = 0; i < 500; ++i) {
+    last = get("/admin/scavenge", admin).json();
+    if (!last.as_object().at("running").as_bool()) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  const auto& o = last.as_object();
+  ASSERT_FALSE(o.at("running").as_bool()) << json::serialize(last);
+  EXPECT_TRUE(o.at("error").is_null()) << json::serialize(last);
+  EXPECT_EQ(u64(o.at("eventsErased")), 3u + 3u);
+  EXPECT_EQ(u64(o.at("streamsDone")), 2u);
+  EXPECT_EQ(u64(o.at("streamsTotal")), 2u);
+  EXPECT_FALSE(o.at("finishedAt").is_null());
+  EXPECT_EQ(versions_of(get("/streams/orders-2", admin).json()), std::vector<std::uint64_t>{3});
 }
 
 }  // namespace

@@ -23,6 +23,9 @@
 #                                           fresh seeds for `minutes` (10); args go to evstore_sim
 #                                           (e.g. --no-backup). Last line: "seeds N, simulated ops
 #                                           N, crashes N, faults N, violations N"
+#   tools/setup.sh scavenge-sim [seeds]     deps + build + the seeded simulation of deletes, limits,
+#                                           scavenges and crashes (tests/scavenge_sim_test.cpp) over
+#                                           `seeds` fresh seeds (500); last line "seeds N: passed"
 #   tools/setup.sh tsan [cmake args...]     deps + ThreadSanitizer build in build-tsan/ (engine, server,
 #                                           tests), runs the tests that use threads; last line:
 #                                           "tests N, races N" (reports in build-tsan/tsan-logs/)
@@ -262,6 +265,18 @@ case "$cmd" in
       rc=$?
     ((rc == 0)) || die "the simulation found violations: replay commands above (build/sim-output.log)"
     ;;
+  scavenge-sim)
+    seeds="${1:-500}"
+    [[ "$seeds" =~ ^[0-9]+$ ]] || die "scavenge-sim takes a number of seeds, got '$seeds'"
+    install_deps
+    configure_and_build build
+    first="${EVSTORE_SCAVENGE_SIM_SEED:-$(date +%s)}"
+    log "simulating ${seeds} seeds from ${first}"
+    EVSTORE_SCAVENGE_SIM_SEED="$first" EVSTORE_SCAVENGE_SIM_SEEDS="$seeds" \
+      build/tests/evstore_tests --gtest_filter='scavenge_sim.*' --gtest_brief=1 ||
+      die "the scavenge simulation failed: the seed and step are above"
+    echo "seeds ${seeds}: passed"
+    ;;
   tsan)
     # ThreadSanitizer over the tests that run threads: readers during appends (store_test),
     # subscriptions, followers and their file watcher, consumers, read streams, the server
@@ -272,6 +287,7 @@ case "$cmd" in
     tsan_filter+=':server_test.*:hostile_http_test.*:live_test.*:auth_test.*:in_process_server_test.*:net_deadline.*'
     tsan_filter+=':stream_index_run.many_threads*:stream_index_threads.*:system_stream.*'
     tsan_filter+=':*/completion_test.*:scoped_token_server_test.*:stream_lifecycle.*:lifecycle_server_test.*'
+    tsan_filter+=':scavenge.*'
     install_deps
     log "configuring build-tsan (ThreadSanitizer)"
     cmake -S . -B build-tsan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEVSTORE_TSAN=ON \

@@ -1,5 +1,6 @@
-// The evstore web console: streams, events, live tail, appends, read streams
-// and consumers, over evstored's HTTP API (same origin). Every value from the
+// The evstore web console: streams, events, live tail, appends, deletes,
+// limits and scavenging, read streams and consumers, over evstored's HTTP API
+// (same origin). Every value from the
 // store is put on the page as text (textContent), never as HTML.
 'use strict';
 
@@ -217,6 +218,67 @@ async function readStream(ev, method) {
   loadStreams(false);
 }
 
+function answer(res) {
+  return res.status + ' ' + (res.body && res.body.message ? res.body.message : '');
+}
+
+async function deleteStream(ev) {
+  ev.preventDefault();
+  const name = $('delete-stream').value;
+  const query = [];
+  if ($('delete-hard').checked) query.push('hard=true');
+  if ($('delete-erase').checked) query.push('erase=true');
+  const headers = {};
+  if ($('delete-expected').value) headers['Expected-Version'] = $('delete-expected').value;
+  $('delete-result').textContent = 'deleting…';
+  const res = await api(streamPath(name) + (query.length ? '?' + query.join('&') : ''), { method: 'DELETE', headers });
+  $('delete-result').textContent = res.status === 200
+    ? 'deleted at version ' + res.body.version +
+      (res.body.eventsErased !== undefined ? ', ' + res.body.eventsErased + ' events erased' : '')
+    : answer(res);
+  loadStreams(false);
+}
+
+function limit(id) {
+  const v = $(id).value.trim();
+  return v === '' ? null : Number(v);
+}
+
+async function setMetadata(ev) {
+  ev.preventDefault();
+  const body = JSON.stringify({
+    maxCount: limit('metadata-max-count'), maxAge: limit('metadata-max-age'), truncateBefore: limit('metadata-truncate'),
+  });
+  const res = await api(streamPath($('metadata-stream').value) + '/metadata',
+    { method: 'PUT', body, headers: { 'Content-Type': 'application/json' } });
+  $('metadata-result').textContent = res.status === 200 ? 'limits set' : answer(res);
+}
+
+function scavengeText(b) {
+  const figures = b.eventsErased + ' events erased, ' + b.bytesReleased + ' bytes given back';
+  if (b.running) return 'scavenging: ' + b.streamsDone + ' of ' + b.streamsTotal + ' streams, ' + figures;
+  return b.error ? 'failed: ' + b.error : 'done: ' + figures;
+}
+
+async function scavenge() {
+  let res = await api('/admin/scavenge', { method: 'POST' });
+  if (res.status !== 202 && res.status !== 409) { $('scavenge-result').textContent = answer(res); return; }
+  // Progress until it is done: one GET a second.
+  for (;;) {
+    res = await api('/admin/scavenge');
+    if (res.status !== 200) { $('scavenge-result').textContent = answer(res); return; }
+    $('scavenge-result').textContent = scavengeText(res.body);
+    if (!res.body.running) return;
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+}
+
+// The last scavenge, as the page loads (a token that may not scavenge sees nothing).
+async function lastScavenge() {
+  const res = await api('/admin/scavenge');
+  if (res.status === 200 && res.body.startedAt !== null) $('scavenge-result').textContent = scavengeText(res.body);
+}
+
 async function consumer(ev) {
   ev.preventDefault();
   const res = await api('/consumers/' + encodeURIComponent($('consumer-name').value) + '?stream=' +
@@ -244,6 +306,10 @@ document.addEventListener('DOMContentLoaded', () => {
   $('read-stream').addEventListener('submit', (ev) => readStream(ev, 'PUT'));
   $('read-stream-delete').addEventListener('click', (ev) => readStream(ev, 'DELETE'));
   $('consumer').addEventListener('submit', consumer);
+  $('delete').addEventListener('submit', deleteStream);
+  $('metadata').addEventListener('submit', setMetadata);
+  $('scavenge').addEventListener('click', scavenge);
+  lastScavenge();
   refreshStatus();
   setInterval(refreshStatus, 2000);
   loadStreams(false);

@@ -183,7 +183,11 @@ api_response version_conflict(boost::system::error_code ec, const append_result&
 }  // namespace
 
 api::api(store& s, boost::asio::any_io_executor engine_executor, api_options options, server_metrics& metrics)
-    : store_(s), engine_(std::move(engine_executor)), options_(options), metrics_(metrics) {}
+    : store_(s),
+      engine_(std::move(engine_executor)),
+      options_(options),
+      metrics_(metrics),
+      scavenges_(std::make_unique<scavenge_job>(s)) {}
 
 namespace {
 
@@ -259,6 +263,11 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
     if (m == "DELETE") return delete_read_stream(seg[1], done);
     return done(error_response(405, "method_not_allowed", "use PUT or DELETE on a read stream"));
   }
+  if (seg.size() == 2 && seg[0] == "admin" && seg[1] == "scavenge") {
+    if (!who.may_administer()) return forbidden("scavenging needs a write token without stream prefixes");
+    if (m == "POST" || m == "GET") return done(scavenge(m));
+    return done(error_response(405, "method_not_allowed", "use POST to start a scavenge, GET to see it"));
+  }
   if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {
     return on_engine([this, name = seg[1], tt = *t, who] { return consumer(name, tt, who); });
   }
@@ -303,17 +312,23 @@ namespace {
 
 // The answer to a delete or a metadata change: what append answers, less
 // what only an append has.
+// The answer to a delete or a metadata change: the stream, its last version
+// and the $lifecycle event's position.
+boost::json::object lifecycle_body(const std::string& stream, const append_result& r) {
+  boost::json::object body;
+  body["stream"] = stream;
+  body["version"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
+  body["position"] = r.position;
+  return body;
+}
+
 std::function<void(boost::system::error_code, append_result)> lifecycle_answer(
     std::string stream, std::function<void(api_response)> done) {
   return [stream = std::move(stream), done = std::move(done)](boost::system::error_code ec,
                                                               const append_result& r) {
     if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r));
     if (ec) return done(from_error({ec, r.detail}));
-    boost::json::object body;
-    body["stream"] = stream;
-    body["version"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
-    body["position"] = r.position;
-    done(json_response(200, body));
+    done(json_response(200, lifecycle_body(stream, r)));
   };
 }
 
@@ -344,12 +359,35 @@ void api::delete_stream(const std::string& stream, const target& t, api_request&
       return done(error_response(400, "invalid_argument", "hard must be true or false"));
     options.hard = it->second == "true";
   }
-  if (t.query.count("erase")) {
-    return done(
-        error_response(400, "invalid_argument",
-                       "erase is not available yet: a hard delete hides the events, the files keep them"));
+  bool erase = false;
+  if (auto it = t.query.find("erase"); it != t.query.end()) {
+    if (it->second != "true" && it->second != "false")
+      return done(error_response(400, "invalid_argument", "erase must be true or false"));
+    erase = it->second == "true";
   }
-  store_.delete_stream(stream, options, lifecycle_answer(stream, std::move(done)));
+  if (!erase) return store_.delete_stream(stream, options, lifecycle_answer(stream, std::move(done)));
+  // The delete, then a scavenge of the stream on a thread of its own; the
+  // answer waits for both.
+  store_.delete_stream(
+      stream, options,
+      [this, stream, done = std::move(done)](boost::system::error_code ec, const append_result& r) {
+        if (ec) return lifecycle_answer(stream, done)(ec, r);
+        scavenges_->erase(stream, [stream, r, done](result<scavenge_report> erased) {
+          if (!erased) return done(from_error(erased.error()));
+          boost::json::object body = lifecycle_body(stream, r);
+          body["eventsErased"] = erased->events_erased;
+          body["bytesErased"] = erased->bytes_erased;
+          body["bytesReleased"] = erased->bytes_released;
+          done(json_response(200, body));
+        });
+      });
+}
+
+api_response api::scavenge(const std::string& method) {
+  if (method == "GET") return json_response(200, scavenges_->status());
+  if (!scavenges_->start())
+    return error_response(409, "scavenge_running", "a scavenge is running: GET /admin/scavenge shows it");
+  return json_response(202, scavenges_->status());
 }
 
 void api::put_metadata(const std::string& stream, api_request& request,

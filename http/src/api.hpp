@@ -13,6 +13,7 @@
 
 #include "auth.hpp"
 #include "responses.hpp"
+#include "scavenge_job.hpp"
 #include <evstore/store.hpp>
 
 #include <array>
@@ -20,6 +21,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -109,7 +111,7 @@ class api {
   void append(const std::string& stream, api_request& request, std::function<void(api_response)>& done);
   api_response read(const std::string& stream, const target& t) const;
   api_response head(const std::string& stream) const;
-  // DELETE /streams/{stream}[?hard=true] and /streams/{stream}/metadata.
+  // DELETE /streams/{stream}[?hard=true][&erase=true] and /streams/{stream}/metadata.
   void delete_stream(const std::string& stream, const target& t, api_request& request,
                      std::function<void(api_response)>& done);
   void put_metadata(const std::string& stream, api_request& request, std::function<void(api_response)>& done);
@@ -122,11 +124,15 @@ class api {
   void delete_read_stream(const std::string& name, std::function<void(api_response)>& done);
   api_response consumer(const std::string& name, const target& t, const permissions& who) const;
   api_response consumers(const permissions& who) const;
+  // POST and GET /admin/scavenge.
+  api_response scavenge(const std::string& method);
 
   store& store_;
   boost::asio::any_io_executor engine_;
   api_options options_;
   server_metrics& metrics_;
+  // Last: its destructor waits for running scavenges, which use store_.
+  std::unique_ptr<scavenge_job> scavenges_;
 };
 
 }  // namespace evstore::http

@@ -6,7 +6,9 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <iterator>
 #include <stdexcept>
 
 namespace evstore::test {
@@ -94,6 +96,17 @@ bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds dea
 
 bool wait_for_store_gone(file_system& fs, const std::string& dir) {
   return wait_until([&] { return fs.lock(detail::layout::lock_file(dir)).has_value(); });
+}
+
+std::vector<std::string> files_holding(const std::string& dir, std::string_view needle) {
+  std::vector<std::string> out;
+  for (const auto& f : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!f.is_regular_file()) continue;
+    std::ifstream in(f.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos) out.push_back(f.path().string());
+  }
+  return out;
 }
 
 }  // namespace evstore::test

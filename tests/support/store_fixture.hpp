@@ -11,6 +11,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -75,5 +76,9 @@ bool wait_until(const std::function<bool()>& pred,
 // that nothing of it runs into the power loss or the next open. False after
 // 10 s.
 bool wait_for_store_gone(file_system& fs, const std::string& dir);
+
+// Every regular file under `dir` whose raw bytes hold `needle` (what an
+// erase must leave none of).
+std::vector<std::string> files_holding(const std::string& dir, std::string_view needle);
 
 }  // namespace evstore::test

@@ -151,6 +151,7 @@ int cmd_tail(const args_t&);
 int cmd_append(const args_t&);
 int cmd_delete(const args_t&);
 int cmd_metadata(const args_t&);
+int cmd_scavenge(const args_t&);
 int cmd_export(const args_t&);
 int cmd_import(const args_t&);
 int cmd_verify(const args_t&);

@@ -11,7 +11,7 @@
 namespace evstore::cli {
 namespace {
 
-const std::array<command_help, 15> commands = {{
+const std::array<command_help, 16> commands = {{
     {"demo", "<dir>", "append a shopping cart's events to a new stream and read them back", "",
      "evstore demo ./data"},
     {"info", "<dir>", "events, streams, read streams and format of a store",
@@ -33,11 +33,16 @@ const std::array<command_help, 15> commands = {{
      "echo '{\"type\":\"OrderPlaced\",\"data\":{\"total\":12.5}}' | evstore append ./data order-1 --create"},
     {"delete", "<dir> <stream>", "delete a stream: reads answer stream_deleted; --hard: for good",
      "Soft: an append recreates the stream, its versions going on. Hard: the name takes no write again.\n"
-     "The events are hidden, not removed. Prints the result as JSON; exit 1 on a refusal.\n",
-     "evstore delete ./data order-1 --expected 2"},
+     "The events are hidden until a scavenge; --erase scavenges the stream at once (its event bodies\n"
+     "are then gone from every file). Prints the result as JSON; exit 1 on a refusal.\n",
+     "evstore delete ./data user-17 --hard --erase"},
     {"metadata", "<dir> <stream>", "print a stream's limits, or set them with the options",
      "Setting replaces every limit: those not given are lifted. Events outside them are hidden.\n",
      "evstore metadata ./data sensor-4 --max-count 100 --max-age 86400"},
+    {"scavenge", "<dir>", "erase the events deletes and limits hide, and give their disk space back",
+     "Runs while nothing else has the store open (evstored: POST /admin/scavenge). --stream: one\n"
+     "stream only. Prints the figures as JSON.\n",
+     "evstore scavenge ./data --progress"},
     {"export", "<dir>", "events as NDJSON (default every event of $all, to stdout)",
      "-o never overwrites a file. The output is what import reads.\n", "evstore export ./data -o all.ndjson"},
     {"import", "<dir>", "append exported NDJSON to each event's stream at its version",

@@ -1,5 +1,5 @@
-// Commands that end streams: delete, metadata. They write, so they take the
-// store's writer lock (as append does).
+// Commands that end streams: delete, metadata, scavenge. They write, so they
+// take the store's writer lock (as append does).
 #include "cli.hpp"
 #include <evstore/event_json.hpp>
 
@@ -32,6 +32,17 @@ int report(const std::string& stream, const outcome& o) {
   return 0;
 }
 
+// A scavenge's figures as one JSON line; 0, or 1 after saying why it failed.
+int print_scavenge(const result<scavenge_report>& r) {
+  if (!r) {
+    std::cerr << "evstore: scavenge failed: " << r.error().message() << "\n";
+    return 1;
+  }
+  std::cout << "{\"streams\":" << r->streams << ",\"eventsErased\":" << r->events_erased
+            << ",\"bytesErased\":" << r->bytes_erased << ",\"bytesReleased\":" << r->bytes_released << "}\n";
+  return 0;
+}
+
 std::string limit_text(const std::optional<std::uint64_t>& v) {
   return v ? std::to_string(*v) : std::string("null");
 }
@@ -42,7 +53,8 @@ int cmd_delete(const args_t& args) {
   po::options_description opts;
   opts.add_options()("expected", po::value<std::string>()->default_value("any"),
                      "the stream's expected version: any, no_stream, stream_exists or N")(
-      "hard", "delete for good: the name never takes a write again");
+      "hard", "delete for good: the name never takes a write again")(
+      "erase", "then erase the stream's events from every file (a scavenge of the stream)");
   auto vm = parse(args, "delete", opts, {"dir", "stream"});
   auto expected = parse_expected_version(vm["expected"].as<std::string>());
   if (!expected) throw usage_error("--expected must be any, no_stream, stream_exists or a version");
@@ -55,7 +67,26 @@ int cmd_delete(const args_t& args) {
                   [&](boost::system::error_code ec, append_result res) {
                     done.set_value({ec, std::move(res)});
                   });
-  int status = report(stream, done.get_future().get());
+  const outcome deleted = done.get_future().get();
+  int status = report(stream, deleted);
+  if (status == 0 && vm.count("erase")) status = print_scavenge(s.scavenge({.stream = stream}));
+  if (close_blocking(s)) status = 1;
+  return status;
+}
+
+int cmd_scavenge(const args_t& args) {
+  po::options_description opts;
+  opts.add_options()("stream", po::value<std::string>(), "only this stream's hidden events");
+  add_progress_option(opts);
+  auto vm = parse(args, "scavenge", opts, {"dir"});
+  runner r;
+  store s = open_or_exit(r, vm["dir"].as<std::string>(), false);
+  progress_meter bar("scavenging", "streams", vm);
+  scavenge_options o{.progress = [&](std::uint64_t done, std::uint64_t total) { bar.update(done, total); }};
+  if (vm.count("stream")) o.stream = vm["stream"].as<std::string>();
+  auto result = s.scavenge(o);
+  bar.finish();
+  int status = print_scavenge(result);
   if (close_blocking(s)) status = 1;
   return status;
 }

@@ -54,7 +54,7 @@ int main(int argc, char** argv) {
       {"demo", cmd_demo},     {"info", cmd_info},       {"ls", cmd_ls},         {"cat", cmd_cat},
       {"tail", cmd_tail},     {"append", cmd_append},   {"delete", cmd_delete}, {"metadata", cmd_metadata},
       {"export", cmd_export}, {"import", cmd_import},   {"verify", cmd_verify}, {"repair", cmd_repair},
-      {"backup", cmd_backup}, {"migrate", cmd_migrate}, {"bench", cmd_bench},
+      {"backup", cmd_backup}, {"migrate", cmd_migrate}, {"bench", cmd_bench},   {"scavenge", cmd_scavenge},
   };
   if (auto it = commands.find(command); it != commands.end()) return run(command, it->second, args);
   if (command == "--version" || command == "version") {

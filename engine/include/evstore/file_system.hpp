@@ -51,6 +51,10 @@ class file {
   // Grows the file to `size` bytes of zeros with real blocks behind them, so that later
   // overwrites need no metadata update (cheap fdatasync). No-op if already that large.
   [[nodiscard]] virtual error_code allocate(std::uint64_t size) = 0;
+  // The range reads as zeros from now on, and the file system may free the
+  // blocks wholly inside it (posix: fallocate PUNCH_HOLE, KEEP_SIZE). The
+  // default writes zeros: correct everywhere, frees nothing.
+  [[nodiscard]] virtual error_code release(std::uint64_t offset, std::uint64_t length);
 };
 
 // An advisory lock held for the lifetime of the object.

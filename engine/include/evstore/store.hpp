@@ -23,6 +23,7 @@
 #include <evstore/error.hpp>
 #include <evstore/file_system.hpp>
 #include <evstore/read_stream.hpp>
+#include <evstore/scavenge.hpp>
 #include <evstore/subscription.hpp>
 #include <evstore/types.hpp>
 
@@ -321,6 +322,13 @@ class store {
   // The stream's metadata as reads apply it now (a delete shows as its
   // truncate_before); empty for a stream without any.
   [[nodiscard]] stream_metadata stream_metadata_of(std::string_view stream) const;
+
+  // Erases the events reads hide now (deleted, truncated, beyond max_count or
+  // max_age) and gives back their disk space, while everything else goes on:
+  // see scavenge.hpp. Blocks the calling thread, which must not be one that
+  // runs the store's executor. Errors: read_only, store_closed, store_failed,
+  // invalid_stream_name (options.stream), the I/O error with the file's name.
+  [[nodiscard]] result<scavenge_report> scavenge(const scavenge_options& options = {});
 
   // Flushes what is buffered, writes a recovery checkpoint and stops accepting
   // appends (they fail with store_closed). Completes with the flush's error.

@@ -112,9 +112,13 @@ struct read_options {
   std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max();
   // Also the events a delete or stream metadata hides (store::delete_stream,
   // set_stream_metadata), and a deleted stream's: for tools that check or
-  // copy the store as it is on disk (verify, export).
+  // copy the store as it is on disk (verify, export). An event a scavenge
+  // erased comes as a placeholder: type erased_event_type, data null, no
+  // metadata or id, its stream, version, position and commit time kept.
   bool include_hidden = false;
 };
+
+inline constexpr std::string_view erased_event_type = "$erased";
 
 // A stream's limits (store::set_stream_metadata): events outside them stop
 // being readable at once, in every read of the stream, of $all, of system and

@@ -123,6 +123,28 @@ std::uint32_t encode_record(const record_fields& r, mutable_bytes out) {
   return crc;
 }
 
+std::uint32_t encode_erased_record(const record_fields& r, mutable_bytes out) {
+  EVSTORE_REQUIRE(!r.stream.empty() && r.stream.size() <= max_record_name &&
+                  out.size() >= record_overhead + r.stream.size() && out.size() <= max_record_size);
+  const std::size_t size = out.size();
+  std::byte* p = out.data();
+  std::memset(p, 0, size);
+  put_u32(p, static_cast<std::uint32_t>(size));
+  put_u16(p + 8, record_kind_erased);
+  put_u16(p + 10, r.commit_end ? record_flag_commit_end : 0);
+  put_u64(p + 16, r.position);
+  put_u64(p + 24, r.version);
+  put_u64(p + 32, static_cast<std::uint64_t>(r.committed_at));
+  put_u64(p + 40, r.commit_first_position);
+  put_u32(p + 48, r.commit_count);
+  put_u16(p + 60, static_cast<std::uint16_t>(r.stream.size()));
+  copy(p + record_header_size, r.stream.data(), r.stream.size());
+  put_u32(p + size - record_trailer_size, static_cast<std::uint32_t>(size));
+  const std::uint32_t crc = masked_crc(p + 8, size - 8);
+  put_u32(p + 4, crc);
+  return crc;
+}
+
 decode_status check_record_framing(bytes in, std::uint32_t& size) {
   if (in.size() < 4) return decode_status::truncated;
   size = get_u32(in.data());
@@ -146,11 +168,19 @@ decode_status decode_record(bytes in, decoded_record& out, record_names names) {
   const std::uint16_t name_len = get_u16(p + 60);
   if (name_len > max_record_name || (name_len == 0) != (names == record_names::none))
     return decode_status::corrupt;
-  if (std::uint64_t{type_len} + data_len + meta_len + name_len + record_overhead != size) {
-    return decode_status::corrupt;
-  }
   const std::uint16_t flags = get_u16(p + 10);
   out.kind = get_u16(p + 8);
+  if (out.kind == record_kind_erased) {
+    // Only the name is left; zeros after it up to the trailer.
+    if (type_len != 0 || data_len != 0 || meta_len != 0 || name_len == 0 ||
+        std::uint64_t{name_len} + record_overhead > size || (flags & ~record_flag_commit_end) != 0 ||
+        get_u16(p + 62) != 0 || !all_zero(in.subspan(64, 16)) ||
+        !all_zero(in.subspan(record_header_size + name_len, size - record_overhead - name_len))) {
+      return decode_status::corrupt;
+    }
+  } else if (std::uint64_t{type_len} + data_len + meta_len + name_len + record_overhead != size) {
+    return decode_status::corrupt;
+  }
   if (out.kind == record_kind_event) {
     if ((flags & ~(record_flag_has_id | record_flag_commit_end)) != 0 || get_u16(p + 62) != 0) {
       return decode_status::corrupt;
@@ -211,7 +241,8 @@ void encode_all_entry2(const all_entry2& e, mutable_bytes out) {
   EVSTORE_REQUIRE(e.offset <= all_entry2_max_offset && out.size() >= all_entry2_size);
   std::byte* p = out.data();
   put_u64(p, std::uint64_t{e.partition} << all_entry2_offset_bits | e.offset);
-  put_u32(p + 8, e.size | (e.commit_end ? all_entry_commit_end_bit : 0u));
+  put_u32(p + 8,
+          e.size | (e.commit_end ? all_entry_commit_end_bit : 0u) | (e.erased ? all_entry2_erased_bit : 0u));
   put_u32(p + 12, masked_crc(p, 12));
 }
 
@@ -222,7 +253,8 @@ std::optional<all_entry2> decode_all_entry2(bytes in) {
   const std::uint64_t locator = get_u64(p);
   const std::uint32_t size_bits = get_u32(p + 8);
   all_entry2 e{static_cast<std::uint16_t>(locator >> all_entry2_offset_bits), locator & all_entry2_max_offset,
-               size_bits & ~all_entry_commit_end_bit, (size_bits & all_entry_commit_end_bit) != 0};
+               size_bits & ~(all_entry_commit_end_bit | all_entry2_erased_bit),
+               (size_bits & all_entry_commit_end_bit) != 0, (size_bits & all_entry2_erased_bit) != 0};
   if (e.size < record_overhead || e.size > max_record_size) return std::nullopt;
   return e;
 }

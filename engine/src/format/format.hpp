@@ -123,6 +123,12 @@ inline constexpr std::size_t record_trailer_size = 4;
 inline constexpr std::size_t record_overhead = record_header_size + record_trailer_size;
 inline constexpr std::uint16_t record_kind_event = 1;
 inline constexpr std::uint16_t record_kind_skippable_bit = 0x8000;
+// An event whose body scavenging erased (docs/format.md, "Scavenging"): the
+// header of the event it was (stream name, version, position, commit fields,
+// committed_at) with type, data, metadata and id gone; the bytes after the
+// name are zeros up to the trailing length, so the record keeps its size and
+// every other record its offset.
+inline constexpr std::uint16_t record_kind_erased = 0x8001;
 inline constexpr std::uint16_t record_flag_has_id = 1;
 inline constexpr std::uint16_t record_flag_commit_end = 2;
 // Upper bound on one record; anything larger is corruption.
@@ -159,6 +165,11 @@ inline std::size_t record_size(const record_fields& r) {
 // Encodes the record into `out` (exactly record_size(r) bytes) and returns its
 // stored (masked) CRC. REQUIRES: r.stream.size() <= max_record_name.
 std::uint32_t encode_record(const record_fields& r, mutable_bytes out);
+// Encodes the erased form of the event `r` (its stream, position, version,
+// committed_at and commit fields; type, data, metadata and id are not
+// written) into all of `out`, which is the size of the record it replaces.
+// REQUIRES: out.size() >= record_overhead + r.stream.size(), <= max_record_size.
+std::uint32_t encode_erased_record(const record_fields& r, mutable_bytes out);
 
 enum class decode_status : std::uint8_t {
   ok,
@@ -179,6 +190,8 @@ struct decoded_record {
 enum class record_names : std::uint8_t { none, required };
 
 // Decodes the record at the start of `in`; views in the result point into `in`.
+// An erased record (kind record_kind_erased) decodes with empty type, data
+// and metadata and no id.
 decode_status decode_record(bytes in, decoded_record& out, record_names names = record_names::none);
 
 // The framing checks of decode_record alone (length, checksum, trailing length),
@@ -243,17 +256,20 @@ std::optional<all_entry> decode_all_entry(bytes in);
 // Records carry their stream's name and version, so the entry only locates
 // the record in the partition logs.
 //   0   u64  partition << 48 | offset (the record's place in its partition log)
-//   8   u32  record size; bit 31 set on the last record of a commit
+//   8   u32  record size; bit 31 set on the last record of a commit, bit 30
+//            on an event whose record scavenging erased (readers skip it)
 //   12  u32  masked crc32c of bytes [0, 12)
 inline constexpr std::size_t all_entry2_size = 16;
 inline constexpr unsigned all_entry2_offset_bits = 48;
 inline constexpr std::uint64_t all_entry2_max_offset = (std::uint64_t{1} << all_entry2_offset_bits) - 1;
+inline constexpr std::uint32_t all_entry2_erased_bit = 0x40000000u;
 
 struct all_entry2 {
   std::uint16_t partition = 0;
   std::uint64_t offset = 0;  // REQUIRES (encode): <= all_entry2_max_offset
   std::uint32_t size = 0;
   bool commit_end = false;
+  bool erased = false;
   friend bool operator==(const all_entry2&, const all_entry2&) = default;
 };
 

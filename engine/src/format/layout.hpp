@@ -23,6 +23,10 @@ inline std::string all_entries(std::string_view dir) { return join(dir, "index/a
 inline std::string catalog(std::string_view dir) { return join(dir, "index/catalog"); }
 inline std::string checkpoint(std::string_view dir) { return join(dir, "index/checkpoint"); }
 inline std::string head(std::string_view dir) { return join(dir, "index/head"); }
+// The batch a scavenge is erasing (scavenge_state.hpp), and the lock a batch
+// and a backup's copy each hold.
+inline std::string scavenge_state(std::string_view dir) { return join(dir, "index/scavenge"); }
+inline std::string scavenge_lock(std::string_view dir) { return join(dir, "index/scavenge.lock"); }
 inline std::string links_dir(std::string_view dir) { return join(dir, "links"); }
 inline std::string journal(std::string_view dir) { return join(dir, "journal.wal"); }
 // `encoded` is stream_name.hpp's encoding; it may contain '/' for very long names.

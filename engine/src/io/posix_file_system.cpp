@@ -11,6 +11,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -179,6 +180,21 @@ class posix_file final : public file {
       at += n;
     }
     return {};
+  }
+
+  // Frees the whole blocks of the range (reads give zeros); where the file
+  // system cannot punch holes, zeros are written instead.
+  [[nodiscard]] error_code release(std::uint64_t offset, std::uint64_t length) override {
+    if (length == 0) return {};
+    if (!fits_off_t(offset, length)) return os_error(EFBIG);
+    int rc;
+    do {
+      rc = ::fallocate(fd_, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(length));
+    } while (rc != 0 && errno == EINTR);
+    if (rc == 0) return {};
+    if (errno != EOPNOTSUPP && errno != ENOSYS) return last_error();
+    return file::release(offset, length);
   }
 
  private:

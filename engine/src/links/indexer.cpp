@@ -279,7 +279,8 @@ boost::system::error_code indexer::live_step(std::uint64_t upto) {
     }
   }
   route(*page, defs, true);
-  return write_pending(from + page->events.size(), true);
+  // page->next, not the events' count: a scavenge's erased events are not in the page.
+  return write_pending(page->next, true);
 }
 
 void indexer::arm_sync_timer() {
@@ -325,7 +326,7 @@ boost::system::error_code indexer::backfill_step() {
         store_.read(std::string("$all"), {.from = from, .max_count = std::min(step_events, target - from)});
     if (!page) return page.error().code;
     route(*page, defs, false);
-    to = from + page->events.size();
+    to = page->next;
     if (auto ec = write_pending(target, false)) return ec;
   }
   for (read_stream_definition* d : defs) {

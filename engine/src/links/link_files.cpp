@@ -159,10 +159,11 @@ result<read_page> indexer::read(std::string_view name, const read_options& o) co
       positions[i] = *p;
     }
   }
-  auto page = store_.read_positions(std::move(positions), first, o.max_bytes, o.direction);
+  std::uint64_t got = 0;
+  auto page = store_.read_positions(std::move(positions), first, o.max_bytes, o.direction, &got);
   if (!page) return page.error();
   // The byte budget may have cut the page short: from its far end in reading order.
-  if (const std::uint64_t got = page->events.size(); got < k) {
+  if (got < k) {
     if (o.direction == direction::backward) first += k - got;
     k = got;
   }

@@ -36,6 +36,7 @@
 // not copied: the copy gets a head when opened, and links are rebuilt from $all.
 #include "format/layout.hpp"
 #include "index/index_manifest.hpp"
+#include "store/scavenge_lock.hpp"
 #include <evstore/backup.hpp>
 #include <evstore/store.hpp>
 
@@ -279,6 +280,10 @@ struct copier {
   copier copy{destination, progress};
   copy.total = measure(first, ec) + measure(index_estimate, ec) + measure(estimate, ec);
 
+  // A scavenge's batch rewrites records in place: none may run while we
+  // copy (it waits). A store we cannot lock (a read-only mount) has no writer
+  // scavenging it.
+  auto no_scavenge = detail::lock_scavenge(*posix_file_system(), source);
   fs::create_directories(destination, ec);
   if (ec) return error(ec, "cannot create " + destination);
   fs::permissions(destination, fs::perms::owner_all, ec);
@@ -304,6 +309,7 @@ struct copier {
   if (ec) return error(ec, "cannot list " + source);
   copy.total = std::max(copy.total, copy.copied + measure(logs, ec));
   if (auto r = copy.copy_all(logs, ec); !r) return r.error();
+  no_scavenge = {};
   auto finished = finish_copy(destination, copy.report);
   if (!finished) return finished;
   // Recovery's cuts and the new checkpoint, durable before we say "done".

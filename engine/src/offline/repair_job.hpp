@@ -42,6 +42,7 @@ struct log_record {
   std::uint64_t version = 0;
   std::uint32_t stream = 0;  // index into repair_job::names_
   bool commit_end = false;
+  bool erased = false;  // a scavenged event's record (format::record_kind_erased)
   std::int64_t committed_at = 0;
   // Placeholders only: their metadata ({"lost":...}); empty for an intact record.
   std::string placeholder;

@@ -244,7 +244,7 @@ result<void> repair_job::write_all_index() {
   for (std::size_t i = 0; i < records_.size(); ++i) {
     const log_record& r = records_[i];
     format::encode_all_entry2(
-        {r.partition, r.new_offset, r.size, r.commit_end},
+        {r.partition, r.new_offset, r.size, r.commit_end, r.erased},
         std::span(entries).subspan(i * format::all_entry2_size, format::all_entry2_size));
   }
   const std::string p = layout::all_entries(dir_);

@@ -2,7 +2,8 @@
 // segment, keeping every intact record and noting the bytes that hold none.
 //
 // A record is intact when its framing (length, checksum, trailing length)
-// holds and it decodes as an event with a stream name. After a bad record the
+// holds and it decodes as an event with a stream name (or as the erased form
+// of one, which keeps its name: its $all entry is rewritten erased). After a bad record the
 // walk resynchronises at the next byte offset of the segment where an intact
 // record starts (as scan_partition_tail's damage search does); with none, the
 // segment's damage runs to its last non-zero byte. Zeros end a segment's
@@ -19,10 +20,10 @@
 namespace evstore::detail::repair {
 namespace {
 
-// An intact event record at the start of `in`.
+// An intact event record (or a scavenged event's erased record) at the start of `in`.
 bool intact(format::bytes in, format::decoded_record& r) {
   return format::decode_record(in, r, format::record_names::required) == format::decode_status::ok &&
-         r.kind == format::record_kind_event;
+         (r.kind == format::record_kind_event || r.kind == format::record_kind_erased);
 }
 
 }  // namespace
@@ -84,6 +85,7 @@ result<void> repair_job::walk_segment(std::uint16_t p, std::uint64_t s) {
       rec.version = r.fields.version;
       rec.stream = stream_id(r.fields.stream);
       rec.commit_end = r.fields.commit_end;
+      rec.erased = r.kind == format::record_kind_erased;
       rec.committed_at = r.fields.committed_at;
       rec.new_offset = rec.offset;
       records_.push_back(std::move(rec));

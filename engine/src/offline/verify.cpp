@@ -143,7 +143,7 @@ class file_check {
             if (bad) return;
             if (format::decode_record(bytes, r, format::record_names::required) !=
                     format::decode_status::ok ||
-                r.kind != format::record_kind_event) {
+                (r.kind != format::record_kind_event && r.kind != format::record_kind_erased)) {
               bad = detail::corruption_at("record of an unknown kind or without a name",
                                           detail::segment_relative_path(p, geometry_.segment_of(at.offset)),
                                           geometry_.in_segment(at.offset));

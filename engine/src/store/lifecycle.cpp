@@ -79,6 +79,11 @@ std::optional<stream_lifecycle> lifecycle_table::find(std::string_view stream) c
   return it->second;
 }
 
+std::vector<std::pair<std::string, stream_lifecycle>> lifecycle_table::snapshot() const {
+  std::shared_lock lock(mutex_);
+  return {map_.begin(), map_.end()};
+}
+
 void lifecycle_table::set(const std::string& stream, const stream_lifecycle& l) {
   std::unique_lock lock(mutex_);
   if (l.unrestricted()) {

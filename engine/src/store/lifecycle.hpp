@@ -33,6 +33,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace evstore::detail {
 
@@ -76,6 +78,8 @@ class lifecycle_table {
  public:
   bool empty() const noexcept { return size_.load(std::memory_order_acquire) == 0; }
   std::optional<stream_lifecycle> find(std::string_view stream) const;
+  // Every entry, copied (the scavenger's list of streams to look at).
+  std::vector<std::pair<std::string, stream_lifecycle>> snapshot() const;
   // An unrestricted lifecycle removes the entry.
   void set(const std::string& stream, const stream_lifecycle& l);
   // Versions of $lifecycle folded so far (open and a follower's refresh).

@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <cstring>
 #include <numeric>
+#include <thread>
 
 namespace evstore::detail {
 namespace {
@@ -41,6 +42,10 @@ recorded_event to_recorded(const format::decoded_record& r, std::string_view str
   e.type = r.fields.type;
   e.data = r.fields.data;
   e.metadata = r.fields.metadata;
+  if (r.kind == format::record_kind_erased) {  // read_options::include_hidden's placeholder
+    e.type = erased_event_type;
+    e.data = "null";
+  }
   if (r.fields.id) {
     boost::uuids::uuid id;
     std::memcpy(id.data, r.fields.id->data(), 16);
@@ -51,6 +56,11 @@ recorded_event to_recorded(const format::decoded_record& r, std::string_view str
   e.committed_at = r.fields.committed_at;
   return e;
 }
+
+// Scavenging erased the event's body: reads leave it out, but for those
+// with include_hidden (the store's own readers, which need only a record's
+// stream and version, look at the records themselves).
+bool erased(const format::decoded_record& r) { return r.kind == format::record_kind_erased; }
 
 // [first, first + count) clipped to a snapshot of `committed`, walked in `dir`.
 struct range {
@@ -168,6 +178,7 @@ result<void> store_impl::locate(std::span<located_record> out) const {
       out[k].offset = e->offset;
       out[k].size = e->size;
       out[k].commit_end = e->commit_end;
+      out[k].erased = e->erased;
     }
     i = j;
   }
@@ -227,15 +238,47 @@ result<void> store_impl::read_records(const std::vector<located_record>& located
   for (std::size_t k = 0; k < located.size(); ++k) {
     const located_record& l = located[k];
     format::decoded_record& rec = records[k];
-    const auto status =
-        format::decode_record(buffer.subspan(at[k], l.size), rec, format::record_names::required);
-    if (status != format::decode_status::ok || rec.size != l.size || rec.fields.position != l.position ||
-        rec.fields.commit_end != l.commit_end || rec.kind != format::record_kind_event) {
-      return corruption("damaged record or mismatch with $all",
-                        segment_relative_path(l.partition, geometry_.segment_of(l.offset)),
-                        geometry_.in_segment(l.offset));
+    const auto record = buffer.subspan(at[k], l.size);
+    if (!matches(record, l, rec)) {
+      // A scavenge may be erasing this record now: it marks the entry first.
+      if (auto ok = reread_erased(l, record, rec); !ok) return ok.error();
     }
   }
+  return {};
+}
+
+bool store_impl::matches(std::span<const std::byte> bytes, const located_record& l,
+                         format::decoded_record& rec) {
+  return format::decode_record(bytes, rec, format::record_names::required) == format::decode_status::ok &&
+         rec.size == l.size && rec.fields.position == l.position && rec.fields.commit_end == l.commit_end &&
+         (rec.kind == format::record_kind_event || rec.kind == format::record_kind_erased);
+}
+
+result<void> store_impl::reread_erased(const located_record& l, std::span<std::byte> bytes,
+                                       format::decoded_record& rec) const {
+  const auto damaged = [&] {
+    return corruption("damaged record or mismatch with $all",
+                      segment_relative_path(l.partition, geometry_.segment_of(l.offset)),
+                      geometry_.in_segment(l.offset));
+  };
+  located_record now = l;
+  if (auto ok = locate(std::span(&now, 1)); !ok) return ok.error();
+  if (!now.erased || now.partition != l.partition || now.offset != l.offset || now.size != l.size)
+    return damaged();
+  // The scavenger writes the erased record right after marking its entry:
+  // read again until it is whole. Still torn after that, it is a batch a
+  // crash interrupted and the writer's next open finishes (recovery.cpp):
+  // the event is gone either way, so it reads as erased without a name.
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    std::this_thread::sleep_for(std::chrono::microseconds(100));
+    if (auto ok = log_reader_->read({l.partition, l.offset}, bytes); !ok) return ok.error();
+    if (matches(bytes, l, rec)) return {};
+  }
+  rec = {};
+  rec.kind = format::record_kind_erased;
+  rec.size = l.size;
+  rec.fields.position = l.position;
+  rec.fields.commit_end = l.commit_end;
   return {};
 }
 
@@ -289,10 +332,12 @@ result<read_page> read_stream_page(const store_impl& impl, std::string_view stre
         const auto& records = got->records;
         if (o.direction == direction::forward) {
           for (const auto& rec : records)
-            page.events.push_back(to_recorded(rec, name, rec.fields.version, storage));
+            if (o.include_hidden || !erased(rec))
+              page.events.push_back(to_recorded(rec, name, rec.fields.version, storage));
         } else {
           for (auto it = records.rbegin(); it != records.rend(); ++it)
-            page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
+            if (o.include_hidden || !erased(*it))
+              page.events.push_back(to_recorded(*it, name, it->fields.version, storage));
         }
         return records.size();
       });
@@ -305,7 +350,7 @@ result<read_page> read_stream_page(const store_impl& impl, std::string_view stre
 
 result<read_page> store_impl::read_positions(std::vector<std::uint64_t> positions,
                                              std::uint64_t first_sequence, std::uint64_t max_bytes,
-                                             direction dir) const {
+                                             direction dir, std::uint64_t* taken) const {
   read_page page;
   auto storage = std::make_shared<page_storage>();
   std::vector<located_record> located(positions.size());
@@ -315,11 +360,13 @@ result<read_page> store_impl::read_positions(std::vector<std::uint64_t> position
   std::uint64_t first_kept = 0;
   trim_to_budget(located, first_kept, budget, dir);
   first_sequence += first_kept;
+  if (taken != nullptr) *taken = located.size();
   std::vector<format::decoded_record> records;
   if (auto r = read_records(located, *storage, records); !r) return r.error();
   page.events.reserve(records.size());
   page_names names(*storage);
   for (std::size_t k = 0; k < records.size(); ++k) {
+    if (erased(records[k])) continue;
     page.events.push_back(
         to_recorded(records[k], names(records[k].fields.stream), first_sequence + k, storage));
   }
@@ -344,6 +391,7 @@ result<read_page> store_impl::read_all_page(const read_options& o) const {
         count = located.size();
         if (auto got = read_records(located, *storage, records); !got) return got.error();
         auto push = [&](std::uint64_t k) {
+          if (!o.include_hidden && erased(records[k])) return;
           page.events.push_back(to_recorded(records[k], names(records[k].fields.stream), first + k, storage));
         };
         if (o.direction == direction::forward) {

@@ -74,6 +74,8 @@ stream_metadata store::stream_metadata_of(std::string_view stream) const {
   return l ? l->metadata : stream_metadata{};
 }
 
+result<scavenge_report> store::scavenge(const scavenge_options& options) { return impl_->scavenge(options); }
+
 void store::async_close(boost::asio::any_completion_handler<detail::detailed_signature> handler) {
   impl_->async_close(detail::with_detail(
       detail::track_work(std::move(handler), impl_->executor()),
@@ -95,7 +97,12 @@ event_range store::events(std::string_view stream, read_options options) const {
 
 result<std::optional<std::uint64_t>> store::stream_version(std::string_view stream) const {
   if (auto refused = impl_->refused_read(stream); refused.code) return refused;
-  auto page = impl_->read(stream, read_options{from_end, 1, direction::backward});
+  // With hidden events, and an erased last event as its placeholder: the
+  // last version is what the next append expects, whatever reads show.
+  auto page = impl_->read(
+      stream,
+      read_options{
+          .from = from_end, .max_count = 1, .direction = direction::backward, .include_hidden = true});
   if (!page) {
     if (page.error().code == errc::stream_not_found) return std::optional<std::uint64_t>{};
     return page.error();

@@ -106,6 +106,8 @@ result<void> store_impl::open() {
   if (options_.read_only) {
     if (auto r = open_follower(); !r) return r;
   } else {
+    // A scavenge's batch a crash interrupted is finished before anything reads the logs.
+    if (auto r = finish_scavenge(); !r) return r;
     if (auto r = recover(); !r) return r;
   }
   if (auto r = fold_lifecycle(all_count()); !r) return r;

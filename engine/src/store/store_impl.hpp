@@ -28,6 +28,7 @@
 #pragma once
 
 #include "format/format.hpp"
+#include "format/scavenge_state.hpp"
 #include "format/store_json.hpp"
 #include "index/stream_index.hpp"
 #include "io/file_cache.hpp"
@@ -153,6 +154,7 @@ struct located_record {
   std::uint64_t offset = 0;
   std::uint32_t size = 0;  // what byte_budget counts
   bool commit_end = false;
+  bool erased = false;  // scavenged: the record holds the event's stream and version only
 };
 
 class store_impl : public std::enable_shared_from_this<store_impl> {
@@ -215,15 +217,18 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // The events at these $all positions (published ones, ascending), numbered
   // first_sequence, first_sequence + 1, ... in the page; as many as fit in
   // max_bytes counted in reading order `dir` (the page is in ascending order
-  // either way).
+  // either way), `taken` (if given) set to how many positions that is. Erased
+  // events are left out of the page but counted in `taken`.
   [[nodiscard]] result<read_page> read_positions(
       std::vector<std::uint64_t> positions, std::uint64_t first_sequence,
-      std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(),
-      direction dir = direction::forward) const;
+      std::uint64_t max_bytes = std::numeric_limits<std::uint64_t>::max(), direction dir = direction::forward,
+      std::uint64_t* taken = nullptr) const;
   // The $all entries of `out`'s positions (set by the caller, ascending), each checked.
   [[nodiscard]] result<void> locate(std::span<located_record> out) const;
   // The records of `located` (any order), decoded into `records` (same order)
-  // with their bytes kept in `storage`; each checked against its entry and position.
+  // with their bytes kept in `storage`; each checked against its entry and
+  // position. A scavenged event's record has kind format::record_kind_erased
+  // (its stream and version, no body): reads for the application skip it.
   [[nodiscard]] result<void> read_records(const std::vector<located_record>& located, page_storage& storage,
                                           std::vector<format::decoded_record>& records) const;
   // Versions [first, first + count) of a stream, decoded and checked.
@@ -341,6 +346,15 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // The background work a flush leaves: segments prepared and extended ahead.
   [[nodiscard]] boost::system::error_code prepare_logs();
 
+  // --- store/reader.cpp
+  // The record in `bytes` is the one `l` locates (an event, or its erased form).
+  static bool matches(std::span<const std::byte> bytes, const located_record& l, format::decoded_record& rec);
+  // A record that did not match its entry: fine if a scavenge marked the
+  // entry erased meanwhile (read again until the erased record is whole),
+  // corrupt_data otherwise.
+  [[nodiscard]] result<void> reread_erased(const located_record& l, std::span<std::byte> bytes,
+                                           format::decoded_record& rec) const;
+
   // --- store/store_impl.cpp
   void finish_close_if_idle();
   std::string all_path() const;
@@ -365,6 +379,33 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   [[nodiscard]] result<std::uint64_t> index_range(std::uint64_t from, std::uint64_t to,
                                                   std::vector<std::string>* touched);
   [[nodiscard]] result<void> open_follower();
+
+  // --- store/scavenger.cpp
+ public:
+  // Erases the events reads hide now (scavenge.hpp). The caller's thread, not the executor's.
+  [[nodiscard]] result<scavenge_report> scavenge(const scavenge_options& options);
+
+ private:
+  // Writes a checkpoint at the published count (unless there is one) and
+  // returns its count. Blocks until the strand and io_thread_ have done it.
+  [[nodiscard]] result<std::uint64_t> checkpoint_now();
+  // Strand: checkpoint_now's step; `retry` runs later while a flush is in flight.
+  void checkpoint_for(std::function<void(boost::system::error_code, std::uint64_t)> done,
+                      std::function<void()> retry);
+  // Adds `stream`'s hidden events below `below` to `batch`, erasing it as it fills.
+  [[nodiscard]] result<void> scavenge_stream(const std::string& stream, const stream_lifecycle& l,
+                                             std::uint64_t below, std::vector<format::scavenge_entry>& batch,
+                                             scavenge_report& report);
+  // Notes, erases and forgets one batch (steps 1-4 of scavenger.cpp).
+  [[nodiscard]] result<void> scavenge_batch(std::vector<format::scavenge_entry>& batch,
+                                            scavenge_report& report);
+  // Steps 2 and 3: the entries marked, the records overwritten; `released`
+  // grows by the bytes given back.
+  [[nodiscard]] result<void> write_scavenge_batch(const std::vector<format::scavenge_entry>& batch,
+                                                  std::uint64_t& released);
+  // Finishes the batch a crash or a failed scavenge left (index/scavenge): the writer's open, scavenge().
+  [[nodiscard]] result<void> finish_scavenge();
+  friend class checkpoint_request;
 
   // --- store/lifecycle_fold.cpp
   // Folds the $lifecycle events below `all_count` that the table has not seen
@@ -455,6 +496,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
       stat_fsyncs_{0}, stat_flush_ns_{0};
   std::array<std::atomic<std::uint64_t>, store_statistics::flush_duration_bounds_ns.size() + 1>
       stat_flush_buckets_{};
+
+  std::mutex scavenge_mutex_;  // one scavenge() at a time
 
   // Read-only stores: serialises refresh() (the watcher's and the caller's; follower.cpp).
   std::mutex refresh_mutex_;
