@@ -7,6 +7,7 @@
 #include <thread>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace evstore::bench {
 namespace {
@@ -54,6 +55,7 @@ void scavenge_row(context& ctx, const std::string& variant, std::size_t n, std::
                   std::size_t pad) {
   temp_dir dir(ctx.cfg.dir, "l", ctx.cfg.keep);
   const std::uint64_t bytes = build_deleted(dir.path(), n, streams, pad);
+  ::sync();
   loop l;
   store s = open_store(l, dir.path(), true);
   const std::uint64_t disk_before = disk_bytes(dir.path());
@@ -93,6 +95,7 @@ void scenario_l(context& ctx) {
   // 200k deleted events running beside it (for as long as the scavenge runs).
   temp_dir dir(ctx.cfg.dir, "l", ctx.cfg.keep);
   (void)build_deleted(dir.path(), ctx.cfg.n(400000), 2000, 0);
+  ::sync();  // the build's write-back must not land in either window
   loop l;
   store s = open_store(l, dir.path(), true);
   const double window = ctx.cfg.quick ? 0.5 : 2.0;
