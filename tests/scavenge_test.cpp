@@ -152,8 +152,10 @@ TEST(scavenge, truncated_limited_and_expired_events_are_erased_and_large_ones_gi
   ASSERT_FALSE(append_wait(*s, "old", marked_events(3)).ec);
   ASSERT_FALSE(metadata_wait(*s, "big", {.max_count = 2}).ec);
   ASSERT_FALSE(metadata_wait(*s, "cut", {.truncate_before = 3}).ec);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
-  ASSERT_FALSE(metadata_wait(*s, "old", {.max_age = std::chrono::seconds(1)}).ec);
+  // The old events are 2.1 s old when max_age takes effect, the fresh one
+  // has 2 s before it expires too: room for a slow machine between the two.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2100));
+  ASSERT_FALSE(metadata_wait(*s, "old", {.max_age = std::chrono::seconds(2)}).ec);
   ASSERT_FALSE(append_wait(*s, "old", make_events(1)).ec) << "a fresh event: not expired";
   const auto before = visible(*s);
   const std::uint64_t blocks_before = blocks_of(path);
