@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <thread>
 
@@ -376,4 +377,49 @@ TEST(scavenge, a_read_error_at_every_read_of_a_scavenge_is_reported_and_changes_
   EXPECT_GT(failed, 0u) << "some read errors must reach the scavenge";
   std::printf("read-error points %llu, scavenges failed %llu\n", static_cast<unsigned long long>(points),
               static_cast<unsigned long long>(failed));
+}
+
+// A scavenge that failed after marking its batch's entries leaves the batch
+// noted; a backup copies the note, so the copy's first open erases those
+// records too (their marked entries keep any later scavenge off them).
+TEST(scavenge, a_backup_of_a_half_done_batch_finishes_it) {
+  int half_done = 0;
+  bool completed = false;
+  for (std::uint64_t k = 0; !completed && k < 100; ++k) {
+    SCOPED_TRACE("crash after " + std::to_string(k));
+    auto mem = std::make_shared<memory_file_system>();
+    auto faulty = std::make_shared<fault_injecting_file_system>(mem);
+    io_thread io;
+    {
+      auto s = store::open(
+          io.executor(),
+          {.directory = "/s", .fsync_on_flush = true, .file_system = faulty, .system_streams = false});
+      ASSERT_TRUE(s) << s.error().message();
+      ASSERT_FALSE(append_wait(*s, "gone", marked_events(3)).ec);
+      ASSERT_FALSE(append_wait(*s, "kept", make_events(1)).ec);
+      ASSERT_FALSE(delete_stream_wait(*s, "gone").ec);
+      ASSERT_TRUE(s->scavenge({.stream = "none-here"}));  // the checkpoint, before the faults
+      faulty->crash_after(k);
+      completed = s->scavenge().has_value();
+      faulty->clear_faults();
+      ASSERT_FALSE(close_wait(*s));
+    }
+    if (!mem->exists("/s/index/scavenge") || occurrences(*mem, marker) == 0) continue;
+    ++half_done;
+    temp_dir dir;
+    for (const std::string& p : mem->files()) {
+      const std::filesystem::path to = dir.path() + p;
+      std::filesystem::create_directories(to.parent_path());
+      std::ofstream(to, std::ios::binary) << mem->contents(p);
+    }
+    auto copied = backup_store(dir.path() + "/s", dir.sub("copy"));
+    ASSERT_TRUE(copied) << copied.error().message();
+    auto restored = store::open(io.executor(), {.directory = dir.sub("copy")});
+    ASSERT_TRUE(restored) << restored.error().message();
+    EXPECT_EQ(visible(*restored), std::vector<std::string>{"kept@0"});
+    ASSERT_TRUE(restored->scavenge());
+    EXPECT_EQ(files_holding(dir.sub("copy"), marker), std::vector<std::string>{});
+    ASSERT_FALSE(close_wait(*restored));
+  }
+  EXPECT_GT(half_done, 0) << "some k must leave a half-done batch";
 }

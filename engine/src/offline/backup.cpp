@@ -288,6 +288,13 @@ struct copier {
   if (ec) return error(ec, "cannot create " + destination);
   fs::permissions(destination, fs::perms::owner_all, ec);
   if (auto r = copy.copy_all(first, ec); !r) return r.error();
+  // A batch a failed scavenge left half done (its entries marked, some
+  // records not yet erased): the copy finishes it at its first open.
+  if (fs::exists(detail::layout::scavenge_state(source), ec)) {
+    std::vector<plan_entry> note{
+        {detail::layout::scavenge_state(source), detail::layout::scavenge_state(destination), 0}};
+    if (auto r = copy.copy_all(note, ec); !r) return r.error();
+  }
   // The manifest and its runs, again while compaction changes them: until
   // every run the copied manifest names was copied (each round reads the
   // manifest anew; runs already copied are immutable and kept).

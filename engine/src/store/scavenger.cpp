@@ -182,12 +182,18 @@ result<void> store_impl::write_scavenge_batch(const std::vector<format::scavenge
 result<void> store_impl::finish_scavenge() {
   const std::string path = state_path(options_.directory);
   if (!fs_->exists(path)) return {};
+  auto held = lock_scavenge(*fs_, options_.directory);  // a batch of a closed store still running: wait
+  if (!held) return held.error();
   auto f = fs_->open(path, open_mode::read_only);
-  if (!f) return io_error_at(f.error(), "opening", "index/scavenge", 0);
+  if (!f) {
+    if (f.error() == boost::system::errc::no_such_file_or_directory) return {};  // that batch finished
+    return io_error_at(f.error(), "opening", "index/scavenge", 0);
+  }
   auto bytes = read_all(**f);
   if (!bytes) return io_error_at(bytes.error(), "reading", "index/scavenge", 0);
   f->reset();
   if (auto batch = format::decode_scavenge_state(*bytes)) {
+    if (auto ok = still_in_place(*batch); !ok) return ok;
     std::uint64_t released = 0;
     if (auto ok = write_scavenge_batch(*batch, released); !ok) return ok;
   }
@@ -195,10 +201,33 @@ result<void> store_impl::finish_scavenge() {
   return {};
 }
 
+result<void> store_impl::still_in_place(std::vector<format::scavenge_entry>& batch) const {
+  // A note outlives what it names only if something moved the records
+  // meanwhile (repair packs a damaged log anew): each entry is redone only
+  // where $all still locates that record, erased or not, or where the
+  // batch's own write tore the entry.
+  const std::string all = all_path();
+  auto f = fs_->open(all, open_mode::read_only);
+  if (!f) return io_error_at(f.error(), "opening", "index/all.idx", 0);
+  std::erase_if(batch, [&](const format::scavenge_entry& e) {
+    std::array<std::byte, format::all_entry2_size> bytes{};
+    auto n = (*f)->read_at(e.position * format::all_entry2_size, bytes);
+    if (!n || *n != bytes.size()) return true;
+    // An entry that does not decode is one this batch's write tore: redone.
+    auto now = format::decode_all_entry2(bytes);
+    return now && (now->partition != e.entry.partition || now->offset != e.entry.offset ||
+                   now->size != e.entry.size);
+  });
+  return {};
+}
+
 result<void> store_impl::scavenge_batch(std::vector<format::scavenge_entry>& batch, scavenge_report& report) {
   if (batch.empty()) return {};
   auto held = lock_scavenge(*fs_, options_.directory);  // a backup copies meanwhile: wait
   if (!held) return held.error();
+  // Once closed, the directory may have a new writer: no batch starts then
+  // (one in progress keeps the lock, so a new writer's open waits for it).
+  if (is_closed()) return error(errc::store_closed, "the store closed while scavenging");
   // 1. The batch, durable before anything it names changes.
   const std::string path = state_path(options_.directory);
   {
@@ -287,16 +316,20 @@ result<scavenge_report> store_impl::scavenge(const scavenge_options& options) {
   // entries were marked): finished first, or its records would keep their
   // bodies until the next open, since their marked entries are skipped below.
   if (auto ok = finish_scavenge(); !ok) return ok.error();
-  auto below = checkpoint_now();
-  if (!below) return below.error();
-  scavenge_report report;
-  report.below = *below;
+  // The lifecycles before the checkpoint: each was published, so its
+  // $lifecycle event is below the checkpoint's count and as durable as the
+  // events it hides (a delete published later may be lost to a power loss
+  // in buffered mode, and must not have erased anything then).
   std::vector<std::pair<std::string, stream_lifecycle>> streams;
   if (!options.stream.empty()) {
     if (auto l = lifecycle_.find(options.stream)) streams.emplace_back(options.stream, *l);
   } else {
     streams = lifecycle_.snapshot();
   }
+  auto below = checkpoint_now();
+  if (!below) return below.error();
+  scavenge_report report;
+  report.below = *below;
   std::erase_if(streams, [](const auto& s) { return s.first.starts_with('$'); });
   std::vector<format::scavenge_entry> batch;
   for (const auto& [name, l] : streams) {

@@ -405,6 +405,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
                                                   std::uint64_t& released);
   // Finishes the batch a crash or a failed scavenge left (index/scavenge): the writer's open, scavenge().
   [[nodiscard]] result<void> finish_scavenge();
+  // Drops the entries of a noted batch whose record $all no longer locates there.
+  [[nodiscard]] result<void> still_in_place(std::vector<format::scavenge_entry>& batch) const;
   friend class checkpoint_request;
 
   // --- store/lifecycle_fold.cpp
