@@ -60,6 +60,11 @@ std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count) {
   return first;
 }
 
+std::int64_t now_ms() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
 bool expired(const stream_lifecycle& l, std::int64_t committed_at, std::int64_t now_ms) {
   if (!l.metadata.max_age) return false;
   const std::int64_t age_ms =

@@ -67,6 +67,9 @@ std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(st
 // The first version of a stream of `count` events that a delete,
 // truncate_before and max_count leave readable (max_age is per event: expired()).
 std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count);
+// The wall clock in unix ms: what the writer stamps as committed_at and what
+// max_age is measured against (reads, scavenging).
+std::int64_t now_ms();
 // True when max_age hides an event committed at `committed_at` (unix ms) at
 // `now_ms`. REQUIRES: max_age within max_age_limit.
 bool expired(const stream_lifecycle& l, std::int64_t committed_at, std::int64_t now_ms);

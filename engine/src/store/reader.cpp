@@ -446,15 +446,6 @@ result<read_page> store_impl::read(std::string_view stream, const read_options& 
   return read_stream_page(*this, stream, *count, published, o);
 }
 
-namespace {
-
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-}  // namespace
-
 result<read_page> store_impl::read_visible(std::string_view stream, const read_options& o) const {
   if (o.include_hidden) return read(stream, o);
   const std::int64_t now = now_ms();

@@ -49,13 +49,6 @@ constexpr std::uint64_t batch_bytes = std::uint64_t{64} << 20;
 constexpr std::uint64_t versions_per_read = 1024;
 constexpr std::uint64_t release_block = 4096;
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
-std::string state_path(const std::string& dir) { return layout::scavenge_state(dir); }
-
 }  // namespace
 
 result<std::unique_ptr<file_lock>> lock_scavenge(file_system& fs, const std::string& dir) {
@@ -180,7 +173,7 @@ result<void> store_impl::write_scavenge_batch(const std::vector<format::scavenge
 }
 
 result<void> store_impl::finish_scavenge() {
-  const std::string path = state_path(options_.directory);
+  const std::string path = layout::scavenge_state(options_.directory);
   if (!fs_->exists(path)) return {};
   auto held = lock_scavenge(*fs_, options_.directory);  // a batch of a closed store still running: wait
   if (!held) return held.error();
@@ -229,7 +222,7 @@ result<void> store_impl::scavenge_batch(std::vector<format::scavenge_entry>& bat
   // (one in progress keeps the lock, so a new writer's open waits for it).
   if (is_closed()) return error(errc::store_closed, "the store closed while scavenging");
   // 1. The batch, durable before anything it names changes.
-  const std::string path = state_path(options_.directory);
+  const std::string path = layout::scavenge_state(options_.directory);
   {
     auto f = fs_->open(path, open_mode::read_write_create);
     if (!f) return io_error_at(f.error(), "opening", "index/scavenge", 0);

@@ -41,11 +41,6 @@ std::uint32_t content_checksum(std::string_view type, std::string_view data, std
   return crc;
 }
 
-std::int64_t now_ms() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 std::optional<std::array<std::byte, 16>> to_bytes(const std::optional<boost::uuids::uuid>& id) {
   if (!id) return std::nullopt;
   std::array<std::byte, 16> out;
