@@ -15,6 +15,7 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <thread>
 
@@ -215,6 +216,29 @@ TEST(scavenge, one_stream_only_and_bad_requests) {
   auto closed = s->scavenge();
   ASSERT_FALSE(closed);
   EXPECT_EQ(closed.error().code, errc::store_closed);
+}
+
+// evstored closes the store and stops its loop while an erase may still be
+// on its own thread: a scavenge that starts then must answer store_closed,
+// not wait forever for the strand that no loop runs any more.
+TEST(scavenge, a_scavenge_after_the_close_and_the_loop_stopped_answers_store_closed) {
+  temp_dir dir;
+  boost::asio::io_context ctx;
+  auto guard = boost::asio::make_work_guard(ctx);
+  std::thread loop([&] { ctx.run(); });
+  auto s = store::open(ctx.get_executor(), {.directory = dir.sub("store")});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(append_wait(*s, "a-1", make_events(3)).ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "a-1").ec);
+  ASSERT_FALSE(close_wait(*s));
+  guard.reset();
+  ctx.stop();
+  loop.join();
+  auto late = std::async(std::launch::async, [&] { return s->scavenge(); });
+  ASSERT_EQ(late.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the scavenge hangs";
+  auto r = late.get();
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, errc::store_closed);
 }
 
 // Appends, $all and stream reads, a follower and a backup run while 300

@@ -77,11 +77,24 @@ class checkpoint_request : public std::enable_shared_from_this<checkpoint_reques
 };
 
 result<std::uint64_t> store_impl::checkpoint_now() {
-  std::promise<checkpoint_request::answer> done;
-  auto answer = done.get_future();
+  // Shared with the request: an answer that comes after this call gave up
+  // must find its promise alive.
+  auto done = std::make_shared<std::promise<checkpoint_request::answer>>();
+  auto answer = done->get_future();
   auto request = std::make_shared<checkpoint_request>(
-      shared_from_this(), [&done](checkpoint_request::answer a) { done.set_value(a); });
+      shared_from_this(), [done](checkpoint_request::answer a) { done->set_value(a); });
   boost::asio::post(strand_, [request] { request->attempt(); });
+  // A closed store answers store_closed from the strand, if a loop still
+  // runs it; an embedder (evstored) may have stopped the loop after the
+  // close, and then nothing ever answers: give up a second after the close.
+  auto closed_since = std::chrono::steady_clock::time_point::max();
+  while (answer.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+    if (!is_closed()) continue;
+    const auto now = std::chrono::steady_clock::now();
+    if (closed_since == std::chrono::steady_clock::time_point::max()) closed_since = now;
+    if (now - closed_since > std::chrono::seconds(1))
+      return error(errc::store_closed, "the store closed before the scavenge's checkpoint");
+  }
   const auto [ec, count] = answer.get();
   if (ec) return error(ec, "writing a checkpoint before scavenging");
   return count;
@@ -305,6 +318,8 @@ result<scavenge_report> store_impl::scavenge(const scavenge_options& options) {
   if (!options.stream.empty() && validate_stream_name(options.stream, name_use::read))
     return error(errc::invalid_stream_name, options.stream);
   std::lock_guard one_at_a_time(scavenge_mutex_);
+  // After close() the store's files are no longer this store's to write.
+  if (is_closed()) return error(errc::store_closed, "the store is closed");
   // A batch an earlier scavenge left half done (an I/O error after its
   // entries were marked): finished first, or its records would keep their
   // bodies until the next open, since their marked entries are skipped below.
