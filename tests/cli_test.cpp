@@ -91,7 +91,7 @@ TEST(cli, delete_and_metadata_hide_events_and_refuse_with_exit_1) {
   auto capped = run("metadata " + d + " o-1 --max-count 1");
   ASSERT_EQ(capped.status, 0) << capped.out;
   EXPECT_EQ(run("metadata " + d + " o-1").out,
-            "{\"stream\":\"o-1\",\"maxCount\":1,\"maxAge\":null,\"truncateBefore\":null}\n");
+            "{\"stream\":\"o-1\",\"maxCount\":1,\"maxAge\":null,\"truncateBefore\":null,\"acl\":null}\n");
   auto cat = run("cat " + d + " o-1");
   EXPECT_EQ(std::count(cat.out.begin(), cat.out.end(), '\n'), 1) << cat.out;
 
@@ -116,6 +116,36 @@ TEST(cli, delete_and_metadata_hide_events_and_refuse_with_exit_1) {
                      " --create 2>&1; " + cli + " cat " + dir.sub("copy") + " o-1");
   EXPECT_EQ(std::count(exported.out.begin(), exported.out.end(), '\n') >= 3, true) << exported.out;
   EXPECT_EQ(exported.out.find("$lifecycle"), std::string::npos) << exported.out;
+}
+
+TEST(cli, metadata_sets_an_access_list_and_limits_keep_it) {
+  temp_dir dir;
+  const std::string d = dir.sub("data");
+  auto made = sh("echo '[{\"type\":\"A\"},{\"type\":\"A\"}]' | " + std::string(EVSTORE_CLI) + " append " + d +
+                 " doc-1 --create");
+  ASSERT_EQ(made.status, 0) << made.out;
+  ASSERT_EQ(run("metadata " + d + " doc-1 --max-count 5").status, 0);
+  auto listed = run("metadata " + d + " doc-1 --acl-read alice,bob --acl-write ''");
+  ASSERT_EQ(listed.status, 0) << listed.out;
+  const std::string with_list = "\"acl\":{\"read\":[\"alice\",\"bob\"],\"write\":[]}}\n";
+  auto shown = run("metadata " + d + " doc-1");
+  EXPECT_NE(shown.out.find("\"maxCount\":5,"), std::string::npos)
+      << "the list alone keeps the limits: " << shown.out;
+  EXPECT_NE(shown.out.find(with_list), std::string::npos) << shown.out;
+  // Limits alone keep the list.
+  ASSERT_EQ(run("metadata " + d + " doc-1 --max-age 60").status, 0);
+  shown = run("metadata " + d + " doc-1");
+  EXPECT_NE(shown.out.find("\"maxCount\":null,\"maxAge\":60,"), std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find(with_list), std::string::npos) << shown.out;
+  // A bad name: exit 1 with the store's words, and nothing changes.
+  auto bad = run("metadata " + d + " doc-1 --acl-read 'al ice'");
+  EXPECT_EQ(bad.status, 1);
+  EXPECT_NE(bad.out.find("access list"), std::string::npos) << bad.out;
+  EXPECT_EQ(run("metadata " + d + " doc-1 --no-acl --acl-read x").status, 2);
+  EXPECT_NE(run("metadata " + d + " doc-1").out.find(with_list), std::string::npos);
+  ASSERT_EQ(run("metadata " + d + " doc-1 --no-acl").status, 0);
+  EXPECT_NE(run("metadata " + d + " doc-1").out.find("\"maxAge\":60,\"truncateBefore\":null,\"acl\":null}"),
+            std::string::npos);
 }
 
 TEST(cli, scavenge_and_delete_erase_remove_event_bodies_from_the_files) {

@@ -7,6 +7,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/json.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace evstore::http {
@@ -198,15 +199,42 @@ bool may_read_links(const permissions& who, const evstore::filter& f) {
   return !f.stream_prefix.empty() && who.may_read_all_of(f.stream_prefix);
 }
 
+std::string not_in_acl(std::string_view what, const std::string& stream) {
+  return "the access list of '" + stream + "' does not let this token " + std::string(what);
+}
+
 }  // namespace
 
 bool api::may_read(const permissions& who, std::string_view stream) const {
-  if (who.whole_store() || stream.starts_with('$')) return who.may_read(stream);
-  // An in-memory list (a few definitions), not a disk read.
-  for (const read_stream_info& r : store_.list_read_streams()) {
-    if (r.name == stream) return may_read_links(who, r.filter);
+  if (who.may_administer()) return who.may_read(stream);
+  if (!stream.starts_with('$')) {
+    // An in-memory list (a few definitions), not a disk read.
+    for (const read_stream_info& r : store_.list_read_streams()) {
+      if (r.name == stream)
+        return may_read_links(who, r.filter) && all_listed_to_read(who, r.filter.stream_prefix);
+    }
   }
-  return who.may_read(stream);
+  return who.may_read(stream) && listed_to_read(who, stream);
+}
+
+bool api::listed_to_read(const permissions& who, std::string_view stream) const {
+  if (who.may_administer()) return true;
+  // A stream's events also reach $ce-<category> and every other $ stream
+  // ($all, $et-<type>): each is readable when every access list among the
+  // streams it may take lets the token read.
+  if (stream.starts_with("$ce-")) return all_listed_to_read(who, std::string(stream.substr(4)) + "-");
+  if (stream.starts_with('$')) return all_listed_to_read(who, "");
+  return who.listed_in(store_.stream_metadata_of(stream).acl.read);
+}
+
+bool api::listed_to_write(const permissions& who, std::string_view stream) const {
+  return who.may_administer() || who.listed_in(store_.stream_metadata_of(stream).acl.write);
+}
+
+bool api::all_listed_to_read(const permissions& who, std::string_view prefix) const {
+  if (who.may_administer()) return true;
+  const auto lists = store_.access_lists(prefix);
+  return std::all_of(lists.begin(), lists.end(), [&](const auto& l) { return who.listed_in(l.second.read); });
 }
 
 void api::handle(api_request request, std::function<void(api_response)> done) {
@@ -226,6 +254,7 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
     const std::string stream = seg[1];
     if (m == "POST") {
       if (!who.may_append(stream)) return forbidden("this token may not append to '" + stream + "'");
+      if (!listed_to_write(who, stream)) return forbidden(not_in_acl("write", stream));
       return append(stream, request, done);
     }
     if ((m == "GET" || m == "HEAD") && !may_read(who, stream))
@@ -234,6 +263,7 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
     if (m == "HEAD") return on_engine([this, stream] { return head(stream); });
     if (m == "DELETE") {
       if (!who.may_change(stream)) return forbidden("this token may not delete '" + stream + "'");
+      if (!listed_to_write(who, stream)) return forbidden(not_in_acl("write", stream));
       return delete_stream(stream, *t, request, done);
     }
     return done(error_response(405, "method_not_allowed", "use GET, HEAD, POST or DELETE on a stream"));
@@ -243,6 +273,7 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
     if (m == "PUT") {
       if (!who.may_change(stream))
         return forbidden("this token may not set the metadata of '" + stream + "'");
+      if (!listed_to_write(who, stream)) return forbidden(not_in_acl("write", stream));
       return put_metadata(stream, request, done);
     }
     if (m == "GET") {
@@ -347,6 +378,37 @@ std::optional<std::string> read_limit(const boost::json::object& o, std::string_
   return std::nullopt;
 }
 
+// "acl": null or {"read": [names] | null, "write": [names] | null}.
+std::optional<std::string> read_acl(const boost::json::value& v, stream_acl& out) {
+  if (v.is_null()) return std::nullopt;
+  constexpr std::string_view shape = "acl must be null or {\"read\": [names], \"write\": [names]}";
+  if (!v.is_object()) return std::string(shape);
+  for (const auto& member : v.get_object()) {
+    const std::string_view key = member.key();
+    if (key != "read" && key != "write") return std::string(shape);
+    if (member.value().is_null()) continue;
+    if (!member.value().is_array()) return std::string(shape);
+    std::vector<std::string> names;
+    for (const boost::json::value& n : member.value().get_array()) {
+      if (!n.is_string()) return std::string(shape);
+      names.emplace_back(n.get_string());
+    }
+    (key == "read" ? out.read : out.write) = std::move(names);
+  }
+  return std::nullopt;
+}
+
+boost::json::value acl_json(const stream_acl& acl) {
+  if (acl.empty()) return nullptr;
+  const auto names = [](const std::optional<std::vector<std::string>>& list) -> boost::json::value {
+    if (!list) return nullptr;
+    boost::json::array a;
+    for (const std::string& n : *list) a.emplace_back(n);
+    return a;
+  };
+  return boost::json::object{{"read", names(acl.read)}, {"write", names(acl.write)}};
+}
+
 }  // namespace
 
 void api::delete_stream(const std::string& stream, const target& t, api_request& request,
@@ -399,12 +461,23 @@ void api::put_metadata(const std::string& stream, api_request& request,
   const boost::json::object& o = v.get_object();
   for (const auto& member : o) {
     const std::string_view key = member.key();
-    if (key != "maxCount" && key != "maxAge" && key != "truncateBefore")
+    if (key != "maxCount" && key != "maxAge" && key != "truncateBefore" && key != "acl")
       return done(error_response(400, "invalid_argument",
                                  "unknown member '" + std::string(key) +
-                                     "': metadata takes maxCount, maxAge (seconds) and truncateBefore"));
+                                     "': metadata takes maxCount, maxAge (seconds), truncateBefore and acl"));
   }
   stream_metadata m;
+  // Without "acl" the stream keeps its access list (a change of limits never
+  // opens a stream); with it, even null (no list), the list is replaced:
+  // only an administrator's token may.
+  const bool sets_acl = o.contains("acl");
+  if (sets_acl) {
+    if (auto bad = read_acl(o.at("acl"), m.acl)) return done(error_response(400, "invalid_argument", *bad));
+    if (!request.who.may_administer())
+      return done(error_response(
+          403, "forbidden",
+          "changing the access list of '" + stream + "' needs a write token without stream prefixes"));
+  }
   std::optional<std::uint64_t> age;
   for (const auto& [key, out] :
        {std::pair<std::string_view, std::optional<std::uint64_t>*>{"maxCount", &m.max_count},
@@ -419,7 +492,9 @@ void api::put_metadata(const std::string& stream, api_request& request,
   }
   const auto expected = expected_of(request);
   if (!expected) return done(invalid_expected_version());
-  store_.set_stream_metadata(stream, m, *expected, lifecycle_answer(stream, std::move(done)));
+  auto answer = lifecycle_answer(stream, std::move(done));
+  if (sets_acl) return store_.set_stream_metadata(stream, m, *expected, std::move(answer));
+  store_.set_stream_limits(stream, m, *expected, std::move(answer));
 }
 
 api_response api::get_metadata(const std::string& stream) const {
@@ -433,6 +508,7 @@ api_response api::get_metadata(const std::string& stream) const {
   put("maxAge", m.max_age ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(m.max_age->count()))
                           : std::nullopt);
   put("truncateBefore", m.truncate_before);
+  body["acl"] = acl_json(m.acl);
   return json_response(200, body);
 }
 
@@ -502,7 +578,7 @@ api_response api::list(const target& t, const permissions& who) const {
   // A token bound to prefixes sees its streams: a page may hold fewer than
   // `limit`, and offsets count every stream.
   for (const auto& s : store_.list_streams(offset, limit)) {
-    if (!who.may_read(s.name)) continue;
+    if (!who.may_read(s.name) || !listed_to_read(who, s.name)) continue;
     if (!first) body += ',';
     first = false;
     body += "{\"stream\":" + json_string(s.name) + ",\"version\":" + std::to_string(s.event_count - 1) +
@@ -510,7 +586,7 @@ api_response api::list(const target& t, const permissions& who) const {
   }
   if (offset == 0) {
     for (const auto& r : store_.list_read_streams()) {
-      if (!may_read_links(who, r.filter)) continue;
+      if (!may_read_links(who, r.filter) || !all_listed_to_read(who, r.filter.stream_prefix)) continue;
       if (!first) body += ',';
       first = false;
       body += "{\"stream\":" + json_string(r.name) +

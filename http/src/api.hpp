@@ -102,7 +102,9 @@ class api {
 
   // May `who` read `stream`'s events: permissions::may_read, except that a
   // read stream is judged by its filter (a token bound to prefixes reads one
-  // only when its filter's stream prefix is within them), not by its name.
+  // only when its filter's stream prefix is within them), not by its name;
+  // then the access lists (stream_acl): the stream's own, or for $ streams
+  // and read streams every list among the streams they may take.
   bool may_read(const permissions& who, std::string_view stream) const;
   store& engine() { return store_; }
   const boost::asio::any_io_executor& engine_executor() const { return engine_; }
@@ -126,6 +128,15 @@ class api {
   api_response consumers(const permissions& who) const;
   // POST and GET /admin/scavenge.
   api_response scavenge(const std::string& method);
+
+  // The stream's access list lets `who` read / write it (the token's scope
+  // and prefixes are checked apart); for a $ stream, every list among the
+  // streams whose events it may hold.
+  bool listed_to_read(const permissions& who, std::string_view stream) const;
+  bool listed_to_write(const permissions& who, std::string_view stream) const;
+  // Every access list among the streams whose names start with `prefix`
+  // lets `who` read.
+  bool all_listed_to_read(const permissions& who, std::string_view prefix) const;
 
   store& store_;
   boost::asio::any_io_executor engine_;

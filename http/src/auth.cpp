@@ -23,6 +23,14 @@ std::optional<token_scope> scope_named(std::string_view s) {
   return std::nullopt;
 }
 
+bool valid_token_name(std::string_view name) {
+  const auto allowed = [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == '-';
+  };
+  return !name.empty() && name.size() <= 64 && std::all_of(name.begin(), name.end(), allowed);
+}
+
 // The token the Authorization header presents, compared in constant time
 // with every token: null when none matches (or no header, another scheme).
 const token* find_token(const std::vector<token>& tokens, std::string_view authorization) {
@@ -59,6 +67,11 @@ bool permissions::may_read(std::string_view stream) const {
   return !stream.starts_with('$') && within(stream);
 }
 
+bool permissions::listed_in(const std::optional<std::vector<std::string>>& names) const {
+  if (!names || may_administer()) return true;
+  return !name_.empty() && std::find(names->begin(), names->end(), name_) != names->end();
+}
+
 bool permissions::may_append(std::string_view stream) const { return may_append() && within(stream); }
 
 [[nodiscard]] result<std::vector<token>> load_token_file(const std::string& path) {
@@ -69,17 +82,28 @@ bool permissions::may_append(std::string_view stream) const { return may_append(
   for (int n = 1; std::getline(in, line); ++n) {
     if (const auto hash = line.find('#'); hash != std::string::npos) line.erase(hash);
     std::istringstream words(line);
-    std::string scope, secret;
+    std::string scope, secret, name;
     if (!(words >> scope)) continue;
-    const auto named = scope_named(scope);
     const auto where = path + ":" + std::to_string(n) + ": ";
+    if (scope.ends_with(':')) {
+      name = scope.substr(0, scope.size() - 1);
+      if (!valid_token_name(name)) {
+        return error(errc::invalid_argument,
+                     where + "a token's name is 1..64 letters, digits, '.', '_' or '-', then ':'");
+      }
+      if (std::any_of(out.begin(), out.end(), [&](const token& t) { return t.name == name; }))
+        return error(errc::invalid_argument, where + "the name '" + name + "' is given to two tokens");
+      scope.clear();
+      words >> scope;
+    }
+    const auto named = scope_named(scope);
     if (!(words >> secret) || !named || secret.size() < 16) {
       return error(errc::invalid_argument,
                    where +
-                       "expected \"<read|write|append> <token> [<stream prefix>...]\" (tokens of 16+ "
-                       "characters)");
+                       "expected \"[<name>:] <read|write|append> <token> [<stream prefix>...]\" "
+                       "(tokens of 16+ characters)");
     }
-    token t{secret, *named, {}};
+    token t{secret, *named, {}, std::move(name)};
     for (std::string prefix; words >> prefix;) {
       // A prefix that starts with '$' would bind a token to the store's own
       // streams, which a bound token never reads (they mix other streams).

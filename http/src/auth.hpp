@@ -6,6 +6,7 @@
 #include "responses.hpp"
 #include <evstore/error.hpp>
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,13 +23,17 @@ struct token {
   // Stream name prefixes the token is bound to ("orders-": the streams of
   // category orders); empty: every stream, the store's own included.
   std::vector<std::string> prefixes;
+  // Who holds it ("alice: write ..." in the token file): what a stream's
+  // access list names (stream_acl). Empty: in no access list.
+  std::string name;
 };
 
 // What the request's token allows. Without tokens on the server: everything.
 class permissions {
  public:
   permissions() = default;  // no tokens: everything
-  explicit permissions(const token& t) : scope_(t.scope), prefixes_(t.prefixes), open_(false) {}
+  explicit permissions(const token& t)
+      : scope_(t.scope), prefixes_(t.prefixes), name_(t.name), open_(false) {}
 
   bool may_read() const { return open_ || scope_ != token_scope::append; }
   bool may_append() const { return open_ || scope_ != token_scope::read; }
@@ -51,17 +56,22 @@ class permissions {
   // Every stream whose name starts with `prefix` is within the token's
   // prefixes (an empty `prefix`, any stream: only for a whole-store token).
   bool may_read_all_of(std::string_view prefix) const { return may_read() && within(prefix); }
+  // A stream's access list (stream_acl) lets the token through: the list is
+  // unset, or names the token, or the token administers the store (a
+  // whole-store write token, or no tokens: it reads $all anyway).
+  bool listed_in(const std::optional<std::vector<std::string>>& names) const;
 
  private:
   bool within(std::string_view name) const;
 
   token_scope scope_ = token_scope::write;
   std::vector<std::string> prefixes_;
+  std::string name_;
   bool open_ = true;
 };
 
-// "<read|write|append> <token> [<prefix>...]" per line; '#' starts a
-// comment. Errors name the line, never the token.
+// "[<name>:] <read|write|append> <token> [<prefix>...]" per line; '#'
+// starts a comment. Errors name the line, never the token.
 [[nodiscard]] result<std::vector<token>> load_token_file(const std::string& path);
 
 // 0 if allowed (always, without tokens); else the status to answer: 401

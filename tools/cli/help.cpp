@@ -36,9 +36,12 @@ const std::array<command_help, 16> commands = {{
      "The events are hidden until a scavenge; --erase scavenges the stream at once (its event bodies\n"
      "are then gone from every file). Prints the result as JSON; exit 1 on a refusal.\n",
      "evstore delete ./data user-17 --hard --erase"},
-    {"metadata", "<dir> <stream>", "print a stream's limits, or set them with the options",
-     "Setting replaces every limit: those not given are lifted. Events outside them are hidden.\n",
-     "evstore metadata ./data sensor-4 --max-count 100 --max-age 86400"},
+    {"metadata", "<dir> <stream>", "print a stream's limits and access list, or set them with the options",
+     "Setting a limit replaces every limit: those not given are lifted. Events outside them are hidden.\n"
+     "The access list (the token names evstored lets read or write the stream) stays unless --acl-read,\n"
+     "--acl-write or --no-acl is given; --acl-* alone keeps the limits.\n",
+     "evstore metadata ./data sensor-4 --max-count 100 --max-age 86400\n"
+     "  evstore metadata ./data user-17 --acl-read alice,support --acl-write alice"},
     {"scavenge", "<dir>", "erase the events deletes and limits hide, and give their disk space back",
      "Runs while nothing else has the store open (evstored: POST /admin/scavenge). --stream: one\n"
      "stream only. Prints the figures as JSON.\n",

@@ -6,6 +6,7 @@
 #include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
+#include <algorithm>
 #include <future>
 #include <iostream>
 
@@ -45,6 +46,28 @@ int print_scavenge(const result<scavenge_report>& r) {
 
 std::string limit_text(const std::optional<std::uint64_t>& v) {
   return v ? std::to_string(*v) : std::string("null");
+}
+
+// "alice,bob" → {alice, bob}; "" → {} (a list that names no one).
+std::vector<std::string> split_names(const std::string& text) {
+  std::vector<std::string> names;
+  for (std::size_t at = 0; !text.empty() && at <= text.size();) {
+    const std::size_t comma = std::min(text.find(',', at), text.size());
+    names.push_back(text.substr(at, comma - at));
+    at = comma + 1;
+  }
+  return names;
+}
+
+std::string acl_text(const stream_acl& acl) {
+  if (acl.empty()) return "null";
+  const auto list = [](const std::optional<std::vector<std::string>>& names) {
+    if (!names) return std::string("null");
+    std::string out = "[";
+    for (const std::string& n : *names) out += (out.size() > 1 ? "," : "") + json_quote(n);
+    return out + "]";
+  };
+  return "{\"read\":" + list(acl.read) + ",\"write\":" + list(acl.write) + "}";
 }
 
 }  // namespace
@@ -96,24 +119,41 @@ int cmd_metadata(const args_t& args) {
   opts.add_options()("max-count", po::value<std::uint64_t>(), "keep the last N events readable")(
       "max-age", po::value<std::uint64_t>(), "keep events committed within N seconds readable")(
       "truncate-before", po::value<std::uint64_t>(), "hide the versions before N")(
-      "clear", "lift every limit")("expected", po::value<std::string>()->default_value("any"),
-                                   "the stream's expected version when setting");
+      "clear", "lift every limit")("acl-read", po::value<std::string>(),
+                                   "the token names that may read it, comma-separated ('' : none)")(
+      "acl-write", po::value<std::string>(),
+      "the token names that may write it, comma-separated ('' : none)")(
+      "no-acl", "drop the stream's access list")("expected", po::value<std::string>()->default_value("any"),
+                                                 "the stream's expected version when setting");
   auto vm = parse(args, "metadata", opts, {"dir", "stream"});
   const std::string dir = vm["dir"].as<std::string>();
   const std::string stream = vm["stream"].as<std::string>();
-  const bool setting =
+  const bool limits =
       vm.count("max-count") || vm.count("max-age") || vm.count("truncate-before") || vm.count("clear");
+  const bool acl = vm.count("acl-read") || vm.count("acl-write") || vm.count("no-acl");
+  if (vm.count("no-acl") && (vm.count("acl-read") || vm.count("acl-write")))
+    throw usage_error("--no-acl drops the access list: give it without --acl-read and --acl-write");
   auto expected = parse_expected_version(vm["expected"].as<std::string>());
   if (!expected) throw usage_error("--expected must be any, no_stream, stream_exists or a version");
   runner r;
-  store s = open_or_exit(r, dir, !setting);
+  store s = open_or_exit(r, dir, !limits && !acl);
   int status = 0;
-  if (setting) {
+  if (limits || acl) {
+    // The writer lock is this process's: what it reads here no one changes.
+    const stream_metadata now = s.stream_metadata_of(stream);
     stream_metadata m;
-    if (vm.count("max-count")) m.max_count = vm["max-count"].as<std::uint64_t>();
-    if (vm.count("max-age"))
-      m.max_age = std::chrono::seconds(static_cast<std::int64_t>(vm["max-age"].as<std::uint64_t>()));
-    if (vm.count("truncate-before")) m.truncate_before = vm["truncate-before"].as<std::uint64_t>();
+    if (limits) {
+      if (vm.count("max-count")) m.max_count = vm["max-count"].as<std::uint64_t>();
+      if (vm.count("max-age"))
+        m.max_age = std::chrono::seconds(static_cast<std::int64_t>(vm["max-age"].as<std::uint64_t>()));
+      if (vm.count("truncate-before")) m.truncate_before = vm["truncate-before"].as<std::uint64_t>();
+    } else {
+      m = now;
+    }
+    m.acl = now.acl;
+    if (vm.count("no-acl")) m.acl = {};
+    if (vm.count("acl-read")) m.acl.read = split_names(vm["acl-read"].as<std::string>());
+    if (vm.count("acl-write")) m.acl.write = split_names(vm["acl-write"].as<std::string>());
     std::promise<outcome> done;
     s.set_stream_metadata(stream, m, *expected, [&](boost::system::error_code ec, append_result res) {
       done.set_value({ec, std::move(res)});
@@ -126,7 +166,8 @@ int cmd_metadata(const args_t& args) {
               << limit_text(m.max_age
                                 ? std::optional<std::uint64_t>(static_cast<std::uint64_t>(m.max_age->count()))
                                 : std::nullopt)
-              << ",\"truncateBefore\":" << limit_text(m.truncate_before) << "}\n";
+              << ",\"truncateBefore\":" << limit_text(m.truncate_before) << ",\"acl\":" << acl_text(m.acl)
+              << "}\n";
   }
   if (close_blocking(s)) status = 1;
   return status;

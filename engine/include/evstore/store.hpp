@@ -45,6 +45,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace evstore {
@@ -140,7 +141,9 @@ struct store_options {
   // an empty one (the default error{}) to let the operation through. A
   // refusal reaches the caller with errc::refused and the hook's detail
   // (whatever code the hook gives: callers branch on one code) and changes
-  // nothing. The hooks must not call back into the store.
+  // nothing. The hooks must not call back into the store, except for
+  // stream_metadata_of() and access_lists() (a stream's access list, as the
+  // last published change left it: see stream_acl in types.hpp).
   //
   // before_append: every append, once its events passed validation and
   // before its expected version is checked. Called on the writer's strand,
@@ -308,7 +311,8 @@ class store {
   // Replaces the stream's metadata (types.hpp, stream_metadata): events
   // outside its limits stop being readable at once, as deleted ones do. A
   // stream need not exist yet. `expected` is checked against the stream.
-  // Completes and fails as delete_stream().
+  // Completes and fails as delete_stream(), and invalid_argument for a
+  // max_age or an access list out of bounds.
   template <class CompletionToken>
   auto set_stream_metadata(std::string_view stream, stream_metadata metadata, expected_version expected,
                            CompletionToken&& token) {
@@ -316,12 +320,31 @@ class store {
         std::forward<CompletionToken>(token),
         [this, s = std::string(stream), metadata, expected](
             boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
-          async_set_stream_metadata(std::move(s), metadata, expected, std::move(handler), own_executor);
+          async_set_stream_metadata(std::move(s), metadata, expected, false, std::move(handler),
+                                    own_executor);
+        });
+  }
+  // set_stream_metadata() of the limits only: the stream keeps the access
+  // list it has when the change is applied (metadata.acl is ignored), so a
+  // change of limits racing a change of the list never undoes it.
+  template <class CompletionToken>
+  auto set_stream_limits(std::string_view stream, stream_metadata metadata, expected_version expected,
+                         CompletionToken&& token) {
+    return initiate_append(
+        std::forward<CompletionToken>(token),
+        [this, s = std::string(stream), metadata, expected](
+            boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
+          async_set_stream_metadata(std::move(s), metadata, expected, true, std::move(handler), own_executor);
         });
   }
   // The stream's metadata as reads apply it now (a delete shows as its
   // truncate_before); empty for a stream without any.
   [[nodiscard]] stream_metadata stream_metadata_of(std::string_view stream) const;
+  // Every stream whose name starts with `prefix` and whose metadata has an
+  // access list, with it: what a check of a read that mixes streams ($ce-,
+  // a read stream's prefix) needs. One atomic load while no stream has one;
+  // else a range of the (sorted) streams that have one.
+  [[nodiscard]] std::vector<std::pair<std::string, stream_acl>> access_lists(std::string_view prefix) const;
 
   // Erases the events reads hide now (deleted, truncated, beyond max_count or
   // max_age) and gives back their disk space, while everything else goes on:
@@ -478,7 +501,7 @@ class store {
   void async_delete_stream(std::string stream, delete_options options,
                            boost::asio::any_completion_handler<append_signature> handler, bool own_executor);
   void async_set_stream_metadata(std::string stream, stream_metadata metadata, expected_version expected,
-                                 boost::asio::any_completion_handler<append_signature> handler,
+                                 bool keep_acl, boost::asio::any_completion_handler<append_signature> handler,
                                  bool own_executor);
   // What append(), delete_stream() and set_stream_metadata() share: `start`
   // gets the type-erased handler and whether it has an executor of its own;

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace evstore {
 
@@ -120,13 +121,33 @@ struct read_options {
 
 inline constexpr std::string_view erased_event_type = "$erased";
 
+// Who may read and who may write a stream, by name (the way EventStoreDB's
+// stream ACLs do). The store keeps the list with the stream's metadata and
+// never enforces it itself (it does not know who calls): evstored checks it
+// against its tokens' names; an embedding application checks it in its
+// before_read / before_append hooks (store_options), which may ask
+// store::stream_metadata_of(). Unset: no list for that operation; an empty
+// list: nobody named. Each name is 1..max_acl_name_bytes bytes of printable
+// ASCII, at most max_acl_names per list.
+struct stream_acl {
+  std::optional<std::vector<std::string>> read;
+  std::optional<std::vector<std::string>> write;
+  bool empty() const { return !read && !write; }
+  friend bool operator==(const stream_acl&, const stream_acl&) = default;
+};
+inline constexpr std::size_t max_acl_name_bytes = 128;
+inline constexpr std::size_t max_acl_names = 256;
+
 // A stream's limits (store::set_stream_metadata): events outside them stop
 // being readable at once, in every read of the stream, of $all, of system and
-// read streams, in subscriptions and consumers. Unset means no limit.
+// read streams, in subscriptions and consumers. Unset means no limit. The
+// access list rides along: deletes keep it, a metadata change replaces it
+// with the rest.
 struct stream_metadata {
   std::optional<std::uint64_t> max_count;        // only its last max_count events
   std::optional<std::chrono::seconds> max_age;   // only events committed within max_age of now
   std::optional<std::uint64_t> truncate_before;  // only versions from truncate_before on
+  stream_acl acl;
   friend bool operator==(const stream_metadata&, const stream_metadata&) = default;
 };
 

@@ -16,6 +16,25 @@ std::optional<std::uint64_t> optional_count(const boost::json::object& o, std::s
   return std::nullopt;
 }
 
+boost::json::array names_json(const std::vector<std::string>& names) {
+  boost::json::array a;
+  for (const std::string& n : names) a.emplace_back(n);
+  return a;
+}
+
+// An access list member: an array of strings, else unset (an event of
+// another shape is ignored, as every other member is).
+std::optional<std::vector<std::string>> optional_names(const boost::json::object& o, std::string_view key) {
+  const boost::json::value* v = o.if_contains(key);
+  if (v == nullptr || !v->is_array()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const boost::json::value& n : v->get_array()) {
+    if (!n.is_string()) return std::nullopt;
+    names.emplace_back(n.get_string());
+  }
+  return names;
+}
+
 }  // namespace
 
 std::string lifecycle_event_data(std::string_view stream, const stream_lifecycle& l) {
@@ -24,6 +43,12 @@ std::string lifecycle_event_data(std::string_view stream, const stream_lifecycle
   if (l.metadata.truncate_before) o["truncateBefore"] = *l.metadata.truncate_before;
   if (l.metadata.max_count) o["maxCount"] = *l.metadata.max_count;
   if (l.metadata.max_age) o["maxAge"] = static_cast<std::int64_t>(l.metadata.max_age->count());
+  if (!l.metadata.acl.empty()) {
+    boost::json::object acl;
+    if (l.metadata.acl.read) acl["read"] = names_json(*l.metadata.acl.read);
+    if (l.metadata.acl.write) acl["write"] = names_json(*l.metadata.acl.write);
+    o["acl"] = std::move(acl);
+  }
   if (l.deleted_before > 0) o["deletedBefore"] = l.deleted_before;
   if (l.deleted) o["deleted"] = true;
   if (l.tombstoned) o["tombstoned"] = true;
@@ -43,6 +68,10 @@ std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(st
   if (const auto age = optional_count(o, "maxAge"))
     l.metadata.max_age =
         std::chrono::seconds(static_cast<std::int64_t>(std::min<std::uint64_t>(*age, max_age_limit.count())));
+  if (const boost::json::value* acl = o.if_contains("acl"); acl != nullptr && acl->is_object()) {
+    l.metadata.acl.read = optional_names(acl->get_object(), "read");
+    l.metadata.acl.write = optional_names(acl->get_object(), "write");
+  }
   l.deleted_before = optional_count(o, "deletedBefore").value_or(0);
   const auto flag = [&](std::string_view key) {
     const boost::json::value* f = o.if_contains(key);
@@ -51,6 +80,21 @@ std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(st
   l.deleted = flag("deleted");
   l.tombstoned = flag("tombstoned");
   return std::pair{std::string(stream->get_string()), l};
+}
+
+std::optional<std::string> acl_problem(const stream_acl& acl) {
+  for (const auto& [what, names] : {std::pair{"read", &acl.read}, std::pair{"write", &acl.write}}) {
+    if (!*names) continue;
+    const std::string list = std::string("the access list's ") + what + " names";
+    if ((*names)->size() > max_acl_names) return list + " are more than " + std::to_string(max_acl_names);
+    for (const std::string& n : **names) {
+      const bool printable = std::all_of(n.begin(), n.end(), [](char c) { return c > ' ' && c < 0x7F; });
+      if (n.empty() || n.size() > max_acl_name_bytes || !printable)
+        return list + " must be 1.." + std::to_string(max_acl_name_bytes) +
+               " bytes of printable ASCII without spaces";
+    }
+  }
+  return std::nullopt;
 }
 
 std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count) {
@@ -89,6 +133,15 @@ std::vector<std::pair<std::string, stream_lifecycle>> lifecycle_table::snapshot(
   return {map_.begin(), map_.end()};
 }
 
+std::vector<std::pair<std::string, stream_acl>> lifecycle_table::access_lists(std::string_view prefix) const {
+  std::vector<std::pair<std::string, stream_acl>> out;
+  if (acl_count_.load(std::memory_order_acquire) == 0) return out;
+  std::shared_lock lock(mutex_);
+  for (auto it = acls_.lower_bound(prefix); it != acls_.end() && it->first.starts_with(prefix); ++it)
+    out.emplace_back(it->first, it->second);
+  return out;
+}
+
 void lifecycle_table::set(const std::string& stream, const stream_lifecycle& l) {
   std::unique_lock lock(mutex_);
   if (l.unrestricted()) {
@@ -96,7 +149,13 @@ void lifecycle_table::set(const std::string& stream, const stream_lifecycle& l) 
   } else {
     map_.insert_or_assign(stream, l);
   }
+  if (l.metadata.acl.empty()) {
+    if (const auto it = acls_.find(stream); it != acls_.end()) acls_.erase(it);
+  } else {
+    acls_.insert_or_assign(stream, l.metadata.acl);
+  }
   size_.store(map_.size(), std::memory_order_release);
+  acl_count_.store(acls_.size(), std::memory_order_release);
 }
 
 }  // namespace evstore::detail

@@ -6,7 +6,8 @@
 // it hides. Its type is "$stream-lifecycle" and its data the stream's whole
 // lifecycle after the change (docs/format.md, "The $lifecycle stream"):
 //   {"stream":"order-1","truncateBefore":3,"maxCount":10,"maxAge":86400,
-//    "deletedBefore":3,"deleted":true,"tombstoned":true}
+//    "acl":{"read":["alice"],"write":[]},"deletedBefore":3,"deleted":true,
+//    "tombstoned":true}
 // (members absent when unset). The latest event of a stream wins, so the
 // table below is the fold of $lifecycle: the writer sets an entry when the
 // flush that holds its event is published, an open and a follower's refresh
@@ -28,6 +29,8 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -64,6 +67,10 @@ std::string lifecycle_event_data(std::string_view stream, const stream_lifecycle
 // (an event of another shape is ignored, never fatal: the stream is readable).
 std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(std::string_view data);
 
+// Why an access list cannot be set (a name empty, too long or not printable
+// ASCII, too many names); nullopt when it can.
+std::optional<std::string> acl_problem(const stream_acl& acl);
+
 // The first version of a stream of `count` events that a delete,
 // truncate_before and max_count leave readable (max_age is per event: expired()).
 std::uint64_t first_readable(const stream_lifecycle& l, std::uint64_t count);
@@ -83,6 +90,9 @@ class lifecycle_table {
   std::optional<stream_lifecycle> find(std::string_view stream) const;
   // Every entry, copied (the scavenger's list of streams to look at).
   std::vector<std::pair<std::string, stream_lifecycle>> snapshot() const;
+  // Every stream starting with `prefix` whose metadata has an access list:
+  // one atomic load while no stream has one, else a range of a sorted map.
+  std::vector<std::pair<std::string, stream_acl>> access_lists(std::string_view prefix) const;
   // An unrestricted lifecycle removes the entry.
   void set(const std::string& stream, const stream_lifecycle& l);
   // Versions of $lifecycle folded so far (open and a follower's refresh).
@@ -97,6 +107,9 @@ class lifecycle_table {
   mutable std::shared_mutex mutex_;
   std::unordered_map<std::string, stream_lifecycle, hash, std::equal_to<>> map_;
   std::atomic<std::size_t> size_{0};
+  // The access lists again, by name: a prefix is a range (access_lists).
+  std::map<std::string, stream_acl, std::less<>> acls_;
+  std::atomic<std::size_t> acl_count_{0};
   std::uint64_t folded_ = 0;  // the folding thread's only
 };
 

@@ -261,6 +261,9 @@ result<void> store_impl::scavenge_batch(std::vector<format::scavenge_entry>& bat
 result<void> store_impl::scavenge_stream(const std::string& stream, const stream_lifecycle& l,
                                          std::uint64_t below, std::vector<format::scavenge_entry>& batch,
                                          scavenge_report& report) {
+  // A stream whose metadata holds an access list alone hides nothing.
+  const stream_metadata& m = l.metadata;
+  if (l.deleted_before == 0 && !m.truncate_before && !m.max_count && !m.max_age) return {};
   auto count = index_->count_below(stream, below);
   if (!count) return count.error();
   const std::uint64_t hidden = first_readable(l, *count);

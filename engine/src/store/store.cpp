@@ -58,20 +58,27 @@ void store::async_delete_stream(std::string stream, delete_options options,
 }
 
 void store::async_set_stream_metadata(std::string stream, stream_metadata metadata, expected_version expected,
+                                      bool keep_acl,
                                       boost::asio::any_completion_handler<append_signature> handler,
                                       bool own_executor) {
-  detail::lifecycle_change change{detail::lifecycle_change::kind::set_metadata, metadata};
+  detail::lifecycle_change change{
+      keep_acl ? detail::lifecycle_change::kind::set_limits : detail::lifecycle_change::kind::set_metadata,
+      std::move(metadata)};
   if (!own_executor) {
-    impl_->change_lifecycle(std::move(stream), change, expected, std::move(handler), true);
+    impl_->change_lifecycle(std::move(stream), std::move(change), expected, std::move(handler), true);
     return;
   }
-  impl_->change_lifecycle(std::move(stream), change, expected,
+  impl_->change_lifecycle(std::move(stream), std::move(change), expected,
                           detail::track_work(std::move(handler), impl_->executor()), false);
 }
 
 stream_metadata store::stream_metadata_of(std::string_view stream) const {
   const auto l = impl_->lifecycle_of(stream);
   return l ? l->metadata : stream_metadata{};
+}
+
+std::vector<std::pair<std::string, stream_acl>> store::access_lists(std::string_view prefix) const {
+  return impl_->access_lists(prefix);
 }
 
 result<scavenge_report> store::scavenge(const scavenge_options& options) { return impl_->scavenge(options); }

@@ -87,9 +87,10 @@ struct pending_append {
 // A delete or a change of a stream's metadata: one $lifecycle event, checked
 // on the strand against the stream it is about (writer.cpp, do_lifecycle).
 struct lifecycle_change {
-  enum class kind : std::uint8_t { set_metadata, soft_delete, hard_delete };
+  // set_limits: set_metadata keeping the access list the strand sees.
+  enum class kind : std::uint8_t { set_metadata, set_limits, soft_delete, hard_delete };
   kind what = kind::set_metadata;
-  stream_metadata metadata;  // set_metadata's
+  stream_metadata metadata;  // set_metadata's and set_limits'
 };
 
 struct incoming_append {
@@ -204,6 +205,9 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // The stream's lifecycle as reads apply it (any thread); nullopt: none.
   std::optional<stream_lifecycle> lifecycle_of(std::string_view stream) const {
     return lifecycle_.find(stream);
+  }
+  std::vector<std::pair<std::string, stream_acl>> access_lists(std::string_view prefix) const {
+    return lifecycle_.access_lists(prefix);
   }
 
   // --- store/reader.cpp (any thread)

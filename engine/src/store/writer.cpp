@@ -307,9 +307,18 @@ void store_impl::do_lifecycle(incoming_append& a, std::int64_t committed_at) {
     return fail(
         {errc::invalid_argument, "max_age must be 0.." + std::to_string(max_age_limit.count()) + " seconds"});
   }
+  if (auto bad = change.what == lifecycle_change::kind::set_metadata ? acl_problem(change.metadata.acl)
+                                                                     : std::nullopt)
+    return fail({errc::invalid_argument, std::move(*bad)});
   stream_lifecycle next = writer_lifecycle_of(stream).value_or(stream_lifecycle{});
   switch (change.what) {
     case lifecycle_change::kind::set_metadata: next.metadata = change.metadata; break;
+    case lifecycle_change::kind::set_limits: {
+      stream_acl kept = std::move(next.metadata.acl);
+      next.metadata = change.metadata;
+      next.metadata.acl = std::move(kept);
+      break;
+    }
     case lifecycle_change::kind::hard_delete: next.tombstoned = true; [[fallthrough]];
     case lifecycle_change::kind::soft_delete:
       if (count == 0 && change.what == lifecycle_change::kind::soft_delete)
