@@ -20,7 +20,11 @@ TEST_F(server_test, append_single_and_batch_report_version_position_and_created_
                                         event_json("OrderPaid", "{\"x\":1}") + "]");
   EXPECT_EQ(u64(batch.at("version")), 3u) << "version of the last appended event";
   EXPECT_EQ(u64(batch.at("position")), 3u);
+  EXPECT_EQ(u64(batch.at("firstVersion")), 1u) << "version of the first appended event";
+  EXPECT_EQ(u64(batch.at("firstPosition")), 1u) << "an append's events are contiguous in $all";
   EXPECT_EQ(batch.at("createdStream"), false);
+  EXPECT_EQ(u64(first.at("firstVersion")), 0u);
+  EXPECT_EQ(u64(first.at("firstPosition")), 0u);
 
   auto other = append_ok("order-2", event_json("OrderPlaced"));
   EXPECT_EQ(u64(other.at("version")), 0u);

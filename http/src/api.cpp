@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <variant>
 
 namespace evstore::http {
 namespace {
@@ -162,23 +163,51 @@ route route_request(std::string_view method, std::string_view raw_target, bool u
 
 namespace {
 
-// The request's Expected-Version (any when absent); nullopt when malformed.
-std::optional<expected_version> expected_of(const api_request& request) {
-  if (request.expected_version.empty()) return expect::any;
-  return parse_expected_version(request.expected_version);
+// What a write expects of its stream: Expected-Version, or HTTP's own
+// preconditions (If-Match: "<version>" or *, If-None-Match: *), whose
+// mismatch answers 412 instead of 409.
+struct write_condition {
+  expected_version expected = expect::any;
+  bool precondition = false;  // from If-Match / If-None-Match
+};
+
+// The version in a strong entity tag "<version>" (what reads send as ETag).
+std::optional<std::uint64_t> etag_version(std::string_view tag) {
+  if (tag.size() < 3 || tag.front() != '"' || tag.back() != '"') return std::nullopt;
+  return to_u64(tag.substr(1, tag.size() - 2));
 }
 
-api_response invalid_expected_version() {
-  return error_response(400, "invalid_expected_version",
-                        "Expected-Version must be any, no_stream, stream_exists or a version");
+// The request's condition (any when it has none); an error response when a
+// header is malformed or both kinds are given.
+std::variant<write_condition, api_response> condition_of(const api_request& request) {
+  const auto bad = [](std::string_view why) { return error_response(400, "invalid_expected_version", why); };
+  const bool http_condition = !request.if_match.empty() || !request.if_none_match.empty();
+  if (!http_condition) {
+    if (request.expected_version.empty()) return write_condition{};
+    if (auto e = parse_expected_version(request.expected_version)) return write_condition{*e, false};
+    return bad("Expected-Version must be any, no_stream, stream_exists or a version");
+  }
+  if (!request.expected_version.empty() || (!request.if_match.empty() && !request.if_none_match.empty()))
+    return bad("give one of Expected-Version, If-Match and If-None-Match");
+  if (!request.if_none_match.empty()) {
+    if (request.if_none_match != "*")
+      return bad("If-None-Match takes * on a write (the stream must not exist)");
+    return write_condition{expect::no_stream, true};
+  }
+  if (request.if_match == "*") return write_condition{expect::stream_exists, true};
+  if (auto v = etag_version(request.if_match)) return write_condition{expect::exactly(*v), true};
+  return bad("If-Match takes * or one entity tag \"<version>\", as reads send in ETag");
 }
 
-// 409 wrong_expected_version, with what the write expected and where the stream is.
-api_response version_conflict(boost::system::error_code ec, const append_result& r) {
+// 409 wrong_expected_version (412 for If-Match / If-None-Match), with what
+// the write expected and where the stream is.
+api_response version_conflict(boost::system::error_code ec, const append_result& r, bool precondition) {
   auto body = error_object("wrong_expected_version", error(ec, r.detail).message());
   body["expected"] = json_text(to_string(r.expected));
   body["actual"] = r.actual ? boost::json::value(*r.actual) : boost::json::value(nullptr);
-  return json_response(409, body);
+  auto resp = json_response(precondition ? 412 : 409, body);
+  if (precondition && r.actual) resp.headers.emplace_back("ETag", "\"" + std::to_string(*r.actual) + "\"");
+  return resp;
 }
 
 }  // namespace
@@ -313,14 +342,15 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
 }
 
 void api::append(const std::string& stream, api_request& request, std::function<void(api_response)>& done) {
-  const auto expected = expected_of(request);
-  if (!expected) return done(invalid_expected_version());
+  auto condition = condition_of(request);
+  if (auto* refused = std::get_if<api_response>(&condition)) return done(std::move(*refused));
+  const auto [expected, precondition] = std::get<write_condition>(condition);
   auto events = parse_events_json(request.body);
   if (!events) return done(from_error(events.error()));
   store_.append(
-      stream, std::move(*events), *expected,
-      [stream, done = std::move(done)](boost::system::error_code ec, const append_result& r) {
-        if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r));
+      stream, std::move(*events), expected,
+      [stream, precondition, done = std::move(done)](boost::system::error_code ec, const append_result& r) {
+        if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r, precondition));
         if (ec) return done(from_error({ec, r.detail}));  // the engine's detail, e.g. which event is invalid
         // Appended into one string: every append's answer is built here.
         api_response resp;
@@ -333,6 +363,10 @@ void api::append(const std::string& stream, api_request& request, std::function<
         b += std::to_string(r.version);
         b += ",\"position\":";
         b += std::to_string(r.position);
+        b += ",\"firstVersion\":";
+        b += std::to_string(r.first_version);
+        b += ",\"firstPosition\":";
+        b += std::to_string(r.first_position);
         b += r.created_stream ? ",\"createdStream\":true" : ",\"createdStream\":false";
         b += r.duplicate ? ",\"duplicate\":true}" : ",\"duplicate\":false}";
         done(std::move(resp));
@@ -354,10 +388,10 @@ boost::json::object lifecycle_body(const std::string& stream, const append_resul
 }
 
 std::function<void(boost::system::error_code, append_result)> lifecycle_answer(
-    std::string stream, std::function<void(api_response)> done) {
-  return [stream = std::move(stream), done = std::move(done)](boost::system::error_code ec,
-                                                              const append_result& r) {
-    if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r));
+    std::string stream, std::function<void(api_response)> done, bool precondition) {
+  return [stream = std::move(stream), done = std::move(done), precondition](boost::system::error_code ec,
+                                                                            const append_result& r) {
+    if (ec == errc::wrong_expected_version) return done(version_conflict(ec, r, precondition));
     if (ec) return done(from_error({ec, r.detail}));
     done(json_response(200, lifecycle_body(stream, r)));
   };
@@ -413,9 +447,10 @@ boost::json::value acl_json(const stream_acl& acl) {
 
 void api::delete_stream(const std::string& stream, const target& t, api_request& request,
                         std::function<void(api_response)>& done) {
-  const auto expected = expected_of(request);
-  if (!expected) return done(invalid_expected_version());
-  delete_options options{.expected = *expected};
+  auto condition = condition_of(request);
+  if (auto* refused = std::get_if<api_response>(&condition)) return done(std::move(*refused));
+  const auto [expected, precondition] = std::get<write_condition>(condition);
+  delete_options options{.expected = expected};
   if (auto it = t.query.find("hard"); it != t.query.end()) {
     if (it->second != "true" && it->second != "false")
       return done(error_response(400, "invalid_argument", "hard must be true or false"));
@@ -427,22 +462,23 @@ void api::delete_stream(const std::string& stream, const target& t, api_request&
       return done(error_response(400, "invalid_argument", "erase must be true or false"));
     erase = it->second == "true";
   }
-  if (!erase) return store_.delete_stream(stream, options, lifecycle_answer(stream, std::move(done)));
+  if (!erase)
+    return store_.delete_stream(stream, options, lifecycle_answer(stream, std::move(done), precondition));
   // The delete, then a scavenge of the stream on a thread of its own; the
   // answer waits for both.
-  store_.delete_stream(
-      stream, options,
-      [this, stream, done = std::move(done)](boost::system::error_code ec, const append_result& r) {
-        if (ec) return lifecycle_answer(stream, done)(ec, r);
-        scavenges_->erase(stream, [stream, r, done](result<scavenge_report> erased) {
-          if (!erased) return done(from_error(erased.error()));
-          boost::json::object body = lifecycle_body(stream, r);
-          body["eventsErased"] = erased->events_erased;
-          body["bytesErased"] = erased->bytes_erased;
-          body["bytesReleased"] = erased->bytes_released;
-          done(json_response(200, body));
-        });
-      });
+  store_.delete_stream(stream, options,
+                       [this, stream, precondition, done = std::move(done)](boost::system::error_code ec,
+                                                                            const append_result& r) {
+                         if (ec) return lifecycle_answer(stream, done, precondition)(ec, r);
+                         scavenges_->erase(stream, [stream, r, done](result<scavenge_report> erased) {
+                           if (!erased) return done(from_error(erased.error()));
+                           boost::json::object body = lifecycle_body(stream, r);
+                           body["eventsErased"] = erased->events_erased;
+                           body["bytesErased"] = erased->bytes_erased;
+                           body["bytesReleased"] = erased->bytes_released;
+                           done(json_response(200, body));
+                         });
+                       });
 }
 
 api_response api::scavenge(const std::string& method) {
@@ -490,11 +526,12 @@ void api::put_metadata(const std::string& stream, api_request& request,
       return done(error_response(400, "invalid_argument", "maxAge is too large"));
     m.max_age = std::chrono::seconds(static_cast<std::int64_t>(*age));
   }
-  const auto expected = expected_of(request);
-  if (!expected) return done(invalid_expected_version());
-  auto answer = lifecycle_answer(stream, std::move(done));
-  if (sets_acl) return store_.set_stream_metadata(stream, m, *expected, std::move(answer));
-  store_.set_stream_limits(stream, m, *expected, std::move(answer));
+  auto condition = condition_of(request);
+  if (auto* refused = std::get_if<api_response>(&condition)) return done(std::move(*refused));
+  const auto [expected, precondition] = std::get<write_condition>(condition);
+  auto answer = lifecycle_answer(stream, std::move(done), precondition);
+  if (sets_acl) return store_.set_stream_metadata(stream, m, expected, std::move(answer));
+  store_.set_stream_limits(stream, m, expected, std::move(answer));
 }
 
 api_response api::get_metadata(const std::string& stream) const {
@@ -534,9 +571,12 @@ api_response api::read(const std::string& stream, const target& t) const {
     o.max_count = std::min<std::uint64_t>(*v, options_.max_read_limit);
   }
   o.max_bytes = options_.max_read_bytes;
+  // The version before the page: the page holds at least the events up to
+  // it, so an If-Match with the ETag never passes a write over events the
+  // reader did not get (at worst it fails one that could have passed).
+  auto version = store_.stream_version(stream);
   auto page = store_.read(stream, o);
   if (!page) return from_error(page.error());
-  auto version = store_.stream_version(stream);
   std::string body = "{\"stream\":" + json_string(stream) + ",\"version\":" +
                      (version && *version ? std::to_string(**version) : std::string("null")) +
                      ",\"events\":[";
@@ -549,6 +589,7 @@ api_response api::read(const std::string& stream, const target& t) const {
   body += "}";
   api_response r;
   r.body = std::move(body);
+  if (version && *version) r.headers.emplace_back("ETag", "\"" + std::to_string(**version) + "\"");
   return r;
 }
 
@@ -558,6 +599,7 @@ api_response api::head(const std::string& stream) const {
   if (!*version) return error_response(404, "stream_not_found", stream);
   api_response r;
   r.headers.emplace_back("Stream-Version", std::to_string(**version));
+  r.headers.emplace_back("ETag", "\"" + std::to_string(**version) + "\"");
   return r;
 }
 

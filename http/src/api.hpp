@@ -35,6 +35,8 @@ struct api_request {
   std::string body;
   std::string expected_version;  // the Expected-Version header, if any
   permissions who;               // what the request's token allows (default: everything)
+  std::string if_match;          // the If-Match header, if any
+  std::string if_none_match;     // the If-None-Match header, if any
 };
 
 // A parsed request target: decoded path segments and query parameters.

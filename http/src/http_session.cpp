@@ -248,8 +248,13 @@ class http_session : public net::connection, public std::enable_shared_from_this
       case route_kind::sse: return start_sse(to.subscribe);
       case route_kind::plain: break;
     }
-    api_request a{std::string(req.method_string()), std::string(req.target()), std::move(req.body()),
-                  std::string(req["Expected-Version"]), granted_};
+    api_request a{std::string(req.method_string()),
+                  std::string(req.target()),
+                  std::move(req.body()),
+                  std::string(req["Expected-Version"]),
+                  granted_,
+                  std::string(req[bhttp::field::if_match]),
+                  std::string(req[bhttp::field::if_none_match])};
     // dispatch, not post: an append completes on the store's strand, on
     // this same loop (evstored), and the answer is written from there
     // without another trip through the loop's queue. From another thread (the
