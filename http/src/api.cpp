@@ -344,7 +344,9 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
 void api::append(const std::string& stream, api_request& request, std::function<void(api_response)>& done) {
   auto condition = condition_of(request);
   if (auto* refused = std::get_if<api_response>(&condition)) return done(std::move(*refused));
-  const auto [expected, precondition] = std::get<write_condition>(condition);
+  const write_condition c = std::get<write_condition>(condition);
+  const expected_version expected = c.expected;
+  const bool precondition = c.precondition;
   auto events = parse_events_json(request.body);
   if (!events) return done(from_error(events.error()));
   store_.append(
@@ -449,7 +451,9 @@ void api::delete_stream(const std::string& stream, const target& t, api_request&
                         std::function<void(api_response)>& done) {
   auto condition = condition_of(request);
   if (auto* refused = std::get_if<api_response>(&condition)) return done(std::move(*refused));
-  const auto [expected, precondition] = std::get<write_condition>(condition);
+  const write_condition c = std::get<write_condition>(condition);
+  const expected_version expected = c.expected;
+  const bool precondition = c.precondition;
   delete_options options{.expected = expected};
   if (auto it = t.query.find("hard"); it != t.query.end()) {
     if (it->second != "true" && it->second != "false")
@@ -528,7 +532,9 @@ void api::put_metadata(const std::string& stream, api_request& request,
   }
   auto condition = condition_of(request);
   if (auto* refused = std::get_if<api_response>(&condition)) return done(std::move(*refused));
-  const auto [expected, precondition] = std::get<write_condition>(condition);
+  const write_condition c = std::get<write_condition>(condition);
+  const expected_version expected = c.expected;
+  const bool precondition = c.precondition;
   auto answer = lifecycle_answer(stream, std::move(done), precondition);
   if (sets_acl) return store_.set_stream_metadata(stream, m, expected, std::move(answer));
   store_.set_stream_limits(stream, m, expected, std::move(answer));

@@ -91,8 +91,13 @@ bool permissions::may_append(std::string_view stream) const { return may_append(
         return error(errc::invalid_argument,
                      where + "a token's name is 1..64 letters, digits, '.', '_' or '-', then ':'");
       }
-      if (std::any_of(out.begin(), out.end(), [&](const token& t) { return t.name == name; }))
-        return error(errc::invalid_argument, where + "the name '" + name + "' is given to two tokens");
+      if (std::any_of(out.begin(), out.end(), [&](const token& t) { return t.name == name; })) {
+        std::string why = where;
+        why += "the name '";
+        why += name;
+        why += "' is given to two tokens";
+        return error(errc::invalid_argument, std::move(why));
+      }
       scope.clear();
       words >> scope;
     }

@@ -314,13 +314,13 @@ class store {
   // Completes and fails as delete_stream(), and invalid_argument for a
   // max_age or an access list out of bounds.
   template <class CompletionToken>
-  auto set_stream_metadata(std::string_view stream, stream_metadata metadata, expected_version expected,
+  auto set_stream_metadata(std::string_view stream, const stream_metadata& metadata, expected_version expected,
                            CompletionToken&& token) {
     return initiate_append(
         std::forward<CompletionToken>(token),
         [this, s = std::string(stream), metadata, expected](
             boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
-          async_set_stream_metadata(std::move(s), metadata, expected, false, std::move(handler),
+          async_set_stream_metadata(std::move(s), std::move(metadata), expected, false, std::move(handler),
                                     own_executor);
         });
   }
@@ -328,13 +328,14 @@ class store {
   // list it has when the change is applied (metadata.acl is ignored), so a
   // change of limits racing a change of the list never undoes it.
   template <class CompletionToken>
-  auto set_stream_limits(std::string_view stream, stream_metadata metadata, expected_version expected,
+  auto set_stream_limits(std::string_view stream, const stream_metadata& metadata, expected_version expected,
                          CompletionToken&& token) {
     return initiate_append(
         std::forward<CompletionToken>(token),
         [this, s = std::string(stream), metadata, expected](
             boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
-          async_set_stream_metadata(std::move(s), metadata, expected, true, std::move(handler), own_executor);
+          async_set_stream_metadata(std::move(s), std::move(metadata), expected, true, std::move(handler),
+                                    own_executor);
         });
   }
   // The stream's metadata as reads apply it now (a delete shows as its
