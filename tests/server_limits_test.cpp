@@ -195,6 +195,21 @@ TEST_F(server_test, bad_inputs_get_their_documented_status_and_nothing_escapes_t
 // Limits and security
 // ============================================================================
 
+TEST_F(server_test, an_invalid_stream_name_says_which_rule_it_breaks) {
+  start();
+  for (const auto& [path, rule] : std::vector<std::pair<std::string, std::string>>{
+           {"/streams/a%2Fb", "a stream name holds no '/' or '\\' (one is at byte 1)"},
+           {"/streams/%24mine", "names starting with '$' are the store's own"},
+           {"/streams/" + std::string(201, 'n'), "a stream name is at most 200 bytes (this one is 201)"},
+           {"/streams/a%0Ab", "a stream name holds no control character (one is at byte 1)"},
+       }) {
+    auto r = post(path, event_json("A"));
+    EXPECT_EQ(r.status, 400) << path << ": " << r;
+    EXPECT_EQ(r.error_code(), "invalid_stream_name") << r;
+    EXPECT_NE(r.error_message().find(rule), std::string::npos) << path << ": " << r;
+  }
+}
+
 TEST_F(server_test, slow_loris_headers_are_cut_by_the_header_deadline) {
   auto& s = start({"--header-timeout-ms", "400"});
   child_process c({python, tcp_client, "slowloris", std::to_string(s.port()), "5"},

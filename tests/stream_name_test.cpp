@@ -235,6 +235,34 @@ TEST(validate_stream_name, rejects_dot_and_dot_dot) {
   EXPECT_TRUE(valid_for_read("a.."));
 }
 
+// The words an invalid_stream_name carries: the rule the name breaks, and
+// where, so a client learns what to change.
+TEST(validate_stream_name, an_error_names_the_rule_the_name_breaks) {
+  const auto problem = [](std::string_view name, name_use use = name_use::read) {
+    return stream_name_problem(name, use);
+  };
+  EXPECT_EQ(problem("order-1"), "");
+  EXPECT_EQ(problem(""), "a stream name is at least 1 byte");
+  EXPECT_EQ(problem(std::string(201, 'a')), "a stream name is at most 200 bytes (this one is 201)");
+  EXPECT_EQ(problem(".."), "'.' and '..' are not stream names");
+  EXPECT_EQ(problem("$x", name_use::append),
+            "names starting with '$' are the store's own: read, never appended to");
+  EXPECT_EQ(problem("$x"), "");
+  EXPECT_EQ(problem("ab/c"), "a stream name holds no '/' or '\\' (one is at byte 2)");
+  EXPECT_EQ(problem("a\\"), "a stream name holds no '/' or '\\' (one is at byte 1)");
+  EXPECT_EQ(problem("a\tb"), "a stream name holds no control character (one is at byte 1)");
+  EXPECT_EQ(problem("ab\xFF"), "a stream name is valid UTF-8 (it is not at byte 2)");
+  EXPECT_EQ(problem("$et-"), "'$et-' is followed by an event type");
+  EXPECT_EQ(problem("$ce-a/b"),
+            "'$ce-' is followed by a category, and a stream name holds no '/' or '\\' (one is at byte 1)");
+  // The error quotes the name, printable and cut, and says the rule.
+  const error e = stream_name_error("bad/\x01" + std::string(100, 'x'), name_use::append);
+  EXPECT_EQ(e.code, errc::invalid_stream_name);
+  EXPECT_EQ(e.detail,
+            "'bad/?" + std::string(59, 'x') + "...': a stream name holds no '/' or '\\' (one is at byte 3)");
+  EXPECT_FALSE(stream_name_error("ok", name_use::append).code);
+}
+
 TEST(validate_stream_name, rejects_c0_control_characters) {
   EXPECT_FALSE(valid_for_read("a\0b"s));
   EXPECT_FALSE(valid_for_read("\0"s));

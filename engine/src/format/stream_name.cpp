@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <string>
 
 namespace evstore::detail {
 namespace {
@@ -107,27 +108,55 @@ bool is_control(std::uint32_t cp) { return cp <= 0x1F || (cp >= 0x7F && cp <= 0x
 
 }  // namespace
 
-[[nodiscard]] boost::system::error_code validate_stream_name(std::string_view name, name_use use) {
-  const auto invalid = make_error_code(errc::invalid_stream_name);
+std::string stream_name_problem(std::string_view name, name_use use) {
   // The indexer names these after an event's type or its stream's category,
   // so they follow those rules: every system stream it writes can be read.
   if (use == name_use::read && name.starts_with("$et-")) {
     const std::string_view type = name.substr(4);
-    return !type.empty() && is_printable_utf8(type) ? boost::system::error_code{} : invalid;
+    if (type.empty()) return "'$et-' is followed by an event type";
+    return is_printable_utf8(type) ? std::string() : "an event type is printable UTF-8";
   }
-  if (use == name_use::read && name.starts_with("$ce-")) return validate_stream_name(name.substr(4), use);
-  if (name.empty() || name.size() > max_stream_name_bytes) return invalid;
+  if (use == name_use::read && name.starts_with("$ce-")) {
+    std::string category = stream_name_problem(name.substr(4), use);
+    return category.empty() ? category : "'$ce-' is followed by a category, and " + category;
+  }
+  if (name.empty()) return "a stream name is at least 1 byte";
+  if (name.size() > max_stream_name_bytes) {
+    return "a stream name is at most " + std::to_string(max_stream_name_bytes) + " bytes (this one is " +
+           std::to_string(name.size()) + ")";
+  }
   // "." and ".." would alias directories if a name ever reached a path
   // unencoded; the rule is part of the public contract either way.
-  if (name == "." || name == "..") return invalid;
-  if (use == name_use::append && name.front() == '$') return invalid;
+  if (name == "." || name == "..") return "'.' and '..' are not stream names";
+  if (use == name_use::append && name.front() == '$')
+    return "names starting with '$' are the store's own: read, never appended to";
   for (std::size_t i = 0; i < name.size();) {
     std::uint32_t cp = 0;
     const std::size_t len = decode_utf8(name, i, cp);
-    if (len == 0 || is_control(cp) || cp == '/' || cp == '\\') return invalid;
+    // (Words only on the failure path: this runs on every read and append.)
+    if (len == 0) return "a stream name is valid UTF-8 (it is not at byte " + std::to_string(i) + ")";
+    if (is_control(cp))
+      return "a stream name holds no control character (one is at byte " + std::to_string(i) + ")";
+    if (cp == '/' || cp == '\\')
+      return "a stream name holds no '/' or '\\' (one is at byte " + std::to_string(i) + ")";
     i += len;
   }
   return {};
+}
+
+[[nodiscard]] boost::system::error_code validate_stream_name(std::string_view name, name_use use) {
+  if (stream_name_problem(name, use).empty()) return {};
+  return make_error_code(errc::invalid_stream_name);
+}
+
+error stream_name_error(std::string_view name, name_use use) {
+  std::string problem = stream_name_problem(name, use);
+  if (problem.empty()) return {};
+  // A name may be any bytes and any length: quote a short, printable part.
+  std::string shown;
+  for (const char c : name.substr(0, 64)) shown += (c >= 0x20 && c < 0x7F) ? c : '?';
+  if (name.size() > 64) shown += "...";
+  return {errc::invalid_stream_name, "'" + shown + "': " + problem};
 }
 
 std::string encode_stream_file_name(std::string_view name) {

@@ -34,6 +34,11 @@ enum class name_use { append, read };
 // Returns errc::invalid_stream_name (or {} if valid). With name_use::append a
 // leading '$' is rejected.
 [[nodiscard]] boost::system::error_code validate_stream_name(std::string_view name, name_use use);
+// The rule `name` breaks, in words; empty if valid.
+std::string stream_name_problem(std::string_view name, name_use use);
+// errc::invalid_stream_name with the name (quoted, cut and made printable)
+// and the rule it breaks; an empty error if valid.
+error stream_name_error(std::string_view name, name_use use);
 
 // REQUIRES: validate_stream_name(name, name_use::read) succeeded.
 std::string encode_stream_file_name(std::string_view name);

@@ -147,8 +147,7 @@ struct consumer_location {
 
 [[nodiscard]] result<consumer_location> locate_consumer(const store_impl& store, std::string_view stream,
                                                         std::string_view name) {
-  if (validate_stream_name(stream, name_use::read))
-    return error(errc::invalid_stream_name, std::string(stream));
+  if (auto invalid = stream_name_error(stream, name_use::read); invalid.code) return invalid;
   if (validate_stream_name(name, name_use::read)) {
     return error(errc::invalid_argument, "invalid consumer name: " + std::string(name));
   }

@@ -425,20 +425,17 @@ result<std::uint64_t> store_impl::published_count(std::string_view stream) const
   } else if (*links) {
     return **links;
   }
-  if (validate_stream_name(stream, name_use::read))
-    return error(errc::invalid_stream_name, std::string(stream));
+  if (auto invalid = stream_name_error(stream, name_use::read); invalid.code) return invalid;
   return index_->count_below(stream, all_count());
 }
 
 result<read_page> store_impl::read(std::string_view stream, const read_options& o) const {
   if (stream == "$all") return read_all_page(o);
   if (indexer_->is_link(stream)) {
-    if (validate_stream_name(stream, name_use::read))
-      return error(errc::invalid_stream_name, std::string(stream));
+    if (auto invalid = stream_name_error(stream, name_use::read); invalid.code) return invalid;
     return indexer_->read(stream, o);
   }
-  if (validate_stream_name(stream, name_use::read))
-    return error(errc::invalid_stream_name, std::string(stream));
+  if (auto invalid = stream_name_error(stream, name_use::read); invalid.code) return invalid;
   const std::uint64_t published = all_count();
   auto count = index_->count_below(stream, published);
   if (!count) return count.error();
@@ -450,8 +447,7 @@ result<read_page> store_impl::read_visible(std::string_view stream, const read_o
   if (o.include_hidden) return read(stream, o);
   const std::int64_t now = now_ms();
   if (stream != "$all" && !indexer_->is_link(stream)) {
-    if (validate_stream_name(stream, name_use::read))
-      return error(errc::invalid_stream_name, std::string(stream));
+    if (auto invalid = stream_name_error(stream, name_use::read); invalid.code) return invalid;
     // The count first, then the table: a lifecycle is set before the count
     // that publishes it, so this snapshot's changes are all in the table.
     const std::uint64_t published = all_count();

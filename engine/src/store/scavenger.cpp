@@ -318,8 +318,9 @@ result<void> store_impl::scavenge_stream(const std::string& stream, const stream
 
 result<scavenge_report> store_impl::scavenge(const scavenge_options& options) {
   if (options_.read_only) return error(errc::read_only, "scavenging needs the writer");
-  if (!options.stream.empty() && validate_stream_name(options.stream, name_use::read))
-    return error(errc::invalid_stream_name, options.stream);
+  if (!options.stream.empty()) {
+    if (auto invalid = stream_name_error(options.stream, name_use::read); invalid.code) return invalid;
+  }
   std::lock_guard one_at_a_time(scavenge_mutex_);
   // After close() the store's files are no longer this store's to write.
   if (is_closed()) return error(errc::store_closed, "the store is closed");

@@ -156,8 +156,8 @@ void store::async_create_read_stream(
   std::optional<error> invalid;
   if (impl_->read_only()) {
     invalid.emplace(errc::read_only, "the store is open read-only");
-  } else if (detail::validate_stream_name(name, detail::name_use::append) || name.starts_with("$")) {
-    invalid.emplace(errc::invalid_stream_name, "'" + name + "' is not a name a read stream can take");
+  } else if (auto bad = detail::stream_name_error(name, detail::name_use::append); bad.code) {
+    invalid.emplace(std::move(bad));
   } else if (auto valid = f.validate(); !valid) {
     invalid.emplace(errc::invalid_argument,
                     "the filter of read stream '" + name + "': " + valid.error().message());

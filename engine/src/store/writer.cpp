@@ -250,9 +250,7 @@ error store_impl::check_writable(const std::string& stream) const {
   if (closed_) return {errc::store_closed, "the store was closed"};
   if (failed_)
     return {errc::store_failed, "an earlier write failed (" + failed_.message() + "); reopen the store"};
-  if (auto ec = validate_stream_name(stream, name_use::append)) {
-    return {ec, "'" + stream + "' is not a stream name that takes appends"};
-  }
+  if (auto invalid = stream_name_error(stream, name_use::append); invalid.code) return invalid;
   return {};
 }
 
