@@ -1,6 +1,7 @@
 // HTTP's own conditional requests on a stream: reads send ETag: "<version>",
 // writes take If-Match: "<version>" or * and If-None-Match: * as they take
-// Expected-Version, and a mismatch answers 412 with the actual version.
+// Expected-Version, and a mismatch answers 412 with the actual version; and
+// `to`, which makes the pages of a read one snapshot up to that version.
 #include "support/server_fixture.hpp"
 
 using namespace evstore::test::server;
@@ -70,6 +71,31 @@ TEST_F(server_test, a_malformed_or_doubled_precondition_is_400_and_writes_nothin
     EXPECT_EQ(r.error_code(), "invalid_expected_version") << r;
   }
   EXPECT_EQ(get("/streams/cart-1").json().at("events").as_array().size(), 1u);
+}
+
+TEST_F(server_test, pages_up_to_to_read_one_snapshot_while_appends_go_on) {
+  start();
+  append_ok("log-1", batch_json(5, "A"));
+  auto first = get("/streams/log-1?limit=2");
+  ASSERT_EQ(first.status, 200) << first;
+  const std::string to = json::serialize(first.json().at("version"));
+  ASSERT_EQ(to, "4");
+  append_ok("log-1", batch_json(3, "A"));  // after the snapshot began
+  std::vector<std::uint64_t> seen = versions_of(first.json());
+  for (std::string from = json::serialize(first.json().at("next")); from != "null";) {
+    auto page = get("/streams/log-1?limit=2&from=" + from + "&to=" + to);
+    ASSERT_EQ(page.status, 200) << page;
+    for (const auto v : versions_of(page.json())) seen.push_back(v);
+    from = json::serialize(page.json().at("next"));
+  }
+  EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+  auto back = get("/streams/log-1?direction=backward&limit=2&to=3").json();
+  EXPECT_EQ(versions_of(back), (std::vector<std::uint64_t>{3, 2}));
+  for (const std::string bad : {"-1", "x", ""}) {
+    auto r = get("/streams/log-1?to=" + bad);
+    EXPECT_EQ(r.status, 400) << bad << ": " << r;
+    EXPECT_EQ(r.error_code(), "invalid_argument") << r;
+  }
 }
 
 }  // namespace

@@ -576,6 +576,10 @@ api_response api::read(const std::string& stream, const target& t) const {
     if (!v || *v == 0) return error_response(400, "invalid_argument", "limit must be a positive integer");
     o.max_count = std::min<std::uint64_t>(*v, options_.max_read_limit);
   }
+  if (auto it = t.query.find("to"); it != t.query.end()) {
+    o.to = to_u64(it->second);
+    if (!o.to) return error_response(400, "invalid_argument", "to must be a non-negative integer");
+  }
   o.max_bytes = options_.max_read_bytes;
   // The version before the page: the page holds at least the events up to
   // it, so an If-Match with the ETag never passes a write over events the

@@ -117,6 +117,13 @@ struct read_options {
   // erased comes as a placeholder: type erased_event_type, data null, no
   // metadata or id, its stream, version, position and commit time kept.
   bool include_hidden = false;
+  // The last event number (version, $all position or entry number) to read,
+  // inclusive: forward, the page ends (`end`) once it is reached, so paging
+  // from 0 up to a `to` taken from one read (its ETag, a stream's version)
+  // reads that one snapshot whatever is appended meanwhile; backward, the
+  // read starts at min(from, to). Unset: no bound. store::read() and
+  // events(); subscriptions have none.
+  std::optional<std::uint64_t> to;
 };
 
 inline constexpr std::string_view erased_event_type = "$erased";

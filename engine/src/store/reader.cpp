@@ -443,7 +443,36 @@ result<read_page> store_impl::read(std::string_view stream, const read_options& 
   return read_stream_page(*this, stream, *count, published, o);
 }
 
+result<read_page> store_impl::read_bounded(std::string_view stream, read_options o) const {
+  const std::uint64_t to = *o.to;
+  o.to.reset();
+  if (o.direction == direction::backward) {
+    o.from = std::min(o.from, to);
+    return read_visible(stream, o);
+  }
+  // Numbers are contiguous in every stream, so a page from `from` needs at
+  // most to - from + 1 events; hidden ones are skipped without counting,
+  // so what lies past `to` is cut off after the read as well.
+  const bool past = o.from > to;
+  if (past) {
+    o.max_count = 1;  // read for its errors: a missing or deleted stream answers as always
+  } else if (const std::uint64_t span = to - o.from; span < o.max_count) {
+    o.max_count = span + 1;  // (no overflow: span < max_count)
+  }
+  auto page = read_visible(stream, o);
+  if (!page) return page;
+  const auto beyond = std::find_if(page->events.begin(), page->events.end(),
+                                   [to](const recorded_event& e) { return e.sequence > to; });
+  if (past || beyond != page->events.end() || page->next > to) {
+    page->events.erase(beyond, page->events.end());
+    page->next = past ? o.from : to + 1;
+    page->end = true;
+  }
+  return page;
+}
+
 result<read_page> store_impl::read_visible(std::string_view stream, const read_options& o) const {
+  if (o.to) return read_bounded(stream, o);
   if (o.include_hidden) return read(stream, o);
   const std::int64_t now = now_ms();
   if (stream != "$all" && !indexer_->is_link(stream)) {

@@ -213,6 +213,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // --- store/reader.cpp (any thread)
   // Every event, hidden or not: the store's own reads (indexer, writer).
   [[nodiscard]] result<read_page> read(std::string_view stream, const read_options& options) const;
+  // read_visible() of a read_options with `to`: the bound applied.
+  [[nodiscard]] result<read_page> read_bounded(std::string_view stream, read_options o) const;
   // What the application reads: read() without the events a delete, a
   // truncation, max_count or max_age hides (lifecycle.hpp); stream_deleted
   // for a deleted stream. A page may hold fewer events than asked, or none,
