@@ -64,7 +64,8 @@ TEST(read_to, forward_pages_end_at_to_whatever_is_appended_meanwhile) {
   EXPECT_TRUE(past->end);
   EXPECT_EQ(s->read("cart-9", {.from = 9, .to = 6}).error().code, errc::stream_not_found);
   // The largest `to` is no bound.
-  EXPECT_EQ(page_through(*s, "cart-1", {.to = std::numeric_limits<std::uint64_t>::max()}).first, numbers(0, 11));
+  EXPECT_EQ(page_through(*s, "cart-1", {.to = std::numeric_limits<std::uint64_t>::max()}).first,
+            numbers(0, 11));
   EXPECT_FALSE(close_wait(*s));
 }
 

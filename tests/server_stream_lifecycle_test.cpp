@@ -85,7 +85,8 @@ TEST_F(lifecycle_server_test, metadata_limits_reads_and_bad_metadata_is_refused_
   EXPECT_EQ(versions_of(get("/streams/log-1").json()), (std::vector<std::uint64_t>{3, 4}));
   auto got = get("/streams/log-1/metadata");
   ASSERT_EQ(got.status, 200) << got;
-  EXPECT_EQ(got.json(), parse_json(R"({"stream":"log-1","maxCount":2,"maxAge":null,"truncateBefore":1,"acl":null})"));
+  EXPECT_EQ(got.json(),
+            parse_json(R"({"stream":"log-1","maxCount":2,"maxAge":null,"truncateBefore":1,"acl":null})"));
   ASSERT_EQ(put("/streams/log-1/metadata", "{}").status, 200);
   EXPECT_EQ(versions_of(get("/streams/log-1").json()).size(), 5u);
   EXPECT_EQ(http({.method = "POST", .path = "/streams/log-1/metadata", .body = "{}"}).status, 405);

@@ -314,8 +314,8 @@ class store {
   // Completes and fails as delete_stream(), and invalid_argument for a
   // max_age or an access list out of bounds.
   template <class CompletionToken>
-  auto set_stream_metadata(std::string_view stream, const stream_metadata& metadata, expected_version expected,
-                           CompletionToken&& token) {
+  auto set_stream_metadata(std::string_view stream, const stream_metadata& metadata,
+                           expected_version expected, CompletionToken&& token) {
     return initiate_append(
         std::forward<CompletionToken>(token),
         [this, s = std::string(stream), metadata, expected](
