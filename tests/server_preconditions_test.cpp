@@ -89,6 +89,13 @@ TEST_F(server_test, pages_up_to_to_read_one_snapshot_while_appends_go_on) {
     from = json::serialize(page.json().at("next"));
   }
   EXPECT_EQ(seen, (std::vector<std::uint64_t>{0, 1, 2, 3, 4}));
+  // A page's version and ETag are its snapshot's: with `to`, at most `to`.
+  auto bounded = get("/streams/log-1?to=2");
+  EXPECT_EQ(json::serialize(bounded.json().at("version")), "2");
+  EXPECT_EQ(bounded.header("ETag").value_or(""), "\"2\"");
+  EXPECT_EQ(post("/streams/log-1", event_json("A"), {"If-Match: \"2\""}).status, 412)
+      << "the stream went on past the snapshot";
+  EXPECT_EQ(json::serialize(get("/streams/log-1?to=99").json().at("version")), "7");
   auto back = get("/streams/log-1?direction=backward&limit=2&to=3").json();
   EXPECT_EQ(versions_of(back), (std::vector<std::uint64_t>{3, 2}));
   for (const std::string bad : {"-1", "x", ""}) {

@@ -244,4 +244,26 @@ TEST_F(stream_acl_server_test, a_deleted_private_stream_stays_private_and_lists_
   EXPECT_EQ(http(again, {.path = "/streams/orders-1", .headers = as(alice_token)}).status, 200);
 }
 
+TEST_F(stream_acl_server_test, a_tombstoned_streams_list_no_longer_shuts_anyone_out_of_all) {
+  start_with_named_tokens();
+  append_ok("orders-9", batch_json(1, "Made"), as(admin_token));
+  ASSERT_EQ(put_metadata("orders-9", R"({"acl":{"read":["alice"]}})", admin_token).status, 200);
+  EXPECT_EQ(get("/streams/$all", as(carol_token)).status, 403);
+  // A read stream whose filter takes $ streams takes $lifecycle, which holds every list.
+  auto made = http({.method = "PUT",
+                    .path = "/read-streams/lifecycles",
+                    .body = R"({"filter":{"types":["$stream-lifecycle"],"streamPrefix":"$"}})",
+                    .headers = as(admin_token)});
+  ASSERT_EQ(made.status, 201) << made;
+  EXPECT_EQ(get("/streams/lifecycles", as(carol_token)).status, 403);
+  // Deleted for good: its events are hidden from every read and its list
+  // can never be lifted (no change reaches a tombstoned stream), so it no
+  // longer counts.
+  auto gone = http({.method = "DELETE", .path = "/streams/orders-9?hard=true", .headers = as(admin_token)});
+  ASSERT_EQ(gone.status, 200) << gone;
+  EXPECT_EQ(put_metadata("orders-9", R"({"acl":null})", admin_token).status, 410);
+  EXPECT_EQ(get("/streams/$all", as(carol_token)).status, 200);
+  EXPECT_EQ(get("/streams/orders-9", as(alice_token)).status, 404) << "deleted for everyone";
+}
+
 }  // namespace

@@ -2,6 +2,7 @@
 // with the stream's metadata through deletes, reopens and followers, never
 // lets a change of limits undo one, refuses a malformed one, finds them by
 // prefix, and an application's hooks can enforce them.
+#include "store/lifecycle.hpp"
 #include "support/store_fixture.hpp"
 #include <evstore/store.hpp>
 
@@ -158,6 +159,39 @@ TEST(stream_acl, a_follower_sees_the_lists_the_writer_sets) {
   EXPECT_EQ(streams_in(f->access_lists("doc-")), (std::vector<std::string>{"doc-1"}));
   EXPECT_FALSE(close_wait(*f));
   EXPECT_FALSE(close_wait(*w));
+}
+
+// A $stream-lifecycle event whose list is not what the store writes (made
+// by hand, or damaged) names nobody: a list fails closed, never open.
+TEST(stream_acl, a_malformed_list_in_a_lifecycle_event_names_nobody) {
+  const names nobody;
+  for (const std::string data :
+       {R"({"stream":"s","acl":{"read":["alice",7]}})", R"({"stream":"s","acl":{"read":"alice"}})",
+        R"({"stream":"s","acl":"alice"})", R"({"stream":"s","acl":[]})"}) {
+    auto parsed = detail::parse_lifecycle_event(data);
+    ASSERT_TRUE(parsed) << data;
+    ASSERT_TRUE(parsed->second.metadata.acl.read) << data;
+    EXPECT_EQ(*parsed->second.metadata.acl.read, nobody) << data;
+  }
+  auto unset = detail::parse_lifecycle_event(R"({"stream":"s","acl":{"read":null,"write":["bob"]}})");
+  ASSERT_TRUE(unset);
+  EXPECT_EQ(unset->second.metadata.acl, (stream_acl{.write = names{"bob"}}));
+  auto none = detail::parse_lifecycle_event(R"({"stream":"s","acl":null})");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->second.metadata.acl.empty());
+}
+
+TEST(stream_acl, a_tombstoned_streams_list_is_kept_but_not_among_the_access_lists) {
+  temp_dir dir;
+  io_thread io;
+  auto s = store::open(io.executor(), {.directory = dir.sub("store")});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_FALSE(append_wait(*s, "doc-1", make_events(1)).ec);
+  ASSERT_FALSE(metadata_wait(*s, "doc-1", {.acl = acl_of({"alice"})}).ec);
+  ASSERT_FALSE(delete_stream_wait(*s, "doc-1", {.hard = true}).ec);
+  EXPECT_EQ(s->stream_metadata_of("doc-1").acl, acl_of({"alice"}));
+  EXPECT_TRUE(s->access_lists("").empty()) << "its events are hidden for good: the list guards nothing";
+  EXPECT_FALSE(close_wait(*s));
 }
 
 // Who calls: what the application's own authentication decided for this thread.

@@ -262,6 +262,9 @@ bool api::listed_to_write(const permissions& who, std::string_view stream) const
 
 bool api::all_listed_to_read(const permissions& who, std::string_view prefix) const {
   if (who.may_administer()) return true;
+  // No stream starting with '$' has a list, but a read stream whose filter
+  // takes $ streams takes $lifecycle (every list and limit): all lists then.
+  if (prefix.starts_with('$')) prefix = {};
   const auto lists = store_.access_lists(prefix);
   return std::all_of(lists.begin(), lists.end(), [&](const auto& l) { return who.listed_in(l.second.read); });
 }
@@ -581,14 +584,18 @@ api_response api::read(const std::string& stream, const target& t) const {
     if (!o.to) return error_response(400, "invalid_argument", "to must be a non-negative integer");
   }
   o.max_bytes = options_.max_read_bytes;
-  // The version before the page: the page holds at least the events up to
-  // it, so an If-Match with the ETag never passes a write over events the
-  // reader did not get (at worst it fails one that could have passed).
-  auto version = store_.stream_version(stream);
+  // The version first, then the page up to it (or up to the client's `to`
+  // below it): the answer is one snapshot whose events, `version` and ETag
+  // agree, so an If-Match with the ETag never passes a write over an event
+  // the reader did not get.
+  std::optional<std::uint64_t> version;
+  if (auto v = store_.stream_version(stream); v && *v) version = **v;
+  if (version && (!o.to || *o.to > *version)) o.to = version;
+  if (version && o.to) version = *o.to;
   auto page = store_.read(stream, o);
   if (!page) return from_error(page.error());
-  std::string body = "{\"stream\":" + json_string(stream) + ",\"version\":" +
-                     (version && *version ? std::to_string(**version) : std::string("null")) +
+  std::string body = "{\"stream\":" + json_string(stream) +
+                     ",\"version\":" + (version ? std::to_string(*version) : std::string("null")) +
                      ",\"events\":[";
   for (std::size_t i = 0; i < page->events.size(); ++i) {
     if (i) body += ',';
@@ -599,7 +606,7 @@ api_response api::read(const std::string& stream, const target& t) const {
   body += "}";
   api_response r;
   r.body = std::move(body);
-  if (version && *version) r.headers.emplace_back("ETag", "\"" + std::to_string(**version) + "\"");
+  if (version) r.headers.emplace_back("ETag", "\"" + std::to_string(*version) + "\"");
   return r;
 }
 

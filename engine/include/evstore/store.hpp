@@ -318,9 +318,9 @@ class store {
                            expected_version expected, CompletionToken&& token) {
     return initiate_append(
         std::forward<CompletionToken>(token),
-        [this, s = std::string(stream), metadata, expected](
+        [this, s = std::string(stream), m = metadata, expected](
             boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
-          async_set_stream_metadata(std::move(s), std::move(metadata), expected, false, std::move(handler),
+          async_set_stream_metadata(std::move(s), std::move(m), expected, false, std::move(handler),
                                     own_executor);
         });
   }
@@ -332,9 +332,9 @@ class store {
                          CompletionToken&& token) {
     return initiate_append(
         std::forward<CompletionToken>(token),
-        [this, s = std::string(stream), metadata, expected](
+        [this, s = std::string(stream), m = metadata, expected](
             boost::asio::any_completion_handler<append_signature> handler, bool own_executor) mutable {
-          async_set_stream_metadata(std::move(s), std::move(metadata), expected, true, std::move(handler),
+          async_set_stream_metadata(std::move(s), std::move(m), expected, true, std::move(handler),
                                     own_executor);
         });
   }

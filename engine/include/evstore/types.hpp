@@ -135,7 +135,8 @@ inline constexpr std::string_view erased_event_type = "$erased";
 // before_read / before_append hooks (store_options), which may ask
 // store::stream_metadata_of(). Unset: no list for that operation; an empty
 // list: nobody named. Each name is 1..max_acl_name_bytes bytes of printable
-// ASCII, at most max_acl_names per list.
+// ASCII without spaces, at most max_acl_names per list. A hard-deleted
+// stream keeps its list, but store::access_lists() leaves it out.
 struct stream_acl {
   std::optional<std::vector<std::string>> read;
   std::optional<std::vector<std::string>> write;

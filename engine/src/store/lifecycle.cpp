@@ -22,14 +22,16 @@ boost::json::array names_json(const std::vector<std::string>& names) {
   return a;
 }
 
-// An access list member: an array of strings, else unset (an event of
-// another shape is ignored, as every other member is).
+// An access list member: absent or null is unset; anything else that is
+// not an array of strings (a hand-made or damaged event) names nobody, so
+// a list fails closed rather than open.
 std::optional<std::vector<std::string>> optional_names(const boost::json::object& o, std::string_view key) {
   const boost::json::value* v = o.if_contains(key);
-  if (v == nullptr || !v->is_array()) return std::nullopt;
+  if (v == nullptr || v->is_null()) return std::nullopt;
   std::vector<std::string> names;
+  if (!v->is_array()) return names;
   for (const boost::json::value& n : v->get_array()) {
-    if (!n.is_string()) return std::nullopt;
+    if (!n.is_string()) return std::vector<std::string>{};
     names.emplace_back(n.get_string());
   }
   return names;
@@ -71,6 +73,8 @@ std::optional<std::pair<std::string, stream_lifecycle>> parse_lifecycle_event(st
   if (const boost::json::value* acl = o.if_contains("acl"); acl != nullptr && acl->is_object()) {
     l.metadata.acl.read = optional_names(acl->get_object(), "read");
     l.metadata.acl.write = optional_names(acl->get_object(), "write");
+  } else if (acl != nullptr && !acl->is_null()) {
+    l.metadata.acl = {.read = std::vector<std::string>{}, .write = std::vector<std::string>{}};  // closed
   }
   l.deleted_before = optional_count(o, "deletedBefore").value_or(0);
   const auto flag = [&](std::string_view key) {
@@ -149,7 +153,10 @@ void lifecycle_table::set(const std::string& stream, const stream_lifecycle& l) 
   } else {
     map_.insert_or_assign(stream, l);
   }
-  if (l.metadata.acl.empty()) {
+  // A tombstoned stream's events are hidden from every read for good and no
+  // change reaches it any more: its list would shut tokens out of $all and
+  // the rest for nothing, and could never be lifted.
+  if (l.metadata.acl.empty() || l.tombstoned) {
     if (const auto it = acls_.find(stream); it != acls_.end()) acls_.erase(it);
   } else {
     acls_.insert_or_assign(stream, l.metadata.acl);
