@@ -6,6 +6,7 @@
 // a double or 64 bits, deep nesting, repeated keys and pointers, strings that
 // look like numbers, escapes, missing pointers.
 #include "json/json_check.hpp"
+#include "json/json_text.hpp"
 #include "links/filter_matcher.hpp"
 #include "support/store_fixture.hpp"
 #include <evstore/read_stream.hpp>
@@ -15,10 +16,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <future>
 #include <map>
 #include <random>
+#include <set>
 
 using namespace evstore;
 using namespace evstore::test;
@@ -212,6 +215,65 @@ const ref_value* ref_at(const ref_value& doc, const std::string& pointer) {
   return at;
 }
 
+// An object with a "$" key: operators (read_stream.hpp).
+bool ref_is_operators(const ref_value& v) {
+  if (v.k != ref_value::object) return false;
+  return std::any_of(v.members.begin(), v.members.end(),
+                     [](const auto& m) { return !m.first.empty() && m.first[0] == '$'; });
+}
+
+// A normal number ("0" or "±digits e exponent") as fixed-point text with the
+// point at a set place, so that two of one sign compare as strings.
+std::string ref_fixed(const std::string& normal) {
+  constexpr long places = 2000;
+  std::string out(2 * places, '0');
+  if (normal == "0") return out;
+  const auto e = normal.find('e');
+  const std::string digits = normal.substr(1, e - 1);
+  const long exponent = std::stol(normal.substr(e + 1));
+  // The last digit has the place value 10^exponent: index places - 1 - exponent.
+  const long last = places - 1 - exponent;
+  for (std::size_t i = 0; i < digits.size(); ++i)
+    out.at(static_cast<std::size_t>(last - static_cast<long>(digits.size() - 1 - i))) = digits[i];
+  return out;
+}
+
+// -1, 0, 1; 2 if the two have no order.
+int ref_order(const ref_value& a, const ref_value& b) {
+  if (a.k != b.k) return 2;
+  if (a.k == ref_value::string) {
+    const int c = std::memcmp(a.text.data(), b.text.data(), std::min(a.text.size(), b.text.size()));
+    if (c != 0) return c < 0 ? -1 : 1;
+    return a.text.size() < b.text.size() ? -1 : a.text.size() > b.text.size() ? 1 : 0;
+  }
+  if (a.k != ref_value::number) return 2;
+  const auto sign = [](const std::string& n) { return n == "0" ? 0 : n[0] == '-' ? -1 : 1; };
+  if (sign(a.text) != sign(b.text)) return sign(a.text) < sign(b.text) ? -1 : 1;
+  const std::string fa = ref_fixed(a.text), fb = ref_fixed(b.text);
+  const int magnitude = fa < fb ? -1 : fa > fb ? 1 : 0;
+  return sign(a.text) < 0 ? -magnitude : magnitude;
+}
+
+bool ref_contains(const std::vector<ref_value>& items, const ref_value& v) {
+  return std::any_of(items.begin(), items.end(), [&](const ref_value& x) { return ref_equal(x, v); });
+}
+
+bool ref_passes(const std::string& op, const ref_value& operand, const ref_value& found) {
+  if (op == "$eq") return ref_equal(found, operand);
+  if (op == "$ne") return !ref_equal(found, operand);
+  const int o = ref_order(found, operand);
+  if (op == "$gt") return o == 1;
+  if (op == "$gte") return o == 0 || o == 1;
+  if (op == "$lt") return o == -1;
+  if (op == "$lte") return o == -1 || o == 0;
+  if (op == "$in") return ref_contains(operand.items, found);
+  if (op == "$has") return found.k == ref_value::array && ref_contains(found.items, operand);
+  // $hasAny
+  if (found.k != ref_value::array) return false;
+  return std::any_of(operand.items.begin(), operand.items.end(),
+                     [&](const ref_value& x) { return ref_contains(found.items, x); });
+}
+
 // read_stream.hpp's rules for what a filter may say.
 bool ref_valid(const filter& f) {
   const std::function<bool(const ref_value&)> numbers_fit = [&](const ref_value& v) {
@@ -237,8 +299,17 @@ bool ref_valid(const filter& f) {
     }
     const ref_value v = ref_parser{c.value}.value();
     if (!numbers_fit(v)) return false;
+    if (!ref_is_operators(v)) continue;
+    std::set<std::string> seen;
     for (const auto& [k, x] : v.members) {
-      if (!k.empty() && k[0] == '$') return false;
+      if (k.empty() || k[0] != '$' || !seen.insert(k).second) return false;
+      if (k == "$gt" || k == "$gte" || k == "$lt" || k == "$lte") {
+        if (x.k != ref_value::number && x.k != ref_value::string) return false;
+      } else if (k == "$in" || k == "$hasAny") {
+        if (x.k != ref_value::array || x.items.empty()) return false;
+      } else if (k != "$eq" && k != "$ne" && k != "$has") {
+        return false;
+      }
     }
   }
   return true;
@@ -252,7 +323,15 @@ bool ref_matches(const filter& f, const recorded_event& e) {
     if (text.empty()) return false;
     const ref_value doc = ref_parser{text}.value();
     const ref_value* at = ref_at(doc, c.pointer);
-    if (at == nullptr || !ref_equal(*at, ref_parser{c.value}.value())) return false;
+    if (at == nullptr) return false;
+    const ref_value condition = ref_parser{c.value}.value();
+    if (!ref_is_operators(condition)) {
+      if (!ref_equal(*at, condition)) return false;
+      continue;
+    }
+    for (const auto& [op, operand] : condition.members) {
+      if (!ref_passes(op, operand, *at)) return false;
+    }
   }
   return true;
 }
@@ -353,6 +432,27 @@ struct generator {
     }
     return {open + inner + close, pointer};
   }
+  // A value to compare with: mostly numbers and strings, so they meet.
+  std::string operand() { return chance(45) ? number() : chance(70) ? string_value() : value(1); }
+  std::string operand_list() {
+    std::string out = "[";
+    for (std::size_t n = chance(5) ? 0 : 1 + pick(3), i = 0; i < n; ++i) out += (i ? "," : "") + operand();
+    return out + "]";
+  }
+  // An object of operators, now and then a wrong one (unknown, repeated,
+  // beside a plain member, an operand of the wrong kind).
+  std::string operators() {
+    static const std::vector<std::string> ops = {"$eq",  "$ne", "$gt",  "$gte",    "$lt",
+                                                 "$lte", "$in", "$has", "$hasAny", "$foo"};
+    std::string out = "{";
+    for (std::size_t n = 1 + pick(2), i = 0; i < n; ++i) {
+      std::string op = ops[pick(chance(3) ? ops.size() : ops.size() - 1)];
+      if (chance(2)) op = "b";
+      const bool list = op == "$in" || op == "$hasAny";
+      out += (i ? "," : "") + escaped_key(op) + ":" + (list != chance(3) ? operand_list() : operand());
+    }
+    return out + "}";
+  }
   std::string pointer() {
     std::string p;
     for (std::size_t n = pick(3), i = 0; i < n; ++i) {
@@ -364,6 +464,21 @@ struct generator {
     if (chance(3)) p += "/~2";  // malformed
     return p;
   }
+  // For a plain condition its value; for operators one of their operands or
+  // an array around one, so that comparisons meet equal and nearby values.
+  std::string near(const std::string& condition) {
+    if (condition.empty() || condition[0] != '{' || condition.find("\"$") == std::string::npos)
+      return condition;
+    const auto members = detail::raw_members(condition);
+    if (members.empty()) return condition;
+    std::string_view one = members[pick(members.size())].second;
+    if (!one.empty() && one[0] == '[') {
+      const auto items = detail::raw_elements(one);
+      if (!items.empty()) one = items[pick(items.size())];
+    }
+    const std::string text = chance(20) ? number() : std::string(one);
+    return chance(30) ? "[" + text + (chance(50) ? "," + operand() : "") + "]" : text;
+  }
   filter make_filter() {
     filter f;
     if (chance(30)) f.types = {chance(50) ? "A" : "B"};
@@ -372,6 +487,8 @@ struct generator {
       if (chance(10)) {
         f.fields.push_back(
             {chance(20), "/d" + deep(pick(evstore::detail::max_json_depth), "").second, number()});
+      } else if (chance(35)) {
+        f.fields.push_back({chance(20), pointer(), operators()});
       } else {
         f.fields.push_back({chance(20), pointer(), value(2)});
       }
@@ -397,7 +514,7 @@ struct generator {
           key += first[i];
         }
       }
-      std::string inner = chance(60) ? c.value : value(2);
+      std::string inner = chance(60) ? near(c.value) : value(2);
       if (first == "d") {
         const auto levels = static_cast<std::size_t>(std::count(c.pointer.begin(), c.pointer.end(), '/') - 1);
         inner = deep(levels, chance(60) ? c.value : number()).first;
@@ -414,14 +531,17 @@ struct generator {
 
 TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_and_events) {
   generator g{std::mt19937_64(20261130)};
-  std::size_t valid = 0, matched = 0, checked = 0;
-  for (int round = 0; round < 3000; ++round) {
+  std::size_t valid = 0, matched = 0, checked = 0, op_checked = 0, op_matched = 0;
+  for (int round = 0; round < 6000; ++round) {
     const filter f = g.make_filter();
     const bool expect_valid = ref_valid(f);
     ASSERT_EQ(f.validate().has_value(), expect_valid) << f.to_json();
     if (!expect_valid) continue;
     ++valid;
     const detail::filter_matcher m(f);
+    const bool has_operators = std::any_of(f.fields.begin(), f.fields.end(), [](const auto& c) {
+      return ref_is_operators(ref_parser{c.value}.value());
+    });
     auto reloaded = filter::from_json(f.to_json());
     ASSERT_TRUE(reloaded) << f.to_json() << ": " << reloaded.error().message();
     ASSERT_EQ(*reloaded, m.definition()) << "stored and reloaded, the same filter";
@@ -437,6 +557,8 @@ TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_an
       e.data = data;
       e.metadata = metadata;
       const bool expected = ref_matches(f, e);
+      op_checked += has_operators;
+      op_matched += has_operators && expected;
       ASSERT_EQ(m.matches(e), expected) << f.to_json() << "\n data " << data << "\n metadata " << metadata;
       ++checked;
       matched += expected;
@@ -446,6 +568,11 @@ TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_an
   EXPECT_GT(valid, 1000u);
   EXPECT_GT(matched, 1000u);
   EXPECT_GT(checked - matched, 1000u);
+  // And so must filters with operators.
+  std::printf("[filter_property] %zu checks, %zu matched; with operators %zu, %zu matched\n", checked,
+              matched, op_checked, op_matched);
+  EXPECT_GT(op_matched, 400u);
+  EXPECT_GT(op_checked - op_matched, 1000u);
 }
 
 // The same property through a store: its read streams, after a restart too,

@@ -147,12 +147,19 @@ TEST(filter, values_keep_their_spelling_through_json) {
   EXPECT_FALSE(filter::from_json_member(R"({"filtre":{}})", "filter"));
 }
 
-// An unknown key, an operator or a malformed pointer would otherwise widen or
+// An unknown key or operator, or a malformed pointer would otherwise widen or
 // silently change a filter: each is refused with the reason.
 TEST(filter, what_a_filter_cannot_say_is_refused_with_the_reason) {
   const std::vector<std::pair<std::string, std::string>> refused = {
-      {R"({"where":{"/data/total":{"$gt":5}}})", "operators are not supported"},
-      {R"({"fields":[{"pointer":"/t","value":{"$in":[1,2]}}]})", "operators are not supported"},
+      {R"({"where":{"/data/total":{"$gte":5,"$foo":1}}})", "unknown operator $foo"},
+      {R"({"where":{"/data/total":{"$gt":5,"$gt":6}}})", "$gt given twice"},
+      {R"({"where":{"/data/total":{"$gt":5,"b":1}}})", "mixes operators"},
+      {R"({"where":{"/data/total":{"$lt":[1]}}})", "number or a string"},
+      {R"({"where":{"/data/total":{"$gte":null}}})", "number or a string"},
+      {R"({"where":{"/data/total":{"$in":[]}}})", "non-empty array"},
+      {R"({"where":{"/data/tags":{"$hasAny":"x"}}})", "non-empty array"},
+      {R"({"fields":[{"pointer":"/t","value":{"$in":5}}]})", "non-empty array"},
+      {R"({"where":{"/data/x":{"$gt":1e400}}})", "out of range"},
       {R"({"type":["A"]})", "unknown key"},
       {R"({"types":["A"],"types":["B"]})", "twice"},
       {R"({"fields":[{"pointer":"/t","value":1,"op":"gt"}]})", "unknown key"},
@@ -167,7 +174,7 @@ TEST(filter, what_a_filter_cannot_say_is_refused_with_the_reason) {
     EXPECT_NE(f.error().message().find(reason), std::string::npos) << json << ": " << f.error().message();
   }
   EXPECT_FALSE(filter{}.where("/a", R"({"x":1e400,"x":1})").validate()) << "a repeated key's lost value too";
-  EXPECT_FALSE(filter{}.where("/a", R"({"$eq":1})").validate());
+  EXPECT_TRUE(filter{}.where("/a", R"({"$eq":{"$x":1}})").validate()) << "an operand is plain data";
   EXPECT_TRUE(filter{}.where("/a", R"({"b":{"$eq":1}})").validate()) << "a nested \"$\" key is plain data";
   EXPECT_FALSE(filter{}.where("/a~", "1").validate());
   EXPECT_FALSE(filter::event_types({"\xff"}).validate());
@@ -175,6 +182,73 @@ TEST(filter, what_a_filter_cannot_say_is_refused_with_the_reason) {
   deep += std::string(detail::max_json_depth + 1, ']');
   EXPECT_FALSE(filter{}.where("/a", deep).validate());
   EXPECT_TRUE(filter{}.where("/a", deep.substr(1, deep.size() - 2)).validate());
+}
+
+// Every operator, on numbers, strings, arrays and missing values.
+TEST(filter, operators_compare_as_documented) {
+  const auto passes = [](const std::string& condition, const std::string& value) {
+    const filter f = filter{}.where("/v", condition);
+    EXPECT_TRUE(f.validate()) << condition;
+    return detail::filter_matcher(f).matches(event("s", "T", R"({"v":)" + value + "}"));
+  };
+  struct row {
+    const char* condition;
+    std::vector<const char*> pass, fail;
+  };
+  const std::vector<row> rows = {
+      {R"({"$eq":12.5})", {"12.50", "1.25E1"}, {"12.4", "\"12.5\""}},
+      {R"({"$ne":1})", {"2", "\"1\"", "null", "[1]"}, {"1", "1.0", "1e0"}},
+      {R"({"$gt":100})",
+       {"100.0000000000000000001", "1e3", "123456789012345678901234"},
+       {"100", "1e2", "99", "-1000", "\"200\"", "true", "null"}},
+      {R"({"$gte":100})", {"100", "1e2", "101"}, {"99.999", "\"100\""}},
+      {R"({"$lt":-1})", {"-2", "-1.5", "-1e400"}, {"-1", "0", "1", "-0.5", "\"-2\""}},
+      {R"({"$lte":0})", {"0", "-0.0", "-1e-300"}, {"1e-300", "[]"}},
+      {R"({"$gt":9007199254740992})", {"9007199254740993"}, {"9007199254740992", "9007199254740992.0"}},
+      {R"({"$gt":"b"})", {"\"ba\"", "\"c\"", "\"\u00e9\""}, {"\"b\"", "\"a\"", "\"B\"", "2"}},
+      {R"({"$lt":"b"})", {"\"a\"", "\"\"", "\"B\""}, {"\"b\"", "\"ba\"", "\"\u00e9\"", "1"}},
+      {R"({"$gte":10,"$lt":20})", {"10", "19.99"}, {"9.99", "20", "\"15\""}},
+      {R"({"$lt":20,"$gte":10})", {"15"}, {"25"}},
+      {R"({"$in":[1,"a",null,{"x":[2]}]})",
+       {"1.0", "\"a\"", "null", R"({"x":[2.0]})"},
+       {"2", "\"b\"", "[1]", "false"}},
+      {R"({"$has":"vip"})",
+       {R"(["a","vip"])", R"(["vip"])"},
+       {"\"vip\"", "[]", R"(["VIP"])", R"({"vip":1})"}},
+      {R"({"$has":[1]})", {"[[1],2]"}, {"[1]"}},
+      {R"({"$hasAny":["a",2]})", {R"(["x","a"])", "[2.0]"}, {"[]", R"(["b"])", "\"a\"", "2"}},
+      {R"({"$eq":{"$x":1}})", {R"({"$x":1})"}, {"1"}},
+      {R"({"$ne":1,"$in":[1,2,3]})", {"2", "3"}, {"1", "4"}},
+  };
+  for (const row& r : rows) {
+    for (const char* v : r.pass) EXPECT_TRUE(passes(r.condition, v)) << r.condition << " on " << v;
+    for (const char* v : r.fail) EXPECT_FALSE(passes(r.condition, v)) << r.condition << " on " << v;
+  }
+  // No value at the pointer passes no condition, $ne included.
+  for (const char* c : {R"({"$ne":1})", R"({"$lt":5})", R"({"$in":[null]})"}) {
+    EXPECT_FALSE(detail::filter_matcher(filter{}.where("/v", c)).matches(event("s", "T", R"({"w":1})"))) << c;
+  }
+}
+
+TEST(filter, operators_survive_json_and_their_order_does_not_matter) {
+  auto f = filter::from_json(
+      R"({"where":{"/data/total":{ "$gte" : 10.0 , "$lt":2E1},"/metadata/tags":{"$has":"a"}}})");
+  ASSERT_TRUE(f) << f.error().message();
+  ASSERT_EQ(f->fields.size(), 2u);
+  EXPECT_EQ(f->fields[0].value, R"({"$gte":10.0,"$lt":2E1})") << "kept as written, compacted";
+  auto back = filter::from_json(f->to_json());
+  ASSERT_TRUE(back) << f->to_json();
+  EXPECT_EQ(*back, *f);
+  const detail::filter_matcher m(*f);
+  EXPECT_TRUE(m.matches(event("s", "T", R"({"total":15})", R"({"tags":["a"]})")));
+  EXPECT_FALSE(m.matches(event("s", "T", R"({"total":20})", R"({"tags":["a"]})")));
+  EXPECT_TRUE(m.same_filter(
+      filter{}.where("/total", R"({"$lt":20,"$gte":10})").where_metadata("/tags", R"({"$has":"a"})")))
+      << "the same operators in another order, the same operands spelt otherwise";
+  EXPECT_FALSE(m.same_filter(
+      filter{}.where("/total", R"({"$lte":20,"$gte":10})").where_metadata("/tags", R"({"$has":"a"})")));
+  EXPECT_FALSE(
+      m.same_filter(filter{}.where("/total", R"({"$gte":10})").where_metadata("/tags", R"({"$has":"a"})")));
 }
 
 }  // namespace

@@ -109,7 +109,7 @@ void expect_reads(const store& s, const std::vector<v1_event>& want) {
 bool matches(const filter& f, const v1_event& e) {
   if (!f.types.empty() && std::find(f.types.begin(), f.types.end(), e.type) == f.types.end()) return false;
   if (!e.stream.starts_with(f.stream_prefix)) return false;
-  for (const filter::field_equals& c : f.fields) {
+  for (const filter::field_condition& c : f.fields) {
     const std::string member = "\"" + c.pointer.substr(1) + "\":" + c.value;
     const std::size_t at = e.data.find(member);
     if (c.in_metadata || at == std::string::npos) return false;

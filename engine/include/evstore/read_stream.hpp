@@ -2,12 +2,23 @@
 // defined by a declarative filter that is stored with them (never code).
 //
 //   store.create_read_stream("big-paid-orders",
-//       evstore::filter::event_types({"OrderPaid"}).where("/total", "1000"), token);
+//       evstore::filter::event_types({"OrderPaid"}).where("/total", R"({"$gte": 1000})"), token);
 //
 // A filter matches an event when every part given holds: its type is one of
 // `types`, its stream name starts with `stream_prefix`, and for every field
 // condition the JSON value at the JSON pointer (RFC 6901) in its data (or
-// metadata) equals the given JSON value. Equal means equal as JSON, exactly:
+// metadata) satisfies the condition's value. A plain JSON value means
+// equality; an object whose keys all start with "$" holds operators, each of
+// which must hold:
+//   {"$eq": v}  equal to v            {"$ne": v}  present and not equal to v
+//   {"$gt": v} {"$gte": v} {"$lt": v} {"$lte": v}  v a number or a string;
+//               numbers compare as decimals, strings by code point; a value
+//               of another kind never passes
+//   {"$in": [v, ...]}     equal to one of them
+//   {"$has": v}           an array with an element equal to v
+//   {"$hasAny": [v, ...]} an array with an element equal to one of them
+// ({"$gte": 10, "$lt": 20} is a range; {"$eq": {"$x": 1}} matches an object
+// with a "$" key). Equal means equal as JSON, exactly:
 // numbers are the decimals they spell (1 == 1.0 == 1e0; integers of any length
 // compare digit for digit, never as rounded doubles), strings after
 // unescaping, objects member by member whatever their order (a key repeated in
@@ -26,21 +37,24 @@
 namespace evstore {
 
 struct filter {
-  struct field_equals {
+  struct field_condition {
     bool in_metadata = false;  // false: the event's data
     std::string pointer;       // e.g. "/customer/country"
-    std::string value;         // JSON text, e.g. "\"DE\"" or "1000"
-    friend bool operator==(const field_equals&, const field_equals&) = default;
+    std::string value;         // JSON text, e.g. "\"DE\"", "1000" or "{\"$gt\":1000}"
+    friend bool operator==(const field_condition&, const field_condition&) = default;
   };
+  using field_equals = field_condition;  // its name before operators
 
   std::vector<std::string> types;  // any of these (empty: any type)
   std::string stream_prefix;       // empty: any stream
-  std::vector<field_equals> fields;
+  std::vector<field_condition> fields;
 
   static filter event_types(std::vector<std::string> t) { return filter{std::move(t), {}, {}}; }
   // Streams named "<c>-...".
   static filter category(std::string_view c) { return filter{{}, std::string(c) + "-", {}}; }
   static filter prefix(std::string p) { return filter{{}, std::move(p), {}}; }
+  // A condition on the value at `pointer`: `json_value` is what "where" holds
+  // in JSON, a plain value ("1000") or operators ("{\"$gt\":1000}").
   filter& where(std::string pointer, std::string json_value) {
     fields.push_back({false, std::move(pointer), std::move(json_value)});
     return *this;
@@ -68,8 +82,9 @@ struct filter {
   // reason: an empty or non-UTF-8 type, a prefix that is not UTF-8, a pointer
   // that is not RFC 6901 ('/'-separated, "~0" and "~1" the only escapes), a
   // value that is not JSON or is nested deeper than 64, a number a double
-  // cannot hold (1e400, 1e-400), an object value with a "$" key (an
-  // operator such as {"$gt": 5}: not supported; equality only).
+  // cannot hold (1e400, 1e-400), an unknown operator ({"$foo": 1}), an
+  // operator given twice or beside plain members, an ordering operator
+  // without a number or string, $in or $hasAny without a non-empty array.
   [[nodiscard]] result<void> validate() const;
 
   friend bool operator==(const filter&, const filter&) = default;

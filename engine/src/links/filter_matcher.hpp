@@ -3,6 +3,7 @@
 #pragma once
 
 #include "json/exact_json.hpp"
+#include "links/filter_condition.hpp"
 #include <evstore/read_stream.hpp>
 #include <evstore/types.hpp>
 
@@ -19,12 +20,13 @@ class filter_matcher {
   bool matches(const recorded_event& e) const;
   const filter& definition() const { return filter_; }
   // True if f selects by the same types, prefix and conditions (in the same
-  // order), each value equal as JSON to this one's (12.5 == 1.25E1 == 12.50).
+  // order), each with the same operators and operands equal as JSON to this
+  // one's (12.5 == 1.25E1 == 12.50).
   bool same_filter(const filter& f) const;
 
  private:
   filter filter_;
-  std::vector<exact_value> values_;
+  std::vector<std::vector<filter_check>> checks_;  // one list per field
   bool valid_ = true;
 };
 

@@ -6,6 +6,7 @@
 // exact JSON (exact_json.hpp).
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
+#include "links/filter_condition.hpp"
 #include "links/filter_matcher.hpp"
 
 #include <boost/json.hpp>
@@ -101,7 +102,7 @@ std::string filter::to_json() const {
   std::string out = "{\"types\":[";
   for (std::size_t i = 0; i < types.size(); ++i) out += (i ? "," : "") + json_string(types[i]);
   out += "],\"streamPrefix\":" + json_string(stream_prefix);
-  const auto key = [](const field_equals& f) {
+  const auto key = [](const field_condition& f) {
     return std::string(f.in_metadata ? "/metadata" : "/data") + f.pointer;
   };
   std::set<std::string, std::less<>> keys;
@@ -147,13 +148,9 @@ result<void> filter::validate() const {
       return bad_filter("value of " + field.pointer +
                         " has a number out of range (a filter number must be a finite double: 1e400 is not)");
     }
-    if (value->k == detail::exact_value::kind::object) {
-      for (const auto& [k, v] : value->object) {
-        if (k.starts_with("$")) {
-          return bad_filter("value of " + field.pointer + " uses " + json_string(k) +
-                            ": operators are not supported, a condition is equality with a plain JSON value");
-        }
-      }
+    std::string problem;
+    if (!detail::parse_condition(*value, field.value, problem)) {
+      return bad_filter("value of " + json_string(field.pointer) + ": " + problem);
     }
   }
   return {};
@@ -215,15 +212,14 @@ namespace evstore::detail {
 
 filter_matcher::filter_matcher(const filter& f) : filter_(f) {
   for (auto& field : filter_.fields) {
-    if (!is_valid_json(field.value)) {
-      valid_ = false;
-      values_.emplace_back();
-      continue;
+    std::optional<std::vector<filter_check>> checks;
+    if (is_valid_json(field.value)) {
+      field.value = compact(field.value);
+      std::string problem;
+      if (auto v = parse_exact_json(field.value)) checks = parse_condition(*v, field.value, problem);
     }
-    field.value = compact(field.value);
-    auto v = parse_exact_json(field.value);
-    valid_ = valid_ && v.has_value();
-    values_.push_back(v ? std::move(*v) : exact_value{});
+    valid_ = valid_ && checks.has_value();
+    checks_.push_back(checks ? std::move(*checks) : std::vector<filter_check>{});
   }
 }
 
@@ -238,7 +234,9 @@ bool filter_matcher::same_filter(const filter& f) const {
     if (a.in_metadata != b.in_metadata || a.pointer != b.pointer) return false;
     if (a.value != b.value) {
       const auto v = parse_exact_json(a.value);
-      if (!v || *v != values_[i]) return false;
+      std::string problem;
+      const auto checks = v ? parse_condition(*v, a.value, problem) : std::nullopt;
+      if (!checks || *checks != checks_[i]) return false;
     }
   }
   return true;
@@ -258,7 +256,10 @@ bool filter_matcher::matches(const recorded_event& e) const {
     const auto at = raw_at_pointer(field.in_metadata ? e.metadata : e.data, field.pointer);
     if (!at) return false;  // no such value (metadata may be empty): no match
     const auto v = parse_exact_json(*at);
-    if (!v || *v != values_[i]) return false;
+    if (!v) return false;
+    for (const filter_check& check : checks_[i]) {
+      if (!passes(check, *v)) return false;
+    }
   }
   return true;
 }
