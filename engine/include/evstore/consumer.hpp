@@ -69,13 +69,16 @@ class consumer {
                                                subscription::executor_type executor) const;
 
   // Stores `position` (the next event number to deliver, usually a batch's
-  // `next`) and `state_json` (JSON text, or empty for none) atomically and
-  // durably. Completes once both are on disk. Errors: invalid_argument (a
-  // position beyond the stream's published events, or going backwards),
-  // invalid_event (state is not JSON), I/O errors (the stored pair is then
-  // still the previous one or this one). With use_future / use_awaitable an
-  // error is thrown as an operation_error with its detail; a callback taking
-  // (error_code, std::string) gets the detail (completion.hpp).
+  // `next`: the number of the last event handled plus one — the one
+  // numbering of consumers everywhere, HTTP and WebSocket included) and
+  // `state_json` (JSON text, or empty for none) atomically and durably.
+  // Completes once both are on disk. Errors: invalid_argument (a position
+  // beyond the stream's published events, going backwards, or a commit made
+  // before a reset() that was called since), invalid_event (state is not
+  // JSON), I/O errors (the stored pair is then still the previous one or
+  // this one). With use_future / use_awaitable an error is thrown as an
+  // operation_error with its detail; a callback taking (error_code,
+  // std::string) gets the detail (completion.hpp).
   template <class CompletionToken>
   auto commit(std::uint64_t position, std::string state_json, CompletionToken&& token) {
     return detail::initiate_detailed(std::forward<CompletionToken>(token),
@@ -84,11 +87,29 @@ class consumer {
                                      });
   }
 
+  // Moves the consumer to `position` (any position up to the stream's
+  // published events, backwards too: rebuilding a projection is reset(0, ""))
+  // with `state_json`, atomically and durably, as commit() does. Every commit
+  // called before the reset and not yet on disk is refused (invalid_argument)
+  // rather than applied after it: a batch handled before a rewind never moves
+  // the consumer forward again. A subscription made before keeps its place:
+  // subscribe again once the reset completes. Errors as commit()'s, less
+  // going backwards.
+  template <class CompletionToken>
+  auto reset(std::uint64_t position, std::string state_json, CompletionToken&& token) {
+    return detail::initiate_detailed(std::forward<CompletionToken>(token),
+                                     [this, position, s = std::move(state_json)](auto handler) mutable {
+                                       async_reset(position, std::move(s), std::move(handler));
+                                     });
+  }
+
  private:
   friend class store;
   explicit consumer(std::shared_ptr<detail::consumer_impl> impl);
   void async_commit(std::uint64_t position, std::string state,
                     boost::asio::any_completion_handler<detail::detailed_signature> handler);
+  void async_reset(std::uint64_t position, std::string state,
+                   boost::asio::any_completion_handler<detail::detailed_signature> handler);
 
   std::shared_ptr<detail::consumer_impl> impl_;
 };

@@ -51,11 +51,15 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
   const std::shared_ptr<store_impl>& store() const { return store_; }
 
   void commit(std::uint64_t position, std::string state, commit_handler handler);
+  void reset(std::uint64_t position, std::string state, commit_handler handler);
 
  private:
+  // The reason `position` cannot be stored, if any (checked when a commit or
+  // a reset is called).
+  std::optional<error> refuse(std::uint64_t position, const std::string& state) const;
   [[nodiscard]] boost::system::error_code write(std::uint64_t position, const std::string& state) const;
   // The detail of a commit going back over handled events.
-  std::string behind(std::uint64_t position) const;
+  std::string behind(std::uint64_t committed, std::uint64_t position) const;
   // Takes `self` by value: the completion carries the last reference back to
   // the store's executor, so a store is never destroyed on its background thread.
   static void complete(std::shared_ptr<consumer_impl> self, commit_handler handler,
@@ -69,6 +73,10 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
   mutable std::mutex mutex_;
   std::uint64_t position_;
   std::string state_;
+  // Raised by each reset() call: a commit carries the generation it was
+  // called in, and one called before a reset is refused when its turn comes,
+  // so a commit in flight never undoes a reset (nor lands on its position).
+  std::uint64_t generation_ = 0;
   std::mutex commit_mutex_;  // one file replacement at a time
 };
 
@@ -77,53 +85,105 @@ boost::system::error_code consumer_impl::write(std::uint64_t position, const std
                                format::encode_consumer_checkpoint({position, state}));
 }
 
-void consumer_impl::commit(std::uint64_t position, std::string state, commit_handler handler) {
-  std::optional<error> invalid;
+std::optional<error> consumer_impl::refuse(std::uint64_t position, const std::string& state) const {
   auto published = store_->published_count(stream_);
-  if (!published) {
-    invalid = published.error();
-  } else if (position > *published) {
-    // Never ahead of what a crash keeps, never back over handled events.
-    invalid.emplace(errc::invalid_argument, "position " + std::to_string(position) + " is beyond the " +
-                                                std::to_string(*published) + " published events of '" +
-                                                stream_ + "'");
-  } else if (position < this->position()) {
-    invalid.emplace(errc::invalid_argument, behind(position));
-  } else if (!state.empty() && !is_valid_json(state)) {
-    invalid.emplace(errc::invalid_event, "the state is not JSON");
+  if (!published) return published.error();
+  if (position > *published) {
+    // Never ahead of what a crash keeps.
+    return error(errc::invalid_argument, "position " + std::to_string(position) + " is beyond the " +
+                                             std::to_string(*published) + " published events of '" + stream_ +
+                                             "'");
+  }
+  if (!state.empty() && !is_valid_json(state)) return error(errc::invalid_event, "the state is not JSON");
+  return std::nullopt;
+}
+
+// Writes run on the store's background thread, one at a time in the order
+// they were posted (a pool of one thread), so a reset's write follows every
+// commit called before it.
+void consumer_impl::commit(std::uint64_t position, std::string state, commit_handler handler) {
+  std::optional<error> invalid = refuse(position, state);
+  std::uint64_t generation = 0;
+  if (!invalid) {
+    std::lock_guard lock(mutex_);
+    generation = generation_;
+    // Never back over handled events.
+    if (position < position_) invalid.emplace(errc::invalid_argument, behind(position_, position));
   }
   if (invalid)
     return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
   // fsync and rename are blocking: off the caller's executor.
+  boost::asio::post(
+      store_->background_executor(), [self = shared_from_this(), position, generation,
+                                      state = std::move(state), handler = std::move(handler)]() mutable {
+        EVSTORE_TEST_POINT("consumer.commit.write");
+        boost::system::error_code ec;
+        std::string detail;
+        {
+          std::lock_guard serial(self->commit_mutex_);
+          // Checked again in turn: commit() checked against the position before
+          // any commit still in flight, and one of those may have passed this one.
+          std::uint64_t now = 0;
+          bool was_reset = false;
+          {
+            std::lock_guard lock(self->mutex_);
+            now = self->position_;
+            was_reset = generation != self->generation_;
+          }
+          if (was_reset) {
+            ec = make_error_code(errc::invalid_argument);
+            detail = "consumer '" + self->name_ +
+                     "' was reset after this commit was made: subscribe again from its position";
+          } else if (position < now) {
+            ec = make_error_code(errc::invalid_argument);
+            detail = self->behind(now, position);
+          } else if ((ec = self->write(position, state))) {
+            detail = describe_failure("writing the checkpoint " + self->path_, ec);
+          }
+          if (!ec) {
+            std::lock_guard lock(self->mutex_);
+            self->position_ = std::max(self->position_, position);
+            self->state_ = std::move(state);
+          }
+        }
+        complete(std::move(self), std::move(handler), ec, std::move(detail));
+      });
+}
+
+void consumer_impl::reset(std::uint64_t position, std::string state, commit_handler handler) {
+  if (auto invalid = refuse(position, state))
+    return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
+  std::uint64_t generation = 0;
+  {
+    std::lock_guard lock(mutex_);
+    generation = ++generation_;
+  }
   boost::asio::post(store_->background_executor(),
-                    [self = shared_from_this(), position, state = std::move(state),
+                    [self = shared_from_this(), position, generation, state = std::move(state),
                      handler = std::move(handler)]() mutable {
-                      EVSTORE_TEST_POINT("consumer.commit.write");
+                      EVSTORE_TEST_POINT("consumer.reset.write");
                       boost::system::error_code ec;
                       std::string detail;
                       {
                         std::lock_guard serial(self->commit_mutex_);
-                        // Checked again in turn: commit() checked against the position before
-                        // any commit still in flight, and one of those may have passed this one.
-                        if (position < self->position()) {
-                          ec = make_error_code(errc::invalid_argument);
-                          detail = self->behind(position);
-                        } else if ((ec = self->write(position, state))) {
+                        if ((ec = self->write(position, state))) {
                           detail = describe_failure("writing the checkpoint " + self->path_, ec);
-                        }
-                        if (!ec) {
+                        } else {
                           std::lock_guard lock(self->mutex_);
-                          self->position_ = std::max(self->position_, position);
-                          self->state_ = std::move(state);
+                          // A later reset, already called, will write its own position.
+                          if (generation == self->generation_) {
+                            self->position_ = position;
+                            self->state_ = std::move(state);
+                          }
                         }
                       }
                       complete(std::move(self), std::move(handler), ec, std::move(detail));
                     });
 }
 
-std::string consumer_impl::behind(std::uint64_t position) const {
+std::string consumer_impl::behind(std::uint64_t committed, std::uint64_t position) const {
   return "position " + std::to_string(position) + " is behind the committed position " +
-         std::to_string(this->position()) + " of consumer '" + name_ + "'";
+         std::to_string(committed) + " of consumer '" + name_ + "' (reset() moves it back)";
 }
 
 void consumer_impl::complete(std::shared_ptr<consumer_impl> self, commit_handler handler,
@@ -243,6 +303,12 @@ void consumer::async_commit(std::uint64_t position, std::string state,
                             boost::asio::any_completion_handler<detail::detailed_signature> handler) {
   impl_->commit(position, std::move(state),
                 detail::track_work(std::move(handler), impl_->store()->executor()));
+}
+
+void consumer::async_reset(std::uint64_t position, std::string state,
+                           boost::asio::any_completion_handler<detail::detailed_signature> handler) {
+  impl_->reset(position, std::move(state),
+               detail::track_work(std::move(handler), impl_->store()->executor()));
 }
 
 }  // namespace evstore
