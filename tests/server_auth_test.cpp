@@ -66,6 +66,7 @@ std::vector<route> every_route() {
       {"PATCH", "/streams/au-1", event_json("Made"), needs::read},
       {"POST", "/streams/au-2", event_json("Made"), needs::write},
       {"PUT", "/read-streams/rs-new", filter, needs::write},
+      {"PUT", "/consumers/c1?stream=au-1", R"({"position":1})", needs::write},
       {"DELETE", "/read-streams/rs-kept", {}, needs::write},
       {"GET", "/", {}, needs::nothing},
       {"GET", "/console.js", {}, needs::nothing},

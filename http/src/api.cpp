@@ -331,6 +331,13 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
     if (m == "POST" || m == "GET") return done(scavenge(m));
     return done(error_response(405, "method_not_allowed", "use POST to start a scavenge, GET to see it"));
   }
+  if (seg.size() == 2 && seg[0] == "consumers" && m == "PUT") {
+    const auto stream = t->query.find("stream");
+    if (stream == t->query.end())
+      return done(error_response(400, "invalid_argument", "name the consumer's stream: ?stream="));
+    if (!may_read(who, stream->second)) return forbidden("this token may not read '" + stream->second + "'");
+    return reset_consumer(stream->second, seg[1], request.body, done);
+  }
   if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {
     return on_engine([this, name = seg[1], tt = *t, who] { return consumer(name, tt, who); });
   }
@@ -740,6 +747,41 @@ api_response api::consumer(const std::string& name, const target& t, const permi
   api_response r;
   r.body = consumer_json(*named.front());
   return r;
+}
+
+// PUT /consumers/{name}?stream=: {"position": n, "state": {...}}. Opening
+// the consumer takes its lock (consumer_busy while a WebSocket holds it) and
+// reads its file: on the engine's executor, never the network thread.
+void api::reset_consumer(const std::string& stream, const std::string& name, const std::string& body,
+                         std::function<void(api_response)>& done) {
+  boost::system::error_code ec;
+  const boost::json::value v = boost::json::parse(body, ec);
+  const boost::json::object* o = ec ? nullptr : v.if_object();
+  if (o == nullptr) return done(error_response(400, "invalid_argument", "the body must be a JSON object"));
+  for (const auto& member : *o) {
+    if (member.key() != "position" && member.key() != "state")
+      return done(error_response(400, "invalid_argument",
+                                 "unknown member '" + std::string(member.key()) +
+                                     "': a consumer takes position (the next event number) and state"));
+  }
+  std::optional<std::uint64_t> position;
+  if (auto bad = read_limit(*o, "position", position))
+    return done(error_response(400, "invalid_argument", *bad));
+  if (!position) return done(error_response(400, "invalid_argument", "position is required"));
+  const boost::json::value* st = o->if_contains("state");
+  std::string state = st == nullptr || st->is_null() ? std::string() : boost::json::serialize(*st);
+  boost::asio::post(engine_, [this, stream, name, p = *position, state = std::move(state),
+                              done = std::move(done)]() mutable {
+    auto c = store_.consumer(stream, name);
+    if (!c) return done(from_error(c.error()));
+    // The consumer keeps itself (and its lock) until the reset is on disk.
+    c->reset(p, state, [stream, name, p, state, done](boost::system::error_code e, std::string detail) {
+      if (e) return done(from_error({e, std::move(detail)}));
+      api_response r;
+      r.body = consumer_json({p, state, stream, name});
+      done(std::move(r));
+    });
+  });
 }
 
 api_response api::consumers(const permissions& who) const {

@@ -128,6 +128,8 @@ class api {
   void delete_read_stream(const std::string& name, std::function<void(api_response)>& done);
   api_response consumer(const std::string& name, const target& t, const permissions& who) const;
   api_response consumers(const permissions& who) const;
+  void reset_consumer(const std::string& stream, const std::string& name, const std::string& body,
+                      std::function<void(api_response)>& done);
   // POST and GET /admin/scavenge.
   api_response scavenge(const std::string& method);
 

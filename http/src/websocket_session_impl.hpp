@@ -52,14 +52,26 @@ inline std::string invalid_message(std::string_view why) {
   return boost::json::serialize(error_object("invalid_message", why));
 }
 
-// The reply to an ack that was refused: the error body of any route, and the ack.
-inline std::string ack_error(boost::json::object error, std::uint64_t ack) {
-  error["ack"] = ack;
+// How a client advances its consumer. {"commit": n} takes the position to
+// resume at (the next event number, as everywhere: C++ consumer::commit, the
+// position routes show); {"ack": v}, the last version handled, is its older
+// alias (a commit of v + 1). The reply echoes the form used.
+struct consumer_advance {
+  bool is_ack = false;
+  std::uint64_t number = 0;  // as sent: v for an ack, n for a commit
+  std::uint64_t position() const { return is_ack ? number + 1 : number; }
+  const char* key() const { return is_ack ? "ack" : "commit"; }
+};
+
+// The reply to an ack or commit that was refused: the error body of any
+// route, and the number sent.
+inline std::string advance_error(boost::json::object error, const consumer_advance& a) {
+  error[a.key()] = a.number;
   return boost::json::serialize(error);
 }
 
-inline std::string acked(std::uint64_t ack) {
-  return boost::json::serialize(boost::json::object{{"acked", ack}});
+inline std::string advanced(const consumer_advance& a) {
+  return boost::json::serialize(boost::json::object{{a.is_ack ? "acked" : "committed", a.number}});
 }
 
 // Bounded by bytes (see subscription_feed.hpp). The client's messages are
@@ -209,31 +221,33 @@ class websocket_session : public net::connection,
     const auto msg = boost::json::parse(text, jec);
     const auto* o = !jec ? msg.if_object() : nullptr;
     const auto* ack = o ? o->if_contains("ack") : nullptr;
-    if (!consumer_ || ack == nullptr || !ack->is_number()) {
-      enqueue(invalid_message(R"(send {"ack": <version>, "state": {...}} on a consumer subscription)"));
+    const auto* next = o ? o->if_contains("commit") : nullptr;
+    const auto* given = next ? next : ack;
+    if (!consumer_ || given == nullptr || !given->is_number() || (ack && next)) {
+      enqueue(invalid_message(
+          R"(send {"commit": <next position>, "state": {...}} (or {"ack": <last version handled>}) on a consumer subscription)"));
       return read_client();
     }
     boost::system::error_code nec;
-    const auto ack_number = ack->to_number<std::uint64_t>(nec);
+    const consumer_advance a{next == nullptr, given->to_number<std::uint64_t>(nec)};
     if (nec) {
-      enqueue(invalid_message("ack must be a non-negative integer"));
+      enqueue(invalid_message(std::string(a.key()) + " must be a non-negative integer"));
       return read_client();
     }
-    if (ack_number == std::numeric_limits<std::uint64_t>::max()) {
+    if (a.is_ack && a.number == std::numeric_limits<std::uint64_t>::max()) {
       // Its next position (ack + 1) does not exist: it would wrap to 0.
-      enqueue(ack_error(
-          error_object("invalid_argument", "ack " + std::to_string(ack_number) + " has no next position"),
-          ack_number));
+      enqueue(advance_error(
+          error_object("invalid_argument", "ack " + std::to_string(a.number) + " has no next position"), a));
       return read_client();
     }
     std::string state;
     if (const auto* st = o->if_contains("state")) state = boost::json::serialize(*st);
-    commit(ack_number, std::move(state));
+    commit(a, std::move(state));
   }
 
-  // One commit at a time, in the order the acks came: the engine refuses
-  // one that would move the consumer back, and the next message waits.
-  void commit(std::uint64_t ack, std::string state) {
+  // One commit at a time, in the order they came: the engine refuses one
+  // that would move the consumer back, and the next message waits.
+  void commit(consumer_advance a, std::string state) {
     committing_ = true;
     const auto in_flight = st_->metrics.consumer_commits_in_flight.fetch_add(1) + 1;
     auto peak = st_->metrics.consumer_commits_in_flight_peak.load();
@@ -241,12 +255,12 @@ class websocket_session : public net::connection,
            !st_->metrics.consumer_commits_in_flight_peak.compare_exchange_weak(peak, in_flight)) {
     }
     consumer_->commit(
-        ack + 1, state,
+        a.position(), state,
         boost::asio::bind_executor(
-            strand_, [self = shared_from_this(), ack](boost::system::error_code e, std::string detail) {
+            strand_, [self = shared_from_this(), a](boost::system::error_code e, std::string detail) {
               self->committing_ = false;
               self->st_->metrics.consumer_commits_in_flight.fetch_sub(1);
-              self->enqueue(e ? ack_error(error_object({e, std::move(detail)}), ack) : acked(ack));
+              self->enqueue(e ? advance_error(error_object({e, std::move(detail)}), a) : advanced(a));
               self->read_client();
             }));
   }
