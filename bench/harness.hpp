@@ -120,6 +120,7 @@ void scenario_i(context& ctx);  // read_streams.cpp
 void scenario_j(context& ctx);  // follower_lag.cpp
 void scenario_k(context& ctx);  // many_streams.cpp
 void scenario_l(context& ctx);  // scavenge.cpp
+void scenario_m(context& ctx);  // aggregate.cpp
 
 // open_time.cpp: median time of open + destroy of the store in `dir` (which
 // must hold `expect` events), after one warm-up open; and every run's time.

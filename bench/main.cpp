@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     if (ctx.cfg.wants("j")) scenario_j(ctx);
     if (ctx.cfg.wants("k")) scenario_k(ctx);
     if (ctx.cfg.wants("l")) scenario_l(ctx);
+    if (ctx.cfg.wants("m")) scenario_m(ctx);
   } catch (const std::exception& e) {
     std::fprintf(stderr, "evstore_bench: %s\n", e.what());
     write_outputs(ctx.cfg);

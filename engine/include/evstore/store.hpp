@@ -161,6 +161,28 @@ struct store_options {
 };
 
 // One page of a read. Each event owns its bytes (recorded_event::storage).
+// What aggregate() folded.
+template <class State>
+struct folded {
+  State state;
+  // The stream's version the state stands for: its last event's, whether
+  // folded or hidden (what read -> decide -> append(expect::exactly(version))
+  // needs).
+  std::uint64_t version = 0;
+  std::uint64_t events_folded = 0;        // by this call: those after the snapshot, if one was used
+  std::optional<std::uint64_t> snapshot;  // the version of the snapshot it started from
+};
+
+// Snapshots of aggregate()'s folded state, stored per stream and per `name`.
+struct snapshot_options {
+  // The fold and its version ("cart-v3"): give a changed fold a new name,
+  // and it never starts from a snapshot of the old one. Empty: no snapshots.
+  std::string name;
+  // Store a snapshot when a call folded at least this many events (0: only
+  // use snapshots, never store one).
+  std::uint64_t every = 1000;
+};
+
 struct read_page {
   std::vector<recorded_event> events;
   // `from` of the next page in the same direction; meaningful when !end.
@@ -242,6 +264,9 @@ struct store_statistics {
   // with their error until the store is reopened; every other link stays
   // current.
   std::uint64_t failed_links = 0;
+  // aggregate() snapshots written by this process, and those that could not be.
+  std::uint64_t snapshots_stored = 0;
+  std::uint64_t snapshot_failures = 0;
 };
 
 class store {
@@ -373,19 +398,73 @@ class store {
   event_range events(std::string_view stream, read_options options = {}) const;
 
   // Folds a stream's events into a state: evolve(state, event) returns the new
-  // state, or evolve(state&, event) updates it in place.
+  // state, or evolve(state&, event) updates it in place. Returns the state
+  // and the version it stands for. A stream read() refuses is refused here
+  // alike (stream_not_found for one with no events, stream_deleted, ...).
   template <class State, class Evolve>
-  [[nodiscard]] result<State> aggregate(std::string_view stream, State state, Evolve evolve) const {
-    auto range = events(stream);
-    for (const recorded_event& e : range) {
-      if constexpr (std::is_invocable_r_v<State, Evolve&, State&&, const recorded_event&>) {
-        state = evolve(std::move(state), e);
-      } else {
-        evolve(state, e);
+  [[nodiscard]] result<folded<State>> aggregate(std::string_view stream, State state, Evolve evolve) const {
+    return aggregate(
+        stream, std::move(state), std::move(evolve), snapshot_options{.name = {}, .every = 0},
+        [](const State&) { return std::string(); }, [](std::string_view) { return std::optional<State>(); });
+  }
+  // The same, starting from the newest valid snapshot stored under
+  // `snapshots.name` and storing a new one (on the store's background
+  // thread, after this returns) once `snapshots.every` events were folded.
+  // save(const State&) gives the state as JSON text; load(std::string_view
+  // json) gives it back, or nullopt to fold from the start. A snapshot is
+  // used only if it is of this stream as it is now: taken at or below its
+  // version and with the same first visible event (a truncate, a max_count or
+  // max_age window that moved, or a delete and recreate make it stale, and
+  // the fold starts over). Snapshots are a cache: a damaged or missing one
+  // costs a full fold, never a wrong state; a read-only store uses the
+  // writer's and stores none. Errors: read()'s, invalid_argument for a name
+  // that is not a valid stream name (it names a file).
+  template <class State, class Evolve, class Save, class Load>
+  [[nodiscard]] result<folded<State>> aggregate(std::string_view stream, State state, Evolve evolve,
+                                                const snapshot_options& snapshots, Save save,
+                                                Load load) const {
+    auto head = read(stream, {.from = 0, .max_count = 1});
+    if (!head) return head.error();
+    folded<State> out{std::move(state)};
+    std::optional<std::uint64_t> first;  // the stream's first visible event
+    if (!head->events.empty()) first = head->events.front().version;
+    std::uint64_t from = 0;
+    bool have_version = false;
+    if (!snapshots.name.empty()) {
+      auto stored = load_snapshot(stream, snapshots.name, first);
+      if (!stored) return stored.error();
+      if (*stored) {
+        if (std::optional<State> loaded = load(std::string_view((*stored)->second))) {
+          out.state = std::move(*loaded);
+          out.version = (*stored)->first;
+          out.snapshot = (*stored)->first;
+          have_version = true;
+          from = (*stored)->first + 1;
+        }
       }
     }
+    auto range = events(stream, {.from = from});
+    for (const recorded_event& e : range) {
+      if constexpr (std::is_invocable_r_v<State, Evolve&, State&&, const recorded_event&>) {
+        out.state = evolve(std::move(out.state), e);
+      } else {
+        evolve(out.state, e);
+      }
+      out.version = e.version;
+      have_version = true;
+      ++out.events_folded;
+    }
     if (range.error()) return *range.error();
-    return state;
+    if (!have_version) {
+      // Every event hidden (truncated): the state is the initial one, at the stream's version.
+      auto v = stream_version(stream);
+      if (!v) return v.error();
+      out.version = v->value_or(0);
+    }
+    if (snapshots.every != 0 && !snapshots.name.empty() && first && out.events_folded >= snapshots.every) {
+      store_snapshot(stream, snapshots.name, out.version, *first, save(out.state));
+    }
+    return out;
   }
 
   // The version of the stream's last event; nullopt when it has none.
@@ -541,6 +620,15 @@ class store {
                                 boost::asio::any_completion_handler<detail::detailed_signature> handler);
   static void start_callbacks(
       subscription& sub, std::function<void(boost::system::error_code, const subscription_batch&)> on_batch);
+  // aggregate()'s snapshots: the stored (version, state JSON) under `name`
+  // if it is valid for the stream whose first visible event is `first`
+  // (none without one); invalid_argument for a name no file can carry.
+  // Storing one runs on the background thread (a failure is counted in
+  // statistics, never reported: the next fold simply starts further back).
+  [[nodiscard]] result<std::optional<std::pair<std::uint64_t, std::string>>> load_snapshot(
+      std::string_view stream, std::string_view name, std::optional<std::uint64_t> first) const;
+  void store_snapshot(std::string_view stream, std::string_view name, std::uint64_t version,
+                      std::uint64_t first, std::string state) const;
 
   std::shared_ptr<detail::store_impl> impl_;
 };

@@ -31,6 +31,7 @@
 #include "io/io_util.hpp"
 #include "require.hpp"
 #include "store/scavenge_lock.hpp"
+#include "store/snapshot_files.hpp"
 #include "store/store_impl.hpp"
 #include "store/test_hooks.hpp"
 
@@ -346,7 +347,12 @@ result<scavenge_report> store_impl::scavenge(const scavenge_options& options) {
   std::vector<format::scavenge_entry> batch;
   for (const auto& [name, l] : streams) {
     if (is_closed()) return error(errc::store_closed, "the store closed while scavenging");
+    const std::uint64_t erased_before = report.events_erased + batch.size();
     if (auto ok = scavenge_stream(name, l, report.below, batch, report); !ok) return ok.error();
+    // A state folded from events erased now must not outlive them.
+    if (report.events_erased + batch.size() != erased_before) {
+      if (auto ec = remove_snapshots(*this, name)) return error(ec, snapshot_directory(*this, name));
+    }
     ++report.streams;
     if (options.progress) options.progress(report.streams, streams.size());
   }

@@ -209,6 +209,8 @@ store_statistics store_impl::statistics() const {
     st.index_cache_misses = index_cache_->misses();
   }
   st.indexed = indexer_->progress();
+  st.snapshots_stored = stat_snapshots_stored_.load(std::memory_order_relaxed);
+  st.snapshot_failures = stat_snapshot_failures_.load(std::memory_order_relaxed);
   const evstore::error status = indexer_->status();
   st.indexer_error = status.code;
   st.failed_links = indexer_->failed_links();

@@ -278,6 +278,10 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Where consumers keep their checkpoints; empty for a read-only store
   // without store_options::consumer_directory.
   std::string consumer_directory() const;
+  // An aggregate() snapshot written (or not) on the background thread.
+  void count_snapshot(bool stored) {
+    (stored ? stat_snapshots_stored_ : stat_snapshot_failures_).fetch_add(1, std::memory_order_relaxed);
+  }
   bool read_only() const { return options_.read_only; }
   std::uint64_t all_count() const { return all_count_.load(std::memory_order_acquire); }
 
@@ -504,6 +508,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
       stat_fsyncs_{0}, stat_flush_ns_{0};
   std::array<std::atomic<std::uint64_t>, store_statistics::flush_duration_bounds_ns.size() + 1>
       stat_flush_buckets_{};
+
+  std::atomic<std::uint64_t> stat_snapshots_stored_{0}, stat_snapshot_failures_{0};
 
   std::mutex scavenge_mutex_;  // one scavenge() at a time
 
