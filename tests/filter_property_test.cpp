@@ -276,6 +276,15 @@ bool ref_passes(const std::string& op, const ref_value& operand, const ref_value
 
 // read_stream.hpp's rules for what a filter may say.
 bool ref_valid(const filter& f) {
+  // Joins (read_stream.hpp): names non-empty; every nested filter valid.
+  for (const auto& name : f.streams) {
+    if (name.empty()) return false;
+  }
+  for (const auto* list : {&f.any, &f.all}) {
+    for (const filter& sub : *list) {
+      if (!ref_valid(sub)) return false;
+    }
+  }
   const std::function<bool(const ref_value&)> numbers_fit = [&](const ref_value& v) {
     if (v.k == ref_value::number && v.text != "0") {
       const double d = std::strtod(v.text.c_str(), nullptr);  // "+digitsEexponent", correctly rounded
@@ -318,6 +327,14 @@ bool ref_valid(const filter& f) {
 bool ref_matches(const filter& f, const recorded_event& e) {
   if (!f.types.empty() && std::find(f.types.begin(), f.types.end(), e.type) == f.types.end()) return false;
   if (e.stream.substr(0, f.stream_prefix.size()) != f.stream_prefix) return false;
+  if (!f.streams.empty() && std::find(f.streams.begin(), f.streams.end(), e.stream) == f.streams.end())
+    return false;
+  for (const filter& sub : f.all) {
+    if (!ref_matches(sub, e)) return false;
+  }
+  if (!f.any.empty() &&
+      std::none_of(f.any.begin(), f.any.end(), [&](const filter& sub) { return ref_matches(sub, e); }))
+    return false;
   for (const auto& c : f.fields) {
     const std::string_view text = c.in_metadata ? e.metadata : e.data;
     if (text.empty()) return false;
@@ -479,10 +496,22 @@ struct generator {
     const std::string text = chance(20) ? number() : std::string(one);
     return chance(30) ? "[" + text + (chance(50) ? "," + operand() : "") + "]" : text;
   }
-  filter make_filter() {
+  filter make_filter(int depth = 0) {
     filter f;
     if (chance(30)) f.types = {chance(50) ? "A" : "B"};
     if (chance(20)) f.stream_prefix = "s-";
+    // Joins now and then, nested at most twice.
+    if (chance(depth ? 40 : 12)) {
+      static const std::vector<std::string> names = {"s-1", "t-1", "s-2", "s-", ""};
+      for (std::size_t n = 1 + pick(2), i = 0; i < n; ++i) f.streams.push_back(names[pick(names.size())]);
+    }
+    if (depth < 2 && chance(15)) {
+      for (std::size_t n = 1 + pick(3), i = 0; i < n; ++i) f.any.push_back(make_filter(depth + 1));
+    }
+    if (depth < 2 && chance(8)) {
+      for (std::size_t n = 1 + pick(2), i = 0; i < n; ++i) f.all.push_back(make_filter(depth + 1));
+    }
+    if (depth > 0 && chance(60)) return f;  // a nested filter is mostly about streams and types
     for (std::size_t n = 1 + pick(2), i = 0; i < n; ++i) {
       if (chance(10)) {
         f.fields.push_back(
@@ -497,11 +526,22 @@ struct generator {
     }
     return f;
   }
+  // The conditions of a filter and of every filter nested in it.
+  static std::vector<filter::field_condition> all_fields(const filter& f) {
+    std::vector<filter::field_condition> out = f.fields;
+    for (const auto* list : {&f.any, &f.all}) {
+      for (const filter& sub : *list) {
+        auto more = all_fields(sub);
+        out.insert(out.end(), more.begin(), more.end());
+      }
+    }
+    return out;
+  }
   std::string document(const filter& f, bool metadata) {
     // Often built around the filter's own pointers and values, so matches happen.
     std::string out = "{";
     std::size_t n = 0;
-    for (const auto& c : f.fields) {
+    for (const auto& c : all_fields(f)) {
       if (c.in_metadata != metadata || c.pointer.empty() || !chance(70)) continue;
       auto tokens_end = c.pointer.find('/', 1);
       std::string first =
@@ -531,7 +571,8 @@ struct generator {
 
 TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_and_events) {
   generator g{std::mt19937_64(20261130)};
-  std::size_t valid = 0, matched = 0, checked = 0, op_checked = 0, op_matched = 0;
+  std::size_t valid = 0, matched = 0, checked = 0, op_checked = 0, op_matched = 0, join_checked = 0,
+              join_matched = 0;
   for (int round = 0; round < 6000; ++round) {
     const filter f = g.make_filter();
     const bool expect_valid = ref_valid(f);
@@ -542,6 +583,7 @@ TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_an
     const bool has_operators = std::any_of(f.fields.begin(), f.fields.end(), [](const auto& c) {
       return ref_is_operators(ref_parser{c.value}.value());
     });
+    const bool has_joins = !f.streams.empty() || !f.any.empty() || !f.all.empty();
     auto reloaded = filter::from_json(f.to_json());
     ASSERT_TRUE(reloaded) << f.to_json() << ": " << reloaded.error().message();
     ASSERT_EQ(*reloaded, m.definition()) << "stored and reloaded, the same filter";
@@ -552,13 +594,15 @@ TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_an
       if (!detail::is_valid_json(data) || !detail::is_valid_json(metadata.empty() ? "{}" : metadata))
         continue;
       recorded_event e;
-      e.stream = g.chance(70) ? "s-1" : "t-1";
+      e.stream = g.chance(60) ? "s-1" : g.chance(50) ? "t-1" : "s-2";
       e.type = g.chance(50) ? "A" : "B";
       e.data = data;
       e.metadata = metadata;
       const bool expected = ref_matches(f, e);
       op_checked += has_operators;
       op_matched += has_operators && expected;
+      join_checked += has_joins;
+      join_matched += has_joins && expected;
       ASSERT_EQ(m.matches(e), expected) << f.to_json() << "\n data " << data << "\n metadata " << metadata;
       ++checked;
       matched += expected;
@@ -569,10 +613,14 @@ TEST(filter_property, the_matcher_decides_as_the_reference_for_random_filters_an
   EXPECT_GT(matched, 1000u);
   EXPECT_GT(checked - matched, 1000u);
   // And so must filters with operators.
-  std::printf("[filter_property] %zu checks, %zu matched; with operators %zu, %zu matched\n", checked,
-              matched, op_checked, op_matched);
-  EXPECT_GT(op_matched, 400u);
+  std::printf(
+      "[filter_property] %zu checks, %zu matched; with operators %zu, %zu matched; with joins %zu, %zu "
+      "matched\n",
+      checked, matched, op_checked, op_matched, join_checked, join_matched);
+  EXPECT_GT(op_matched, 250u);
   EXPECT_GT(op_checked - op_matched, 1000u);
+  EXPECT_GT(join_matched, 250u);
+  EXPECT_GT(join_checked - join_matched, 1000u);
 }
 
 // The same property through a store: its read streams, after a restart too,

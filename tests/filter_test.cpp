@@ -251,4 +251,102 @@ TEST(filter, operators_survive_json_and_their_order_does_not_matter) {
       m.same_filter(filter{}.where("/total", R"({"$gte":10})").where_metadata("/tags", R"({"$has":"a"})")));
 }
 
+// Joins: names, alternatives (any) and conjunctions (all), nested.
+TEST(filter, joins_take_named_streams_and_alternatives_in_any_combination) {
+  const filter carts_or_order_1 =
+      filter::one_of({filter::of_streams({"order-1", "order-7"}), filter::category("cart")});
+  const detail::filter_matcher m(carts_or_order_1);
+  EXPECT_TRUE(m.matches(event("order-1", "X", "{}")));
+  EXPECT_TRUE(m.matches(event("order-7", "X", "{}")));
+  EXPECT_TRUE(m.matches(event("cart-3", "X", "{}")));
+  EXPECT_FALSE(m.matches(event("order-2", "X", "{}")));
+  EXPECT_FALSE(m.matches(event("order-10", "X", "{}"))) << "a name is exact, not a prefix";
+  // Top-level parts AND the alternatives: only Paid events of those streams.
+  filter paid = carts_or_order_1;
+  paid.types = {"Paid"};
+  EXPECT_TRUE(detail::filter_matcher(paid).matches(event("cart-3", "Paid", "{}")));
+  EXPECT_FALSE(detail::filter_matcher(paid).matches(event("cart-3", "Added", "{}")));
+  // all: every sub-filter.
+  filter both;
+  both.all = {filter::category("cart"), filter{}.where("/total", R"({"$gte":10})")};
+  EXPECT_TRUE(detail::filter_matcher(both).matches(event("cart-1", "X", R"({"total":10})")));
+  EXPECT_FALSE(detail::filter_matcher(both).matches(event("cart-1", "X", R"({"total":9})")));
+  EXPECT_FALSE(detail::filter_matcher(both).matches(event("order-1", "X", R"({"total":10})")));
+  // Nested: (order-1 OR (cart-* AND (Paid OR total >= 100))).
+  filter nested =
+      filter::one_of({filter::of_streams({"order-1"}), [] {
+                        filter c = filter::category("cart");
+                        c.any = {filter::event_types({"Paid"}), filter{}.where("/total", R"({"$gte":100})")};
+                        return c;
+                      }()});
+  const detail::filter_matcher n(nested);
+  EXPECT_TRUE(n.matches(event("order-1", "Added", R"({"total":1})")));
+  EXPECT_TRUE(n.matches(event("cart-1", "Paid", R"({"total":1})")));
+  EXPECT_TRUE(n.matches(event("cart-1", "Added", R"({"total":100})")));
+  EXPECT_FALSE(n.matches(event("cart-1", "Added", R"({"total":99})")));
+  EXPECT_FALSE(n.matches(event("order-2", "Paid", R"({"total":100})")));
+  for (const filter& f : {carts_or_order_1, paid, both, nested}) {
+    ASSERT_TRUE(f.validate()) << f.to_json();
+    auto back = filter::from_json(f.to_json());
+    ASSERT_TRUE(back) << f.to_json() << ": " << back.error().message();
+    EXPECT_EQ(*back, f) << f.to_json();
+    EXPECT_TRUE(detail::filter_matcher(f).same_filter(*back));
+  }
+  EXPECT_FALSE(detail::filter_matcher(nested).same_filter(carts_or_order_1));
+  EXPECT_EQ(filter::event_types({"A"}).to_json().find("any"), std::string::npos)
+      << "a filter without joins keeps its stored form";
+}
+
+TEST(filter, joins_from_json_keep_spelling_and_bad_ones_are_refused) {
+  auto f = filter::from_json(
+      R"({"types":["Paid"],"any":[{"streams":["order-1"]},{"category":"cart","where":{"/data/total":{"$gt":12.50}}}]})");
+  ASSERT_TRUE(f) << f.error().message();
+  ASSERT_EQ(f->any.size(), 2u);
+  EXPECT_EQ(f->any[0].streams, std::vector<std::string>{"order-1"});
+  EXPECT_EQ(f->any[1].stream_prefix, "cart-");
+  EXPECT_EQ(f->any[1].fields.at(0).value, R"({"$gt":12.50})");
+  const std::vector<std::pair<std::string, std::string>> refused = {
+      {R"({"any":[]})", "non-empty array of filters"},
+      {R"({"all":{}})", "non-empty array of filters"},
+      {R"({"streams":[]})", "non-empty array of names"},
+      {R"({"streams":["a",1]})", "non-empty array of names"},
+      {R"({"streams":[""]})", "empty stream name"},
+      {R"({"any":[{"typo":1}]})", "unknown key"},
+      {R"({"any":[{"where":{"/data/x":{"$nope":1}}}]})", "unknown operator"},
+      {R"({"any":[{"any":[{"any":[{"any":[{"any":[{"types":["A"]}]}]}]}]}]})", "nested deeper than 4"},
+  };
+  for (const auto& [json, reason] : refused) {
+    auto r = filter::from_json(json);
+    ASSERT_FALSE(r) << json;
+    EXPECT_EQ(r.error().code, errc::invalid_argument) << json;
+    EXPECT_NE(r.error().message().find(reason), std::string::npos) << json << ": " << r.error().message();
+  }
+  EXPECT_TRUE(filter::from_json(R"({"any":[{"any":[{"any":[{"any":[{"types":["A"]}]}]}]}]})"))
+      << "4 levels are allowed";
+  filter wide;
+  for (int i = 0; i < 1100; ++i) wide.streams.push_back("s-" + std::to_string(i));
+  auto too_wide = wide.validate();
+  ASSERT_FALSE(too_wide);
+  EXPECT_NE(too_wide.error().message().find("more than 1024 parts"), std::string::npos);
+}
+
+// What an access check of a read stream relies on.
+TEST(filter, stream_prefixes_bound_every_stream_a_filter_can_take) {
+  using prefixes = std::optional<std::vector<std::string>>;
+  EXPECT_EQ(filter::event_types({"A"}).stream_prefixes(), std::nullopt);
+  EXPECT_EQ(filter::category("cart").stream_prefixes(), prefixes({"cart-"}));
+  EXPECT_EQ(filter::of_streams({"a-1", "b-2"}).stream_prefixes(), prefixes({"a-1", "b-2"}));
+  EXPECT_EQ(filter::one_of({filter::of_streams({"a-1"}), filter::category("c")}).stream_prefixes(),
+            prefixes({"a-1", "c-"}));
+  EXPECT_EQ(filter::one_of({filter::of_streams({"a-1"}), filter::event_types({"A"})}).stream_prefixes(),
+            std::nullopt)
+      << "one alternative of any stream: any stream";
+  filter bounded_by_all = filter::event_types({"A"});
+  bounded_by_all.all = {filter::event_types({"B"}), filter::category("x")};
+  EXPECT_EQ(bounded_by_all.stream_prefixes(), prefixes({"x-"}));
+  filter prefix_and_any = filter::category("x");
+  prefix_and_any.any = {filter::event_types({"A"})};
+  EXPECT_EQ(prefix_and_any.stream_prefixes(), prefixes({"x-"}));
+}
+
 }  // namespace

@@ -138,7 +138,11 @@ TEST_F(scoped_token_server_test, a_bound_token_reads_and_appends_within_its_pref
   for (const auto& [name, filter] :
        {std::pair{"orders-made", R"({"filter":{"types":["Made"],"streamPrefix":"orders-"}})"},
         std::pair{"orders-any-made", R"({"filter":{"types":["Made"]}})"},
-        std::pair{"everything-made", R"({"filter":{"types":["Made"]}})"}}) {
+        std::pair{"everything-made", R"({"filter":{"types":["Made"]}})"},
+        // Joins: judged by every alternative's streams.
+        std::pair{"orders-joined", R"({"filter":{"any":[{"streams":["orders-1"]},{"category":"orders"}]}})"},
+        std::pair{"orders-and-invoices",
+                  R"({"filter":{"any":[{"streams":["orders-1"]},{"streams":["invoices-1"]}]}})"}}) {
     auto made = http({.method = "PUT",
                       .path = std::string("/read-streams/") + name,
                       .body = std::string(filter),
@@ -157,12 +161,13 @@ TEST_F(scoped_token_server_test, a_bound_token_reads_and_appends_within_its_pref
   EXPECT_EQ(http({.method = "HEAD", .path = "/streams/orders-1", .headers = as(orders_writer)}).status, 200);
   EXPECT_EQ(get("/streams/$ce-orders", as(orders_writer)).status, 200);
   EXPECT_EQ(get("/streams/orders-made", as(orders_writer)).status, 200);
+  EXPECT_EQ(get("/streams/orders-joined", as(orders_writer)).status, 200);
   EXPECT_EQ(post("/streams/orders-2", event_json("Made"), as(orders_writer)).status, 201);
   EXPECT_EQ(get("/consumers/mailer?stream=orders-1", as(orders_writer)).status, 200);
   auto one = get("/consumers/mailer", as(orders_writer));
   EXPECT_EQ(one.status, 200) << "the other mailer is not there for this token: " << one;
   EXPECT_EQ(listed("/streams", orders_writer),
-            (std::vector<std::string>{"orders-1", "orders-2", "orders-made"}));
+            (std::vector<std::string>{"orders-1", "orders-2", "orders-joined", "orders-made"}));
   EXPECT_EQ(listed("/consumers", orders_writer), (std::vector<std::string>{"orders-1"}));
   auto live = http({.path = "/streams/orders-1?live=true",
                     .headers = {"Accept: text/event-stream", as(orders_writer)[0]},
@@ -191,6 +196,7 @@ TEST_F(scoped_token_server_test, a_bound_token_reads_and_appends_within_its_pref
            {"GET", "/streams/everything-made", {}},
            {"GET", "/streams/orders-any-made", {}},
            {"HEAD", "/streams/orders-any-made", {}},
+           {"GET", "/streams/orders-and-invoices", {}},
            {"GET", "/consumers/mailer?stream=invoices-1", {}},
            {"PUT", "/read-streams/orders-new", R"({"filter":{"types":["Made"]}})"},
            {"DELETE", "/read-streams/orders-made", {}},

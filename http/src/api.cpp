@@ -222,10 +222,13 @@ api::api(store& s, boost::asio::any_io_executor engine_executor, api_options opt
 namespace {
 
 // A read stream's events come from the streams its filter takes: a token
-// bound to prefixes reads it only when the filter's stream prefix is within them.
+// bound to prefixes reads it only when each prefix (or name) the filter
+// bounds its streams by is within them.
 bool may_read_links(const permissions& who, const evstore::filter& f) {
   if (who.whole_store()) return who.may_read();
-  return !f.stream_prefix.empty() && who.may_read_all_of(f.stream_prefix);
+  const auto prefixes = f.stream_prefixes();
+  return prefixes && std::all_of(prefixes->begin(), prefixes->end(),
+                                 [&](const std::string& p) { return !p.empty() && who.may_read_all_of(p); });
 }
 
 std::string not_in_acl(std::string_view what, const std::string& stream) {
@@ -239,8 +242,7 @@ bool api::may_read(const permissions& who, std::string_view stream) const {
   if (!stream.starts_with('$')) {
     // An in-memory list (a few definitions), not a disk read.
     for (const read_stream_info& r : store_.list_read_streams()) {
-      if (r.name == stream)
-        return may_read_links(who, r.filter) && all_listed_to_read(who, r.filter.stream_prefix);
+      if (r.name == stream) return may_read_links(who, r.filter) && filter_listed_to_read(who, r.filter);
     }
   }
   return who.may_read(stream) && listed_to_read(who, stream);
@@ -267,6 +269,14 @@ bool api::all_listed_to_read(const permissions& who, std::string_view prefix) co
   if (prefix.starts_with('$')) prefix = {};
   const auto lists = store_.access_lists(prefix);
   return std::all_of(lists.begin(), lists.end(), [&](const auto& l) { return who.listed_in(l.second.read); });
+}
+
+bool api::filter_listed_to_read(const permissions& who, const evstore::filter& f) const {
+  if (who.may_administer()) return true;
+  const auto prefixes = f.stream_prefixes();
+  if (!prefixes) return all_listed_to_read(who, "");
+  return std::all_of(prefixes->begin(), prefixes->end(),
+                     [&](const std::string& p) { return all_listed_to_read(who, p); });
 }
 
 void api::handle(api_request request, std::function<void(api_response)> done) {
@@ -652,7 +662,7 @@ api_response api::list(const target& t, const permissions& who) const {
   }
   if (offset == 0) {
     for (const auto& r : store_.list_read_streams()) {
-      if (!may_read_links(who, r.filter) || !all_listed_to_read(who, r.filter.stream_prefix)) continue;
+      if (!may_read_links(who, r.filter) || !filter_listed_to_read(who, r.filter)) continue;
       if (!first) body += ',';
       first = false;
       body += "{\"stream\":" + json_string(r.name) +

@@ -141,6 +141,9 @@ class api {
   // Every access list among the streams whose names start with `prefix`
   // lets `who` read.
   bool all_listed_to_read(const permissions& who, std::string_view prefix) const;
+  // Every access list among the streams a read stream's filter may take
+  // (filter::stream_prefixes) lets `who` read.
+  bool filter_listed_to_read(const permissions& who, const evstore::filter& f) const;
 
   store& store_;
   boost::asio::any_io_executor engine_;

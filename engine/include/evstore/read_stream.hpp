@@ -30,6 +30,7 @@
 #include <evstore/error.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -48,11 +49,39 @@ struct filter {
   std::vector<std::string> types;  // any of these (empty: any type)
   std::string stream_prefix;       // empty: any stream
   std::vector<field_condition> fields;
+  // Joins (node-event-storage's fromStreams): the event's stream is one of
+  // these names (empty: any); it matches at least one filter of `any` (empty:
+  // no such condition); it matches every filter of `all`. Nested up to
+  // max_nesting levels; every part given must hold, as above.
+  std::vector<std::string> streams;
+  std::vector<filter> any;
+  std::vector<filter> all;
+  static constexpr std::size_t max_nesting = 4;
+  static constexpr std::size_t max_parts =
+      1024;  // names, conditions and filters in one filter, nested included
 
   static filter event_types(std::vector<std::string> t) { return filter{std::move(t), {}, {}}; }
   // Streams named "<c>-...".
   static filter category(std::string_view c) { return filter{{}, std::string(c) + "-", {}}; }
   static filter prefix(std::string p) { return filter{{}, std::move(p), {}}; }
+  // Events of these streams (exactly these names), in global order.
+  static filter of_streams(std::vector<std::string> names) {
+    filter f;
+    f.streams = std::move(names);
+    return f;
+  }
+  // Events any of `alternatives` matches: filter::one_of({filter::of_streams({"a"}), filter::category("c")}).
+  static filter one_of(std::vector<filter> alternatives) {
+    filter f;
+    f.any = std::move(alternatives);
+    return f;
+  }
+
+  // The stream-name prefixes that bound the streams this filter may take
+  // events from (an exact name counts as a prefix of itself); nullopt if it
+  // may take any stream's. What an access check of a read stream needs: a
+  // reader must be allowed every stream under each of them.
+  std::optional<std::vector<std::string>> stream_prefixes() const;
   // A condition on the value at `pointer`: `json_value` is what "where" holds
   // in JSON, a plain value ("1000") or operators ("{\"$gt\":1000}").
   filter& where(std::string pointer, std::string json_value) {
@@ -64,9 +93,10 @@ struct filter {
     return *this;
   }
 
-  // {"types":[...],"streamPrefix":"...","where":{"/data/a":1,"/metadata/b":"x"}} (docs/http.md).
-  // from_json also takes "category": "c" (prefix "c-") and the long form
-  // "fields":[{"in":"data","pointer":"/a","value":1}].
+  // {"types":[...],"streamPrefix":"...","where":{"/data/a":1,"/metadata/b":"x"},
+  //  "streams":[...],"any":[{...}],"all":[{...}]} (docs/http.md); "streams", "any" and
+  // "all" only when given. from_json also takes "category": "c" (prefix "c-")
+  // and the long form "fields":[{"in":"data","pointer":"/a","value":1}].
   std::string to_json() const;
   // to_json() writes "where" unless two conditions share a pointer, then
   // "fields"; REQUIRES validate() succeeded. from_json(to_json()) == *this
@@ -84,7 +114,10 @@ struct filter {
   // value that is not JSON or is nested deeper than 64, a number a double
   // cannot hold (1e400, 1e-400), an unknown operator ({"$foo": 1}), an
   // operator given twice or beside plain members, an ordering operator
-  // without a number or string, $in or $hasAny without a non-empty array.
+  // without a number or string, $in or $hasAny without a non-empty array,
+  // an empty or non-UTF-8 stream name, filters nested deeper than
+  // max_nesting or holding more than max_parts parts, in JSON an empty "any",
+  // "all" or "streams".
   [[nodiscard]] result<void> validate() const;
 
   friend bool operator==(const filter&, const filter&) = default;

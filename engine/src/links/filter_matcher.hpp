@@ -7,6 +7,7 @@
 #include <evstore/read_stream.hpp>
 #include <evstore/types.hpp>
 
+#include <string>
 #include <vector>
 
 namespace evstore::detail {
@@ -27,6 +28,8 @@ class filter_matcher {
  private:
   filter filter_;
   std::vector<std::vector<filter_check>> checks_;  // one list per field
+  std::vector<std::string> sorted_streams_;        // filter_.streams, for binary search
+  std::vector<filter_matcher> any_, all_;          // the nested filters
   bool valid_ = true;
 };
 

@@ -113,7 +113,7 @@ std::string filter::to_json() const {
     for (std::size_t i = 0; i < fields.size(); ++i) {
       out += (i ? "," : "") + json_string(key(fields[i])) + ":" + compact(fields[i].value);
     }
-    out += "}}";
+    out += "}";
   } else {
     // Two conditions on one pointer: "where" (an object) cannot hold both.
     out += ",\"fields\":[";
@@ -122,12 +122,76 @@ std::string filter::to_json() const {
              "\",\"pointer\":" + json_string(fields[i].pointer) + ",\"value\":" + compact(fields[i].value) +
              "}";
     }
-    out += "]}";
+    out += "]";
+  }
+  // Joins: only when given, so that filters without them keep their stored form.
+  if (!streams.empty()) {
+    out += ",\"streams\":[";
+    for (std::size_t i = 0; i < streams.size(); ++i) out += (i ? "," : "") + json_string(streams[i]);
+    out += "]";
+  }
+  for (const auto& [name, list] :
+       {std::pair<const char*, const std::vector<filter>*>{"any", &any}, {"all", &all}}) {
+    if (list->empty()) continue;
+    out += ",\"" + std::string(name) + "\":[";
+    for (std::size_t i = 0; i < list->size(); ++i) out += (i ? "," : "") + (*list)[i].to_json();
+    out += "]";
+  }
+  return out + "}";
+}
+
+std::optional<std::vector<std::string>> filter::stream_prefixes() const {
+  // Every part given must hold: one part that bounds the streams bounds the filter.
+  if (!stream_prefix.empty()) return std::vector<std::string>{stream_prefix};
+  if (!streams.empty()) return streams;
+  for (const filter& f : all) {
+    if (auto p = f.stream_prefixes()) return p;
+  }
+  if (any.empty()) return std::nullopt;
+  std::vector<std::string> out;
+  for (const filter& f : any) {
+    auto p = f.stream_prefixes();
+    if (!p) return std::nullopt;  // one alternative takes any stream
+    out.insert(out.end(), p->begin(), p->end());
   }
   return out;
 }
 
+namespace {
+
+// The checks of validate() at nesting `level`, counting the parts seen.
+[[nodiscard]] result<void> validate_at(const filter& f, std::size_t level, std::size_t& parts);
+
+}  // namespace
+
 result<void> filter::validate() const {
+  std::size_t parts = 0;
+  return validate_at(*this, 0, parts);
+}
+
+namespace {
+
+result<void> validate_at(const filter& f, std::size_t level, std::size_t& parts) {
+  if (level > filter::max_nesting) {
+    return bad_filter("filters nested deeper than " + std::to_string(filter::max_nesting) + " levels");
+  }
+  parts += 1 + f.types.size() + f.fields.size() + f.streams.size();
+  if (parts > filter::max_parts) {
+    return bad_filter("more than " + std::to_string(filter::max_parts) +
+                      " parts (types, conditions, stream names, filters) in one filter");
+  }
+  for (const auto& name : f.streams) {
+    if (name.empty()) return bad_filter("empty stream name in \"streams\"");
+    if (!is_utf8(name)) return bad_filter("a name in \"streams\" is not UTF-8");
+  }
+  for (const auto* list : {&f.any, &f.all}) {
+    for (const filter& sub : *list) {
+      if (auto r = validate_at(sub, level + 1, parts); !r) return r;
+    }
+  }
+  const auto& types = f.types;
+  const auto& stream_prefix = f.stream_prefix;
+  const auto& fields = f.fields;
   for (const auto& type : types) {
     if (type.empty()) return bad_filter("empty event type");
     if (!is_utf8(type)) return bad_filter("an event type is not UTF-8");
@@ -156,13 +220,66 @@ result<void> filter::validate() const {
   return {};
 }
 
+}  // namespace
+
+namespace {
+
+// Each nested filter adds two levels: {"any":[{...}]}.
+constexpr std::size_t max_filter_depth = detail::max_json_depth + envelope_depth + 2 * filter::max_nesting;
+
+[[nodiscard]] result<filter> filter_from_json(std::string_view json, std::size_t level);
+
+// "streams", "any" and "all" of `o` (the object `json`) into `f`.
+[[nodiscard]] result<void> read_joins(std::string_view json, const boost::json::object& o, filter& f,
+                                      std::size_t level) {
+  if (auto* s = o.if_contains("streams")) {
+    if (!s->is_array() || s->as_array().empty())
+      return bad_filter("\"streams\" must be a non-empty array of names");
+    for (const auto& x : s->as_array()) {
+      if (!x.is_string()) return bad_filter("\"streams\" must be a non-empty array of names");
+      f.streams.emplace_back(x.as_string());
+    }
+  }
+  for (const auto& [key, out] :
+       {std::pair<const char*, std::vector<filter>*>{"any", &f.any}, {"all", &f.all}}) {
+    const auto* list = o.if_contains(key);
+    if (list == nullptr) continue;
+    if (!list->is_array() || list->as_array().empty()) {
+      return bad_filter("\"" + std::string(key) + "\" must be a non-empty array of filters");
+    }
+    if (level + 1 > filter::max_nesting) {
+      return bad_filter("filters nested deeper than " + std::to_string(filter::max_nesting) + " levels");
+    }
+    // Each from its text, so that its values keep their spelling.
+    for (const std::string_view sub : detail::raw_elements(*detail::raw_member(json, key))) {
+      auto parsed = filter_from_json(sub, level + 1);
+      if (!parsed) return parsed.error();
+      out->push_back(std::move(*parsed));
+    }
+  }
+  return {};
+}
+
+}  // namespace
+
 result<filter> filter::from_json(std::string_view json) {
+  auto f = filter_from_json(json, 0);
+  if (!f) return f.error();
+  if (auto r = f->validate(); !r) return r.error();
+  return f;
+}
+
+namespace {
+
+result<filter> filter_from_json(std::string_view json, std::size_t level) {
   boost::json::parse_options opts;
-  opts.max_depth = detail::max_json_depth + envelope_depth;
+  opts.max_depth = max_filter_depth;
   boost::system::error_code ec;
   auto v = boost::json::parse(json, ec, {}, opts);
   if (ec || !v.is_object()) return bad_filter("not a JSON object");
-  if (auto r = check_keys(json, {"types", "streamPrefix", "category", "where", "fields"}, ""); !r)
+  if (auto r = check_keys(
+          json, {"types", "streamPrefix", "category", "where", "fields", "streams", "any", "all"}, "");
+      !r)
     return r.error();
   const auto& o = v.as_object();
   filter f;
@@ -190,13 +307,15 @@ result<filter> filter::from_json(std::string_view json) {
   if (auto* fs = o.if_contains("fields")) {
     if (auto r = read_fields(json, *fs, f); !r) return r.error();
   }
-  if (auto r = f.validate(); !r) return r.error();
+  if (auto r = read_joins(json, o, f, level); !r) return r.error();
   return f;
 }
 
+}  // namespace
+
 result<filter> filter::from_json_member(std::string_view json, std::string_view key) {
   boost::json::parse_options opts;
-  opts.max_depth = detail::max_json_depth + envelope_depth + 1;
+  opts.max_depth = max_filter_depth + 1;
   boost::system::error_code ec;
   auto v = boost::json::parse(json, ec, {}, opts);
   if (ec || !v.is_object() || !v.as_object().contains(key)) {
@@ -221,12 +340,29 @@ filter_matcher::filter_matcher(const filter& f) : filter_(f) {
     valid_ = valid_ && checks.has_value();
     checks_.push_back(checks ? std::move(*checks) : std::vector<filter_check>{});
   }
+  sorted_streams_ = filter_.streams;
+  std::sort(sorted_streams_.begin(), sorted_streams_.end());
+  // The nested filters' matchers; the definition keeps their compacted values.
+  for (auto [defs, matchers] : {std::pair{&filter_.any, &any_}, std::pair{&filter_.all, &all_}}) {
+    for (filter& sub : *defs) {
+      matchers->emplace_back(sub);
+      sub = matchers->back().definition();
+      valid_ = valid_ && matchers->back().valid_;
+    }
+  }
 }
 
 bool filter_matcher::same_filter(const filter& f) const {
-  if (f.types != filter_.types || f.stream_prefix != filter_.stream_prefix ||
-      f.fields.size() != filter_.fields.size()) {
+  if (f.types != filter_.types || f.stream_prefix != filter_.stream_prefix || f.streams != filter_.streams ||
+      f.fields.size() != filter_.fields.size() || f.any.size() != any_.size() ||
+      f.all.size() != all_.size()) {
     return false;
+  }
+  for (std::size_t i = 0; i < any_.size(); ++i) {
+    if (!any_[i].same_filter(f.any[i])) return false;
+  }
+  for (std::size_t i = 0; i < all_.size(); ++i) {
+    if (!all_[i].same_filter(f.all[i])) return false;
   }
   for (std::size_t i = 0; i < f.fields.size(); ++i) {
     const auto& a = f.fields[i];
@@ -249,6 +385,9 @@ bool filter_matcher::matches(const recorded_event& e) const {
     return false;
   }
   if (!e.stream.starts_with(filter_.stream_prefix)) return false;
+  if (!sorted_streams_.empty() &&
+      !std::binary_search(sorted_streams_.begin(), sorted_streams_.end(), e.stream))
+    return false;
   // The value at each pointer is found in the event's text (valid JSON: the
   // append checked it) and only that value is parsed.
   for (std::size_t i = 0; i < filter_.fields.size(); ++i) {
@@ -261,7 +400,11 @@ bool filter_matcher::matches(const recorded_event& e) const {
       if (!passes(check, *v)) return false;
     }
   }
-  return true;
+  for (const filter_matcher& m : all_) {
+    if (!m.matches(e)) return false;
+  }
+  return any_.empty() ||
+         std::any_of(any_.begin(), any_.end(), [&](const filter_matcher& m) { return m.matches(e); });
 }
 
 }  // namespace evstore::detail
