@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <stdexcept>
+#include <thread>
 
 using namespace evstore;
 using namespace evstore::testing;
@@ -248,7 +249,58 @@ TEST_F(aggregate_snapshot_test, a_read_only_store_uses_the_writers_snapshots_and
   ASSERT_TRUE(f) << f.error().message();
   EXPECT_EQ(f->snapshot, 39u);
   EXPECT_EQ(f->state, expected_tally(0, 45));
-  EXPECT_EQ(follower->statistics().snapshots_stored, 0u);
+  // Had the follower stored its fold, the writer would now start from 44.
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(follower->statistics().snapshots_stored + follower->statistics().snapshot_failures, 0u);
+  auto writer_side = fold(s, "f-1", {.name = "tally-v1", .every = 0});
+  ASSERT_TRUE(writer_side);
+  EXPECT_EQ(writer_side->snapshot, 39u);
+}
+
+// Snapshots are for write streams: the entries of $ and read streams are
+// numbered apart from the events' versions and hide events anywhere.
+TEST_F(aggregate_snapshot_test, snapshots_of_system_and_read_streams_are_refused_and_versions_are_sequences) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "cart-1", numbered(0, 3)).ec);
+  ASSERT_FALSE(append_wait(s, "cart-2", numbered(3, 3)).ec);
+  ASSERT_TRUE(wait_until([&] { return s.statistics().indexed >= 6; }));
+  for (const char* stream : {"$ce-cart", "$all", "$et-Added"}) {
+    auto refused = fold(s, stream, {.name = "tally-v1", .every = 1});
+    ASSERT_FALSE(refused) << stream;
+    EXPECT_EQ(refused.error().code, errc::invalid_argument) << stream;
+    auto plain = s.aggregate(stream, tally{}, add);
+    ASSERT_TRUE(plain) << stream << ": " << plain.error().message();
+    EXPECT_EQ(plain->state, expected_tally(0, 6)) << stream;
+    EXPECT_EQ(plain->version, 5u) << stream << ": the last entry's number in the stream read";
+  }
+}
+
+// Buffered appends are read before they are durable; a snapshot is. After a
+// power loss took the events it was folded from, other events appended at
+// the same versions must not be folded onto it.
+TEST(aggregate_snapshot_power_loss, a_snapshot_of_events_lost_to_a_power_loss_is_not_used) {
+  io_thread io;
+  auto mem = std::make_shared<memory_file_system>();
+  auto fault = std::make_shared<fault_injecting_file_system>(mem);
+  const snapshot_options o{.name = "tally-v1", .every = 1};
+  {
+    auto s = store::open(io.executor(), {.directory = "/s", .file_system = fault});
+    ASSERT_TRUE(s);
+    ASSERT_FALSE(append_wait(*s, "acc-1", numbered(1000, 10)).ec);  // buffered: not synced
+    ASSERT_TRUE(s->aggregate("acc-1", tally{}, add, o, save, load));
+    ASSERT_TRUE(wait_until([&] { return s->statistics().snapshots_stored >= 1; }));
+    fault->crash_after(0);
+  }
+  ASSERT_TRUE(wait_for_store_gone(*mem, "/s"));
+  mem->power_loss(power_loss_mode::synced_only, 1);
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = mem});
+  ASSERT_TRUE(s) << s.error().message();
+  ASSERT_EQ(s->read("acc-1").error().code, errc::stream_not_found) << "the appends were lost";
+  ASSERT_FALSE(append_wait(*s, "acc-1", numbered(0, 12)).ec);
+  auto after = s->aggregate("acc-1", tally{}, add, o, save, load);
+  ASSERT_TRUE(after) << after.error().message();
+  EXPECT_FALSE(after->snapshot) << "folded to version 9 of events that are gone";
+  EXPECT_EQ(after->state, expected_tally(0, 12));
 }
 
 }  // namespace

@@ -186,4 +186,64 @@ TEST_F(consumer_reset_test, commits_and_resets_racing_leave_memory_and_disk_agre
   std::printf("[consumer_reset] commits refused by resets or as behind: %d of 200\n", refused.load());
 }
 
+// A projection loop that handled a batch before the reset must not move the
+// consumer forward after it: its subscription ends, and commits are refused
+// until the application subscribes again.
+TEST_F(consumer_reset_test, a_reset_ends_the_consumers_subscriptions_and_commits_wait_for_a_new_one) {
+  store s = open();
+  ASSERT_FALSE(append_wait(s, "orders", make_events(10)).ec);
+  auto c = s.consumer("orders", "projection");
+  ASSERT_TRUE(c);
+  auto sub = c->subscribe({.max_batch = 100});
+  ASSERT_TRUE(sub);
+  std::promise<std::uint64_t> first;
+  sub->next([&](boost::system::error_code, subscription_batch b) { first.set_value(b.next); });
+  const std::uint64_t handled = first.get_future().get();
+  ASSERT_EQ(handled, 10u);
+  ASSERT_FALSE(reset_wait(*c, 0, ""));
+  std::promise<boost::system::error_code> ended;
+  sub->next([&](boost::system::error_code ec, subscription_batch) { ended.set_value(ec); });
+  auto end = ended.get_future();
+  ASSERT_EQ(end.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ(end.get(), boost::asio::error::operation_aborted) << "the old loop ends";
+  std::promise<std::string> refused;
+  c->commit(handled, "", [&](boost::system::error_code ec, std::string d) {
+    EXPECT_EQ(ec, errc::invalid_argument);
+    refused.set_value(std::move(d));
+  });
+  EXPECT_NE(refused.get_future().get().find("subscribe again before committing"), std::string::npos);
+  EXPECT_EQ(c->position(), 0u);
+  EXPECT_EQ(versions_from(*c, 10).size(), 10u) << "a new subscription replays from 0";
+  EXPECT_FALSE(commit_wait(*c, 10, "")) << "and its commits count";
+}
+
+#if defined(EVSTORE_TEST_HOOKS)
+// Two resets in a row, the second failing: memory must say what the disk says.
+TEST(consumer_reset_faults, a_failed_reset_after_a_written_one_leaves_memory_as_the_disk) {
+  io_thread io;
+  auto fault = std::make_shared<fault_injecting_file_system>(std::make_shared<memory_file_system>());
+  auto s = store::open(io.executor(), {.directory = "/s", .file_system = fault});
+  ASSERT_TRUE(s);
+  ASSERT_FALSE(append_wait(*s, "orders", make_events(10)).ec);
+  auto c = s->consumer("orders", "projection");
+  ASSERT_TRUE(c);
+  ASSERT_FALSE(commit_wait(*c, 8, ""));
+  std::atomic<int> writes{0};
+  std::promise<void> both_called;
+  std::shared_future<void> called = both_called.get_future().share();
+  detail::scoped_test_point second_fails("consumer.reset.write", [&, called] {
+    called.wait();
+    if (++writes == 2) fault->fail_operation(0, make_error_code(std::errc::no_space_on_device), true);
+  });
+  std::promise<boost::system::error_code> a, b;
+  c->reset(0, "", [&](boost::system::error_code ec) { a.set_value(ec); });
+  c->reset(5, "", [&](boost::system::error_code ec) { b.set_value(ec); });
+  both_called.set_value();
+  EXPECT_FALSE(a.get_future().get());
+  EXPECT_TRUE(b.get_future().get());
+  EXPECT_EQ(c->position(), 0u) << "the written reset, as on disk";
+  EXPECT_EQ(s->consumer_state("orders", "projection")->position, 0u);
+}
+#endif
+
 }  // namespace

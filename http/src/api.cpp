@@ -346,6 +346,8 @@ void api::handle(api_request request, std::function<void(api_response)> done) {
     if (stream == t->query.end())
       return done(error_response(400, "invalid_argument", "name the consumer's stream: ?stream="));
     if (!may_read(who, stream->second)) return forbidden("this token may not read '" + stream->second + "'");
+    // A reset rewrites what the consumer has done: a change of the stream's, as a write is.
+    if (!listed_to_write(who, stream->second)) return forbidden(not_in_acl("write", stream->second));
     return reset_consumer(stream->second, seg[1], request.body, done);
   }
   if (seg.size() == 2 && seg[0] == "consumers" && m == "GET") {

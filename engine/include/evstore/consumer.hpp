@@ -89,12 +89,14 @@ class consumer {
 
   // Moves the consumer to `position` (any position up to the stream's
   // published events, backwards too: rebuilding a projection is reset(0, ""))
-  // with `state_json`, atomically and durably, as commit() does. Every commit
-  // called before the reset and not yet on disk is refused (invalid_argument)
-  // rather than applied after it: a batch handled before a rewind never moves
-  // the consumer forward again. A subscription made before keeps its place:
-  // subscribe again once the reset completes. Errors as commit()'s, less
-  // going backwards.
+  // with `state_json`, atomically and durably, as commit() does. A batch
+  // handled before a rewind never moves the consumer forward again: every
+  // commit called before the reset and not yet on disk is refused
+  // (invalid_argument) rather than applied after it, the subscriptions this
+  // consumer's subscribe() made end (operation_aborted), and commits are
+  // refused ("subscribe again before committing") until subscribe() is
+  // called again — once the reset has completed, so that it starts at the
+  // new position. Errors as commit()'s, less going backwards.
   template <class CompletionToken>
   auto reset(std::uint64_t position, std::string state_json, CompletionToken&& token) {
     return detail::initiate_detailed(std::forward<CompletionToken>(token),

@@ -167,7 +167,7 @@ struct folded {
   State state;
   // The stream's version the state stands for: its last event's, whether
   // folded or hidden (what read -> decide -> append(expect::exactly(version))
-  // needs).
+  // needs); for $ and read streams, the last entry's number (sequence).
   std::uint64_t version = 0;
   std::uint64_t events_folded = 0;        // by this call: those after the snapshot, if one was used
   std::optional<std::uint64_t> snapshot;  // the version of the snapshot it started from
@@ -412,13 +412,16 @@ class store {
   // thread, after this returns) once `snapshots.every` events were folded.
   // save(const State&) gives the state as JSON text; load(std::string_view
   // json) gives it back, or nullopt to fold from the start. A snapshot is
-  // used only if it is of this stream as it is now: taken at or below its
-  // version and with the same first visible event (a truncate, a max_count or
-  // max_age window that moved, or a delete and recreate make it stale, and
-  // the fold starts over). Snapshots are a cache: a damaged or missing one
+  // used only if it is of this stream as it is now: with the same first
+  // visible event and the very event it was folded to still at its version
+  // (a truncate, a max_count or max_age window that moved, a delete and
+  // recreate, events lost to a power loss and appended again, or a repair
+  // make it stale, and the fold starts over). Snapshots are kept for write
+  // streams only (invalid_argument for $ and read streams). Snapshots are a cache: a damaged or missing one
   // costs a full fold, never a wrong state; a read-only store uses the
   // writer's and stores none. Errors: read()'s, invalid_argument for a name
-  // that is not a valid stream name (it names a file).
+  // that is not a valid stream name (it names a file) or a stream that is not
+  // a write stream.
   template <class State, class Evolve, class Save, class Load>
   [[nodiscard]] result<folded<State>> aggregate(std::string_view stream, State state, Evolve evolve,
                                                 const snapshot_options& snapshots, Save save,
@@ -426,8 +429,9 @@ class store {
     auto head = read(stream, {.from = 0, .max_count = 1});
     if (!head) return head.error();
     folded<State> out{std::move(state)};
+    // Numbers in the stream read (sequence): for a write stream its versions.
     std::optional<std::uint64_t> first;  // the stream's first visible event
-    if (!head->events.empty()) first = head->events.front().version;
+    if (!head->events.empty()) first = head->events.front().sequence;
     std::uint64_t from = 0;
     bool have_version = false;
     if (!snapshots.name.empty()) {
@@ -444,13 +448,15 @@ class store {
       }
     }
     auto range = events(stream, {.from = from});
+    std::optional<std::uint64_t> folded_first;  // the first event this call folded
     for (const recorded_event& e : range) {
+      if (!folded_first) folded_first = e.sequence;
       if constexpr (std::is_invocable_r_v<State, Evolve&, State&&, const recorded_event&>) {
         out.state = evolve(std::move(out.state), e);
       } else {
         evolve(out.state, e);
       }
-      out.version = e.version;
+      out.version = e.sequence;
       have_version = true;
       ++out.events_folded;
     }
@@ -461,7 +467,10 @@ class store {
       if (!v) return v.error();
       out.version = v->value_or(0);
     }
-    if (snapshots.every != 0 && !snapshots.name.empty() && first && out.events_folded >= snapshots.every) {
+    // Stored only for a fold from `first` itself (no truncate between the
+    // two reads) or from a snapshot.
+    if (snapshots.every != 0 && !snapshots.name.empty() && first && out.events_folded >= snapshots.every &&
+        (out.snapshot || folded_first == first)) {
       store_snapshot(stream, snapshots.name, out.version, *first, save(out.state));
     }
     return out;

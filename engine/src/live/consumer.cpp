@@ -52,6 +52,8 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
 
   void commit(std::uint64_t position, std::string state, commit_handler handler);
   void reset(std::uint64_t position, std::string state, commit_handler handler);
+  // A subscription subscribe() made: counted as the consumer's until it ends.
+  void subscribed(const std::shared_ptr<subscription_impl>& sub);
 
  private:
   // The reason `position` cannot be stored, if any (checked when a commit or
@@ -77,6 +79,12 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
   // called in, and one called before a reset is refused when its turn comes,
   // so a commit in flight never undoes a reset (nor lands on its position).
   std::uint64_t generation_ = 0;
+  // Set by reset(), cleared by subscribe(): a commit from a loop that ran
+  // before the reset (its batch handled, its commit called after it) is
+  // refused until the application subscribes again.
+  bool awaiting_subscribe_ = false;
+  // The live subscriptions subscribe() made: reset() ends them.
+  std::vector<std::weak_ptr<subscription_impl>> subscriptions_;
   std::mutex commit_mutex_;  // one file replacement at a time
 };
 
@@ -107,8 +115,13 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
   if (!invalid) {
     std::lock_guard lock(mutex_);
     generation = generation_;
-    // Never back over handled events.
-    if (position < position_) invalid.emplace(errc::invalid_argument, behind(position_, position));
+    if (awaiting_subscribe_) {
+      invalid.emplace(errc::invalid_argument,
+                      "consumer '" + name_ + "' was reset: subscribe again before committing");
+    } else if (position < position_) {
+      // Never back over handled events.
+      invalid.emplace(errc::invalid_argument, behind(position_, position));
+    }
   }
   if (invalid)
     return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
@@ -153,13 +166,20 @@ void consumer_impl::commit(std::uint64_t position, std::string state, commit_han
 void consumer_impl::reset(std::uint64_t position, std::string state, commit_handler handler) {
   if (auto invalid = refuse(position, state))
     return complete(shared_from_this(), std::move(handler), invalid->code, std::move(invalid->detail));
-  std::uint64_t generation = 0;
+  std::vector<std::shared_ptr<subscription_impl>> live;
   {
     std::lock_guard lock(mutex_);
-    generation = ++generation_;
+    ++generation_;
+    awaiting_subscribe_ = true;
+    for (const auto& weak : subscriptions_) {
+      if (auto sub = weak.lock()) live.push_back(std::move(sub));
+    }
+    subscriptions_.clear();
   }
+  // Their loops end (operation_aborted) instead of going on from the old place.
+  for (const auto& sub : live) sub->cancel();
   boost::asio::post(store_->background_executor(),
-                    [self = shared_from_this(), position, generation, state = std::move(state),
+                    [self = shared_from_this(), position, state = std::move(state),
                      handler = std::move(handler)]() mutable {
                       EVSTORE_TEST_POINT("consumer.reset.write");
                       boost::system::error_code ec;
@@ -169,16 +189,22 @@ void consumer_impl::reset(std::uint64_t position, std::string state, commit_hand
                         if ((ec = self->write(position, state))) {
                           detail = describe_failure("writing the checkpoint " + self->path_, ec);
                         } else {
+                          // What is on disk now, whatever comes after: writes run in
+                          // order, so memory follows the last one that succeeded.
                           std::lock_guard lock(self->mutex_);
-                          // A later reset, already called, will write its own position.
-                          if (generation == self->generation_) {
-                            self->position_ = position;
-                            self->state_ = std::move(state);
-                          }
+                          self->position_ = position;
+                          self->state_ = std::move(state);
                         }
                       }
                       complete(std::move(self), std::move(handler), ec, std::move(detail));
                     });
+}
+
+void consumer_impl::subscribed(const std::shared_ptr<subscription_impl>& sub) {
+  std::lock_guard lock(mutex_);
+  awaiting_subscribe_ = false;
+  std::erase_if(subscriptions_, [](const auto& weak) { return weak.expired(); });
+  subscriptions_.push_back(sub);
 }
 
 std::string consumer_impl::behind(std::uint64_t committed, std::uint64_t position) const {
@@ -295,8 +321,10 @@ result<subscription> consumer::subscribe(subscription_options options) const {
 result<subscription> consumer::subscribe(subscription_options options,
                                          subscription::executor_type executor) const {
   options.from = impl_->position();
-  return subscription(std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options,
-                                                                  std::move(executor)));
+  auto sub = std::make_shared<detail::subscription_impl>(impl_->store(), impl_->stream(), options,
+                                                         std::move(executor));
+  impl_->subscribed(sub);
+  return subscription(std::move(sub));
 }
 
 void consumer::async_commit(std::uint64_t position, std::string state,

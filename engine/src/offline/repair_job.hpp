@@ -115,6 +115,8 @@ class repair_job {
   [[nodiscard]] result<void> write_stream_index();
   [[nodiscard]] result<void> write_checkpoint_and_head();
   [[nodiscard]] result<void> reset_links(const std::string& d);
+  // aggregate() snapshots: states folded from the events as they were.
+  [[nodiscard]] result<void> reset_snapshots();
   [[nodiscard]] result<void> remove_file(const std::string& p, bool report = true);
   [[nodiscard]] result<void> remove_staging();
   // store.json's partition count (read_store_json checked it is at most max_partitions).

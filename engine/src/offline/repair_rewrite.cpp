@@ -328,10 +328,34 @@ result<void> repair_job::reset_links(const std::string& d) {
   return {};
 }
 
+// snapshots/<stream>/*.snapshot: folded from events a repair may have cut,
+// moved or replaced with $lost placeholders; the next aggregate() folds again.
+result<void> repair_job::reset_snapshots() {
+  const std::string root = layout::join(dir_, "snapshots");
+  if (!fs_->exists(root)) return {};
+  auto streams = fs_->list(root);
+  if (!streams) return error(streams.error(), root);
+  std::sort(streams->begin(), streams->end());
+  for (const std::string& s : *streams) {
+    const std::string d = layout::join(root, s);
+    auto names = fs_->list(d);
+    if (!names) return error(names.error(), d);
+    std::sort(names->begin(), names->end());
+    for (const std::string& n : *names) {
+      if (auto r = remove_file(layout::join(d, n)); !r) return r;
+    }
+    if (!dry()) {
+      if (auto ec = fs_->sync_directory(d)) return error(ec, d);
+    }
+  }
+  return {};
+}
+
 result<void> repair_job::rebuild() {
   if (auto r = write_all_index(); !r) return r;
   if (auto r = write_stream_index(); !r) return r;
   if (auto r = reset_links(layout::links_dir(dir_)); !r) return r;
+  if (auto r = reset_snapshots(); !r) return r;
   // Last: it promises everything above is durable.
   return write_checkpoint_and_head();
 }

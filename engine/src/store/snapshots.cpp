@@ -1,14 +1,19 @@
-// aggregate()'s snapshots: one file per stream and fold name,
+// aggregate()'s snapshots: one file per write stream and fold name,
 // <directory>/snapshots/<stream>/<name>.snapshot (file names encoded as
 // stream files are), in the consumer checkpoint's layout (docs/format.md):
-// position = the version folded to + 1, state = {"first":F,"state":S}, F
-// the stream's first visible event when the fold was made, S the fold's JSON.
+// position = the version folded to + 1, state =
+// {"first":F,"position":P,"at":T,"state":S}: F the stream's first visible
+// version when the fold was made, P and T the $all position and commit time
+// of the event at the version folded to (so an event that was lost to a
+// power loss, and a later one at the same version, are told apart), S the
+// fold's JSON.
 #include "format/format.hpp"
 #include "format/layout.hpp"
 #include "format/stream_name.hpp"
 #include "io/io_util.hpp"
 #include "json/json_check.hpp"
 #include "json/json_text.hpp"
+#include "links/indexer.hpp"
 #include "live/consumer_files.hpp"
 #include "store/snapshot_files.hpp"
 #include "store/store_impl.hpp"
@@ -25,6 +30,7 @@ std::string snapshot_directory(const store_impl& store, std::string_view stream)
 }
 
 boost::system::error_code remove_snapshots(const store_impl& store, std::string_view stream) {
+  std::lock_guard serial(store.snapshot_mutex());
   file_system& fs = *store.options().file_system;
   const std::string dir = snapshot_directory(store, stream);
   if (!fs.exists(dir)) return {};
@@ -46,6 +52,28 @@ std::string snapshot_path(const detail::store_impl& impl, std::string_view strea
                               detail::encode_stream_file_name(name) + ".snapshot");
 }
 
+// The event at `version` of `stream` as reads show it now; nullopt if hidden or absent.
+std::optional<recorded_event> event_at(const detail::store_impl& impl, std::string_view stream,
+                                       std::uint64_t version) {
+  auto page = impl.read_visible(stream, {.from = version, .max_count = 1});
+  if (!page || page->events.empty() || page->events.front().version != version) return std::nullopt;
+  return std::move(page->events.front());
+}
+
+// The stream's first visible version now; nullopt if none.
+std::optional<std::uint64_t> first_visible(const detail::store_impl& impl, std::string_view stream) {
+  auto page = impl.read_visible(stream, {.from = 0, .max_count = 1});
+  if (!page || page->events.empty()) return std::nullopt;
+  return page->events.front().version;
+}
+
+std::optional<std::int64_t> read_i64(std::string_view text) {
+  std::int64_t v = 0;
+  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
+  return v;
+}
+
 std::optional<std::uint64_t> read_u64(std::string_view text) {
   std::uint64_t v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
@@ -62,6 +90,13 @@ result<std::optional<std::pair<std::uint64_t, std::string>>> store::load_snapsho
                  "snapshot name: " + detail::stream_name_problem(name, detail::name_use::read) +
                      " (it names a file, as a stream name does)");
   }
+  // An aggregate is a write stream: $all, $ce-, $et- and read streams
+  // number their entries apart from the events' versions, and hide events
+  // anywhere, not only at the front.
+  if (stream.starts_with('$') || impl_->links().is_link(stream)) {
+    return error(errc::invalid_argument, "snapshots are kept for write streams; '" + std::string(stream) +
+                                             "' is a system or read stream");
+  }
   std::optional<std::pair<std::uint64_t, std::string>> none;
   if (!first) return none;
   const std::string path = snapshot_path(*impl_, stream, name);
@@ -74,34 +109,44 @@ result<std::optional<std::pair<std::uint64_t, std::string>>> store::load_snapsho
       !detail::is_valid_json(stored->state)) {
     return none;
   }
-  const auto at = detail::raw_member(stored->state, "first");
+  const auto taken_first = detail::raw_member(stored->state, "first");
+  const auto position = detail::raw_member(stored->state, "position");
+  const auto at = detail::raw_member(stored->state, "at");
   const auto state = detail::raw_member(stored->state, "state");
-  if (!at || !state) return none;
-  const auto taken_first = read_u64(*at);
+  if (!taken_first || !position || !at || !state) return none;
   const std::uint64_t version = stored->position - 1;
-  // Of this stream as it is now: the same first visible event, and not past
-  // its version (a store restored from an older backup).
-  if (!taken_first || *taken_first != *first) return none;
-  auto now = stream_version(stream);
-  if (!now || !*now || **now < version) return none;
+  // Of this stream as it is now: the same first visible event, and the very
+  // event it was folded to (not one appended at that version after a power
+  // loss took the first, nor a store restored from an older backup).
+  if (read_u64(*taken_first) != *first) return none;
+  const auto last = event_at(*impl_, stream, version);
+  if (!last || read_u64(*position) != last->position || read_i64(*at) != last->committed_at) return none;
   return std::optional<std::pair<std::uint64_t, std::string>>(std::in_place, version, std::string(*state));
 }
 
 void store::store_snapshot(std::string_view stream, std::string_view name, std::uint64_t version,
                            std::uint64_t first, std::string state) const {
   if (impl_->options().read_only) return;
-  if (detail::validate_stream_name(name, detail::name_use::read) || !detail::is_valid_json(state)) {
+  if (detail::validate_stream_name(name, detail::name_use::read) || stream.starts_with('$') ||
+      !detail::is_valid_json(state)) {
     impl_->count_snapshot(false);
     return;
   }
-  // The application's JSON as it gave it, inside the envelope.
-  std::string body = std::move(state);
-  body.insert(0, "{\"first\":" + std::to_string(first) + ",\"state\":");
-  body += "}";
-  boost::asio::post(impl_->background_executor(), [impl = impl_, path = snapshot_path(*impl_, stream, name),
-                                                   version, body = std::move(body)] {
+  boost::asio::post(impl_->background_executor(), [impl = impl_, stream = std::string(stream),
+                                                   path = snapshot_path(*impl_, stream, name), version, first,
+                                                   state = std::move(state)] {
+    // One at a time with remove_snapshots(): a scavenge that erased the
+    // stream's events either removes this file or makes this check fail.
+    std::lock_guard serial(impl->snapshot_mutex());
     // After close() the directory may belong to the next writer already.
     if (impl->is_closed()) return impl->count_snapshot(false);
+    // The stream as the fold saw it, still: its first visible event (a
+    // truncate or delete since then moves it), and the event folded to.
+    const auto last = event_at(*impl, stream, version);
+    if (!last || first_visible(*impl, stream) != first) return impl->count_snapshot(false);
+    std::string body = "{\"first\":" + std::to_string(first) +
+                       ",\"position\":" + std::to_string(last->position) +
+                       ",\"at\":" + std::to_string(last->committed_at) + ",\"state\":" + state + "}";
     file_system& fs = *impl->options().file_system;
     const std::string dir = detail::layout::parent(path);
     boost::system::error_code ec;

@@ -278,6 +278,8 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
   // Where consumers keep their checkpoints; empty for a read-only store
   // without store_options::consumer_directory.
   std::string consumer_directory() const;
+  // Taken by a snapshot's write and by remove_snapshots() (snapshots.cpp).
+  std::mutex& snapshot_mutex() const { return snapshot_mutex_; }
   // An aggregate() snapshot written (or not) on the background thread.
   void count_snapshot(bool stored) {
     (stored ? stat_snapshots_stored_ : stat_snapshot_failures_).fetch_add(1, std::memory_order_relaxed);
@@ -510,6 +512,7 @@ class store_impl : public std::enable_shared_from_this<store_impl> {
       stat_flush_buckets_{};
 
   std::atomic<std::uint64_t> stat_snapshots_stored_{0}, stat_snapshot_failures_{0};
+  mutable std::mutex snapshot_mutex_;
 
   std::mutex scavenge_mutex_;  // one scavenge() at a time
 
