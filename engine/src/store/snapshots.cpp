@@ -67,15 +67,10 @@ std::optional<std::uint64_t> first_visible(const detail::store_impl& impl, std::
   return page->events.front().version;
 }
 
-std::optional<std::int64_t> read_i64(std::string_view text) {
-  std::int64_t v = 0;
-  const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
-  return v;
-}
-
-std::optional<std::uint64_t> read_u64(std::string_view text) {
-  std::uint64_t v = 0;
+// The whole of `text` as an integer of type T; nullopt otherwise.
+template <class T>
+std::optional<T> read_integer(std::string_view text) {
+  T v = 0;
   const auto r = std::from_chars(text.data(), text.data() + text.size(), v);
   if (r.ec != std::errc() || r.ptr != text.data() + text.size()) return std::nullopt;
   return v;
@@ -118,9 +113,11 @@ result<std::optional<std::pair<std::uint64_t, std::string>>> store::load_snapsho
   // Of this stream as it is now: the same first visible event, and the very
   // event it was folded to (not one appended at that version after a power
   // loss took the first, nor a store restored from an older backup).
-  if (read_u64(*taken_first) != *first) return none;
+  if (read_integer<std::uint64_t>(*taken_first) != *first) return none;
   const auto last = event_at(*impl_, stream, version);
-  if (!last || read_u64(*position) != last->position || read_i64(*at) != last->committed_at) return none;
+  if (!last || read_integer<std::uint64_t>(*position) != last->position ||
+      read_integer<std::int64_t>(*at) != last->committed_at)
+    return none;
   return std::optional<std::pair<std::uint64_t, std::string>>(std::in_place, version, std::string(*state));
 }
 
